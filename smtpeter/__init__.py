@@ -1,0 +1,3 @@
+"""smtpeter: an authenticated SMTP submission gateway on Twisted."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,57 @@
+"""The gateway's configuration: one frozen, typed value made from the options."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from attrs import field, frozen
+
+
+@frozen
+class RelayConfig:
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: str = "opportunistic"
+
+
+@frozen
+class Config:
+    data: Path
+    hostname: str
+    smtp: tuple[str, ...] = ("tcp:2525",)
+    smtps: tuple[str, ...] = ("tcp:4650",)
+    tlsCert: Path | None = None
+    tlsKey: Path | None = None
+    relay: RelayConfig | None = None
+    maxSize: int = 50 * 1024 * 1024
+    maxRecipients: int = 100
+    maxQueueTime: timedelta = timedelta(days=5)
+    retryInitial: timedelta = timedelta(minutes=1)
+    retryMax: timedelta = timedelta(hours=4)
+    delayWarning: timedelta = timedelta(hours=4)
+    idleTimeout: timedelta = timedelta(minutes=5)
+    authFailureDelays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
+    mxPort: int = 25
+    http: tuple[str, ...] = ()
+    publicUrl: str | None = None
+
+    @property
+    def database(self) -> Path:
+        return self.data / "smtpeter.sqlite"
+
+    @property
+    def spool(self) -> Path:
+        return self.data / "spool"
+
+    @property
+    def certificatePaths(self) -> tuple[Path, Path]:
+        if self.tlsCert is not None and self.tlsKey is not None:
+            return self.tlsCert, self.tlsKey
+        return self.data / "tls" / "cert.pem", self.data / "tls" / "key.pem"
+
+    @property
+    def generatesCertificate(self) -> bool:
+        return self.tlsCert is None

@@ -1,0 +1,181 @@
+"""
+Delivery to next hops, with connection reuse: after a transaction the
+connection is parked for C{idleTime}; the next message for the same hop
+takes it instead of connecting again. At most C{maxPerHop} connections to
+one hop are in use at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from attrs import define, field
+from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferred, succeed
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    connectProtocol,
+)
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ._client import SMTPClientProtocol
+from ._outcome import Outcome
+from ._router import Hop, RouteError, Router
+from ._session import TLS_OPPORTUNISTIC, Credentials, HopRefused, HopSession
+from .interfaces import IDeliveryAgent
+
+log = Logger()
+
+
+@implementer(IDeliveryAgent)
+@define
+class DeliveryAgent:
+    reactor: object
+    router: Router
+    helo: str
+    relayTLS: str = TLS_OPPORTUNISTIC
+    credentials: Credentials | None = None
+    maxPerHop: int = 10
+    idleTime: timedelta = timedelta(seconds=10)
+    connectTimeout: timedelta = timedelta(seconds=30)
+    replyTimeout: timedelta = timedelta(minutes=5)
+    maxMessagesPerConnection: int = 100
+    _slots: dict = field(factory=dict, init=False)
+    _idle: dict = field(factory=lambda: defaultdict(list), init=False)
+
+    def deliver(self, message, content, recipients):
+        return ensureDeferred(self._deliver(message, content, list(recipients)))
+
+    async def _deliver(self, message, content, recipients) -> list[Outcome]:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for index, recipient in enumerate(recipients):
+            domain = recipient.address.rpartition("@")[2]
+            groups[self.router.routeKey(domain)].append(index)
+        outcomes: list[Outcome | None] = [None] * len(recipients)
+        work = []
+        for indexes in groups.values():
+            subset = [recipients[i] for i in indexes]
+            domain = subset[0].address.rpartition("@")[2]
+            d = ensureDeferred(self._deliverGroup(domain, message.envelope, subset, content))
+            d.addCallback(
+                lambda results, indexes=indexes: [
+                    outcomes.__setitem__(i, o) for i, o in zip(indexes, results, strict=True)
+                ]
+            )
+            work.append(d)
+        await DeferredList(work, fireOnOneErrback=True, consumeErrors=True)
+        return outcomes
+
+    def _slot(self, hop: Hop) -> DeferredSemaphore:
+        if hop not in self._slots:
+            self._slots[hop] = DeferredSemaphore(self.maxPerHop)
+        return self._slots[hop]
+
+    async def _deliverGroup(self, domain, envelope, recipients, content) -> list[Outcome]:
+        try:
+            hops = await self.router.hops(domain)
+        except RouteError as e:
+            return [e.outcome] * len(recipients)
+        last = Outcome.transient(f"no mail server for {domain} could be reached", "connect")
+        for hop in hops:
+            slot = self._slot(hop)
+            await slot.acquire()
+            try:
+                session = self._takeIdle(hop) or await self._open(hop)
+            except HopRefused as e:
+                last = e.outcome
+                slot.release()
+                continue
+            except Exception as e:
+                last = Outcome.transient(
+                    f"cannot connect to {hop.host}:{hop.port}: {e}", "connect", hop.host
+                )
+                slot.release()
+                continue
+            try:
+                outcomes = await session.transfer(envelope, recipients, content)
+            except Exception as e:
+                session.protocol.transport.abortConnection()
+                slot.release()
+                log.warn("transfer to {host} broke off: {why}", host=hop.host, why=str(e))
+                return [
+                    Outcome.transient(f"connection broke off: {e}", "transfer", hop.host)
+                ] * len(recipients)
+            self._park(hop, session)
+            slot.release()
+            return outcomes
+        if last.status != "transient":
+            last = Outcome.transient(last.text, last.state, last.host, "4.4.1")
+        return [last] * len(recipients)
+
+    async def _open(self, hop: Hop) -> HopSession:
+        timeout = self.connectTimeout.total_seconds()
+        if hop.smarthost:
+            endpoints = [HostnameEndpoint(self.reactor, hop.host, hop.port, timeout=timeout)]
+        else:
+            endpoints = [
+                (TCP6ClientEndpoint if ":" in address else TCP4ClientEndpoint)(
+                    self.reactor, address, hop.port, timeout=timeout
+                )
+                for address in await self.router.addresses(hop)
+            ]
+        error: Exception | None = None
+        for endpoint in endpoints:
+            try:
+                protocol = await connectProtocol(
+                    endpoint, SMTPClientProtocol(self.reactor, self.replyTimeout)
+                )
+                break
+            except Exception as e:
+                error = e
+        else:
+            raise error
+        try:
+            return await HopSession.open(
+                protocol,
+                hop.host,
+                self.helo,
+                self.relayTLS if hop.smarthost else TLS_OPPORTUNISTIC,
+                self.credentials if hop.smarthost else None,
+            )
+        except BaseException:
+            protocol.transport.abortConnection()
+            raise
+
+    def _takeIdle(self, hop: Hop) -> HopSession | None:
+        parked = self._idle[hop]
+        while parked:
+            session, timer = parked.pop()
+            if timer.active():
+                timer.cancel()
+            if session.usable:
+                return session
+        return None
+
+    def _park(self, hop: Hop, session: HopSession) -> None:
+        if not session.usable or session.messages >= self.maxMessagesPerConnection:
+            ensureDeferred(session.quit())
+            return
+        entry = []
+
+        def expire():
+            if entry[0] in self._idle[hop]:
+                self._idle[hop].remove(entry[0])
+            ensureDeferred(session.quit())
+
+        timer = self.reactor.callLater(self.idleTime.total_seconds(), expire)
+        entry.append((session, timer))
+        self._idle[hop].append(entry[0])
+
+    def stop(self):
+        quits = []
+        for parked in self._idle.values():
+            for session, timer in parked:
+                if timer.active():
+                    timer.cancel()
+                quits.append(ensureDeferred(session.quit()))
+            parked.clear()
+        return DeferredList(quits) if quits else succeed(None)

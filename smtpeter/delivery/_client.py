@@ -1,0 +1,190 @@
+"""
+The outbound SMTP client: one connection to a next hop, reused for
+consecutive messages. Our own, rather than twisted.mail.smtp.ESMTPClient,
+because that client dot-stuffs per 16 KiB chunk (a "." line at a chunk
+boundary or at the start goes out unescaped), rewrites every LF to CRLF,
+and reads lines a server sends after its STARTTLS 220 as the answer to the
+next command. Here the whole message is stuffed at once, sent as stored
+(CRLF already), and anything after the 220 is dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections import deque
+from datetime import timedelta
+
+from attrs import frozen
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionLost
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+
+log = Logger()
+_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\s")
+MAX_REPLY_BYTES = 64 * 1024
+
+
+class ClientError(Exception):
+    """The conversation with the next hop broke down (not a normal SMTP reply)."""
+
+
+@frozen
+class ServerReply:
+    """A reply received from the next hop."""
+
+    code: int
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+    @property
+    def enhanced(self) -> str:
+        match = _ENHANCED.match(self.lines[0] + " ") if self.lines else None
+        return ".".join(match.groups()) if match else ""
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+def dotStuff(content: bytes) -> bytes:
+    """
+    The DATA payload for stored CRLF content: every line that starts with a
+    dot gets one more, including the first line, and the terminator is added.
+    """
+    stuffed = content.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if stuffed and not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+class SMTPClientProtocol(Protocol):
+    """Reads replies and hands them, in order, to whoever waits for them."""
+
+    def __init__(self, clock, timeout: timedelta = timedelta(minutes=5)) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        self._buffer = b""
+        self._lines: list[str] = []
+        self._waiting: deque[Deferred] = deque()
+        self._early: deque[ServerReply] = deque()
+        self._dropAfterNextReply = False
+        self.lost = False
+        self.extensions: dict[str, str] = {}
+
+    def connectionMade(self) -> None:
+        self.greeting = self.expect()
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                if len(self._buffer) > MAX_REPLY_BYTES:
+                    self._abort("reply line too long")
+                return
+            raw, self._buffer = self._buffer[:end].rstrip(b"\r"), self._buffer[end + 1 :]
+            line = raw.decode("utf-8", "replace")
+            if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in ("", " ", "-"):
+                self._abort(f"malformed reply line {line[:80]!r}")
+                return
+            self._lines.append(line[4:])
+            if sum(map(len, self._lines)) > MAX_REPLY_BYTES:
+                self._abort("reply too long")
+                return
+            if line[3:4] != "-":
+                reply = ServerReply(int(line[:3]), tuple(self._lines))
+                self._lines = []
+                if self._dropAfterNextReply:
+                    # After the 220 to STARTTLS nothing sent in clear counts.
+                    self._dropAfterNextReply = False
+                    self._buffer = b""
+                    self._deliver(reply)
+                    return
+                self._deliver(reply)
+
+    def _deliver(self, reply: ServerReply) -> None:
+        if self._waiting:
+            self._waiting.popleft().callback(reply)
+        else:
+            self._early.append(reply)
+
+    def _abort(self, why: str) -> None:
+        log.warn("next hop protocol error: {why}", why=why)
+        self.transport.abortConnection()
+        self._failAll(ClientError(why))
+
+    def _failAll(self, error: Exception) -> None:
+        while self._waiting:
+            self._waiting.popleft().errback(error)
+
+    def connectionLost(self, reason=None) -> None:
+        self.lost = True
+        self._failAll(ConnectionLost("connection to next hop lost"))
+
+    def expect(self, timeout: timedelta | None = None) -> Deferred:
+        """C{Deferred[ServerReply]}: the next reply not yet taken."""
+        if self._early:
+            d = Deferred()
+            d.callback(self._early.popleft())
+            return d
+        if self.lost:
+            d = Deferred()
+            d.errback(ConnectionLost("connection to next hop lost"))
+            return d
+        d = Deferred()
+        self._waiting.append(d)
+        seconds = (timeout or self.timeout).total_seconds()
+        d.addTimeout(seconds, self.clock, onTimeoutCancel=self._timedOut)
+        return d
+
+    def _timedOut(self, result, timeout):
+        self.transport.abortConnection()
+        raise ClientError(f"no reply from next hop within {timeout:.0f} s")
+
+    def send(self, line: str) -> None:
+        self.transport.write(line.encode("utf-8") + b"\r\n")
+
+    async def command(self, line: str, timeout: timedelta | None = None) -> ServerReply:
+        self.send(line)
+        return await self.expect(timeout)
+
+    async def ehlo(self, name: str) -> ServerReply:
+        reply = await self.command(f"EHLO {name}")
+        if reply.code != 250:
+            reply = await self.command(f"HELO {name}")
+            self.extensions = {}
+            return reply
+        self.extensions = {}
+        for line in reply.lines[1:]:
+            keyword, _, value = line.partition(" ")
+            self.extensions[keyword.upper()] = value
+        return reply
+
+    async def startTLS(self, contextFactory) -> ServerReply:
+        self._dropAfterNextReply = True
+        reply = await self.command("STARTTLS")
+        self._dropAfterNextReply = False
+        if reply.code == 220:
+            self.transport.startTLS(contextFactory)
+        return reply
+
+    async def authenticate(self, user: str, password: str) -> ServerReply:
+        mechanisms = self.extensions.get("AUTH", "").upper().split()
+        if "PLAIN" in mechanisms or "LOGIN" not in mechanisms:
+            token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+            return await self.command(f"AUTH PLAIN {token}")
+        reply = await self.command("AUTH LOGIN")
+        if reply.code == 334:
+            reply = await self.command(base64.b64encode(user.encode()).decode())
+        if reply.code == 334:
+            reply = await self.command(base64.b64encode(password.encode()).decode())
+        return reply
+
+    def sendData(self, content: bytes) -> None:
+        self.transport.write(dotStuff(content))

@@ -1,0 +1,115 @@
+"""
+Where mail for a domain goes: the smarthost if one is configured, else the
+domain's MX hosts in preference order (RFC 5321 5.1), with the domain's own
+A/AAAA records when it has no MX, and a permanent failure for a null MX
+(RFC 7505) or a domain that does not exist. Lookups use twisted.names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+
+from attrs import frozen
+from twisted.internet import error as netError
+from twisted.names import dns
+from twisted.names import error as dnsError
+
+from ._outcome import Outcome
+
+
+@frozen
+class Hop:
+    """A next hop: a host name (or IP) and port; C{smarthost} when configured."""
+
+    host: str
+    port: int = 25
+    smarthost: bool = False
+
+
+class RouteError(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.describe())
+        self.outcome = outcome
+
+
+def isAddress(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class Router:
+    """Resolves recipient domains to hops, and hop names to addresses."""
+
+    def __init__(self, resolver, relay: Hop | None = None, mxPort: int = 25) -> None:
+        self.resolver = resolver
+        self.relay = relay
+        self.mxPort = mxPort
+
+    def routeKey(self, domain: str) -> str:
+        """Recipients with the same key can share one transaction."""
+        return "relay" if self.relay is not None else domain.lower()
+
+    async def hops(self, domain: str) -> list[Hop]:
+        if self.relay is not None:
+            return [self.relay]
+        domain = domain.lower().rstrip(".")
+        if domain.startswith("["):
+            literal = domain[1:-1]
+            literal = literal[5:] if literal.lower().startswith("ipv6:") else literal
+            return [Hop(literal, self.mxPort)]
+        try:
+            answers, _, _ = await self.resolver.lookupMailExchange(domain)
+        except dnsError.DNSNameError:
+            raise RouteError(
+                Outcome.permanent(f"domain {domain} does not exist", "DNS MX", enhanced="5.1.2")
+            )
+        except (dnsError.DomainError, dnsError.DNSQueryRefusedError):
+            return [Hop(domain, self.mxPort)]
+        except Exception as e:
+            raise RouteError(
+                Outcome.transient(f"MX lookup for {domain} failed: {e}", "DNS MX", enhanced="4.4.3")
+            )
+        records = [
+            (a.payload.preference, str(a.payload.name).rstrip("."))
+            for a in answers
+            if a.type == dns.MX
+        ]
+        if not records:
+            return [Hop(domain, self.mxPort)]  # implicit MX: the domain's A/AAAA
+        if any(name in ("", ".") for _, name in records) and len(records) == 1:
+            raise RouteError(
+                Outcome.permanent(
+                    f"{domain} does not accept mail (null MX)", "DNS MX", enhanced="5.1.10"
+                )
+            )
+        # Random order among equal preferences spreads load (RFC 5321 5.1).
+        records.sort(key=lambda r: (r[0], random.random()))
+        return [Hop(name, self.mxPort) for _, name in records if name]
+
+    async def addresses(self, hop: Hop) -> list[str]:
+        """The IPv6 and IPv4 addresses to try for a hop, in that order."""
+        if isAddress(hop.host):
+            return [hop.host]
+        found: list[str] = []
+        for lookup, kind in (
+            (self.resolver.lookupIPV6Address, dns.AAAA),
+            (self.resolver.lookupAddress, dns.A),
+        ):
+            try:
+                answers, _, _ = await lookup(hop.host)
+            except Exception:
+                continue
+            found += [
+                a.payload.dottedQuad()
+                if kind == dns.A
+                else str(ipaddress.ip_address(a.payload.address))
+                for a in answers
+                if a.type == kind
+            ]
+        if not found:
+            raise netError.DNSLookupError(f"no address for {hop.host}")
+        return found

@@ -1,0 +1,274 @@
+"""
+The queue: accepts messages durably, then works on each until every
+recipient is delivered or has failed for good.
+
+Each recipient is accounted for separately. A transient failure is retried
+after a delay that doubles from C{initial} up to C{maximum}, until the
+message has been queued for C{maxQueueTime}; then it expires. Permanent
+failures and expiry produce a DSN to the envelope sender (as NOTIFY asks),
+and a DELAY notice is sent once after C{delayWarning}. DSNs are written
+before the recipient's state, so a crash can duplicate a DSN, never lose one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import define, evolve, field, frozen
+from twisted.internet.defer import DeferredSemaphore, ensureDeferred
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ..delivery import _dsn as dsn
+from ..delivery._outcome import DELIVERED, PERMANENT, Outcome
+from ..events import ATTEMPT, DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from ..smtp._exceptions import SMTPRefusal
+from ..smtp._replies import LOCAL_ERROR
+from ._message import Envelope, Options, QueuedMessage
+from ._spool import newQueueId
+from .interfaces import IQueue, ISpool
+
+log = Logger()
+
+PENDING = "pending"
+DONE = "delivered"
+FAILED = "failed"
+
+
+@frozen
+class RetryPolicy:
+    initial: timedelta = timedelta(minutes=1)
+    maximum: timedelta = timedelta(hours=4)
+    maxQueueTime: timedelta = timedelta(days=5)
+    delayWarning: timedelta = timedelta(hours=4)
+
+    def delayAfter(self, attempts: int) -> float:
+        delay = self.initial.total_seconds() * 2 ** max(0, attempts - 1)
+        return min(delay, self.maximum.total_seconds())
+
+
+@frozen
+class RecipientState:
+    status: str = PENDING
+    attempts: int = 0
+    nextAttempt: float = 0.0
+    last: str = ""
+    delayNotified: bool = False
+
+    def toJSON(self) -> dict:
+        return {
+            "status": self.status,
+            "attempts": self.attempts,
+            "next": self.nextAttempt,
+            "last": self.last,
+            "delay_notified": self.delayNotified,
+        }
+
+    @classmethod
+    def fromJSON(cls, data: dict) -> RecipientState:
+        return cls(
+            data["status"], data["attempts"], data["next"], data["last"], data["delay_notified"]
+        )
+
+
+@define
+class Entry:
+    message: QueuedMessage
+    states: list[RecipientState]
+    content: bytes | None = field(default=None, repr=False)
+    timer: object = None
+    running: bool = False
+
+    @property
+    def pending(self) -> list[int]:
+        return [i for i, s in enumerate(self.states) if s.status == PENDING]
+
+
+@implementer(IQueue)
+@define
+class QueueManager:
+    spool: ISpool
+    agent: object
+    clock: object
+    hostname: str
+    events: IEventSink
+    retry: RetryPolicy = RetryPolicy()
+    concurrency: int = 32
+    entries: dict[str, Entry] = field(factory=dict, init=False)
+    _slots: DeferredSemaphore = field(init=False)
+    _stopping: bool = field(default=False, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._slots = DeferredSemaphore(self.concurrency)
+
+    # Accepting ------------------------------------------------------------
+
+    def enqueue(self, envelope: Envelope, options: Options, content: bytes):
+        return ensureDeferred(self._enqueue(envelope, options, content, False))
+
+    async def _enqueue(self, envelope, options, content, isDSN) -> str:
+        message = QueuedMessage(
+            newQueueId(self.clock.seconds), envelope, options, self.clock.seconds(), content, isDSN
+        )
+        try:
+            await self.spool.store(message)
+        except Exception:
+            log.failure("could not store message")
+            raise SMTPRefusal(LOCAL_ERROR)
+        entry = Entry(
+            evolve(message, content=b""), [RecipientState() for _ in envelope.recipients], content
+        )
+        self.entries[message.qid] = entry
+        for recipient in envelope.recipients:
+            self._event(
+                ATTEMPT,
+                message,
+                recipient.address,
+                {
+                    "sender": envelope.sender,
+                    "features": ",".join(sorted(options.features)),
+                    "dsn": isDSN,
+                },
+            )
+        self._schedule(entry, self.clock.seconds())
+        return message.qid
+
+    async def resume(self) -> int:
+        """Pick up everything on disk after a start; return how many messages."""
+        for message, saved in await self.spool.load():
+            states = [
+                RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
+                for i in range(len(message.envelope.recipients))
+            ]
+            entry = Entry(message, states)
+            self.entries[message.qid] = entry
+            if not entry.pending:
+                await self.spool.remove(message.qid)
+                del self.entries[message.qid]
+                continue
+            self._schedule(entry, min(states[i].nextAttempt for i in entry.pending))
+        return len(self.entries)
+
+    # Working ----------------------------------------------------------------
+
+    def _schedule(self, entry: Entry, when: float) -> None:
+        if self._stopping:
+            return
+        if entry.timer is not None and entry.timer.active():
+            entry.timer.cancel()
+        delay = max(0.0, when - self.clock.seconds())
+        entry.timer = self.clock.callLater(delay, self._due, entry)
+
+    def _due(self, entry: Entry) -> None:
+        d = ensureDeferred(self._attempt(entry))
+        d.addErrback(lambda f: log.failure("queue run of {qid} failed", f, qid=entry.message.qid))
+        d.addErrback(lambda _: self._schedule(entry, self.clock.seconds() + 60))
+
+    async def _attempt(self, entry: Entry) -> None:
+        if entry.running or self._stopping:
+            return
+        entry.running = True
+        try:
+            await self._slots.run(lambda: ensureDeferred(self._deliver(entry)))
+        finally:
+            entry.running = False
+
+    async def _deliver(self, entry: Entry) -> None:
+        message = entry.message
+        pending = entry.pending
+        if not pending:
+            return
+        content = entry.content
+        if content is None:
+            content = await self.spool.readContent(message.qid)
+        entry.content = None
+        recipients = [message.envelope.recipients[i] for i in pending]
+        outcomes = await self.agent.deliver(message, content, recipients)
+        now = self.clock.seconds()
+        expiry = message.received + self.retry.maxQueueTime.total_seconds()
+        reports: dict[str, list[dsn.RecipientReport]] = {}
+        changed: dict[int, RecipientState] = {}
+        for index, outcome in zip(pending, outcomes, strict=True):
+            recipient = message.envelope.recipients[index]
+            old = entry.states[index]
+            attempts = old.attempts + 1
+            details = {
+                "attempt": attempts,
+                "code": outcome.code,
+                "status": outcome.enhanced,
+                "state": outcome.state,
+                "host": outcome.host,
+                "text": outcome.text,
+            }
+            if outcome.status == DELIVERED:
+                new = RecipientState(DONE, attempts, 0.0, outcome.describe())
+                if recipient.wants("SUCCESS") and not outcome.relayed:
+                    reports.setdefault(dsn.DELIVERED, []).append(
+                        dsn.RecipientReport(recipient, dsn.DELIVERED, outcome)
+                    )
+                self._event(DELIVERY, message, recipient.address, details)
+            elif outcome.status == PERMANENT or now >= expiry:
+                if outcome.status != PERMANENT:
+                    outcome = Outcome(
+                        PERMANENT,
+                        outcome.code,
+                        "4.4.7" if outcome.enhanced[:1] != "5" else outcome.enhanced,
+                        f"gave up after {attempts} attempts; last: {outcome.text}",
+                        outcome.state,
+                        outcome.host,
+                    )
+                    details.update(status=outcome.enhanced, text=outcome.text, expired=True)
+                new = RecipientState(FAILED, attempts, 0.0, outcome.describe())
+                if recipient.wants("FAILURE"):
+                    reports.setdefault(dsn.FAILED, []).append(
+                        dsn.RecipientReport(recipient, dsn.FAILED, outcome)
+                    )
+                self._event(FAILURE, message, recipient.address, details)
+            else:
+                nextAttempt = min(now + self.retry.delayAfter(attempts), expiry)
+                warn = (
+                    not old.delayNotified
+                    and recipient.wants("DELAY")
+                    and now - message.received >= self.retry.delayWarning.total_seconds()
+                )
+                new = RecipientState(
+                    PENDING, attempts, nextAttempt, outcome.describe(), old.delayNotified or warn
+                )
+                if warn:
+                    reports.setdefault(dsn.DELAYED, []).append(
+                        dsn.RecipientReport(recipient, dsn.DELAYED, outcome, expiry)
+                    )
+                details["next_attempt"] = nextAttempt
+                self._event(DEFERRAL, message, recipient.address, details)
+            changed[index] = new
+        if reports and message.envelope.sender and not message.isDSN:
+            for reportList in reports.values():
+                envelope, body = dsn.buildDSN(self.hostname, message, content, reportList, now)
+                qid = await self._enqueue(envelope, Options(), body, True)
+                log.info(
+                    "{qid}: {action} DSN queued as {dsnid}",
+                    qid=message.qid,
+                    action=reportList[0].action,
+                    dsnid=qid,
+                )
+        await self.spool.recordStates(message.qid, {i: s.toJSON() for i, s in changed.items()})
+        for index, state in changed.items():
+            entry.states[index] = state
+        if entry.pending:
+            self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
+        else:
+            await self.spool.remove(message.qid)
+            self.entries.pop(message.qid, None)
+            log.info("{qid}: done", qid=message.qid)
+
+    def _event(self, kind, message, recipient, details) -> None:
+        event = Event(
+            kind, message.qid, recipient, self.clock.seconds(), message.options.tags, details
+        )
+        self.events.record(event).addErrback(lambda f: log.failure("recording an event failed", f))
+
+    def stop(self) -> None:
+        self._stopping = True
+        for entry in self.entries.values():
+            if entry.timer is not None and entry.timer.active():
+                entry.timer.cancel()

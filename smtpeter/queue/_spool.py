@@ -1,0 +1,260 @@
+"""
+The spool on disk, written the way Postfix writes its queue: a message is
+written to C{incoming/}, ends with a marker, is fsynced, renamed into
+C{queue/}, and the directory is fsynced; only then is it reported stored.
+A file in C{incoming/} at start never got its 250 and is deleted; a file in
+C{queue/} without its end marker is moved to C{corrupt/}, never deleted.
+
+Per-recipient progress is an append-only C{<qid>.state} file of JSON lines,
+fsynced after each line; the last line for a recipient wins, and a torn
+last line (a crash mid-write) is ignored, so the worst a crash can do is
+make one delivery happen twice, never make one not happen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+from attrs import define, evolve, field
+from twisted.internet.defer import fail, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
+
+from ._message import Envelope, Options, QueuedMessage
+from .interfaces import ISpool
+
+MAGIC = b"smtpeter-spool 1\n"
+END = b"\nsmtpeter-spool-end\n"
+log = Logger()
+
+
+def newQueueId(clock=time.time) -> str:
+    """Sortable by arrival, unguessable, 20 characters of [0-9A-F]."""
+    return f"{int(clock() * 1000):012X}{secrets.token_hex(4).upper()}"
+
+
+def _fsyncDirectory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _metadata(message: QueuedMessage) -> bytes:
+    return (
+        json.dumps(
+            {
+                "qid": message.qid,
+                "envelope": message.envelope.toJSON(),
+                "options": message.options.toJSON(),
+                "received": message.received,
+                "size": len(message.content),
+                "dsn": message.isDSN,
+            },
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
+    )
+
+
+class DiskSpool:
+    """Synchronous spool operations; L{ThreadedSpool} runs them off the reactor."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.incoming = root / "incoming"
+        self.queue = root / "queue"
+        self.corrupt = root / "corrupt"
+
+    def prepare(self) -> None:
+        for d in (self.incoming, self.queue, self.corrupt):
+            d.mkdir(parents=True, exist_ok=True)
+        for leftover in self.incoming.iterdir():
+            log.info("discarding incomplete incoming file {name}", name=leftover.name)
+            leftover.unlink()
+
+    def store(self, message: QueuedMessage) -> None:
+        temporary = self.incoming / message.qid
+        with open(temporary, "wb") as f:
+            f.write(MAGIC)
+            f.write(_metadata(message))
+            f.write(message.content)
+            f.write(END)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(temporary, self.queue / message.qid)
+        _fsyncDirectory(self.queue)
+
+    def _read(self, qid: str) -> tuple[dict, bytes]:
+        data = (self.queue / qid).read_bytes()
+        if not data.startswith(MAGIC) or not data.endswith(END):
+            raise ValueError("no end marker")
+        headerEnd = data.index(b"\n", len(MAGIC)) + 1
+        meta = json.loads(data[len(MAGIC) : headerEnd])
+        content = data[headerEnd : -len(END)]
+        if len(content) != meta["size"]:
+            raise ValueError("size mismatch")
+        return meta, content
+
+    def readContent(self, qid: str) -> bytes:
+        return self._read(qid)[1]
+
+    def recordStates(self, qid: str, states: dict[int, dict]) -> None:
+        path = self.queue / f"{qid}.state"
+        new = not path.exists()
+        lines = b"".join(
+            json.dumps({"rcpt": index, **state}, separators=(",", ":")).encode() + b"\n"
+            for index, state in states.items()
+        )
+        with open(path, "ab") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        if new:
+            _fsyncDirectory(self.queue)
+
+    def remove(self, qid: str) -> None:
+        for path in (self.queue / qid, self.queue / f"{qid}.state"):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        _fsyncDirectory(self.queue)
+
+    def _states(self, qid: str) -> dict[int, dict]:
+        states: dict[int, dict] = {}
+        try:
+            lines = (self.queue / f"{qid}.state").read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return states
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a torn final line
+            states[record.pop("rcpt")] = record
+        return states
+
+    def load(self) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        found = []
+        for path in sorted(self.queue.iterdir()):
+            if path.name.endswith(".state"):
+                if not (self.queue / path.name[: -len(".state")]).exists():
+                    path.unlink()
+                continue
+            try:
+                meta, _ = self._read(path.name)
+            except (ValueError, KeyError, OSError) as e:
+                log.error(
+                    "queue file {name} is damaged ({why}); moved to corrupt/",
+                    name=path.name,
+                    why=str(e),
+                )
+                os.rename(path, self.corrupt / path.name)
+                continue
+            message = QueuedMessage(
+                meta["qid"],
+                Envelope.fromJSON(meta["envelope"]),
+                Options.fromJSON(meta["options"]),
+                meta["received"],
+                b"",
+                meta["dsn"],
+            )
+            found.append((message, self._states(path.name)))
+        return found
+
+    def freeBytes(self) -> int:
+        stat = os.statvfs(self.root)
+        return stat.f_bavail * stat.f_frsize
+
+
+@implementer(ISpool)
+@define
+class ThreadedSpool:
+    """L{ISpool} on disk; fsyncs run in a small thread pool."""
+
+    root: Path
+    reactor: object
+    threads: int = 4
+    disk: DiskSpool = field(init=False)
+    _pool: ThreadPool | None = field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.disk = DiskSpool(self.root)
+
+    def start(self) -> None:
+        self.disk.prepare()
+        self._pool = ThreadPool(1, self.threads, name="smtpeter-spool")
+        self._pool.start()
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool = None
+
+    def _run(self, f, *args):
+        return deferToThreadPool(self.reactor, self._pool, f, *args)
+
+    def store(self, message):
+        return self._run(self.disk.store, message)
+
+    def readContent(self, qid):
+        return self._run(self.disk.readContent, qid)
+
+    def recordStates(self, qid, states):
+        return self._run(self.disk.recordStates, qid, states)
+
+    def remove(self, qid):
+        return self._run(self.disk.remove, qid)
+
+    def load(self):
+        return self._run(self.disk.load)
+
+    def freeBytes(self) -> int:
+        return self.disk.freeBytes()
+
+
+@implementer(ISpool)
+class MemorySpool:
+    """An in-memory L{ISpool} for tests; C{failStore} makes L{store} fail."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, QueuedMessage] = {}
+        self.states: dict[str, dict[int, dict]] = {}
+        self.failStore = False
+
+    def store(self, message):
+        if self.failStore:
+            return fail(OSError("disk full"))
+        self.messages[message.qid] = message
+        return succeed(None)
+
+    def readContent(self, qid):
+        return succeed(self.messages[qid].content)
+
+    def recordStates(self, qid, states):
+        self.states.setdefault(qid, {}).update({i: dict(s) for i, s in states.items()})
+        return succeed(None)
+
+    def remove(self, qid):
+        self.messages.pop(qid, None)
+        self.states.pop(qid, None)
+        return succeed(None)
+
+    def load(self):
+        return succeed(
+            [
+                (evolve(m, content=b""), dict(self.states.get(q, {})))
+                for q, m in self.messages.items()
+            ]
+        )
+
+    def freeBytes(self) -> int:
+        return 1 << 40

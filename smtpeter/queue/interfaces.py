@@ -1,0 +1,48 @@
+"""Interfaces of the queue."""
+
+from zope.interface import Interface
+
+
+class ISpool(Interface):
+    """
+    Durable storage of accepted messages and of what happened to each
+    recipient. Every method that writes returns only once the write is on
+    disk (fsynced): the caller may then tell someone it is safe.
+    """
+
+    def store(message):
+        """Write a L{QueuedMessage}. @return: C{Deferred[None]}."""
+
+    def readContent(qid: str):
+        """@return: C{Deferred[bytes]}, the message content as stored."""
+
+    def recordStates(qid: str, states: dict):
+        """
+        Record the new state of some recipients (index -> state), in one
+        write. @return: C{Deferred[None]}.
+        """
+
+    def remove(qid: str):
+        """Forget a finished message. @return: C{Deferred[None]}."""
+
+    def load():
+        """
+        Everything stored and not removed, for resuming after a start.
+
+        @return: C{Deferred[list[tuple[QueuedMessage, dict[int, dict]]]]}:
+            each message (with empty content; read it with L{readContent})
+            and the last recorded state of each recipient.
+        """
+
+
+class IQueue(Interface):
+    """Where the submission server hands accepted mail."""
+
+    def enqueue(envelope, options, content: bytes):
+        """
+        Store a message durably and schedule its delivery.
+
+        @return: C{Deferred[str]}, the queue id, fired only once the message
+            is on disk. Fails with L{SMTPRefusal} carrying a 4xx reply when
+            it cannot be stored.
+        """

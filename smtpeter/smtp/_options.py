@@ -1,0 +1,119 @@
+"""
+From accepted content to stored content: the header section is checked,
+C{x-smtpeter-*} fields are read into the message's L{Options} and removed,
+and everything else is kept byte for byte.
+
+Header values: C{true/false} (also yes/no, on/off, 1/0) for each feature,
+C{x-smtpeter-images: hosted|inline}, and C{x-smtpeter-tags: a, b, c}.
+A header wins over the login's setting in both directions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..queue._message import FEATURES, Options
+from ._exceptions import SMTPRefusal
+from ._replies import BAD_MESSAGE, BAD_OPTION
+
+PREFIX = b"x-smtpeter-"
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_TAG = re.compile(r"[^\x00-\x1f\x7f,]{1,100}")
+MAX_TAGS = 20
+
+
+def splitHeader(content: bytes) -> tuple[list[bytes], bytes]:
+    """
+    Split CRLF content into raw header fields (each with its continuation
+    lines and CRLFs) and the rest (the empty line and the body). Refuse a
+    header section that does not parse: RFC 5322 has no other reading of it.
+    """
+    fields: list[bytes] = []
+    position = 0
+    lineNumber = 0
+    while position < len(content):
+        end = content.find(b"\r\n", position)
+        end = len(content) if end < 0 else end + 2
+        line = content[position:end]
+        lineNumber += 1
+        if line in (b"\r\n", b""):
+            return fields, content[position:]
+        if line[:1] in (b" ", b"\t"):
+            if not fields:
+                raise SMTPRefusal(
+                    BAD_MESSAGE.format(detail="the header starts with a continuation line")
+                )
+            fields[-1] += line
+        elif _FIELD_NAME.match(line):
+            fields.append(line)
+        else:
+            raise SMTPRefusal(
+                BAD_MESSAGE.format(
+                    detail=f"header line {lineNumber} is not a 'Name: value' field"
+                    " (is the empty line between header and body missing?)"
+                )
+            )
+        position = end
+    if not fields:
+        raise SMTPRefusal(BAD_MESSAGE.format(detail="the message is empty"))
+    return fields, b""
+
+
+def fieldName(raw: bytes) -> str:
+    return raw.split(b":", 1)[0].decode("ascii").lower()
+
+
+def fieldValue(raw: bytes) -> str:
+    value = raw.split(b":", 1)[1]
+    return re.sub(rb"\r\n[ \t]", b" ", value).strip().decode("utf-8", "replace")
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {value!r} is not true or false"))
+
+
+def readOptions(
+    fields: list[bytes], loginFeatures: frozenset[str], login: str | None
+) -> tuple[list[bytes], Options]:
+    """
+    Take the C{x-smtpeter-*} fields out of C{fields} and apply them to the
+    login's features. Return the remaining fields and the options.
+    """
+    features = set(loginFeatures)
+    tags: list[str] = []
+    extra: dict[str, str] = {}
+    kept = []
+    for raw in fields:
+        name = fieldName(raw)
+        if not name.startswith(PREFIX.decode()):
+            kept.append(raw)
+            continue
+        option, value = name[len(PREFIX) :], fieldValue(raw)
+        if option in FEATURES and option != "hostedimages":
+            (features.add if _flag(name, value) else features.discard)(option)
+        elif option == "images":
+            if value.lower() not in ("hosted", "inline"):
+                raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: use 'hosted' or 'inline'"))
+            (features.add if value.lower() == "hosted" else features.discard)("hostedimages")
+        elif option == "tags":
+            for tag in (t.strip() for t in value.split(",")):
+                if not tag:
+                    continue
+                if not _TAG.fullmatch(tag):
+                    raise SMTPRefusal(BAD_OPTION.format(detail=f"tag {tag!r} is not allowed"))
+                if tag not in tags:
+                    tags.append(tag)
+            if len(tags) > MAX_TAGS:
+                raise SMTPRefusal(BAD_OPTION.format(detail=f"at most {MAX_TAGS} tags"))
+        else:
+            # Unknown instructions are still instructions to us: never
+            # forwarded, kept for features that plugins may add.
+            extra[option] = value
+    return kept, Options(frozenset(features), tuple(tags), login, extra)

@@ -1,0 +1,26 @@
+"""Exceptions of the store, rooted in L{StoreError}."""
+
+from __future__ import annotations
+
+from ..queue._message import FEATURES
+
+
+class StoreError(Exception):
+    """Something the user asked of the store cannot be done; the text says why."""
+
+
+class NoSuchLogin(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no login named {name!r}; see 'smtpeter login list'")
+
+
+class LoginExists(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a login named {name!r} exists already; choose another name")
+
+
+class UnknownFeature(StoreError):
+    def __init__(self, unknown: list[str]) -> None:
+        super().__init__(
+            f"unknown feature(s) {', '.join(unknown)}; valid features: {', '.join(FEATURES)}"
+        )

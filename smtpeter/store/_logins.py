@@ -1,0 +1,166 @@
+"""
+SMTP logins in SQLite, synchronously. The admin CLI calls this directly; the
+gateway calls it through L{ThreadedLoginStore}, one dedicated thread per
+database, so the reactor never waits on the disk.
+
+Each call reads the database afresh, so a change made with the CLI is seen
+by the running gateway at the next AUTH, without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from attrs import evolve, field, frozen
+
+from ..queue._message import FEATURES
+from ._exceptions import LoginExists, NoSuchLogin, UnknownFeature
+from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS logins (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    features TEXT NOT NULL DEFAULT '[]',
+    created REAL NOT NULL,
+    last_used REAL
+);
+"""
+
+
+@frozen
+class LoginRecord:
+    """One SMTP login as stored, without anything that could reveal its password."""
+
+    name: str
+    enabled: bool
+    features: frozenset[str]
+    created: float
+    lastUsed: float | None
+    passwordHash: str = field(repr=False, eq=False)
+
+    def toJSON(self) -> dict:
+        return {
+            "name": self.name,
+            "enabled": self.enabled,
+            "features": sorted(self.features),
+            "created": self.created,
+            "last_used": self.lastUsed,
+        }
+
+
+def checkFeatures(features: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(features)
+    unknown = sorted(chosen - set(FEATURES))
+    if unknown:
+        raise UnknownFeature(unknown)
+    return chosen
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database, in WAL mode so that the CLI
+    and the gateway can use it at the same time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(_SCHEMA)
+    return db
+
+
+class LoginStore:
+    """Synchronous access to the C{logins} table."""
+
+    def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _row(self, row: tuple) -> LoginRecord:
+        name, pwhash, enabled, features, created, lastUsed = row
+        return LoginRecord(
+            name, bool(enabled), frozenset(json.loads(features)), created, lastUsed, pwhash
+        )
+
+    def get(self, name: str) -> LoginRecord | None:
+        row = self._db.execute(
+            "SELECT name, password_hash, enabled, features, created, last_used"
+            " FROM logins WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else self._row(row)
+
+    def require(self, name: str) -> LoginRecord:
+        record = self.get(name)
+        if record is None:
+            raise NoSuchLogin(name)
+        return record
+
+    def list(self) -> list[LoginRecord]:
+        rows = self._db.execute(
+            "SELECT name, password_hash, enabled, features, created, last_used"
+            " FROM logins ORDER BY name"
+        ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM logins").fetchone()[0]
+
+    def create(self, name: str, features: Iterable[str]) -> tuple[LoginRecord, str]:
+        """Create a login; return it with its new password (the only time it is known)."""
+        if not name or any(c.isspace() for c in name) or len(name) > 200:
+            raise ValueError("a login name is 1 to 200 characters without spaces")
+        chosen = checkFeatures(features)
+        password = generatePassword()
+        record = LoginRecord(name, True, chosen, self._clock(), None, hashPassword(password))
+        try:
+            self._db.execute(
+                "INSERT INTO logins (name, password_hash, enabled, features, created)"
+                " VALUES (?, ?, 1, ?, ?)",
+                (name, record.passwordHash, json.dumps(sorted(chosen)), record.created),
+            )
+        except sqlite3.IntegrityError:
+            raise LoginExists(name)
+        return record, password
+
+    def update(
+        self, name: str, enable: Iterable[str] = (), disable: Iterable[str] = ()
+    ) -> LoginRecord:
+        record = self.require(name)
+        features = (record.features | checkFeatures(enable)) - checkFeatures(disable)
+        self._db.execute(
+            "UPDATE logins SET features = ? WHERE name = ?", (json.dumps(sorted(features)), name)
+        )
+        return evolve(record, features=features)
+
+    def setEnabled(self, name: str, enabled: bool) -> LoginRecord:
+        record = self.require(name)
+        self._db.execute("UPDATE logins SET enabled = ? WHERE name = ?", (int(enabled), name))
+        return evolve(record, enabled=enabled)
+
+    def resetPassword(self, name: str) -> tuple[LoginRecord, str]:
+        record = self.require(name)
+        password = generatePassword()
+        pwhash = hashPassword(password)
+        self._db.execute("UPDATE logins SET password_hash = ? WHERE name = ?", (pwhash, name))
+        return evolve(record, passwordHash=pwhash), password
+
+    def delete(self, name: str) -> None:
+        self.require(name)
+        self._db.execute("DELETE FROM logins WHERE name = ?", (name,))
+
+    def authenticate(self, name: str, password: str) -> LoginRecord | None:
+        """
+        Return the enabled login whose password this is, else C{None}. Costs
+        one scrypt whether or not the name exists. Slow: call off the reactor.
+        """
+        record = self.get(name)
+        ok = verifyPassword(password, record.passwordHash if record else DUMMY_HASH)
+        if record is None or not ok or not record.enabled:
+            return None
+        self._db.execute("UPDATE logins SET last_used = ? WHERE name = ?", (self._clock(), name))
+        return record

@@ -1,0 +1,244 @@
+"""
+``twistd smtpeter``: options in, a service out. Nothing here touches the
+network; the data directory and listeners open when the service starts.
+The one exception is deliberate: a certificate given with --tls-cert is
+read here, so that an unreadable one is one clear line and exit status 1
+rather than a traceback from inside the running reactor.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from .config import Config, RelayConfig
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parseDuration(text: str) -> timedelta:
+    """C{90}, C{90s}, C{15m}, C{4h}, C{5d}."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 5d")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def parseSize(text: str) -> int:
+    match = re.fullmatch(r"(\d+)([kmg]?)b?", text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size like 52428800, 50m or 512k")
+    return int(match[1]) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match[2]]
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Runs the smtpeter gateway: STARTTLS and implicit-TLS submission for"
+        " authenticated SMTP logins, a durable queue, and delivery onward, either"
+        " through a smarthost (--relay) or directly to each domain's MX hosts."
+        " Manage logins with the 'smtpeter login' command while it runs."
+    )
+
+    optParameters = [
+        [
+            "data",
+            None,
+            "./smtpeter-data",
+            "Directory for everything the node keeps (database, spool, certificate, keys);"
+            " created on first start.",
+        ],
+        [
+            "hostname",
+            None,
+            None,
+            "Name used in the greeting, Received headers, Message-IDs and DSNs"
+            " [default: this machine's FQDN].",
+        ],
+        [
+            "tls-cert",
+            None,
+            None,
+            "PEM certificate (optionally followed by its chain) for both listener kinds."
+            " Without it, a self-signed certificate for --hostname is generated into the"
+            " data directory on first start.",
+        ],
+        ["tls-key", None, None, "PEM private key belonging to --tls-cert."],
+        [
+            "relay",
+            None,
+            None,
+            "Send all mail through this smarthost, HOST:PORT. Without it, mail goes"
+            " directly to each recipient domain's MX hosts.",
+        ],
+        ["relay-user", None, None, "User name for AUTH at the smarthost."],
+        [
+            "relay-password",
+            None,
+            None,
+            "Password for AUTH at the smarthost (or set SMTPETER_RELAY_PASSWORD).",
+        ],
+        [
+            "relay-tls",
+            None,
+            "opportunistic",
+            "TLS to the smarthost: none, opportunistic (STARTTLS when offered) or verify"
+            " (STARTTLS required, certificate checked against the host name).",
+        ],
+        ["max-size", None, "50m", "Largest message accepted, in bytes (suffixes k, m, g)."],
+        ["max-recipients", None, "100", "Most recipients accepted per message."],
+        [
+            "max-queue-time",
+            None,
+            "5d",
+            "How long to retry a temporary failure before giving up and returning a DSN.",
+        ],
+        [
+            "retry-initial",
+            None,
+            "1m",
+            "First retry delay after a temporary failure; it doubles each time up to --retry-max.",
+        ],
+        ["retry-max", None, "4h", "Longest delay between two delivery attempts."],
+        [
+            "delay-warning",
+            None,
+            "4h",
+            "Send a 'delayed' DSN once when a message has waited this long"
+            " (to senders who asked for NOTIFY=DELAY or gave no NOTIFY).",
+        ],
+        ["idle-timeout", None, "5m", "Close client connections idle this long."],
+        [
+            "auth-failure-delays",
+            None,
+            "2,4,8,15",
+            "Seconds to wait before answering the 1st, 2nd, 3rd... failed AUTH from one"
+            " address (the last value repeats); 5 failures in 10 minutes block AUTH from"
+            " that address for 10 minutes.",
+        ],
+        ["mx-port", None, "25", "Port used for direct delivery to MX hosts."],
+        [
+            "public-url",
+            None,
+            None,
+            "Base URL of the web side, for tracking links (reserved; used from a later release).",
+        ],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["smtp"] = []
+        self["smtps"] = []
+        self["http"] = []
+
+    def opt_smtp(self, description: str) -> None:
+        """STARTTLS-then-AUTH listener, an endpoint string; repeatable [default: tcp:2525]"""
+        self["smtp"].append(description)
+
+    def opt_smtps(self, description: str) -> None:
+        """Implicit-TLS listener, a plain tcp: endpoint; repeatable [default: tcp:4650]"""
+        self["smtps"].append(description)
+
+    def opt_http(self, description: str) -> None:
+        """Web listener for tracking links and API (reserved for a later release)"""
+        self["http"].append(description)
+
+    def postOptions(self) -> None:
+        self.config = makeConfig(self)
+
+
+def _fail(message: str) -> None:
+    raise usage.UsageError(message)
+
+
+def makeConfig(options) -> Config:
+    def get(name, parse, what):
+        try:
+            return parse(options[name])
+        except ValueError as e:
+            _fail(f"--{name}: {e}" if what is None else f"--{name}: {what}")
+
+    from twisted.internet import reactor
+
+    smtp = tuple(options["smtp"]) or ("tcp:2525",)
+    smtps = tuple(options["smtps"]) or ("tcp:4650",)
+    for flag, descriptions in (("smtp", smtp), ("smtps", smtps), ("http", options["http"])):
+        for description in descriptions:
+            try:
+                serverFromString(reactor, description)
+            except (ValueError, TypeError, KeyError) as e:
+                _fail(f"--{flag} {description!r} is not a valid endpoint ({e}); e.g. tcp:587")
+    relay = None
+    if options["relay"]:
+        host, sep, port = options["relay"].rpartition(":")
+        if not sep or not host or not port.isdigit():
+            _fail(f"--relay {options['relay']!r}: write HOST:PORT, e.g. smtp.example.com:587")
+        if options["relay-tls"] not in ("none", "opportunistic", "verify"):
+            _fail("--relay-tls: use none, opportunistic or verify")
+        import os
+
+        password = options["relay-password"] or os.environ.get("SMTPETER_RELAY_PASSWORD")
+        if password and not options["relay-user"]:
+            _fail("--relay-password needs --relay-user")
+        relay = RelayConfig(
+            host.strip("[]"), int(port), options["relay-user"], password, options["relay-tls"]
+        )
+    elif options["relay-user"]:
+        _fail("--relay-user needs --relay HOST:PORT")
+    if bool(options["tls-cert"]) != bool(options["tls-key"]):
+        _fail("--tls-cert and --tls-key go together")
+    tlsCert = Path(options["tls-cert"]) if options["tls-cert"] else None
+    tlsKey = Path(options["tls-key"]) if options["tls-key"] else None
+    if tlsCert is not None:
+        from .smtp._tls import CertificateError, loadServerOptions
+
+        try:
+            loadServerOptions(tlsCert, tlsKey)
+        except CertificateError as e:
+            _fail(f"TLS certificate: {e}")
+
+    def delays(text: str) -> tuple[float, ...]:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+        if any(v < 0 for v in values):
+            raise ValueError
+        return values
+
+    data = Path(options["data"])
+    if data.exists() and not data.is_dir():
+        _fail(f"--data {data}: exists and is not a directory")
+    return Config(
+        data=data,
+        hostname=options["hostname"] or socket.getfqdn(),
+        smtp=smtp,
+        smtps=smtps,
+        tlsCert=tlsCert,
+        tlsKey=tlsKey,
+        relay=relay,
+        maxSize=get("max-size", parseSize, None),
+        maxRecipients=get("max-recipients", int, "a whole number"),
+        maxQueueTime=get("max-queue-time", parseDuration, None),
+        retryInitial=get("retry-initial", parseDuration, None),
+        retryMax=get("retry-max", parseDuration, None),
+        delayWarning=get("delay-warning", parseDuration, None),
+        idleTimeout=get("idle-timeout", parseDuration, None),
+        authFailureDelays=get(
+            "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
+        ),
+        mxPort=get("mx-port", int, "a port number"),
+        http=tuple(options["http"]),
+        publicUrl=options["public-url"],
+    )
+
+
+def makeService(options: Options):
+    from twisted.internet import reactor
+
+    from ._service import GatewayService
+
+    return GatewayService(options.config, reactor)
