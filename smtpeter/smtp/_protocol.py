@@ -238,16 +238,16 @@ class SubmissionServer(Protocol):
         if b"\r" in line or b"\n" in line or b"\x00" in line:
             self.reply(R.BARE_LINE_END)
             return
-        try:
-            text = line.decode("ascii")
-        except UnicodeDecodeError:
-            self.reply(R.UNKNOWN_COMMAND)
-            return
-        verb, _, argument = text.partition(" ")
-        verb = verb.upper()
-        handler = getattr(self, "smtp_" + verb, None) if verb.isalpha() else None
+        rawVerb, _, rawArgument = line.partition(b" ")
+        verb = rawVerb.decode("latin-1").upper()
+        handler = getattr(self, "smtp_" + verb, None) if verb.isascii() and verb.isalpha() else None
         if handler is None:
             self.reply(R.UNKNOWN_COMMAND, command=verb[:20])
+            return
+        try:
+            argument = rawArgument.decode("ascii")
+        except UnicodeDecodeError:
+            self.reply(R.SYNTAX_ERROR.format(detail="non-ASCII characters"), command=verb)
             return
         try:
             result = handler(argument)

@@ -1,0 +1,367 @@
+"""The submission session, driven byte by byte."""
+
+from __future__ import annotations
+
+import base64
+
+from smtpeter.smtp import _replies as R
+
+from .harness import Harness, plain
+
+
+def test_greeting():
+    h = Harness()
+    assert h.lines() == ["220 gw.test ESMTP smtpeter"]
+
+
+def test_ehlo_before_tls_offers_starttls_not_auth():
+    h = Harness()
+    lines = h.send("EHLO client.test\r\n")
+    assert "250-STARTTLS" in lines or "250 STARTTLS" in lines
+    assert not any("AUTH" in line for line in lines)
+    for keyword in ("PIPELINING", "8BITMIME", "SIZE 52428800", "ENHANCEDSTATUSCODES", "DSN"):
+        assert any(line[4:] == keyword for line in lines), keyword
+
+
+def test_ehlo_after_tls_offers_auth_not_starttls():
+    h = Harness()
+    h.secure()
+    lines = h.send("EHLO client.test\r\n")
+    assert lines[-1] == "250 AUTH PLAIN LOGIN"
+    assert not any("STARTTLS" in line for line in lines)
+
+
+def test_implicit_tls_offers_auth_and_refuses_starttls():
+    h = Harness(implicitTLS=True)
+    assert h.send("EHLO c.test\r\n")[-1] == "250 AUTH PLAIN LOGIN"
+    assert h.codes("STARTTLS\r\n") == ["503"]
+
+
+def test_auth_before_tls_is_refused_538():
+    h = Harness()
+    h.send("EHLO c.test\r\n")
+    assert h.send(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == [
+        "538 5.7.11 Encryption required for requested authentication mechanism"
+    ]
+
+
+def test_mail_before_tls_is_refused_530_starttls():
+    h = Harness()
+    h.send("EHLO c.test\r\n")
+    assert h.send("MAIL FROM:<a@example.com>\r\n") == [
+        "530 5.7.0 Must issue a STARTTLS command first"
+    ]
+
+
+def test_mail_after_tls_before_auth_is_refused_530_auth():
+    h = Harness()
+    h.secure()
+    assert h.send("MAIL FROM:<a@example.com>\r\n") == ["530 5.7.0 Authentication required"]
+    assert h.send("RCPT TO:<b@example.org>\r\n") == ["530 5.7.0 Authentication required"]
+    assert h.send("DATA\r\n") == ["530 5.7.0 Authentication required"]
+
+
+def test_starttls_drops_pipelined_commands_and_resets_session():
+    h = Harness()
+    h.send("EHLO c.test\r\n")
+    lines = h.send("STARTTLS\r\nMAIL FROM:<x@example.com>\r\nRCPT TO:<y@example.org>\r\n")
+    assert lines == ["220 2.0.0 Ready to start TLS"]
+    assert h.transport.tlsStarted
+    # The session restarted: a new EHLO is needed before anything else.
+    assert h.send("MAIL FROM:<x@example.com>\r\n")[0].startswith("503 5.5.1")
+    # A second STARTTLS is refused.
+    h.send("EHLO c.test\r\n")
+    assert h.codes("STARTTLS\r\n") == ["503"]
+
+
+def test_starttls_drops_partial_line():
+    h = Harness()
+    h.send("EHLO c.test\r\n")
+    h.send("STARTTLS\r\nNOO")
+    assert h.send("P\r\n") == ["500 5.5.1 Command unrecognized"]
+
+
+def test_auth_plain_success_and_wrong_password():
+    h = Harness()
+    h.secure()
+    assert h.codes(f"AUTH PLAIN {plain('alice', 'wrong')}\r\n") == []  # delayed
+    h.clock.advance(2)
+    assert h.lines() == ["535 5.7.8 Authentication credentials invalid"]
+    assert h.codes(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == ["235"]
+    assert h.codes(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == ["503"]
+
+
+def test_auth_plain_with_challenge():
+    h = Harness()
+    h.secure()
+    assert h.send("AUTH PLAIN\r\n") == ["334 "]
+    assert h.codes(plain("alice", Harness.PASSWORD) + "\r\n") == ["235"]
+
+
+def test_auth_login_with_and_without_initial_response():
+    for initial in ("", " " + base64.b64encode(b"alice").decode()):
+        h = Harness()
+        h.secure()
+        if not initial:
+            assert h.send("AUTH LOGIN\r\n") == ["334 VXNlcm5hbWU6"]
+            assert h.send(base64.b64encode(b"alice").decode() + "\r\n") == ["334 UGFzc3dvcmQ6"]
+        else:
+            assert h.send(f"AUTH LOGIN{initial}\r\n") == ["334 UGFzc3dvcmQ6"]
+        assert h.codes(base64.b64encode(Harness.PASSWORD.encode()).decode() + "\r\n") == ["235"]
+
+
+def test_disabled_login_is_refused_535():
+    h = Harness()
+    h.secure()
+    h.send(f"AUTH PLAIN {plain('mallory', 'x')}\r\n")
+    h.clock.advance(2)
+    assert h.lines() == ["535 5.7.8 Authentication credentials invalid"]
+
+
+def test_malformed_auth_gets_replies_not_crashes():
+    h = Harness()
+    h.secure()
+    cases = {
+        "AUTH\r\n": "501 5.5.2",
+        "AUTH PLAIN !!!notbase64\r\n": "501 5.5.2",
+        "AUTH PLAIN " + base64.b64encode(b"alice\0pw").decode() + "\r\n": "501 5.5.2",
+        "AUTH CRAM-MD5\r\n": "504 5.5.4",
+        "AUTH \xe9\xe9\r\n": "501 5.5.2",
+        "\xc3\xa9UTH PLAIN\r\n": "500 5.5.1",
+        f"AUTH PLAIN {plain('alice', Harness.PASSWORD, authzid='bob')}\r\n": "535 5.7.8",
+    }
+    for command, expected in cases.items():
+        lines = h.send(command.encode("utf-8"))
+        assert lines and lines[-1].startswith(expected), (command, lines)
+    assert not h.transport.disconnecting
+    assert h.codes(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == ["235"]
+
+
+def test_auth_cancel_with_star():
+    h = Harness()
+    h.secure()
+    h.send("AUTH LOGIN\r\n")
+    assert h.send("*\r\n") == ["501 5.7.0 Authentication cancelled"]
+
+
+def test_auth_line_too_long():
+    h = Harness()
+    h.secure()
+    h.send("AUTH PLAIN\r\n")
+    assert h.send(b"A" * 13000 + b"\r\n") == ["500 5.5.6 Authentication exchange line is too long"]
+    assert h.codes("NOOP\r\n") == ["250"]
+
+
+def test_auth_in_transaction_is_refused():
+    h = Harness()
+    h.login()
+    h.send("MAIL FROM:<a@example.com>\r\n")
+    # A second login attempt inside a transaction: 503 (already authenticated).
+    assert h.codes(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == ["503"]
+
+
+def test_pipelined_commands_wait_for_auth():
+    h = Harness()
+    h.secure()
+    # A wrong password, answered only after its delay; the MAIL behind it
+    # must not be answered first, and must see the failed AUTH.
+    lines = h.send(f"AUTH PLAIN {plain('alice', 'bad')}\r\nMAIL FROM:<a@example.com>\r\n")
+    assert lines == []
+    h.clock.advance(2)
+    assert [line[:3] for line in h.lines()] == ["535", "530"]
+
+
+def test_throttle_bans_after_five_failures():
+    h = Harness()
+    h.secure()
+    for delay in (2, 4, 8, 15, 15):
+        h.send(f"AUTH PLAIN {plain('alice', 'bad')}\r\n")
+        h.clock.advance(delay)
+        assert h.lines()[-1].startswith("535")
+    assert h.send(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == [
+        "454 4.7.0 Too many failed authentication attempts from your address, try again later"
+    ]
+    for _ in range(4):  # the ban lasts 10 minutes; keep the session from idling out
+        h.clock.advance(151)
+        h.send("NOOP\r\n")
+    assert h.codes(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == ["235"]
+
+
+def test_full_transaction_strips_headers_and_reads_options():
+    h = Harness(features=("trackclicks", "inlinecss"))
+    h.login()
+    h.transaction()
+    body = (
+        "Subject: hi\r\nX-Smtpeter-TrackClicks: false\r\nx-smtpeter-trackopens: yes\r\n"
+        "X-SMTPETER-TAGS: news, weekly , news\r\nx-smtpeter-images: hosted\r\n"
+        "\r\n..dot\r\nbody\r\n.\r\n"
+    )
+    assert h.send(body) == ["250 2.0.0 Ok: queued as Q1"]
+    envelope, options, content = h.queue.messages[0]
+    assert options.features == {"inlinecss", "trackopens", "hostedimages"}
+    assert options.tags == ("news", "weekly")
+    assert options.login == "alice"
+    assert content.startswith(b"Received: from client.test ([192.0.2.7])\r\n")
+    assert content.endswith(b"Subject: hi\r\n\r\n.dot\r\nbody\r\n")
+    assert b"smtpeter-t" not in content.lower().split(b"\r\n\r\n")[0]
+
+
+def test_bad_option_value_is_refused_clearly():
+    h = Harness()
+    h.login()
+    h.transaction()
+    lines = h.send("Subject: x\r\nX-Smtpeter-TrackClicks: maybe\r\n\r\nbody\r\n.\r\n")
+    assert lines[0].startswith("550 5.6.0") and "true or false" in lines[0]
+    assert not h.queue.messages
+
+
+def test_malformed_header_is_refused():
+    h = Harness()
+    h.login()
+    h.transaction()
+    lines = h.send("this is not a header\r\nSubject: x\r\n\r\nbody\r\n.\r\n")
+    assert lines[0].startswith("550 5.6.0")
+
+
+def test_dsn_parameters_are_kept():
+    h = Harness()
+    h.login()
+    assert h.codes("MAIL FROM:<a@example.com> RET=HDRS ENVID=abc+2Bdef SIZE=100 BODY=8BITMIME\r\n") == ["250"]
+    assert h.codes("RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+40example.org\r\n") == ["250"]
+    assert h.codes("RCPT TO:<c@example.org> NOTIFY=NEVER\r\n") == ["250"]
+    h.send("DATA\r\n")
+    h.send("Subject: x\r\n\r\nhi\r\n.\r\n")
+    envelope = h.queue.messages[0][0]
+    assert (envelope.ret, envelope.envid, envelope.body) == ("HDRS", "abc+def", "8BITMIME")
+    assert envelope.recipients[0].notify == ("SUCCESS", "FAILURE")
+    assert envelope.recipients[0].orcpt == "rfc822;b@example.org"
+    assert envelope.recipients[1].notify == ("NEVER",)
+
+
+def test_null_sender_is_accepted():
+    h = Harness()
+    h.login()
+    assert h.codes("MAIL FROM:<>\r\n") == ["250"]
+
+
+def test_parameter_errors():
+    h = Harness()
+    h.login()
+    assert h.send("MAIL FROM:<a@example.com> FOO=bar\r\n") == ["555 5.5.4 Unsupported parameter: FOO"]
+    assert h.codes("MAIL FROM:<a@example.com> RET=ALL\r\n") == ["501"]
+    assert h.codes("MAIL FROM:<a@example.com> SIZE=99999999999\r\n") == ["552"]
+    assert h.codes("MAIL FROM:<a@example.com>\r\n") == ["250"]
+    assert h.codes("RCPT TO:<b@example.org> NOTIFY=NEVER,SUCCESS\r\n") == ["501"]
+    assert h.codes("RCPT TO:<b@example.org> XYZ\r\n") == ["555"]
+
+
+def test_too_many_recipients():
+    h = Harness()
+    h.login()
+    h.send("MAIL FROM:<a@example.com>\r\n")
+    codes = h.codes("".join(f"RCPT TO:<r{i}@example.org>\r\n" for i in range(101)))
+    assert codes == ["250"] * 100 + ["452"]
+    assert "4.5.3" in h.lines()[-1]
+
+
+def test_message_over_max_size_is_refused_after_the_dot():
+    h = Harness(maxSize=1000)
+    h.login()
+    h.transaction()
+    lines = h.send("Subject: x\r\n\r\n" + ("y" * 80 + "\r\n") * 20 + ".\r\n")
+    assert lines == ["552 5.3.4 Message size exceeds fixed maximum message size (1000 bytes)"]
+    assert not h.queue.messages
+    assert h.codes("NOOP\r\n") == ["250"]
+
+
+def test_sequence_errors_and_simple_commands():
+    h = Harness()
+    assert h.codes("MAIL FROM:<a@example.com>\r\n") == ["503"]
+    h.login()
+    assert h.codes("RCPT TO:<b@example.org>\r\n") == ["503"]
+    assert h.codes("DATA\r\n") == ["503"]
+    h.send("MAIL FROM:<a@example.com>\r\n")
+    assert h.codes("DATA\r\n") == ["554"]
+    assert h.codes("MAIL FROM:<a@example.com>\r\n") == ["503"]
+    assert h.codes("NOOP\r\n") == ["250"]
+    assert h.codes("VRFY someone\r\n") == ["252"]
+    assert h.codes("HELP\r\n") == ["214"]
+    assert h.codes("RSET\r\n") == ["250"]
+    assert h.send("FOO\r\n") == ["500 5.5.1 Command unrecognized"]
+    assert h.send("QUIT\r\n") == ["221 2.0.0 Bye"]
+    assert h.transport.disconnecting
+
+
+def test_replies_in_order_when_storage_is_slow():
+    h = Harness()
+    h.login()
+    h.transaction()
+    h.queue.hold = True
+    assert h.send("Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n") == []
+    h.queue.release()
+    assert [line[:3] for line in h.lines()] == ["250", "221"]
+
+
+def test_storage_failure_is_451_never_250_or_5xx():
+    h = Harness()
+    h.login()
+    h.transaction()
+    from smtpeter.smtp import SMTPRefusal
+
+    h.queue.error = SMTPRefusal(R.LOCAL_ERROR)
+    assert h.send("Subject: x\r\n\r\nhi\r\n.\r\n") == [
+        "451 4.3.0 Local error in processing, try again later"
+    ]
+
+
+def test_unexpected_error_is_451_without_details():
+    h = Harness()
+    h.login()
+    h.transaction()
+    h.queue.error = RuntimeError("secret internal detail")
+    lines = h.send("Subject: x\r\n\r\nhi\r\n.\r\n")
+    assert lines == ["451 4.3.0 Local error in processing, try again later"]
+    assert "secret" not in h.transport.value().decode()
+    from twisted.python import log as _  # noqa: F401
+
+
+def test_low_disk_is_452_at_mail():
+    h = Harness(freeBytes=lambda: 1000)
+    h.login()
+    assert h.send("MAIL FROM:<a@example.com>\r\n") == [
+        "452 4.3.1 Insufficient system storage, try again later"
+    ]
+
+
+def test_idle_timeout_closes_with_421():
+    h = Harness()
+    h.send("EHLO c.test\r\n")
+    h.clock.advance(299)
+    assert not h.transport.disconnecting
+    h.transport.clear()
+    h.clock.advance(2)
+    assert h.lines()[0].startswith("421 4.4.2")
+    assert h.transport.disconnecting
+
+
+def test_session_cap_closes_even_busy_sessions():
+    h = Harness()
+    for _ in range(12):
+        h.clock.advance(280)
+        h.send("NOOP\r\n")
+    h.transport.clear()
+    h.clock.advance(280)
+    assert h.lines()[0].startswith("421 4.4.2")
+
+
+def test_too_many_errors_close_the_connection():
+    h = Harness()
+    h.send("BOGUS\r\n" * 20)
+    assert h.lines()[-1].startswith("421 4.7.0")
+    assert h.transport.disconnecting
+
+
+def test_noop_with_leading_whitespace_helo_injection_is_refused():
+    h = Harness()
+    assert h.send("EHLO a\nX-Injected: 1\r\n") == ["500 5.5.2 Bare <CR> or <LF> in command line"]
+    assert h.codes("EHLO not_a_host!\r\n") == ["501"]
