@@ -1,0 +1,135 @@
+"""Fixtures: a real gateway process, a receiving sink, logins made with the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smtpeter.testing import SinkServer
+
+BIN = Path(sys.executable).parent
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def waitForPort(
+    port: int, process: subprocess.Popen, timeout: float = 20.0, greeting: bool = True
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                if greeting:
+                    s.recv(100)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+class Gateway:
+    """A running `twistd -n smtpeter` process and the CLI bound to its data directory."""
+
+    def __init__(self, data: Path, relayPort: int, extra: list[str] = ()) -> None:
+        self.data = data
+        self.relayPort = relayPort
+        self.extra = list(extra)
+        self.smtpPort = freePort()
+        self.smtpsPort = freePort()
+        self.process: subprocess.Popen | None = None
+        self.log = data.parent / f"{data.name}.log"
+
+    def start(self) -> Gateway:
+        command = [
+            str(BIN / "twistd"), "-n", "--pidfile=", "smtpeter",
+            "--data", str(self.data), "--hostname", "gw.test",
+            "--smtp", f"tcp:{self.smtpPort}:interface=127.0.0.1",
+            "--smtps", f"tcp:{self.smtpsPort}:interface=127.0.0.1",
+            "--relay", f"127.0.0.1:{self.relayPort}",
+            "--auth-failure-delays", "0.2",
+            *self.extra,
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+            cwd=self.data.parent,
+        )
+        waitForPort(self.smtpPort, self.process)
+        waitForPort(self.smtpsPort, self.process, greeting=False)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "smtpeter"), "--data", str(self.data), *args],
+            capture_output=True, text=True, check=check,
+        )
+
+    def createLogin(self, name: str, *features: str) -> str:
+        args = ["login", "create", name, "--json"]
+        for feature in features:
+            args += ["--feature", feature]
+        return json.loads(self.cli(*args).stdout)["password"]
+
+    def logText(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def sink():
+    server = SinkServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def makeGateway(tmp_path):
+    gateways = []
+
+    def make(sink, *extra: str, name: str = "data") -> Gateway:
+        gateway = Gateway(tmp_path / name, sink.port, list(extra))
+        gateways.append(gateway)
+        return gateway.start()
+
+    yield make
+    for gateway in gateways:
+        gateway.stop()
+
+
+@pytest.fixture
+def gateway(makeGateway, sink):
+    return makeGateway(sink)
+
+
+def needs(program: str) -> None:
+    """Real-client tests need the real client; CI installs it. Locally, say so loudly."""
+    if shutil.which(program) is None and not os.path.exists(f"/usr/sbin/{program}"):
+        if os.environ.get("CI"):
+            pytest.fail(f"{program} is not installed; .ci/run must install it")
+        pytest.skip(f"{program} is not installed (apt-get install {program})")

@@ -1,0 +1,68 @@
+"""
+Nothing lost: clients send in a loop, the gateway is killed with SIGKILL at
+a random moment, restarted on the same data directory, and every message
+that got a 250 arrives.
+"""
+
+from __future__ import annotations
+
+import email
+import random
+import smtplib
+import threading
+import time
+
+from .test_submission import connect
+
+
+def sender(gateway, password, name, accepted, stop):
+    while not stop.is_set():
+        try:
+            client = connect(gateway, implicit=False)
+            client.login("loader", password)
+            while not stop.is_set():
+                token = f"{name}-{len(accepted)}-{random.random()}"
+                client.mail("a@example.com")
+                client.rcpt("b@example.org")
+                code, _ = client.data(f"Subject: {token}\r\n\r\n{token}\r\n".encode())
+                if code == 250:
+                    accepted.append(token)
+        except (smtplib.SMTPException, OSError):
+            time.sleep(0.05)  # the gateway is down: try again, as a client would
+
+
+def subject(data: bytes) -> str:
+    return email.message_from_bytes(data)["Subject"]
+
+
+def test_kill_minus_nine_loses_no_accepted_message(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("loader")
+    stop = threading.Event()
+    accepted: list[str] = []
+    threads = [
+        threading.Thread(target=sender, args=(gateway, password, f"t{i}", accepted, stop))
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(random.uniform(1.0, 3.0))
+        gateway.kill()
+        killedAt = len(accepted)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert killedAt > 10, "the load did not get going before the kill"
+    gateway.start()
+    deadline = time.monotonic() + 60
+    wanted = set(accepted)
+    while time.monotonic() < deadline:
+        arrived = {subject(m.data) for m in sink.messages}
+        if wanted <= arrived:
+            break
+        time.sleep(0.2)
+    missing = wanted - arrived
+    assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"

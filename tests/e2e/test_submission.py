@@ -1,0 +1,134 @@
+"""
+End to end: the real gateway process, real TLS, Python's smtplib as the
+client, a real receiving server; what arrives is compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+
+import pytest
+
+BODY = (
+    "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+    "From: alice@example.com\r\n"
+    "To: bob@example.org\r\n"
+    "X-Smtpeter-TrackClicks: false\r\n"
+    "x-smtpeter-tags: launch, weekly\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    ".leading dot line\r\n"
+    "..two dots\r\n"
+    "Grüße aus Köln — 8bit text\r\n"
+    ".\r\n"  # a line holding a single dot: stuffed by smtplib, unstuffed by us
+    "last line\r\n"
+).encode("utf-8")
+
+EXPECTED_BODY = BODY.replace(b"X-Smtpeter-TrackClicks: false\r\n", b"").replace(
+    b"x-smtpeter-tags: launch, weekly\r\n", b""
+)
+
+
+def context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def connect(gateway, implicit: bool) -> smtplib.SMTP:
+    if implicit:
+        client = smtplib.SMTP_SSL("127.0.0.1", gateway.smtpsPort, context=context(), timeout=30)
+    else:
+        client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30)
+        client.starttls(context=context())
+    client.ehlo("client.test")
+    return client
+
+
+def withoutReceived(data: bytes) -> bytes:
+    assert data.startswith(b"Received: from client.test ([127.0.0.1])\r\n")
+    rest = data.split(b"\r\n", 1)[1]
+    while rest[:1] == b"\t":
+        rest = rest.split(b"\r\n", 1)[1]
+    return rest
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_message_arrives_byte_for_byte(gateway, sink, implicit, mechanism):
+    password = gateway.createLogin(f"app-{mechanism}-{implicit}", "trackclicks")
+    client = connect(gateway, implicit)
+    client.user, client.password = f"app-{mechanism}-{implicit}", password
+    code, _ = client.auth(mechanism, getattr(client, f"auth_{mechanism.lower()}"))
+    assert code == 235
+    refused = client.sendmail("alice@example.com", ["bob@example.org"], BODY)
+    assert refused == {}
+    client.quit()
+    [received] = sink.wait(1)
+    assert received.mailFrom == "alice@example.com"
+    assert received.recipients == ["bob@example.org"]
+    assert withoutReceived(received.data) == EXPECTED_BODY
+    assert b"x-smtpeter" not in received.data.lower()
+
+
+def test_replies_name_the_queue_id(gateway, sink):
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    client.mail("a@example.com")
+    client.rcpt("b@example.org")
+    code, text = client.data(b"Subject: x\r\n\r\nhello\r\n")
+    assert code == 250
+    assert text.decode().startswith("2.0.0 Ok: queued as ")
+    qid = text.decode().rsplit(" ", 1)[1]
+    client.quit()
+    sink.wait(1)
+    assert qid in gateway.logText()
+
+
+def test_wrong_password_then_right_one(gateway, sink):
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=False)
+    with pytest.raises(smtplib.SMTPAuthenticationError) as error:
+        client.login("app", "not-the-password")
+    assert error.value.smtp_code == 535
+    assert error.value.smtp_error.startswith(b"5.7.8")
+    # The server keeps serving the same connection.
+    client.login("app", password)
+    client.quit()
+
+
+def test_plaintext_is_refused_end_to_end(gateway):
+    client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30)
+    client.ehlo("client.test")
+    assert "auth" not in client.esmtp_features
+    assert client.docmd("AUTH", "PLAIN AGFwcABwdw==")[0] == 538
+    assert client.mail("a@example.com")[0] == 530
+    client.quit()
+
+
+def test_login_changes_apply_without_restart(gateway, sink):
+    password = gateway.createLogin("app")
+    gateway.cli("login", "disable", "app")
+    client = connect(gateway, implicit=False)
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        client.login("app", password)
+    client.close()
+    gateway.cli("login", "enable", "app")
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    client.quit()
+
+
+def test_multiple_recipients_each_delivered(gateway, sink):
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=True)
+    client.login("app", password)
+    client.sendmail("a@example.com", ["r1@example.org", "r2@example.net"], b"Subject: m\r\n\r\nx\r\n")
+    client.quit()
+    received = sink.wait(1)
+    assert sorted(r for m in received for r in m.recipients) == ["r1@example.org", "r2@example.net"]
