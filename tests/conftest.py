@@ -56,16 +56,28 @@ class Gateway:
 
     def start(self) -> Gateway:
         command = [
-            str(BIN / "twistd"), "-n", "--pidfile=", "smtpeter",
-            "--data", str(self.data), "--hostname", "gw.test",
-            "--smtp", f"tcp:{self.smtpPort}:interface=127.0.0.1",
-            "--smtps", f"tcp:{self.smtpsPort}:interface=127.0.0.1",
-            "--relay", f"127.0.0.1:{self.relayPort}",
-            "--auth-failure-delays", "0.2",
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "smtpeter",
+            "--data",
+            str(self.data),
+            "--hostname",
+            "gw.test",
+            "--smtp",
+            f"tcp:{self.smtpPort}:interface=127.0.0.1",
+            "--smtps",
+            f"tcp:{self.smtpsPort}:interface=127.0.0.1",
+            "--relay",
+            f"127.0.0.1:{self.relayPort}",
+            "--auth-failure-delays",
+            "0.2",
             *self.extra,
         ]
         self.process = subprocess.Popen(
-            command, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+            command,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
             cwd=self.data.parent,
         )
         waitForPort(self.smtpPort, self.process)
@@ -88,7 +100,9 @@ class Gateway:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(BIN / "smtpeter"), "--data", str(self.data), *args],
-            capture_output=True, text=True, check=check,
+            capture_output=True,
+            text=True,
+            check=check,
         )
 
     def createLogin(self, name: str, *features: str) -> str:

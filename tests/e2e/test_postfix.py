@@ -43,8 +43,9 @@ def postfix(gateway):
     # Postfix's compiled-in defaults, plus the settings below; master.cf as shipped.
     (etc / "main.cf").write_text("")
     master = "/etc/postfix/master.cf"
-    shutil.copy(master if os.path.exists(master) else f"{POSTFIX_ETC}/master.cf.dist",
-                etc / "master.cf")
+    shutil.copy(
+        master if os.path.exists(master) else f"{POSTFIX_ETC}/master.cf.dist", etc / "master.cf"
+    )
     for source in ("/etc/postfix/dynamicmaps.cf", f"{POSTFIX_ETC}/dynamicmaps.cf"):
         if os.path.exists(source):
             shutil.copy(source, etc / "dynamicmaps.cf")
@@ -58,7 +59,11 @@ def postfix(gateway):
     os.chmod(etc / "sasl_passwd", 0o600)
     run("postmap", "-c", str(etc), str(etc / "sasl_passwd"))
     listen = freePort()
-    run("postconf", "-c", str(etc), "-e",
+    run(
+        "postconf",
+        "-c",
+        str(etc),
+        "-e",
         f"relayhost = {relay}",
         "smtp_sasl_auth_enable = yes",
         f"smtp_sasl_password_maps = hash:{etc}/sasl_passwd",
@@ -66,19 +71,32 @@ def postfix(gateway):
         "smtp_sasl_tls_security_options = noanonymous",
         "smtp_tls_security_level = encrypt",
         # What makes this instance private and loopback-only:
-        f"queue_directory = {base}/spool", f"data_directory = {base}/data",
-        "inet_interfaces = loopback-only", "inet_protocols = ipv4",
-        "compatibility_level = 3.6", "mydestination =", "myhostname = client.test",
-        "mynetworks = 127.0.0.0/8", "alias_maps =", "alias_database =",
+        f"queue_directory = {base}/spool",
+        f"data_directory = {base}/data",
+        "inet_interfaces = loopback-only",
+        "inet_protocols = ipv4",
+        "compatibility_level = 3.6",
+        "mydestination =",
+        "myhostname = client.test",
+        "mynetworks = 127.0.0.0/8",
+        "alias_maps =",
+        "alias_database =",
         "smtpd_relay_restrictions = permit_mynetworks, reject",
-        "smtp_dns_support_level = disabled", "smtp_host_lookup = native",
-        f"maillog_file = {base}/maillog", f"maillog_file_prefixes = {base}",
+        "smtp_dns_support_level = disabled",
+        "smtp_host_lookup = native",
+        f"maillog_file = {base}/maillog",
+        f"maillog_file_prefixes = {base}",
         "master_service_disable =",
         f"multi_instance_name = test{listen}",
     )
     run("postconf", "-c", str(etc), "-M#", "smtp/inet")
-    run("postconf", "-c", str(etc), "-Me",
-        f"127.0.0.1:{listen}/inet=127.0.0.1:{listen} inet n - n - - smtpd")
+    run(
+        "postconf",
+        "-c",
+        str(etc),
+        "-Me",
+        f"127.0.0.1:{listen}/inet=127.0.0.1:{listen} inet n - n - - smtpd",
+    )
     run("postconf", "-c", str(etc), "-F", "*/*/chroot = n")
     run("postfix", "-c", str(etc), "start")
     process = subprocess.Popen(["sleep", "3600"])  # waitForPort wants a live process
@@ -95,7 +113,8 @@ def test_postfix_relays_through_the_gateway(postfix, sink):
     port, base = postfix
     client = smtplib.SMTP("127.0.0.1", port, timeout=30)
     client.sendmail(
-        "app@example.com", ["customer@example.org"],
+        "app@example.com",
+        ["customer@example.org"],
         b"Subject: via postfix\r\nX-Smtpeter-TrackOpens: false\r\n\r\nhello through postfix\r\n",
     )
     client.quit()

@@ -20,10 +20,27 @@ def test_swaks(gateway, sink, tmp_path, implicit, mechanism):
     message.write_bytes(MESSAGE)
     port = gateway.smtpsPort if implicit else gateway.smtpPort
     result = subprocess.run(
-        ["swaks", "--server", f"127.0.0.1:{port}", "--tlsc" if implicit else "--tls",
-         "--auth", mechanism, "--auth-user", "swaks", "--auth-password", password,
-         "--from", "a@example.com", "--to", "b@example.org", "--data", str(message)],
-        capture_output=True, text=True, timeout=60,
+        [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{port}",
+            "--tlsc" if implicit else "--tls",
+            "--auth",
+            mechanism,
+            "--auth-user",
+            "swaks",
+            "--auth-password",
+            password,
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.org",
+            "--data",
+            str(message),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "250 2.0.0 Ok: queued as" in result.stdout
@@ -36,9 +53,23 @@ def test_swaks_wrong_password_gets_535(gateway):
     needs("swaks")
     gateway.createLogin("swaks")
     result = subprocess.run(
-        ["swaks", "--server", f"127.0.0.1:{gateway.smtpPort}", "--tls", "--auth", "PLAIN",
-         "--auth-user", "swaks", "--auth-password", "wrong", "--to", "b@example.org"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{gateway.smtpPort}",
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "swaks",
+            "--auth-password",
+            "wrong",
+            "--to",
+            "b@example.org",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "535 5.7.8" in result.stdout
@@ -50,13 +81,31 @@ def test_curl(gateway, sink, tmp_path, implicit):
     password = gateway.createLogin("curl")
     message = tmp_path / "message.eml"
     message.write_bytes(MESSAGE)
-    url = (f"smtps://127.0.0.1:{gateway.smtpsPort}" if implicit
-           else f"smtp://127.0.0.1:{gateway.smtpPort}")
+    url = (
+        f"smtps://127.0.0.1:{gateway.smtpsPort}"
+        if implicit
+        else f"smtp://127.0.0.1:{gateway.smtpPort}"
+    )
     result = subprocess.run(
-        ["curl", "--silent", "--show-error", "--ssl-reqd", "--insecure", url,
-         "--user", f"curl:{password}", "--mail-from", "a@example.com",
-         "--mail-rcpt", "b@example.org", "--upload-file", str(message)],
-        capture_output=True, text=True, timeout=60,
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--ssl-reqd",
+            "--insecure",
+            url,
+            "--user",
+            f"curl:{password}",
+            "--mail-from",
+            "a@example.com",
+            "--mail-rcpt",
+            "b@example.org",
+            "--upload-file",
+            str(message),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     [received] = sink.wait(1)
@@ -69,9 +118,22 @@ def test_curl_without_tls_is_refused(gateway):
     needs("curl")
     password = gateway.createLogin("curl")
     result = subprocess.run(
-        ["curl", "--silent", "--show-error", f"smtp://127.0.0.1:{gateway.smtpPort}",
-         "--user", f"curl:{password}", "--mail-from", "a@example.com",
-         "--mail-rcpt", "b@example.org", "--upload-file", "/dev/null"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            f"smtp://127.0.0.1:{gateway.smtpPort}",
+            "--user",
+            f"curl:{password}",
+            "--mail-from",
+            "a@example.com",
+            "--mail-rcpt",
+            "b@example.org",
+            "--upload-file",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0

@@ -59,8 +59,13 @@ def test_permanent_failure_returns_a_dsn_to_the_sender(makeGateway, sink):
     sink.policy = lambda stage, arg: "550 5.1.1 no such user" if arg == "gone@example.org" else None
     gateway = makeGateway(sink)
     password = gateway.createLogin("app")
-    send(gateway, password, "sender@example.com", ["gone@example.org", "ok@example.org"],
-         ["ORCPT=rfc822;orig@example.org"])
+    send(
+        gateway,
+        password,
+        "sender@example.com",
+        ["gone@example.org", "ok@example.org"],
+        ["ORCPT=rfc822;orig@example.org"],
+    )
     messages = sink.wait(2)
     [dsn] = [m for m in messages if m.mailFrom == ""]
     assert dsn.recipients == ["sender@example.com"]

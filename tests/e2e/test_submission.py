@@ -25,7 +25,7 @@ BODY = (
     "Grüße aus Köln — 8bit text\r\n"
     ".\r\n"  # a line holding a single dot: stuffed by smtplib, unstuffed by us
     "last line\r\n"
-).encode("utf-8")
+).encode()
 
 EXPECTED_BODY = BODY.replace(b"X-Smtpeter-TrackClicks: false\r\n", b"").replace(
     b"x-smtpeter-tags: launch, weekly\r\n", b""
@@ -128,7 +128,9 @@ def test_multiple_recipients_each_delivered(gateway, sink):
     password = gateway.createLogin("app")
     client = connect(gateway, implicit=True)
     client.login("app", password)
-    client.sendmail("a@example.com", ["r1@example.org", "r2@example.net"], b"Subject: m\r\n\r\nx\r\n")
+    client.sendmail(
+        "a@example.com", ["r1@example.org", "r2@example.net"], b"Subject: m\r\n\r\nx\r\n"
+    )
     client.quit()
     received = sink.wait(1)
     assert sorted(r for m in received for r in m.recipients) == ["r1@example.org", "r2@example.net"]

@@ -28,7 +28,9 @@ def test_plaintext_session_refuses_every_trick(address):
     h = Harness()
     h.send("EHLO c.test\r\n")
     assert h.codes(f"MAIL FROM:<a@example.com>\r\nRCPT TO:<{address}>\r\nDATA\r\n") == [
-        "530", "530", "530"
+        "530",
+        "530",
+        "530",
     ]
     assert h.queue.messages == []
 
@@ -38,7 +40,9 @@ def test_tls_without_auth_refuses_every_trick(address):
     h = Harness()
     h.secure()
     assert h.codes(f"MAIL FROM:<a@example.com>\r\nRCPT TO:<{address}>\r\nDATA\r\n") == [
-        "530", "530", "530"
+        "530",
+        "530",
+        "530",
     ]
     assert h.queue.messages == []
 

@@ -226,8 +226,12 @@ def test_malformed_header_is_refused():
 def test_dsn_parameters_are_kept():
     h = Harness()
     h.login()
-    assert h.codes("MAIL FROM:<a@example.com> RET=HDRS ENVID=abc+2Bdef SIZE=100 BODY=8BITMIME\r\n") == ["250"]
-    assert h.codes("RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+40example.org\r\n") == ["250"]
+    assert h.codes(
+        "MAIL FROM:<a@example.com> RET=HDRS ENVID=abc+2Bdef SIZE=100 BODY=8BITMIME\r\n"
+    ) == ["250"]
+    assert h.codes(
+        "RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+40example.org\r\n"
+    ) == ["250"]
     assert h.codes("RCPT TO:<c@example.org> NOTIFY=NEVER\r\n") == ["250"]
     h.send("DATA\r\n")
     h.send("Subject: x\r\n\r\nhi\r\n.\r\n")
@@ -247,7 +251,9 @@ def test_null_sender_is_accepted():
 def test_parameter_errors():
     h = Harness()
     h.login()
-    assert h.send("MAIL FROM:<a@example.com> FOO=bar\r\n") == ["555 5.5.4 Unsupported parameter: FOO"]
+    assert h.send("MAIL FROM:<a@example.com> FOO=bar\r\n") == [
+        "555 5.5.4 Unsupported parameter: FOO"
+    ]
     assert h.codes("MAIL FROM:<a@example.com> RET=ALL\r\n") == ["501"]
     assert h.codes("MAIL FROM:<a@example.com> SIZE=99999999999\r\n") == ["552"]
     assert h.codes("MAIL FROM:<a@example.com>\r\n") == ["250"]

@@ -15,8 +15,17 @@ SMUGGLE = b"MAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.org>\r\nDATA
 
 @pytest.mark.parametrize(
     "fake_end",
-    [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n", b"\r\n.\r",
-     b"\r\n\x00.\r\n"],
+    [
+        b"\n.\n",
+        b"\r.\r",
+        b"\r.\n",
+        b"\n.\r",
+        b"\n.\r\n",
+        b"\r\n.\n",
+        b"\r.\r\n",
+        b"\r\n.\r",
+        b"\r\n\x00.\r\n",
+    ],
     ids=repr,
 )
 def test_fake_end_of_data_does_not_end_data(fake_end):
@@ -39,7 +48,9 @@ def test_lf_only_message_is_normalised():
     h.login()
     h.transaction()
     h.send(b"Subject: lf\nX-Other: 1\n\nline one\nline two\r\n.\r\n")
-    assert h.queue.messages[0][2].endswith(b"Subject: lf\r\nX-Other: 1\r\n\r\nline one\r\nline two\r\n")
+    assert h.queue.messages[0][2].endswith(
+        b"Subject: lf\r\nX-Other: 1\r\n\r\nline one\r\nline two\r\n"
+    )
 
 
 def test_long_line_stays_in_data_and_refuses_once():
