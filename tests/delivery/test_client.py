@@ -1,0 +1,117 @@
+"""The outbound client: dot-stuffing, STARTTLS response injection, transactions."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import Clock
+
+from smtpeter.delivery._client import SMTPClientProtocol, dotStuff
+from smtpeter.delivery._session import HopSession
+from smtpeter.queue import Envelope, Recipient
+
+from ..smtp.harness import TLSStringTransport
+
+
+def unstuff(wire: bytes) -> bytes:
+    """What a receiving server reads back: up to the first lone dot, dots undone."""
+    lines = wire.split(b"\r\n")
+    out = []
+    for line in lines:
+        if line == b".":
+            return b"".join(x + b"\r\n" for x in out)
+        out.append(line[1:] if line.startswith(b".") else line)
+    raise AssertionError("no terminator")
+
+
+@pytest.mark.parametrize("offset", [0, 16383, 16384, 16385])
+def test_dot_lines_at_chunk_boundaries_are_stuffed(offset):
+    filler = b"x" * (offset - 2) + b"\r\n" if offset else b""
+    content = filler + b".\r\nQUIT\r\n..\r\n.x\r\nend\r\n"
+    assert content.index(b".\r\nQUIT") == offset
+    wire = dotStuff(content)
+    assert unstuff(wire) == content
+    assert wire.count(b"\r\n.\r\n") == 1  # only the terminator
+    assert not wire.startswith(b".\r\n")
+    assert wire.endswith(b"\r\n.\r\n")
+
+
+def test_dot_stuffing_keeps_crlf_as_is_and_adds_final_crlf():
+    assert dotStuff(b"a\r\nb") == b"a\r\nb\r\n.\r\n"
+    assert b"\r\r\n" not in dotStuff(b"a\r\nb\r\n")
+
+
+def connected():
+    clock = Clock()
+    protocol = SMTPClientProtocol(clock)
+    transport = TLSStringTransport()
+    protocol.makeConnection(transport)
+    return protocol, transport, clock
+
+
+def test_lines_after_starttls_220_are_discarded():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    d = ensureDeferred(protocol.startTLS(object()))
+    protocol.dataReceived(b"220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n")
+    assert transport.tlsStarted
+    assert d.result.code == 220
+    ehlo = ensureDeferred(protocol.ehlo("gw.test"))
+    assert not ehlo.called  # the injected 250 was not taken as the EHLO answer
+    protocol.dataReceived(b"250-mx.test\r\n250 PIPELINING\r\n")
+    assert ehlo.called
+    assert protocol.extensions == {"PIPELINING": ""}
+
+
+def test_reply_timeout_fails_the_wait():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    d = ensureDeferred(protocol.command("NOOP"))
+    clock.advance(301)
+    failures = []
+    d.addErrback(failures.append)
+    assert failures and "no reply" in str(failures[0].value)
+    assert transport.disconnecting
+
+
+def test_pipelined_transaction_outcomes_per_recipient():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    protocol.extensions = {"PIPELINING": "", "SIZE": "0", "DSN": ""}
+    session = HopSession(protocol, "mx.test")
+    envelope = Envelope("a@example.com", (), ret="HDRS", envid="e 1")
+    recipients = [
+        Recipient("ok@example.org", ("SUCCESS",), "rfc822;o@example.org"),
+        Recipient("no@example.org"),
+    ]
+    transport.clear()
+    d = ensureDeferred(session.transfer(envelope, recipients, b"Subject: x\r\n\r\n.dot\r\n"))
+    sent = transport.value().decode()
+    assert sent == (
+        "MAIL FROM:<a@example.com> SIZE=20 RET=HDRS ENVID=e+201\r\n"
+        "RCPT TO:<ok@example.org> NOTIFY=SUCCESS ORCPT=rfc822;o@example.org\r\n"
+        "RCPT TO:<no@example.org>\r\n"
+        "DATA\r\n"
+    )
+    protocol.dataReceived(b"250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n")
+    assert transport.value().endswith(b"Subject: x\r\n\r\n..dot\r\n.\r\n")
+    protocol.dataReceived(b"250 2.0.0 queued\r\n")
+    ok, no = d.result
+    assert (ok.status, ok.code, ok.enhanced, ok.relayed) == ("delivered", 250, "2.0.0", True)
+    assert (no.status, no.code, no.enhanced, no.state) == ("permanent", 550, "5.1.1", "RCPT")
+
+
+def test_all_recipients_refused_resets_instead_of_sending_data():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    protocol.extensions = {"PIPELINING": ""}
+    session = HopSession(protocol, "mx.test")
+    d = ensureDeferred(
+        session.transfer(Envelope("a@x.test", ()), [Recipient("b@y.test")], b"x\r\n")
+    )
+    protocol.dataReceived(b"250 ok\r\n451 4.7.1 later\r\n554 5.5.1 no valid recipients\r\n")
+    assert transport.value().endswith(b"RSET\r\n")
+    protocol.dataReceived(b"250 ok\r\n")
+    [outcome] = d.result
+    assert (outcome.status, outcome.code) == ("transient", 451)
+    assert b"x\r\n.\r\n" not in transport.value()

@@ -1,0 +1,156 @@
+"""ISpool contract, run against the in-memory spool and the disk spool."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from twisted.internet.defer import maybeDeferred
+from zope.interface.verify import verifyObject
+
+from smtpeter.queue import (
+    Envelope,
+    ISpool,
+    MemorySpool,
+    Options,
+    QueuedMessage,
+    Recipient,
+    ThreadedSpool,
+)
+
+
+class InlineSpool(ThreadedSpool):
+    """The disk spool with its thread pool replaced by direct calls, for unit tests."""
+
+    def _run(self, f, *args):
+        return maybeDeferred(f, *args)
+
+
+def message(qid="Q1", content=b"Subject: x\r\n\r\nbody\r\n"):
+    envelope = Envelope(
+        "a@example.com",
+        (Recipient("b@example.org", ("SUCCESS",), "rfc822;b@x"), Recipient("c@example.org")),
+        "HDRS",
+        "env",
+        "8BITMIME",
+    )
+    return QueuedMessage(
+        qid, envelope, Options(frozenset({"trackclicks"}), ("t1",), "alice"), 1700000000.5, content
+    )
+
+
+def result(d):
+    out = []
+    d.addBoth(out.append)
+    [value] = out
+    if hasattr(value, "raiseException"):
+        value.raiseException()
+    return value
+
+
+class SpoolContract:
+    def makeSpool(self, tmp_path):
+        raise NotImplementedError
+
+    def test_interface(self, tmp_path):
+        assert verifyObject(ISpool, self.makeSpool(tmp_path))
+
+    def test_store_load_read(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        original = message()
+        result(spool.store(original))
+        [(loaded, states)] = result(spool.load())
+        assert loaded.qid == "Q1" and states == {}
+        assert loaded.envelope == original.envelope
+        assert loaded.options.features == {"trackclicks"} and loaded.options.tags == ("t1",)
+        assert loaded.received == original.received
+        assert result(spool.readContent("Q1")) == original.content
+
+    def test_states_last_one_wins(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        result(spool.store(message()))
+        result(
+            spool.recordStates("Q1", {0: {"status": "pending", "n": 1}, 1: {"status": "pending"}})
+        )
+        result(spool.recordStates("Q1", {0: {"status": "delivered", "n": 2}}))
+        [(_, states)] = result(spool.load())
+        assert states == {0: {"status": "delivered", "n": 2}, 1: {"status": "pending"}}
+
+    def test_remove(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        result(spool.store(message()))
+        result(spool.recordStates("Q1", {0: {"status": "delivered"}}))
+        result(spool.remove("Q1"))
+        assert result(spool.load()) == []
+
+
+class TestMemorySpool(SpoolContract):
+    def makeSpool(self, tmp_path):
+        return MemorySpool()
+
+
+class TestDiskSpool(SpoolContract):
+    def makeSpool(self, tmp_path):
+        spool = InlineSpool(tmp_path / "spool", reactor=None)
+        spool.disk.prepare()
+        return spool
+
+    def test_incoming_leftovers_are_discarded_at_start(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        (spool.disk.incoming / "HALF").write_bytes(b"smtpeter-spool 1\n{")
+        spool.disk.prepare()
+        assert list(spool.disk.incoming.iterdir()) == []
+
+    def test_damaged_queue_file_is_kept_aside_not_deleted(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        result(spool.store(message("Q1")))
+        result(spool.store(message("Q2")))
+        path = spool.disk.queue / "Q2"
+        path.write_bytes(path.read_bytes()[:-5])  # the end marker is gone
+        assert [m.qid for m, _ in result(spool.load())] == ["Q1"]
+        assert (spool.disk.corrupt / "Q2").exists()
+
+    def test_torn_state_line_is_ignored(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        result(spool.store(message()))
+        result(spool.recordStates("Q1", {0: {"status": "pending", "n": 1}}))
+        with open(spool.disk.queue / "Q1.state", "ab") as f:
+            f.write(b'{"rcpt":0,"status":"deliv')
+        [(_, states)] = result(spool.load())
+        assert states == {0: {"status": "pending", "n": 1}}
+
+    def test_orphan_state_file_is_removed(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        (spool.disk.queue / "GONE.state").write_bytes(b'{"rcpt":0}\n')
+        assert result(spool.load()) == []
+        assert not (spool.disk.queue / "GONE.state").exists()
+
+    def test_file_is_complete_before_it_appears_in_the_queue(self, tmp_path, monkeypatch):
+        spool = self.makeSpool(tmp_path)
+        seen = []
+        realFsync = os.fsync
+
+        def fsync(fd):
+            seen.append(sorted(p.name for p in spool.disk.queue.iterdir()))
+            realFsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        result(spool.store(message()))
+        # The data file is fsynced while the queue is still empty, then the
+        # directory is fsynced once the rename made it appear.
+        assert seen == [[], ["Q1"]]
+
+
+def test_content_with_marker_like_bytes_roundtrips(tmp_path):
+    spool = InlineSpool(tmp_path / "spool", reactor=None)
+    spool.disk.prepare()
+    tricky = b"Subject: x\r\n\r\nsmtpeter-spool-end\n\nsmtpeter-spool 1\n"
+    result(spool.store(message(content=tricky)))
+    assert result(spool.readContent("Q1")) == tricky
+
+
+@pytest.mark.parametrize("count", [0, 3])
+def test_free_bytes_is_positive(tmp_path, count):
+    spool = InlineSpool(tmp_path / "spool", reactor=None)
+    spool.disk.prepare()
+    assert spool.freeBytes() > 0

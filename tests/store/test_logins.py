@@ -1,0 +1,127 @@
+"""SMTP logins: the SQLite store, password hashing, and the ILoginStore contract."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.defer import maybeDeferred
+from zope.interface.verify import verifyObject
+
+from smtpeter.store import (
+    ILoginStore,
+    LoginExists,
+    LoginStore,
+    MemoryLoginStore,
+    NoSuchLogin,
+    UnknownFeature,
+    connect,
+)
+from smtpeter.store._passwords import generatePassword, hashPassword, verifyPassword
+from smtpeter.store._threaded import ThreadedLoginStore
+
+from ..queue.test_spool import result
+
+
+def test_passwords_are_random_and_only_hashed():
+    a, b = generatePassword(), generatePassword()
+    assert a != b and len(a) >= 32  # 24 random bytes, base64url
+    stored = hashPassword(a)
+    assert a not in stored and stored.startswith("scrypt$32768$8$1$")
+    assert stored != hashPassword(a)  # salted
+    assert verifyPassword(a, stored)
+    assert not verifyPassword(b, stored)
+    assert not verifyPassword(a, "garbage")
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LoginStore(connect(tmp_path / "db.sqlite"))
+
+
+def test_create_list_update(store):
+    record, password = store.create("app", ["trackclicks", "inlinecss"])
+    assert record.features == {"trackclicks", "inlinecss"}
+    [listed] = store.list()
+    assert listed.name == "app" and listed.enabled and listed.lastUsed is None
+    assert password not in repr(listed) and listed.passwordHash not in repr(listed)
+    assert store.update("app", enable=["trackopens"], disable=["inlinecss"]).features == {
+        "trackclicks",
+        "trackopens",
+    }
+    assert store.get("app").features == {"trackclicks", "trackopens"}
+
+
+def test_errors_say_what_to_do(store):
+    store.create("app", [])
+    with pytest.raises(LoginExists):
+        store.create("app", [])
+    with pytest.raises(UnknownFeature) as error:
+        store.create("other", ["clicktracking"])
+    assert "trackclicks" in str(error.value)  # lists the valid ones
+    with pytest.raises(NoSuchLogin):
+        store.delete("nobody")
+    with pytest.raises(ValueError):
+        store.create("has space", [])
+
+
+def test_authenticate(store):
+    _, password = store.create("app", [])
+    assert store.authenticate("app", password).name == "app"
+    assert store.get("app").lastUsed is not None
+    assert store.authenticate("app", "wrong") is None
+    assert store.authenticate("nobody", password) is None
+    store.setEnabled("app", False)
+    assert store.authenticate("app", password) is None
+    store.setEnabled("app", True)
+    _, newPassword = store.resetPassword("app")
+    assert store.authenticate("app", password) is None
+    assert store.authenticate("app", newPassword) is not None
+
+
+def test_a_second_connection_sees_changes_at_once(tmp_path):
+    cli = LoginStore(connect(tmp_path / "db.sqlite"))
+    gateway = LoginStore(connect(tmp_path / "db.sqlite"))
+    _, password = cli.create("app", [])
+    assert gateway.authenticate("app", password) is not None
+    cli.setEnabled("app", False)
+    assert gateway.authenticate("app", password) is None
+
+
+class InlineLoginStore(ThreadedLoginStore):
+    def _run(self, f, *args):
+        return maybeDeferred(f, *args)
+
+
+class LoginStoreContract:
+    def makeStore(self, tmp_path) -> tuple[object, str]:
+        """A store holding login 'app' (enabled) and 'off' (disabled); return it and app's password."""
+        raise NotImplementedError
+
+    def test_interface(self, tmp_path):
+        assert verifyObject(ILoginStore, self.makeStore(tmp_path)[0])
+
+    def test_authenticate(self, tmp_path):
+        store, password = self.makeStore(tmp_path)
+        assert result(store.authenticate("app", password)).name == "app"
+        assert result(store.authenticate("app", password + "x")) is None
+        assert result(store.authenticate("nobody", password)) is None
+        assert result(store.authenticate("off", "off-password")) is None
+        assert result(store.count()) == 2
+
+
+class TestMemoryLoginStore(LoginStoreContract):
+    def makeStore(self, tmp_path):
+        store = MemoryLoginStore()
+        store.add("app", "pw")
+        store.add("off", "off-password", enabled=False)
+        return store, "pw"
+
+
+class TestSQLiteLoginStore(LoginStoreContract):
+    def makeStore(self, tmp_path):
+        store = InlineLoginStore(tmp_path / "db.sqlite", reactor=None)
+        store._store = LoginStore(connect(tmp_path / "db.sqlite"))  # no thread pool needed
+        sync = LoginStore(connect(tmp_path / "db.sqlite"))
+        _, password = sync.create("app", [])
+        sync.create("off", [])
+        sync.setEnabled("off", False)
+        return store, password
