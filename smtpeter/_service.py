@@ -17,11 +17,11 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from .config import Config
-from .delivery import DeliveryAgent, Router
+from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
 from .delivery._session import Credentials
 from .events import LogEventSink
-from .queue import QueueManager, RetryPolicy, ThreadedSpool
+from .queue import ThreadedSpool
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
 from .store import ThreadedLoginStore

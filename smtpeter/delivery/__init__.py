@@ -1,8 +1,17 @@
-"""Onward delivery: next-hop routing, the SMTP client, connection reuse, DSNs."""
+"""Onward delivery: scheduling and retries, next-hop routing, the SMTP client, DSNs."""
 
 from ._agent import DeliveryAgent
 from ._outcome import Outcome
 from ._router import Hop, Router
+from ._scheduler import QueueManager, RetryPolicy
 from .interfaces import IDeliveryAgent
 
-__all__ = ["DeliveryAgent", "Hop", "IDeliveryAgent", "Outcome", "Router"]
+__all__ = [
+    "DeliveryAgent",
+    "Hop",
+    "IDeliveryAgent",
+    "Outcome",
+    "QueueManager",
+    "RetryPolicy",
+    "Router",
+]

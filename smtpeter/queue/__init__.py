@@ -1,6 +1,5 @@
-"""The durable queue: the spool on disk and the manager that works through it."""
+"""The durable queue: message values and the spool on disk."""
 
-from ._manager import QueueManager, RetryPolicy
 from ._message import FEATURES, Envelope, Options, QueuedMessage, Recipient
 from ._spool import DiskSpool, MemorySpool, ThreadedSpool
 from .interfaces import IQueue, ISpool
@@ -13,9 +12,7 @@ __all__ = [
     "ISpool",
     "MemorySpool",
     "Options",
-    "QueueManager",
     "QueuedMessage",
     "Recipient",
-    "RetryPolicy",
     "ThreadedSpool",
 ]

@@ -19,14 +19,13 @@ from twisted.internet.defer import DeferredSemaphore, ensureDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ..delivery import _dsn as dsn
-from ..delivery._outcome import DELIVERED, PERMANENT, Outcome
 from ..events import ATTEMPT, DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage
+from ..queue._spool import newQueueId
 from ..smtp._exceptions import SMTPRefusal
 from ..smtp._replies import LOCAL_ERROR
-from ._message import Envelope, Options, QueuedMessage
-from ._spool import newQueueId
-from .interfaces import IQueue, ISpool
+from . import _dsn as dsn
+from ._outcome import DELIVERED, PERMANENT, Outcome
 
 log = Logger()
 
