@@ -67,9 +67,9 @@ class Router:
             raise RouteError(
                 Outcome.permanent(f"domain {domain} does not exist", "DNS MX", enhanced="5.1.2")
             )
-        except (dnsError.DomainError, dnsError.DNSQueryRefusedError):
-            return [Hop(domain, self.mxPort)]
         except Exception as e:
+            # Server failures, refusals and timeouts are not "no MX": falling
+            # back to the A record then would bypass the domain's real MX.
             raise RouteError(
                 Outcome.transient(f"MX lookup for {domain} failed: {e}", "DNS MX", enhanced="4.4.3")
             )

@@ -132,8 +132,11 @@ class QueueManager:
         self._schedule(entry, self.clock.seconds())
         return message.qid
 
-    async def resume(self) -> int:
-        """Pick up everything on disk after a start; return how many messages."""
+    def resume(self):
+        """Pick up everything on disk after a start. @return: C{Deferred[int]}, the count."""
+        return ensureDeferred(self._resume())
+
+    async def _resume(self) -> int:
         for message, saved in await self.spool.load():
             states = [
                 RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()

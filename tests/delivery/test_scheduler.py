@@ -1,0 +1,162 @@
+"""The queue manager: per-recipient accounting, retries, expiry, DSNs, resume."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes
+
+from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from smtpeter.delivery import IDeliveryAgent, Outcome, QueueManager, RetryPolicy
+from smtpeter.events import MemoryEventSink
+from smtpeter.queue import Envelope, IQueue, MemorySpool, Options, Recipient
+
+from ..queue.test_spool import result
+
+OK = Outcome("delivered", 250, "2.0.0", "ok", "end of DATA", "mx.test")
+LATER = Outcome("transient", 451, "4.3.0", "later", "RCPT", "mx.test")
+GONE = Outcome("permanent", 550, "5.1.1", "no such user", "RCPT", "mx.test")
+
+
+@implementer(IDeliveryAgent)
+class ScriptedAgent:
+    """Answers each recipient with the next outcome scripted for its address."""
+
+    def __init__(self, script: dict[str, list[Outcome]]) -> None:
+        self.script = script
+        self.calls: list[tuple[str, list[str], bytes]] = []
+
+    def deliver(self, message, content, recipients):
+        self.calls.append((message.qid, [r.address for r in recipients], content))
+        return succeed([self.script[r.address].pop(0) for r in recipients])
+
+    def stop(self):
+        return succeed(None)
+
+
+def manager(script, spool=None, **policy):
+    clock = Clock()
+    agent = ScriptedAgent(script)
+    events = MemoryEventSink()
+    retry = RetryPolicy(timedelta(seconds=60), timedelta(seconds=600), timedelta(hours=1),
+                        timedelta(minutes=30), **policy)
+    queue = QueueManager(spool or MemorySpool(), agent, clock, "gw.test", events, retry)
+    return queue, agent, clock, events
+
+
+def enqueue(queue, recipients, sender="s@example.com", **rcpt):
+    envelope = Envelope(sender, tuple(Recipient(r, **rcpt) for r in recipients))
+    return result(queue.enqueue(envelope, Options(tags=("t",)), b"Subject: x\r\n\r\nbody\r\n"))
+
+
+def dsns(agent):
+    return [c for c in agent.calls if c[1] == ["s@example.com"]]
+
+
+def test_interfaces():
+    queue, agent, _, _ = manager({})
+    assert verifyObject(IQueue, queue)
+    assert verifyObject(IDeliveryAgent, agent)
+
+
+def test_delivered_at_once_and_removed():
+    queue, agent, clock, events = manager({"a@x.test": [OK]})
+    qid = enqueue(queue, ["a@x.test"])
+    clock.advance(0)
+    assert agent.calls == [(qid, ["a@x.test"], b"Subject: x\r\n\r\nbody\r\n")]
+    assert queue.entries == {} and queue.spool.messages == {}
+    assert [e.type for e in events.events] == ["attempt", "delivery"]
+    assert events.events[1].tags == ("t",)
+
+
+def test_retries_double_and_only_pending_recipients_are_retried():
+    queue, agent, clock, events = manager({"a@x.test": [LATER, LATER, OK], "b@x.test": [OK]})
+    enqueue(queue, ["a@x.test", "b@x.test"])
+    clock.advance(0)
+    assert agent.calls[-1][1] == ["a@x.test", "b@x.test"]
+    clock.advance(59)
+    assert len(agent.calls) == 1
+    clock.advance(1)
+    assert agent.calls[-1][1] == ["a@x.test"]
+    clock.advance(119)
+    assert len(agent.calls) == 2  # the second delay is twice the first
+    clock.advance(1)
+    assert len(agent.calls) == 3 and queue.entries == {}
+    assert [e.type for e in events.events if e.recipient == "a@x.test"] == [
+        "attempt", "deferral", "deferral", "delivery"]
+    assert [e.details["attempt"] for e in events.events if e.type != "attempt"] == [1, 1, 2, 3]
+
+
+def test_permanent_failure_sends_one_dsn():
+    queue, agent, clock, _ = manager({"a@x.test": [GONE], "b@x.test": [GONE],
+                                      "s@example.com": [OK]})
+    qid = enqueue(queue, ["a@x.test", "b@x.test"])
+    clock.advance(0)
+    [(_, rcpts, content)] = dsns(agent)
+    report = message_from_bytes(content)
+    assert report["To"] == "<s@example.com>" and report.get_content_type() == "multipart/report"
+    assert content.count(b"Action: failed") == 2
+    assert f"queue id {qid}".encode() in content
+    assert queue.entries == {}
+
+
+def test_no_dsn_when_notify_never_or_null_sender():
+    queue, agent, clock, _ = manager({"a@x.test": [GONE], "b@x.test": [GONE]})
+    enqueue(queue, ["a@x.test"], notify=("NEVER",))
+    enqueue(queue, ["b@x.test"], sender="")
+    clock.advance(0)
+    assert dsns(agent) == [] and len(agent.calls) == 2
+
+
+def test_success_dsn_only_when_asked_and_not_relayed():
+    relayed = Outcome("delivered", 250, "2.0.0", "ok", "end of DATA", "mx.test", relayed=True)
+    queue, agent, clock, _ = manager({"a@x.test": [OK], "b@x.test": [relayed],
+                                      "s@example.com": [OK]})
+    enqueue(queue, ["a@x.test"], notify=("SUCCESS",))
+    enqueue(queue, ["b@x.test"], notify=("SUCCESS",))
+    clock.advance(0)
+    [(_, _, content)] = dsns(agent)
+    assert b"Action: delivered" in content and b"a@x.test" in content
+
+
+def test_delay_notice_once_then_expiry():
+    queue, agent, clock, events = manager({"a@x.test": [LATER] * 20, "s@example.com": [OK, OK]})
+    enqueue(queue, ["a@x.test"])
+    for _ in range(200):
+        clock.advance(60)
+    reports = [c[2] for c in dsns(agent)]
+    assert len(reports) == 2
+    assert b"Action: delayed" in reports[0] and b"Will-Retry-Until:" in reports[0]
+    assert b"Action: failed" in reports[1] and b"Status: 4.4.7" in reports[1]
+    assert queue.entries == {}
+    [failure] = [e for e in events.events if e.type == "failure"]
+    assert failure.recipient == "a@x.test" and failure.details["expired"] is True
+
+
+def test_resume_after_restart_skips_delivered_recipients():
+    spool = MemorySpool()
+    queue, agent, clock, _ = manager({"a@x.test": [OK], "b@x.test": [LATER]}, spool=spool)
+    qid = enqueue(queue, ["a@x.test", "b@x.test"])
+    clock.advance(0)
+    queue.stop()  # the process dies; the spool remains
+    again, agent2, clock2, _ = manager({"b@x.test": [OK]}, spool=spool)
+    assert result(again.resume()) == 1
+    clock2.advance(0)
+    assert agent2.calls == []  # not due yet: the saved retry time is kept
+    clock2.advance(10_000_000_000)
+    assert [c[:2] for c in agent2.calls] == [(qid, ["b@x.test"])]
+    assert spool.messages == {}
+
+
+def test_storage_failure_refuses_with_451():
+    spool = MemorySpool()
+    spool.failStore = True
+    queue, _, _, _ = manager({}, spool=spool)
+    d = queue.enqueue(Envelope("s@x.test", (Recipient("a@x.test"),)), Options(), b"x\r\n")
+    failures = []
+    d.addErrback(failures.append)
+    assert failures[0].value.reply.code == 451
+    assert queue.entries == {}
