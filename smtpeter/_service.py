@@ -49,7 +49,13 @@ class GatewayService(MultiService):
             why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
             print(f"smtpeter: cannot start: {why}", file=sys.stderr)
             log.critical("cannot start: {why}", why=why)
+            self._closeStores()  # their threads would keep the process alive
             raise SystemExit(1)
+
+    def _closeStores(self) -> None:
+        for store in (getattr(self, "spool", None), getattr(self, "logins", None)):
+            if store is not None:
+                store.stop()
 
     def _open(self) -> None:
         config = self.config
@@ -156,5 +162,4 @@ class GatewayService(MultiService):
     async def _stop(self) -> None:
         await super().stopService()
         await self.agent.stop()
-        self.spool.stop()
-        self.logins.stop()
+        self._closeStores()

@@ -150,7 +150,12 @@ class Options(usage.Options):
         self["http"].append(description)
 
     def postOptions(self) -> None:
-        self.config = makeConfig(self)
+        try:
+            self.config = makeConfig(self)
+        except usage.UsageError as e:
+            # twistd would print the whole help text above the error; one
+            # line says more.
+            raise SystemExit(f"twistd smtpeter: {e} (see: twistd smtpeter --help)")
 
 
 def _fail(message: str) -> None:

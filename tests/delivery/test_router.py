@@ -27,12 +27,28 @@ class FakeResolver:
         return succeed((self.mx.get(name, []), [], []))
 
     def lookupAddress(self, name):
-        return succeed(([dns.RRHeader(name, dns.A, payload=dns.Record_A(ip))
-                         for ip in self.a.get(name, [])], [], []))
+        return succeed(
+            (
+                [
+                    dns.RRHeader(name, dns.A, payload=dns.Record_A(ip))
+                    for ip in self.a.get(name, [])
+                ],
+                [],
+                [],
+            )
+        )
 
     def lookupIPV6Address(self, name):
-        return succeed(([dns.RRHeader(name, dns.AAAA, payload=dns.Record_AAAA(ip))
-                         for ip in self.aaaa.get(name, [])], [], []))
+        return succeed(
+            (
+                [
+                    dns.RRHeader(name, dns.AAAA, payload=dns.Record_AAAA(ip))
+                    for ip in self.aaaa.get(name, [])
+                ],
+                [],
+                [],
+            )
+        )
 
 
 def hops(router, domain):
@@ -47,8 +63,14 @@ def test_smarthost_takes_everything():
 
 
 def test_mx_in_preference_order():
-    resolver = FakeResolver(mx={"example.org": [mx("example.org", 20, "mx2.example.org"),
-                                                mx("example.org", 10, "mx1.example.org")]})
+    resolver = FakeResolver(
+        mx={
+            "example.org": [
+                mx("example.org", 20, "mx2.example.org"),
+                mx("example.org", 10, "mx1.example.org"),
+            ]
+        }
+    )
     assert hops(Router(resolver), "Example.ORG") == [Hop("mx1.example.org"), Hop("mx2.example.org")]
 
 
@@ -75,7 +97,9 @@ def test_nonexistent_domain_is_permanent_and_timeout_transient():
 def test_addresses_prefer_ipv6_then_ipv4():
     resolver = FakeResolver(a={"mx.test": ["192.0.2.1"]}, aaaa={"mx.test": ["2001:db8::1"]})
     assert result(ensureDeferred(Router(resolver).addresses(Hop("mx.test")))) == [
-        "2001:db8::1", "192.0.2.1"]
+        "2001:db8::1",
+        "192.0.2.1",
+    ]
 
 
 def test_address_literal_domain():

@@ -41,8 +41,13 @@ def manager(script, spool=None, **policy):
     clock = Clock()
     agent = ScriptedAgent(script)
     events = MemoryEventSink()
-    retry = RetryPolicy(timedelta(seconds=60), timedelta(seconds=600), timedelta(hours=1),
-                        timedelta(minutes=30), **policy)
+    retry = RetryPolicy(
+        timedelta(seconds=60),
+        timedelta(seconds=600),
+        timedelta(hours=1),
+        timedelta(minutes=30),
+        **policy,
+    )
     queue = QueueManager(spool or MemorySpool(), agent, clock, "gw.test", events, retry)
     return queue, agent, clock, events
 
@@ -86,13 +91,18 @@ def test_retries_double_and_only_pending_recipients_are_retried():
     clock.advance(1)
     assert len(agent.calls) == 3 and queue.entries == {}
     assert [e.type for e in events.events if e.recipient == "a@x.test"] == [
-        "attempt", "deferral", "deferral", "delivery"]
+        "attempt",
+        "deferral",
+        "deferral",
+        "delivery",
+    ]
     assert [e.details["attempt"] for e in events.events if e.type != "attempt"] == [1, 1, 2, 3]
 
 
 def test_permanent_failure_sends_one_dsn():
-    queue, agent, clock, _ = manager({"a@x.test": [GONE], "b@x.test": [GONE],
-                                      "s@example.com": [OK]})
+    queue, agent, clock, _ = manager(
+        {"a@x.test": [GONE], "b@x.test": [GONE], "s@example.com": [OK]}
+    )
     qid = enqueue(queue, ["a@x.test", "b@x.test"])
     clock.advance(0)
     [(_, rcpts, content)] = dsns(agent)
@@ -113,8 +123,9 @@ def test_no_dsn_when_notify_never_or_null_sender():
 
 def test_success_dsn_only_when_asked_and_not_relayed():
     relayed = Outcome("delivered", 250, "2.0.0", "ok", "end of DATA", "mx.test", relayed=True)
-    queue, agent, clock, _ = manager({"a@x.test": [OK], "b@x.test": [relayed],
-                                      "s@example.com": [OK]})
+    queue, agent, clock, _ = manager(
+        {"a@x.test": [OK], "b@x.test": [relayed], "s@example.com": [OK]}
+    )
     enqueue(queue, ["a@x.test"], notify=("SUCCESS",))
     enqueue(queue, ["b@x.test"], notify=("SUCCESS",))
     clock.advance(0)

@@ -1,0 +1,174 @@
+"""`twistd smtpeter` options: defaults, errors a user can act on, help for every option."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from twisted.python.usage import UsageError
+
+from smtpeter.smtp._tls import generateSelfSigned
+from smtpeter.tap import Options, makeConfig, parseDuration
+
+TWISTD = str(Path(sys.executable).parent / "twistd")
+
+
+def config(*args):
+    options = Options()
+    options.parseArgs = lambda *a: None
+    options.parseOptions(list(args))
+    return options.config
+
+
+def test_defaults():
+    c = config()
+    assert c.smtp == ("tcp:2525",) and c.smtps == ("tcp:4650",)
+    assert c.data == Path("./smtpeter-data") and c.relay is None
+    assert c.maxSize == 50 * 1024 * 1024 and c.maxQueueTime == timedelta(days=5)
+
+
+def test_repeatable_listeners_and_relay():
+    c = config(
+        "--smtp",
+        "tcp:25",
+        "--smtp",
+        "tcp:587",
+        "--smtps",
+        "tcp:465",
+        "--relay",
+        "smtp.example.com:587",
+        "--relay-user",
+        "u",
+        "--relay-password",
+        "hunter2",
+        "--relay-tls",
+        "verify",
+        "--max-size",
+        "10m",
+        "--max-queue-time",
+        "2d",
+    )
+    assert c.smtp == ("tcp:25", "tcp:587") and c.smtps == ("tcp:465",)
+    assert (c.relay.host, c.relay.port, c.relay.user, c.relay.tls) == (
+        "smtp.example.com",
+        587,
+        "u",
+        "verify",
+    )
+    assert c.relay.password == "hunter2" and "hunter2" not in repr(c)
+    assert c.maxSize == 10 * 1024 * 1024 and c.maxQueueTime == timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--relay", "nohost"], "HOST:PORT"),
+        (["--relay", "a:1", "--relay-tls", "always"], "none, opportunistic or verify"),
+        (["--relay-user", "u"], "needs --relay"),
+        (["--max-queue-time", "soon"], "duration like"),
+        (["--max-size", "big"], "size like"),
+        (["--smtp", "nonsense:1"], "not a valid endpoint"),
+        (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot read"),
+        (["--tls-cert", "/x.pem"], "go together"),
+    ],
+)
+def test_bad_options_say_what_to_do(args, says):
+    options = Options()
+    with pytest.raises(SystemExit) as error:
+        options.parseOptions(args)
+    assert says in str(error.value)
+    with pytest.raises(UsageError):
+        makeConfig(_parsedOnly(args))
+
+
+def _parsedOnly(args):
+    options = Options()
+    options.postOptions = lambda: None
+    options.parseOptions(args)
+    return options
+
+
+def test_mismatched_key_is_refused(tmp_path):
+    generateSelfSigned("a.test", tmp_path / "a.pem", tmp_path / "a.key")
+    generateSelfSigned("b.test", tmp_path / "b.pem", tmp_path / "b.key")
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(
+            ["--tls-cert", str(tmp_path / "a.pem"), "--tls-key", str(tmp_path / "b.key")]
+        )
+    assert "does not belong" in str(error.value)
+
+
+def test_durations():
+    assert parseDuration("90") == timedelta(seconds=90)
+    assert parseDuration("15m") == timedelta(minutes=15)
+    assert parseDuration("0.5s") == timedelta(seconds=0.5)
+
+
+def test_twistd_help_lists_every_option():
+    out = subprocess.run([TWISTD, "smtpeter", "--help"], capture_output=True, text=True).stdout
+    for option in (
+        "--data",
+        "--hostname",
+        "--smtp",
+        "--smtps",
+        "--tls-cert",
+        "--tls-key",
+        "--relay",
+        "--relay-user",
+        "--relay-password",
+        "--relay-tls",
+        "--max-size",
+        "--max-queue-time",
+        "--http",
+        "--public-url",
+        "--retry-initial",
+    ):
+        assert f"{option}=" in out, option
+
+
+def test_twistd_bad_option_is_one_line_and_exit_1(tmp_path):
+    result = subprocess.run(
+        [TWISTD, "-n", "--pidfile=", "smtpeter", "--relay", "x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "twistd smtpeter: --relay 'x': write HOST:PORT, e.g. smtp.example.com:587"
+        " (see: twistd smtpeter --help)"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_port_in_use_is_one_line_and_exit_1(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                TWISTD,
+                "-n",
+                "--pidfile=",
+                "smtpeter",
+                "--data",
+                str(tmp_path / "d"),
+                "--smtp",
+                f"tcp:{port}:interface=127.0.0.1",
+                "--smtps",
+                "tcp:0",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert "smtpeter: cannot start: Couldn't listen on 127.0.0.1:" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
