@@ -84,7 +84,8 @@ class GatewayService(MultiService):
         if resolver is None and relay is None:
             from twisted.names import client
 
-            resolver = client.createResolver()
+            servers = [config.dnsServer] if config.dnsServer else None
+            resolver = client.createResolver(servers=servers)
         self.agent = DeliveryAgent(
             self.reactor,
             Router(resolver, relay, config.mxPort),

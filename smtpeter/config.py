@@ -35,6 +35,7 @@ class Config:
     idleTimeout: timedelta = timedelta(minutes=5)
     authFailureDelays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
     mxPort: int = 25
+    dnsServer: tuple[str, int] | None = None
     http: tuple[str, ...] = ()
     publicUrl: str | None = None
 

@@ -124,6 +124,13 @@ class Options(usage.Options):
         ],
         ["mx-port", None, "25", "Port used for direct delivery to MX hosts."],
         [
+            "dns-server",
+            None,
+            None,
+            "DNS server for MX and address lookups, HOST or HOST:PORT"
+            " [default: the servers in /etc/resolv.conf].",
+        ],
+        [
             "public-url",
             None,
             None,
@@ -214,6 +221,14 @@ def makeConfig(options) -> Config:
             raise ValueError
         return values
 
+    dnsServer = None
+    if options["dns-server"]:
+        host, sep, port = options["dns-server"].rpartition(":")
+        if not sep:
+            host, port = options["dns-server"], "53"
+        if not host or not port.isdigit():
+            _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
+        dnsServer = (host.strip("[]"), int(port))
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
         _fail(f"--data {data}: exists and is not a directory")
@@ -236,6 +251,7 @@ def makeConfig(options) -> Config:
             "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
         ),
         mxPort=get("mx-port", int, "a port number"),
+        dnsServer=dnsServer,
         http=tuple(options["http"]),
         publicUrl=options["public-url"],
     )

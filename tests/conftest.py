@@ -45,9 +45,12 @@ def waitForPort(
 class Gateway:
     """A running `twistd -n smtpeter` process and the CLI bound to its data directory."""
 
-    def __init__(self, data: Path, relayPort: int, extra: list[str] = ()) -> None:
+    def __init__(
+        self, data: Path, relayPort: int, extra: list[str] = (), relay: bool = True
+    ) -> None:
         self.data = data
         self.relayPort = relayPort
+        self.relay = relay
         self.extra = list(extra)
         self.smtpPort = freePort()
         self.smtpsPort = freePort()
@@ -68,8 +71,7 @@ class Gateway:
             f"tcp:{self.smtpPort}:interface=127.0.0.1",
             "--smtps",
             f"tcp:{self.smtpsPort}:interface=127.0.0.1",
-            "--relay",
-            f"127.0.0.1:{self.relayPort}",
+            *(["--relay", f"127.0.0.1:{self.relayPort}"] if self.relay else []),
             "--auth-failure-delays",
             "0.2",
             *self.extra,

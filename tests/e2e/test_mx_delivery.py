@@ -1,0 +1,88 @@
+"""
+Direct delivery without a smarthost: MX lookup with twisted.names against a
+real DNS server (Twisted's own, `twistd dns`, serving a test zone), in
+preference order, falling back past an MX that refuses connections.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from ..conftest import BIN, Gateway, freePort
+from .test_submission import connect
+
+ZONE = """
+zone = [
+    SOA("example.test", mname="ns.example.test", rname="root.example.test",
+        serial=1, refresh=60, retry=60, expire=60, minimum=60),
+    MX("example.test", 5, "dead.example.test"),
+    MX("example.test", 10, "mx.example.test"),
+    A("dead.example.test", "127.0.0.2"),
+    A("mx.example.test", "127.0.0.1"),
+    SOA("nullmx.test", mname="ns.nullmx.test", rname="root.nullmx.test",
+        serial=1, refresh=60, retry=60, expire=60, minimum=60),
+    MX("nullmx.test", 0, ""),
+]
+"""
+
+
+@pytest.fixture
+def dnsServer(tmp_path):
+    zone = tmp_path / "zone.py"
+    zone.write_text(ZONE)
+    port = freePort()
+    process = subprocess.Popen(
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "dns",
+            "--pyzone",
+            str(zone),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=open(tmp_path / "dns.log", "wb"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    time.sleep(1.5)  # UDP: nothing to poll for readiness; twistd dns starts in well under that
+    assert process.poll() is None, (tmp_path / "dns.log").read_text()
+    yield port
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+
+
+def test_delivery_to_mx_in_preference_order(tmp_path, sink, dnsServer):
+    # No --relay: deliver by MX. The MX hosts listen on the sink's port; the
+    # preferred one (127.0.0.2) refuses connections, so the next one is used.
+    gateway = Gateway(
+        tmp_path / "data",
+        sink.port,
+        relay=False,
+        extra=["--dns-server", f"127.0.0.1:{dnsServer}", "--mx-port", str(sink.port)],
+    )
+    try:
+        gateway.start()
+        password = gateway.createLogin("app")
+        client = connect(gateway, implicit=False)
+        client.login("app", password)
+        client.sendmail(
+            "a@example.com",
+            ["someone@example.test", "nobody@nullmx.test"],
+            b"Subject: via MX\r\n\r\nhello\r\n",
+        )
+        client.quit()
+        [received] = sink.wait(1)
+        assert received.recipients == ["someone@example.test"]
+        log = gateway.logText()
+        assert "delivery <someone@example.test>" in log and "host=mx.example.test" in log
+        assert "failure <nobody@nullmx.test>" in log and "5.1.10" in log
+    finally:
+        gateway.stop()
