@@ -116,6 +116,18 @@ class Gateway:
     def logText(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def waitForLog(self, *texts: str, timeout: float = 30.0) -> str:
+        """Wait until every one of C{texts} is in the log; return the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.logText()
+            if all(text in log for text in texts):
+                return log
+            if time.monotonic() > deadline:
+                missing = [t for t in texts if t not in log]
+                raise AssertionError(f"not logged within {timeout} s: {missing}")
+            time.sleep(0.1)
+
 
 @pytest.fixture
 def sink():
