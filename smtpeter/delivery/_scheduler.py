@@ -253,12 +253,14 @@ class QueueManager:
                     action=reportList[0].action,
                     dsnid=qid,
                 )
-        await self.spool.recordStates(message.qid, {i: s.toJSON() for i, s in changed.items()})
         for index, state in changed.items():
             entry.states[index] = state
         if entry.pending:
+            await self.spool.recordStates(message.qid, {i: s.toJSON() for i, s in changed.items()})
             self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
         else:
+            # Finished: no state record needed, as a crash before the remove
+            # only repeats deliveries (never loses one).
             await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
             log.info("{qid}: done", qid=message.qid)

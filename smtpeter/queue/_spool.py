@@ -121,12 +121,13 @@ class DiskSpool:
             _fsyncDirectory(self.queue)
 
     def remove(self, qid: str) -> None:
+        # No directory fsync: if a crash undoes the unlink, the message is
+        # delivered again, which is the safe direction.
         for path in (self.queue / qid, self.queue / f"{qid}.state"):
             try:
                 path.unlink()
             except FileNotFoundError:
                 pass
-        _fsyncDirectory(self.queue)
 
     def _states(self, qid: str) -> dict[int, dict]:
         states: dict[int, dict] = {}
@@ -182,7 +183,7 @@ class ThreadedSpool:
 
     root: Path
     reactor: object
-    threads: int = 4
+    threads: int = 8
     disk: DiskSpool = field(init=False)
     _pool: ThreadPool | None = field(default=None, init=False)
 
