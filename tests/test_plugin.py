@@ -23,13 +23,27 @@ PROBE = (
 )
 
 
-def pip(*args: str, cwd: Path) -> None:
+def pip(*args: str, cwd: Path, python: Path | None = None) -> None:
+    target = ["--python", str(python)] if python else []
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", *args],
+        [sys.executable, "-m", "pip", *target, "install", "-q", "--no-deps", *args],
         check=True,
         cwd=cwd,
         capture_output=True,
     )
+
+
+def assertListed(command: list[str], pythonPath: str, cwd: Path, origin: Path) -> None:
+    """Run twistd --help in C{command}'s Python; smtpeter must come from C{origin}."""
+    result = subprocess.run(
+        [*command, PROBE],
+        env={**os.environ, "PYTHONPATH": pythonPath},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    assert f"smtpeter from {origin}" in result.stdout
+    assert "    smtpeter " in result.stdout, result.stdout[-2000:] + result.stderr
 
 
 def test_regular_install_registers_the_plugin(tmp_path):
@@ -38,47 +52,15 @@ def test_regular_install_registers_the_plugin(tmp_path):
     assert (target / "twisted" / "plugins" / "smtpeter_plugin.py").exists()
     assert not (target / "twisted" / "plugins" / "__init__.py").exists()
     # -S: no .pth processing, so this checkout's own editable install is invisible.
-    env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{DEPENDENCIES}"}
     for _ in range(2):  # the second run reads Twisted's dropin cache
-        result = subprocess.run(
-            [sys.executable, "-S", "-c", PROBE],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
+        assertListed(
+            [sys.executable, "-S", "-c"], f"{target}{os.pathsep}{DEPENDENCIES}", tmp_path, target
         )
-        assert f"smtpeter from {target}" in result.stdout
-        assert "    smtpeter " in result.stdout, result.stdout[-2000:] + result.stderr
 
 
 def test_editable_install_registers_the_plugin(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     # pip cannot put an editable install in a --target; install it into a new venv.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "install",
-            "-q",
-            "--no-deps",
-            "-e",
-            str(ROOT),
-        ],
-        check=True,
-        cwd=tmp_path,
-        capture_output=True,
-    )
-    env = {**os.environ, "PYTHONPATH": DEPENDENCIES}
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", PROBE],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert f"smtpeter from {ROOT}" in result.stdout
-    assert "    smtpeter " in result.stdout, result.stdout[-2000:] + result.stderr
+    pip("-e", str(ROOT), cwd=tmp_path, python=venv / "bin" / "python")
+    assertListed([str(venv / "bin" / "python"), "-c"], DEPENDENCIES, tmp_path, ROOT)

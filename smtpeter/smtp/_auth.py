@@ -89,6 +89,7 @@ class AuthThrottle:
     limit: int = 5
     window: timedelta = timedelta(minutes=10)
     banFor: timedelta = timedelta(minutes=10)
+    maxTracked: int = 10_000
     _failures: dict[str, deque] = field(factory=dict, init=False)
     _bannedUntil: dict[str, float] = field(factory=dict, init=False)
 
@@ -110,8 +111,17 @@ class AuthThrottle:
             return False
         return True
 
+    def _prune(self) -> None:
+        """Forget addresses whose failures and bans are over (many-address attacks)."""
+        now = self.clock.seconds()
+        horizon = now - self.window.total_seconds()
+        self._failures = {a: f for a, f in self._failures.items() if f and f[-1] >= horizon}
+        self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
+
     def recordFailure(self, address: str) -> float:
         """Note a failure; return how many seconds to wait before answering it."""
+        if len(self._failures) >= self.maxTracked:
+            self._prune()
         recent = self._recent(address)
         recent.append(self.clock.seconds())
         self._failures[address] = recent

@@ -75,6 +75,29 @@ def test_swaks_wrong_password_gets_535(gateway):
     assert "535 5.7.8" in result.stdout
 
 
+def curl(url: str, password: str, upload: str, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            *options,
+            url,
+            "--user",
+            f"curl:{password}",
+            "--mail-from",
+            "a@example.com",
+            "--mail-rcpt",
+            "b@example.org",
+            "--upload-file",
+            upload,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
 def test_curl(gateway, sink, tmp_path, implicit):
     needs("curl")
@@ -86,27 +109,7 @@ def test_curl(gateway, sink, tmp_path, implicit):
         if implicit
         else f"smtp://127.0.0.1:{gateway.smtpPort}"
     )
-    result = subprocess.run(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            "--ssl-reqd",
-            "--insecure",
-            url,
-            "--user",
-            f"curl:{password}",
-            "--mail-from",
-            "a@example.com",
-            "--mail-rcpt",
-            "b@example.org",
-            "--upload-file",
-            str(message),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = curl(url, password, str(message), "--ssl-reqd", "--insecure")
     assert result.returncode == 0, result.stderr
     [received] = sink.wait(1)
     assert received.recipients == ["b@example.org"]
@@ -117,23 +120,6 @@ def test_curl(gateway, sink, tmp_path, implicit):
 def test_curl_without_tls_is_refused(gateway):
     needs("curl")
     password = gateway.createLogin("curl")
-    result = subprocess.run(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            f"smtp://127.0.0.1:{gateway.smtpPort}",
-            "--user",
-            f"curl:{password}",
-            "--mail-from",
-            "a@example.com",
-            "--mail-rcpt",
-            "b@example.org",
-            "--upload-file",
-            "/dev/null",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = curl(f"smtp://127.0.0.1:{gateway.smtpPort}", password, "/dev/null")
     assert result.returncode != 0
+    gateway.waitForLog("127.0.0.1 MAIL: 530 5.7.0 Must issue a STARTTLS command first")
