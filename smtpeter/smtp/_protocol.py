@@ -9,26 +9,21 @@ only one AUTH is ever in flight on a connection.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import timedelta
-from email.utils import formatdate
 
 from attrs import define
-from twisted.cred.credentials import UsernamePassword
-from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ..queue._message import Envelope, Recipient
+from ..queue._message import Recipient
 from . import _replies as R
-from ._address import decodeXtext, isValidHelo, parsePath
+from ._address import isValidHelo
 from ._auth import AuthThrottle, ISender
-from ._exceptions import AddressSyntaxError, SMTPRefusal
-from ._options import readOptions, splitHeader
+from ._authcommands import AuthCommands
+from ._exceptions import SMTPRefusal
+from ._mailcommands import MailCommands
 from ._wire import DataReader
 
 log = Logger()
@@ -58,7 +53,7 @@ class ServerSettings:
     shuttingDown: bool = False
 
 
-class SubmissionServer(Protocol):
+class SubmissionServer(AuthCommands, MailCommands, Protocol):
     """One client connection."""
 
     def __init__(self, settings: ServerSettings, implicitTLS: bool) -> None:
@@ -350,238 +345,6 @@ class SubmissionServer(Protocol):
         self._resetTransaction()
         self.transport.startTLS(self.settings.tlsOptions)
         self.secure = True
-
-    # AUTH ---------------------------------------------------------------
-
-    def smtp_AUTH(self, argument: str):
-        if not self.secure:
-            self._refuse(R.ENCRYPTION_REQUIRED)
-        if self.helo is None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="send EHLO first"))
-        if self.sender is not None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="already authenticated"))
-        if self.mailFrom is not None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="AUTH not allowed during a mail transaction"))
-        if self.settings.throttle.isBanned(self.peer):
-            self._refuse(R.AUTH_THROTTLED)
-        mechanism, _, initial = argument.strip().partition(" ")
-        mechanism = mechanism.upper()
-        if not mechanism:
-            self._refuse(R.SYNTAX_ERROR.format(detail="AUTH mechanism [initial-response]"))
-        if mechanism == "PLAIN":
-            if initial:
-                return self._authPlain(initial.encode("ascii"))
-            return self._challenge(b"", self._authPlain)
-        if mechanism == "LOGIN":
-            if initial:
-                return self._authLoginUser(initial.encode("ascii"))
-            return self._challenge(b"Username:", self._authLoginUser)
-        self._refuse(R.UNKNOWN_MECHANISM)
-
-    def _challenge(self, prompt: bytes, continuation) -> None:
-        self.transport.write(b"334 " + base64.b64encode(prompt) + b"\r\n")
-        self._authContinuation = continuation
-
-    def _decode(self, response: bytes) -> bytes:
-        if response.strip() == b"*":
-            raise SMTPRefusal(R.AUTH_CANCELLED)
-        if response == b"=":
-            return b""
-        try:
-            return base64.b64decode(response, validate=True)
-        except (binascii.Error, ValueError):
-            raise SMTPRefusal(R.BAD_BASE64)
-
-    async def _authPlain(self, response: bytes) -> None:
-        decoded = self._decode(response)
-        parts = decoded.split(b"\x00")
-        if len(parts) != 3:
-            raise SMTPRefusal(
-                R.SYNTAX_ERROR.format(detail="PLAIN needs authzid\\0authcid\\0password")
-            )
-        try:
-            authzid, authcid, password = (p.decode("utf-8") for p in parts)
-        except UnicodeDecodeError:
-            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
-        if authzid and authzid != authcid:
-            raise SMTPRefusal(R.AUTH_AUTHZID_REFUSED)
-        await self._login(authcid, password)
-
-    async def _authLoginUser(self, response: bytes) -> None:
-        try:
-            user = self._decode(response).decode("utf-8")
-        except UnicodeDecodeError:
-            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
-
-        async def password(response: bytes) -> None:
-            try:
-                secret = self._decode(response).decode("utf-8")
-            except UnicodeDecodeError:
-                raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
-            await self._login(user, secret)
-
-        self._challenge(b"Password:", password)
-
-    async def _login(self, user: str, password: str) -> None:
-        try:
-            _, avatar, _ = await self.settings.portal.login(
-                UsernamePassword(user, password), None, ISender
-            )
-        except UnauthorizedLogin:
-            delay = self.settings.throttle.recordFailure(self.peer)
-            log.info("{peer} failed AUTH as {user!r}", peer=self.peer, user=user[:100])
-            if delay:
-                await deferLater(self.settings.clock, delay, lambda: None)
-            raise SMTPRefusal(R.AUTH_FAILED)
-        self.sender = avatar
-        log.info("{peer} authenticated as {user}", peer=self.peer, user=avatar.login)
-        self.reply(R.AUTH_OK)
-
-    # Envelope -------------------------------------------------------------
-
-    def _requireSession(self) -> None:
-        if not self.secure:
-            self._refuse(R.STARTTLS_REQUIRED)
-        if self.sender is None:
-            self._refuse(R.AUTH_REQUIRED)
-
-    def smtp_MAIL(self, argument: str) -> None:
-        if self.helo is None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="send EHLO first"))
-        self._requireSession()
-        if self.mailFrom is not None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="nested MAIL command"))
-        try:
-            path = parsePath(argument, "FROM:", allowNull=True)
-        except AddressSyntaxError as e:
-            self._refuse(R.BAD_SENDER_ADDRESS.format(detail=str(e)))
-        params = self._checkMailParams(path.params)
-        self.mailFrom = path.address
-        self.mailParams = params
-        self.reply(R.SENDER_OK)
-
-    def _checkMailParams(self, params: dict[str, str | None]) -> dict[str, str | None]:
-        for key, value in params.items():
-            if key == "SIZE":
-                if value is None or not value.isdigit():
-                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="SIZE"))
-                if int(value) > self.settings.maxSize:
-                    self._refuse(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
-            elif key == "BODY":
-                if (value or "").upper() not in ("7BIT", "8BITMIME"):
-                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="BODY (7BIT or 8BITMIME)"))
-            elif key == "RET":
-                if (value or "").upper() not in ("FULL", "HDRS"):
-                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="RET (FULL or HDRS)"))
-            elif key == "ENVID":
-                try:
-                    if value is None or len(decodeXtext(value)) > 100:
-                        raise AddressSyntaxError("ENVID")
-                except AddressSyntaxError:
-                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="ENVID"))
-            elif key != "AUTH":
-                self._refuse(R.BAD_PARAMETER.format(detail=key))
-        needed = int(params.get("SIZE") or 0) + self.settings.minFreeBytes
-        if self.settings.freeBytes is not None and self.settings.freeBytes() < needed:
-            self._refuse(R.STORAGE_FULL)
-        return params
-
-    def smtp_RCPT(self, argument: str) -> None:
-        self._requireSession()
-        if self.mailFrom is None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before RCPT"))
-        if len(self.recipients) >= self.settings.maxRecipients:
-            self._refuse(R.TOO_MANY_RECIPIENTS.format(limit=self.settings.maxRecipients))
-        try:
-            path = parsePath(argument, "TO:", allowNull=False)
-        except AddressSyntaxError as e:
-            self._refuse(R.BAD_ADDRESS.format(detail=str(e)))
-        notify: tuple[str, ...] = ()
-        orcpt = None
-        for key, value in path.params.items():
-            if key == "NOTIFY":
-                notify = tuple((value or "").upper().split(","))
-                valid = notify == ("NEVER",) or (
-                    notify and set(notify) <= {"SUCCESS", "FAILURE", "DELAY"}
-                )
-                if not valid:
-                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="NOTIFY"))
-            elif key == "ORCPT":
-                addrType, _, xtext = (value or "").partition(";")
-                try:
-                    if not addrType or not xtext:
-                        raise AddressSyntaxError("ORCPT")
-                    orcpt = f"{addrType};{decodeXtext(xtext)}"
-                except AddressSyntaxError:
-                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="ORCPT"))
-            else:
-                self._refuse(R.BAD_PARAMETER.format(detail=key))
-        self.recipients.append(Recipient(path.address, notify, orcpt))
-        self.reply(R.RECIPIENT_OK)
-
-    def smtp_DATA(self, argument: str) -> None:
-        self._requireSession()
-        if self.mailFrom is None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before DATA"))
-        if not self.recipients:
-            self._refuse(R.NO_VALID_RECIPIENTS)
-        self._data = DataReader(self.settings.maxSize)
-        self.reply(R.START_DATA)
-
-    async def _endOfData(self, reader: DataReader) -> None:
-        try:
-            if reader.problem == "size":
-                raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
-            if reader.problem == "line":
-                raise SMTPRefusal(R.DATA_LINE_TOO_LONG)
-            if reader.bareEndings:
-                log.info(
-                    "{peer}: {n} bare CR/LF normalised to CRLF",
-                    peer=self.peer,
-                    n=reader.bareEndings,
-                )
-            fields, body = splitHeader(reader.content())
-            kept, options = readOptions(fields, self.sender.features, self.sender.login)
-            content = self._receivedHeader() + b"".join(kept) + body
-            envelope = Envelope(
-                self.mailFrom,
-                tuple(self.recipients),
-                (self.mailParams.get("RET") or "").upper() or None,
-                decodeXtext(self.mailParams["ENVID"]) if self.mailParams.get("ENVID") else None,
-                (self.mailParams.get("BODY") or "").upper() or None,
-            )
-            qid = await self.settings.queue.enqueue(envelope, options, content)
-            log.info(
-                "{peer} {login}: queued {qid} from <{sender}> for {n} recipient(s), {size} bytes",
-                peer=self.peer,
-                login=self.sender.login,
-                qid=qid,
-                sender=self.mailFrom,
-                n=len(self.recipients),
-                size=len(content),
-            )
-            self.reply(R.QUEUED.format(qid=qid))
-        finally:
-            self._resetTransaction()
-
-    def _receivedHeader(self) -> bytes:
-        tls = self._tlsDescription()
-        protocol = "ESMTPSA" if self.sender is not None else "ESMTPS"
-        return (
-            f"Received: from {self.helo} ([{self.peer}])\r\n"
-            f"\tby {self.settings.hostname} (smtpeter) with {protocol}{tls};\r\n"
-            f"\t{formatdate(self.settings.clock.seconds(), localtime=False)}\r\n"
-        ).encode("ascii", "replace")
-
-    def _tlsDescription(self) -> str:
-        try:
-            connection = self.transport.getHandle()
-            return (
-                f"\r\n\t(using {connection.get_protocol_version_name()}"
-                f" with cipher {connection.get_cipher_name()})"
-            )
-        except Exception:
-            return ""
 
 
 class SubmissionFactory(Factory):

@@ -1,0 +1,109 @@
+"""
+AUTH PLAIN and AUTH LOGIN (RFC 4954) for the submission session: only after
+TLS, once per session, outside a transaction, through the cred portal, with
+the per-address throttle slowing failures down.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+from . import _replies as R
+from ._auth import ISender
+from ._exceptions import SMTPRefusal
+
+log = Logger()
+
+
+class AuthCommands:
+    """The AUTH command; mixed into L{SubmissionServer}, whose state it uses."""
+
+    def smtp_AUTH(self, argument: str):
+        if not self.secure:
+            self._refuse(R.ENCRYPTION_REQUIRED)
+        if self.helo is None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="send EHLO first"))
+        if self.sender is not None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="already authenticated"))
+        if self.mailFrom is not None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="AUTH not allowed during a mail transaction"))
+        if self.settings.throttle.isBanned(self.peer):
+            self._refuse(R.AUTH_THROTTLED)
+        mechanism, _, initial = argument.strip().partition(" ")
+        mechanism = mechanism.upper()
+        if not mechanism:
+            self._refuse(R.SYNTAX_ERROR.format(detail="AUTH mechanism [initial-response]"))
+        if mechanism == "PLAIN":
+            if initial:
+                return self._authPlain(initial.encode("ascii"))
+            return self._challenge(b"", self._authPlain)
+        if mechanism == "LOGIN":
+            if initial:
+                return self._authLoginUser(initial.encode("ascii"))
+            return self._challenge(b"Username:", self._authLoginUser)
+        self._refuse(R.UNKNOWN_MECHANISM)
+
+    def _challenge(self, prompt: bytes, continuation) -> None:
+        self.transport.write(b"334 " + base64.b64encode(prompt) + b"\r\n")
+        self._authContinuation = continuation
+
+    def _decode(self, response: bytes) -> bytes:
+        if response.strip() == b"*":
+            raise SMTPRefusal(R.AUTH_CANCELLED)
+        if response == b"=":
+            return b""
+        try:
+            return base64.b64decode(response, validate=True)
+        except (binascii.Error, ValueError):
+            raise SMTPRefusal(R.BAD_BASE64)
+
+    async def _authPlain(self, response: bytes) -> None:
+        decoded = self._decode(response)
+        parts = decoded.split(b"\x00")
+        if len(parts) != 3:
+            raise SMTPRefusal(
+                R.SYNTAX_ERROR.format(detail="PLAIN needs authzid\\0authcid\\0password")
+            )
+        try:
+            authzid, authcid, password = (p.decode("utf-8") for p in parts)
+        except UnicodeDecodeError:
+            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
+        if authzid and authzid != authcid:
+            raise SMTPRefusal(R.AUTH_AUTHZID_REFUSED)
+        await self._login(authcid, password)
+
+    async def _authLoginUser(self, response: bytes) -> None:
+        try:
+            user = self._decode(response).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
+
+        async def password(response: bytes) -> None:
+            try:
+                secret = self._decode(response).decode("utf-8")
+            except UnicodeDecodeError:
+                raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
+            await self._login(user, secret)
+
+        self._challenge(b"Password:", password)
+
+    async def _login(self, user: str, password: str) -> None:
+        try:
+            _, avatar, _ = await self.settings.portal.login(
+                UsernamePassword(user, password), None, ISender
+            )
+        except UnauthorizedLogin:
+            delay = self.settings.throttle.recordFailure(self.peer)
+            log.info("{peer} failed AUTH as {user!r}", peer=self.peer, user=user[:100])
+            if delay:
+                await deferLater(self.settings.clock, delay, lambda: None)
+            raise SMTPRefusal(R.AUTH_FAILED)
+        self.sender = avatar
+        log.info("{peer} authenticated as {user}", peer=self.peer, user=avatar.login)
+        self.reply(R.AUTH_OK)

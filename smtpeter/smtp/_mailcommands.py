@@ -1,0 +1,168 @@
+"""
+The mail transaction of the submission session: MAIL, RCPT and DATA with
+their parameters (SIZE, BODY, RFC 3461 DSN), and what happens at the final
+dot: options read, trace header added, message queued, 250 sent.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+from twisted.logger import Logger
+
+from ..queue._message import Envelope, Recipient
+from . import _replies as R
+from ._address import decodeXtext, parsePath
+from ._exceptions import AddressSyntaxError, SMTPRefusal
+from ._options import readOptions, splitHeader
+from ._wire import DataReader
+
+log = Logger()
+
+
+class MailCommands:
+    """MAIL, RCPT and DATA; mixed into L{SubmissionServer}, whose state it uses."""
+
+    def _requireSession(self) -> None:
+        if not self.secure:
+            self._refuse(R.STARTTLS_REQUIRED)
+        if self.sender is None:
+            self._refuse(R.AUTH_REQUIRED)
+
+    def smtp_MAIL(self, argument: str) -> None:
+        if self.helo is None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="send EHLO first"))
+        self._requireSession()
+        if self.mailFrom is not None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="nested MAIL command"))
+        try:
+            path = parsePath(argument, "FROM:", allowNull=True)
+        except AddressSyntaxError as e:
+            self._refuse(R.BAD_SENDER_ADDRESS.format(detail=str(e)))
+        params = self._checkMailParams(path.params)
+        self.mailFrom = path.address
+        self.mailParams = params
+        self.reply(R.SENDER_OK)
+
+    def _checkMailParams(self, params: dict[str, str | None]) -> dict[str, str | None]:
+        for key, value in params.items():
+            if key == "SIZE":
+                if value is None or not value.isdigit():
+                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="SIZE"))
+                if int(value) > self.settings.maxSize:
+                    self._refuse(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
+            elif key == "BODY":
+                if (value or "").upper() not in ("7BIT", "8BITMIME"):
+                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="BODY (7BIT or 8BITMIME)"))
+            elif key == "RET":
+                if (value or "").upper() not in ("FULL", "HDRS"):
+                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="RET (FULL or HDRS)"))
+            elif key == "ENVID":
+                try:
+                    if value is None or len(decodeXtext(value)) > 100:
+                        raise AddressSyntaxError("ENVID")
+                except AddressSyntaxError:
+                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="ENVID"))
+            elif key != "AUTH":
+                self._refuse(R.BAD_PARAMETER.format(detail=key))
+        needed = int(params.get("SIZE") or 0) + self.settings.minFreeBytes
+        if self.settings.freeBytes is not None and self.settings.freeBytes() < needed:
+            self._refuse(R.STORAGE_FULL)
+        return params
+
+    def smtp_RCPT(self, argument: str) -> None:
+        self._requireSession()
+        if self.mailFrom is None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before RCPT"))
+        if len(self.recipients) >= self.settings.maxRecipients:
+            self._refuse(R.TOO_MANY_RECIPIENTS.format(limit=self.settings.maxRecipients))
+        try:
+            path = parsePath(argument, "TO:", allowNull=False)
+        except AddressSyntaxError as e:
+            self._refuse(R.BAD_ADDRESS.format(detail=str(e)))
+        notify: tuple[str, ...] = ()
+        orcpt = None
+        for key, value in path.params.items():
+            if key == "NOTIFY":
+                notify = tuple((value or "").upper().split(","))
+                valid = notify == ("NEVER",) or (
+                    notify and set(notify) <= {"SUCCESS", "FAILURE", "DELAY"}
+                )
+                if not valid:
+                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="NOTIFY"))
+            elif key == "ORCPT":
+                addrType, _, xtext = (value or "").partition(";")
+                try:
+                    if not addrType or not xtext:
+                        raise AddressSyntaxError("ORCPT")
+                    orcpt = f"{addrType};{decodeXtext(xtext)}"
+                except AddressSyntaxError:
+                    self._refuse(R.BAD_PARAMETER_VALUE.format(detail="ORCPT"))
+            else:
+                self._refuse(R.BAD_PARAMETER.format(detail=key))
+        self.recipients.append(Recipient(path.address, notify, orcpt))
+        self.reply(R.RECIPIENT_OK)
+
+    def smtp_DATA(self, argument: str) -> None:
+        self._requireSession()
+        if self.mailFrom is None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before DATA"))
+        if not self.recipients:
+            self._refuse(R.NO_VALID_RECIPIENTS)
+        self._data = DataReader(self.settings.maxSize)
+        self.reply(R.START_DATA)
+
+    async def _endOfData(self, reader: DataReader) -> None:
+        try:
+            if reader.problem == "size":
+                raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
+            if reader.problem == "line":
+                raise SMTPRefusal(R.DATA_LINE_TOO_LONG)
+            if reader.bareEndings:
+                log.info(
+                    "{peer}: {n} bare CR/LF normalised to CRLF",
+                    peer=self.peer,
+                    n=reader.bareEndings,
+                )
+            fields, body = splitHeader(reader.content())
+            kept, options = readOptions(fields, self.sender.features, self.sender.login)
+            content = self._receivedHeader() + b"".join(kept) + body
+            envelope = Envelope(
+                self.mailFrom,
+                tuple(self.recipients),
+                (self.mailParams.get("RET") or "").upper() or None,
+                decodeXtext(self.mailParams["ENVID"]) if self.mailParams.get("ENVID") else None,
+                (self.mailParams.get("BODY") or "").upper() or None,
+            )
+            qid = await self.settings.queue.enqueue(envelope, options, content)
+            log.info(
+                "{peer} {login}: queued {qid} from <{sender}> for {n} recipient(s), {size} bytes",
+                peer=self.peer,
+                login=self.sender.login,
+                qid=qid,
+                sender=self.mailFrom,
+                n=len(self.recipients),
+                size=len(content),
+            )
+            self.reply(R.QUEUED.format(qid=qid))
+        finally:
+            self._resetTransaction()
+
+    def _receivedHeader(self) -> bytes:
+        tls = self._tlsDescription()
+        protocol = "ESMTPSA" if self.sender is not None else "ESMTPS"
+        return (
+            f"Received: from {self.helo} ([{self.peer}])\r\n"
+            f"\tby {self.settings.hostname} (smtpeter) with {protocol}{tls};\r\n"
+            f"\t{formatdate(self.settings.clock.seconds(), localtime=False)}\r\n"
+        ).encode("ascii", "replace")
+
+    def _tlsDescription(self) -> str:
+        try:
+            connection = self.transport.getHandle()
+            return (
+                f"\r\n\t(using {connection.get_protocol_version_name()}"
+                f" with cipher {connection.get_cipher_name()})"
+            )
+        except Exception:
+            return ""
