@@ -8,6 +8,7 @@ so a test can point a real gateway process at it.
 
 from __future__ import annotations
 
+import base64
 import socket
 import socketserver
 import ssl
@@ -126,8 +127,6 @@ class SinkServer:
                 stream = sock.makefile("rb")
                 tls = True
             elif verb == "AUTH":
-                import base64
-
                 parts = base64.b64decode(arg.split(" ", 1)[1]).split(b"\0")
                 if (parts[1].decode(), parts[2].decode()) == self.requireAuth:
                     auth = parts[1].decode()
