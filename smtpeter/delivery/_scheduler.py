@@ -263,7 +263,6 @@ class QueueManager:
             # only repeats deliveries (never loses one).
             await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
-            log.info("{qid}: done", qid=message.qid)
 
     def _event(self, kind, message, recipient, details) -> None:
         event = Event(

@@ -32,11 +32,17 @@ class Event:
 
 @implementer(IEventSink)
 class LogEventSink:
-    """Writes each event as one structured log line."""
+    """
+    Writes each outcome (delivery, deferral, failure) as one structured log
+    line. Attempts are not logged here: the submission server's "queued"
+    line already says the same once per message, not once per recipient.
+    """
 
     log = Logger()
 
     def record(self, event: Event):
+        if event.type == ATTEMPT:
+            return succeed(None)
         self.log.info(
             "{qid} {type} <{recipient}> {details}",
             qid=event.qid,
