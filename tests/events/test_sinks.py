@@ -23,14 +23,20 @@ def test_memory_sink_keeps_events_in_order():
     assert sink.events == [first, second]
 
 
-def test_log_sink_writes_one_structured_line(capsys):
+def test_log_sink_writes_one_line_per_outcome_and_none_per_attempt():
     from twisted.logger import globalLogPublisher
 
     seen = []
     globalLogPublisher.addObserver(seen.append)
     try:
-        result(LogEventSink().record(Event("failure", "Q9", "b@x.test", 3.0, (), {"code": 550})))
+        sink = LogEventSink()
+        result(sink.record(Event("attempt", "Q9", "a@x.test", 2.0)))
+        result(sink.record(Event("failure", "Q9", "b@x.test", 3.0, (), {"code": 550})))
     finally:
         globalLogPublisher.removeObserver(seen.append)
     [entry] = [e for e in seen if e.get("qid") == "Q9"]
-    assert (entry["type"], entry["recipient"], entry["details"]) == ("failure", "b@x.test", "code=550")
+    assert (entry["type"], entry["recipient"], entry["details"]) == (
+        "failure",
+        "b@x.test",
+        "code=550",
+    )
