@@ -55,6 +55,7 @@ class Gateway:
         self.smtpPort = freePort()
         self.smtpsPort = freePort()
         self.process: subprocess.Popen | None = None
+        self.twistdOptions: list[str] = []
         self.log = data.parent / f"{data.name}.log"
 
     def start(self) -> Gateway:
@@ -62,6 +63,7 @@ class Gateway:
             str(BIN / "twistd"),
             "-n",
             "--pidfile=",
+            *self.twistdOptions,
             "smtpeter",
             "--data",
             str(self.data),

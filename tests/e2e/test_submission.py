@@ -134,3 +134,30 @@ def test_multiple_recipients_each_delivered(gateway, sink):
     client.quit()
     received = sink.wait(1)
     assert sorted(r for m in received for r in m.recipients) == ["r1@example.org", "r2@example.net"]
+
+
+def test_idle_client_is_timed_out(makeGateway, sink):
+    gateway = makeGateway(sink, "--idle-timeout", "1s", name="idle")
+    client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30)
+    client.ehlo("client.test")
+    import time
+
+    time.sleep(1.5)
+    code, text = client.noop()  # answered by the 421 the server sent before closing
+    assert code == 421 and text.startswith(b"4.4.2 gw.test Timeout")
+    gateway.waitForLog("closing idle connection from 127.0.0.1")
+
+
+def test_json_logger(tmp_path, sink):
+    from ..conftest import Gateway
+
+    gateway = Gateway(tmp_path / "data", sink.port)
+    gateway.twistdOptions = ["--logger", "smtpeter.logging.json"]
+    try:
+        gateway.start()
+        import json
+
+        records = [json.loads(line) for line in gateway.logText().splitlines() if line.strip()]
+        assert any("ready" in r.get("log_format", "") for r in records)
+    finally:
+        gateway.stop()
