@@ -44,8 +44,13 @@ class RecipientReport:
     retryUntil: float | None = None
 
 
+MAX_TEXT = 400  # keeps every DSN line far below the 998-character limit
+
+
 def _ascii(text: str) -> str:
-    return text.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+    """One line of printable ASCII, shortened: remote replies can be long."""
+    flat = text.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+    return flat if len(flat) <= MAX_TEXT else flat[: MAX_TEXT - 3] + "..."
 
 
 def buildDSN(
