@@ -42,13 +42,16 @@ class SinkServer:
     A receiving SMTP server on 127.0.0.1. C{policy(stage, argument)} may
     return a reply line (e.g. C{"451 4.3.0 try later"}) for stage C{"MAIL"},
     C{"RCPT"} or C{"DATA"} (after the data), or C{None} for the default 250.
-    With C{tlsContext} it offers STARTTLS; with C{dsn} it offers DSN.
+    With C{tlsContext} it offers STARTTLS; with C{dsn} it offers DSN. With
+    C{dropAfter}, a connection that has carried that many messages is closed
+    without a reply at its next MAIL, as a half-closed idle connection looks.
     """
 
     policy: Callable[[str, str], str | None] = _defaultPolicy
     tlsContext: ssl.SSLContext | None = None
     dsn: bool = False
     requireAuth: tuple[str, str] | None = None
+    dropAfter: int | None = None
     messages: list[Received] = field(factory=list)
     connections: int = 0
     _server: socketserver.ThreadingTCPServer | None = None
@@ -102,6 +105,7 @@ class SinkServer:
 
         send("220 sink.test ESMTP test sink")
         helo, mailFrom, mailParams, rcpts = "", None, "", []
+        carried = 0
         while True:
             raw = stream.readline()
             if not raw:
@@ -134,6 +138,9 @@ class SinkServer:
                 else:
                     send("535 5.7.8 no")
             elif verb == "MAIL":
+                if self.dropAfter is not None and carried >= self.dropAfter:
+                    sock.close()
+                    return
                 if self.requireAuth and auth is None:
                     send("530 5.7.0 auth first")
                     continue
@@ -163,6 +170,7 @@ class SinkServer:
                 content = b"".join(lines)
                 answer = self.policy("DATA", content.decode("utf-8", "replace"))
                 if answer is None:
+                    carried += 1
                     with self._lock:
                         self.messages.append(
                             Received(helo, mailFrom, mailParams, rcpts, content, tls, auth)

@@ -84,32 +84,54 @@ class DeliveryAgent:
             slot = self._slot(hop)
             await slot.acquire()
             try:
-                session = self._takeIdle(hop) or await self._open(hop)
+                result = await self._deliverVia(hop, envelope, recipients, content)
             except HopRefused as e:
                 last = e.outcome
-                slot.release()
                 continue
             except Exception as e:
                 last = Outcome.transient(
                     f"cannot connect to {hop.host}:{hop.port}: {e}", "connect", hop.host
                 )
-                slot.release()
                 continue
+            finally:
+                slot.release()
+            return result
+        if last.status != "transient":
+            last = Outcome.transient(last.text, last.state, last.host, "4.4.1")
+        return [last] * len(recipients)
+
+    async def _deliverVia(self, hop, envelope, recipients, content) -> list[Outcome]:
+        """
+        One transaction at C{hop}, on a parked connection if there is one.
+        A parked connection that broke while idle (the hop closed it) is
+        replaced by a new one at once rather than costing a retry delay.
+        Connection failures raise; a transfer that breaks off is an outcome.
+        """
+        session = self._takeIdle(hop)
+        if session is not None:
             try:
                 outcomes = await session.transfer(envelope, recipients, content)
             except Exception as e:
                 session.protocol.transport.abortConnection()
-                slot.release()
-                log.warn("transfer to {host} broke off: {why}", host=hop.host, why=str(e))
-                return [
-                    Outcome.transient(f"connection broke off: {e}", "transfer", hop.host)
-                ] * len(recipients)
-            self._park(hop, session)
-            slot.release()
-            return outcomes
-        if last.status != "transient":
-            last = Outcome.transient(last.text, last.state, last.host, "4.4.1")
-        return [last] * len(recipients)
+                log.info(
+                    "parked connection to {host} failed ({why}); reconnecting",
+                    host=hop.host,
+                    why=str(e),
+                )
+            else:
+                self._park(hop, session)
+                return outcomes
+        session = await self._open(hop)
+        try:
+            outcomes = await session.transfer(envelope, recipients, content)
+        except Exception as e:
+            session.protocol.transport.abortConnection()
+            log.warn("transfer to {host} broke off: {why}", host=hop.host, why=str(e))
+            return [Outcome.transient(f"connection broke off: {e}", "transfer", hop.host)] * len(
+                recipients
+            )
+        self._park(hop, session)
+        return outcomes
 
     async def _open(self, hop: Hop) -> HopSession:
         timeout = self.connectTimeout.total_seconds()

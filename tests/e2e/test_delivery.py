@@ -77,3 +77,18 @@ def test_refusals_are_logged_with_the_client_address(gateway):
     client.mail("a@example.com")
     client.quit()
     gateway.waitForLog("127.0.0.1 MAIL: 530 5.7.0 Must issue a STARTTLS command first")
+
+
+def test_broken_parked_connection_is_replaced_at_once(makeGateway, sink):
+    sink.dropAfter = 1  # every connection dies silently at its second MAIL
+    gateway = makeGateway(sink)  # default --retry-initial is 1 minute
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    for i in range(3):  # one at a time, so each finds the previous one's parked connection
+        client.sendmail("a@example.com", ["b@example.org"], f"Subject: {i}\r\n\r\nx\r\n".encode())
+        sink.wait(i + 1, timeout=20)  # well under a retry delay
+    client.quit()
+    log = gateway.waitForLog("reconnecting")
+    assert log.count("reconnecting") == 2
+    assert "deferral" not in log
