@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import random
+import signal
 import smtplib
 import threading
 import time
@@ -66,3 +67,26 @@ def test_kill_minus_nine_loses_no_accepted_message(makeGateway, sink):
         time.sleep(0.2)
     missing = wanted - arrived
     assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"
+
+
+def test_deferred_message_survives_a_clean_restart(makeGateway, sink):
+    sink.policy = lambda stage, arg: "451 4.3.0 not now" if stage == "RCPT" else None
+    gateway = makeGateway(sink, "--retry-initial", "2s")
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    client.sendmail("a@example.com", ["later@example.org"], b"Subject: survive\r\n\r\nx\r\n")
+    client.quit()
+    gateway.waitForLog("deferral <later@example.org> attempt=1")
+    gateway.stop()
+    # twistd shuts down cleanly, then exits by the signal it was sent.
+    assert gateway.process.returncode == -signal.SIGTERM
+    assert "Server Shut Down" in gateway.logText()
+    sink.policy = lambda stage, arg: None
+    gateway.start()
+    [received] = sink.wait(1, timeout=30)
+    assert subject(received.data) == "survive"
+    log = gateway.waitForLog(
+        "1 queued message(s) resumed", "delivery <later@example.org> attempt=2"
+    )
+    assert "attempt=1 code=250" not in log
