@@ -113,6 +113,7 @@ class GatewayService(MultiService):
             maxSize=config.maxSize,
             maxRecipients=config.maxRecipients,
             idleTimeout=config.idleTimeout,
+            maxConnectionsPerAddress=config.maxConnectionsPerAddress,
             freeBytes=self.spool.freeBytes,
         )
         for description in config.smtp:

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .queue import FEATURES
+from .queue import FEATURES, DiskSpool
 from .store import LoginRecord, LoginStore, StoreError, connect
 
 DATABASE = "smtpeter.sqlite"
@@ -71,11 +71,65 @@ def loginCommand(store: LoginStore, args) -> None:
         print(f"deleted login {args.name}")
 
 
+def queueCommand(spool: DiskSpool, args) -> None:
+    entries = []
+    for meta, states in spool.inspect():
+        if "damaged" in meta:
+            entries.append({"qid": meta["qid"], "damaged": meta["damaged"]})
+            continue
+        recipients = []
+        for index, recipient in enumerate(meta["envelope"]["recipients"]):
+            state = states.get(index, {})
+            recipients.append(
+                {
+                    "address": recipient["address"],
+                    "status": state.get("status", "pending"),
+                    "attempts": state.get("attempts", 0),
+                    "next_attempt": state.get("next"),
+                    "last": state.get("last", ""),
+                }
+            )
+        entries.append(
+            {
+                "qid": meta["qid"],
+                "received": meta["received"],
+                "sender": meta["envelope"]["sender"],
+                "size": meta["size"],
+                "dsn": meta["dsn"],
+                "login": meta["options"]["login"],
+                "recipients": recipients,
+            }
+        )
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        print("the queue is empty")
+        return
+    for entry in entries:
+        if "damaged" in entry:
+            print(f"{entry['qid']}  DAMAGED ({entry['damaged']}); moved aside at next start")
+            continue
+        print(
+            f"{entry['qid']}  {_when(entry['received'])}  <{entry['sender']}>"
+            f"  {entry['size']} bytes{'  (DSN)' if entry['dsn'] else ''}"
+        )
+        for r in entry["recipients"]:
+            line = f"    {r['address']}  {r['status']}  attempts={r['attempts']}"
+            if r["status"] == "pending" and r["next_attempt"]:
+                line += f"  next {_when(r['next_attempt'])}"
+            if r["last"]:
+                line += f"  last: {r['last']}"
+            print(line)
+    print(f"{len(entries)} message(s) in the queue")
+
+
 def parser() -> argparse.ArgumentParser:
     features = ", ".join(FEATURES)
     top = argparse.ArgumentParser(
         prog="smtpeter",
-        description="Administer an smtpeter gateway: SMTP logins and their features."
+        description="Administer an smtpeter gateway: SMTP logins and their features,"
+        " and a look at the delivery queue."
         " Run the gateway itself with: twistd -n smtpeter",
     )
     top.add_argument(
@@ -135,6 +189,16 @@ def parser() -> argparse.ArgumentParser:
     reset.add_argument(
         "--json", action="store_true", help="print one JSON object with name, password, features"
     )
+    queue = sub.add_parser(
+        "queue",
+        help="look at the delivery queue",
+        description="Look at the messages waiting for delivery.",
+    )
+    queueActions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
+    queueList = queueActions.add_parser(
+        "list", help="messages not yet finished, with each recipient's state and last error"
+    )
+    queueList.add_argument("--json", action="store_true", help="print a JSON array")
     return top
 
 
@@ -145,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smtpeter: --data {data} is not a directory", file=sys.stderr)
         return 2
     try:
+        if args.command == "queue":
+            queueCommand(DiskSpool(data / "spool"), args)
+            return 0
         store = LoginStore(connect(data / DATABASE))
         if args.command == "login":
             loginCommand(store, args)

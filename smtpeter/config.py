@@ -33,6 +33,7 @@ class Config:
     retryMax: timedelta = timedelta(hours=4)
     delayWarning: timedelta = timedelta(hours=4)
     idleTimeout: timedelta = timedelta(minutes=5)
+    maxConnectionsPerAddress: int = 50
     authFailureDelays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
     mxPort: int = 25
     dnsServer: tuple[str, int] | None = None

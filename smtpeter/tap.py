@@ -115,6 +115,12 @@ class Options(usage.Options):
         ],
         ["idle-timeout", None, "5m", "Close client connections idle this long."],
         [
+            "max-connections-per-ip",
+            None,
+            "50",
+            "Most simultaneous connections from one client address; more get 421.",
+        ],
+        [
             "auth-failure-delays",
             None,
             "2,4,8,15",
@@ -247,6 +253,7 @@ def makeConfig(options) -> Config:
         retryMax=get("retry-max", parseDuration, None),
         delayWarning=get("delay-warning", parseDuration, None),
         idleTimeout=get("idle-timeout", parseDuration, None),
+        maxConnectionsPerAddress=get("max-connections-per-ip", int, "a whole number"),
         authFailureDelays=get(
             "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
         ),

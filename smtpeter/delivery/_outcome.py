@@ -48,4 +48,6 @@ class Outcome:
 
     def describe(self) -> str:
         where = f" from {self.host}" if self.host else ""
-        return f"{self.code} {self.enhanced} {self.text} (at {self.state}{where})"
+        # A next hop's text usually starts with its enhanced code already.
+        reply = self.text if self.text.startswith(self.enhanced) else f"{self.enhanced} {self.text}"
+        return f"{self.code} {reply} (at {self.state}{where})"

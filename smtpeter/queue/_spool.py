@@ -171,6 +171,26 @@ class DiskSpool:
             found.append((message, self._states(path.name)))
         return found
 
+    def inspect(self) -> list[tuple[dict, dict[int, dict]]]:
+        """
+        What is queued, read-only (for the admin command, beside a running
+        gateway): each message's metadata and recipient states. Damaged
+        files are reported with C{"damaged"} set, and left where they are.
+        """
+        found = []
+        if not self.queue.is_dir():
+            return found
+        for path in sorted(self.queue.iterdir()):
+            if path.name.endswith(".state"):
+                continue
+            try:
+                meta, _ = self._read(path.name)
+            except (ValueError, KeyError, OSError) as e:
+                found.append(({"qid": path.name, "damaged": str(e)}, {}))
+                continue
+            found.append((meta, self._states(path.name)))
+        return found
+
     def freeBytes(self) -> int:
         stat = os.statvfs(self.root)
         return stat.f_bavail * stat.f_frsize

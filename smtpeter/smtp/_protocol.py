@@ -9,9 +9,10 @@ only one AUTH is ever in flight on a connection.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
-from attrs import define
+from attrs import define, field
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
@@ -50,7 +51,9 @@ class ServerSettings:
     sessionLimit: timedelta = timedelta(hours=1)
     freeBytes: object = None
     minFreeBytes: int = 64 * 1024 * 1024
+    maxConnectionsPerAddress: int = 50
     shuttingDown: bool = False
+    connections: Counter = field(factory=Counter)  # open sessions per client address
 
 
 class SubmissionServer(AuthCommands, MailCommands, Protocol):
@@ -73,6 +76,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._resetTransaction()
         self._idleCall = None
         self._sessionCall = None
+        self._address: str | None = None
 
     # -- connection ----------------------------------------------------
 
@@ -87,6 +91,12 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self.reply(R.SHUTTING_DOWN.format(hostname=self.settings.hostname))
             self.close()
             return
+        self._address = self.peer
+        self.settings.connections[self._address] += 1
+        if self.settings.connections[self._address] > self.settings.maxConnectionsPerAddress:
+            self.reply(R.TOO_MANY_CONNECTIONS.format(hostname=self.settings.hostname))
+            self.close()
+            return
         self._idleCall = clock.callLater(self.settings.idleTimeout.total_seconds(), self._timeout)
         self._sessionCall = clock.callLater(
             self.settings.sessionLimit.total_seconds(), self._sessionExpired
@@ -95,6 +105,11 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     def connectionLost(self, reason=None) -> None:
         self.closed = True
+        if self._address is not None:
+            self.settings.connections[self._address] -= 1
+            if not self.settings.connections[self._address]:
+                del self.settings.connections[self._address]
+            self._address = None
         for call in (self._idleCall, self._sessionCall):
             if call is not None and call.active():
                 call.cancel()

@@ -68,6 +68,9 @@ TIMEOUT = Reply(421, "4.4.2", "{hostname} Timeout, closing connection")
 SESSION_TOO_LONG = Reply(421, "4.4.2", "{hostname} Session too long, closing connection")
 LINE_FLOOD = Reply(421, "4.5.0", "{hostname} Line without CRLF too long, closing connection")
 TOO_MANY_ERRORS = Reply(421, "4.7.0", "{hostname} Too many errors, closing connection")
+TOO_MANY_CONNECTIONS = Reply(
+    421, "4.7.0", "{hostname} Too many connections from your address, try again later"
+)
 LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage, try again later")
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients (at most {limit} per message)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import time
 
 from .test_submission import connect
@@ -110,3 +111,19 @@ def test_expiry_returns_a_failed_dsn(makeGateway, sink):
     assert fields["Status"] == "4.4.7"
     # RET unspecified with a small message: the full message comes back.
     assert b"Content-Type: message/rfc822" in dsn.data
+
+
+def test_queue_list_shows_waiting_recipients_and_why(makeGateway, sink):
+    sink.policy = lambda stage, arg: "451 4.3.0 mailbox busy" if arg == "busy@example.org" else None
+    gateway = makeGateway(sink, "--retry-initial", "1h")
+    password = gateway.createLogin("app")
+    send(gateway, password, "sender@example.com", ["busy@example.org", "ok@example.org"])
+    gateway.waitForLog("deferral <busy@example.org>", "delivery <ok@example.org>")
+    [entry] = json.loads(gateway.cli("queue", "list", "--json").stdout)
+    assert entry["sender"] == "sender@example.com" and entry["login"] == "app"
+    busy, ok = entry["recipients"]
+    assert (busy["address"], busy["status"], busy["attempts"]) == ("busy@example.org", "pending", 1)
+    assert "451 4.3.0 mailbox busy" in busy["last"] and busy["next_attempt"] > time.time() + 3000
+    assert (ok["status"], ok["attempts"]) == ("delivered", 1)
+    text = gateway.cli("queue", "list").stdout
+    assert "busy@example.org  pending  attempts=1" in text and "1 message(s) in the queue" in text

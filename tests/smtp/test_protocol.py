@@ -371,3 +371,33 @@ def test_noop_with_leading_whitespace_helo_injection_is_refused():
     h = Harness()
     assert h.send("EHLO a\nX-Injected: 1\r\n") == ["500 5.5.2 Bare <CR> or <LF> in command line"]
     assert h.codes("EHLO not_a_host!\r\n") == ["501"]
+
+
+def test_connections_per_address_are_limited():
+    first = Harness(maxConnectionsPerAddress=2)
+    settings = first.settings
+
+    def another():
+        from twisted.internet.address import IPv4Address
+
+        from smtpeter.smtp import SubmissionServer
+
+        from .harness import TLSStringTransport
+
+        protocol = SubmissionServer(settings, False)
+        transport = TLSStringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", 4322))
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    second, secondTransport = another()
+    third, thirdTransport = another()
+    assert secondTransport.value().startswith(b"220 ")
+    assert thirdTransport.value() == (
+        b"421 4.7.0 gw.test Too many connections from your address, try again later\r\n"
+    )
+    assert thirdTransport.disconnecting
+    third.connectionLost()
+    second.connectionLost()
+    fourth, fourthTransport = another()
+    assert fourthTransport.value().startswith(b"220 ")
+    assert dict(settings.connections) == {"192.0.2.7": 2}
