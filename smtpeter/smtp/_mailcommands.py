@@ -151,8 +151,9 @@ class MailCommands:
     def _receivedHeader(self) -> bytes:
         tls = self._tlsDescription()
         protocol = "ESMTPSA" if self.sender is not None else "ESMTPS"
+        literal = f"IPv6:{self.peer}" if ":" in self.peer else self.peer  # RFC 5321 4.1.3
         return (
-            f"Received: from {self.helo} ([{self.peer}])\r\n"
+            f"Received: from {self.helo} ([{literal}])\r\n"
             f"\tby {self.settings.hostname} (smtpeter) with {protocol}{tls};\r\n"
             f"\t{formatdate(self.settings.clock.seconds(), localtime=False)}\r\n"
         ).encode("ascii", "replace")

@@ -401,3 +401,21 @@ def test_connections_per_address_are_limited():
     fourth, fourthTransport = another()
     assert fourthTransport.value().startswith(b"220 ")
     assert dict(settings.connections) == {"192.0.2.7": 2}
+
+
+def test_received_header_uses_the_ipv6_literal_form():
+    from twisted.internet.address import IPv6Address
+
+    from smtpeter.smtp import SubmissionServer
+
+    from .harness import TLSStringTransport
+
+    h = Harness()
+    h.protocol = SubmissionServer(h.settings, True)
+    h.transport = TLSStringTransport(peerAddress=IPv6Address("TCP", "2001:db8::7", 4321))
+    h.protocol.makeConnection(h.transport)
+    h.send("EHLO c.test\r\n")
+    h.send(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n")
+    h.transaction()
+    h.send("Subject: x\r\n\r\nhi\r\n.\r\n")
+    assert h.queue.messages[0][2].startswith(b"Received: from c.test ([IPv6:2001:db8::7])\r\n")
