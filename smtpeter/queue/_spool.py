@@ -103,6 +103,35 @@ class DiskSpool:
             raise ValueError("size mismatch")
         return meta, content
 
+    def _readMetadata(self, qid: str) -> dict:
+        """
+        The metadata of a complete queue file, checked (magic, end marker,
+        length) without reading the message itself, which may be 50 MB.
+        """
+        with open(self.queue / qid, "rb") as f:
+            if f.read(len(MAGIC)) != MAGIC:
+                raise ValueError("not a queue file")
+            header = f.readline()
+            meta = json.loads(header)
+            contentStart = len(MAGIC) + len(header)
+            f.seek(0, os.SEEK_END)
+            if f.tell() != contentStart + meta["size"] + len(END):
+                raise ValueError("size mismatch (incomplete file?)")
+            f.seek(-len(END), os.SEEK_END)
+            if f.read() != END:
+                raise ValueError("no end marker")
+        return meta
+
+    def _scan(self):
+        """Each queue file as C{(path, metadata, None)} or C{(path, None, why damaged)}."""
+        for path in sorted(self.queue.iterdir()):
+            if path.name.endswith(".state"):
+                continue
+            try:
+                yield path, self._readMetadata(path.name), None
+            except (ValueError, KeyError, OSError) as e:
+                yield path, None, str(e)
+
     def readContent(self, qid: str) -> bytes:
         return self._read(qid)[1]
 
@@ -144,19 +173,16 @@ class DiskSpool:
         return states
 
     def load(self) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        for state in self.queue.glob("*.state"):
+            if not (self.queue / state.name[: -len(".state")]).exists():
+                state.unlink()
         found = []
-        for path in sorted(self.queue.iterdir()):
-            if path.name.endswith(".state"):
-                if not (self.queue / path.name[: -len(".state")]).exists():
-                    path.unlink()
-                continue
-            try:
-                meta, _ = self._read(path.name)
-            except (ValueError, KeyError, OSError) as e:
+        for path, meta, damaged in self._scan():
+            if damaged is not None:
                 log.error(
                     "queue file {name} is damaged ({why}); moved to corrupt/",
                     name=path.name,
-                    why=str(e),
+                    why=damaged,
                 )
                 os.rename(path, self.corrupt / path.name)
                 continue
@@ -177,19 +203,14 @@ class DiskSpool:
         gateway): each message's metadata and recipient states. Damaged
         files are reported with C{"damaged"} set, and left where they are.
         """
-        found = []
         if not self.queue.is_dir():
-            return found
-        for path in sorted(self.queue.iterdir()):
-            if path.name.endswith(".state"):
-                continue
-            try:
-                meta, _ = self._read(path.name)
-            except (ValueError, KeyError, OSError) as e:
-                found.append(({"qid": path.name, "damaged": str(e)}, {}))
-                continue
-            found.append((meta, self._states(path.name)))
-        return found
+            return []
+        return [
+            ({"qid": path.name, "damaged": damaged}, {})
+            if damaged is not None
+            else (meta, self._states(path.name))
+            for path, meta, damaged in self._scan()
+        ]
 
     def freeBytes(self) -> int:
         stat = os.statvfs(self.root)

@@ -154,3 +154,27 @@ def test_free_bytes_is_positive(tmp_path, count):
     spool = InlineSpool(tmp_path / "spool", reactor=None)
     spool.disk.prepare()
     assert spool.freeBytes() > 0
+
+
+def test_missing_end_marker_is_found_without_reading_the_message(tmp_path):
+    spool = InlineSpool(tmp_path / "spool", reactor=None)
+    spool.disk.prepare()
+    result(spool.store(message("Q1")))
+    path = spool.disk.queue / "Q1"
+    data = path.read_bytes()
+    path.write_bytes(data[:-3] + b"xx\n")  # same length, marker damaged
+    assert result(spool.load()) == []
+    assert (spool.disk.corrupt / "Q1").exists()
+
+
+def test_inspect_reports_without_moving_anything(tmp_path):
+    spool = InlineSpool(tmp_path / "spool", reactor=None)
+    spool.disk.prepare()
+    result(spool.store(message("Q1")))
+    result(spool.store(message("Q2")))
+    result(spool.recordStates("Q1", {0: {"status": "delivered"}}))
+    (spool.disk.queue / "Q2").write_bytes(b"garbage")
+    [(first, states), (second, _)] = spool.disk.inspect()
+    assert first["qid"] == "Q1" and states == {0: {"status": "delivered"}}
+    assert second["qid"] == "Q2" and "damaged" in second
+    assert (spool.disk.queue / "Q2").exists()
