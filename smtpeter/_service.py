@@ -39,6 +39,8 @@ class GatewayService(MultiService):
         self.resolver = resolver
         self.settings: ServerSettings | None = None
         self.queue: QueueManager | None = None
+        self.spool: ThreadedSpool | None = None
+        self.logins: ThreadedLoginStore | None = None
 
     def privilegedStartService(self) -> None:
         try:
@@ -53,7 +55,7 @@ class GatewayService(MultiService):
             raise SystemExit(1)
 
     def _closeStores(self) -> None:
-        for store in (getattr(self, "spool", None), getattr(self, "logins", None)):
+        for store in (self.spool, self.logins):
             if store is not None:
                 store.stop()
 

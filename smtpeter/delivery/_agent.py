@@ -108,30 +108,29 @@ class DeliveryAgent:
         Connection failures raise; a transfer that breaks off is an outcome.
         """
         session = self._takeIdle(hop)
-        if session is not None:
+        parked = session is not None
+        if not parked:
+            session = await self._open(hop)
+        while True:
             try:
                 outcomes = await session.transfer(envelope, recipients, content)
             except Exception as e:
                 session.protocol.transport.abortConnection()
-                log.info(
-                    "parked connection to {host} failed ({why}); reconnecting",
-                    host=hop.host,
-                    why=str(e),
-                )
-            else:
-                self._park(hop, session)
-                return outcomes
-        session = await self._open(hop)
-        try:
-            outcomes = await session.transfer(envelope, recipients, content)
-        except Exception as e:
-            session.protocol.transport.abortConnection()
-            log.warn("transfer to {host} broke off: {why}", host=hop.host, why=str(e))
-            return [Outcome.transient(f"connection broke off: {e}", "transfer", hop.host)] * len(
-                recipients
-            )
-        self._park(hop, session)
-        return outcomes
+                if parked:
+                    log.info(
+                        "parked connection to {host} failed ({why}); reconnecting",
+                        host=hop.host,
+                        why=str(e),
+                    )
+                    parked = False
+                    session = await self._open(hop)
+                    continue
+                log.warn("transfer to {host} broke off: {why}", host=hop.host, why=str(e))
+                return [
+                    Outcome.transient(f"connection broke off: {e}", "transfer", hop.host)
+                ] * len(recipients)
+            self._park(hop, session)
+            return outcomes
 
     async def _open(self, hop: Hop) -> HopSession:
         timeout = self.connectTimeout.total_seconds()

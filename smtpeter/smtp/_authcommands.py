@@ -63,6 +63,12 @@ class AuthCommands:
         except (binascii.Error, ValueError):
             raise SMTPRefusal(R.BAD_BASE64)
 
+    def _text(self, credential: bytes) -> str:
+        try:
+            return credential.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
+
     async def _authPlain(self, response: bytes) -> None:
         decoded = self._decode(response)
         parts = decoded.split(b"\x00")
@@ -70,26 +76,16 @@ class AuthCommands:
             raise SMTPRefusal(
                 R.SYNTAX_ERROR.format(detail="PLAIN needs authzid\\0authcid\\0password")
             )
-        try:
-            authzid, authcid, password = (p.decode("utf-8") for p in parts)
-        except UnicodeDecodeError:
-            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
+        authzid, authcid, password = (self._text(p) for p in parts)
         if authzid and authzid != authcid:
             raise SMTPRefusal(R.AUTH_AUTHZID_REFUSED)
         await self._login(authcid, password)
 
     async def _authLoginUser(self, response: bytes) -> None:
-        try:
-            user = self._decode(response).decode("utf-8")
-        except UnicodeDecodeError:
-            raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
+        user = self._text(self._decode(response))
 
         async def password(response: bytes) -> None:
-            try:
-                secret = self._decode(response).decode("utf-8")
-            except UnicodeDecodeError:
-                raise SMTPRefusal(R.SYNTAX_ERROR.format(detail="credentials must be UTF-8"))
-            await self._login(user, secret)
+            await self._login(user, self._text(self._decode(response)))
 
         self._challenge(b"Password:", password)
 
