@@ -18,8 +18,14 @@ _MAXMEM = 64 * 1024 * 1024
 
 
 def generatePassword() -> str:
-    """A new password with 192 bits of randomness, safe to paste anywhere."""
-    return secrets.token_urlsafe(24)
+    """
+    A new password with 192 bits of randomness, safe to paste anywhere,
+    and never starting with '-', which command-line tools read as an option.
+    """
+    while True:
+        password = secrets.token_urlsafe(24)
+        if not password.startswith("-"):
+            return password
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
