@@ -15,16 +15,22 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.threadpool import ThreadPool
 
 from .config import Config
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
 from .delivery._session import Credentials
 from .events import LogEventSink
+from .features import Chain, Environment, TokenSigner, discover, loadSecret
+from .features._transformer import ThreadedChain
 from .queue import ThreadedSpool
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
-from .store import ThreadedLoginStore
+from .store import ThreadedLoginStore, connect
+from .store._domains import DomainKeys, DomainStore
+from .store._images import ImageStore
+from .store._links import LinkStore
 
 log = Logger()
 
@@ -41,6 +47,7 @@ class GatewayService(MultiService):
         self.queue: QueueManager | None = None
         self.spool: ThreadedSpool | None = None
         self.logins: ThreadedLoginStore | None = None
+        self.featurePool = None
 
     def privilegedStartService(self) -> None:
         try:
@@ -58,6 +65,8 @@ class GatewayService(MultiService):
         for store in (self.spool, self.logins):
             if store is not None:
                 store.stop()
+        if self.featurePool is not None:
+            self.featurePool.stop()
 
     def _open(self) -> None:
         config = self.config
@@ -95,6 +104,7 @@ class GatewayService(MultiService):
             relayTLS=config.relay.tls if config.relay else "opportunistic",
             credentials=credentials,
         )
+        self.transformer = self._features()
         self.queue = QueueManager(
             self.spool,
             self.agent,
@@ -104,6 +114,7 @@ class GatewayService(MultiService):
             RetryPolicy(
                 config.retryInitial, config.retryMax, config.maxQueueTime, config.delayWarning
             ),
+            transformer=self.transformer,
         )
         self.settings = ServerSettings(
             hostname=config.hostname,
@@ -123,6 +134,28 @@ class GatewayService(MultiService):
         for description in config.smtps:
             factory = SubmissionFactory(self.settings, implicitTLS=True)
             self._listen(description, TLSMemoryBIOFactory(tlsOptions, False, factory))
+
+    def _features(self) -> ThreadedChain:
+        config = self.config
+        db = connect(config.database)
+        links = LinkStore(db)
+        environment = Environment(
+            TokenSigner(loadSecret(config.secret)),
+            config.publicUrl,
+            config.bounceDomain,
+            ImageStore(config.images),
+            DomainKeys(DomainStore(db)),
+        )
+        chain = Chain(discover(), environment)
+        log.info(
+            "features: {features}",
+            features=", ".join(f"{f.name} ({f.order})" for f in chain.features),
+        )
+        # The work is mostly CPU under the GIL: a few threads keep the
+        # reactor free and overlap the image writes and database calls.
+        self.featurePool = ThreadPool(1, 4, name="smtpeter-features")
+        self.featurePool.start()
+        return ThreadedChain(chain, self.reactor, self.featurePool, links.record)
 
     def _listen(self, description: str, factory) -> None:
         service = StreamServerEndpointService(serverFromString(self.reactor, description), factory)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
@@ -38,11 +39,20 @@ class Config:
     mxPort: int = 25
     dnsServer: tuple[str, int] | None = None
     http: tuple[str, ...] = ()
-    publicUrl: str | None = None
+    publicUrl: str = "http://localhost:8080"
+    bounceDomain: str = "localhost"
 
     @property
     def database(self) -> Path:
         return self.data / "smtpeter.sqlite"
+
+    @property
+    def images(self) -> Path:
+        return self.data / "images"
+
+    @property
+    def secret(self) -> Path:
+        return self.data / "secret.key"
 
     @property
     def spool(self) -> Path:
@@ -57,3 +67,13 @@ class Config:
     @property
     def generatesCertificate(self) -> bool:
         return self.tlsCert is None
+
+
+def checkPublicUrl(url: str) -> str:
+    """An http(s) base URL without query or fragment, without its trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host name")
+    if parts.query or parts.fragment or any(c in url for c in " \"'<>"):
+        raise ValueError(f"{url!r}: a base URL has no query, fragment, spaces or quotes")
+    return url.strip().rstrip("/")

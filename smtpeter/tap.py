@@ -16,7 +16,7 @@ from pathlib import Path
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from .config import Config, RelayConfig
+from .config import Config, RelayConfig, checkPublicUrl
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -140,7 +140,17 @@ class Options(usage.Options):
             "public-url",
             None,
             None,
-            "Base URL of the web side, for tracking links (reserved; used from a later release).",
+            "Base URL of every rewritten link (clicks, opens, hosted images): where the"
+            " gateway's web side is reached from the Internet, e.g. https://click.example.com"
+            " [default: http://HOSTNAME:8080]. A login can have its own (smtpeter login"
+            " update NAME --public-url URL).",
+        ],
+        [
+            "bounce-domain",
+            None,
+            None,
+            "Domain of the signed bounce addresses that trackbounces puts in the envelope;"
+            " its MX must point at this gateway [default: the hostname].",
         ],
     ]
 
@@ -235,12 +245,21 @@ def makeConfig(options) -> Config:
         if not host or not port.isdigit():
             _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
         dnsServer = (host.strip("[]"), int(port))
+    hostname = options["hostname"] or socket.getfqdn()
+    publicUrl = options["public-url"] or f"http://{hostname}:8080"
+    try:
+        publicUrl = checkPublicUrl(publicUrl)
+    except ValueError as e:
+        _fail(f"--public-url: {e}")
+    bounceDomain = (options["bounce-domain"] or hostname).strip().rstrip(".").lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", bounceDomain):
+        _fail(f"--bounce-domain {bounceDomain!r}: write a domain name, e.g. bounces.example.com")
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
         _fail(f"--data {data}: exists and is not a directory")
     return Config(
         data=data,
-        hostname=options["hostname"] or socket.getfqdn(),
+        hostname=hostname,
         smtp=smtp,
         smtps=smtps,
         tlsCert=tlsCert,
@@ -260,7 +279,8 @@ def makeConfig(options) -> Config:
         mxPort=get("mx-port", int, "a port number"),
         dnsServer=dnsServer,
         http=tuple(options["http"]),
-        publicUrl=options["public-url"],
+        publicUrl=publicUrl,
+        bounceDomain=bounceDomain,
     )
 
 

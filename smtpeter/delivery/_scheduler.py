@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from attrs import define, evolve, field, frozen
-from twisted.internet.defer import DeferredSemaphore, ensureDeferred
+from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from ..events import ATTEMPT, DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from ..features._transformer import PassThrough
 from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage
 from ..queue._spool import newQueueId
 from ..smtp._exceptions import SMTPRefusal
@@ -93,6 +94,10 @@ class QueueManager:
     events: IEventSink
     retry: RetryPolicy = RetryPolicy()
     concurrency: int = 32
+    #: The feature chain (L{smtpeter.features.ITransformer}).
+    transformer: object = field(factory=PassThrough)
+    #: Per message, how many recipients' copies are rendered and sent at once.
+    copiesAtOnce: int = 20
     entries: dict[str, Entry] = field(factory=dict, init=False)
     _slots: DeferredSemaphore = field(init=False)
     _stopping: bool = field(default=False, init=False)
@@ -184,8 +189,7 @@ class QueueManager:
         if content is None:
             content = await self.spool.readContent(message.qid)
         entry.content = None
-        recipients = [message.envelope.recipients[i] for i in pending]
-        outcomes = await self.agent.deliver(message, content, recipients)
+        outcomes = await self._send(message, content, pending)
         now = self.clock.seconds()
         expiry = message.received + self.retry.maxQueueTime.total_seconds()
         reports: dict[str, list[dsn.RecipientReport]] = {}
@@ -264,6 +268,32 @@ class QueueManager:
             await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
 
+    async def _send(self, message: QueuedMessage, content: bytes, pending: list[int]) -> list:
+        """
+        Through the feature chain to the agent: one transaction for all
+        recipients when their copies are the same, else one per recipient
+        (at most C{copiesAtOnce} copies in memory at a time).
+        """
+        prepared = await self.transformer.prepare(message, content)
+        if prepared.shared:
+            copy = await self.transformer.render(prepared, None)
+            recipients = [message.envelope.recipients[i] for i in pending]
+            return await self.agent.deliver(_sentAs(message, copy), copy.content, recipients)
+        slots = DeferredSemaphore(self.copiesAtOnce)
+
+        async def one(index: int) -> Outcome:
+            copy = await self.transformer.render(prepared, index)
+            recipient = message.envelope.recipients[index]
+            [outcome] = await self.agent.deliver(_sentAs(message, copy), copy.content, [recipient])
+            return outcome
+
+        results = await DeferredList(
+            [slots.run(lambda i=i: ensureDeferred(one(i))) for i in pending],
+            fireOnOneErrback=True,
+            consumeErrors=True,
+        )
+        return [outcome for _, outcome in results]
+
     def _event(self, kind, message, recipient, details) -> None:
         event = Event(
             kind, message.qid, recipient, self.clock.seconds(), message.options.tags, details
@@ -275,3 +305,10 @@ class QueueManager:
         for entry in self.entries.values():
             if entry.timer is not None and entry.timer.active():
                 entry.timer.cancel()
+
+
+def _sentAs(message: QueuedMessage, copy) -> QueuedMessage:
+    """The message with the envelope sender its copy goes out with (VERP)."""
+    if copy.sender == message.envelope.sender:
+        return message
+    return evolve(message, envelope=evolve(message.envelope, sender=copy.sender))

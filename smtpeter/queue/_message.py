@@ -88,6 +88,8 @@ class Options:
     tags: tuple[str, ...] = ()
     login: str | None = None
     extra: dict[str, str] = field(factory=dict, hash=False)
+    #: The login's click domain, when it has its own (else the gateway's).
+    publicUrl: str | None = None
 
     def toJSON(self) -> dict:
         return {
@@ -95,11 +97,18 @@ class Options:
             "tags": list(self.tags),
             "login": self.login,
             "extra": dict(self.extra),
+            "public_url": self.publicUrl,
         }
 
     @classmethod
     def fromJSON(cls, data: dict) -> Options:
-        return cls(frozenset(data["features"]), tuple(data["tags"]), data["login"], data["extra"])
+        return cls(
+            frozenset(data["features"]),
+            tuple(data["tags"]),
+            data["login"],
+            data["extra"],
+            data.get("public_url"),
+        )
 
 
 @frozen

@@ -24,3 +24,19 @@ class UnknownFeature(StoreError):
         super().__init__(
             f"unknown feature(s) {', '.join(unknown)}; valid features: {', '.join(FEATURES)}"
         )
+
+
+class NoSuchDomain(StoreError):
+    def __init__(self, domain: str) -> None:
+        super().__init__(f"no DKIM key for {domain!r}: 'smtpeter domain list' shows the domains")
+
+
+class DomainExists(StoreError):
+    def __init__(self, domain: str) -> None:
+        super().__init__(
+            f"{domain!r} already has a key: use 'smtpeter domain rotate {domain}' for a new one"
+        )
+
+
+class BadKey(StoreError):
+    """A private key that cannot be used for DKIM."""

@@ -1,0 +1,52 @@
+"""A base class for features: every L{IFeature} method, doing nothing."""
+
+from __future__ import annotations
+
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from .interfaces import IFeature
+
+
+@implementer(IPlugin, IFeature)
+class Feature:
+    """
+    Subclass this and override what the feature needs. C{header} defaults to
+    C{x-smtpeter-<name>}; C{active} to "the message's options name me".
+    """
+
+    name: str = ""
+    order: int = 500
+    perRecipient: bool = False
+
+    @property
+    def header(self) -> str:
+        return f"x-smtpeter-{self.name}"
+
+    def active(self, options) -> bool:
+        # A plugin's own header arrives among the unknown instructions.
+        if self.name in options.extra:
+            return _flag(options.extra[self.name])
+        return self.name in options.features
+
+    def prepareMessage(self, draft) -> None:
+        pass
+
+    def prepareHTML(self, document, draft) -> None:
+        pass
+
+    def prepareText(self, document, draft) -> None:
+        pass
+
+    def fill(self, slot, copy) -> str:
+        raise NotImplementedError(f"{self.name} puts no slots in documents")
+
+    def personalise(self, copy) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<feature {self.name} (order {self.order})>"
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("true", "yes", "on", "1")

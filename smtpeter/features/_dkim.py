@@ -1,0 +1,58 @@
+"""
+DKIM signing, last of all: a message whose From domain (or a parent of it)
+has a key (C{smtpeter domain add}) is signed relaxed/relaxed with rsa-sha256
+over dkimpy's default header set, with From signed twice so that no second
+From can be added. A message without a From is sent unsigned, with a warning.
+"""
+
+from __future__ import annotations
+
+from email.utils import getaddresses
+
+import dkim
+from twisted.logger import Logger
+
+from ._base import Feature
+
+log = Logger()
+
+
+def fromDomain(headers) -> str | None:
+    values = headers.get_all("from") or []
+    addresses = [a for _, a in getaddresses([str(v) for v in values]) if "@" in a]
+    if not addresses:
+        return None
+    return addresses[0].rpartition("@")[2].strip().lower() or None
+
+
+class SignDKIM(Feature):
+    name = "dkim"
+    order = 1000
+
+    def active(self, options) -> bool:
+        return True
+
+    def prepareMessage(self, draft) -> None:
+        keys = draft.environment.keys
+        if keys is None:
+            return
+        domain = fromDomain(draft.root.headers)
+        if domain is None:
+            draft.warn("the message has no From address, so it is not DKIM-signed")
+            return
+        key = keys.keyFor(domain)
+        if key is not None:
+            draft.state[self.name] = key
+
+    def personalise(self, copy) -> None:
+        key = copy.state.get(self.name)
+        if key is None:
+            return
+        signature = dkim.sign(
+            copy.content,
+            key.selector.encode("ascii"),
+            key.domain.encode("ascii"),
+            key.privateKey,
+            canonicalize=(b"relaxed", b"relaxed"),
+        )
+        copy.content = signature + copy.content

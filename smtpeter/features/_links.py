@@ -1,0 +1,91 @@
+"""
+C{trackclicks} and C{preventscam}.
+
+Every http(s) link in HTML (C{<a href>}, C{<area href>}) and every http(s)
+URL in text/plain parts becomes C{{public-url}/c/{token}/{host}/{path}}: the
+token names the message, the recipient and the link (its index in the
+message's recorded link list) and is signed; the host and path after it are
+only there for the reader. C{mailto:}, C{tel:}, anchors and other schemes are
+left alone, and so is any element carrying C{data-smtpeter-notrack} (the
+attribute itself is removed on the way out).
+
+C{preventscam} (with C{trackclicks}): a link whose visible text is its own
+target (a URL or a bare host name; scheme, C{www.}, trailing slash and case
+ignored) is left alone, so mail clients do not warn that it goes elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from ._base import Feature
+from ._document import NOTRACK
+
+_URL_IN_TEXT = re.compile(r"""https?://[^\s<>"'\x00-\x1f\x7f]+""", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\""
+_READABLE = re.compile(r"[^A-Za-z0-9._~/-]+")
+MAX_READABLE = 60
+
+
+def isTrackable(url: str) -> bool:
+    return url[:7].lower() == "http://" or url[:8].lower() == "https://"
+
+
+def readableTail(url: str) -> str:
+    """C{/host/path}, reduced to characters safe anywhere, for the reader's eye."""
+    parts = urlsplit(url)
+    tail = _READABLE.sub("-", (parts.hostname or "") + parts.path.rstrip("/"))
+    return "/" + tail[:MAX_READABLE].strip("-/") if tail.strip("-/") else ""
+
+
+class TrackClicks(Feature):
+    name = "trackclicks"
+    order = 300
+    perRecipient = True
+
+    def prepareHTML(self, document, draft) -> None:
+        tree = document.tree
+        for element in tree.iter("a", "area"):
+            href = (element.get("href") or "").strip()
+            if NOTRACK in element.attrib or not isTrackable(href):
+                continue
+            element.set("href", document.slot(self.name, href))
+
+    def prepareText(self, document, draft) -> None:
+        def replace(match: re.Match) -> str:
+            url = match.group(0)
+            stripped = url.rstrip(_TRAILING)
+            # A closing parenthesis belongs to the URL if it opened one inside.
+            while stripped != url and url[len(stripped)] == ")" and stripped.count("(") > stripped.count(")"):
+                stripped += ")"
+            return document.slot(self.name, stripped) + url[len(stripped) :]
+
+        document.text = _URL_IN_TEXT.sub(replace, document.text)
+
+    def fill(self, slot, copy) -> str:
+        token = copy.environment.signer.click(copy.qid, copy.index, copy.links[slot.value])
+        return f"{copy.publicUrl}/c/{token}{readableTail(slot.value)}"
+
+
+def _comparable(text: str) -> str:
+    text = text.strip().lower()
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
+    text = re.sub(r"^www\.", "", text)
+    return text.rstrip("/")
+
+
+class PreventScam(Feature):
+    name = "preventscam"
+    order = 290
+
+    def active(self, options) -> bool:
+        return super().active(options) and TrackClicks().active(options)
+
+    def prepareHTML(self, document, draft) -> None:
+        for element in document.tree.iter("a"):
+            href = (element.get("href") or "").strip()
+            visible = element.text_content().strip()
+            if visible and " " not in visible and isTrackable(href):
+                if _comparable(visible) == _comparable(href):
+                    element.set(NOTRACK, "")

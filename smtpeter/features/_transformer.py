@@ -1,0 +1,68 @@
+"""The chain, as the queue uses it: in a small thread pool, off the reactor."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ._chain import Chain, Copy, Prepared
+from .interfaces import ITransformer
+
+log = Logger()
+
+
+@implementer(ITransformer)
+class PassThrough:
+    """No features: every recipient gets the message as it was queued."""
+
+    def prepare(self, message, content):
+        return succeed(Prepared(message, [content]))
+
+    def render(self, prepared, index):
+        return succeed(_plainCopy(prepared, index))
+
+
+def _plainCopy(prepared: Prepared, index: int | None) -> Copy:
+    message = prepared.message
+    recipient = None if index is None else message.envelope.recipients[index].address
+    return Copy(
+        message.qid, index, recipient, message.envelope.sender, b"".join(prepared.pieces),
+        prepared.publicUrl, {}, {}, None,
+    )
+
+
+@implementer(ITransformer)
+class ThreadedChain:
+    """
+    L{Chain} in C{threadpool}. After preparing a message with tracked links
+    the link list is recorded with C{recordLinks(qid, links)}, so that the
+    click endpoint redirects only to what the message said.
+    """
+
+    def __init__(self, chain: Chain, reactor, threadpool, recordLinks=None) -> None:
+        self.chain = chain
+        self._reactor = reactor
+        self._pool = threadpool
+        self._recordLinks = recordLinks
+
+    def prepare(self, message, content):
+        if not self.chain.active(message):
+            return succeed(Prepared(message, [content]))
+        return deferToThreadPool(self._reactor, self._pool, self._prepare, message, content)
+
+    def _prepare(self, message, content) -> Prepared:
+        try:
+            prepared = self.chain.prepare(message, content)
+        except Exception:
+            log.failure("{qid}: the feature chain failed; sending unchanged", qid=message.qid)
+            return Prepared(message, [content])
+        if prepared.links and self._recordLinks is not None:
+            self._recordLinks(message.qid, prepared.links)
+        return prepared
+
+    def render(self, prepared, index):
+        if not prepared.features:
+            return succeed(_plainCopy(prepared, index))
+        return deferToThreadPool(self._reactor, self._pool, self.chain.render, prepared, index)
