@@ -101,9 +101,7 @@ class Draft:
         return [
             part
             for part in self.root.walk()
-            if not part.children
-            and part.contentType == f"text/{subtype}"
-            and not part.isAttachment
+            if not part.children and part.contentType == f"text/{subtype}" and not part.isAttachment
         ]
 
 
@@ -173,9 +171,7 @@ class _LRU:
 class Chain:
     """The features, ordered, and the work of applying them."""
 
-    def __init__(
-        self, features: Sequence, environment: Environment, cacheSize: int = 512
-    ) -> None:
+    def __init__(self, features: Sequence, environment: Environment, cacheSize: int = 512) -> None:
         names = [f.name for f in features]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
@@ -252,7 +248,7 @@ class Chain:
         template: Template = cached
         headers = part.headers
         headers.set_param("charset", "utf-8")
-        ctype = f"Content-Type: {headers['content-type']}\r\n".encode("utf-8")
+        ctype = f"Content-Type: {headers['content-type']}\r\n".encode()
         part.fields = _mime.replaceFields(
             part.fields,
             {

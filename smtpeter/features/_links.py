@@ -57,7 +57,11 @@ class TrackClicks(Feature):
             url = match.group(0)
             stripped = url.rstrip(_TRAILING)
             # A closing parenthesis belongs to the URL if it opened one inside.
-            while stripped != url and url[len(stripped)] == ")" and stripped.count("(") > stripped.count(")"):
+            while (
+                stripped != url
+                and url[len(stripped)] == ")"
+                and stripped.count("(") > stripped.count(")")
+            ):
                 stripped += ")"
             return document.slot(self.name, stripped) + url[len(stripped) :]
 

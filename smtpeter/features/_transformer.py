@@ -28,8 +28,15 @@ def _plainCopy(prepared: Prepared, index: int | None) -> Copy:
     message = prepared.message
     recipient = None if index is None else message.envelope.recipients[index].address
     return Copy(
-        message.qid, index, recipient, message.envelope.sender, b"".join(prepared.pieces),
-        prepared.publicUrl, {}, {}, None,
+        message.qid,
+        index,
+        recipient,
+        message.envelope.sender,
+        b"".join(prepared.pieces),
+        prepared.publicUrl,
+        {},
+        {},
+        None,
     )
 
 
