@@ -1,7 +1,7 @@
 """
-``smtpeter``: administration of a gateway's data directory (SMTP logins).
-Changes reach a running gateway at once: it reads logins from the database
-at every AUTH.
+``smtpeter``: administration of a gateway's data directory (SMTP logins,
+DKIM domains, the queue). Changes reach a running gateway without a restart:
+it reads logins at every AUTH and DKIM keys every few seconds.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from .queue import FEATURES, DiskSpool
+from .queue import DiskSpool
 from .store import LoginRecord, LoginStore, StoreError, connect
+from .store._domains import DomainKey, DomainStore
+from .store._logins import knownFeatures
 
 DATABASE = "smtpeter.sqlite"
 
@@ -25,8 +27,9 @@ def _when(stamp: float | None) -> str:
 def _show(record: LoginRecord) -> str:
     state = "enabled" if record.enabled else "disabled"
     features = " ".join(sorted(record.features)) or "(no features)"
+    clicks = f"  links via {record.publicUrl}" if record.publicUrl else ""
     return (
-        f"{record.name}  {state}  {features}  created {_when(record.created)}"
+        f"{record.name}  {state}  {features}{clicks}  created {_when(record.created)}"
         f"  last used {_when(record.lastUsed)}"
     )
 
@@ -58,9 +61,14 @@ def loginCommand(store: LoginStore, args) -> None:
         for record in records if not args.json else ():
             print(_show(record))
     elif args.action == "update":
-        if not args.enable and not args.disable:
-            raise StoreError("say what to change: --enable FEATURE and/or --disable FEATURE")
-        print(_show(store.update(args.name, args.enable, args.disable)))
+        if not args.enable and not args.disable and args.public_url is None:
+            raise StoreError(
+                "say what to change: --enable FEATURE, --disable FEATURE or --public-url URL"
+            )
+        publicUrl = args.public_url
+        if publicUrl is not None and publicUrl.lower() == "default":
+            publicUrl = ""
+        print(_show(store.update(args.name, args.enable, args.disable, publicUrl)))
     elif args.action in ("enable", "disable"):
         print(_show(store.setEnabled(args.name, args.action == "enable")))
     elif args.action == "reset-password":
@@ -69,6 +77,60 @@ def loginCommand(store: LoginStore, args) -> None:
     elif args.action == "delete":
         store.delete(args.name)
         print(f"deleted login {args.name}")
+
+
+def _printRecord(key: DomainKey, verb: str) -> None:
+    print(f"{verb} DKIM key for {key.domain} (selector {key.selector})")
+    print("Publish this DNS TXT record, then mail from the domain is signed:")
+    print(f"  name:  {key.name}")
+    print(f"  value: {key.txt}")
+    print(f"  zone file line: {key.name}. IN TXT {_zoneQuoted(key.txt)}")
+
+
+def _zoneQuoted(value: str) -> str:
+    """A TXT value as quoted strings of at most 255 characters each, as DNS needs."""
+    return " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255))
+
+
+def domainCommand(store: DomainStore, args) -> None:
+    if args.action == "list":
+        keys = store.list()
+        if args.json:
+            print(json.dumps([k.toJSON() for k in keys], indent=2))
+        elif not keys:
+            print("no DKIM domains yet; add one with: smtpeter domain add DOMAIN")
+        for key in keys if not args.json else ():
+            state = "signing" if key.active else "retired"
+            print(f"{key.domain}  {key.selector}  {state}  created {_when(key.created)}")
+            print(f"    {key.name} TXT {key.txt}")
+        return
+    if args.action == "delete":
+        count = store.delete(args.domain)
+        print(f"deleted {count} key(s) of {args.domain}; its mail is no longer signed")
+        return
+    if args.action == "add":
+        key = store.add(args.domain, args.selector)
+        verb = "created"
+    elif args.action == "rotate":
+        key = store.rotate(args.domain, args.selector)
+        verb = "rotated to a new"
+    else:
+        try:
+            pem = Path(args.key).read_bytes()
+        except OSError as e:
+            raise StoreError(f"cannot read {args.key}: {e.strerror}") from e
+        key = store.importKey(args.domain, pem, args.selector)
+        verb = "imported"
+    if args.json:
+        record = key.toJSON()
+        print(json.dumps({k: record[k] for k in ("domain", "selector", "name", "txt")}))
+        return
+    _printRecord(key, verb)
+    if args.action == "rotate":
+        print(
+            "Mail is signed with the new key from now on. Keep the old record published"
+            " for a few days, then remove it and run 'smtpeter domain list' to check."
+        )
 
 
 def queueCommand(spool: DiskSpool, args) -> None:
@@ -125,11 +187,11 @@ def queueCommand(spool: DiskSpool, args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    features = ", ".join(FEATURES)
+    features = ", ".join(knownFeatures())
     top = argparse.ArgumentParser(
         prog="smtpeter",
         description="Administer an smtpeter gateway: SMTP logins and their features,"
-        " and a look at the delivery queue."
+        " DKIM keys for sender domains, and a look at the delivery queue."
         " Run the gateway itself with: twistd -n smtpeter",
     )
     top.add_argument(
@@ -164,8 +226,15 @@ def parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="list logins (never passwords)")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
 
-    update = actions.add_parser("update", help="turn features on or off")
+    update = actions.add_parser("update", help="turn features on or off, set the click domain")
     update.add_argument("name")
+    update.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="base URL of this login's tracking links and hosted images, e.g. a CNAME under"
+        " the customer's domain (https://click.customer.example); 'default' goes back to"
+        " the gateway's --public-url",
+    )
     update.add_argument(
         "--enable",
         action="append",
@@ -189,6 +258,42 @@ def parser() -> argparse.ArgumentParser:
     reset.add_argument(
         "--json", action="store_true", help="print one JSON object with name, password, features"
     )
+    domain = sub.add_parser(
+        "domain",
+        help="manage DKIM keys of sender domains",
+        description="Manage DKIM keys. Mail whose From domain (or a parent domain) has a"
+        " key is signed after every other change. Each command that makes a key prints"
+        " the DNS TXT record to publish.",
+    )
+    domainActions = domain.add_subparsers(dest="action", required=True, metavar="ACTION")
+    jsonHelp = "print one JSON object with domain, selector, name and txt (the record's value)"
+    add = domainActions.add_parser("add", help="make an RSA-2048 key for a domain")
+    add.add_argument("domain")
+    add.add_argument(
+        "--selector", help="the DKIM selector [default: smtpeterYYYYMMDD, today's date]"
+    )
+    add.add_argument("--json", action="store_true", help=jsonHelp)
+    imported = domainActions.add_parser(
+        "import", help="install your own private key (PEM, RSA, unencrypted)"
+    )
+    imported.add_argument("domain")
+    imported.add_argument("--key", required=True, metavar="FILE", help="the PEM private key")
+    imported.add_argument("--selector", required=True, help="the selector its record is under")
+    imported.add_argument("--json", action="store_true", help=jsonHelp)
+    rotate = domainActions.add_parser(
+        "rotate", help="sign with a new key from now on; the old one is kept as retired"
+    )
+    rotate.add_argument("domain")
+    rotate.add_argument("--selector", help="the new key's selector [default: from the date]")
+    rotate.add_argument("--json", action="store_true", help=jsonHelp)
+    domainList = domainActions.add_parser(
+        "list", help="domains, their selectors and the TXT records to publish"
+    )
+    domainList.add_argument("--json", action="store_true", help="print a JSON array")
+    domainActions.add_parser("delete", help="delete a domain and all its keys").add_argument(
+        "domain"
+    )
+
     queue = sub.add_parser(
         "queue",
         help="look at the delivery queue",
@@ -212,9 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "queue":
             queueCommand(DiskSpool(data / "spool"), args)
             return 0
-        store = LoginStore(connect(data / DATABASE))
+        db = connect(data / DATABASE)
         if args.command == "login":
-            loginCommand(store, args)
+            loginCommand(LoginStore(db), args)
+        elif args.command == "domain":
+            domainCommand(DomainStore(db), args)
     except (StoreError, ValueError) as e:
         print(f"smtpeter: {e}", file=sys.stderr)
         return 1

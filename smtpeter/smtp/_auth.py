@@ -34,6 +34,7 @@ class AuthenticatedSender:
 
     login: str
     features: frozenset[str]
+    publicUrl: str | None = None
 
 
 @implementer(ICredentialsChecker)
@@ -65,7 +66,11 @@ class SenderRealm:
     def requestAvatar(self, avatarId: LoginRecord, mind, *interfaces):
         if ISender not in interfaces:
             raise NotImplementedError("only ISender avatars")
-        return ISender, AuthenticatedSender(avatarId.name, avatarId.features), lambda: None
+        return (
+            ISender,
+            AuthenticatedSender(avatarId.name, avatarId.features, avatarId.publicUrl),
+            lambda: None,
+        )
 
 
 def makePortal(store: ILoginStore) -> Portal:

@@ -125,7 +125,9 @@ class MailCommands:
                     n=reader.bareEndings,
                 )
             fields, body = splitHeader(reader.content())
-            kept, options = readOptions(fields, self.sender.features, self.sender.login)
+            kept, options = readOptions(
+                fields, self.sender.features, self.sender.login, self.sender.publicUrl
+            )
             content = self._receivedHeader() + b"".join(kept) + body
             envelope = Envelope(
                 self.mailFrom,

@@ -80,7 +80,10 @@ def _flag(name: str, value: str) -> bool:
 
 
 def readOptions(
-    fields: list[bytes], loginFeatures: frozenset[str], login: str | None
+    fields: list[bytes],
+    loginFeatures: frozenset[str],
+    login: str | None,
+    publicUrl: str | None = None,
 ) -> tuple[list[bytes], Options]:
     """
     Take the C{x-smtpeter-*} fields out of C{fields} and apply them to the
@@ -116,4 +119,4 @@ def readOptions(
             # Unknown instructions are still instructions to us: never
             # forwarded, kept for features that plugins may add.
             extra[option] = value
-    return kept, Options(frozenset(features), tuple(tags), login, extra)
+    return kept, Options(frozenset(features), tuple(tags), login, extra, publicUrl)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from attrs import evolve, field, frozen
 
+from ..config import checkPublicUrl
 from ..queue._message import FEATURES
 from ._exceptions import LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS logins (
     last_used REAL
 );
 """
+_COLUMNS = "name, password_hash, enabled, features, created, last_used, public_url"
 
 
 @frozen
@@ -43,6 +45,8 @@ class LoginRecord:
     created: float
     lastUsed: float | None
     passwordHash: str = field(repr=False, eq=False)
+    #: The login's own click domain (a CNAME to the gateway), if it has one.
+    publicUrl: str | None = None
 
     def toJSON(self) -> dict:
         return {
@@ -51,12 +55,26 @@ class LoginRecord:
             "features": sorted(self.features),
             "created": self.created,
             "last_used": self.lastUsed,
+            "public_url": self.publicUrl,
         }
+
+
+def knownFeatures() -> list[str]:
+    """The built-in features and those that installed plugins add."""
+    from ..features import discover
+
+    names = set(FEATURES)
+    for feature in discover():
+        if feature.name != "dkim":
+            names.add(feature.name)
+    return sorted(names)
 
 
 def checkFeatures(features: Iterable[str]) -> frozenset[str]:
     chosen = frozenset(features)
-    unknown = sorted(chosen - set(FEATURES))
+    if not chosen:
+        return chosen
+    unknown = sorted(chosen - set(knownFeatures()))
     if unknown:
         raise UnknownFeature(unknown)
     return chosen
@@ -70,6 +88,9 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.executescript(_SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(logins)")}
+    if "public_url" not in columns:
+        db.execute("ALTER TABLE logins ADD COLUMN public_url TEXT")
     return db
 
 
@@ -81,17 +102,19 @@ class LoginStore:
         self._clock = clock
 
     def _row(self, row: tuple) -> LoginRecord:
-        name, pwhash, enabled, features, created, lastUsed = row
+        name, pwhash, enabled, features, created, lastUsed, publicUrl = row
         return LoginRecord(
-            name, bool(enabled), frozenset(json.loads(features)), created, lastUsed, pwhash
+            name,
+            bool(enabled),
+            frozenset(json.loads(features)),
+            created,
+            lastUsed,
+            pwhash,
+            publicUrl,
         )
 
     def get(self, name: str) -> LoginRecord | None:
-        row = self._db.execute(
-            "SELECT name, password_hash, enabled, features, created, last_used"
-            " FROM logins WHERE name = ?",
-            (name,),
-        ).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM logins WHERE name = ?", (name,)).fetchone()
         return None if row is None else self._row(row)
 
     def require(self, name: str) -> LoginRecord:
@@ -101,10 +124,7 @@ class LoginStore:
         return record
 
     def list(self) -> list[LoginRecord]:
-        rows = self._db.execute(
-            "SELECT name, password_hash, enabled, features, created, last_used"
-            " FROM logins ORDER BY name"
-        ).fetchall()
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM logins ORDER BY name").fetchall()
         return [self._row(r) for r in rows]
 
     def count(self) -> int:
@@ -128,12 +148,24 @@ class LoginStore:
         return record, password
 
     def update(
-        self, name: str, enable: Iterable[str] = (), disable: Iterable[str] = ()
+        self,
+        name: str,
+        enable: Iterable[str] = (),
+        disable: Iterable[str] = (),
+        publicUrl: str | None = None,
     ) -> LoginRecord:
+        """
+        Turn features on and off; set the login's click domain with
+        C{publicUrl} (C{""} puts it back to the gateway's own).
+        """
         record = self.require(name)
         features = (record.features | checkFeatures(enable)) - checkFeatures(disable)
+        if publicUrl is not None:
+            publicUrl = checkPublicUrl(publicUrl) if publicUrl else None
+            record = evolve(record, publicUrl=publicUrl)
         self._db.execute(
-            "UPDATE logins SET features = ? WHERE name = ?", (json.dumps(sorted(features)), name)
+            "UPDATE logins SET features = ?, public_url = ? WHERE name = ?",
+            (json.dumps(sorted(features)), record.publicUrl, name),
         )
         return evolve(record, features=features)
 
