@@ -256,6 +256,11 @@ class Chain:
                 "content-transfer-encoding": b"Content-Transfer-Encoding: quoted-printable\r\n",
             },
         )
+        if part is draft.root and "mime-version" not in part.headers:
+            # Content-Transfer-Encoding means nothing without it (RFC 2045 4).
+            part.fields = _mime.replaceFields(
+                part.fields, {"mime-version": b"MIME-Version: 1.0\r\n"}
+            )
         body = EncodedTemplate(template)
         part.replacement = [body if template.slots else body.render(_noSlots)]
         draft.markChanged(part)

@@ -1,0 +1,53 @@
+"""Shared by the feature tests: the fixture corpus and a chain over a temporary data dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smtpeter.features import Chain, Environment, TokenSigner, discover
+from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient
+from smtpeter.store._images import ImageStore
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+MESSAGES = FIXTURES / "messages"
+GOLDEN = FIXTURES / "golden"
+QID = "0190F3A1B2C3D4E5F607"
+SECRET = b"s" * 32
+PUBLIC = "https://click.example.net"
+
+
+def fixture(name: str) -> bytes:
+    """A corpus message as the spool holds it: CRLF line ends."""
+    return crlf((MESSAGES / f"{name}.eml").read_bytes())
+
+
+def crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def corpus() -> list[str]:
+    return sorted(p.stem for p in MESSAGES.glob("*.eml"))
+
+
+def makeChain(tmp: Path, features=None, keys=None) -> Chain:
+    environment = Environment(
+        TokenSigner(SECRET), PUBLIC, "bounces.example.net", ImageStore(tmp / "images"), keys
+    )
+    return Chain(discover() if features is None else features, environment)
+
+
+def message(
+    content: bytes,
+    features=(),
+    recipients=("first@example.org", "second@example.org"),
+    sender="sender@example.com",
+    extra=None,
+    qid=QID,
+) -> QueuedMessage:
+    return QueuedMessage(
+        qid,
+        Envelope(sender, tuple(Recipient(r) for r in recipients)),
+        Options(frozenset(features), (), "test", extra or {}),
+        0.0,
+        content,
+    )

@@ -1,0 +1,109 @@
+"""
+Property: whatever the message, the chain does not crash, every MIME part
+survives (hosted images aside), and parts no feature touches keep their bytes.
+"""
+
+import email
+import email.policy
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from smtpeter.features import _mime
+
+from .helpers import makeChain, message
+
+ALL = ("hostedimages", "inlinecss", "preventscam", "trackclicks", "trackopens", "trackbounces")
+
+texts = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=300
+)
+html = st.builds(
+    lambda before, url, text, after, tag: (
+        f'<{tag}>{before}<a href="{url}">{text}</a><style>p {{ color: red }}</style>{after}'
+    ),
+    texts,
+    st.sampled_from(["https://example.com/x", "mailto:a@b.c", "#top", "http://e.org/?a=1&b=2", ""]),
+    texts,
+    texts,
+    st.sampled_from(["p", "div", "html><body", "table><tr><td", "!-- "]),
+)
+encodings = st.sampled_from(["7bit", "8bit", "quoted-printable", "base64"])
+charsets = st.sampled_from(["utf-8", "iso-8859-1", "windows-1252", "us-ascii", "bogus-charset"])
+
+
+def encode(text: str, cte: str, charset: str) -> bytes:
+    try:
+        raw = text.encode(charset)
+    except (LookupError, UnicodeEncodeError):
+        raw = text.encode("utf-8")
+    if cte == "base64":
+        return email.base64mime.body_encode(raw).encode("ascii")
+    if cte == "quoted-printable":
+        import quopri
+
+        return quopri.encodestring(raw)
+    return raw.replace(b"\r", b"")
+
+
+@st.composite
+def leaves(draw):
+    kind = draw(
+        st.sampled_from(["text/html", "text/plain", "application/octet-stream", "image/png"])
+    )
+    cte, charset = draw(encodings), draw(charsets)
+    body = draw(html) if kind == "text/html" else draw(texts)
+    headers = f"Content-Type: {kind}; charset={charset}\nContent-Transfer-Encoding: {cte}\n"
+    if kind == "image/png":
+        headers += f"Content-ID: <img{draw(st.integers(0, 3))}@x>\n"
+    return (headers + "\n").encode() + encode(body, cte, charset)
+
+
+@st.composite
+def entities(draw, depth=0):
+    if depth >= 3 or draw(st.booleans()):
+        return draw(leaves())
+    subtype = draw(st.sampled_from(["mixed", "alternative", "related"]))
+    boundary = f"b{depth}{draw(st.integers(0, 999))}"
+    children = draw(st.lists(entities(depth + 1), min_size=1, max_size=3))
+    out = f'Content-Type: multipart/{subtype}; boundary="{boundary}"\n\npreamble\n'.encode()
+    for child in children:
+        out += f"--{boundary}\n".encode() + child + b"\n"
+    return out + f"--{boundary}--\nepilogue\n".encode()
+
+
+def leafBytes(content: bytes) -> list[bytes]:
+    return [
+        b"".join(p.fields) + p.separator + p.body
+        for p in _mime.parse(content).walk()
+        if not p.children
+    ]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(entity=entities(), features=st.sets(st.sampled_from(ALL)))
+def test_chain_never_loses_a_part(tmp_path_factory, entity, features):
+    content = (b"From: a@example.com\nSubject: property\n" + entity).replace(b"\n", b"\r\n")
+    chain = makeChain(tmp_path_factory.mktemp("chain"))
+    prepared = chain.prepare(message(content, features), content)
+    out = chain.render(prepared, 0).content
+    before = _mime.parse(content)
+    after = _mime.parse(out)
+    hosted = "hostedimages" in features
+    leavesBefore = [p for p in before.walk() if not p.children]
+    leavesAfter = [p for p in after.walk() if not p.children]
+    kept = [p for p in leavesBefore if not (hosted and p.headers.get_content_maintype() == "image")]
+    assert len(leavesAfter) >= len(kept)
+    assert len(leavesAfter) <= len(leavesBefore)
+    changed = {"text/html", "text/plain"}
+    outBytes = set(leafBytes(out))
+    for part in kept:
+        if part.contentType not in changed:
+            assert b"".join(part.fields) + part.separator + part.body in outBytes
+    # What a mail client reads: the same sequence of types (hosted images aside)
+    assert [p.contentType for p in leavesAfter if p.headers.get_content_maintype() != "image"] == [
+        p.contentType for p in leavesBefore if p.headers.get_content_maintype() != "image"
+    ]
+    email.message_from_bytes(out, policy=email.policy.default)  # parses
