@@ -59,7 +59,7 @@ def test_errors_are_one_line_and_nonzero(capsys, tmp_path):
     code, _, err = run(capsys, tmp_path, "login", "create", "app")
     assert code == 1 and "exists already" in err
     code, _, err = run(capsys, tmp_path, "login", "create", "x", "--feature", "nope")
-    assert code == 1 and "valid features: trackclicks" in err
+    assert code == 1 and "valid features: hostedimages, inlinecss" in err
     code, _, err = run(capsys, tmp_path, "login", "update", "ghost", "--enable", "trackopens")
     assert code == 1 and "no login named 'ghost'" in err
     code, _, err = run(capsys, tmp_path, "login", "update", "app")
@@ -72,3 +72,82 @@ def test_help_explains_every_command(capsys):
     out = capsys.readouterr().out
     for command in ("create", "list", "update", "enable", "disable", "reset-password", "delete"):
         assert command in out
+
+
+def test_domain_add_json_list_rotate_import_delete(capsys, tmp_path):
+    code, out, _ = run(capsys, tmp_path, "domain", "add", "Example.COM", "--json")
+    record = json.loads(out)
+    assert code == 0 and set(record) == {"domain", "selector", "name", "txt"}
+    assert record["domain"] == "example.com"
+    assert record["name"] == f"{record['selector']}._domainkey.example.com"
+    assert record["txt"].startswith("v=DKIM1; k=rsa; p=MII")
+    code, out, _ = run(capsys, tmp_path, "domain", "add", "mail.example.org", "--selector", "s1")
+    assert code == 0 and "s1._domainkey.mail.example.org" in out and "v=DKIM1" in out
+    code, _, err = run(capsys, tmp_path, "domain", "add", "example.com")
+    assert code == 1 and "domain rotate example.com" in err
+    code, out, _ = run(capsys, tmp_path, "domain", "rotate", "example.com", "--json")
+    rotated = json.loads(out)
+    assert rotated["selector"] != record["selector"] and rotated["txt"] != record["txt"]
+    code, out, _ = run(capsys, tmp_path, "domain", "list", "--json")
+    keys = {(k["domain"], k["selector"]): k["active"] for k in json.loads(out)}
+    assert keys == {
+        ("example.com", record["selector"]): False,
+        ("example.com", rotated["selector"]): True,
+        ("mail.example.org", "s1"): True,
+    }
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / "own.pem").write_bytes(pem)
+    code, out, _ = run(
+        capsys,
+        tmp_path,
+        "domain",
+        "import",
+        "own.example",
+        "--key",
+        str(tmp_path / "own.pem"),
+        "--selector",
+        "mine",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["name"] == "mine._domainkey.own.example"
+    (tmp_path / "bad.pem").write_text("not a key")
+    code, _, err = run(
+        capsys,
+        tmp_path,
+        "domain",
+        "import",
+        "own.example",
+        "--key",
+        str(tmp_path / "bad.pem"),
+        "--selector",
+        "x",
+    )
+    assert code == 1 and "PEM" in err
+    code, out, _ = run(capsys, tmp_path, "domain", "delete", "example.com")
+    assert code == 0 and "deleted 2 key(s)" in out
+    code, _, err = run(capsys, tmp_path, "domain", "delete", "example.com")
+    assert code == 1 and "no DKIM key" in err
+    code, _, err = run(capsys, tmp_path, "domain", "add", "localhost")
+    assert code == 1 and "not a domain name" in err
+
+
+def test_login_public_url(capsys, tmp_path):
+    run(capsys, tmp_path, "login", "create", "app")
+    code, out, _ = run(
+        capsys, tmp_path, "login", "update", "app", "--public-url", "https://c.customer.example/"
+    )
+    assert code == 0 and "links via https://c.customer.example " in out
+    code, out, _ = run(capsys, tmp_path, "login", "list", "--json")
+    assert json.loads(out)[0]["public_url"] == "https://c.customer.example"
+    code, _, err = run(capsys, tmp_path, "login", "update", "app", "--public-url", "c.example")
+    assert code == 1 and "http:// or https://" in err
+    run(capsys, tmp_path, "login", "update", "app", "--public-url", "default")
+    code, out, _ = run(capsys, tmp_path, "login", "list", "--json")
+    assert json.loads(out)[0]["public_url"] is None

@@ -164,3 +164,26 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1
     assert "smtpeter: cannot start: Couldn't listen on 127.0.0.1:" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_public_url_and_bounce_domain():
+    c = config("--hostname", "gw.example.com")
+    assert c.publicUrl == "http://gw.example.com:8080"
+    assert c.bounceDomain == "gw.example.com"
+    c = config("--public-url", "https://click.example.com/", "--bounce-domain", "B.example.com")
+    assert c.publicUrl == "https://click.example.com"
+    assert c.bounceDomain == "b.example.com"
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--public-url", "click.example.com"], "http:// or https://"),
+        (["--public-url", "https://x.example/?a=1"], "no query"),
+        (["--bounce-domain", "not a domain"], "domain name"),
+    ],
+)
+def test_bad_feature_options(args, says):
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(args)
+    assert says in str(error.value)

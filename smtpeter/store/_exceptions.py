@@ -20,9 +20,9 @@ class LoginExists(StoreError):
 
 
 class UnknownFeature(StoreError):
-    def __init__(self, unknown: list[str]) -> None:
+    def __init__(self, unknown: list[str], valid=FEATURES) -> None:
         super().__init__(
-            f"unknown feature(s) {', '.join(unknown)}; valid features: {', '.join(FEATURES)}"
+            f"unknown feature(s) {', '.join(unknown)}; valid features: {', '.join(valid)}"
         )
 
 

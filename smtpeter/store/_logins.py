@@ -74,9 +74,10 @@ def checkFeatures(features: Iterable[str]) -> frozenset[str]:
     chosen = frozenset(features)
     if not chosen:
         return chosen
-    unknown = sorted(chosen - set(knownFeatures()))
+    known = knownFeatures()
+    unknown = sorted(chosen - set(known))
     if unknown:
-        raise UnknownFeature(unknown)
+        raise UnknownFeature(unknown, known)
     return chosen
 
 
