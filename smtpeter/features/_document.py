@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import lxml.etree
 import lxml.html
-from attrs import frozen
+from attrs import field, frozen
 
 from ._mime import MIMEError
 
@@ -55,17 +55,25 @@ class Template:
 
 @frozen
 class EncodedTemplate:
-    """A L{Template} as a MIME body: UTF-8, quoted-printable, CRLF lines."""
+    """
+    A L{Template} as a MIME body: UTF-8, quoted-printable, CRLF lines. Line
+    ends are made CRLF once, here; filled values never hold a line end.
+    """
 
-    template: Template
+    template: Template = field(converter=lambda t: _crlfTemplate(t))
 
     def render(self, fill: Callable[[Slot], str]) -> bytes:
-        return encodeBody(self.template.render(fill))
+        return binascii.b2a_qp(self.template.render(fill).encode("utf-8"), istext=True)
 
 
-def encodeBody(text: str) -> bytes:
-    text = re.sub(r"\r\n|\r|\n", "\r\n", text)
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True)
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _crlfTemplate(template: Template) -> Template:
+    return Template(
+        tuple(_LINE_END.sub("\r\n", s) if isinstance(s, str) else s for s in template.segments),
+        template.escape,
+    )
 
 
 class _Slotted:

@@ -17,6 +17,7 @@ ignored) is left alone, so mail clients do not warn that it goes elsewhere.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ._base import Feature
@@ -32,6 +33,7 @@ def isTrackable(url: str) -> bool:
     return url[:7].lower() == "http://" or url[:8].lower() == "https://"
 
 
+@lru_cache(maxsize=4096)
 def readableTail(url: str) -> str:
     """C{/host/path}, reduced to characters safe anywhere, for the reader's eye."""
     parts = urlsplit(url)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from email.message import Message
 from email.parser import BytesHeaderParser
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from ..smtp._options import splitHeader
 
@@ -53,6 +53,7 @@ class Part:
     changed: bool = False
     #: A replacement for the body: pieces as L{pieces} returns them.
     replacement: list | None = None
+    _text: str | None = field(default=None, repr=False)
 
     @property
     def contentType(self) -> str:
@@ -108,6 +109,11 @@ class Part:
         the declared one does not decode it, UTF-8 and then Windows-1252
         (which reads nearly anything ISO-8859-1 can) are tried.
         """
+        if self._text is None:
+            self._text = self._decodeText()
+        return self._text
+
+    def _decodeText(self) -> str:
         raw = self.decoded()
         declared = self.headers.get_content_charset() or "us-ascii"
         for charset in (declared, "utf-8", "windows-1252", "latin-1"):
@@ -143,19 +149,32 @@ def _splitSeparator(rest: bytes) -> tuple[bytes, bytes]:
 
 def _splitMultipart(part: Part, boundary: bytes, depth: int) -> None:
     body = part.body
-    pattern = re.compile(rb"(?:^|\r\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|$)")
-    found = list(pattern.finditer(body))
-    opening = [m for m in found if not m.group(1)]
+    # The pattern starts with the literal delimiter so that the regex engine
+    # can search for it quickly; the CRLF before it is checked afterwards.
+    pattern = re.compile(b"--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|$)")
+    found = [
+        _Delimiter(m.start() - (2 if m.start() else 0), m.end(), m.group(1))
+        for m in pattern.finditer(body)
+        if m.start() == 0 or body[m.start() - 2 : m.start()] == b"\r\n"
+    ]
+    opening = [m for m in found if not m.close]
     if not opening:
         return  # not really a multipart: keep it as one opaque leaf
-    closing = next((m for m in found if m.group(1) and m.start() > opening[-1].start()), None)
-    part.preamble = body[: opening[0].start()]
+    closing = next((m for m in found if m.close and m.start > opening[-1].start), None)
+    part.preamble = body[: opening[0].start]
     edges = opening + ([closing] if closing else [])
     for i, m in enumerate(opening):
-        end = edges[i + 1].start() if i + 1 < len(edges) else len(body)
-        part.delimiters.append(body[m.start() : m.end()])
-        part.children.append(parse(body[m.end() : end], depth + 1))
-    part.closing = body[closing.start() :] if closing else b""
+        end = edges[i + 1].start if i + 1 < len(edges) else len(body)
+        part.delimiters.append(body[m.start : m.end])
+        part.children.append(parse(body[m.end : end], depth + 1))
+    part.closing = body[closing.start :] if closing else b""
+
+
+@frozen
+class _Delimiter:
+    start: int
+    end: int
+    close: bytes | None
 
 
 def pieces(part: Part) -> list:
