@@ -139,10 +139,6 @@ class Prepared:
             isinstance(p, bytes) for p in self.pieces
         )
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.features)
-
 
 class _LRU:
     def __init__(self, size: int) -> None:
@@ -207,9 +203,10 @@ class Chain:
             except Exception as e:
                 log.failure("{qid}: {feature} failed", qid=message.qid, feature=feature.name)
                 draft.warn(f"{feature.name} failed: {e}")
-        for kind in ("html", "plain"):
-            for part in draft.textParts(kind):
-                self._preparePart(draft, part, kind)
+        for kind, method in (("html", "prepareHTML"), ("plain", "prepareText")):
+            if any(_overrides(f, method) for f in active):
+                for part in draft.textParts(kind):
+                    self._preparePart(draft, part, kind)
         pieces = _mime.pieces(root)
         links: list[str] = []
         seen: set[str] = set()
@@ -306,6 +303,15 @@ class Chain:
                 log.failure("{qid}: {feature} failed", qid=message.qid, feature=feature.name)
                 prepared.warnings.append(f"{feature.name} failed for a copy: {e}")
         return copy
+
+
+def _overrides(feature, method: str) -> bool:
+    """Might C{feature}'s C{method} change a part? (Not if it is L{Feature}'s no-op.)"""
+    from ._base import Feature
+
+    return not isinstance(feature, Feature) or (
+        getattr(type(feature), method) is not getattr(Feature, method)
+    )
 
 
 def _noSlots(slot):
