@@ -1,4 +1,8 @@
-"""Persistent state: SMTP logins (and, later, domains, tokens and events)."""
+"""
+Persistent state in the data directory: SMTP logins, DKIM keys of sender
+domains (L{_domains}), the links each message was sent with (L{_links}) and
+hosted images (L{_images}); tokens and events come later.
+"""
 
 from ._exceptions import LoginExists, NoSuchLogin, StoreError, UnknownFeature
 from ._logins import LoginRecord, LoginStore, connect
