@@ -21,7 +21,7 @@ from email.parser import BytesHeaderParser
 
 from attrs import define, field, frozen
 
-from ..smtp._options import splitHeader
+from ..smtp._options import fieldName, splitHeader
 
 MAX_DEPTH = 20
 _CONTENT_FIELDS = ("content-type", "content-transfer-encoding")
@@ -225,7 +225,7 @@ def replaceFields(fields: list[bytes], replacements: dict[str, bytes | None]) ->
     out = []
     done = set()
     for raw in fields:
-        name = raw.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
+        name = fieldName(raw)
         if name in replacements:
             if name not in done and replacements[name] is not None:
                 out.append(replacements[name])
@@ -242,7 +242,7 @@ def contentFields(part: Part) -> dict[str, bytes | None]:
     """The C{Content-*} fields of C{part} as raw fields, to move them onto another header."""
     found: dict[str, bytes | None] = {name: None for name in _CONTENT_FIELDS}
     for raw in part.fields:
-        name = raw.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
+        name = fieldName(raw)
         if name.startswith("content-"):
             found[name] = raw
     return found
@@ -256,10 +256,7 @@ def collapse(parent: Part, index: int) -> None:
     child = parent.children[index]
     replacements = {
         name: None
-        for name in (
-            raw.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
-            for raw in parent.fields
-        )
+        for name in (fieldName(raw) for raw in parent.fields)
         if name.startswith("content-")
     }
     replacements.update(contentFields(child))

@@ -79,25 +79,21 @@ class TokenSigner:
         raw = payload + self._mac(b"b", payload, _BOUNCE_MAC)
         return "b" + base64.b32encode(raw).decode("ascii").lower()
 
+    def _verified(self, kind: bytes, raw: bytes | None, layout: struct.Struct, size: int):
+        """The payload's fields if C{raw} is a whole payload with a valid MAC, else C{None}."""
+        if raw is None or len(raw) != layout.size + size:
+            return None
+        payload, mac = raw[: layout.size], raw[layout.size :]
+        if not hmac.compare_digest(mac, self._mac(kind, payload, size)):
+            return None
+        qid, *rest = layout.unpack(payload)
+        return TrackingId(qid.hex().upper(), *rest)
+
     def readClick(self, token: str) -> TrackingId | None:
-        raw = _unb64(token)
-        if raw is None or len(raw) != _CLICK.size + _MAC:
-            return None
-        payload, mac = raw[: _CLICK.size], raw[_CLICK.size :]
-        if not hmac.compare_digest(mac, self._mac(b"c", payload, _MAC)):
-            return None
-        qid, recipient, link = _CLICK.unpack(payload)
-        return TrackingId(qid.hex().upper(), recipient, link)
+        return self._verified(b"c", _unb64(token), _CLICK, _MAC)
 
     def readOpen(self, token: str) -> TrackingId | None:
-        raw = _unb64(token)
-        if raw is None or len(raw) != _OPEN.size + _MAC:
-            return None
-        payload, mac = raw[: _OPEN.size], raw[_OPEN.size :]
-        if not hmac.compare_digest(mac, self._mac(b"o", payload, _MAC)):
-            return None
-        qid, recipient = _OPEN.unpack(payload)
-        return TrackingId(qid.hex().upper(), recipient)
+        return self._verified(b"o", _unb64(token), _OPEN, _MAC)
 
     def readBounce(self, local: str) -> TrackingId | None:
         if not local[:1].lower() == "b":
@@ -106,13 +102,7 @@ class TokenSigner:
             raw = base64.b32decode(local[1:].upper())
         except (binascii.Error, ValueError):
             return None
-        if len(raw) != _OPEN.size + _BOUNCE_MAC:
-            return None
-        payload, mac = raw[: _OPEN.size], raw[_OPEN.size :]
-        if not hmac.compare_digest(mac, self._mac(b"b", payload, _BOUNCE_MAC)):
-            return None
-        qid, recipient = _OPEN.unpack(payload)
-        return TrackingId(qid.hex().upper(), recipient)
+        return self._verified(b"b", raw, _OPEN, _BOUNCE_MAC)
 
 
 def _b64(raw: bytes) -> str:
