@@ -19,7 +19,7 @@ from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferr
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ..events import ATTEMPT, DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from ..events import DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
 from ..features._transformer import PassThrough
 from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage
 from ..queue._spool import newQueueId
@@ -123,17 +123,7 @@ class QueueManager:
             evolve(message, content=b""), [RecipientState() for _ in envelope.recipients], content
         )
         self.entries[message.qid] = entry
-        for recipient in envelope.recipients:
-            self._event(
-                ATTEMPT,
-                message,
-                recipient.address,
-                {
-                    "sender": envelope.sender,
-                    "features": ",".join(sorted(options.features)),
-                    "dsn": isDSN,
-                },
-            )
+        self._recorded(self.events.accepted(message))
         self._schedule(entry, self.clock.seconds())
         return message.qid
 
@@ -149,6 +139,8 @@ class QueueManager:
             ]
             entry = Entry(message, states)
             self.entries[message.qid] = entry
+            # Recorded before a crash, or not: the log keeps the first.
+            self._recorded(self.events.accepted(message))
             if not entry.pending:
                 await self.spool.remove(message.qid)
                 del self.entries[message.qid]
@@ -298,7 +290,10 @@ class QueueManager:
         event = Event(
             kind, message.qid, recipient, self.clock.seconds(), message.options.tags, details
         )
-        self.events.record(event).addErrback(lambda f: log.failure("recording an event failed", f))
+        self._recorded(self.events.record(event))
+
+    def _recorded(self, d) -> None:
+        d.addErrback(lambda f: log.failure("recording an event failed", f))
 
     def stop(self) -> None:
         self._stopping = True

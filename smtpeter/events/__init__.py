@@ -1,6 +1,16 @@
-"""What happened to each recipient: attempts, deliveries, failures."""
+"""What happened to each recipient: attempts, deliveries, failures, bounces, clicks, opens."""
 
-from ._sinks import ATTEMPT, DEFERRAL, DELIVERY, FAILURE, Event, LogEventSink, MemoryEventSink
+from ._eventlog import EventLog
+from ._sinks import (
+    ATTEMPT,
+    DEFERRAL,
+    DELIVERY,
+    FAILURE,
+    Event,
+    FanOut,
+    LogEventSink,
+    MemoryEventSink,
+)
 from .interfaces import IEventSink
 
 __all__ = [
@@ -9,6 +19,8 @@ __all__ = [
     "DELIVERY",
     "FAILURE",
     "Event",
+    "EventLog",
+    "FanOut",
     "IEventSink",
     "LogEventSink",
     "MemoryEventSink",

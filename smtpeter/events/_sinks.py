@@ -1,12 +1,13 @@
 """
-Events, and the sinks they go to. For now they go to the log; the tracking
-issue adds a sink that stores them for the REST API and webhooks.
+Events, and the sinks they go to: the log (L{LogEventSink}), the event
+store (L{EventLog<smtpeter.events.EventLog>}), both (L{FanOut}), or a list
+in memory for tests.
 """
 
 from __future__ import annotations
 
 from attrs import field, frozen
-from twisted.internet.defer import succeed
+from twisted.internet.defer import gatherResults, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -40,6 +41,9 @@ class LogEventSink:
 
     log = Logger()
 
+    def accepted(self, message):
+        return succeed(None)
+
     def record(self, event: Event):
         if event.type == ATTEMPT:
             return succeed(None)
@@ -60,7 +64,38 @@ class MemoryEventSink:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.messages: dict[str, object] = {}
+
+    def accepted(self, message):
+        if message.qid not in self.messages:
+            self.messages[message.qid] = message
+            for recipient in message.envelope.recipients:
+                self.events.append(
+                    Event(
+                        ATTEMPT,
+                        message.qid,
+                        recipient.address,
+                        message.received,
+                        message.options.tags,
+                        {"sender": message.envelope.sender},
+                    )
+                )
+        return succeed(None)
 
     def record(self, event: Event):
         self.events.append(event)
         return succeed(None)
+
+
+@implementer(IEventSink)
+class FanOut:
+    """Every event to each of several sinks."""
+
+    def __init__(self, *sinks) -> None:
+        self.sinks = sinks
+
+    def accepted(self, message):
+        return gatherResults([sink.accepted(message) for sink in self.sinks], consumeErrors=True)
+
+    def record(self, event: Event):
+        return gatherResults([sink.record(event) for sink in self.sinks], consumeErrors=True)

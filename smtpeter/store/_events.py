@@ -1,0 +1,257 @@
+"""
+The event log in SQLite: one row per message accepted (its envelope, tags
+and options, kept after the spool has forgotten it) and one row per event
+(attempt, delivery, failure, bounce, click, open), with a side table of
+tags so that every filter the REST API offers (message id, recipient, tag,
+time, type) is an index lookup.
+
+Synchronous and meant for one writing thread (L{EventLog<smtpeter.events.
+EventLog>} groups many writes into one transaction) and any number of
+reading threads, each with its own connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+
+from attrs import frozen
+
+from ..queue._message import QueuedMessage, Recipient
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    qid TEXT PRIMARY KEY,
+    received REAL NOT NULL,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    ret TEXT,
+    envid TEXT,
+    tags TEXT NOT NULL,
+    options TEXT NOT NULL,
+    dsn INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    time REAL NOT NULL,
+    qid TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_message ON events (qid, recipient);
+CREATE INDEX IF NOT EXISTS events_recipient ON events (recipient COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE INDEX IF NOT EXISTS events_type_time ON events (type, time);
+CREATE TABLE IF NOT EXISTS event_tags (
+    tag TEXT NOT NULL,
+    event INTEGER NOT NULL,
+    PRIMARY KEY (tag, event)
+) WITHOUT ROWID;
+"""
+
+#: The kinds of event, as stored and as the API names them.
+TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open")
+
+
+@frozen
+class StoredEvent:
+    id: int
+    type: str
+    time: float
+    qid: str
+    recipient: str
+    tags: tuple[str, ...]
+    details: dict
+
+    def toJSON(self) -> dict:
+        data = {
+            "id": self.id,
+            "type": self.type,
+            "time": isoTime(self.time),
+            "timestamp": self.time,
+            "messageid": self.qid,
+            "email": self.recipient,
+            "tags": list(self.tags),
+        }
+        for key, value in self.details.items():
+            data.setdefault(key, value)
+        return data
+
+
+@frozen
+class MessageRecord:
+    qid: str
+    received: float
+    sender: str
+    recipients: tuple[Recipient, ...]
+    ret: str | None
+    envid: str | None
+    tags: tuple[str, ...]
+    options: dict
+    isDSN: bool
+
+    def recipient(self, index: int) -> Recipient | None:
+        return self.recipients[index] if 0 <= index < len(self.recipients) else None
+
+
+@frozen
+class EventQuery:
+    """The filters of C{GET /v1/events}; every one optional."""
+
+    messageid: str | None = None
+    email: str | None = None
+    tag: str | None = None
+    start: float | None = None
+    end: float | None = None
+    type: str | None = None
+    after: int = 0
+    limit: int = 100
+
+
+def isoTime(seconds: float) -> str:
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{whole}.{int(seconds * 1000) % 1000:03d}Z"
+
+
+def _row(row) -> StoredEvent:
+    return StoredEvent(
+        row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), json.loads(row[6])
+    )
+
+
+_EVENT_COLUMNS = "e.id, e.type, e.time, e.qid, e.recipient, e.tags, e.details"
+
+
+class EventStore:
+    """One connection's view of the event tables."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.executescript(_SCHEMA)
+
+    # Writing (one thread, inside a transaction the caller holds) ------------
+
+    def addMessage(self, message: QueuedMessage) -> bool:
+        """Record an accepted message; C{False} if it was recorded before."""
+        envelope = message.envelope
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.qid,
+                message.received,
+                envelope.sender,
+                json.dumps([r.toJSON() for r in envelope.recipients]),
+                envelope.ret,
+                envelope.envid,
+                json.dumps(list(message.options.tags)),
+                json.dumps(message.options.toJSON()),
+                int(message.isDSN),
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def addEvent(
+        self, type: str, when: float, qid: str, recipient: str, tags, details: dict
+    ) -> StoredEvent:
+        tags = tuple(tags)
+        cursor = self.db.execute(
+            "INSERT INTO events (type, time, qid, recipient, tags, details)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details)),
+        )
+        eventId = cursor.lastrowid
+        if tags:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO event_tags (tag, event) VALUES (?, ?)",
+                [(tag, eventId) for tag in tags],
+            )
+        return StoredEvent(eventId, type, when, qid, recipient, tags, details)
+
+    def countEvents(self, type: str, qid: str, recipient: str) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM events WHERE qid = ? AND recipient = ? AND type = ?",
+            (qid, recipient, type),
+        ).fetchone()[0]
+
+    def purge(self, before: float) -> int:
+        """Forget events and messages older than C{before}; the number of events removed."""
+        self.db.execute(
+            "DELETE FROM event_tags WHERE event IN (SELECT id FROM events WHERE time < ?)",
+            (before,),
+        )
+        removed = self.db.execute("DELETE FROM events WHERE time < ?", (before,)).rowcount
+        self.db.execute("DELETE FROM messages WHERE received < ?", (before,))
+        return removed
+
+    # Reading -----------------------------------------------------------------
+
+    def message(self, qid: str) -> MessageRecord | None:
+        row = self.db.execute("SELECT * FROM messages WHERE qid = ?", (qid,)).fetchone()
+        if row is None:
+            return None
+        return MessageRecord(
+            row[0],
+            row[1],
+            row[2],
+            tuple(Recipient.fromJSON(r) for r in json.loads(row[3])),
+            row[4],
+            row[5],
+            tuple(json.loads(row[6])),
+            json.loads(row[7]),
+            bool(row[8]),
+        )
+
+    def messageEvents(self, qid: str) -> list[StoredEvent]:
+        rows = self.db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.qid = ? ORDER BY e.id", (qid,)
+        )
+        return [_row(row) for row in rows]
+
+    def events(self, query: EventQuery) -> list[StoredEvent]:
+        where = ["e.id > ?"]
+        args: list = [query.after]
+        source = "events e"
+        if query.tag is not None:
+            source = "event_tags t JOIN events e ON e.id = t.event"
+            where.append("t.tag = ?")
+            args.append(query.tag)
+        if query.messageid is not None:
+            where.append("e.qid = ?")
+            args.append(query.messageid)
+        if query.email is not None:
+            where.append("e.recipient = ? COLLATE NOCASE")
+            args.append(query.email)
+        if query.type is not None:
+            where.append("e.type = ?")
+            args.append(query.type)
+        if query.start is not None:
+            where.append("e.time >= ?")
+            args.append(query.start)
+        if query.end is not None:
+            where.append("e.time < ?")
+            args.append(query.end)
+        rows = self.db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM {source} WHERE {' AND '.join(where)}"
+            " ORDER BY e.id LIMIT ?",
+            (*args, query.limit),
+        )
+        return [_row(row) for row in rows]
+
+    def day(self, type: str, start: float, end: float, batch: int = 500) -> Iterator[StoredEvent]:
+        """Every event of C{type} from C{start} to C{end}, a batch of rows at a time."""
+        after = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.type = ? AND e.time >= ?"
+                " AND e.time < ? AND e.id > ? ORDER BY e.id LIMIT ?",
+                (type, start, end, after, batch),
+            ).fetchall()
+            yield from (_row(row) for row in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
