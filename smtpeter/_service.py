@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from twisted.application.internet import StreamServerEndpointService
+from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import MultiService
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import serverFromString
@@ -21,7 +21,7 @@ from .config import Config
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
 from .delivery._session import Credentials
-from .events import LogEventSink
+from .events import EventLog, FanOut, LogEventSink
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .queue import ThreadedSpool
@@ -31,6 +31,7 @@ from .store import ThreadedLoginStore, connect
 from .store._domains import DomainKeys, DomainStore
 from .store._images import ImageStore
 from .store._links import LinkStore
+from .web import makeSite
 
 log = Logger()
 
@@ -48,6 +49,7 @@ class GatewayService(MultiService):
         self.spool: ThreadedSpool | None = None
         self.logins: ThreadedLoginStore | None = None
         self.featurePool = None
+        self.events: EventLog | None = None
 
     def privilegedStartService(self) -> None:
         try:
@@ -62,7 +64,7 @@ class GatewayService(MultiService):
             raise SystemExit(1)
 
     def _closeStores(self) -> None:
-        for store in (self.spool, self.logins):
+        for store in (self.spool, self.logins, self.events):
             if store is not None:
                 store.stop()
         if self.featurePool is not None:
@@ -85,6 +87,8 @@ class GatewayService(MultiService):
         self.logins.start()
         self.spool = ThreadedSpool(config.spool, self.reactor)
         self.spool.start()
+        self.events = EventLog(config.database, self.reactor)
+        self.events.start()
         relay = None
         credentials = None
         if config.relay is not None:
@@ -110,7 +114,7 @@ class GatewayService(MultiService):
             self.agent,
             self.reactor,
             config.hostname,
-            LogEventSink(),
+            FanOut(LogEventSink(), self.events),
             RetryPolicy(
                 config.retryInitial, config.retryMax, config.maxQueueTime, config.delayWarning
             ),
@@ -134,13 +138,36 @@ class GatewayService(MultiService):
         for description in config.smtps:
             factory = SubmissionFactory(self.settings, implicitTLS=True)
             self._listen(description, TLSMemoryBIOFactory(tlsOptions, False, factory))
+        site = makeSite(self.events, self.signer, ImageStore(config.images), self.reactor)
+        for description in config.http:
+            self._listen(description, site)
+        purge = TimerService(3600, self._purge)
+        purge.setName("purge")
+        purge.setServiceParent(self)
+
+    def _purge(self):
+        before = self.reactor.seconds() - self.config.retention.total_seconds()
+        d = self.events.purge(before)
+        d.addCallback(
+            lambda n: (
+                n
+                and log.info(
+                    "purged {n} event(s) older than {days} days",
+                    n=n,
+                    days=self.config.retention.days,
+                )
+            )
+        )
+        d.addErrback(lambda f: log.failure("purging old events failed", f))
+        return d
 
     def _features(self) -> ThreadedChain:
         config = self.config
         db = connect(config.database)
         links = LinkStore(db)
+        self.signer = TokenSigner(loadSecret(config.secret))
         environment = Environment(
-            TokenSigner(loadSecret(config.secret)),
+            self.signer,
             config.publicUrl,
             config.bounceDomain,
             ImageStore(config.images),
@@ -174,10 +201,12 @@ class GatewayService(MultiService):
         logins = await self.logins.count()
         log.info(
             "smtpeter {hostname} ready: STARTTLS on {smtp}, implicit TLS on {smtps}, data in"
-            " {data}, {logins} login(s), {resumed} queued message(s) resumed, delivering {how}",
+            " {data}, web on {http}, {logins} login(s), {resumed} queued message(s) resumed,"
+            " delivering {how}",
             hostname=self.config.hostname,
             smtp=", ".join(self.config.smtp) or "-",
             smtps=", ".join(self.config.smtps) or "-",
+            http=", ".join(self.config.http) or "-",
             data=str(self.config.data.resolve()),
             logins=logins,
             resumed=resumed,

@@ -38,7 +38,8 @@ class Config:
     authFailureDelays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
     mxPort: int = 25
     dnsServer: tuple[str, int] | None = None
-    http: tuple[str, ...] = ()
+    http: tuple[str, ...] = ("tcp:8080",)
+    retention: timedelta = timedelta(days=30)
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
 

@@ -146,6 +146,12 @@ class Options(usage.Options):
             " update NAME --public-url URL).",
         ],
         [
+            "retention",
+            None,
+            "30",
+            "Days to keep events and message records; older ones are purged every hour.",
+        ],
+        [
             "bounce-domain",
             None,
             None,
@@ -169,7 +175,8 @@ class Options(usage.Options):
         self["smtps"].append(description)
 
     def opt_http(self, description: str) -> None:
-        """Web listener for tracking links and API (reserved for a later release)"""
+        """Web listener (tracking links, open pixel, hosted images, REST API, /healthz), an
+        endpoint string; repeatable [default: tcp:8080]"""
         self["http"].append(description)
 
     def postOptions(self) -> None:
@@ -185,6 +192,13 @@ def _fail(message: str) -> None:
     raise usage.UsageError(message)
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
 def makeConfig(options) -> Config:
     def get(name, parse, what):
         try:
@@ -196,7 +210,8 @@ def makeConfig(options) -> Config:
 
     smtp = tuple(options["smtp"]) or ("tcp:2525",)
     smtps = tuple(options["smtps"]) or ("tcp:4650",)
-    for flag, descriptions in (("smtp", smtp), ("smtps", smtps), ("http", options["http"])):
+    http = tuple(options["http"]) or ("tcp:8080",)
+    for flag, descriptions in (("smtp", smtp), ("smtps", smtps), ("http", http)):
         for description in descriptions:
             try:
                 serverFromString(reactor, description)
@@ -278,7 +293,8 @@ def makeConfig(options) -> Config:
         ),
         mxPort=get("mx-port", int, "a port number"),
         dnsServer=dnsServer,
-        http=tuple(options["http"]),
+        http=http,
+        retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,
     )

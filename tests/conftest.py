@@ -54,6 +54,7 @@ class Gateway:
         self.extra = list(extra)
         self.smtpPort = freePort()
         self.smtpsPort = freePort()
+        self.httpPort = freePort()
         self.process: subprocess.Popen | None = None
         self.twistdOptions: list[str] = []
         self.log = data.parent / f"{data.name}.log"
@@ -73,6 +74,8 @@ class Gateway:
             f"tcp:{self.smtpPort}:interface=127.0.0.1",
             "--smtps",
             f"tcp:{self.smtpsPort}:interface=127.0.0.1",
+            "--http",
+            f"tcp:{self.httpPort}:interface=127.0.0.1",
             *(["--relay", f"127.0.0.1:{self.relayPort}"] if self.relay else []),
             "--auth-failure-delays",
             "0.2",
@@ -87,6 +90,11 @@ class Gateway:
         waitForPort(self.smtpPort, self.process)
         waitForPort(self.smtpsPort, self.process, greeting=False)
         return self
+
+    @property
+    def web(self) -> str:
+        """Base URL of the gateway's web listener."""
+        return f"http://127.0.0.1:{self.httpPort}"
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

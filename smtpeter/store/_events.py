@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from attrs import frozen
 
 from ..queue._message import QueuedMessage, Recipient
+from . import _links
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -132,7 +133,7 @@ class EventStore:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _links.SCHEMA)
 
     # Writing (one thread, inside a transaction the caller holds) ------------
 
@@ -185,6 +186,10 @@ class EventStore:
             (before,),
         )
         removed = self.db.execute("DELETE FROM events WHERE time < ?", (before,)).rowcount
+        self.db.execute(
+            "DELETE FROM message_links WHERE qid IN (SELECT qid FROM messages WHERE received < ?)",
+            (before,),
+        )
         self.db.execute("DELETE FROM messages WHERE received < ?", (before,))
         return removed
 
@@ -205,6 +210,10 @@ class EventStore:
             json.loads(row[7]),
             bool(row[8]),
         )
+
+    def links(self, qid: str) -> list[str]:
+        """The links the message was sent with (recorded by the click tracker)."""
+        return _links.readLinks(self.db, qid)
 
     def messageEvents(self, qid: str) -> list[StoredEvent]:
         rows = self.db.execute(

@@ -56,6 +56,12 @@ class ImageStore:
             raise ValueError(f"not an image name: {name!r}")
         return self.root / name[:2] / name
 
+    def exists(self, name: str) -> bool:
+        try:
+            return self.path(name).exists()
+        except ValueError:
+            return False
+
     def get(self, name: str) -> tuple[bytes, str] | None:
         """The image's bytes and content type, or C{None} if there is no such image."""
         try:

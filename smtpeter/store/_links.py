@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS message_links (
     qid TEXT PRIMARY KEY,
     links TEXT NOT NULL
@@ -23,7 +23,7 @@ class LinkStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._lock = threading.Lock()
-        db.executescript(_SCHEMA)
+        db.executescript(SCHEMA)
 
     def record(self, qid: str, links: list[str]) -> None:
         with self._lock:
@@ -34,11 +34,13 @@ class LinkStore:
 
     def links(self, qid: str) -> list[str]:
         with self._lock:
-            row = self._db.execute(
-                "SELECT links FROM message_links WHERE qid = ?", (qid,)
-            ).fetchone()
-        return [] if row is None else json.loads(row[0])
+            return readLinks(self._db, qid)
 
     def link(self, qid: str, index: int) -> str | None:
         links = self.links(qid)
         return links[index] if 0 <= index < len(links) else None
+
+
+def readLinks(db: sqlite3.Connection, qid: str) -> list[str]:
+    row = db.execute("SELECT links FROM message_links WHERE qid = ?", (qid,)).fetchone()
+    return [] if row is None else json.loads(row[0])

@@ -1,0 +1,85 @@
+"""
+What every resource of the web side shares: asynchronous rendering that
+survives clients going away, JSON answers and errors.
+"""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet.defer import ensureDeferred
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+log = Logger()
+
+
+class HTTPError(Exception):
+    """An answer other than success, with a JSON body saying why."""
+
+    def __init__(self, code: int, message: str, **more) -> None:
+        super().__init__(message)
+        self.code = code
+        self.body = {"error": message, **more}
+
+
+def clientAddress(request) -> str:
+    peer = request.getClientAddress()
+    return getattr(peer, "host", "") or ""
+
+
+def writeJSON(request, body, code: int = 200) -> None:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-length", b"%d" % len(data))
+    request.write(data)
+
+
+class AsyncLeaf(Resource):
+    """
+    A leaf whose C{handle(request)} is an C{async def}: its return value
+    (C{bytes}, or anything JSON-able) is the body unless it wrote the
+    response itself (C{None}); an L{HTTPError} becomes its JSON answer.
+    """
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        finished = []
+        request.notifyFinish().addBoth(finished.append)
+        d = ensureDeferred(self.handle(request))
+
+        def done(body):
+            if finished:
+                return  # the client went away
+            if isinstance(body, bytes):
+                request.write(body)
+            elif body is not None:
+                writeJSON(request, body)
+            request.finish()
+
+        def failed(failure):
+            if finished:
+                return
+            if failure.check(HTTPError):
+                writeJSON(request, failure.value.body, failure.value.code)
+            else:
+                log.failure(
+                    "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                )
+                writeJSON(request, {"error": "internal error; see the gateway's log"}, 500)
+            request.finish()
+
+        d.addCallbacks(done, failed)
+        return NOT_DONE_YET
+
+    async def handle(self, request):
+        raise NotImplementedError
+
+
+class NotFound(AsyncLeaf):
+    async def handle(self, request):
+        raise HTTPError(404, "no such resource")

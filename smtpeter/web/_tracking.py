@@ -1,0 +1,218 @@
+"""
+The tracking endpoints: C{/c/{token}/...} (clicks), C{/o/{token}.gif}
+(opens), C{/i/{hash}.{ext}} (hosted images) and C{/healthz}.
+
+A click is answered with a redirect to the URL recorded for that link when
+the message was sent, never to anything taken from the request, so a
+changed token cannot turn the gateway into an open redirect: it fails its
+HMAC and gets 404. Clicks and opens are answered only once their event is
+committed to disk.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from attrs import frozen
+from twisted.internet.threads import deferToThreadPool
+from twisted.web.http import NOT_MODIFIED
+
+from ..features import TokenSigner
+from ..store._events import EventStore, MessageRecord
+from ..store._images import ImageStore
+from ._machines import MachineDetector
+from ._resources import AsyncLeaf, HTTPError, clientAddress
+
+#: A transparent 1x1 GIF.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+#: Request headers recorded with clicks and opens (cookies never).
+_SKIPPED_HEADERS = {b"cookie", b"authorization"}
+
+
+@frozen
+class Sent:
+    """What the tracking endpoints need to know about a sent message."""
+
+    record: MessageRecord | None
+    links: tuple[str, ...]
+
+    def recipient(self, index: int) -> str:
+        if self.record is None:
+            return ""
+        recipient = self.record.recipient(index)
+        return recipient.address if recipient is not None else ""
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.record.tags if self.record is not None else ()
+
+
+class Tracker:
+    """Looks messages up (with a cache: a sent message never changes) and records events."""
+
+    def __init__(self, events, signer: TokenSigner, clock, cacheSize: int = 20000) -> None:
+        self.events = events
+        self.signer = signer
+        self.clock = clock
+        self.machines = MachineDetector()
+        self._cache: OrderedDict[str, Sent] = OrderedDict()
+        self._cacheSize = cacheSize
+
+    async def sent(self, qid: str) -> Sent:
+        found = self._cache.get(qid)
+        if found is not None:
+            self._cache.move_to_end(qid)
+            return found
+
+        def lookup(store: EventStore) -> Sent:
+            return Sent(store.message(qid), tuple(store.links(qid)))
+
+        found = await self.events.read(lookup)
+        if found.record is not None:
+            self._cache[qid] = found
+            if len(self._cache) > self._cacheSize:
+                self._cache.popitem(last=False)
+        return found
+
+    def details(self, request, kind: str, sent: Sent, **more) -> dict:
+        now = self.clock.seconds()
+        ip = clientAddress(request)
+        reason = self.machines.check(
+            request.method,
+            request.requestHeaders,
+            kind,
+            sent.record.received if sent.record is not None else None,
+            now,
+            ip,
+            sent.record.qid if sent.record is not None else "",
+            more.get("link"),
+        )
+        headers = {
+            name.decode("latin-1").lower(): b", ".join(values).decode("latin-1")
+            for name, values in request.requestHeaders.getAllRawHeaders()
+            if name.lower() not in _SKIPPED_HEADERS
+        }
+        return {
+            "ip": ip,
+            "user_agent": headers.get("user-agent", ""),
+            "headers": headers,
+            **more,
+            "machine": reason is not None,
+            "machine_reason": reason,
+        }
+
+
+class Click(AsyncLeaf):
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__()
+        self.tracker = tracker
+
+    async def handle(self, request):
+        token = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        found = self.tracker.signer.readClick(token)
+        if found is None:
+            raise HTTPError(404, "unknown link")
+        sent = await self.tracker.sent(found.qid)
+        if not 0 <= found.link < len(sent.links):
+            raise HTTPError(404, "unknown link")
+        destination = sent.links[found.link]
+        host = (request.getHeader(b"host") or b"").decode("latin-1")
+        scheme = "https" if request.isSecure() else "http"
+        details = self.tracker.details(
+            request,
+            "click",
+            sent,
+            url=f"{scheme}://{host}{request.uri.decode('ascii', 'replace')}",
+            destination=destination,
+            link=found.link,
+        )
+        recipient = sent.recipient(found.recipient)
+        now = self.tracker.clock.seconds()
+        await self.tracker.events.write(
+            lambda store: [store.addEvent("click", now, found.qid, recipient, sent.tags, details)]
+        )
+        request.setResponseCode(302)
+        request.setHeader(b"location", destination.encode("utf-8"))
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"content-length", b"0")
+        return b""
+
+
+class Open(AsyncLeaf):
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__()
+        self.tracker = tracker
+
+    async def handle(self, request):
+        name = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        token, dot, extension = name.partition(".")
+        found = self.tracker.signer.readOpen(token) if extension == "gif" else None
+        if found is None or len(request.postpath) != 1:
+            raise HTTPError(404, "unknown image")
+        sent = await self.tracker.sent(found.qid)
+        details = self.tracker.details(request, "open", sent)
+        recipient = sent.recipient(found.recipient)
+        now = self.tracker.clock.seconds()
+
+        def write(store: EventStore):
+            # The writer is one thread: counting and adding cannot interleave.
+            number = store.countEvents("open", found.qid, recipient) + 1
+            details.update(first=number == 1, number=number)
+            return [store.addEvent("open", now, found.qid, recipient, sent.tags, details)]
+
+        await self.tracker.events.write(write)
+        request.setHeader(b"content-type", b"image/gif")
+        request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
+        request.setHeader(b"pragma", b"no-cache")
+        request.setHeader(b"content-length", b"%d" % len(PIXEL))
+        return PIXEL
+
+
+class Image(AsyncLeaf):
+    def __init__(self, images: ImageStore, reactor) -> None:
+        super().__init__()
+        self.images = images
+        self.reactor = reactor
+
+    async def handle(self, request):
+        name = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        if len(request.postpath) != 1:
+            raise HTTPError(404, "no such image")
+        etag = f'"{name.partition(".")[0]}"'.encode("ascii")
+        request.setHeader(b"cache-control", b"public, max-age=31536000, immutable")
+        request.setHeader(b"etag", etag)
+        if etag in (request.getHeader(b"if-none-match") or b""):
+            if self.images.exists(name):
+                request.setResponseCode(NOT_MODIFIED)
+                return b""
+        found = await deferToThreadPool(
+            self.reactor, self.reactor.getThreadPool(), self.images.get, name
+        )
+        if found is None:
+            request.setHeader(b"cache-control", b"no-store")
+            raise HTTPError(404, "no such image")
+        data, contentType = found
+        request.setHeader(b"content-type", contentType.encode("ascii"))
+        request.setHeader(b"content-length", b"%d" % len(data))
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        if contentType == "image/svg+xml":
+            # An SVG opened directly must not run scripts on our origin.
+            request.setHeader(
+                b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'"
+            )
+        return data
+
+
+class Health(AsyncLeaf):
+    def __init__(self, events) -> None:
+        super().__init__()
+        self.events = events
+
+    async def handle(self, request):
+        try:
+            await self.events.read(lambda store: store.db.execute("SELECT 1").fetchone())
+        except Exception as e:
+            raise HTTPError(503, f"database unavailable: {e}")
+        return {"status": "ok"}
