@@ -14,8 +14,11 @@ from pathlib import Path
 
 from .queue import DiskSpool
 from .store import LoginRecord, LoginStore, StoreError, connect
+from .store._apitokens import TokenStore
 from .store._domains import DomainKey, DomainStore
+from .store._events import TYPES
 from .store._logins import knownFeatures
+from .store._webhooks import Webhook, WebhookStore
 
 DATABASE = "smtpeter.sqlite"
 
@@ -133,6 +136,60 @@ def domainCommand(store: DomainStore, args) -> None:
         )
 
 
+def tokenCommand(store: TokenStore, args) -> None:
+    if args.action == "create":
+        record, token = store.create(args.name)
+        if args.json:
+            print(json.dumps({"name": record.name, "token": token}))
+            return
+        print(f"created API token {record.name}")
+        print(f"  token: {token}")
+        print("This token is shown only now. Send it as: Authorization: Bearer TOKEN")
+    elif args.action == "list":
+        records = store.list()
+        if args.json:
+            print(json.dumps([r.toJSON() for r in records], indent=2))
+        elif not records:
+            print("no API tokens yet; create one with: smtpeter token create NAME")
+        for r in records if not args.json else ():
+            print(f"{r.name}  created {_when(r.created)}  last used {_when(r.lastUsed)}")
+    elif args.action == "delete":
+        store.delete(args.name)
+        print(f"deleted API token {args.name}")
+
+
+def _showWebhook(hook: Webhook) -> str:
+    state = "enabled" if hook.enabled else f"DISABLED ({hook.disabledReason})"
+    line = f"{hook.id}  {hook.url}  {','.join(hook.events)}  {state}"
+    if hook.enabled and hook.lastError:
+        line += f"  last error: {hook.lastError}"
+    return line
+
+
+def webhookCommand(store: WebhookStore, args) -> None:
+    if args.action == "add":
+        hook = store.add(args.url, args.event)
+        if args.json:
+            print(json.dumps({**hook.toJSON(), "secret": hook.secret}))
+            return
+        print(f"added webhook {hook.id}: {hook.url} for {', '.join(hook.events)}")
+        print(f"  signing secret: {hook.secret}")
+        print("Verify each POST with it (see docs/webhooks.md); 'webhook list' never shows it.")
+    elif args.action == "list":
+        hooks = store.list()
+        if args.json:
+            print(json.dumps([h.toJSON() for h in hooks], indent=2))
+        elif not hooks:
+            print("no webhooks yet; add one with: smtpeter webhook add URL --event click")
+        for hook in hooks if not args.json else ():
+            print(_showWebhook(hook))
+    elif args.action == "delete":
+        store.delete(args.id)
+        print(f"deleted webhook {args.id}")
+    elif args.action == "enable":
+        print(_showWebhook(store.enable(args.id)))
+
+
 def queueCommand(spool: DiskSpool, args) -> None:
     entries = []
     for meta, states in spool.inspect():
@@ -191,7 +248,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="smtpeter",
         description="Administer an smtpeter gateway: SMTP logins and their features,"
-        " DKIM keys for sender domains, and a look at the delivery queue."
+        " DKIM keys for sender domains, REST API tokens, webhooks, and a look at the"
+        " delivery queue."
         " Run the gateway itself with: twistd -n smtpeter",
     )
     top.add_argument(
@@ -294,6 +352,53 @@ def parser() -> argparse.ArgumentParser:
         "domain"
     )
 
+    token = sub.add_parser(
+        "token",
+        help="manage REST API tokens",
+        description="Manage the bearer tokens of the REST API (/v1). A token is shown once,"
+        " when made; only its hash is kept.",
+    )
+    tokenActions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tokenCreate = tokenActions.add_parser("create", help="make a token and print it once")
+    tokenCreate.add_argument("name", help="what the token is for, e.g. reporting")
+    tokenCreate.add_argument(
+        "--json", action="store_true", help="print one JSON object with name and token"
+    )
+    tokenList = tokenActions.add_parser("list", help="list tokens (names and use, never tokens)")
+    tokenList.add_argument("--json", action="store_true", help="print a JSON array")
+    tokenActions.add_parser("delete", help="revoke a token").add_argument("name")
+
+    webhook = sub.add_parser(
+        "webhook",
+        help="manage webhooks",
+        description="Manage webhooks: each event of the chosen kinds is POSTed as JSON to the"
+        " URL, signed with HMAC-SHA256, and retried with backoff for a day.",
+    )
+    hookActions = webhook.add_subparsers(dest="action", required=True, metavar="ACTION")
+    hookAdd = hookActions.add_parser("add", help="add a webhook; prints its signing secret")
+    hookAdd.add_argument("url", help="where to POST, http:// or https://")
+    hookAdd.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help=f"an event kind to send; repeatable. One of: {', '.join(TYPES)}",
+    )
+    hookAdd.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (id, url, events, secret, ...)",
+    )
+    hookList = hookActions.add_parser(
+        "list", help="webhooks, their events and state (with why one was disabled)"
+    )
+    hookList.add_argument("--json", action="store_true", help="print a JSON array")
+    for name, text in (
+        ("delete", "delete a webhook and its waiting deliveries"),
+        ("enable", "enable a webhook again after it was disabled"),
+    ):
+        hookActions.add_parser(name, help=text).add_argument("id", type=int)
+
     queue = sub.add_parser(
         "queue",
         help="look at the delivery queue",
@@ -322,6 +427,10 @@ def main(argv: list[str] | None = None) -> int:
             loginCommand(LoginStore(db), args)
         elif args.command == "domain":
             domainCommand(DomainStore(db), args)
+        elif args.command == "token":
+            tokenCommand(TokenStore(db), args)
+        elif args.command == "webhook":
+            webhookCommand(WebhookStore(db), args)
     except (StoreError, ValueError) as e:
         print(f"smtpeter: {e}", file=sys.stderr)
         return 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 
 from attrs import frozen
 
@@ -251,16 +250,11 @@ class EventStore:
         )
         return [_row(row) for row in rows]
 
-    def day(self, type: str, start: float, end: float, batch: int = 500) -> Iterator[StoredEvent]:
-        """Every event of C{type} from C{start} to C{end}, a batch of rows at a time."""
-        after = 0
-        while True:
-            rows = self.db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.type = ? AND e.time >= ?"
-                " AND e.time < ? AND e.id > ? ORDER BY e.id LIMIT ?",
-                (type, start, end, after, batch),
-            ).fetchall()
-            yield from (_row(row) for row in rows)
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
+    def day(self, type: str, start: float, end: float, after: int, limit: int) -> list:
+        """Events of C{type} from C{start} to C{end}, the C{limit} after event id C{after}."""
+        rows = self.db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.type = ? AND e.time >= ?"
+            " AND e.time < ? AND e.id > ? ORDER BY e.id LIMIT ?",
+            (type, start, end, after, limit),
+        )
+        return [_row(row) for row in rows]

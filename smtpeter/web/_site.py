@@ -5,6 +5,7 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from ._api import API
 from ._resources import NotFound
 from ._tracking import Click, Health, Image, Open, Tracker
 
@@ -26,13 +27,12 @@ class WebSite(Site):
         pass
 
 
-def makeSite(events, signer, images, reactor, api: Resource | None = None) -> WebSite:
+def makeSite(events, signer, images, reactor) -> WebSite:
     root = Root()
     tracker = Tracker(events, signer, reactor)
     root.putChild(b"c", Click(tracker))
     root.putChild(b"o", Open(tracker))
     root.putChild(b"i", Image(images, reactor))
     root.putChild(b"healthz", Health(events))
-    if api is not None:
-        root.putChild(b"v1", api)
+    root.putChild(b"v1", API(events, reactor))
     return WebSite(root)

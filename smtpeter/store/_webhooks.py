@@ -1,0 +1,196 @@
+"""
+Webhooks: URLs that are sent each event of the kinds they asked for, and
+the deliveries waiting to reach them. A delivery is written in the same
+transaction as its event, so an event committed is an event that will be
+POSTed (or given up on, visibly).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from urllib.parse import urlsplit
+
+from attrs import frozen
+
+from ._events import TYPES, StoredEvent
+from ._exceptions import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT,
+    created REAL NOT NULL,
+    last_success REAL,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    webhook INTEGER NOT NULL,
+    event INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,
+    next_attempt REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt);
+"""
+_COLUMNS = "id, url, events, secret, enabled, disabled_reason, created, last_success, last_error"
+
+
+@frozen
+class Webhook:
+    id: int
+    url: str
+    events: tuple[str, ...]
+    secret: str
+    enabled: bool
+    disabledReason: str | None
+    created: float
+    lastSuccess: float | None
+    lastError: str | None
+
+    def toJSON(self) -> dict:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "events": list(self.events),
+            "enabled": self.enabled,
+            "disabled_reason": self.disabledReason,
+            "created": self.created,
+            "last_success": self.lastSuccess,
+            "last_error": self.lastError,
+        }
+
+
+@frozen
+class Delivery:
+    id: int
+    webhook: Webhook
+    event: int
+    type: str
+    body: bytes
+    created: float
+    attempts: int
+
+
+def _webhook(row) -> Webhook:
+    return Webhook(row[0], row[1], tuple(json.loads(row[2])), row[3], bool(row[4]), *row[5:])
+
+
+class WebhookStore:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.executescript(_SCHEMA)
+
+    # Administration (the CLI) ------------------------------------------------
+
+    def add(self, url: str, events) -> Webhook:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StoreError(f"{url!r} is not an http:// or https:// URL")
+        chosen = tuple(dict.fromkeys(e.lower() for e in events))
+        if not chosen:
+            raise StoreError(f"say which events with --event; any of: {', '.join(TYPES)}")
+        unknown = [e for e in chosen if e not in TYPES]
+        if unknown:
+            raise StoreError(f"unknown event(s) {', '.join(unknown)}; use: {', '.join(TYPES)}")
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        cursor = self.db.execute(
+            "INSERT INTO webhooks (url, events, secret, created) VALUES (?, ?, ?, ?)",
+            (url, json.dumps(chosen), secret, time.time()),
+        )
+        return self.get(cursor.lastrowid)
+
+    def get(self, id: int) -> Webhook:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no webhook {id}; see 'smtpeter webhook list'")
+        return _webhook(row)
+
+    def list(self) -> list[Webhook]:
+        return [
+            _webhook(r) for r in self.db.execute(f"SELECT {_COLUMNS} FROM webhooks ORDER BY id")
+        ]
+
+    def delete(self, id: int) -> None:
+        self.get(id)
+        self.db.execute("DELETE FROM webhook_deliveries WHERE webhook = ?", (id,))
+        self.db.execute("DELETE FROM webhooks WHERE id = ?", (id,))
+
+    def enable(self, id: int) -> Webhook:
+        self.get(id)
+        self.db.execute(
+            "UPDATE webhooks SET enabled = 1, disabled_reason = NULL WHERE id = ?", (id,)
+        )
+        return self.get(id)
+
+    # The gateway --------------------------------------------------------------
+
+    def queue(self, events: list[StoredEvent], now: float) -> int:
+        """Queue each event for every enabled webhook that wants its kind."""
+        hooks = [w for w in self.list() if w.enabled]
+        rows = []
+        for event in events:
+            body = None
+            for hook in hooks:
+                if event.type in hook.events:
+                    body = body or json.dumps(event.toJSON(), separators=(",", ":"))
+                    rows.append((hook.id, event.id, event.type, body, now, now))
+        if rows:
+            self.db.executemany(
+                "INSERT INTO webhook_deliveries (webhook, event, type, body, created,"
+                " next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def due(self, now: float, limit: int, skip=()) -> list[Delivery]:
+        hooks = {w.id: w for w in self.list()}
+        rows = self.db.execute(
+            "SELECT id, webhook, event, type, body, created, attempts FROM webhook_deliveries"
+            " WHERE next_attempt <= ? ORDER BY next_attempt LIMIT ?",
+            (now, limit + len(skip)),
+        ).fetchall()
+        found = []
+        for id, hook, event, type, body, created, attempts in rows:
+            if id not in skip and hook in hooks and hooks[hook].enabled:
+                found.append(
+                    Delivery(id, hooks[hook], event, type, body.encode(), created, attempts)
+                )
+        return found[:limit]
+
+    def succeeded(self, delivery: Delivery, now: float) -> None:
+        self.db.execute("DELETE FROM webhook_deliveries WHERE id = ?", (delivery.id,))
+        self.db.execute(
+            "UPDATE webhooks SET last_success = ?, last_error = NULL WHERE id = ?",
+            (now, delivery.webhook.id),
+        )
+
+    def failed(self, delivery: Delivery, error: str, nextAttempt: float | None) -> None:
+        """Try again at C{nextAttempt}; C{None} gives up and disables the webhook."""
+        hook = delivery.webhook.id
+        self.db.execute("UPDATE webhooks SET last_error = ? WHERE id = ?", (error, hook))
+        if nextAttempt is not None:
+            self.db.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?"
+                " WHERE id = ?",
+                (nextAttempt, delivery.id),
+            )
+            return
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        reason = (
+            f"disabled {stamp}: event {delivery.event} could not be delivered in"
+            f" {delivery.attempts + 1} attempts; last error: {error}"
+        )
+        self.db.execute(
+            "UPDATE webhooks SET enabled = 0, disabled_reason = ? WHERE id = ?", (reason, hook)
+        )
+        self.db.execute("DELETE FROM webhook_deliveries WHERE webhook = ?", (hook,))

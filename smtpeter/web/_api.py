@@ -1,0 +1,390 @@
+"""
+The REST API under C{/v1}: events (filtered, paginated with a cursor),
+messages (envelope, tags, options, status per recipient) and log files (one
+day of one kind of event, streamed as JSON or CSV). Every request carries
+C{Authorization: Bearer TOKEN} (made with C{smtpeter token create});
+C{/v1/openapi.json} describes it all and needs no token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+
+from attrs import evolve
+from twisted.web.resource import Resource
+
+from ..store._apitokens import PREFIX, TokenStore
+from ..store._events import TYPES, EventQuery, EventStore, isoTime
+from ._openapi import document
+from ._resources import AsyncLeaf, HTTPError, NotFound
+
+_QID = re.compile(r"[0-9A-Fa-f]{20}")
+MAX_LIMIT = 1000
+#: Rows read at a time for a log file.
+BATCH = 500
+#: How long a checked token is trusted without asking the database again
+#: (so a deleted token stops working within this many seconds).
+TOKEN_CACHE_SECONDS = 10.0
+_CSV_COLUMNS = {
+    "attempt": ["sender", "features", "login", "notify"],
+    "delivery": ["attempt", "code", "status", "state", "host", "text"],
+    "failure": ["attempt", "permanent", "code", "status", "state", "host", "text"],
+    "bounce": ["class", "action", "status", "diagnostic", "reporting_mta", "forwarded"],
+    "click": ["url", "destination", "ip", "user_agent", "machine", "machine_reason"],
+    "open": ["first", "number", "ip", "user_agent", "machine", "machine_reason"],
+}
+
+
+class Bearer:
+    """Checks API tokens against the store, remembering good ones for a few seconds."""
+
+    def __init__(self, events, clock) -> None:
+        self.events = events
+        self.clock = clock
+        self._known: dict[str, float] = {}
+
+    async def check(self, request) -> str:
+        header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith(PREFIX):
+            raise HTTPError(
+                401,
+                "send a token as 'Authorization: Bearer TOKEN' (make one with: smtpeter token"
+                " create NAME)",
+            )
+        now = self.clock.seconds()
+        if self._known.get(token, 0.0) > now:
+            return token
+        name = await self.events.read(lambda store: TokenStore(store.db).check(token))
+        if name is None:
+            raise HTTPError(401, "unknown or revoked token")
+        if len(self._known) > 1000:
+            self._known.clear()
+        self._known[token] = now + TOKEN_CACHE_SECONDS
+        return token
+
+
+class Parameters:
+    """The query string, checked: each problem is a 400 naming the parameter."""
+
+    def __init__(self, request, allowed: tuple[str, ...]) -> None:
+        self.values: dict[str, str] = {}
+        for raw, values in request.args.items():
+            name = raw.decode("utf-8", "replace")
+            if name not in allowed:
+                raise HTTPError(
+                    400,
+                    f"{name}: unknown parameter; allowed: {', '.join(allowed) or 'none'}",
+                    parameter=name,
+                )
+            if len(values) > 1:
+                raise HTTPError(400, f"{name}: give it once", parameter=name)
+            try:
+                self.values[name] = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                raise HTTPError(400, f"{name}: not UTF-8", parameter=name)
+
+    def get(self, name: str, parse=None, why: str = "") -> object:
+        value = self.values.get(name)
+        if value is None or parse is None:
+            return value
+        try:
+            return parse(value)
+        except (ValueError, OverflowError):
+            raise HTTPError(400, f"{name}: {why} (got {value[:100]!r})", parameter=name)
+
+
+def parseTime(text: str) -> float:
+    """Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it says)."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def parseQid(text: str) -> str:
+    if not _QID.fullmatch(text):
+        raise ValueError(text)
+    return text.upper()
+
+
+def parseEmail(text: str) -> str:
+    if "@" not in text or len(text) > 320 or any(c.isspace() for c in text):
+        raise ValueError(text)
+    return text
+
+
+def parseTag(text: str) -> str:
+    text = text.strip()
+    if not text or len(text) > 200:
+        raise ValueError(text)
+    return text
+
+
+def parseType(text: str) -> str:
+    if text not in TYPES:
+        raise ValueError(text)
+    return text
+
+
+def parseLimit(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValueError(text)
+    return value
+
+
+def encodeCursor(eventId: int) -> str:
+    return base64.urlsafe_b64encode(f"e{eventId}".encode()).rstrip(b"=").decode()
+
+
+def parseCursor(text: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(text)
+    if not re.fullmatch(r"e\d{1,18}", raw):
+        raise ValueError(text)
+    return int(raw[1:])
+
+
+class Authenticated(AsyncLeaf):
+    def __init__(self, events, bearer: Bearer) -> None:
+        super().__init__()
+        self.events = events
+        self.bearer = bearer
+
+    async def handle(self, request):
+        await self.bearer.check(request)
+        return await self.authenticated(request)
+
+
+class Events(Authenticated):
+    PARAMETERS = ("messageid", "email", "tag", "start", "end", "type", "limit", "cursor")
+
+    async def authenticated(self, request):
+        if request.postpath not in ([], [b""]):
+            raise HTTPError(404, "no such resource")
+        p = Parameters(request, self.PARAMETERS)
+        timeWhy = "a date (2026-11-23), an ISO 8601 time or seconds since 1970"
+        query = EventQuery(
+            messageid=p.get("messageid", parseQid, "a message id is 20 hexadecimal characters"),
+            email=p.get("email", parseEmail, "an email address"),
+            tag=p.get("tag", parseTag, "a tag of 1 to 200 characters"),
+            start=p.get("start", parseTime, timeWhy),
+            end=p.get("end", parseTime, timeWhy),
+            type=p.get("type", parseType, f"one of {', '.join(TYPES)}"),
+            after=p.get("cursor", parseCursor, "use the next_cursor of an earlier answer") or 0,
+            limit=p.get("limit", parseLimit, f"a whole number from 1 to {MAX_LIMIT}") or 100,
+        )
+        if query.start is not None and query.end is not None and query.end <= query.start:
+            raise HTTPError(400, "end: must be later than start", parameter="end")
+        limit = query.limit
+        found = await self.events.read(lambda store: store.events(evolve(query, limit=limit + 1)))
+        more = len(found) > limit
+        found = found[:limit]
+        return {
+            "events": [e.toJSON() for e in found],
+            "next_cursor": encodeCursor(found[-1].id) if more else None,
+        }
+
+
+def recipientStatus(events: list) -> dict:
+    """Each recipient's state from its events: queued, deferred, delivered, failed, bounced."""
+    status: dict[str, dict] = {}
+    for event in events:
+        entry = status.setdefault(
+            event.recipient, {"status": "queued", "attempts": 0, "clicks": 0, "opens": 0}
+        )
+        if event.type == "delivery":
+            entry.update(status="delivered", attempts=event.details.get("attempt", 0))
+        elif event.type == "failure":
+            permanent = event.details.get("permanent", True)
+            entry.update(
+                status="failed" if permanent else "deferred",
+                attempts=event.details.get("attempt", 0),
+                last_error=f"{event.details.get('code')} {event.details.get('text', '')}".strip(),
+            )
+        elif event.type == "bounce":
+            entry.update(status="bounced", bounce_class=event.details.get("class"))
+        elif event.type == "click":
+            entry["clicks"] += 1
+        elif event.type == "open":
+            entry["opens"] += 1
+        if event.type != "attempt":
+            entry["updated"] = event.toJSON()["time"]
+    return status
+
+
+class Messages(Authenticated):
+    async def authenticated(self, request):
+        Parameters(request, ())
+        if len(request.postpath) != 1:
+            raise HTTPError(404, "use /v1/messages/{messageid}")
+        text = request.postpath[0].decode("ascii", "replace")
+        try:
+            qid = parseQid(text)
+        except ValueError:
+            raise HTTPError(
+                400, "messageid: a message id is 20 hexadecimal characters", parameter="messageid"
+            )
+
+        def lookup(store: EventStore):
+            return store.message(qid), store.messageEvents(qid)
+
+        record, events = await self.events.read(lookup)
+        if record is None:
+            raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
+        status = recipientStatus(events)
+        return {
+            "messageid": record.qid,
+            "received": isoTime(record.received),
+            "envelope": {
+                "sender": record.sender,
+                "recipients": [r.address for r in record.recipients],
+                "ret": record.ret,
+                "envid": record.envid,
+            },
+            "tags": list(record.tags),
+            "options": record.options,
+            "dsn": record.isDSN,
+            "recipients": [
+                {
+                    "email": r.address,
+                    "notify": list(r.notify),
+                    "orcpt": r.orcpt,
+                    **{k: v for k, v in status.get(r.address, {"status": "queued"}).items()},
+                }
+                for r in record.recipients
+            ],
+        }
+
+
+class LogFiles(Authenticated):
+    async def authenticated(self, request):
+        if len(request.postpath) != 1:
+            raise HTTPError(404, "use /v1/logfiles/{type}?date=YYYY-MM-DD")
+        kind = request.postpath[0].decode("ascii", "replace")
+        if kind not in TYPES:
+            raise HTTPError(
+                400, f"type: one of {', '.join(TYPES)} (got {kind[:50]!r})", parameter="type"
+            )
+        p = Parameters(request, ("date", "format"))
+        day = p.get("date", date.fromisoformat, "a date like 2026-11-23")
+        if day is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.values["date"]):
+            raise HTTPError(400, "date: required, a date like 2026-11-23", parameter="date")
+        form = p.get("format") or "json"
+        if form not in ("json", "csv"):
+            raise HTTPError(400, "format: json or csv", parameter="format")
+        start = datetime.combine(day, datetime.min.time(), UTC).timestamp()
+        end = start + 86400
+        request.setHeader(
+            b"content-type", b"text/csv; charset=utf-8" if form == "csv" else b"application/json"
+        )
+        request.setHeader(
+            b"content-disposition", f'attachment; filename="{kind}-{day}.{form}"'.encode()
+        )
+        finished = []
+        request.notifyFinish().addBoth(finished.append)
+        writer = _CSVWriter(kind) if form == "csv" else _JSONWriter()
+        request.write(writer.start())
+        after = 0
+        while not finished:
+            batch = await self.events.read(
+                lambda store, after=after: store.day(kind, start, end, after, BATCH)
+            )
+            if batch:
+                request.write(writer.rows(batch))
+                after = batch[-1].id
+            if len(batch) < BATCH:
+                break
+        if not finished:
+            request.write(writer.end())
+        return None
+
+
+class _JSONWriter:
+    def __init__(self) -> None:
+        self.first = True
+
+    def start(self) -> bytes:
+        return b"["
+
+    def rows(self, events) -> bytes:
+        parts = []
+        for event in events:
+            parts.append(("\n" if self.first else ",\n") + json.dumps(event.toJSON()))
+            self.first = False
+        return "".join(parts).encode()
+
+    def end(self) -> bytes:
+        return b"\n]\n"
+
+
+class _CSVWriter:
+    def __init__(self, kind: str) -> None:
+        self.columns = _CSV_COLUMNS[kind]
+
+    def _line(self, values) -> bytes:
+        out = io.StringIO()
+        csv.writer(out).writerow(values)
+        return out.getvalue().encode()
+
+    def start(self) -> bytes:
+        return self._line(["id", "time", "type", "messageid", "email", "tags", *self.columns])
+
+    def rows(self, events) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for e in events:
+            details = [_cell(e.details.get(c)) for c in self.columns]
+            writer.writerow(
+                [e.id, e.toJSON()["time"], e.type, e.qid, e.recipient, ",".join(e.tags), *details]
+            )
+        return out.getvalue().encode()
+
+    def end(self) -> bytes:
+        return b""
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class OpenAPI(AsyncLeaf):
+    async def handle(self, request):
+        return document()
+
+
+class API(Resource):
+    def __init__(self, events, clock) -> None:
+        super().__init__()
+        bearer = Bearer(events, clock)
+        self.putChild(b"events", Events(events, bearer))
+        self.putChild(b"messages", Messages(events, bearer))
+        self.putChild(b"logfiles", LogFiles(events, bearer))
+        self.putChild(b"openapi.json", OpenAPI())
+
+    def getChild(self, path, request):
+        return NotFound()
+
+
+__all__ = ["API"]
