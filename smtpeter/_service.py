@@ -26,6 +26,7 @@ from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .queue import ThreadedSpool
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
+from .smtp._inbound import BounceFactory, BounceIntake
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
 from .store import ThreadedLoginStore, connect
 from .store._domains import DomainKeys, DomainStore
@@ -138,6 +139,11 @@ class GatewayService(MultiService):
         for description in config.smtps:
             factory = SubmissionFactory(self.settings, implicitTLS=True)
             self._listen(description, TLSMemoryBIOFactory(tlsOptions, False, factory))
+        intake = BounceIntake(
+            self.events, self.queue, self.signer, config.bounceDomain, self.reactor
+        )
+        for description in config.mx:
+            self._listen(description, BounceFactory(self.settings, intake))
         site = makeSite(self.events, self.signer, ImageStore(config.images), self.reactor)
         for description in config.http:
             self._listen(description, site)
@@ -201,12 +207,13 @@ class GatewayService(MultiService):
         logins = await self.logins.count()
         log.info(
             "smtpeter {hostname} ready: STARTTLS on {smtp}, implicit TLS on {smtps}, data in"
-            " {data}, web on {http}, {logins} login(s), {resumed} queued message(s) resumed,"
-            " delivering {how}",
+            " {data}, web on {http}, bounces on {mx}, {logins} login(s), {resumed} queued"
+            " message(s) resumed, delivering {how}",
             hostname=self.config.hostname,
             smtp=", ".join(self.config.smtp) or "-",
             smtps=", ".join(self.config.smtps) or "-",
             http=", ".join(self.config.http) or "-",
+            mx=", ".join(self.config.mx) or "-",
             data=str(self.config.data.resolve()),
             logins=logins,
             resumed=resumed,

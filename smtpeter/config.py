@@ -40,6 +40,7 @@ class Config:
     dnsServer: tuple[str, int] | None = None
     http: tuple[str, ...] = ("tcp:8080",)
     retention: timedelta = timedelta(days=30)
+    mx: tuple[str, ...] = ()
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
 

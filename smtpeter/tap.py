@@ -165,6 +165,7 @@ class Options(usage.Options):
         self["smtp"] = []
         self["smtps"] = []
         self["http"] = []
+        self["mx"] = []
 
     def opt_smtp(self, description: str) -> None:
         """STARTTLS-then-AUTH listener, an endpoint string; repeatable [default: tcp:2525]"""
@@ -178,6 +179,12 @@ class Options(usage.Options):
         """Web listener (tracking links, open pixel, hosted images, REST API, /healthz), an
         endpoint string; repeatable [default: tcp:8080]"""
         self["http"].append(description)
+
+    def opt_mx(self, description: str) -> None:
+        """Bounce intake: an SMTP listener without AUTH (STARTTLS offered) that takes mail
+        only for the signed bounce addresses of --bounce-domain, e.g. tcp:25; repeatable
+        [default: none]"""
+        self["mx"].append(description)
 
     def postOptions(self) -> None:
         try:
@@ -211,7 +218,8 @@ def makeConfig(options) -> Config:
     smtp = tuple(options["smtp"]) or ("tcp:2525",)
     smtps = tuple(options["smtps"]) or ("tcp:4650",)
     http = tuple(options["http"]) or ("tcp:8080",)
-    for flag, descriptions in (("smtp", smtp), ("smtps", smtps), ("http", http)):
+    listeners = (("smtp", smtp), ("smtps", smtps), ("http", http), ("mx", options["mx"]))
+    for flag, descriptions in listeners:
         for description in descriptions:
             try:
                 serverFromString(reactor, description)
@@ -294,6 +302,7 @@ def makeConfig(options) -> Config:
         mxPort=get("mx-port", int, "a port number"),
         dnsServer=dnsServer,
         http=http,
+        mx=tuple(options["mx"]),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,

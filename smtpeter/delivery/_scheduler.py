@@ -110,6 +110,10 @@ class QueueManager:
     def enqueue(self, envelope: Envelope, options: Options, content: bytes):
         return ensureDeferred(self._enqueue(envelope, options, content, False))
 
+    def enqueueNotice(self, envelope: Envelope, content: bytes):
+        """Queue a notice of ours (a forwarded bounce): no features, and never a DSN about it."""
+        return ensureDeferred(self._enqueue(envelope, Options(), content, True))
+
     async def _enqueue(self, envelope, options, content, isDSN) -> str:
         message = QueuedMessage(
             newQueueId(self.clock.seconds), envelope, options, self.clock.seconds(), content, isDSN

@@ -152,7 +152,7 @@ class MailCommands:
 
     def _receivedHeader(self) -> bytes:
         tls = self._tlsDescription()
-        protocol = "ESMTPSA" if self.sender is not None else "ESMTPS"
+        protocol = "ESMTPSA" if self.sender is not None else "ESMTPS" if self.secure else "ESMTP"
         literal = f"IPv6:{self.peer}" if ":" in self.peer else self.peer  # RFC 5321 4.1.3
         return (
             f"Received: from {self.helo} ([{literal}])\r\n"

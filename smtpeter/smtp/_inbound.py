@@ -1,0 +1,160 @@
+"""
+The bounce receiver (C{--mx}): an SMTP server without AUTH, STARTTLS
+offered, that takes mail only for the signed bounce addresses that
+trackbounces put on outgoing mail. Every other recipient gets C{550 5.7.1},
+so this listener can never relay.
+
+Each bounce is tied to its message and recipient by the address, recorded
+as a C{bounce} event (class, action, status, diagnostic and the MIME), and
+forwarded to the original envelope sender when that sender's DSN request
+asks for it (L{forwarding<smtpeter.events._bounces.forwarding>}). The 250
+goes out only after the event and any forwarded copy are on disk.
+"""
+
+from __future__ import annotations
+
+from twisted.logger import Logger
+
+from ..events._bounces import forwarding, readBounce
+from ..features import TokenSigner
+from ..queue._message import Envelope, Recipient
+from . import _replies as R
+from ._address import parsePath
+from ._exceptions import AddressSyntaxError, SMTPRefusal
+from ._protocol import SubmissionFactory, SubmissionServer
+
+log = Logger()
+
+NOT_A_BOUNCE_ADDRESS = R.Reply(
+    550, "5.7.1", "<{address}>: this server takes only bounces for its own bounce addresses"
+)
+NO_AUTH_HERE = R.Reply(503, "5.5.1", "AUTH is not offered here; submit mail on the submission port")
+BOUNCE_TAKEN = R.Reply(250, "2.0.0", "Ok: bounce recorded")
+#: At most this much of a bounce's MIME is kept on its event.
+MIME_KEPT = 256 * 1024
+
+
+class BounceIntake:
+    """Records bounces and forwards them as the original sender asked."""
+
+    def __init__(self, events, queue, signer: TokenSigner, domain: str, clock) -> None:
+        self.events = events
+        self.queue = queue
+        self.signer = signer
+        self.domain = domain.lower()
+        self.clock = clock
+
+    def check(self, address: str):
+        """The L{TrackingId} of a bounce address of ours, else C{None}."""
+        local, at, domain = address.rpartition("@")
+        if not at or domain.lower().rstrip(".") != self.domain:
+            return None
+        return self.signer.readBounce(local)
+
+    async def receive(self, mailFrom: str, found: list, content: bytes) -> None:
+        report = readBounce(content)
+        for tracking in found:
+            record = await self.events.read(lambda store, q=tracking.qid: store.message(q))
+            forward, why = forwarding(record, tracking.recipient, report)
+            recipient = record.recipient(tracking.recipient) if record is not None else None
+            details = {
+                **report.toJSON(),
+                "from": mailFrom,
+                "forwarded": forward,
+                "forward_reason": why,
+                "mime": content[:MIME_KEPT].decode("utf-8", "replace"),
+            }
+            address = recipient.address if recipient is not None else ""
+            event = (
+                "bounce",
+                self.clock.seconds(),
+                tracking.qid,
+                address,
+                record.tags if record is not None else (),
+                details,
+            )
+            await self.events.write(lambda store, event=event: [store.addEvent(*event)])
+            forwardedAs = None
+            if forward:
+                envelope = Envelope("", (Recipient(record.sender, ("NEVER",)),))
+                forwardedAs = await self.queue.enqueueNotice(envelope, content)
+            log.info(
+                "{qid} bounce <{recipient}> class={kind} status={status}: {what} ({why})",
+                qid=tracking.qid,
+                recipient=address,
+                kind=report.kind,
+                status=report.status or "-",
+                what=f"forwarded as {forwardedAs}" if forward else "not forwarded",
+                why=why,
+            )
+
+
+class BounceServer(SubmissionServer):
+    def __init__(self, settings, intake: BounceIntake) -> None:
+        super().__init__(settings, implicitTLS=False)
+        self.intake = intake
+
+    def _resetTransaction(self) -> None:
+        super()._resetTransaction()
+        self.found: list = []
+
+    def _ehloLines(self) -> tuple[str, ...]:
+        lines = [
+            f"{self.settings.hostname} greets {self.helo}",
+            "PIPELINING",
+            f"SIZE {self.settings.maxSize}",
+            "8BITMIME",
+            "ENHANCEDSTATUSCODES",
+        ]
+        if not self.secure and self.settings.tlsOptions is not None:
+            lines.append("STARTTLS")
+        return tuple(lines)
+
+    def _requireSession(self) -> None:
+        """No AUTH and no TLS needed: only our own addresses are taken."""
+
+    def smtp_AUTH(self, argument: str) -> None:
+        self._refuse(NO_AUTH_HERE)
+
+    def smtp_RCPT(self, argument: str) -> None:
+        if self.mailFrom is None:
+            self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before RCPT"))
+        if len(self.recipients) >= self.settings.maxRecipients:
+            self._refuse(R.TOO_MANY_RECIPIENTS.format(limit=self.settings.maxRecipients))
+        try:
+            path = parsePath(argument, "TO:", allowNull=False)
+        except AddressSyntaxError as e:
+            self._refuse(R.BAD_ADDRESS.format(detail=str(e)))
+        tracking = self.intake.check(path.address)
+        if tracking is None:
+            self._refuse(NOT_A_BOUNCE_ADDRESS.format(address=path.address[:200]))
+        self.recipients.append(Recipient(path.address))
+        self.found.append(tracking)
+        self.reply(R.RECIPIENT_OK)
+
+    async def _endOfData(self, reader) -> None:
+        try:
+            if reader.problem == "size":
+                raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
+            if reader.problem == "line":
+                raise SMTPRefusal(R.DATA_LINE_TOO_LONG)
+            content = self._receivedHeader() + reader.content()
+            try:
+                await self.intake.receive(self.mailFrom, self.found, content)
+            except Exception:
+                log.failure("could not record a bounce from {peer}", peer=self.peer)
+                raise SMTPRefusal(R.LOCAL_ERROR)
+            self.reply(BOUNCE_TAKEN)
+        finally:
+            self._resetTransaction()
+
+
+class BounceFactory(SubmissionFactory):
+    def __init__(self, settings, intake: BounceIntake) -> None:
+        super().__init__(settings, implicitTLS=False)
+        self.intake = intake
+
+    def buildProtocol(self, addr) -> BounceServer:
+        protocol = BounceServer(self.settings, self.intake)
+        protocol.factory = self
+        return protocol

@@ -1,0 +1,124 @@
+"""
+Bounce intake through the real gateway: a tracked message is delivered to a
+test receiver, and a bounce is sent back to the VERP address it went out
+with, on the --mx listener; the event is recorded and the bounce forwarded
+(or not) as the original sender's DSN request says. Every other recipient
+is refused, so the listener cannot relay.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from smtpeter.features import TokenSigner
+
+from ..conftest import freePort
+from .test_features import compose
+from .test_submission import connect, context
+
+BOUNCES = Path(__file__).parents[1] / "fixtures" / "bounces"
+
+
+@pytest.fixture
+def mx(makeGateway, sink):
+    port = freePort()
+    gateway = makeGateway(
+        sink, "--mx", f"tcp:{port}:interface=127.0.0.1", "--bounce-domain", "bounce.test"
+    )
+    gateway.mxPort = port
+    gateway.password = gateway.createLogin("app", "trackbounces")
+    return gateway
+
+
+def sendTracked(gateway, sink, notify=None) -> str:
+    """Send one message; the envelope sender it was delivered with."""
+    client = connect(gateway, implicit=False)
+    client.login("app", gateway.password)
+    options = [f"NOTIFY={notify}"] if notify else []
+    client.sendmail("news@example.com", ["reader@example.org"], compose({}), rcpt_options=options)
+    client.quit()
+    [received] = sink.wait(1)
+    sink.messages.clear()
+    assert received.mailFrom.endswith("@bounce.test")
+    return received.mailFrom
+
+
+def bounce(gateway, to: str, name: str, starttls: bool = False) -> tuple[int, bytes]:
+    data = (BOUNCES / name).read_bytes().replace(b"{to}", to.encode())
+    with smtplib.SMTP("127.0.0.1", gateway.mxPort, timeout=15) as client:
+        client.ehlo("mx.example.org")
+        if starttls:
+            client.starttls(context=context())
+            client.ehlo("mx.example.org")
+        client.mail("")
+        code, text = client.rcpt(to)
+        if code != 250:
+            return code, text
+        return client.data(data.replace(b"\n", b"\r\n"))
+
+
+def bounces(gateway) -> list[dict]:
+    db = sqlite3.connect(gateway.data / "smtpeter.sqlite")
+    rows = db.execute("SELECT qid, recipient, details FROM events WHERE type = 'bounce'")
+    return [{"qid": q, "recipient": r, **json.loads(d)} for q, r, d in rows]
+
+
+def test_a_bounce_is_recorded_and_forwarded_to_the_sender(mx, sink):
+    verp = sendTracked(mx, sink)
+    code, text = bounce(mx, verp, "postfix-hard.eml", starttls=True)
+    assert code == 250, text
+    [event] = bounces(mx)
+    signer = TokenSigner((mx.data / "secret.key").read_bytes())
+    assert event["qid"] == signer.readBounce(verp.partition("@")[0]).qid
+    assert event["recipient"] == "reader@example.org"
+    assert (event["class"], event["action"], event["status"]) == ("hard", "failed", "5.1.1")
+    assert event["diagnostic"].startswith("550 5.1.1")
+    assert event["forwarded"] is True
+    assert "Status: 5.1.1" in event["mime"]
+    [forwarded] = sink.wait(1)
+    assert forwarded.mailFrom == "" and forwarded.recipients == ["news@example.com"]
+    assert b"Undelivered Mail Returned to Sender" in forwarded.data
+
+
+def test_notify_never_records_without_forwarding_but_auto_replies_go_through(mx, sink):
+    verp = sendTracked(mx, sink, notify="NEVER")
+    assert bounce(mx, verp, "postfix-hard.eml")[0] == 250
+    assert bounce(mx, verp, "out-of-office.eml")[0] == 250
+    hard, auto = bounces(mx)
+    assert (hard["class"], hard["forwarded"]) == ("hard", False)
+    assert "NOTIFY=NEVER" in hard["forward_reason"]
+    assert (auto["class"], auto["forwarded"]) == ("auto-reply", True)
+    [forwarded] = sink.wait(1)
+    assert b"out of the office" in forwarded.data
+    time.sleep(1)
+    assert len(sink.messages) == 1  # the hard bounce was not forwarded
+
+
+def test_mx_refuses_every_other_recipient_and_never_relays(mx, sink):
+    verp = sendTracked(mx, sink)
+    local, _, _ = verp.partition("@")
+    altered = local[:-1] + ("a" if local[-1] != "a" else "b")
+    with smtplib.SMTP("127.0.0.1", mx.mxPort, timeout=15) as client:
+        code, features = client.ehlo("mx.example.org")
+        assert b"STARTTLS" in features and b"AUTH" not in features
+        assert client.docmd("AUTH", "PLAIN AGFwcABwYXNz")[0] == 503
+        client.mail("spammer@example.net")
+        for to in (
+            "reader@example.org",  # relaying
+            "postmaster@bounce.test",
+            f"{altered}@bounce.test",  # forged
+            f"{local}@other.test",  # right token, wrong domain
+            f"{local[:20]}@bounce.test",  # truncated
+        ):
+            code, text = client.rcpt(to)
+            assert (code, text[:5]) == (550, b"5.7.1"), to
+        assert client.docmd("DATA")[0] == 554
+    assert bounces(mx) == []
+    time.sleep(0.5)
+    assert sink.messages == []
