@@ -22,6 +22,7 @@ from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
 from .delivery._session import Credentials
 from .events import EventLog, FanOut, LogEventSink
+from .events._webhooks import WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .queue import ThreadedSpool
@@ -147,6 +148,12 @@ class GatewayService(MultiService):
         site = makeSite(self.events, self.signer, ImageStore(config.images), self.reactor)
         for description in config.http:
             self._listen(description, site)
+        WebhookDispatcher(
+            self.events,
+            self.reactor,
+            retryInitial=config.webhookRetry.total_seconds(),
+            giveUp=config.webhookGiveUp.total_seconds(),
+        ).setServiceParent(self)
         purge = TimerService(3600, self._purge)
         purge.setName("purge")
         purge.setServiceParent(self)

@@ -41,6 +41,8 @@ class Config:
     http: tuple[str, ...] = ("tcp:8080",)
     retention: timedelta = timedelta(days=30)
     mx: tuple[str, ...] = ()
+    webhookRetry: timedelta = timedelta(seconds=30)
+    webhookGiveUp: timedelta = timedelta(days=1)
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
 

@@ -152,6 +152,19 @@ class Options(usage.Options):
             "Days to keep events and message records; older ones are purged every hour.",
         ],
         [
+            "webhook-retry",
+            None,
+            "30s",
+            "First retry delay of a failed webhook POST; it doubles up to an hour.",
+        ],
+        [
+            "webhook-give-up",
+            None,
+            "1d",
+            "How long a webhook POST is retried; then the webhook is disabled, with the"
+            " reason shown by 'smtpeter webhook list'.",
+        ],
+        [
             "bounce-domain",
             None,
             None,
@@ -303,6 +316,8 @@ def makeConfig(options) -> Config:
         dnsServer=dnsServer,
         http=http,
         mx=tuple(options["mx"]),
+        webhookRetry=get("webhook-retry", parseDuration, None),
+        webhookGiveUp=get("webhook-give-up", parseDuration, None),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,

@@ -1,0 +1,181 @@
+"""
+Sending events to webhooks.
+
+A delivery row is written with its event, in the event log's transaction,
+so nothing waits on a webhook: not a message, not a click. This service
+POSTs what is due, each event on its own, signed:
+
+    Smtpeter-Timestamp: 1795471088
+    Smtpeter-Signature: v1=<hex HMAC-SHA256(secret, "1795471088." + body)>
+
+and retries a failure (anything but 2xx, or no answer in 10 s) after 30 s,
+doubling up to an hour, for a day (C{--webhook-retry}, C{--webhook-give-up}).
+A delivery still failing then disables its webhook, with the reason shown
+by C{smtpeter webhook list}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from io import BytesIO
+
+from twisted.application.service import Service
+from twisted.internet.defer import DeferredSemaphore, ensureDeferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+
+from ..store._webhooks import Delivery, WebhookStore
+
+log = Logger()
+
+USER_AGENT = b"smtpeter-webhooks/1"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def _hooks(store) -> WebhookStore:
+    """One WebhookStore per connection (its schema is made once)."""
+    hooks = getattr(store, "_webhooks", None)
+    if hooks is None:
+        hooks = store._webhooks = WebhookStore(store.db)
+    return hooks
+
+
+class WebhookDispatcher(Service):
+    name = "webhooks"
+
+    def __init__(
+        self,
+        events,
+        reactor,
+        retryInitial: float = 30.0,
+        retryMax: float = 3600.0,
+        giveUp: float = 86400.0,
+        concurrency: int = 10,
+        timeout: float = 10.0,
+    ) -> None:
+        self.events = events
+        self.reactor = reactor
+        self.retryInitial = retryInitial
+        self.retryMax = retryMax
+        self.giveUp = giveUp
+        self.timeout = timeout
+        self._slots = DeferredSemaphore(concurrency)
+        self._inFlight: set[int] = set()
+        self._polling = False
+        self._again = False
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.maxPersistentPerHost = concurrency
+        self.agent = Agent(reactor, connectTimeout=timeout, pool=pool)
+        self._pool = pool
+        self._loop = LoopingCall(self.poll)
+        self._loop.clock = reactor
+
+    def startService(self) -> None:
+        super().startService()
+        self.events.inTransaction.append(self._queue)
+        self.events.committed.append(lambda events: self.poll())
+        self._loop.start(min(1.0, self.retryInitial), now=True)
+
+    def stopService(self):
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
+        return self._pool.closeCachedConnections()
+
+    def _queue(self, store, events) -> None:
+        """In the event log's writer thread and transaction."""
+        _hooks(store).queue(events, time.time())
+
+    def poll(self) -> None:
+        if self._polling:
+            self._again = True
+            return
+        self._polling = True
+        d = ensureDeferred(self._poll())
+        d.addErrback(lambda f: log.failure("webhook poll failed", f))
+
+        def done(_):
+            self._polling = False
+            if self._again and self.running:
+                self._again = False
+                self.poll()
+
+        d.addBoth(done)
+
+    async def _poll(self) -> None:
+        now = self.reactor.seconds()
+        skip = frozenset(self._inFlight)
+        due = await self.events.read(lambda store: _hooks(store).due(now, 100, skip))
+        for delivery in due:
+            if delivery.id in self._inFlight:
+                continue
+            self._inFlight.add(delivery.id)
+            d = self._slots.run(lambda delivery=delivery: ensureDeferred(self._send(delivery)))
+            d.addErrback(lambda f: log.failure("webhook delivery failed", f))
+            d.addBoth(lambda _, i=delivery.id: self._inFlight.discard(i))
+
+    async def _send(self, delivery: Delivery) -> None:
+        timestamp = int(self.reactor.seconds())
+        headers = Headers(
+            {
+                b"content-type": [b"application/json"],
+                b"user-agent": [USER_AGENT],
+                b"smtpeter-event": [delivery.type.encode()],
+                b"smtpeter-webhook": [str(delivery.webhook.id).encode()],
+                b"smtpeter-delivery": [str(delivery.id).encode()],
+                b"smtpeter-timestamp": [str(timestamp).encode()],
+                b"smtpeter-signature": [
+                    sign(delivery.webhook.secret, timestamp, delivery.body).encode()
+                ],
+            }
+        )
+        error = None
+        try:
+            request = self.agent.request(
+                b"POST",
+                delivery.webhook.url.encode(),
+                headers,
+                FileBodyProducer(BytesIO(delivery.body)),
+            )
+            request.addTimeout(self.timeout, self.reactor)
+            response = await request
+            reading = readBody(response)
+            reading.addTimeout(self.timeout, self.reactor)
+            await reading
+            if not 200 <= response.code < 300:
+                error = f"HTTP {response.code}"
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:300]
+        now = self.reactor.seconds()
+        if error is None:
+            await self.events.write(lambda store: [_hooks(store).succeeded(delivery, now)])
+            return
+        delay = min(self.retryInitial * 2**delivery.attempts, self.retryMax)
+        nextAttempt = now + delay if now + delay - delivery.created <= self.giveUp else None
+        await self.events.write(lambda store: [_hooks(store).failed(delivery, error, nextAttempt)])
+        if nextAttempt is None:
+            log.warn(
+                "webhook {id} ({url}) disabled: event {event} undelivered after {n} attempts;"
+                " last error: {error}",
+                id=delivery.webhook.id,
+                url=delivery.webhook.url,
+                event=delivery.event,
+                n=delivery.attempts + 1,
+                error=error,
+            )
+        else:
+            log.info(
+                "webhook {id}: event {event} failed ({error}); retrying in {delay:.0f} s",
+                id=delivery.webhook.id,
+                event=delivery.event,
+                error=error,
+                delay=delay,
+            )

@@ -1,0 +1,122 @@
+"""
+Webhooks through the real gateway: a receiver in the test verifies every
+signature, answers 500 a few times and sees the retries; one that keeps
+failing gets its webhook disabled, with the reason in 'webhook list'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+
+import pytest
+
+from .test_features import compose, send
+
+
+class Receiver:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.requests: list[tuple[dict, bytes, int]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                code = 500 if receiver.failures > 0 else 204
+                receiver.failures -= 1
+                receiver.requests.append((dict(self.headers.items()), body, code))
+                self.send_response(code)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def stop(self):
+        self.server.shutdown()
+
+    def wait(self, predicate, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not predicate(self.requests):
+            assert time.monotonic() < deadline, self.requests
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(failures: int) -> Receiver:
+        made.append(Receiver(failures))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.stop()
+
+
+def verify(secret: str, headers: dict, body: bytes) -> bool:
+    """The check docs/webhooks.md shows a receiver how to make."""
+    timestamp = headers["Smtpeter-Timestamp"]
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    given = headers["Smtpeter-Signature"].removeprefix("v1=")
+    return (
+        hmac.compare_digest(expected.hexdigest(), given) and abs(time.time() - int(timestamp)) < 300
+    )
+
+
+def test_signed_posts_retried_after_500(makeGateway, sink, receiver):
+    hook = receiver(failures=2)
+    gateway = makeGateway(sink, "--webhook-retry", "0.2s")
+    added = json.loads(
+        gateway.cli(
+            "webhook", "add", hook.url, "--event", "delivery", "--event", "bounce", "--json"
+        ).stdout
+    )
+    assert added["events"] == ["delivery", "bounce"] and added["secret"].startswith("whsec_")
+    password = gateway.createLogin("app")
+    send(gateway, "app", password, compose({"X-Smtpeter-Tags": "hooked"}))
+    hook.wait(lambda requests: any(code == 204 for _, _, code in requests))
+    assert [code for _, _, code in hook.requests] == [500, 500, 204]
+    for headers, body, _ in hook.requests:
+        assert verify(added["secret"], headers, body)
+        assert not verify(added["secret"], headers, body + b" ")
+        assert headers["Smtpeter-Event"] == "delivery"
+        event = json.loads(body)
+        assert event["type"] == "delivery" and event["tags"] == ["hooked"]
+        assert event["email"] == "reader@example.org"
+    assert len({h["Smtpeter-Delivery"] for h, _, _ in hook.requests}) == 1  # the same one, again
+    time.sleep(1)
+    assert len(hook.requests) == 3  # attempt events were not asked for; nothing more came
+    listed = json.loads(gateway.cli("webhook", "list", "--json").stdout)
+    assert listed[0]["enabled"] and listed[0]["last_success"] and "secret" not in listed[0]
+
+
+def test_a_webhook_that_keeps_failing_is_disabled_with_the_reason(makeGateway, sink, receiver):
+    hook = receiver(failures=10**6)
+    gateway = makeGateway(sink, "--webhook-retry", "0.2s", "--webhook-give-up", "1s")
+    gateway.cli("webhook", "add", hook.url, "--event", "attempt")
+    password = gateway.createLogin("app")
+    send(gateway, "app", password, compose({}))
+    deadline = time.monotonic() + 30
+    while "DISABLED" not in (listed := gateway.cli("webhook", "list").stdout):
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
+    assert "could not be delivered" in listed and "HTTP 500" in listed
+    count = len(hook.requests)
+    assert count >= 2
+    send(gateway, "app", password, compose({}))
+    sink.wait(2)
+    time.sleep(1)
+    assert len(hook.requests) == count  # disabled: no more POSTs
+    gateway.cli("webhook", "enable", "1")
+    assert "enabled" in gateway.cli("webhook", "list").stdout
