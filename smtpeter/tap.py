@@ -42,8 +42,9 @@ class Options(usage.Options):
     longdesc = (
         "Runs the smtpeter gateway: STARTTLS and implicit-TLS submission for"
         " authenticated SMTP logins, a durable queue, and delivery onward, either"
-        " through a smarthost (--relay) or directly to each domain's MX hosts."
-        " Manage logins with the 'smtpeter login' command while it runs."
+        " through a smarthost (--relay) or directly to each domain's MX hosts; a web"
+        " side for tracking links and the REST API (--http), and bounce intake (--mx)."
+        " Manage logins, tokens and webhooks with the 'smtpeter' command while it runs."
     )
 
     optParameters = [
@@ -189,15 +190,21 @@ class Options(usage.Options):
         self["smtps"].append(description)
 
     def opt_http(self, description: str) -> None:
-        """Web listener (tracking links, open pixel, hosted images, REST API, /healthz), an
-        endpoint string; repeatable [default: tcp:8080]"""
         self["http"].append(description)
 
+    opt_http.__doc__ = (
+        "Web listener (tracking links, open pixel, hosted images, REST API, /healthz),"
+        " an endpoint string; repeatable [default: tcp:8080]"
+    )
+
     def opt_mx(self, description: str) -> None:
-        """Bounce intake: an SMTP listener without AUTH (STARTTLS offered) that takes mail
-        only for the signed bounce addresses of --bounce-domain, e.g. tcp:25; repeatable
-        [default: none]"""
         self["mx"].append(description)
+
+    opt_mx.__doc__ = (
+        "Bounce intake: an SMTP listener without AUTH (STARTTLS offered) that takes mail"
+        " only for the signed bounce addresses of --bounce-domain, e.g. tcp:25;"
+        " repeatable [default: none]"
+    )
 
     def postOptions(self) -> None:
         try:

@@ -187,3 +187,43 @@ def test_bad_feature_options(args, says):
     with pytest.raises(SystemExit) as error:
         Options().parseOptions(args)
     assert says in str(error.value)
+
+
+def test_web_mx_retention_and_webhook_options():
+    c = config()
+    assert c.http == ("tcp:8080",) and c.mx == () and c.retention == timedelta(days=30)
+    assert c.webhookRetry == timedelta(seconds=30) and c.webhookGiveUp == timedelta(days=1)
+    c = config(
+        "--http",
+        "tcp:80",
+        "--http",
+        "tcp:8081",
+        "--mx",
+        "tcp:25",
+        "--mx-port",
+        "2525",
+        "--retention",
+        "7",
+        "--webhook-retry",
+        "5s",
+        "--webhook-give-up",
+        "2h",
+    )
+    assert c.http == ("tcp:80", "tcp:8081") and c.mx == ("tcp:25",) and c.mxPort == 2525
+    assert c.retention == timedelta(days=7)
+    assert (c.webhookRetry, c.webhookGiveUp) == (timedelta(seconds=5), timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--retention", "0"], "--retention: a number of days"),
+        (["--retention", "soon"], "--retention: a number of days"),
+        (["--mx", "nonsense:25"], "--mx 'nonsense:25' is not a valid endpoint"),
+        (["--webhook-retry", "often"], "--webhook-retry"),
+    ],
+)
+def test_bad_web_options(args, says):
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(args)
+    assert says in str(error.value)

@@ -150,3 +150,12 @@ def test_healthz(gateway):
     response, data = get(gateway, "/healthz")
     assert response.status == 200 and json.loads(data) == {"status": "ok"}
     assert get(gateway, "/nothing/here")[0].status == 404
+
+
+def test_a_click_answered_is_a_click_kept_when_the_gateway_is_killed(makeGateway, sink):
+    gateway, body = tracked(makeGateway, sink)
+    links = re.findall(r'href="(http://gw\.test:8080/c/[^"]+)"', body)
+    for link in links:
+        assert get(gateway, path(link))[0].status == 302
+    gateway.kill()  # SIGKILL right after the last redirect: no orderly shutdown
+    assert len(events(gateway, "click")) == len(links)
