@@ -19,8 +19,7 @@ from ..events._bounces import forwarding, readBounce
 from ..features import TokenSigner
 from ..queue._message import Envelope, Recipient
 from . import _replies as R
-from ._address import parsePath
-from ._exceptions import AddressSyntaxError, SMTPRefusal
+from ._exceptions import SMTPRefusal
 from ._protocol import SubmissionFactory, SubmissionServer
 
 log = Logger()
@@ -98,17 +97,8 @@ class BounceServer(SubmissionServer):
         super()._resetTransaction()
         self.found: list = []
 
-    def _ehloLines(self) -> tuple[str, ...]:
-        lines = [
-            f"{self.settings.hostname} greets {self.helo}",
-            "PIPELINING",
-            f"SIZE {self.settings.maxSize}",
-            "8BITMIME",
-            "ENHANCEDSTATUSCODES",
-        ]
-        if not self.secure and self.settings.tlsOptions is not None:
-            lines.append("STARTTLS")
-        return tuple(lines)
+    def _extensions(self) -> list[str]:
+        return ["STARTTLS"] if not self.secure and self.settings.tlsOptions is not None else []
 
     def _requireSession(self) -> None:
         """No AUTH and no TLS needed: only our own addresses are taken."""
@@ -117,14 +107,7 @@ class BounceServer(SubmissionServer):
         self._refuse(NO_AUTH_HERE)
 
     def smtp_RCPT(self, argument: str) -> None:
-        if self.mailFrom is None:
-            self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before RCPT"))
-        if len(self.recipients) >= self.settings.maxRecipients:
-            self._refuse(R.TOO_MANY_RECIPIENTS.format(limit=self.settings.maxRecipients))
-        try:
-            path = parsePath(argument, "TO:", allowNull=False)
-        except AddressSyntaxError as e:
-            self._refuse(R.BAD_ADDRESS.format(detail=str(e)))
+        path = self._recipientPath(argument)
         tracking = self.intake.check(path.address)
         if tracking is None:
             self._refuse(NOT_A_BOUNCE_ADDRESS.format(address=path.address[:200]))

@@ -70,16 +70,20 @@ class MailCommands:
             self._refuse(R.STORAGE_FULL)
         return params
 
-    def smtp_RCPT(self, argument: str) -> None:
-        self._requireSession()
+    def _recipientPath(self, argument: str):
+        """RCPT's checks that every listener makes, then its path parsed."""
         if self.mailFrom is None:
             self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before RCPT"))
         if len(self.recipients) >= self.settings.maxRecipients:
             self._refuse(R.TOO_MANY_RECIPIENTS.format(limit=self.settings.maxRecipients))
         try:
-            path = parsePath(argument, "TO:", allowNull=False)
+            return parsePath(argument, "TO:", allowNull=False)
         except AddressSyntaxError as e:
             self._refuse(R.BAD_ADDRESS.format(detail=str(e)))
+
+    def smtp_RCPT(self, argument: str) -> None:
+        self._requireSession()
+        path = self._recipientPath(argument)
         notify: tuple[str, ...] = ()
         orcpt = None
         for key, value in path.params.items():

@@ -276,19 +276,20 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         raise SMTPRefusal(reply)
 
     def _ehloLines(self) -> tuple[str, ...]:
-        lines = [
+        return (
             f"{self.settings.hostname} greets {self.helo}",
             "PIPELINING",
             f"SIZE {self.settings.maxSize}",
             "8BITMIME",
             "ENHANCEDSTATUSCODES",
-            "DSN",
-        ]
+            *self._extensions(),
+        )
+
+    def _extensions(self) -> list[str]:
+        """The EHLO keywords that depend on the kind of listener and the session's state."""
         if self.secure:
-            lines.append("AUTH PLAIN LOGIN")
-        elif self.settings.tlsOptions is not None:
-            lines.append("STARTTLS")
-        return tuple(lines)
+            return ["DSN", "AUTH PLAIN LOGIN"]
+        return ["DSN", "STARTTLS"] if self.settings.tlsOptions is not None else ["DSN"]
 
     def _greet(self, argument: str) -> str:
         name = argument.strip()

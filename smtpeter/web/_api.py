@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from ..store._apitokens import PREFIX, TokenStore
 from ..store._events import TYPES, EventQuery, EventStore, isoTime
 from ._openapi import document
-from ._resources import AsyncLeaf, HTTPError, NotFound
+from ._resources import AsyncLeaf, HTTPError, NotFound, segment
 
 _QID = re.compile(r"[0-9A-Fa-f]{20}")
 MAX_LIMIT = 1000
@@ -233,7 +233,7 @@ class Messages(Authenticated):
         Parameters(request, ())
         if len(request.postpath) != 1:
             raise HTTPError(404, "use /v1/messages/{messageid}")
-        text = request.postpath[0].decode("ascii", "replace")
+        text = segment(request)
         try:
             qid = parseQid(text)
         except ValueError:
@@ -276,7 +276,7 @@ class LogFiles(Authenticated):
     async def authenticated(self, request):
         if len(request.postpath) != 1:
             raise HTTPError(404, "use /v1/logfiles/{type}?date=YYYY-MM-DD")
-        kind = request.postpath[0].decode("ascii", "replace")
+        kind = segment(request)
         if kind not in TYPES:
             raise HTTPError(
                 400, f"type: one of {', '.join(TYPES)} (got {kind[:50]!r})", parameter="type"

@@ -29,6 +29,11 @@ def clientAddress(request) -> str:
     return getattr(peer, "host", "") or ""
 
 
+def segment(request) -> str:
+    """The first path segment after the resource's own."""
+    return request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+
+
 def writeJSON(request, body, code: int = 200) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
     request.setResponseCode(code)

@@ -21,7 +21,7 @@ from ..features import TokenSigner
 from ..store._events import EventStore, MessageRecord
 from ..store._images import ImageStore
 from ._machines import MachineDetector
-from ._resources import AsyncLeaf, HTTPError, clientAddress
+from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
 
 #: A transparent 1x1 GIF.
 PIXEL = bytes.fromhex(
@@ -104,13 +104,15 @@ class Tracker:
         }
 
 
-class Click(AsyncLeaf):
+class Tracked(AsyncLeaf):
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self.tracker = tracker
 
+
+class Click(Tracked):
     async def handle(self, request):
-        token = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        token = segment(request)
         found = self.tracker.signer.readClick(token)
         if found is None:
             raise HTTPError(404, "unknown link")
@@ -140,13 +142,9 @@ class Click(AsyncLeaf):
         return b""
 
 
-class Open(AsyncLeaf):
-    def __init__(self, tracker: Tracker) -> None:
-        super().__init__()
-        self.tracker = tracker
-
+class Open(Tracked):
     async def handle(self, request):
-        name = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        name = segment(request)
         token, dot, extension = name.partition(".")
         found = self.tracker.signer.readOpen(token) if extension == "gif" else None
         if found is None or len(request.postpath) != 1:
@@ -177,7 +175,7 @@ class Image(AsyncLeaf):
         self.reactor = reactor
 
     async def handle(self, request):
-        name = request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+        name = segment(request)
         if len(request.postpath) != 1:
             raise HTTPError(404, "no such image")
         etag = f'"{name.partition(".")[0]}"'.encode("ascii")
