@@ -1,7 +1,8 @@
 """
 Persistent state in the data directory: SMTP logins, DKIM keys of sender
 domains (L{_domains}), the links each message was sent with (L{_links}) and
-hosted images (L{_images}); tokens and events come later.
+hosted images (L{_images}), message records and events (L{_events}),
+REST API tokens (L{_apitokens}) and webhooks (L{_webhooks}).
 """
 
 from ._exceptions import LoginExists, NoSuchLogin, StoreError, UnknownFeature
