@@ -64,3 +64,17 @@ def test_editable_install_registers_the_plugin(tmp_path):
     # pip cannot put an editable install in a --target; install it into a new venv.
     pip("-e", str(ROOT), cwd=tmp_path, python=venv / "bin" / "python")
     assertListed([str(venv / "bin" / "python"), "-c"], DEPENDENCIES, tmp_path, ROOT)
+
+
+def test_every_package_is_installed_by_setup_cfg():
+    """A package missing from setup.cfg works in an editable install and breaks `pip install .`."""
+    import configparser
+
+    root = Path(__file__).parents[1]
+    config = configparser.ConfigParser()
+    config.read(root / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = {
+        ".".join(p.parent.relative_to(root).parts) for p in (root / "smtpeter").rglob("__init__.py")
+    }
+    assert found <= listed, f"add to setup.cfg [options] packages: {sorted(found - listed)}"
