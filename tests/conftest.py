@@ -89,6 +89,7 @@ class Gateway:
         )
         waitForPort(self.smtpPort, self.process)
         waitForPort(self.smtpsPort, self.process, greeting=False)
+        waitForPort(self.httpPort, self.process, greeting=False)
         return self
 
     @property

@@ -157,6 +157,7 @@ def test_json_logger(tmp_path, sink):
         gateway.start()
         import json
 
+        gateway.waitForLog("ready")  # logged once the queue is resumed, after the listeners
         records = [json.loads(line) for line in gateway.logText().splitlines() if line.strip()]
         assert any("ready" in r.get("log_format", "") for r in records)
     finally:
