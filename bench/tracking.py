@@ -23,7 +23,6 @@ import os
 import re
 import signal
 import smtplib
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -34,27 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from submit import freePort, waitFor  # noqa: E402  (bench/ is the script's own directory)
+
 from smtpeter.testing import SinkServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def waitFor(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
 
 
 def cpuSeconds(pid: int) -> float:
