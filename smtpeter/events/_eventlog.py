@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -26,24 +26,12 @@ from zope.interface import implementer
 from ..queue._message import QueuedMessage
 from ..store._events import EventStore, StoredEvent
 from ..store._logins import connect
-from ._sinks import ATTEMPT, DEFERRAL, FAILURE, Event
+from ._sinks import ATTEMPT, DEFERRAL, FAILURE, Event, attemptDetails
 from .interfaces import IEventSink
 
 log = Logger()
 
 _STOP = object()
-
-
-def attemptDetails(message: QueuedMessage, index: int) -> dict:
-    """What an attempt event says about the message, for recipient C{index}."""
-    recipient = message.envelope.recipients[index]
-    return {
-        "sender": message.envelope.sender,
-        "features": sorted(message.options.features),
-        "login": message.options.login,
-        "notify": list(recipient.notify),
-        "dsn": message.isDSN,
-    }
 
 
 @implementer(IEventSink)
@@ -100,8 +88,9 @@ class EventLog:
 
     def record(self, event: Event):
         if event.type == ATTEMPT:
-            # Attempts are written by L{accepted}, with the message.
-            return self.write(lambda store: [])
+            # Attempts are written by L{accepted}, with the message: no
+            # transaction (and no fsync) for nothing.
+            return succeed([])
         kind, details = event.type, dict(event.details)
         if kind in (FAILURE, DEFERRAL):
             details["permanent"] = kind == FAILURE

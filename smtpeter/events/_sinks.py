@@ -31,6 +31,18 @@ class Event:
     details: dict = field(factory=dict, hash=False)
 
 
+def attemptDetails(message, index: int) -> dict:
+    """What an attempt event says about a message, for its recipient C{index}."""
+    recipient = message.envelope.recipients[index]
+    return {
+        "sender": message.envelope.sender,
+        "features": sorted(message.options.features),
+        "login": message.options.login,
+        "notify": list(recipient.notify),
+        "dsn": message.isDSN,
+    }
+
+
 @implementer(IEventSink)
 class LogEventSink:
     """
@@ -69,7 +81,7 @@ class MemoryEventSink:
     def accepted(self, message):
         if message.qid not in self.messages:
             self.messages[message.qid] = message
-            for recipient in message.envelope.recipients:
+            for index, recipient in enumerate(message.envelope.recipients):
                 self.events.append(
                     Event(
                         ATTEMPT,
@@ -77,7 +89,7 @@ class MemoryEventSink:
                         recipient.address,
                         message.received,
                         message.options.tags,
-                        {"sender": message.envelope.sender},
+                        attemptDetails(message, index),
                     )
                 )
         return succeed(None)
