@@ -40,14 +40,6 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-def _hooks(store) -> WebhookStore:
-    """One WebhookStore per connection (its schema is made once)."""
-    hooks = getattr(store, "_webhooks", None)
-    if hooks is None:
-        hooks = store._webhooks = WebhookStore(store.db)
-    return hooks
-
-
 class WebhookDispatcher(Service):
     name = "webhooks"
 
@@ -93,7 +85,7 @@ class WebhookDispatcher(Service):
 
     def _queue(self, store, events) -> None:
         """In the event log's writer thread and transaction."""
-        if _hooks(store).queue(events, time.time()):
+        if store.view(WebhookStore).queue(events, time.time()):
             self._queued = True
 
     def _committed(self, events) -> None:
@@ -124,7 +116,7 @@ class WebhookDispatcher(Service):
     async def _poll(self) -> None:
         now = self.reactor.seconds()
         skip = frozenset(self._inFlight)
-        due = await self.events.read(lambda store: _hooks(store).due(now, 100, skip))
+        due = await self.events.read(lambda store: store.view(WebhookStore).due(now, 100, skip))
         for delivery in due:
             if delivery.id in self._inFlight:
                 continue
@@ -167,11 +159,15 @@ class WebhookDispatcher(Service):
             error = f"{type(e).__name__}: {e}"[:300]
         now = self.reactor.seconds()
         if error is None:
-            await self.events.write(lambda store: [_hooks(store).succeeded(delivery, now)])
+            await self.events.write(
+                lambda store: [store.view(WebhookStore).succeeded(delivery, now)]
+            )
             return
         delay = min(self.retryInitial * 2**delivery.attempts, self.retryMax)
         nextAttempt = now + delay if now + delay - delivery.created <= self.giveUp else None
-        await self.events.write(lambda store: [_hooks(store).failed(delivery, error, nextAttempt)])
+        await self.events.write(
+            lambda store: [store.view(WebhookStore).failed(delivery, error, nextAttempt)]
+        )
         if nextAttempt is None:
             log.warn(
                 "webhook {id} ({url}) disabled: event {event} undelivered after {n} attempts;"

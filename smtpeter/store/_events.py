@@ -132,7 +132,16 @@ class EventStore:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self._views: dict = {}
         db.executescript(_SCHEMA + _links.SCHEMA)
+
+    def view(self, cls):
+        """A C{cls(db)} (token or webhook store) on this connection, made once: its schema
+        script runs once per connection, not once per request."""
+        found = self._views.get(cls)
+        if found is None:
+            found = self._views[cls] = cls(self.db)
+        return found
 
     # Writing (one thread, inside a transaction the caller holds) ------------
 

@@ -62,7 +62,7 @@ class Bearer:
         now = self.clock.seconds()
         if self._known.get(token, 0.0) > now:
             return token
-        name = await self.events.read(lambda store: TokenStore(store.db).check(token))
+        name = await self.events.read(lambda store: store.view(TokenStore).check(token))
         if name is None:
             raise HTTPError(401, "unknown or revoked token")
         if len(self._known) > 1000:
