@@ -101,13 +101,20 @@ class Parameters:
             raise HTTPError(400, f"{name}: {why} (got {value[:100]!r})", parameter=name)
 
 
+def parseDay(text: str) -> float:
+    """C{YYYY-MM-DD}: its midnight, UTC, in seconds since the epoch."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(text)
+    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
+
+
 def parseTime(text: str) -> float:
     """Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it says)."""
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
+        return parseDay(text)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -224,7 +231,7 @@ def recipientStatus(events: list) -> dict:
         elif event.type == "open":
             entry["opens"] += 1
         if event.type != "attempt":
-            entry["updated"] = event.toJSON()["time"]
+            entry["updated"] = isoTime(event.time)
     return status
 
 
@@ -282,13 +289,13 @@ class LogFiles(Authenticated):
                 400, f"type: one of {', '.join(TYPES)} (got {kind[:50]!r})", parameter="type"
             )
         p = Parameters(request, ("date", "format"))
-        day = p.get("date", date.fromisoformat, "a date like 2026-11-23")
-        if day is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.values["date"]):
+        start = p.get("date", parseDay, "a date like 2026-11-23")
+        if start is None:
             raise HTTPError(400, "date: required, a date like 2026-11-23", parameter="date")
+        day = p.values["date"]
         form = p.get("format") or "json"
         if form not in ("json", "csv"):
             raise HTTPError(400, "format: json or csv", parameter="format")
-        start = datetime.combine(day, datetime.min.time(), UTC).timestamp()
         end = start + 86400
         request.setHeader(
             b"content-type", b"text/csv; charset=utf-8" if form == "csv" else b"application/json"
@@ -351,7 +358,7 @@ class _CSVWriter:
         for e in events:
             details = [_cell(e.details.get(c)) for c in self.columns]
             writer.writerow(
-                [e.id, e.toJSON()["time"], e.type, e.qid, e.recipient, ",".join(e.tags), *details]
+                [e.id, isoTime(e.time), e.type, e.qid, e.recipient, ",".join(e.tags), *details]
             )
         return out.getvalue().encode()
 
