@@ -14,6 +14,7 @@ import time
 from attrs import frozen
 
 from ._exceptions import StoreError
+from ._schema import applySchema
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -43,7 +44,7 @@ def tokenHash(token: str) -> str:
 class TokenStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        db.executescript(_SCHEMA)
+        applySchema(db, _SCHEMA)
 
     def create(self, name: str) -> tuple[TokenRecord, str]:
         name = name.strip()

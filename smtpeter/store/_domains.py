@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._exceptions import BadKey, DomainExists, NoSuchDomain
+from ._schema import applySchema
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dkim_keys (
@@ -113,7 +114,7 @@ class DomainStore:
     def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
         self._db = db
         self._clock = clock
-        db.executescript(_SCHEMA)
+        applySchema(db, _SCHEMA)
 
     def _keys(self, where: str = "", args: tuple = ()) -> list[DomainKey]:
         rows = self._db.execute(

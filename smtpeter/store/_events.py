@@ -20,6 +20,7 @@ from attrs import frozen
 
 from ..queue._message import QueuedMessage, Recipient
 from . import _links
+from ._schema import applySchema
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -133,7 +134,7 @@ class EventStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._views: dict = {}
-        db.executescript(_SCHEMA + _links.SCHEMA)
+        applySchema(db, _SCHEMA + _links.SCHEMA)
 
     def view(self, cls):
         """A C{cls(db)} (token or webhook store) on this connection, made once: its schema

@@ -9,6 +9,8 @@ import json
 import sqlite3
 import threading
 
+from ._schema import applySchema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS message_links (
     qid TEXT PRIMARY KEY,
@@ -23,7 +25,7 @@ class LinkStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._lock = threading.Lock()
-        db.executescript(SCHEMA)
+        applySchema(db, SCHEMA)
 
     def record(self, qid: str, links: list[str]) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from ..config import checkPublicUrl
 from ..queue._message import FEATURES
 from ._exceptions import LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
+from ._schema import applySchema
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS logins (
@@ -88,7 +89,7 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.executescript(_SCHEMA)
+    applySchema(db, _SCHEMA)
     columns = {row[1] for row in db.execute("PRAGMA table_info(logins)")}
     if "public_url" not in columns:
         db.execute("ALTER TABLE logins ADD COLUMN public_url TEXT")

@@ -17,6 +17,7 @@ from attrs import frozen
 
 from ._events import TYPES, StoredEvent
 from ._exceptions import StoreError
+from ._schema import applySchema
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -88,7 +89,7 @@ def _webhook(row) -> Webhook:
 class WebhookStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        db.executescript(_SCHEMA)
+        applySchema(db, _SCHEMA)
 
     # Administration (the CLI) ------------------------------------------------
 

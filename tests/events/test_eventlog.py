@@ -144,3 +144,18 @@ def test_purge_forgets_old_events_and_messages(log):
     assert [e.type for e in log.wait(log.read(lambda s: s.events(EventQuery(tag="x"))))] == [
         "delivery"
     ]
+
+
+def test_a_store_first_made_inside_a_batch_keeps_the_batch_one_transaction(log, tmp_path):
+    """
+    The webhook hook makes its store inside the writer's transaction; making
+    its schema must not commit that transaction half-way (which failed the
+    first batch after every start, and its retry wrote the events twice).
+    """
+    from smtpeter.store._webhooks import WebhookStore
+
+    log.inTransaction.append(lambda store, events: store.view(WebhookStore).queue(events, 0.0))
+    [event] = log.wait(log.record(Event(DELIVERY, "0123456789ABCDEF0123", "a@x.test", 1.0)))
+    assert event.type == "delivery"
+    rows = sqlite3.connect(tmp_path / "db.sqlite").execute("SELECT count(*) FROM events")
+    assert rows.fetchone()[0] == 1
