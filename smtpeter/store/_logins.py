@@ -16,11 +16,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from attrs import evolve, field, frozen
+from twisted.logger import Logger
 
 from ..config import checkPublicUrl
 from ..queue._message import FEATURES
 from ._exceptions import LoginExists, NoSuchLogin, UnknownFeature
-from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
+from ._passwords import (
+    DUMMY_HASH,
+    generatePassword,
+    hashPassword,
+    needsUpgrade,
+    verifyPassword,
+)
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -34,6 +41,12 @@ CREATE TABLE IF NOT EXISTS logins (
 );
 """
 _COLUMNS = "name, password_hash, enabled, features, created, last_used, public_url"
+
+#: C{last_used} is written at most this often per login (seconds): it is
+#: shown to people, and a write (an fsync) per AUTH would cost more than the
+#: AUTH itself.
+LAST_USED_RESOLUTION = 60.0
+log = Logger()
 
 
 @frozen
@@ -190,11 +203,25 @@ class LoginStore:
     def authenticate(self, name: str, password: str) -> LoginRecord | None:
         """
         Return the enabled login whose password this is, else C{None}. Costs
-        one scrypt whether or not the name exists. Slow: call off the reactor.
+        one hash whether or not the name exists (microseconds; an scrypt
+        hash from an earlier version costs ~0.1 s until it is replaced here,
+        at its first successful check). Bookkeeping that fails (a full disk)
+        is logged and never decides the answer.
         """
         record = self.get(name)
         ok = verifyPassword(password, record.passwordHash if record else DUMMY_HASH)
         if record is None or not ok or not record.enabled:
             return None
-        self._db.execute("UPDATE logins SET last_used = ? WHERE name = ?", (self._clock(), name))
+        now = self._clock()
+        try:
+            if needsUpgrade(record.passwordHash):
+                record = evolve(record, passwordHash=hashPassword(password))
+                self._db.execute(
+                    "UPDATE logins SET password_hash = ?, last_used = ? WHERE name = ?",
+                    (record.passwordHash, now, name),
+                )
+            elif record.lastUsed is None or now - record.lastUsed >= LAST_USED_RESOLUTION:
+                self._db.execute("UPDATE logins SET last_used = ? WHERE name = ?", (now, name))
+        except sqlite3.Error as e:
+            log.warn("could not note the use of login {name}: {error}", name=name, error=str(e))
         return record

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 from twisted.internet.defer import maybeDeferred
 from zope.interface.verify import verifyObject
@@ -15,7 +18,13 @@ from smtpeter.store import (
     UnknownFeature,
     connect,
 )
-from smtpeter.store._passwords import generatePassword, hashPassword, verifyPassword
+from smtpeter.store._logins import LAST_USED_RESOLUTION
+from smtpeter.store._passwords import (
+    generatePassword,
+    hashPassword,
+    needsUpgrade,
+    verifyPassword,
+)
 from smtpeter.store._threaded import ThreadedLoginStore
 
 from ..queue.test_spool import result
@@ -25,11 +34,62 @@ def test_passwords_are_random_and_only_hashed():
     a, b = generatePassword(), generatePassword()
     assert a != b and len(a) >= 32  # 24 random bytes, base64url
     stored = hashPassword(a)
-    assert a not in stored and stored.startswith("scrypt$32768$8$1$")
+    assert a not in stored and stored.startswith("hs256$")
     assert stored != hashPassword(a)  # salted
     assert verifyPassword(a, stored)
     assert not verifyPassword(b, stored)
-    assert not verifyPassword(a, "garbage")
+    assert not needsUpgrade(stored)
+    for garbled in ("garbage", "hs256$", "hs256$!!$!!", stored[:-8], "scrypt$x$8$1$AA==$AA=="):
+        assert not verifyPassword(a, garbled)
+
+
+# Made by hashlib.scrypt(b"old-password", salt=b"0123456789abcdef", n=2**14, r=8, p=1,
+# dklen=32), the shape earlier versions stored.
+OLD_SCRYPT = "scrypt$16384$8$1$MDEyMzQ1Njc4OWFiY2RlZg==$" + (
+    base64.b64encode(
+        hashlib.scrypt(b"old-password", salt=b"0123456789abcdef", n=2**14, r=8, p=1, dklen=32)
+    ).decode()
+)
+
+
+def test_scrypt_hashes_still_verify_and_are_upgraded_at_the_next_success(store):
+    assert verifyPassword("old-password", OLD_SCRYPT) and needsUpgrade(OLD_SCRYPT)
+    assert not verifyPassword("other", OLD_SCRYPT)
+    store.create("old", [])
+    store._db.execute("UPDATE logins SET password_hash = ? WHERE name = 'old'", (OLD_SCRYPT,))
+    assert store.authenticate("old", "wrong") is None
+    assert store.get("old").passwordHash == OLD_SCRYPT  # a failure changes nothing
+    assert store.authenticate("old", "old-password").name == "old"
+    upgraded = store.get("old").passwordHash
+    assert upgraded.startswith("hs256$") and verifyPassword("old-password", upgraded)
+    assert store.authenticate("old", "old-password") is not None
+    assert store.authenticate("old", "wrong") is None
+
+
+def test_last_used_is_written_at_most_once_a_minute(tmp_path):
+    now = [1000.0]
+    store = LoginStore(connect(tmp_path / "db.sqlite"), clock=lambda: now[0])
+    _, password = store.create("app", [])
+    store.authenticate("app", password)
+    assert store.get("app").lastUsed == 1000.0
+    now[0] += LAST_USED_RESOLUTION - 1
+    store.authenticate("app", password)
+    assert store.get("app").lastUsed == 1000.0
+    now[0] += 1
+    store.authenticate("app", password)
+    assert store.get("app").lastUsed == 1000.0 + LAST_USED_RESOLUTION
+
+
+def test_a_failing_last_used_write_does_not_decide_auth(tmp_path):
+    store = LoginStore(connect(tmp_path / "db.sqlite"))
+    _, password = store.create("app", [])
+    # A trigger makes every write of last_used fail, as a full disk would.
+    store._db.execute(
+        "CREATE TRIGGER nope BEFORE UPDATE OF last_used ON logins"
+        " BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
+    )
+    assert store.authenticate("app", password).name == "app"
+    assert store.authenticate("app", "wrong") is None
 
 
 @pytest.fixture
