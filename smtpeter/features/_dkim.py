@@ -1,18 +1,20 @@
 """
 DKIM signing, last of all: a message whose From domain (or a parent of it)
 has a key (C{smtpeter domain add}) is signed relaxed/relaxed with rsa-sha256
-over dkimpy's default header set, with From signed twice so that no second
-From can be added. A message without a From is sent unsigned, with a warning.
+over RFC 6376's recommended header set, with From signed once more than it
+occurs so that no second From can be added (L{_dkimsign}). A message
+without a From is sent unsigned, with a warning.
 """
 
 from __future__ import annotations
 
+import time
 from email.utils import getaddresses
 
-import dkim
 from twisted.logger import Logger
 
 from ._base import Feature
+from ._dkimsign import sign
 
 log = Logger()
 
@@ -48,11 +50,5 @@ class SignDKIM(Feature):
         key = copy.state.get(self.name)
         if key is None:
             return
-        signature = dkim.sign(
-            copy.content,
-            key.selector.encode("ascii"),
-            key.domain.encode("ascii"),
-            key.privateKey,
-            canonicalize=(b"relaxed", b"relaxed"),
-        )
+        signature = sign(copy.content, key.selector, key.domain, key.privateKey, int(time.time()))
         copy.content = signature + copy.content
