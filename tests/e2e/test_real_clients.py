@@ -36,7 +36,7 @@ def test_swaks(gateway, sink, tmp_path, implicit, mechanism):
             "--to",
             "b@example.org",
             "--data",
-            str(message),
+            f"@{message}",
         ],
         capture_output=True,
         text=True,
