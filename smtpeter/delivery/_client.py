@@ -50,17 +50,18 @@ class ServerReply:
         return f"{self.code} {self.text}"
 
 
-def dotStuff(content: bytes) -> bytes:
+def dotStuff(content: bytes) -> list[bytes]:
     """
-    The DATA payload for stored CRLF content: every line that starts with a
-    dot gets one more, including the first line, and the terminator is added.
+    The DATA payload for stored CRLF content, in pieces to write in turn:
+    every line that starts with a dot gets one more, including the first
+    line, and the terminator follows. Content without such lines is sent
+    as it is, not copied (it may be 50 MB).
     """
-    stuffed = content.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
+    stuffed = content.replace(b"\r\n.", b"\r\n..") if b"\r\n." in content else content
+    pieces = [b".", stuffed] if stuffed.startswith(b".") else [stuffed]
     if stuffed and not stuffed.endswith(b"\r\n"):
-        stuffed += b"\r\n"
-    return stuffed + b".\r\n"
+        pieces.append(b"\r\n")
+    return [*pieces, b".\r\n"]
 
 
 class SMTPClientProtocol(Protocol):
@@ -187,4 +188,4 @@ class SMTPClientProtocol(Protocol):
         return reply
 
     def sendData(self, content: bytes) -> None:
-        self.transport.write(dotStuff(content))
+        self.transport.writeSequence(dotStuff(content))

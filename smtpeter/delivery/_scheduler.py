@@ -107,7 +107,10 @@ class QueueManager:
 
     # Accepting ------------------------------------------------------------
 
-    def enqueue(self, envelope: Envelope, options: Options, content: bytes):
+    def incoming(self):
+        return self.spool.incoming()
+
+    def enqueue(self, envelope: Envelope, options: Options, content):
         return ensureDeferred(self._enqueue(envelope, options, content, False))
 
     def enqueueNotice(self, envelope: Envelope, content: bytes):
@@ -124,7 +127,10 @@ class QueueManager:
             log.failure("could not store message")
             raise SMTPRefusal(LOCAL_ERROR)
         entry = Entry(
-            evolve(message, content=b""), [RecipientState() for _ in envelope.recipients], content
+            evolve(message, content=b""),
+            [RecipientState() for _ in envelope.recipients],
+            # A large body is read back from the spool when it is sent.
+            content if isinstance(content, bytes) else None,
         )
         self.entries[message.qid] = entry
         self._recorded(self.events.accepted(message))

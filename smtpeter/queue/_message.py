@@ -119,5 +119,6 @@ class QueuedMessage:
     envelope: Envelope
     options: Options
     received: float
+    #: C{bytes}, or a L{Spilled} body while it is being stored.
     content: bytes = field(repr=False)
     isDSN: bool = False

@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from ._incoming import IncomingContent, Spilled
 from ._message import Envelope, Options, QueuedMessage
 from .interfaces import ISpool
 
@@ -80,27 +81,42 @@ class DiskSpool:
             log.info("discarding incomplete incoming file {name}", name=leftover.name)
             leftover.unlink()
 
+    def spill(self):
+        """A new file in C{incoming/} for a body too large to hold in memory."""
+        path = self.incoming / f"spill-{secrets.token_hex(8)}"
+        return path, open(path, "wb")
+
     def store(self, message: QueuedMessage) -> None:
         temporary = self.incoming / message.qid
-        with open(temporary, "wb") as f:
-            f.write(MAGIC)
-            f.write(_metadata(message))
-            f.write(message.content)
-            f.write(END)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(temporary, self.queue / message.qid)
+        content = message.content
+        try:
+            with open(temporary, "wb") as f:
+                f.write(MAGIC)
+                f.write(_metadata(message))
+                if isinstance(content, Spilled):
+                    f.write(content.head)
+                    _copy(content.path, f, content.length)
+                else:
+                    f.write(content)
+                f.write(END)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(temporary, self.queue / message.qid)
+        except BaseException:
+            # Never leave a partial file behind (a full disk): it never got its 250.
+            temporary.unlink(missing_ok=True)
+            raise
         _fsyncDirectory(self.queue)
 
     def _read(self, qid: str) -> tuple[dict, bytes]:
-        data = (self.queue / qid).read_bytes()
-        if not data.startswith(MAGIC) or not data.endswith(END):
-            raise ValueError("no end marker")
-        headerEnd = data.index(b"\n", len(MAGIC)) + 1
-        meta = json.loads(data[len(MAGIC) : headerEnd])
-        content = data[headerEnd : -len(END)]
-        if len(content) != meta["size"]:
-            raise ValueError("size mismatch")
+        """Metadata and content, read once into one buffer (no copy of a large message)."""
+        with open(self.queue / qid, "rb") as f:
+            if f.read(len(MAGIC)) != MAGIC:
+                raise ValueError("not a queue file")
+            meta = json.loads(f.readline())
+            content = f.read(meta["size"])
+            if len(content) != meta["size"] or f.read() != END:
+                raise ValueError("size mismatch or no end marker")
         return meta, content
 
     def _readMetadata(self, qid: str) -> dict:
@@ -217,6 +233,19 @@ class DiskSpool:
         return stat.f_bavail * stat.f_frsize
 
 
+def _copy(source: Path, target, length: int) -> None:
+    """Append C{length} bytes of C{source} to the open file C{target}, in the kernel."""
+    target.flush()
+    with open(source, "rb") as f:
+        copied = 0
+        while copied < length:
+            sent = os.sendfile(target.fileno(), f.fileno(), copied, length - copied)
+            if not sent:
+                raise OSError(f"{source.name} is shorter than the {length} bytes received")
+            copied += sent
+    target.seek(0, os.SEEK_END)
+
+
 @implementer(ISpool)
 @define
 class ThreadedSpool:
@@ -243,6 +272,9 @@ class ThreadedSpool:
 
     def _run(self, f, *args):
         return deferToThreadPool(self.reactor, self._pool, f, *args)
+
+    def incoming(self) -> IncomingContent:
+        return IncomingContent(self.disk.spill)
 
     def store(self, message):
         return self._run(self.disk.store, message)
@@ -272,9 +304,14 @@ class MemorySpool:
         self.states: dict[str, dict[int, dict]] = {}
         self.failStore = False
 
+    def incoming(self) -> IncomingContent:
+        return IncomingContent()
+
     def store(self, message):
         if self.failStore:
             return fail(OSError("disk full"))
+        if isinstance(message.content, Spilled):
+            message = evolve(message, content=message.content.read())
         self.messages[message.qid] = message
         return succeed(None)
 

@@ -10,8 +10,17 @@ class ISpool(Interface):
     disk (fsynced): the caller may then tell someone it is safe.
     """
 
+    def incoming():
+        """
+        A new L{IncomingContent} for a message while it is received: large
+        bodies go to a file of this spool as they arrive.
+        """
+
     def store(message):
-        """Write a L{QueuedMessage}. @return: C{Deferred[None]}."""
+        """
+        Write a L{QueuedMessage}, whose content is C{bytes} or a
+        L{Spilled} body from L{incoming}. @return: C{Deferred[None]}.
+        """
 
     def readContent(qid: str):
         """@return: C{Deferred[bytes]}, the message content as stored."""
@@ -38,9 +47,13 @@ class ISpool(Interface):
 class IQueue(Interface):
     """Where the submission server hands accepted mail."""
 
-    def enqueue(envelope, options, content: bytes):
+    def incoming():
+        """Where the content of a message being received goes (L{ISpool.incoming})."""
+
+    def enqueue(envelope, options, content):
         """
-        Store a message durably and schedule its delivery.
+        Store a message durably and schedule its delivery. C{content} is
+        C{bytes} or what L{incoming} gave.
 
         @return: C{Deferred[str]}, the queue id, fired only once the message
             is on disk. Fails with L{SMTPRefusal} carrying a 4xx reply when

@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from ..events._bounces import forwarding, readBounce
 from ..features import TokenSigner
+from ..queue._incoming import IncomingContent
 from ..queue._message import Envelope, Recipient
 from . import _replies as R
 from ._exceptions import SMTPRefusal
@@ -115,13 +116,17 @@ class BounceServer(SubmissionServer):
         self.found.append(tracking)
         self.reply(R.RECIPIENT_OK)
 
+    def _newContent(self) -> IncomingContent:
+        """Bounces are read whole (and are at most --max-size): kept in memory."""
+        return IncomingContent()
+
     async def _endOfData(self, reader) -> None:
         try:
             if reader.problem == "size":
                 raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
             if reader.problem == "line":
                 raise SMTPRefusal(R.DATA_LINE_TOO_LONG)
-            content = self._receivedHeader() + reader.content()
+            content = reader.sink.finish(self._receivedHeader() + reader.sink.header)
             try:
                 await self.intake.receive(self.mailFrom, self.found, content)
             except Exception:

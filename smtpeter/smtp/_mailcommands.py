@@ -113,10 +113,15 @@ class MailCommands:
             self._refuse(R.BAD_SEQUENCE.format(detail="need MAIL before DATA"))
         if not self.recipients:
             self._refuse(R.NO_VALID_RECIPIENTS)
-        self._data = DataReader(self.settings.maxSize)
+        self._data = DataReader(self.settings.maxSize, self._newContent())
         self.reply(R.START_DATA)
 
+    def _newContent(self):
+        """Where this listener keeps a message while DATA arrives."""
+        return self.settings.queue.incoming()
+
     async def _endOfData(self, reader: DataReader) -> None:
+        incoming = reader.sink
         try:
             if reader.problem == "size":
                 raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
@@ -128,11 +133,11 @@ class MailCommands:
                     peer=self.peer,
                     n=reader.bareEndings,
                 )
-            fields, body = splitHeader(reader.content())
+            fields, _ = splitHeader(incoming.header)
             kept, options = readOptions(
                 fields, self.sender.features, self.sender.login, self.sender.publicUrl
             )
-            content = self._receivedHeader() + b"".join(kept) + body
+            content = incoming.finish(self._receivedHeader() + b"".join(kept))
             envelope = Envelope(
                 self.mailFrom,
                 tuple(self.recipients),
@@ -152,6 +157,7 @@ class MailCommands:
             )
             self.reply(R.QUEUED.format(qid=qid))
         finally:
+            incoming.discard()
             self._resetTransaction()
 
     def _receivedHeader(self) -> bytes:

@@ -105,6 +105,9 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     def connectionLost(self, reason=None) -> None:
         self.closed = True
+        if self._data is not None:
+            self._data.sink.discard()
+            self._data = None
         if self._address is not None:
             self.settings.connections[self._address] -= 1
             if not self.settings.connections[self._address]:

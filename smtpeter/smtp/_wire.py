@@ -13,68 +13,97 @@ import re
 from attrs import define, field
 
 MAX_TEXT_LINE = 998  # RFC 5322 2.1.1, without the CRLF
-_BARE = re.compile(rb"\r|\n")
+_ANY_ENDING = re.compile(rb"\r\n|\r|\n")
 
 
 @define
 class DataReader:
     """
-    Collects the content of one DATA phase from wire lines, undoing
-    dot-stuffing and normalising line endings, within a size limit.
+    Decodes the content of one DATA phase as it arrives, undoing
+    dot-stuffing and normalising line endings, within a size limit, and
+    writes it to C{sink} (an L{IncomingContent}).
 
-    After L{feed} returns C{True} the content is complete; L{problem} then
-    says whether it must be refused (C{"size"} or C{"line"}).
+    It works on whatever complete lines have arrived, with C{bytes} methods
+    over the whole chunk: the cost is per byte, never per line, so a
+    message of a million one-character lines costs what any other message
+    of its size does. After L{feed} returns C{True} the content is
+    complete; L{problem} then says whether it must be refused (C{"size"} or
+    C{"line"}), and nothing more was written once it was set.
     """
 
     maxSize: int
-    chunks: list[bytes] = field(factory=list)
+    sink: object
     size: int = 0
     problem: str | None = None
     bareEndings: int = 0
-    _skippingLongLine: bool = False
+    _skippingLongLine: bool = field(default=False, init=False)
 
     def feed(self, buffer: bytearray) -> bool:
-        """Consume complete lines from C{buffer}; return C{True} at the final dot."""
-        while True:
-            end = buffer.find(b"\r\n")
-            if end < 0:
-                if len(buffer) > MAX_TEXT_LINE + 2:
-                    # A line already too long: count it, drop it, keep at
-                    # most the last byte in case it is the CR of a CRLF.
-                    self._note("line")
-                    self.size += len(buffer) - 1
-                    del buffer[:-1]
-                    self._skippingLongLine = True
-                return False
-            line = bytes(buffer[:end])
-            del buffer[: end + 2]
-            if self._skippingLongLine:
-                self._skippingLongLine = False
-                self.size += len(line) + 2
-                continue
-            if line == b".":
-                return True
-            if line.startswith(b"."):
-                line = line[1:]
-            self._append(line)
+        """Consume the complete lines in C{buffer}; return C{True} at the final dot."""
+        if self._skippingLongLine and not self._skipLongLine(buffer):
+            return False
+        if buffer[:3] == b".\r\n":
+            del buffer[:3]
+            return True
+        end = buffer.find(b"\r\n.\r\n")
+        if end >= 0:
+            self._take(bytes(buffer[: end + 2]))
+            del buffer[: end + 5]
+            return True
+        # Keep back a line not yet complete; a final "\r\n." may be the
+        # start of the end marker, and a lone "." at the start likewise.
+        cut = buffer.rfind(b"\r\n") + 2
+        if cut == 1:
+            cut = 0
+        if buffer[cut:] in (b".", b".\r"):
+            pass
+        elif len(buffer) - cut > MAX_TEXT_LINE + 2:
+            # A line already too long: count it, drop it, keep at most the
+            # last byte in case it is the CR of a CRLF.
+            self._take(bytes(buffer[:cut]))
+            self._note("line")
+            self.size += len(buffer) - cut - 1
+            del buffer[:-1]
+            self._skippingLongLine = True
+            return False
+        if cut:
+            self._take(bytes(buffer[:cut]))
+            del buffer[:cut]
+        return False
+
+    def _skipLongLine(self, buffer: bytearray) -> bool:
+        """Drop the rest of a line too long to keep; C{True} once it has ended."""
+        end = buffer.find(b"\r\n")
+        if end < 0:
+            self.size += max(0, len(buffer) - 1)
+            del buffer[:-1]
+            return False
+        self.size += end + 2
+        del buffer[: end + 2]
+        self._skippingLongLine = False
+        return True
 
     def _note(self, problem: str) -> None:
         if self.problem is None:
             self.problem = problem
 
-    def _append(self, line: bytes) -> None:
-        pieces = _BARE.split(line) if b"\r" in line or b"\n" in line else [line]
-        self.bareEndings += len(pieces) - 1
-        for piece in pieces:
-            if len(piece) > MAX_TEXT_LINE:
-                self._note("line")
-            self.size += len(piece) + 2
-            if self.size > self.maxSize:
-                self._note("size")
-            if self.problem is None:
-                self.chunks.append(piece)
-
-    def content(self) -> bytes:
-        if not self.chunks:
-            return b""
-        return b"\r\n".join(self.chunks) + b"\r\n"
+    def _take(self, lines: bytes) -> None:
+        """Decode complete wire lines (starting at a line start, ending with CRLF)."""
+        if not lines:
+            return
+        if lines[:1] == b".":
+            lines = lines[1:]
+        if b"\r\n." in lines:
+            lines = lines.replace(b"\r\n.", b"\r\n")
+        crlf = lines.count(b"\r\n")
+        bare = lines.count(b"\r") + lines.count(b"\n") - 2 * crlf
+        if bare:
+            self.bareEndings += bare
+            lines = _ANY_ENDING.sub(b"\r\n", lines)
+        self.size += len(lines)
+        if self.size > self.maxSize:
+            self._note("size")
+        if len(lines) > MAX_TEXT_LINE + 2 and max(map(len, lines.split(b"\r\n"))) > MAX_TEXT_LINE:
+            self._note("line")
+        if self.problem is None:
+            self.sink.write(lines)

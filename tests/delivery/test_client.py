@@ -29,7 +29,7 @@ def test_dot_lines_at_chunk_boundaries_are_stuffed(offset):
     filler = b"x" * (offset - 2) + b"\r\n" if offset else b""
     content = filler + b".\r\nQUIT\r\n..\r\n.x\r\nend\r\n"
     assert content.index(b".\r\nQUIT") == offset
-    wire = dotStuff(content)
+    wire = b"".join(dotStuff(content))
     assert unstuff(wire) == content
     assert wire.count(b"\r\n.\r\n") == 1  # only the terminator
     assert not wire.startswith(b".\r\n")
@@ -37,8 +37,10 @@ def test_dot_lines_at_chunk_boundaries_are_stuffed(offset):
 
 
 def test_dot_stuffing_keeps_crlf_as_is_and_adds_final_crlf():
-    assert dotStuff(b"a\r\nb") == b"a\r\nb\r\n.\r\n"
-    assert b"\r\r\n" not in dotStuff(b"a\r\nb\r\n")
+    assert b"".join(dotStuff(b"a\r\nb")) == b"a\r\nb\r\n.\r\n"
+    assert b"\r\r\n" not in b"".join(dotStuff(b"a\r\nb\r\n"))
+    content = b"no line starts with a dot\r\n" * 10
+    assert dotStuff(content)[0] is content  # sent as it is, not copied
 
 
 def connected():

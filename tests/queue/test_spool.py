@@ -76,6 +76,19 @@ class SpoolContract:
         [(_, states)] = result(spool.load())
         assert states == {0: {"status": "delivered", "n": 2}, 1: {"status": "pending"}}
 
+    def test_a_body_spilled_while_received_is_stored_whole(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        incoming = spool.incoming()
+        body = b"\r\n" + b"x" * 100 + b"\r\n"
+        big = b"\r\n" + b"0123456789abcde\r\n" * 200_000  # over the in-memory threshold
+        for chunk in (b"Subject: x\r\n", body, big):
+            incoming.write(chunk)
+        assert incoming.header == b"Subject: x\r\n"
+        content = incoming.finish(b"Received: here\r\nSubject: x\r\n")
+        result(spool.store(message(content=content)))
+        incoming.discard()
+        assert result(spool.readContent("Q1")) == b"Received: here\r\nSubject: x\r\n" + body + big
+
     def test_remove(self, tmp_path):
         spool = self.makeSpool(tmp_path)
         result(spool.store(message()))
@@ -100,6 +113,17 @@ class TestDiskSpool(SpoolContract):
         (spool.disk.incoming / "HALF").write_bytes(b"smtpeter-spool 1\n{")
         spool.disk.prepare()
         assert list(spool.disk.incoming.iterdir()) == []
+
+    def test_a_failed_store_leaves_nothing_in_incoming(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        incoming = spool.incoming()
+        incoming.write(b"Subject: x\r\n\r\n" + b"y" * (2 * 1024 * 1024))
+        content = incoming.finish(b"Subject: x\r\n")
+        content.path.unlink()  # the body's file is gone: the copy fails
+        with pytest.raises(OSError):
+            result(spool.store(message(content=content)))
+        assert list(spool.disk.incoming.iterdir()) == []
+        assert result(spool.load()) == []
 
     def test_damaged_queue_file_is_kept_aside_not_deleted(self, tmp_path):
         spool = self.makeSpool(tmp_path)

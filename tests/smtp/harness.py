@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import tempfile
+from pathlib import Path
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from smtpeter.queue._incoming import IncomingContent, Spilled
 from smtpeter.smtp import AuthThrottle, ServerSettings, SubmissionServer, makePortal
 from smtpeter.store import MemoryLoginStore
 
@@ -23,19 +26,35 @@ class TLSStringTransport(StringTransport):
 
 
 class RecordingQueue:
-    """An IQueue that keeps what it is given; C{hold} makes enqueue wait."""
+    """
+    An IQueue that keeps what it is given; C{hold} makes enqueue wait.
+    Bodies over C{spillOver} bytes go to files in C{spillDir}, as the spool's do.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, spillOver: int = 1024 * 1024) -> None:
         self.messages = []
         self.hold = False
         self.waiting: list[Deferred] = []
         self.error: Exception | None = None
+        self.spillOver = spillOver
+        self.spillDir = Path(tempfile.mkdtemp(prefix="smtpeter-spill-"))
+        self.spilled: list[Spilled] = []
+
+    def _spill(self):
+        path = Path(tempfile.mktemp(dir=self.spillDir))
+        return path, open(path, "wb")
+
+    def incoming(self) -> IncomingContent:
+        return IncomingContent(self._spill, self.spillOver)
 
     def enqueue(self, envelope, options, content):
         from twisted.internet.defer import fail, succeed
 
         if self.error is not None:
             return fail(self.error)
+        if isinstance(content, Spilled):
+            self.spilled.append(content)
+            content = content.read()
         self.messages.append((envelope, options, content))
         qid = f"Q{len(self.messages)}"
         if self.hold:

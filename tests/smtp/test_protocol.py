@@ -280,6 +280,41 @@ def test_message_over_max_size_is_refused_after_the_dot():
     assert h.codes("NOOP\r\n") == ["250"]
 
 
+def spilledMessage(lines: int = 5000) -> str:
+    """A message over the 1,000 bytes that the spilling tests keep in memory."""
+    return "Subject: big\r\n\r\n" + "a\r\n" * lines
+
+
+def test_a_large_body_is_spilled_while_it_arrives_and_its_file_removed():
+    h = Harness()
+    h.queue.spillOver = 1000
+    h.login()
+    h.transaction()
+    wire = spilledMessage()
+    h.send(wire[:500])
+    h.send(wire[500:])
+    assert [p.stat().st_size > 0 for p in h.queue.spillDir.iterdir()] == [True]
+    assert h.codes(".\r\n") == ["250"]
+    [(_, _, content)] = h.queue.messages
+    assert h.queue.spilled and content.endswith(b"Subject: big\r\n\r\n" + b"a\r\n" * 5000)
+    assert list(h.queue.spillDir.iterdir()) == []
+
+
+def test_spilled_files_go_when_refused_or_when_the_client_leaves():
+    h = Harness(maxSize=8000)
+    h.queue.spillOver = 1000
+    h.login()
+    h.transaction()
+    h.send(spilledMessage())
+    assert h.codes(".\r\n") == ["552"]
+    assert list(h.queue.spillDir.iterdir()) == []
+    h.transaction()
+    h.send(spilledMessage(lines=2000))
+    assert len(list(h.queue.spillDir.iterdir())) == 1
+    h.protocol.connectionLost(None)
+    assert list(h.queue.spillDir.iterdir()) == []
+
+
 def test_sequence_errors_and_simple_commands():
     h = Harness()
     assert h.codes("MAIL FROM:<a@example.com>\r\n") == ["503"]
