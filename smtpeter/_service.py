@@ -6,10 +6,12 @@ order when stopped.
 
 from __future__ import annotations
 
+import os
 import sys
 
+from attrs import frozen
 from twisted.application.internet import StreamServerEndpointService, TimerService
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
@@ -17,6 +19,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
+from ._datadir import StartError, prepareDataDirectory
 from .config import Config
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
@@ -26,9 +29,10 @@ from .events._webhooks import WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .queue import ThreadedSpool
+from .queue._spool import spoolDirectory
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._inbound import BounceFactory, BounceIntake
-from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
+from .smtp._tls import CertificateError, loadServerOptions
 from .store import ThreadedLoginStore, connect
 from .store._domains import DomainKeys, DomainStore
 from .store._images import ImageStore
@@ -38,14 +42,50 @@ from .web import makeSite
 log = Logger()
 
 
-class GatewayService(MultiService):
-    """Everything one gateway node runs."""
+@frozen
+class WorkerRole:
+    """What makes a gateway one worker of several (L{smtpeter._supervisor})."""
 
-    def __init__(self, config: Config, reactor, resolver=None) -> None:
+    index: int
+    #: The listening sockets the parent opened: (kind, description) -> (fd, family).
+    sockets: dict[tuple[str, str], tuple[int, int]]
+
+    @property
+    def runsSharedTasks(self) -> bool:
+        """Webhook deliveries and the hourly purge run in one worker, the first."""
+        return self.index == 1
+
+
+class AdoptedPortService(Service):
+    """Serves a listening socket that the parent process opened (C{reactor.adoptStreamPort})."""
+
+    def __init__(self, reactor, fd: int, family: int, factory) -> None:
+        self.reactor = reactor
+        self.fd = fd
+        self.family = family
+        self.factory = factory
+        self.port = None
+
+    def startService(self) -> None:
+        super().startService()
+        self.port = self.reactor.adoptStreamPort(self.fd, self.family, self.factory)
+        os.close(self.fd)  # the port has its own copy
+
+    def stopService(self):
+        super().stopService()
+        if self.port is not None:
+            return self.port.stopListening()
+
+
+class GatewayService(MultiService):
+    """Everything one gateway node runs: the whole gateway, or one worker of it."""
+
+    def __init__(self, config: Config, reactor, resolver=None, worker: WorkerRole | None = None):
         super().__init__()
         self.config = config
         self.reactor = reactor
         self.resolver = resolver
+        self.worker = worker
         self.settings: ServerSettings | None = None
         self.queue: QueueManager | None = None
         self.spool: ThreadedSpool | None = None
@@ -57,7 +97,7 @@ class GatewayService(MultiService):
         try:
             self._open()
             super().privilegedStartService()
-        except (OSError, CannotListenError, CertificateError) as e:
+        except (OSError, CannotListenError, CertificateError, StartError) as e:
             # One clear line and a non-zero exit, not a traceback.
             why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
             print(f"smtpeter: cannot start: {why}", file=sys.stderr)
@@ -74,20 +114,15 @@ class GatewayService(MultiService):
 
     def _open(self) -> None:
         config = self.config
-        config.data.mkdir(parents=True, exist_ok=True)
-        certPath, keyPath = config.certificatePaths
-        if config.generatesCertificate and not certPath.exists():
-            generateSelfSigned(config.hostname, certPath, keyPath)
-            log.warn(
-                "generated a self-signed certificate for {hostname} in {path}; mail clients"
-                " must be told to trust it, or start with --tls-cert/--tls-key",
-                hostname=config.hostname,
-                path=str(certPath),
-            )
-        tlsOptions = loadServerOptions(certPath, keyPath)
+        if self.worker is None:
+            tlsOptions = prepareDataDirectory(config)
+        else:
+            # The parent made the directory's shared contents before starting us.
+            tlsOptions = loadServerOptions(*config.certificatePaths)
         self.logins = ThreadedLoginStore(config.database, self.reactor)
         self.logins.start()
-        self.spool = ThreadedSpool(config.spool, self.reactor)
+        index = self.worker.index if self.worker is not None else 1
+        self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor)
         self.spool.start()
         self.events = EventLog(config.database, self.reactor)
         self.events.start()
@@ -126,7 +161,7 @@ class GatewayService(MultiService):
             hostname=config.hostname,
             portal=makePortal(self.logins),
             queue=self.queue,
-            throttle=AuthThrottle(self.reactor, config.authFailureDelays),
+            throttle=AuthThrottle(self.reactor, config.authFailureDelays, store=self.events),
             clock=self.reactor,
             tlsOptions=tlsOptions,
             maxSize=config.maxSize,
@@ -136,18 +171,20 @@ class GatewayService(MultiService):
             freeBytes=self.spool.freeBytes,
         )
         for description in config.smtp:
-            self._listen(description, SubmissionFactory(self.settings, implicitTLS=False))
+            self._listen("smtp", description, SubmissionFactory(self.settings, implicitTLS=False))
         for description in config.smtps:
             factory = SubmissionFactory(self.settings, implicitTLS=True)
-            self._listen(description, TLSMemoryBIOFactory(tlsOptions, False, factory))
+            self._listen("smtps", description, TLSMemoryBIOFactory(tlsOptions, False, factory))
         intake = BounceIntake(
             self.events, self.queue, self.signer, config.bounceDomain, self.reactor
         )
         for description in config.mx:
-            self._listen(description, BounceFactory(self.settings, intake))
+            self._listen("mx", description, BounceFactory(self.settings, intake))
         site = makeSite(self.events, self.signer, ImageStore(config.images), self.reactor)
         for description in config.http:
-            self._listen(description, site)
+            self._listen("http", description, site)
+        if self.worker is not None and not self.worker.runsSharedTasks:
+            return
         WebhookDispatcher(
             self.events,
             self.reactor,
@@ -197,9 +234,14 @@ class GatewayService(MultiService):
         self.featurePool.start()
         return ThreadedChain(chain, self.reactor, self.featurePool, links.record)
 
-    def _listen(self, description: str, factory) -> None:
-        service = StreamServerEndpointService(serverFromString(self.reactor, description), factory)
-        service._raiseSynchronously = True
+    def _listen(self, kind: str, description: str, factory) -> None:
+        if self.worker is not None:
+            fd, family = self.worker.sockets[kind, description]
+            service = AdoptedPortService(self.reactor, fd, family, factory)
+        else:
+            endpoint = serverFromString(self.reactor, description)
+            service = StreamServerEndpointService(endpoint, factory)
+            service._raiseSynchronously = True
         service.setName(description)
         service.setServiceParent(self)
 
@@ -213,9 +255,11 @@ class GatewayService(MultiService):
         resumed = await self.queue.resume()
         logins = await self.logins.count()
         log.info(
-            "smtpeter {hostname} ready: STARTTLS on {smtp}, implicit TLS on {smtps}, data in"
+            "smtpeter {hostname} {who}ready: STARTTLS on {smtp}, implicit TLS on {smtps}, data in"
             " {data}, web on {http}, bounces on {mx}, {logins} login(s), {resumed} queued"
             " message(s) resumed, delivering {how}",
+            smtpeter_ready=True,
+            who=f"worker {self.worker.index} " if self.worker is not None else "",
             hostname=self.config.hostname,
             smtp=", ".join(self.config.smtp) or "-",
             smtps=", ".join(self.config.smtps) or "-",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .queue import DiskSpool
+from .queue._spool import spoolDirectories
 from .store import LoginRecord, LoginStore, StoreError, connect
 from .store._apitokens import TokenStore
 from .store._domains import DomainKey, DomainStore
@@ -190,11 +191,20 @@ def webhookCommand(store: WebhookStore, args) -> None:
         print(_showWebhook(store.enable(args.id)))
 
 
-def queueCommand(spool: DiskSpool, args) -> None:
+def queueCommand(data: Path, args) -> None:
+    """Every worker's queue, each message marked with the worker that holds it."""
+    entries = []
+    for worker, root in spoolDirectories(data):
+        entries += _queueEntries(DiskSpool(root), worker)
+    entries.sort(key=lambda entry: entry["qid"])
+    _printQueue(entries, args)
+
+
+def _queueEntries(spool: DiskSpool, worker: int) -> list[dict]:
     entries = []
     for meta, states in spool.inspect():
         if "damaged" in meta:
-            entries.append({"qid": meta["qid"], "damaged": meta["damaged"]})
+            entries.append({"qid": meta["qid"], "worker": worker, "damaged": meta["damaged"]})
             continue
         recipients = []
         for index, recipient in enumerate(meta["envelope"]["recipients"]):
@@ -216,9 +226,14 @@ def queueCommand(spool: DiskSpool, args) -> None:
                 "size": meta["size"],
                 "dsn": meta["dsn"],
                 "login": meta["options"]["login"],
+                "worker": worker,
                 "recipients": recipients,
             }
         )
+    return entries
+
+
+def _printQueue(entries: list[dict], args) -> None:
     if args.json:
         print(json.dumps(entries, indent=2))
         return
@@ -231,7 +246,7 @@ def queueCommand(spool: DiskSpool, args) -> None:
             continue
         print(
             f"{entry['qid']}  {_when(entry['received'])}  <{entry['sender']}>"
-            f"  {entry['size']} bytes{'  (DSN)' if entry['dsn'] else ''}"
+            f"  {entry['size']} bytes{'  (DSN)' if entry['dsn'] else ''}  worker {entry['worker']}"
         )
         for r in entry["recipients"]:
             line = f"    {r['address']}  {r['status']}  attempts={r['attempts']}"
@@ -406,7 +421,9 @@ def parser() -> argparse.ArgumentParser:
     )
     queueActions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
     queueList = queueActions.add_parser(
-        "list", help="messages not yet finished, with each recipient's state and last error"
+        "list",
+        help="messages not yet finished, in every worker's spool, with each recipient's"
+        " state and last error",
     )
     queueList.add_argument("--json", action="store_true", help="print a JSON array")
     return top
@@ -420,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "queue":
-            queueCommand(DiskSpool(data / "spool"), args)
+            queueCommand(data, args)
             return 0
         db = connect(data / DATABASE)
         if args.command == "login":

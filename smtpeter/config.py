@@ -45,6 +45,8 @@ class Config:
     webhookGiveUp: timedelta = timedelta(days=1)
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
+    #: Worker processes; 1 runs the whole gateway in one process.
+    workers: int = 1
 
     @property
     def database(self) -> Path:

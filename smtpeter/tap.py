@@ -8,6 +8,7 @@ rather than a traceback from inside the running reactor.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from datetime import timedelta
@@ -166,6 +167,15 @@ class Options(usage.Options):
             " reason shown by 'smtpeter webhook list'.",
         ],
         [
+            "workers",
+            None,
+            None,
+            "Worker processes, each a complete gateway (SMTP, delivery, web) on the same"
+            " listening sockets, so the kernel spreads connections over them; a parent"
+            " process supervises and restarts them. 1 runs everything in one process"
+            " [default: the number of CPUs].",
+        ],
+        [
             "bounce-domain",
             None,
             None,
@@ -206,6 +216,11 @@ class Options(usage.Options):
         " repeatable [default: none]"
     )
 
+    def parseOptions(self, options=None) -> None:
+        # Kept so that worker processes can be started with the same options.
+        self.arguments = list(options) if options is not None else []
+        super().parseOptions(options)
+
     def postOptions(self) -> None:
         try:
             self.config = makeConfig(self)
@@ -222,6 +237,15 @@ def _fail(message: str) -> None:
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _workers(text: str | None) -> int:
+    if text is None:
+        return max(1, len(os.sched_getaffinity(0)))
+    value = int(text)
+    if not 1 <= value <= 64:
         raise ValueError(text)
     return value
 
@@ -252,7 +276,6 @@ def makeConfig(options) -> Config:
             _fail(f"--relay {options['relay']!r}: write HOST:PORT, e.g. smtp.example.com:587")
         if options["relay-tls"] not in ("none", "opportunistic", "verify"):
             _fail("--relay-tls: use none, opportunistic or verify")
-        import os
 
         password = options["relay-password"] or os.environ.get("SMTPETER_RELAY_PASSWORD")
         if password and not options["relay-user"]:
@@ -297,6 +320,7 @@ def makeConfig(options) -> Config:
     bounceDomain = (options["bounce-domain"] or hostname).strip().rstrip(".").lower()
     if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", bounceDomain):
         _fail(f"--bounce-domain {bounceDomain!r}: write a domain name, e.g. bounces.example.com")
+    workers = get("workers", _workers, "a whole number from 1 to 64")
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
         _fail(f"--data {data}: exists and is not a directory")
@@ -328,12 +352,17 @@ def makeConfig(options) -> Config:
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,
+        workers=workers,
     )
 
 
 def makeService(options: Options):
     from twisted.internet import reactor
 
+    if options.config.workers > 1:
+        from ._supervisor import Supervisor
+
+        return Supervisor(options.config, options.arguments, reactor)
     from ._service import GatewayService
 
     return GatewayService(options.config, reactor)

@@ -19,6 +19,21 @@ from smtpeter.testing import SinkServer
 BIN = Path(sys.executable).parent
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except (FileNotFoundError, IndexError):
+        return "zombie"
+
+
 def freePort() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,7 +58,10 @@ def waitForPort(
 
 
 class Gateway:
-    """A running `twistd -n smtpeter` process and the CLI bound to its data directory."""
+    """
+    A running `twistd -n smtpeter` process and the CLI bound to its data
+    directory; with two worker processes unless C{extra} says otherwise.
+    """
 
     def __init__(
         self, data: Path, relayPort: int, extra: list[str] = (), relay: bool = True
@@ -52,6 +70,8 @@ class Gateway:
         self.relayPort = relayPort
         self.relay = relay
         self.extra = list(extra)
+        if "--workers" not in self.extra:
+            self.extra += ["--workers", "2"]
         self.smtpPort = freePort()
         self.smtpsPort = freePort()
         self.httpPort = freePort()
@@ -107,8 +127,25 @@ class Gateway:
                 self.process.wait()
 
     def kill(self) -> None:
+        """SIGKILL the parent; the kernel kills its workers with it."""
+        workers = self.workerPids()
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        for pid in workers:
+            while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid):
+                time.sleep(0.02)
+
+    def workerPids(self) -> list[int]:
+        """The worker processes' ids, in worker order."""
+        found = []
+        for pid in _children(self.process.pid):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"smtpeter._worker" in command:
+                found.append((int(command[command.index(b"smtpeter._worker") + 1]), pid))
+        return [pid for _, pid in sorted(found)]
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(

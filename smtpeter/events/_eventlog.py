@@ -26,6 +26,8 @@ from zope.interface import implementer
 from ..queue._message import QueuedMessage
 from ..store._events import EventStore, StoredEvent
 from ..store._logins import connect
+from ..store._throttle import ThrottleStore
+from ..store.interfaces import IAuthFailureStore
 from ._sinks import ATTEMPT, DEFERRAL, FAILURE, Event, attemptDetails
 from .interfaces import IEventSink
 
@@ -34,7 +36,7 @@ log = Logger()
 _STOP = object()
 
 
-@implementer(IEventSink)
+@implementer(IEventSink, IAuthFailureStore)
 class EventLog:
     """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
 
@@ -167,6 +169,19 @@ class EventLog:
                     listener(events)
                 except Exception:
                     log.failure("an event listener failed")
+
+    # IAuthFailureStore -------------------------------------------------------------
+
+    def authBannedUntil(self, address: str, now: float) -> Deferred:
+        return self.read(lambda store: store.view(ThrottleStore).bannedUntil(address, now))
+
+    def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
+        d = self.write(
+            lambda store: [
+                store.view(ThrottleStore).recordFailure(address, now, window, limit, banFor)
+            ]
+        )
+        return d.addCallback(lambda r: r[0])
 
     def purge(self, before: float) -> Deferred:
         """Forget what happened before C{before}. @return: C{Deferred[int]}, events removed."""

@@ -40,6 +40,25 @@ def newQueueId(clock=time.time) -> str:
     return f"{int(clock() * 1000):012X}{secrets.token_hex(4).upper()}"
 
 
+def spoolDirectory(data: Path, worker: int = 1) -> Path:
+    """
+    A worker's own spool: worker 1 (and a gateway of one process) keeps
+    C{DATA/spool}, worker N C{DATA/spool-N}, so that changing --workers
+    never moves the first worker's queue.
+    """
+    return data / "spool" if worker == 1 else data / f"spool-{worker}"
+
+
+def spoolDirectories(data: Path) -> list[tuple[int, Path]]:
+    """Every worker's spool that exists, as C{(worker, path)}, in worker order."""
+    found = [(1, data / "spool")] if (data / "spool").is_dir() else []
+    for path in data.glob("spool-*"):
+        number = path.name[len("spool-") :]
+        if number.isdigit() and int(number) > 1 and path.is_dir():
+            found.append((int(number), path))
+    return sorted(found)
+
+
 def _fsyncDirectory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -80,6 +99,31 @@ class DiskSpool:
         for leftover in self.incoming.iterdir():
             log.info("discarding incomplete incoming file {name}", name=leftover.name)
             leftover.unlink()
+
+    def adopt(self, other: DiskSpool) -> int:
+        """
+        Take over every message of C{other} (the spool of a worker that no
+        longer runs), by renaming, and remove it. Only for spools no process
+        is using. @return: how many messages moved.
+        """
+        self.prepare()
+        moved = 0
+        for source, target in ((other.queue, self.queue), (other.corrupt, self.corrupt)):
+            if not source.is_dir():
+                continue
+            # The message before its state file: a crash in between leaves a
+            # message whose recipients all look pending (delivered again at
+            # worst), never a state file without its message.
+            for path in sorted(source.iterdir(), key=lambda p: p.name.endswith(".state")):
+                os.rename(path, target / path.name)
+                moved += not path.name.endswith(".state") and source == other.queue
+            _fsyncDirectory(target)
+        for leftover in other.incoming.glob("*") if other.incoming.is_dir() else ():
+            leftover.unlink()
+        for directory in (other.incoming, other.queue, other.corrupt, other.root):
+            if directory.is_dir():
+                directory.rmdir()
+        return moved
 
     def spill(self):
         """A new file in C{incoming/} for a body too large to hold in memory."""

@@ -1,6 +1,13 @@
 """The submission side: sessions, AUTH, TLS, replies."""
 
-from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal
+from ._auth import (
+    AuthenticatedSender,
+    AuthThrottle,
+    IAuthFailureStore,
+    ISender,
+    MemoryAuthFailures,
+    makePortal,
+)
 from ._exceptions import SMTPRefusal
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import Reply
@@ -8,7 +15,9 @@ from ._replies import Reply
 __all__ = [
     "AuthThrottle",
     "AuthenticatedSender",
+    "IAuthFailureStore",
     "ISender",
+    "MemoryAuthFailures",
     "Reply",
     "SMTPRefusal",
     "ServerSettings",

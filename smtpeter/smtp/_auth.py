@@ -14,10 +14,11 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import ensureDeferred, succeed
 from zope.interface import Interface, implementer
 
 from ..store import ILoginStore, LoginRecord
+from ..store.interfaces import IAuthFailureStore
 
 
 class ISender(Interface):
@@ -77,6 +78,36 @@ def makePortal(store: ILoginStore) -> Portal:
     return Portal(SenderRealm(), [LoginChecker(store)])
 
 
+@implementer(IAuthFailureStore)
+@define
+class MemoryAuthFailures:
+    """L{IAuthFailureStore} in memory, bounded under many-address attacks."""
+
+    maxTracked: int = 10_000
+    _failures: dict[str, deque] = field(factory=dict, init=False)
+    _bannedUntil: dict[str, float] = field(factory=dict, init=False)
+
+    def authBannedUntil(self, address: str, now: float):
+        until = self._bannedUntil.get(address)
+        if until is not None and now >= until:
+            del self._bannedUntil[address]
+            until = None
+        return succeed(until)
+
+    def recordAuthFailure(self, address: str, now: float, window: float, limit: int, banFor):
+        if len(self._failures) >= self.maxTracked:
+            # Forget addresses whose failures and bans are over.
+            self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - window}
+            self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
+        recent = self._failures.setdefault(address, deque())
+        while recent and recent[0] <= now - window:
+            recent.popleft()
+        recent.append(now)
+        if len(recent) >= limit:
+            self._bannedUntil[address] = now + banFor
+        return succeed(len(recent))
+
+
 @define
 class AuthThrottle:
     """
@@ -86,52 +117,30 @@ class AuthThrottle:
     failures from that address (C{delays}: 2, 4, 8, 15 s by default, as
     Dovecot does). After C{limit} failures within C{window}, the address is
     refused AUTH for C{banFor} (fail2ban's postfix-sasl policy: 5 in
-    10 minutes, banned 10 minutes). A success does not erase earlier failures.
+    10 minutes, banned 10 minutes). A success does not erase earlier
+    failures. The counting is C{store}'s: with the database, every worker
+    process counts the same failures.
     """
 
     clock: object
     delays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
+    store: IAuthFailureStore = field(factory=MemoryAuthFailures)
     limit: int = 5
     window: timedelta = timedelta(minutes=10)
     banFor: timedelta = timedelta(minutes=10)
-    maxTracked: int = 10_000
-    _failures: dict[str, deque] = field(factory=dict, init=False)
-    _bannedUntil: dict[str, float] = field(factory=dict, init=False)
 
-    def _recent(self, address: str) -> deque:
-        now = self.clock.seconds()
-        recent = self._failures.setdefault(address, deque())
-        while recent and recent[0] < now - self.window.total_seconds():
-            recent.popleft()
-        if not recent:
-            del self._failures[address]
-        return recent
+    async def isBanned(self, address: str) -> bool:
+        return await self.store.authBannedUntil(address, self.clock.seconds()) is not None
 
-    def isBanned(self, address: str) -> bool:
-        until = self._bannedUntil.get(address)
-        if until is None:
-            return False
-        if self.clock.seconds() >= until:
-            del self._bannedUntil[address]
-            return False
-        return True
-
-    def _prune(self) -> None:
-        """Forget addresses whose failures and bans are over (many-address attacks)."""
-        now = self.clock.seconds()
-        horizon = now - self.window.total_seconds()
-        self._failures = {a: f for a, f in self._failures.items() if f and f[-1] >= horizon}
-        self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
-
-    def recordFailure(self, address: str) -> float:
+    async def recordFailure(self, address: str) -> float:
         """Note a failure; return how many seconds to wait before answering it."""
-        if len(self._failures) >= self.maxTracked:
-            self._prune()
-        recent = self._recent(address)
-        recent.append(self.clock.seconds())
-        self._failures[address] = recent
-        if len(recent) >= self.limit:
-            self._bannedUntil[address] = self.clock.seconds() + self.banFor.total_seconds()
+        recent = await self.store.recordAuthFailure(
+            address,
+            self.clock.seconds(),
+            self.window.total_seconds(),
+            self.limit,
+            self.banFor.total_seconds(),
+        )
         if not self.delays:
             return 0.0
-        return self.delays[min(len(recent), len(self.delays)) - 1]
+        return self.delays[min(recent, len(self.delays)) - 1]

@@ -33,21 +33,24 @@ class AuthCommands:
             self._refuse(R.BAD_SEQUENCE.format(detail="already authenticated"))
         if self.mailFrom is not None:
             self._refuse(R.BAD_SEQUENCE.format(detail="AUTH not allowed during a mail transaction"))
-        if self.settings.throttle.isBanned(self.peer):
-            self._refuse(R.AUTH_THROTTLED)
         mechanism, _, initial = argument.strip().partition(" ")
         mechanism = mechanism.upper()
         if not mechanism:
             self._refuse(R.SYNTAX_ERROR.format(detail="AUTH mechanism [initial-response]"))
+        if mechanism not in ("PLAIN", "LOGIN"):
+            self._refuse(R.UNKNOWN_MECHANISM)
+        return self._start(mechanism, initial)
+
+    async def _start(self, mechanism: str, initial: str) -> None:
+        if await self.settings.throttle.isBanned(self.peer):
+            raise SMTPRefusal(R.AUTH_THROTTLED)
         if mechanism == "PLAIN":
             if initial:
-                return self._authPlain(initial.encode("ascii"))
+                return await self._authPlain(initial.encode("ascii"))
             return self._challenge(b"", self._authPlain)
-        if mechanism == "LOGIN":
-            if initial:
-                return self._authLoginUser(initial.encode("ascii"))
-            return self._challenge(b"Username:", self._authLoginUser)
-        self._refuse(R.UNKNOWN_MECHANISM)
+        if initial:
+            return await self._authLoginUser(initial.encode("ascii"))
+        return self._challenge(b"Username:", self._authLoginUser)
 
     def _challenge(self, prompt: bytes, continuation) -> None:
         self.transport.write(b"334 " + base64.b64encode(prompt) + b"\r\n")
@@ -95,7 +98,7 @@ class AuthCommands:
                 UsernamePassword(user, password), None, ISender
             )
         except UnauthorizedLogin:
-            delay = self.settings.throttle.recordFailure(self.peer)
+            delay = await self.settings.throttle.recordFailure(self.peer)
             log.info("{peer} failed AUTH as {user!r}", peer=self.peer, user=user[:100])
             if delay:
                 await deferLater(self.settings.clock, delay, lambda: None)

@@ -17,3 +17,20 @@ class ILoginStore(Interface):
 
     def count():
         """@return: C{Deferred[int]}, the number of logins."""
+
+
+class IAuthFailureStore(Interface):
+    """
+    Where failed AUTH attempts are counted: shared by every worker process
+    (the database), or in memory for one process and for tests.
+    """
+
+    def authBannedUntil(address: str, now: float):
+        """@return: C{Deferred[float | None]}, when the address's ban ends, if it is banned."""
+
+    def recordAuthFailure(address: str, now: float, window: float, limit: int, banFor: float):
+        """
+        Note a failure; ban the address until C{now + banFor} once it has
+        C{limit} failures within C{window}. @return: C{Deferred[int]}, its
+        failures within C{window}, this one included.
+        """

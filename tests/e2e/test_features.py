@@ -24,11 +24,16 @@ PNG = bytes.fromhex(
 )
 
 
-def compose(headers: dict[str, str], sender="news@example.com", to="reader@example.org") -> bytes:
+def compose(
+    headers: dict[str, str],
+    sender="news@example.com",
+    to="reader@example.org",
+    subject="features",
+) -> bytes:
     message = email.message.EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = "features"
+    message["Subject"] = subject
     for name, value in headers.items():
         message[name] = value
     message.set_content("Plain: https://shop.example.com/plain\n")
@@ -76,13 +81,15 @@ def test_login_on_header_off_and_login_off_header_on(makeGateway, sink):
     for feature in ALL:
         header = "x-smtpeter-images" if feature == "hostedimages" else f"x-smtpeter-{feature}"
         no, yes = ("inline", "hosted") if feature == "hostedimages" else ("false", "true")
-        send(gateway, "on", on, compose({header: no}))
+        send(gateway, "on", on, compose({header: no}, subject=f"{feature} off"))
         extra = {"x-smtpeter-trackclicks": "true"} if feature == "preventscam" else {}
-        send(gateway, "off", off, compose({header: yes, **extra}))
+        send(gateway, "off", off, compose({header: yes, **extra}, subject=f"{feature} on"))
         cases.append(feature)
     received = sink.wait(2 * len(cases))
-    for index, feature in enumerate(cases):
-        switchedOff, switchedOn = received[2 * index], received[2 * index + 1]
+    # Two workers deliver side by side: find each case by its subject, not its turn.
+    bySubject = {email.message_from_bytes(r.data)["Subject"]: r for r in received}
+    for feature in cases:
+        switchedOff, switchedOn = bySubject[f"{feature} off"], bySubject[f"{feature} on"]
         if feature == "preventscam":
             # Switched off while clicks are tracked: that link is tracked too.
             assert not EFFECTS[feature](switchedOff), feature

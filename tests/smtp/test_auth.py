@@ -2,37 +2,109 @@
 
 from __future__ import annotations
 
+import pytest
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
+from zope.interface.verify import verifyObject
 
-from smtpeter.smtp import AuthThrottle, ISender, makePortal
-from smtpeter.store import MemoryLoginStore
+from smtpeter.events import EventLog
+from smtpeter.smtp import (
+    AuthThrottle,
+    IAuthFailureStore,
+    ISender,
+    MemoryAuthFailures,
+    makePortal,
+)
+from smtpeter.store import MemoryLoginStore, connect
 
+from ..events.test_eventlog import PumpedReactor
 from ..queue.test_spool import result
 
 
-def test_delays_grow_then_ban_then_forgiven():
-    clock = Clock()
-    throttle = AuthThrottle(clock)
-    assert [throttle.recordFailure("192.0.2.1") for _ in range(4)] == [2, 4, 8, 15]
-    assert not throttle.isBanned("192.0.2.1")
-    throttle.recordFailure("192.0.2.1")
-    assert throttle.isBanned("192.0.2.1") and not throttle.isBanned("192.0.2.2")
-    clock.advance(600)
-    assert not throttle.isBanned("192.0.2.1")
-    clock.advance(1)
-    assert throttle.recordFailure("192.0.2.1") == 2  # the window has passed
+class AuthFailureStoreContract:
+    """Every IAuthFailureStore, through the throttle's policy."""
+
+    def makeStore(self, tmp_path):
+        raise NotImplementedError
+
+    def wait(self, d):
+        return result(d)
+
+    def test_interface(self, tmp_path):
+        assert verifyObject(IAuthFailureStore, self.makeStore(tmp_path))
+
+    def test_delays_grow_then_ban_then_forgiven(self, tmp_path):
+        clock = Clock()
+        throttle = AuthThrottle(clock, store=self.makeStore(tmp_path))
+
+        def fail(address="192.0.2.1"):
+            return self.wait(ensureDeferred(throttle.recordFailure(address)))
+
+        def banned(address="192.0.2.1"):
+            return self.wait(ensureDeferred(throttle.isBanned(address)))
+
+        assert [fail() for _ in range(4)] == [2, 4, 8, 15]
+        assert not banned()
+        fail()
+        assert banned() and not banned("192.0.2.2")
+        clock.advance(600)
+        assert not banned()
+        clock.advance(1)
+        assert fail() == 2  # the window has passed
+
+    def test_a_second_throttle_on_the_same_store_counts_the_same_failures(self, tmp_path):
+        # Two worker processes: attempts spread over both are counted once.
+        clock = Clock()
+        store = self.makeStore(tmp_path)
+        first, second = AuthThrottle(clock, store=store), AuthThrottle(clock, store=store)
+        delays = [
+            self.wait(ensureDeferred(throttle.recordFailure("192.0.2.1")))
+            for throttle in (first, second, first, second, first)
+        ]
+        assert delays == [2, 4, 8, 15, 15]
+        assert self.wait(ensureDeferred(second.isBanned("192.0.2.1")))
 
 
-def test_many_addresses_do_not_grow_memory_without_bound():
-    clock = Clock()
-    throttle = AuthThrottle(clock, maxTracked=100)
-    for i in range(100):
-        throttle.recordFailure(f"10.0.{i // 256}.{i % 256}")
-    clock.advance(601)
-    throttle.recordFailure("192.0.2.9")
-    assert len(throttle._failures) == 1
+class TestMemoryAuthFailures(AuthFailureStoreContract):
+    def makeStore(self, tmp_path):
+        return MemoryAuthFailures()
+
+    def test_many_addresses_do_not_grow_memory_without_bound(self, tmp_path):
+        store = MemoryAuthFailures(maxTracked=100)
+        for i in range(100):
+            store.recordAuthFailure(f"10.0.{i // 256}.{i % 256}", 0.0, 600, 5, 600)
+        store.recordAuthFailure("192.0.2.9", 601.0, 600, 5, 600)
+        assert len(store._failures) == 1
+
+
+class TestSQLiteAuthFailures(AuthFailureStoreContract):
+    """The event log's tables, through its real writer and reader threads."""
+
+    @pytest.fixture(autouse=True)
+    def logs(self):
+        self.opened = []
+        yield
+        for log in self.opened:
+            log.stop()
+
+    def makeStore(self, tmp_path):
+        reactor = PumpedReactor()
+        log = EventLog(tmp_path / "db.sqlite", reactor)
+        log.start()
+        self.opened.append(log)
+        self.wait = reactor.wait
+        return log
+
+    def test_only_what_still_counts_is_kept(self, tmp_path):
+        log = self.makeStore(tmp_path)
+        for i in range(100):
+            self.wait(log.recordAuthFailure(f"10.0.0.{i}", 0.0, 600, 1, 600))
+        self.wait(log.recordAuthFailure("192.0.2.9", 1201.0, 600, 5, 600))
+        db = connect(tmp_path / "db.sqlite")
+        assert db.execute("SELECT count(*) FROM auth_failures").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM auth_bans").fetchone() == (0,)
 
 
 def test_portal_gives_the_login_and_its_features():

@@ -1,0 +1,265 @@
+"""
+The parent of a gateway with several worker processes (C{--workers N}).
+
+It opens every listening socket once (in C{privilegedStartService}, so a
+port below 1024 is bound before twistd drops privileges), prepares what the
+workers share in the data directory, then starts N workers, each a complete
+gateway that adopts the sockets: the kernel spreads connections over them.
+The parent accepts nothing itself. It relays each worker's log events into
+its own log, restarts a worker that dies (the new one resumes that worker's
+spool), stops them all on SIGTERM/SIGINT, and exits with status 1 and one
+line when workers cannot start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from datetime import timedelta
+
+from attrs import define, field
+from twisted.application.service import Service
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory, ProcessProtocol
+from twisted.logger import Logger, eventFromJSON, globalLogPublisher
+
+from ._datadir import StartError, prepareDataDirectory
+from .config import Config
+
+log = Logger()
+
+#: A worker that dies sooner than this after its start is restarted only after a delay.
+QUICK_DEATH = timedelta(seconds=10)
+RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@define
+class Listener:
+    """A listening socket the parent opened, to be handed to every worker."""
+
+    kind: str  # smtp, smtps, http, mx
+    description: str
+    port: object
+    family: int
+
+    @property
+    def fd(self) -> int:
+        return self.port.fileno()
+
+    def argument(self, childFD: int) -> list:
+        """How a worker is told about this socket (see L{smtpeter._worker})."""
+        return [self.kind, self.description, childFD, int(self.family)]
+
+
+def _family(port) -> int:
+    try:
+        return port.socket.family
+    except AttributeError:
+        return socket.AF_UNIX
+
+
+@define(eq=False)
+class WorkerProcess(ProcessProtocol):
+    """One worker: its process, its log stream, and what happened to it."""
+
+    supervisor: Supervisor
+    index: int
+    started: float = 0.0
+    ready: bool = False
+    lastError: str = ""
+    _partial: dict = field(factory=dict)
+
+    def connectionMade(self) -> None:
+        self.supervisor.log.info(
+            "worker {worker} started (pid {pid})", worker=self.index, pid=self.transport.pid
+        )
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        lines = (self._partial.get(childFD, b"") + data).split(b"\n")
+        self._partial[childFD] = lines.pop()
+        for line in lines:
+            if childFD == 1:
+                self._relay(line)
+            elif line.strip():
+                self.lastError = line.decode("utf-8", "replace")[:500]
+                log.error("worker {worker}: {line}", worker=self.index, line=self.lastError)
+
+    def _relay(self, line: bytes) -> None:
+        text = line.strip(b"\x1e \r").decode("utf-8", "replace")
+        if not text:
+            return
+        try:
+            event = eventFromJSON(text)
+        except ValueError:
+            log.info("worker {worker}: {line}", worker=self.index, line=text[:500])
+            return
+        event["worker"] = self.index
+        level = event.get("log_level")
+        where = event.get("log_namespace", "-")
+        event["log_system"] = f"worker {self.index} {where}#{level.name if level else '-'}"
+        if event.get("smtpeter_ready"):
+            self.ready = True
+            self.supervisor.workerReady(self)
+        if event.get("log_level") is not None and event["log_level"].name == "critical":
+            self.lastError = str(event.get("why") or event.get("log_format") or "")[:500]
+        globalLogPublisher(event)
+
+    def processEnded(self, reason) -> None:
+        self.supervisor.workerEnded(self, reason.value)
+
+
+@define(eq=False)
+class Supervisor(Service):
+    config: Config
+    arguments: list[str]
+    reactor: object
+    log: Logger = log
+    listeners: list[Listener] = field(factory=list)
+    workers: dict[int, WorkerProcess] = field(factory=dict)
+    _restarts: dict[int, int] = field(factory=dict)
+    _stopping: object = None
+    _failed: bool = False
+    _announced: bool = False
+
+    # Starting ---------------------------------------------------------------
+
+    def privilegedStartService(self) -> None:
+        try:
+            prepareDataDirectory(self.config)
+            for kind in ("smtp", "smtps", "http", "mx"):
+                for description in getattr(self.config, kind):
+                    self.listeners.append(self._open(kind, description))
+        except (OSError, CannotListenError, StartError) as e:
+            why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
+            print(f"smtpeter: cannot start: {why}", file=sys.stderr)
+            log.critical("cannot start: {why}", why=why)
+            raise SystemExit(1)
+        super().privilegedStartService()
+
+    def _open(self, kind: str, description: str) -> Listener:
+        found = []
+        # A throwaway factory: the parent stops reading at once and never
+        # accepts; the workers do.
+        factory = Factory()
+        factory.noisy = False
+        serverFromString(self.reactor, description).listen(factory).addBoth(found.append)
+        [port] = found
+        if not hasattr(port, "fileno"):
+            port.raiseException()
+        port.stopReading()
+        return Listener(kind, description, port, _family(port))
+
+    def startService(self) -> None:
+        if not self.listeners:
+            self.privilegedStartService()
+        super().startService()
+        self.reactor.addSystemEventTrigger("after", "shutdown", self._exitIfFailed)
+        for index in range(1, self.config.workers + 1):
+            self._spawn(index)
+
+    def _spawn(self, index: int) -> None:
+        process = WorkerProcess(self, index, started=self.reactor.seconds())
+        self.workers[index] = process
+        childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r"}
+        sockets = []
+        for number, listener in enumerate(self.listeners, start=3):
+            childFDs[number] = listener.fd
+            sockets.append(listener.argument(number))
+        arguments = [
+            sys.executable,
+            "-m",
+            "smtpeter._worker",
+            str(index),
+            str(self.config.workers),
+            str(os.getpid()),
+            json.dumps(sockets),
+            *self.arguments,
+        ]
+        self.reactor.spawnProcess(
+            process, sys.executable, arguments, env=os.environ, childFDs=childFDs
+        )
+
+    # Watching ----------------------------------------------------------------
+
+    def workerReady(self, process: WorkerProcess) -> None:
+        self._restarts[process.index] = 0
+        if not self._announced and all(w.ready for w in self.workers.values()):
+            self._announced = True
+            log.info(
+                "smtpeter {hostname} ready: {n} worker processes on STARTTLS {smtp},"
+                " implicit TLS {smtps}, web {http}, bounces {mx}",
+                hostname=self.config.hostname,
+                n=len(self.workers),
+                smtp=", ".join(self.config.smtp) or "-",
+                smtps=", ".join(self.config.smtps) or "-",
+                http=", ".join(self.config.http) or "-",
+                mx=", ".join(self.config.mx) or "-",
+            )
+
+    def workerEnded(self, process: WorkerProcess, status) -> None:
+        if self.workers.get(process.index) is process:
+            del self.workers[process.index]
+        code = getattr(status, "exitCode", None)
+        signal = getattr(status, "signal", None)
+        how = f"was killed by signal {signal}" if signal else f"exited with status {code}"
+        if self._stopping is not None:
+            log.info("worker {worker} {how}", worker=process.index, how=how)
+            if not self.workers:
+                self._stopping.callback(None)
+            return
+        if not process.ready and not self._announced:
+            # It never got as far as serving: the next one would fail the same way.
+            self._fail(process, how)
+            return
+        lived = self.reactor.seconds() - process.started
+        quick = lived < QUICK_DEATH.total_seconds()
+        restarts = self._restarts.get(process.index, 0) + 1 if quick else 0
+        self._restarts[process.index] = restarts
+        delay = RESTART_DELAYS[min(restarts, len(RESTART_DELAYS) - 1)] if quick else 0.0
+        log.warn(
+            "worker {worker} {how} after {lived:.1f} s; restarting it in {delay} s",
+            worker=process.index,
+            how=how,
+            lived=lived,
+            delay=delay,
+        )
+        self.reactor.callLater(delay, self._respawn, process.index)
+
+    def _respawn(self, index: int) -> None:
+        if self._stopping is None and index not in self.workers:
+            self._spawn(index)
+
+    def _fail(self, process: WorkerProcess, how: str) -> None:
+        why = process.lastError or f"worker {process.index} {how} before it was ready"
+        print(f"smtpeter: cannot start: {why}", file=sys.stderr, flush=True)
+        log.critical("cannot start: {why}", why=why)
+        self._failed = True
+        self.reactor.stop()
+
+    def _exitIfFailed(self) -> None:
+        if self._failed:
+            # twistd has no way to exit non-zero once the reactor ran.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+
+    # Stopping ------------------------------------------------------------------
+
+    def stopService(self):
+        from twisted.internet.defer import Deferred, succeed
+
+        super().stopService()
+        for listener in self.listeners:
+            listener.port.stopListening()
+        if not self.workers:
+            return succeed(None)
+        self._stopping = Deferred()
+        for process in list(self.workers.values()):
+            try:
+                process.transport.signalProcess("TERM")
+            except Exception:
+                pass
+        return self._stopping

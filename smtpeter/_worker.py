@@ -1,0 +1,96 @@
+"""
+One worker process of a gateway run with C{--workers N}, started by
+L{smtpeter._supervisor} as::
+
+    python -m smtpeter._worker INDEX COUNT PARENT-PID SOCKETS [twistd smtpeter options...]
+
+It parses the same options the parent was given, adopts the listening
+sockets the parent passed (SOCKETS is a JSON list of C{[kind, description,
+fd, family]}), and runs a complete gateway. Its log events go to standard
+output as JSON lines, which the parent publishes in its own log. It ends
+when the parent does: standard input closing means the parent is gone, and
+the kernel kills it at once if the parent is killed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger, globalLogBeginner, jsonFileLogObserver
+
+log = Logger()
+
+
+def dieWithParent(parent: int) -> None:
+    """Ask the kernel for SIGKILL when the parent dies (Linux), as a crash of all."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # elsewhere: standard input closing still stops us
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before we asked
+
+
+class ParentLink(Protocol):
+    """Standard input from the parent: nothing is ever sent; its end means the parent is gone."""
+
+    def __init__(self, reactor) -> None:
+        self.reactor = reactor
+
+    def connectionLost(self, reason=None) -> None:
+        try:
+            self.reactor.stop()
+        except ReactorNotRunning:
+            return  # already stopping (the parent's SIGTERM came first)
+        log.warn("the parent process went away; stopping")
+
+
+def main(argv: list[str]) -> int:
+    index, count, parent, sockets, *arguments = argv
+    dieWithParent(int(parent))
+    from twisted.internet import reactor, stdio
+
+    from . import tap
+    from ._service import GatewayService, WorkerRole
+
+    output = os.fdopen(1, "w", buffering=1, encoding="utf-8")
+    globalLogBeginner.beginLoggingTo([jsonFileLogObserver(output)], redirectStandardIO=False)
+    options = tap.Options()
+    options.parseOptions(arguments)
+    role = WorkerRole(
+        int(index),
+        {
+            (kind, description): (fd, family)
+            for kind, description, fd, family in json.loads(sockets)
+        },
+    )
+    service = GatewayService(options.config, reactor, worker=role)
+    stdio.StandardIO(ParentLink(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY))
+    failed = []
+
+    def start() -> None:
+        try:
+            service.privilegedStartService()
+            service.startService()
+        except SystemExit:
+            failed.append(True)
+            reactor.stop()
+
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: service.running and service.stopService()
+    )
+    reactor.run()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
