@@ -100,7 +100,7 @@ class GatewayService(MultiService):
         except (OSError, CannotListenError, CertificateError, StartError) as e:
             # One clear line and a non-zero exit, not a traceback.
             why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
-            print(f"smtpeter: cannot start: {why}", file=sys.stderr)
+            print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
             log.critical("cannot start: {why}", why=why)
             self._closeStores()  # their threads would keep the process alive
             raise SystemExit(1)

@@ -134,7 +134,7 @@ class Supervisor(Service):
                     self.listeners.append(self._open(kind, description))
         except (OSError, CannotListenError, StartError) as e:
             why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
-            print(f"smtpeter: cannot start: {why}", file=sys.stderr)
+            print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
             log.critical("cannot start: {why}", why=why)
             raise SystemExit(1)
         super().privilegedStartService()
@@ -234,7 +234,7 @@ class Supervisor(Service):
 
     def _fail(self, process: WorkerProcess, how: str) -> None:
         why = process.lastError or f"worker {process.index} {how} before it was ready"
-        print(f"smtpeter: cannot start: {why}", file=sys.stderr, flush=True)
+        print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
         log.critical("cannot start: {why}", why=why)
         self._failed = True
         self.reactor.stop()

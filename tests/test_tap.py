@@ -30,6 +30,22 @@ def test_defaults():
     assert c.maxSize == 50 * 1024 * 1024 and c.maxQueueTime == timedelta(days=5)
 
 
+def test_workers_default_to_the_cpus_and_one_is_a_single_process():
+    import os
+
+    from smtpeter._service import GatewayService
+    from smtpeter._supervisor import Supervisor
+    from smtpeter.tap import makeService
+
+    assert config().workers == len(os.sched_getaffinity(0))
+    assert config("--workers", "3").workers == 3
+    for workers, kind in (("1", GatewayService), ("2", Supervisor)):
+        options = Options()
+        options.parseOptions(["--workers", workers, "--data", "/nonexistent/never-made"])
+        assert isinstance(makeService(options), kind)  # opens nothing until started
+        assert options.arguments == ["--workers", workers, "--data", "/nonexistent/never-made"]
+
+
 def test_repeatable_listeners_and_relay():
     c = config(
         "--smtp",
@@ -73,6 +89,8 @@ def test_repeatable_listeners_and_relay():
         (["--smtp", "nonsense:1"], "not a valid endpoint"),
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot read"),
         (["--tls-cert", "/x.pem"], "go together"),
+        (["--workers", "0"], "whole number from 1 to 64"),
+        (["--workers", "two"], "whole number from 1 to 64"),
     ],
 )
 def test_bad_options_say_what_to_do(args, says):

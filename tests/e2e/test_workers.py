@@ -1,0 +1,230 @@
+"""
+The worker processes of `twistd smtpeter --workers N`: a worker killed with
+SIGKILL under load is replaced and loses nothing; what the CLI changes and
+what the AUTH throttle counts hold in every worker; a gateway whose workers
+cannot start says so and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import smtplib
+import subprocess
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from ..conftest import BIN, freePort
+from .test_durability import sender, subject
+from .test_submission import connect, context
+
+
+def _hexAddress(host: str, port: int) -> str:
+    """An IPv4 address and port as /proc/net/tcp writes them."""
+    return "".join(f"{int(b):02X}" for b in reversed(host.split("."))) + f":{port:04X}"
+
+
+def workerOf(gateway, client: smtplib.SMTP) -> int:
+    """Which worker holds the server end of C{client}'s connection (read from /proc)."""
+    server = _hexAddress("127.0.0.1", gateway.smtpPort)
+    mine = _hexAddress(*client.sock.getsockname())
+    with open("/proc/net/tcp") as f:
+        inodes = [row.split()[9] for row in f if row.split()[1:3] == [server, mine]]
+    assert len(inodes) == 1, inodes
+    for index, pid in enumerate(gateway.workerPids(), start=1):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inodes[0]}]":
+                    return index
+            except FileNotFoundError:
+                continue
+    raise AssertionError("no worker holds the connection")
+
+
+def oneOnEachWorker(gateway, source: str, tries: int = 60) -> dict[int, smtplib.SMTP]:
+    """
+    A connection from address C{source} to each worker, after STARTTLS and
+    EHLO. Which worker takes a connection is the kernel's choice: connect
+    until each has one.
+    """
+    found: dict[int, smtplib.SMTP] = {}
+    for _ in range(tries):
+        # The greeting has arrived: a worker has accepted the connection.
+        client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30, source_address=(source, 0))
+        worker = workerOf(gateway, client)
+        if worker in found:
+            client.close()
+            continue
+        client.starttls(context=context())
+        client.ehlo("client.test")
+        found[worker] = client
+        if len(found) == 2:
+            return found
+    raise AssertionError(f"only workers {sorted(found)} took connections in {tries} tries")
+
+
+def auth(client: smtplib.SMTP, user: str, password: str) -> int:
+    """One AUTH PLAIN (smtplib's login() tries LOGIN after a failed PLAIN: two failures)."""
+    client.user, client.password = user, password
+    try:
+        code = client.auth("PLAIN", client.auth_plain)[0]
+    except smtplib.SMTPResponseException as e:
+        code = e.smtp_code
+    client.close()
+    return code
+
+
+def answers(gateway, source: str, user: str, password: str) -> dict[int, int]:
+    """Each worker's answer to AUTH from C{source}."""
+    return {w: auth(c, user, password) for w, c in oneOnEachWorker(gateway, source).items()}
+
+
+@pytest.mark.e2e
+def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("loader")
+    stop = threading.Event()
+    accepted: list[str] = []
+    threads = [
+        threading.Thread(target=sender, args=(gateway, password, f"t{i}", accepted, stop))
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        first, second = gateway.workerPids()
+        os.kill(second, signal.SIGKILL)
+        gateway.waitForLog("worker 2 was killed by signal 9")
+        deadline = time.monotonic() + 30
+        while gateway.logText().count("worker 2 ready") < 2:
+            assert time.monotonic() < deadline, "worker 2 was not replaced"
+            time.sleep(0.05)
+        replaced = gateway.workerPids()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert replaced[0] == first and replaced[1] != second
+    assert len(accepted) > 20, "the load did not get going"
+    wanted = set(accepted)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not wanted <= {subject(m.data) for m in sink.messages}:
+        time.sleep(0.2)
+    arrived = Counter(subject(m.data) for m in sink.messages)
+    missing = wanted - set(arrived)
+    assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"
+    # A delivery in flight when its worker died is made again by the
+    # replacement: at most the four clients' messages, never more.
+    doubled = [s for s, n in arrived.items() if n > 1]
+    assert len(doubled) <= 4, doubled
+    assert gateway.process.poll() is None
+
+
+@pytest.mark.e2e
+def test_cli_changes_to_a_login_take_effect_in_every_worker(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("app")
+    # Each step from its own address, so that refusals never add up to a ban.
+    assert answers(gateway, "127.0.0.2", "app", password) == {1: 235, 2: 235}
+    gateway.cli("login", "disable", "app")
+    assert answers(gateway, "127.0.0.3", "app", password) == {1: 535, 2: 535}
+    gateway.cli("login", "enable", "app")
+    assert answers(gateway, "127.0.0.4", "app", password) == {1: 235, 2: 235}
+    _, newPassword = password, gateway.cli("login", "reset-password", "app", "--json").stdout
+    assert answers(gateway, "127.0.0.5", "app", password) == {1: 535, 2: 535}
+    assert answers(gateway, "127.0.0.6", "app", json.loads(newPassword)["password"]) == {
+        1: 235,
+        2: 235,
+    }
+    gateway.cli("login", "delete", "app")
+    assert answers(gateway, "127.0.0.7", "app", password) == {1: 535, 2: 535}
+
+
+@pytest.mark.e2e
+def test_the_auth_throttle_counts_attempts_on_every_worker(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("app")
+    # Five failures from one address, alternating between the workers:
+    # neither saw five, together they did.
+    for attempt in range(5):
+        worker = 1 + attempt % 2
+        assert auth(oneOnEachWorker(gateway, "127.0.0.8")[worker], "app", "wrong") == 535
+    # The address is now refused AUTH by both, even with the right password;
+    # another address is not.
+    assert answers(gateway, "127.0.0.8", "app", password) == {1: 454, 2: 454}
+    assert answers(gateway, "127.0.0.9", "app", password) == {1: 235, 2: 235}
+
+
+@pytest.mark.e2e
+def test_workers_that_cannot_start_make_the_gateway_exit_1_with_one_line(tmp_path, sink):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "spool-2").write_text("not a directory")
+    result = subprocess.run(
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "--logfile",
+            str(tmp_path / "log"),
+            "smtpeter",
+            "--data",
+            str(data),
+            "--smtp",
+            f"tcp:{freePort()}:interface=127.0.0.1",
+            "--smtps",
+            f"tcp:{freePort()}:interface=127.0.0.1",
+            "--http",
+            f"tcp:{freePort()}:interface=127.0.0.1",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("smtpeter: cannot start: "), result.stderr
+    assert "spool-2" in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_one_worker_is_one_process(makeGateway, sink):
+    gateway = makeGateway(sink, "--workers", "1")
+    assert gateway.workerPids() == []
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    client.sendmail("a@example.com", ["b@example.org"], b"Subject: one\r\n\r\nx\r\n")
+    client.quit()
+    assert subject(sink.wait(1)[0].data) == "one"
+
+
+@pytest.mark.e2e
+def test_queue_list_shows_every_workers_queue(makeGateway, sink):
+    sink.policy = lambda stage, arg: "451 4.3.0 not now" if stage == "RCPT" else None
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("app")
+    queued: set[str] = set()
+    for i in range(60):
+        client = connect(gateway, implicit=False)
+        client.login("app", password)
+        client.sendmail("a@example.com", [f"r{i}@example.org"], b"Subject: q\r\n\r\nx\r\n")
+        client.quit()
+        queued = set(re.findall(r"\[worker (\d) [^\]]*\] \S+ app: queued", gateway.logText()))
+        if queued == {"1", "2"}:
+            break
+    assert queued == {"1", "2"}
+    gateway.waitForLog("deferral <r0@example.org>")
+    entries = json.loads(gateway.cli("queue", "list", "--json").stdout)
+    assert {e["worker"] for e in entries} == {1, 2}
+    assert len(entries) == i + 1
+    assert all(e["recipients"][0]["status"] == "pending" for e in entries)
