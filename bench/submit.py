@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """
-Submission benchmark: N concurrent connections, each STARTTLS + AUTH,
-sending M messages of S KB with PIPELINING, against the real gateway
-(twistd smtpeter, relaying to Postfix's smtp-sink) and, in the same run, a
-minimal loopback Postfix relaying to the same sink, for the ratio.
+Submission benchmark: N concurrent clients, each making connections one
+after another (STARTTLS + AUTH each time) and sending M messages of S KB on
+each, with PIPELINING, against the real gateway (twistd smtpeter with
+--workers 1 and with one worker per CPU, relaying to Postfix's smtp-sink)
+and, in the same run, a loopback Postfix relaying to the same sink.
 
-Prints, per target: accepted msgs/s (submission only), p50/p99 latency from
-the end of DATA (the final dot written) to the 250, and end-to-end msgs/s
-(from the first connection until the sink has counted every message).
+Prints, per target and workload: accepted msgs/s (submission only),
+end-to-end msgs/s (from the first connection until the sink has counted
+every message), p50/p99 latency from the final dot to the 250, and the CPU
+milliseconds per message of the target's whole process tree (for Postfix:
+master, smtpd, cleanup, qmgr, smtp, including exited ones); then each
+gateway's ratios to Postfix.
 
-    python bench/submit.py --connections 10 --messages 100 --size 10
+    python bench/submit.py --clients 20 --messages 1000 --per-connection 1,50
 
 Needs Debian's postfix (for smtp-sink and the reference instance) with a
 system configuration for the reference tool to copy: if /etc/postfix/main.cf
@@ -93,6 +97,13 @@ async def reply(reader: asyncio.StreamReader) -> tuple[int, str]:
             return int(line[:3]), "\n".join(lines)
 
 
+# Made once: creating a context loads the CA bundle (~20 ms), which would
+# otherwise be most of what a connection costs the load generator.
+CLIENT_TLS = ssl.create_default_context()
+CLIENT_TLS.check_hostname = False
+CLIENT_TLS.verify_mode = ssl.CERT_NONE
+
+
 async def session(port, user, password, messages, body, latencies, counts):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await reply(reader)
@@ -101,10 +112,7 @@ async def session(port, user, password, messages, body, latencies, counts):
     if "STARTTLS" in text:
         writer.write(b"STARTTLS\r\n")
         await reply(reader)
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        await writer.start_tls(context)
+        await writer.start_tls(CLIENT_TLS)
         writer.write(b"EHLO bench.test\r\n")
         code, text = await reply(reader)
     if "AUTH" in text and user:
@@ -131,6 +139,12 @@ async def session(port, user, password, messages, body, latencies, counts):
     writer.close()
 
 
+async def client(port, user, password, connections, messages, body, latencies, counts):
+    """One client: C{connections} connections one after the other, C{messages} each."""
+    for _ in range(connections):
+        await session(port, user, password, messages, body, latencies, counts)
+
+
 def makeBody(sizeKB: int) -> bytes:
     line = b"The quick brown fox jumps over the lazy dog, 0123456789 abcdefghij ABCDEFGHIJ.\r\n"
     header = b"From: bench@example.com\r\nTo: sink@example.org\r\nSubject: benchmark\r\n\r\n"
@@ -138,35 +152,67 @@ def makeBody(sizeKB: int) -> bytes:
     return header + line * lines + b".\r\n"
 
 
-async def load(port, user, password, connections, messages, body):
+async def load(port, user, password, clients, connections, messages, body):
     latencies: list[float] = []
     counts = {"accepted": 0}
     started = time.perf_counter()
     await asyncio.gather(
         *(
-            session(port, user, password, messages, body, latencies, counts)
-            for _ in range(connections)
+            client(port, user, password, connections, messages, body, latencies, counts)
+            for _ in range(clients)
         )
     )
     return time.perf_counter() - started, latencies, counts["accepted"]
 
 
-def measure(name, port, user, password, sink, args) -> dict:
+def _ticks(pid: int, children: bool) -> int:
+    """CPU clock ticks of a process (and of its reaped children, with C{children})."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
+    used = int(fields[11]) + int(fields[12])  # utime, stime
+    return used + (int(fields[13]) + int(fields[14]) if children else 0)  # cutime, cstime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def cpuSeconds(root: int) -> float:
+    """CPU time of a process tree: the root, its reaped children, and the live ones."""
+    ticks = _ticks(root, children=True) + sum(_ticks(c, children=False) for c in _children(root))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(name, port, user, password, sink, args, workload, root) -> dict:
+    """
+    Run C{workload} (clients, connections per client, messages per
+    connection) against one target; C{root} is the pid whose process tree
+    does the target's work (for CPU per message).
+    """
+    clients, connections, messages = workload
     body = makeBody(args.size)
     before = sink.count()
-    total = args.connections * args.messages
+    total = clients * connections * messages
+    cpuBefore = cpuSeconds(root) if root else 0.0
     started = time.perf_counter()
     elapsed, latencies, accepted = asyncio.run(
-        load(port, user, password, args.connections, args.messages, body)
+        load(port, user, password, clients, connections, messages, body)
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while sink.count() - before < total and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.01)
     endToEnd = time.perf_counter() - started
     delivered = sink.count() - before
+    cpu = cpuSeconds(root) - cpuBefore if root else 0.0
     latencies.sort()
     result = {
         "target": name,
+        "workload": f"{messages}/conn",
         "messages": total,
         "accepted": accepted,
         "delivered": delivered,
@@ -174,22 +220,23 @@ def measure(name, port, user, password, sink, args) -> dict:
         "p50_ms": round(1000 * statistics.median(latencies), 2),
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
         "end_to_end_per_s": round(delivered / endToEnd, 1),
+        "cpu_ms_per_msg": round(1000 * cpu / max(1, delivered), 2),
     }
     print(
-        f"{name:>10}: accepted {result['accepted_per_s']:8.1f} msgs/s   "
-        f"p50 {result['p50_ms']:7.2f} ms   p99 {result['p99_ms']:7.2f} ms   "
-        f"end-to-end {result['end_to_end_per_s']:8.1f} msgs/s   "
-        f"({delivered}/{total} delivered)",
+        f"{name:>18} {result['workload']:>8}: accepted {result['accepted_per_s']:7.1f}/s"
+        f"  end-to-end {result['end_to_end_per_s']:7.1f}/s"
+        f"  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:7.2f} ms"
+        f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg  ({delivered}/{total} delivered)",
         flush=True,
     )
     return result
 
 
-def startGateway(sink: Sink, workdir: Path):
+def startGateway(sink: Sink, workdir: Path, workers: int):
     port, sport = freePort(), freePort()
     bindir = Path(sys.executable).parent
-    data = workdir / "data"
-    logfile = open(workdir / "gateway.log", "wb")
+    data = workdir / f"data-{workers}"
+    logfile = open(workdir / f"gateway-{workers}.log", "wb")
     process = subprocess.Popen(
         [
             str(bindir / "twistd"),
@@ -204,10 +251,14 @@ def startGateway(sink: Sink, workdir: Path):
             f"tcp:{port}:interface=127.0.0.1",
             "--smtps",
             f"tcp:{sport}:interface=127.0.0.1",
+            "--http",
+            f"tcp:{freePort()}:interface=127.0.0.1",
             "--relay",
             f"127.0.0.1:{sink.port}",
             "--relay-tls",
             "none",
+            "--workers",
+            str(workers),
         ],
         stdout=logfile,
         stderr=subprocess.STDOUT,
@@ -220,36 +271,62 @@ def startGateway(sink: Sink, workdir: Path):
         capture_output=True,
         text=True,
     )
+    deadline = time.monotonic() + 30
+    while b"ready" not in (workdir / f"gateway-{workers}.log").read_bytes():
+        if time.monotonic() > deadline:
+            raise SystemExit("the gateway did not get ready")
+        time.sleep(0.1)
     return process, port, json.loads(created.stdout)["password"]
+
+
+def postfixMaster(instance: str) -> int:
+    return int(Path(instance, "spool", "pid", "master.pid").read_text().split()[0])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--connections", type=int, default=10, help="concurrent connections")
-    parser.add_argument("--messages", type=int, default=100, help="messages per connection")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=1000,
+        help="messages per target and workload (rounded to whole connections)",
+    )
+    parser.add_argument(
+        "--per-connection",
+        default="1,50",
+        help="workloads: messages per connection, comma-separated [default: 1,50]",
+    )
     parser.add_argument("--size", type=int, default=10, help="message size in KB")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="alternate the two targets this many times"
+        "--workers",
+        default=f"1,{os.cpu_count()}",
+        help="gateways to measure, by --workers, comma-separated [default: 1 and the CPUs]",
     )
     parser.add_argument("--no-postfix", action="store_true", help="measure the gateway only")
     parser.add_argument(
         "--reference-tool", default=str(REFERENCE_TOOL), help="path of the reference-postfix tool"
     )
+    parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    perConnection = [int(n) for n in args.per_connection.split(",")]
+    workerCounts = sorted({int(n) for n in args.workers.split(",")})
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-submit-"))
     sink = Sink()
-    gateway, port, password = startGateway(sink, workdir)
+    gateways = {}
     postfixDir = None
     results = []
     try:
         print(
-            f"{args.connections} connections x {args.messages} messages x {args.size} KB; "
-            f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}",
+            f"{args.clients} clients, {args.size} KB messages, STARTTLS (+ AUTH at the gateway);"
+            f" {os.cpu_count()} CPUs; Python {sys.version.split()[0]}",
             flush=True,
         )
+        for workers in workerCounts:
+            gateways[workers] = startGateway(sink, workdir, workers)
         if not args.no_postfix:
             pport = freePort()
             out = subprocess.run(
@@ -269,32 +346,41 @@ def main() -> None:
             )
             postfixDir = out.stdout.strip().splitlines()[-1]
             waitFor(pport)
-        # Warm-up: TLS contexts, imports, connection to the sink.
-        measure(
-            "warm-up",
-            port,
-            "bench",
-            password,
-            sink,
-            argparse.Namespace(connections=2, messages=5, size=args.size),
-        )
-        for _ in range(args.rounds):
-            results.append(measure("smtpeter", port, "bench", password, sink, args))
+        for perConn in perConnection:
+            connections = max(1, args.messages // (args.clients * perConn))
+            workload = (args.clients, connections, perConn)
+            warmUp = (2, 1, min(perConn, 5))
+            for workers, (process, port, password) in gateways.items():
+                name = f"smtpeter -w {workers}"
+                measure("warm-up", port, "bench", password, sink, args, warmUp, None)
+                results.append(
+                    measure(name, port, "bench", password, sink, args, workload, process.pid)
+                )
             if postfixDir:
-                results.append(measure("postfix", pport, None, None, sink, args))
+                master = postfixMaster(postfixDir)
+                measure("warm-up", pport, None, None, sink, args, warmUp, None)
+                results.append(measure("postfix", pport, None, None, sink, args, workload, master))
         if postfixDir:
-            ours = [r for r in results if r["target"] == "smtpeter"]
-            theirs = [r for r in results if r["target"] == "postfix"]
-            for key in ("accepted_per_s", "end_to_end_per_s"):
-                a = statistics.median(r[key] for r in ours)
-                b = statistics.median(r[key] for r in theirs)
-                print(f"ratio smtpeter/postfix {key}: {a / b:.2f}")
-            a = statistics.median(r["p50_ms"] for r in ours)
-            b = statistics.median(r["p50_ms"] for r in theirs)
-            print(f"ratio smtpeter/postfix p50 latency: {a / b:.2f}")
+            print("\nratios to Postfix (accepted/s, end-to-end/s; p99 ms: lower is better)")
+            for perConn in perConnection:
+                same = [r for r in results if r["workload"] == f"{perConn}/conn"]
+                ref = next(r for r in same if r["target"] == "postfix")
+                for r in same:
+                    if r is ref:
+                        continue
+                    print(
+                        f"{r['target']:>18} {r['workload']:>8}:"
+                        f" accepted {r['accepted_per_s'] / ref['accepted_per_s']:.2f}x"
+                        f"  end-to-end {r['end_to_end_per_s'] / ref['end_to_end_per_s']:.2f}x"
+                        f"  p99 {r['p99_ms']:.2f} vs {ref['p99_ms']:.2f} ms"
+                        f"  CPU {r['cpu_ms_per_msg']:.2f} vs {ref['cpu_ms_per_msg']:.2f} ms/msg"
+                    )
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
     finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(20)
+        for process, _, _ in gateways.values():
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
         if postfixDir:
             subprocess.run(
                 [sys.executable, args.reference_tool, "stop", postfixDir], capture_output=True

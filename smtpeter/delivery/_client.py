@@ -21,6 +21,8 @@ from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
+from ..smtp._wire import noDelay
+
 log = Logger()
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\s")
 MAX_REPLY_BYTES = 64 * 1024
@@ -79,6 +81,7 @@ class SMTPClientProtocol(Protocol):
         self.extensions: dict[str, str] = {}
 
     def connectionMade(self) -> None:
+        noDelay(self.transport)
         self.greeting = self.expect()
 
     def dataReceived(self, data: bytes) -> None:

@@ -29,6 +29,14 @@ class Feature:
             return _flag(options.extra[self.name])
         return self.name in options.features
 
+    def usable(self, environment) -> bool:
+        """
+        Whether this feature can act at all with the gateway's C{environment}
+        (DKIM: only once some domain has a key). Optional for plugins; when
+        no active feature is usable, a message skips the chain entirely.
+        """
+        return True
+
     def prepareMessage(self, draft) -> None:
         pass
 

@@ -47,6 +47,10 @@ class Environment:
     keys: object = None
 
 
+def _always(environment) -> bool:
+    return True
+
+
 @define(eq=False)
 class Draft:
     """A message while the chain prepares it."""
@@ -181,7 +185,11 @@ class Chain:
         self.cache = _LRU(cacheSize)
 
     def active(self, message: QueuedMessage) -> tuple:
-        return tuple(f for f in self.features if f.active(message.options))
+        return tuple(
+            f
+            for f in self.features
+            if f.active(message.options) and getattr(f, "usable", _always)(self.environment)
+        )
 
     def prepare(self, message: QueuedMessage, content: bytes) -> Prepared:
         """Do the once-per-message work. Blocking and CPU-heavy: call in a thread."""

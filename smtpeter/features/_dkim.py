@@ -34,6 +34,9 @@ class SignDKIM(Feature):
     def active(self, options) -> bool:
         return True
 
+    def usable(self, environment) -> bool:
+        return environment.keys is not None and environment.keys.hasKeys()
+
     def prepareMessage(self, draft) -> None:
         keys = draft.environment.keys
         if keys is None:

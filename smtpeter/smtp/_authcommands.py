@@ -104,5 +104,6 @@ class AuthCommands:
                 await deferLater(self.settings.clock, delay, lambda: None)
             raise SMTPRefusal(R.AUTH_FAILED)
         self.sender = avatar
-        log.info("{peer} authenticated as {user}", peer=self.peer, user=avatar.login)
+        # Debug only: the line for each message queued names the login.
+        log.debug("{peer} authenticated as {user}", peer=self.peer, user=avatar.login)
         self.reply(R.AUTH_OK)

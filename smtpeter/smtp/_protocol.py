@@ -25,7 +25,7 @@ from ._auth import AuthThrottle, ISender
 from ._authcommands import AuthCommands
 from ._exceptions import SMTPRefusal
 from ._mailcommands import MailCommands
-from ._wire import DataReader
+from ._wire import DataReader, noDelay
 
 log = Logger()
 
@@ -86,6 +86,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         return getattr(peer, "host", str(peer))
 
     def connectionMade(self) -> None:
+        noDelay(self.transport)
         clock = self.settings.clock
         if self.settings.shuttingDown:
             self.reply(R.SHUTTING_DOWN.format(hostname=self.settings.hostname))

@@ -1,9 +1,10 @@
 """
-The byte-level reading of an SMTP server session, separate from what the
-commands mean: command lines end only at CRLF; DATA ends only at
-CRLF.CRLF; bare CR and LF inside DATA become CRLF (Postfix's "normalize"
-mode), so old scripts that send LF-only mail keep working and nothing
-downstream ever sees a bare CR or LF.
+The byte level of SMTP sessions, separate from what the commands mean.
+Replies and commands go out at once (L{noDelay}). On the server side,
+command lines end only at CRLF; DATA ends only at CRLF.CRLF; bare CR and
+LF inside DATA become CRLF (Postfix's "normalize" mode), so old scripts
+that send LF-only mail keep working and nothing downstream ever sees a
+bare CR or LF.
 """
 
 from __future__ import annotations
@@ -107,3 +108,18 @@ class DataReader:
             self._note("line")
         if self.problem is None:
             self.sink.write(lines)
+
+
+def noDelay(transport) -> None:
+    """
+    Send each write at once (TCP_NODELAY). SMTP writes whole replies and
+    commands; with Nagle's algorithm a reply written while an earlier
+    segment (a TLS session ticket, say) is unacknowledged waits up to 40 ms
+    for the peer's delayed ACK.
+    """
+    setTcpNoDelay = getattr(transport, "setTcpNoDelay", None)
+    if setTcpNoDelay is not None:
+        try:
+            setTcpNoDelay(True)
+        except OSError:
+            pass  # not a TCP socket (a UNIX one)

@@ -198,13 +198,20 @@ class DomainKeys:
         self._loaded = -float("inf")
         self._keys: dict[str, DomainKey] = {}
 
-    def keyFor(self, domain: str) -> DomainKey | None:
-        """The key for C{domain} or, failing that, for the nearest parent domain."""
+    def _current(self) -> dict[str, DomainKey]:
         with self._lock:
             if self._clock() - self._loaded > self._ttl:
                 self._keys = {k.domain: k for k in self._store.list() if k.active}
                 self._loaded = self._clock()
-            keys = self._keys
+            return self._keys
+
+    def hasKeys(self) -> bool:
+        """Whether any domain has an active key (as of at most C{ttl} seconds ago)."""
+        return bool(self._current())
+
+    def keyFor(self, domain: str) -> DomainKey | None:
+        """The key for C{domain} or, failing that, for the nearest parent domain."""
+        keys = self._current()
         labels = domain.lower().rstrip(".").split(".")
         for i in range(len(labels) - 1):
             key = keys.get(".".join(labels[i:]))

@@ -267,3 +267,14 @@ def test_dkim_other_domain_unsigned(tmp_path):
     content = fixture("gmail")
     prepared = chain.prepare(message(content), content)
     assert prepared.shared and chain.render(prepared, None).content == content
+
+
+def test_dkim_is_not_even_prepared_until_some_domain_has_a_key(tmp_path):
+    store = DomainStore(connect(tmp_path / "db.sqlite"))
+    keys = DomainKeys(store, ttl=0)
+    chain = makeChain(tmp_path, keys=keys)
+    content = fixture("gmail")
+    assert chain.active(message(content)) == ()  # nothing to do: no thread, no parse
+    assert [f.name for f in makeChain(tmp_path).active(message(content))] == []
+    store.add("example.com")
+    assert [f.name for f in chain.active(message(content))] == ["dkim"]
