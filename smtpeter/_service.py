@@ -24,7 +24,7 @@ from .config import Config
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
 from .delivery._session import Credentials
-from .events import EventLog, FanOut, LogEventSink
+from .events import FanOut, LogEventSink
 from .events._webhooks import WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
@@ -33,10 +33,9 @@ from .queue._spool import spoolDirectory
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._inbound import BounceFactory, BounceIntake
 from .smtp._tls import CertificateError, loadServerOptions
-from .store import ThreadedLoginStore, connect
-from .store._domains import DomainKeys, DomainStore
+from .store import SQLiteStore
+from .store._domains import DomainKeys
 from .store._images import ImageStore
-from .store._links import LinkStore
 from .web import makeSite
 
 log = Logger()
@@ -89,9 +88,9 @@ class GatewayService(MultiService):
         self.settings: ServerSettings | None = None
         self.queue: QueueManager | None = None
         self.spool: ThreadedSpool | None = None
-        self.logins: ThreadedLoginStore | None = None
+        #: The database, and the owner of every connection to it and thread using it.
+        self.store: SQLiteStore | None = None
         self.featurePool = None
-        self.events: EventLog | None = None
 
     def privilegedStartService(self) -> None:
         try:
@@ -106,11 +105,9 @@ class GatewayService(MultiService):
             raise SystemExit(1)
 
     def _closeStores(self) -> None:
-        for store in (self.spool, self.logins, self.events):
-            if store is not None:
-                store.stop()
-        if self.featurePool is not None:
-            self.featurePool.stop()
+        for owner in (self.featurePool, self.spool, self.store):
+            if owner is not None:
+                owner.stop()
 
     def _open(self) -> None:
         config = self.config
@@ -119,13 +116,11 @@ class GatewayService(MultiService):
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
-        self.logins = ThreadedLoginStore(config.database, self.reactor)
-        self.logins.start()
+        self.store = SQLiteStore(config.database, self.reactor)
+        self.store.start()
         index = self.worker.index if self.worker is not None else 1
         self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor)
         self.spool.start()
-        self.events = EventLog(config.database, self.reactor)
-        self.events.start()
         relay = None
         credentials = None
         if config.relay is not None:
@@ -151,7 +146,7 @@ class GatewayService(MultiService):
             self.agent,
             self.reactor,
             config.hostname,
-            FanOut(LogEventSink(), self.events),
+            FanOut(LogEventSink(), self.store),
             RetryPolicy(
                 config.retryInitial, config.retryMax, config.maxQueueTime, config.delayWarning
             ),
@@ -159,9 +154,9 @@ class GatewayService(MultiService):
         )
         self.settings = ServerSettings(
             hostname=config.hostname,
-            portal=makePortal(self.logins),
+            portal=makePortal(self.store),
             queue=self.queue,
-            throttle=AuthThrottle(self.reactor, config.authFailureDelays, store=self.events),
+            throttle=AuthThrottle(self.reactor, config.authFailureDelays, store=self.store),
             clock=self.reactor,
             tlsOptions=tlsOptions,
             maxSize=config.maxSize,
@@ -176,17 +171,17 @@ class GatewayService(MultiService):
             factory = SubmissionFactory(self.settings, implicitTLS=True)
             self._listen("smtps", description, TLSMemoryBIOFactory(tlsOptions, False, factory))
         intake = BounceIntake(
-            self.events, self.queue, self.signer, config.bounceDomain, self.reactor
+            self.store, self.queue, self.signer, config.bounceDomain, self.reactor
         )
         for description in config.mx:
             self._listen("mx", description, BounceFactory(self.settings, intake))
-        site = makeSite(self.events, self.signer, ImageStore(config.images), self.reactor)
+        site = makeSite(self.store, self.signer, ImageStore(config.images), self.reactor)
         for description in config.http:
             self._listen("http", description, site)
         if self.worker is not None and not self.worker.runsSharedTasks:
             return
         WebhookDispatcher(
-            self.events,
+            self.store,
             self.reactor,
             retryInitial=config.webhookRetry.total_seconds(),
             giveUp=config.webhookGiveUp.total_seconds(),
@@ -197,7 +192,7 @@ class GatewayService(MultiService):
 
     def _purge(self):
         before = self.reactor.seconds() - self.config.retention.total_seconds()
-        d = self.events.purge(before)
+        d = self.store.purge(before)
         d.addCallback(
             lambda n: (
                 n
@@ -213,15 +208,13 @@ class GatewayService(MultiService):
 
     def _features(self) -> ThreadedChain:
         config = self.config
-        db = connect(config.database)
-        links = LinkStore(db)
         self.signer = TokenSigner(loadSecret(config.secret))
         environment = Environment(
             self.signer,
             config.publicUrl,
             config.bounceDomain,
             ImageStore(config.images),
-            DomainKeys(DomainStore(db)),
+            DomainKeys(self.store.domains()),
         )
         chain = Chain(discover(), environment)
         log.info(
@@ -232,7 +225,7 @@ class GatewayService(MultiService):
         # reactor free and overlap the image writes and database calls.
         self.featurePool = ThreadPool(1, 4, name="smtpeter-features")
         self.featurePool.start()
-        return ThreadedChain(chain, self.reactor, self.featurePool, links.record)
+        return ThreadedChain(chain, self.reactor, self.featurePool, self.store)
 
     def _listen(self, kind: str, description: str, factory) -> None:
         if self.worker is not None:
@@ -253,7 +246,7 @@ class GatewayService(MultiService):
 
     async def _announce(self) -> None:
         resumed = await self.queue.resume()
-        logins = await self.logins.count()
+        logins = await self.store.count()
         log.info(
             "smtpeter {hostname} {who}ready: STARTTLS on {smtp}, implicit TLS on {smtps}, data in"
             " {data}, web on {http}, bounces on {mx}, {logins} login(s), {resumed} queued"
@@ -278,12 +271,16 @@ class GatewayService(MultiService):
     def stopService(self):
         if self.settings is not None:
             self.settings.shuttingDown = True
-        if self.queue is not None:
-            self.queue.stop()
-        d = ensureDeferred(self._stop())
-        return d
+        return ensureDeferred(self._stop())
 
     async def _stop(self) -> None:
+        """
+        In order: stop listening (and webhooks, the purge); let deliveries in
+        flight finish and record their outcomes; close the connections kept
+        for reuse; then the stores, which commit what is waiting.
+        """
         await super().stopService()
-        await self.agent.stop()
+        if self.queue is not None:
+            await self.queue.stop()
+            await self.agent.stop()
         self._closeStores()

@@ -15,7 +15,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from attrs import define, evolve, field, frozen
-from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferred
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    DeferredSemaphore,
+    ensureDeferred,
+    succeed,
+)
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -101,6 +107,7 @@ class QueueManager:
     entries: dict[str, Entry] = field(factory=dict, init=False)
     _slots: DeferredSemaphore = field(init=False)
     _stopping: bool = field(default=False, init=False)
+    _inFlight: set = field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._slots = DeferredSemaphore(self.concurrency)
@@ -172,6 +179,8 @@ class QueueManager:
         d = ensureDeferred(self._attempt(entry))
         d.addErrback(lambda f: log.failure("queue run of {qid} failed", f, qid=entry.message.qid))
         d.addErrback(lambda _: self._schedule(entry, self.clock.seconds() + 60))
+        self._inFlight.add(d)
+        d.addBoth(lambda _: self._inFlight.discard(d))
 
     async def _attempt(self, entry: Entry) -> None:
         if entry.running or self._stopping:
@@ -185,7 +194,7 @@ class QueueManager:
     async def _deliver(self, entry: Entry) -> None:
         message = entry.message
         pending = entry.pending
-        if not pending:
+        if not pending or self._stopping:
             return
         content = entry.content
         if content is None:
@@ -305,11 +314,40 @@ class QueueManager:
     def _recorded(self, d) -> None:
         d.addErrback(lambda f: log.failure("recording an event failed", f))
 
-    def stop(self) -> None:
+    def stop(self, grace: timedelta = timedelta(seconds=20)):
+        """
+        Start no more deliveries, and wait for those in flight to finish and
+        record their outcomes, for at most C{grace}; what is still going then
+        is made again at the next start (a recipient may get it twice).
+        @return: C{Deferred[int]}, how many were still in flight.
+        """
         self._stopping = True
         for entry in self.entries.values():
             if entry.timer is not None and entry.timer.active():
                 entry.timer.cancel()
+        if not self._inFlight:
+            return succeed(0)
+        settled = Deferred()
+
+        def settle(_=None) -> None:
+            if not settled.called:
+                settled.callback(None)
+
+        DeferredList(list(self._inFlight), consumeErrors=True).addBoth(settle)
+        timeout = self.clock.callLater(grace.total_seconds(), settle)
+
+        def left(_) -> int:
+            if timeout.active():
+                timeout.cancel()
+            if self._inFlight:
+                log.warn(
+                    "stopping with {n} deliveries still in flight; they will be made again"
+                    " at the next start",
+                    n=len(self._inFlight),
+                )
+            return len(self._inFlight)
+
+        return settled.addCallback(left)
 
 
 def _sentAs(message: QueuedMessage, copy) -> QueuedMessage:

@@ -1,6 +1,5 @@
 """What happened to each recipient: attempts, deliveries, failures, bounces, clicks, opens."""
 
-from ._eventlog import EventLog
 from ._sinks import (
     ATTEMPT,
     DEFERRAL,
@@ -19,7 +18,6 @@ __all__ = [
     "DELIVERY",
     "FAILURE",
     "Event",
-    "EventLog",
     "FanOut",
     "IEventSink",
     "LogEventSink",

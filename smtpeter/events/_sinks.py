@@ -1,6 +1,6 @@
 """
 Events, and the sinks they go to: the log (L{LogEventSink}), the event
-store (L{EventLog<smtpeter.events.EventLog>}), both (L{FanOut}), or a list
+store (L{SQLiteStore<smtpeter.store.SQLiteStore>}), both (L{FanOut}), or a list
 in memory for tests.
 """
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from io import BytesIO
 
 from twisted.application.service import Service
@@ -28,7 +27,7 @@ from twisted.logger import Logger
 from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 
-from ..store._webhooks import Delivery, WebhookStore
+from ..store._webhooks import Delivery
 
 log = Logger()
 
@@ -63,7 +62,6 @@ class WebhookDispatcher(Service):
         self._inFlight: set[int] = set()
         self._polling = False
         self._again = False
-        self._queued = False
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = concurrency
         self.agent = Agent(reactor, connectTimeout=timeout, pool=pool)
@@ -73,8 +71,7 @@ class WebhookDispatcher(Service):
 
     def startService(self) -> None:
         super().startService()
-        self.events.inTransaction.append(self._queue)
-        self.events.committed.append(self._committed)
+        self.events.whenWebhooksQueued(self._queued)
         self._loop.start(min(1.0, self.retryInitial), now=True)
 
     def stopService(self):
@@ -83,18 +80,11 @@ class WebhookDispatcher(Service):
             self._loop.stop()
         return self._pool.closeCachedConnections()
 
-    def _queue(self, store, events) -> None:
-        """In the event log's writer thread and transaction."""
-        if store.view(WebhookStore).queue(events, time.time()):
-            self._queued = True
-
-    def _committed(self, events) -> None:
-        # Poll at once only when a commit carried deliveries: a click
-        # batch with no webhook wanting it costs no query. (A flag set by
-        # the next, still open, transaction may be taken here; its rows
-        # then go out at the next tick of the loop, within a second.)
-        if self._queued:
-            self._queued = False
+    def _queued(self) -> None:
+        # Poll at once only when a write queued deliveries: a click batch
+        # with no webhook wanting it costs no query. Deliveries queued by
+        # other worker processes go out at the next tick of the loop.
+        if self.running:
             self.poll()
 
     def poll(self) -> None:
@@ -116,7 +106,7 @@ class WebhookDispatcher(Service):
     async def _poll(self) -> None:
         now = self.reactor.seconds()
         skip = frozenset(self._inFlight)
-        due = await self.events.read(lambda store: store.view(WebhookStore).due(now, 100, skip))
+        due = await self.events.dueWebhooks(now, 100, skip)
         for delivery in due:
             if delivery.id in self._inFlight:
                 continue
@@ -159,15 +149,11 @@ class WebhookDispatcher(Service):
             error = f"{type(e).__name__}: {e}"[:300]
         now = self.reactor.seconds()
         if error is None:
-            await self.events.write(
-                lambda store: [store.view(WebhookStore).succeeded(delivery, now)]
-            )
+            await self.events.webhookSucceeded(delivery, now)
             return
         delay = min(self.retryInitial * 2**delivery.attempts, self.retryMax)
         nextAttempt = now + delay if now + delay - delivery.created <= self.giveUp else None
-        await self.events.write(
-            lambda store: [store.view(WebhookStore).failed(delivery, error, nextAttempt)]
-        )
+        await self.events.webhookFailed(delivery, error, nextAttempt)
         if nextAttempt is None:
             log.warn(
                 "webhook {id} ({url}) disabled: event {event} undelivered after {n} attempts;"

@@ -44,30 +44,35 @@ def _plainCopy(prepared: Prepared, index: int | None) -> Copy:
 class ThreadedChain:
     """
     L{Chain} in C{threadpool}. After preparing a message with tracked links
-    the link list is recorded with C{recordLinks(qid, links)}, so that the
-    click endpoint redirects only to what the message said.
+    the link list is recorded in C{store} (an L{IEventStore}) before the
+    message goes anywhere, so that the click endpoint redirects only to what
+    the message said; if that fails, so does the attempt, and it is retried.
     """
 
-    def __init__(self, chain: Chain, reactor, threadpool, recordLinks=None) -> None:
+    def __init__(self, chain: Chain, reactor, threadpool, store=None) -> None:
         self.chain = chain
         self._reactor = reactor
         self._pool = threadpool
-        self._recordLinks = recordLinks
+        self._store = store
 
     def prepare(self, message, content):
         if not self.chain.active(message):
             return succeed(Prepared(message, [content]))
-        return deferToThreadPool(self._reactor, self._pool, self._prepare, message, content)
+        d = deferToThreadPool(self._reactor, self._pool, self._prepare, message, content)
+        return d.addCallback(self._recordLinks)
 
     def _prepare(self, message, content) -> Prepared:
         try:
-            prepared = self.chain.prepare(message, content)
+            return self.chain.prepare(message, content)
         except Exception:
             log.failure("{qid}: the feature chain failed; sending unchanged", qid=message.qid)
             return Prepared(message, [content])
-        if prepared.links and self._recordLinks is not None:
-            self._recordLinks(message.qid, prepared.links)
-        return prepared
+
+    def _recordLinks(self, prepared: Prepared):
+        if not prepared.links or self._store is None:
+            return prepared
+        d = self._store.recordLinks(prepared.message.qid, prepared.links)
+        return d.addCallback(lambda _: prepared)
 
     def render(self, prepared, index):
         if not prepared.features:

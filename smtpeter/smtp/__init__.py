@@ -1,13 +1,6 @@
 """The submission side: sessions, AUTH, TLS, replies."""
 
-from ._auth import (
-    AuthenticatedSender,
-    AuthThrottle,
-    IAuthFailureStore,
-    ISender,
-    MemoryAuthFailures,
-    makePortal,
-)
+from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal
 from ._exceptions import SMTPRefusal
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import Reply
@@ -15,9 +8,7 @@ from ._replies import Reply
 __all__ = [
     "AuthThrottle",
     "AuthenticatedSender",
-    "IAuthFailureStore",
     "ISender",
-    "MemoryAuthFailures",
     "Reply",
     "SMTPRefusal",
     "ServerSettings",

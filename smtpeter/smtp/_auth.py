@@ -6,7 +6,6 @@ and the per-address throttle against password guessing.
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import timedelta
 
 from attrs import define, field, frozen
@@ -14,11 +13,10 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import ensureDeferred, succeed
+from twisted.internet.defer import ensureDeferred
 from zope.interface import Interface, implementer
 
-from ..store import ILoginStore, LoginRecord
-from ..store.interfaces import IAuthFailureStore
+from ..store import IAuthFailureStore, ILoginStore, LoginRecord, MemoryAuthFailures
 
 
 class ISender(Interface):
@@ -76,36 +74,6 @@ class SenderRealm:
 
 def makePortal(store: ILoginStore) -> Portal:
     return Portal(SenderRealm(), [LoginChecker(store)])
-
-
-@implementer(IAuthFailureStore)
-@define
-class MemoryAuthFailures:
-    """L{IAuthFailureStore} in memory, bounded under many-address attacks."""
-
-    maxTracked: int = 10_000
-    _failures: dict[str, deque] = field(factory=dict, init=False)
-    _bannedUntil: dict[str, float] = field(factory=dict, init=False)
-
-    def authBannedUntil(self, address: str, now: float):
-        until = self._bannedUntil.get(address)
-        if until is not None and now >= until:
-            del self._bannedUntil[address]
-            until = None
-        return succeed(until)
-
-    def recordAuthFailure(self, address: str, now: float, window: float, limit: int, banFor):
-        if len(self._failures) >= self.maxTracked:
-            # Forget addresses whose failures and bans are over.
-            self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - window}
-            self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
-        recent = self._failures.setdefault(address, deque())
-        while recent and recent[0] <= now - window:
-            recent.popleft()
-        recent.append(now)
-        if len(recent) >= limit:
-            self._bannedUntil[address] = now + banFor
-        return succeed(len(recent))
 
 
 @define

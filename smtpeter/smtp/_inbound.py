@@ -54,7 +54,7 @@ class BounceIntake:
     async def receive(self, mailFrom: str, found: list, content: bytes) -> None:
         report = readBounce(content)
         for tracking in found:
-            record = await self.events.read(lambda store, q=tracking.qid: store.message(q))
+            record = await self.events.message(tracking.qid)
             forward, why = forwarding(record, tracking.recipient, report)
             recipient = record.recipient(tracking.recipient) if record is not None else None
             details = {
@@ -65,15 +65,13 @@ class BounceIntake:
                 "mime": content[:MIME_KEPT].decode("utf-8", "replace"),
             }
             address = recipient.address if recipient is not None else ""
-            event = (
-                "bounce",
-                self.clock.seconds(),
+            await self.events.recordBounce(
                 tracking.qid,
                 address,
                 record.tags if record is not None else (),
                 details,
+                self.clock.seconds(),
             )
-            await self.events.write(lambda store, event=event: [store.addEvent(*event)])
             forwardedAs = None
             if forward:
                 envelope = Envelope("", (Recipient(record.sender, ("NEVER",)),))

@@ -7,18 +7,23 @@ REST API tokens (L{_apitokens}) and webhooks (L{_webhooks}).
 
 from ._exceptions import LoginExists, NoSuchLogin, StoreError, UnknownFeature
 from ._logins import LoginRecord, LoginStore, connect
-from ._threaded import MemoryLoginStore, ThreadedLoginStore
-from .interfaces import ILoginStore
+from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
+from ._sqlite import SQLiteStore
+from .interfaces import IAuthFailureStore, IEventStore, ILoginStore
 
 __all__ = [
+    "IAuthFailureStore",
+    "IEventStore",
     "ILoginStore",
+    "MemoryAuthFailures",
+    "MemoryStore",
+    "SQLiteStore",
     "LoginExists",
     "LoginRecord",
     "LoginStore",
     "MemoryLoginStore",
     "NoSuchLogin",
     "StoreError",
-    "ThreadedLoginStore",
     "UnknownFeature",
     "connect",
 ]

@@ -69,11 +69,20 @@ class TokenStore:
         if not self.db.execute("DELETE FROM api_tokens WHERE name = ?", (name,)).rowcount:
             raise StoreError(f"no token named {name!r}; see 'smtpeter token list'")
 
+    def lookup(self, token: str) -> str | None:
+        """The name of the token, if it is one (reads only)."""
+        row = self.db.execute(
+            "SELECT name FROM api_tokens WHERE hash = ?", (tokenHash(token),)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def touch(self, name: str, now: float) -> None:
+        """Note that the token C{name} was used."""
+        self.db.execute("UPDATE api_tokens SET last_used = ? WHERE name = ?", (now, name))
+
     def check(self, token: str) -> str | None:
         """The name of the token, if it is one; notes when it was used."""
-        digest = tokenHash(token)
-        row = self.db.execute("SELECT name FROM api_tokens WHERE hash = ?", (digest,)).fetchone()
-        if row is None:
-            return None
-        self.db.execute("UPDATE api_tokens SET last_used = ? WHERE hash = ?", (time.time(), digest))
-        return row[0]
+        name = self.lookup(token)
+        if name is not None:
+            self.touch(name, time.time())
+        return name

@@ -5,8 +5,8 @@ and options, kept after the spool has forgotten it) and one row per event
 tags so that every filter the REST API offers (message id, recipient, tag,
 time, type) is an index lookup.
 
-Synchronous and meant for one writing thread (L{EventLog<smtpeter.events.
-EventLog>} groups many writes into one transaction) and any number of
+Synchronous and meant for one writing thread (L{SQLiteStore<smtpeter.store.
+SQLiteStore>} groups many writes into one transaction) and any number of
 reading threads, each with its own connection.
 """
 
@@ -181,6 +181,12 @@ class EventStore:
                 [(tag, eventId) for tag in tags],
             )
         return StoredEvent(eventId, type, when, qid, recipient, tags, details)
+
+    def recordLinks(self, qid: str, links: list[str]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO message_links (qid, links) VALUES (?, ?)",
+            (qid, json.dumps(links)),
+        )
 
     def countEvents(self, type: str, qid: str, recipient: str) -> int:
         return self.db.execute(

@@ -1,7 +1,7 @@
 """
 SMTP logins in SQLite, synchronously. The admin CLI calls this directly; the
-gateway calls it through L{ThreadedLoginStore}, one dedicated thread per
-database, so the reactor never waits on the disk.
+gateway calls it through L{SQLiteStore<smtpeter.store.SQLiteStore>}: checks
+in its reading threads, the row's bookkeeping through its writer.
 
 Each call reads the database afresh, so a change made with the CLI is seen
 by the running gateway at the next AUTH, without a restart.
@@ -200,28 +200,48 @@ class LoginStore:
         self.require(name)
         self._db.execute("DELETE FROM logins WHERE name = ?", (name,))
 
-    def authenticate(self, name: str, password: str) -> LoginRecord | None:
+    def check(
+        self, name: str, password: str, now: float
+    ) -> tuple[LoginRecord | None, tuple | None]:
         """
-        Return the enabled login whose password this is, else C{None}. Costs
-        one hash whether or not the name exists (microseconds; an scrypt
-        hash from an earlier version costs ~0.1 s until it is replaced here,
-        at its first successful check). Bookkeeping that fails (a full disk)
-        is logged and never decides the answer.
+        The enabled login whose password this is, else C{None}; and the
+        change its row needs (for L{apply}), if any: a new C{last_used}
+        (written at most once a minute), or a hash from an earlier version
+        replaced by the fast kind. Reads only. Costs one hash whether or not
+        the name exists (microseconds; an scrypt hash from an earlier
+        version ~0.1 s until it is replaced).
         """
         record = self.get(name)
         ok = verifyPassword(password, record.passwordHash if record else DUMMY_HASH)
         if record is None or not ok or not record.enabled:
-            return None
-        now = self._clock()
-        try:
-            if needsUpgrade(record.passwordHash):
-                record = evolve(record, passwordHash=hashPassword(password))
-                self._db.execute(
-                    "UPDATE logins SET password_hash = ?, last_used = ? WHERE name = ?",
-                    (record.passwordHash, now, name),
-                )
-            elif record.lastUsed is None or now - record.lastUsed >= LAST_USED_RESOLUTION:
-                self._db.execute("UPDATE logins SET last_used = ? WHERE name = ?", (now, name))
-        except sqlite3.Error as e:
-            log.warn("could not note the use of login {name}: {error}", name=name, error=str(e))
+            return None, None
+        if needsUpgrade(record.passwordHash):
+            record = evolve(record, passwordHash=hashPassword(password))
+            return record, (name, now, record.passwordHash)
+        if record.lastUsed is None or now - record.lastUsed >= LAST_USED_RESOLUTION:
+            return record, (name, now, None)
+        return record, None
+
+    def apply(self, update: tuple) -> None:
+        """Write what L{check} said a login's row needs."""
+        name, now, passwordHash = update
+        if passwordHash is None:
+            self._db.execute("UPDATE logins SET last_used = ? WHERE name = ?", (now, name))
+        else:
+            self._db.execute(
+                "UPDATE logins SET password_hash = ?, last_used = ? WHERE name = ?",
+                (passwordHash, now, name),
+            )
+
+    def authenticate(self, name: str, password: str) -> LoginRecord | None:
+        """
+        L{check} and L{apply} at once, for the CLI and tests; bookkeeping that
+        fails (a full disk) is logged and never decides the answer.
+        """
+        record, update = self.check(name, password, self._clock())
+        if update is not None:
+            try:
+                self.apply(update)
+            except sqlite3.Error as e:
+                log.warn("could not note the use of login {name}: {error}", name=name, error=str(e))
         return record

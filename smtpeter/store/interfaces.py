@@ -34,3 +34,71 @@ class IAuthFailureStore(Interface):
         C{limit} failures within C{window}. @return: C{Deferred[int]}, its
         failures within C{window}, this one included.
         """
+
+
+class IEventStore(Interface):
+    """
+    What the gateway's web side, webhooks and bounce intake ask of the
+    database, as named methods. Every method returns a C{Deferred}; writes
+    fire once they are durable. Implemented over SQLite
+    (L{SQLiteStore<smtpeter.store.SQLiteStore>}) and in memory
+    (L{MemoryStore<smtpeter.store.MemoryStore>}); the record of accepted
+    messages and outcomes is L{IEventSink<smtpeter.events.IEventSink>}.
+    """
+
+    def message(qid: str):
+        """C{Deferred[MessageRecord | None]}: an accepted message's envelope, tags and options."""
+
+    def links(qid: str):
+        """C{Deferred[list[str]]}: the links the message was sent with, in token order."""
+
+    def messageEvents(qid: str):
+        """C{Deferred[list[StoredEvent]]}: every event of a message, oldest first."""
+
+    def events(query):
+        """C{Deferred[list[StoredEvent]]}: the events an L{EventQuery} selects, by id."""
+
+    def day(type: str, start: float, end: float, after: int, limit: int):
+        """
+        C{Deferred[list[StoredEvent]]}: C{limit} events of C{type} in
+        [start, end) after id C{after}.
+        """
+
+    def recordLinks(qid: str, links: list):
+        """C{Deferred[None]}: keep the links a message is sent with (before it is sent)."""
+
+    def recordClick(qid: str, recipient: str, tags, details: dict, when: float):
+        """C{Deferred[StoredEvent]}: a click."""
+
+    def recordOpen(qid: str, recipient: str, tags, details: dict, when: float):
+        """
+        C{Deferred[StoredEvent]}: an open, numbered among that recipient's
+        opens (C{number}, and C{first} for the first), without races.
+        """
+
+    def recordBounce(qid: str, recipient: str, tags, details: dict, when: float):
+        """C{Deferred[StoredEvent]}: a bounce."""
+
+    def checkToken(token: str):
+        """C{Deferred[str | None]}: the name of the REST API token, if it is one."""
+
+    def dueWebhooks(now: float, limit: int, skip):
+        """C{Deferred[list[Delivery]]}: webhook deliveries due now, except the ids in C{skip}."""
+
+    def webhookSucceeded(delivery, now: float):
+        """C{Deferred[None]}: the delivery is done."""
+
+    def webhookFailed(delivery, error: str, nextAttempt):
+        """C{Deferred[None]}: retry at C{nextAttempt}; C{None} gives up and disables the webhook."""
+
+    def whenWebhooksQueued(listener):
+        """
+        Call C{listener()} (in the reactor thread) after a write that queued
+        webhook deliveries.
+        """
+
+    def purge(before: float):
+        """C{Deferred[int]}: forget events and messages older than C{before}; how many events."""
+
+    def ping():
+        """C{Deferred[None]}: fails if the store cannot be read."""

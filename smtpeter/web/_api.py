@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from attrs import evolve
 from twisted.web.resource import Resource
 
-from ..store._apitokens import PREFIX, TokenStore
-from ..store._events import TYPES, EventQuery, EventStore, isoTime
+from ..store._apitokens import PREFIX
+from ..store._events import TYPES, EventQuery, isoTime
 from ._openapi import document
 from ._resources import AsyncLeaf, HTTPError, NotFound, segment
 
@@ -62,7 +62,7 @@ class Bearer:
         now = self.clock.seconds()
         if self._known.get(token, 0.0) > now:
             return token
-        name = await self.events.read(lambda store: store.view(TokenStore).check(token))
+        name = await self.events.checkToken(token)
         if name is None:
             raise HTTPError(401, "unknown or revoked token")
         if len(self._known) > 1000:
@@ -199,7 +199,7 @@ class Events(Authenticated):
         if query.start is not None and query.end is not None and query.end <= query.start:
             raise HTTPError(400, "end: must be later than start", parameter="end")
         limit = query.limit
-        found = await self.events.read(lambda store: store.events(evolve(query, limit=limit + 1)))
+        found = await self.events.events(evolve(query, limit=limit + 1))
         more = len(found) > limit
         found = found[:limit]
         return {
@@ -248,12 +248,10 @@ class Messages(Authenticated):
                 400, "messageid: a message id is 20 hexadecimal characters", parameter="messageid"
             )
 
-        def lookup(store: EventStore):
-            return store.message(qid), store.messageEvents(qid)
-
-        record, events = await self.events.read(lookup)
+        record = await self.events.message(qid)
         if record is None:
             raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
+        events = await self.events.messageEvents(qid)
         status = recipientStatus(events)
         return {
             "messageid": record.qid,
@@ -309,9 +307,7 @@ class LogFiles(Authenticated):
         request.write(writer.start())
         after = 0
         while not finished:
-            batch = await self.events.read(
-                lambda store, after=after: store.day(kind, start, end, after, BATCH)
-            )
+            batch = await self.events.day(kind, start, end, after, BATCH)
             if batch:
                 request.write(writer.rows(batch))
                 after = batch[-1].id

@@ -18,7 +18,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.web.http import NOT_MODIFIED
 
 from ..features import TokenSigner
-from ..store._events import EventStore, MessageRecord
+from ..store._events import MessageRecord
 from ..store._images import ImageStore
 from ._machines import MachineDetector
 from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
@@ -50,7 +50,10 @@ class Sent:
 
 
 class Tracker:
-    """Looks messages up (with a cache: a sent message never changes) and records events."""
+    """
+    Looks messages up (with a cache: a sent message never changes) and
+    records events, in an L{IEventStore}.
+    """
 
     def __init__(self, events, signer: TokenSigner, clock, cacheSize: int = 20000) -> None:
         self.events = events
@@ -66,10 +69,8 @@ class Tracker:
             self._cache.move_to_end(qid)
             return found
 
-        def lookup(store: EventStore) -> Sent:
-            return Sent(store.message(qid), tuple(store.links(qid)))
-
-        found = await self.events.read(lookup)
+        record = await self.events.message(qid)
+        found = Sent(record, tuple(await self.events.links(qid)) if record is not None else ())
         if found.record is not None:
             self._cache[qid] = found
             if len(self._cache) > self._cacheSize:
@@ -132,9 +133,7 @@ class Click(Tracked):
         )
         recipient = sent.recipient(found.recipient)
         now = self.tracker.clock.seconds()
-        await self.tracker.events.write(
-            lambda store: [store.addEvent("click", now, found.qid, recipient, sent.tags, details)]
-        )
+        await self.tracker.events.recordClick(found.qid, recipient, sent.tags, details, now)
         request.setResponseCode(302)
         request.setHeader(b"location", destination.encode("utf-8"))
         request.setHeader(b"cache-control", b"no-store")
@@ -153,14 +152,7 @@ class Open(Tracked):
         details = self.tracker.details(request, "open", sent)
         recipient = sent.recipient(found.recipient)
         now = self.tracker.clock.seconds()
-
-        def write(store: EventStore):
-            # The writer is one thread: counting and adding cannot interleave.
-            number = store.countEvents("open", found.qid, recipient) + 1
-            details.update(first=number == 1, number=number)
-            return [store.addEvent("open", now, found.qid, recipient, sent.tags, details)]
-
-        await self.tracker.events.write(write)
+        await self.tracker.events.recordOpen(found.qid, recipient, sent.tags, details, now)
         request.setHeader(b"content-type", b"image/gif")
         request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
         request.setHeader(b"pragma", b"no-cache")
@@ -210,7 +202,7 @@ class Health(AsyncLeaf):
 
     async def handle(self, request):
         try:
-            await self.events.read(lambda store: store.db.execute("SELECT 1").fetchone())
+            await self.events.ping()
         except Exception as e:
             raise HTTPError(503, f"database unavailable: {e}")
         return {"status": "ok"}

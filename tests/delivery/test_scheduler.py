@@ -171,3 +171,50 @@ def test_storage_failure_refuses_with_451():
     d.addErrback(failures.append)
     assert failures[0].value.reply.code == 451
     assert queue.entries == {}
+
+
+class HeldAgent(ScriptedAgent):
+    """Holds every delivery until the test releases it."""
+
+    def __init__(self, script) -> None:
+        super().__init__(script)
+        self.held: list = []
+
+    def deliver(self, message, content, recipients):
+        from twisted.internet.defer import Deferred
+
+        self.calls.append((message.qid, [r.address for r in recipients], content))
+        d = Deferred()
+        self.held.append((d, [self.script[r.address].pop(0) for r in recipients]))
+        return d
+
+
+def test_stop_waits_for_deliveries_in_flight_and_starts_no_more():
+    queue, _, clock, events = manager({})
+    agent = queue.agent = HeldAgent({"a@x.test": [OK], "b@x.test": [LATER]})
+    qid = enqueue(queue, ["a@x.test"])
+    clock.advance(0)
+    assert len(agent.held) == 1
+    enqueue(queue, ["b@x.test"])  # queued, not yet started
+    stopped = queue.stop()
+    clock.advance(0)
+    assert not stopped.called and len(agent.held) == 1
+    d, outcomes = agent.held.pop()
+    d.callback(outcomes)
+    assert result(stopped) == 0
+    assert qid not in queue.spool.messages  # its outcome was recorded before the stop ended
+    assert [e.type for e in events.events].count("delivery") == 1
+    assert len(agent.calls) == 1  # the second message waits for the next start
+
+
+def test_stop_gives_up_waiting_after_the_grace_period():
+    queue, _, clock, _ = manager({})
+    agent = queue.agent = HeldAgent({"a@x.test": [OK]})
+    qid = enqueue(queue, ["a@x.test"])
+    clock.advance(0)
+    stopped = queue.stop(grace=timedelta(seconds=5))
+    clock.advance(4)
+    assert not stopped.called
+    clock.advance(1)
+    assert result(stopped) == 1
+    assert qid in queue.spool.messages  # made again at the next start

@@ -1,13 +1,13 @@
 """The chain as the queue sees it: ITransformer implementations, links recorded."""
 
+from twisted.internet.task import Clock
 from twisted.python.threadpool import ThreadPool
 from zope.interface.verify import verifyObject
 
 from smtpeter.features._transformer import PassThrough, ThreadedChain
 from smtpeter.features.interfaces import ITransformer
-from smtpeter.store import connect
+from smtpeter.store import MemoryStore, connect
 from smtpeter.store._domains import DomainKeys, DomainStore
-from smtpeter.store._links import LinkStore
 
 from .helpers import QID, fixture, makeChain, message
 
@@ -42,13 +42,12 @@ def test_interfaces(tmp_path):
 
 
 def test_threaded_chain_records_links_and_renders(tmp_path):
-    links = LinkStore(connect(tmp_path / "db.sqlite"))
-    chain = ThreadedChain(makeChain(tmp_path), SyncReactor(), InlinePool(), links.record)
+    store = MemoryStore(Clock())
+    chain = ThreadedChain(makeChain(tmp_path), SyncReactor(), InlinePool(), store)
     content = fixture("gmail")
     prepared = resultOf(chain.prepare(message(content, ("trackclicks",)), content))
-    assert links.links(QID) == prepared.links and len(prepared.links) == 2
-    assert links.link(QID, 1) == "https://maps.example.org/?q=52.37,4.89"
-    assert links.link(QID, 2) is None and links.link("0" * 20, 0) is None
+    assert store.sentLinks[QID] == prepared.links and len(prepared.links) == 2
+    assert prepared.links[1] == "https://maps.example.org/?q=52.37,4.89"
     copy = resultOf(chain.render(prepared, 1))
     assert copy.recipient == "second@example.org" and b"/c/" in copy.content
 
@@ -72,3 +71,16 @@ def test_domain_keys_parent_lookup_and_reload(tmp_path):
     assert keys.keyFor("mail.example.com").domain == "example.com"
     assert keys.keyFor("EXAMPLE.com.").domain == "example.com"
     assert keys.keyFor("com") is None and keys.keyFor("notexample.com") is None
+
+
+def test_links_that_cannot_be_recorded_fail_the_attempt(tmp_path):
+    from twisted.internet.defer import fail
+
+    class Full(MemoryStore):
+        def recordLinks(self, qid, links):
+            return fail(OSError("database or disk is full"))
+
+    chain = ThreadedChain(makeChain(tmp_path), SyncReactor(), InlinePool(), Full(Clock()))
+    content = fixture("gmail")
+    failure = resultOf(chain.prepare(message(content, ("trackclicks",)), content))
+    assert failure.check(OSError)  # retried later, never sent with links nobody can resolve

@@ -9,18 +9,17 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
-from smtpeter.events import EventLog
-from smtpeter.smtp import (
-    AuthThrottle,
+from smtpeter.smtp import AuthThrottle, ISender, makePortal
+from smtpeter.store import (
     IAuthFailureStore,
-    ISender,
     MemoryAuthFailures,
-    makePortal,
+    MemoryLoginStore,
+    SQLiteStore,
+    connect,
 )
-from smtpeter.store import MemoryLoginStore, connect
 
-from ..events.test_eventlog import PumpedReactor
 from ..queue.test_spool import result
+from ..store.test_contract import PumpedReactor
 
 
 class AuthFailureStoreContract:
@@ -80,7 +79,7 @@ class TestMemoryAuthFailures(AuthFailureStoreContract):
 
 
 class TestSQLiteAuthFailures(AuthFailureStoreContract):
-    """The event log's tables, through its real writer and reader threads."""
+    """The database, through its real writer and reader threads."""
 
     @pytest.fixture(autouse=True)
     def logs(self):
@@ -91,7 +90,7 @@ class TestSQLiteAuthFailures(AuthFailureStoreContract):
 
     def makeStore(self, tmp_path):
         reactor = PumpedReactor()
-        log = EventLog(tmp_path / "db.sqlite", reactor)
+        log = SQLiteStore(tmp_path / "db.sqlite", reactor)
         log.start()
         self.opened.append(log)
         self.wait = reactor.wait

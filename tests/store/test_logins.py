@@ -6,14 +6,10 @@ import base64
 import hashlib
 
 import pytest
-from twisted.internet.defer import maybeDeferred
-from zope.interface.verify import verifyObject
 
 from smtpeter.store import (
-    ILoginStore,
     LoginExists,
     LoginStore,
-    MemoryLoginStore,
     NoSuchLogin,
     UnknownFeature,
     connect,
@@ -25,9 +21,6 @@ from smtpeter.store._passwords import (
     needsUpgrade,
     verifyPassword,
 )
-from smtpeter.store._threaded import ThreadedLoginStore
-
-from ..queue.test_spool import result
 
 
 def test_passwords_are_random_and_only_hashed():
@@ -144,44 +137,3 @@ def test_a_second_connection_sees_changes_at_once(tmp_path):
     assert gateway.authenticate("app", password) is not None
     cli.setEnabled("app", False)
     assert gateway.authenticate("app", password) is None
-
-
-class InlineLoginStore(ThreadedLoginStore):
-    def _run(self, f, *args):
-        return maybeDeferred(f, *args)
-
-
-class LoginStoreContract:
-    def makeStore(self, tmp_path) -> tuple[object, str]:
-        """A store holding login 'app' (enabled) and 'off' (disabled); return it and app's password."""
-        raise NotImplementedError
-
-    def test_interface(self, tmp_path):
-        assert verifyObject(ILoginStore, self.makeStore(tmp_path)[0])
-
-    def test_authenticate(self, tmp_path):
-        store, password = self.makeStore(tmp_path)
-        assert result(store.authenticate("app", password)).name == "app"
-        assert result(store.authenticate("app", password + "x")) is None
-        assert result(store.authenticate("nobody", password)) is None
-        assert result(store.authenticate("off", "off-password")) is None
-        assert result(store.count()) == 2
-
-
-class TestMemoryLoginStore(LoginStoreContract):
-    def makeStore(self, tmp_path):
-        store = MemoryLoginStore()
-        store.add("app", "pw")
-        store.add("off", "off-password", enabled=False)
-        return store, "pw"
-
-
-class TestSQLiteLoginStore(LoginStoreContract):
-    def makeStore(self, tmp_path):
-        store = InlineLoginStore(tmp_path / "db.sqlite", reactor=None)
-        store._store = LoginStore(connect(tmp_path / "db.sqlite"))  # no thread pool needed
-        sync = LoginStore(connect(tmp_path / "db.sqlite"))
-        _, password = sync.create("app", [])
-        sync.create("off", [])
-        sync.setEnabled("off", False)
-        return store, password

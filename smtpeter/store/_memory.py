@@ -1,0 +1,280 @@
+"""
+The gateway's store in memory: the same interfaces as L{SQLiteStore}, for
+tests (and as the shape a second backend fills). The contract tests in
+C{tests/store/test_contract.py} run against both.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import deque
+from collections.abc import Callable
+
+from attrs import define, evolve, field
+from twisted.internet.defer import succeed
+from zope.interface import implementer
+
+from ..events._sinks import ATTEMPT, DEFERRAL, FAILURE, attemptDetails
+from ..events.interfaces import IEventSink
+from ._apitokens import PREFIX, tokenHash
+from ._events import EventQuery, MessageRecord, StoredEvent
+from ._logins import LoginRecord
+from ._webhooks import Delivery, Webhook
+from .interfaces import IAuthFailureStore, IEventStore, ILoginStore
+
+
+@implementer(ILoginStore)
+class MemoryLoginStore:
+    """An in-memory L{ILoginStore} for tests; passwords are kept in clear."""
+
+    def __init__(self) -> None:
+        self.logins: dict[str, tuple[LoginRecord, str]] = {}
+
+    def add(self, name: str, password: str, features=(), enabled: bool = True) -> LoginRecord:
+        record = LoginRecord(name, enabled, frozenset(features), 0.0, None, "")
+        self.logins[name] = (record, password)
+        return record
+
+    def authenticate(self, name: str, password: str):
+        entry = self.logins.get(name)
+        if entry is None or entry[1] != password or not entry[0].enabled:
+            return succeed(None)
+        return succeed(entry[0])
+
+    def count(self):
+        return succeed(len(self.logins))
+
+
+@implementer(IAuthFailureStore)
+@define
+class MemoryAuthFailures:
+    """L{IAuthFailureStore} in memory, bounded under many-address attacks."""
+
+    maxTracked: int = 10_000
+    _failures: dict[str, deque] = field(factory=dict, init=False)
+    _bannedUntil: dict[str, float] = field(factory=dict, init=False)
+
+    def authBannedUntil(self, address: str, now: float):
+        until = self._bannedUntil.get(address)
+        if until is not None and now >= until:
+            del self._bannedUntil[address]
+            until = None
+        return succeed(until)
+
+    def recordAuthFailure(self, address: str, now: float, window: float, limit: int, banFor):
+        if len(self._failures) >= self.maxTracked:
+            # Forget addresses whose failures and bans are over.
+            self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - window}
+            self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
+        recent = self._failures.setdefault(address, deque())
+        while recent and recent[0] <= now - window:
+            recent.popleft()
+        recent.append(now)
+        if len(recent) >= limit:
+            self._bannedUntil[address] = now + banFor
+        return succeed(len(recent))
+
+
+@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore)
+class MemoryStore:
+    """Everything kept in dictionaries; every Deferred has fired when returned."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.logins = MemoryLoginStore()
+        self.failures = MemoryAuthFailures()
+        self.messages: dict[str, MessageRecord] = {}
+        self.stored: list[StoredEvent] = []
+        self.sentLinks: dict[str, list[str]] = {}
+        self.tokens: dict[str, str] = {}
+        self.webhooks: dict[int, Webhook] = {}
+        self.deliveries: dict[int, tuple[Delivery, float]] = {}
+        self._webhookListeners: list[Callable[[], None]] = []
+
+    # Set-up, as the CLI does it for the SQLite store ------------------------------
+
+    def addToken(self, name: str) -> str:
+        token = PREFIX + secrets.token_urlsafe(32)
+        self.tokens[tokenHash(token)] = name
+        return token
+
+    def addWebhook(self, url: str, events, secret: str = "whsec_test") -> Webhook:
+        hook = Webhook(
+            len(self.webhooks) + 1, url, tuple(events), secret, True, None, 0.0, None, None
+        )
+        self.webhooks[hook.id] = hook
+        return hook
+
+    # Writing -------------------------------------------------------------------------
+
+    def _add(self, kind, when, qid, recipient, tags, details) -> StoredEvent:
+        event = StoredEvent(
+            len(self.stored) + 1, kind, when, qid, recipient, tuple(tags), dict(details)
+        )
+        self.stored.append(event)
+        queued = 0
+        for hook in self.webhooks.values():
+            if hook.enabled and kind in hook.events:
+                body = _body(event)
+                delivery = Delivery(len(self.deliveries) + 1, hook, event.id, kind, body, when, 0)
+                self.deliveries[delivery.id] = (delivery, self.clock.seconds())
+                queued += 1
+        if queued:
+            for listener in self._webhookListeners:
+                listener()
+        return event
+
+    def accepted(self, message):
+        if message.qid in self.messages:
+            return succeed([])
+        envelope = message.envelope
+        self.messages[message.qid] = MessageRecord(
+            message.qid,
+            message.received,
+            envelope.sender,
+            tuple(envelope.recipients),
+            envelope.ret,
+            envelope.envid,
+            tuple(message.options.tags),
+            message.options.toJSON(),
+            message.isDSN,
+        )
+        return succeed(
+            [
+                self._add(
+                    ATTEMPT,
+                    message.received,
+                    message.qid,
+                    r.address,
+                    message.options.tags,
+                    attemptDetails(message, i),
+                )
+                for i, r in enumerate(envelope.recipients)
+            ]
+        )
+
+    def record(self, event):
+        if event.type == ATTEMPT:
+            return succeed([])
+        kind, details = event.type, dict(event.details)
+        if kind in (FAILURE, DEFERRAL):
+            details["permanent"] = kind == FAILURE
+            kind = FAILURE
+        return succeed(
+            [self._add(kind, event.time, event.qid, event.recipient, event.tags, details)]
+        )
+
+    def recordLinks(self, qid, links):
+        self.sentLinks[qid] = list(links)
+        return succeed(None)
+
+    def recordClick(self, qid, recipient, tags, details, when):
+        return succeed(self._add("click", when, qid, recipient, tags, details))
+
+    def recordOpen(self, qid, recipient, tags, details, when):
+        number = 1 + sum(
+            1 for e in self.stored if e.type == "open" and e.qid == qid and e.recipient == recipient
+        )
+        details = {**details, "first": number == 1, "number": number}
+        return succeed(self._add("open", when, qid, recipient, tags, details))
+
+    def recordBounce(self, qid, recipient, tags, details, when):
+        return succeed(self._add("bounce", when, qid, recipient, tags, details))
+
+    def webhookSucceeded(self, delivery, now):
+        self.deliveries.pop(delivery.id, None)
+        hook = self.webhooks[delivery.webhook.id]
+        self.webhooks[hook.id] = evolve(hook, lastSuccess=now, lastError=None)
+        return succeed(None)
+
+    def webhookFailed(self, delivery, error, nextAttempt):
+        hook = evolve(self.webhooks[delivery.webhook.id], lastError=error)
+        if nextAttempt is None:
+            hook = evolve(hook, enabled=False, disabledReason=f"disabled: {error}")
+            for id, (queued, _) in list(self.deliveries.items()):
+                if queued.webhook.id == hook.id:
+                    del self.deliveries[id]
+        else:
+            self.deliveries[delivery.id] = (
+                evolve(delivery, attempts=delivery.attempts + 1),
+                nextAttempt,
+            )
+        self.webhooks[hook.id] = hook
+        return succeed(None)
+
+    def whenWebhooksQueued(self, listener):
+        self._webhookListeners.append(listener)
+
+    def purge(self, before):
+        kept = [e for e in self.stored if e.time >= before]
+        removed = len(self.stored) - len(kept)
+        self.stored[:] = kept
+        for qid, record in list(self.messages.items()):
+            if record.received < before:
+                del self.messages[qid]
+                self.sentLinks.pop(qid, None)
+        return succeed(removed)
+
+    # Reading -------------------------------------------------------------------------
+
+    def message(self, qid):
+        return succeed(self.messages.get(qid))
+
+    def links(self, qid):
+        return succeed(list(self.sentLinks.get(qid, [])))
+
+    def messageEvents(self, qid):
+        return succeed([e for e in self.stored if e.qid == qid])
+
+    def events(self, query: EventQuery):
+        def wanted(e: StoredEvent) -> bool:
+            return (
+                e.id > query.after
+                and (query.tag is None or query.tag in e.tags)
+                and (query.messageid is None or e.qid == query.messageid)
+                and (query.email is None or e.recipient.lower() == query.email.lower())
+                and (query.type is None or e.type == query.type)
+                and (query.start is None or e.time >= query.start)
+                and (query.end is None or e.time < query.end)
+            )
+
+        return succeed([e for e in self.stored if wanted(e)][: query.limit])
+
+    def day(self, type, start, end, after, limit):
+        return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
+
+    def checkToken(self, token):
+        return succeed(self.tokens.get(tokenHash(token)))
+
+    def dueWebhooks(self, now, limit, skip=frozenset()):
+        queued = sorted(self.deliveries.values(), key=lambda item: item[1])
+        due = [
+            delivery
+            for delivery, when in queued
+            if when <= now
+            and delivery.id not in skip
+            and self.webhooks[delivery.webhook.id].enabled
+        ]
+        return succeed(due[:limit])
+
+    def ping(self):
+        return succeed(None)
+
+    # ILoginStore, IAuthFailureStore ------------------------------------------------------
+
+    def authenticate(self, name, password):
+        return self.logins.authenticate(name, password)
+
+    def count(self):
+        return self.logins.count()
+
+    def authBannedUntil(self, address, now):
+        return self.failures.authBannedUntil(address, now)
+
+    def recordAuthFailure(self, address, now, window, limit, banFor):
+        return self.failures.recordAuthFailure(address, now, window, limit, banFor)
+
+
+def _body(event: StoredEvent) -> bytes:
+    return json.dumps(event.toJSON(), separators=(",", ":")).encode()

@@ -1,0 +1,396 @@
+"""
+The gateway's database: L{IEventStore}, L{ILoginStore} and
+L{IAuthFailureStore} over one SQLite file, and the one owner of every
+connection to it and every thread that uses them.
+
+Writes go to one thread, which takes everything waiting and commits it in
+one transaction (with C{synchronous=FULL}, one fsync for the lot): under
+load a single commit carries hundreds of events, each durable before it is
+answered without costing a disk flush of its own. Webhook deliveries for
+the events are queued inside the same transaction. Reads run in a small
+pool of threads, each with its own connection (WAL lets them read while
+the writer writes, and other processes write too).
+
+Callers use the named methods; what runs in the threads is this module's
+business.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
+
+from ..events._sinks import ATTEMPT, DEFERRAL, FAILURE, attemptDetails
+from ..events.interfaces import IEventSink
+from ..queue._message import QueuedMessage
+from ._apitokens import TokenStore
+from ._domains import DomainStore
+from ._events import EventStore, StoredEvent
+from ._logins import LoginRecord, LoginStore, connect
+from ._throttle import ThrottleStore
+from ._webhooks import WebhookStore
+from .interfaces import IAuthFailureStore, IEventStore, ILoginStore
+
+log = Logger()
+
+_STOP = object()
+
+
+@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore)
+class SQLiteStore:
+    """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
+
+    def __init__(self, path: Path, reactor, readers: int = 4, clock=None) -> None:
+        self.path = path
+        self.reactor = reactor
+        self.clock = clock or reactor
+        self._waiting: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers = ThreadPool(1, readers, name="smtpeter-db-readers")
+        self._local = threading.local()
+        self._connections: list = []
+        self._lock = threading.Lock()
+        self._webhookListeners: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        EventStore(self._connect())  # the schema, before anyone reads
+        self._writer = threading.Thread(target=self._writeLoop, name="smtpeter-db-writer")
+        self._writer.daemon = True
+        self._writer.start()
+        self._readers.start()
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._waiting.put(_STOP)
+            self._writer.join()
+            self._writer = None
+        self._readers.stop()
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+
+    def _connect(self):
+        db = connect(self.path)
+        with self._lock:
+            self._connections.append(db)
+        return db
+
+    def domains(self) -> DomainStore:
+        """
+        A synchronous domain store on a connection of ours, for the DKIM key
+        cache that the feature threads read (closed by L{stop}).
+        """
+        return DomainStore(self._connect())
+
+    # IEventSink ----------------------------------------------------------------
+
+    def accepted(self, message: QueuedMessage) -> Deferred:
+        return self._write(_Accepted(message))
+
+    def record(self, event) -> Deferred:
+        if event.type == ATTEMPT:
+            # Attempts are written by L{accepted}, with the message: no
+            # transaction (and no fsync) for nothing.
+            return succeed([])
+        kind, details = event.type, dict(event.details)
+        if kind in (FAILURE, DEFERRAL):
+            details["permanent"] = kind == FAILURE
+            kind = FAILURE
+        return self._write(
+            _AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details)
+        )
+
+    # IEventStore: writing --------------------------------------------------------
+
+    def recordLinks(self, qid: str, links: list[str]) -> Deferred:
+        return self._write(_RecordLinks(qid, links))
+
+    def recordClick(self, qid, recipient, tags, details, when) -> Deferred:
+        return self._write(_AddEvent("click", when, qid, recipient, tags, details)).addCallback(
+            _only
+        )
+
+    def recordOpen(self, qid, recipient, tags, details, when) -> Deferred:
+        return self._write(_AddOpen(when, qid, recipient, tags, details)).addCallback(_only)
+
+    def recordBounce(self, qid, recipient, tags, details, when) -> Deferred:
+        return self._write(_AddEvent("bounce", when, qid, recipient, tags, details)).addCallback(
+            _only
+        )
+
+    def webhookSucceeded(self, delivery, now: float) -> Deferred:
+        return self._write(_WebhookOutcome(delivery, now, None, None))
+
+    def webhookFailed(self, delivery, error: str, nextAttempt: float | None) -> Deferred:
+        return self._write(_WebhookOutcome(delivery, None, error, nextAttempt))
+
+    def whenWebhooksQueued(self, listener: Callable[[], None]) -> None:
+        self._webhookListeners.append(listener)
+
+    def purge(self, before: float) -> Deferred:
+        return self._write(_Purge(before)).addCallback(_only)
+
+    def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
+        return self._write(_AuthFailure(address, now, window, limit, banFor)).addCallback(_only)
+
+    # IEventStore: reading ----------------------------------------------------------
+
+    def message(self, qid: str) -> Deferred:
+        return self._read(EventStore.message, qid)
+
+    def links(self, qid: str) -> Deferred:
+        return self._read(EventStore.links, qid)
+
+    def messageEvents(self, qid: str) -> Deferred:
+        return self._read(EventStore.messageEvents, qid)
+
+    def events(self, query) -> Deferred:
+        return self._read(EventStore.events, query)
+
+    def day(self, type: str, start: float, end: float, after: int, limit: int) -> Deferred:
+        return self._read(EventStore.day, type, start, end, after, limit)
+
+    def checkToken(self, token: str) -> Deferred:
+        d = self._read(_view(TokenStore, TokenStore.lookup), token)
+        return d.addCallback(self._noteTokenUse)
+
+    def _noteTokenUse(self, name: str | None) -> str | None:
+        if name is not None:
+            self._write(_TokenUsed(name, self.clock.seconds())).addErrback(
+                lambda f: log.warn("could not note the use of API token {name}", name=name)
+            )
+        return name
+
+    def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
+        return self._read(_view(WebhookStore, WebhookStore.due), now, limit, skip)
+
+    def ping(self) -> Deferred:
+        return self._read(_ping)
+
+    def authBannedUntil(self, address: str, now: float) -> Deferred:
+        return self._read(_view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
+
+    # ILoginStore ------------------------------------------------------------------------
+
+    def authenticate(self, name: str, password: str) -> Deferred:
+        """
+        Checked in a reading thread; what the login's row needs (last use,
+        a hash to upgrade) is written afterwards by the writer, and the
+        answer does not wait for it.
+        """
+        d = self._read(_view(LoginStore, LoginStore.check), name, password, self.clock.seconds())
+        return d.addCallback(self._noteUse)
+
+    def _noteUse(self, checked) -> LoginRecord | None:
+        record, update = checked
+        if update is not None:
+            self._write(_LoginUpdate(update)).addErrback(
+                lambda f: log.warn(
+                    "could not note the use of login {name}: {error}",
+                    name=record.name,
+                    error=f.getErrorMessage(),
+                )
+            )
+        return record
+
+    def count(self) -> Deferred:
+        return self._read(_view(LoginStore, LoginStore.count))
+
+    # The threads ----------------------------------------------------------------------
+
+    def _read(self, method, *args) -> Deferred:
+        return deferToThreadPool(self.reactor, self._readers, self._inReader, method, args)
+
+    def _inReader(self, method, args):
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = EventStore(self._connect())
+        return method(store, *args)
+
+    def _write(self, work) -> Deferred:
+        """Do C{work} in the writer's next transaction; fire once it is committed."""
+        d = Deferred()
+        self._waiting.put((work, d))
+        return d
+
+    def _writeLoop(self) -> None:
+        store = EventStore(self._connect())
+        stopping = False
+        while not stopping:
+            batch = [self._waiting.get()]
+            while True:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in batch:
+                stopping = True
+                batch = [item for item in batch if item is not _STOP]
+            if batch:
+                self._commit(store, batch)
+
+    def _commit(self, store: EventStore, batch: list) -> None:
+        try:
+            results, queued = self._transaction(store, batch)
+        except Exception:
+            # One bad item must not sink the others: each on its own.
+            if len(batch) > 1:
+                for item in batch:
+                    self._commit(store, [item])
+                return
+            failure = Failure()
+            self.reactor.callFromThread(batch[0][1].errback, failure)
+            return
+        self.reactor.callFromThread(self._fire, batch, results, queued)
+
+    def _transaction(self, store: EventStore, batch: list) -> tuple[list, int]:
+        db = store.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            results = [work(store) for work, _ in batch]
+            events = [e for result in results for e in result if isinstance(e, StoredEvent)]
+            queued = store.view(WebhookStore).queue(events, self.clock.seconds()) if events else 0
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return results, queued
+
+    def _fire(self, batch, results, queued: int) -> None:
+        for (_, d), result in zip(batch, results, strict=True):
+            d.callback(result)
+        if queued:
+            for listener in self._webhookListeners:
+                try:
+                    listener()
+                except Exception:
+                    log.failure("a webhook listener failed")
+
+
+# The work the writer does: each returns a list (the events it added, if any).
+
+
+class _Accepted:
+    def __init__(self, message: QueuedMessage) -> None:
+        self.message = message
+
+    def __call__(self, store: EventStore) -> list:
+        message = self.message
+        if not store.addMessage(message):
+            return []
+        return [
+            store.addEvent(
+                ATTEMPT,
+                message.received,
+                message.qid,
+                r.address,
+                message.options.tags,
+                attemptDetails(message, i),
+            )
+            for i, r in enumerate(message.envelope.recipients)
+        ]
+
+
+class _AddEvent:
+    def __init__(self, kind, when, qid, recipient, tags, details) -> None:
+        self.event = (kind, when, qid, recipient, tuple(tags), details)
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.addEvent(*self.event)]
+
+
+class _AddOpen:
+    """An open, numbered: the writer is one thread, so counting and adding cannot interleave."""
+
+    def __init__(self, when, qid, recipient, tags, details) -> None:
+        self.when, self.qid, self.recipient = when, qid, recipient
+        self.tags, self.details = tuple(tags), dict(details)
+
+    def __call__(self, store: EventStore) -> list:
+        number = store.countEvents("open", self.qid, self.recipient) + 1
+        details = {**self.details, "first": number == 1, "number": number}
+        return [store.addEvent("open", self.when, self.qid, self.recipient, self.tags, details)]
+
+
+class _RecordLinks:
+    def __init__(self, qid: str, links: list[str]) -> None:
+        self.qid, self.links = qid, list(links)
+
+    def __call__(self, store: EventStore) -> list:
+        store.recordLinks(self.qid, self.links)
+        return []
+
+
+class _WebhookOutcome:
+    def __init__(self, delivery, succeededAt, error, nextAttempt) -> None:
+        self.delivery, self.succeededAt = delivery, succeededAt
+        self.error, self.nextAttempt = error, nextAttempt
+
+    def __call__(self, store: EventStore) -> list:
+        hooks = store.view(WebhookStore)
+        if self.error is None:
+            hooks.succeeded(self.delivery, self.succeededAt)
+        else:
+            hooks.failed(self.delivery, self.error, self.nextAttempt)
+        return []
+
+
+class _Purge:
+    def __init__(self, before: float) -> None:
+        self.before = before
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.purge(self.before)]
+
+
+class _AuthFailure:
+    def __init__(self, *arguments) -> None:
+        self.arguments = arguments
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.view(ThrottleStore).recordFailure(*self.arguments)]
+
+
+class _TokenUsed:
+    def __init__(self, name: str, now: float) -> None:
+        self.name, self.now = name, now
+
+    def __call__(self, store: EventStore) -> list:
+        store.view(TokenStore).touch(self.name, self.now)
+        return []
+
+
+class _LoginUpdate:
+    def __init__(self, update) -> None:
+        self.update = update
+
+    def __call__(self, store: EventStore) -> list:
+        store.view(LoginStore).apply(self.update)
+        return []
+
+
+def _only(results: list):
+    return results[0]
+
+
+def _view(cls, method):
+    """C{method} of the C{cls} store on the reading thread's connection."""
+
+    def call(store: EventStore, *args):
+        return method(store.view(cls), *args)
+
+    return call
+
+
+def _ping(store: EventStore) -> None:
+    store.db.execute("SELECT 1").fetchone()

@@ -1,0 +1,281 @@
+"""
+One set of tests for the gateway's store, run against every backend: the
+in-memory store and SQLite (with its real writer and reader threads). A
+PostgreSQL backend gets the same suite by adding a class at the bottom.
+"""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+from twisted.internet.task import Clock
+from zope.interface.verify import verifyObject
+
+from smtpeter.events import DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from smtpeter.queue import Envelope, Options, QueuedMessage
+from smtpeter.queue._message import Recipient
+from smtpeter.store import (
+    IAuthFailureStore,
+    IEventStore,
+    ILoginStore,
+    LoginStore,
+    MemoryStore,
+    SQLiteStore,
+    connect,
+)
+from smtpeter.store._apitokens import TokenStore
+from smtpeter.store._events import EventQuery
+from smtpeter.store._webhooks import WebhookStore
+
+from ..queue.test_spool import result
+
+QID = "0123456789ABCDEF0123"
+OTHER = "FEDCBA98765432100000"
+
+
+class PumpedReactor(Clock):
+    """A clock that also runs what other threads hand it (callFromThread), in L{wait}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: queue.Queue = queue.Queue()
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.calls.put((f, args, kwargs))
+
+    def wait(self, d, timeout: float = 10.0):
+        results = []
+        d.addBoth(results.append)
+        while not results:
+            f, args, kwargs = self.calls.get(timeout=timeout)
+            f(*args, **kwargs)
+        if hasattr(results[0], "raiseException"):
+            results[0].raiseException()
+        return results[0]
+
+
+def message(qid=QID, tags=("spring",), recipients=("a@x.test", "b@x.test")):
+    envelope = Envelope(
+        "news@shop.test",
+        tuple(Recipient(r, ("NEVER",) if r.startswith("b") else ()) for r in recipients),
+    )
+    options = Options(frozenset({"trackclicks"}), tags, "shop")
+    return QueuedMessage(qid, envelope, options, 1000.0, b"", False)
+
+
+class StoreContract:
+    """What every backend of the gateway's store does."""
+
+    def makeStore(self, tmp_path):
+        """The store; set C{self.wait} to a function that waits for a Deferred."""
+        raise NotImplementedError
+
+    def addLogin(self, store, name: str, enabled: bool = True) -> str:
+        raise NotImplementedError
+
+    def addToken(self, store, name: str) -> str:
+        raise NotImplementedError
+
+    def addWebhook(self, store, url: str, events) -> int:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, tmp_path):
+        store = self.makeStore(tmp_path)
+        yield store
+        if hasattr(store, "stop"):
+            store.stop()
+
+    def test_interfaces(self, store):
+        for interface in (IEventSink, IEventStore, ILoginStore, IAuthFailureStore):
+            assert verifyObject(interface, store)
+
+    def test_an_accepted_message_is_recorded_once_with_an_attempt_per_recipient(self, store):
+        first = self.wait(store.accepted(message()))
+        assert [(e.type, e.recipient) for e in first] == [
+            ("attempt", "a@x.test"),
+            ("attempt", "b@x.test"),
+        ]
+        assert first[0].details["features"] == ["trackclicks"]
+        assert self.wait(store.accepted(message())) == []
+        record = self.wait(store.message(QID))
+        assert record.sender == "news@shop.test" and record.tags == ("spring",)
+        assert record.recipient(1).notify == ("NEVER",) and record.recipient(2) is None
+        assert record.options["features"] == ["trackclicks"]
+        assert self.wait(store.message(OTHER)) is None
+
+    def test_outcomes_deferrals_as_temporary_failures(self, store):
+        self.wait(store.record(Event(DEFERRAL, QID, "a@x.test", 5.0, (), {"code": 451})))
+        self.wait(store.record(Event(FAILURE, QID, "a@x.test", 6.0, (), {"code": 550})))
+        self.wait(store.record(Event(DELIVERY, QID, "b@x.test", 7.0, (), {"code": 250})))
+        events = self.wait(store.messageEvents(QID))
+        assert [(e.type, e.details.get("permanent"), e.details["code"]) for e in events] == [
+            ("failure", False, 451),
+            ("failure", True, 550),
+            ("delivery", None, 250),
+        ]
+
+    def test_queries_filter_by_each_field_and_page_with_the_cursor(self, store):
+        self.wait(store.accepted(message()))
+        self.wait(store.accepted(message(OTHER, tags=("autumn",))))
+        for qid in (QID, OTHER):
+            self.wait(store.record(Event(DELIVERY, qid, "A@X.test", 2000.0, ("t2",), {})))
+
+        def found(**filters):
+            events = self.wait(store.events(EventQuery(**filters)))
+            return [(e.type, e.qid[:4], e.recipient) for e in events]
+
+        assert found(tag="autumn") == [
+            ("attempt", "FEDC", "a@x.test"),
+            ("attempt", "FEDC", "b@x.test"),
+        ]
+        assert found(email="a@x.TEST", type="delivery") == [
+            ("delivery", "0123", "A@X.test"),
+            ("delivery", "FEDC", "A@X.test"),
+        ]
+        assert found(messageid=OTHER, start=1500.0) == [("delivery", "FEDC", "A@X.test")]
+        assert len(found(end=1500.0)) == 4
+        first = self.wait(store.events(EventQuery(limit=3)))
+        rest = self.wait(store.events(EventQuery(after=first[-1].id, limit=3)))
+        assert len(first) == 3 and len(rest) == 3
+        assert {e.id for e in first}.isdisjoint(e.id for e in rest)
+        day = self.wait(store.day("delivery", 1500.0, 2500.0, 0, 1))
+        assert [e.qid for e in day] == [QID]
+        assert [e.qid for e in self.wait(store.day("delivery", 1500.0, 2500.0, day[0].id, 5))] == [
+            OTHER
+        ]
+
+    def test_links_are_kept_per_message(self, store):
+        self.wait(store.recordLinks(QID, ["https://a.example/", "https://b.example/x"]))
+        assert self.wait(store.links(QID)) == ["https://a.example/", "https://b.example/x"]
+        assert self.wait(store.links(OTHER)) == []
+
+    def test_clicks_bounces_and_numbered_opens(self, store):
+        click = self.wait(store.recordClick(QID, "a@x.test", ("t",), {"link": 1}, 10.0))
+        assert (click.type, click.tags, click.details["link"], click.time) == (
+            "click",
+            ("t",),
+            1,
+            10.0,
+        )
+        bounce = self.wait(store.recordBounce(QID, "b@x.test", (), {"class": "hard"}, 11.0))
+        assert bounce.type == "bounce" and bounce.details["class"] == "hard"
+        opens = [
+            self.wait(store.recordOpen(QID, recipient, (), {"ip": "192.0.2.1"}, 12.0 + i))
+            for i, recipient in enumerate(["a@x.test", "a@x.test", "b@x.test", "a@x.test"])
+        ]
+        assert [(o.details["first"], o.details["number"]) for o in opens] == [
+            (True, 1),
+            (False, 2),
+            (True, 1),
+            (False, 3),
+        ]
+        assert opens[0].details["ip"] == "192.0.2.1"
+        assert [e.type for e in self.wait(store.events(EventQuery(type="open")))] == ["open"] * 4
+
+    def test_api_tokens(self, store):
+        token = self.addToken(store, "reporting")
+        assert self.wait(store.checkToken(token)) == "reporting"
+        assert self.wait(store.checkToken(token + "x")) is None
+        assert self.wait(store.checkToken("")) is None
+
+    def test_webhook_deliveries_are_queued_with_their_events(self, store):
+        hook = self.addWebhook(store, "https://hooks.example/in", ["click"])
+        queued = []
+        store.whenWebhooksQueued(lambda: queued.append(True))
+        self.wait(store.recordOpen(QID, "a@x.test", (), {}, 1.0))  # not wanted
+        assert not queued
+        click = self.wait(store.recordClick(QID, "a@x.test", (), {}, 2.0))
+        assert queued
+        [delivery] = self.wait(store.dueWebhooks(1e12, 10, frozenset()))
+        assert (delivery.webhook.id, delivery.event, delivery.type) == (hook, click.id, "click")
+        assert b'"type":"click"' in delivery.body
+        assert self.wait(store.dueWebhooks(1e12, 10, frozenset({delivery.id}))) == []
+        self.wait(store.webhookFailed(delivery, "HTTP 500", 5e12))
+        assert self.wait(store.dueWebhooks(1e12, 10, frozenset())) == []
+        [again] = self.wait(store.dueWebhooks(6e12, 10, frozenset()))
+        assert again.id == delivery.id and again.attempts == 1
+        self.wait(store.webhookSucceeded(again, 3.0))
+        assert self.wait(store.dueWebhooks(1e13, 10, frozenset())) == []
+
+    def test_a_webhook_that_gives_up_is_disabled(self, store):
+        self.addWebhook(store, "https://hooks.example/in", ["click"])
+        self.wait(store.recordClick(QID, "a@x.test", (), {}, 2.0))
+        self.wait(store.recordClick(QID, "a@x.test", (), {}, 3.0))
+        first, second = self.wait(store.dueWebhooks(1e12, 10, frozenset()))
+        self.wait(store.webhookFailed(first, "HTTP 500", None))
+        assert self.wait(store.dueWebhooks(1e12, 10, frozenset())) == []
+        self.wait(store.recordClick(QID, "a@x.test", (), {}, 4.0))
+        assert self.wait(store.dueWebhooks(1e12, 10, frozenset())) == []
+
+    def test_purge_forgets_old_events_and_messages(self, store):
+        self.wait(store.accepted(message()))  # received at 1000
+        self.wait(store.recordLinks(QID, ["https://a.example/"]))
+        self.wait(store.record(Event(DELIVERY, QID, "a@x.test", 3000.0, ("x",))))
+        assert self.wait(store.purge(2000.0)) == 2
+        assert [e.type for e in self.wait(store.events(EventQuery()))] == ["delivery"]
+        assert [e.type for e in self.wait(store.events(EventQuery(tag="x")))] == ["delivery"]
+        assert self.wait(store.message(QID)) is None
+        assert self.wait(store.links(QID)) == []
+
+    def test_ping(self, store):
+        assert self.wait(store.ping()) is None
+
+    def test_logins(self, store):
+        password = self.addLogin(store, "app")
+        self.addLogin(store, "off", enabled=False)
+        assert self.wait(store.authenticate("app", password)).name == "app"
+        assert self.wait(store.authenticate("app", password + "x")) is None
+        assert self.wait(store.authenticate("nobody", password)) is None
+        assert self.wait(store.authenticate("off", "off-password")) is None
+        assert self.wait(store.count()) == 2
+
+    def test_auth_failures_add_up_and_ban(self, store):
+        assert self.wait(store.authBannedUntil("192.0.2.1", 0.0)) is None
+        counts = [
+            self.wait(store.recordAuthFailure("192.0.2.1", float(t), 600, 3, 60)) for t in range(3)
+        ]
+        assert counts == [1, 2, 3]
+        assert self.wait(store.authBannedUntil("192.0.2.1", 10.0)) == 62.0
+        assert self.wait(store.authBannedUntil("192.0.2.2", 10.0)) is None
+        assert self.wait(store.authBannedUntil("192.0.2.1", 62.0)) is None
+        assert self.wait(store.recordAuthFailure("192.0.2.1", 700.0, 600, 3, 60)) == 1
+
+
+class TestMemoryStore(StoreContract):
+    def makeStore(self, tmp_path):
+        self.wait = result
+        return MemoryStore(Clock())
+
+    def addLogin(self, store, name, enabled=True):
+        store.logins.add(name, f"{name}-password", enabled=enabled)
+        return f"{name}-password"
+
+    def addToken(self, store, name):
+        return store.addToken(name)
+
+    def addWebhook(self, store, url, events):
+        return store.addWebhook(url, events).id
+
+
+class TestSQLiteStore(StoreContract):
+    def makeStore(self, tmp_path):
+        self.path = tmp_path / "db.sqlite"
+        reactor = PumpedReactor()
+        store = SQLiteStore(self.path, reactor)
+        store.start()
+        self.wait = reactor.wait
+        return store
+
+    def addLogin(self, store, name, enabled=True):
+        logins = LoginStore(connect(self.path))
+        _, password = logins.create(name, [])
+        logins.setEnabled(name, enabled)
+        return password
+
+    def addToken(self, store, name):
+        return TokenStore(connect(self.path)).create(name)[1]
+
+    def addWebhook(self, store, url, events):
+        return WebhookStore(connect(self.path)).add(url, events).id
