@@ -209,7 +209,7 @@ def test_stop_waits_for_deliveries_in_flight_and_starts_no_more():
 
 def test_stop_gives_up_waiting_after_the_grace_period():
     queue, _, clock, _ = manager({})
-    agent = queue.agent = HeldAgent({"a@x.test": [OK]})
+    queue.agent = HeldAgent({"a@x.test": [OK]})
     qid = enqueue(queue, ["a@x.test"])
     clock.advance(0)
     stopped = queue.stop(grace=timedelta(seconds=5))
