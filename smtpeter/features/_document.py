@@ -58,12 +58,95 @@ class EncodedTemplate:
     """
     A L{Template} as a MIME body: UTF-8, quoted-printable, CRLF lines. Line
     ends are made CRLF once, here; filled values never hold a line end.
+
+    The text between slots is encoded once, here; a copy encodes only its
+    filled values, each set between soft line breaks (C{=CRLF}, which a
+    decoder removes), so every line stays within 76 characters and the
+    decoded text is exactly the filled template.
     """
 
     template: Template = field(converter=lambda t: _crlfTemplate(t))
+    encoded: tuple[bytes | Slot, ...] = field(init=False)
+
+    @encoded.default
+    def _encodeText(self) -> tuple[bytes | Slot, ...]:
+        merged: list[str | Slot] = []
+        for segment in self.template.segments:
+            if isinstance(segment, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += segment
+            else:
+                merged.append(segment)
+        last = len(merged) - 1
+        return tuple(
+            (_qp(s) if i == last else _ended(_qp(s))) if isinstance(s, str) else s
+            for i, s in enumerate(merged)
+        )
 
     def render(self, fill: Callable[[Slot], str]) -> bytes:
-        return binascii.b2a_qp(self.template.render(fill).encode("utf-8"), istext=True)
+        if len(self.encoded) == 1 and isinstance(self.encoded[0], bytes):
+            return self.encoded[0]
+        escape = self.template.escape
+        last = len(self.encoded) - 1
+        pieces = []
+        for i, piece in enumerate(self.encoded):
+            if isinstance(piece, bytes):
+                pieces.append(piece)
+                continue
+            value = fill(piece)
+            encoded = _qp(html.escape(value, quote=True) if escape else value)
+            pieces.append(encoded if i == last else _ended(encoded))
+        return b"".join(pieces)
+
+
+_SOFT = b"=\r\n"
+
+
+def _ended(encoded: bytes) -> bytes:
+    """
+    C{encoded} quoted-printable followed by a soft line break, its last line
+    broken earlier if the C{=} would make it longer than 76 characters
+    (never inside an C{=XX} escape).
+    """
+    start = encoded.rfind(b"\n") + 1
+    line = encoded[start:]
+    if len(line) <= 75:
+        return encoded + _SOFT
+    cut = 75
+    while b"=" in line[cut - 2 : cut]:
+        cut -= 1
+    return encoded[:start] + line[:cut] + _SOFT + line[cut:] + _SOFT
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable with CRLF line ends, whatever line ends C{text} has (or none)."""
+    data = text.encode("utf-8")
+    encoded = binascii.b2a_qp(data, istext=True)
+    if b"\n" not in data:
+        # With no line end of its own to copy, b2a_qp breaks lines with LF.
+        encoded = encoded.replace(b"\n", b"\r\n")
+    return _fit(encoded)
+
+
+def _fit(encoded: bytes) -> bytes:
+    """
+    Lines of at most 76 characters (RFC 2045 6.7): b2a_qp writes 77 when it
+    encodes white space at the end of a full line (C{...=20}).
+    """
+    if len(encoded) <= 76:
+        return encoded
+    lines = encoded.split(b"\r\n")
+    if all(len(line) <= 76 for line in lines):
+        return encoded
+    fitted = []
+    for line in lines:
+        while len(line) > 76:
+            cut = 75
+            while b"=" in line[cut - 2 : cut]:
+                cut -= 1
+            fitted.append(line[:cut] + b"=")
+            line = line[cut:]
+        fitted.append(line)
+    return b"\r\n".join(fitted)
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")

@@ -3,6 +3,7 @@ Property: whatever the message, the chain does not crash, every MIME part
 survives (hosted images aside), and parts no feature touches keep their bytes.
 """
 
+import binascii
 import email
 import email.policy
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smtpeter.features import _mime
+from smtpeter.features._document import EncodedTemplate, Slot, Template
 
 from .helpers import makeChain, message
 
@@ -107,3 +109,41 @@ def test_chain_never_loses_a_part(tmp_path_factory, entity, features):
         p.contentType for p in leavesBefore if p.headers.get_content_maintype() != "image"
     ]
     email.message_from_bytes(out, policy=email.policy.default)  # parses
+
+
+segmentText = st.lists(
+    st.sampled_from(list("ab =.\t\r\nüé€<>&\"'") + ["x" * 40, "x" * 73, "é" * 25, "\r\n", " \r\n"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(segmentText, st.builds(Slot, st.just("f"), segmentText)), max_size=8),
+    st.booleans(),
+    st.text(alphabet="aZ9-_=/:?&.% ", max_size=200),
+)
+def test_encoded_template_decodes_to_the_filled_template(segments, escape, value):
+    template = Template(tuple(s for s in segments if s != ""), escape)
+    encoded = EncodedTemplate(template).render(lambda slot: value)
+    expected = EncodedTemplate(template).template.render(lambda slot: value).encode("utf-8")
+    assert binascii.a2b_qp(encoded) == expected
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert b"\n" not in b"".join(lines) and b"\r" not in b"".join(lines)
+
+
+def test_a_slot_right_after_a_full_line_keeps_lines_within_76():
+    for before in ("x" * 75, "x" * 76, "x" * 74 + "é", "x" * 73 + "é", "x" * 150):
+        template = Template((before, Slot("f", "v"), "after"))
+        encoded = EncodedTemplate(template).render(lambda slot: "x" * 76)
+        assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, before
+        assert binascii.a2b_qp(encoded) == (before + "x" * 76 + "after").encode()
+
+
+def test_white_space_at_the_end_of_a_full_line_stays_within_76():
+    # CPython's b2a_qp writes this line as 77 characters ("...=20").
+    text = "a" + "x" * 73 + " \r\nnext\r\n"
+    encoded = EncodedTemplate(Template((text,))).render(lambda slot: "")
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    assert binascii.a2b_qp(encoded) == text.encode()
