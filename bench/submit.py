@@ -199,6 +199,7 @@ def measure(name, port, user, password, sink, args, workload, root) -> dict:
     before = sink.count()
     total = clients * connections * messages
     cpuBefore = cpuSeconds(root) if root else 0.0
+    clientBefore = time.process_time()
     started = time.perf_counter()
     elapsed, latencies, accepted = asyncio.run(
         load(port, user, password, clients, connections, messages, body)
@@ -209,6 +210,7 @@ def measure(name, port, user, password, sink, args, workload, root) -> dict:
     endToEnd = time.perf_counter() - started
     delivered = sink.count() - before
     cpu = cpuSeconds(root) - cpuBefore if root else 0.0
+    clientCPU = time.process_time() - clientBefore
     latencies.sort()
     result = {
         "target": name,
@@ -221,18 +223,21 @@ def measure(name, port, user, password, sink, args, workload, root) -> dict:
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
         "end_to_end_per_s": round(delivered / endToEnd, 1),
         "cpu_ms_per_msg": round(1000 * cpu / max(1, delivered), 2),
+        "client_cpu_ms_per_msg": round(1000 * clientCPU / max(1, total), 2),
     }
     print(
         f"{name:>18} {result['workload']:>8}: accepted {result['accepted_per_s']:7.1f}/s"
         f"  end-to-end {result['end_to_end_per_s']:7.1f}/s"
         f"  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:7.2f} ms"
-        f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg  ({delivered}/{total} delivered)",
+        f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg"
+        f" (client {result['client_cpu_ms_per_msg']:.2f})"
+        f"  ({delivered}/{total} delivered)",
         flush=True,
     )
     return result
 
 
-def startGateway(sink: Sink, workdir: Path, workers: int):
+def startGateway(sink: Sink, workdir: Path, workers: int, extra: tuple[str, ...] = ()):
     port, sport = freePort(), freePort()
     bindir = Path(sys.executable).parent
     data = workdir / f"data-{workers}"
@@ -259,6 +264,7 @@ def startGateway(sink: Sink, workdir: Path, workers: int):
             "none",
             "--workers",
             str(workers),
+            *extra,
         ],
         stdout=logfile,
         stderr=subprocess.STDOUT,
@@ -277,6 +283,20 @@ def startGateway(sink: Sink, workdir: Path, workers: int):
             raise SystemExit("the gateway did not get ready")
         time.sleep(0.1)
     return process, port, json.loads(created.stdout)["password"]
+
+
+def medians(results: list[dict]) -> list[dict]:
+    """One row per target: the median of each figure over its rounds."""
+    targets = list(dict.fromkeys(r["target"] for r in results))
+    merged = []
+    for target in targets:
+        rows = [r for r in results if r["target"] == target]
+        row = dict(rows[0])
+        for key, value in row.items():
+            if isinstance(value, float):
+                row[key] = statistics.median(r[key] for r in rows)
+        merged.append(row)
+    return merged
 
 
 def postfixMaster(instance: str) -> int:
@@ -304,6 +324,12 @@ def main() -> None:
         "--workers",
         default=f"1,{os.cpu_count()}",
         help="gateways to measure, by --workers, comma-separated [default: 1 and the CPUs]",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="measure every target this many times, in turn, and compare medians [default: 3]",
     )
     parser.add_argument("--no-postfix", action="store_true", help="measure the gateway only")
     parser.add_argument(
@@ -361,19 +387,22 @@ def main() -> None:
                 measure("warm-up", pport, None, None, sink, args, warmUp, None)
                 results.append(measure("postfix", pport, None, None, sink, args, workload, master))
         if postfixDir:
-            print("\nratios to Postfix (accepted/s, end-to-end/s; p99 ms: lower is better)")
+            print(
+                f"\nmedians of {args.rounds} rounds, as ratios to Postfix"
+                " (accepted/s, end-to-end/s; p99 ms: lower is better)"
+            )
             for perConn in perConnection:
-                same = [r for r in results if r["workload"] == f"{perConn}/conn"]
+                same = medians([r for r in results if r["workload"] == f"{perConn}/conn"])
                 ref = next(r for r in same if r["target"] == "postfix")
                 for r in same:
-                    if r is ref:
-                        continue
                     print(
                         f"{r['target']:>18} {r['workload']:>8}:"
-                        f" accepted {r['accepted_per_s'] / ref['accepted_per_s']:.2f}x"
-                        f"  end-to-end {r['end_to_end_per_s'] / ref['end_to_end_per_s']:.2f}x"
-                        f"  p99 {r['p99_ms']:.2f} vs {ref['p99_ms']:.2f} ms"
-                        f"  CPU {r['cpu_ms_per_msg']:.2f} vs {ref['cpu_ms_per_msg']:.2f} ms/msg"
+                        f" accepted {r['accepted_per_s']:7.1f}/s"
+                        f" ({r['accepted_per_s'] / ref['accepted_per_s']:.2f}x)"
+                        f"  end-to-end {r['end_to_end_per_s']:7.1f}/s"
+                        f" ({r['end_to_end_per_s'] / ref['end_to_end_per_s']:.2f}x)"
+                        f"  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+                        f"  CPU {r['cpu_ms_per_msg']:.2f} ms/msg"
                     )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
