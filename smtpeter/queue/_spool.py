@@ -300,6 +300,8 @@ class ThreadedSpool:
     threads: int = 8
     disk: DiskSpool = field(init=False)
     _pool: ThreadPool | None = field(default=None, init=False)
+    _free: int = field(default=0, init=False)
+    _freeAt: float = field(default=-1e9, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.disk = DiskSpool(self.root)
@@ -336,7 +338,11 @@ class ThreadedSpool:
         return self._run(self.disk.load)
 
     def freeBytes(self) -> int:
-        return self.disk.freeBytes()
+        """Free space, asked of the file system at most once a second (it is checked per MAIL)."""
+        now = time.monotonic()
+        if now - self._freeAt >= 1.0:
+            self._free, self._freeAt = self.disk.freeBytes(), now
+        return self._free
 
 
 @implementer(ISpool)

@@ -171,11 +171,14 @@ class MailCommands:
         ).encode("ascii", "replace")
 
     def _tlsDescription(self) -> str:
-        try:
-            connection = self.transport.getHandle()
-            return (
-                f"\r\n\t(using {connection.get_protocol_version_name()}"
-                f" with cipher {connection.get_cipher_name()})"
-            )
-        except Exception:
-            return ""
+        """The session's TLS version and cipher, read once per session (they do not change)."""
+        if self._tls is None:
+            try:
+                connection = self.transport.getHandle()
+                self._tls = (
+                    f"\r\n\t(using {connection.get_protocol_version_name()}"
+                    f" with cipher {connection.get_cipher_name()})"
+                )
+            except Exception:
+                self._tls = ""
+        return self._tls

@@ -77,6 +77,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._idleCall = None
         self._sessionCall = None
         self._address: str | None = None
+        self._tls: str | None = None  # the Received header's TLS words, once known
 
     # -- connection ----------------------------------------------------
 
@@ -362,6 +363,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
                 "{peer} pipelined {n} bytes after STARTTLS; discarded", peer=self.peer, n=discarded
             )
         self.helo = None
+        self._tls = None
         self._resetTransaction()
         self.transport.startTLS(self.settings.tlsOptions)
         self.secure = True
