@@ -54,6 +54,10 @@ class DeliveryAgent:
         for index, recipient in enumerate(recipients):
             domain = recipient.address.rpartition("@")[2]
             groups[self.router.routeKey(domain)].append(index)
+        if len(groups) == 1:
+            # One route (one domain, or a smarthost): no fan-out to gather.
+            domain = recipients[0].address.rpartition("@")[2]
+            return await self._deliverGroup(domain, message.envelope, recipients, content)
         outcomes: list[Outcome | None] = [None] * len(recipients)
         work = []
         for indexes in groups.values():

@@ -187,7 +187,11 @@ class QueueManager:
             return
         entry.running = True
         try:
-            await self._slots.run(lambda: ensureDeferred(self._deliver(entry)))
+            await self._slots.acquire()
+            try:
+                await self._deliver(entry)
+            finally:
+                self._slots.release()
         finally:
             entry.running = False
 
