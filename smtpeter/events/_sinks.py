@@ -31,6 +31,37 @@ class Event:
     details: dict = field(factory=dict, hash=False)
 
 
+def attempts(message) -> list[tuple]:
+    """
+    The attempt event of each recipient of an accepted message, as
+    C{(type, time, qid, recipient, tags, details)}: what every event store
+    records with the message.
+    """
+    return [
+        (
+            ATTEMPT,
+            message.received,
+            message.qid,
+            r.address,
+            message.options.tags,
+            attemptDetails(message, i),
+        )
+        for i, r in enumerate(message.envelope.recipients)
+    ]
+
+
+def storedOutcome(event: Event) -> tuple[str, dict]:
+    """
+    An outcome's type and details as stores keep them: a deferral is a
+    failure with C{permanent: false}, a failure one with C{permanent: true}.
+    """
+    kind, details = event.type, dict(event.details)
+    if kind in (FAILURE, DEFERRAL):
+        details["permanent"] = kind == FAILURE
+        kind = FAILURE
+    return kind, details
+
+
 def attemptDetails(message, index: int) -> dict:
     """What an attempt event says about a message, for its recipient C{index}."""
     recipient = message.envelope.recipients[index]

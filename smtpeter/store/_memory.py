@@ -15,7 +15,7 @@ from attrs import define, evolve, field
 from twisted.internet.defer import succeed
 from zope.interface import implementer
 
-from ..events._sinks import ATTEMPT, DEFERRAL, FAILURE, attemptDetails
+from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, tokenHash
 from ._events import EventQuery, MessageRecord, StoredEvent
@@ -140,27 +140,12 @@ class MemoryStore:
             message.options.toJSON(),
             message.isDSN,
         )
-        return succeed(
-            [
-                self._add(
-                    ATTEMPT,
-                    message.received,
-                    message.qid,
-                    r.address,
-                    message.options.tags,
-                    attemptDetails(message, i),
-                )
-                for i, r in enumerate(envelope.recipients)
-            ]
-        )
+        return succeed([self._add(*attempt) for attempt in attempts(message)])
 
     def record(self, event):
         if event.type == ATTEMPT:
             return succeed([])
-        kind, details = event.type, dict(event.details)
-        if kind in (FAILURE, DEFERRAL):
-            details["permanent"] = kind == FAILURE
-            kind = FAILURE
+        kind, details = storedOutcome(event)
         return succeed(
             [self._add(kind, event.time, event.qid, event.recipient, event.tags, details)]
         )

@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from ..events._sinks import ATTEMPT, DEFERRAL, FAILURE, attemptDetails
+from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ..queue._message import QueuedMessage
 from ._apitokens import TokenStore
@@ -102,10 +102,7 @@ class SQLiteStore:
             # Attempts are written by L{accepted}, with the message: no
             # transaction (and no fsync) for nothing.
             return succeed([])
-        kind, details = event.type, dict(event.details)
-        if kind in (FAILURE, DEFERRAL):
-            details["permanent"] = kind == FAILURE
-            kind = FAILURE
+        kind, details = storedOutcome(event)
         return self._write(
             _AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details)
         )
@@ -285,20 +282,9 @@ class _Accepted:
         self.message = message
 
     def __call__(self, store: EventStore) -> list:
-        message = self.message
-        if not store.addMessage(message):
+        if not store.addMessage(self.message):
             return []
-        return [
-            store.addEvent(
-                ATTEMPT,
-                message.received,
-                message.qid,
-                r.address,
-                message.options.tags,
-                attemptDetails(message, i),
-            )
-            for i, r in enumerate(message.envelope.recipients)
-        ]
+        return [store.addEvent(*attempt) for attempt in attempts(self.message)]
 
 
 class _AddEvent:

@@ -12,6 +12,8 @@ import signal
 import smtplib
 import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
 
 from .test_submission import connect
 
@@ -36,37 +38,50 @@ def subject(data: bytes) -> str:
     return email.message_from_bytes(data)["Subject"]
 
 
-def test_kill_minus_nine_loses_no_accepted_message(makeGateway, sink):
-    gateway = makeGateway(sink)
-    password = gateway.createLogin("loader")
+@contextmanager
+def load(gateway, password: str, clients: int = 4):
+    """
+    C{clients} threads sending in a loop, over and over as the gateway
+    comes and goes, until the block ends; yields the subjects that got 250.
+    """
     stop = threading.Event()
     accepted: list[str] = []
     threads = [
         threading.Thread(target=sender, args=(gateway, password, f"t{i}", accepted, stop))
-        for i in range(4)
+        for i in range(clients)
     ]
     for thread in threads:
         thread.start()
     try:
-        time.sleep(random.uniform(1.0, 3.0))
-        gateway.kill()
-        killedAt = len(accepted)
-        time.sleep(0.3)
+        yield accepted
     finally:
         stop.set()
         for thread in threads:
             thread.join(30)
+
+
+def arrivals(sink, wanted: set[str], timeout: float = 60) -> Counter:
+    """Wait until every subject in C{wanted} has arrived; how often each subject did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not wanted <= {subject(m.data) for m in sink.messages}:
+        time.sleep(0.2)
+    arrived = Counter(subject(m.data) for m in sink.messages)
+    missing = wanted - set(arrived)
+    assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"
+    return arrived
+
+
+def test_kill_minus_nine_loses_no_accepted_message(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("loader")
+    with load(gateway, password) as accepted:
+        time.sleep(random.uniform(1.0, 3.0))
+        gateway.kill()
+        killedAt = len(accepted)
+        time.sleep(0.3)
     assert killedAt > 10, "the load did not get going before the kill"
     gateway.start()
-    deadline = time.monotonic() + 60
-    wanted = set(accepted)
-    while time.monotonic() < deadline:
-        arrived = {subject(m.data) for m in sink.messages}
-        if wanted <= arrived:
-            break
-        time.sleep(0.2)
-    missing = wanted - arrived
-    assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"
+    arrivals(sink, set(accepted))
 
 
 def test_deferred_message_survives_a_clean_restart(makeGateway, sink):

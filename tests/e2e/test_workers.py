@@ -13,14 +13,12 @@ import re
 import signal
 import smtplib
 import subprocess
-import threading
 import time
-from collections import Counter
 
 import pytest
 
 from ..conftest import BIN, freePort
-from .test_durability import sender, subject
+from .test_durability import arrivals, load, subject
 from .test_submission import connect, context
 
 
@@ -88,15 +86,7 @@ def answers(gateway, source: str, user: str, password: str) -> dict[int, int]:
 def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(makeGateway, sink):
     gateway = makeGateway(sink)
     password = gateway.createLogin("loader")
-    stop = threading.Event()
-    accepted: list[str] = []
-    threads = [
-        threading.Thread(target=sender, args=(gateway, password, f"t{i}", accepted, stop))
-        for i in range(4)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
+    with load(gateway, password) as accepted:
         time.sleep(1.5)
         first, second = gateway.workerPids()
         os.kill(second, signal.SIGKILL)
@@ -107,19 +97,9 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(makeGateway, s
             time.sleep(0.05)
         replaced = gateway.workerPids()
         time.sleep(1.0)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
     assert replaced[0] == first and replaced[1] != second
     assert len(accepted) > 20, "the load did not get going"
-    wanted = set(accepted)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not wanted <= {subject(m.data) for m in sink.messages}:
-        time.sleep(0.2)
-    arrived = Counter(subject(m.data) for m in sink.messages)
-    missing = wanted - set(arrived)
-    assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"
+    arrived = arrivals(sink, set(accepted))
     # A delivery in flight when its worker died is made again by the
     # replacement: at most the four clients' messages, never more.
     doubled = [s for s, n in arrived.items() if n > 1]
