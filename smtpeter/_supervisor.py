@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from attrs import define, field
 from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory, ProcessProtocol
@@ -31,6 +32,8 @@ from .config import Config
 
 log = Logger()
 
+#: The longest line kept from a worker while waiting for its end.
+MAX_LINE = 1024 * 1024
 #: A worker that dies sooner than this after its start is restarted only after a delay.
 QUICK_DEATH = timedelta(seconds=10)
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -73,13 +76,15 @@ class WorkerProcess(ProcessProtocol):
     _partial: dict = field(factory=dict)
 
     def connectionMade(self) -> None:
-        self.supervisor.log.info(
-            "worker {worker} started (pid {pid})", worker=self.index, pid=self.transport.pid
-        )
+        log.info("worker {worker} started (pid {pid})", worker=self.index, pid=self.transport.pid)
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         lines = (self._partial.get(childFD, b"") + data).split(b"\n")
-        self._partial[childFD] = lines.pop()
+        partial = lines.pop()
+        if len(partial) > MAX_LINE:
+            lines.append(partial)  # no line end in sight: take it as it is
+            partial = b""
+        self._partial[childFD] = partial
         for line in lines:
             if childFD == 1:
                 self._relay(line)
@@ -116,7 +121,6 @@ class Supervisor(Service):
     config: Config
     arguments: list[str]
     reactor: object
-    log: Logger = log
     listeners: list[Listener] = field(factory=list)
     workers: dict[int, WorkerProcess] = field(factory=dict)
     _restarts: dict[int, int] = field(factory=dict)
@@ -249,8 +253,6 @@ class Supervisor(Service):
     # Stopping ------------------------------------------------------------------
 
     def stopService(self):
-        from twisted.internet.defer import Deferred, succeed
-
         super().stopService()
         for listener in self.listeners:
             listener.port.stopListening()

@@ -1,0 +1,61 @@
+"""The parent's side of a worker: its log lines relayed, its readiness and last error seen."""
+
+from __future__ import annotations
+
+from twisted.logger import eventAsJSON, globalLogPublisher
+
+from smtpeter._supervisor import MAX_LINE, WorkerProcess
+
+
+class FakeSupervisor:
+    def __init__(self) -> None:
+        self.ready = []
+
+    def workerReady(self, process) -> None:
+        self.ready.append(process.index)
+
+
+def relayed(process: WorkerProcess, *chunks: bytes, childFD: int = 1) -> list[dict]:
+    seen: list[dict] = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        for chunk in chunks:
+            process.childDataReceived(childFD, chunk)
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+    return seen
+
+
+def jsonLine(**event) -> bytes:
+    event.setdefault("log_time", 1.0)
+    return b"\x1e" + eventAsJSON(event).encode() + b"\n"
+
+
+def test_events_are_relayed_marked_with_their_worker_even_split_across_reads():
+    supervisor = FakeSupervisor()
+    process = WorkerProcess(supervisor, 2)
+    line = jsonLine(log_format="queued {qid}", qid="Q1", log_namespace="smtpeter.smtp")
+    seen = relayed(process, line[:10], line[10:])
+    [event] = [e for e in seen if e.get("qid") == "Q1"]
+    assert event["worker"] == 2 and event["log_system"].startswith("worker 2 smtpeter.smtp")
+    assert supervisor.ready == [] and not process.ready
+
+
+def test_the_ready_line_makes_the_worker_ready():
+    supervisor = FakeSupervisor()
+    process = WorkerProcess(supervisor, 1)
+    relayed(process, jsonLine(log_format="ready", smtpeter_ready=True))
+    assert process.ready and supervisor.ready == [1]
+
+
+def test_standard_error_is_kept_as_the_last_error_and_lines_stay_bounded():
+    process = WorkerProcess(FakeSupervisor(), 1)
+    relayed(process, b"Traceback (most recent call last):\nValueError: boom\n", childFD=2)
+    assert process.lastError == "ValueError: boom"
+    relayed(process, b"x" * (MAX_LINE + 10), childFD=2)
+    assert process._partial[2] == b"" and process.lastError.startswith("xxx")
+
+
+def test_a_line_that_is_not_json_is_logged_as_text():
+    seen = relayed(WorkerProcess(FakeSupervisor(), 3), b"plain words\n")
+    assert any(e.get("line") == "plain words" and e.get("worker") == 3 for e in seen)
