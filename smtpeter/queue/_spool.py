@@ -21,11 +21,10 @@ from pathlib import Path
 
 from attrs import define, evolve, field
 from twisted.internet.defer import fail, succeed
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from .._threads import Workers
 from ._incoming import IncomingContent, Spilled
 from ._message import Envelope, Options, QueuedMessage
 from .interfaces import ISpool
@@ -299,7 +298,7 @@ class ThreadedSpool:
     reactor: object
     threads: int = 8
     disk: DiskSpool = field(init=False)
-    _pool: ThreadPool | None = field(default=None, init=False)
+    _pool: Workers | None = field(default=None, init=False)
     _free: int = field(default=0, init=False)
     _freeAt: float = field(default=-1e9, init=False)
 
@@ -308,7 +307,7 @@ class ThreadedSpool:
 
     def start(self) -> None:
         self.disk.prepare()
-        self._pool = ThreadPool(1, self.threads, name="smtpeter-spool")
+        self._pool = Workers(self.reactor, self.threads, "smtpeter-spool")
         self._pool.start()
 
     def stop(self) -> None:
@@ -317,7 +316,7 @@ class ThreadedSpool:
             self._pool = None
 
     def _run(self, f, *args):
-        return deferToThreadPool(self.reactor, self._pool, f, *args)
+        return self._pool.run(lambda _, *a: f(*a), *args)
 
     def incoming(self) -> IncomingContent:
         return IncomingContent(self.disk.spill)

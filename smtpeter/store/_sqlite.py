@@ -23,12 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from .._threads import Workers
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ..queue._message import QueuedMessage
@@ -55,8 +54,9 @@ class SQLiteStore:
         self.clock = clock or reactor
         self._waiting: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        self._readers = ThreadPool(1, readers, name="smtpeter-db-readers")
-        self._local = threading.local()
+        self._readers = Workers(
+            reactor, readers, "smtpeter-db-reader", lambda: EventStore(self._connect())
+        )
         self._connections: list = []
         self._lock = threading.Lock()
         self._webhookListeners: list[Callable[[], None]] = []
@@ -206,13 +206,8 @@ class SQLiteStore:
     # The threads ----------------------------------------------------------------------
 
     def _read(self, method, *args) -> Deferred:
-        return deferToThreadPool(self.reactor, self._readers, self._inReader, method, args)
-
-    def _inReader(self, method, args):
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = EventStore(self._connect())
-        return method(store, *args)
+        """C{method(store, *args)} in a reading thread, on its own connection."""
+        return self._readers.run(method, *args)
 
     def _write(self, work) -> Deferred:
         """Do C{work} in the writer's next transaction; fire once it is committed."""

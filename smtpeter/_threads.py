@@ -1,0 +1,68 @@
+"""
+Blocking work off the reactor, for the calls a message makes several times
+(spool writes, database reads): threads that take work from a plain queue
+and answer with C{callFromThread}. A hop through Twisted's C{ThreadPool}
+(its team, workers and context tracking) costs the reactor several times
+as much, and AUTH alone used to make two.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+_STOP = object()
+
+
+class Workers:
+    """
+    C{count} threads named C{name}. Each calls C{setup()} once, when it
+    starts, and passes what it returns (a database connection, say) as the
+    first argument of every function it runs.
+    """
+
+    def __init__(self, reactor, count: int, name: str, setup: Callable[[], object] = None):
+        self.reactor = reactor
+        self.count = count
+        self.name = name
+        self.setup = setup or (lambda: None)
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for n in range(self.count):
+            thread = threading.Thread(target=self._loop, name=f"{self.name}-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Finish what is queued, then end the threads."""
+        for _ in self._threads:
+            self._work.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def run(self, f: Callable, *args) -> Deferred:
+        """C{f(state, *args)} in one of the threads. @return: a Deferred of its result."""
+        d = Deferred()
+        self._work.put((f, args, d))
+        return d
+
+    def _loop(self) -> None:
+        state = self.setup()
+        while True:
+            item = self._work.get()
+            if item is _STOP:
+                return
+            f, args, d = item
+            try:
+                result = f(state, *args)
+            except BaseException:
+                self.reactor.callFromThread(d.errback, Failure())
+            else:
+                self.reactor.callFromThread(d.callback, result)
