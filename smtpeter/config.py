@@ -61,10 +61,6 @@ class Config:
         return self.data / "secret.key"
 
     @property
-    def spool(self) -> Path:
-        return self.data / "spool"
-
-    @property
     def certificatePaths(self) -> tuple[Path, Path]:
         if self.tlsCert is not None and self.tlsKey is not None:
             return self.tlsCert, self.tlsKey

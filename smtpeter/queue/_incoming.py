@@ -37,12 +37,6 @@ class Spilled:
         """The whole content, in memory (for stores that keep it there, such as tests')."""
         return self.head + self.path.read_bytes()
 
-    def discard(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-
 
 class IncomingContent:
     """

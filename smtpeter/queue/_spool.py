@@ -107,6 +107,8 @@ class DiskSpool:
         """
         self.prepare()
         moved = 0
+        if other.queue.is_dir():
+            moved = sum(1 for p in other.queue.iterdir() if not p.name.endswith(".state"))
         for source, target in ((other.queue, self.queue), (other.corrupt, self.corrupt)):
             if not source.is_dir():
                 continue
@@ -115,7 +117,6 @@ class DiskSpool:
             # worst), never a state file without its message.
             for path in sorted(source.iterdir(), key=lambda p: p.name.endswith(".state")):
                 os.rename(path, target / path.name)
-                moved += not path.name.endswith(".state") and source == other.queue
             _fsyncDirectory(target)
         for leftover in other.incoming.glob("*") if other.incoming.is_dir() else ():
             leftover.unlink()

@@ -183,10 +183,7 @@ class EventStore:
         return StoredEvent(eventId, type, when, qid, recipient, tags, details)
 
     def recordLinks(self, qid: str, links: list[str]) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO message_links (qid, links) VALUES (?, ?)",
-            (qid, json.dumps(links)),
-        )
+        _links.recordLinks(self.db, qid, links)
 
     def countEvents(self, type: str, qid: str, recipient: str) -> int:
         return self.db.execute(
@@ -268,9 +265,4 @@ class EventStore:
 
     def day(self, type: str, start: float, end: float, after: int, limit: int) -> list:
         """Events of C{type} from C{start} to C{end}, the C{limit} after event id C{after}."""
-        rows = self.db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.type = ? AND e.time >= ?"
-            " AND e.time < ? AND e.id > ? ORDER BY e.id LIMIT ?",
-            (type, start, end, after, limit),
-        )
-        return [_row(row) for row in rows]
+        return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
