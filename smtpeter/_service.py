@@ -162,6 +162,7 @@ class GatewayService(MultiService):
             maxSize=config.maxSize,
             maxRecipients=config.maxRecipients,
             idleTimeout=config.idleTimeout,
+            handshakeTimeout=config.handshakeTimeout,
             maxConnectionsPerAddress=config.maxConnectionsPerAddress,
             freeBytes=self.spool.freeBytes,
         )

@@ -34,6 +34,7 @@ class Config:
     retryMax: timedelta = timedelta(hours=4)
     delayWarning: timedelta = timedelta(hours=4)
     idleTimeout: timedelta = timedelta(minutes=5)
+    handshakeTimeout: timedelta = timedelta(seconds=30)
     maxConnectionsPerAddress: int = 50
     authFailureDelays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
     mxPort: int = 25

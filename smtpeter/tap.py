@@ -117,6 +117,13 @@ class Options(usage.Options):
         ],
         ["idle-timeout", None, "5m", "Close client connections idle this long."],
         [
+            "handshake-timeout",
+            None,
+            "30s",
+            "Drop a client whose TLS handshake (implicit TLS or STARTTLS) has not finished"
+            " this long after it began.",
+        ],
+        [
             "max-connections-per-ip",
             None,
             "50",
@@ -339,6 +346,7 @@ def makeConfig(options) -> Config:
         retryMax=get("retry-max", parseDuration, None),
         delayWarning=get("delay-warning", parseDuration, None),
         idleTimeout=get("idle-timeout", parseDuration, None),
+        handshakeTimeout=get("handshake-timeout", parseDuration, None),
         maxConnectionsPerAddress=get("max-connections-per-ip", int, "a whole number"),
         authFailureDelays=get(
             "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"

@@ -155,6 +155,7 @@ class MailCommands:
                 n=len(self.recipients),
                 size=len(content),
             )
+            self.junk = 0
             self.reply(R.QUEUED.format(qid=qid))
         finally:
             incoming.discard()

@@ -14,9 +14,11 @@ from datetime import timedelta
 
 from attrs import define, field
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from ..queue._message import Recipient
 from . import _replies as R
@@ -33,6 +35,12 @@ MAX_COMMAND_LINE = 12288 + 2
 MAX_DISCARD = 1024 * 1024
 MAX_PIPELINE_BUFFER = 256 * 1024
 HARD_ERROR_LIMIT = 20
+#: NOOP, RSET, VRFY and HELP a session may send before each further one
+#: counts as an error (Postfix's smtpd_junk_command_limit); reset by a message.
+JUNK_COMMAND_LIMIT = 100
+#: How long a closed session may take to finish its TLS close or to read our
+#: last reply before its connection is aborted.
+CLOSE_GRACE = 5.0
 
 
 @define
@@ -48,6 +56,7 @@ class ServerSettings:
     maxSize: int = 50 * 1024 * 1024
     maxRecipients: int = 100
     idleTimeout: timedelta = timedelta(minutes=5)
+    handshakeTimeout: timedelta = timedelta(seconds=30)
     sessionLimit: timedelta = timedelta(hours=1)
     freeBytes: object = None
     minFreeBytes: int = 64 * 1024 * 1024
@@ -56,8 +65,15 @@ class ServerSettings:
     connections: Counter = field(factory=Counter)  # open sessions per client address
 
 
+@implementer(IHandshakeListener, IPushProducer)
 class SubmissionServer(AuthCommands, MailCommands, Protocol):
-    """One client connection."""
+    """
+    One client connection.
+
+    It is its transport's producer: while the client does not read its
+    replies and they pile up in the transport, the session stops reading
+    the client's commands.
+    """
 
     def __init__(self, settings: ServerSettings, implicitTLS: bool) -> None:
         self.settings = settings
@@ -69,6 +85,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self.helo: str | None = None
         self.sender: ISender | None = None
         self.errors = 0
+        self.junk = 0
+        self._writePaused = False
         self._discarding = 0
         self._bdatRemaining = 0
         self._data: DataReader | None = None
@@ -76,6 +94,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._resetTransaction()
         self._idleCall = None
         self._sessionCall = None
+        self._handshakeCall = None
+        self._abortCall = None
         self._address: str | None = None
         self._tls: str | None = None  # the Received header's TLS words, once known
 
@@ -88,6 +108,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     def connectionMade(self) -> None:
         noDelay(self.transport)
+        self.transport.registerProducer(self, True)
         clock = self.settings.clock
         if self.settings.shuttingDown:
             self.reply(R.SHUTTING_DOWN.format(hostname=self.settings.hostname))
@@ -103,6 +124,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._sessionCall = clock.callLater(
             self.settings.sessionLimit.total_seconds(), self._sessionExpired
         )
+        if self.implicitTLS:
+            self._handshakeStarted()
         self.reply(R.GREETING.format(hostname=self.settings.hostname))
 
     def connectionLost(self, reason=None) -> None:
@@ -115,7 +138,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             if not self.settings.connections[self._address]:
                 del self.settings.connections[self._address]
             self._address = None
-        for call in (self._idleCall, self._sessionCall):
+        for call in (self._idleCall, self._sessionCall, self._handshakeCall, self._abortCall):
             if call is not None and call.active():
                 call.cancel()
 
@@ -130,9 +153,53 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self.close()
 
     def close(self) -> None:
+        """
+        End the session after the replies written so far; a client that
+        neither reads them nor ends TLS in time has its connection aborted.
+        """
         if not self.closed:
             self.closed = True
+            self.transport.unregisterProducer()
             self.transport.loseConnection()
+            self._abortCall = self.settings.clock.callLater(CLOSE_GRACE, self._abort)
+
+    def _abort(self) -> None:
+        log.info("aborting the connection of {peer}: it did not close in time", peer=self.peer)
+        self.transport.abortConnection()
+
+    # -- TLS handshakes ------------------------------------------------
+
+    def _handshakeStarted(self) -> None:
+        self._handshakeCall = self.settings.clock.callLater(
+            self.settings.handshakeTimeout.total_seconds(), self._handshakeTimedOut
+        )
+
+    def handshakeCompleted(self) -> None:
+        if self._handshakeCall is not None and self._handshakeCall.active():
+            self._handshakeCall.cancel()
+
+    def _handshakeTimedOut(self) -> None:
+        log.info("dropping {peer}: its TLS handshake did not finish in time", peer=self.peer)
+        self.closed = True
+        self.transport.abortConnection()
+
+    # -- flow control --------------------------------------------------
+
+    def pauseProducing(self) -> None:
+        """
+        The client is not reading its replies (or TLS holds them until its
+        handshake is done): answer no more commands for now, and read only
+        up to the pipeline bound.
+        """
+        self._writePaused = True
+
+    def resumeProducing(self) -> None:
+        self._writePaused = False
+        if not self.closed:
+            self._process()
+
+    def stopProducing(self) -> None:
+        self.closed = True
 
     def reply(self, reply: R.Reply, continued: tuple[str, ...] = (), command: str = "") -> None:
         if reply.code >= 400:
@@ -157,12 +224,12 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         if self._idleCall is not None and self._idleCall.active():
             self._idleCall.reset(self.settings.idleTimeout.total_seconds())
         self.buffer += data
-        if self.busy and len(self.buffer) > MAX_PIPELINE_BUFFER:
+        if (self.busy or self._writePaused) and len(self.buffer) > MAX_PIPELINE_BUFFER:
             self.transport.pauseProducing()
         self._process()
 
     def _process(self) -> None:
-        while not self.busy and not self.closed and self.buffer:
+        while not self.busy and not self.closed and not self._writePaused and self.buffer:
             if self._bdatRemaining:
                 taken = min(self._bdatRemaining, len(self.buffer))
                 del self.buffer[:taken]
@@ -193,7 +260,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             if self.errors >= HARD_ERROR_LIMIT and not self.closed:
                 self.reply(R.TOO_MANY_ERRORS.format(hostname=self.settings.hostname))
                 self.close()
-        if not self.busy and not self.closed:
+        if not self.busy and not self.closed and not self._writePaused:
             self.transport.resumeProducing()
 
     def _overlong(self) -> None:
@@ -313,17 +380,27 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._greet(argument)
         self.reply(R.Reply(250, "", self.settings.hostname))
 
+    def _junk(self) -> None:
+        """A command that moves no mail: past the limit each one counts as an error."""
+        self.junk += 1
+        if self.junk > JUNK_COMMAND_LIMIT:
+            self.errors += 1
+
     def smtp_NOOP(self, argument: str) -> None:
+        self._junk()
         self.reply(R.OK)
 
     def smtp_RSET(self, argument: str) -> None:
+        self._junk()
         self._resetTransaction()
         self.reply(R.RESET_OK)
 
     def smtp_VRFY(self, argument: str) -> None:
+        self._junk()
         self.reply(R.VRFY_ANSWER)
 
     def smtp_HELP(self, argument: str) -> None:
+        self._junk()
         self.reply(R.HELP_ANSWER)
 
     def smtp_EXPN(self, argument: str) -> None:
@@ -367,6 +444,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._resetTransaction()
         self.transport.startTLS(self.settings.tlsOptions)
         self.secure = True
+        self._handshakeStarted()
 
 
 class SubmissionFactory(Factory):

@@ -72,7 +72,9 @@ class RecordingQueue:
 class Harness:
     PASSWORD = "s3cret-password"
 
-    def __init__(self, implicitTLS: bool = False, features=(), **settings) -> None:
+    def __init__(
+        self, implicitTLS: bool = False, features=(), finishHandshake: bool = True, **settings
+    ) -> None:
         self.clock = Clock()
         self.logins = MemoryLoginStore()
         self.logins.add("alice", self.PASSWORD, features)
@@ -90,6 +92,8 @@ class Harness:
         self.protocol = SubmissionServer(self.settings, implicitTLS)
         self.transport = TLSStringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", 4321))
         self.protocol.makeConnection(self.transport)
+        if implicitTLS and finishHandshake:
+            self.protocol.handshakeCompleted()
 
     def send(self, data: bytes | str) -> list[str]:
         """Send bytes; return the reply lines written in answer."""
@@ -108,6 +112,7 @@ class Harness:
     def secure(self) -> None:
         self.send("EHLO client.test\r\n")
         self.send("STARTTLS\r\n")
+        self.protocol.handshakeCompleted()
         self.send("EHLO client.test\r\n")
 
     def login(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 from smtpeter.smtp import _replies as R
 
@@ -383,6 +384,75 @@ def test_idle_timeout_closes_with_421():
     h.clock.advance(2)
     assert h.lines()[0].startswith("421 4.4.2")
     assert h.transport.disconnecting
+
+
+def test_a_closed_session_that_does_not_go_away_is_aborted():
+    h = Harness()
+    h.send("QUIT\r\n")
+    assert h.transport.disconnecting and not h.transport.disconnected
+    h.clock.advance(4)
+    assert not h.transport.disconnected
+    h.clock.advance(2)
+    assert h.transport.disconnected  # aborted: no waiting for the client's close_notify
+
+
+def test_a_session_that_ends_in_time_is_not_aborted_later():
+    h = Harness()
+    h.send("QUIT\r\n")
+    h.protocol.connectionLost(None)
+    assert not h.clock.getDelayedCalls()
+
+
+def test_an_unfinished_starttls_handshake_is_dropped():
+    h = Harness(handshakeTimeout=timedelta(seconds=10))
+    h.send("EHLO c.test\r\nSTARTTLS\r\n")
+    h.transport.clear()
+    h.clock.advance(10)
+    assert h.transport.disconnected
+    assert h.lines() == []  # nothing can be said to a client with half a handshake
+
+
+def test_an_unfinished_implicit_tls_handshake_is_dropped():
+    h = Harness(implicitTLS=True, handshakeTimeout=timedelta(seconds=10), finishHandshake=False)
+    h.clock.advance(10)
+    assert h.transport.disconnected
+
+
+def test_a_finished_handshake_is_not_dropped():
+    h = Harness(handshakeTimeout=timedelta(seconds=10))
+    h.secure()
+    h.clock.advance(11)
+    assert not h.transport.disconnecting
+
+
+def test_junk_commands_past_the_limit_count_as_errors():
+    h = Harness()
+    lines = h.send("NOOP\r\n" * 100 + "RSET\r\n" * 19)
+    assert lines.count("250 2.0.0 Ok") == 100
+    assert not h.transport.disconnecting
+    assert h.send("VRFY x\r\n")[-1].startswith("421 4.7.0")
+    assert h.transport.disconnecting
+
+
+def test_a_message_resets_the_junk_count():
+    h = Harness()
+    h.login()
+    h.send("NOOP\r\n" * 105)  # 5 errors
+    h.transaction()
+    assert h.send("Subject: x\r\n\r\nhi\r\n.\r\n")[0].startswith("250")
+    h.send("NOOP\r\n" * 105)  # 5 more, not 105
+    assert not h.transport.disconnecting
+
+
+def test_commands_wait_while_the_client_reads_no_replies():
+    h = Harness()
+    h.protocol.pauseProducing()  # what the transport does when its buffer fills
+    assert h.send("NOOP\r\nNOOP\r\n") == []
+    h.send(b"EHLO c.test\r\n" * 30000)  # past the pipeline bound: no more reading
+    assert h.transport.producerState == "paused"
+    h.protocol.resumeProducing()
+    assert h.lines()[:2] == ["250 2.0.0 Ok", "250 2.0.0 Ok"]
+    assert h.transport.producerState == "producing"
 
 
 def test_session_cap_closes_even_busy_sessions():
