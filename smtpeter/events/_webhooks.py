@@ -123,7 +123,7 @@ class WebhookDispatcher(Service):
                 b"user-agent": [USER_AGENT],
                 b"smtpeter-event": [delivery.type.encode()],
                 b"smtpeter-webhook": [str(delivery.webhook.id).encode()],
-                b"smtpeter-delivery": [str(delivery.id).encode()],
+                b"smtpeter-delivery": [delivery.uid.encode()],
                 b"smtpeter-timestamp": [str(timestamp).encode()],
                 b"smtpeter-signature": [
                     sign(delivery.webhook.secret, timestamp, delivery.body).encode()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections import deque
 from collections.abc import Callable
 
@@ -90,6 +91,7 @@ class MemoryStore:
         self.tokens: dict[str, str] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.deliveries: dict[int, tuple[Delivery, float]] = {}
+        self._deliveryRows = 0
         self._webhookListeners: list[Callable[[], None]] = []
 
     # Set-up, as the CLI does it for the SQLite store ------------------------------
@@ -117,7 +119,10 @@ class MemoryStore:
         for hook in self.webhooks.values():
             if hook.enabled and kind in hook.events:
                 body = _body(event)
-                delivery = Delivery(len(self.deliveries) + 1, hook, event.id, kind, body, when, 0)
+                self._deliveryRows += 1
+                delivery = Delivery(
+                    self._deliveryRows, hook, event.id, kind, body, when, 0, uuid.uuid4().hex
+                )
                 self.deliveries[delivery.id] = (delivery, self.clock.seconds())
                 queued += 1
         if queued:

@@ -39,10 +39,13 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     body TEXT NOT NULL,
     created REAL NOT NULL,
     next_attempt REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    uid TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt);
 """
+#: 128 random bits in hex: a delivery's uid.
+_NEW_UID = "lower(hex(randomblob(16)))"
 _COLUMNS = "id, url, events, secret, enabled, disabled_reason, created, last_success, last_error"
 
 
@@ -73,6 +76,12 @@ class Webhook:
 
 @frozen
 class Delivery:
+    """
+    One event on its way to one webhook. C{id} is the queue's row; C{uid}, the
+    C{Smtpeter-Delivery} header, is random, so it is never used twice, not
+    even after the row is gone, and it stays the same across retries.
+    """
+
     id: int
     webhook: Webhook
     event: int
@@ -80,6 +89,7 @@ class Delivery:
     body: bytes
     created: float
     attempts: int
+    uid: str
 
 
 def _webhook(row) -> Webhook:
@@ -90,6 +100,10 @@ class WebhookStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         applySchema(db, _SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(webhook_deliveries)")}
+        if "uid" not in columns:  # a data directory from before delivery uids
+            db.execute("ALTER TABLE webhook_deliveries ADD COLUMN uid TEXT")
+            db.execute(f"UPDATE webhook_deliveries SET uid = {_NEW_UID}")
 
     # Administration (the CLI) ------------------------------------------------
 
@@ -148,7 +162,7 @@ class WebhookStore:
         if rows:
             self.db.executemany(
                 "INSERT INTO webhook_deliveries (webhook, event, type, body, created,"
-                " next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
+                f" next_attempt, uid) VALUES (?, ?, ?, ?, ?, ?, {_NEW_UID})",
                 rows,
             )
         return len(rows)
@@ -156,15 +170,16 @@ class WebhookStore:
     def due(self, now: float, limit: int, skip=()) -> list[Delivery]:
         hooks = {w.id: w for w in self.list()}
         rows = self.db.execute(
-            "SELECT id, webhook, event, type, body, created, attempts FROM webhook_deliveries"
+            "SELECT id, webhook, event, type, body, created, attempts, uid"
+            " FROM webhook_deliveries"
             " WHERE next_attempt <= ? ORDER BY next_attempt LIMIT ?",
             (now, limit + len(skip)),
         ).fetchall()
         found = []
-        for id, hook, event, type, body, created, attempts in rows:
+        for id, hook, event, type, body, created, attempts, uid in rows:
             if id not in skip and hook in hooks and hooks[hook].enabled:
                 found.append(
-                    Delivery(id, hooks[hook], event, type, body.encode(), created, attempts)
+                    Delivery(id, hooks[hook], event, type, body.encode(), created, attempts, uid)
                 )
         return found[:limit]
 

@@ -120,3 +120,15 @@ def test_a_webhook_that_keeps_failing_is_disabled_with_the_reason(makeGateway, s
     assert len(hook.requests) == count  # disabled: no more POSTs
     gateway.cli("webhook", "enable", "1")
     assert "enabled" in gateway.cli("webhook", "list").stdout
+
+
+def test_every_delivery_has_its_own_id(makeGateway, sink, receiver):
+    hook = receiver(failures=0)
+    gateway = makeGateway(sink)
+    gateway.cli("webhook", "add", hook.url, "--event", "delivery")
+    password = gateway.createLogin("app")
+    for n in range(4):  # one after another: each POST's row is gone before the next
+        send(gateway, "app", password, compose({}, subject=f"number {n}"))
+        hook.wait(lambda requests, n=n: len(requests) == n + 1)
+    ids = [headers["Smtpeter-Delivery"] for headers, _, _ in hook.requests]
+    assert len(set(ids)) == 4, ids

@@ -196,8 +196,20 @@ class StoreContract:
         assert self.wait(store.dueWebhooks(1e12, 10, frozenset())) == []
         [again] = self.wait(store.dueWebhooks(6e12, 10, frozenset()))
         assert again.id == delivery.id and again.attempts == 1
+        assert again.uid == delivery.uid  # the same delivery id on every retry
         self.wait(store.webhookSucceeded(again, 3.0))
         assert self.wait(store.dueWebhooks(1e13, 10, frozenset())) == []
+
+    def test_delivery_ids_are_never_used_twice(self, store):
+        self.addWebhook(store, "https://hooks.example/in", ["click"])
+        seen = set()
+        for n in range(6):
+            self.wait(store.recordClick(QID, "a@x.test", (), {}, 2.0 + n))
+            [delivery] = self.wait(store.dueWebhooks(1e12, 10, frozenset()))
+            assert delivery.uid not in seen
+            seen.add(delivery.uid)
+            self.wait(store.webhookSucceeded(delivery, 3.0 + n))  # its row goes away
+        assert len(seen) == 6 and all(len(uid) == 32 for uid in seen)
 
     def test_a_webhook_that_gives_up_is_disabled(self, store):
         self.addWebhook(store, "https://hooks.example/in", ["click"])

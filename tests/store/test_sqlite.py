@@ -109,3 +109,21 @@ def test_stop_commits_what_is_waiting_and_closes_every_connection(tmp_path):
     store.stop()
     assert count(tmp_path) == 1
     assert store._connections == []
+
+
+def test_deliveries_queued_before_delivery_uids_get_one(tmp_path):
+    db = connect(tmp_path / "db.sqlite")
+    db.execute(  # the table as gateways before delivery uids made it
+        "CREATE TABLE webhook_deliveries (id INTEGER PRIMARY KEY, webhook INTEGER NOT NULL,"
+        " event INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL,"
+        " next_attempt REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute(
+        "INSERT INTO webhook_deliveries (webhook, event, type, body, created, next_attempt)"
+        " VALUES (1, 7, 'click', '{}', 1, 1)"
+    )
+    store = WebhookStore(db)
+    store.add("https://hooks.example/in", ["click"])
+    [delivery] = store.due(2.0, 10)
+    assert delivery.event == 7 and len(delivery.uid) == 32
+    assert WebhookStore(db).due(2.0, 10)[0].uid == delivery.uid  # kept, not made anew
