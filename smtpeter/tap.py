@@ -226,15 +226,15 @@ class Options(usage.Options):
     def parseOptions(self, options=None) -> None:
         # Kept so that worker processes can be started with the same options.
         self.arguments = list(options) if options is not None else []
-        super().parseOptions(options)
-
-    def postOptions(self) -> None:
         try:
-            self.config = makeConfig(self)
+            super().parseOptions(options)
         except usage.UsageError as e:
             # twistd would print the whole help text above the error; one
             # line says more.
             raise SystemExit(f"twistd smtpeter: {e} (see: twistd smtpeter --help)")
+
+    def postOptions(self) -> None:
+        self.config = makeConfig(self)
 
 
 def _fail(message: str) -> None:
@@ -272,10 +272,17 @@ def makeConfig(options) -> Config:
     listeners = (("smtp", smtp), ("smtps", smtps), ("http", http), ("mx", options["mx"]))
     for flag, descriptions in listeners:
         for description in descriptions:
+            if flag != "http" and description.split(":", 1)[0].lower() in ("ssl", "tls"):
+                _fail(
+                    f"--{flag} {description!r}: give a plain endpoint such as"
+                    f" tcp:{description.rpartition(':')[2] or 465}; the gateway does TLS itself,"
+                    " with --tls-cert and --tls-key"
+                )
             try:
                 serverFromString(reactor, description)
-            except (ValueError, TypeError, KeyError) as e:
-                _fail(f"--{flag} {description!r} is not a valid endpoint ({e}); e.g. tcp:587")
+            except (ValueError, TypeError, KeyError, OSError) as e:
+                example = "ssl:8443:privateKey=key.pem" if flag == "http" else "tcp:587"
+                _fail(f"--{flag} {description!r} is not a valid endpoint ({e}); e.g. {example}")
     relay = None
     if options["relay"]:
         host, sep, port = options["relay"].rpartition(":")

@@ -154,6 +154,20 @@ def test_twistd_bad_option_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_twistd_unknown_option_is_one_line_not_the_help(tmp_path):
+    result = subprocess.run(
+        [TWISTD, "-n", "--pidfile=", "smtpeter", "--smtps", "ssl:3465", "--bogus"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "twistd smtpeter: option --bogus not recognized (see: twistd smtpeter --help)"
+    ]
+    assert result.stdout == ""
+
+
 def test_port_in_use_is_one_line_and_exit_1(tmp_path):
     import socket
 
@@ -239,6 +253,11 @@ def test_web_mx_retention_and_webhook_options():
         (["--retention", "soon"], "--retention: a number of days"),
         (["--mx", "nonsense:25"], "--mx 'nonsense:25' is not a valid endpoint"),
         (["--webhook-retry", "often"], "--webhook-retry"),
+        (["--smtps", "ssl:3465"], "give a plain endpoint such as tcp:3465; the gateway does TLS"),
+        (["--smtp", "tls:587"], "give a plain endpoint such as tcp:587"),
+        (["--http", "ssl:8443"], "is not a valid endpoint ([Errno 2] No such file"),
+        (["--idle-timeout"], "option --idle-timeout requires argument"),
+        (["--bogus"], "option --bogus not recognized (see: twistd smtpeter --help)"),
     ],
 )
 def test_bad_web_options(args, says):
