@@ -47,14 +47,21 @@ def prepareDataDirectory(config: Config):
         loadSecret(config.secret)
     except (CertificateError, ValueError) as e:
         raise StartError(str(e))
+    createDatabase(config)
+    adoptOrphanedSpools(config)
+    return tlsOptions
+
+
+def createDatabase(config: Config) -> None:
+    """Make the database with every table, and the secret (a gateway's first start, or C{init})."""
+    config.data.mkdir(parents=True, exist_ok=True)
+    loadSecret(config.secret)
     db = connect(config.database)
     try:
         for store in (TokenStore, DomainStore, EventStore, WebhookStore, ThrottleStore):
             store(db)
     finally:
         db.close()
-    adoptOrphanedSpools(config)
-    return tlsOptions
 
 
 def adoptOrphanedSpools(config: Config) -> int:

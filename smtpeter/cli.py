@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
+from . import __version__
+from ._datadir import createDatabase
+from .config import Config
 from .queue import DiskSpool
 from .queue._spool import spoolDirectories
 from .store import LoginRecord, LoginStore, StoreError, connect
@@ -267,6 +272,7 @@ def parser() -> argparse.ArgumentParser:
         " delivery queue."
         " Run the gateway itself with: twistd -n smtpeter",
     )
+    top.add_argument("--version", action="version", version=f"smtpeter {__version__}")
     top.add_argument(
         "--data",
         default="./smtpeter-data",
@@ -275,6 +281,13 @@ def parser() -> argparse.ArgumentParser:
         " [default: ./smtpeter-data]",
     )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "init",
+        help="make an empty data directory (the gateway's first start does the same)",
+        description="Make the data directory given by --data, with its database and secret key,"
+        " so that logins and domains can be set up before the gateway first starts."
+        " A directory that already holds gateway data is left as it is.",
+    )
     login = sub.add_parser(
         "login",
         help="manage SMTP logins",
@@ -429,13 +442,56 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def initCommand(data: Path) -> None:
+    config = Config(data=data, hostname="localhost")
+    if config.database.is_file():
+        print(f"{data} already holds gateway data; nothing changed")
+        return
+    createDatabase(config)
+    print(
+        f"made a gateway data directory in {data.resolve()};"
+        f" start the gateway with: twistd -n smtpeter --data {data}"
+    )
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"smtpeter: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     data = Path(args.data)
     if data.exists() and not data.is_dir():
-        print(f"smtpeter: --data {data} is not a directory", file=sys.stderr)
-        return 2
+        return _fail(f"--data {data} is not a directory", 2)
+    if args.command != "init" and not (data / DATABASE).is_file():
+        return _fail(
+            f"{data.resolve()} holds no gateway data (no {DATABASE}); point --data at the"
+            " directory the gateway runs with (twistd smtpeter --data DIR),"
+            f" or make one with: smtpeter --data {args.data} init",
+            2,
+        )
     try:
+        code = _run(data, args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, without Python's
+        # second complaint when it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _fail("output closed before it was all written (broken pipe)")
+    except (sqlite3.Error, PermissionError) as e:
+        return _fail(
+            f"cannot use {data / DATABASE}: {e}; run this as the user the gateway"
+            " runs as, or give that user write access to the directory"
+        )
+
+
+def _run(data: Path, args) -> int:
+    try:
+        if args.command == "init":
+            initCommand(data)
+            return 0
         if args.command == "queue":
             queueCommand(data, args)
             return 0
@@ -449,8 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "webhook":
             webhookCommand(WebhookStore(db), args)
     except (StoreError, ValueError) as e:
-        print(f"smtpeter: {e}", file=sys.stderr)
-        return 1
+        return _fail(str(e))
     return 0
 
 

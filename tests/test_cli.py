@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from smtpeter import __version__
 from smtpeter.cli import main
+from smtpeter.store import LoginStore, connect
 
 
 def run(capsys, tmp_path, *args):
+    if not (tmp_path / "data").exists():
+        assert main(["--data", str(tmp_path / "data"), "init"]) == 0
+        capsys.readouterr()
     code = main(["--data", str(tmp_path / "data"), *args])
     out = capsys.readouterr()
     return code, out.out, out.err
@@ -151,3 +160,76 @@ def test_login_public_url(capsys, tmp_path):
     run(capsys, tmp_path, "login", "update", "app", "--public-url", "default")
     code, out, _ = run(capsys, tmp_path, "login", "list", "--json")
     assert json.loads(out)[0]["public_url"] is None
+
+
+def test_commands_refuse_a_directory_without_gateway_data(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["login", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"smtpeter: {tmp_path}/smtpeter-data holds no gateway data (no smtpeter.sqlite);"
+        " point --data at the directory the gateway runs with (twistd smtpeter --data DIR),"
+        " or make one with: smtpeter --data ./smtpeter-data init"
+    ]
+    assert main(["--data", str(tmp_path / "nonexistent"), "login", "create", "x"]) == 2
+    assert main(["--data", str(tmp_path / "nonexistent"), "queue", "list"]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing was made anywhere
+
+
+def test_init_makes_what_the_gateway_would_and_is_idempotent(capsys, tmp_path):
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "init"]) == 0
+    assert "start the gateway with: twistd -n smtpeter --data" in capsys.readouterr().out
+    assert (data / "smtpeter.sqlite").is_file() and len((data / "secret.key").read_bytes()) == 32
+    secret = (data / "secret.key").read_bytes()
+    assert main(["--data", str(data), "init"]) == 0
+    assert "already holds gateway data" in capsys.readouterr().out
+    assert (data / "secret.key").read_bytes() == secret
+    assert main(["--data", str(data), "login", "create", "app"]) == 0
+
+
+def test_a_database_that_cannot_be_written_is_one_line(capsys, tmp_path):
+    data = tmp_path / "data"
+    main(["--data", str(data), "init"])
+    database = data / "smtpeter.sqlite"
+    if os.geteuid() == 0:  # root writes whatever the mode says, but not an immutable file
+        subprocess.run(["chattr", "+i", str(database)], check=True)
+    else:
+        database.chmod(0o444)
+        data.chmod(0o555)
+    try:
+        assert main(["--data", str(data), "login", "create", "app"]) == 1
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(database)], check=True)
+        else:
+            data.chmod(0o755)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "attempt to write a readonly database" in err[0]
+    assert err[0].startswith(f"smtpeter: cannot use {database}: ")
+
+
+def test_json_into_a_closed_pipe_is_one_line(tmp_path):
+    data = tmp_path / "data"
+    smtpeter = [str(Path(sys.executable).parent / "smtpeter"), "--data", str(data)]
+    subprocess.run([*smtpeter, "init"], check=True, capture_output=True)
+    logins = LoginStore(connect(data / "smtpeter.sqlite"))
+    for n in range(2000):  # a listing larger than the pipe's buffer
+        logins.create(f"app{n}", ["trackclicks"])
+    listing = subprocess.Popen(
+        [*smtpeter, "login", "list", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    listing.stdout.read(10)
+    listing.stdout.close()  # what `| head -c 10` does
+    err = listing.stderr.read().decode()
+    assert listing.wait() == 1
+    assert err.splitlines() == [
+        "smtpeter: output closed before it was all written (broken pipe)"
+    ], err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.strip() == f"smtpeter {__version__}"
