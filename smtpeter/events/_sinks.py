@@ -71,6 +71,7 @@ def attemptDetails(message, index: int) -> dict:
         "login": message.options.login,
         "notify": list(recipient.notify),
         "dsn": message.isDSN,
+        "message_id_header": message.options.messageId,
     }
 
 

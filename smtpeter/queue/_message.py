@@ -90,6 +90,8 @@ class Options:
     extra: dict[str, str] = field(factory=dict, hash=False)
     #: The login's click domain, when it has its own (else the gateway's).
     publicUrl: str | None = None
+    #: The C{Message-ID} header's value, as sent or as the gateway added it.
+    messageId: str | None = None
 
     def toJSON(self) -> dict:
         return {
@@ -98,6 +100,7 @@ class Options:
             "login": self.login,
             "extra": dict(self.extra),
             "public_url": self.publicUrl,
+            "message_id": self.messageId,
         }
 
     @classmethod
@@ -108,6 +111,7 @@ class Options:
             data["login"],
             data["extra"],
             data.get("public_url"),
+            data.get("message_id"),
         )
 
 

@@ -14,7 +14,7 @@ from ..queue._message import Envelope, Recipient
 from . import _replies as R
 from ._address import decodeXtext, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
-from ._options import readOptions, splitHeader
+from ._options import completeHeader, readOptions, splitHeader
 from ._wire import DataReader
 
 log = Logger()
@@ -136,6 +136,9 @@ class MailCommands:
             fields, _ = splitHeader(incoming.header)
             kept, options = readOptions(
                 fields, self.sender.features, self.sender.login, self.sender.publicUrl
+            )
+            kept, options = completeHeader(
+                kept, options, self.settings.hostname, self.settings.clock.seconds()
             )
             content = incoming.finish(self._receivedHeader() + b"".join(kept))
             envelope = Envelope(

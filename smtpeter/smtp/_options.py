@@ -4,13 +4,19 @@ C{x-smtpeter-*} fields are read into the message's L{Options} and removed,
 and everything else is kept byte for byte.
 
 Header values: C{true/false} (also yes/no, on/off, 1/0) for each feature,
-C{x-smtpeter-images: hosted|inline}, and C{x-smtpeter-tags: a, b, c}.
+C{x-smtpeter-images: hosted|inline|default} (C{default} is C{inline}), and
+C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}).
 A header wins over the login's setting in both directions.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from attrs import evolve
 
 from ..queue._message import FEATURES, Options
 from ._exceptions import SMTPRefusal
@@ -20,7 +26,7 @@ PREFIX = b"x-smtpeter-"
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-_TAG = re.compile(r"[^\x00-\x1f\x7f,]{1,100}")
+_TAG = re.compile(r"[^\x00-\x20\x7f,;\s]{1,100}")
 MAX_TAGS = 20
 
 
@@ -102,15 +108,22 @@ def readOptions(
         if option in FEATURES and option != "hostedimages":
             (features.add if _flag(name, value) else features.discard)(option)
         elif option == "images":
-            if value.lower() not in ("hosted", "inline"):
-                raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: use 'hosted' or 'inline'"))
+            if value.lower() not in ("hosted", "inline", "default"):
+                raise SMTPRefusal(
+                    BAD_OPTION.format(detail=f"{name}: use 'hosted', 'inline' or 'default'")
+                )
             (features.add if value.lower() == "hosted" else features.discard)("hostedimages")
         elif option == "tags":
             for tag in (t.strip() for t in value.split(",")):
                 if not tag:
                     continue
                 if not _TAG.fullmatch(tag):
-                    raise SMTPRefusal(BAD_OPTION.format(detail=f"tag {tag!r} is not allowed"))
+                    raise SMTPRefusal(
+                        BAD_OPTION.format(
+                            detail=f"tag {tag!r} is not allowed: at most 100 characters,"
+                            " without white space, ';' or ','"
+                        )
+                    )
                 if tag not in tags:
                     tags.append(tag)
             if len(tags) > MAX_TAGS:
@@ -120,3 +133,24 @@ def readOptions(
             # forwarded, kept for features that plugins may add.
             extra[option] = value
     return kept, Options(frozenset(features), tuple(tags), login, extra, publicUrl)
+
+
+def completeHeader(
+    fields: list[bytes], options: Options, hostname: str, now: float
+) -> tuple[list[bytes], Options]:
+    """
+    Add the C{Message-ID} and C{Date} fields a message lacks (RFC 6409
+    section 8.3; some mailbox providers refuse mail without a Message-ID),
+    and note the message's Message-ID in its options.
+    """
+    names = {fieldName(raw): raw for raw in fields}
+    added = []
+    if "message-id" in names:
+        messageId = fieldValue(names["message-id"])
+    else:
+        messageId = f"<{int(now)}.{secrets.token_hex(8)}@{hostname}>"
+        added.append(f"Message-ID: {messageId}\r\n".encode("ascii"))
+    if "date" not in names:
+        stamp = format_datetime(datetime.fromtimestamp(int(now), UTC))
+        added.append(f"Date: {stamp}\r\n".encode("ascii"))
+    return fields + added, evolve(options, messageId=messageId)

@@ -262,6 +262,7 @@ class Messages(Authenticated):
                 "ret": record.ret,
                 "envid": record.envid,
             },
+            "message_id_header": record.options.get("message_id"),
             "tags": list(record.tags),
             "options": record.options,
             "dsn": record.isDSN,

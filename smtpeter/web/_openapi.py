@@ -231,6 +231,10 @@ def document() -> dict:
                                 "envid": {"type": ["string", "null"]},
                             },
                         },
+                        "message_id_header": {
+                            "type": ["string", "null"],
+                            "description": "the Message-ID header, as sent or as added",
+                        },
                         "tags": {"type": "array", "items": {"type": "string"}},
                         "options": {"type": "object"},
                         "dsn": {"type": "boolean"},

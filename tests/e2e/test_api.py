@@ -265,3 +265,14 @@ def test_generated_requests_get_documented_answers(world, data):
     documented = operation["responses"][str(response.status)]
     schema = documented["content"]["application/json"]["schema"]
     assert _matches(schema, json.loads(body), components), (query, body)
+
+
+def test_the_message_id_the_gateway_added_is_in_events_and_the_message(world):
+    attempts = world.json("/v1/events?type=attempt")["events"]
+    assert len(attempts) == 2
+    for attempt in attempts:
+        added = attempt["message_id_header"]
+        assert re.fullmatch(r"<\d+\.[0-9a-f]{16}@gw\.test>", added), added
+        message = world.json(f"/v1/messages/{attempt['messageid']}")
+        assert message["message_id_header"] == added
+    assert attempts[0]["message_id_header"] != attempts[1]["message_id_header"]

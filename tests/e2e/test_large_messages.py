@@ -25,7 +25,10 @@ def test_twenty_megabytes_of_one_character_lines(makeGateway, sink):
     gateway = makeGateway(sink)
     password = gateway.createLogin("big")
     body = b"a\r\n" * 7_000_000  # 21 MB, 7 million lines
-    message = b"From: a@example.com\r\nSubject: big\r\n\r\n" + body
+    message = (
+        b"From: a@example.com\r\nMessage-ID: <big@client.test>\r\n"
+        b"Date: Tue, 24 Nov 2026 02:00:00 +0000\r\nSubject: big\r\n\r\n" + body
+    )
     before = peakMemory(gateway.process.pid)
     client = connect(gateway, implicit=False)
     client.login("big", password)

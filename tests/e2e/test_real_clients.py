@@ -8,7 +8,10 @@ import pytest
 
 from ..conftest import needs
 
-MESSAGE = b"Subject: real client\r\nX-Smtpeter-Tags: cli\r\n\r\n.dot first\r\nbody\r\n"
+MESSAGE = (
+    b"Message-ID: <real@client.test>\r\nDate: Tue, 24 Nov 2026 02:00:00 +0000\r\n"
+    b"Subject: real client\r\nX-Smtpeter-Tags: cli\r\n\r\n.dot first\r\nbody\r\n"
+)
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])

@@ -11,6 +11,8 @@ import ssl
 import pytest
 
 BODY = (
+    "Message-ID: <greetings@client.test>\r\n"
+    "Date: Tue, 24 Nov 2026 02:00:00 +0000\r\n"
     "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
     "From: alice@example.com\r\n"
     "To: bob@example.org\r\n"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import timedelta
+
+import pytest
 
 from smtpeter.smtp import _replies as R
 
@@ -193,6 +196,7 @@ def test_full_transaction_strips_headers_and_reads_options():
     h.login()
     h.transaction()
     body = (
+        "Message-ID: <m1@client.test>\r\nDate: Tue, 24 Nov 2026 02:00:00 +0100\r\n"
         "Subject: hi\r\nX-Smtpeter-TrackClicks: false\r\nx-smtpeter-trackopens: yes\r\n"
         "X-SMTPETER-TAGS: news, weekly , news\r\nx-smtpeter-images: hosted\r\n"
         "\r\n..dot\r\nbody\r\n.\r\n"
@@ -201,10 +205,23 @@ def test_full_transaction_strips_headers_and_reads_options():
     envelope, options, content = h.queue.messages[0]
     assert options.features == {"inlinecss", "trackopens", "hostedimages"}
     assert options.tags == ("news", "weekly")
-    assert options.login == "alice"
+    assert options.login == "alice" and options.messageId == "<m1@client.test>"
     assert content.startswith(b"Received: from client.test ([192.0.2.7])\r\n")
     assert content.endswith(b"Subject: hi\r\n\r\n.dot\r\nbody\r\n")
     assert b"smtpeter-t" not in content.lower().split(b"\r\n\r\n")[0]
+
+
+def test_a_missing_message_id_and_date_are_added():
+    h = Harness()
+    h.login()
+    h.transaction()
+    assert h.send("Subject: hi\r\n\r\nbody\r\n.\r\n")[0][:3] == "250"
+    _, options, content = h.queue.messages[0]
+    header = content.split(b"\r\n\r\n")[0].decode()
+    assert header.endswith(
+        f"Subject: hi\r\nMessage-ID: {options.messageId}\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000"
+    )
+    assert re.fullmatch(r"<0\.[0-9a-f]{16}@gw\.test>", options.messageId)  # the clock says 0
 
 
 def test_bad_option_value_is_refused_clearly():
@@ -213,6 +230,24 @@ def test_bad_option_value_is_refused_clearly():
     h.transaction()
     lines = h.send("Subject: x\r\nX-Smtpeter-TrackClicks: maybe\r\n\r\nbody\r\n.\r\n")
     assert lines[0].startswith("550 5.6.0") and "true or false" in lines[0]
+    assert not h.queue.messages
+
+
+def test_images_default_is_inline():
+    h = Harness(features=("hostedimages",))
+    h.login()
+    h.transaction()
+    assert h.send("Subject: x\r\nX-Smtpeter-Images: default\r\n\r\nbody\r\n.\r\n")[0][:3] == "250"
+    assert "hostedimages" not in h.queue.messages[0][1].features
+
+
+@pytest.mark.parametrize("tags", ["spring sale", "a;b", "ok, tab\there", "x" * 101])
+def test_tags_with_white_space_or_semicolons_are_refused(tags):
+    h = Harness()
+    h.login()
+    h.transaction()
+    lines = h.send(f"Subject: x\r\nX-Smtpeter-Tags: {tags}\r\n\r\nbody\r\n.\r\n")
+    assert lines[0].startswith("550 5.6.0") and "without white space, ';' or ','" in lines[0]
     assert not h.queue.messages
 
 
@@ -297,7 +332,8 @@ def test_a_large_body_is_spilled_while_it_arrives_and_its_file_removed():
     assert [p.stat().st_size > 0 for p in h.queue.spillDir.iterdir()] == [True]
     assert h.codes(".\r\n") == ["250"]
     [(_, _, content)] = h.queue.messages
-    assert h.queue.spilled and content.endswith(b"Subject: big\r\n\r\n" + b"a\r\n" * 5000)
+    assert h.queue.spilled and content.endswith(b"\r\n\r\n" + b"a\r\n" * 5000)
+    assert b"\r\nSubject: big\r\n" in content
     assert list(h.queue.spillDir.iterdir()) == []
 
 

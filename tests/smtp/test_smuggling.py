@@ -48,9 +48,9 @@ def test_lf_only_message_is_normalised():
     h.login()
     h.transaction()
     h.send(b"Subject: lf\nX-Other: 1\n\nline one\nline two\r\n.\r\n")
-    assert h.queue.messages[0][2].endswith(
-        b"Subject: lf\r\nX-Other: 1\r\n\r\nline one\r\nline two\r\n"
-    )
+    content = h.queue.messages[0][2]
+    assert b"\r\nSubject: lf\r\nX-Other: 1\r\n" in content
+    assert content.endswith(b"\r\n\r\nline one\r\nline two\r\n")
 
 
 def test_long_line_stays_in_data_and_refuses_once():

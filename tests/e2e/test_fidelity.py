@@ -1,0 +1,48 @@
+"""
+End to end: what the gateway adds to a message, and the per-message options
+it accepts or refuses, through the real gateway to a real receiving server.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+import smtplib
+
+import pytest
+
+from .test_features import EFFECTS, compose, send
+
+
+def test_a_message_without_message_id_or_date_gets_both(gateway, sink):
+    password = gateway.createLogin("app")
+    send(gateway, "app", password, compose({}, subject="bare"))
+    complete = compose(
+        {"Message-ID": "<mine@app.example>", "Date": "Tue, 24 Nov 2026 02:00:00 +0100"}
+    )
+    send(gateway, "app", password, complete)
+    received = {email.message_from_bytes(r.data)["Subject"]: r.data for r in sink.wait(2)}
+    bare = email.message_from_bytes(received["bare"])
+    assert re.fullmatch(r"<\d+\.[0-9a-f]{16}@gw\.test>", bare["Message-ID"])
+    assert email.utils.parsedate_to_datetime(bare["Date"]).utcoffset().total_seconds() == 0
+    kept = received["features"]
+    assert kept.count(b"Message-ID:") == 1 and b"Message-ID: <mine@app.example>\r\n" in kept
+    assert kept.count(b"\r\nDate:") == 1 and b"Date: Tue, 24 Nov 2026 02:00:00 +0100\r\n" in kept
+
+
+def test_images_default_is_accepted(gateway, sink):
+    password = gateway.createLogin("app", "hostedimages")
+    send(gateway, "app", password, compose({"X-Smtpeter-Images": "default"}))
+    [received] = sink.wait(1)
+    assert not EFFECTS["hostedimages"](received)  # default is inline: the image stays in
+    assert b"x-smtpeter" not in received.data.lower()
+
+
+@pytest.mark.parametrize("tags", ["spring sale", "a;b"])
+def test_tags_with_white_space_or_semicolons_are_refused(gateway, tags):
+    password = gateway.createLogin("app")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(gateway, "app", password, compose({"X-Smtpeter-Tags": tags}))
+    assert refused.value.smtp_code == 550
+    assert refused.value.smtp_error.startswith(b"5.6.0 ")
+    assert b"without white space, ';' or ','" in refused.value.smtp_error
