@@ -7,7 +7,10 @@ token names the message, the recipient and the link (its index in the
 message's recorded link list) and is signed; the host and path after it are
 only there for the reader. C{mailto:}, C{tel:}, anchors and other schemes are
 left alone, and so is any element carrying C{data-smtpeter-notrack} (the
-attribute itself is removed on the way out).
+attribute itself is removed on the way out), and any URL that a redirect
+should not carry: one with user information (C{http://user@host/}, a
+classic disguise), with control characters (CR, LF, NUL...), without a host,
+or over L{MAX_URL} characters.
 
 C{preventscam} (with C{trackclicks}): a link whose visible text is its own
 target (a URL or a bare host name; scheme, C{www.}, trailing slash and case
@@ -27,10 +30,21 @@ _URL_IN_TEXT = re.compile(r"""https?://[^\s<>"'\x00-\x1f\x7f]+""", re.IGNORECASE
 _TRAILING = ".,;:!?)]}'\""
 _READABLE = re.compile(r"[^A-Za-z0-9._~/-]+")
 MAX_READABLE = 60
+MAX_URL = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def isTrackable(url: str) -> bool:
-    return url[:7].lower() == "http://" or url[:8].lower() == "https://"
+    """May this URL become a tracked link (and may a click token redirect to it)?"""
+    if not (url[:7].lower() == "http://" or url[:8].lower() == "https://"):
+        return False
+    if len(url) > MAX_URL or _CONTROL.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return bool(parts.hostname) and "@" not in parts.netloc
+    except ValueError:  # an unparseable host or port
+        return False
 
 
 @lru_cache(maxsize=4096)
@@ -65,6 +79,8 @@ class TrackClicks(Feature):
                 and stripped.count("(") > stripped.count(")")
             ):
                 stripped += ")"
+            if not isTrackable(stripped):
+                return url
             return document.slot(self.name, stripped) + url[len(stripped) :]
 
         document.text = _URL_IN_TEXT.sub(replace, document.text)

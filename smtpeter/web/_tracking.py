@@ -18,6 +18,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.web.http import NOT_MODIFIED
 
 from ..features import TokenSigner
+from ..features._links import isTrackable
 from ..store._events import MessageRecord
 from ..store._images import ImageStore
 from ._machines import MachineDetector
@@ -121,6 +122,8 @@ class Click(Tracked):
         if not 0 <= found.link < len(sent.links):
             raise HTTPError(404, "unknown link")
         destination = sent.links[found.link]
+        if not isTrackable(destination):  # recorded by an older gateway, or a forged record
+            raise HTTPError(404, "unknown link")
         host = (request.getHeader(b"host") or b"").decode("latin-1")
         scheme = "https" if request.isSecure() else "http"
         details = self.tracker.details(

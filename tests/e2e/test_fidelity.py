@@ -6,6 +6,7 @@ it accepts or refuses, through the real gateway to a real receiving server.
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 import smtplib
 
@@ -46,3 +47,26 @@ def test_tags_with_white_space_or_semicolons_are_refused(gateway, tags):
     assert refused.value.smtp_code == 550
     assert refused.value.smtp_error.startswith(b"5.6.0 ")
     assert b"without white space, ';' or ','" in refused.value.smtp_error
+
+
+def test_links_a_redirect_should_not_carry_are_left_alone(makeGateway, sink):
+    gateway = makeGateway(sink, "--public-url", "http://gw.test:8080")
+    password = gateway.createLogin("app", "trackclicks")
+    untouched = [
+        "http://user@example.com/",
+        "https://bank.example@evil.example/login",
+        "https://example.com/" + "a" * 2000,
+        "javascript:alert(1)",
+        "ftp://files.example.com/x",
+    ]
+    anchors = "".join(f'<a href="{url}">x</a>\n' for url in [*untouched, "https://ok.example/"])
+    composed = email.message.EmailMessage()
+    composed["Subject"] = "links"
+    composed.set_content(anchors, subtype="html", cte="quoted-printable")  # keeps lines short
+    message = composed.as_bytes(policy=email.policy.SMTP)
+    send(gateway, "app", password, message)
+    [received] = sink.wait(1)
+    body = email.message_from_bytes(received.data).get_payload(decode=True).decode()
+    for url in untouched:
+        assert f'href="{url}"' in body, url
+    assert len(re.findall(r'href="http://gw\.test:8080/c/[^"]+/ok\.example"', body)) == 1

@@ -103,6 +103,22 @@ def test_forged_truncated_or_altered_click_tokens_get_404(makeGateway, sink):
     assert len(events(gateway, "click")) == 1
 
 
+def test_a_click_token_only_ever_redirects_to_http_or_https(makeGateway, sink):
+    gateway, body = tracked(makeGateway, sink)
+    [link] = re.findall(r'href="(http://gw\.test:8080/c/[^"]+/deal)"', body)
+    db = sqlite3.connect(gateway.data / "smtpeter.sqlite")
+    [(links,)] = db.execute("SELECT links FROM message_links").fetchall()
+    assert "https://shop.example.com/deal" in json.loads(links)
+    # As a record from an older gateway, or one tampered with, might say:
+    db.execute(
+        "UPDATE message_links SET links = replace(links, 'https://shop', 'javascript://shop')"
+    )
+    db.commit()
+    response, _ = get(gateway, path(link))
+    assert response.status == 404 and response.getheader("location") is None
+    assert events(gateway, "click") == []
+
+
 def test_machine_traffic_is_recorded_and_marked(makeGateway, sink):
     gateway, body = tracked(makeGateway, sink)
     links = re.findall(r'href="(http://gw\.test:8080/c/[^"]+)"', body)

@@ -114,6 +114,55 @@ def test_untracked_links(tmp_path):
     assert 'href="https://www.example.com/"' not in out
 
 
+LONG = "https://example.com/" + "a" * 2000
+
+
+@pytest.mark.parametrize(
+    "url, tracked",
+    [
+        ("https://example.com/ok", True),
+        ("HTTP://Example.com/ok", True),
+        ("http://user@example.com/", False),
+        ("https://user:pass@example.com/", False),
+        ("https://bank.example@evil.example/", False),
+        ("https://example.com/a\x01b", False),
+        ("https://example.com/a&#13;b", False),  # a CR, once the HTML is parsed
+        ("https://example.com/a&#10;b", False),
+        (LONG, False),
+        ("https://", False),
+        ("https://[::1/", False),
+        ("javascript:alert(1)", False),
+        ("ftp://example.com/file", False),
+        ("data:text/html,hi", False),
+    ],
+)
+def test_what_is_tracked_in_html(tmp_path, url, tracked):
+    chain = makeChain(tmp_path)
+    content = f'Content-Type: text/html\r\n\r\n<a href="{url}">x</a>\r\n'.encode()
+    prepared = chain.prepare(message(content, ("trackclicks",)), content)
+    out = html(chain.render(prepared, 0).content)
+    assert (f"{PUBLIC}/c/" in out) is tracked, out
+    assert bool(prepared.links) is tracked
+
+
+@pytest.mark.parametrize(
+    "url, tracked",
+    [
+        ("https://example.com/ok", True),
+        ("http://user@example.com/", False),
+        (LONG, False),
+    ],
+)
+def test_what_is_tracked_in_text(tmp_path, url, tracked):
+    chain = makeChain(tmp_path)
+    content = f"Content-Type: text/plain\r\n\r\nsee {url} now\r\n".encode()
+    prepared = chain.prepare(message(content, ("trackclicks",)), content)
+    text = plain(chain.render(prepared, 0).content)
+    assert (f"{PUBLIC}/c/" in text) is tracked, text
+    if not tracked:
+        assert f"see {url} now" in text.replace("=\n", "")
+
+
 def test_preventscam(tmp_path):
     chain = makeChain(tmp_path)
     content = (
