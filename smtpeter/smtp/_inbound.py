@@ -77,10 +77,12 @@ class BounceIntake:
                 envelope = Envelope("", (Recipient(record.sender, ("NEVER",)),))
                 forwardedAs = await self.queue.enqueueNotice(envelope, content)
             log.info(
-                "{qid} bounce <{recipient}> class={kind} status={status}: {what} ({why})",
+                "{qid} bounce <{recipient}> class={kind} reason={reason} status={status}:"
+                " {what} ({why})",
                 qid=tracking.qid,
                 recipient=address,
                 kind=report.kind,
+                reason=report.reason,
                 status=report.status or "-",
                 what=f"forwarded as {forwardedAs}" if forward else "not forwarded",
                 why=why,

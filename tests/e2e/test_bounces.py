@@ -100,6 +100,34 @@ def test_notify_never_records_without_forwarding_but_auto_replies_go_through(mx,
     assert len(sink.messages) == 1  # the hard bounce was not forwarded
 
 
+def test_exims_bounce_is_a_failure_not_an_auto_reply(mx, sink):
+    verp = sendTracked(mx, sink, notify="NEVER")
+    assert bounce(mx, verp, "exim-hard.eml")[0] == 250
+    [event] = bounces(mx)
+    assert (event["class"], event["reason"], event["status"]) == ("hard", "user unknown", "5.1.1")
+    assert event["forwarded"] is False and "NOTIFY=NEVER" in event["forward_reason"]
+    time.sleep(1)
+    assert sink.messages == []
+
+
+@pytest.mark.parametrize(
+    "name, kind, reason",
+    [
+        ("exchange2003.eml", "hard", "user unknown"),
+        ("gmail-delay.eml", "soft", "rate limited"),
+        ("broken-rfc3464.eml", "hard", "host unknown"),
+        ("gmail-spam.eml", "soft", "spam detected"),
+        ("deliverable.eml", "success", "delivered"),
+    ],
+)
+def test_bounce_shapes_get_their_class_and_reason(mx, sink, name, kind, reason):
+    verp = sendTracked(mx, sink, notify="NEVER")
+    assert bounce(mx, verp, name)[0] == 250
+    [event] = bounces(mx)
+    assert (event["class"], event["reason"]) == (kind, reason)
+    mx.waitForLog(f"class={kind} reason={reason} ")
+
+
 def test_mx_refuses_every_other_recipient_and_never_relays(mx, sink):
     verp = sendTracked(mx, sink)
     local, _, _ = verp.partition("@")

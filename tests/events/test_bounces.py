@@ -18,21 +18,42 @@ def read(name: str):
 
 
 @pytest.mark.parametrize(
-    "name, kind, action, status",
+    "name, kind, reason, action, status",
     [
-        ("postfix-hard.eml", "hard", "failed", "5.1.1"),
-        ("delayed.eml", "soft", "delayed", "4.4.1"),
-        ("mailbox-full.eml", "soft", "failed", "5.2.2"),
-        ("out-of-office.eml", "auto-reply", None, None),
-        ("qmail-hard.eml", "hard", "failed", "5.1.1"),
-        ("soft-words.eml", "soft", "failed", None),
-        ("arf.eml", "complaint", None, None),
-        ("newsletter-reply.eml", "unknown", None, None),
+        ("postfix-hard.eml", "hard", "user unknown", "failed", "5.1.1"),
+        ("delayed.eml", "soft", "system error", "delayed", "4.4.1"),
+        ("mailbox-full.eml", "soft", "mailbox full", "failed", "5.2.2"),
+        ("out-of-office.eml", "auto-reply", "vacation", None, None),
+        ("qmail-hard.eml", "hard", "user unknown", "failed", "5.1.1"),
+        ("soft-words.eml", "soft", "mailbox full", "failed", None),
+        ("arf.eml", "complaint", "feedback", None, None),
+        ("newsletter-reply.eml", "unknown", "undefined", None, None),
+        # Exim marks its bounces Auto-Submitted: auto-replied; the quoted
+        # original (spam, policy) is not read.
+        ("exim-hard.eml", "hard", "user unknown", "failed", "5.1.1"),
+        ("exim-delay.eml", "soft", "system error", "delayed", "4.4.1"),
+        ("exchange2003.eml", "hard", "user unknown", "failed", None),
+        ("gmail-delay.eml", "soft", "rate limited", "delayed", "4.7.0"),
+        ("broken-rfc3464.eml", "hard", "host unknown", "failed", "5.1.2"),
+        ("deliverable.eml", "success", "delivered", "deliverable", "2.1.5"),
+        ("gmail-spam.eml", "soft", "spam detected", "failed", "5.7.1"),
+        ("outlook-rbl.eml", "soft", "blocked", "failed", "5.7.1"),
+        ("policy.eml", "soft", "policy", "failed", "5.7.0"),
+        ("too-big.eml", "soft", "message too big", "failed", "5.3.4"),
+        ("rate-limited.eml", "soft", "rate limited", "failed", "5.7.28"),
+        ("moved.eml", "hard", "has moved", "failed", "5.1.6"),
+        ("expired.eml", "soft", "expired", "failed", "4.4.7"),
     ],
 )
-def test_classes(name, kind, action, status):
+def test_classes_and_reasons(name, kind, reason, action, status):
     report = read(name)
-    assert (report.kind, report.action, report.status) == (kind, action, status)
+    assert (report.kind, report.reason, report.action, report.status) == (
+        kind,
+        reason,
+        action,
+        status,
+    )
+    assert report.toJSON()["reason"] == reason
 
 
 def test_rfc3464_fields():
@@ -62,6 +83,10 @@ def record(sender="news@example.com", notify=(), isDSN=False):
         (("DELAY",), "delayed.eml", True),
         (("NEVER",), "qmail-hard.eml", False),
         (("FAILURE",), "qmail-hard.eml", True),
+        (("NEVER",), "exim-hard.eml", False),  # a failure, not an auto-reply
+        (("FAILURE",), "exim-hard.eml", True),
+        (("SUCCESS",), "deliverable.eml", True),
+        (("FAILURE",), "deliverable.eml", False),
     ],
 )
 def test_forwarding_follows_the_senders_dsn_request(notify, name, forwarded):
