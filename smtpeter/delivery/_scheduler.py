@@ -25,7 +25,7 @@ from twisted.internet.defer import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ..events import DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from ..events import DEFERRAL, DELIVERY, FAILURE, WARNING, Event, IEventSink
 from ..features._transformer import PassThrough
 from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage
 from ..queue._spool import newQueueId
@@ -204,7 +204,7 @@ class QueueManager:
         if content is None:
             content = await self.spool.readContent(message.qid)
         entry.content = None
-        outcomes = await self._send(message, content, pending)
+        outcomes = await self._send(entry, content, pending)
         now = self.clock.seconds()
         expiry = message.received + self.retry.maxQueueTime.total_seconds()
         reports: dict[str, list[dsn.RecipientReport]] = {}
@@ -283,13 +283,21 @@ class QueueManager:
             await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
 
-    async def _send(self, message: QueuedMessage, content: bytes, pending: list[int]) -> list:
+    async def _send(self, entry: Entry, content: bytes, pending: list[int]) -> list:
         """
         Through the feature chain to the agent: one transaction for all
         recipients when their copies are the same, else one per recipient
-        (at most C{copiesAtOnce} copies in memory at a time).
+        (at most C{copiesAtOnce} copies in memory at a time). What the chain
+        could not do is a warning event for each recipient, at their first
+        attempt.
         """
+        message = entry.message
         prepared = await self.transformer.prepare(message, content)
+        for text in prepared.warnings:
+            for index in pending:
+                if not entry.states[index].attempts:
+                    address = message.envelope.recipients[index].address
+                    self._event(WARNING, message, address, {"text": text})
         if prepared.shared:
             copy = await self.transformer.render(prepared, None)
             recipients = [message.envelope.recipients[i] for i in pending]

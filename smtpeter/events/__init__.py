@@ -1,10 +1,14 @@
-"""What happened to each recipient: attempts, deliveries, failures, bounces, clicks, opens."""
+"""
+What happened to each recipient: attempts, deliveries, failures, bounces,
+clicks, opens, and warnings.
+"""
 
 from ._sinks import (
     ATTEMPT,
     DEFERRAL,
     DELIVERY,
     FAILURE,
+    WARNING,
     Event,
     FanOut,
     LogEventSink,
@@ -17,6 +21,7 @@ __all__ = [
     "DEFERRAL",
     "DELIVERY",
     "FAILURE",
+    "WARNING",
     "Event",
     "FanOut",
     "IEventSink",

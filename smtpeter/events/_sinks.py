@@ -17,6 +17,8 @@ ATTEMPT = "attempt"
 DELIVERY = "delivery"
 FAILURE = "failure"
 DEFERRAL = "deferral"
+#: Something the gateway could not do to a message as asked (it was sent all the same).
+WARNING = "warning"
 
 
 @frozen

@@ -199,12 +199,21 @@ class Chain:
             return Prepared(message, [content], (), publicUrl=publicUrl)
         try:
             root = _mime.parse(content)
+            problem = None
         except _mime.MIMEError as e:
-            prepared = Prepared(message, [content], (), publicUrl=publicUrl)
-            prepared.warnings.append(f"the message cannot be parsed as MIME ({e})")
-            log.warn("{qid}: {e}; sent unchanged", qid=message.qid, e=str(e))
-            return prepared
+            # Nothing inside it is changed; what only touches the header
+            # (DKIM, the bounce address) still applies.
+            problem = f"its MIME structure is ambiguous or broken ({e}); its body is unchanged"
+            try:
+                root = _mime.opaque(content)
+            except _mime.MIMEError:
+                prepared = Prepared(message, [content], (), publicUrl=publicUrl)
+                prepared.warnings.append(f"the message cannot be parsed as MIME ({e})")
+                log.warn("{qid}: {e}; sent unchanged", qid=message.qid, e=str(e))
+                return prepared
         draft = Draft(message, root, self.environment, publicUrl, active)
+        if problem is not None:
+            draft.warn(problem)
         for feature in active:
             try:
                 feature.prepareMessage(draft)

@@ -9,6 +9,11 @@ L{serialise} writes back the original bytes of everything that was not
 replaced. Bodies are decoded only when a feature asks (L{Part.text}).
 
 message/rfc822 parts are leaves: a forwarded message is not ours to rewrite.
+
+A structure that can be read more than one way (a nested multipart that
+reuses an enclosing boundary, a multipart without its close delimiter) is
+L{AmbiguousMIME}: readers differ on where its parts end, so no part of it
+may be rewritten; L{opaque} gives such a message as one untouchable body.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ _CONTENT_FIELDS = ("content-type", "content-transfer-encoding")
 
 class MIMEError(Exception):
     """A part whose structure or encoding cannot be read."""
+
+
+class AmbiguousMIME(MIMEError):
+    """A multipart structure that readers may split differently."""
 
 
 @define(eq=False)
@@ -124,21 +133,34 @@ class Part:
         raise MIMEError("undecodable text")  # unreachable: latin-1 decodes all bytes
 
 
-def parse(content: bytes, depth: int = 0) -> Part:
-    """Parse CRLF content into a tree of L{Part}s without changing a byte."""
+def parse(content: bytes, depth: int = 0, enclosing: tuple[bytes, ...] = ()) -> Part:
+    """
+    Parse CRLF content into a tree of L{Part}s without changing a byte.
+    @raise AmbiguousMIME: when the multipart structure can be read two ways.
+    """
+    part = opaque(content)
+    boundary = (
+        part.headers.get_param("boundary")
+        if part.headers.get_content_maintype() == "multipart"
+        else None
+    )
+    if isinstance(boundary, str) and boundary and depth < MAX_DEPTH:
+        raw = boundary.encode("ascii", "replace")
+        if raw in enclosing:
+            raise AmbiguousMIME(f"a nested multipart reuses the enclosing boundary {boundary!r}")
+        _splitMultipart(part, raw, depth, enclosing + (raw,))
+    return part
+
+
+def opaque(content: bytes) -> Part:
+    """The message as one part: its header, and its body as bytes never looked into."""
     try:
         fields, rest = splitHeader(content)
     except Exception as e:
         raise MIMEError(f"bad header section: {e}") from e
     separator, body = _splitSeparator(rest)
     headers = BytesHeaderParser().parsebytes(b"".join(fields) + b"\r\n")
-    part = Part(fields, separator, body, headers)
-    boundary = (
-        headers.get_param("boundary") if headers.get_content_maintype() == "multipart" else None
-    )
-    if isinstance(boundary, str) and boundary and depth < MAX_DEPTH:
-        _splitMultipart(part, boundary.encode("ascii", "replace"), depth)
-    return part
+    return Part(fields, separator, body, headers)
 
 
 def _splitSeparator(rest: bytes) -> tuple[bytes, bytes]:
@@ -147,7 +169,7 @@ def _splitSeparator(rest: bytes) -> tuple[bytes, bytes]:
     return rest[:0], rest
 
 
-def _splitMultipart(part: Part, boundary: bytes, depth: int) -> None:
+def _splitMultipart(part: Part, boundary: bytes, depth: int, enclosing: tuple) -> None:
     body = part.body
     # The pattern starts with the literal delimiter so that the regex engine
     # can search for it quickly; the CRLF before it is checked afterwards.
@@ -161,13 +183,15 @@ def _splitMultipart(part: Part, boundary: bytes, depth: int) -> None:
     if not opening:
         return  # not really a multipart: keep it as one opaque leaf
     closing = next((m for m in found if m.close and m.start > opening[-1].start), None)
+    if closing is None:
+        raise AmbiguousMIME(f"a multipart never closes (boundary {boundary.decode()!r})")
     part.preamble = body[: opening[0].start]
     edges = opening + ([closing] if closing else [])
     for i, m in enumerate(opening):
         end = edges[i + 1].start if i + 1 < len(edges) else len(body)
         part.delimiters.append(body[m.start : m.end])
-        part.children.append(parse(body[m.end : end], depth + 1))
-    part.closing = body[closing.start :] if closing else b""
+        part.children.append(parse(body[m.end : end], depth + 1, enclosing))
+    part.closing = body[closing.start :]
 
 
 @frozen

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS event_tags (
 """
 
 #: The kinds of event, as stored and as the API names them.
-TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open")
+TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open", "warning")
 
 
 @frozen

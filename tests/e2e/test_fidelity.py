@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import smtplib
+import sqlite3
+import time
+from pathlib import Path
 
 import pytest
 
 from .test_features import EFFECTS, compose, send
+
+MESSAGES = Path(__file__).parents[1] / "fixtures" / "messages"
 
 
 def test_a_message_without_message_id_or_date_gets_both(gateway, sink):
@@ -70,3 +76,19 @@ def test_links_a_redirect_should_not_carry_are_left_alone(makeGateway, sink):
     for url in untouched:
         assert f'href="{url}"' in body, url
     assert len(re.findall(r'href="http://gw\.test:8080/c/[^"]+/ok\.example"', body)) == 1
+
+
+def test_ambiguous_mime_leaves_with_every_byte_and_a_warning_event(makeGateway, sink):
+    gateway = makeGateway(sink, "--public-url", "http://gw.test:8080")
+    password = gateway.createLogin("app", "trackclicks", "trackopens", "inlinecss")
+    original = (MESSAGES / "reused-boundary.eml").read_bytes().replace(b"\n", b"\r\n")
+    send(gateway, "app", password, original)
+    [received] = sink.wait(1)
+    assert received.data.endswith(b"\r\n" + original)  # after our Received line, as it came
+    db = sqlite3.connect(gateway.data / "smtpeter.sqlite")
+    deadline = time.monotonic() + 10
+    while not (rows := db.execute("SELECT details FROM events WHERE type = 'warning'").fetchall()):
+        assert time.monotonic() < deadline, "no warning event"
+        time.sleep(0.1)
+    [(details,)] = rows
+    assert "reuses the enclosing boundary" in json.loads(details)["text"]

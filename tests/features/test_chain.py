@@ -327,3 +327,17 @@ def test_dkim_is_not_even_prepared_until_some_domain_has_a_key(tmp_path):
     assert [f.name for f in makeChain(tmp_path).active(message(content))] == []
     store.add("example.com")
     assert [f.name for f in chain.active(message(content))] == ["dkim"]
+
+
+def test_ambiguous_mime_leaves_every_byte_and_says_so(tmp_path):
+    keys, _, dns = dkimSetup(tmp_path)
+    chain = makeChain(tmp_path, keys=keys)
+    content = fixture("reused-boundary")
+    features = ("trackclicks", "trackopens", "inlinecss", "hostedimages")
+    prepared = chain.prepare(message(content, features), content)
+    assert any("ambiguous" in w and "reuses the enclosing boundary" in w for w in prepared.warnings)
+    copy = chain.render(prepared, 0)
+    signature, _, rest = copy.content.partition(b"\r\nFrom: ")
+    assert b"From: " + rest == content  # every byte, every delimiter, as it came
+    assert signature.startswith(b"DKIM-Signature: ")  # header-only features still apply
+    assert dkim.verify(copy.content, dnsfunc=dns)
