@@ -7,7 +7,6 @@ its own value (a click or open token). A template is made once per message
 
 from __future__ import annotations
 
-import binascii
 import html
 import re
 import secrets
@@ -17,6 +16,7 @@ import lxml.etree
 import lxml.html
 from attrs import field, frozen
 
+from ._encoding import quotedPrintable
 from ._mime import MIMEError
 
 NOTRACK = "data-smtpeter-notrack"
@@ -119,34 +119,7 @@ def _ended(encoded: bytes) -> bytes:
 
 def _qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends, whatever line ends C{text} has (or none)."""
-    data = text.encode("utf-8")
-    encoded = binascii.b2a_qp(data, istext=True)
-    if b"\n" not in data:
-        # With no line end of its own to copy, b2a_qp breaks lines with LF.
-        encoded = encoded.replace(b"\n", b"\r\n")
-    return _fit(encoded)
-
-
-def _fit(encoded: bytes) -> bytes:
-    """
-    Lines of at most 76 characters (RFC 2045 6.7): b2a_qp writes 77 when it
-    encodes white space at the end of a full line (C{...=20}).
-    """
-    if len(encoded) <= 76:
-        return encoded
-    lines = encoded.split(b"\r\n")
-    if all(len(line) <= 76 for line in lines):
-        return encoded
-    fitted = []
-    for line in lines:
-        while len(line) > 76:
-            cut = 75
-            while b"=" in line[cut - 2 : cut]:
-                cut -= 1
-            fitted.append(line[:cut] + b"=")
-            line = line[cut:]
-        fitted.append(line)
-    return b"\r\n".join(fitted)
+    return quotedPrintable(text.encode("utf-8"))
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")

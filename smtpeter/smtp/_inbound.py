@@ -21,6 +21,7 @@ from ..queue._incoming import IncomingContent
 from ..queue._message import Envelope, Recipient
 from . import _replies as R
 from ._exceptions import SMTPRefusal
+from ._mailcommands import fitted
 from ._protocol import SubmissionFactory, SubmissionServer
 
 log = Logger()
@@ -124,9 +125,13 @@ class BounceServer(SubmissionServer):
         try:
             if reader.problem == "size":
                 raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
-            if reader.problem == "line":
-                raise SMTPRefusal(R.DATA_LINE_TOO_LONG)
-            content = reader.sink.finish(self._receivedHeader() + reader.sink.header)
+            content = reader.sink.finish(reader.sink.header)
+            if reader.longLines:
+                try:
+                    content = fitted(content)
+                except SMTPRefusal:
+                    pass  # read all the same; a copy forwarded goes as it came
+            content = self._receivedHeader() + content
             try:
                 await self.intake.receive(self.mailFrom, self.found, content)
             except Exception:

@@ -10,6 +10,8 @@ from email.utils import formatdate
 
 from twisted.logger import Logger
 
+from ..features._encoding import Unfit, fitLines
+from ..queue._incoming import Spilled
 from ..queue._message import Envelope, Recipient
 from . import _replies as R
 from ._address import decodeXtext, parsePath
@@ -125,8 +127,6 @@ class MailCommands:
         try:
             if reader.problem == "size":
                 raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
-            if reader.problem == "line":
-                raise SMTPRefusal(R.DATA_LINE_TOO_LONG)
             if reader.bareEndings:
                 log.info(
                     "{peer}: {n} bare CR/LF normalised to CRLF",
@@ -140,7 +140,10 @@ class MailCommands:
             kept, options = completeHeader(
                 kept, options, self.settings.hostname, self.settings.clock.seconds()
             )
-            content = incoming.finish(self._receivedHeader() + b"".join(kept))
+            if reader.longLines:
+                content = self._receivedHeader() + fitted(incoming.finish(b"".join(kept)))
+            else:
+                content = incoming.finish(self._receivedHeader() + b"".join(kept))
             envelope = Envelope(
                 self.mailFrom,
                 tuple(self.recipients),
@@ -186,3 +189,15 @@ class MailCommands:
             except Exception:
                 self._tls = ""
         return self._tls
+
+
+def fitted(content) -> bytes:
+    """
+    Content with lines over 998 characters made fit for any next hop
+    (L{fitLines}), in memory; a 550 5.6.0 when that cannot be done.
+    """
+    data = content.read() if isinstance(content, Spilled) else content
+    try:
+        return fitLines(data)
+    except Unfit as e:
+        raise SMTPRefusal(R.BAD_MESSAGE.format(detail=str(e)))

@@ -82,9 +82,6 @@ TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")
 # Permanent refusals: syntax
 UNKNOWN_COMMAND = Reply(500, "5.5.1", "Command unrecognized")
 LINE_TOO_LONG = Reply(500, "5.5.6", "Line too long")
-DATA_LINE_TOO_LONG = Reply(
-    500, "5.5.6", "Message refused: a line is longer than 998 characters (RFC 5322 2.1.1)"
-)
 BARE_LINE_END = Reply(500, "5.5.2", "Bare <CR> or <LF> in command line")
 SYNTAX_ERROR = Reply(501, "5.5.2", "Syntax error: {detail}")
 BAD_HELO = Reply(501, "5.5.2", "Syntax: EHLO hostname or address literal")

@@ -27,9 +27,11 @@ class DataReader:
     It works on whatever complete lines have arrived, with C{bytes} methods
     over the whole chunk: the cost is per byte, never per line, so a
     message of a million one-character lines costs what any other message
-    of its size does. After L{feed} returns C{True} the content is
-    complete; L{problem} then says whether it must be refused (C{"size"} or
-    C{"line"}), and nothing more was written once it was set.
+    of its size does. A line longer than RFC 5322 allows is kept (in pieces
+    as it arrives) and noted in L{longLines}, for the message to be
+    re-encoded before it goes on. After L{feed} returns C{True} the content
+    is complete; L{problem} then says whether it must be refused
+    (C{"size"}), and nothing more was written once it was set.
     """
 
     maxSize: int
@@ -37,13 +39,13 @@ class DataReader:
     size: int = 0
     problem: str | None = None
     bareEndings: int = 0
-    _skippingLongLine: bool = field(default=False, init=False)
+    longLines: bool = False
+    #: Inside a line whose start was already taken: no dot to undo here.
+    _midLine: bool = field(default=False, init=False)
 
     def feed(self, buffer: bytearray) -> bool:
         """Consume the complete lines in C{buffer}; return C{True} at the final dot."""
-        if self._skippingLongLine and not self._skipLongLine(buffer):
-            return False
-        if buffer[:3] == b".\r\n":
+        if buffer[:3] == b".\r\n" and not self._midLine:
             del buffer[:3]
             return True
         end = buffer.find(b"\r\n.\r\n")
@@ -59,41 +61,32 @@ class DataReader:
         if buffer[cut:] in (b".", b".\r"):
             pass
         elif len(buffer) - cut > MAX_TEXT_LINE + 2:
-            # A line already too long: count it, drop it, keep at most the
-            # last byte in case it is the CR of a CRLF.
+            # A line already too long: take what has come of it, but the
+            # last byte (it may be the CR of a CRLF).
             self._take(bytes(buffer[:cut]))
-            self._note("line")
-            self.size += len(buffer) - cut - 1
+            self._take(bytes(buffer[cut:-1]), ended=False)
+            self.longLines = True
             del buffer[:-1]
-            self._skippingLongLine = True
             return False
         if cut:
             self._take(bytes(buffer[:cut]))
             del buffer[:cut]
         return False
 
-    def _skipLongLine(self, buffer: bytearray) -> bool:
-        """Drop the rest of a line too long to keep; C{True} once it has ended."""
-        end = buffer.find(b"\r\n")
-        if end < 0:
-            self.size += max(0, len(buffer) - 1)
-            del buffer[:-1]
-            return False
-        self.size += end + 2
-        del buffer[: end + 2]
-        self._skippingLongLine = False
-        return True
-
     def _note(self, problem: str) -> None:
         if self.problem is None:
             self.problem = problem
 
-    def _take(self, lines: bytes) -> None:
-        """Decode complete wire lines (starting at a line start, ending with CRLF)."""
+    def _take(self, lines: bytes, ended: bool = True) -> None:
+        """
+        Decode wire lines: they start where the last piece ended and, if
+        C{ended}, end with CRLF; else they end inside a line.
+        """
         if not lines:
             return
-        if lines[:1] == b".":
+        if lines[:1] == b"." and not self._midLine:
             lines = lines[1:]
+        self._midLine = not ended
         if b"\r\n." in lines:
             lines = lines.replace(b"\r\n.", b"\r\n")
         crlf = lines.count(b"\r\n")
@@ -104,8 +97,12 @@ class DataReader:
         self.size += len(lines)
         if self.size > self.maxSize:
             self._note("size")
-        if len(lines) > MAX_TEXT_LINE + 2 and max(map(len, lines.split(b"\r\n"))) > MAX_TEXT_LINE:
-            self._note("line")
+        if (
+            not self.longLines
+            and len(lines) > MAX_TEXT_LINE + 2
+            and max(map(len, lines.split(b"\r\n"))) > MAX_TEXT_LINE
+        ):
+            self.longLines = True
         if self.problem is None:
             self.sink.write(lines)
 

@@ -14,8 +14,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+import dkim
 import pytest
 
+from ..conftest import Gateway
 from .test_features import EFFECTS, compose, send
 
 MESSAGES = Path(__file__).parents[1] / "fixtures" / "messages"
@@ -92,3 +94,56 @@ def test_ambiguous_mime_leaves_with_every_byte_and_a_warning_event(makeGateway, 
         time.sleep(0.1)
     [(details,)] = rows
     assert "reuses the enclosing boundary" in json.loads(details)["text"]
+
+
+def test_long_lines_are_accepted_reencoded_and_signed(tmp_path, sink):
+    gateway = Gateway(tmp_path / "data", sink.port)
+    gateway.cli("init")  # the key exists before the start: no wait for the key reload
+    record = json.loads(gateway.cli("domain", "add", "example.com", "--json").stdout)
+    gateway.start()
+    try:
+        deliverLongLines(gateway, sink, record)
+    finally:
+        gateway.stop()
+
+
+def deliverLongLines(gateway, sink, record):
+    password = gateway.createLogin("app", "trackclicks")
+    html = "<html><body>" + '<p>Grüße <a href="https://shop.example.com/x">deal</a></p>' * 300
+    attachment = bytes(b for b in range(1, 256) if b not in b"\r\n") * 10  # no line ends
+    message = (
+        b"From: news@example.com\r\nTo: reader@example.org\r\nSubject: one line\r\n"
+        b"Message-ID: <long@example.com>\r\nDate: Tue, 24 Nov 2026 02:00:00 +0000\r\n"
+        b"X-Long: " + b" ".join([b"word"] * 400) + b"\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + html.encode()
+        + b"\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n"
+        + attachment
+        + b"\r\n--b--\r\n"
+    )
+    send(gateway, "app", password, message)
+    [received] = sink.wait(1)
+    assert max(map(len, received.data.split(b"\r\n"))) <= 998
+    parsed = email.message_from_bytes(received.data)
+    assert parsed["X-Long"].replace("\r\n", "") == " ".join(["word"] * 400)
+    html_part, blob = [p for p in parsed.walk() if not p.is_multipart()]
+    assert html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert "Grüße" in html_part.get_payload(decode=True).decode()
+    assert blob.get_payload(decode=True) == attachment
+
+    def dns(name, timeout=5):
+        return record["txt"].encode() if name == f"{record['name']}.".encode() else None
+
+    assert dkim.verify(received.data, dnsfunc=dns)
+
+
+def test_a_header_line_that_cannot_be_folded_is_refused(gateway):
+    password = gateway.createLogin("app")
+    message = b"Subject: x\r\nX-Token: " + b"t" * 1500 + b"\r\n\r\nbody\r\n"
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(gateway, "app", password, message)
+    assert refused.value.smtp_code == 550
+    assert b"5.6.0 Message refused: the X-Token header has a line longer than 998" in (
+        refused.value.smtp_error
+    )

@@ -91,25 +91,32 @@ def test_an_empty_message_and_a_dot_split_from_its_line_end():
     assert read([b"a\r\n.", b"\r\nQUIT\r\n"])[2] == b"QUIT\r\n"
 
 
-def test_long_lines_and_size_are_problems_and_stop_the_writing():
+def test_long_lines_are_kept_and_noted_and_size_is_a_problem():
     long = b"x" * (MAX_TEXT_LINE + 1)
     content, reader, _ = read([b"a\r\n", long[:600], long[600:] + b"\r\nb\r\n.\r\n"])
-    assert reader.problem == "line" and content == b"a\r\n"
+    assert reader.longLines and reader.problem is None
+    assert content == b"a\r\n" + long + b"\r\nb\r\n"
     content, reader, _ = read([b"a\r\n" + long + b"\r\nb\r\n.\r\n"])
-    assert reader.problem == "line"
+    assert reader.longLines and content == b"a\r\n" + long + b"\r\nb\r\n"
+    content, reader, _ = read([b"a\r\n" + b"x" * MAX_TEXT_LINE + b"\r\n.\r\n"])
+    assert not reader.longLines
     content, reader, _ = read([b"12345678\r\n" * 3 + b".\r\n"], maxSize=25)
     assert reader.problem == "size" and len(content) <= 25  # nothing kept past the limit
 
 
-def test_an_endless_line_is_not_kept():
-    reader = DataReader(10**9, IncomingContent())
-    buffer = bytearray()
+def test_a_long_line_goes_to_the_sink_as_it_comes():
+    sink = IncomingContent()
+    reader = DataReader(10**9, sink)
+    buffer = bytearray(b".dot-stuffed start ")
     for _ in range(100):
-        buffer += b"y" * 10_000
+        buffer += b"y.\r" * 3_000 + b"\r\n."[: 1 if _ % 2 else 0]
         assert not reader.feed(buffer)
-        assert len(buffer) <= 1
-    buffer += b"\r\nok\r\n.\r\n"
-    assert reader.feed(buffer) and reader.problem == "line"
+        assert len(buffer) <= 1  # held back: at most a CR that may start a CRLF
+    buffer += b".\r\n..ok\r\n.\r\n"
+    assert reader.feed(buffer) and reader.longLines and reader.problem is None
+    content = sink.finish(sink.header)
+    assert content.startswith(b"dot-stuffed start y.\r\ny.\r\n")  # bare CRs became CRLF
+    assert content.endswith(b".\r\n.ok\r\n")  # only a dot at a line start is unstuffed
 
 
 def test_one_character_lines_cost_per_byte_not_per_line():
