@@ -42,7 +42,8 @@ class SinkServer:
     A receiving SMTP server on 127.0.0.1. C{policy(stage, argument)} may
     return a reply line (e.g. C{"451 4.3.0 try later"}) for stage C{"MAIL"},
     C{"RCPT"} or C{"DATA"} (after the data), or C{None} for the default 250.
-    With C{tlsContext} it offers STARTTLS; with C{dsn} it offers DSN. With
+    With C{tlsContext} it offers STARTTLS; with C{dsn} it offers DSN;
+    without C{eightBit} it does not offer 8BITMIME. With
     C{dropAfter}, a connection that has carried that many messages is closed
     without a reply at its next MAIL, as a half-closed idle connection looks.
     """
@@ -50,6 +51,7 @@ class SinkServer:
     policy: Callable[[str, str], str | None] = _defaultPolicy
     tlsContext: ssl.SSLContext | None = None
     dsn: bool = False
+    eightBit: bool = True
     requireAuth: tuple[str, str] | None = None
     dropAfter: int | None = None
     messages: list[Received] = field(factory=list)
@@ -115,7 +117,9 @@ class SinkServer:
             verb = verb.upper()
             if verb in ("EHLO", "HELO"):
                 helo = arg
-                ext = ["sink.test", "PIPELINING", "8BITMIME", "SIZE 100000000"]
+                ext = ["sink.test", "PIPELINING", "SIZE 100000000"]
+                if self.eightBit:
+                    ext.insert(2, "8BITMIME")
                 if self.dsn:
                     ext.append("DSN")
                 if self.tlsContext is not None and not tls:

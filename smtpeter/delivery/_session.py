@@ -9,6 +9,7 @@ from attrs import define
 from twisted.internet import ssl
 from twisted.logger import Logger
 
+from ..features._encoding import sevenBit
 from ..queue._message import Envelope, Recipient
 from ..smtp._address import encodeXtext
 from ._client import ClientError, SMTPClientProtocol
@@ -129,6 +130,10 @@ class HopSession:
         """
         protocol = self.protocol
         self.messages += 1
+        if "8BITMIME" not in protocol.extensions and not content.isascii():
+            # RFC 6152 3: 8-bit parts go as quoted-printable (or base64) to
+            # a server that did not say it takes 8-bit data.
+            content = sevenBit(content)
         commands = [self._mailCommand(envelope, len(content))]
         commands += [self._rcptCommand(r) for r in recipients]
         pipelining = "PIPELINING" in protocol.extensions

@@ -17,6 +17,8 @@ from pathlib import Path
 import dkim
 import pytest
 
+from smtpeter.testing import SinkServer
+
 from ..conftest import Gateway
 from .test_features import EFFECTS, compose, send
 
@@ -147,3 +149,25 @@ def test_a_header_line_that_cannot_be_folded_is_refused(gateway):
     assert b"5.6.0 Message refused: the X-Token header has a line longer than 998" in (
         refused.value.smtp_error
     )
+
+
+def test_eight_bit_parts_go_quoted_printable_to_a_server_without_8bitmime(makeGateway):
+    old = SinkServer(eightBit=False).start()
+    try:
+        gateway = makeGateway(old, name="old-hop")
+        password = gateway.createLogin("app")
+        text = "Grüße aus Köln\r\n".encode()
+        message = (
+            b"Subject: x\r\nMessage-ID: <8@example.com>\r\nDate: Tue, 24 Nov 2026 02:00:00 +0000\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            + text
+        )
+        send(gateway, "app", password, message)
+        [received] = old.wait(1)
+        assert received.data.isascii()
+        assert b"BODY=8BITMIME" not in received.mailParams.encode()
+        parsed = email.message_from_bytes(received.data)
+        assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+        assert parsed.get_payload(decode=True) == text
+    finally:
+        old.stop()
