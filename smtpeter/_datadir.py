@@ -17,6 +17,7 @@ from .store import connect
 from .store._apitokens import TokenStore
 from .store._domains import DomainStore
 from .store._events import EventStore
+from .store._suppressions import SuppressionStore
 from .store._throttle import ThrottleStore
 from .store._webhooks import WebhookStore
 
@@ -58,7 +59,14 @@ def createDatabase(config: Config) -> None:
     loadSecret(config.secret)
     db = connect(config.database)
     try:
-        for store in (TokenStore, DomainStore, EventStore, WebhookStore, ThrottleStore):
+        for store in (
+            TokenStore,
+            DomainStore,
+            EventStore,
+            WebhookStore,
+            ThrottleStore,
+            SuppressionStore,
+        ):
             store(db)
     finally:
         db.close()

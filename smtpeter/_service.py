@@ -151,6 +151,8 @@ class GatewayService(MultiService):
                 config.retryInitial, config.retryMax, config.maxQueueTime, config.delayWarning
             ),
             transformer=self.transformer,
+            suppressions=self.store,
+            suppressFor=config.suppressFor,
         )
         self.settings = ServerSettings(
             hostname=config.hostname,
@@ -172,7 +174,12 @@ class GatewayService(MultiService):
             factory = SubmissionFactory(self.settings, implicitTLS=True)
             self._listen("smtps", description, TLSMemoryBIOFactory(tlsOptions, False, factory))
         intake = BounceIntake(
-            self.store, self.queue, self.signer, config.bounceDomain, self.reactor
+            self.store,
+            self.queue,
+            self.signer,
+            config.bounceDomain,
+            self.reactor,
+            config.suppressFor,
         )
         for description in config.mx:
             self._listen("mx", description, BounceFactory(self.settings, intake))

@@ -7,6 +7,7 @@ it reads logins at every AUTH and DKIM keys every few seconds.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sqlite3
@@ -24,6 +25,7 @@ from .store._apitokens import TokenStore
 from .store._domains import DomainKey, DomainStore
 from .store._events import TYPES
 from .store._logins import knownFeatures
+from .store._suppressions import MANUAL, SuppressionStore
 from .store._webhooks import Webhook, WebhookStore
 
 DATABASE = "smtpeter.sqlite"
@@ -194,6 +196,53 @@ def webhookCommand(store: WebhookStore, args) -> None:
         print(f"deleted webhook {args.id}")
     elif args.action == "enable":
         print(_showWebhook(store.enable(args.id)))
+
+
+def suppressionCommand(store: SuppressionStore, args) -> None:
+    now = time.time()
+    expires = now + args.days * 86400 if getattr(args, "days", 0) else None
+    if args.action == "add":
+        entry = store.add(args.address, args.reason, now, expires)
+        if args.json:
+            print(json.dumps(entry.toJSON()))
+            return
+        print(f"suppressed {entry.address} ({entry.reason}), {_until(entry.expires)}")
+    elif args.action == "delete":
+        store.delete(args.address)
+        print(f"{args.address} is no longer suppressed")
+    elif args.action == "list":
+        entries = store.list(now)
+        if args.json:
+            print(json.dumps([e.toJSON() for e in entries], indent=2))
+        elif not entries:
+            print("no suppressed addresses")
+        for e in entries if not args.json else ():
+            because = f" (message {e.qid})" if e.qid else ""
+            print(
+                f"{e.address}  {e.reason}{because}  since {_when(e.created)}  {_until(e.expires)}"
+            )
+    elif args.action == "export":
+        entries = [e.toJSON() for e in store.list(now)]
+        if args.json:
+            print(json.dumps(entries, indent=2))
+            return
+        out = csv.DictWriter(sys.stdout, ["email", "reason", "created", "expires", "messageid"])
+        out.writeheader()
+        out.writerows(entries)
+    elif args.action == "import":
+        count = 0
+        with open(args.file, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f):
+                if not row or not row[0].strip() or row[0].strip().lower() == "email":
+                    continue
+                reason = row[1].strip() if len(row) > 1 and row[1].strip() else args.reason
+                store.add(row[0], reason, now, expires)
+                count += 1
+        print(f"suppressed {count} address(es) from {args.file}")
+
+
+def _until(expires: float | None) -> str:
+    return "for ever" if expires is None else f"until {_when(expires)}"
 
 
 def queueCommand(data: Path, args) -> None:
@@ -427,6 +476,46 @@ def parser() -> argparse.ArgumentParser:
     ):
         hookActions.add_parser(name, help=text).add_argument("id", type=int)
 
+    suppression = sub.add_parser(
+        "suppression",
+        help="manage the suppression list",
+        description="Addresses that mail is no longer attempted to: a hard bounce or a"
+        " complaint puts an address here (for --suppression-days), and so can you. Mail to a"
+        " suppressed address is recorded as a failure with reason 'suppressed' (and a DSN where"
+        " the sender asked for one); X-Smtpeter-IgnoreSuppression: true overrides it for one"
+        " message.",
+    )
+    suppressionActions = suppression.add_subparsers(dest="action", required=True, metavar="ACTION")
+    suppressionAdd = suppressionActions.add_parser("add", help="suppress an address")
+    suppressionAdd.add_argument("address", help="the recipient address")
+    suppressionDelete = suppressionActions.add_parser(
+        "delete", help="take an address off the list (mail to it is attempted again)"
+    )
+    suppressionDelete.add_argument("address", help="the recipient address")
+    suppressionImport = suppressionActions.add_parser(
+        "import", help="suppress the addresses in a CSV file (email[,reason] per line)"
+    )
+    suppressionImport.add_argument(
+        "file", help="CSV: an address per line, optionally a reason; a header line is skipped"
+    )
+    for command in (suppressionAdd, suppressionImport):
+        command.add_argument(
+            "--reason", default=MANUAL, help=f"why, as the list shows it [default: {MANUAL}]"
+        )
+        command.add_argument(
+            "--days",
+            type=float,
+            default=0,
+            help="suppress for this many days [default: 0, for ever]",
+        )
+    suppressionAdd.add_argument("--json", action="store_true", help="print the entry as JSON")
+    suppressionActions.add_parser(
+        "list", help="the suppressed addresses, why, and until when"
+    ).add_argument("--json", action="store_true", help="print a JSON array")
+    suppressionActions.add_parser(
+        "export", help="the list as CSV (email,reason,created,expires,messageid), for import"
+    ).add_argument("--json", action="store_true", help="a JSON array instead of CSV")
+
     queue = sub.add_parser(
         "queue",
         help="look at the delivery queue",
@@ -504,6 +593,8 @@ def _run(data: Path, args) -> int:
             tokenCommand(TokenStore(db), args)
         elif args.command == "webhook":
             webhookCommand(WebhookStore(db), args)
+        elif args.command == "suppression":
+            suppressionCommand(SuppressionStore(db), args)
     except (StoreError, ValueError) as e:
         return _fail(str(e))
     return 0

@@ -41,6 +41,13 @@ class Config:
     dnsServer: tuple[str, int] | None = None
     http: tuple[str, ...] = ("tcp:8080",)
     retention: timedelta = timedelta(days=30)
+    #: How long an address stays suppressed after a hard bounce or a complaint; 0 for ever.
+    suppressionDays: float = 365
+
+    @property
+    def suppressFor(self) -> timedelta | None:
+        return timedelta(days=self.suppressionDays) if self.suppressionDays else None
+
     mx: tuple[str, ...] = ()
     webhookRetry: timedelta = timedelta(seconds=30)
     webhookGiveUp: timedelta = timedelta(days=1)

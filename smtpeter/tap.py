@@ -161,6 +161,13 @@ class Options(usage.Options):
             "Days to keep events and message records; older ones are purged every hour.",
         ],
         [
+            "suppression-days",
+            None,
+            "365",
+            "Days an address stays on the suppression list after a hard bounce or a"
+            " complaint (0: for ever).",
+        ],
+        [
             "webhook-retry",
             None,
             "30s",
@@ -244,6 +251,13 @@ def _fail(message: str) -> None:
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _days(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
         raise ValueError(text)
     return value
 
@@ -365,6 +379,7 @@ def makeConfig(options) -> Config:
         webhookRetry=get("webhook-retry", parseDuration, None),
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
+        suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,
         workers=workers,

@@ -12,7 +12,7 @@ before the recipient's state, so a crash can duplicate a DSN, never lose one.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from attrs import define, evolve, field, frozen
 from twisted.internet.defer import (
@@ -26,11 +26,13 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from ..events import DEFERRAL, DELIVERY, FAILURE, WARNING, Event, IEventSink
+from ..events._bounces import ADDRESS_GONE, reasonFor
 from ..features._transformer import PassThrough
 from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage
 from ..queue._spool import newQueueId
 from ..smtp._exceptions import SMTPRefusal
 from ..smtp._replies import LOCAL_ERROR
+from ..store._suppressions import HARD_BOUNCE
 from . import _dsn as dsn
 from ._outcome import DELIVERED, PERMANENT, Outcome
 
@@ -104,6 +106,10 @@ class QueueManager:
     transformer: object = field(factory=PassThrough)
     #: Per message, how many recipients' copies are rendered and sent at once.
     copiesAtOnce: int = 20
+    #: The suppression list (an L{ISuppressionStore}), if there is one.
+    suppressions: object = None
+    #: How long an address that failed as unknown stays suppressed (C{None}: always).
+    suppressFor: timedelta | None = timedelta(days=365)
     entries: dict[str, Entry] = field(factory=dict, init=False)
     _slots: DeferredSemaphore = field(init=False)
     _stopping: bool = field(default=False, init=False)
@@ -204,7 +210,10 @@ class QueueManager:
         if content is None:
             content = await self.spool.readContent(message.qid)
         entry.content = None
-        outcomes = await self._send(entry, content, pending)
+        suppressed = await self._suppressed(message, pending)
+        sending = [i for i in pending if i not in suppressed]
+        sent = iter(await self._send(entry, content, sending) if sending else [])
+        outcomes = [suppressed.get(i) or next(sent) for i in pending]
         now = self.clock.seconds()
         expiry = message.received + self.retry.maxQueueTime.total_seconds()
         reports: dict[str, list[dsn.RecipientReport]] = {}
@@ -229,7 +238,13 @@ class QueueManager:
                     )
                 self._event(DELIVERY, message, recipient.address, details)
             elif outcome.status == PERMANENT or now >= expiry:
-                if outcome.status != PERMANENT:
+                if index in suppressed:
+                    details["reason"] = "suppressed"
+                elif outcome.status == PERMANENT:
+                    details["reason"] = reasonFor(outcome.enhanced, outcome.text)
+                    if details["reason"] in ADDRESS_GONE:
+                        self._suppress(message, recipient.address, now)
+                else:
                     outcome = Outcome(
                         PERMANENT,
                         outcome.code,
@@ -238,7 +253,9 @@ class QueueManager:
                         outcome.state,
                         outcome.host,
                     )
-                    details.update(status=outcome.enhanced, text=outcome.text, expired=True)
+                    details.update(
+                        status=outcome.enhanced, text=outcome.text, expired=True, reason="expired"
+                    )
                 new = RecipientState(FAILED, attempts, 0.0, outcome.describe())
                 if recipient.wants("FAILURE"):
                     reports.setdefault(dsn.FAILED, []).append(
@@ -316,6 +333,36 @@ class QueueManager:
             consumeErrors=True,
         )
         return [outcome for _, outcome in results]
+
+    async def _suppressed(self, message: QueuedMessage, pending: list[int]) -> dict:
+        """The pending recipients on the suppression list, with the outcome they get."""
+        if self.suppressions is None or message.isDSN or message.options.ignoresSuppression:
+            return {}
+        addresses = [message.envelope.recipients[i].address for i in pending]
+        found = await self.suppressions.suppressed(addresses, self.clock.seconds())
+        outcomes = {}
+        for index, address in zip(pending, addresses, strict=True):
+            entry = found.get(address)
+            if entry is not None:
+                when = datetime.fromtimestamp(entry.created, UTC).strftime("%Y-%m-%d")
+                because = f" by message {entry.qid}" if entry.qid else ""
+                outcomes[index] = Outcome(
+                    PERMANENT,
+                    550,
+                    "5.7.1",
+                    f"not attempted: {address} is on the suppression list"
+                    f" ({entry.reason} on {when}{because})",
+                    "suppressed",
+                )
+        return outcomes
+
+    def _suppress(self, message: QueuedMessage, address: str, now: float) -> None:
+        """Put an address the next hop said does not exist on the suppression list."""
+        if self.suppressions is None:
+            return
+        expires = now + self.suppressFor.total_seconds() if self.suppressFor else None
+        d = self.suppressions.suppress(address, HARD_BOUNCE, now, expires, message.qid)
+        d.addErrback(lambda f: log.failure("could not suppress {address}", f, address=address))
 
     def _event(self, kind, message, recipient, details) -> None:
         event = Event(

@@ -93,6 +93,11 @@ class Options:
     #: The C{Message-ID} header's value, as sent or as the gateway added it.
     messageId: str | None = None
 
+    @property
+    def ignoresSuppression(self) -> bool:
+        """Did the message say C{X-Smtpeter-IgnoreSuppression: true}?"""
+        return self.extra.get("ignoresuppression") == "true"
+
     def toJSON(self) -> dict:
         return {
             "features": sorted(self.features),

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from ..events._bounces import forwarding, readBounce
+from ..events._bounces import COMPLAINT, HARD, forwarding, readBounce
 from ..features import TokenSigner
 from ..queue._incoming import IncomingContent
 from ..queue._message import Envelope, Recipient
+from ..store._suppressions import COMPLAINT as SUPPRESSED_COMPLAINT
+from ..store._suppressions import HARD_BOUNCE
 from . import _replies as R
 from ._exceptions import SMTPRefusal
 from ._mailcommands import fitted
@@ -38,12 +40,16 @@ MIME_KEPT = 256 * 1024
 class BounceIntake:
     """Records bounces and forwards them as the original sender asked."""
 
-    def __init__(self, events, queue, signer: TokenSigner, domain: str, clock) -> None:
+    def __init__(
+        self, events, queue, signer: TokenSigner, domain: str, clock, suppressFor=None
+    ) -> None:
         self.events = events
         self.queue = queue
         self.signer = signer
         self.domain = domain.lower()
         self.clock = clock
+        #: How long a hard bounce or complaint suppresses its address (C{None}: for ever).
+        self.suppressFor = suppressFor
 
     def check(self, address: str):
         """The L{TrackingId} of a bounce address of ours, else C{None}."""
@@ -66,6 +72,11 @@ class BounceIntake:
                 "mime": content[:MIME_KEPT].decode("utf-8", "replace"),
             }
             address = recipient.address if recipient is not None else ""
+            if address and report.kind in (HARD, COMPLAINT):
+                now = self.clock.seconds()
+                expires = now + self.suppressFor.total_seconds() if self.suppressFor else None
+                reason = HARD_BOUNCE if report.kind == HARD else SUPPRESSED_COMPLAINT
+                await self.events.suppress(address, reason, now, expires, tracking.qid)
             await self.events.recordBounce(
                 tracking.qid,
                 address,

@@ -113,6 +113,8 @@ def readOptions(
                     BAD_OPTION.format(detail=f"{name}: use 'hosted', 'inline' or 'default'")
                 )
             (features.add if value.lower() == "hosted" else features.discard)("hostedimages")
+        elif option == "ignoresuppression":
+            extra[option] = "true" if _flag(name, value) else "false"
         elif option == "tags":
             for tag in (t.strip() for t in value.split(",")):
                 if not tag:

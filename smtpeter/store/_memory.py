@@ -13,16 +13,18 @@ from collections import deque
 from collections.abc import Callable
 
 from attrs import define, evolve, field
-from twisted.internet.defer import succeed
+from twisted.internet.defer import fail, succeed
 from zope.interface import implementer
 
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, tokenHash
 from ._events import EventQuery, MessageRecord, StoredEvent
+from ._exceptions import StoreError
 from ._logins import LoginRecord
+from ._suppressions import Suppression, normalise
 from ._webhooks import Delivery, Webhook
-from .interfaces import IAuthFailureStore, IEventStore, ILoginStore
+from .interfaces import IAuthFailureStore, IEventStore, ILoginStore, ISuppressionStore
 
 
 @implementer(ILoginStore)
@@ -77,7 +79,7 @@ class MemoryAuthFailures:
         return succeed(len(recent))
 
 
-@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore)
+@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore)
 class MemoryStore:
     """Everything kept in dictionaries; every Deferred has fired when returned."""
 
@@ -93,6 +95,8 @@ class MemoryStore:
         self.deliveries: dict[int, tuple[Delivery, float]] = {}
         self._deliveryRows = 0
         self._webhookListeners: list[Callable[[], None]] = []
+        #: Suppressions by lower-cased address.
+        self.suppressionList: dict[str, Suppression] = {}
 
     # Set-up, as the CLI does it for the SQLite store ------------------------------
 
@@ -197,6 +201,10 @@ class MemoryStore:
         self._webhookListeners.append(listener)
 
     def purge(self, before):
+        now = self.clock.seconds()
+        for key, entry in list(self.suppressionList.items()):
+            if entry.expires is not None and entry.expires <= now:
+                del self.suppressionList[key]
         kept = [e for e in self.stored if e.time >= before]
         removed = len(self.stored) - len(kept)
         self.stored[:] = kept
@@ -205,6 +213,37 @@ class MemoryStore:
                 del self.messages[qid]
                 self.sentLinks.pop(qid, None)
         return succeed(removed)
+
+    # ISuppressionStore ----------------------------------------------------------------
+
+    def suppressed(self, addresses, now):
+        found = {}
+        for address in addresses:
+            entry = self.suppressionList.get(address.lower())
+            if entry is not None and (entry.expires is None or entry.expires > now):
+                found[address] = entry
+        return succeed(found)
+
+    def suppressions(self, now):
+        entries = [e for e in self.suppressionList.values() if e.expires is None or e.expires > now]
+        return succeed(sorted(entries, key=lambda e: (e.created, e.address)))
+
+    def suppress(self, address, reason, now, expires, qid):
+        try:
+            entry = Suppression(normalise(address), reason, now, expires, qid)
+        except StoreError as e:
+            return fail(e)
+        self.suppressionList[entry.address.lower()] = entry
+        return succeed(entry)
+
+    def unsuppress(self, address):
+        try:
+            key = normalise(address).lower()
+        except StoreError as e:
+            return fail(e)
+        if self.suppressionList.pop(key, None) is None:
+            return fail(StoreError(f"{address} is not suppressed"))
+        return succeed(None)
 
     # Reading -------------------------------------------------------------------------
 

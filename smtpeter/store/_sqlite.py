@@ -35,16 +35,17 @@ from ._apitokens import TokenStore
 from ._domains import DomainStore
 from ._events import EventStore, StoredEvent
 from ._logins import LoginRecord, LoginStore, connect
+from ._suppressions import SuppressionStore
 from ._throttle import ThrottleStore
 from ._webhooks import WebhookStore
-from .interfaces import IAuthFailureStore, IEventStore, ILoginStore
+from .interfaces import IAuthFailureStore, IEventStore, ILoginStore, ISuppressionStore
 
 log = Logger()
 
 _STOP = object()
 
 
-@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore)
+@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore)
 class SQLiteStore:
     """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
 
@@ -135,7 +136,7 @@ class SQLiteStore:
         self._webhookListeners.append(listener)
 
     def purge(self, before: float) -> Deferred:
-        return self._write(_Purge(before)).addCallback(_only)
+        return self._write(_Purge(before, self.clock.seconds())).addCallback(_only)
 
     def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
         return self._write(_AuthFailure(address, now, window, limit, banFor)).addCallback(_only)
@@ -176,6 +177,20 @@ class SQLiteStore:
 
     def authBannedUntil(self, address: str, now: float) -> Deferred:
         return self._read(_view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
+
+    # ISuppressionStore -----------------------------------------------------------------
+
+    def suppressed(self, addresses: list, now: float) -> Deferred:
+        return self._read(_view(SuppressionStore, SuppressionStore.find), addresses, now)
+
+    def suppressions(self, now: float) -> Deferred:
+        return self._read(_view(SuppressionStore, SuppressionStore.list), now)
+
+    def suppress(self, address, reason, now, expires, qid) -> Deferred:
+        return self._write(_Suppress(address, reason, now, expires, qid)).addCallback(_only)
+
+    def unsuppress(self, address: str) -> Deferred:
+        return self._write(_Unsuppress(address)).addCallback(_only)
 
     # ILoginStore ------------------------------------------------------------------------
 
@@ -327,11 +342,28 @@ class _WebhookOutcome:
 
 
 class _Purge:
-    def __init__(self, before: float) -> None:
-        self.before = before
+    def __init__(self, before: float, now: float) -> None:
+        self.before, self.now = before, now
 
     def __call__(self, store: EventStore) -> list:
+        store.view(SuppressionStore).purge(self.now)
         return [store.purge(self.before)]
+
+
+class _Suppress:
+    def __init__(self, *arguments) -> None:
+        self.arguments = arguments
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.view(SuppressionStore).add(*self.arguments)]
+
+
+class _Unsuppress:
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.view(SuppressionStore).delete(self.address)]
 
 
 class _AuthFailure:

@@ -36,6 +36,26 @@ class IAuthFailureStore(Interface):
         """
 
 
+class ISuppressionStore(Interface):
+    """
+    The suppression list (L{Suppression<smtpeter.store._suppressions.
+    Suppression>} entries), one per installation. Every method returns a
+    C{Deferred}; writes fire once they are durable.
+    """
+
+    def suppressed(addresses: list, now: float):
+        """C{Deferred[dict[str, Suppression]]}: the entries in force for C{addresses}."""
+
+    def suppress(address: str, reason: str, now: float, expires, qid):
+        """C{Deferred[Suppression]}: suppress C{address} until C{expires} (C{None}: always)."""
+
+    def unsuppress(address: str):
+        """C{Deferred[None]}: take C{address} off the list; fails if it is not on it."""
+
+    def suppressions(now: float):
+        """C{Deferred[list[Suppression]]}: every entry in force, oldest first."""
+
+
 class IEventStore(Interface):
     """
     What the gateway's web side, webhooks and bounce intake ask of the

@@ -15,14 +15,17 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime
+from urllib.parse import unquote
 
 from attrs import evolve
 from twisted.web.resource import Resource
 
 from ..store._apitokens import PREFIX
 from ..store._events import TYPES, EventQuery, isoTime
+from ..store._exceptions import StoreError
+from ..store._suppressions import MANUAL
 from ._openapi import document
-from ._resources import AsyncLeaf, HTTPError, NotFound, segment
+from ._resources import AsyncLeaf, HTTPError, NotFound, readJSON, segment
 
 _QID = re.compile(r"[0-9A-Fa-f]{20}")
 MAX_LIMIT = 1000
@@ -373,6 +376,61 @@ def _cell(value) -> str:
     return str(value)
 
 
+class Suppressions(Authenticated):
+    """
+    C{GET /v1/suppressions}, C{GET|DELETE /v1/suppressions/{email}},
+    C{POST /v1/suppressions} with C{{"email", "reason", "days"}}.
+    """
+
+    methods = (b"GET", b"HEAD", b"POST", b"DELETE")
+
+    def __init__(self, events, bearer: Bearer, clock) -> None:
+        super().__init__(events, bearer)
+        self.clock = clock
+
+    async def authenticated(self, request):
+        Parameters(request, ())
+        now = self.clock.seconds()
+        if len(request.postpath) > 1 or (request.postpath == [b""] and request.method != b"GET"):
+            raise HTTPError(404, "use /v1/suppressions or /v1/suppressions/{email}")
+        address = unquote(segment(request))
+        if request.method == b"POST":
+            if address:
+                raise HTTPError(405, "POST to /v1/suppressions, with the email in the body")
+            return await self._add(request, now)
+        if not address:
+            entries = await self.events.suppressions(now)
+            return {"suppressions": [e.toJSON() for e in entries]}
+        if request.method == b"DELETE":
+            try:
+                await self.events.unsuppress(address)
+            except StoreError as e:
+                raise HTTPError(404, str(e))
+            return {"email": address, "deleted": True}
+        found = await self.events.suppressed([address], now)
+        if not found:
+            raise HTTPError(404, f"{address} is not suppressed")
+        return found[address].toJSON()
+
+    async def _add(self, request, now: float):
+        body = readJSON(request)
+        address, reason, days = body.get("email"), body.get("reason", MANUAL), body.get("days", 0)
+        if not isinstance(address, str):
+            raise HTTPError(400, "email: required, the address to suppress", parameter="email")
+        if not isinstance(reason, str) or not 0 < len(reason) <= 200:
+            raise HTTPError(400, "reason: a text of 1 to 200 characters", parameter="reason")
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
+            raise HTTPError(400, "days: a number of days, 0 for ever", parameter="days")
+        try:
+            entry = await self.events.suppress(
+                address, reason, now, now + days * 86400 if days else None, None
+            )
+        except StoreError as e:
+            raise HTTPError(400, f"email: {e}", parameter="email")
+        request.setResponseCode(201)
+        return entry.toJSON()
+
+
 class OpenAPI(AsyncLeaf):
     async def handle(self, request):
         return document()
@@ -385,6 +443,7 @@ class API(Resource):
         self.putChild(b"events", Events(events, bearer))
         self.putChild(b"messages", Messages(events, bearer))
         self.putChild(b"logfiles", LogFiles(events, bearer))
+        self.putChild(b"suppressions", Suppressions(events, bearer, clock))
         self.putChild(b"openapi.json", OpenAPI())
 
     def getChild(self, path, request):

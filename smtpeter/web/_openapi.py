@@ -38,6 +38,29 @@ _ERRORS = {
 }
 
 
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_SUPPRESSION = {
+    "type": "object",
+    "required": ["email", "reason", "created", "expires", "messageid"],
+    "properties": {
+        "email": {"type": "string"},
+        "reason": {
+            "type": "string",
+            "description": "hard bounce, complaint, or what the administrator gave",
+        },
+        "created": {"type": "string", "format": "date-time"},
+        "expires": {"type": ["string", "null"], "format": "date-time"},
+        "messageid": {
+            "type": ["string", "null"],
+            "description": "the message whose bounce or complaint caused it",
+        },
+    },
+}
+
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -115,6 +138,84 @@ def document() -> dict:
                         "404": _error("No such message (or older than the retention period)."),
                     },
                 }
+            },
+            "/suppressions": {
+                "get": {
+                    "summary": "The suppression list: addresses mail is not attempted to",
+                    "operationId": "listSuppressions",
+                    "responses": {
+                        "200": _json(
+                            "Every entry in force, oldest first.",
+                            {
+                                "type": "object",
+                                "required": ["suppressions"],
+                                "properties": {
+                                    "suppressions": {"type": "array", "items": _SUPPRESSION}
+                                },
+                            },
+                        ),
+                        **_ERRORS,
+                    },
+                },
+                "post": {
+                    "summary": "Suppress an address",
+                    "operationId": "addSuppression",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["email"],
+                                    "properties": {
+                                        "email": {"type": "string"},
+                                        "reason": {"type": "string"},
+                                        "days": {
+                                            "type": "number",
+                                            "description": "how long; 0 or absent: for ever",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("The entry, as the list now holds it.", _SUPPRESSION),
+                        **_ERRORS,
+                    },
+                },
+            },
+            "/suppressions/{email}": {
+                "parameters": [
+                    {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "get": {
+                    "summary": "Whether an address is suppressed, and why",
+                    "operationId": "getSuppression",
+                    "responses": {
+                        "200": _json("The entry.", _SUPPRESSION),
+                        **_ERRORS,
+                        "404": _error("The address is not suppressed."),
+                    },
+                },
+                "delete": {
+                    "summary": "Take an address off the list: mail to it is attempted again",
+                    "operationId": "deleteSuppression",
+                    "responses": {
+                        "200": _json(
+                            "Deleted.",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "email": {"type": "string"},
+                                    "deleted": {"type": "boolean"},
+                                },
+                            },
+                        ),
+                        **_ERRORS,
+                        "404": _error("The address is not suppressed."),
+                    },
+                },
             },
             "/logfiles/{type}": {
                 "get": {

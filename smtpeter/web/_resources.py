@@ -34,6 +34,23 @@ def segment(request) -> str:
     return request.postpath[0].decode("ascii", "replace") if request.postpath else ""
 
 
+MAX_BODY = 1024 * 1024
+
+
+def readJSON(request) -> dict:
+    """The request's body as a JSON object, or a 400 that says what is wrong with it."""
+    data = request.content.read(MAX_BODY + 1) if request.content is not None else b""
+    if len(data) > MAX_BODY:
+        raise HTTPError(413, "the body is larger than 1 MiB")
+    try:
+        body = json.loads(data or b"{}")
+    except ValueError as e:
+        raise HTTPError(400, f"the body is not JSON ({e})")
+    if not isinstance(body, dict):
+        raise HTTPError(400, "the body must be a JSON object")
+    return body
+
+
 def writeJSON(request, body, code: int = 200) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
     request.setResponseCode(code)
@@ -48,14 +65,16 @@ class AsyncLeaf(Resource):
     A leaf whose C{handle(request)} is an C{async def}: its return value
     (C{bytes}, or anything JSON-able) is the body unless it wrote the
     response itself (C{None}); an L{HTTPError} becomes its JSON answer.
+    It answers the C{methods} it lists; any other gets 405, with C{Allow}.
     """
 
     isLeaf = True
+    methods: tuple[bytes, ...] = (b"GET", b"HEAD")
 
-    def render_GET(self, request):
+    def render(self, request):
         finished = []
         request.notifyFinish().addBoth(finished.append)
-        d = ensureDeferred(self.handle(request))
+        d = ensureDeferred(self._dispatch(request))
 
         def done(body):
             if finished:
@@ -63,7 +82,7 @@ class AsyncLeaf(Resource):
             if isinstance(body, bytes):
                 request.write(body)
             elif body is not None:
-                writeJSON(request, body)
+                writeJSON(request, body, request.code)
             request.finish()
 
         def failed(failure):
@@ -80,6 +99,15 @@ class AsyncLeaf(Resource):
 
         d.addCallbacks(done, failed)
         return NOT_DONE_YET
+
+    async def _dispatch(self, request):
+        if request.method not in self.methods:
+            allowed = ", ".join(m.decode() for m in self.methods)
+            request.setHeader(b"allow", allowed.encode())
+            raise HTTPError(
+                405, f"{request.method.decode('latin-1')[:10]} is not allowed here; use {allowed}"
+            )
+        return await self.handle(request)
 
     async def handle(self, request):
         raise NotImplementedError

@@ -198,7 +198,13 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
     if os.environ.get("SMTPETER_REGOLD"):
         DOCS.write_text(text())
     assert json.loads(DOCS.read_text()) == served
-    assert set(served["paths"]) == {"/events", "/messages/{messageid}", "/logfiles/{type}"}
+    assert set(served["paths"]) == {
+        "/events",
+        "/messages/{messageid}",
+        "/logfiles/{type}",
+        "/suppressions",
+        "/suppressions/{email}",
+    }
 
 
 def _matches(schema: dict, value, components: dict) -> bool:

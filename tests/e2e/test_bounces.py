@@ -108,6 +108,18 @@ def test_exims_bounce_is_a_failure_not_an_auto_reply(mx, sink):
     assert event["forwarded"] is False and "NOTIFY=NEVER" in event["forward_reason"]
     time.sleep(1)
     assert sink.messages == []
+    [suppressed] = json.loads(mx.cli("suppression", "list", "--json").stdout)
+    assert (suppressed["email"], suppressed["reason"]) == ("reader@example.org", "hard bounce")
+    assert suppressed["messageid"] == event["qid"]
+
+
+def test_a_complaint_suppresses_and_a_soft_bounce_does_not(mx, sink):
+    verp = sendTracked(mx, sink, notify="NEVER")
+    assert bounce(mx, verp, "gmail-spam.eml")[0] == 250  # soft: says nothing of the address
+    assert json.loads(mx.cli("suppression", "list", "--json").stdout) == []
+    assert bounce(mx, verp, "arf.eml")[0] == 250
+    [suppressed] = json.loads(mx.cli("suppression", "list", "--json").stdout)
+    assert (suppressed["email"], suppressed["reason"]) == ("reader@example.org", "complaint")
 
 
 @pytest.mark.parametrize(

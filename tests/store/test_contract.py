@@ -19,9 +19,11 @@ from smtpeter.store import (
     IAuthFailureStore,
     IEventStore,
     ILoginStore,
+    ISuppressionStore,
     LoginStore,
     MemoryStore,
     SQLiteStore,
+    StoreError,
     connect,
 )
 from smtpeter.store._apitokens import TokenStore
@@ -88,7 +90,13 @@ class StoreContract:
             store.stop()
 
     def test_interfaces(self, store):
-        for interface in (IEventSink, IEventStore, ILoginStore, IAuthFailureStore):
+        for interface in (
+            IEventSink,
+            IEventStore,
+            ILoginStore,
+            IAuthFailureStore,
+            ISuppressionStore,
+        ):
             assert verifyObject(interface, store)
 
     def test_an_accepted_message_is_recorded_once_with_an_attempt_per_recipient(self, store):
@@ -253,6 +261,33 @@ class StoreContract:
         assert self.wait(store.authBannedUntil("192.0.2.2", 10.0)) is None
         assert self.wait(store.authBannedUntil("192.0.2.1", 62.0)) is None
         assert self.wait(store.recordAuthFailure("192.0.2.1", 700.0, 600, 3, 60)) == 1
+
+    def test_the_suppression_list(self, store):
+        first = self.wait(store.suppress("Reader@Example.ORG", "hard bounce", 10.0, None, QID))
+        assert (first.address, first.reason, first.qid) == (
+            "Reader@example.org",
+            "hard bounce",
+            QID,
+        )
+        self.wait(store.suppress("<later@x.test>", "complaint", 20.0, 100.0, None))
+        found = self.wait(store.suppressed(["reader@example.org", "later@x.test", "no@x.test"], 50))
+        assert set(found) == {"reader@example.org", "later@x.test"}  # case does not matter
+        assert found["later@x.test"].expires == 100.0
+        assert set(self.wait(store.suppressed(["later@x.test"], 100.0))) == set()  # expired
+        listed = self.wait(store.suppressions(50.0))
+        assert [e.address for e in listed] == ["Reader@example.org", "later@x.test"]
+        assert [e.address for e in self.wait(store.suppressions(100.0))] == ["Reader@example.org"]
+        self.wait(
+            store.suppress("reader@example.org", "added by an administrator", 30.0, None, None)
+        )
+        [again] = self.wait(store.suppressed(["READER@example.org"], 50.0)).values()
+        assert again.reason == "added by an administrator"  # the newest entry wins
+        self.wait(store.unsuppress("reader@EXAMPLE.org"))
+        assert self.wait(store.suppressed(["reader@example.org"], 50.0)) == {}
+        with pytest.raises(StoreError, match="is not suppressed"):
+            self.wait(store.unsuppress("reader@example.org"))
+        with pytest.raises(StoreError, match="is not an email address"):
+            self.wait(store.suppress("nobody", "x", 1.0, None, None))
 
 
 class TestMemoryStore(StoreContract):
