@@ -136,6 +136,14 @@ class QueueManager:
         )
         try:
             await self.spool.store(message)
+        except OSError as e:
+            # The disk is full, or the spool unwritable: a known condition, one line.
+            log.error(
+                "could not store a message for <{sender}>: {error}",
+                sender=envelope.sender,
+                error=f"{e.strerror or e} ({e.filename or 'spool'})",
+            )
+            raise SMTPRefusal(LOCAL_ERROR)
         except Exception:
             log.failure("could not store message")
             raise SMTPRefusal(LOCAL_ERROR)
