@@ -209,6 +209,9 @@ def suppressionCommand(store: SuppressionStore, args) -> None:
         print(f"suppressed {entry.address} ({entry.reason}), {_until(entry.expires)}")
     elif args.action == "delete":
         store.delete(args.address)
+        if args.json:
+            print(json.dumps({"email": args.address, "deleted": True}))
+            return
         print(f"{args.address} is no longer suppressed")
     elif args.action == "list":
         entries = store.list(now)
@@ -238,6 +241,9 @@ def suppressionCommand(store: SuppressionStore, args) -> None:
                 reason = row[1].strip() if len(row) > 1 and row[1].strip() else args.reason
                 store.add(row[0], reason, now, expires)
                 count += 1
+        if args.json:
+            print(json.dumps({"imported": count}))
+            return
         print(f"suppressed {count} address(es) from {args.file}")
 
 
@@ -509,6 +515,12 @@ def parser() -> argparse.ArgumentParser:
             help="suppress for this many days [default: 0, for ever]",
         )
     suppressionAdd.add_argument("--json", action="store_true", help="print the entry as JSON")
+    suppressionDelete.add_argument(
+        "--json", action="store_true", help='print {"email", "deleted"} as JSON'
+    )
+    suppressionImport.add_argument(
+        "--json", action="store_true", help='print {"imported": N} as JSON'
+    )
     suppressionActions.add_parser(
         "list", help="the suppressed addresses, why, and until when"
     ).add_argument("--json", action="store_true", help="print a JSON array")

@@ -233,3 +233,29 @@ def test_version(capsys):
         main(["--version"])
     assert exit.value.code == 0
     assert capsys.readouterr().out.strip() == f"smtpeter {__version__}"
+
+
+def test_suppression_commands(capsys, tmp_path):
+    assert run(capsys, tmp_path, "suppression", "add", "A@Example.COM", "--days", "2")[0] == 0
+    listing = tmp_path / "in.csv"
+    listing.write_text("email,reason\nb@x.test,old list\nc@x.test\n\n")
+    code, out, _ = run(capsys, tmp_path, "suppression", "import", str(listing), "--json")
+    assert code == 0 and json.loads(out) == {"imported": 2}
+    code, out, _ = run(capsys, tmp_path, "suppression", "list", "--json")
+    entries = json.loads(out)
+    assert [(e["email"], e["reason"]) for e in entries] == [
+        ("A@example.com", "added by an administrator"),
+        ("b@x.test", "old list"),
+        ("c@x.test", "added by an administrator"),
+    ]
+    assert entries[0]["expires"] and entries[1]["expires"] is None
+    code, out, _ = run(capsys, tmp_path, "suppression", "export")
+    assert (
+        out.splitlines()[0] == "email,reason,created,expires,messageid"
+        and len(out.splitlines()) == 4
+    )
+    assert run(capsys, tmp_path, "suppression", "delete", "a@example.com")[0] == 0
+    code, _, err = run(capsys, tmp_path, "suppression", "delete", "a@example.com")
+    assert code == 1 and err.strip() == "smtpeter: a@example.com is not suppressed"
+    code, _, err = run(capsys, tmp_path, "suppression", "add", "nobody")
+    assert code == 1 and err.strip() == "smtpeter: 'nobody' is not an email address"

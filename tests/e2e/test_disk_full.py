@@ -86,6 +86,8 @@ def test_a_full_disk_costs_a_451_and_leaves_nothing_behind(small, sink):
         [received] = sink.wait(1)
         assert b"Subject: room again" in received.data
         log = gateway.logText()
-        assert "Traceback" not in log, log[log.find("Traceback") - 600 : log.find("Traceback") + 2500]
+        assert "Traceback" not in log, log[
+            log.find("Traceback") - 600 : log.find("Traceback") + 2500
+        ]
     finally:
         gateway.stop()
