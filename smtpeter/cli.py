@@ -18,15 +18,14 @@ from pathlib import Path
 from . import __version__
 from ._datadir import createDatabase
 from .config import Config
+from .manage import Administration
 from .queue import DiskSpool
 from .queue._spool import spoolDirectories
-from .store import LoginRecord, LoginStore, StoreError, connect
-from .store._apitokens import TokenStore
-from .store._domains import DomainKey, DomainStore
+from .store import StoreError, connect
+from .store._apitokens import READ, SCOPES
 from .store._events import TYPES
 from .store._logins import knownFeatures
 from .store._suppressions import MANUAL, SuppressionStore
-from .store._webhooks import Webhook, WebhookStore
 
 DATABASE = "smtpeter.sqlite"
 
@@ -35,42 +34,46 @@ def _when(stamp: float | None) -> str:
     return "never" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
-def _show(record: LoginRecord) -> str:
-    state = "enabled" if record.enabled else "disabled"
-    features = " ".join(sorted(record.features)) or "(no features)"
-    clicks = f"  links via {record.publicUrl}" if record.publicUrl else ""
+def _show(login: dict) -> str:
+    state = "enabled" if login["enabled"] else "disabled"
+    features = " ".join(login["features"]) or "(no features)"
+    clicks = f"  links via {login['public_url']}" if login["public_url"] else ""
     return (
-        f"{record.name}  {state}  {features}{clicks}  created {_when(record.created)}"
-        f"  last used {_when(record.lastUsed)}"
+        f"{login['name']}  {state}  {features}{clicks}  created {_when(login['created'])}"
+        f"  last used {_when(login['last_used'])}"
     )
 
 
-def _printPassword(record: LoginRecord, password: str, asJSON: bool, verb: str) -> None:
+def _printPassword(login: dict, asJSON: bool, verb: str) -> None:
     if asJSON:
-        print(
-            json.dumps(
-                {"name": record.name, "password": password, "features": sorted(record.features)}
-            )
-        )
+        print(json.dumps(login))
         return
-    print(f"{verb} login {record.name}")
-    print(f"  password: {password}")
-    print(f"  features: {' '.join(sorted(record.features)) or '(none)'}")
+    print(f"{verb} login {login['name']}")
+    print(f"  password: {login['password']}")
+    print(f"  features: {' '.join(login['features']) or '(none)'}")
     print("This password is shown only now; store it in your mail client or application.")
 
 
-def loginCommand(store: LoginStore, args) -> None:
+def _printList(items: list[dict], asJSON: bool, empty: str, show) -> None:
+    if asJSON:
+        print(json.dumps(items, indent=2))
+    elif not items:
+        print(empty)
+    else:
+        for item in items:
+            print(show(item))
+
+
+def loginCommand(admin: Administration, args) -> None:
     if args.action == "create":
-        record, password = store.create(args.name, args.feature)
-        _printPassword(record, password, args.json, "created")
+        _printPassword(admin.createLogin(args.name, args.feature), args.json, "created")
     elif args.action == "list":
-        records = store.list()
-        if args.json:
-            print(json.dumps([r.toJSON() for r in records], indent=2))
-        elif not records:
-            print("no logins yet; create one with: smtpeter login create NAME")
-        for record in records if not args.json else ():
-            print(_show(record))
+        _printList(
+            admin.listLogins(),
+            args.json,
+            "no logins yet; create one with: smtpeter login create NAME",
+            _show,
+        )
     elif args.action == "update":
         if not args.enable and not args.disable and args.public_url is None:
             raise StoreError(
@@ -79,23 +82,25 @@ def loginCommand(store: LoginStore, args) -> None:
         publicUrl = args.public_url
         if publicUrl is not None and publicUrl.lower() == "default":
             publicUrl = ""
-        print(_show(store.update(args.name, args.enable, args.disable, publicUrl)))
+        login = admin.updateLogin(
+            args.name, enable=args.enable, disable=args.disable, publicUrl=publicUrl
+        )
+        print(_show(login))
     elif args.action in ("enable", "disable"):
-        print(_show(store.setEnabled(args.name, args.action == "enable")))
+        print(_show(admin.updateLogin(args.name, enabled=args.action == "enable")))
     elif args.action == "reset-password":
-        record, password = store.resetPassword(args.name)
-        _printPassword(record, password, args.json, "new password for")
+        _printPassword(admin.resetPassword(args.name), args.json, "new password for")
     elif args.action == "delete":
-        store.delete(args.name)
+        admin.deleteLogin(args.name)
         print(f"deleted login {args.name}")
 
 
-def _printRecord(key: DomainKey, verb: str) -> None:
-    print(f"{verb} DKIM key for {key.domain} (selector {key.selector})")
+def _printRecord(record: dict, verb: str) -> None:
+    print(f"{verb} DKIM key for {record['domain']} (selector {record['selector']})")
     print("Publish this DNS TXT record, then mail from the domain is signed:")
-    print(f"  name:  {key.name}")
-    print(f"  value: {key.txt}")
-    print(f"  zone file line: {key.name}. IN TXT {_zoneQuoted(key.txt)}")
+    print(f"  name:  {record['name']}")
+    print(f"  value: {record['txt']}")
+    print(f"  zone file line: {record['name']}. IN TXT {_zoneQuoted(record['txt'])}")
 
 
 def _zoneQuoted(value: str) -> str:
@@ -103,40 +108,44 @@ def _zoneQuoted(value: str) -> str:
     return " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255))
 
 
-def domainCommand(store: DomainStore, args) -> None:
+def _showKey(key: dict) -> str:
+    state = "signing" if key["active"] else "retired"
+    return (
+        f"{key['domain']}  {key['selector']}  {state}  created {_when(key['created'])}\n"
+        f"    {key['name']} TXT {key['txt']}"
+    )
+
+
+def domainCommand(admin: Administration, args) -> None:
     if args.action == "list":
-        keys = store.list()
-        if args.json:
-            print(json.dumps([k.toJSON() for k in keys], indent=2))
-        elif not keys:
-            print("no DKIM domains yet; add one with: smtpeter domain add DOMAIN")
-        for key in keys if not args.json else ():
-            state = "signing" if key.active else "retired"
-            print(f"{key.domain}  {key.selector}  {state}  created {_when(key.created)}")
-            print(f"    {key.name} TXT {key.txt}")
+        _printList(
+            admin.listDomains(),
+            args.json,
+            "no DKIM domains yet; add one with: smtpeter domain add DOMAIN",
+            _showKey,
+        )
         return
     if args.action == "delete":
-        count = store.delete(args.domain)
+        count = admin.deleteDomain(args.domain)["deleted"]
         print(f"deleted {count} key(s) of {args.domain}; its mail is no longer signed")
         return
     if args.action == "add":
-        key = store.add(args.domain, args.selector)
+        record = admin.addDomain(args.domain, args.selector)
         verb = "created"
     elif args.action == "rotate":
-        key = store.rotate(args.domain, args.selector)
+        record = admin.rotateDomain(args.domain, args.selector)
         verb = "rotated to a new"
     else:
         try:
             pem = Path(args.key).read_bytes()
         except OSError as e:
             raise StoreError(f"cannot read {args.key}: {e.strerror}") from e
-        key = store.importKey(args.domain, pem, args.selector)
+        record = admin.importDomainKey(args.domain, pem, args.selector)
         verb = "imported"
     if args.json:
-        record = key.toJSON()
-        print(json.dumps({k: record[k] for k in ("domain", "selector", "name", "txt")}))
+        print(json.dumps(record))
         return
-    _printRecord(key, verb)
+    _printRecord(record, verb)
     if args.action == "rotate":
         print(
             "Mail is signed with the new key from now on. Keep the old record published"
@@ -144,58 +153,59 @@ def domainCommand(store: DomainStore, args) -> None:
         )
 
 
-def tokenCommand(store: TokenStore, args) -> None:
+def tokenCommand(admin: Administration, args) -> None:
     if args.action == "create":
-        record, token = store.create(args.name)
+        made = admin.createToken(args.name, args.scope)
         if args.json:
-            print(json.dumps({"name": record.name, "token": token}))
+            print(json.dumps(made))
             return
-        print(f"created API token {record.name}")
-        print(f"  token: {token}")
+        print(f"created API token {made['name']} ({made['scope']})")
+        print(f"  token: {made['token']}")
         print("This token is shown only now. Send it as: Authorization: Bearer TOKEN")
     elif args.action == "list":
-        records = store.list()
-        if args.json:
-            print(json.dumps([r.toJSON() for r in records], indent=2))
-        elif not records:
-            print("no API tokens yet; create one with: smtpeter token create NAME")
-        for r in records if not args.json else ():
-            print(f"{r.name}  created {_when(r.created)}  last used {_when(r.lastUsed)}")
+        _printList(
+            admin.listTokens(),
+            args.json,
+            "no API tokens yet; create one with: smtpeter token create NAME",
+            lambda t: (
+                f"{t['name']}  {t['scope']}  created {_when(t['created'])}"
+                f"  last used {_when(t['last_used'])}"
+            ),
+        )
     elif args.action == "delete":
-        store.delete(args.name)
+        admin.deleteToken(args.name)
         print(f"deleted API token {args.name}")
 
 
-def _showWebhook(hook: Webhook) -> str:
-    state = "enabled" if hook.enabled else f"DISABLED ({hook.disabledReason})"
-    line = f"{hook.id}  {hook.url}  {','.join(hook.events)}  {state}"
-    if hook.enabled and hook.lastError:
-        line += f"  last error: {hook.lastError}"
+def _showWebhook(hook: dict) -> str:
+    state = "enabled" if hook["enabled"] else f"DISABLED ({hook['disabled_reason']})"
+    line = f"{hook['id']}  {hook['url']}  {','.join(hook['events'])}  {state}"
+    if hook["enabled"] and hook["last_error"]:
+        line += f"  last error: {hook['last_error']}"
     return line
 
 
-def webhookCommand(store: WebhookStore, args) -> None:
+def webhookCommand(admin: Administration, args) -> None:
     if args.action == "add":
-        hook = store.add(args.url, args.event)
+        hook = admin.addWebhook(args.url, args.event)
         if args.json:
-            print(json.dumps({**hook.toJSON(), "secret": hook.secret}))
+            print(json.dumps(hook))
             return
-        print(f"added webhook {hook.id}: {hook.url} for {', '.join(hook.events)}")
-        print(f"  signing secret: {hook.secret}")
+        print(f"added webhook {hook['id']}: {hook['url']} for {', '.join(hook['events'])}")
+        print(f"  signing secret: {hook['secret']}")
         print("Verify each POST with it (see docs/webhooks.md); 'webhook list' never shows it.")
     elif args.action == "list":
-        hooks = store.list()
-        if args.json:
-            print(json.dumps([h.toJSON() for h in hooks], indent=2))
-        elif not hooks:
-            print("no webhooks yet; add one with: smtpeter webhook add URL --event click")
-        for hook in hooks if not args.json else ():
-            print(_showWebhook(hook))
+        _printList(
+            admin.listWebhooks(),
+            args.json,
+            "no webhooks yet; add one with: smtpeter webhook add URL --event click",
+            _showWebhook,
+        )
     elif args.action == "delete":
-        store.delete(args.id)
+        admin.deleteWebhook(args.id)
         print(f"deleted webhook {args.id}")
     elif args.action == "enable":
-        print(_showWebhook(store.enable(args.id)))
+        print(_showWebhook(admin.enableWebhook(args.id)))
 
 
 def suppressionCommand(store: SuppressionStore, args) -> None:
@@ -445,7 +455,13 @@ def parser() -> argparse.ArgumentParser:
     tokenCreate = tokenActions.add_parser("create", help="make a token and print it once")
     tokenCreate.add_argument("name", help="what the token is for, e.g. reporting")
     tokenCreate.add_argument(
-        "--json", action="store_true", help="print one JSON object with name and token"
+        "--scope",
+        choices=SCOPES,
+        default=READ,
+        help="read: events, messages and lists; admin: changes too [default: read]",
+    )
+    tokenCreate.add_argument(
+        "--json", action="store_true", help="print one JSON object with name, token and scope"
     )
     tokenList = tokenActions.add_parser("list", help="list tokens (names and use, never tokens)")
     tokenList.add_argument("--json", action="store_true", help="print a JSON array")
@@ -597,14 +613,15 @@ def _run(data: Path, args) -> int:
             queueCommand(data, args)
             return 0
         db = connect(data / DATABASE)
+        admin = Administration(db)
         if args.command == "login":
-            loginCommand(LoginStore(db), args)
+            loginCommand(admin, args)
         elif args.command == "domain":
-            domainCommand(DomainStore(db), args)
+            domainCommand(admin, args)
         elif args.command == "token":
-            tokenCommand(TokenStore(db), args)
+            tokenCommand(admin, args)
         elif args.command == "webhook":
-            webhookCommand(WebhookStore(db), args)
+            webhookCommand(admin, args)
         elif args.command == "suppression":
             suppressionCommand(SuppressionStore(db), args)
     except (StoreError, ValueError) as e:

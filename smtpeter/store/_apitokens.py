@@ -1,7 +1,9 @@
 """
 Bearer tokens of the REST API. A token is 32 random bytes, shown once when
 it is made; only its SHA-256 is kept (a salt adds nothing to a secret that
-long), so a copy of the database does not let anyone in.
+long), so a copy of the database does not let anyone in. A token's scope is
+C{read} (it reads events, messages and lists) or C{admin} (it may change
+things too); tokens made before scopes existed are read tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 from attrs import frozen
 
-from ._exceptions import StoreError
+from ._exceptions import Exists, Missing, StoreError
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -21,10 +23,15 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     name TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
     created REAL NOT NULL,
-    last_used REAL
+    last_used REAL,
+    scope TEXT NOT NULL DEFAULT 'read'
 );
 """
 PREFIX = "spt_"
+READ = "read"
+ADMIN = "admin"
+SCOPES = (READ, ADMIN)
+_COLUMNS = "name, created, last_used, scope"
 
 
 @frozen
@@ -32,9 +39,15 @@ class TokenRecord:
     name: str
     created: float
     lastUsed: float | None
+    scope: str = READ
 
     def toJSON(self) -> dict:
-        return {"name": self.name, "created": self.created, "last_used": self.lastUsed}
+        return {
+            "name": self.name,
+            "scope": self.scope,
+            "created": self.created,
+            "last_used": self.lastUsed,
+        }
 
 
 def tokenHash(token: str) -> str:
@@ -45,44 +58,49 @@ class TokenStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         applySchema(db, _SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(api_tokens)")}
+        if "scope" not in columns:  # tokens from before scopes: read tokens
+            db.execute("ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read'")
 
-    def create(self, name: str) -> tuple[TokenRecord, str]:
+    def create(self, name: str, scope: str = READ) -> tuple[TokenRecord, str]:
         name = name.strip()
         if not name or len(name) > 100:
             raise StoreError("a token name is 1 to 100 characters, e.g. reporting")
+        if scope not in SCOPES:
+            raise StoreError(f"a token's scope is {' or '.join(SCOPES)}, not {scope!r}")
         token = PREFIX + secrets.token_urlsafe(32)
         now = time.time()
         try:
             self.db.execute(
-                "INSERT INTO api_tokens (name, hash, created) VALUES (?, ?, ?)",
-                (name, tokenHash(token), now),
+                "INSERT INTO api_tokens (name, hash, created, scope) VALUES (?, ?, ?, ?)",
+                (name, tokenHash(token), now, scope),
             )
         except sqlite3.IntegrityError:
-            raise StoreError(f"a token named {name!r} exists already; delete it or choose another")
-        return TokenRecord(name, now, None), token
+            raise Exists(f"a token named {name!r} exists already; delete it or choose another")
+        return TokenRecord(name, now, None, scope), token
 
     def list(self) -> list[TokenRecord]:
-        rows = self.db.execute("SELECT name, created, last_used FROM api_tokens ORDER BY name")
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY name")
         return [TokenRecord(*row) for row in rows]
 
     def delete(self, name: str) -> None:
         if not self.db.execute("DELETE FROM api_tokens WHERE name = ?", (name,)).rowcount:
-            raise StoreError(f"no token named {name!r}; see 'smtpeter token list'")
+            raise Missing(f"no token named {name!r}; see 'smtpeter token list'")
 
-    def lookup(self, token: str) -> str | None:
-        """The name of the token, if it is one (reads only)."""
+    def lookup(self, token: str) -> TokenRecord | None:
+        """The token's record, if it is one (reads only)."""
         row = self.db.execute(
-            "SELECT name FROM api_tokens WHERE hash = ?", (tokenHash(token),)
+            f"SELECT {_COLUMNS} FROM api_tokens WHERE hash = ?", (tokenHash(token),)
         ).fetchone()
-        return None if row is None else row[0]
+        return None if row is None else TokenRecord(*row)
 
     def touch(self, name: str, now: float) -> None:
         """Note that the token C{name} was used."""
         self.db.execute("UPDATE api_tokens SET last_used = ? WHERE name = ?", (now, name))
 
-    def check(self, token: str) -> str | None:
-        """The name of the token, if it is one; notes when it was used."""
-        name = self.lookup(token)
-        if name is not None:
-            self.touch(name, time.time())
-        return name
+    def check(self, token: str) -> TokenRecord | None:
+        """The token's record, if it is one; notes when it was used."""
+        record = self.lookup(token)
+        if record is not None:
+            self.touch(record.name, time.time())
+        return record

@@ -9,12 +9,20 @@ class StoreError(Exception):
     """Something the user asked of the store cannot be done; the text says why."""
 
 
-class NoSuchLogin(StoreError):
+class Missing(StoreError):
+    """The thing named does not exist (the API's 404)."""
+
+
+class Exists(StoreError):
+    """The thing to be made exists already (the API's 409)."""
+
+
+class NoSuchLogin(Missing):
     def __init__(self, name: str) -> None:
         super().__init__(f"no login named {name!r}; see 'smtpeter login list'")
 
 
-class LoginExists(StoreError):
+class LoginExists(Exists):
     def __init__(self, name: str) -> None:
         super().__init__(f"a login named {name!r} exists already; choose another name")
 
@@ -26,12 +34,12 @@ class UnknownFeature(StoreError):
         )
 
 
-class NoSuchDomain(StoreError):
+class NoSuchDomain(Missing):
     def __init__(self, domain: str) -> None:
         super().__init__(f"no DKIM key for {domain!r}: 'smtpeter domain list' shows the domains")
 
 
-class DomainExists(StoreError):
+class DomainExists(Exists):
     def __init__(self, domain: str) -> None:
         super().__init__(
             f"{domain!r} already has a key: use 'smtpeter domain rotate {domain}' for a new one"

@@ -18,9 +18,9 @@ from zope.interface import implementer
 
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
-from ._apitokens import PREFIX, tokenHash
+from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
 from ._events import EventQuery, MessageRecord, StoredEvent
-from ._exceptions import StoreError
+from ._exceptions import Missing, StoreError
 from ._logins import LoginRecord
 from ._suppressions import Suppression, normalise
 from ._webhooks import Delivery, Webhook
@@ -90,7 +90,7 @@ class MemoryStore:
         self.messages: dict[str, MessageRecord] = {}
         self.stored: list[StoredEvent] = []
         self.sentLinks: dict[str, list[str]] = {}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, TokenRecord] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.deliveries: dict[int, tuple[Delivery, float]] = {}
         self._deliveryRows = 0
@@ -100,9 +100,9 @@ class MemoryStore:
 
     # Set-up, as the CLI does it for the SQLite store ------------------------------
 
-    def addToken(self, name: str) -> str:
+    def addToken(self, name: str, scope: str = READ) -> str:
         token = PREFIX + secrets.token_urlsafe(32)
-        self.tokens[tokenHash(token)] = name
+        self.tokens[tokenHash(token)] = TokenRecord(name, self.clock.seconds(), None, scope)
         return token
 
     def addWebhook(self, url: str, events, secret: str = "whsec_test") -> Webhook:
@@ -242,7 +242,7 @@ class MemoryStore:
         except StoreError as e:
             return fail(e)
         if self.suppressionList.pop(key, None) is None:
-            return fail(StoreError(f"{address} is not suppressed"))
+            return fail(Missing(f"{address} is not suppressed"))
         return succeed(None)
 
     # Reading -------------------------------------------------------------------------

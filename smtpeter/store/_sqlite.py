@@ -162,12 +162,13 @@ class SQLiteStore:
         d = self._read(_view(TokenStore, TokenStore.lookup), token)
         return d.addCallback(self._noteTokenUse)
 
-    def _noteTokenUse(self, name: str | None) -> str | None:
-        if name is not None:
+    def _noteTokenUse(self, record):
+        if record is not None:
+            name = record.name
             self._write(_TokenUsed(name, self.clock.seconds())).addErrback(
                 lambda f: log.warn("could not note the use of API token {name}", name=name)
             )
-        return name
+        return record
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
         return self._read(_view(WebhookStore, WebhookStore.due), now, limit, skip)

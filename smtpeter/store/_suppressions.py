@@ -12,7 +12,7 @@ import sqlite3
 from attrs import frozen
 
 from ._events import isoTime
-from ._exceptions import StoreError
+from ._exceptions import Missing, StoreError
 from ._schema import applySchema
 
 SCHEMA = """
@@ -88,7 +88,7 @@ class SuppressionStore:
             "DELETE FROM suppressions WHERE address = ?", (normalise(address),)
         )
         if not cursor.rowcount:
-            raise StoreError(f"{address} is not suppressed")
+            raise Missing(f"{address} is not suppressed")
 
     def list(self, now: float) -> list[Suppression]:
         """Every entry in force, oldest first."""

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from attrs import frozen
 
 from ._events import TYPES, StoredEvent
-from ._exceptions import StoreError
+from ._exceptions import Missing, StoreError
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -127,7 +127,7 @@ class WebhookStore:
     def get(self, id: int) -> Webhook:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)).fetchone()
         if row is None:
-            raise StoreError(f"no webhook {id}; see 'smtpeter webhook list'")
+            raise Missing(f"no webhook {id}; see 'smtpeter webhook list'")
         return _webhook(row)
 
     def list(self) -> list[Webhook]:

@@ -100,7 +100,7 @@ class IEventStore(Interface):
         """C{Deferred[StoredEvent]}: a bounce."""
 
     def checkToken(token: str):
-        """C{Deferred[str | None]}: the name of the REST API token, if it is one."""
+        """C{Deferred[TokenRecord | None]}: the REST API token's name and scope, if it is one."""
 
     def dueWebhooks(now: float, limit: int, skip):
         """C{Deferred[list[Delivery]]}: webhook deliveries due now, except the ids in C{skip}."""

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from attrs import evolve
 from twisted.web.resource import Resource
 
-from ..store._apitokens import PREFIX
+from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime
 from ..store._exceptions import StoreError
 from ..store._suppressions import MANUAL
@@ -50,9 +50,20 @@ class Bearer:
     def __init__(self, events, clock) -> None:
         self.events = events
         self.clock = clock
-        self._known: dict[str, float] = {}
+        self._known: dict[str, tuple[float, object]] = {}
 
-    async def check(self, request) -> str:
+    async def check(self, request):
+        """The request's token record; a change (any method but GET) needs an admin token."""
+        record = await self._record(request)
+        if request.method not in (b"GET", b"HEAD") and record.scope != ADMIN:
+            raise HTTPError(
+                403,
+                f"token {record.name!r} may only read; changes need an admin token"
+                " (smtpeter token create NAME --scope admin)",
+            )
+        return record
+
+    async def _record(self, request):
         header = (request.getHeader(b"authorization") or b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
         token = token.strip()
@@ -63,15 +74,16 @@ class Bearer:
                 " create NAME)",
             )
         now = self.clock.seconds()
-        if self._known.get(token, 0.0) > now:
-            return token
-        name = await self.events.checkToken(token)
-        if name is None:
+        until, record = self._known.get(token, (0.0, None))
+        if until > now:
+            return record
+        record = await self.events.checkToken(token)
+        if record is None:
             raise HTTPError(401, "unknown or revoked token")
         if len(self._known) > 1000:
             self._known.clear()
-        self._known[token] = now + TOKEN_CACHE_SECONDS
-        return token
+        self._known[token] = (now + TOKEN_CACHE_SECONDS, record)
+        return record
 
 
 class Parameters:

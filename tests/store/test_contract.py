@@ -76,7 +76,7 @@ class StoreContract:
     def addLogin(self, store, name: str, enabled: bool = True) -> str:
         raise NotImplementedError
 
-    def addToken(self, store, name: str) -> str:
+    def addToken(self, store, name: str, scope: str = "read") -> str:
         raise NotImplementedError
 
     def addWebhook(self, store, url: str, events) -> int:
@@ -184,7 +184,10 @@ class StoreContract:
 
     def test_api_tokens(self, store):
         token = self.addToken(store, "reporting")
-        assert self.wait(store.checkToken(token)) == "reporting"
+        found = self.wait(store.checkToken(token))
+        assert (found.name, found.scope) == ("reporting", "read")
+        admin = self.wait(store.checkToken(self.addToken(store, "ops", "admin")))
+        assert (admin.name, admin.scope) == ("ops", "admin")
         assert self.wait(store.checkToken(token + "x")) is None
         assert self.wait(store.checkToken("")) is None
 
@@ -299,8 +302,8 @@ class TestMemoryStore(StoreContract):
         store.logins.add(name, f"{name}-password", enabled=enabled)
         return f"{name}-password"
 
-    def addToken(self, store, name):
-        return store.addToken(name)
+    def addToken(self, store, name, scope="read"):
+        return store.addToken(name, scope)
 
     def addWebhook(self, store, url, events):
         return store.addWebhook(url, events).id
@@ -321,8 +324,8 @@ class TestSQLiteStore(StoreContract):
         logins.setEnabled(name, enabled)
         return password
 
-    def addToken(self, store, name):
-        return TokenStore(connect(self.path)).create(name)[1]
+    def addToken(self, store, name, scope="read"):
+        return TokenStore(connect(self.path)).create(name, scope)[1]
 
     def addWebhook(self, store, url, events):
         return WebhookStore(connect(self.path)).add(url, events).id

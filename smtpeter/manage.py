@@ -1,0 +1,238 @@
+"""
+Administration: every change an administrator makes to a gateway (SMTP
+logins, sender domains, API tokens, webhooks, the suppression list), and
+what each answers, as JSON-able values. The C{smtpeter} command, the REST
+API's C{/v1} management endpoints and the dashboard all call these; there is
+no second implementation. An L{Administration} works on one database
+connection, synchronously; L{ThreadedAdministration} runs one in a thread
+of its own for the reactor. Errors are L{StoreError}s:
+L{Missing<smtpeter.store._exceptions.Missing>} (nothing by that name),
+L{Exists<smtpeter.store._exceptions.Exists>}, or a plain one for bad input.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from ._threads import Workers
+from .store._apitokens import READ, TokenStore
+from .store._domains import DomainStore
+from .store._exceptions import NoSuchDomain, StoreError
+from .store._logins import LoginStore, connect
+from .store._webhooks import WebhookStore
+
+#: What a login's JSON says; the password only where it was just made.
+_DNS_FIELDS = ("domain", "selector", "name", "txt")
+
+
+class Administration:
+    """The operations, on one connection to the gateway's database."""
+
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+        self.logins = LoginStore(db, clock)
+        self.domains = DomainStore(db)
+        self.tokens = TokenStore(db)
+        self.webhooks = WebhookStore(db)
+
+    # SMTP logins ----------------------------------------------------------------
+
+    def listLogins(self) -> list[dict]:
+        return [r.toJSON() for r in self.logins.list()]
+
+    def login(self, name: str) -> dict:
+        return self.logins.require(name).toJSON()
+
+    def createLogin(self, name: str, features=()) -> dict:
+        """The login, with its password: the only time anyone sees it."""
+        try:
+            record, password = self.logins.create(name, list(features))
+        except ValueError as e:
+            raise StoreError(str(e)) from e
+        return {"name": record.name, "password": password, **_loginFields(record)}
+
+    def updateLogin(
+        self,
+        name: str,
+        features=None,
+        enable=(),
+        disable=(),
+        enabled: bool | None = None,
+        publicUrl: str | None = None,
+    ) -> dict:
+        """
+        Change a login: C{features} replaces its set, C{enable}/C{disable}
+        switch single ones; C{enabled}; C{publicUrl} (C{""} for the gateway's).
+        """
+        record = self.logins.require(name)
+        if features is not None:
+            features = list(features)
+            enable = [*features, *enable]
+            disable = [*(record.features - set(features)), *disable]
+        if enable or disable or publicUrl is not None:
+            record = self.logins.update(name, enable, disable, publicUrl)
+        if enabled is not None:
+            record = self.logins.setEnabled(name, enabled)
+        return record.toJSON()
+
+    def resetPassword(self, name: str) -> dict:
+        record, password = self.logins.resetPassword(name)
+        return {"name": record.name, "password": password, **_loginFields(record)}
+
+    def deleteLogin(self, name: str) -> dict:
+        self.logins.delete(name)
+        return {"name": name, "deleted": True}
+
+    # API tokens -----------------------------------------------------------------
+
+    def listTokens(self) -> list[dict]:
+        return [r.toJSON() for r in self.tokens.list()]
+
+    def createToken(self, name: str, scope: str = READ) -> dict:
+        """The token itself is in the answer only this once."""
+        record, token = self.tokens.create(name, scope)
+        return {"name": record.name, "token": token, "scope": record.scope}
+
+    def deleteToken(self, name: str) -> dict:
+        self.tokens.delete(name)
+        return {"name": name, "deleted": True}
+
+    # Sender domains (DKIM) --------------------------------------------------------
+
+    def listDomains(self) -> list[dict]:
+        return [k.toJSON() for k in self.domains.list()]
+
+    def domain(self, domain: str) -> dict:
+        """The domain's signing key and its retired ones, with their DNS records."""
+        keys = [k.toJSON() for k in self.domains.list() if k.domain == domain.lower()]
+        if not keys:
+            raise NoSuchDomain(domain)
+        active = next((k for k in keys if k["active"]), keys[0])
+        return {**{f: active[f] for f in _DNS_FIELDS}, "keys": keys}
+
+    def addDomain(self, domain: str, selector: str | None = None) -> dict:
+        """A new key; the answer holds the DNS record to publish."""
+        return _dns(self.domains.add(domain, selector))
+
+    def importDomainKey(self, domain: str, pem: bytes, selector: str) -> dict:
+        return _dns(self.domains.importKey(domain, pem, selector))
+
+    def rotateDomain(self, domain: str, selector: str | None = None) -> dict:
+        return _dns(self.domains.rotate(domain, selector))
+
+    def deleteDomain(self, domain: str) -> dict:
+        return {"domain": domain, "deleted": self.domains.delete(domain)}
+
+    # Webhooks ----------------------------------------------------------------------
+
+    def listWebhooks(self) -> list[dict]:
+        return [h.toJSON() for h in self.webhooks.list()]
+
+    def addWebhook(self, url: str, events) -> dict:
+        """The webhook with its signing secret: the only time it is shown."""
+        hook = self.webhooks.add(url, list(events))
+        return {**hook.toJSON(), "secret": hook.secret}
+
+    def deleteWebhook(self, id: int) -> dict:
+        self.webhooks.delete(id)
+        return {"id": id, "deleted": True}
+
+    def enableWebhook(self, id: int) -> dict:
+        return self.webhooks.enable(id).toJSON()
+
+
+def _loginFields(record) -> dict:
+    fields = record.toJSON()
+    del fields["name"]
+    return fields
+
+
+def _dns(key) -> dict:
+    record = key.toJSON()
+    return {f: record[f] for f in _DNS_FIELDS}
+
+
+class ThreadedAdministration:
+    """
+    The operations for the reactor: each runs in one thread of its own (with
+    its own connection) and returns a C{Deferred} of what it answers.
+    Start with L{start}; L{stop} ends the thread and closes the connection.
+    """
+
+    def __init__(self, reactor, path) -> None:
+        self._connections: list[sqlite3.Connection] = []
+
+        def make() -> Administration:
+            db = connect(path)
+            self._connections.append(db)
+            return Administration(db)
+
+        self._worker = Workers(reactor, 1, "smtpeter-admin", make)
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        for db in self._connections:
+            db.close()
+
+    def _run(self, operation, *args, **kwargs):
+        return self._worker.run(lambda admin: operation(admin, *args, **kwargs))
+
+    def listLogins(self):
+        return self._run(Administration.listLogins)
+
+    def login(self, name):
+        return self._run(Administration.login, name)
+
+    def createLogin(self, name, features=()):
+        return self._run(Administration.createLogin, name, features)
+
+    def updateLogin(self, name, **changes):
+        return self._run(Administration.updateLogin, name, **changes)
+
+    def resetPassword(self, name):
+        return self._run(Administration.resetPassword, name)
+
+    def deleteLogin(self, name):
+        return self._run(Administration.deleteLogin, name)
+
+    def listTokens(self):
+        return self._run(Administration.listTokens)
+
+    def createToken(self, name, scope=READ):
+        return self._run(Administration.createToken, name, scope)
+
+    def deleteToken(self, name):
+        return self._run(Administration.deleteToken, name)
+
+    def listDomains(self):
+        return self._run(Administration.listDomains)
+
+    def domain(self, domain):
+        return self._run(Administration.domain, domain)
+
+    def addDomain(self, domain, selector=None):
+        return self._run(Administration.addDomain, domain, selector)
+
+    def rotateDomain(self, domain, selector=None):
+        return self._run(Administration.rotateDomain, domain, selector)
+
+    def deleteDomain(self, domain):
+        return self._run(Administration.deleteDomain, domain)
+
+    def listWebhooks(self):
+        return self._run(Administration.listWebhooks)
+
+    def addWebhook(self, url, events):
+        return self._run(Administration.addWebhook, url, events)
+
+    def deleteWebhook(self, id):
+        return self._run(Administration.deleteWebhook, id)
+
+    def enableWebhook(self, id):
+        return self._run(Administration.enableWebhook, id)
