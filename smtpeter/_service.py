@@ -28,6 +28,7 @@ from .events import FanOut, LogEventSink
 from .events._webhooks import WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
+from .manage import ThreadedAdministration
 from .queue import ThreadedSpool
 from .queue._spool import spoolDirectory
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
@@ -91,6 +92,8 @@ class GatewayService(MultiService):
         #: The database, and the owner of every connection to it and thread using it.
         self.store: SQLiteStore | None = None
         self.featurePool = None
+        #: The management API's operations, in a thread of their own.
+        self.admin: ThreadedAdministration | None = None
 
     def privilegedStartService(self) -> None:
         try:
@@ -105,7 +108,7 @@ class GatewayService(MultiService):
             raise SystemExit(1)
 
     def _closeStores(self) -> None:
-        for owner in (self.featurePool, self.spool, self.store):
+        for owner in (self.featurePool, self.spool, self.admin, self.store):
             if owner is not None:
                 owner.stop()
 
@@ -118,6 +121,8 @@ class GatewayService(MultiService):
             tlsOptions = loadServerOptions(*config.certificatePaths)
         self.store = SQLiteStore(config.database, self.reactor)
         self.store.start()
+        self.admin = ThreadedAdministration(self.reactor, config.database)
+        self.admin.start()
         index = self.worker.index if self.worker is not None else 1
         self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor)
         self.spool.start()
@@ -183,7 +188,9 @@ class GatewayService(MultiService):
         )
         for description in config.mx:
             self._listen("mx", description, BounceFactory(self.settings, intake))
-        site = makeSite(self.store, self.signer, ImageStore(config.images), self.reactor)
+        site = makeSite(
+            self.store, self.signer, ImageStore(config.images), self.reactor, self.admin
+        )
         for description in config.http:
             self._listen("http", description, site)
         if self.worker is not None and not self.worker.runsSharedTasks:

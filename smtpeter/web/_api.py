@@ -24,6 +24,7 @@ from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime
 from ..store._exceptions import StoreError
 from ..store._suppressions import MANUAL
+from ._manage import Domains, Logins, Tokens, Webhooks
 from ._openapi import document
 from ._resources import AsyncLeaf, HTTPError, NotFound, readJSON, segment
 
@@ -449,9 +450,17 @@ class OpenAPI(AsyncLeaf):
 
 
 class API(Resource):
-    def __init__(self, events, clock) -> None:
+    def __init__(self, events, clock, admin=None) -> None:
         super().__init__()
         bearer = Bearer(events, clock)
+        if admin is not None:
+            for name, resource in (
+                (b"logins", Logins),
+                (b"tokens", Tokens),
+                (b"domains", Domains),
+                (b"webhooks", Webhooks),
+            ):
+                self.putChild(name, resource(admin, bearer))
         self.putChild(b"events", Events(events, bearer))
         self.putChild(b"messages", Messages(events, bearer))
         self.putChild(b"logfiles", LogFiles(events, bearer))

@@ -61,6 +61,288 @@ _SUPPRESSION = {
 }
 
 
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(properties: dict, required=()) -> dict:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": list(required),
+                    "properties": properties,
+                }
+            }
+        },
+    }
+
+
+def _path(name: str) -> list:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _operation(summary: str, operationId: str, answers: dict, body=None, change=False) -> dict:
+    responses = dict(answers)
+    responses.update(_ERRORS)
+    if change:
+        responses["403"] = _error("The token may only read: changes need an admin token.")
+    operation = {"summary": summary, "operationId": operationId, "responses": responses}
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+_MISSING = {"404": _error("Nothing by that name.")}
+_EXISTS = {"409": _error("One by that name exists already.")}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
+def _management() -> dict:
+    """The paths of logins, tokens, domains and webhooks."""
+    deleted = _json("Deleted.", _ref("Deleted"))
+    return {
+        "/logins": {
+            "get": _operation(
+                "SMTP logins (never their passwords)",
+                "listLogins",
+                {"200": _json("Every login.", _list("logins", _ref("Login")))},
+            ),
+            "post": _operation(
+                "Create an SMTP login; its password is in the answer, and only there",
+                "createLogin",
+                {"201": _json("The login and its password.", _ref("LoginWithPassword")), **_EXISTS},
+                _body({"name": {"type": "string"}, "features": _STRINGS}, ["name"]),
+                change=True,
+            ),
+        },
+        "/logins/{name}": {
+            "parameters": _path("name"),
+            "get": _operation(
+                "One login", "getLogin", {"200": _json("The login.", _ref("Login")), **_MISSING}
+            ),
+            "patch": _operation(
+                "Change a login's features (the whole set), enabled, or click domain",
+                "updateLogin",
+                {"200": _json("The login as it is now.", _ref("Login")), **_MISSING},
+                _body(
+                    {
+                        "features": _STRINGS,
+                        "enabled": {"type": "boolean"},
+                        "public_url": {
+                            "type": "string",
+                            "description": "its own click domain; empty for the gateway's",
+                        },
+                    }
+                ),
+                change=True,
+            ),
+            "delete": _operation(
+                "Delete a login", "deleteLogin", {"200": deleted, **_MISSING}, change=True
+            ),
+        },
+        "/logins/{name}/password": {
+            "parameters": _path("name"),
+            "post": _operation(
+                "A new password for a login (the old one stops working)",
+                "resetPassword",
+                {
+                    "200": _json("The login and its new password.", _ref("LoginWithPassword")),
+                    **_MISSING,
+                },
+                change=True,
+            ),
+        },
+        "/tokens": {
+            "get": _operation(
+                "REST API tokens (names and scopes, never the tokens)",
+                "listTokens",
+                {"200": _json("Every token.", _list("tokens", _ref("Token")))},
+            ),
+            "post": _operation(
+                "Make a token; it is in the answer, and only there",
+                "createToken",
+                {"201": _json("The token.", _ref("TokenMade")), **_EXISTS},
+                _body(
+                    {
+                        "name": {"type": "string"},
+                        "scope": {"type": "string", "enum": ["read", "admin"]},
+                    },
+                    ["name"],
+                ),
+                change=True,
+            ),
+        },
+        "/tokens/{name}": {
+            "parameters": _path("name"),
+            "delete": _operation(
+                "Revoke a token", "deleteToken", {"200": deleted, **_MISSING}, change=True
+            ),
+        },
+        "/domains": {
+            "get": _operation(
+                "Sender domains' DKIM keys, signing and retired",
+                "listDomains",
+                {"200": _json("Every key.", _list("domains", _ref("DomainKey")))},
+            ),
+            "post": _operation(
+                "Make a DKIM key for a sender domain; the answer has the DNS record to publish",
+                "addDomain",
+                {"201": _json("The record to publish.", _ref("DNSRecord")), **_EXISTS},
+                _body({"domain": {"type": "string"}, "selector": {"type": "string"}}, ["domain"]),
+                change=True,
+            ),
+        },
+        "/domains/{domain}": {
+            "parameters": _path("domain"),
+            "get": _operation(
+                "A domain's signing key and its records",
+                "getDomain",
+                {"200": _json("The domain.", _ref("Domain")), **_MISSING},
+            ),
+            "delete": _operation(
+                "Stop signing for a domain and forget its keys",
+                "deleteDomain",
+                {"200": _json("How many keys went.", {"type": "object"}), **_MISSING},
+                change=True,
+            ),
+        },
+        "/domains/{domain}/rotate": {
+            "parameters": _path("domain"),
+            "post": _operation(
+                "A new signing key for a domain (the old one is kept, retired)",
+                "rotateDomain",
+                {"200": _json("The new record to publish.", _ref("DNSRecord")), **_MISSING},
+                {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"selector": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                change=True,
+            ),
+        },
+        "/webhooks": {
+            "get": _operation(
+                "Webhooks, their events and state",
+                "listWebhooks",
+                {"200": _json("Every webhook.", _list("webhooks", _ref("Webhook")))},
+            ),
+            "post": _operation(
+                "Add a webhook; its signing secret is in the answer, and only there",
+                "addWebhook",
+                {"201": _json("The webhook and its secret.", _ref("WebhookMade"))},
+                _body({"url": {"type": "string"}, "events": _STRINGS}, ["url", "events"]),
+                change=True,
+            ),
+        },
+        "/webhooks/{id}": {
+            "parameters": _path("id"),
+            "delete": _operation(
+                "Delete a webhook and its waiting deliveries",
+                "deleteWebhook",
+                {"200": deleted, **_MISSING},
+                change=True,
+            ),
+        },
+        "/webhooks/{id}/enable": {
+            "parameters": _path("id"),
+            "post": _operation(
+                "Enable a webhook again after it was disabled",
+                "enableWebhook",
+                {"200": _json("The webhook.", _ref("Webhook")), **_MISSING},
+                change=True,
+            ),
+        },
+    }
+
+
+def _list(key: str, items: dict) -> dict:
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"type": "array", "items": items}},
+    }
+
+
+_LOGIN = {
+    "name": {"type": "string"},
+    "enabled": {"type": "boolean"},
+    "features": _STRINGS,
+    "created": {"type": "number"},
+    "last_used": {"type": ["number", "null"]},
+    "public_url": {"type": ["string", "null"]},
+}
+_DNS = {
+    "domain": {"type": "string"},
+    "selector": {"type": "string"},
+    "name": {"type": "string", "description": "where to publish the TXT record"},
+    "txt": {"type": "string", "description": "the TXT record's value"},
+}
+_WEBHOOK = {
+    "id": {"type": "integer"},
+    "url": {"type": "string"},
+    "events": _STRINGS,
+    "enabled": {"type": "boolean"},
+    "disabled_reason": {"type": ["string", "null"]},
+    "created": {"type": "number"},
+    "last_success": {"type": ["number", "null"]},
+    "last_error": {"type": ["string", "null"]},
+}
+MANAGEMENT_SCHEMAS = {
+    "Login": {"type": "object", "required": list(_LOGIN), "properties": _LOGIN},
+    "LoginWithPassword": {
+        "type": "object",
+        "required": ["name", "password", "features"],
+        "properties": {**_LOGIN, "password": {"type": "string"}},
+    },
+    "Token": {
+        "type": "object",
+        "required": ["name", "scope", "created", "last_used"],
+        "properties": {
+            "name": {"type": "string"},
+            "scope": {"type": "string", "enum": ["read", "admin"]},
+            "created": {"type": "number"},
+            "last_used": {"type": ["number", "null"]},
+        },
+    },
+    "TokenMade": {
+        "type": "object",
+        "required": ["name", "token", "scope"],
+        "properties": {
+            "name": {"type": "string"},
+            "token": {"type": "string"},
+            "scope": {"type": "string", "enum": ["read", "admin"]},
+        },
+    },
+    "DNSRecord": {"type": "object", "required": list(_DNS), "properties": _DNS},
+    "DomainKey": {
+        "type": "object",
+        "required": [*_DNS, "active", "created"],
+        "properties": {**_DNS, "active": {"type": "boolean"}, "created": {"type": "number"}},
+    },
+    "Domain": {
+        "type": "object",
+        "required": [*_DNS, "keys"],
+        "properties": {**_DNS, "keys": {"type": "array", "items": _ref("DomainKey")}},
+    },
+    "Webhook": {"type": "object", "required": list(_WEBHOOK), "properties": _WEBHOOK},
+    "WebhookMade": {
+        "type": "object",
+        "required": [*_WEBHOOK, "secret"],
+        "properties": {**_WEBHOOK, "secret": {"type": "string"}},
+    },
+    "Deleted": {"type": "object", "properties": {"deleted": {"type": "boolean"}}},
+}
+
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -68,10 +350,12 @@ def document() -> dict:
             "title": "smtpeter REST API",
             "version": "1",
             "description": (
-                "What happened to the mail sent through an smtpeter gateway: attempts,"
-                " deliveries, failures, bounces, clicks and opens. Authenticate with"
+                "What happened to the mail sent through an smtpeter gateway (attempts,"
+                " deliveries, failures, bounces, clicks and opens), and everything the"
+                " `smtpeter` command manages (SMTP logins, API tokens, sender domains,"
+                " webhooks, the suppression list). Authenticate with"
                 " `Authorization: Bearer TOKEN`; make a token with `smtpeter token create"
-                " NAME`."
+                " NAME`, and one that may change things with `--scope admin`."
             ),
         },
         "servers": [{"url": "/v1"}],
@@ -139,6 +423,7 @@ def document() -> dict:
                     },
                 }
             },
+            **_management(),
             "/suppressions": {
                 "get": {
                     "summary": "The suppression list: addresses mail is not attempted to",
@@ -182,6 +467,7 @@ def document() -> dict:
                     "responses": {
                         "201": _json("The entry, as the list now holds it.", _SUPPRESSION),
                         **_ERRORS,
+                        "403": _error("The token may only read: changes need an admin token."),
                     },
                 },
             },
@@ -213,6 +499,7 @@ def document() -> dict:
                             },
                         ),
                         **_ERRORS,
+                        "403": _error("The token may only read: changes need an admin token."),
                         "404": _error("The address is not suppressed."),
                     },
                 },
@@ -263,6 +550,7 @@ def document() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **MANAGEMENT_SCHEMAS,
                 "Error": {
                     "type": "object",
                     "required": ["error"],

@@ -205,6 +205,17 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/logfiles/{type}",
         "/suppressions",
         "/suppressions/{email}",
+        "/logins",
+        "/logins/{name}",
+        "/logins/{name}/password",
+        "/tokens",
+        "/tokens/{name}",
+        "/domains",
+        "/domains/{domain}",
+        "/domains/{domain}/rotate",
+        "/webhooks",
+        "/webhooks/{id}",
+        "/webhooks/{id}/enable",
     }
 
 

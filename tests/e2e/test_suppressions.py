@@ -83,7 +83,9 @@ def test_an_unknown_address_is_suppressed_and_then_not_attempted(makeGateway, si
 
 
 def test_the_list_through_the_cli_and_the_api(gateway):
-    token = json.loads(gateway.cli("token", "create", "ops", "--json").stdout)["token"]
+    token = json.loads(gateway.cli("token", "create", "ops", "--scope", "admin", "--json").stdout)[
+        "token"
+    ]
     code, entry, _ = api(
         gateway, "POST", "/v1/suppressions", token, {"email": "A@Example.COM", "days": 1}
     )

@@ -1,0 +1,205 @@
+"""
+The management half of the REST API: C{/v1/logins}, C{/v1/tokens},
+C{/v1/domains} and C{/v1/webhooks}, over the same L{Administration
+<smtpeter.manage.Administration>} operations as the C{smtpeter} command.
+Reading takes any token; a change takes an admin token (403 otherwise). A
+method a path does not take gets 405 with C{Allow}; errors are JSON.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from ..store._exceptions import Exists, Missing, StoreError
+from ._resources import AsyncLeaf, HTTPError, readJSON
+
+_ANY = (b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE")
+
+
+class Managed(AsyncLeaf):
+    """
+    A collection: C{route(parts)} maps the path below it to the handlers of
+    each method there: C{async def handler(request)} for the collection,
+    C{handler(request, name)} below it (C{name} the first part).
+    """
+
+    methods = _ANY
+
+    def __init__(self, admin, bearer) -> None:
+        super().__init__()
+        self.admin = admin
+        self.bearer = bearer
+
+    def route(self, parts: list[str]) -> dict[bytes, object]:
+        raise NotImplementedError
+
+    async def handle(self, request):
+        parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath]
+        if parts and parts[-1] == "":
+            parts.pop()
+        handlers = self.route(parts)
+        if not handlers:
+            raise HTTPError(404, "no such resource")
+        method = b"GET" if request.method == b"HEAD" else request.method
+        if method not in handlers:
+            allowed = ", ".join(m.decode() for m in handlers)
+            request.setHeader(b"allow", allowed.encode())
+            raise HTTPError(
+                405, f"{method.decode('latin-1')[:10]} is not allowed here; use {allowed}"
+            )
+        await self.bearer.check(request)
+        try:
+            return await handlers[method](request, *parts[:1])
+        except Missing as e:
+            raise HTTPError(404, str(e))
+        except Exists as e:
+            raise HTTPError(409, str(e))
+        except StoreError as e:
+            raise HTTPError(400, str(e))
+
+
+def _created(request, body: dict) -> dict:
+    request.setResponseCode(201)
+    return body
+
+
+def _field(body: dict, name: str, kind, required: bool = False, default=None):
+    value = body.get(name, default)
+    if value is None and not required:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        what = {str: "a text", bool: "true or false", list: "a list", int: "a number"}[kind]
+        raise HTTPError(400, f"{name}: {'required, ' if required else ''}{what}", parameter=name)
+    return value
+
+
+def _names(body: dict, name: str) -> list[str]:
+    values = _field(body, name, list, default=[])
+    if not all(isinstance(v, str) for v in values):
+        raise HTTPError(400, f"{name}: a list of names", parameter=name)
+    return values
+
+
+class Logins(Managed):
+    def route(self, parts):
+        if not parts:
+            return {b"GET": self.list, b"POST": self.create}
+        if len(parts) == 1:
+            return {b"GET": self.get, b"PATCH": self.update, b"DELETE": self.delete}
+        if len(parts) == 2 and parts[1] == "password":
+            return {b"POST": self.resetPassword}
+        return {}
+
+    async def list(self, request):
+        return {"logins": await self.admin.listLogins()}
+
+    async def create(self, request):
+        body = readJSON(request)
+        name = _field(body, "name", str, required=True)
+        return _created(request, await self.admin.createLogin(name, _names(body, "features")))
+
+    async def get(self, request, name):
+        return await self.admin.login(name)
+
+    async def update(self, request, name):
+        body = readJSON(request)
+        unknown = set(body) - {"features", "enabled", "public_url"}
+        if unknown:
+            raise HTTPError(
+                400, f"{sorted(unknown)[0]}: a login has features, enabled and public_url"
+            )
+        changes = {}
+        if "features" in body:
+            changes["features"] = _names(body, "features")
+        if "enabled" in body:
+            changes["enabled"] = _field(body, "enabled", bool, required=True)
+        if "public_url" in body:
+            changes["publicUrl"] = _field(body, "public_url", str, default="") or ""
+        return await self.admin.updateLogin(name, **changes)
+
+    async def resetPassword(self, request, name):
+        return await self.admin.resetPassword(name)
+
+    async def delete(self, request, name):
+        return await self.admin.deleteLogin(name)
+
+
+class Tokens(Managed):
+    def route(self, parts):
+        if not parts:
+            return {b"GET": self.list, b"POST": self.create}
+        if len(parts) == 1:
+            return {b"DELETE": self.delete}
+        return {}
+
+    async def list(self, request):
+        return {"tokens": await self.admin.listTokens()}
+
+    async def create(self, request):
+        body = readJSON(request)
+        name = _field(body, "name", str, required=True)
+        scope = _field(body, "scope", str, default="read")
+        return _created(request, await self.admin.createToken(name, scope))
+
+    async def delete(self, request, name):
+        return await self.admin.deleteToken(name)
+
+
+class Domains(Managed):
+    def route(self, parts):
+        if not parts:
+            return {b"GET": self.list, b"POST": self.add}
+        if len(parts) == 1:
+            return {b"GET": self.get, b"DELETE": self.delete}
+        if len(parts) == 2 and parts[1] == "rotate":
+            return {b"POST": self.rotate}
+        return {}
+
+    async def list(self, request):
+        return {"domains": await self.admin.listDomains()}
+
+    async def add(self, request):
+        body = readJSON(request)
+        domain = _field(body, "domain", str, required=True)
+        selector = _field(body, "selector", str)
+        return _created(request, await self.admin.addDomain(domain, selector))
+
+    async def get(self, request, domain):
+        return await self.admin.domain(domain)
+
+    async def rotate(self, request, domain):
+        body = readJSON(request)
+        return await self.admin.rotateDomain(domain, _field(body, "selector", str))
+
+    async def delete(self, request, domain):
+        return await self.admin.deleteDomain(domain)
+
+
+class Webhooks(Managed):
+    def route(self, parts):
+        if not parts:
+            return {b"GET": self.list, b"POST": self.add}
+        if not parts[0].isdigit():
+            return {}
+        if len(parts) == 1:
+            return {b"DELETE": self.delete}
+        if len(parts) == 2 and parts[1] == "enable":
+            return {b"POST": self.enable}
+        return {}
+
+    async def list(self, request):
+        return {"webhooks": await self.admin.listWebhooks()}
+
+    async def add(self, request):
+        body = readJSON(request)
+        url = _field(body, "url", str, required=True)
+        return _created(request, await self.admin.addWebhook(url, _names(body, "events")))
+
+    async def delete(self, request, id):
+        return await self.admin.deleteWebhook(int(id))
+
+    async def enable(self, request, id):
+        return await self.admin.enableWebhook(int(id))
+
+
+__all__ = ["Domains", "Logins", "Tokens", "Webhooks"]

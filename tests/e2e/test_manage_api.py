@@ -1,0 +1,161 @@
+"""
+End to end: the management API (/v1/logins, /v1/tokens, /v1/domains,
+/v1/webhooks) against the real gateway, with read and admin tokens; a login
+made over HTTP sends mail over SMTP; the CLI sees what the API changed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import smtplib
+
+import pytest
+
+from .test_api import DOCS, _matches
+from .test_submission import connect
+
+DOCUMENT = json.loads(DOCS.read_text())
+
+
+def documented(method: str, path: str, status: int, body) -> None:
+    """The answer is one the OpenAPI document describes, for that path, method and status."""
+    for template, item in DOCUMENT["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", "/v1" + template), path):
+            break
+    else:
+        raise AssertionError(f"{path} is not in the OpenAPI document")
+    if status == 405:
+        assert method.lower() not in item
+        return
+    responses = item[method.lower()]["responses"]
+    assert str(status) in responses, (method, path, status)
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    assert _matches(schema, body, DOCUMENT["components"]["schemas"]), (method, path, body)
+
+
+class Client:
+    def __init__(self, gateway, token: str) -> None:
+        self.gateway = gateway
+        self.token = token
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.gateway.httpPort, timeout=30)
+        data = raw if raw is not None else json.dumps(body) if body is not None else None
+        connection.request(
+            method,
+            path,
+            data,
+            {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        payload = response.read()
+        connection.close()
+        assert response.getheader("content-type") == "application/json", payload
+        documented(method, path, response.status, json.loads(payload))
+        return response.status, json.loads(payload), response
+
+
+@pytest.fixture
+def clients(gateway):
+    tokens = {
+        scope: json.loads(gateway.cli("token", "create", scope, "--scope", scope, "--json").stdout)[
+            "token"
+        ]
+        for scope in ("read", "admin")
+    }
+    return Client(gateway, tokens["admin"]), Client(gateway, tokens["read"])
+
+
+def test_logins_over_http(gateway, sink, clients):
+    admin, reader = clients
+    code, made, _ = admin.call("POST", "/v1/logins", {"name": "app", "features": ["trackclicks"]})
+    assert code == 201 and made["name"] == "app" and made["features"] == ["trackclicks"]
+    assert len(made["password"]) >= 32
+    cli = json.loads(gateway.cli("login", "list", "--json").stdout)
+    assert [(l["name"], l["features"]) for l in cli] == [("app", ["trackclicks"])]  # noqa: E741
+
+    client = connect(gateway, implicit=False)
+    assert client.login("app", made["password"])[0] == 235
+    client.sendmail("a@example.com", ["b@example.org"], b"Subject: over http\r\n\r\nhi\r\n")
+    client.quit()
+    assert b"Subject: over http" in sink.wait(1)[0].data
+
+    code, listed, _ = reader.call("GET", "/v1/logins")
+    assert code == 200 and [l["name"] for l in listed["logins"]] == ["app"]  # noqa: E741
+    assert "password" not in listed["logins"][0]
+    code, error, _ = reader.call("PATCH", "/v1/logins/app", {"enabled": False})
+    assert code == 403 and "may only read" in error["error"]
+
+    code, changed, _ = admin.call(
+        "PATCH",
+        "/v1/logins/app",
+        {"features": ["trackopens", "inlinecss"], "public_url": "https://t.example.com"},
+    )
+    assert code == 200 and changed["features"] == ["inlinecss", "trackopens"]
+    assert changed["public_url"] == "https://t.example.com"
+    code, changed, _ = admin.call("PATCH", "/v1/logins/app", {"enabled": False})
+    assert code == 200 and changed["enabled"] is False
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        connect(gateway, implicit=False).login("app", made["password"])
+
+    code, again, _ = admin.call("POST", "/v1/logins/app/password")
+    assert code == 200 and again["password"] != made["password"]
+    admin.call("PATCH", "/v1/logins/app", {"enabled": True})
+    assert connect(gateway, implicit=False).login("app", again["password"])[0] == 235
+
+    assert admin.call("POST", "/v1/logins", {"name": "app"})[0] == 409
+    assert admin.call("POST", "/v1/logins", {"name": "x", "features": ["nope"]})[0] == 400
+    assert admin.call("POST", "/v1/logins", raw=b"{not json")[0] == 400
+    assert admin.call("PATCH", "/v1/logins/app", {"colour": "blue"})[0] == 400
+    assert admin.call("GET", "/v1/logins/nobody")[0] == 404
+    code, error, response = admin.call("PUT", "/v1/logins")
+    assert code == 405 and response.getheader("allow") == "GET, POST"
+    assert admin.call("DELETE", "/v1/logins/app")[1] == {"name": "app", "deleted": True}
+    assert json.loads(gateway.cli("login", "list", "--json").stdout) == []
+
+
+def test_tokens_domains_and_webhooks_over_http(gateway, clients):
+    admin, reader = clients
+    code, made, _ = admin.call("POST", "/v1/tokens", {"name": "reports"})
+    assert code == 201 and made["scope"] == "read" and made["token"].startswith("spt_")
+    code, listed, _ = reader.call("GET", "/v1/tokens")
+    assert {t["name"]: t["scope"] for t in listed["tokens"]} == {
+        "admin": "admin",
+        "read": "read",
+        "reports": "read",
+    }
+    assert all("token" not in t for t in listed["tokens"])
+    assert reader.call("POST", "/v1/tokens", {"name": "sneaky", "scope": "admin"})[0] == 403
+    assert admin.call("POST", "/v1/tokens", {"name": "x", "scope": "root"})[0] == 400
+    assert admin.call("DELETE", "/v1/tokens/reports")[0] == 200
+    assert admin.call("DELETE", "/v1/tokens/reports")[0] == 404
+
+    code, domain, _ = admin.call("POST", "/v1/domains", {"domain": "example.com"})
+    assert code == 201 and domain["name"].endswith("._domainkey.example.com")
+    assert domain["txt"].startswith("v=DKIM1; k=rsa; p=")
+    assert admin.call("POST", "/v1/domains", {"domain": "example.com"})[0] == 409
+    code, rotated, _ = admin.call("POST", "/v1/domains/example.com/rotate", {"selector": "s2"})
+    assert code == 200 and rotated["selector"] == "s2"
+    code, shown, _ = reader.call("GET", "/v1/domains/example.com")
+    assert shown["selector"] == "s2" and [k["active"] for k in shown["keys"]].count(True) == 1
+    assert len(shown["keys"]) == 2
+    cli = json.loads(gateway.cli("domain", "list", "--json").stdout)
+    assert {k["selector"] for k in cli} == {"s2", domain["selector"]}
+    assert admin.call("DELETE", "/v1/domains/example.com")[1]["deleted"] == 2
+    assert reader.call("GET", "/v1/domains/example.com")[0] == 404
+
+    code, hook, _ = admin.call(
+        "POST", "/v1/webhooks", {"url": "https://hooks.example/in", "events": ["click"]}
+    )
+    assert code == 201 and hook["secret"].startswith("whsec_") and hook["events"] == ["click"]
+    code, listed, _ = reader.call("GET", "/v1/webhooks")
+    assert [h["id"] for h in listed["webhooks"]] == [hook["id"]]
+    assert "secret" not in listed["webhooks"][0]
+    assert admin.call("POST", f"/v1/webhooks/{hook['id']}/enable")[1]["enabled"] is True
+    code, _, response = admin.call("GET", f"/v1/webhooks/{hook['id']}")
+    assert code == 405 and response.getheader("allow") == "DELETE"
+    assert admin.call("POST", "/v1/webhooks", {"url": "ftp://x", "events": ["click"]})[0] == 400
+    assert admin.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 200
+    assert admin.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 404
