@@ -121,7 +121,7 @@ class GatewayService(MultiService):
             tlsOptions = loadServerOptions(*config.certificatePaths)
         self.store = SQLiteStore(config.database, self.reactor)
         self.store.start()
-        self.admin = ThreadedAdministration(self.reactor, config.database)
+        self.admin = ThreadedAdministration(self.reactor, config.database, config.data)
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
         self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor)

@@ -18,9 +18,7 @@ from pathlib import Path
 from . import __version__
 from ._datadir import createDatabase
 from .config import Config
-from .manage import Administration
-from .queue import DiskSpool
-from .queue._spool import spoolDirectories
+from .manage import Administration, queueEntries
 from .store import StoreError, connect
 from .store._apitokens import READ, SCOPES
 from .store._events import TYPES
@@ -263,44 +261,7 @@ def _until(expires: float | None) -> str:
 
 def queueCommand(data: Path, args) -> None:
     """Every worker's queue, each message marked with the worker that holds it."""
-    entries = []
-    for worker, root in spoolDirectories(data):
-        entries += _queueEntries(DiskSpool(root), worker)
-    entries.sort(key=lambda entry: entry["qid"])
-    _printQueue(entries, args)
-
-
-def _queueEntries(spool: DiskSpool, worker: int) -> list[dict]:
-    entries = []
-    for meta, states in spool.inspect():
-        if "damaged" in meta:
-            entries.append({"qid": meta["qid"], "worker": worker, "damaged": meta["damaged"]})
-            continue
-        recipients = []
-        for index, recipient in enumerate(meta["envelope"]["recipients"]):
-            state = states.get(index, {})
-            recipients.append(
-                {
-                    "address": recipient["address"],
-                    "status": state.get("status", "pending"),
-                    "attempts": state.get("attempts", 0),
-                    "next_attempt": state.get("next"),
-                    "last": state.get("last", ""),
-                }
-            )
-        entries.append(
-            {
-                "qid": meta["qid"],
-                "received": meta["received"],
-                "sender": meta["envelope"]["sender"],
-                "size": meta["size"],
-                "dsn": meta["dsn"],
-                "login": meta["options"]["login"],
-                "worker": worker,
-                "recipients": recipients,
-            }
-        )
-    return entries
+    _printQueue(queueEntries(data), args)
 
 
 def _printQueue(entries: list[dict], args) -> None:

@@ -12,27 +12,38 @@ L{Exists<smtpeter.store._exceptions.Exists>}, or a plain one for bad input.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from ._threads import Workers
+from .queue import DiskSpool
+from .queue._spool import spoolDirectories
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
+from .store._events import isoTime
 from .store._exceptions import NoSuchDomain, StoreError
 from .store._logins import LoginStore, connect
 from .store._webhooks import WebhookStore
 
-#: What a login's JSON says; the password only where it was just made.
+#: What a new DKIM key's answer holds: the record to publish.
 _DNS_FIELDS = ("domain", "selector", "name", "txt")
 
 
 class Administration:
-    """The operations, on one connection to the gateway's database."""
+    """
+    The operations, on one connection to the gateway's database (and, for
+    the queue, its data directory C{data}).
+    """
 
-    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, clock: Callable[[], float] = time.time, data=None
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.data = data
         self.logins = LoginStore(db, clock)
         self.domains = DomainStore(db)
         self.tokens = TokenStore(db)
@@ -143,6 +154,68 @@ class Administration:
     def enableWebhook(self, id: int) -> dict:
         return self.webhooks.enable(id).toJSON()
 
+    def webhookTest(self, id: int):
+        """The webhook (with its secret, to sign with) and a test event's body for it."""
+        hook = self.webhooks.get(id)
+        now = self.clock()
+        body = {
+            "id": 0,
+            "type": "test",
+            "time": isoTime(now),
+            "timestamp": now,
+            "webhook": hook.id,
+            "text": "a test event from smtpeter: the signature and this URL work",
+        }
+        return hook, json.dumps(body, separators=(",", ":")).encode()
+
+    # The queue -------------------------------------------------------------------
+
+    def queue(self) -> list[dict]:
+        """Every message not yet finished, in every worker's spool, oldest id first."""
+        return queueEntries(self.data)
+
+
+def queueEntries(data: Path) -> list[dict]:
+    """What C{smtpeter queue list} shows: each message, its worker, each recipient's state."""
+    entries = []
+    for worker, root in spoolDirectories(data):
+        entries += _spoolEntries(DiskSpool(root), worker)
+    entries.sort(key=lambda entry: entry["qid"])
+    return entries
+
+
+def _spoolEntries(spool: DiskSpool, worker: int) -> list[dict]:
+    entries = []
+    for meta, states in spool.inspect():
+        if "damaged" in meta:
+            entries.append({"qid": meta["qid"], "worker": worker, "damaged": meta["damaged"]})
+            continue
+        recipients = []
+        for index, recipient in enumerate(meta["envelope"]["recipients"]):
+            state = states.get(index, {})
+            recipients.append(
+                {
+                    "address": recipient["address"],
+                    "status": state.get("status", "pending"),
+                    "attempts": state.get("attempts", 0),
+                    "next_attempt": state.get("next"),
+                    "last": state.get("last", ""),
+                }
+            )
+        entries.append(
+            {
+                "qid": meta["qid"],
+                "received": meta["received"],
+                "sender": meta["envelope"]["sender"],
+                "size": meta["size"],
+                "dsn": meta["dsn"],
+                "login": meta["options"]["login"],
+                "worker": worker,
+                "recipients": recipients,
+            }
+        )
+    return entries
+
 
 def _loginFields(record) -> dict:
     fields = record.toJSON()
@@ -162,13 +235,13 @@ class ThreadedAdministration:
     Start with L{start}; L{stop} ends the thread and closes the connection.
     """
 
-    def __init__(self, reactor, path) -> None:
+    def __init__(self, reactor, path, data=None) -> None:
         self._connections: list[sqlite3.Connection] = []
 
         def make() -> Administration:
             db = connect(path)
             self._connections.append(db)
-            return Administration(db)
+            return Administration(db, data=data)
 
         self._worker = Workers(reactor, 1, "smtpeter-admin", make)
 
@@ -236,3 +309,9 @@ class ThreadedAdministration:
 
     def enableWebhook(self, id):
         return self._run(Administration.enableWebhook, id)
+
+    def webhookTest(self, id):
+        return self._run(Administration.webhookTest, id)
+
+    def queue(self):
+        return self._run(Administration.queue)

@@ -39,6 +39,40 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
+async def post(agent, reactor, webhook, kind: str, body: bytes, uid: str, timeout: float):
+    """
+    POST one event to C{webhook}, signed. @return: C{(status, error)}: the
+    HTTP status (C{None} without an answer) and what went wrong (C{None}
+    for a 2xx answer).
+    """
+    timestamp = int(reactor.seconds())
+    headers = Headers(
+        {
+            b"content-type": [b"application/json"],
+            b"user-agent": [USER_AGENT],
+            b"smtpeter-event": [kind.encode()],
+            b"smtpeter-webhook": [str(webhook.id).encode()],
+            b"smtpeter-delivery": [uid.encode()],
+            b"smtpeter-timestamp": [str(timestamp).encode()],
+            b"smtpeter-signature": [sign(webhook.secret, timestamp, body).encode()],
+        }
+    )
+    try:
+        request = agent.request(
+            b"POST", webhook.url.encode(), headers, FileBodyProducer(BytesIO(body))
+        )
+        request.addTimeout(timeout, reactor)
+        response = await request
+        reading = readBody(response)
+        reading.addTimeout(timeout, reactor)
+        await reading
+    except Exception as e:
+        return None, f"{type(e).__name__}: {e}"[:300]
+    if not 200 <= response.code < 300:
+        return response.code, f"HTTP {response.code}"
+    return response.code, None
+
+
 class WebhookDispatcher(Service):
     name = "webhooks"
 
@@ -116,37 +150,15 @@ class WebhookDispatcher(Service):
             d.addBoth(lambda _, i=delivery.id: self._inFlight.discard(i))
 
     async def _send(self, delivery: Delivery) -> None:
-        timestamp = int(self.reactor.seconds())
-        headers = Headers(
-            {
-                b"content-type": [b"application/json"],
-                b"user-agent": [USER_AGENT],
-                b"smtpeter-event": [delivery.type.encode()],
-                b"smtpeter-webhook": [str(delivery.webhook.id).encode()],
-                b"smtpeter-delivery": [delivery.uid.encode()],
-                b"smtpeter-timestamp": [str(timestamp).encode()],
-                b"smtpeter-signature": [
-                    sign(delivery.webhook.secret, timestamp, delivery.body).encode()
-                ],
-            }
+        _, error = await post(
+            self.agent,
+            self.reactor,
+            delivery.webhook,
+            delivery.type,
+            delivery.body,
+            delivery.uid,
+            self.timeout,
         )
-        error = None
-        try:
-            request = self.agent.request(
-                b"POST",
-                delivery.webhook.url.encode(),
-                headers,
-                FileBodyProducer(BytesIO(delivery.body)),
-            )
-            request.addTimeout(self.timeout, self.reactor)
-            response = await request
-            reading = readBody(response)
-            reading.addTimeout(self.timeout, self.reactor)
-            await reading
-            if not 200 <= response.code < 300:
-                error = f"HTTP {response.code}"
-        except Exception as e:
-            error = f"{type(e).__name__}: {e}"[:300]
         now = self.reactor.seconds()
         if error is None:
             await self.events.webhookSucceeded(delivery, now)

@@ -24,7 +24,7 @@ from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime
 from ..store._exceptions import StoreError
 from ..store._suppressions import MANUAL
-from ._manage import Domains, Logins, Tokens, Webhooks
+from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._openapi import document
 from ._resources import AsyncLeaf, HTTPError, NotFound, readJSON, segment
 
@@ -458,9 +458,10 @@ class API(Resource):
                 (b"logins", Logins),
                 (b"tokens", Tokens),
                 (b"domains", Domains),
-                (b"webhooks", Webhooks),
+                (b"queue", Queue),
             ):
                 self.putChild(name, resource(admin, bearer))
+            self.putChild(b"webhooks", Webhooks(admin, bearer, clock))
         self.putChild(b"events", Events(events, bearer))
         self.putChild(b"messages", Messages(events, bearer))
         self.putChild(b"logfiles", LogFiles(events, bearer))

@@ -8,10 +8,17 @@ method a path does not take gets 405 with C{Allow}; errors are JSON.
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import unquote
 
+from twisted.web.client import Agent
+
+from ..events._webhooks import post
 from ..store._exceptions import Exists, Missing, StoreError
 from ._resources import AsyncLeaf, HTTPError, readJSON
+
+#: How long a test POST to a webhook may take.
+TEST_TIMEOUT = 10.0
 
 _ANY = (b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE")
 
@@ -176,6 +183,11 @@ class Domains(Managed):
 
 
 class Webhooks(Managed):
+    def __init__(self, admin, bearer, reactor) -> None:
+        super().__init__(admin, bearer)
+        self.reactor = reactor
+        self.agent = Agent(reactor, connectTimeout=TEST_TIMEOUT)
+
     def route(self, parts):
         if not parts:
             return {b"GET": self.list, b"POST": self.add}
@@ -185,6 +197,8 @@ class Webhooks(Managed):
             return {b"DELETE": self.delete}
         if len(parts) == 2 and parts[1] == "enable":
             return {b"POST": self.enable}
+        if len(parts) == 2 and parts[1] == "test":
+            return {b"POST": self.test}
         return {}
 
     async def list(self, request):
@@ -201,5 +215,26 @@ class Webhooks(Managed):
     async def enable(self, request, id):
         return await self.admin.enableWebhook(int(id))
 
+    async def test(self, request, id):
+        """Send a signed test event now, and say what the receiver answered."""
+        hook, body = await self.admin.webhookTest(int(id))
+        uid = "test-" + secrets.token_hex(8)
+        status, error = await post(self.agent, self.reactor, hook, "test", body, uid, TEST_TIMEOUT)
+        return {
+            "id": hook.id,
+            "url": hook.url,
+            "delivered": error is None,
+            "status": status,
+            "error": error,
+        }
 
-__all__ = ["Domains", "Logins", "Tokens", "Webhooks"]
+
+class Queue(Managed):
+    def route(self, parts):
+        return {b"GET": self.list} if not parts else {}
+
+    async def list(self, request):
+        return {"messages": await self.admin.queue()}
+
+
+__all__ = ["Domains", "Logins", "Queue", "Tokens", "Webhooks"]

@@ -252,6 +252,38 @@ def _management() -> dict:
                 change=True,
             ),
         },
+        "/webhooks/{id}/test": {
+            "parameters": _path("id"),
+            "post": _operation(
+                "Send a signed test event (type test) to a webhook now",
+                "testWebhook",
+                {
+                    "200": _json(
+                        "What the receiver answered.",
+                        {
+                            "type": "object",
+                            "required": ["id", "url", "delivered", "status", "error"],
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "url": {"type": "string"},
+                                "delivered": {"type": "boolean"},
+                                "status": {"type": ["integer", "null"]},
+                                "error": {"type": ["string", "null"]},
+                            },
+                        },
+                    ),
+                    **_MISSING,
+                },
+                change=True,
+            ),
+        },
+        "/queue": {
+            "get": _operation(
+                "Messages not yet finished, in every worker's spool, with each recipient's state",
+                "listQueue",
+                {"200": _json("The queue.", _list("messages", {"type": "object"}))},
+            ),
+        },
         "/webhooks/{id}/enable": {
             "parameters": _path("id"),
             "post": _operation(

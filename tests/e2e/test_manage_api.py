@@ -10,22 +10,28 @@ import http.client
 import json
 import re
 import smtplib
+import time
 
 import pytest
 
 from .test_api import DOCS, _matches
 from .test_submission import connect
+from .test_webhooks import Receiver, verify
 
 DOCUMENT = json.loads(DOCS.read_text())
 
 
 def documented(method: str, path: str, status: int, body) -> None:
     """The answer is one the OpenAPI document describes, for that path, method and status."""
-    for template, item in DOCUMENT["paths"].items():
-        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", "/v1" + template), path):
-            break
-    else:
-        raise AssertionError(f"{path} is not in the OpenAPI document")
+    item = next(
+        (
+            item
+            for template, item in DOCUMENT["paths"].items()
+            if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", "/v1" + template), path)
+        ),
+        None,
+    )
+    assert item is not None, f"{path} is not in the OpenAPI document"
     if status == 405:
         assert method.lower() not in item
         return
@@ -159,3 +165,61 @@ def test_tokens_domains_and_webhooks_over_http(gateway, clients):
     assert admin.call("POST", "/v1/webhooks", {"url": "ftp://x", "events": ["click"]})[0] == 400
     assert admin.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 200
     assert admin.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 404
+
+
+def test_a_webhook_test_event_and_the_queue(makeGateway, sink):
+    sink.policy = lambda stage, arg: "451 4.3.0 not now" if stage == "RCPT" else None
+    gateway = makeGateway(sink)
+    token = json.loads(gateway.cli("token", "create", "ops", "--scope", "admin", "--json").stdout)
+    admin = Client(gateway, token["token"])
+    good, bad = Receiver(failures=0), Receiver(failures=5)
+    try:
+        webhookTests(admin, good, bad)
+    finally:
+        good.stop()
+        bad.stop()
+    queueTests(gateway, admin)
+
+
+def webhookTests(admin, good, bad):
+    hooks = [
+        admin.call("POST", "/v1/webhooks", {"url": r.url, "events": ["click"]})[1]
+        for r in (good, bad)
+    ]
+    code, result, _ = admin.call("POST", f"/v1/webhooks/{hooks[0]['id']}/test")
+    assert code == 200 and result["delivered"] is True and result["status"] == 204
+    [(headers, body, _)] = good.requests
+    assert headers["Smtpeter-Event"] == "test" and json.loads(body)["type"] == "test"
+    assert verify(hooks[0]["secret"], headers, body)
+    code, result, _ = admin.call("POST", f"/v1/webhooks/{hooks[1]['id']}/test")
+    assert result == {
+        "id": hooks[1]["id"],
+        "url": bad.url,
+        "delivered": False,
+        "status": 500,
+        "error": "HTTP 500",
+    }
+    assert admin.call("POST", "/v1/webhooks/999/test")[0] == 404
+
+
+def queueTests(gateway, admin):
+    password = gateway.createLogin("app")
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    client.sendmail("a@example.com", ["later@example.org"], b"Subject: q\r\n\r\nq\r\n")
+    client.quit()
+
+    def deferred():
+        messages = admin.call("GET", "/v1/queue")[1]["messages"]
+        return messages and messages[0]["recipients"][0]["attempts"] and messages
+
+    deadline = time.monotonic() + 20
+    while not (messages := deferred()):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    [message] = messages
+    assert message["sender"] == "a@example.com" and message["login"] == "app"
+    [recipient] = message["recipients"]
+    assert recipient["address"] == "later@example.org" and "451" in recipient["last"]
+    cli = json.loads(gateway.cli("queue", "list", "--json").stdout)
+    assert [m["qid"] for m in cli] == [message["qid"]]
