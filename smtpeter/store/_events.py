@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from email.parser import BytesHeaderParser
+from email.policy import default
 
 from attrs import frozen
 
@@ -54,6 +56,38 @@ CREATE TABLE IF NOT EXISTS event_tags (
     PRIMARY KEY (tag, event)
 ) WITHOUT ROWID;
 """
+
+_SEARCH_COLUMNS = (
+    ("subject", "TEXT"),
+    ("from_header", "TEXT"),
+    ("size", "INTEGER"),
+    ("login", "TEXT"),
+)
+
+
+def summary(message) -> dict:
+    """What a message record keeps for search: Subject, From (decoded), size, login."""
+    content = message.content
+    head = getattr(content, "head", None)
+    if head is None:
+        end = content.find(b"\r\n\r\n")
+        head = content[: end + 2] if end >= 0 else content
+    headers = BytesHeaderParser(policy=default).parsebytes(head + b"\r\n")
+
+    def field(name: str) -> str | None:
+        try:
+            value = headers.get(name)
+        except (ValueError, IndexError):  # a header the email package cannot decode
+            return None
+        return None if value is None else " ".join(str(value).split())[:500]
+
+    return {
+        "subject": field("subject"),
+        "from": field("from"),
+        "size": len(content),
+        "login": message.options.login,
+    }
+
 
 #: The kinds of event, as stored and as the API names them.
 TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open", "warning")
@@ -95,6 +129,13 @@ class MessageRecord:
     tags: tuple[str, ...]
     options: dict
     isDSN: bool
+    #: What search needs: the Subject and From header fields (decoded), the
+    #: size in bytes and the login that sent it (None for records from
+    #: before these were kept).
+    subject: str | None = None
+    fromHeader: str | None = None
+    size: int | None = None
+    login: str | None = None
 
     def recipient(self, index: int) -> Recipient | None:
         return self.recipients[index] if 0 <= index < len(self.recipients) else None
@@ -135,6 +176,10 @@ class EventStore:
         self.db = db
         self._views: dict = {}
         applySchema(db, _SCHEMA + _links.SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+        for column, kind in _SEARCH_COLUMNS:
+            if column not in columns:  # a database from before search fields
+                db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
 
     def view(self, cls):
         """A C{cls(db)} (token or webhook store) on this connection, made once: its schema
@@ -149,8 +194,11 @@ class EventStore:
     def addMessage(self, message: QueuedMessage) -> bool:
         """Record an accepted message; C{False} if it was recorded before."""
         envelope = message.envelope
+        found = summary(message)
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO messages (qid, received, sender, recipients, ret, envid,"
+            " tags, options, dsn, subject, from_header, size, login)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message.qid,
                 message.received,
@@ -161,6 +209,10 @@ class EventStore:
                 json.dumps(list(message.options.tags)),
                 json.dumps(message.options.toJSON()),
                 int(message.isDSN),
+                found["subject"],
+                found["from"],
+                found["size"],
+                found["login"],
             ),
         )
         return cursor.rowcount == 1
@@ -208,7 +260,11 @@ class EventStore:
     # Reading -----------------------------------------------------------------
 
     def message(self, qid: str) -> MessageRecord | None:
-        row = self.db.execute("SELECT * FROM messages WHERE qid = ?", (qid,)).fetchone()
+        row = self.db.execute(
+            "SELECT qid, received, sender, recipients, ret, envid, tags, options, dsn,"
+            " subject, from_header, size, login FROM messages WHERE qid = ?",
+            (qid,),
+        ).fetchone()
         if row is None:
             return None
         return MessageRecord(
@@ -221,6 +277,7 @@ class EventStore:
             tuple(json.loads(row[6])),
             json.loads(row[7]),
             bool(row[8]),
+            *row[9:],
         )
 
     def links(self, qid: str) -> list[str]:

@@ -19,7 +19,7 @@ from zope.interface import implementer
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
-from ._events import EventQuery, MessageRecord, StoredEvent
+from ._events import EventQuery, MessageRecord, StoredEvent, summary
 from ._exceptions import Missing, StoreError
 from ._logins import LoginRecord
 from ._suppressions import Suppression, normalise
@@ -148,6 +148,7 @@ class MemoryStore:
             tuple(message.options.tags),
             message.options.toJSON(),
             message.isDSN,
+            *summary(message).values(),
         )
         return succeed([self._add(*attempt) for attempt in attempts(message)])
 

@@ -295,4 +295,6 @@ def test_the_message_id_the_gateway_added_is_in_events_and_the_message(world):
         assert re.fullmatch(r"<\d+\.[0-9a-f]{16}@gw\.test>", added), added
         message = world.json(f"/v1/messages/{attempt['messageid']}")
         assert message["message_id_header"] == added
+        assert message["login"] == "app" and message["size"] > 100
+        assert message["from"] == "news@example.com" and message["subject"] == "features"
     assert attempts[0]["message_id_header"] != attempts[1]["message_id_header"]

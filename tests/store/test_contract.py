@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 
 import pytest
+from attrs import evolve
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
@@ -112,6 +113,16 @@ class StoreContract:
         assert record.recipient(1).notify == ("NEVER",) and record.recipient(2) is None
         assert record.options["features"] == ["trackclicks"]
         assert self.wait(store.message(OTHER)) is None
+
+    def test_a_message_record_keeps_what_search_needs(self, store):
+        content = (
+            b"From: =?utf-8?q?Gr=C3=BC=C3=9Fe?= <news@shop.test>\r\n"
+            b"Subject: =?utf-8?q?Sp=C3=A4ter?= sale\r\n\r\nbody\r\n"
+        )
+        self.wait(store.accepted(evolve(message(), content=content)))
+        record = self.wait(store.message(QID))
+        assert (record.subject, record.fromHeader) == ("Später sale", "Grüße <news@shop.test>")
+        assert (record.size, record.login) == (len(content), "shop")
 
     def test_outcomes_deferrals_as_temporary_failures(self, store):
         self.wait(store.record(Event(DEFERRAL, QID, "a@x.test", 5.0, (), {"code": 451})))

@@ -13,6 +13,7 @@ import pytest
 
 from smtpeter.events import DELIVERY, Event
 from smtpeter.store import LoginStore, SQLiteStore, connect
+from smtpeter.store._events import EventStore
 from smtpeter.store._webhooks import WebhookStore
 
 from .test_contract import QID, PumpedReactor, message
@@ -127,3 +128,18 @@ def test_deliveries_queued_before_delivery_uids_get_one(tmp_path):
     [delivery] = store.due(2.0, 10)
     assert delivery.event == 7 and len(delivery.uid) == 32
     assert WebhookStore(db).due(2.0, 10)[0].uid == delivery.uid  # kept, not made anew
+
+
+def test_message_records_from_before_search_fields_still_read(tmp_path):
+    db = connect(tmp_path / "db.sqlite")
+    db.execute(  # the table as gateways before the search fields made it
+        "CREATE TABLE messages (qid TEXT PRIMARY KEY, received REAL NOT NULL, sender TEXT NOT"
+        " NULL, recipients TEXT NOT NULL, ret TEXT, envid TEXT, tags TEXT NOT NULL, options"
+        " TEXT NOT NULL, dsn INTEGER NOT NULL DEFAULT 0)"
+    )
+    db.execute(
+        "INSERT INTO messages VALUES (?, 1.0, 'a@x.test', '[]', NULL, NULL, '[]', '{}', 0)",
+        (QID,),
+    )
+    record = EventStore(db).message(QID)
+    assert record.sender == "a@x.test" and (record.subject, record.size) == (None, None)
