@@ -24,6 +24,7 @@ from .config import Config
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._router import Hop
 from .delivery._session import Credentials
+from .dnscheck import checkDomain
 from .events import FanOut, LogEventSink
 from .events._webhooks import WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
@@ -92,6 +93,8 @@ class GatewayService(MultiService):
         #: The database, and the owner of every connection to it and thread using it.
         self.store: SQLiteStore | None = None
         self.featurePool = None
+        #: The resolver of the domain check (and of delivery without --relay).
+        self.checkResolver = None
         #: The management API's operations, in a thread of their own.
         self.admin: ThreadedAdministration | None = None
 
@@ -106,6 +109,15 @@ class GatewayService(MultiService):
             log.critical("cannot start: {why}", why=why)
             self._closeStores()  # their threads would keep the process alive
             raise SystemExit(1)
+
+    def _checkDomain(self, domain: dict):
+        """The live DNS check of a domain's records (C{GET /v1/domains/{domain}/check})."""
+        config = self.config
+        return ensureDeferred(
+            checkDomain(
+                self.checkResolver, domain, config.hostname, config.bounceDomain, config.publicUrl
+            )
+        )
 
     def _closeStores(self) -> None:
         for owner in (self.featurePool, self.spool, self.admin, self.store):
@@ -133,11 +145,12 @@ class GatewayService(MultiService):
             if config.relay.user:
                 credentials = Credentials(config.relay.user, config.relay.password or "")
         resolver = self.resolver
-        if resolver is None and relay is None:
+        if resolver is None:
             from twisted.names import client
 
             servers = [config.dnsServer] if config.dnsServer else None
             resolver = client.createResolver(servers=servers)
+        self.checkResolver = resolver
         self.agent = DeliveryAgent(
             self.reactor,
             Router(resolver, relay, config.mxPort),
@@ -189,7 +202,12 @@ class GatewayService(MultiService):
         for description in config.mx:
             self._listen("mx", description, BounceFactory(self.settings, intake))
         site = makeSite(
-            self.store, self.signer, ImageStore(config.images), self.reactor, self.admin
+            self.store,
+            self.signer,
+            ImageStore(config.images),
+            self.reactor,
+            self.admin,
+            self._checkDomain,
         )
         for description in config.http:
             self._listen("http", description, site)

@@ -454,17 +454,13 @@ class OpenAPI(AsyncLeaf):
 
 
 class API(Resource):
-    def __init__(self, events, clock, admin=None) -> None:
+    def __init__(self, events, clock, admin=None, checkDomain=None) -> None:
         super().__init__()
         bearer = Bearer(events, clock)
         if admin is not None:
-            for name, resource in (
-                (b"logins", Logins),
-                (b"tokens", Tokens),
-                (b"domains", Domains),
-                (b"queue", Queue),
-            ):
+            for name, resource in ((b"logins", Logins), (b"tokens", Tokens), (b"queue", Queue)):
                 self.putChild(name, resource(admin, bearer))
+            self.putChild(b"domains", Domains(admin, bearer, checkDomain))
             self.putChild(b"webhooks", Webhooks(admin, bearer, clock))
         self.putChild(b"events", Events(events, bearer))
         self.putChild(b"messages", Messages(events, bearer))

@@ -153,6 +153,11 @@ class Tokens(Managed):
 
 
 class Domains(Managed):
+    def __init__(self, admin, bearer, check=None) -> None:
+        super().__init__(admin, bearer)
+        #: C{check(domain) -> Deferred[dict]}: the live DNS check of a domain's records.
+        self.check = check
+
     def route(self, parts):
         if not parts:
             return {b"GET": self.list, b"POST": self.add}
@@ -160,7 +165,12 @@ class Domains(Managed):
             return {b"GET": self.get, b"DELETE": self.delete}
         if len(parts) == 2 and parts[1] == "rotate":
             return {b"POST": self.rotate}
+        if len(parts) == 2 and parts[1] == "check" and self.check is not None:
+            return {b"GET": self.checked}
         return {}
+
+    async def checked(self, request, domain):
+        return await self.check(await self.admin.domain(domain))
 
     async def list(self, request):
         return {"domains": await self.admin.listDomains()}

@@ -229,6 +229,20 @@ def _management() -> dict:
                 change=True,
             ),
         },
+        "/domains/{domain}/check": {
+            "parameters": _path("domain"),
+            "get": _operation(
+                "Look the domain's DKIM record, the bounce domain's SPF and MX, and the click"
+                " domain up now, and say per record whether it is right",
+                "checkDomain",
+                {
+                    "200": _json(
+                        "The records, each with ok, found and what to publish.", _ref("DomainCheck")
+                    ),
+                    **_MISSING,
+                },
+            ),
+        },
         "/webhooks": {
             "get": _operation(
                 "Webhooks, their events and state",
@@ -372,6 +386,30 @@ MANAGEMENT_SCHEMAS = {
         "properties": {**_WEBHOOK, "secret": {"type": "string"}},
     },
     "Deleted": {"type": "object", "properties": {"deleted": {"type": "boolean"}}},
+    "DomainCheck": {
+        "type": "object",
+        "required": ["domain", "ok", "records"],
+        "properties": {
+            "domain": {"type": "string"},
+            "ok": {"type": "boolean"},
+            "records": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "name", "type", "expected", "found", "ok", "problem"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["dkim", "spf", "bounce", "click"]},
+                        "name": {"type": "string"},
+                        "type": {"type": "string"},
+                        "expected": {"type": "string"},
+                        "found": _STRINGS,
+                        "ok": {"type": "boolean"},
+                        "problem": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    },
 }
 
 

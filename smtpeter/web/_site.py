@@ -27,12 +27,12 @@ class WebSite(Site):
         pass
 
 
-def makeSite(events, signer, images, reactor, admin=None) -> WebSite:
+def makeSite(events, signer, images, reactor, admin=None, checkDomain=None) -> WebSite:
     root = Root()
     tracker = Tracker(events, signer, reactor)
     root.putChild(b"c", Click(tracker))
     root.putChild(b"o", Open(tracker))
     root.putChild(b"i", Image(images, reactor))
     root.putChild(b"healthz", Health(events))
-    root.putChild(b"v1", API(events, reactor, admin))
+    root.putChild(b"v1", API(events, reactor, admin, checkDomain))
     return WebSite(root)

@@ -213,6 +213,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/domains",
         "/domains/{domain}",
         "/domains/{domain}/rotate",
+        "/domains/{domain}/check",
         "/webhooks",
         "/webhooks/{id}",
         "/webhooks/{id}/enable",

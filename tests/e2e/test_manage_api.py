@@ -9,11 +9,14 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
 import smtplib
+import subprocess
 import time
 
 import pytest
 
+from ..conftest import BIN, Gateway, freePort
 from .test_api import DOCS, _matches
 from .test_submission import connect
 from .test_webhooks import Receiver, verify
@@ -223,3 +226,80 @@ def queueTests(gateway, admin):
     assert recipient["address"] == "later@example.org" and "451" in recipient["last"]
     cli = json.loads(gateway.cli("queue", "list", "--json").stdout)
     assert [m["qid"] for m in cli] == [message["qid"]]
+
+
+def test_domain_check_against_real_dns(tmp_path, sink):
+    dnsPort = freePort()
+    gateway = Gateway(
+        tmp_path / "data",
+        sink.port,
+        [
+            "--dns-server",
+            f"127.0.0.1:{dnsPort}",
+            "--bounce-domain",
+            "bounces.example.test",
+            "--public-url",
+            "https://click.example.test",
+        ],
+    )
+    gateway.cli("init")
+    good = json.loads(gateway.cli("domain", "add", "example.test", "--json").stdout)
+    bad = json.loads(gateway.cli("domain", "add", "other.test", "--json").stdout)
+    txt = good["txt"]
+    chunks = ", ".join(repr(txt[i : i + 255].encode()) for i in range(0, len(txt), 255))
+    zone = tmp_path / "zone.py"
+    zone.write_text(
+        "zone = [\n"
+        '    SOA("example.test", mname="ns.example.test", rname="root.example.test",'
+        " serial=1, refresh=60, retry=60, expire=60, minimum=60),\n"
+        f"    TXT({good['name']!r}, {chunks}),\n"
+        '    TXT("bounces.example.test", b"v=spf1 a:gw.test -all"),\n'
+        '    MX("bounces.example.test", 10, "gw.test"),\n'
+        '    CNAME("click.example.test", "gw.test"),\n'
+        '    SOA("other.test", mname="ns.other.test", rname="root.other.test",'
+        " serial=1, refresh=60, retry=60, expire=60, minimum=60),\n"
+        "    TXT(" + repr(bad["name"]) + ', b"v=DKIM1; k=rsa; p=stale"),\n'
+        "]\n"
+    )
+    dnsServer = subprocess.Popen(
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "dns",
+            "--pyzone",
+            str(zone),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(dnsPort),
+        ],
+        stdout=open(tmp_path / "dns.log", "wb"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    gateway.start()
+    try:
+        time.sleep(1.5)  # UDP: nothing to poll for the DNS server's readiness
+        assert dnsServer.poll() is None, (tmp_path / "dns.log").read_text()
+        token = json.loads(gateway.cli("token", "create", "r", "--json").stdout)["token"]
+        reader = Client(gateway, token)
+        code, checked, _ = reader.call("GET", "/v1/domains/example.test/check")
+        assert code == 200 and checked["ok"] is True, [
+            (r["kind"], r["found"], r["problem"]) for r in checked["records"]
+        ]
+        assert {r["kind"]: r["ok"] for r in checked["records"]} == {
+            "dkim": True,
+            "spf": True,
+            "bounce": True,
+            "click": True,
+        }
+        code, checked, _ = reader.call("GET", "/v1/domains/other.test/check")
+        assert code == 200 and checked["ok"] is False
+        [dkim] = [r for r in checked["records"] if r["kind"] == "dkim"]
+        assert dkim["found"] == ["v=DKIM1; k=rsa; p=stale"] and "publish TXT" in dkim["problem"]
+        assert reader.call("GET", "/v1/domains/nowhere.test/check")[0] == 404
+    finally:
+        gateway.stop()
+        dnsServer.send_signal(signal.SIGTERM)
+        dnsServer.wait(10)
