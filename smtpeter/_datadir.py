@@ -17,6 +17,7 @@ from .store import connect
 from .store._apitokens import TokenStore
 from .store._domains import DomainStore
 from .store._events import EventStore
+from .store._queuerequests import QueueRequestStore
 from .store._suppressions import SuppressionStore
 from .store._throttle import ThrottleStore
 from .store._webhooks import WebhookStore
@@ -66,6 +67,7 @@ def createDatabase(config: Config) -> None:
             WebhookStore,
             ThrottleStore,
             SuppressionStore,
+            QueueRequestStore,
         ):
             store(db)
     finally:

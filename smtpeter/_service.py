@@ -22,6 +22,7 @@ from twisted.python.threadpool import ThreadPool
 from ._datadir import StartError, prepareDataDirectory
 from .config import Config
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
+from .delivery._requests import QueueRequests
 from .delivery._router import Hop
 from .delivery._session import Credentials
 from .dnscheck import checkDomain
@@ -211,7 +212,9 @@ class GatewayService(MultiService):
         )
         for description in config.http:
             self._listen("http", description, site)
-        if self.worker is not None and not self.worker.runsSharedTasks:
+        sharedTasks = self.worker is None or self.worker.runsSharedTasks
+        QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
+        if not sharedTasks:
             return
         WebhookDispatcher(
             self.store,

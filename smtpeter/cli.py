@@ -18,7 +18,7 @@ from pathlib import Path
 from . import __version__
 from ._datadir import createDatabase
 from .config import Config
-from .manage import Administration, queueEntries
+from .manage import Administration
 from .store import StoreError, connect
 from .store._apitokens import READ, SCOPES
 from .store._events import TYPES
@@ -259,9 +259,16 @@ def _until(expires: float | None) -> str:
     return "for ever" if expires is None else f"until {_when(expires)}"
 
 
-def queueCommand(data: Path, args) -> None:
-    """Every worker's queue, each message marked with the worker that holds it."""
-    _printQueue(queueEntries(data), args)
+def queueCommand(admin: Administration, args) -> None:
+    """Every worker's queue, each message marked with the worker that holds it; requests."""
+    if args.action == "list":
+        _printQueue(admin.queue(), args)
+        return
+    requested = admin.requestQueueAction(args.id, args.action)
+    if args.json:
+        print(json.dumps(requested))
+        return
+    print(f"asked the gateway to {args.action} {requested['qid']}; it does so within a second")
 
 
 def _printQueue(entries: list[dict], args) -> None:
@@ -517,6 +524,15 @@ def parser() -> argparse.ArgumentParser:
         " state and last error",
     )
     queueList.add_argument("--json", action="store_true", help="print a JSON array")
+    for action, text in (
+        ("retry", "attempt a message's pending recipients now"),
+        ("delete", "take a message out of the queue; its sender gets a DSN where one is due"),
+    ):
+        command = queueActions.add_parser(
+            action, help=f"{text} (the running gateway does it within a second)"
+        )
+        command.add_argument("id", help="the message id, as queue list shows it")
+        command.add_argument("--json", action="store_true", help="print the request as JSON")
     return top
 
 
@@ -570,11 +586,11 @@ def _run(data: Path, args) -> int:
         if args.command == "init":
             initCommand(data)
             return 0
-        if args.command == "queue":
-            queueCommand(data, args)
-            return 0
         db = connect(data / DATABASE)
-        admin = Administration(db)
+        admin = Administration(db, data=data)
+        if args.command == "queue":
+            queueCommand(admin, args)
+            return 0
         if args.command == "login":
             loginCommand(admin, args)
         elif args.command == "domain":

@@ -24,8 +24,9 @@ from .queue._spool import spoolDirectories
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
 from .store._events import isoTime
-from .store._exceptions import NoSuchDomain, StoreError
+from .store._exceptions import Missing, NoSuchDomain, StoreError
 from .store._logins import LoginStore, connect
+from .store._queuerequests import QueueRequestStore
 from .store._webhooks import WebhookStore
 
 #: What a new DKIM key's answer holds: the record to publish.
@@ -48,6 +49,7 @@ class Administration:
         self.domains = DomainStore(db)
         self.tokens = TokenStore(db)
         self.webhooks = WebhookStore(db)
+        self.requests = QueueRequestStore(db)
 
     # SMTP logins ----------------------------------------------------------------
 
@@ -173,6 +175,17 @@ class Administration:
     def queue(self) -> list[dict]:
         """Every message not yet finished, in every worker's spool, oldest id first."""
         return queueEntries(self.data)
+
+    def requestQueueAction(self, qid: str, action: str) -> dict:
+        """
+        Ask the node whose queue holds C{qid} to retry it now or delete it
+        (within a second, if the gateway runs).
+        """
+        qid = qid.upper()
+        if not any(entry["qid"] == qid for entry in queueEntries(self.data)):
+            raise Missing(f"no message {qid} in the queue; see 'smtpeter queue list'")
+        self.requests.add(qid, action, self.clock())
+        return {"qid": qid, "action": action, "status": "requested"}
 
 
 def queueEntries(data: Path) -> list[dict]:
@@ -315,3 +328,6 @@ class ThreadedAdministration:
 
     def queue(self):
         return self._run(Administration.queue)
+
+    def requestQueueAction(self, qid, action):
+        return self._run(Administration.requestQueueAction, qid, action)

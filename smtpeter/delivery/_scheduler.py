@@ -179,6 +179,62 @@ class QueueManager:
             self._schedule(entry, min(states[i].nextAttempt for i in entry.pending))
         return len(self.entries)
 
+    # Requests from administrators ------------------------------------------
+
+    def retryNow(self, qid: str) -> bool:
+        """Attempt the message's pending recipients now. C{False} if it is not ours."""
+        entry = self.entries.get(qid)
+        if entry is None:
+            return False
+        if not entry.running:
+            self._schedule(entry, self.clock.seconds())
+        return True
+
+    async def delete(self, qid: str) -> bool | None:
+        """
+        Take the message out of the queue: each pending recipient fails (a
+        failure event with reason C{deleted}, and a DSN where NOTIFY asks).
+        @return: C{False} if it is not ours, C{None} if an attempt is under
+            way (ask again), C{True} once deleted.
+        """
+        entry = self.entries.get(qid)
+        if entry is None:
+            return False
+        if entry.running:
+            return None
+        entry.running = True
+        if entry.timer is not None and entry.timer.active():
+            entry.timer.cancel()
+        message = entry.message
+        reports = []
+        for index in entry.pending:
+            recipient = message.envelope.recipients[index]
+            outcome = Outcome(
+                PERMANENT, 550, "5.0.0", "deleted from the queue by an administrator", "deleted"
+            )
+            details = {
+                "attempt": entry.states[index].attempts,
+                "code": 550,
+                "status": "5.0.0",
+                "state": "deleted",
+                "host": "",
+                "text": outcome.text,
+                "reason": "deleted",
+            }
+            self._event(FAILURE, message, recipient.address, details)
+            if recipient.wants("FAILURE"):
+                reports.append(dsn.RecipientReport(recipient, dsn.FAILED, outcome))
+        if reports and message.envelope.sender and not message.isDSN:
+            content = entry.content or await self.spool.readContent(qid)
+            envelope, body = dsn.buildDSN(
+                self.hostname, message, content, reports, self.clock.seconds()
+            )
+            await self._enqueue(envelope, Options(), body, True)
+        await self.spool.remove(qid)
+        self.entries.pop(qid, None)
+        log.info("{qid}: deleted from the queue by an administrator", qid=qid)
+        return True
+
     # Working ----------------------------------------------------------------
 
     def _schedule(self, entry: Entry, when: float) -> None:

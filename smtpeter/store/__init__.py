@@ -9,12 +9,19 @@ from ._exceptions import LoginExists, NoSuchLogin, StoreError, UnknownFeature
 from ._logins import LoginRecord, LoginStore, connect
 from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
 from ._sqlite import SQLiteStore
-from .interfaces import IAuthFailureStore, IEventStore, ILoginStore, ISuppressionStore
+from .interfaces import (
+    IAuthFailureStore,
+    IEventStore,
+    ILoginStore,
+    IQueueRequests,
+    ISuppressionStore,
+)
 
 __all__ = [
     "IAuthFailureStore",
     "IEventStore",
     "ILoginStore",
+    "IQueueRequests",
     "ISuppressionStore",
     "MemoryAuthFailures",
     "MemoryStore",

@@ -22,9 +22,16 @@ from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
 from ._events import EventQuery, MessageRecord, StoredEvent, summary
 from ._exceptions import Missing, StoreError
 from ._logins import LoginRecord
+from ._queuerequests import QueueRequest
 from ._suppressions import Suppression, normalise
 from ._webhooks import Delivery, Webhook
-from .interfaces import IAuthFailureStore, IEventStore, ILoginStore, ISuppressionStore
+from .interfaces import (
+    IAuthFailureStore,
+    IEventStore,
+    ILoginStore,
+    IQueueRequests,
+    ISuppressionStore,
+)
 
 
 @implementer(ILoginStore)
@@ -79,7 +86,9 @@ class MemoryAuthFailures:
         return succeed(len(recent))
 
 
-@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore)
+@implementer(
+    IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore, IQueueRequests
+)
 class MemoryStore:
     """Everything kept in dictionaries; every Deferred has fired when returned."""
 
@@ -97,6 +106,7 @@ class MemoryStore:
         self._webhookListeners: list[Callable[[], None]] = []
         #: Suppressions by lower-cased address.
         self.suppressionList: dict[str, Suppression] = {}
+        self.requests: dict[int, QueueRequest] = {}
 
     # Set-up, as the CLI does it for the SQLite store ------------------------------
 
@@ -214,6 +224,27 @@ class MemoryStore:
                 del self.messages[qid]
                 self.sentLinks.pop(qid, None)
         return succeed(removed)
+
+    # IQueueRequests ---------------------------------------------------------------
+
+    def requestQueueAction(self, qid: str, action: str) -> QueueRequest:
+        """Set-up, as the CLI and the API do it for the SQLite store."""
+        request = QueueRequest(len(self.requests) + 1, qid, action, self.clock.seconds())
+        self.requests[request.id] = request
+        return request
+
+    def queueRequests(self):
+        return succeed(sorted(self.requests.values(), key=lambda r: r.id))
+
+    def queueRequestDone(self, id):
+        self.requests.pop(id, None)
+        return succeed(None)
+
+    def forgetQueueRequests(self, before):
+        old = [id for id, r in self.requests.items() if r.created < before]
+        for id in old:
+            del self.requests[id]
+        return succeed(len(old))
 
     # ISuppressionStore ----------------------------------------------------------------
 

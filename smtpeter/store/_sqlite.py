@@ -35,17 +35,26 @@ from ._apitokens import TokenStore
 from ._domains import DomainStore
 from ._events import EventStore, StoredEvent
 from ._logins import LoginRecord, LoginStore, connect
+from ._queuerequests import QueueRequestStore
 from ._suppressions import SuppressionStore
 from ._throttle import ThrottleStore
 from ._webhooks import WebhookStore
-from .interfaces import IAuthFailureStore, IEventStore, ILoginStore, ISuppressionStore
+from .interfaces import (
+    IAuthFailureStore,
+    IEventStore,
+    ILoginStore,
+    IQueueRequests,
+    ISuppressionStore,
+)
 
 log = Logger()
 
 _STOP = object()
 
 
-@implementer(IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore)
+@implementer(
+    IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore, IQueueRequests
+)
 class SQLiteStore:
     """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
 
@@ -192,6 +201,17 @@ class SQLiteStore:
 
     def unsuppress(self, address: str) -> Deferred:
         return self._write(_Unsuppress(address)).addCallback(_only)
+
+    # IQueueRequests ---------------------------------------------------------------------
+
+    def queueRequests(self) -> Deferred:
+        return self._read(_view(QueueRequestStore, QueueRequestStore.list))
+
+    def queueRequestDone(self, id: int) -> Deferred:
+        return self._write(_QueueRequestDone(id)).addCallback(_only)
+
+    def forgetQueueRequests(self, before: float) -> Deferred:
+        return self._write(_ForgetQueueRequests(before)).addCallback(_only)
 
     # ILoginStore ------------------------------------------------------------------------
 
@@ -357,6 +377,22 @@ class _Suppress:
 
     def __call__(self, store: EventStore) -> list:
         return [store.view(SuppressionStore).add(*self.arguments)]
+
+
+class _QueueRequestDone:
+    def __init__(self, id: int) -> None:
+        self.id = id
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.view(QueueRequestStore).done(self.id)]
+
+
+class _ForgetQueueRequests:
+    def __init__(self, before: float) -> None:
+        self.before = before
+
+    def __call__(self, store: EventStore) -> list:
+        return [store.view(QueueRequestStore).forget(self.before)]
 
 
 class _Unsuppress:

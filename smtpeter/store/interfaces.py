@@ -56,6 +56,23 @@ class ISuppressionStore(Interface):
         """C{Deferred[list[Suppression]]}: every entry in force, oldest first."""
 
 
+class IQueueRequests(Interface):
+    """
+    Requests to retry or delete a queued message, shared by every worker
+    through the database (L{QueueRequest<smtpeter.store._queuerequests.
+    QueueRequest>}). Every method returns a C{Deferred}.
+    """
+
+    def queueRequests():
+        """C{Deferred[list[QueueRequest]]}: the requests not yet carried out, oldest first."""
+
+    def queueRequestDone(id: int):
+        """C{Deferred[None]}: the request was carried out (or is moot): forget it."""
+
+    def forgetQueueRequests(before: float):
+        """C{Deferred[int]}: drop requests made before C{before} that nobody carried out."""
+
+
 class IEventStore(Interface):
     """
     What the gateway's web side, webhooks and bounce intake ask of the

@@ -15,6 +15,7 @@ from twisted.web.client import Agent
 
 from ..events._webhooks import post
 from ..store._exceptions import Exists, Missing, StoreError
+from ..store._queuerequests import DELETE, RETRY
 from ._resources import AsyncLeaf, HTTPError, readJSON
 
 #: How long a test POST to a webhook may take.
@@ -241,10 +242,24 @@ class Webhooks(Managed):
 
 class Queue(Managed):
     def route(self, parts):
-        return {b"GET": self.list} if not parts else {}
+        if not parts:
+            return {b"GET": self.list}
+        if len(parts) == 1:
+            return {b"DELETE": self.delete}
+        if len(parts) == 2 and parts[1] == "retry":
+            return {b"POST": self.retry}
+        return {}
 
     async def list(self, request):
         return {"messages": await self.admin.queue()}
+
+    async def retry(self, request, qid):
+        request.setResponseCode(202)
+        return await self.admin.requestQueueAction(qid, RETRY)
+
+    async def delete(self, request, qid):
+        request.setResponseCode(202)
+        return await self.admin.requestQueueAction(qid, DELETE)
 
 
 __all__ = ["Domains", "Logins", "Queue", "Tokens", "Webhooks"]

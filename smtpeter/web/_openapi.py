@@ -291,6 +291,52 @@ def _management() -> dict:
                 change=True,
             ),
         },
+        "/queue/{id}": {
+            "parameters": _path("id"),
+            "delete": _operation(
+                "Take a message out of the queue (its sender gets a DSN where one is due)",
+                "deleteQueued",
+                {
+                    "202": _json(
+                        "Requested: the node whose queue holds it does it within a second.",
+                        {
+                            "type": "object",
+                            "required": ["qid", "action", "status"],
+                            "properties": {
+                                "qid": {"type": "string"},
+                                "action": {"type": "string", "enum": ["retry", "delete"]},
+                                "status": {"type": "string", "enum": ["requested"]},
+                            },
+                        },
+                    ),
+                    **_MISSING,
+                },
+                change=True,
+            ),
+        },
+        "/queue/{id}/retry": {
+            "parameters": _path("id"),
+            "post": _operation(
+                "Attempt a queued message's pending recipients now",
+                "retryQueued",
+                {
+                    "202": _json(
+                        "Requested: the node whose queue holds it does it within a second.",
+                        {
+                            "type": "object",
+                            "required": ["qid", "action", "status"],
+                            "properties": {
+                                "qid": {"type": "string"},
+                                "action": {"type": "string", "enum": ["retry", "delete"]},
+                                "status": {"type": "string", "enum": ["requested"]},
+                            },
+                        },
+                    ),
+                    **_MISSING,
+                },
+                change=True,
+            ),
+        },
         "/queue": {
             "get": _operation(
                 "Messages not yet finished, in every worker's spool, with each recipient's state",

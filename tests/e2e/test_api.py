@@ -219,6 +219,8 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/webhooks/{id}/enable",
         "/webhooks/{id}/test",
         "/queue",
+        "/queue/{id}",
+        "/queue/{id}/retry",
     }
 
 

@@ -171,7 +171,10 @@ def test_tokens_domains_and_webhooks_over_http(gateway, clients):
 
 
 def test_a_webhook_test_event_and_the_queue(makeGateway, sink):
-    sink.policy = lambda stage, arg: "451 4.3.0 not now" if stage == "RCPT" else None
+    closed = {"later@example.org", "never@example.org"}
+    sink.policy = lambda stage, arg: (
+        "451 4.3.0 not now" if stage == "RCPT" and arg.strip("<>") in closed else None
+    )
     gateway = makeGateway(sink)
     token = json.loads(gateway.cli("token", "create", "ops", "--scope", "admin", "--json").stdout)
     admin = Client(gateway, token["token"])
@@ -181,7 +184,7 @@ def test_a_webhook_test_event_and_the_queue(makeGateway, sink):
     finally:
         good.stop()
         bad.stop()
-    queueTests(gateway, admin)
+    queueTests(gateway, admin, sink, closed)
 
 
 def webhookTests(admin, good, bad):
@@ -205,27 +208,52 @@ def webhookTests(admin, good, bad):
     assert admin.call("POST", "/v1/webhooks/999/test")[0] == 404
 
 
-def queueTests(gateway, admin):
+def queueTests(gateway, admin, sink, closed):
     password = gateway.createLogin("app")
     client = connect(gateway, implicit=False)
     client.login("app", password)
-    client.sendmail("a@example.com", ["later@example.org"], b"Subject: q\r\n\r\nq\r\n")
+    for to in ("later@example.org", "never@example.org"):
+        client.sendmail("a@example.com", [to], f"Subject: {to}\r\n\r\nq\r\n".encode())
     client.quit()
 
     def deferred():
         messages = admin.call("GET", "/v1/queue")[1]["messages"]
-        return messages and messages[0]["recipients"][0]["attempts"] and messages
+        tried = [m for m in messages if m["recipients"][0]["attempts"]]
+        return len(tried) == 2 and tried
 
     deadline = time.monotonic() + 20
     while not (messages := deferred()):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    [message] = messages
-    assert message["sender"] == "a@example.com" and message["login"] == "app"
-    [recipient] = message["recipients"]
-    assert recipient["address"] == "later@example.org" and "451" in recipient["last"]
+    later, never = sorted(messages, key=lambda m: m["recipients"][0]["address"])
+    assert later["sender"] == "a@example.com" and later["login"] == "app"
+    assert "451" in later["recipients"][0]["last"]
     cli = json.loads(gateway.cli("queue", "list", "--json").stdout)
-    assert [m["qid"] for m in cli] == [message["qid"]]
+    assert sorted(m["qid"] for m in cli) == sorted([later["qid"], never["qid"]])
+
+    # The next attempt is a minute away (--retry-initial): retry now.
+    closed.discard("later@example.org")
+    code, requested, _ = admin.call("POST", f"/v1/queue/{later['qid']}/retry")
+    assert code == 202 and requested == {
+        "qid": later["qid"],
+        "action": "retry",
+        "status": "requested",
+    }
+    [delivered] = sink.wait(1, timeout=10)
+    assert delivered.recipients == ["later@example.org"]
+
+    # Deleted: its sender hears of it, as NOTIFY (the default) asks.
+    code, requested, _ = admin.call("DELETE", f"/v1/queue/{never['qid']}")
+    assert code == 202
+    [_, notice] = sink.wait(2, timeout=10)
+    assert notice.mailFrom == "" and notice.recipients == ["a@example.com"]
+    assert b"deleted from the queue by an administrator" in notice.data
+    deadline = time.monotonic() + 10
+    while admin.call("GET", "/v1/queue")[1]["messages"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert admin.call("POST", f"/v1/queue/{never['qid']}/retry")[0] == 404
+    assert "no message" in gateway.cli("queue", "delete", never["qid"], check=False).stderr
 
 
 def test_domain_check_against_real_dns(tmp_path, sink):

@@ -20,6 +20,7 @@ from smtpeter.store import (
     IAuthFailureStore,
     IEventStore,
     ILoginStore,
+    IQueueRequests,
     ISuppressionStore,
     LoginStore,
     MemoryStore,
@@ -29,6 +30,7 @@ from smtpeter.store import (
 )
 from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._events import EventQuery
+from smtpeter.store._queuerequests import QueueRequestStore
 from smtpeter.store._webhooks import WebhookStore
 
 from ..queue.test_spool import result
@@ -83,6 +85,10 @@ class StoreContract:
     def addWebhook(self, store, url: str, events) -> int:
         raise NotImplementedError
 
+    def request(self, store, qid: str, action: str):
+        """A request made as the CLI and the API make it."""
+        raise NotImplementedError
+
     @pytest.fixture
     def store(self, tmp_path):
         store = self.makeStore(tmp_path)
@@ -97,6 +103,7 @@ class StoreContract:
             ILoginStore,
             IAuthFailureStore,
             ISuppressionStore,
+            IQueueRequests,
         ):
             assert verifyObject(interface, store)
 
@@ -303,6 +310,19 @@ class StoreContract:
         with pytest.raises(StoreError, match="is not an email address"):
             self.wait(store.suppress("nobody", "x", 1.0, None, None))
 
+    def test_queue_requests(self, store):
+        first = self.request(store, QID, "retry")
+        second = self.request(store, OTHER, "delete")
+        listed = self.wait(store.queueRequests())
+        assert [(r.id, r.qid, r.action) for r in listed] == [
+            (first.id, QID, "retry"),
+            (second.id, OTHER, "delete"),
+        ]
+        self.wait(store.queueRequestDone(first.id))
+        assert [r.id for r in self.wait(store.queueRequests())] == [second.id]
+        assert self.wait(store.forgetQueueRequests(second.created + 1)) == 1
+        assert self.wait(store.queueRequests()) == []
+
 
 class TestMemoryStore(StoreContract):
     def makeStore(self, tmp_path):
@@ -318,6 +338,9 @@ class TestMemoryStore(StoreContract):
 
     def addWebhook(self, store, url, events):
         return store.addWebhook(url, events).id
+
+    def request(self, store, qid, action):
+        return store.requestQueueAction(qid, action)
 
 
 class TestSQLiteStore(StoreContract):
@@ -340,3 +363,6 @@ class TestSQLiteStore(StoreContract):
 
     def addWebhook(self, store, url, events):
         return WebhookStore(connect(self.path)).add(url, events).id
+
+    def request(self, store, qid, action):
+        return QueueRequestStore(connect(self.path)).add(qid, action, 1000.0)

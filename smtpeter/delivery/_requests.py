@@ -1,0 +1,62 @@
+"""
+Carrying out requests to retry or delete queued messages, made with the CLI
+or the API (L{smtpeter.store._queuerequests}): every second each node reads
+the requests and does those about messages in its own queue.
+"""
+
+from __future__ import annotations
+
+from twisted.application.service import Service
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from ..store._queuerequests import DELETE, RETRY
+
+log = Logger()
+
+#: A request that no node carried out in this long is about a message that
+#: finished meanwhile: it is dropped.
+FORGET_AFTER = 60.0
+
+
+class QueueRequests(Service):
+    """Polls C{store} (an L{IQueueRequests}) for C{queue}'s messages."""
+
+    name = "queue-requests"
+
+    def __init__(self, store, queue, clock, forgetsOld: bool, interval: float = 1.0) -> None:
+        self.store = store
+        self.queue = queue
+        self.clock = clock
+        self.forgetsOld = forgetsOld
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = clock
+        self.interval = interval
+
+    def startService(self) -> None:
+        super().startService()
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self):
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
+
+    def _tick(self):
+        d = ensureDeferred(self.poll())
+        d.addErrback(lambda f: log.failure("reading queue requests failed", f))
+        return d
+
+    async def poll(self) -> None:
+        for request in await self.store.queueRequests():
+            if request.qid not in self.queue.entries:
+                continue
+            if request.action == RETRY:
+                self.queue.retryNow(request.qid)
+            elif request.action == DELETE and not await self.queue.delete(request.qid):
+                continue  # an attempt is under way: at the next tick
+            log.info("{qid}: {action} as requested", qid=request.qid, action=request.action)
+            await self.store.queueRequestDone(request.id)
+        if self.forgetsOld:
+            await self.store.forgetQueueRequests(self.clock.seconds() - FORGET_AFTER)
