@@ -13,16 +13,17 @@ reading threads, each with its own connection.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
-from email.parser import BytesHeaderParser
-from email.policy import default
+from email.header import decode_header, make_header
 
 from attrs import frozen
 
 from ..queue._message import QueuedMessage, Recipient
 from . import _links
 from ._schema import applySchema
+from ._stats import StatsStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -57,12 +58,29 @@ CREATE TABLE IF NOT EXISTS event_tags (
 ) WITHOUT ROWID;
 """
 
+#: How much longer than events the hourly counters are kept, in seconds.
+STATS_KEPT_LONGER = 365 * 86400
+
 _SEARCH_COLUMNS = (
     ("subject", "TEXT"),
     ("from_header", "TEXT"),
     ("size", "INTEGER"),
     ("login", "TEXT"),
 )
+
+
+_FIELD = re.compile(rb"^(subject|from):[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", re.I | re.M)
+
+
+def _decoded(raw: bytes) -> str:
+    """A header field's value: unfolded, RFC 2047 words decoded, at most 500 characters."""
+    text = " ".join(raw.decode("utf-8", "replace").split())
+    if "=?" in text:
+        try:
+            text = str(make_header(decode_header(text)))
+        except (ValueError, LookupError, UnicodeError):
+            pass  # shown as sent
+    return text[:500]
 
 
 def summary(message) -> dict:
@@ -72,18 +90,12 @@ def summary(message) -> dict:
     if head is None:
         end = content.find(b"\r\n\r\n")
         head = content[: end + 2] if end >= 0 else content
-    headers = BytesHeaderParser(policy=default).parsebytes(head + b"\r\n")
-
-    def field(name: str) -> str | None:
-        try:
-            value = headers.get(name)
-        except (ValueError, IndexError):  # a header the email package cannot decode
-            return None
-        return None if value is None else " ".join(str(value).split())[:500]
-
+    found: dict[str, str] = {}
+    for match in _FIELD.finditer(head):
+        found.setdefault(match.group(1).lower().decode(), _decoded(match.group(2)))
     return {
-        "subject": field("subject"),
-        "from": field("from"),
+        "subject": found.get("subject"),
+        "from": found.get("from"),
         "size": len(content),
         "login": message.options.login,
     }
@@ -232,6 +244,7 @@ class EventStore:
                 "INSERT OR IGNORE INTO event_tags (tag, event) VALUES (?, ?)",
                 [(tag, eventId) for tag in tags],
             )
+        self.view(StatsStore).count(type, when, qid, tags, details)
         return StoredEvent(eventId, type, when, qid, recipient, tags, details)
 
     def recordLinks(self, qid: str, links: list[str]) -> None:
@@ -255,6 +268,8 @@ class EventStore:
             (before,),
         )
         self.db.execute("DELETE FROM messages WHERE received < ?", (before,))
+        # The counters are small: they outlive the events by a year.
+        self.view(StatsStore).purge(before - STATS_KEPT_LONGER)
         return removed
 
     # Reading -----------------------------------------------------------------

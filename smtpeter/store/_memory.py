@@ -23,6 +23,7 @@ from ._events import EventQuery, MessageRecord, StoredEvent, summary
 from ._exceptions import Missing, StoreError
 from ._logins import LoginRecord
 from ._queuerequests import QueueRequest
+from ._stats import STEPS, kindOf, senderDomain, series
 from ._suppressions import Suppression, normalise
 from ._webhooks import Delivery, Webhook
 from .interfaces import (
@@ -304,6 +305,28 @@ class MemoryStore:
 
     def day(self, type, start, end, after, limit):
         return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
+
+    def stats(self, query):
+        step = STEPS[query.step]
+        counted = []
+        for event in self.stored:
+            kind = kindOf(event.type, event.details)
+            record = self.messages.get(event.qid)
+            login = (record.login or "") if record is not None else ""
+            domain = senderDomain(record.fromHeader, record.sender) if record else ""
+            # Counters have whole hours: the range is widened to them.
+            if kind is None or not (
+                query.start // 3600 * 3600 <= event.time < -(-query.end // 3600) * 3600
+            ):
+                continue
+            if (query.tag or "") not in ("", *event.tags):
+                continue
+            if query.login is not None and login != query.login:
+                continue
+            if query.domain is not None and domain != query.domain.lower():
+                continue
+            counted.append((int(event.time // step) * step, kind, 1))
+        return succeed(series(counted, query))
 
     def checkToken(self, token):
         return succeed(self.tokens.get(tokenHash(token)))

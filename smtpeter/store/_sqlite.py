@@ -36,6 +36,7 @@ from ._domains import DomainStore
 from ._events import EventStore, StoredEvent
 from ._logins import LoginRecord, LoginStore, connect
 from ._queuerequests import QueueRequestStore
+from ._stats import StatsStore
 from ._suppressions import SuppressionStore
 from ._throttle import ThrottleStore
 from ._webhooks import WebhookStore
@@ -178,6 +179,9 @@ class SQLiteStore:
                 lambda f: log.warn("could not note the use of API token {name}", name=name)
             )
         return record
+
+    def stats(self, query) -> Deferred:
+        return self._read(_view(StatsStore, StatsStore.overview), query)
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
         return self._read(_view(WebhookStore, WebhookStore.due), now, limit, skip)

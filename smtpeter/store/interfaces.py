@@ -134,6 +134,12 @@ class IEventStore(Interface):
         webhook deliveries.
         """
 
+    def stats(query):
+        """
+        C{Deferred[dict]}: the hourly counters a L{StatsQuery<smtpeter.store.
+        _stats.StatsQuery>} selects, as C{{"by", "series", "totals"}}.
+        """
+
     def purge(before: float):
         """C{Deferred[int]}: forget events and messages older than C{before}; how many events."""
 

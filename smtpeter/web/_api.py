@@ -23,6 +23,7 @@ from twisted.web.resource import Resource
 from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime
 from ..store._exceptions import StoreError
+from ..store._stats import STEPS, StatsQuery
 from ..store._suppressions import MANUAL
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._openapi import document
@@ -222,6 +223,50 @@ class Events(Authenticated):
             "events": [e.toJSON() for e in found],
             "next_cursor": encodeCursor(found[-1].id) if more else None,
         }
+
+
+class Stats(Authenticated):
+    """C{GET /v1/stats}: the hourly counters, by hour or by day, for the overview."""
+
+    PARAMETERS = ("start", "end", "by", "login", "tag", "domain")
+    #: At most this many buckets in one answer.
+    MAX_BUCKETS = 2000
+
+    def __init__(self, events, bearer: Bearer, clock) -> None:
+        super().__init__(events, bearer)
+        self.clock = clock
+
+    async def authenticated(self, request):
+        if request.postpath not in ([], [b""]):
+            raise HTTPError(404, "no such resource")
+        p = Parameters(request, self.PARAMETERS)
+        timeWhy = "a date (2026-11-23), an ISO 8601 time or seconds since 1970"
+        by = p.get("by") or "hour"
+        if by not in STEPS:
+            raise HTTPError(400, "by: hour or day", parameter="by")
+        now = self.clock.seconds()
+        end = p.get("end", parseTime, timeWhy) or now
+        start = p.get("start", parseTime, timeWhy)
+        if start is None:
+            start = end - (86400 if by == "hour" else 30 * 86400)
+        if end <= start:
+            raise HTTPError(400, "end: must be later than start", parameter="end")
+        if (end - start) / STEPS[by] > self.MAX_BUCKETS:
+            raise HTTPError(
+                400, f"start: at most {self.MAX_BUCKETS} {by}s in one answer", parameter="start"
+            )
+        query = StatsQuery(
+            start,
+            end,
+            by,
+            login=p.get("login"),
+            tag=p.get("tag", parseTag, "a tag of 1 to 200 characters"),
+            domain=p.get("domain"),
+        )
+        found = await self.events.stats(query)
+        for bucket in found["series"]:
+            bucket["time"] = isoTime(bucket["timestamp"])
+        return found
 
 
 def recipientStatus(events: list) -> dict:
@@ -465,6 +510,7 @@ class API(Resource):
         self.putChild(b"events", Events(events, bearer))
         self.putChild(b"messages", Messages(events, bearer))
         self.putChild(b"logfiles", LogFiles(events, bearer))
+        self.putChild(b"stats", Stats(events, bearer, clock))
         self.putChild(b"suppressions", Suppressions(events, bearer, clock))
         self.putChild(b"openapi.json", OpenAPI())
 

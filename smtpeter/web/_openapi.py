@@ -540,6 +540,56 @@ def document() -> dict:
                 }
             },
             **_management(),
+            "/stats": {
+                "get": {
+                    "summary": "Counts per hour or day: accepted, delivered, deferred, failed,"
+                    " bounced by class, opened, clicked",
+                    "operationId": "getStats",
+                    "parameters": [
+                        _query(
+                            "start",
+                            f"from this time (whole hours): {_TIME} [default: a day"
+                            " or, by day, 30 days before end]",
+                        ),
+                        _query("end", f"until this time: {_TIME} [default: now]"),
+                        _query(
+                            "by",
+                            "hour or day [default: hour]",
+                            {"type": "string", "enum": ["hour", "day"]},
+                        ),
+                        _query("login", "only mail of this SMTP login"),
+                        _query("tag", "only mail with this tag"),
+                        _query("domain", "only mail from this sender domain (its From header)"),
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "Every bucket of the range, with the counts of each kind that"
+                            " occurred (bounces as bounced:CLASS), and the totals.",
+                            {
+                                "type": "object",
+                                "required": ["by", "series", "totals"],
+                                "properties": {
+                                    "by": {"type": "string", "enum": ["hour", "day"]},
+                                    "series": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["time", "timestamp", "counts"],
+                                            "properties": {
+                                                "time": {"type": "string", "format": "date-time"},
+                                                "timestamp": {"type": "number"},
+                                                "counts": {"type": "object"},
+                                            },
+                                        },
+                                    },
+                                    "totals": {"type": "object"},
+                                },
+                            },
+                        ),
+                        **_ERRORS,
+                    },
+                }
+            },
             "/suppressions": {
                 "get": {
                     "summary": "The suppression list: addresses mail is not attempted to",

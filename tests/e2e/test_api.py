@@ -203,6 +203,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/events",
         "/messages/{messageid}",
         "/logfiles/{type}",
+        "/stats",
         "/suppressions",
         "/suppressions/{email}",
         "/logins",
@@ -301,3 +302,17 @@ def test_the_message_id_the_gateway_added_is_in_events_and_the_message(world):
         assert message["login"] == "app" and message["size"] > 100
         assert message["from"] == "news@example.com" and message["subject"] == "features"
     assert attempts[0]["message_id_header"] != attempts[1]["message_id_header"]
+
+
+def test_stats_by_hour_and_day_with_filters(world):
+    overview = world.json("/v1/stats")
+    assert overview["by"] == "hour" and len(overview["series"]) in (24, 25)
+    assert overview["totals"] == {"accepted": 2, "delivered": 2, "clicked": 1}
+    assert sum(b["counts"].get("delivered", 0) for b in overview["series"]) == 2
+    spring = world.json("/v1/stats?by=day&tag=spring")
+    assert spring["by"] == "day" and spring["totals"]["accepted"] == 1
+    assert world.json("/v1/stats?login=app&domain=example.com")["totals"]["delivered"] == 2
+    assert world.json("/v1/stats?login=nobody")["totals"] == {}
+    error = world.json("/v1/stats?by=week", 400)
+    assert error["parameter"] == "by"
+    assert world.json("/v1/stats?start=2000-01-01&by=hour", 400)["parameter"] == "start"

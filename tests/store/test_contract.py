@@ -31,6 +31,7 @@ from smtpeter.store import (
 from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._events import EventQuery
 from smtpeter.store._queuerequests import QueueRequestStore
+from smtpeter.store._stats import StatsQuery
 from smtpeter.store._webhooks import WebhookStore
 
 from ..queue.test_spool import result
@@ -124,7 +125,7 @@ class StoreContract:
     def test_a_message_record_keeps_what_search_needs(self, store):
         content = (
             b"From: =?utf-8?q?Gr=C3=BC=C3=9Fe?= <news@shop.test>\r\n"
-            b"Subject: =?utf-8?q?Sp=C3=A4ter?= sale\r\n\r\nbody\r\n"
+            b"Subject: =?utf-8?q?Sp=C3=A4ter?=\r\n sale\r\n\r\nSubject: not this one\r\n"
         )
         self.wait(store.accepted(evolve(message(), content=content)))
         record = self.wait(store.message(QID))
@@ -309,6 +310,47 @@ class StoreContract:
             self.wait(store.unsuppress("reader@example.org"))
         with pytest.raises(StoreError, match="is not an email address"):
             self.wait(store.suppress("nobody", "x", 1.0, None, None))
+
+    def test_hourly_counters(self, store):
+        content = b"From: Shop <news@Shop.test>\r\nSubject: x\r\n\r\nbody\r\n"
+        self.wait(store.accepted(evolve(message(), content=content, received=3600.0 * 10)))
+        self.wait(store.record(Event(DELIVERY, QID, "a@x.test", 3600 * 10 + 5, ("spring",), {})))
+        self.wait(store.record(Event(DEFERRAL, QID, "b@x.test", 3600 * 11 + 5, ("spring",), {})))
+        self.wait(store.recordClick(QID, "a@x.test", ("spring",), {}, 3600 * 12 + 1))
+        self.wait(store.recordBounce(QID, "b@x.test", ("spring",), {"class": "hard"}, 3600 * 13))
+        byHour = self.wait(store.stats(StatsQuery(3600 * 10, 3600 * 14)))
+        assert [b["counts"] for b in byHour["series"]] == [
+            {"accepted": 2, "delivered": 1},
+            {"deferred": 1},
+            {"clicked": 1},
+            {"bounced:hard": 1},
+        ]
+        assert byHour["series"][0]["timestamp"] == 36000
+        assert byHour["totals"]["accepted"] == 2
+        byDay = self.wait(store.stats(StatsQuery(0, 86400, "day")))
+        assert byDay["series"] == [
+            {
+                "timestamp": 0,
+                "counts": {
+                    "accepted": 2,
+                    "delivered": 1,
+                    "deferred": 1,
+                    "clicked": 1,
+                    "bounced:hard": 1,
+                },
+            }
+        ]
+        filtered = self.wait(store.stats(StatsQuery(0, 86400, "day", login="shop", tag="spring")))
+        assert filtered["totals"] == {
+            "accepted": 2,
+            "delivered": 1,
+            "deferred": 1,
+            "clicked": 1,
+            "bounced:hard": 1,
+        }
+        assert self.wait(store.stats(StatsQuery(0, 86400, "day", domain="shop.test")))["totals"]
+        assert self.wait(store.stats(StatsQuery(0, 86400, "day", domain="x.test")))["totals"] == {}
+        assert self.wait(store.stats(StatsQuery(0, 86400, "day", tag="autumn")))["totals"] == {}
 
     def test_queue_requests(self, store):
         first = self.request(store, QID, "retry")

@@ -1,0 +1,159 @@
+"""
+Counters per hour, kept by the event writer in the same transaction as the
+events they count, so that an overview (accepted, delivered, deferred,
+failed, bounced by class, opened, clicked; by hour or day; for one login,
+tag or sender domain) reads a few hundred rows however many events are
+stored, instead of scanning them.
+
+Each event adds one to its row for (hour, login, sender domain, kind) with
+the tag C{""} (every message), and one to the row of each of its tags. The
+sender domain is that of the message's From header (its envelope sender's
+when it has none).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from email.utils import parseaddr
+
+from attrs import frozen
+
+from ._schema import applySchema
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stats_hourly (
+    hour INTEGER NOT NULL,
+    login TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (hour, tag, login, domain, kind)
+) WITHOUT ROWID;
+"""
+
+#: The kinds counted, as the overview names them.
+KINDS = (
+    "accepted",
+    "delivered",
+    "deferred",
+    "failed",
+    "bounced",
+    "opened",
+    "clicked",
+    "warning",
+)
+STEPS = {"hour": 3600, "day": 86400}
+
+
+def kindOf(type: str, details: dict) -> str | None:
+    """The counter an event adds to (bounces by class: C{bounced:hard})."""
+    if type == "attempt":
+        return "accepted"
+    if type == "delivery":
+        return "delivered"
+    if type == "failure":
+        return "failed" if details.get("permanent", True) else "deferred"
+    if type == "bounce":
+        return f"bounced:{details.get('class', 'unknown')}"
+    return {"click": "clicked", "open": "opened", "warning": "warning"}.get(type)
+
+
+def senderDomain(fromHeader: str | None, sender: str | None) -> str:
+    address = parseaddr(fromHeader or "")[1] or sender or ""
+    return address.rpartition("@")[2].lower()
+
+
+@frozen
+class StatsQuery:
+    """An overview's filters: C{[start, end)} in seconds, by C{step} (hour or day)."""
+
+    start: float
+    end: float
+    step: str = "hour"
+    login: str | None = None
+    tag: str | None = None
+    domain: str | None = None
+
+
+def rows(login: str, domain: str, kind: str, tags, when: float) -> list[tuple]:
+    hour = int(when // 3600)
+    return [(hour, login, tag, domain, kind) for tag in ("", *tags)]
+
+
+def series(counted, query: StatsQuery) -> dict:
+    """
+    The overview from C{counted}, C{(bucket start, kind, count)} triples:
+    every bucket of the range, each with every kind (zero when none).
+    """
+    step = STEPS[query.step]
+    first = int(query.start // step) * step
+    buckets: dict[int, dict] = {}
+    t = first
+    while t < query.end:
+        buckets[t] = {}
+        t += step
+    totals: dict[str, int] = {}
+    for start, kind, count in counted:
+        if start in buckets:
+            buckets[start][kind] = buckets[start].get(kind, 0) + count
+            totals[kind] = totals.get(kind, 0) + count
+    return {
+        "by": query.step,
+        "series": [{"timestamp": t, "counts": counts} for t, counts in buckets.items()],
+        "totals": totals,
+    }
+
+
+class StatsStore:
+    """The counters, on one connection (the writer counts, the readers read)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        applySchema(db, SCHEMA)
+        self._messages: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def _message(self, qid: str) -> tuple[str, str]:
+        found = self._messages.get(qid)
+        if found is None:
+            row = self.db.execute(
+                "SELECT login, from_header, sender FROM messages WHERE qid = ?", (qid,)
+            ).fetchone()
+            found = ("", "") if row is None else (row[0] or "", senderDomain(row[1], row[2]))
+            self._messages[qid] = found
+            if len(self._messages) > 4096:
+                self._messages.popitem(last=False)
+        return found
+
+    def count(self, type: str, when: float, qid: str, tags, details: dict) -> None:
+        kind = kindOf(type, details)
+        if kind is None:
+            return
+        login, domain = self._message(qid)
+        self.db.executemany(
+            "INSERT INTO stats_hourly (hour, login, tag, domain, kind, count)"
+            " VALUES (?, ?, ?, ?, ?, 1)"
+            " ON CONFLICT (hour, tag, login, domain, kind) DO UPDATE SET count = count + 1",
+            rows(login, domain, kind, tags, when),
+        )
+
+    def overview(self, query: StatsQuery) -> dict:
+        step = STEPS[query.step]
+        where = ["hour >= ?", "hour < ?", "tag = ?"]
+        arguments: list = [int(query.start // 3600), int(-(-query.end // 3600)), query.tag or ""]
+        for column, value in (("login", query.login), ("domain", query.domain)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                arguments.append(value.lower() if column == "domain" else value)
+        counted = self.db.execute(
+            f"SELECT (hour * 3600 / {step}) * {step}, kind, sum(count) FROM stats_hourly"
+            f" WHERE {' AND '.join(where)} GROUP BY 1, 2",
+            arguments,
+        ).fetchall()
+        return series(counted, query)
+
+    def purge(self, before: float) -> int:
+        return self.db.execute(
+            "DELETE FROM stats_hourly WHERE hour < ?", (int(before // 3600),)
+        ).rowcount
