@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 
 from attrs import frozen
 from twisted.application.internet import StreamServerEndpointService, TimerService
@@ -172,6 +173,7 @@ class GatewayService(MultiService):
             transformer=self.transformer,
             suppressions=self.store,
             suppressFor=config.suppressFor,
+            holdFor=timedelta(days=config.holdDays),
         )
         self.settings = ServerSettings(
             hostname=config.hostname,

@@ -36,6 +36,8 @@ def _show(login: dict) -> str:
     state = "enabled" if login["enabled"] else "disabled"
     features = " ".join(login["features"]) or "(no features)"
     clicks = f"  links via {login['public_url']}" if login["public_url"] else ""
+    if login.get("hold"):
+        clicks += "  HOLDS its mail"
     return (
         f"{login['name']}  {state}  {features}{clicks}  created {_when(login['created'])}"
         f"  last used {_when(login['last_used'])}"
@@ -64,7 +66,7 @@ def _printList(items: list[dict], asJSON: bool, empty: str, show) -> None:
 
 def loginCommand(admin: Administration, args) -> None:
     if args.action == "create":
-        _printPassword(admin.createLogin(args.name, args.feature), args.json, "created")
+        _printPassword(admin.createLogin(args.name, args.feature, args.hold), args.json, "created")
     elif args.action == "list":
         _printList(
             admin.listLogins(),
@@ -73,15 +75,20 @@ def loginCommand(admin: Administration, args) -> None:
             _show,
         )
     elif args.action == "update":
-        if not args.enable and not args.disable and args.public_url is None:
+        if not args.enable and not args.disable and args.public_url is None and args.hold is None:
             raise StoreError(
-                "say what to change: --enable FEATURE, --disable FEATURE or --public-url URL"
+                "say what to change: --enable FEATURE, --disable FEATURE, --public-url URL"
+                " or --hold/--no-hold"
             )
         publicUrl = args.public_url
         if publicUrl is not None and publicUrl.lower() == "default":
             publicUrl = ""
         login = admin.updateLogin(
-            args.name, enable=args.enable, disable=args.disable, publicUrl=publicUrl
+            args.name,
+            enable=args.enable,
+            disable=args.disable,
+            publicUrl=publicUrl,
+            hold=args.hold,
         )
         print(_show(login))
     elif args.action in ("enable", "disable"):
@@ -339,6 +346,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"turn on a feature; repeatable. One of: {features}",
     )
     create.add_argument(
+        "--hold",
+        action="store_true",
+        help="hold mode, for development: its mail is accepted and kept, never delivered,"
+        " until released (GET /v1/messages/ID shows it)",
+    )
+    create.add_argument(
         "--json", action="store_true", help="print one JSON object with name, password, features"
     )
 
@@ -363,6 +376,12 @@ def parser() -> argparse.ArgumentParser:
     )
     update.add_argument(
         "--disable", action="append", default=[], metavar="F", help="turn a feature off; repeatable"
+    )
+    update.add_argument(
+        "--hold",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hold this login's mail from now on (--no-hold: deliver it again)",
     )
 
     for name, text in (

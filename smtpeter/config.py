@@ -43,6 +43,8 @@ class Config:
     retention: timedelta = timedelta(days=30)
     #: How long an address stays suppressed after a hard bounce or a complaint; 0 for ever.
     suppressionDays: float = 365
+    #: How long held mail (hold mode) is kept, in days.
+    holdDays: float = 7
 
     @property
     def suppressFor(self) -> timedelta | None:

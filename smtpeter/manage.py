@@ -59,10 +59,10 @@ class Administration:
     def login(self, name: str) -> dict:
         return self.logins.require(name).toJSON()
 
-    def createLogin(self, name: str, features=()) -> dict:
+    def createLogin(self, name: str, features=(), hold: bool = False) -> dict:
         """The login, with its password: the only time anyone sees it."""
         try:
-            record, password = self.logins.create(name, list(features))
+            record, password = self.logins.create(name, list(features), hold)
         except ValueError as e:
             raise StoreError(str(e)) from e
         return {"name": record.name, "password": password, **_loginFields(record)}
@@ -75,10 +75,12 @@ class Administration:
         disable=(),
         enabled: bool | None = None,
         publicUrl: str | None = None,
+        hold: bool | None = None,
     ) -> dict:
         """
         Change a login: C{features} replaces its set, C{enable}/C{disable}
-        switch single ones; C{enabled}; C{publicUrl} (C{""} for the gateway's).
+        switch single ones; C{enabled}; C{publicUrl} (C{""} for the
+        gateway's); C{hold} (hold mode).
         """
         record = self.logins.require(name)
         if features is not None:
@@ -89,6 +91,8 @@ class Administration:
             record = self.logins.update(name, enable, disable, publicUrl)
         if enabled is not None:
             record = self.logins.setEnabled(name, enabled)
+        if hold is not None:
+            record = self.logins.setHold(name, hold)
         return record.toJSON()
 
     def resetPassword(self, name: str) -> dict:
@@ -176,6 +180,15 @@ class Administration:
         """Every message not yet finished, in every worker's spool, oldest id first."""
         return queueEntries(self.data)
 
+    def held(self, qid: str) -> bytes | None:
+        """The content of a held message (as the spool keeps it), or C{None} if it is not held."""
+        qid = qid.upper()
+        for worker, root in spoolDirectories(self.data):
+            for entry in _spoolEntries(DiskSpool(root), worker):
+                if entry["qid"] == qid and entry.get("held"):
+                    return DiskSpool(root).readContent(qid)
+        return None
+
     def requestQueueAction(self, qid: str, action: str) -> dict:
         """
         Ask the node whose queue holds C{qid} to retry it now or delete it
@@ -215,9 +228,11 @@ def _spoolEntries(spool: DiskSpool, worker: int) -> list[dict]:
                     "last": state.get("last", ""),
                 }
             )
+        released = any(s.get("released") for s in states.values())
         entries.append(
             {
                 "qid": meta["qid"],
+                "held": bool(meta["options"].get("hold")) and not released,
                 "received": meta["received"],
                 "sender": meta["envelope"]["sender"],
                 "size": meta["size"],
@@ -275,8 +290,8 @@ class ThreadedAdministration:
     def login(self, name):
         return self._run(Administration.login, name)
 
-    def createLogin(self, name, features=()):
-        return self._run(Administration.createLogin, name, features)
+    def createLogin(self, name, features=(), hold=False):
+        return self._run(Administration.createLogin, name, features, hold)
 
     def updateLogin(self, name, **changes):
         return self._run(Administration.updateLogin, name, **changes)
@@ -331,3 +346,6 @@ class ThreadedAdministration:
 
     def requestQueueAction(self, qid, action):
         return self._run(Administration.requestQueueAction, qid, action)
+
+    def held(self, qid):
+        return self._run(Administration.held, qid)

@@ -168,6 +168,12 @@ class Options(usage.Options):
             " complaint (0: for ever).",
         ],
         [
+            "hold-days",
+            None,
+            "7",
+            "Days held mail (of a login in hold mode) is kept before it is dropped undelivered.",
+        ],
+        [
             "webhook-retry",
             None,
             "30s",
@@ -380,6 +386,7 @@ def makeConfig(options) -> Config:
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
+        holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,
         workers=workers,

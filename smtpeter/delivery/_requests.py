@@ -11,7 +11,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from ..store._queuerequests import DELETE, RETRY
+from ..store._queuerequests import DELETE, RELEASE, RETRY
 
 log = Logger()
 
@@ -54,6 +54,8 @@ class QueueRequests(Service):
                 continue
             if request.action == RETRY:
                 self.queue.retryNow(request.qid)
+            elif request.action == RELEASE:
+                self.queue.release(request.qid)
             elif request.action == DELETE and not await self.queue.delete(request.qid):
                 continue  # an attempt is under way: at the next tick
             log.info("{qid}: {action} as requested", qid=request.qid, action=request.action)

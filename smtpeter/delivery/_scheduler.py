@@ -62,6 +62,8 @@ class RecipientState:
     nextAttempt: float = 0.0
     last: str = ""
     delayNotified: bool = False
+    #: A held message's recipient that was released: a restart does not hold it again.
+    released: bool = False
 
     def toJSON(self) -> dict:
         return {
@@ -70,12 +72,18 @@ class RecipientState:
             "next": self.nextAttempt,
             "last": self.last,
             "delay_notified": self.delayNotified,
+            "released": self.released,
         }
 
     @classmethod
     def fromJSON(cls, data: dict) -> RecipientState:
         return cls(
-            data["status"], data["attempts"], data["next"], data["last"], data["delay_notified"]
+            data["status"],
+            data["attempts"],
+            data["next"],
+            data["last"],
+            data["delay_notified"],
+            data.get("released", False),
         )
 
 
@@ -86,6 +94,8 @@ class Entry:
     content: bytes | None = field(default=None, repr=False)
     timer: object = None
     running: bool = False
+    #: Kept for a login in hold mode: not delivered until released.
+    held: bool = False
 
     @property
     def pending(self) -> list[int]:
@@ -110,6 +120,8 @@ class QueueManager:
     suppressions: object = None
     #: How long an address that failed as unknown stays suppressed (C{None}: always).
     suppressFor: timedelta | None = timedelta(days=365)
+    #: How long held mail (hold mode) is kept before it is dropped.
+    holdFor: timedelta = timedelta(days=7)
     entries: dict[str, Entry] = field(factory=dict, init=False)
     _slots: DeferredSemaphore = field(init=False)
     _stopping: bool = field(default=False, init=False)
@@ -155,7 +167,10 @@ class QueueManager:
         )
         self.entries[message.qid] = entry
         self._recorded(self.events.accepted(message))
-        self._schedule(entry, self.clock.seconds())
+        if options.hold:
+            self._hold(entry)
+        else:
+            self._schedule(entry, self.clock.seconds())
         return message.qid
 
     def resume(self):
@@ -176,6 +191,9 @@ class QueueManager:
                 await self.spool.remove(message.qid)
                 del self.entries[message.qid]
                 continue
+            if message.options.hold and not any(s.released for s in states):
+                self._hold(entry)
+                continue
             self._schedule(entry, min(states[i].nextAttempt for i in entry.pending))
         return len(self.entries)
 
@@ -193,7 +211,8 @@ class QueueManager:
     async def delete(self, qid: str) -> bool | None:
         """
         Take the message out of the queue: each pending recipient fails (a
-        failure event with reason C{deleted}, and a DSN where NOTIFY asks).
+        failure event with reason C{deleted}, and a DSN where NOTIFY asks;
+        none for held mail, which its sender is looking at).
         @return: C{False} if it is not ours, C{None} if an attempt is under
             way (ask again), C{True} once deleted.
         """
@@ -202,6 +221,38 @@ class QueueManager:
             return False
         if entry.running:
             return None
+        text = "deleted from the queue by an administrator"
+        await self._drop(entry, "deleted", text, notify=not entry.held)
+        return True
+
+    def release(self, qid: str) -> bool:
+        """Deliver held mail now (and after a restart: it is marked released)."""
+        entry = self.entries.get(qid)
+        if entry is None or not entry.held:
+            return entry is not None
+        entry.held = False
+        for index in entry.pending:
+            entry.states[index] = evolve(entry.states[index], released=True)
+        d = self.spool.recordStates(qid, {i: entry.states[i].toJSON() for i in entry.pending})
+        d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
+        d.addErrback(lambda f: log.failure("could not release {qid}", f, qid=qid))
+        log.info("{qid}: released from hold", qid=qid)
+        return True
+
+    def _hold(self, entry: Entry) -> None:
+        """Keep held mail until it is released, deleted, or C{holdFor} has passed."""
+        entry.held = True
+        expires = entry.message.received + self.holdFor.total_seconds()
+        entry.timer = self.clock.callLater(
+            max(0.0, expires - self.clock.seconds()), self._holdExpired, entry
+        )
+
+    def _holdExpired(self, entry: Entry) -> None:
+        d = ensureDeferred(self._drop(entry, "hold expired", "held too long", notify=False))
+        d.addErrback(lambda f: log.failure("dropping {qid} failed", f, qid=entry.message.qid))
+
+    async def _drop(self, entry: Entry, reason: str, text: str, notify: bool) -> None:
+        """End a message undelivered: a failure per pending recipient, and DSNs if C{notify}."""
         entry.running = True
         if entry.timer is not None and entry.timer.active():
             entry.timer.cancel()
@@ -209,31 +260,28 @@ class QueueManager:
         reports = []
         for index in entry.pending:
             recipient = message.envelope.recipients[index]
-            outcome = Outcome(
-                PERMANENT, 550, "5.0.0", "deleted from the queue by an administrator", "deleted"
-            )
+            outcome = Outcome(PERMANENT, 550, "5.0.0", text, reason)
             details = {
                 "attempt": entry.states[index].attempts,
                 "code": 550,
                 "status": "5.0.0",
-                "state": "deleted",
+                "state": reason,
                 "host": "",
-                "text": outcome.text,
-                "reason": "deleted",
+                "text": text,
+                "reason": reason,
             }
             self._event(FAILURE, message, recipient.address, details)
-            if recipient.wants("FAILURE"):
+            if notify and recipient.wants("FAILURE"):
                 reports.append(dsn.RecipientReport(recipient, dsn.FAILED, outcome))
         if reports and message.envelope.sender and not message.isDSN:
-            content = entry.content or await self.spool.readContent(qid)
+            content = entry.content or await self.spool.readContent(message.qid)
             envelope, body = dsn.buildDSN(
                 self.hostname, message, content, reports, self.clock.seconds()
             )
             await self._enqueue(envelope, Options(), body, True)
-        await self.spool.remove(qid)
-        self.entries.pop(qid, None)
-        log.info("{qid}: deleted from the queue by an administrator", qid=qid)
-        return True
+        await self.spool.remove(message.qid)
+        self.entries.pop(message.qid, None)
+        log.info("{qid}: {text}; dropped", qid=message.qid, text=text)
 
     # Working ----------------------------------------------------------------
 
@@ -253,7 +301,7 @@ class QueueManager:
         d.addBoth(lambda _: self._inFlight.discard(d))
 
     async def _attempt(self, entry: Entry) -> None:
-        if entry.running or self._stopping:
+        if entry.running or entry.held or self._stopping:
             return
         entry.running = True
         try:

@@ -92,6 +92,8 @@ class Options:
     publicUrl: str | None = None
     #: The C{Message-ID} header's value, as sent or as the gateway added it.
     messageId: str | None = None
+    #: Sent by a login in hold mode: kept, not delivered, until released.
+    hold: bool = False
 
     @property
     def ignoresSuppression(self) -> bool:
@@ -106,6 +108,7 @@ class Options:
             "extra": dict(self.extra),
             "public_url": self.publicUrl,
             "message_id": self.messageId,
+            "hold": self.hold,
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class Options:
             data["extra"],
             data.get("public_url"),
             data.get("message_id"),
+            data.get("hold", False),
         )
 
 

@@ -34,6 +34,8 @@ class AuthenticatedSender:
     login: str
     features: frozenset[str]
     publicUrl: str | None = None
+    #: The login holds its mail (hold mode): accepted and kept, never delivered.
+    hold: bool = False
 
 
 @implementer(ICredentialsChecker)
@@ -67,7 +69,9 @@ class SenderRealm:
             raise NotImplementedError("only ISender avatars")
         return (
             ISender,
-            AuthenticatedSender(avatarId.name, avatarId.features, avatarId.publicUrl),
+            AuthenticatedSender(
+                avatarId.name, avatarId.features, avatarId.publicUrl, avatarId.hold
+            ),
             lambda: None,
         )
 

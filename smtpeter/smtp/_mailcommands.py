@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
+from attrs import evolve
 from twisted.logger import Logger
 
 from ..features._encoding import Unfit, fitLines
@@ -137,6 +138,8 @@ class MailCommands:
             kept, options = readOptions(
                 fields, self.sender.features, self.sender.login, self.sender.publicUrl
             )
+            if self.sender.hold:
+                options = evolve(options, hold=True)
             kept, options = completeHeader(
                 kept, options, self.settings.hostname, self.settings.clock.seconds()
             )

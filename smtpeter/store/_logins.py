@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS logins (
     last_used REAL
 );
 """
-_COLUMNS = "name, password_hash, enabled, features, created, last_used, public_url"
+_COLUMNS = "name, password_hash, enabled, features, created, last_used, public_url, hold"
 
 #: C{last_used} is written at most this often per login (seconds): it is
 #: shown to people, and a write (an fsync) per AUTH would cost more than the
@@ -61,6 +61,8 @@ class LoginRecord:
     passwordHash: str = field(repr=False, eq=False)
     #: The login's own click domain (a CNAME to the gateway), if it has one.
     publicUrl: str | None = None
+    #: Hold mode: its mail is accepted and kept, never delivered (for development).
+    hold: bool = False
 
     def toJSON(self) -> dict:
         return {
@@ -70,6 +72,7 @@ class LoginRecord:
             "created": self.created,
             "last_used": self.lastUsed,
             "public_url": self.publicUrl,
+            "hold": self.hold,
         }
 
 
@@ -106,6 +109,8 @@ def connect(path: Path) -> sqlite3.Connection:
     columns = {row[1] for row in db.execute("PRAGMA table_info(logins)")}
     if "public_url" not in columns:
         db.execute("ALTER TABLE logins ADD COLUMN public_url TEXT")
+    if "hold" not in columns:
+        db.execute("ALTER TABLE logins ADD COLUMN hold INTEGER NOT NULL DEFAULT 0")
     return db
 
 
@@ -117,7 +122,7 @@ class LoginStore:
         self._clock = clock
 
     def _row(self, row: tuple) -> LoginRecord:
-        name, pwhash, enabled, features, created, lastUsed, publicUrl = row
+        name, pwhash, enabled, features, created, lastUsed, publicUrl, hold = row
         return LoginRecord(
             name,
             bool(enabled),
@@ -126,6 +131,7 @@ class LoginStore:
             lastUsed,
             pwhash,
             publicUrl,
+            bool(hold),
         )
 
     def get(self, name: str) -> LoginRecord | None:
@@ -145,18 +151,22 @@ class LoginStore:
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM logins").fetchone()[0]
 
-    def create(self, name: str, features: Iterable[str]) -> tuple[LoginRecord, str]:
+    def create(
+        self, name: str, features: Iterable[str], hold: bool = False
+    ) -> tuple[LoginRecord, str]:
         """Create a login; return it with its new password (the only time it is known)."""
         if not name or any(c.isspace() for c in name) or len(name) > 200:
             raise ValueError("a login name is 1 to 200 characters without spaces")
         chosen = checkFeatures(features)
         password = generatePassword()
-        record = LoginRecord(name, True, chosen, self._clock(), None, hashPassword(password))
+        record = LoginRecord(
+            name, True, chosen, self._clock(), None, hashPassword(password), hold=hold
+        )
         try:
             self._db.execute(
-                "INSERT INTO logins (name, password_hash, enabled, features, created)"
-                " VALUES (?, ?, 1, ?, ?)",
-                (name, record.passwordHash, json.dumps(sorted(chosen)), record.created),
+                "INSERT INTO logins (name, password_hash, enabled, features, created, hold)"
+                " VALUES (?, ?, 1, ?, ?, ?)",
+                (name, record.passwordHash, json.dumps(sorted(chosen)), record.created, hold),
             )
         except sqlite3.IntegrityError:
             raise LoginExists(name)
@@ -183,6 +193,11 @@ class LoginStore:
             (json.dumps(sorted(features)), record.publicUrl, name),
         )
         return evolve(record, features=features)
+
+    def setHold(self, name: str, hold: bool) -> LoginRecord:
+        record = self.require(name)
+        self._db.execute("UPDATE logins SET hold = ? WHERE name = ?", (int(hold), name))
+        return evolve(record, hold=hold)
 
     def setEnabled(self, name: str, enabled: bool) -> LoginRecord:
         record = self.require(name)

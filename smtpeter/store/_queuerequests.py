@@ -1,5 +1,6 @@
 """
-Requests to the queue from outside it: retry a message now, or delete it.
+Requests to the queue from outside it: retry a message now, delete it, or
+release held mail.
 A message belongs to the worker whose spool holds it, and the CLI or the API
 request that names it may come from anywhere, so requests go through the
 database: each worker looks every second for those about its own messages,
@@ -24,7 +25,8 @@ CREATE TABLE IF NOT EXISTS queue_requests (
 """
 RETRY = "retry"
 DELETE = "delete"
-ACTIONS = (RETRY, DELETE)
+RELEASE = "release"
+ACTIONS = (RETRY, DELETE, RELEASE)
 
 
 @frozen

@@ -23,6 +23,7 @@ from twisted.web.resource import Resource
 from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime
 from ..store._exceptions import StoreError
+from ..store._queuerequests import DELETE, RELEASE
 from ..store._stats import STEPS, StatsQuery
 from ..store._suppressions import MANUAL
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
@@ -297,10 +298,43 @@ def recipientStatus(events: list) -> dict:
 
 
 class Messages(Authenticated):
+    """
+    C{GET /v1/messages/{id}}: a message's record, status per recipient, and
+    for held mail (hold mode) its content; C{POST .../release} delivers held
+    mail, C{DELETE} drops it.
+    """
+
+    methods = (b"GET", b"HEAD", b"POST", b"DELETE")
+    #: At most this much of a held message's content is shown.
+    MAX_CONTENT = 1024 * 1024
+
+    def __init__(self, events, bearer: Bearer, admin=None) -> None:
+        super().__init__(events, bearer)
+        self.admin = admin
+
+    async def handle(self, request):
+        parts = request.postpath
+        wanted = (
+            {b"GET", b"HEAD"}
+            if len(parts) == 1
+            else {b"POST"}
+            if len(parts) == 2 and parts[1] == b"release"
+            else set()
+        )
+        if len(parts) == 1 and self.admin is not None:
+            wanted.add(b"DELETE")
+        if not wanted:
+            raise HTTPError(404, "use /v1/messages/{messageid}")
+        if request.method not in wanted:
+            allowed = ", ".join(sorted(m.decode() for m in wanted))
+            request.setHeader(b"allow", allowed.encode())
+            raise HTTPError(
+                405, f"{request.method.decode('latin-1')[:10]} is not allowed here; use {allowed}"
+            )
+        return await super().handle(request)
+
     async def authenticated(self, request):
         Parameters(request, ())
-        if len(request.postpath) != 1:
-            raise HTTPError(404, "use /v1/messages/{messageid}")
         text = segment(request)
         try:
             qid = parseQid(text)
@@ -308,7 +342,8 @@ class Messages(Authenticated):
             raise HTTPError(
                 400, "messageid: a message id is 20 hexadecimal characters", parameter="messageid"
             )
-
+        if request.method in (b"POST", b"DELETE"):
+            return await self._holdAction(request, qid)
         record = await self.events.message(qid)
         if record is None:
             raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
@@ -340,7 +375,31 @@ class Messages(Authenticated):
                 }
                 for r in record.recipients
             ],
+            **await self._held(qid),
         }
+
+    async def _held(self, qid: str) -> dict:
+        if self.admin is None:
+            return {"held": False}
+        content = await self.admin.held(qid)
+        if content is None:
+            return {"held": False}
+        return {
+            "held": True,
+            "content": content[: self.MAX_CONTENT].decode("utf-8", "replace"),
+            "content_truncated": len(content) > self.MAX_CONTENT,
+        }
+
+    async def _holdAction(self, request, qid: str):
+        if self.admin is None or await self.admin.held(qid) is None:
+            raise HTTPError(
+                409,
+                f"{qid} is not held mail (only a login in hold mode holds mail);"
+                " a queued message is retried or deleted under /v1/queue",
+            )
+        request.setResponseCode(202)
+        action = RELEASE if request.method == b"POST" else DELETE
+        return await self.admin.requestQueueAction(qid, action)
 
 
 class LogFiles(Authenticated):
@@ -508,7 +567,7 @@ class API(Resource):
             self.putChild(b"domains", Domains(admin, bearer, checkDomain))
             self.putChild(b"webhooks", Webhooks(admin, bearer, clock))
         self.putChild(b"events", Events(events, bearer))
-        self.putChild(b"messages", Messages(events, bearer))
+        self.putChild(b"messages", Messages(events, bearer, admin))
         self.putChild(b"logfiles", LogFiles(events, bearer))
         self.putChild(b"stats", Stats(events, bearer, clock))
         self.putChild(b"suppressions", Suppressions(events, bearer, clock))

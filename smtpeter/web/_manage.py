@@ -104,17 +104,18 @@ class Logins(Managed):
     async def create(self, request):
         body = readJSON(request)
         name = _field(body, "name", str, required=True)
-        return _created(request, await self.admin.createLogin(name, _names(body, "features")))
+        hold = _field(body, "hold", bool, default=False)
+        return _created(request, await self.admin.createLogin(name, _names(body, "features"), hold))
 
     async def get(self, request, name):
         return await self.admin.login(name)
 
     async def update(self, request, name):
         body = readJSON(request)
-        unknown = set(body) - {"features", "enabled", "public_url"}
+        unknown = set(body) - {"features", "enabled", "public_url", "hold"}
         if unknown:
             raise HTTPError(
-                400, f"{sorted(unknown)[0]}: a login has features, enabled and public_url"
+                400, f"{sorted(unknown)[0]}: a login has features, enabled, public_url and hold"
             )
         changes = {}
         if "features" in body:
@@ -123,6 +124,8 @@ class Logins(Managed):
             changes["enabled"] = _field(body, "enabled", bool, required=True)
         if "public_url" in body:
             changes["publicUrl"] = _field(body, "public_url", str, default="") or ""
+        if "hold" in body:
+            changes["hold"] = _field(body, "hold", bool, required=True)
         return await self.admin.updateLogin(name, **changes)
 
     async def resetPassword(self, request, name):

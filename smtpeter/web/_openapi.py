@@ -537,7 +537,50 @@ def document() -> dict:
                         **_ERRORS,
                         "404": _error("No such message (or older than the retention period)."),
                     },
-                }
+                },
+                "delete": _operation(
+                    "Drop held mail (hold mode) undelivered, without a DSN",
+                    "dropHeld",
+                    {
+                        "202": _json(
+                            "Requested: the worker that holds it does it within a second.",
+                            {
+                                "type": "object",
+                                "required": ["qid", "action", "status"],
+                                "properties": {
+                                    "qid": {"type": "string"},
+                                    "action": {"type": "string"},
+                                    "status": {"type": "string"},
+                                },
+                            },
+                        ),
+                        "409": _error("The message is not held mail."),
+                    },
+                    change=True,
+                ),
+            },
+            "/messages/{messageid}/release": {
+                "parameters": _path("messageid"),
+                "post": _operation(
+                    "Deliver held mail (hold mode) now",
+                    "releaseHeld",
+                    {
+                        "202": _json(
+                            "Requested: the worker that holds it does it within a second.",
+                            {
+                                "type": "object",
+                                "required": ["qid", "action", "status"],
+                                "properties": {
+                                    "qid": {"type": "string"},
+                                    "action": {"type": "string"},
+                                    "status": {"type": "string"},
+                                },
+                            },
+                        ),
+                        "409": _error("The message is not held mail."),
+                    },
+                    change=True,
+                ),
             },
             **_management(),
             "/stats": {
@@ -790,6 +833,15 @@ def document() -> dict:
                             "type": ["string", "null"],
                             "description": "the Message-ID header, as sent or as added",
                         },
+                        "held": {
+                            "type": "boolean",
+                            "description": "kept by a login in hold mode, not yet delivered",
+                        },
+                        "content": {
+                            "type": "string",
+                            "description": "held mail only: the message as kept (first MiB)",
+                        },
+                        "content_truncated": {"type": "boolean"},
                         "subject": {"type": ["string", "null"]},
                         "from": {"type": ["string", "null"], "description": "the From header"},
                         "size": {"type": ["integer", "null"], "description": "bytes"},

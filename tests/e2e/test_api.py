@@ -202,6 +202,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
     assert set(served["paths"]) == {
         "/events",
         "/messages/{messageid}",
+        "/messages/{messageid}/release",
         "/logfiles/{type}",
         "/stats",
         "/suppressions",
