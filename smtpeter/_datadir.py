@@ -14,6 +14,7 @@ from .features import loadSecret
 from .queue._spool import DiskSpool, spoolDirectories, spoolDirectory
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
 from .store import connect
+from .store._admins import AdminStore
 from .store._apitokens import TokenStore
 from .store._domains import DomainStore
 from .store._events import EventStore
@@ -68,6 +69,7 @@ def createDatabase(config: Config) -> None:
             ThrottleStore,
             SuppressionStore,
             QueueRequestStore,
+            AdminStore,
         ):
             store(db)
     finally:

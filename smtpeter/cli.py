@@ -20,6 +20,7 @@ from ._datadir import createDatabase
 from .config import Config
 from .manage import Administration
 from .store import StoreError, connect
+from .store._admins import ADMIN, ROLES
 from .store._apitokens import READ, SCOPES
 from .store._events import TYPES
 from .store._logins import knownFeatures
@@ -180,6 +181,36 @@ def tokenCommand(admin: Administration, args) -> None:
     elif args.action == "delete":
         admin.deleteToken(args.name)
         print(f"deleted API token {args.name}")
+
+
+def adminCommand(admin: Administration, args) -> None:
+    """The dashboard's users."""
+    if args.action in ("create", "reset-password"):
+        made = (
+            admin.createAdmin(args.name, args.role)
+            if args.action == "create"
+            else admin.resetAdminPassword(args.name)
+        )
+        if args.json:
+            print(json.dumps(made))
+            return
+        verb = "created dashboard user" if args.action == "create" else "new password for"
+        print(f"{verb} {made['name']} ({made['role']})")
+        print(f"  password: {made['password']}")
+        print("This password is shown only now.")
+    elif args.action == "list":
+        _printList(
+            admin.listAdmins(),
+            args.json,
+            "no dashboard users yet; create one with: smtpeter admin create NAME",
+            lambda u: (
+                f"{u['name']}  {u['role']}  created {_when(u['created'])}"
+                f"  last log-in {_when(u['last_login'])}"
+            ),
+        )
+    elif args.action == "delete":
+        admin.deleteAdmin(args.name)
+        print(f"deleted dashboard user {args.name}")
 
 
 def _showWebhook(hook: dict) -> str:
@@ -485,6 +516,31 @@ def parser() -> argparse.ArgumentParser:
     ):
         hookActions.add_parser(name, help=text).add_argument("id", type=int)
 
+    users = sub.add_parser(
+        "admin",
+        help="manage the dashboard's users",
+        description="Users of the dashboard: an admin may change what the CLI changes; a"
+        " viewer sees everything and changes nothing. Passwords are generated and shown once.",
+    )
+    userActions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    userCreate = userActions.add_parser("create", help="make a user and print its password once")
+    userCreate.add_argument("name", help="the name to log in with")
+    userCreate.add_argument(
+        "--role", choices=ROLES, default=ADMIN, help="admin or viewer [default: admin]"
+    )
+    userReset = userActions.add_parser(
+        "reset-password", help="a new password, printed once (the old one stops working)"
+    )
+    userReset.add_argument("name")
+    for command in (userCreate, userReset):
+        command.add_argument(
+            "--json", action="store_true", help="print one JSON object: name, password, role"
+        )
+    userActions.add_parser("list", help="users, roles, last log-in").add_argument(
+        "--json", action="store_true", help="print a JSON array"
+    )
+    userActions.add_parser("delete", help="delete a user").add_argument("name")
+
     suppression = sub.add_parser(
         "suppression",
         help="manage the suppression list",
@@ -618,6 +674,8 @@ def _run(data: Path, args) -> int:
             tokenCommand(admin, args)
         elif args.command == "webhook":
             webhookCommand(admin, args)
+        elif args.command == "admin":
+            adminCommand(admin, args)
         elif args.command == "suppression":
             suppressionCommand(SuppressionStore(db), args)
     except (StoreError, ValueError) as e:

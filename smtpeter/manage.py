@@ -21,6 +21,7 @@ from pathlib import Path
 from ._threads import Workers
 from .queue import DiskSpool
 from .queue._spool import spoolDirectories
+from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
 from .store._events import isoTime
@@ -50,6 +51,7 @@ class Administration:
         self.tokens = TokenStore(db)
         self.webhooks = WebhookStore(db)
         self.requests = QueueRequestStore(db)
+        self.admins = AdminStore(db, clock)
 
     # SMTP logins ----------------------------------------------------------------
 
@@ -101,6 +103,25 @@ class Administration:
 
     def deleteLogin(self, name: str) -> dict:
         self.logins.delete(name)
+        return {"name": name, "deleted": True}
+
+    # Dashboard users ------------------------------------------------------------
+
+    def listAdmins(self) -> list[dict]:
+        return [u.toJSON() for u in self.admins.list()]
+
+    def createAdmin(self, name: str, role: str = ADMIN) -> dict:
+        """The user and the password, shown only this once."""
+        user, password = self.admins.create(name, role)
+        return {"name": user.name, "password": password, "role": user.role}
+
+    def resetAdminPassword(self, name: str) -> dict:
+        """A new password; sessions signed with the old one stop working."""
+        user, password = self.admins.resetPassword(name)
+        return {"name": user.name, "password": password, "role": user.role}
+
+    def deleteAdmin(self, name: str) -> dict:
+        self.admins.delete(name)
         return {"name": name, "deleted": True}
 
     # API tokens -----------------------------------------------------------------

@@ -259,3 +259,34 @@ def test_suppression_commands(capsys, tmp_path):
     assert code == 1 and err.strip() == "smtpeter: a@example.com is not suppressed"
     code, _, err = run(capsys, tmp_path, "suppression", "add", "nobody")
     assert code == 1 and err.strip() == "smtpeter: 'nobody' is not an email address"
+
+
+def test_dashboard_users(capsys, tmp_path):
+    code, out, _ = run(capsys, tmp_path, "admin", "create", "alice", "--json")
+    made = json.loads(out)
+    assert code == 0 and set(made) == {"name", "password", "role"} and made["role"] == "admin"
+    code, out, _ = run(capsys, tmp_path, "admin", "create", "bob", "--role", "viewer")
+    assert code == 0 and "password: " in out and "(viewer)" in out
+    code, out, _ = run(capsys, tmp_path, "admin", "list", "--json")
+    listed = json.loads(out)
+    assert [(u["name"], u["role"]) for u in listed] == [("alice", "admin"), ("bob", "viewer")]
+    assert all("password" not in u for u in listed)
+    code, out, _ = run(capsys, tmp_path, "admin", "reset-password", "alice", "--json")
+    assert json.loads(out)["password"] != made["password"]
+    assert run(capsys, tmp_path, "admin", "create", "alice")[0] == 1
+    assert run(capsys, tmp_path, "admin", "delete", "bob")[0] == 0
+    code, _, err = run(capsys, tmp_path, "admin", "delete", "bob")
+    assert code == 1 and "no dashboard user named 'bob'" in err
+
+
+def test_dashboard_user_passwords_and_generations(tmp_path):
+    from smtpeter.store._admins import AdminStore
+
+    store = AdminStore(connect(tmp_path / "db.sqlite"), clock=lambda: 50.0)
+    user, password = store.create("alice", "viewer")
+    assert store.check("alice", password).generation == 1
+    assert store.check("alice", "wrong") is None and store.check("nobody", password) is None
+    assert store.get("alice").lastLogin == 50.0
+    again, newPassword = store.resetPassword("alice")
+    assert again.generation == 2  # sessions signed before the reset stop working
+    assert store.check("alice", password) is None and store.check("alice", newPassword)

@@ -1,0 +1,117 @@
+"""
+The dashboard's users. An admin may change everything the CLI changes; a
+viewer sees everything and changes nothing. Passwords are generated (192
+bits) and shown once, and kept as the same salted hash as SMTP logins'
+(L{_passwords}). A user's C{generation} goes up when the password is reset,
+so that sessions signed before it stop working.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from attrs import field, frozen
+
+from ._exceptions import Exists, Missing, StoreError
+from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
+from ._schema import applySchema
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS admin_users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created REAL NOT NULL,
+    last_login REAL,
+    generation INTEGER NOT NULL DEFAULT 1
+);
+"""
+ADMIN = "admin"
+VIEWER = "viewer"
+ROLES = (ADMIN, VIEWER)
+_COLUMNS = "name, role, created, last_login, generation, password_hash"
+
+
+@frozen
+class AdminUser:
+    name: str
+    role: str
+    created: float
+    lastLogin: float | None
+    generation: int
+    passwordHash: str = field(repr=False, eq=False)
+
+    def toJSON(self) -> dict:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "created": self.created,
+            "last_login": self.lastLogin,
+        }
+
+
+class AdminStore:
+    """Synchronous access to the dashboard's users."""
+
+    def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
+        self.db = db
+        self.clock = clock
+        applySchema(db, SCHEMA)
+
+    def get(self, name: str) -> AdminUser | None:
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM admin_users WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else AdminUser(*row)
+
+    def require(self, name: str) -> AdminUser:
+        user = self.get(name)
+        if user is None:
+            raise Missing(f"no dashboard user named {name!r}; see 'smtpeter admin list'")
+        return user
+
+    def list(self) -> list[AdminUser]:
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM admin_users ORDER BY name")
+        return [AdminUser(*row) for row in rows]
+
+    def create(self, name: str, role: str = ADMIN) -> tuple[AdminUser, str]:
+        name = name.strip()
+        if not name or len(name) > 100 or any(c.isspace() for c in name):
+            raise StoreError("a user name is 1 to 100 characters without spaces")
+        if role not in ROLES:
+            raise StoreError(f"a role is {' or '.join(ROLES)}, not {role!r}")
+        password = generatePassword()
+        user = AdminUser(name, role, self.clock(), None, 1, hashPassword(password))
+        try:
+            self.db.execute(
+                "INSERT INTO admin_users (name, password_hash, role, created) VALUES (?, ?, ?, ?)",
+                (name, user.passwordHash, role, user.created),
+            )
+        except sqlite3.IntegrityError:
+            raise Exists(f"a dashboard user named {name!r} exists already")
+        return user, password
+
+    def resetPassword(self, name: str) -> tuple[AdminUser, str]:
+        self.require(name)
+        password = generatePassword()
+        pwhash = hashPassword(password)
+        self.db.execute(
+            "UPDATE admin_users SET password_hash = ?, generation = generation + 1 WHERE name = ?",
+            (pwhash, name),
+        )
+        return self.require(name), password
+
+    def delete(self, name: str) -> None:
+        self.require(name)
+        self.db.execute("DELETE FROM admin_users WHERE name = ?", (name,))
+
+    def check(self, name: str, password: str) -> AdminUser | None:
+        """The user, if the password is right (as long for an unknown name as a wrong one)."""
+        user = self.get(name)
+        if not verifyPassword(password, user.passwordHash if user else DUMMY_HASH) or not user:
+            return None
+        self.db.execute(
+            "UPDATE admin_users SET last_login = ? WHERE name = ?", (self.clock(), name)
+        )
+        return user
