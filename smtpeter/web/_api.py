@@ -304,7 +304,7 @@ class Messages(Authenticated):
     mail, C{DELETE} drops it.
     """
 
-    methods = (b"GET", b"HEAD", b"POST", b"DELETE")
+    notFound = "use /v1/messages/{messageid}"
     #: At most this much of a held message's content is shown.
     MAX_CONTENT = 1024 * 1024
 
@@ -312,26 +312,13 @@ class Messages(Authenticated):
         super().__init__(events, bearer)
         self.admin = admin
 
-    async def handle(self, request):
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
         parts = request.postpath
-        wanted = (
-            {b"GET", b"HEAD"}
-            if len(parts) == 1
-            else {b"POST"}
-            if len(parts) == 2 and parts[1] == b"release"
-            else set()
-        )
-        if len(parts) == 1 and self.admin is not None:
-            wanted.add(b"DELETE")
-        if not wanted:
-            raise HTTPError(404, "use /v1/messages/{messageid}")
-        if request.method not in wanted:
-            allowed = ", ".join(sorted(m.decode() for m in wanted))
-            request.setHeader(b"allow", allowed.encode())
-            raise HTTPError(
-                405, f"{request.method.decode('latin-1')[:10]} is not allowed here; use {allowed}"
-            )
-        return await super().handle(request)
+        if len(parts) == 1:
+            return (b"DELETE", b"GET", b"HEAD") if self.admin is not None else (b"GET", b"HEAD")
+        if len(parts) == 2 and parts[1] == b"release":
+            return (b"POST",)
+        return ()
 
     async def authenticated(self, request):
         Parameters(request, ())

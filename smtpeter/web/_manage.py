@@ -21,8 +21,6 @@ from ._resources import AsyncLeaf, HTTPError, readJSON
 #: How long a test POST to a webhook may take.
 TEST_TIMEOUT = 10.0
 
-_ANY = (b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE")
-
 
 class Managed(AsyncLeaf):
     """
@@ -30,8 +28,6 @@ class Managed(AsyncLeaf):
     each method there: C{async def handler(request)} for the collection,
     C{handler(request, name)} below it (C{name} the first part).
     """
-
-    methods = _ANY
 
     def __init__(self, admin, bearer) -> None:
         super().__init__()
@@ -41,20 +37,18 @@ class Managed(AsyncLeaf):
     def route(self, parts: list[str]) -> dict[bytes, object]:
         raise NotImplementedError
 
-    async def handle(self, request):
+    def _route(self, request) -> tuple[list[str], dict[bytes, object]]:
         parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath]
         if parts and parts[-1] == "":
             parts.pop()
-        handlers = self.route(parts)
-        if not handlers:
-            raise HTTPError(404, "no such resource")
+        return parts, self.route(parts)
+
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
+        return tuple(self._route(request)[1])
+
+    async def handle(self, request):
+        parts, handlers = self._route(request)
         method = b"GET" if request.method == b"HEAD" else request.method
-        if method not in handlers:
-            allowed = ", ".join(m.decode() for m in handlers)
-            request.setHeader(b"allow", allowed.encode())
-            raise HTTPError(
-                405, f"{method.decode('latin-1')[:10]} is not allowed here; use {allowed}"
-            )
         await self.bearer.check(request)
         try:
             return await handlers[method](request, *parts[:1])

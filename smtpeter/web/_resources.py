@@ -65,11 +65,18 @@ class AsyncLeaf(Resource):
     A leaf whose C{handle(request)} is an C{async def}: its return value
     (C{bytes}, or anything JSON-able) is the body unless it wrote the
     response itself (C{None}); an L{HTTPError} becomes its JSON answer.
-    It answers the C{methods} it lists; any other gets 405, with C{Allow}.
+    It answers the methods L{allowedMethods} gives for the request (by
+    default C{methods}; C{HEAD} wherever C{GET} is); any other gets 405, with
+    C{Allow}; none at all is a 404 saying C{notFound}.
     """
 
     isLeaf = True
     methods: tuple[bytes, ...] = (b"GET", b"HEAD")
+    notFound = "no such resource"
+
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
+        """The methods this request's path takes, in the order C{Allow} names them."""
+        return self.methods
 
     def render(self, request):
         finished = []
@@ -101,8 +108,11 @@ class AsyncLeaf(Resource):
         return NOT_DONE_YET
 
     async def _dispatch(self, request):
-        if request.method not in self.methods:
-            allowed = ", ".join(m.decode() for m in self.methods)
+        methods = self.allowedMethods(request)
+        if not methods:
+            raise HTTPError(404, self.notFound)
+        if request.method not in methods and not (request.method == b"HEAD" and b"GET" in methods):
+            allowed = ", ".join(m.decode() for m in methods)
             request.setHeader(b"allow", allowed.encode())
             raise HTTPError(
                 405, f"{request.method.decode('latin-1')[:10]} is not allowed here; use {allowed}"
