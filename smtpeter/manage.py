@@ -201,14 +201,21 @@ class Administration:
         """Every message not yet finished, in every worker's spool, oldest id first."""
         return queueEntries(self.data)
 
+    def _queued(self, qid: str) -> tuple[DiskSpool, dict] | None:
+        """The spool that holds C{qid}, and its queue entry; reads that message only."""
+        for worker, root in spoolDirectories(self.data):
+            spool = DiskSpool(root)
+            found = spool.inspectOne(qid.upper())
+            if found is not None:
+                return spool, _entry(*found, worker)
+        return None
+
     def held(self, qid: str) -> bytes | None:
         """The content of a held message (as the spool keeps it), or C{None} if it is not held."""
-        qid = qid.upper()
-        for worker, root in spoolDirectories(self.data):
-            for entry in _spoolEntries(DiskSpool(root), worker):
-                if entry["qid"] == qid and entry.get("held"):
-                    return DiskSpool(root).readContent(qid)
-        return None
+        found = self._queued(qid)
+        if found is None or not found[1].get("held"):
+            return None
+        return found[0].readContent(found[1]["qid"])
 
     def requestQueueAction(self, qid: str, action: str) -> dict:
         """
@@ -216,8 +223,18 @@ class Administration:
         (within a second, if the gateway runs).
         """
         qid = qid.upper()
-        if not any(entry["qid"] == qid for entry in queueEntries(self.data)):
+        if self._queued(qid) is None:
             raise Missing(f"no message {qid} in the queue; see 'smtpeter queue list'")
+        return self._request(qid, action)
+
+    def requestHeldAction(self, qid: str, action: str) -> dict | None:
+        """L{requestQueueAction} for held mail only: C{None} if C{qid} is not held."""
+        found = self._queued(qid)
+        if found is None or not found[1].get("held"):
+            return None
+        return self._request(found[1]["qid"], action)
+
+    def _request(self, qid: str, action: str) -> dict:
         self.requests.add(qid, action, self.clock())
         return {"qid": qid, "action": action, "status": "requested"}
 
@@ -232,38 +249,37 @@ def queueEntries(data: Path) -> list[dict]:
 
 
 def _spoolEntries(spool: DiskSpool, worker: int) -> list[dict]:
-    entries = []
-    for meta, states in spool.inspect():
-        if "damaged" in meta:
-            entries.append({"qid": meta["qid"], "worker": worker, "damaged": meta["damaged"]})
-            continue
-        recipients = []
-        for index, recipient in enumerate(meta["envelope"]["recipients"]):
-            state = states.get(index, {})
-            recipients.append(
-                {
-                    "address": recipient["address"],
-                    "status": state.get("status", "pending"),
-                    "attempts": state.get("attempts", 0),
-                    "next_attempt": state.get("next"),
-                    "last": state.get("last", ""),
-                }
-            )
-        released = any(s.get("released") for s in states.values())
-        entries.append(
+    return [_entry(meta, states, worker) for meta, states in spool.inspect()]
+
+
+def _entry(meta: dict, states: dict[int, dict], worker: int) -> dict:
+    """One message as C{queue list} shows it, from its spool metadata and states."""
+    if "damaged" in meta:
+        return {"qid": meta["qid"], "worker": worker, "damaged": meta["damaged"]}
+    recipients = []
+    for index, recipient in enumerate(meta["envelope"]["recipients"]):
+        state = states.get(index, {})
+        recipients.append(
             {
-                "qid": meta["qid"],
-                "held": bool(meta["options"].get("hold")) and not released,
-                "received": meta["received"],
-                "sender": meta["envelope"]["sender"],
-                "size": meta["size"],
-                "dsn": meta["dsn"],
-                "login": meta["options"]["login"],
-                "worker": worker,
-                "recipients": recipients,
+                "address": recipient["address"],
+                "status": state.get("status", "pending"),
+                "attempts": state.get("attempts", 0),
+                "next_attempt": state.get("next"),
+                "last": state.get("last", ""),
             }
         )
-    return entries
+    released = any(s.get("released") for s in states.values())
+    return {
+        "qid": meta["qid"],
+        "held": bool(meta["options"].get("hold")) and not released,
+        "received": meta["received"],
+        "sender": meta["envelope"]["sender"],
+        "size": meta["size"],
+        "dsn": meta["dsn"],
+        "login": meta["options"]["login"],
+        "worker": worker,
+        "recipients": recipients,
+    }
 
 
 def _loginFields(record) -> dict:
@@ -370,3 +386,6 @@ class ThreadedAdministration:
 
     def held(self, qid):
         return self._run(Administration.held, qid)
+
+    def requestHeldAction(self, qid, action):
+        return self._run(Administration.requestHeldAction, qid, action)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -32,6 +33,10 @@ from .interfaces import ISpool
 MAGIC = b"smtpeter-spool 1\n"
 END = b"\nsmtpeter-spool-end\n"
 log = Logger()
+
+
+#: What L{newQueueId} makes.
+QUEUE_ID = re.compile(r"[0-9A-F]{20}")
 
 
 def newQueueId(clock=time.time) -> str:
@@ -266,11 +271,22 @@ class DiskSpool:
         if not self.queue.is_dir():
             return []
         return [
-            ({"qid": path.name, "damaged": damaged}, {})
-            if damaged is not None
-            else (meta, self._states(path.name))
-            for path, meta, damaged in self._scan()
+            self._inspect(path.name)
+            for path in sorted(self.queue.iterdir())
+            if not path.name.endswith(".state")
         ]
+
+    def inspectOne(self, qid: str) -> tuple[dict, dict[int, dict]] | None:
+        """L{inspect} for one message, by its queue id; C{None} if it is not in this spool."""
+        if not QUEUE_ID.fullmatch(qid) or not (self.queue / qid).is_file():
+            return None
+        return self._inspect(qid)
+
+    def _inspect(self, name: str) -> tuple[dict, dict[int, dict]]:
+        try:
+            return self._readMetadata(name), self._states(name)
+        except (ValueError, KeyError, OSError) as e:
+            return {"qid": name, "damaged": str(e)}, {}
 
     def freeBytes(self) -> int:
         stat = os.statvfs(self.root)

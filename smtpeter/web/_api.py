@@ -378,15 +378,16 @@ class Messages(Authenticated):
         }
 
     async def _holdAction(self, request, qid: str):
-        if self.admin is None or await self.admin.held(qid) is None:
+        action = RELEASE if request.method == b"POST" else DELETE
+        requested = None if self.admin is None else await self.admin.requestHeldAction(qid, action)
+        if requested is None:
             raise HTTPError(
                 409,
                 f"{qid} is not held mail (only a login in hold mode holds mail);"
                 " a queued message is retried or deleted under /v1/queue",
             )
         request.setResponseCode(202)
-        action = RELEASE if request.method == b"POST" else DELETE
-        return await self.admin.requestQueueAction(qid, action)
+        return requested
 
 
 class LogFiles(Authenticated):
