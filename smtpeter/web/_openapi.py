@@ -96,6 +96,10 @@ def _operation(summary: str, operationId: str, answers: dict, body=None, change=
 
 
 _MISSING = {"404": _error("Nothing by that name.")}
+_REQUESTED = _json(
+    "Requested: the worker whose queue holds the message does it within a second.",
+    {"$ref": "#/components/schemas/QueueRequest"},
+)
 _EXISTS = {"409": _error("One by that name exists already.")}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 
@@ -297,18 +301,7 @@ def _management() -> dict:
                 "Take a message out of the queue (its sender gets a DSN where one is due)",
                 "deleteQueued",
                 {
-                    "202": _json(
-                        "Requested: the node whose queue holds it does it within a second.",
-                        {
-                            "type": "object",
-                            "required": ["qid", "action", "status"],
-                            "properties": {
-                                "qid": {"type": "string"},
-                                "action": {"type": "string", "enum": ["retry", "delete"]},
-                                "status": {"type": "string", "enum": ["requested"]},
-                            },
-                        },
-                    ),
+                    "202": _REQUESTED,
                     **_MISSING,
                 },
                 change=True,
@@ -320,18 +313,7 @@ def _management() -> dict:
                 "Attempt a queued message's pending recipients now",
                 "retryQueued",
                 {
-                    "202": _json(
-                        "Requested: the node whose queue holds it does it within a second.",
-                        {
-                            "type": "object",
-                            "required": ["qid", "action", "status"],
-                            "properties": {
-                                "qid": {"type": "string"},
-                                "action": {"type": "string", "enum": ["retry", "delete"]},
-                                "status": {"type": "string", "enum": ["requested"]},
-                            },
-                        },
-                    ),
+                    "202": _REQUESTED,
                     **_MISSING,
                 },
                 change=True,
@@ -432,6 +414,15 @@ MANAGEMENT_SCHEMAS = {
         "properties": {**_WEBHOOK, "secret": {"type": "string"}},
     },
     "Deleted": {"type": "object", "properties": {"deleted": {"type": "boolean"}}},
+    "QueueRequest": {
+        "type": "object",
+        "required": ["qid", "action", "status"],
+        "properties": {
+            "qid": {"type": "string"},
+            "action": {"type": "string", "enum": ["retry", "delete", "release"]},
+            "status": {"type": "string", "enum": ["requested"]},
+        },
+    },
     "DomainCheck": {
         "type": "object",
         "required": ["domain", "ok", "records"],
@@ -542,18 +533,7 @@ def document() -> dict:
                     "Drop held mail (hold mode) undelivered, without a DSN",
                     "dropHeld",
                     {
-                        "202": _json(
-                            "Requested: the worker that holds it does it within a second.",
-                            {
-                                "type": "object",
-                                "required": ["qid", "action", "status"],
-                                "properties": {
-                                    "qid": {"type": "string"},
-                                    "action": {"type": "string"},
-                                    "status": {"type": "string"},
-                                },
-                            },
-                        ),
+                        "202": _REQUESTED,
                         "409": _error("The message is not held mail."),
                     },
                     change=True,
@@ -565,18 +545,7 @@ def document() -> dict:
                     "Deliver held mail (hold mode) now",
                     "releaseHeld",
                     {
-                        "202": _json(
-                            "Requested: the worker that holds it does it within a second.",
-                            {
-                                "type": "object",
-                                "required": ["qid", "action", "status"],
-                                "properties": {
-                                    "qid": {"type": "string"},
-                                    "action": {"type": "string"},
-                                    "status": {"type": "string"},
-                                },
-                            },
-                        ),
+                        "202": _REQUESTED,
                         "409": _error("The message is not held mail."),
                     },
                     change=True,
