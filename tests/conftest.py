@@ -177,6 +177,44 @@ class Gateway:
             time.sleep(0.1)
 
 
+def eventually(predicate, timeout: float = 10.0, what: str = "the condition"):
+    """Poll C{predicate} until it gives something true, and return that; fail after C{timeout}."""
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"{what} did not come within {timeout} s"
+        time.sleep(0.1)
+    return found
+
+
+class DNSServer:
+    """Twisted's own DNS server (`twistd dns`) serving a Python zone on 127.0.0.1:C{port}."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = freePort()
+        self.process: subprocess.Popen | None = None
+
+    def start(self, zone: str) -> DNSServer:
+        path = self.directory / "zone.py"
+        path.write_text(zone)
+        log = self.directory / "dns.log"
+        self.process = subprocess.Popen(
+            [str(BIN / "twistd"), "-n", "--pidfile=", "dns", "--pyzone", str(path)]
+            + ["--interface", "127.0.0.1", "--port", str(self.port)],
+            stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT,
+            cwd=self.directory,
+        )
+        time.sleep(1.5)  # UDP: nothing to poll for readiness; twistd dns starts in well under that
+        assert self.process.poll() is None, log.read_text()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(10)
+
+
 @pytest.fixture
 def sink():
     server = SinkServer().start()

@@ -11,7 +11,6 @@ import json
 import re
 import smtplib
 import sqlite3
-import time
 from pathlib import Path
 
 import dkim
@@ -19,7 +18,7 @@ import pytest
 
 from smtpeter.testing import SinkServer
 
-from ..conftest import Gateway
+from ..conftest import Gateway, eventually
 from .test_features import EFFECTS, compose, send
 
 MESSAGES = Path(__file__).parents[1] / "fixtures" / "messages"
@@ -90,11 +89,10 @@ def test_ambiguous_mime_leaves_with_every_byte_and_a_warning_event(makeGateway, 
     [received] = sink.wait(1)
     assert received.data.endswith(b"\r\n" + original)  # after our Received line, as it came
     db = sqlite3.connect(gateway.data / "smtpeter.sqlite")
-    deadline = time.monotonic() + 10
-    while not (rows := db.execute("SELECT details FROM events WHERE type = 'warning'").fetchall()):
-        assert time.monotonic() < deadline, "no warning event"
-        time.sleep(0.1)
-    [(details,)] = rows
+    [(details,)] = eventually(
+        lambda: db.execute("SELECT details FROM events WHERE type = 'warning'").fetchall(),
+        what="a warning event",
+    )
     assert "reuses the enclosing boundary" in json.loads(details)["text"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 
+from ..conftest import eventually
 from .test_manage_api import Client
 from .test_submission import connect
 
@@ -22,14 +23,6 @@ def sendOne(gateway, password: str, subject: str) -> str:
     client.quit()
     assert code == 250
     return text.decode().rsplit(" ", 1)[1]
-
-
-def waitUntil(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return found
 
 
 def test_held_mail_is_kept_shown_released_and_dropped(gateway, sink):
@@ -56,11 +49,11 @@ def test_held_mail_is_kept_shown_released_and_dropped(gateway, sink):
     assert code == 202 and requested["action"] == "release"
     [delivered] = sink.wait(1, timeout=10)
     assert b"Subject: first held" in delivered.data
-    waitUntil(lambda: api.call("GET", f"/v1/messages/{first}")[1]["held"] is False)
+    eventually(lambda: api.call("GET", f"/v1/messages/{first}")[1]["held"] is False)
 
     second = sendOne(gateway, made["password"], "second held")
     assert api.call("DELETE", f"/v1/messages/{second}")[0] == 202
-    waitUntil(lambda: json.loads(gateway.cli("queue", "list", "--json").stdout) == [])
+    eventually(lambda: json.loads(gateway.cli("queue", "list", "--json").stdout) == [])
     time.sleep(1)
     assert len(sink.messages) == 1  # dropped: not delivered, and no DSN about it
     code, error, _ = api.call("POST", f"/v1/messages/{first}/release")

@@ -9,14 +9,11 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import signal
 import smtplib
-import subprocess
-import time
 
 import pytest
 
-from ..conftest import BIN, Gateway, freePort
+from ..conftest import DNSServer, Gateway, eventually
 from .test_api import DOCS, _matches
 from .test_submission import connect
 from .test_webhooks import Receiver, verify
@@ -221,10 +218,7 @@ def queueTests(gateway, admin, sink, closed):
         tried = [m for m in messages if m["recipients"][0]["attempts"]]
         return len(tried) == 2 and tried
 
-    deadline = time.monotonic() + 20
-    while not (messages := deferred()):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    messages = eventually(deferred, timeout=20, what="two deferred messages")
     later, never = sorted(messages, key=lambda m: m["recipients"][0]["address"])
     assert later["sender"] == "a@example.com" and later["login"] == "app"
     assert "451" in later["recipients"][0]["last"]
@@ -248,22 +242,19 @@ def queueTests(gateway, admin, sink, closed):
     [_, notice] = sink.wait(2, timeout=10)
     assert notice.mailFrom == "" and notice.recipients == ["a@example.com"]
     assert b"deleted from the queue by an administrator" in notice.data
-    deadline = time.monotonic() + 10
-    while admin.call("GET", "/v1/queue")[1]["messages"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    eventually(lambda: not admin.call("GET", "/v1/queue")[1]["messages"], what="an empty queue")
     assert admin.call("POST", f"/v1/queue/{never['qid']}/retry")[0] == 404
     assert "no message" in gateway.cli("queue", "delete", never["qid"], check=False).stderr
 
 
 def test_domain_check_against_real_dns(tmp_path, sink):
-    dnsPort = freePort()
+    dns = DNSServer(tmp_path)
     gateway = Gateway(
         tmp_path / "data",
         sink.port,
         [
             "--dns-server",
-            f"127.0.0.1:{dnsPort}",
+            f"127.0.0.1:{dns.port}",
             "--bounce-domain",
             "bounces.example.test",
             "--public-url",
@@ -275,8 +266,7 @@ def test_domain_check_against_real_dns(tmp_path, sink):
     bad = json.loads(gateway.cli("domain", "add", "other.test", "--json").stdout)
     txt = good["txt"]
     chunks = ", ".join(repr(txt[i : i + 255].encode()) for i in range(0, len(txt), 255))
-    zone = tmp_path / "zone.py"
-    zone.write_text(
+    zone = (
         "zone = [\n"
         '    SOA("example.test", mname="ns.example.test", rname="root.example.test",'
         " serial=1, refresh=60, retry=60, expire=60, minimum=60),\n"
@@ -289,27 +279,9 @@ def test_domain_check_against_real_dns(tmp_path, sink):
         "    TXT(" + repr(bad["name"]) + ', b"v=DKIM1; k=rsa; p=stale"),\n'
         "]\n"
     )
-    dnsServer = subprocess.Popen(
-        [
-            str(BIN / "twistd"),
-            "-n",
-            "--pidfile=",
-            "dns",
-            "--pyzone",
-            str(zone),
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(dnsPort),
-        ],
-        stdout=open(tmp_path / "dns.log", "wb"),
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    dns.start(zone)
     gateway.start()
     try:
-        time.sleep(1.5)  # UDP: nothing to poll for the DNS server's readiness
-        assert dnsServer.poll() is None, (tmp_path / "dns.log").read_text()
         token = json.loads(gateway.cli("token", "create", "r", "--json").stdout)["token"]
         reader = Client(gateway, token)
         code, checked, _ = reader.call("GET", "/v1/domains/example.test/check")
@@ -329,5 +301,4 @@ def test_domain_check_against_real_dns(tmp_path, sink):
         assert reader.call("GET", "/v1/domains/nowhere.test/check")[0] == 404
     finally:
         gateway.stop()
-        dnsServer.send_signal(signal.SIGTERM)
-        dnsServer.wait(10)
+        dns.stop()

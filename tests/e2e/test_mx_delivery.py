@@ -6,13 +6,9 @@ preference order, falling back past an MX that refuses connections.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
-
 import pytest
 
-from ..conftest import BIN, Gateway, freePort
+from ..conftest import DNSServer, Gateway
 from .test_submission import connect
 
 ZONE = """
@@ -32,31 +28,9 @@ zone = [
 
 @pytest.fixture
 def dnsServer(tmp_path):
-    zone = tmp_path / "zone.py"
-    zone.write_text(ZONE)
-    port = freePort()
-    process = subprocess.Popen(
-        [
-            str(BIN / "twistd"),
-            "-n",
-            "--pidfile=",
-            "dns",
-            "--pyzone",
-            str(zone),
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=open(tmp_path / "dns.log", "wb"),
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    time.sleep(1.5)  # UDP: nothing to poll for readiness; twistd dns starts in well under that
-    assert process.poll() is None, (tmp_path / "dns.log").read_text()
-    yield port
-    process.send_signal(signal.SIGTERM)
-    process.wait(10)
+    server = DNSServer(tmp_path).start(ZONE)
+    yield server.port
+    server.stop()
 
 
 def test_delivery_to_mx_in_preference_order(tmp_path, sink, dnsServer):
