@@ -263,23 +263,26 @@ def _report(action, status, diagnostic, reportingMta, subject, standard) -> Boun
     )
 
 
-def _notice(message: Message, limit: int = 65536) -> str:
-    """The human-readable text of a notice, without the original message it quotes."""
+def _unquoted(data: bytes, limit: int = 65536) -> str:
+    """C{data} as text, up to where a notice starts quoting the original message."""
+    text = data[:limit].decode("utf-8", "replace")
+    quoted = _QUOTED.search(text)
+    return text[: quoted.start()] if quoted else text
+
+
+def _notice(message: Message) -> str:
+    """The human-readable text of a notice: its first text part."""
     for part in message.walk():
         if part.get_content_maintype() == "text" and not part.is_multipart():
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                text = payload[:limit].decode("utf-8", "replace")
-                quoted = _QUOTED.search(text)
-                return text[: quoted.start()] if quoted else text
+                return _unquoted(payload)
     return ""
 
 
-def _body(content: bytes, limit: int = 65536) -> str:
-    """The body as text, whatever its MIME says, up to where it quotes the original."""
-    body = re.split(rb"\r?\n\r?\n", content, maxsplit=1)[-1][:limit].decode("utf-8", "replace")
-    quoted = _QUOTED.search(body)
-    return body[: quoted.start()] if quoted else body
+def _body(content: bytes) -> str:
+    """The body as text, whatever its MIME says."""
+    return _unquoted(re.split(rb"\r?\n\r?\n", content, maxsplit=1)[-1])
 
 
 def _deliveryStatus(message: Message, subject: str) -> BounceReport | None:
@@ -348,15 +351,14 @@ def _isFailureNotice(message: Message, subject: str) -> bool:
     )
 
 
-def _plainNotice(message: Message, text: str, subject: str) -> BounceReport:
-    """A notice in words: its codes and phrases."""
+def _plainNotice(text: str, subject: str, failure: bool) -> BounceReport:
+    """A notice in words (C{failure}: it says it is a failure notice): its codes and phrases."""
     enhanced = _ENHANCED.search(text)
     status = enhanced.group(0) if enhanced and enhanced.group(1) != "2" else None
     code = _CODE.search(text)
     if status is None and code is not None:
         status = f"{code.group(1)[0]}.0.0"
     delayed = bool(_DELAY.search(subject) or _DELAY.search(text)) and not (status or "")[:1] == "5"
-    failure = _isFailureNotice(message, subject)
     reason = reasonFor(status, text)
     if delayed:
         action = "delayed"
@@ -385,9 +387,10 @@ def readBounce(content: bytes) -> BounceReport:
     found = _inlineReport(_body(content), subject)
     if found is not None:
         return found
-    if not _isFailureNotice(message, subject) and _isAutoReply(message, subject):
+    failure = _isFailureNotice(message, subject)
+    if not failure and _isAutoReply(message, subject):
         return BounceReport(AUTO_REPLY, subject=subject, reason=VACATION)
-    return _plainNotice(message, text, subject)
+    return _plainNotice(text, subject, failure)
 
 
 #: The DSN kind (RFC 3461 NOTIFY value) each report action asks for.
