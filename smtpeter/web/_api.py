@@ -32,6 +32,8 @@ from ._resources import AsyncLeaf, HTTPError, NotFound, readJSON, segment
 
 _QID = re.compile(r"[0-9A-Fa-f]{20}")
 MAX_LIMIT = 1000
+#: What a time parameter may be, for its 400.
+TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970"
 #: Rows read at a time for a log file.
 BATCH = 500
 #: How long a checked token is trusted without asking the database again
@@ -203,13 +205,12 @@ class Events(Authenticated):
         if request.postpath not in ([], [b""]):
             raise HTTPError(404, "no such resource")
         p = Parameters(request, self.PARAMETERS)
-        timeWhy = "a date (2026-11-23), an ISO 8601 time or seconds since 1970"
         query = EventQuery(
             messageid=p.get("messageid", parseQid, "a message id is 20 hexadecimal characters"),
             email=p.get("email", parseEmail, "an email address"),
             tag=p.get("tag", parseTag, "a tag of 1 to 200 characters"),
-            start=p.get("start", parseTime, timeWhy),
-            end=p.get("end", parseTime, timeWhy),
+            start=p.get("start", parseTime, TIME_WHY),
+            end=p.get("end", parseTime, TIME_WHY),
             type=p.get("type", parseType, f"one of {', '.join(TYPES)}"),
             after=p.get("cursor", parseCursor, "use the next_cursor of an earlier answer") or 0,
             limit=p.get("limit", parseLimit, f"a whole number from 1 to {MAX_LIMIT}") or 100,
@@ -241,13 +242,12 @@ class Stats(Authenticated):
         if request.postpath not in ([], [b""]):
             raise HTTPError(404, "no such resource")
         p = Parameters(request, self.PARAMETERS)
-        timeWhy = "a date (2026-11-23), an ISO 8601 time or seconds since 1970"
         by = p.get("by") or "hour"
         if by not in STEPS:
             raise HTTPError(400, "by: hour or day", parameter="by")
         now = self.clock.seconds()
-        end = p.get("end", parseTime, timeWhy) or now
-        start = p.get("start", parseTime, timeWhy)
+        end = p.get("end", parseTime, TIME_WHY) or now
+        start = p.get("start", parseTime, TIME_WHY)
         if start is None:
             start = end - (86400 if by == "hour" else 30 * 86400)
         if end <= start:
