@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from submit import freePort, waitFor  # noqa: E402  (bench/ is the script's own directory)
+from submit import launchGateway  # noqa: E402  (bench/ is the script's own directory)
 
 from smtpeter.queue import Envelope, Options, QueuedMessage
 from smtpeter.queue._message import Recipient
@@ -118,32 +118,8 @@ def main() -> None:
         flush=True,
     )
     token = TokenStore(connect(data / "smtpeter.sqlite")).create("bench")[1]
-    http_, smtp = freePort(), freePort()
-    process = subprocess.Popen(
-        [
-            str(bindir / "twistd"),
-            "-n",
-            "--pidfile=",
-            "smtpeter",
-            "--data",
-            str(data),
-            "--workers",
-            "1",
-            "--smtp",
-            f"tcp:{smtp}:interface=127.0.0.1",
-            "--smtps",
-            f"tcp:{freePort()}:interface=127.0.0.1",
-            "--http",
-            f"tcp:{http_}:interface=127.0.0.1",
-            "--relay",
-            "127.0.0.1:9",
-        ],
-        stdout=open(workdir / "gateway.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    process, _, http_ = launchGateway(workdir, data, 9, 1)
     try:
-        waitFor(smtp)
-        waitFor(http_)
         queries = {
             "last day by hour": "/v1/stats",
             "30 days by day": "/v1/stats?by=day",

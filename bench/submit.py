@@ -237,14 +237,15 @@ def measure(name, port, user, password, sink, args, workload, root) -> dict:
     return result
 
 
-def startGateway(sink: Sink, workdir: Path, workers: int, extra: tuple[str, ...] = ()):
-    port, sport = freePort(), freePort()
-    bindir = Path(sys.executable).parent
-    data = workdir / f"data-{workers}"
-    logfile = open(workdir / f"gateway-{workers}.log", "wb")
+def launchGateway(
+    workdir: Path, data: Path, relayPort: int, workers: int, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, int, int]:
+    """twistd smtpeter on C{data}, relaying to C{relayPort}, once ready: (process, SMTP, HTTP)."""
+    port, http = freePort(), freePort()
+    log = workdir / f"gateway-{workers}.log"
     process = subprocess.Popen(
         [
-            str(bindir / "twistd"),
+            str(Path(sys.executable).parent / "twistd"),
             "-n",
             "--pidfile=",
             "smtpeter",
@@ -255,33 +256,47 @@ def startGateway(sink: Sink, workdir: Path, workers: int, extra: tuple[str, ...]
             "--smtp",
             f"tcp:{port}:interface=127.0.0.1",
             "--smtps",
-            f"tcp:{sport}:interface=127.0.0.1",
-            "--http",
             f"tcp:{freePort()}:interface=127.0.0.1",
+            "--http",
+            f"tcp:{http}:interface=127.0.0.1",
             "--relay",
-            f"127.0.0.1:{sink.port}",
+            f"127.0.0.1:{relayPort}",
             "--relay-tls",
             "none",
             "--workers",
             str(workers),
             *extra,
         ],
-        stdout=logfile,
+        stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
         cwd=workdir,
     )
     waitFor(port)
+    deadline = time.monotonic() + 30
+    while b"ready" not in log.read_bytes():
+        if time.monotonic() > deadline:
+            raise SystemExit("the gateway did not get ready")
+        time.sleep(0.1)
+    return process, port, http
+
+
+def startGateway(sink: Sink, workdir: Path, workers: int, extra: tuple[str, ...] = ()):
+    data = workdir / f"data-{workers}"
+    process, port, _ = launchGateway(workdir, data, sink.port, workers, extra)
     created = subprocess.run(
-        [str(bindir / "smtpeter"), "--data", str(data), "login", "create", "bench", "--json"],
+        [
+            str(Path(sys.executable).parent / "smtpeter"),
+            "--data",
+            str(data),
+            "login",
+            "create",
+            "bench",
+            "--json",
+        ],
         check=True,
         capture_output=True,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while b"ready" not in (workdir / f"gateway-{workers}.log").read_bytes():
-        if time.monotonic() > deadline:
-            raise SystemExit("the gateway did not get ready")
-        time.sleep(0.1)
     return process, port, json.loads(created.stdout)["password"]
 
 
