@@ -167,6 +167,97 @@ class EventQuery:
     limit: int = 100
 
 
+#: What a message search's C{status} selects: messages with a recipient in that state.
+STATUSES = ("queued", "delivered", "deferred", "failed", "bounced")
+
+
+@frozen
+class MessageQuery:
+    """
+    The filters of a message search (the dashboard's activity page), every one
+    optional: C{recipient}, C{sender} (envelope or From) and C{subject} match
+    a part, case-insensitively; the rest match exactly. Newest first; C{before}
+    is the C{(received, qid)} of the last message of the previous page.
+    """
+
+    messageid: str | None = None
+    recipient: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    tag: str | None = None
+    login: str | None = None
+    status: str | None = None
+    start: float | None = None
+    end: float | None = None
+    before: tuple[float, str] | None = None
+    limit: int = 50
+
+
+@frozen
+class FoundMessage:
+    """A message a search found, and each recipient's state (L{recipientStatus})."""
+
+    record: MessageRecord
+    recipients: dict
+
+
+@frozen
+class LinkQuery:
+    """Which clicks L{EventStore.topLinks} counts: C{[start, end)}, one tag or all."""
+
+    start: float
+    end: float
+    tag: str | None = None
+    limit: int = 20
+
+
+def recipientStatus(events) -> dict:
+    """Each recipient's state from its events: queued, deferred, delivered, failed, bounced."""
+    status: dict[str, dict] = {}
+    for event in events:
+        entry = status.setdefault(
+            event.recipient, {"status": "queued", "attempts": 0, "clicks": 0, "opens": 0}
+        )
+        if event.type == "delivery":
+            entry.update(status="delivered", attempts=event.details.get("attempt", 0))
+        elif event.type == "failure":
+            permanent = event.details.get("permanent", True)
+            entry.update(
+                status="failed" if permanent else "deferred",
+                attempts=event.details.get("attempt", 0),
+                last_error=f"{event.details.get('code')} {event.details.get('text', '')}".strip(),
+            )
+        elif event.type == "bounce":
+            entry.update(status="bounced", bounce_class=event.details.get("class"))
+        elif event.type == "click":
+            entry["clicks"] += 1
+        elif event.type == "open":
+            entry["opens"] += 1
+        if event.type != "attempt":
+            entry["updated"] = isoTime(event.time)
+    return status
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching C{text} anywhere (with C{ESCAPE '\\'})."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_OUTCOME = "EXISTS (SELECT 1 FROM events x WHERE x.qid = m.qid AND {})"
+_STATUS_WHERE = {
+    "queued": "NOT " + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
+    "delivered": _OUTCOME.format("x.type = 'delivery'"),
+    "bounced": _OUTCOME.format("x.type = 'bounce'"),
+    "failed": _OUTCOME.format(
+        "x.type = 'failure' AND json_extract(x.details, '$.permanent') IS NOT 0"
+    ),
+    "deferred": _OUTCOME.format(
+        "x.type = 'failure' AND json_extract(x.details, '$.permanent') = 0"
+    ),
+}
+
+
 def isoTime(seconds: float) -> str:
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     return f"{whole}.{int(seconds * 1000) % 1000:03d}Z"
@@ -179,6 +270,25 @@ def _row(row) -> StoredEvent:
 
 
 _EVENT_COLUMNS = "e.id, e.type, e.time, e.qid, e.recipient, e.tags, e.details"
+_MESSAGE_COLUMNS = (
+    "m.qid, m.received, m.sender, m.recipients, m.ret, m.envid, m.tags, m.options, m.dsn,"
+    " m.subject, m.from_header, m.size, m.login"
+)
+
+
+def _message(row) -> MessageRecord:
+    return MessageRecord(
+        row[0],
+        row[1],
+        row[2],
+        tuple(Recipient.fromJSON(r) for r in json.loads(row[3])),
+        row[4],
+        row[5],
+        tuple(json.loads(row[6])),
+        json.loads(row[7]),
+        bool(row[8]),
+        *row[9:],
+    )
 
 
 class EventStore:
@@ -276,24 +386,67 @@ class EventStore:
 
     def message(self, qid: str) -> MessageRecord | None:
         row = self.db.execute(
-            "SELECT qid, received, sender, recipients, ret, envid, tags, options, dsn,"
-            " subject, from_header, size, login FROM messages WHERE qid = ?",
-            (qid,),
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE qid = ?", (qid,)
         ).fetchone()
-        if row is None:
-            return None
-        return MessageRecord(
-            row[0],
-            row[1],
-            row[2],
-            tuple(Recipient.fromJSON(r) for r in json.loads(row[3])),
-            row[4],
-            row[5],
-            tuple(json.loads(row[6])),
-            json.loads(row[7]),
-            bool(row[8]),
-            *row[9:],
+        return None if row is None else _message(row)
+
+    def searchMessages(self, query: MessageQuery) -> list[FoundMessage]:
+        """The messages a L{MessageQuery} selects, newest first, with their recipients' states."""
+        where: list[str] = []
+        args: list = []
+        for condition, value in (
+            ("m.qid = ?", query.messageid),
+            ("m.recipients LIKE ? ESCAPE '\\'", query.recipient and _like(query.recipient)),
+            ("m.subject LIKE ? ESCAPE '\\'", query.subject and _like(query.subject)),
+            ("EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)", query.tag),
+            ("m.login = ?", query.login),
+            ("m.received >= ?", query.start),
+            ("m.received < ?", query.end),
+        ):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        if query.sender is not None:
+            where.append("(m.sender LIKE ? ESCAPE '\\' OR m.from_header LIKE ? ESCAPE '\\')")
+            args += [_like(query.sender)] * 2
+        if query.status is not None:
+            where.append(_STATUS_WHERE[query.status])
+        if query.before is not None:
+            where.append("(m.received < ? OR (m.received = ? AND m.qid < ?))")
+            args += [query.before[0], *query.before]
+        rows = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+            f" {'WHERE ' + ' AND '.join(where) if where else ''}"
+            " ORDER BY m.received DESC, m.qid DESC LIMIT ?",
+            (*args, query.limit),
+        ).fetchall()
+        records = [_message(row) for row in rows]
+        if not records:
+            return []
+        marks = ", ".join("?" * len(records))
+        events: dict[str, list] = {}
+        for row in self.db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.qid IN ({marks})"
+            " AND e.type != 'attempt' ORDER BY e.id",
+            [r.qid for r in records],
+        ):
+            events.setdefault(row[3], []).append(_row(row))
+        return [FoundMessage(r, recipientStatus(events.get(r.qid, ()))) for r in records]
+
+    def topLinks(self, query: LinkQuery) -> list[dict]:
+        """The links clicked most in a time range: C{{"url", "clicks", "recipients"}}."""
+        source, where, args = "events e", "", []
+        if query.tag is not None:
+            source = "event_tags t JOIN events e ON e.id = t.event"
+            where, args = " AND t.tag = ?", [query.tag]
+        rows = self.db.execute(
+            "SELECT json_extract(e.details, '$.destination') AS url, count(*),"
+            " count(DISTINCT e.qid || ' ' || e.recipient)"
+            f" FROM {source} WHERE e.type = 'click' AND e.time >= ? AND e.time < ?{where}"
+            " GROUP BY url ORDER BY 2 DESC, url LIMIT ?",
+            (query.start, query.end, *args, query.limit),
         )
+        return [{"url": url or "", "clicks": n, "recipients": r} for url, n, r in rows]
 
     def links(self, qid: str) -> list[str]:
         """The links the message was sent with (recorded by the click tracker)."""

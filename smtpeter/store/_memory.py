@@ -19,7 +19,16 @@ from zope.interface import implementer
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
-from ._events import EventQuery, MessageRecord, StoredEvent, summary
+from ._events import (
+    EventQuery,
+    FoundMessage,
+    LinkQuery,
+    MessageQuery,
+    MessageRecord,
+    StoredEvent,
+    recipientStatus,
+    summary,
+)
 from ._exceptions import Missing, StoreError
 from ._logins import LoginRecord
 from ._queuerequests import QueueRequest
@@ -305,6 +314,60 @@ class MemoryStore:
 
     def day(self, type, start, end, after, limit):
         return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
+
+    def searchMessages(self, query: MessageQuery):
+        def has(needle, *haystacks) -> bool:
+            return needle is None or any(needle.lower() in (h or "").lower() for h in haystacks)
+
+        def outcome(e: StoredEvent, status: str) -> bool:
+            permanent = e.details.get("permanent", True)
+            return (
+                e.type == {"delivered": "delivery", "bounced": "bounce"}.get(status, "failure")
+                and (status != "failed" or permanent)
+                and (status != "deferred" or not permanent)
+            )
+
+        def wanted(m: MessageRecord, events: list) -> bool:
+            if query.status == "queued":
+                status = not any(e.type in ("delivery", "failure", "bounce") for e in events)
+            else:
+                status = query.status is None or any(outcome(e, query.status) for e in events)
+            return (
+                status
+                and query.messageid in (None, m.qid)
+                and has(query.recipient, *(r.address for r in m.recipients))
+                and has(query.sender, m.sender, m.fromHeader)
+                and has(query.subject, m.subject)
+                and (query.tag is None or query.tag in m.tags)
+                and query.login in (None, m.login)
+                and (query.start is None or m.received >= query.start)
+                and (query.end is None or m.received < query.end)
+                and (query.before is None or (m.received, m.qid) < query.before)
+            )
+
+        found = []
+        for m in sorted(self.messages.values(), key=lambda m: (m.received, m.qid), reverse=True):
+            events = [e for e in self.stored if e.qid == m.qid and e.type != "attempt"]
+            if wanted(m, events):
+                found.append(FoundMessage(m, recipientStatus(events)))
+        return succeed(found[: query.limit])
+
+    def topLinks(self, query: LinkQuery):
+        counted: dict[str, list] = {}
+        for e in self.stored:
+            if (
+                e.type == "click"
+                and query.start <= e.time < query.end
+                and (query.tag is None or query.tag in e.tags)
+            ):
+                url = e.details.get("destination") or ""
+                counted.setdefault(url, []).append((e.qid, e.recipient))
+        found = [
+            {"url": url, "clicks": len(who), "recipients": len(set(who))}
+            for url, who in counted.items()
+        ]
+        found.sort(key=lambda f: (-f["clicks"], f["url"]))
+        return succeed(found[: query.limit])
 
     def stats(self, query):
         step = STEPS[query.step]

@@ -168,6 +168,12 @@ class SQLiteStore:
     def day(self, type: str, start: float, end: float, after: int, limit: int) -> Deferred:
         return self._read(EventStore.day, type, start, end, after, limit)
 
+    def searchMessages(self, query) -> Deferred:
+        return self._read(EventStore.searchMessages, query)
+
+    def topLinks(self, query) -> Deferred:
+        return self._read(EventStore.topLinks, query)
+
     def checkToken(self, token: str) -> Deferred:
         d = self._read(_view(TokenStore, TokenStore.lookup), token)
         return d.addCallback(self._noteTokenUse)

@@ -101,6 +101,19 @@ class IEventStore(Interface):
         [start, end) after id C{after}.
         """
 
+    def searchMessages(query):
+        """
+        C{Deferred[list[FoundMessage]]}: the messages a L{MessageQuery<smtpeter.
+        store._events.MessageQuery>} selects, newest first, each with its
+        recipients' states.
+        """
+
+    def topLinks(query):
+        """
+        C{Deferred[list[dict]]}: the links clicked most, as a L{LinkQuery<smtpeter.
+        store._events.LinkQuery>} selects: C{{"url", "clicks", "recipients"}}.
+        """
+
     def recordLinks(qid: str, links: list):
         """C{Deferred[None]}: keep the links a message is sent with (before it is sent)."""
 

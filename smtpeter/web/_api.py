@@ -21,7 +21,7 @@ from attrs import evolve
 from twisted.web.resource import Resource
 
 from ..store._apitokens import ADMIN, PREFIX
-from ..store._events import TYPES, EventQuery, isoTime
+from ..store._events import TYPES, EventQuery, isoTime, recipientStatus
 from ..store._exceptions import StoreError
 from ..store._queuerequests import DELETE, RELEASE
 from ..store._stats import STEPS, StatsQuery
@@ -268,33 +268,6 @@ class Stats(Authenticated):
         for bucket in found["series"]:
             bucket["time"] = isoTime(bucket["timestamp"])
         return found
-
-
-def recipientStatus(events: list) -> dict:
-    """Each recipient's state from its events: queued, deferred, delivered, failed, bounced."""
-    status: dict[str, dict] = {}
-    for event in events:
-        entry = status.setdefault(
-            event.recipient, {"status": "queued", "attempts": 0, "clicks": 0, "opens": 0}
-        )
-        if event.type == "delivery":
-            entry.update(status="delivered", attempts=event.details.get("attempt", 0))
-        elif event.type == "failure":
-            permanent = event.details.get("permanent", True)
-            entry.update(
-                status="failed" if permanent else "deferred",
-                attempts=event.details.get("attempt", 0),
-                last_error=f"{event.details.get('code')} {event.details.get('text', '')}".strip(),
-            )
-        elif event.type == "bounce":
-            entry.update(status="bounced", bounce_class=event.details.get("class"))
-        elif event.type == "click":
-            entry["clicks"] += 1
-        elif event.type == "open":
-            entry["opens"] += 1
-        if event.type != "attempt":
-            entry["updated"] = isoTime(event.time)
-    return status
 
 
 class Messages(Authenticated):

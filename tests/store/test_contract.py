@@ -29,7 +29,7 @@ from smtpeter.store import (
     connect,
 )
 from smtpeter.store._apitokens import TokenStore
-from smtpeter.store._events import EventQuery
+from smtpeter.store._events import EventQuery, LinkQuery, MessageQuery
 from smtpeter.store._queuerequests import QueueRequestStore
 from smtpeter.store._stats import StatsQuery
 from smtpeter.store._webhooks import WebhookStore
@@ -351,6 +351,74 @@ class StoreContract:
         assert self.wait(store.stats(StatsQuery(0, 86400, "day", domain="shop.test")))["totals"]
         assert self.wait(store.stats(StatsQuery(0, 86400, "day", domain="x.test")))["totals"] == {}
         assert self.wait(store.stats(StatsQuery(0, 86400, "day", tag="autumn")))["totals"] == {}
+
+    def test_message_search(self, store):
+        third = "00000000000000000003"
+        for qid, received, login, subject, tags in (
+            (QID, 100.0, "shop", "Spring 50% sale", ("spring",)),
+            (OTHER, 200.0, "crm", "Your invoice", ("billing",)),
+            (third, 300.0, "shop", "Autumn_sale", ()),
+        ):
+            content = f"From: Shop <news@Shop.test>\r\nSubject: {subject}\r\n\r\nx\r\n".encode()
+            accepted = evolve(
+                message(qid, tags, ("a@x.test", f"{qid[:2].lower()}@y.test")),
+                received=received,
+                content=content,
+                options=Options(frozenset(), tags, login),
+            )
+            self.wait(store.accepted(accepted))
+        self.wait(store.record(Event(DELIVERY, QID, "a@x.test", 101.0, ("spring",), {})))
+        failure = {"code": 550, "permanent": True}
+        self.wait(store.record(Event(FAILURE, OTHER, "a@x.test", 201.0, ("billing",), failure)))
+        self.wait(store.record(Event(DEFERRAL, third, "a@x.test", 301.0, (), {"code": 451})))
+        self.wait(store.recordClick(QID, "a@x.test", ("spring",), {}, 102.0))
+
+        def search(**filters) -> list[str]:
+            return [f.record.qid for f in self.wait(store.searchMessages(MessageQuery(**filters)))]
+
+        assert search() == [third, OTHER, QID]
+        assert search(login="shop") == [third, QID]
+        assert search(subject="50%") == [QID]  # LIKE's wildcards match only themselves
+        assert search(subject="g_5") == []  # "_" is not a wildcard either
+        assert search(subject="autumn_") == [third]
+        assert search(recipient="FE@Y") == [OTHER]
+        assert search(sender="shop.TEST") == [third, OTHER, QID]
+        assert search(sender="nobody") == []
+        assert search(tag="billing") == [OTHER] and search(tag="bill") == []
+        assert search(messageid=QID) == [QID]
+        assert search(start=150.0, end=300.0) == [OTHER]
+        assert search(status="delivered") == [QID]
+        assert search(status="failed") == [OTHER]
+        assert search(status="deferred") == [third]
+        assert search(status="queued") == []
+        assert search(limit=2) == [third, OTHER]
+        assert search(before=(200.0, OTHER)) == [QID]
+        found = self.wait(store.searchMessages(MessageQuery(messageid=QID)))[0]
+        assert found.record.subject == "Spring 50% sale"
+        assert found.recipients["a@x.test"]["status"] == "delivered"
+        assert found.recipients["a@x.test"]["clicks"] == 1
+        assert "01@y.test" not in found.recipients  # no outcome yet: queued
+
+    def test_top_links(self, store):
+        self.wait(store.accepted(message()))
+        for recipient, url, when in (
+            ("a@x.test", "https://a.example/", 10.0),
+            ("a@x.test", "https://a.example/", 11.0),
+            ("b@x.test", "https://a.example/", 12.0),
+            ("a@x.test", "https://b.example/", 13.0),
+            ("a@x.test", "https://c.example/", 500.0),
+        ):
+            self.wait(store.recordClick(QID, recipient, ("spring",), {"destination": url}, when))
+        self.wait(
+            store.recordClick(QID, "a@x.test", ("autumn",), {"destination": "https://d/"}, 14)
+        )
+        assert self.wait(store.topLinks(LinkQuery(0, 100, "spring"))) == [
+            {"url": "https://a.example/", "clicks": 3, "recipients": 2},
+            {"url": "https://b.example/", "clicks": 1, "recipients": 1},
+        ]
+        everything = self.wait(store.topLinks(LinkQuery(0, 1000, limit=2)))
+        assert [f["url"] for f in everything] == ["https://a.example/", "https://b.example/"]
+        assert self.wait(store.topLinks(LinkQuery(0, 100, "winter"))) == []
 
     def test_queue_requests(self, store):
         first = self.request(store, QID, "retry")
