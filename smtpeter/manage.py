@@ -166,8 +166,12 @@ class Administration:
 
     # Webhooks ----------------------------------------------------------------------
 
-    def listWebhooks(self) -> list[dict]:
-        return [h.toJSON() for h in self.webhooks.list()]
+    def listWebhooks(self, deliveries: int = 10) -> list[dict]:
+        """Every webhook, with its latest C{deliveries} delivery attempts."""
+        return [
+            {**h.toJSON(), "deliveries": self.webhooks.history(h.id, deliveries)}
+            for h in self.webhooks.list()
+        ]
 
     def addWebhook(self, url: str, events) -> dict:
         """The webhook with its signing secret: the only time it is shown."""

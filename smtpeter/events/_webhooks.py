@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from io import BytesIO
 
 from twisted.application.service import Service
@@ -71,6 +72,27 @@ async def post(agent, reactor, webhook, kind: str, body: bytes, uid: str, timeou
     if not 200 <= response.code < 300:
         return response.code, f"HTTP {response.code}"
     return response.code, None
+
+
+#: How long a test POST to a webhook may take.
+TEST_TIMEOUT = 10.0
+
+
+async def sendTest(admin, agent, reactor, id: int) -> dict:
+    """
+    POST a signed test event to webhook C{id} now (for the API and the
+    dashboard), and say what its receiver answered.
+    """
+    hook, body = await admin.webhookTest(id)
+    uid = "test-" + secrets.token_hex(8)
+    status, error = await post(agent, reactor, hook, "test", body, uid, TEST_TIMEOUT)
+    return {
+        "id": hook.id,
+        "url": hook.url,
+        "delivered": error is None,
+        "status": status,
+        "error": error,
+    }
 
 
 class WebhookDispatcher(Service):

@@ -43,7 +43,20 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     uid TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    id INTEGER PRIMARY KEY,
+    webhook INTEGER NOT NULL,
+    time REAL NOT NULL,
+    uid TEXT,
+    event INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_webhook ON webhook_attempts (webhook, id);
 """
+#: How many of each webhook's latest delivery attempts are kept, for its history.
+HISTORY = 50
 #: 128 random bits in hex: a delivery's uid.
 _NEW_UID = "lower(hex(randomblob(16)))"
 _COLUMNS = "id, url, events, secret, enabled, disabled_reason, created, last_success, last_error"
@@ -138,6 +151,7 @@ class WebhookStore:
     def delete(self, id: int) -> None:
         self.get(id)
         self.db.execute("DELETE FROM webhook_deliveries WHERE webhook = ?", (id,))
+        self.db.execute("DELETE FROM webhook_attempts WHERE webhook = ?", (id,))
         self.db.execute("DELETE FROM webhooks WHERE id = ?", (id,))
 
     def enable(self, id: int) -> Webhook:
@@ -183,7 +197,41 @@ class WebhookStore:
                 )
         return found[:limit]
 
+    def history(self, id: int, limit: int = HISTORY) -> list[dict]:
+        """The webhook's latest delivery attempts, newest first."""
+        rows = self.db.execute(
+            "SELECT time, uid, event, type, attempt, error FROM webhook_attempts"
+            " WHERE webhook = ? ORDER BY id DESC LIMIT ?",
+            (id, limit),
+        )
+        return [
+            {
+                "time": time,
+                "delivery": uid,
+                "event": event,
+                "type": type,
+                "attempt": attempt,
+                "delivered": error is None,
+                "error": error,
+            }
+            for time, uid, event, type, attempt, error in rows
+        ]
+
+    def _attempted(self, delivery: Delivery, now: float, error: str | None) -> None:
+        hook = delivery.webhook.id
+        self.db.execute(
+            "INSERT INTO webhook_attempts (webhook, time, uid, event, type, attempt, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (hook, now, delivery.uid, delivery.event, delivery.type, delivery.attempts + 1, error),
+        )
+        self.db.execute(
+            "DELETE FROM webhook_attempts WHERE webhook = ? AND id <= (SELECT id FROM"
+            " webhook_attempts WHERE webhook = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (hook, hook, HISTORY),
+        )
+
     def succeeded(self, delivery: Delivery, now: float) -> None:
+        self._attempted(delivery, now, None)
         self.db.execute("DELETE FROM webhook_deliveries WHERE id = ?", (delivery.id,))
         self.db.execute(
             "UPDATE webhooks SET last_success = ?, last_error = NULL WHERE id = ?",
@@ -193,6 +241,7 @@ class WebhookStore:
     def failed(self, delivery: Delivery, error: str, nextAttempt: float | None) -> None:
         """Try again at C{nextAttempt}; C{None} gives up and disables the webhook."""
         hook = delivery.webhook.id
+        self._attempted(delivery, time.time(), error)
         self.db.execute("UPDATE webhooks SET last_error = ? WHERE id = ?", (error, hook))
         if nextAttempt is not None:
             self.db.execute(

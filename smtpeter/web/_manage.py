@@ -8,18 +8,14 @@ method a path does not take gets 405 with C{Allow}; errors are JSON.
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import unquote
 
 from twisted.web.client import Agent
 
-from ..events._webhooks import post
+from ..events._webhooks import TEST_TIMEOUT, sendTest
 from ..store._exceptions import Exists, Missing, StoreError
 from ..store._queuerequests import DELETE, RETRY
 from ._resources import AsyncLeaf, HTTPError, readJSON
-
-#: How long a test POST to a webhook may take.
-TEST_TIMEOUT = 10.0
 
 
 class Managed(AsyncLeaf):
@@ -224,17 +220,7 @@ class Webhooks(Managed):
         return await self.admin.enableWebhook(int(id))
 
     async def test(self, request, id):
-        """Send a signed test event now, and say what the receiver answered."""
-        hook, body = await self.admin.webhookTest(int(id))
-        uid = "test-" + secrets.token_hex(8)
-        status, error = await post(self.agent, self.reactor, hook, "test", body, uid, TEST_TIMEOUT)
-        return {
-            "id": hook.id,
-            "url": hook.url,
-            "delivered": error is None,
-            "status": status,
-            "error": error,
-        }
+        return await sendTest(self.admin, self.agent, self.reactor, int(id))
 
 
 class Queue(Managed):

@@ -407,7 +407,30 @@ MANAGEMENT_SCHEMAS = {
         "required": [*_DNS, "keys"],
         "properties": {**_DNS, "keys": {"type": "array", "items": _ref("DomainKey")}},
     },
-    "Webhook": {"type": "object", "required": list(_WEBHOOK), "properties": _WEBHOOK},
+    "Webhook": {
+        "type": "object",
+        "required": list(_WEBHOOK),
+        "properties": {
+            **_WEBHOOK,
+            "deliveries": {
+                "description": "In a list: the latest delivery attempts, newest first.",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["time", "delivery", "event", "type", "attempt", "delivered"],
+                    "properties": {
+                        "time": {"type": "number"},
+                        "delivery": {"type": ["string", "null"]},
+                        "event": {"type": "integer"},
+                        "type": {"type": "string"},
+                        "attempt": {"type": "integer"},
+                        "delivered": {"type": "boolean"},
+                        "error": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    },
     "WebhookMade": {
         "type": "object",
         "required": [*_WEBHOOK, "secret"],

@@ -143,3 +143,31 @@ def test_message_records_from_before_search_fields_still_read(tmp_path):
     )
     record = EventStore(db).message(QID)
     assert record.sender == "a@x.test" and (record.subject, record.size) == (None, None)
+
+
+def test_each_webhook_keeps_its_latest_delivery_attempts(store, tmp_path, monkeypatch):
+    monkeypatch.setattr("smtpeter.store._webhooks.HISTORY", 3)
+    hooks = WebhookStore(connect(tmp_path / "db.sqlite"))
+    hook = hooks.add("https://hooks.test/", ["delivery"])
+    store.wait(store.accepted(message()))
+    for n in range(4):
+        store.wait(store.record(Event(DELIVERY, QID, "a@x.test", float(n))))
+    deliveries = store.wait(store.dueWebhooks(1e12, 10))
+    assert len(deliveries) == 4
+    store.wait(store.webhookFailed(deliveries[0], "HTTP 500", 1e12))
+    for delivery in deliveries[1:]:
+        store.wait(store.webhookSucceeded(delivery, 50.0))
+    history = hooks.history(hook.id)
+    assert [h["event"] for h in history] == [d.event for d in reversed(deliveries[1:])]
+    assert history[0] == {
+        "time": 50.0,
+        "delivery": deliveries[3].uid,
+        "event": deliveries[3].event,
+        "type": "delivery",
+        "attempt": 1,
+        "delivered": True,
+        "error": None,
+    }
+    assert [h["error"] for h in hooks.history(hook.id, 5)] == [None, None, None]
+    hooks.delete(hook.id)
+    assert count(tmp_path, "webhook_attempts") == 0
