@@ -259,6 +259,8 @@ def launchGateway(
             f"tcp:{freePort()}:interface=127.0.0.1",
             "--http",
             f"tcp:{http}:interface=127.0.0.1",
+            "--dashboard",
+            "none",
             "--relay",
             f"127.0.0.1:{relayPort}",
             "--relay-tls",

@@ -19,16 +19,18 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
+from twisted.web.client import Agent
 
 from ._datadir import StartError, prepareDataDirectory
 from .config import Config
+from .dashboard import Pages, Sessions, makeDashboard
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from .delivery._requests import QueueRequests
 from .delivery._router import Hop
 from .delivery._session import Credentials
 from .dnscheck import checkDomain
 from .events import FanOut, LogEventSink
-from .events._webhooks import WebhookDispatcher
+from .events._webhooks import TEST_TIMEOUT, WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .manage import ThreadedAdministration
@@ -40,6 +42,7 @@ from .smtp._tls import CertificateError, loadServerOptions
 from .store import SQLiteStore
 from .store._domains import DomainKeys
 from .store._images import ImageStore
+from .store._logins import knownFeatures
 from .web import makeSite
 
 log = Logger()
@@ -214,6 +217,10 @@ class GatewayService(MultiService):
         )
         for description in config.http:
             self._listen("http", description, site)
+        if config.dashboard:
+            dashboard = self._dashboard()
+            for description in config.dashboard:
+                self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks
         QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
         if not sharedTasks:
@@ -243,6 +250,19 @@ class GatewayService(MultiService):
         )
         d.addErrback(lambda f: log.failure("purging old events failed", f))
         return d
+
+    def _dashboard(self):
+        pages = Pages(
+            self.store,
+            self.admin,
+            self.reactor,
+            self.config,
+            knownFeatures(),
+            self._checkDomain,
+            Agent(self.reactor, connectTimeout=TEST_TIMEOUT),
+        )
+        sessions = Sessions(loadSecret(self.config.secret), self.reactor)
+        return makeDashboard(pages, sessions, self.settings.throttle)
 
     def _features(self) -> ThreadedChain:
         config = self.config
@@ -287,7 +307,8 @@ class GatewayService(MultiService):
         logins = await self.store.count()
         log.info(
             "smtpeter {hostname} {who}ready: STARTTLS on {smtp}, implicit TLS on {smtps}, data in"
-            " {data}, web on {http}, bounces on {mx}, {logins} login(s), {resumed} queued"
+            " {data}, web on {http}, dashboard on {dashboard}, bounces on {mx}, {logins} login(s),"
+            " {resumed} queued"
             " message(s) resumed, delivering {how}",
             smtpeter_ready=True,
             who=f"worker {self.worker.index} " if self.worker is not None else "",
@@ -295,6 +316,7 @@ class GatewayService(MultiService):
             smtp=", ".join(self.config.smtp) or "-",
             smtps=", ".join(self.config.smtps) or "-",
             http=", ".join(self.config.http) or "-",
+            dashboard=", ".join(self.config.dashboard) or "-",
             mx=", ".join(self.config.mx) or "-",
             data=str(self.config.data.resolve()),
             logins=logins,

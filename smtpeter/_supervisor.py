@@ -28,7 +28,7 @@ from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.logger import Logger, eventFromJSON, globalLogPublisher
 
 from ._datadir import StartError, prepareDataDirectory
-from .config import Config
+from .config import LISTENERS, Config
 
 log = Logger()
 
@@ -43,7 +43,7 @@ RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 class Listener:
     """A listening socket the parent opened, to be handed to every worker."""
 
-    kind: str  # smtp, smtps, http, mx
+    kind: str  # one of LISTENERS
     description: str
     port: object
     family: int
@@ -133,7 +133,7 @@ class Supervisor(Service):
     def privilegedStartService(self) -> None:
         try:
             prepareDataDirectory(self.config)
-            for kind in ("smtp", "smtps", "http", "mx"):
+            for kind in LISTENERS:
                 for description in getattr(self.config, kind):
                     self.listeners.append(self._open(kind, description))
         except (OSError, CannotListenError, StartError) as e:
@@ -194,12 +194,13 @@ class Supervisor(Service):
             self._announced = True
             log.info(
                 "smtpeter {hostname} ready: {n} worker processes on STARTTLS {smtp},"
-                " implicit TLS {smtps}, web {http}, bounces {mx}",
+                " implicit TLS {smtps}, web {http}, dashboard {dashboard}, bounces {mx}",
                 hostname=self.config.hostname,
                 n=len(self.workers),
                 smtp=", ".join(self.config.smtp) or "-",
                 smtps=", ".join(self.config.smtps) or "-",
                 http=", ".join(self.config.http) or "-",
+                dashboard=", ".join(self.config.dashboard) or "-",
                 mx=", ".join(self.config.mx) or "-",
             )
 

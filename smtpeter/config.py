@@ -8,6 +8,11 @@ from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
+#: Where the dashboard listens unless told: this machine only.
+DASHBOARD = "tcp:8081:interface=127.0.0.1"
+#: The kinds of listening socket, in the order they are opened and announced.
+LISTENERS = ("smtp", "smtps", "http", "dashboard", "mx")
+
 
 @frozen
 class RelayConfig:
@@ -40,6 +45,8 @@ class Config:
     mxPort: int = 25
     dnsServer: tuple[str, int] | None = None
     http: tuple[str, ...] = ("tcp:8080",)
+    #: The dashboard's listeners; none when started with --dashboard none.
+    dashboard: tuple[str, ...] = (DASHBOARD,)
     retention: timedelta = timedelta(days=30)
     #: How long an address stays suppressed after a hard bounce or a complaint; 0 for ever.
     suppressionDays: float = 365

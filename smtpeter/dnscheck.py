@@ -54,10 +54,30 @@ def _record(kind, name, type, expected, found, ok, problem, fix) -> dict:
     }
 
 
+def recordsToPublish(domain: dict, hostname: str, bounceDomain: str, publicUrl: str) -> list:
+    """
+    The DNS records a sender domain needs, as C{{"kind", "name", "type",
+    "value"}}: its DKIM key, the bounce domain's SPF policy and MX, and the
+    click domain's CNAME. C{domain} is what L{Administration.domain
+    <smtpeter.manage.Administration.domain>} answers.
+    """
+    click = urlsplit(publicUrl).hostname or ""
+    return [
+        {"kind": "dkim", "name": domain["name"], "type": "TXT", "value": domain["txt"]},
+        {"kind": "spf", "name": bounceDomain, "type": "TXT", "value": _spf(hostname)},
+        {"kind": "bounce", "name": bounceDomain, "type": "MX", "value": f"10 {hostname}"},
+        {"kind": "click", "name": click, "type": "CNAME", "value": hostname},
+    ]
+
+
+def _spf(hostname: str) -> str:
+    return f"v=spf1 a:{hostname} -all"
+
+
 async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, publicUrl: str):
     """
-    C{domain} is what L{Administration.domain<smtpeter.manage.Administration.domain>}
-    answers. @return: C{{"domain", "ok", "records": [...]}}.
+    Look the records of L{recordsToPublish} up. @return: C{{"domain", "ok",
+    "records": [...]}}.
     """
     records = []
     name, expected = domain["name"], domain["txt"]
@@ -74,7 +94,7 @@ async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, 
             f"publish TXT {name} with the value in 'expected' (the key differs or is missing)",
         )
     )
-    spf = f"v=spf1 a:{hostname} -all"
+    spf = _spf(hostname)
     found, problem = await _lookup(resolver.lookupText, bounceDomain, dns.TXT)
     policies = [f for f in found if f.lower().startswith("v=spf1")]
     records.append(

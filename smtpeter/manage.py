@@ -115,6 +115,14 @@ class Administration:
         user, password = self.admins.create(name, role)
         return {"name": user.name, "password": password, "role": user.role}
 
+    def checkAdmin(self, name: str, password: str) -> dict | None:
+        """The user's session fields (name, role, generation) if the password is right."""
+        return _session(self.admins.check(name, password))
+
+    def adminSession(self, name: str) -> dict | None:
+        """The user's session fields, or C{None} if there is no such user (any more)."""
+        return _session(self.admins.get(name))
+
     def resetAdminPassword(self, name: str) -> dict:
         """A new password; sessions signed with the old one stop working."""
         user, password = self.admins.resetPassword(name)
@@ -221,6 +229,20 @@ class Administration:
             return None
         return found[0].readContent(found[1]["qid"])
 
+    def queued(self, qid: str) -> dict | None:
+        """
+        A message still in a spool (queued or held): its queue entry, with
+        its C{content} as the spool keeps it; C{None} once it is gone.
+        """
+        found = self._queued(qid)
+        if found is None or "damaged" in found[1]:
+            return None
+        try:
+            content = found[0].readContent(found[1]["qid"])
+        except OSError:  # finished (and removed) just now
+            return None
+        return {**found[1], "content": content}
+
     def requestQueueAction(self, qid: str, action: str) -> dict:
         """
         Ask the node whose queue holds C{qid} to retry it now or delete it
@@ -284,6 +306,12 @@ def _entry(meta: dict, states: dict[int, dict], worker: int) -> dict:
         "worker": worker,
         "recipients": recipients,
     }
+
+
+def _session(user) -> dict | None:
+    if user is None:
+        return None
+    return {"name": user.name, "role": user.role, "generation": user.generation}
 
 
 def _loginFields(record) -> dict:
@@ -390,6 +418,15 @@ class ThreadedAdministration:
 
     def held(self, qid):
         return self._run(Administration.held, qid)
+
+    def queued(self, qid):
+        return self._run(Administration.queued, qid)
+
+    def checkAdmin(self, name, password):
+        return self._run(Administration.checkAdmin, name, password)
+
+    def adminSession(self, name):
+        return self._run(Administration.adminSession, name)
 
     def requestHeldAction(self, qid, action):
         return self._run(Administration.requestHeldAction, qid, action)

@@ -17,7 +17,7 @@ from pathlib import Path
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from .config import Config, RelayConfig, checkPublicUrl
+from .config import DASHBOARD, Config, RelayConfig, checkPublicUrl
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -209,6 +209,7 @@ class Options(usage.Options):
         self["smtp"] = []
         self["smtps"] = []
         self["http"] = []
+        self["dashboard"] = []
         self["mx"] = []
 
     def opt_smtp(self, description: str) -> None:
@@ -225,6 +226,15 @@ class Options(usage.Options):
     opt_http.__doc__ = (
         "Web listener (tracking links, open pixel, hosted images, REST API, /healthz),"
         " an endpoint string; repeatable [default: tcp:8080]"
+    )
+
+    def opt_dashboard(self, description: str) -> None:
+        self["dashboard"].append(description)
+
+    opt_dashboard.__doc__ = (
+        "The dashboard's listener, an endpoint string (an ssl: endpoint serves it over HTTPS);"
+        " repeatable; 'none' for no dashboard [default: tcp:8081:interface=127.0.0.1, this"
+        " machine only]. Users: smtpeter admin create NAME"
     )
 
     def opt_mx(self, description: str) -> None:
@@ -289,10 +299,22 @@ def makeConfig(options) -> Config:
     smtp = tuple(options["smtp"]) or ("tcp:2525",)
     smtps = tuple(options["smtps"]) or ("tcp:4650",)
     http = tuple(options["http"]) or ("tcp:8080",)
-    listeners = (("smtp", smtp), ("smtps", smtps), ("http", http), ("mx", options["mx"]))
+    dashboard = tuple(options["dashboard"]) or (DASHBOARD,)
+    if "none" in dashboard:
+        if len(dashboard) > 1:
+            _fail("--dashboard none: give either none or endpoints, not both")
+        dashboard = ()
+    listeners = (
+        ("smtp", smtp),
+        ("smtps", smtps),
+        ("http", http),
+        ("dashboard", dashboard),
+        ("mx", options["mx"]),
+    )
+    web = ("http", "dashboard")
     for flag, descriptions in listeners:
         for description in descriptions:
-            if flag != "http" and description.split(":", 1)[0].lower() in ("ssl", "tls"):
+            if flag not in web and description.split(":", 1)[0].lower() in ("ssl", "tls"):
                 _fail(
                     f"--{flag} {description!r}: give a plain endpoint such as"
                     f" tcp:{description.rpartition(':')[2] or 465}; the gateway does TLS itself,"
@@ -301,7 +323,7 @@ def makeConfig(options) -> Config:
             try:
                 serverFromString(reactor, description)
             except (ValueError, TypeError, KeyError, OSError) as e:
-                example = "ssl:8443:privateKey=key.pem" if flag == "http" else "tcp:587"
+                example = "ssl:8443:privateKey=key.pem" if flag in web else "tcp:587"
                 _fail(f"--{flag} {description!r} is not a valid endpoint ({e}); e.g. {example}")
     relay = None
     if options["relay"]:
@@ -381,6 +403,7 @@ def makeConfig(options) -> Config:
         mxPort=get("mx-port", int, "a port number"),
         dnsServer=dnsServer,
         http=http,
+        dashboard=dashboard,
         mx=tuple(options["mx"]),
         webhookRetry=get("webhook-retry", parseDuration, None),
         webhookGiveUp=get("webhook-give-up", parseDuration, None),

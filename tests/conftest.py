@@ -75,6 +75,7 @@ class Gateway:
         self.smtpPort = freePort()
         self.smtpsPort = freePort()
         self.httpPort = freePort()
+        self.dashboardPort = freePort()
         self.process: subprocess.Popen | None = None
         self.twistdOptions: list[str] = []
         self.log = data.parent / f"{data.name}.log"
@@ -96,6 +97,8 @@ class Gateway:
             f"tcp:{self.smtpsPort}:interface=127.0.0.1",
             "--http",
             f"tcp:{self.httpPort}:interface=127.0.0.1",
+            "--dashboard",
+            f"tcp:{self.dashboardPort}:interface=127.0.0.1",
             *(["--relay", f"127.0.0.1:{self.relayPort}"] if self.relay else []),
             "--auth-failure-delays",
             "0.2",
@@ -110,12 +113,18 @@ class Gateway:
         waitForPort(self.smtpPort, self.process)
         waitForPort(self.smtpsPort, self.process, greeting=False)
         waitForPort(self.httpPort, self.process, greeting=False)
+        waitForPort(self.dashboardPort, self.process, greeting=False)
         return self
 
     @property
     def web(self) -> str:
         """Base URL of the gateway's web listener."""
         return f"http://127.0.0.1:{self.httpPort}"
+
+    @property
+    def dashboard(self) -> str:
+        """Base URL of the gateway's dashboard."""
+        return f"http://127.0.0.1:{self.dashboardPort}"
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -264,3 +264,18 @@ def test_bad_web_options(args, says):
     with pytest.raises(SystemExit) as error:
         Options().parseOptions(args)
     assert says in str(error.value)
+
+
+def test_the_dashboard_listens_on_this_machine_unless_told():
+    assert config().dashboard == ("tcp:8081:interface=127.0.0.1",)
+    assert config("--dashboard", "tcp:9000", "--dashboard", "tcp:9001").dashboard == (
+        "tcp:9000",
+        "tcp:9001",
+    )
+    assert config("--dashboard", "none").dashboard == ()
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(["--dashboard", "none", "--dashboard", "tcp:9000"])
+    assert "--dashboard none: give either none or endpoints, not both" in str(error.value)
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(["--dashboard", "tcp:notaport"])
+    assert "--dashboard 'tcp:notaport' is not a valid endpoint" in str(error.value)

@@ -163,6 +163,8 @@ def test_workers_that_cannot_start_make_the_gateway_exit_1_with_one_line(tmp_pat
             f"tcp:{freePort()}:interface=127.0.0.1",
             "--http",
             f"tcp:{freePort()}:interface=127.0.0.1",
+            "--dashboard",
+            "none",
             "--workers",
             "2",
         ],

@@ -1,0 +1,360 @@
+"""
+The dashboard's resource: routes each path and method to its view, and
+stands guard in front of them. Every page but the log-in form needs a
+session; every POST needs the session's CSRF token and, unless it only logs
+out, the admin role (a viewer sees everything and changes nothing). Log-in
+failures are slowed down and then refused per client address, with the
+SMTP side's throttle and counters. Every answer forbids framing and inline
+script, and is never cached.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from urllib.parse import quote, unquote
+
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+from ..store._exceptions import Exists, Missing, StoreError
+from ..web._resources import clientAddress
+from ._html import button, document, field, tags
+from ._pages import BadInput, Download, Pages, Redirect, arg
+from ._sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions
+
+log = Logger()
+
+HEADERS = {
+    b"content-security-policy": b"default-src 'none'; style-src 'self'; img-src 'self' data:;"
+    b" form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    b"x-frame-options": b"DENY",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"same-origin",
+    b"cache-control": b"no-store",
+}
+NOTICE_COOKIE = b"smtpeter_notice"
+_QID = "(?P<qid>[0-9A-Fa-f]{20})"
+_NAME = "(?P<name>[^/]+)"
+
+#: (method, path pattern, view name, what it needs: "page" (a session), "change"
+#: (an admin, with the form's token), "session" (any user, with the token)).
+ROUTES = [
+    ("GET", "", "overview", "page"),
+    ("GET", "activity", "activity", "page"),
+    ("GET", r"activity\.csv", "activityCSV", "page"),
+    ("GET", f"messages/{_QID}", "message", "page"),
+    ("POST", f"messages/{_QID}/(?P<action>release|delete)", "heldAction", "change"),
+    ("GET", "queue", "queue", "page"),
+    ("POST", f"queue/{_QID}/(?P<action>retry|delete)", "queueAction", "change"),
+    ("GET", "logins", "logins", "page"),
+    ("POST", "logins", "createLogin", "change"),
+    ("GET", f"logins/{_NAME}", "login", "page"),
+    ("POST", f"logins/{_NAME}", "updateLogin", "change"),
+    ("POST", f"logins/{_NAME}/password", "resetLoginPassword", "change"),
+    ("POST", f"logins/{_NAME}/delete", "deleteLogin", "change"),
+    ("GET", "domains", "domains", "page"),
+    ("POST", "domains", "addDomain", "change"),
+    ("GET", "domains/(?P<domain>[^/]+)", "domain", "page"),
+    ("POST", "domains/(?P<domain>[^/]+)/rotate", "rotateDomain", "change"),
+    ("POST", "domains/(?P<domain>[^/]+)/delete", "deleteDomain", "change"),
+    ("GET", "webhooks", "webhooks", "page"),
+    ("POST", "webhooks", "addWebhook", "change"),
+    ("POST", r"webhooks/(?P<id>\d+)/(?P<action>test|enable|delete)", "webhookAction", "change"),
+    ("GET", "tokens", "tokens", "page"),
+    ("POST", "tokens", "createToken", "change"),
+    ("POST", f"tokens/{_NAME}/delete", "deleteToken", "change"),
+    ("GET", "links", "links", "page"),
+]
+_ROUTES = [(m, re.compile(p + r"/?\Z"), view, needs) for m, p, view, needs in ROUTES]
+
+
+class Refused(Exception):
+    def __init__(self, code: int, title: str, text: str) -> None:
+        super().__init__(text)
+        self.code, self.title, self.text = code, title, text
+
+
+def _stylesheet() -> bytes:
+    return (resources.files(__package__) / "dashboard.css").read_bytes()
+
+
+class Dashboard(Resource):
+    isLeaf = True
+
+    def __init__(self, pages: Pages, sessions: Sessions, throttle) -> None:
+        super().__init__()
+        self.pages = pages
+        self.sessions = sessions
+        self.throttle = throttle
+        self.admin = pages.admin
+        self.css = _stylesheet()
+
+    def render(self, request):
+        for name, value in HEADERS.items():
+            request.setHeader(name, value)
+        finished: list = []
+        request.notifyFinish().addBoth(finished.append)
+
+        def failed(failure):
+            log.failure("{method} {uri} failed", failure, method=request.method, uri=request.uri)
+            if finished or request.startedWriting:
+                return None
+            return self._answer(
+                request,
+                500,
+                document("Something went wrong", tags.p("The gateway's log says what.")),
+            )
+
+        d = ensureDeferred(self._handle(request))
+        d.addErrback(failed)
+        d.addErrback(lambda f: log.failure("the error page failed", f))
+        d.addBoth(lambda _: finished or request.finish())
+        return NOT_DONE_YET
+
+    def _answer(self, request, code: int, body: bytes, contentType=b"text/html; charset=utf-8"):
+        request.setResponseCode(code)
+        request.setHeader(b"content-type", contentType)
+        request.setHeader(b"content-length", b"%d" % len(body))
+        if request.method != b"HEAD":
+            request.write(body)
+
+    async def _handle(self, request):
+        parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath]
+        where = "/".join(parts)
+        method = "GET" if request.method == b"HEAD" else request.method.decode("latin-1")
+        if where == "static/dashboard.css" and method == "GET":
+            request.setHeader(b"cache-control", b"max-age=3600")
+            return self._answer(request, 200, self.css, b"text/css; charset=utf-8")
+        if where in ("login", "logout"):
+            allowed = ("GET", "POST") if where == "login" else ("POST",)
+            if method not in allowed:
+                return self._notAllowed(request, allowed)
+            return await getattr(self, f"_{where}")(request, method)
+        matched = [(m, r.match(where), view, needs) for m, r, view, needs in _ROUTES]
+        matched = [(m, found, view, needs) for m, found, view, needs in matched if found]
+        if not matched:
+            return self._answer(
+                request,
+                404,
+                document(
+                    "Not found",
+                    tags.p("There is no such page. ", tags.a(href="/")("Go to the overview.")),
+                ),
+            )
+        chosen = [x for x in matched if x[0] == method]
+        if not chosen:
+            return self._notAllowed(request, sorted({m for m, *_ in matched}))
+        _, found, view, needs = chosen[0]
+        try:
+            session = await self._session(request)
+            if session is None:
+                if method != "GET":
+                    raise Refused(403, "Not logged in", "Log in first; your session has ended.")
+                return self._redirect(
+                    request, "/login?next=" + quote(request.uri.decode("latin-1"), safe="")
+                )
+            if method == "POST":
+                self._checkToken(request, session)
+                if needs == "change" and not session.mayChange:
+                    raise Refused(
+                        403,
+                        "Read only",
+                        "Your role is viewer: you can see everything and change"
+                        " nothing. Ask an admin.",
+                    )
+            answer = await getattr(self.pages, view)(request, session, **found.groupdict())
+        except Refused as e:
+            return self._answer(
+                request,
+                e.code,
+                document(e.title, tags.p(e.text), session=await self._session(request)),
+            )
+        except Missing as e:
+            return self._answer(
+                request, 404, document("Not found", tags.p(str(e)), session=session)
+            )
+        except (Exists, StoreError, BadInput, ValueError) as e:
+            back = tags.a(href="/" + parts[0] if parts else "/")("Back")
+            return self._answer(
+                request,
+                400,
+                document("That did not work", tags.p(str(e)), tags.p(back), session=session),
+            )
+        if method == "POST":
+            log.info(
+                "dashboard: {name} ({role}) {view} {where}",
+                name=session.name,
+                role=session.role,
+                view=view,
+                where=where,
+            )
+        return self._show(request, session, answer)
+
+    def _show(self, request, session, answer) -> None:
+        if answer is None:
+            return self._answer(
+                request,
+                404,
+                document(
+                    "Not found",
+                    tags.p("Nothing by that id: unknown, or older than the retention period."),
+                    session=session,
+                ),
+            )
+        if isinstance(answer, Redirect):
+            if answer.notice:
+                self._cookie(request, NOTICE_COOKIE, quote(answer.notice), maxAge=60)
+            return self._redirect(request, answer.location)
+        if isinstance(answer, Download):
+            request.setHeader(
+                b"content-disposition", f'attachment; filename="{answer.filename}"'.encode()
+            )
+            return self._answer(request, 200, answer.body, answer.contentType)
+        notice = ""
+        cookie = request.getCookie(NOTICE_COOKIE)
+        if cookie:
+            notice = unquote(cookie.decode("latin-1"))[:500]
+            self._cookie(request, NOTICE_COOKIE, "", maxAge=0)
+        body = document(
+            answer.title, *answer.body, session=session, section=answer.section, notice=notice
+        )
+        return self._answer(request, answer.code, body)
+
+    def _notAllowed(self, request, allowed) -> None:
+        request.setHeader(b"allow", ", ".join(allowed).encode())
+        return self._answer(
+            request,
+            405,
+            document("Method not allowed", tags.p(f"This page takes {' and '.join(allowed)}.")),
+        )
+
+    def _redirect(self, request, location: str) -> None:
+        request.setResponseCode(303)
+        request.setHeader(b"location", location.encode())
+        request.setHeader(b"content-length", b"0")
+
+    def _cookie(self, request, name: bytes, value: str, maxAge: int | None = None) -> None:
+        request.addCookie(
+            name,
+            value.encode(),
+            path=b"/",
+            httpOnly=True,
+            secure=request.isSecure(),
+            sameSite="strict",
+            max_age=None if maxAge is None else str(maxAge).encode(),
+        )
+
+    async def _session(self, request) -> Session | None:
+        value = (request.getCookie(SESSION_COOKIE) or b"").decode("latin-1")
+        found = self.sessions.read(value) if value else None
+        if found is None:
+            return None
+        user = await self.admin.adminSession(found[0])
+        if user is None or user["generation"] != found[1]:
+            return None
+        return Session(user["name"], user["role"], self.sessions.csrf(value))
+
+    def _checkToken(self, request, session: Session) -> None:
+        token = arg(request, "csrf")
+        if not token or token != session.csrf:
+            raise Refused(
+                403,
+                "Form expired",
+                "This form came without its security token (or from another site)."
+                " Open the page again and repeat what you did.",
+            )
+
+    # Logging in and out ---------------------------------------------------------------
+
+    async def _login(self, request, method: str) -> None:
+        next = arg(request, "next")
+        if not next.startswith("/") or next.startswith("//") or "\\" in next:
+            next = "/"
+        if method == "GET":
+            if await self._session(request) is not None:
+                return self._redirect(request, next)
+            return self._loginForm(request, next, 200)
+        cookie = (request.getCookie(LOGIN_COOKIE) or b"").decode("latin-1")
+        if not self.sessions.checkCSRF(cookie, arg(request, "csrf")):
+            return self._loginForm(request, next, 403, "The form expired; log in again.")
+        address = "dashboard " + clientAddress(request)
+        if await self.throttle.isBanned(address):
+            log.warn(
+                "dashboard log-in refused: too many failures from {ip}", ip=clientAddress(request)
+            )
+            return self._loginForm(
+                request, next, 429, "Too many failed log-ins from your address; wait ten minutes."
+            )
+        user = await self.admin.checkAdmin(arg(request, "name"), arg(request, "password"))
+        if user is None:
+            delay = await self.throttle.recordFailure(address)
+            log.info(
+                "dashboard log-in failed for {name!r} from {ip}",
+                name=arg(request, "name")[:100],
+                ip=clientAddress(request),
+            )
+            if delay:
+                await deferLater(self.pages.reactor, delay, lambda: None)
+            return self._loginForm(request, next, 401, "Wrong user name or password.")
+        log.info(
+            "dashboard log-in: {name} ({role}) from {ip}",
+            name=user["name"],
+            role=user["role"],
+            ip=clientAddress(request),
+        )
+        self._cookie(request, SESSION_COOKIE, self.sessions.issue(user["name"], user["generation"]))
+        self._cookie(request, LOGIN_COOKIE, "", maxAge=0)
+        return self._redirect(request, next)
+
+    def _loginForm(self, request, next: str, code: int, problem: str = "") -> None:
+        cookie = self.sessions.loginCookie()
+        self._cookie(request, LOGIN_COOKIE, cookie)
+        body = document(
+            "Log in",
+            tags.p(class_="problem")(problem) if problem else "",
+            tags.form(method="post", action="/login", class_="stacked login")(
+                tags.input(type="hidden", name="csrf", value=self.sessions.csrf(cookie)),
+                tags.input(type="hidden", name="next", value=next),
+                field("User name", "name", autocomplete="username", required="required"),
+                field(
+                    "Password",
+                    "password",
+                    kind="password",
+                    autocomplete="current-password",
+                    required="required",
+                ),
+                button("Log in"),
+            ),
+            tags.p(class_="hint")(
+                "No user yet? On the gateway's machine: smtpeter admin create NAME"
+            ),
+        )
+        return self._answer(request, code, body)
+
+    async def _logout(self, request, method: str) -> None:
+        session = await self._session(request)
+        if session is not None and arg(request, "csrf") != session.csrf:
+            return self._answer(
+                request,
+                403,
+                document(
+                    "Form expired", tags.p("Log out from a page of the dashboard."), session=session
+                ),
+            )
+        self._cookie(request, SESSION_COOKIE, "", maxAge=0)
+        return self._redirect(request, "/login")
+
+
+class DashboardSite(Site):
+    displayTracebacks = False
+
+
+def makeDashboard(pages: Pages, sessions: Sessions, throttle) -> DashboardSite:
+    return DashboardSite(Dashboard(pages, sessions, throttle))
+
+
+__all__ = ["Dashboard", "DashboardSite", "makeDashboard"]

@@ -1,0 +1,309 @@
+"""
+The dashboard in real headless Chromium (Debian's), against the real
+gateway: log in, make an SMTP login and see its password once, send with it
+over STARTTLS, find the mail, follow its timeline and its tracked link to
+the chart, change a login's features, release held mail; a viewer changes
+nothing, a form without its token is refused, a hostile subject stays text.
+
+With SMTPETER_SCREENSHOTS=1 the tests also save the screenshots in
+docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from ..conftest import eventually
+from .test_features import compose, html, send
+from .test_webhooks import Receiver, verify
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+HOSTILE = "<script>document.title='pwned'</script> Spring <b>sale</b>"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run must install it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+class Dashboard:
+    """One browser session on a gateway's dashboard."""
+
+    def __init__(self, browser, gateway, role: str = "admin", name: str = "boss") -> None:
+        self.gateway = gateway
+        made = json.loads(gateway.cli("admin", "create", name, "--role", role, "--json").stdout)
+        self.name, self.password = made["name"], made["password"]
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.logIn()
+
+    def url(self, path: str) -> str:
+        return self.gateway.dashboard + path
+
+    def logIn(self) -> None:
+        self.page.goto(self.url("/"))
+        assert self.page.url.startswith(self.url("/login"))
+        self.page.fill("input[name=name]", self.name)
+        self.page.fill("input[name=password]", self.password)
+        self.page.click("button:has-text('Log in')")
+        assert self.page.locator("h1").inner_text() == "Overview"
+
+    def go(self, path: str):
+        response = self.page.goto(self.url(path))
+        assert response.status == 200, (path, response.status)
+        return self.page
+
+    def csrf(self) -> str:
+        return self.page.locator("input[name=csrf]").first.get_attribute("value")
+
+    def post(self, path: str, form: dict):
+        """A form post with this session's cookies, as another page (or site) would send it."""
+        return self.context.request.post(self.url(path), form=form, max_redirects=0)
+
+    def screenshot(self, name: str) -> None:
+        if os.environ.get("SMTPETER_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(exist_ok=True)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def click(gateway, url: str) -> int:
+    """Follow a tracked link as a mail client would (without following the redirect)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=10)
+    connection.request("GET", parts.path, headers={"User-Agent": "Mozilla/5.0 (X11) Firefox/128"})
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+@pytest.mark.e2e
+def test_from_a_new_login_to_its_mail_its_timeline_and_its_clicks(browser, makeGateway, sink):
+    gateway = makeGateway(sink, "--public-url", "http://gw.test:8080")
+    board = Dashboard(browser, gateway)
+    page = board.page
+    # Create an SMTP login with click tracking; its password is shown once.
+    board.go("/logins")
+    page.fill("input[name=name]", "shop")
+    page.check("input[name=features][value=trackclicks]")
+    page.click("button:has-text('Create login')")
+    password = page.locator("#secret").inner_text()
+    assert len(password) >= 24
+    board.screenshot("login-created")
+    for path in ("/logins", "/logins/shop"):
+        assert password not in board.go(path).content()
+    assert json.loads(gateway.cli("login", "list", "--json").stdout)[0]["features"] == [
+        "trackclicks"
+    ]
+    # Send with it over STARTTLS (smtplib), with a subject that is markup.
+    send(gateway, "shop", password, compose({}, subject=HOSTILE))
+    [received] = sink.wait(1)
+    [link] = re.findall(r'href="(http://gw\.test:8080/c/[^"]+/deal)"', html(received.data))
+    # Find it in activity search; the subject is text, not markup.
+    board.go("/activity?recipient=reader%40example.org")
+    row = page.locator("table.activity tbody tr")
+    assert row.count() == 1
+    assert HOSTILE in row.inner_text()
+    assert page.locator("main script, main b").count() == 0
+    assert page.title() != "pwned"
+    board.screenshot("activity")
+    # Its timeline shows the delivery.
+    row.locator("a").first.click()
+    assert page.locator("h1").inner_text() == HOSTILE
+    eventually(
+        lambda: (
+            board.go(page.url.removeprefix(gateway.dashboard))
+            .locator("table.timeline tr.delivery")
+            .count()
+            == 1
+        ),
+        what="the delivery in the timeline",
+    )
+    assert "250" in page.locator("table.timeline tr.delivery").inner_text()
+    board.screenshot("message")
+    # The overview counts what happened; a click on the tracked link shows on the chart.
+    assert click(gateway, link) == 302
+
+    def clicked() -> bool:
+        board.go("/")
+        return page.locator("svg.chart g[data-kind=clicked]").get_attribute("data-total") == "1"
+
+    eventually(clicked, what="the click on the chart")
+    assert page.locator(".card[data-kind=delivered] .number").inner_text() == "1"
+    assert page.locator("svg.chart g[data-kind=accepted]").get_attribute("data-total") == "1"
+    board.screenshot("overview")
+    board.go("/links")
+    assert "https://shop.example.com/deal" in page.locator("table.links").inner_text()
+    # Switch click tracking off: the next message keeps its links as they were.
+    board.go("/logins/shop")
+    page.uncheck("input[name=features][value=trackclicks]")
+    page.check("input[name=features][value=trackopens]")
+    page.click("button:has-text('Save')")
+    assert "Saved shop." in page.locator(".notice").inner_text()
+    send(gateway, "shop", password, compose({}, subject="second"))
+    second = sink.wait(2)[1]
+    assert 'href="https://shop.example.com/deal"' in html(second.data)
+    assert re.search(r'/o/[A-Za-z0-9_-]+\.gif"', html(second.data))
+    board.close()
+
+
+@pytest.mark.e2e
+def test_a_viewer_sees_everything_and_changes_nothing(browser, makeGateway, sink):
+    gateway = makeGateway(sink)
+    gateway.createLogin("shop")
+    viewer = Dashboard(browser, gateway, role="viewer", name="auditor")
+    page = viewer.page
+    for path in ("/logins", "/logins/shop", "/domains", "/webhooks", "/tokens", "/queue"):
+        viewer.go(path)
+        assert page.locator("main form[method=post]").count() == 0, path
+    assert "shop" in viewer.go("/logins").locator("table").inner_text()
+    refused = viewer.post("/logins/shop/delete", {"csrf": viewer.csrf()})
+    assert refused.status == 403 and "Read only" in refused.text()
+    refused = viewer.post("/logins", {"csrf": viewer.csrf(), "name": "sneaky"})
+    assert refused.status == 403
+    assert [r["name"] for r in json.loads(gateway.cli("login", "list", "--json").stdout)] == [
+        "shop"
+    ]
+    viewer.close()
+
+
+@pytest.mark.e2e
+def test_a_form_without_its_token_is_refused(browser, makeGateway, sink):
+    gateway = makeGateway(sink)
+    board = Dashboard(browser, gateway)
+    board.go("/logins")
+    assert board.post("/logins", {"name": "forged"}).status == 403
+    assert board.post("/logins", {"name": "forged", "csrf": "0" * 32}).status == 403
+    assert json.loads(gateway.cli("login", "list", "--json").stdout) == []
+    made = board.post("/logins", {"name": "real", "csrf": board.csrf()})
+    assert made.status == 201
+    board.close()
+
+
+@pytest.mark.e2e
+def test_log_in_is_throttled_and_the_session_cookie_is_locked_down(browser, makeGateway, sink):
+    gateway = makeGateway(sink)
+    board = Dashboard(browser, gateway)
+    [cookie] = [c for c in board.context.cookies() if c["name"] == "smtpeter_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    response = board.page.goto(board.url("/"))
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy
+    stranger = board.context.browser.new_context()
+    page = stranger.new_page()
+    answers = []
+    for _ in range(6):
+        page.goto(board.url("/login"))
+        page.fill("input[name=name]", "boss")
+        page.fill("input[name=password]", "wrong")
+        with page.expect_response(lambda r: r.url.endswith("/login")) as answer:
+            page.click("button:has-text('Log in')")
+        answers.append(answer.value.status)
+    assert answers == [401] * 5 + [429]
+    assert "wait ten minutes" in page.locator(".problem").inner_text()
+    stranger.close()
+    # A password reset ends the sessions signed before it.
+    gateway.cli("admin", "reset-password", "boss")
+    board.page.goto(board.url("/logins"))
+    assert board.page.url.startswith(board.url("/login"))
+    board.close()
+
+
+@pytest.mark.e2e
+def test_held_mail_is_shown_with_its_content_and_released_from_the_dashboard(
+    browser, makeGateway, sink
+):
+    gateway = makeGateway(sink)
+    password = json.loads(gateway.cli("login", "create", "dev", "--hold", "--json").stdout)[
+        "password"
+    ]
+    send(gateway, "dev", password, compose({}, subject="first try"))
+    board = Dashboard(browser, gateway)
+    page = board.page
+    eventually(
+        lambda: board.go("/queue").locator("text=Held (hold mode)").count() == 1,
+        what="the held message in the queue",
+    )
+    board.screenshot("queue")
+    page.locator("table tbody tr a").first.click()
+    assert page.locator(".held").count() == 1
+    assert "Plain: https://shop.example.com/plain" in page.locator("pre.content").inner_text()
+    assert sink.messages == []
+    page.click("button:has-text('Release')")
+    assert "released" in page.locator(".notice").inner_text()
+    [received] = sink.wait(1)
+    assert b"Subject: first try" in received.data
+    board.close()
+
+
+@pytest.mark.e2e
+def test_domains_webhooks_and_tokens(browser, makeGateway, sink):
+    gateway = makeGateway(sink)
+    board = Dashboard(browser, gateway)
+    page = board.page
+    board.go("/domains")
+    page.fill("input[name=domain]", "example.com")
+    page.click("button:has-text('Add domain')")
+    records = page.locator("table.records").inner_text()
+    assert "._domainkey.example.com" in records and "v=DKIM1" in records
+    assert "v=spf1 a:gw.test -all" in records
+    board.screenshot("domain")
+    selector = json.loads(gateway.cli("domain", "list", "--json").stdout)[0]["selector"]
+    page.click("button:has-text('Rotate the key')")
+    keys = json.loads(gateway.cli("domain", "list", "--json").stdout)
+    assert len(keys) == 2 and [k["selector"] for k in keys if not k["active"]] == [selector]
+    # A token is shown once; the CLI sees it.
+    board.go("/tokens")
+    page.fill("input[name=name]", "reports")
+    page.select_option("select[name=scope]", "admin")
+    page.click("button:has-text('Create token')")
+    token = page.locator("#secret").inner_text()
+    assert token.startswith("smtpeter_") or len(token) > 20
+    assert token not in board.go("/tokens").content()
+    [listed] = json.loads(gateway.cli("token", "list", "--json").stdout)
+    assert (listed["name"], listed["scope"]) == ("reports", "admin")
+    # A webhook: its secret once, a test event now, its deliveries in its history.
+    receiver = Receiver(failures=1)
+    board.go("/webhooks")
+    page.fill("input[name=url]", receiver.url)
+    page.check("input[name=events][value=delivery]")
+    page.click("button:has-text('Add webhook')")
+    secret = page.locator("#secret").inner_text()
+    assert secret.startswith("whsec_")
+    board.go("/webhooks")
+    page.click("button:has-text('Send a test event')")
+    assert "Test event not delivered: HTTP 500" in page.locator(".notice").inner_text()
+    page.click("button:has-text('Send a test event')")
+    assert "Test event delivered" in page.locator(".notice").inner_text()
+    headers, body, _ = receiver.requests[-1]
+    assert verify(secret, headers, body) and json.loads(body)["type"] == "test"
+    send(gateway, "app", gateway.createLogin("app"), compose({}))
+    sink.wait(1)
+    eventually(
+        lambda: board.go("/webhooks").locator("table.history .status.delivered").count() == 1,
+        what="the delivery in the webhook's history",
+    )
+    board.screenshot("webhooks")
+    receiver.stop()
+    board.close()
