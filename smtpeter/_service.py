@@ -14,7 +14,7 @@ from attrs import frozen
 from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -288,6 +288,12 @@ class GatewayService(MultiService):
     def _listen(self, kind: str, description: str, factory) -> None:
         if self.worker is not None:
             fd, family = self.worker.sockets[kind, description]
+            endpoint = serverFromString(self.reactor, description)
+            if isinstance(endpoint, SSL4ServerEndpoint):
+                # An adopted socket is plain TCP: the TLS an ssl: endpoint
+                # adds when it listens is added here (the endpoint keeps its
+                # context factory in this attribute; Twisted has no public way).
+                factory = TLSMemoryBIOFactory(endpoint._sslContextFactory, False, factory)
             service = AdoptedPortService(self.reactor, fd, family, factory)
         else:
             endpoint = serverFromString(self.reactor, description)

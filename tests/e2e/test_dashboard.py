@@ -16,12 +16,13 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from ..conftest import eventually
+from ..conftest import eventually, freePort
 from .test_features import compose, html, send
 from .test_webhooks import Receiver, verify
 
@@ -47,16 +48,19 @@ def browser():
 class Dashboard:
     """One browser session on a gateway's dashboard."""
 
-    def __init__(self, browser, gateway, role: str = "admin", name: str = "boss") -> None:
+    def __init__(
+        self, browser, gateway, role="admin", name="boss", base: str | None = None, **options
+    ) -> None:
         self.gateway = gateway
+        self.base = base or gateway.dashboard
         made = json.loads(gateway.cli("admin", "create", name, "--role", role, "--json").stdout)
         self.name, self.password = made["name"], made["password"]
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
         self.page = self.context.new_page()
         self.logIn()
 
     def url(self, path: str) -> str:
-        return self.gateway.dashboard + path
+        return self.base + path
 
     def logIn(self) -> None:
         self.page.goto(self.url("/"))
@@ -306,4 +310,39 @@ def test_domains_webhooks_and_tokens(browser, makeGateway, sink):
     )
     board.screenshot("webhooks")
     receiver.stop()
+    board.close()
+
+
+@pytest.mark.e2e
+def test_over_https_the_session_cookie_is_secure(browser, makeGateway, sink, tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = freePort()
+    gateway = makeGateway(
+        sink,
+        "--dashboard",
+        f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+    )
+    board = Dashboard(browser, gateway, base=f"https://127.0.0.1:{port}", ignore_https_errors=True)
+    [cookie] = [c for c in board.context.cookies() if c["name"] == "smtpeter_session"]
+    assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     board.close()
