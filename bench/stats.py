@@ -5,7 +5,8 @@ Overview benchmark: fill a gateway's database with N events (default
 the hourly counters in the same transactions), spread over 30 days, then
 start the real gateway on it and time GET /v1/stats, the overview's query:
 the last day by hour, the last 30 days by day, and both filtered by tag,
-login and sender domain.
+login and sender domain; then the dashboard's pages for the same (logged
+in, as a browser would be), and its activity search.
 
 Prints the fill rate, the database size, and the p50/p99/max milliseconds
 of each query over --repeat requests.
@@ -19,6 +20,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -27,12 +29,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
-from submit import launchGateway  # noqa: E402  (bench/ is the script's own directory)
+from submit import freePort, launchGateway  # noqa: E402  (bench/ is the script's own directory)
 
 from smtpeter.queue import Envelope, Options, QueuedMessage
 from smtpeter.queue._message import Recipient
 from smtpeter.store import connect
+from smtpeter.store._admins import AdminStore
 from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._events import EventStore
 
@@ -95,6 +99,49 @@ def get(port: int, path: str, token: str) -> tuple[float, dict]:
     return elapsed, json.loads(body)
 
 
+def logIn(port: int, name: str, password: str) -> str:
+    """Log in to the dashboard as a browser does; the session cookie."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = response.getheader("set-cookie").split(";")[0]
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    form = urlencode({"csrf": csrf, "name": name, "password": password, "next": "/"})
+    connection.request(
+        "POST",
+        "/login",
+        form,
+        {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 303, response.status
+    return response.getheader("set-cookie").split(";")[0]
+
+
+def page(port: int, path: str, cookie: str) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    started = time.perf_counter()
+    connection.request("GET", path, headers={"Cookie": cookie})
+    response = connection.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    assert response.status == 200, (path, response.status, body[:200])
+    return elapsed
+
+
+def report(name: str, times: list[float], more: str = "") -> None:
+    times = sorted(1000 * t for t in times)
+    print(
+        f"{name:>34}: p50 {statistics.median(times):6.1f} ms"
+        f"  p99 {times[int(0.99 * (len(times) - 1))]:6.1f} ms  max {times[-1]:6.1f} ms{more}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,7 +165,11 @@ def main() -> None:
         flush=True,
     )
     token = TokenStore(connect(data / "smtpeter.sqlite")).create("bench")[1]
-    process, _, http_ = launchGateway(workdir, data, 9, 1)
+    password = AdminStore(connect(data / "smtpeter.sqlite")).create("bench", "viewer")[1]
+    dashboard = freePort()
+    process, _, http_ = launchGateway(
+        workdir, data, 9, 1, ("--dashboard", f"tcp:{dashboard}:interface=127.0.0.1")
+    )
     try:
         queries = {
             "last day by hour": "/v1/stats",
@@ -130,14 +181,20 @@ def main() -> None:
             times = []
             for _ in range(args.repeat):
                 elapsed, body = get(http_, path, token)
-                times.append(1000 * elapsed)
-            times.sort()
-            print(
-                f"{name:>34}: p50 {statistics.median(times):6.1f} ms"
-                f"  p99 {times[int(0.99 * (len(times) - 1))]:6.1f} ms  max {times[-1]:6.1f} ms"
-                f"  ({sum(body['totals'].values()):,} counted)",
-                flush=True,
-            )
+                times.append(elapsed)
+            report(name, times, f"  ({sum(body['totals'].values()):,} counted)")
+        cookie = logIn(dashboard, "bench", password)
+        pages = {
+            "dashboard: overview, 24 hours": "/",
+            "dashboard: overview, 30 days": "/?range=30d",
+            "dashboard: 30 days, tag and login": "/?range=30d&tag=spring&login=shop",
+            "dashboard: activity, newest": "/activity",
+            "dashboard: activity, one login": "/activity?login=alerts",
+            "dashboard: activity, subject part": "/activity?subject=message+12345",
+            "dashboard: activity, bounced": "/activity?status=bounced",
+        }
+        for name, path in pages.items():
+            report(name, [page(dashboard, path, cookie) for _ in range(args.repeat)])
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)

@@ -197,7 +197,8 @@ def adminCommand(admin: Administration, args) -> None:
         verb = "created dashboard user" if args.action == "create" else "new password for"
         print(f"{verb} {made['name']} ({made['role']})")
         print(f"  password: {made['password']}")
-        print("This password is shown only now.")
+        print("This password is shown only now. Log in to the dashboard with it")
+        print("(--dashboard; on the gateway's machine by default: http://127.0.0.1:8081/).")
     elif args.action == "list":
         _printList(
             admin.listAdmins(),
