@@ -16,6 +16,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
+from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
@@ -35,7 +36,7 @@ from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .manage import ThreadedAdministration
 from .queue import ThreadedSpool
-from .queue._spool import spoolDirectory
+from .queue._spool import SentArchive, spoolDirectory
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._inbound import BounceFactory, BounceIntake
 from .smtp._tls import CertificateError, loadServerOptions
@@ -141,7 +142,8 @@ class GatewayService(MultiService):
         self.admin = ThreadedAdministration(self.reactor, config.database, config.data)
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
-        self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor)
+        sent = SentArchive(config.sent, config.keepSent) if config.keepSent else None
+        self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor, sent=sent)
         self.spool.start()
         relay = None
         credentials = None
@@ -236,6 +238,9 @@ class GatewayService(MultiService):
         purge.setServiceParent(self)
 
     def _purge(self):
+        if self.spool.sent is not None:
+            kept = deferToThread(self.spool.sent.purge, self.reactor.seconds())
+            kept.addErrback(lambda f: log.failure("purging the sent archive failed", f))
         before = self.reactor.seconds() - self.config.retention.total_seconds()
         d = self.store.purge(before)
         d.addCallback(

@@ -52,6 +52,8 @@ class Config:
     suppressionDays: float = 365
     #: How long held mail (hold mode) is kept, in days.
     holdDays: float = 7
+    #: How long a finished message's content is kept (for the dashboard), in days; 0: not at all.
+    keepSent: float = 3
 
     @property
     def suppressFor(self) -> timedelta | None:
@@ -68,6 +70,10 @@ class Config:
     @property
     def database(self) -> Path:
         return self.data / "smtpeter.sqlite"
+
+    @property
+    def sent(self) -> Path:
+        return self.data / "sent"
 
     @property
     def images(self) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ._threads import Workers
 from .queue import DiskSpool
-from .queue._spool import spoolDirectories
+from .queue._spool import SentArchive, readQueueFile, spoolDirectories
 from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
@@ -243,6 +243,16 @@ class Administration:
             return None
         return {**found[1], "content": content}
 
+    def sent(self, qid: str) -> bytes | None:
+        """The content of a message that left the queue, while the sent archive keeps it."""
+        path = SentArchive(self.data / "sent", 0).find(qid.upper()) if self.data else None
+        if path is None:
+            return None
+        try:
+            return readQueueFile(path)[1]
+        except (OSError, ValueError):
+            return None
+
     def requestQueueAction(self, qid: str, action: str) -> dict:
         """
         Ask the node whose queue holds C{qid} to retry it now or delete it
@@ -421,6 +431,9 @@ class ThreadedAdministration:
 
     def queued(self, qid):
         return self._run(Administration.queued, qid)
+
+    def sent(self, qid):
+        return self._run(Administration.sent, qid)
 
     def checkAdmin(self, name, password):
         return self._run(Administration.checkAdmin, name, password)

@@ -174,6 +174,13 @@ class Options(usage.Options):
             "Days held mail (of a login in hold mode) is kept before it is dropped undelivered.",
         ],
         [
+            "keep-sent",
+            None,
+            "3",
+            "Days a message's content is kept after it leaves the queue (delivered, failed,"
+            " deleted), for the dashboard's message page; 0 keeps none.",
+        ],
+        [
             "webhook-retry",
             None,
             "30s",
@@ -410,6 +417,7 @@ def makeConfig(options) -> Config:
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
         holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),
+        keepSent=get("keep-sent", _days, "a number of days, or 0 to keep none"),
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,
         workers=workers,

@@ -373,9 +373,14 @@ class Pages:
             events = await self.events.messageEvents(qid)
             sentLinks = await self.events.links(qid)
             body += self._record(record, events, sentLinks)
-        if queued is not None:
-            content = queued["content"]
+        content = queued["content"] if queued is not None else await self.admin.sent(qid)
+        if content is not None:
             body.append(tags.h2("Content, as received"))
+            body.append(
+                tags.p(class_="hint")(
+                    "Before the changes made per recipient (tracked links, DKIM signature)."
+                )
+            )
             shown = content[:MAX_CONTENT].decode("utf-8", "replace")
             body.append(tags.pre(class_="content")(shown))
             if len(content) > MAX_CONTENT:
@@ -385,7 +390,8 @@ class Pages:
         else:
             body.append(
                 tags.p(class_="empty")(
-                    "The content is kept only while the message is queued or held."
+                    f"The content is kept for {self.config.keepSent:g} days after the message"
+                    " leaves the queue (--keep-sent); this one's is gone."
                 )
             )
         title = record.subject if record is not None and record.subject else qid

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -88,14 +89,69 @@ def _metadata(message: QueuedMessage) -> bytes:
     )
 
 
+def readQueueFile(path: Path) -> tuple[dict, bytes]:
+    """A queue file's metadata and content, read once into one buffer, checked."""
+    with open(path, "rb") as f:
+        if f.read(len(MAGIC)) != MAGIC:
+            raise ValueError("not a queue file")
+        meta = json.loads(f.readline())
+        content = f.read(meta["size"])
+        if len(content) != meta["size"] or f.read() != END:
+            raise ValueError("size mismatch or no end marker")
+    return meta, content
+
+
+class SentArchive:
+    """
+    Finished messages' queue files, kept for C{days} after they leave the
+    queue so that the dashboard can show what was sent: one directory per
+    day (UTC) under C{root}, shared by every worker; a rename, not a copy.
+    """
+
+    def __init__(self, root: Path, days: float) -> None:
+        self.root = root
+        self.days = days
+        self._made: str = ""
+
+    def keep(self, path: Path, qid: str, now: float) -> None:
+        day = time.strftime("%Y%m%d", time.gmtime(now))
+        if day != self._made:
+            (self.root / day).mkdir(parents=True, exist_ok=True)
+            self._made = day
+        os.rename(path, self.root / day / qid)
+
+    def find(self, qid: str) -> Path | None:
+        """The kept queue file of C{qid}, newest day first."""
+        if not self.root.is_dir() or not qid.isalnum():
+            return None
+        for day in sorted(self.root.iterdir(), reverse=True):
+            if (day / qid).is_file():
+                return day / qid
+        return None
+
+    def purge(self, now: float) -> int:
+        """Forget the days older than C{days}; how many messages went."""
+        if not self.root.is_dir():
+            return 0
+        oldest = time.strftime("%Y%m%d", time.gmtime(now - self.days * 86400))
+        removed = 0
+        for day in self.root.iterdir():
+            if day.is_dir() and day.name.isdigit() and day.name < oldest:
+                removed += sum(1 for _ in day.iterdir())
+                shutil.rmtree(day, ignore_errors=True)
+        return removed
+
+
 class DiskSpool:
     """Synchronous spool operations; L{ThreadedSpool} runs them off the reactor."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, sent: SentArchive | None = None) -> None:
         self.root = root
         self.incoming = root / "incoming"
         self.queue = root / "queue"
         self.corrupt = root / "corrupt"
+        #: Where finished messages go, if they are kept for a while.
+        self.sent = sent
 
     def prepare(self) -> None:
         for d in (self.incoming, self.queue, self.corrupt):
@@ -159,14 +215,7 @@ class DiskSpool:
 
     def _read(self, qid: str) -> tuple[dict, bytes]:
         """Metadata and content, read once into one buffer (no copy of a large message)."""
-        with open(self.queue / qid, "rb") as f:
-            if f.read(len(MAGIC)) != MAGIC:
-                raise ValueError("not a queue file")
-            meta = json.loads(f.readline())
-            content = f.read(meta["size"])
-            if len(content) != meta["size"] or f.read() != END:
-                raise ValueError("size mismatch or no end marker")
-        return meta, content
+        return readQueueFile(self.queue / qid)
 
     def _readMetadata(self, qid: str) -> dict:
         """
@@ -215,8 +264,16 @@ class DiskSpool:
             _fsyncDirectory(self.queue)
 
     def remove(self, qid: str) -> None:
-        # No directory fsync: if a crash undoes the unlink, the message is
-        # delivered again, which is the safe direction.
+        # No directory fsync: if a crash undoes the unlink (or the move to
+        # the sent archive), the message is delivered again, which is the
+        # safe direction.
+        if self.sent is not None:
+            try:
+                self.sent.keep(self.queue / qid, qid, time.time())
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                log.warn("could not keep {qid} in the sent archive: {why}", qid=qid, why=e)
         for path in (self.queue / qid, self.queue / f"{qid}.state"):
             try:
                 path.unlink()
@@ -314,13 +371,15 @@ class ThreadedSpool:
     root: Path
     reactor: object
     threads: int = 8
+    #: Where finished messages are kept for a while, if they are.
+    sent: SentArchive | None = None
     disk: DiskSpool = field(init=False)
     _pool: Workers | None = field(default=None, init=False)
     _free: int = field(default=0, init=False)
     _freeAt: float = field(default=-1e9, init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.disk = DiskSpool(self.root)
+        self.disk = DiskSpool(self.root, self.sent)
 
     def start(self) -> None:
         self.disk.prepare()

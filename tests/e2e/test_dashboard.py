@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from smtpeter.testing import SinkServer
+
 from ..conftest import eventually, freePort
 from .test_features import compose, html, send
 from .test_webhooks import Receiver, verify
@@ -144,6 +146,8 @@ def test_from_a_new_login_to_its_mail_its_timeline_and_its_clicks(browser, makeG
         what="the delivery in the timeline",
     )
     assert "250" in page.locator("table.timeline tr.delivery").inner_text()
+    # Delivered, its content is still shown (the sent archive, --keep-sent).
+    assert "Plain: https://shop.example.com/plain" in page.locator("pre.content").inner_text()
     board.screenshot("message")
     # The overview counts what happened; a click on the tracked link shows on the chart.
     assert click(gateway, link) == 302
@@ -346,3 +350,47 @@ def test_over_https_the_session_cookie_is_secure(browser, makeGateway, sink, tmp
     [cookie] = [c for c in board.context.cookies() if c["name"] == "smtpeter_session"]
     assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     board.close()
+
+
+@pytest.mark.e2e
+def test_the_queue_by_next_hop_with_retry_and_delete(browser, makeGateway):
+    sink = SinkServer(
+        policy=lambda stage, argument: "451 4.3.0 try later" if stage == "RCPT" else None
+    ).start()
+    try:
+        gateway = makeGateway(sink, "--retry-initial", "1h")
+        password = gateway.createLogin("app")
+        send(gateway, "app", password, compose({}, subject="stuck"), ("a@example.org",))
+        board = Dashboard(browser, gateway)
+        page = board.page
+
+        def waiting() -> bool:
+            board.go("/queue")
+            return "451" in page.locator("table.queue").inner_text()
+
+        eventually(waiting, timeout=30, what="the deferred message in the queue")
+        assert page.locator("h2", has_text=f"relay 127.0.0.1:{sink.port}").count() == 1
+        page.click("button:has-text('Retry now')")
+        assert "retried" in page.locator(".notice").inner_text()
+
+        def queued() -> list[dict]:
+            return json.loads(gateway.cli("queue", "list", "--json").stdout)
+
+        [stuck] = queued()
+
+        def attempts() -> int:
+            return queued()[0]["recipients"][0]["attempts"]
+
+        eventually(lambda: attempts() == 2, what="the retry (an hour early)")
+        board.go("/queue")
+        page.click("button:has-text('Delete')")
+        assert "deleted" in page.locator(".notice").inner_text()
+        # It leaves the queue; the DSN to its sender (stuck at the same relay) takes its place.
+        [dsn] = eventually(
+            lambda: [e for e in queued() if e["qid"] != stuck["qid"]] if len(queued()) == 1 else [],
+            what="the message to leave the queue",
+        )
+        assert dsn["sender"] == "" and dsn["recipients"][0]["address"] == "news@example.com"
+        board.close()
+    finally:
+        sink.stop()

@@ -17,6 +17,7 @@ from smtpeter.queue import (
     Recipient,
     ThreadedSpool,
 )
+from smtpeter.queue._spool import SentArchive, readQueueFile
 
 
 class InlineSpool(ThreadedSpool):
@@ -202,3 +203,25 @@ def test_inspect_reports_without_moving_anything(tmp_path):
     assert first["qid"] == "Q1" and states == {0: {"status": "delivered"}}
     assert second["qid"] == "Q2" and "damaged" in second
     assert (spool.disk.queue / "Q2").exists()
+
+
+def test_finished_messages_are_kept_in_the_sent_archive_for_its_days(tmp_path):
+    archive = SentArchive(tmp_path / "sent", 3)
+    spool = InlineSpool(tmp_path / "spool", reactor=None, sent=archive)
+    spool.disk.prepare()
+    result(spool.store(message("Q1")))
+    result(spool.recordStates("Q1", {0: {"status": "delivered"}}))
+    result(spool.remove("Q1"))
+    assert not (spool.disk.queue / "Q1").exists()
+    assert not (spool.disk.queue / "Q1.state").exists()
+    kept = archive.find("Q1")
+    assert readQueueFile(kept)[1] == b"Subject: x\r\n\r\nbody\r\n"
+    assert archive.find("Q2") is None and archive.find("../Q1") is None
+    result(spool.remove("Q1"))  # removing twice is harmless
+    old = archive.root / "20000101"
+    old.mkdir()
+    (old / "Q0").write_bytes(b"x")
+    assert archive.purge(os.path.getmtime(kept)) == 1
+    assert not old.exists() and archive.find("Q1") == kept
+    assert archive.purge(os.path.getmtime(kept) + 4 * 86400) == 1
+    assert archive.find("Q1") is None
