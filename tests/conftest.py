@@ -256,3 +256,21 @@ def needs(program: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{program} is not installed; .ci/run must install it")
         pytest.skip(f"{program} is not installed (apt-get install {program})")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (never a browser it downloads)."""
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run must install it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()

@@ -768,7 +768,7 @@ class Pages:
                             ", ".join(r["found"]) or "nothing",
                             status("ok")
                             if r["ok"]
-                            else tags.span(status("failed"), " ", r.get("fix") or ""),
+                            else tags.span(status("failed"), " ", r["problem"] or ""),
                             **{"data-kind": r["kind"]},
                         )
                         for r in checked["records"]

@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,23 +27,8 @@ from ..conftest import eventually, freePort
 from .test_features import compose, html, send
 from .test_webhooks import Receiver, verify
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 HOSTILE = "<script>document.title='pwned'</script> Spring <b>sale</b>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if shutil.which(CHROMIUM) is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run must install it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 class Dashboard:

@@ -15,6 +15,7 @@ import pytest
 
 from ..conftest import DNSServer, Gateway, eventually
 from .test_api import DOCS, _matches
+from .test_dashboard import Dashboard
 from .test_submission import connect
 from .test_webhooks import Receiver, verify
 
@@ -247,7 +248,7 @@ def queueTests(gateway, admin, sink, closed):
     assert "no message" in gateway.cli("queue", "delete", never["qid"], check=False).stderr
 
 
-def test_domain_check_against_real_dns(tmp_path, sink):
+def test_domain_check_against_real_dns(tmp_path, sink, browser):
     dns = DNSServer(tmp_path)
     gateway = Gateway(
         tmp_path / "data",
@@ -299,6 +300,18 @@ def test_domain_check_against_real_dns(tmp_path, sink):
         [dkim] = [r for r in checked["records"] if r["kind"] == "dkim"]
         assert dkim["found"] == ["v=DKIM1; k=rsa; p=stale"] and "publish TXT" in dkim["problem"]
         assert reader.call("GET", "/v1/domains/nowhere.test/check")[0] == 404
+        # The dashboard's live check says the same, and what to fix.
+        board = Dashboard(browser, gateway)
+        board.go("/domains/other.test")
+        board.page.click("button:has-text('Check DNS now')")
+        result = {
+            row.get_attribute("data-kind"): row.inner_text()
+            for row in board.page.locator("table.check tbody tr").all()
+        }
+        assert set(result) == {"dkim", "spf", "bounce", "click"}
+        assert "failed" in result["dkim"] and "publish TXT" in result["dkim"]
+        assert "ok" in result["spf"] and "failed" not in result["spf"]
+        board.close()
     finally:
         gateway.stop()
         dns.stop()
