@@ -23,7 +23,7 @@ from ..store._apitokens import READ
 from ..store._events import STATUSES, TYPES, LinkQuery, MessageQuery
 from ..store._queuerequests import DELETE, RELEASE, RETRY
 from ..store._stats import KINDS, StatsQuery
-from ._charts import chart, counts
+from ._charts import SERIES, chart, counts
 from ._html import (
     button,
     checkbox,
@@ -115,6 +115,13 @@ def _before(text: str):
         return None
 
 
+def adding(session, heading: str, action: str, label: str, *fields) -> list:
+    """For an admin, a form that adds one more of what a page lists; nothing for a viewer."""
+    if not session.mayChange:
+        return []
+    return [tags.h2(heading), form(action, session, *fields, button(label), class_="stacked")]
+
+
 def _csvCell(value) -> str:
     """A cell a spreadsheet shows as text, never runs as a formula."""
     text = "" if value is None else str(value)
@@ -163,15 +170,7 @@ class Pages:
                 tags.div(class_=f"card {kind}", **{"data-kind": kind})(
                     tags.span(class_="number")(str(totals.get(kind, 0))), tags.span(kind)
                 )
-                for kind in (
-                    "accepted",
-                    "delivered",
-                    "deferred",
-                    "failed",
-                    "bounced",
-                    "opened",
-                    "clicked",
-                )
+                for kind, _ in SERIES
             )
         )
         byClass = tags.p(
@@ -587,22 +586,18 @@ class Pages:
             empty="No SMTP logins yet.",
         )
         body = [listed]
-        if session.mayChange:
-            body += [
-                tags.h2("Create an SMTP login"),
-                form(
-                    "/logins",
-                    session,
-                    inputField("Name", "name", required="required", placeholder="shop"),
-                    tags.fieldset(
-                        tags.legend("Features"),
-                        *(checkbox(f, "features", False, f) for f in self.features),
-                    ),
-                    checkbox("Hold mode: keep its mail here, deliver nothing", "hold", False),
-                    button("Create login"),
-                    class_="stacked",
-                ),
-            ]
+        body += adding(
+            session,
+            "Create an SMTP login",
+            "/logins",
+            "Create login",
+            inputField("Name", "name", required="required", placeholder="shop"),
+            tags.fieldset(
+                tags.legend("Features"),
+                *(checkbox(f, "features", False, f) for f in self.features),
+            ),
+            checkbox("Hold mode: keep its mail here, deliver nothing", "hold", False),
+        )
         return Page("SMTP logins", body, "/logins")
 
     async def createLogin(self, request, session):
@@ -723,18 +718,14 @@ class Pages:
             empty="No sender domains yet: mail goes out without a DKIM signature.",
         )
         body = [listed]
-        if session.mayChange:
-            body += [
-                tags.h2("Add a sender domain"),
-                form(
-                    "/domains",
-                    session,
-                    inputField("Domain", "domain", required="required", placeholder="example.com"),
-                    inputField("Selector (optional)", "selector"),
-                    button("Add domain"),
-                    class_="stacked",
-                ),
-            ]
+        body += adding(
+            session,
+            "Add a sender domain",
+            "/domains",
+            "Add domain",
+            inputField("Domain", "domain", required="required", placeholder="example.com"),
+            inputField("Selector (optional)", "selector"),
+        )
         return Page("Sender domains", body, "/domains")
 
     async def addDomain(self, request, session):
@@ -875,26 +866,20 @@ class Pages:
             ]
         if not hooks:
             body.append(tags.p(class_="empty")("No webhooks yet."))
-        if session.mayChange:
-            body += [
-                tags.h2("Add a webhook"),
-                form(
-                    "/webhooks",
-                    session,
-                    inputField(
-                        "URL",
-                        "url",
-                        required="required",
-                        kind="url",
-                        placeholder="https://app.example.com/hooks/mail",
-                    ),
-                    tags.fieldset(
-                        tags.legend("Events"), *(checkbox(t, "events", False, t) for t in TYPES)
-                    ),
-                    button("Add webhook"),
-                    class_="stacked",
-                ),
-            ]
+        body += adding(
+            session,
+            "Add a webhook",
+            "/webhooks",
+            "Add webhook",
+            inputField(
+                "URL",
+                "url",
+                required="required",
+                kind="url",
+                placeholder="https://app.example.com/hooks/mail",
+            ),
+            tags.fieldset(tags.legend("Events"), *(checkbox(t, "events", False, t) for t in TYPES)),
+        )
         return Page("Webhooks", body, "/webhooks")
 
     async def addWebhook(self, request, session):
@@ -951,23 +936,19 @@ class Pages:
             empty="No API tokens yet.",
         )
         body = [listed]
-        if session.mayChange:
-            body += [
-                tags.h2("Create an API token"),
-                form(
-                    "/tokens",
-                    session,
-                    inputField("Name", "name", required="required", placeholder="reporting"),
-                    select(
-                        "Scope",
-                        "scope",
-                        [(READ, "read: look only"), (ADMIN_SCOPE, "admin: change too")],
-                        READ,
-                    ),
-                    button("Create token"),
-                    class_="stacked",
-                ),
-            ]
+        body += adding(
+            session,
+            "Create an API token",
+            "/tokens",
+            "Create token",
+            inputField("Name", "name", required="required", placeholder="reporting"),
+            select(
+                "Scope",
+                "scope",
+                [(READ, "read: look only"), (ADMIN_SCOPE, "admin: change too")],
+                READ,
+            ),
+        )
         return Page("API tokens", body, "/tokens")
 
     async def createToken(self, request, session):

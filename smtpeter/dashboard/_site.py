@@ -40,8 +40,8 @@ NOTICE_COOKIE = b"smtpeter_notice"
 _QID = "(?P<qid>[0-9A-Fa-f]{20})"
 _NAME = "(?P<name>[^/]+)"
 
-#: (method, path pattern, view name, what it needs: "page" (a session), "change"
-#: (an admin, with the form's token), "session" (any user, with the token)).
+#: (method, path pattern, view name, who may: "page" (anyone logged in),
+#: "change" (an admin, with the form's token)).
 ROUTES = [
     ("GET", "", "overview", "page"),
     ("GET", "activity", "activity", "page"),
