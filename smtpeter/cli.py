@@ -52,6 +52,8 @@ def _printPassword(login: dict, asJSON: bool, verb: str) -> None:
     print(f"{verb} login {login['name']}")
     print(f"  password: {login['password']}")
     print(f"  features: {' '.join(login['features']) or '(none)'}")
+    if login.get("hold"):
+        print("  hold mode: its mail is kept and shown in the dashboard, never delivered")
     print("This password is shown only now; store it in your mail client or application.")
 
 
