@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import re
 import time
 
 from attrs import field, frozen
@@ -96,7 +97,7 @@ def _searchQuery(request, limit: int, before=None) -> MessageQuery:
     values = {name: arg(request, name) or None for name in _SEARCH}
     if values["messageid"] is not None:
         values["messageid"] = values["messageid"].upper()
-        if len(values["messageid"]) != 20 or not values["messageid"].isalnum():
+        if not re.fullmatch("[0-9A-F]{20}", values["messageid"]):
             raise BadInput("message id: 20 hexadecimal characters, as in the 250 reply")
     if values["status"] is not None and values["status"] not in STATUSES:
         raise BadInput(f"status: one of {', '.join(STATUSES)}")

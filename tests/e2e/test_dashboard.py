@@ -117,6 +117,11 @@ def test_from_a_new_login_to_its_mail_its_timeline_and_its_clicks(browser, makeG
     assert page.locator("main script, main b").count() == 0
     assert page.title() != "pwned"
     board.screenshot("activity")
+    exported = board.context.request.get(board.url("/activity.csv?recipient=reader%40example.org"))
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    [header, line] = exported.text().strip().splitlines()
+    assert header.startswith("messageid,received,login,sender,from,subject")
+    assert row.get_attribute("data-qid") in line and ",reader@example.org," in line
     # Its timeline shows the delivery.
     row.locator("a").first.click()
     assert page.locator("h1").inner_text() == HOSTILE

@@ -1,0 +1,36 @@
+"""What the dashboard's views do with what users type."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtpeter.dashboard._pages import BadInput, _csvCell, _searchQuery
+
+
+class Request:
+    def __init__(self, **args: str) -> None:
+        self.args = {k.encode(): [v.encode()] for k, v in args.items()}
+
+
+def test_a_csv_cell_is_never_a_formula():
+    assert _csvCell('=HYPERLINK("http://evil")') == '\'=HYPERLINK("http://evil")'
+    for text in ("+1", "-1", "@SUM(A1)", "\tx"):
+        assert _csvCell(text) == "'" + text
+    assert _csvCell("plain") == "plain" and _csvCell(None) == "" and _csvCell(3) == "3"
+
+
+def test_search_fields_are_checked_and_dates_cover_whole_days():
+    query = _searchQuery(
+        Request(messageid="01a20be38ce707f488a6", start="2026-11-01", end="2026-11-02"), 50
+    )
+    assert query.messageid == "01A20BE38CE707F488A6"
+    assert query.end - query.start == 2 * 86400
+    assert _searchQuery(Request(subject="", login=""), 50).subject is None
+    for bad, says in (
+        ({"messageid": "123"}, "message id"),
+        ({"messageid": "01A20BE38CE707F488AZ"}, "message id"),
+        ({"status": "lost"}, "status"),
+        ({"start": "24.11.2026"}, "from: a date as YYYY-MM-DD"),
+    ):
+        with pytest.raises(BadInput, match=says):
+            _searchQuery(Request(**bad), 50)
