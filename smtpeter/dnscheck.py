@@ -64,14 +64,10 @@ def recordsToPublish(domain: dict, hostname: str, bounceDomain: str, publicUrl: 
     click = urlsplit(publicUrl).hostname or ""
     return [
         {"kind": "dkim", "name": domain["name"], "type": "TXT", "value": domain["txt"]},
-        {"kind": "spf", "name": bounceDomain, "type": "TXT", "value": _spf(hostname)},
+        {"kind": "spf", "name": bounceDomain, "type": "TXT", "value": f"v=spf1 a:{hostname} -all"},
         {"kind": "bounce", "name": bounceDomain, "type": "MX", "value": f"10 {hostname}"},
         {"kind": "click", "name": click, "type": "CNAME", "value": hostname},
     ]
-
-
-def _spf(hostname: str) -> str:
-    return f"v=spf1 a:{hostname} -all"
 
 
 async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, publicUrl: str):
@@ -79,8 +75,9 @@ async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, 
     Look the records of L{recordsToPublish} up. @return: C{{"domain", "ok",
     "records": [...]}}.
     """
+    dkim, spf, _, click = recordsToPublish(domain, hostname, bounceDomain, publicUrl)
     records = []
-    name, expected = domain["name"], domain["txt"]
+    name, expected = dkim["name"], dkim["value"]
     found, problem = await _lookup(resolver.lookupText, name, dns.TXT)
     records.append(
         _record(
@@ -94,7 +91,6 @@ async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, 
             f"publish TXT {name} with the value in 'expected' (the key differs or is missing)",
         )
     )
-    spf = _spf(hostname)
     found, problem = await _lookup(resolver.lookupText, bounceDomain, dns.TXT)
     policies = [f for f in found if f.lower().startswith("v=spf1")]
     records.append(
@@ -102,11 +98,11 @@ async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, 
             "spf",
             bounceDomain,
             "TXT",
-            spf,
+            spf["value"],
             policies,
             any(f"a:{hostname}".lower() in p.lower().split() for p in policies),
             problem if not found else None,
-            f'publish TXT {bounceDomain} "{spf}" (or add a:{hostname} to its SPF record),'
+            f'publish TXT {bounceDomain} "{spf["value"]}" (or add a:{hostname} to its SPF record),'
             " so that receivers accept mail whose envelope sender is under it",
         )
     )
@@ -123,19 +119,19 @@ async def checkDomain(resolver, domain: dict, hostname: str, bounceDomain: str, 
             f"publish MX {bounceDomain} 10 {hostname}, so that bounces reach the gateway",
         )
     )
-    click = urlsplit(publicUrl).hostname or ""
-    cnames, _ = await _lookup(resolver.lookupCanonicalName, click, dns.CNAME)
-    addresses, problem = await _lookup(resolver.lookupAddress, click, dns.A)
+    clickName = click["name"]
+    cnames, _ = await _lookup(resolver.lookupCanonicalName, clickName, dns.CNAME)
+    addresses, problem = await _lookup(resolver.lookupAddress, clickName, dns.A)
     records.append(
         _record(
             "click",
-            click,
+            clickName,
             "CNAME or A",
             hostname,
             cnames + addresses,
             bool(cnames or addresses),
             problem,
-            f"publish CNAME {click} {hostname} (or A records of the gateway), so that"
+            f"publish CNAME {clickName} {hostname} (or A records of the gateway), so that"
             " tracked links work",
         )
     )
