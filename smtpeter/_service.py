@@ -36,7 +36,7 @@ from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .manage import ThreadedAdministration
 from .queue import ThreadedSpool
-from .queue._spool import SentArchive, spoolDirectory
+from .queue._spool import SentArchive, sentDirectory, spoolDirectory
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._inbound import BounceFactory, BounceIntake
 from .smtp._tls import CertificateError, loadServerOptions
@@ -142,7 +142,7 @@ class GatewayService(MultiService):
         self.admin = ThreadedAdministration(self.reactor, config.database, config.data)
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
-        sent = SentArchive(config.sent, config.keepSent) if config.keepSent else None
+        sent = SentArchive(sentDirectory(config.data), config.keepSent) if config.keepSent else None
         self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor, sent=sent)
         self.spool.start()
         relay = None
@@ -266,12 +266,13 @@ class GatewayService(MultiService):
             self._checkDomain,
             Agent(self.reactor, connectTimeout=TEST_TIMEOUT),
         )
-        sessions = Sessions(loadSecret(self.config.secret), self.reactor)
+        sessions = Sessions(self.secret, self.reactor)
         return makeDashboard(pages, sessions, self.settings.throttle)
 
     def _features(self) -> ThreadedChain:
         config = self.config
-        self.signer = TokenSigner(loadSecret(config.secret))
+        self.secret = loadSecret(config.secret)
+        self.signer = TokenSigner(self.secret)
         environment = Environment(
             self.signer,
             config.publicUrl,

@@ -72,10 +72,6 @@ class Config:
         return self.data / "smtpeter.sqlite"
 
     @property
-    def sent(self) -> Path:
-        return self.data / "sent"
-
-    @property
     def images(self) -> Path:
         return self.data / "images"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ._threads import Workers
 from .queue import DiskSpool
-from .queue._spool import SentArchive, readQueueFile, spoolDirectories
+from .queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
 from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
@@ -224,10 +224,8 @@ class Administration:
 
     def held(self, qid: str) -> bytes | None:
         """The content of a held message (as the spool keeps it), or C{None} if it is not held."""
-        found = self._queued(qid)
-        if found is None or not found[1].get("held"):
-            return None
-        return found[0].readContent(found[1]["qid"])
+        found = self.queued(qid)
+        return found["content"] if found is not None and found["held"] else None
 
     def queued(self, qid: str) -> dict | None:
         """
@@ -245,7 +243,7 @@ class Administration:
 
     def sent(self, qid: str) -> bytes | None:
         """The content of a message that left the queue, while the sent archive keeps it."""
-        path = SentArchive(self.data / "sent", 0).find(qid.upper()) if self.data else None
+        path = SentArchive(sentDirectory(self.data), 0).find(qid.upper()) if self.data else None
         if path is None:
             return None
         try:

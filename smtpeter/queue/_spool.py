@@ -54,6 +54,11 @@ def spoolDirectory(data: Path, worker: int = 1) -> Path:
     return data / "spool" if worker == 1 else data / f"spool-{worker}"
 
 
+def sentDirectory(data: Path) -> Path:
+    """Where every worker's finished messages are kept a while (L{SentArchive})."""
+    return data / "sent"
+
+
 def spoolDirectories(data: Path) -> list[tuple[int, Path]]:
     """Every worker's spool that exists, as C{(worker, path)}, in worker order."""
     found = [(1, data / "spool")] if (data / "spool").is_dir() else []
