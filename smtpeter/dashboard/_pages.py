@@ -14,7 +14,7 @@ import io
 import re
 import time
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 from twisted.web.template import Tag
 
 from ..dnscheck import recordsToPublish
@@ -304,9 +304,9 @@ class Pages:
                 "last_error",
             ]
         )
-        before, written = None, 0
+        query, written = _searchQuery(request, 500), 0
         while written < CSV_LIMIT:
-            found = await self.events.searchMessages(_searchQuery(request, 500, before))
+            found = await self.events.searchMessages(query)
             for f in found:
                 r = f.record
                 for recipient in r.recipients:
@@ -332,7 +332,7 @@ class Pages:
             written += len(found)
             if len(found) < 500:
                 break
-            before = (found[-1].record.received, found[-1].record.qid)
+            query = evolve(query, before=(found[-1].record.received, found[-1].record.qid))
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(self.reactor.seconds()))
         return Download(
             out.getvalue().encode(), b"text/csv; charset=utf-8", f"smtpeter-activity-{stamp}.csv"
