@@ -11,13 +11,11 @@ docs/screenshots/.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,6 +23,8 @@ from smtpeter.testing import SinkServer
 
 from ..conftest import eventually, freePort
 from .test_features import compose, html, send
+from .test_tracking import get
+from .test_tracking import path as trackedPath
 from .test_webhooks import Receiver, verify
 
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -75,16 +75,6 @@ class Dashboard:
 
     def close(self) -> None:
         self.context.close()
-
-
-def click(gateway, url: str) -> int:
-    """Follow a tracked link as a mail client would (without following the redirect)."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=10)
-    connection.request("GET", parts.path, headers={"User-Agent": "Mozilla/5.0 (X11) Firefox/128"})
-    status = connection.getresponse().status
-    connection.close()
-    return status
 
 
 @pytest.mark.e2e
@@ -139,7 +129,7 @@ def test_from_a_new_login_to_its_mail_its_timeline_and_its_clicks(browser, makeG
     assert "Plain: https://shop.example.com/plain" in page.locator("pre.content").inner_text()
     board.screenshot("message")
     # The overview counts what happened; a click on the tracked link shows on the chart.
-    assert click(gateway, link) == 302
+    assert get(gateway, trackedPath(link))[0].status == 302
 
     def clicked() -> bool:
         board.go("/")
