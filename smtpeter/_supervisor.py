@@ -25,9 +25,10 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory, ProcessProtocol
-from twisted.logger import Logger, eventFromJSON, globalLogPublisher
+from twisted.logger import Logger, globalLogPublisher
 
 from ._datadir import StartError, prepareDataDirectory
+from ._worklog import decodeLine
 from .config import LISTENERS, Config
 
 log = Logger()
@@ -97,7 +98,7 @@ class WorkerProcess(ProcessProtocol):
         if not text:
             return
         try:
-            event = eventFromJSON(text)
+            event = decodeLine(text)
         except ValueError:
             log.info("worker {worker}: {line}", worker=self.index, line=text[:500])
             return

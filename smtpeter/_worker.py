@@ -7,7 +7,8 @@ L{smtpeter._supervisor} as::
 It parses the same options the parent was given, adopts the listening
 sockets the parent passed (SOCKETS is a JSON list of C{[kind, description,
 fd, family]}), and runs a complete gateway. Its log events go to standard
-output as JSON lines, which the parent publishes in its own log. It ends
+output as JSON lines (L{smtpeter._worklog}), which the parent publishes in
+its own log. It ends
 when the parent does: standard input closing means the parent is gone, and
 the kernel kills it at once if the parent is killed.
 """
@@ -22,7 +23,9 @@ import sys
 
 from twisted.internet.error import ReactorNotRunning
 from twisted.internet.protocol import Protocol
-from twisted.logger import Logger, globalLogBeginner, jsonFileLogObserver
+from twisted.logger import Logger, globalLogBeginner
+
+from ._worklog import WorkerLogWriter
 
 log = Logger()
 
@@ -61,8 +64,8 @@ def main(argv: list[str]) -> int:
     from . import tap
     from ._service import GatewayService, WorkerRole
 
-    output = os.fdopen(1, "w", buffering=1, encoding="utf-8")
-    globalLogBeginner.beginLoggingTo([jsonFileLogObserver(output)], redirectStandardIO=False)
+    writer = WorkerLogWriter(os.fdopen(1, "wb"), reactor)
+    globalLogBeginner.beginLoggingTo([writer], redirectStandardIO=False)
     options = tap.Options()
     options.parseOptions(arguments)
     role = WorkerRole(
@@ -89,6 +92,7 @@ def main(argv: list[str]) -> int:
         "before", "shutdown", lambda: service.running and service.stopService()
     )
     reactor.run()
+    writer.flush()
     return 1 if failed else 0
 
 
