@@ -8,7 +8,7 @@ import threading
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel, formatEventAsClassicLogText
 
-from smtpeter._worklog import WorkerLogWriter, decodeLine, encodeEvent
+from smtpeter._worklog import FLUSH_INTERVAL, WorkerLogWriter, decodeLine, encodeEvent
 
 
 def logged(level: str, format: str, **fields) -> dict:
@@ -80,12 +80,13 @@ def writer() -> tuple[WorkerLogWriter, Output, Clock]:
     return WorkerLogWriter(output, clock), output, clock
 
 
-def test_info_lines_of_one_turn_are_written_together_at_the_next():
+def test_info_lines_are_gathered_and_written_together():
     log, output, clock = writer()
     for n in range(3):
         log(logged("info", "line {n}", n=n))
+        clock.advance(FLUSH_INTERVAL / 4)
     assert output.getvalue() == b""
-    clock.advance(0)
+    clock.advance(FLUSH_INTERVAL)
     assert output.getvalue().count(b"\n") == 3 and output.writes == 1
 
 
@@ -103,5 +104,5 @@ def test_warnings_the_ready_event_and_other_threads_are_written_at_once():
     clock.running = False
     log(logged("info", "after the reactor"))
     assert b"after the reactor" in output.getvalue()
-    clock.advance(0)
+    clock.advance(FLUSH_INTERVAL)
     assert output.getvalue().count(b"\n") == 5
