@@ -13,6 +13,7 @@ make one delivery happen twice, never make one not happen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -69,6 +70,18 @@ def spoolDirectories(data: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _writeFile(path: str, data: bytes) -> None:
+    """A new file holding C{data}, on disk (fsynced) when this returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsyncDirectory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -118,12 +131,12 @@ class SentArchive:
         self.days = days
         self._made: str = ""
 
-    def keep(self, path: Path, qid: str, now: float) -> None:
+    def keep(self, path: Path | str, qid: str, now: float) -> None:
         day = time.strftime("%Y%m%d", time.gmtime(now))
         if day != self._made:
             (self.root / day).mkdir(parents=True, exist_ok=True)
             self._made = day
-        os.rename(path, self.root / day / qid)
+        os.rename(path, os.path.join(self.root, day, qid))
 
     def find(self, qid: str) -> Path | None:
         """The kept queue file of C{qid}, newest day first."""
@@ -197,24 +210,25 @@ class DiskSpool:
         return path, open(path, "wb")
 
     def store(self, message: QueuedMessage) -> None:
-        temporary = self.incoming / message.qid
+        temporary = os.path.join(self.incoming, message.qid)
         content = message.content
         try:
-            with open(temporary, "wb") as f:
-                f.write(MAGIC)
-                f.write(_metadata(message))
-                if isinstance(content, Spilled):
-                    f.write(content.head)
+            if isinstance(content, Spilled):
+                with open(temporary, "wb") as f:
+                    f.write(MAGIC + _metadata(message) + content.head)
                     _copy(content.path, f, content.length)
-                else:
-                    f.write(content)
-                f.write(END)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(temporary, self.queue / message.qid)
+                    f.write(END)
+                    f.flush()
+                    os.fsync(f.fileno())
+            else:
+                # One write and no buffered file: each system call is a hand-over
+                # of the GIL, contended by the reactor and the other threads.
+                _writeFile(temporary, b"".join((MAGIC, _metadata(message), content, END)))
+            os.rename(temporary, os.path.join(self.queue, message.qid))
         except BaseException:
             # Never leave a partial file behind (a full disk): it never got its 250.
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
             raise
         _fsyncDirectory(self.queue)
 
@@ -272,18 +286,19 @@ class DiskSpool:
         # No directory fsync: if a crash undoes the unlink (or the move to
         # the sent archive), the message is delivered again, which is the
         # safe direction.
+        path = os.path.join(self.queue, qid)
+        paths = [path, path + ".state"]
         if self.sent is not None:
             try:
-                self.sent.keep(self.queue / qid, qid, time.time())
+                self.sent.keep(path, qid, time.time())
+                paths.pop(0)
             except FileNotFoundError:
                 pass
             except OSError as e:
                 log.warn("could not keep {qid} in the sent archive: {why}", qid=qid, why=e)
-        for path in (self.queue / qid, self.queue / f"{qid}.state"):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     def _states(self, qid: str) -> dict[int, dict]:
         states: dict[int, dict] = {}
