@@ -386,11 +386,15 @@ def _copy(source: Path, target, length: int) -> None:
 @implementer(ISpool)
 @define
 class ThreadedSpool:
-    """L{ISpool} on disk; fsyncs run in a small thread pool."""
+    """
+    L{ISpool} on disk; fsyncs run in a small thread pool. Four threads
+    overlap enough fsyncs for a worker's sessions; with eight, contention
+    for the GIL made each spool operation cost about a tenth more CPU.
+    """
 
     root: Path
     reactor: object
-    threads: int = 8
+    threads: int = 4
     #: Where finished messages are kept for a while, if they are.
     sent: SentArchive | None = None
     disk: DiskSpool = field(init=False)
