@@ -27,6 +27,7 @@ from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from .._random import tokenHex
 from .._threads import Workers
 from ._incoming import IncomingContent, Spilled
 from ._message import Envelope, Options, QueuedMessage
@@ -43,7 +44,7 @@ QUEUE_ID = re.compile(r"[0-9A-F]{20}")
 
 def newQueueId(clock=time.time) -> str:
     """Sortable by arrival, unguessable, 20 characters of [0-9A-F]."""
-    return f"{int(clock() * 1000):012X}{secrets.token_hex(4).upper()}"
+    return f"{int(clock() * 1000):012X}{tokenHex(4).upper()}"
 
 
 def spoolDirectory(data: Path, worker: int = 1) -> Path:

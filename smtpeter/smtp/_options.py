@@ -12,12 +12,12 @@ A header wins over the login's setting in both directions.
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from attrs import evolve
 
+from .._random import tokenHex
 from ..queue._message import FEATURES, Options
 from ._exceptions import SMTPRefusal
 from ._replies import BAD_MESSAGE, BAD_OPTION
@@ -150,7 +150,7 @@ def completeHeader(
     if "message-id" in names:
         messageId = fieldValue(names["message-id"])
     else:
-        messageId = f"<{int(now)}.{secrets.token_hex(8)}@{hostname}>"
+        messageId = f"<{int(now)}.{tokenHex(8)}@{hostname}>"
         added.append(f"Message-ID: {messageId}\r\n".encode("ascii"))
     if "date" not in names:
         stamp = format_datetime(datetime.fromtimestamp(int(now), UTC))
