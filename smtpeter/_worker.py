@@ -8,9 +8,8 @@ It parses the same options the parent was given, adopts the listening
 sockets the parent passed (SOCKETS is a JSON list of C{[kind, description,
 fd, family]}), and runs a complete gateway. Its log events go to standard
 output as JSON lines (L{smtpeter._worklog}), which the parent publishes in
-its own log. It ends
-when the parent does: standard input closing means the parent is gone, and
-the kernel kills it at once if the parent is killed.
+its own log. It ends when the parent does: standard input closing means the
+parent is gone, and the kernel kills it at once if the parent is killed.
 """
 
 from __future__ import annotations

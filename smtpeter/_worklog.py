@@ -28,7 +28,7 @@ from twisted.logger import InvalidLogLevelError, LogLevel, eventAsJSON, eventFro
 #: The longest an informational line waits to be written.
 FLUSH_INTERVAL = 0.05
 
-_encoder = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=True)
+_encoder = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def encodeEvent(event: dict) -> bytes:

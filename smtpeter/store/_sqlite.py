@@ -7,8 +7,8 @@ Writes go to one thread, which takes everything waiting and commits it in
 one transaction (with C{synchronous=FULL}, one fsync for the lot): under
 load a single commit carries many events, each durable before it is
 answered without costing a disk flush of its own. Busy, the writer commits
-at most once per L{GATHER} (a commit of five events cost each a third more
-CPU than one of twenty); idle, at once. Webhook deliveries for
+at most once per L{GATHER} (an event in a commit of five cost nearly half
+again the CPU of one in a commit of twenty); idle, at once. Webhook deliveries for
 the events are queued inside the same transaction. Reads run in a small
 pool of threads, each with its own connection (WAL lets them read while
 the writer writes, and other processes write too).
