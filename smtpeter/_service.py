@@ -13,6 +13,7 @@ from datetime import timedelta
 from attrs import frozen
 from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import MultiService, Service
+from twisted.internet import tcp
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
@@ -63,8 +64,22 @@ class WorkerRole:
         return self.index == 1
 
 
+class SharedPort(tcp.Port):
+    """
+    A listening socket that every worker serves: each takes one connection
+    per turn of its reactor. Twisted's port takes all that are waiting (up
+    to 100) at once, so one worker would take a burst of clients for itself
+    while the others idle; one at a time, the least busy worker, back at
+    its C{epoll_wait} first, takes the next.
+    """
+
+    def doRead(self) -> None:
+        self.numberAccepts = 1
+        super().doRead()
+
+
 class AdoptedPortService(Service):
-    """Serves a listening socket that the parent process opened (C{reactor.adoptStreamPort})."""
+    """Serves a listening socket that the parent process opened, as a L{SharedPort}."""
 
     def __init__(self, reactor, fd: int, family: int, factory) -> None:
         self.reactor = reactor
@@ -75,7 +90,11 @@ class AdoptedPortService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self.port = self.reactor.adoptStreamPort(self.fd, self.family, self.factory)
+        # What reactor.adoptStreamPort does, with a port of our own class.
+        self.port = SharedPort._fromListeningDescriptor(
+            self.reactor, self.fd, self.family, self.factory
+        )
+        self.port.startListening()
         os.close(self.fd)  # the port has its own copy
 
     def stopService(self):
