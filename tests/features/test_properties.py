@@ -6,12 +6,15 @@ survives (hosted images aside), and parts no feature touches keep their bytes.
 import binascii
 import email
 import email.policy
+import re
+from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smtpeter.features import _mime
-from smtpeter.features._document import EncodedTemplate, Slot, Template
+from smtpeter.features._document import EncodedTemplate, Slot, Template, _crlf
+from smtpeter.features._links import MAX_URL, isTrackable
 
 from .helpers import makeChain, message
 
@@ -147,3 +150,34 @@ def test_white_space_at_the_end_of_a_full_line_stays_within_76():
     encoded = EncodedTemplate(Template((text,))).render(lambda slot: "")
     assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
     assert binascii.a2b_qp(encoded) == text.encode()
+
+
+def _trackableByUrlsplit(url: str) -> bool:
+    """The definition L{isTrackable} keeps, in urlsplit's terms (its fast path must agree)."""
+    if not url.lower().startswith(("http://", "https://")):
+        return False
+    if len(url) > MAX_URL or any(ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return bool(parts.hostname) and "@" not in parts.netloc
+    except ValueError:
+        return False
+
+
+urlish = st.builds(
+    lambda scheme, authority, rest: scheme + authority + rest,
+    st.sampled_from(["http://", "https://", "HTTP://", "hTtPs://", "ftp://", "http:/", ""]),
+    st.text(st.sampled_from("ab.:@[]1\u00e9\uff03 \t-_%"), max_size=20),
+    st.text(st.sampled_from("/?#a=&:@[] \n"), max_size=10),
+)
+
+
+@given(urlish)
+def test_is_trackable_agrees_with_urlsplit(url):
+    assert isTrackable(url) == _trackableByUrlsplit(url)
+
+
+@given(st.text(st.sampled_from("ab\r\n \u00e9"), max_size=40))
+def test_line_ends_become_crlf_as_the_pattern_says(text):
+    assert _crlf(text) == re.sub(r"\r\n|\r|\n", "\r\n", text)
