@@ -117,8 +117,19 @@ def _ended(encoded: bytes) -> bytes:
     return encoded[:start] + line[:cut] + _SOFT + line[cut:] + _SOFT
 
 
+#: Printable ASCII but C{=} and space: quoted-printable needs only soft line breaks in it.
+_PLAIN = re.compile(r"[!-<>-~]+")
+
+
 def _qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends, whatever line ends C{text} has (or none)."""
+    if text != "." and _PLAIN.fullmatch(text):
+        # A filled link, mostly: cut where b2a_qp cuts (75 characters and
+        # a soft break, as long as more than 76 remain), at a tenth the cost.
+        data = text.encode("ascii")
+        lines = [data[i : i + 75] for i in range(0, len(data) - 76, 75)]
+        lines.append(data[len(lines) * 75 :])
+        return _SOFT.join(lines)
     return quotedPrintable(text.encode("utf-8"))
 
 
@@ -136,6 +147,10 @@ def _crlfTemplate(template: Template) -> Template:
     )
 
 
+#: Any document's placeholder; one pattern, not one compiled per document.
+_PLACEHOLDER = re.compile("SMTPETER([0-9a-f]{12})SLOT([0-9]+)END")
+
+
 class _Slotted:
     """Placeholders that survive any serialisation: ASCII letters and digits only."""
 
@@ -151,12 +166,13 @@ class _Slotted:
     def _template(self, text: str, escape: bool) -> Template:
         if not self._slots:
             return Template((text,), escape)
-        pattern = re.compile(f"SMTPETER{self._nonce}SLOT([0-9]+)END")
         segments: list[str | Slot] = []
         position = 0
-        for m in pattern.finditer(text):
+        for m in _PLACEHOLDER.finditer(text):
+            if m.group(1) != self._nonce:
+                continue  # not ours (the sender's text): it stays text
             segments.append(text[position : m.start()])
-            segments.append(self._slots[int(m.group(1))])
+            segments.append(self._slots[int(m.group(2))])
             position = m.end()
         segments.append(text[position:])
         return Template(tuple(s for s in segments if s != ""), escape)

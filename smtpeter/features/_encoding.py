@@ -43,7 +43,7 @@ def fitQP(encoded: bytes) -> bytes:
     if len(encoded) <= 76:
         return encoded
     lines = encoded.split(b"\r\n")
-    if all(len(line) <= 76 for line in lines):
+    if max(map(len, lines)) <= 76:
         return encoded
     fitted = []
     for line in lines:

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smtpeter.features import _mime
-from smtpeter.features._document import EncodedTemplate, Slot, Template, _crlf
+from smtpeter.features._document import EncodedTemplate, Slot, Template, _crlf, _qp
+from smtpeter.features._encoding import fitQP, quotedPrintable
 from smtpeter.features._links import MAX_URL, isTrackable
 
 from .helpers import makeChain, message
@@ -181,3 +182,22 @@ def test_is_trackable_agrees_with_urlsplit(url):
 @given(st.text(st.sampled_from("ab\r\n \u00e9"), max_size=40))
 def test_line_ends_become_crlf_as_the_pattern_says(text):
     assert _crlf(text) == re.sub(r"\r\n|\r|\n", "\r\n", text)
+
+
+@given(
+    st.text(st.sampled_from("ab.=~!< >\t\u00e9\r\n-"), max_size=90)
+    | st.text(st.sampled_from("a.~/"), min_size=60, max_size=400)
+    | st.just(".")
+)
+def test_text_that_needs_no_encoding_comes_out_as_quotedPrintable_makes_it(text):
+    assert _qp(text) == quotedPrintable(text.encode("utf-8"))
+
+
+@given(st.binary(max_size=400))
+def test_fitted_lines_are_what_the_line_by_line_check_gives(data):
+    encoded = binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+    fitted = fitQP(encoded)
+    assert all(len(line) <= 76 for line in fitted.split(b"\r\n"))
+    assert binascii.a2b_qp(fitted.replace(b"\r\n", b"\n")) == binascii.a2b_qp(
+        encoded.replace(b"\r\n", b"\n")
+    )
