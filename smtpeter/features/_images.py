@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from ._base import Feature
 
-_CID = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
+_CID = re.compile(r"""[cC][iI][dD]:([^"'\s)>]+)""")  # ASCII case only, as lower() finds it
 
 
 class HostedImages(Feature):
@@ -29,7 +29,7 @@ class HostedImages(Feature):
         referenced = set()
         for part in draft.textParts("html"):
             text = part.text()
-            # The case-blind pattern scans slowly; most HTML has no cid: at all.
+            # The pattern scans slowly; most HTML has no cid: at all.
             if "cid:" in text.lower():
                 referenced.update(unquote(m.group(1)) for m in _CID.finditer(text))
         if not referenced or store is None:
