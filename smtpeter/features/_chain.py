@@ -135,6 +135,12 @@ class Prepared:
     publicUrl: str = ""
     state: dict = field(factory=dict)
     warnings: list[str] = field(factory=list)
+    #: Each link's index in C{links}, shared (read only) by every copy.
+    linkIndex: dict[str, int] = field(init=False)
+
+    @linkIndex.default
+    def _indexLinks(self) -> dict[str, int]:
+        return {url: i for i, url in enumerate(self.links)}
 
     @property
     def shared(self) -> bool:
@@ -302,7 +308,7 @@ class Chain:
             message.envelope.sender,
             b"",
             prepared.publicUrl,
-            {url: i for i, url in enumerate(prepared.links)},
+            prepared.linkIndex,
             prepared.state,
             self.environment,
         )

@@ -118,7 +118,8 @@ class PreventScam(Feature):
     def prepareHTML(self, document, draft) -> None:
         for element in document.tree.iter("a"):
             href = (element.get("href") or "").strip()
-            visible = element.text_content().strip()
+            # Most links hold only text: no need for text_content's XPath.
+            visible = (element.text_content() if len(element) else element.text or "").strip()
             if visible and " " not in visible and isTrackable(href):
                 if _comparable(visible) == _comparable(href):
                     element.set(NOTRACK, "")
