@@ -3,10 +3,15 @@ Signed identifiers for tracking links, open pixels and bounce addresses.
 
 Each names a message (its queue id), a recipient (its index in the envelope)
 and, for clicks, a link (its index in the message's recorded link list), and
-carries an HMAC-SHA256 made with the gateway's secret, truncated to 96 bits
-(80 for bounce addresses, which must fit a local part). A changed, truncated
-or made-up identifier does not verify. The kinds are signed apart, so an open
-token cannot be replayed as a click.
+carries a MAC made with the gateway's secret, 96 bits long (80 for bounce
+addresses, which must fit a local part). A changed, truncated or made-up
+identifier does not verify. The kinds are signed apart, so an open token
+cannot be replayed as a click.
+
+The MAC is keyed BLAKE2b (RFC 7693), a quarter of HMAC-SHA256's cost in
+Python; a newsletter needs one per link per recipient. Identifiers made
+before it, with HMAC-SHA256 truncated to the same length, still verify:
+they are in mailboxes for years.
 """
 
 from __future__ import annotations
@@ -54,13 +59,26 @@ def loadSecret(path: Path) -> bytes:
 @frozen
 class TokenSigner:
     secret: bytes = field(repr=False)
-    # HMAC keyed and fed the kind once; each token copies it (a third of the cost).
+    # Each kind's MAC keyed once; a token copies it (a third of the cost).
     _keyed: dict = field(init=False, repr=False, eq=False, factory=dict)
+    _legacy: dict = field(init=False, repr=False, eq=False, factory=dict)
 
     def _mac(self, kind: bytes, payload: bytes, size: int) -> bytes:
         keyed = self._keyed.get(kind)
         if keyed is None:
-            keyed = self._keyed[kind] = hmac.new(self.secret, kind, hashlib.sha256)
+            # BLAKE2b takes keys of up to 64 bytes; a longer secret is hashed to fit.
+            key = self.secret if len(self.secret) <= 64 else hashlib.sha256(self.secret).digest()
+            keyed = hashlib.blake2b(key=key, digest_size=size, person=b"smtpeter " + kind)
+            self._keyed[kind] = keyed
+        mac = keyed.copy()
+        mac.update(payload)
+        return mac.digest()
+
+    def _legacyMac(self, kind: bytes, payload: bytes, size: int) -> bytes:
+        """The MAC of identifiers made before BLAKE2b: HMAC-SHA256, truncated."""
+        keyed = self._legacy.get(kind)
+        if keyed is None:
+            keyed = self._legacy[kind] = hmac.new(self.secret, kind, hashlib.sha256)
         mac = keyed.copy()
         mac.update(payload)
         return mac.digest()[:size]
@@ -84,7 +102,10 @@ class TokenSigner:
         if raw is None or len(raw) != layout.size + size:
             return None
         payload, mac = raw[: layout.size], raw[layout.size :]
-        if not hmac.compare_digest(mac, self._mac(kind, payload, size)):
+        if not (
+            hmac.compare_digest(mac, self._mac(kind, payload, size))
+            or hmac.compare_digest(mac, self._legacyMac(kind, payload, size))
+        ):
             return None
         qid, *rest = layout.unpack(payload)
         return TrackingId(qid.hex().upper(), *rest)

@@ -1,3 +1,8 @@
+import base64
+import hashlib
+import hmac
+import struct
+
 import pytest
 
 from smtpeter.features import TokenSigner, TrackingId, loadSecret
@@ -55,3 +60,35 @@ def test_secret_made_once(tmp_path):
     path.write_bytes(b"short")
     with pytest.raises(ValueError, match="delete it"):
         loadSecret(path)
+
+
+def _hmacToken(kind: bytes, payload: bytes, size: int) -> bytes:
+    """An identifier as versions before BLAKE2b made it: HMAC-SHA256 of kind and payload."""
+    return payload + hmac.new(b"k" * 32, kind + payload, hashlib.sha256).digest()[:size]
+
+
+def test_identifiers_signed_with_hmac_before_blake2b_still_verify():
+    qid = bytes.fromhex(QID)
+    click = _hmacToken(b"c", struct.pack(">10sIH", qid, 7, 42), 12)
+    opened = _hmacToken(b"o", struct.pack(">10sI", qid, 3), 12)
+    bounce = _hmacToken(b"b", struct.pack(">10sI", qid, 99), 11)
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    assert signer.readClick(b64(click)) == TrackingId(QID, 7, 42)
+    assert signer.readOpen(b64(opened)) == TrackingId(QID, 3)
+    assert signer.readBounce("b" + base64.b32encode(bounce).decode().lower()) == TrackingId(QID, 99)
+    # ... but only for their own kind, and only under their own secret.
+    assert signer.readOpen(b64(click)) is None
+    assert TokenSigner(b"j" * 32).readClick(b64(click)) is None
+
+
+def test_new_identifiers_carry_keyed_blake2b():
+    raw = base64.urlsafe_b64decode(signer.click(QID, 7, 42) + "==")
+    payload = struct.pack(">10sIH", bytes.fromhex(QID), 7, 42)
+    mac = hashlib.blake2b(payload, key=b"k" * 32, digest_size=12, person=b"smtpeter c").digest()
+    assert raw == payload + mac
+
+
+def test_a_secret_longer_than_blake2b_keys_still_signs():
+    long = TokenSigner(b"s" * 100)
+    assert long.readClick(long.click(QID, 1, 2)) == TrackingId(QID, 1, 2)
+    assert TokenSigner(b"s" * 99).readClick(long.click(QID, 1, 2)) is None
