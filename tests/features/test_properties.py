@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from smtpeter.features import _mime
 from smtpeter.features._document import EncodedTemplate, Slot, Template, _crlf, _qp
-from smtpeter.features._encoding import fitQP, quotedPrintable
+from smtpeter.features._encoding import _printableQP, fitQP, quotedPrintable
 from smtpeter.features._links import MAX_URL, isTrackable
 
 from .helpers import makeChain, message
@@ -201,3 +201,39 @@ def test_fitted_lines_are_what_the_line_by_line_check_gives(data):
     assert binascii.a2b_qp(fitted.replace(b"\r\n", b"\n")) == binascii.a2b_qp(
         encoded.replace(b"\r\n", b"\n")
     )
+
+
+printable = st.lists(
+    st.sampled_from(["a", "=", " ", "\t", ".", "\r\n", "~", "x" * 70, "=" * 30, " \r\n"]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(printable)
+def test_printable_text_is_encoded_without_b2a_qp_to_the_same_decoded_bytes(text):
+    data = text.encode("ascii")
+    encoded = _printableQP(data)
+    assert encoded is not None
+    assert binascii.a2b_qp(encoded) == data
+    assert binascii.a2b_qp(encoded) == binascii.a2b_qp(binascii.b2a_qp(data, istext=True))
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert all(not line.endswith((b" ", b"\t")) and line != b"." for line in lines)
+    assert b"\r" not in b"".join(lines) and b"\n" not in b"".join(lines)
+
+
+def _byB2aQP(data: bytes) -> bytes:
+    """quotedPrintable as it was before its fast path: b2a_qp, CRLF, lines fitted."""
+    encoded = binascii.b2a_qp(data, istext=True)
+    if b"\r\n" not in data:
+        encoded = encoded.replace(b"\n", b"\r\n")
+    return fitQP(encoded)
+
+
+@given(st.binary(max_size=100) | printable.map(str.encode))
+def test_quoted_printable_decodes_as_b2a_qp_would_have_it(data):
+    plain = all(32 <= b < 127 or b in b"\t\r\n" for b in data)
+    paired = data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n")
+    assert (_printableQP(data) is not None) == (plain and paired)
+    assert binascii.a2b_qp(quotedPrintable(data)) == binascii.a2b_qp(_byB2aQP(data))
