@@ -24,6 +24,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web.client import Agent
 
 from ._datadir import StartError, prepareDataDirectory
+from ._writethrough import WriteThroughServer, immediateTLS
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
@@ -70,8 +71,11 @@ class SharedPort(tcp.Port):
     per turn of its reactor. Twisted's port takes all that are waiting (up
     to 100) at once, so one worker would take a burst of clients for itself
     while the others idle; one at a time, the least busy worker, back at
-    its C{epoll_wait} first, takes the next.
+    its C{epoll_wait} first, takes the next. Its connections write at once
+    (L{smtpeter._writethrough}).
     """
+
+    transport = WriteThroughServer
 
     def doRead(self) -> None:
         self.numberAccepts = 1
@@ -217,7 +221,9 @@ class GatewayService(MultiService):
             self._listen("smtp", description, SubmissionFactory(self.settings, implicitTLS=False))
         for description in config.smtps:
             factory = SubmissionFactory(self.settings, implicitTLS=True)
-            self._listen("smtps", description, TLSMemoryBIOFactory(tlsOptions, False, factory))
+            self._listen(
+                "smtps", description, immediateTLS(TLSMemoryBIOFactory(tlsOptions, False, factory))
+            )
         intake = BounceIntake(
             self.store,
             self.queue,
