@@ -64,12 +64,12 @@ class TokenSigner:
     _legacy: dict = field(init=False, repr=False, eq=False, factory=dict)
 
     def _mac(self, kind: bytes, payload: bytes, size: int) -> bytes:
-        keyed = self._keyed.get(kind)
+        keyed = self._keyed.get((kind, size))
         if keyed is None:
             # BLAKE2b takes keys of up to 64 bytes; a longer secret is hashed to fit.
             key = self.secret if len(self.secret) <= 64 else hashlib.sha256(self.secret).digest()
             keyed = hashlib.blake2b(key=key, digest_size=size, person=b"smtpeter " + kind)
-            self._keyed[kind] = keyed
+            self._keyed[kind, size] = keyed
         mac = keyed.copy()
         mac.update(payload)
         return mac.digest()
