@@ -92,6 +92,23 @@ def test_replies_name_the_queue_id(gateway, sink):
     assert qid in gateway.logText()
 
 
+def test_a_message_on_its_own_connection_makes_one_line_and_one_per_delivery(gateway, sink):
+    password = gateway.createLogin("one-liner")
+    client = connect(gateway, implicit=False)
+    client.login("one-liner", password)
+    client.mail("a@example.com")
+    client.rcpt("b@example.org")
+    code, text = client.data(b"Subject: x\r\n\r\nhello\r\n")
+    qid = text.decode().rsplit(" ", 1)[1]
+    client.quit()
+    sink.wait(1)
+    log = gateway.waitForLog(f"{qid} delivery <b@example.org>")
+    # STARTTLS, AUTH and QUIT add nothing: the one line names the login.
+    [line] = [line for line in log.splitlines() if "one-liner" in line]
+    assert f"one-liner: queued {qid} from <a@example.com> for 1 recipient(s)" in line
+    assert len([line for line in log.splitlines() if qid in line]) == 2
+
+
 def test_wrong_password_then_right_one(gateway, sink):
     password = gateway.createLogin("app")
     client = connect(gateway, implicit=False)
