@@ -77,30 +77,30 @@ def test_message_arrives_byte_for_byte(gateway, sink, implicit, mechanism):
     assert b"x-smtpeter" not in received.data.lower()
 
 
-def test_replies_name_the_queue_id(gateway, sink):
-    password = gateway.createLogin("app")
+def sendOne(gateway, login: str) -> tuple[int, str]:
+    """One message on its own connection (STARTTLS, AUTH, QUIT): the reply to its DATA."""
+    password = gateway.createLogin(login)
     client = connect(gateway, implicit=False)
-    client.login("app", password)
+    client.login(login, password)
     client.mail("a@example.com")
     client.rcpt("b@example.org")
     code, text = client.data(b"Subject: x\r\n\r\nhello\r\n")
-    assert code == 250
-    assert text.decode().startswith("2.0.0 Ok: queued as ")
-    qid = text.decode().rsplit(" ", 1)[1]
     client.quit()
+    return code, text.decode()
+
+
+def test_replies_name_the_queue_id(gateway, sink):
+    code, text = sendOne(gateway, "app")
+    assert code == 250
+    assert text.startswith("2.0.0 Ok: queued as ")
+    qid = text.rsplit(" ", 1)[1]
     sink.wait(1)
     assert qid in gateway.logText()
 
 
 def test_a_message_on_its_own_connection_makes_one_line_and_one_per_delivery(gateway, sink):
-    password = gateway.createLogin("one-liner")
-    client = connect(gateway, implicit=False)
-    client.login("one-liner", password)
-    client.mail("a@example.com")
-    client.rcpt("b@example.org")
-    code, text = client.data(b"Subject: x\r\n\r\nhello\r\n")
-    qid = text.decode().rsplit(" ", 1)[1]
-    client.quit()
+    _, text = sendOne(gateway, "one-liner")
+    qid = text.rsplit(" ", 1)[1]
     sink.wait(1)
     log = gateway.waitForLog(f"{qid} delivery <b@example.org>")
     # STARTTLS, AUTH and QUIT add nothing: the one line names the login.
