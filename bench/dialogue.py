@@ -19,57 +19,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from submit import CLIENT_TLS, Sink, cpuSeconds, makeBody, reply, startGateway
+from submit import Sink, cpuSeconds, makeBody, session, startGateway
 
-DIALOGUES = ("plain", "tls", "auth", "message")
-
-
-async def session(port: int, dialogue: str, password: str, body: bytes) -> None:
-    steps = DIALOGUES.index(dialogue)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    await reply(reader)
-    writer.write(b"EHLO bench.test\r\n")
-    await reply(reader)
-    if steps >= 1:
-        writer.write(b"STARTTLS\r\n")
-        await reply(reader)
-        await writer.start_tls(CLIENT_TLS)
-        writer.write(b"EHLO bench.test\r\n")
-        await reply(reader)
-    if steps >= 2:
-        token = base64.b64encode(f"\0bench\0{password}".encode()).decode()
-        writer.write(f"AUTH PLAIN {token}\r\n".encode())
-        code, text = await reply(reader)
-        if code != 235:
-            raise SystemExit(f"AUTH failed: {text}")
-    if steps >= 3:
-        writer.write(b"MAIL FROM:<bench@example.com>\r\nRCPT TO:<sink@example.org>\r\nDATA\r\n")
-        for expected in (250, 250, 354):
-            code, text = await reply(reader)
-            if code != expected:
-                raise SystemExit(f"unexpected reply: {text}")
-        writer.write(body)
-        code, text = await reply(reader)
-        if code != 250:
-            raise SystemExit(f"message refused: {text}")
-    writer.write(b"QUIT\r\n")
-    await reply(reader)
-    writer.close()
+#: Each dialogue as submit.session's arguments: STARTTLS, AUTH, messages.
+DIALOGUES = {
+    "plain": (False, False, 0),
+    "tls": (True, False, 0),
+    "auth": (True, True, 0),
+    "message": (True, True, 1),
+}
 
 
 async def load(port: int, dialogue: str, password: str, body: bytes, clients: int, n: int):
+    starttls, auth, messages = DIALOGUES[dialogue]
+    user = "bench" if auth else None
+    counts = {"accepted": 0}
+
     async def client() -> None:
         for _ in range(n // clients):
-            await session(port, dialogue, password, body)
+            await session(port, user, password, messages, body, [], counts, starttls)
 
     await asyncio.gather(*(client() for _ in range(clients)))
+    if counts["accepted"] != n * messages:
+        raise SystemExit(f"only {counts['accepted']} of {n * messages} messages were accepted")
 
 
 def main() -> None:

@@ -104,12 +104,12 @@ CLIENT_TLS.check_hostname = False
 CLIENT_TLS.verify_mode = ssl.CERT_NONE
 
 
-async def session(port, user, password, messages, body, latencies, counts):
+async def session(port, user, password, messages, body, latencies, counts, starttls=True):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await reply(reader)
     writer.write(b"EHLO bench.test\r\n")
     code, text = await reply(reader)
-    if "STARTTLS" in text:
+    if starttls and "STARTTLS" in text:
         writer.write(b"STARTTLS\r\n")
         await reply(reader)
         await writer.start_tls(CLIENT_TLS)
