@@ -99,7 +99,8 @@ def test_replies_name_the_queue_id(gateway, sink):
 
 
 def test_a_message_on_its_own_connection_makes_one_line_and_one_per_delivery(gateway, sink):
-    _, text = sendOne(gateway, "one-liner")
+    code, text = sendOne(gateway, "one-liner")
+    assert code == 250
     qid = text.rsplit(" ", 1)[1]
     sink.wait(1)
     log = gateway.waitForLog(f"{qid} delivery <b@example.org>")
