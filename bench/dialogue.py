@@ -10,7 +10,8 @@ process tree (and of this load generator) for each.
     auth    + AUTH PLAIN
     message + one message of --size KB (MAIL, RCPT, DATA), relayed to a sink
 
-The differences between rows are what TLS, AUTH and a message cost.
+The differences between rows are what TLS, AUTH and a message cost; each
+round ends with them.
 
     python bench/dialogue.py --connections 3000 --workers 2
 """
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from submit import Sink, cpuSeconds, makeBody, session, startGateway
+from submit import Sink, client, cpuSeconds, makeBody, startGateway
 
 #: Each dialogue as submit.session's arguments: STARTTLS, AUTH, messages.
 DIALOGUES = {
@@ -40,12 +41,12 @@ async def load(port: int, dialogue: str, password: str, body: bytes, clients: in
     starttls, auth, messages = DIALOGUES[dialogue]
     user = "bench" if auth else None
     counts = {"accepted": 0}
-
-    async def client() -> None:
-        for _ in range(n // clients):
-            await session(port, user, password, messages, body, [], counts, starttls)
-
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(
+        *(
+            client(port, user, password, n // clients, messages, body, [], counts, starttls)
+            for _ in range(clients)
+        )
+    )
     if counts["accepted"] != n * messages:
         raise SystemExit(f"only {counts['accepted']} of {n * messages} messages were accepted")
 
@@ -71,7 +72,9 @@ def main() -> None:
         flush=True,
     )
     try:
+        asyncio.run(load(port, "message", password, body, args.clients, args.clients))  # warm-up
         for _ in range(args.rounds):
+            costs = {}
             for dialogue in DIALOGUES:
                 before, clientBefore = cpuSeconds(process.pid), time.process_time()
                 delivered = sink.count()
@@ -83,13 +86,20 @@ def main() -> None:
                     while sink.count() - delivered < total and time.monotonic() < deadline:
                         time.sleep(0.01)
                 gateway = cpuSeconds(process.pid) - before
-                client = time.process_time() - clientBefore
+                generator = time.process_time() - clientBefore
+                costs[dialogue] = 1000 * gateway / total
                 print(
                     f"{dialogue:>8}: {total / elapsed:6.0f} connections/s"
-                    f"  gateway {1000 * gateway / total:5.2f} CPU-ms/connection"
-                    f"  load generator {1000 * client / total:5.2f}",
+                    f"  gateway {costs[dialogue]:5.2f} CPU-ms/connection"
+                    f"  load generator {1000 * generator / total:5.2f}",
                     flush=True,
                 )
+            print(
+                f"the gateway's CPU-ms for STARTTLS {costs['tls'] - costs['plain']:.2f},"
+                f" one AUTH {costs['auth'] - costs['tls']:.2f},"
+                f" one message {costs['message'] - costs['auth']:.2f}",
+                flush=True,
+            )
     finally:
         process.terminate()
         process.wait(30)

@@ -139,10 +139,12 @@ async def session(port, user, password, messages, body, latencies, counts, start
     writer.close()
 
 
-async def client(port, user, password, connections, messages, body, latencies, counts):
+async def client(
+    port, user, password, connections, messages, body, latencies, counts, starttls=True
+):
     """One client: C{connections} connections one after the other, C{messages} each."""
     for _ in range(connections):
-        await session(port, user, password, messages, body, latencies, counts)
+        await session(port, user, password, messages, body, latencies, counts, starttls)
 
 
 def makeBody(sizeKB: int) -> bytes:
