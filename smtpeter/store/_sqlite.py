@@ -8,10 +8,10 @@ one transaction (with C{synchronous=FULL}, one fsync for the lot): under
 load a single commit carries many events, each durable before it is
 answered without costing a disk flush of its own. Busy, the writer commits
 at most once per L{GATHER} (an event in a commit of five cost nearly half
-again the CPU of one in a commit of twenty); idle, at once. Webhook deliveries for
-the events are queued inside the same transaction. Reads run in a small
-pool of threads, each with its own connection (WAL lets them read while
-the writer writes, and other processes write too).
+again the CPU of one in a commit of twenty); idle, at once. Webhook
+deliveries for the events are queued inside the same transaction. Reads
+run in a small pool of threads, each with its own connection (WAL lets
+them read while the writer writes, and other processes write too).
 
 Callers use the named methods; what runs in the threads is this module's
 business.
