@@ -16,7 +16,7 @@ import lxml.etree
 import lxml.html
 from attrs import field, frozen
 
-from ._encoding import quotedPrintable
+from ._encoding import _printableQP, quotedPrintable
 from ._mime import MIMEError
 
 NOTRACK = "data-smtpeter-notrack"
@@ -76,26 +76,27 @@ class EncodedTemplate:
                 merged[-1] += segment
             else:
                 merged.append(segment)
-        last = len(merged) - 1
-        return tuple(
-            (_qp(s) if i == last else _ended(_qp(s))) if isinstance(s, str) else s
-            for i, s in enumerate(merged)
-        )
+        return tuple(_placed(merged, str, _qpEach([s for s in merged if isinstance(s, str)])))
 
     def render(self, fill: Callable[[Slot], str]) -> bytes:
         if len(self.encoded) == 1 and isinstance(self.encoded[0], bytes):
             return self.encoded[0]
-        escape = self.template.escape
-        last = len(self.encoded) - 1
-        pieces = []
-        for i, piece in enumerate(self.encoded):
-            if isinstance(piece, bytes):
-                pieces.append(piece)
-                continue
-            value = fill(piece)
-            encoded = _qp(html.escape(value, quote=True) if escape else value)
-            pieces.append(encoded if i == last else _ended(encoded))
-        return b"".join(pieces)
+        values = [fill(piece) for piece in self.encoded if isinstance(piece, Slot)]
+        encoded = _qpEach(values, escape=self.template.escape)
+        return b"".join(_placed(self.encoded, Slot, encoded))
+
+
+def _placed(segments, kind: type, encoded: list[bytes]) -> list:
+    """
+    C{segments}, each of type C{kind} replaced by the next of C{encoded},
+    ended by a soft line break unless it is the last segment.
+    """
+    values = iter(encoded)
+    last = len(segments) - 1
+    return [
+        (next(values) if i == last else _ended(next(values))) if isinstance(s, kind) else s
+        for i, s in enumerate(segments)
+    ]
 
 
 _SOFT = b"=\r\n"
@@ -131,6 +132,31 @@ def _qp(text: str) -> bytes:
         lines.append(data[len(lines) * 75 :])
         return _SOFT.join(lines)
     return quotedPrintable(text.encode("utf-8"))
+
+
+#: A line set between texts encoded in one call: quoted-printable leaves it as it is.
+_MARK = "SMTPETERxBETWEENxTEXTS"
+_BETWEEN = f"\r\n{_MARK}\r\n"
+
+
+def _qpEach(texts: list[str], escape: bool = False) -> list[bytes]:
+    """
+    C{[_qp(t) for t in texts]} (each text HTML-escaped first if C{escape}),
+    for texts with CRLF line ends or none. Printable ASCII texts (the text
+    between a template's links, and the links filled in) are encoded in one
+    call, joined by a line of their own: quoted-printable encodes each line
+    by itself, so every text comes out as it would alone, at a fraction of
+    the cost of one call per text.
+    """
+    if len(texts) > 1:
+        joined = _BETWEEN.join(texts)
+        if escape:
+            joined = html.escape(joined, quote=True)
+        if joined.isascii() and joined.count(_MARK) == len(texts) - 1:
+            encoded = _printableQP(joined.encode("ascii"))
+            if encoded is not None:
+                return encoded.split(_BETWEEN.encode("ascii"))
+    return [_qp(html.escape(t, quote=True) if escape else t) for t in texts]
 
 
 def _crlf(text: str) -> str:

@@ -7,13 +7,22 @@ import binascii
 import email
 import email.policy
 import re
+from html import escape as htmlEscape
 from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smtpeter.features import _mime
-from smtpeter.features._document import EncodedTemplate, Slot, Template, _crlf, _qp
+from smtpeter.features._document import (
+    _MARK,
+    EncodedTemplate,
+    Slot,
+    Template,
+    _crlf,
+    _qp,
+    _qpEach,
+)
 from smtpeter.features._encoding import _printableQP, fitQP, quotedPrintable
 from smtpeter.features._links import MAX_URL, isTrackable
 
@@ -191,6 +200,24 @@ def test_line_ends_become_crlf_as_the_pattern_says(text):
 )
 def test_text_that_needs_no_encoding_comes_out_as_quotedPrintable_makes_it(text):
     assert _qp(text) == quotedPrintable(text.encode("utf-8"))
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["a", "=", " ", ".", "\r\n", "<&\"'", "\u00e9", "x" * 80, _MARK]),
+            max_size=12,
+        ).map("".join),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_texts_encoded_together_come_out_as_each_alone(texts, escape):
+    # One call for many texts must not change a byte of any of them, even
+    # when a text holds the line that separates them in that call.
+    alone = [_qp(htmlEscape(t, quote=True) if escape else t) for t in texts]
+    assert _qpEach(texts, escape) == alone
 
 
 @given(st.binary(max_size=400))
