@@ -26,9 +26,14 @@ from zope.interface import directlyProvides
 
 
 def writeThrough(connection: tcp.Connection, data: bytes) -> None:
-    """C{connection.write(data)}, sending what the socket takes now if nothing waits before it."""
+    """
+    C{connection.write(data)}, sending what the socket takes now if nothing
+    waits before it. Data larger than one send (C{SEND_LIMIT}, 128 KB) is
+    queued as it is: what a send left of it would be a copy.
+    """
     if (
         data
+        and len(data) <= connection.SEND_LIMIT
         and connection.connected
         and not connection.disconnecting
         and not connection._writeDisconnecting

@@ -1,14 +1,16 @@
-"""Server connections that send a write at once, and queue only what the socket does not take."""
+"""Connections that send a write at once, and queue only what the socket does not take."""
 
 from __future__ import annotations
 
 import socket
 
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor
 
 from smtpeter._service import SharedPort
+from smtpeter.delivery._client import SMTPClientProtocol
 
 
 class Accepted:
@@ -101,5 +103,43 @@ def test_a_write_after_the_connection_is_lost_is_dropped():
             assert accepted.client.recv(100) == b""
         except BlockingIOError:
             pass
+    finally:
+        accepted.close()
+
+
+def test_writes_of_up_to_one_send_fill_the_socket_then_queue_in_order():
+    accepted = Accepted(SharedPort)
+    try:
+        chunk = bytes(range(256)) * 400  # 100 KB: one send's worth, sent at once if it fits
+        sent = []
+        while not accepted.queued():  # until the socket's buffers are full
+            sent.append(bytes([len(sent) % 256]) + chunk)
+            accepted.transport.write(sent[-1])
+        sent.append(b"after")
+        accepted.transport.write(sent[-1])
+        expected = b"".join(sent)
+        received = []
+        size = 0
+        while size < len(expected):
+            accepted.transport.doWrite()
+            received.append(accepted.client.recv(1 << 20))
+            size += len(received[-1])
+        assert b"".join(received) == expected
+    finally:
+        accepted.close()
+
+
+def test_the_delivery_client_writes_at_once_on_plain_tcp():
+    # Twisted's own connection (an outbound one is a tcp.Client, the same
+    # tcp.Connection): the client protocol sends through it at once too.
+    accepted = Accepted(Port)
+    try:
+        protocol = SMTPClientProtocol(Clock())
+        protocol.makeConnection(accepted.transport)
+        protocol.send("MAIL FROM:<a@example.com>")
+        protocol.sendData(b"Subject: x\r\n\r\n.hi\r\n")
+        assert not accepted.queued()
+        expected = b"MAIL FROM:<a@example.com>\r\nSubject: x\r\n\r\n..hi\r\n.\r\n"
+        assert accepted.receive(len(expected)) == expected
     finally:
         accepted.close()

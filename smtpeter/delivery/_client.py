@@ -16,11 +16,13 @@ from collections import deque
 from datetime import timedelta
 
 from attrs import frozen
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
+from .._writethrough import writeThrough
 from ..smtp._wire import noDelay
 
 log = Logger()
@@ -151,8 +153,19 @@ class SMTPClientProtocol(Protocol):
         self.transport.abortConnection()
         raise ClientError(f"no reply from next hop within {timeout:.0f} s")
 
+    def write(self, data: bytes) -> None:
+        """
+        Send C{data}: on plain TCP at once (L{writeThrough}), not at the
+        reactor's next turn, as the server side sends its replies; over TLS
+        as Twisted's TLS layer sends it.
+        """
+        if isinstance(self.transport, tcp.Connection) and not self.transport.TLS:
+            writeThrough(self.transport, data)
+        else:
+            self.transport.write(data)
+
     def send(self, line: str) -> None:
-        self.transport.write(line.encode("utf-8") + b"\r\n")
+        self.write(line.encode("utf-8") + b"\r\n")
 
     async def command(self, line: str, timeout: timedelta | None = None) -> ServerReply:
         self.send(line)
@@ -191,4 +204,5 @@ class SMTPClientProtocol(Protocol):
         return reply
 
     def sendData(self, content: bytes) -> None:
-        self.transport.writeSequence(dotStuff(content))
+        for piece in dotStuff(content):
+            self.write(piece)

@@ -139,7 +139,7 @@ class HopSession:
         pipelining = "PIPELINING" in protocol.extensions
         relayed = "DSN" in protocol.extensions
         if pipelining:
-            protocol.transport.write("".join(c + "\r\n" for c in commands + ["DATA"]).encode())
+            protocol.write("".join(c + "\r\n" for c in commands + ["DATA"]).encode())
             replies = [await protocol.expect() for _ in commands]
         else:
             replies = []
@@ -165,7 +165,7 @@ class HopSession:
             if dataReply is not None and dataReply.code == 354:
                 # A server that started DATA although no recipient was
                 # accepted gets an empty message it must refuse.
-                protocol.transport.write(b".\r\n")
+                protocol.write(b".\r\n")
                 await protocol.expect()
             await self._reset()
             return outcomes
