@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 
+from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor
 
-from smtpeter._service import SharedPort
+from smtpeter._service import SharedPort, WriteThroughEndpoint, listeningEndpoint
 from smtpeter.delivery._client import SMTPClientProtocol
 
 
@@ -143,3 +144,33 @@ def test_the_delivery_client_writes_at_once_on_plain_tcp():
         assert accepted.receive(len(expected)) == expected
     finally:
         accepted.close()
+
+
+def test_a_single_process_gateways_tcp_endpoints_listen_with_write_through_ports():
+    # With --workers 1 there is no parent to open the sockets: the tcp:
+    # endpoint listens itself, with the same connections as a worker's.
+    reactor = MemoryReactor()
+    endpoint = WriteThroughEndpoint(TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
+    made: list[Protocol] = []
+    factory = Factory.forProtocol(Protocol)
+    factory.buildProtocol = lambda address: made.append(Protocol()) or made[-1]
+    port = endpoint.listen(factory).result
+    client = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
+    try:
+        port.doRead()
+        made[0].transport.write(b"220 ready\r\n")
+        assert made[0].transport not in reactor.getWriters()
+        assert client.recv(100) == b"220 ready\r\n"
+    finally:
+        client.close()
+        made[0].transport.socket.close()
+        port.socket.close()
+
+
+def test_only_tcp_descriptions_get_write_through_endpoints(tmp_path):
+    reactor = MemoryReactor()
+    for description in ("tcp:2525", "tcp6:2525:interface=\\:\\:1"):
+        assert isinstance(listeningEndpoint(reactor, description), WriteThroughEndpoint)
+    # Anything else listens as Twisted makes it.
+    unix = listeningEndpoint(reactor, f"unix:{tmp_path}/s")
+    assert type(unix).__name__ == "UNIXServerEndpoint"
