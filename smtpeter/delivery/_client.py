@@ -68,6 +68,10 @@ def dotStuff(content: bytes) -> list[bytes]:
     return [*pieces, b".\r\n"]
 
 
+#: Messages up to this size go out joined to their final dot, in one write.
+_ONE_SEND = 64 * 1024
+
+
 class SMTPClientProtocol(Protocol):
     """Reads replies and hands them, in order, to whoever waits for them."""
 
@@ -204,5 +208,9 @@ class SMTPClientProtocol(Protocol):
         return reply
 
     def sendData(self, content: bytes) -> None:
-        for piece in dotStuff(content):
+        pieces = dotStuff(content)
+        if len(content) <= _ONE_SEND:
+            self.write(b"".join(pieces))  # one send, not one for the final dot too
+            return
+        for piece in pieces:
             self.write(piece)
