@@ -126,8 +126,12 @@ class TokenSigner:
         return self._verified(b"b", raw, _OPEN, _BOUNCE_MAC)
 
 
+#: base64's alphabet to the URL-safe one (what urlsafe_b64encode does, in one call).
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(token: str) -> bytes | None:
