@@ -150,20 +150,51 @@ class TestDiskSpool(SpoolContract):
         assert result(spool.load()) == []
         assert not (spool.disk.queue / "GONE.state").exists()
 
-    def test_file_is_complete_before_it_appears_in_the_queue(self, tmp_path, monkeypatch):
+    def test_file_is_on_disk_before_it_appears_in_the_queue(self, tmp_path, monkeypatch):
         spool = self.makeSpool(tmp_path)
-        seen = []
-        realFsync = os.fsync
+        queued = lambda: sorted(p.name for p in spool.disk.queue.iterdir())  # noqa: E731
+        events = []
+        real = {name: getattr(os, name) for name in ("open", "write", "rename", "fsync")}
+
+        def open_(path, flags, *args):
+            if "incoming" in str(path):
+                events.append(("open", bool(flags & os.O_DSYNC)))
+            return real["open"](path, flags, *args)
+
+        def write(fd, data):
+            written = real["write"](fd, data)
+            events.append(("written", queued()))
+            return written
+
+        def rename(source, target):
+            real["rename"](source, target)
+            events.append(("renamed", queued()))
 
         def fsync(fd):
-            seen.append(sorted(p.name for p in spool.disk.queue.iterdir()))
-            realFsync(fd)
+            events.append(("fsync", queued()))
+            real["fsync"](fd)
 
-        monkeypatch.setattr(os, "fsync", fsync)
+        for name, f in (("open", open_), ("write", write), ("rename", rename), ("fsync", fsync)):
+            monkeypatch.setattr(os, name, f)
         result(spool.store(message()))
-        # The data file is fsynced while the queue is still empty, then the
-        # directory is fsynced once the rename made it appear.
-        assert seen == [[], ["Q1"]]
+        result(spool.store(message(qid="Q2")))
+        # Each write is synchronous (O_DSYNC: its data is on disk when it
+        # returns) while the message is not yet in the queue; the rename
+        # makes it appear and the directory is fsynced after it.
+        one = [("open", True), ("written", []), ("renamed", ["Q1"]), ("fsync", ["Q1"])]
+        two = [("open", True), ("written", ["Q1"]), ("renamed", ["Q1", "Q2"])]
+        assert events == one + two + [("fsync", ["Q1", "Q2"])]
+
+    def test_the_queue_directory_is_opened_once_and_closed_at_stop(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        descriptors = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+        result(spool.store(message()))
+        before = descriptors()
+        for n in range(20):
+            result(spool.store(message(qid=f"Q{n + 2}")))
+        assert descriptors() == before
+        spool.disk.close()
+        assert descriptors() == before - 1
 
 
 def test_content_with_marker_like_bytes_roundtrips(tmp_path):
