@@ -4,12 +4,18 @@ Blocking work off the reactor, for the calls a message makes several times
 and answer with C{callFromThread}. A hop through Twisted's C{ThreadPool}
 (its team, workers and context tracking) costs the reactor several times
 as much, and AUTH alone used to make two.
+
+Each C{callFromThread} writes to the reactor's waker pipe: a system call,
+and in the answering thread one more hand-over of the GIL, which a busy
+reactor makes slow. Results that finish while earlier ones still wait for
+the reactor join them instead, and one call delivers them all.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
@@ -32,6 +38,9 @@ class Workers:
         self.setup = setup or (lambda: None)
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        #: Results waiting for the reactor: (Deferred, succeeded, result or Failure).
+        self._done: deque = deque()
+        self._doneLock = threading.Lock()
 
     def start(self) -> None:
         for n in range(self.count):
@@ -63,6 +72,23 @@ class Workers:
             try:
                 result = f(state, *args)
             except BaseException:
-                self.reactor.callFromThread(d.errback, Failure())
+                self._finish(d, False, Failure())
             else:
-                self.reactor.callFromThread(d.callback, result)
+                self._finish(d, True, result)
+
+    def _finish(self, d: Deferred, succeeded: bool, result) -> None:
+        with self._doneLock:
+            self._done.append((d, succeeded, result))
+            first = len(self._done) == 1
+        if first:  # else a delivery is already on its way to the reactor
+            self.reactor.callFromThread(self._deliver)
+
+    def _deliver(self) -> None:
+        """In the reactor: fire the Deferreds of every result that has finished."""
+        with self._doneLock:
+            done, self._done = self._done, deque()
+        for d, succeeded, result in done:
+            if succeeded:
+                d.callback(result)
+            else:
+                d.errback(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -38,3 +39,45 @@ def test_stop_finishes_what_is_queued_and_ends_the_threads():
     workers.stop()
     assert sorted(done) == list(range(10))
     assert not [t for t in threading.enumerate() if t.name.startswith("test-")]
+
+
+class CountingReactor(PumpedReactor):
+    """Counts the calls from threads, each of which writes to the waker pipe."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fromThreads = 0
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.fromThreads += 1
+        super().callFromThread(f, *args, **kwargs)
+
+
+def test_results_that_finish_together_reach_the_reactor_in_one_call():
+    reactor = CountingReactor()
+    workers = Workers(reactor, 4, "test")
+    workers.start()
+    try:
+        release = threading.Event()
+
+        def work(state, i):
+            release.wait(5)
+            if i == 3:
+                raise ValueError(i)
+            return i
+
+        results = [workers.run(work, i) for i in range(8)]
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(workers._done) < 8:  # every result finished, the reactor not yet run
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        values = [reactor.wait(d) for d in results[:3]]
+        with pytest.raises(ValueError):
+            reactor.wait(results[3])
+        values += [reactor.wait(d) for d in results[4:]]
+        assert values == [0, 1, 2, 4, 5, 6, 7]
+        # Eight results while the reactor was not turning: one wake-up.
+        assert reactor.fromThreads == 1
+    finally:
+        workers.stop()
