@@ -84,8 +84,11 @@ class WorkerLogWriter:
         self.output = output
         self.reactor = reactor
         self._thread = threading.get_ident()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler (SIGTERM's "shutting down") runs in
+        # the reactor thread between any two bytecodes, and logs.
+        self._lock = threading.RLock()
         self._pending: list[bytes] = []
+        self._writing = False
 
     def __call__(self, event: dict) -> None:
         line = encodeEvent(event)
@@ -105,9 +108,27 @@ class WorkerLogWriter:
         self.flush()
 
     def flush(self) -> None:
-        """Write what is pending, in one write."""
+        """
+        Write what is pending, in one write. The write is made outside the
+        lock, and lines logged while it is made (by a signal handler that
+        interrupted it, or another thread) are written after it, by the same
+        call: a second write into the file while one is in progress would
+        fail, and waiting for the lock inside a signal handler would never end.
+        """
         with self._lock:
-            lines, self._pending = self._pending, []
-            if lines:
+            if self._writing:
+                return  # the call that is writing writes these lines next
+            self._writing = True
+        try:
+            while True:
+                with self._lock:
+                    lines, self._pending = self._pending, []
+                    if not lines:
+                        self._writing = False
+                        return
                 self.output.write(b"".join(lines))
                 self.output.flush()
+        except BaseException:
+            with self._lock:
+                self._writing = False
+            raise

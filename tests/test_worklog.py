@@ -106,3 +106,47 @@ def test_warnings_the_ready_event_and_other_threads_are_written_at_once():
     assert b"after the reactor" in output.getvalue()
     clock.advance(FLUSH_INTERVAL)
     assert output.getvalue().count(b"\n") == 5
+
+
+class Interrupted(Output):
+    """An output whose write is interrupted by a signal handler that logs (SIGTERM's line)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handler = None
+
+    def write(self, data: bytes) -> int:
+        written = super().write(data)
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            handler()
+        return written
+
+
+def test_a_line_logged_while_a_write_is_in_progress_follows_it():
+    # A worker hung for good when SIGTERM arrived during a flush: the
+    # handler's log line waited for the lock the flush held.
+    def run():
+        clock = Clock()
+        clock.running = True
+        output = Interrupted()
+        log = WorkerLogWriter(output, clock)
+        output.handler = lambda: (
+            log(logged("info", "Received SIGTERM, shutting down.")),
+            log(logged("warn", "and a warning")),
+        )
+        log(logged("warn", "being written"))
+        clock.advance(FLUSH_INTERVAL)
+        results.append(output.getvalue())
+
+    results: list[bytes] = []
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "the writer deadlocked"
+    lines = results[0].splitlines()
+    assert [decodeLine(line.decode())["log_format"] for line in lines] == [
+        "being written",
+        "Received SIGTERM, shutting down.",
+        "and a warning",
+    ]
