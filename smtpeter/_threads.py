@@ -19,9 +19,11 @@ from collections import deque
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 _STOP = object()
+log = Logger()
 
 
 class Workers:
@@ -88,7 +90,11 @@ class Workers:
         with self._doneLock:
             done, self._done = self._done, deque()
         for d, succeeded, result in done:
-            if succeeded:
-                d.callback(result)
-            else:
-                d.errback(result)
+            try:
+                if succeeded:
+                    d.callback(result)
+                else:
+                    d.errback(result)
+            except Exception:
+                # A Deferred fired twice, say: the others still get theirs.
+                log.failure("delivering a result from {name}", name=self.name)

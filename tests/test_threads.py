@@ -81,3 +81,22 @@ def test_results_that_finish_together_reach_the_reactor_in_one_call():
         assert reactor.fromThreads == 1
     finally:
         workers.stop()
+
+
+def test_a_result_that_cannot_be_delivered_does_not_hold_up_the_others():
+    reactor = PumpedReactor()
+    workers = Workers(reactor, 1, "test")  # one thread: the first result is first in line
+    workers.start()
+    try:
+        release = threading.Event()
+        first, second = (workers.run(lambda state, i=i: release.wait(5) and i) for i in (1, 2))
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(workers._done) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        first.callback("fired elsewhere")  # its result will find it already fired
+        assert reactor.wait(second) == 2
+        assert reactor.wait(first) == "fired elsewhere"
+    finally:
+        workers.stop()

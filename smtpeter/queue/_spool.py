@@ -248,11 +248,13 @@ class DiskSpool:
         closing it for each message were two more GIL hand-overs (p50 -20%
         for a store under contention).
         """
-        if self._queueFd is None:
+        fd = self._queueFd
+        if fd is None:
             with self._opening:
                 if self._queueFd is None:
                     self._queueFd = os.open(self.queue, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(self._queueFd)
+                fd = self._queueFd
+        os.fsync(fd)
 
     def close(self) -> None:
         """Close the queue directory's descriptor, if it was opened."""
