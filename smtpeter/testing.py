@@ -36,6 +36,18 @@ def _defaultPolicy(stage: str, argument: str) -> str | None:
     return None
 
 
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    # A gateway opens a connection for each of its delivery slots at once
+    # (ten per worker when it resumes a full queue). socketserver's backlog
+    # of 5 overflowed, and a connection whose handshake the kernel finished
+    # with a SYN cookie but could not queue for accept() was open on the
+    # gateway's side only: it waited for a greeting that never came (the
+    # kill -9 test's rare "accepted message lost").
+    request_queue_size = 128
+
+
 @define
 class SinkServer:
     """
@@ -75,9 +87,7 @@ class SinkServer:
                 except (OSError, ssl.SSLError):
                     pass  # the gateway went away mid-session (e.g. a kill test)
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
