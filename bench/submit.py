@@ -394,16 +394,21 @@ def main() -> None:
             connections = max(1, args.messages // (args.clients * perConn))
             workload = (args.clients, connections, perConn)
             warmUp = (2, 1, min(perConn, 5))
-            for workers, (process, port, password) in gateways.items():
-                name = f"smtpeter -w {workers}"
-                measure("warm-up", port, "bench", password, sink, args, warmUp, None)
-                results.append(
-                    measure(name, port, "bench", password, sink, args, workload, process.pid)
-                )
-            if postfixDir:
-                master = postfixMaster(postfixDir)
-                measure("warm-up", pport, None, None, sink, args, warmUp, None)
-                results.append(measure("postfix", pport, None, None, sink, args, workload, master))
+            # Every target in turn, round after round: a minute when this
+            # host is slow then falls on all of them alike.
+            for _ in range(args.rounds):
+                for workers, (process, port, password) in gateways.items():
+                    name = f"smtpeter -w {workers}"
+                    measure("warm-up", port, "bench", password, sink, args, warmUp, None)
+                    results.append(
+                        measure(name, port, "bench", password, sink, args, workload, process.pid)
+                    )
+                if postfixDir:
+                    master = postfixMaster(postfixDir)
+                    measure("warm-up", pport, None, None, sink, args, warmUp, None)
+                    results.append(
+                        measure("postfix", pport, None, None, sink, args, workload, master)
+                    )
         if postfixDir:
             print(
                 f"\nmedians of {args.rounds} rounds, as ratios to Postfix"
