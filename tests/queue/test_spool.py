@@ -193,7 +193,7 @@ class TestDiskSpool(SpoolContract):
         for n in range(20):
             result(spool.store(message(qid=f"Q{n + 2}")))
         assert descriptors() == before
-        spool.disk.close()
+        spool.stop()
         assert descriptors() == before - 1
 
 
