@@ -13,25 +13,17 @@ from datetime import timedelta
 from attrs import frozen
 from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.application.service import MultiService, Service
-from twisted.internet import tcp
-from twisted.internet.defer import ensureDeferred, execute
-from twisted.internet.endpoints import (
-    SSL4ServerEndpoint,
-    TCP4ServerEndpoint,
-    TCP6ServerEndpoint,
-    serverFromString,
-)
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 from twisted.web.client import Agent
-from zope.interface import implementer
 
 from ._datadir import StartError, prepareDataDirectory
-from ._writethrough import WriteThroughServer, immediateTLS
+from ._writethrough import WriteThroughPort, immediateTLS, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
@@ -70,38 +62,6 @@ class WorkerRole:
     def runsSharedTasks(self) -> bool:
         """Webhook deliveries and the hourly purge run in one worker, the first."""
         return self.index == 1
-
-
-class WriteThroughPort(tcp.Port):
-    """A listening socket whose connections write at once (L{smtpeter._writethrough})."""
-
-    transport = WriteThroughServer
-
-
-@implementer(IStreamServerEndpoint)
-class WriteThroughEndpoint:
-    """Twisted's C{tcp:} endpoint (C{endpoint}), listening with a L{WriteThroughPort}."""
-
-    def __init__(self, endpoint: TCP4ServerEndpoint | TCP6ServerEndpoint) -> None:
-        self.endpoint = endpoint
-
-    def listen(self, factory):
-        return execute(self._listen, factory)
-
-    def _listen(self, factory) -> WriteThroughPort:
-        # The endpoint's address, as its own listen passes it to listenTCP.
-        e = self.endpoint
-        port = WriteThroughPort(e._port, factory, e._backlog, e._interface, e._reactor)
-        port.startListening()
-        return port
-
-
-def listeningEndpoint(reactor, description: str):
-    """The endpoint for C{description}; a C{tcp:} one's connections write at once."""
-    endpoint = serverFromString(reactor, description)
-    if type(endpoint) in (TCP4ServerEndpoint, TCP6ServerEndpoint):
-        return WriteThroughEndpoint(endpoint)
-    return endpoint
 
 
 class SharedPort(WriteThroughPort):

@@ -1,5 +1,5 @@
 """
-Server connections whose writes go out at once.
+Connections whose writes go out at once.
 
 Twisted's TCP transport queues every write until the reactor's next turn,
 registering the socket for writability and unregistering it once the queue
@@ -12,7 +12,10 @@ neither saves anything here, and both add to every reply's cost and delay
 L{WriteThroughServer} sends a write at once when nothing is queued before
 it; whatever the socket does not take is queued as Twisted queues it, and
 errors surface where they always do, when the queue is written. Its
-STARTTLS writes each TLS record as soon as OpenSSL makes it.
+STARTTLS writes each TLS record as soon as OpenSSL makes it. Workers'
+shared ports and a single process's C{tcp:} endpoints
+(L{listeningEndpoint}) make such connections; the delivery client, whose
+connections Twisted makes, writes through L{writeThrough} itself.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 from twisted.internet import tcp
 from twisted.internet._newtls import _BypassTLS
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.defer import execute
+from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
+from twisted.internet.interfaces import ISSLTransport, IStreamServerEndpoint
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
-from zope.interface import directlyProvides
+from zope.interface import directlyProvides, implementer
 
 
 def writeThrough(connection: tcp.Connection, data: bytes) -> None:
@@ -84,10 +89,49 @@ class WriteThroughServer(tcp.Server):
             self.registerProducer(producer, streaming)
 
 
+class WriteThroughPort(tcp.Port):
+    """A listening socket whose connections write at once."""
+
+    transport = WriteThroughServer
+
+
+@implementer(IStreamServerEndpoint)
+class WriteThroughEndpoint:
+    """Twisted's C{tcp:} endpoint (C{endpoint}), listening with a L{WriteThroughPort}."""
+
+    def __init__(self, endpoint: TCP4ServerEndpoint | TCP6ServerEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def listen(self, factory):
+        return execute(self._listen, factory)
+
+    def _listen(self, factory) -> WriteThroughPort:
+        # The endpoint's address, as its own listen passes it to listenTCP.
+        e = self.endpoint
+        port = WriteThroughPort(e._port, factory, e._backlog, e._interface, e._reactor)
+        port.startListening()
+        return port
+
+
+def listeningEndpoint(reactor, description: str):
+    """The endpoint for C{description}; a C{tcp:} one's connections write at once."""
+    endpoint = serverFromString(reactor, description)
+    if type(endpoint) in (TCP4ServerEndpoint, TCP6ServerEndpoint):
+        return WriteThroughEndpoint(endpoint)
+    return endpoint
+
+
 def immediateTLS(factory: TLSMemoryBIOFactory) -> TLSMemoryBIOFactory:
     """C{factory} (implicit TLS) making connections that write records as soon as made."""
     factory.protocol = TLSMemoryBIOProtocol
     return factory
 
 
-__all__ = ["WriteThroughServer", "immediateTLS", "writeThrough"]
+__all__ = [
+    "WriteThroughEndpoint",
+    "WriteThroughPort",
+    "WriteThroughServer",
+    "immediateTLS",
+    "listeningEndpoint",
+    "writeThrough",
+]

@@ -10,7 +10,8 @@ from twisted.internet.task import Clock
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor
 
-from smtpeter._service import SharedPort, WriteThroughEndpoint, listeningEndpoint
+from smtpeter._service import SharedPort
+from smtpeter._writethrough import WriteThroughEndpoint, listeningEndpoint
 from smtpeter.delivery._client import SMTPClientProtocol
 
 
