@@ -16,7 +16,7 @@ import lxml.etree
 import lxml.html
 from attrs import field, frozen
 
-from ._encoding import _printableQP, quotedPrintable
+from ._encoding import _printableQP, escapeSafeCut, quotedPrintable
 from ._mime import MIMEError
 
 NOTRACK = "data-smtpeter-notrack"
@@ -112,9 +112,7 @@ def _ended(encoded: bytes) -> bytes:
     line = encoded[start:]
     if len(line) <= 75:
         return encoded + _SOFT
-    cut = 75
-    while b"=" in line[cut - 2 : cut]:
-        cut -= 1
+    cut = escapeSafeCut(line, 75)
     return encoded[:start] + line[:cut] + _SOFT + line[cut:] + _SOFT
 
 

@@ -67,6 +67,7 @@ def _printableQP(data: bytes) -> bytes | None:
         size = len(line)
         start = 0
         while size - start > 76:
+            # escapeSafeCut's rule, written out: this runs for every long line.
             cut = start + 75
             if line[cut - 1] == 61:  # "=": an escape starts here or just before
                 cut -= 1
@@ -76,6 +77,13 @@ def _printableQP(data: bytes) -> bytes | None:
             start = cut
         add(line[start:] if start else line)
     return b"\r\n".join(lines)
+
+
+def escapeSafeCut(line: bytes, cut: int) -> int:
+    """C{cut}, moved back to fall before, never inside, an C{=XX} escape of C{line}."""
+    while b"=" in line[cut - 2 : cut]:
+        cut -= 1
+    return cut
 
 
 def fitQP(encoded: bytes) -> bytes:
@@ -91,9 +99,7 @@ def fitQP(encoded: bytes) -> bytes:
     fitted = []
     for line in lines:
         while len(line) > 76:
-            cut = 75
-            while b"=" in line[cut - 2 : cut]:
-                cut -= 1
+            cut = escapeSafeCut(line, 75)
             fitted.append(line[:cut] + b"=")
             line = line[cut:]
         fitted.append(line)
