@@ -20,11 +20,17 @@ def listeningWithWaitingClients(count: int) -> tuple[socket.socket, list[socket.
     return server, clients
 
 
-def accepted(portClass: type[Port]) -> int:
-    server, clients = listeningWithWaitingClients(3)
+def recordingFactory() -> tuple[Factory, list[Protocol]]:
+    """A factory, and the list of every protocol it makes (one per accepted connection)."""
     made: list[Protocol] = []
     factory = Factory.forProtocol(Protocol)
     factory.buildProtocol = lambda address: made.append(Protocol()) or made[-1]
+    return factory, made
+
+
+def accepted(portClass: type[Port]) -> int:
+    server, clients = listeningWithWaitingClients(3)
+    factory, made = recordingFactory()
     try:
         port = portClass._fromListeningDescriptor(
             MemoryReactor(), server.fileno(), socket.AF_INET, factory

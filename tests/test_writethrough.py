@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 
 from twisted.internet.endpoints import TCP4ServerEndpoint
-from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor
@@ -13,6 +12,8 @@ from twisted.internet.testing import MemoryReactor
 from smtpeter._service import SharedPort
 from smtpeter._writethrough import WriteThroughEndpoint, listeningEndpoint
 from smtpeter.delivery._client import SMTPClientProtocol
+
+from .test_sharedport import recordingFactory
 
 
 class Accepted:
@@ -26,9 +27,7 @@ class Accepted:
         self.client = socket.create_connection(self.listening.getsockname())
         self.client.settimeout(5)
         self.reactor = MemoryReactor()
-        made: list[Protocol] = []
-        factory = Factory.forProtocol(Protocol)
-        factory.buildProtocol = lambda address: made.append(Protocol()) or made[-1]
+        factory, made = recordingFactory()
         port = portClass._fromListeningDescriptor(
             self.reactor, self.listening.fileno(), socket.AF_INET, factory
         )
@@ -152,9 +151,7 @@ def test_a_single_process_gateways_tcp_endpoints_listen_with_write_through_ports
     # endpoint listens itself, with the same connections as a worker's.
     reactor = MemoryReactor()
     endpoint = WriteThroughEndpoint(TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
-    made: list[Protocol] = []
-    factory = Factory.forProtocol(Protocol)
-    factory.buildProtocol = lambda address: made.append(Protocol()) or made[-1]
+    factory, made = recordingFactory()
     port = endpoint.listen(factory).result
     client = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5)
     try:
