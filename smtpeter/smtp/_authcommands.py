@@ -53,7 +53,7 @@ class AuthCommands:
         return self._challenge(b"Username:", self._authLoginUser)
 
     def _challenge(self, prompt: bytes, continuation) -> None:
-        self.transport.write(b"334 " + base64.b64encode(prompt) + b"\r\n")
+        self.send(b"334 " + base64.b64encode(prompt) + b"\r\n")
         self._authContinuation = continuation
 
     def _decode(self, response: bytes) -> bytes:

@@ -34,6 +34,8 @@ log = Logger()
 MAX_COMMAND_LINE = 12288 + 2
 MAX_DISCARD = 1024 * 1024
 MAX_PIPELINE_BUFFER = 256 * 1024
+# Replies to one pipelined group written together, at most (RFC 2920).
+MAX_HELD_REPLIES = 64
 HARD_ERROR_LIMIT = 20
 #: NOOP, RSET, VRFY and HELP a session may send before each further one
 #: counts as an error (Postfix's smtpd_junk_command_limit); reset by a message.
@@ -98,6 +100,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._abortCall = None
         self._address: str | None = None
         self._tls: str | None = None  # the Received header's TLS words, once known
+        #: Replies held while pipelined commands are answered, written together.
+        self._held: list[bytes] | None = None
 
     # -- connection ----------------------------------------------------
 
@@ -158,6 +162,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         neither reads them nor ends TLS in time has its connection aborted.
         """
         if not self.closed:
+            self._flush()
             self.closed = True
             self.transport.unregisterProducer()
             self.transport.loseConnection()
@@ -213,8 +218,29 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             )
             if reply.code >= 500:
                 self.errors += 1
-        if not self.closed:
-            self.transport.write(reply.toBytes(continued))
+        self.send(reply.toBytes(continued))
+
+    def send(self, data: bytes) -> None:
+        """
+        Write to the client: at once, or while the commands of one pipelined
+        group are answered (RFC 2920), with the others' replies in one TLS
+        record and one send once the group is read.
+        """
+        if self.closed:
+            return
+        if self._held is None:
+            self.transport.write(data)
+        else:
+            self._held.append(data)
+            if len(self._held) >= MAX_HELD_REPLIES:
+                self._flush()  # so that a client not reading still pauses us
+
+    def _flush(self) -> None:
+        """Write the replies held so far (before TLS starts, or the session ends)."""
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self.transport.write(data)
 
     # -- reading -------------------------------------------------------
 
@@ -229,6 +255,19 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._process()
 
     def _process(self) -> None:
+        if self._held is not None:  # re-entered: the outer call writes
+            self._answer()
+            return
+        self._held = []
+        try:
+            self._answer()
+        finally:
+            if not self.closed:
+                self._flush()
+            self._held = None
+
+    def _answer(self) -> None:
+        """Answer the commands read so far, until one has to wait or input runs out."""
         while not self.busy and not self.closed and not self._writePaused and self.buffer:
             if self._bdatRemaining:
                 taken = min(self._bdatRemaining, len(self.buffer))
@@ -442,6 +481,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self.helo = None
         self._tls = None
         self._resetTransaction()
+        self._flush()  # the 220 goes in clear
         self.transport.startTLS(self.settings.tlsOptions)
         self.secure = True
         self._handshakeStarted()

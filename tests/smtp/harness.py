@@ -20,9 +20,20 @@ class TLSStringTransport(StringTransport):
     """A StringTransport that records STARTTLS instead of doing it."""
 
     tlsStarted = False
+    #: What had been written when TLS started (what went in clear).
+    writtenInClear = b""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
 
     def startTLS(self, contextFactory) -> None:
         self.tlsStarted = True
+        self.writtenInClear = self.value()
 
 
 class RecordingQueue:

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from smtpeter.smtp import _replies as R
+from smtpeter.smtp._protocol import MAX_HELD_REPLIES
 
 from .harness import Harness, plain
 
@@ -76,6 +77,38 @@ def test_starttls_drops_pipelined_commands_and_resets_session():
     # A second STARTTLS is refused.
     h.send("EHLO c.test\r\n")
     assert h.codes("STARTTLS\r\n") == ["503"]
+
+
+def test_replies_to_a_pipelined_group_go_out_in_one_write():
+    """RFC 2920: one TLS record and one send for MAIL, RCPT and DATA, not three."""
+    h = Harness()
+    h.login()
+    h.transport.writes.clear()
+    lines = h.send("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+    assert [line[:3] for line in lines] == ["250", "250", "354"]
+    assert len(h.transport.writes) == 1
+
+
+def test_the_starttls_reply_goes_out_before_tls_starts():
+    h = Harness()
+    h.send("EHLO c.test\r\nSTARTTLS\r\n")
+    assert h.transport.tlsStarted
+    assert h.transport.writtenInClear.endswith(b"220 2.0.0 Ready to start TLS\r\n")
+
+
+def test_a_long_pipelined_group_is_written_as_it_goes():
+    """Held replies are bounded: a client that reads none still pauses the session."""
+    h = Harness()
+    h.transport.writes.clear()
+    lines = h.send("EHLO c.test\r\n" * 200)
+    assert sum(line.startswith("250 ") for line in lines) == 200
+    assert len(h.transport.writes) == -(-200 // MAX_HELD_REPLIES)
+
+
+def test_an_auth_challenge_keeps_its_place_among_held_replies():
+    h = Harness()
+    h.secure()
+    assert h.send("NOOP\r\nAUTH LOGIN\r\n") == ["250 2.0.0 Ok", "334 VXNlcm5hbWU6"]
 
 
 def test_starttls_drops_partial_line():
