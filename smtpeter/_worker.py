@@ -58,6 +58,9 @@ class ParentLink(Protocol):
 def main(argv: list[str]) -> int:
     index, count, parent, sockets, *arguments = argv
     dieWithParent(int(parent))
+    from ._reactor import install
+
+    install()
     from twisted.internet import reactor, stdio
 
     from . import tap
