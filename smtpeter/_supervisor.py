@@ -155,6 +155,11 @@ class Supervisor(Service):
         if not hasattr(port, "fileno"):
             port.raiseException()
         port.stopReading()
+        # The workers serve this socket: when the parent closes its copy (at
+        # stop, before it signals them), no shutdown(): that would end it for
+        # every process, and a worker's next accept() would fail with EINVAL.
+        # Twisted's own adoptStreamPort leaves a shared socket open the same way.
+        port._shouldShutdown = False
         return Listener(kind, description, port, _family(port))
 
     def startService(self) -> None:

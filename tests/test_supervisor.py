@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
+
 from twisted.logger import eventAsJSON, globalLogPublisher
 
-from smtpeter._supervisor import MAX_LINE, WorkerProcess
+from smtpeter._supervisor import MAX_LINE, Supervisor, WorkerProcess
+from smtpeter.config import Config
 
 
 class FakeSupervisor:
@@ -59,3 +64,21 @@ def test_standard_error_is_kept_as_the_last_error_and_lines_stay_bounded():
 def test_a_line_that_is_not_json_is_logged_as_text():
     seen = relayed(WorkerProcess(FakeSupervisor(), 3), b"plain words\n")
     assert any(e.get("line") == "plain words" and e.get("worker") == 3 for e in seen)
+
+
+def test_the_parent_closing_its_copy_of_a_listener_leaves_it_serving_the_workers():
+    """At stop the parent closes its sockets first; the workers' copies must still accept."""
+    from twisted.internet import reactor
+
+    supervisor = Supervisor(Config(data=Path("unused"), hostname="gw.test"), [], reactor)
+    listener = supervisor._open("smtp", "tcp:0:interface=127.0.0.1")
+    workers = socket.socket(fileno=os.dup(listener.port.fileno()))  # what a worker holds
+    try:
+        listener.port.connectionLost(None)  # what stopListening ends in
+        client = socket.create_connection(("127.0.0.1", workers.getsockname()[1]), timeout=5)
+        workers.settimeout(5)
+        accepted, _ = workers.accept()
+        accepted.close()
+        client.close()
+    finally:
+        workers.close()
