@@ -126,6 +126,7 @@ class Supervisor(Service):
     workers: dict[int, WorkerProcess] = field(factory=dict)
     _restarts: dict[int, int] = field(factory=dict)
     _stopping: object = None
+    _killing: object = None  # the call that kills workers slow to stop
     _failed: bool = False
     _announced: bool = False
 
@@ -219,6 +220,8 @@ class Supervisor(Service):
         if self._stopping is not None:
             log.info("worker {worker} {how}", worker=process.index, how=how)
             if not self.workers:
+                if self._killing is not None and self._killing.active():
+                    self._killing.cancel()
                 self._stopping.callback(None)
             return
         if not process.ready and not self._announced:
@@ -266,9 +269,26 @@ class Supervisor(Service):
         if not self.workers:
             return succeed(None)
         self._stopping = Deferred()
+        self._signal("TERM")
+        self._killing = self.reactor.callLater(
+            self.config.stopTimeout.total_seconds(), self._killStragglers
+        )
+        return self._stopping
+
+    def _killStragglers(self) -> None:
+        """Workers hung, or still delivering after C{--stop-timeout}: their queues are on disk."""
+        for process in self.workers.values():
+            log.warn(
+                "worker {worker} did not stop within {timeout:g} s; killing it"
+                " (its queue is kept for the next start)",
+                worker=process.index,
+                timeout=self.config.stopTimeout.total_seconds(),
+            )
+        self._signal("KILL")
+
+    def _signal(self, name: str) -> None:
         for process in list(self.workers.values()):
             try:
-                process.transport.signalProcess("TERM")
+                process.transport.signalProcess(name)
             except Exception:
-                pass
-        return self._stopping
+                pass  # it has just ended

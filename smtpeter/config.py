@@ -66,6 +66,8 @@ class Config:
     bounceDomain: str = "localhost"
     #: Worker processes; 1 runs the whole gateway in one process.
     workers: int = 1
+    #: How long the parent waits for its workers to stop before killing them.
+    stopTimeout: timedelta = timedelta(seconds=60)
 
     @property
     def database(self) -> Path:

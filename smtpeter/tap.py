@@ -203,6 +203,14 @@ class Options(usage.Options):
             " [default: the number of CPUs].",
         ],
         [
+            "stop-timeout",
+            None,
+            "60s",
+            "With several workers: how long a stop (SIGTERM, SIGINT) waits for them to finish"
+            " their deliveries in flight; a worker still running then is killed (its queue"
+            " is on disk, and the next start resumes it).",
+        ],
+        [
             "bounce-domain",
             None,
             None,
@@ -421,6 +429,7 @@ def makeConfig(options) -> Config:
         publicUrl=publicUrl,
         bounceDomain=bounceDomain,
         workers=workers,
+        stopTimeout=get("stop-timeout", parseDuration, None),
     )
 
 

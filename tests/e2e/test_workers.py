@@ -210,3 +210,24 @@ def test_queue_list_shows_every_workers_queue(makeGateway, sink):
     assert {e["worker"] for e in entries} == {1, 2}
     assert len(entries) == i + 1
     assert all(e["recipients"][0]["status"] == "pending" for e in entries)
+
+
+@pytest.mark.e2e
+def test_a_worker_that_does_not_stop_is_killed_after_the_stop_timeout(makeGateway, sink):
+    gateway = makeGateway(sink, "--stop-timeout", "2s")
+    gateway.waitForLog("worker 1 ready", "worker 2 ready")
+    first, second = gateway.workerPids()
+    os.kill(second, signal.SIGSTOP)  # hung: it can neither stop nor answer
+    started = time.monotonic()
+    gateway.process.send_signal(signal.SIGTERM)
+    assert gateway.process.wait(30) == -signal.SIGTERM  # twistd ends as the signal bids
+    assert 2 <= time.monotonic() - started < 20
+    log = gateway.logText()
+    assert "worker 2 did not stop within 2 s; killing it" in log
+    assert "worker 2 was killed by signal 9" in log
+    assert "worker 1 exited with status 0" in log
+    assert "worker 1 did not stop" not in log
+    for pid in (first, second):
+        assert (
+            not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
+        )
