@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,10 +36,32 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
+def _ephemeralLow() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: Ports for the servers tests start: below the kernel's ephemeral range, so
+#: that no outgoing connection (a client's, a delivery's) takes one between
+#: the choice and the server's bind, as it could when the kernel chose them.
+#: A run starts at a random place among 10,000 of them.
+_EPHEMERAL = _ephemeralLow()
+_ports = itertools.count(random.randrange(_EPHEMERAL - 12000, _EPHEMERAL - 2000))
+
+
 def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on or connects from now."""
+    for port in _ports:
+        if port >= _EPHEMERAL:
+            raise RuntimeError("no free port left below the ephemeral range")
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def waitForPort(
