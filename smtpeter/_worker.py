@@ -58,9 +58,12 @@ class ParentLink(Protocol):
 def main(argv: list[str]) -> int:
     index, count, parent, sockets, *arguments = argv
     dieWithParent(int(parent))
-    from ._reactor import install
-
-    install()
+    try:
+        from ._reactor import install
+    except ImportError:  # no epoll (not Linux): Twisted's default reactor
+        pass
+    else:
+        install()
     from twisted.internet import reactor, stdio
 
     from . import tap
