@@ -22,8 +22,9 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 from twisted.web.client import Agent
 
+from ._balance import RECHECK, Balance, LoadBoard
 from ._datadir import StartError, prepareDataDirectory
-from ._writethrough import WriteThroughPort, immediateTLS, listeningEndpoint
+from ._writethrough import WriteThroughPort, WriteThroughServer, immediateTLS, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
@@ -57,11 +58,27 @@ class WorkerRole:
     index: int
     #: The listening sockets the parent opened: (kind, description) -> (fd, family).
     sockets: dict[tuple[str, str], tuple[int, int]]
+    #: Where the workers publish how many connections each has open.
+    board: LoadBoard | None = None
 
     @property
     def runsSharedTasks(self) -> bool:
         """Webhook deliveries and the hourly purge run in one worker, the first."""
         return self.index == 1
+
+
+class BalancedServer(WriteThroughServer):
+    """A connection that its worker's L{Balance} counts while it is open."""
+
+    def __init__(self, sock, protocol, client, server, sessionno, reactor) -> None:
+        super().__init__(sock, protocol, client, server, sessionno, reactor)
+        if server.balance is not None:
+            server.balance.opened()
+
+    def connectionLost(self, reason) -> None:
+        if self.server.balance is not None:
+            self.server.balance.closed()
+        super().connectionLost(reason)
 
 
 class SharedPort(WriteThroughPort):
@@ -70,22 +87,45 @@ class SharedPort(WriteThroughPort):
     per turn of its reactor. Twisted's port takes all that are waiting (up
     to 100) at once, so one worker would take a burst of clients for itself
     while the others idle; one at a time, the least busy worker, back at
-    its C{epoll_wait} first, takes the next. Its connections write at once.
+    its C{epoll_wait} first, takes the next. With a L{Balance}, a worker
+    well ahead of the others leaves the next connection to them for a few
+    milliseconds (L{smtpeter._balance}). Its connections write at once.
     """
 
+    transport = BalancedServer
+    balance: Balance | None = None
+    _recheck = None
+
     def doRead(self) -> None:
+        if self.balance is not None and self.balance.holdBack():
+            # Level-triggered: still reading, the reactor would call again at once.
+            self.stopReading()
+            self._recheck = self.reactor.callLater(RECHECK, self._lookAgain)
+            return
         self.numberAccepts = 1
         super().doRead()
+
+    def _lookAgain(self) -> None:
+        self._recheck = None
+        if self.connected:
+            self.startReading()
+
+    def connectionLost(self, reason) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+        super().connectionLost(reason)
 
 
 class AdoptedPortService(Service):
     """Serves a listening socket that the parent process opened, as a L{SharedPort}."""
 
-    def __init__(self, reactor, fd: int, family: int, factory) -> None:
+    def __init__(self, reactor, fd: int, family: int, factory, balance: Balance | None = None):
         self.reactor = reactor
         self.fd = fd
         self.family = family
         self.factory = factory
+        self.balance = balance
         self.port = None
 
     def startService(self) -> None:
@@ -94,11 +134,16 @@ class AdoptedPortService(Service):
         self.port = SharedPort._fromListeningDescriptor(
             self.reactor, self.fd, self.family, self.factory
         )
+        self.port.balance = self.balance
         self.port.startListening()
         os.close(self.fd)  # the port has its own copy
+        if self.balance is not None:
+            self.balance.serving()
 
     def stopService(self):
         super().stopService()
+        if self.balance is not None:
+            self.balance.absent()
         if self.port is not None:
             return self.port.stopListening()
 
@@ -122,6 +167,12 @@ class GatewayService(MultiService):
         self.checkResolver = None
         #: The management API's operations, in a thread of their own.
         self.admin: ThreadedAdministration | None = None
+        #: A worker's count of its connections, shared by all its listeners.
+        self.balance = (
+            Balance(worker.board, worker.index, reactor)
+            if worker is not None and worker.board is not None
+            else None
+        )
 
     def privilegedStartService(self) -> None:
         try:
@@ -321,7 +372,7 @@ class GatewayService(MultiService):
                 # adds when it listens is added here (the endpoint keeps its
                 # context factory in this attribute; Twisted has no public way).
                 factory = TLSMemoryBIOFactory(endpoint._sslContextFactory, False, factory)
-            service = AdoptedPortService(self.reactor, fd, family, factory)
+            service = AdoptedPortService(self.reactor, fd, family, factory, self.balance)
         else:
             endpoint = listeningEndpoint(self.reactor, description)
             service = StreamServerEndpointService(endpoint, factory)

@@ -27,6 +27,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.logger import Logger, globalLogPublisher
 
+from ._balance import ABSENT, LoadBoard
 from ._datadir import StartError, prepareDataDirectory
 from ._worklog import decodeLine
 from .config import LISTENERS, Config
@@ -123,6 +124,8 @@ class Supervisor(Service):
     arguments: list[str]
     reactor: object
     listeners: list[Listener] = field(factory=list)
+    #: How many connections each worker has open (L{smtpeter._balance}).
+    board: LoadBoard | None = None
     workers: dict[int, WorkerProcess] = field(factory=dict)
     _restarts: dict[int, int] = field(factory=dict)
     _stopping: object = None
@@ -167,6 +170,7 @@ class Supervisor(Service):
         if not self.listeners:
             self.privilegedStartService()
         super().startService()
+        self.board = LoadBoard.create(self.config.workers)
         self.reactor.addSystemEventTrigger("after", "shutdown", self._exitIfFailed)
         for index in range(1, self.config.workers + 1):
             self._spawn(index)
@@ -174,9 +178,9 @@ class Supervisor(Service):
     def _spawn(self, index: int) -> None:
         process = WorkerProcess(self, index, started=self.reactor.seconds())
         self.workers[index] = process
-        childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r"}
+        childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r", 3: self.board.fd}
         sockets = []
-        for number, listener in enumerate(self.listeners, start=3):
+        for number, listener in enumerate(self.listeners, start=4):
             childFDs[number] = listener.fd
             sockets.append(listener.argument(number))
         arguments = [
@@ -186,6 +190,7 @@ class Supervisor(Service):
             str(index),
             str(self.config.workers),
             str(os.getpid()),
+            "3",
             json.dumps(sockets),
             *self.arguments,
         ]
@@ -214,6 +219,8 @@ class Supervisor(Service):
     def workerEnded(self, process: WorkerProcess, status) -> None:
         if self.workers.get(process.index) is process:
             del self.workers[process.index]
+            # Its count stays where it was: the others must not wait for it.
+            self.board.publish(process.index, ABSENT)
         code = getattr(status, "exitCode", None)
         signal = getattr(status, "signal", None)
         how = f"was killed by signal {signal}" if signal else f"exited with status {code}"

@@ -2,14 +2,16 @@
 One worker process of a gateway run with C{--workers N}, started by
 L{smtpeter._supervisor} as::
 
-    python -m smtpeter._worker INDEX COUNT PARENT-PID SOCKETS [twistd smtpeter options...]
+    python -m smtpeter._worker INDEX COUNT PARENT-PID BOARD SOCKETS [twistd smtpeter options...]
 
 It parses the same options the parent was given, adopts the listening
 sockets the parent passed (SOCKETS is a JSON list of C{[kind, description,
-fd, family]}), and runs a complete gateway. Its log events go to standard
-output as JSON lines (L{smtpeter._worklog}), which the parent publishes in
-its own log. It ends when the parent does: standard input closing means the
-parent is gone, and the kernel kills it at once if the parent is killed.
+fd, family]}), maps the load board whose descriptor is BOARD
+(L{smtpeter._balance}), and runs a complete gateway. Its log events go to
+standard output as JSON lines (L{smtpeter._worklog}), which the parent
+publishes in its own log. It ends when the parent does: standard input
+closing means the parent is gone, and the kernel kills it at once if the
+parent is killed.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class ParentLink(Protocol):
 
 
 def main(argv: list[str]) -> int:
-    index, count, parent, sockets, *arguments = argv
+    index, count, parent, board, sockets, *arguments = argv
     dieWithParent(int(parent))
     try:
         from ._reactor import install
@@ -67,6 +69,7 @@ def main(argv: list[str]) -> int:
     from twisted.internet import reactor, stdio
 
     from . import tap
+    from ._balance import LoadBoard
     from ._service import GatewayService, WorkerRole
 
     writer = WorkerLogWriter(os.fdopen(1, "wb"), reactor)
@@ -79,6 +82,7 @@ def main(argv: list[str]) -> int:
             (kind, description): (fd, family)
             for kind, description, fd, family in json.loads(sockets)
         },
+        LoadBoard.attach(int(board), int(count)),
     )
     service = GatewayService(options.config, reactor, worker=role)
     stdio.StandardIO(ParentLink(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY))

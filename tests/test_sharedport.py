@@ -1,13 +1,20 @@
-"""The listening port every worker shares takes one waiting connection per turn."""
+"""
+The listening port every worker shares takes one waiting connection per
+turn, and leaves it to the other workers while it is well ahead of them.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
 
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.tcp import Port
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactor, MemoryReactorClock
+from twisted.python.failure import Failure
 
+from smtpeter._balance import HOLD_LIMIT, RECHECK, SLACK, Balance, LoadBoard
 from smtpeter._service import SharedPort
 
 
@@ -53,3 +60,69 @@ def test_a_shared_port_takes_one_connection_each_time_it_is_readable():
 
 def test_twisteds_own_port_takes_every_waiting_connection_at_once():
     assert accepted(Port) == 3
+
+
+def test_a_worker_far_ahead_leaves_a_waiting_connection_to_a_less_busy_one():
+    server, clients = listeningWithWaitingClients(1)
+    board = LoadBoard.create(2)
+    busy, idle = MemoryReactorClock(), MemoryReactorClock()
+    ports, made = [], []
+    try:
+        for reactor, index in ((busy, 1), (idle, 2)):  # two workers, one socket
+            factory, accepted = recordingFactory()
+            port = SharedPort._fromListeningDescriptor(
+                reactor, os.dup(server.fileno()), socket.AF_INET, factory
+            )
+            port.balance = Balance(board, index, reactor)
+            port.balance.serving()
+            port.startListening()
+            ports.append(port)
+            made.append(accepted)
+        for _ in range(SLACK):
+            ports[0].balance.opened()
+
+        ports[0].doRead()
+        assert made[0] == [] and ports[0] not in busy.getReaders()  # holding back
+        ports[1].doRead()
+        assert len(made[1]) == 1 and board.count(2) == 1  # counted while open
+        busy.advance(RECHECK)
+        assert ports[0] in busy.getReaders()  # looking again
+
+        made[1][0].transport.connectionLost(Failure(ConnectionDone()))
+        assert board.count(2) == 0
+    finally:
+        for port in ports:
+            port.connectionLost(None)
+        for client in clients:
+            client.close()
+        server.close()
+        board.close()
+
+
+def test_a_worker_far_ahead_accepts_after_the_hold_limit_if_no_one_else_does():
+    server, clients = listeningWithWaitingClients(1)
+    board = LoadBoard.create(2)
+    board.publish(2, 0)  # looks idle, but never accepts (stopped, say)
+    reactor = MemoryReactorClock()
+    factory, made = recordingFactory()
+    port = SharedPort._fromListeningDescriptor(reactor, server.fileno(), socket.AF_INET, factory)
+    port.balance = Balance(board, 1, reactor)
+    for _ in range(SLACK):
+        port.balance.opened()
+    port.startListening()
+    try:
+        waited = 0.0
+        while not made:
+            port.doRead()
+            reactor.advance(RECHECK)
+            waited += RECHECK
+            assert waited <= HOLD_LIMIT + 2 * RECHECK
+        assert waited >= HOLD_LIMIT
+    finally:
+        for protocol in made:
+            protocol.transport.socket.close()
+        port.connectionLost(None)
+        for client in clients:
+            client.close()
+        server.close()
+        board.close()
