@@ -97,23 +97,33 @@ class Balance:
     index: int
     clock: object
     connections: int = 0
+    _serving: bool = field(default=False, init=False)
     _holdingSince: float | None = field(default=None, init=False)
 
     def serving(self) -> None:
         """The worker's ports listen: the others may now leave connections to it."""
-        self.board.publish(self.index, self.connections)
+        self._serving = True
+        self._publish()
 
     def absent(self) -> None:
-        """The worker's ports are closed: no one waits for it any more."""
+        """
+        The worker's ports are closed (it is stopping): no one waits for it
+        any more, however many sessions it still has to finish.
+        """
+        self._serving = False
         self.board.publish(self.index, ABSENT)
 
     def opened(self) -> None:
         self.connections += 1
-        self.board.publish(self.index, self.connections)
+        self._publish()
 
     def closed(self) -> None:
         self.connections -= 1
-        self.board.publish(self.index, self.connections)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._serving:
+            self.board.publish(self.index, self.connections)
 
     def holdBack(self) -> bool:
         """Should the next waiting connection be left to a less busy worker?"""

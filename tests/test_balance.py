@@ -49,7 +49,15 @@ def test_connections_are_counted_as_they_open_and_close(board):
     balance.opened()
     balance.closed()
     assert board.count(1) == balance.connections == 1
-    balance.absent()
+
+
+def test_a_stopping_worker_stays_absent_while_its_last_sessions_end(board):
+    balance = Balance(board, 1, Clock())
+    balance.serving()
+    balance.opened()
+    balance.opened()
+    balance.absent()  # its ports closed
+    balance.closed()
     assert board.count(1) == ABSENT
 
 
