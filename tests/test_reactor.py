@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.epollreactor import EPollReactor
@@ -95,3 +96,59 @@ def test_install_makes_it_the_processes_reactor():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "PromptEPollReactor"
+
+
+def countingWakeUps(reactor) -> list[int]:
+    """Make the reactor's waker count its wake-ups (writes to its pipe) instead of writing."""
+    woken = [0]
+    write = reactor.waker.wakeUp
+
+    def wakeUp() -> None:
+        woken[0] += 1
+        write()
+
+    reactor.waker.wakeUp = wakeUp
+    return woken
+
+
+def fromThread(reactor, f, delay: float = 0.0) -> threading.Thread:
+    def call() -> None:
+        time.sleep(delay)
+        reactor.callFromThread(f)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread
+
+
+def test_a_call_from_a_thread_while_the_reactor_is_busy_costs_no_wake_up():
+    reactor = PromptEPollReactor()
+    woken = countingWakeUps(reactor)
+    ran = []
+    try:
+        fromThread(reactor, lambda: ran.append(1)).join()  # not in poll: busy
+        assert woken == [0]
+        started = time.monotonic()
+        reactor.doIteration(10)  # does not wait: a call is queued
+        assert time.monotonic() - started < 5
+        reactor.runUntilCurrent()
+        assert ran == [1]
+    finally:
+        close(reactor)
+
+
+def test_a_call_from_a_thread_wakes_the_reactor_waiting_in_poll():
+    reactor = PromptEPollReactor()
+    woken = countingWakeUps(reactor)
+    ran = []
+    try:
+        thread = fromThread(reactor, lambda: ran.append(1), delay=0.1)
+        started = time.monotonic()
+        reactor.doIteration(10)
+        assert time.monotonic() - started < 5
+        thread.join()
+        assert woken == [1]
+        reactor.runUntilCurrent()
+        assert ran == [1]
+    finally:
+        close(reactor)
