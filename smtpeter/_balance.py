@@ -4,9 +4,10 @@ Connections spread by load over the workers that share a listening socket.
 The kernel gives a new connection on a shared socket to whichever worker
 calls C{accept()} first, and a busy worker, back in C{epoll_wait} between
 two of its sessions' reads, wins about as often as an idle one. A worker
-keeps the sessions it took: with 40 clients of 50 messages each on two
-workers, one worker served 25 sessions with its CPU flat out while the
-other, with 15, idled half the time.
+keeps the sessions it took: with 20 clients, each making two connections
+of 50 messages, one of two workers often held about twice as many
+sessions as the other, its CPU flat out while the other's idled half the
+time.
 
 So each worker publishes how many connections it has open on a
 L{LoadBoard}, a few bytes of memory every worker maps, and a worker with
