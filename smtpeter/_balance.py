@@ -139,3 +139,7 @@ class Balance:
             return True
         self._holdingSince = None  # no one else took it: accept it here
         return False
+
+    def taken(self) -> None:
+        """Another worker took the connection held back: the next one gets a hold of its own."""
+        self._holdingSince = None

@@ -7,6 +7,7 @@ order when stopped.
 from __future__ import annotations
 
 import os
+import select
 import sys
 from datetime import timedelta
 
@@ -107,8 +108,15 @@ class SharedPort(WriteThroughPort):
 
     def _lookAgain(self) -> None:
         self._recheck = None
-        if self.connected:
-            self.startReading()
+        if not self.connected:
+            return
+        waiting = select.poll()
+        waiting.register(self.fileno(), select.POLLIN)
+        if not waiting.poll(0):
+            # Another worker took it; the next connection, whenever it
+            # comes, is held back for a time of its own.
+            self.balance.taken()
+        self.startReading()
 
     def connectionLost(self, reason) -> None:
         if self._recheck is not None:

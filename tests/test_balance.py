@@ -102,3 +102,11 @@ def test_no_one_waits_for_a_worker_that_is_gone(board):
     balance, _ = balanced(board, 10)
     board.publish(2, ABSENT)  # what the parent writes when a worker ends
     assert not balance.holdBack()
+
+
+def test_a_hold_another_worker_ended_by_taking_the_connection_starts_afresh(board):
+    balance, clock = balanced(board, SLACK)
+    assert balance.holdBack()
+    balance.taken()
+    clock.advance(2 * HOLD_LIMIT)
+    assert balance.holdBack()  # a new connection: held back in turn

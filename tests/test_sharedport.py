@@ -78,7 +78,7 @@ def test_a_worker_far_ahead_leaves_a_waiting_connection_to_a_less_busy_one():
             port.startListening()
             ports.append(port)
             made.append(accepted)
-        for _ in range(SLACK):
+        for _ in range(SLACK + 1):  # still SLACK ahead once worker 2 has one
             ports[0].balance.opened()
 
         ports[0].doRead()
@@ -87,6 +87,13 @@ def test_a_worker_far_ahead_leaves_a_waiting_connection_to_a_less_busy_one():
         assert len(made[1]) == 1 and board.count(2) == 1  # counted while open
         busy.advance(RECHECK)
         assert ports[0] in busy.getReaders()  # looking again
+
+        # Later, another client: worker 1 holds it back afresh, not as the
+        # end of the hold that worker 2 ended by taking the first.
+        busy.advance(2 * HOLD_LIMIT)
+        clients.append(socket.create_connection(server.getsockname()))
+        ports[0].doRead()
+        assert made[0] == [] and ports[0] not in busy.getReaders()
 
         made[1][0].transport.connectionLost(Failure(ConnectionDone()))
         assert board.count(2) == 0
