@@ -39,6 +39,8 @@ MAX_LINE = 1024 * 1024
 #: A worker that dies sooner than this after its start is restarted only after a delay.
 QUICK_DEATH = timedelta(seconds=10)
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+#: The load board's descriptor in a worker (L{smtpeter._balance}); the listeners follow it.
+BOARD_FD = 3
 
 
 @define
@@ -178,9 +180,9 @@ class Supervisor(Service):
     def _spawn(self, index: int) -> None:
         process = WorkerProcess(self, index, started=self.reactor.seconds())
         self.workers[index] = process
-        childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r", 3: self.board.fd}
+        childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r", BOARD_FD: self.board.fd}
         sockets = []
-        for number, listener in enumerate(self.listeners, start=4):
+        for number, listener in enumerate(self.listeners, start=BOARD_FD + 1):
             childFDs[number] = listener.fd
             sockets.append(listener.argument(number))
         arguments = [
@@ -190,7 +192,7 @@ class Supervisor(Service):
             str(index),
             str(self.config.workers),
             str(os.getpid()),
-            "3",
+            str(BOARD_FD),
             json.dumps(sockets),
             *self.arguments,
         ]
