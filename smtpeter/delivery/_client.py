@@ -80,9 +80,12 @@ class SMTPClientProtocol(Protocol):
         self.timeout = timeout
         self._buffer = b""
         self._lines: list[str] = []
-        self._waiting: deque[Deferred] = deque()
+        #: Who waits for replies, in order: C{[Deferred, how many, those come so far]}.
+        self._waiting: deque[list] = deque()
         self._early: deque[ServerReply] = deque()
         self._dropAfterNextReply = False
+        #: Fires when the hop has kept a wait without a reply for C{timeout}.
+        self._timer = None
         self.lost = False
         self.extensions: dict[str, str] = {}
 
@@ -119,10 +122,23 @@ class SMTPClientProtocol(Protocol):
                 self._deliver(reply)
 
     def _deliver(self, reply: ServerReply) -> None:
-        if self._waiting:
-            self._waiting.popleft().callback(reply)
-        else:
+        if not self._waiting:
             self._early.append(reply)
+            return
+        waiter = self._waiting[0]
+        d, count, replies = waiter
+        if count == 1 and replies is None:
+            self._waiting.popleft()
+            d.callback(reply)
+        else:
+            replies.append(reply)
+            if len(replies) < count:
+                self._timer.reset(self._seconds)
+                return
+            self._waiting.popleft()
+            d.callback(replies)
+        if self._waiting:
+            self._timer.reset(self._seconds)  # the next reply has its full time
 
     def _abort(self, why: str) -> None:
         log.warn("next hop protocol error: {why}", why=why)
@@ -131,31 +147,62 @@ class SMTPClientProtocol(Protocol):
 
     def _failAll(self, error: Exception) -> None:
         while self._waiting:
-            self._waiting.popleft().errback(error)
+            self._waiting.popleft()[0].errback(error)
 
     def connectionLost(self, reason=None) -> None:
         self.lost = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
         self._failAll(ConnectionLost("connection to next hop lost"))
 
-    def expect(self, timeout: timedelta | None = None) -> Deferred:
+    @property
+    def _seconds(self) -> float:
+        return self.timeout.total_seconds()
+
+    def expect(self) -> Deferred:
         """C{Deferred[ServerReply]}: the next reply not yet taken."""
         if self._early:
             d = Deferred()
             d.callback(self._early.popleft())
             return d
-        if self.lost:
+        return self._wait(1, None)
+
+    def expectReplies(self, count: int) -> Deferred:
+        """
+        C{Deferred[list[ServerReply]]}: the next C{count} replies, together
+        (those to a pipelined group of commands): one wait, not one each.
+        """
+        replies = []
+        while self._early and len(replies) < count:
+            replies.append(self._early.popleft())
+        if len(replies) == count:
             d = Deferred()
+            d.callback(replies)
+            return d
+        return self._wait(count, replies)
+
+    def _wait(self, count: int, replies: list | None) -> Deferred:
+        d = Deferred()
+        if self.lost:
             d.errback(ConnectionLost("connection to next hop lost"))
             return d
-        d = Deferred()
-        self._waiting.append(d)
-        seconds = (timeout or self.timeout).total_seconds()
-        d.addTimeout(seconds, self.clock, onTimeoutCancel=self._timedOut)
+        if not self._waiting:
+            # One timer for the connection, not one per reply: armed again
+            # (a cheap move to a later time) when a wait starts or a reply comes.
+            if self._timer is None:
+                self._timer = self.clock.callLater(self._seconds, self._timedOut)
+            else:
+                self._timer.reset(self._seconds)
+        self._waiting.append([d, count, replies])
         return d
 
-    def _timedOut(self, result, timeout):
+    def _timedOut(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return  # idle: nothing was awaited
         self.transport.abortConnection()
-        raise ClientError(f"no reply from next hop within {timeout:.0f} s")
+        self._failAll(ClientError(f"no reply from next hop within {self._seconds:.0f} s"))
 
     def write(self, data: bytes) -> None:
         """
@@ -171,9 +218,9 @@ class SMTPClientProtocol(Protocol):
     def send(self, line: str) -> None:
         self.write(line.encode("utf-8") + b"\r\n")
 
-    async def command(self, line: str, timeout: timedelta | None = None) -> ServerReply:
+    async def command(self, line: str) -> ServerReply:
         self.send(line)
-        return await self.expect(timeout)
+        return await self.expect()
 
     async def ehlo(self, name: str) -> ServerReply:
         reply = await self.command(f"EHLO {name}")

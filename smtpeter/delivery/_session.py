@@ -140,8 +140,9 @@ class HopSession:
         relayed = "DSN" in protocol.extensions
         if pipelining:
             protocol.write("".join(c + "\r\n" for c in commands + ["DATA"]).encode())
-            replies = [await protocol.expect() for _ in commands]
+            *replies, dataReply = await protocol.expectReplies(len(commands) + 1)
         else:
+            dataReply = None
             replies = []
             for command in commands:
                 replies.append(await protocol.command(command))
@@ -149,8 +150,6 @@ class HopSession:
                     break
         mailReply = replies[0]
         if mailReply.code != 250:
-            if pipelining:
-                await protocol.expect()  # the DATA reply
             await self._reset()
             return [Outcome.fromReply(mailReply, "MAIL", self.host)] * len(recipients)
         outcomes: list[Outcome | None] = []
@@ -160,7 +159,6 @@ class HopSession:
                 if reply.code == 250 or reply.code == 251
                 else Outcome.fromReply(reply, "RCPT", self.host)
             )
-        dataReply = await protocol.expect() if pipelining else None
         if all(o is not None for o in outcomes):
             if dataReply is not None and dataReply.code == 354:
                 # A server that started DATA although no recipient was

@@ -76,6 +76,54 @@ def test_reply_timeout_fails_the_wait():
     assert transport.disconnecting
 
 
+def test_a_reply_that_comes_restarts_the_wait_for_the_next():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    first, second = protocol.expect(), protocol.expect()
+    clock.advance(200)
+    protocol.dataReceived(b"250 one\r\n")
+    clock.advance(200)  # 400 s since the wait began, 200 since the last reply
+    assert first.result.code == 250 and not second.called
+    assert not transport.disconnecting
+    clock.advance(101)
+    failures = []
+    second.addErrback(failures.append)
+    assert failures and "no reply" in str(failures[0].value)
+    assert transport.disconnecting
+
+
+def test_one_timer_per_connection_and_none_fires_while_idle():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    for _ in range(5):
+        d = ensureDeferred(protocol.command("NOOP"))
+        protocol.dataReceived(b"250 ok\r\n")
+        assert d.result.code == 250
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(3600)  # parked, with nothing awaited: the hop owes no reply
+    assert not transport.disconnecting
+    d = ensureDeferred(protocol.command("NOOP"))
+    clock.advance(299)
+    protocol.dataReceived(b"250 ok\r\n")
+    assert d.result.code == 250 and not transport.disconnecting
+
+
+def test_replies_to_a_pipelined_group_come_together():
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    group = protocol.expectReplies(3)
+    protocol.dataReceived(b"250 a\r\n250 b\r\n")
+    assert not group.called
+    protocol.dataReceived(b"354 c\r\n250 early\r\n")
+    assert [r.code for r in group.result] == [250, 250, 354]
+    assert protocol.expect().result.lines == ("early",)
+    lost = protocol.expectReplies(2)
+    protocol.connectionLost()
+    failures = []
+    lost.addErrback(failures.append)
+    assert failures and not clock.getDelayedCalls()
+
+
 def test_pipelined_transaction_outcomes_per_recipient():
     protocol, transport, clock = connected()
     protocol.dataReceived(b"220 hi\r\n")
