@@ -44,7 +44,10 @@ class DeliveryAgent:
     replyTimeout: timedelta = timedelta(minutes=5)
     maxMessagesPerConnection: int = 100
     _slots: dict = field(factory=dict, init=False)
+    #: Parked connections per hop, as C{(session, when parked)}, oldest first.
     _idle: dict = field(factory=lambda: defaultdict(list), init=False)
+    #: Closes the connections parked for C{idleTime}; one for the agent, not one per park.
+    _sweep: object = field(default=None, init=False)
 
     def deliver(self, message, content, recipients):
         return ensureDeferred(self._deliver(message, content, list(recipients)))
@@ -173,9 +176,7 @@ class DeliveryAgent:
     def _takeIdle(self, hop: Hop) -> HopSession | None:
         parked = self._idle[hop]
         while parked:
-            session, timer = parked.pop()
-            if timer.active():
-                timer.cancel()
+            session, _ = parked.pop()  # the one used last: the others may expire
             if session.usable:
                 return session
         return None
@@ -184,23 +185,33 @@ class DeliveryAgent:
         if not session.usable or session.messages >= self.maxMessagesPerConnection:
             ensureDeferred(session.quit())
             return
-        entry = []
+        self._idle[hop].append((session, self.reactor.seconds()))
+        if self._sweep is None:
+            self._sweep = self.reactor.callLater(self.idleTime.total_seconds(), self._expire)
 
-        def expire():
-            if entry[0] in self._idle[hop]:
-                self._idle[hop].remove(entry[0])
-            ensureDeferred(session.quit())
-
-        timer = self.reactor.callLater(self.idleTime.total_seconds(), expire)
-        entry.append((session, timer))
-        self._idle[hop].append(entry[0])
+    def _expire(self) -> None:
+        """Close what has been parked for C{idleTime}; come back when the next one is due."""
+        self._sweep = None
+        now = self.reactor.seconds()
+        limit = self.idleTime.total_seconds()
+        due = []
+        for parked in self._idle.values():
+            fresh = next((i for i, (_, since) in enumerate(parked) if now - since < limit), None)
+            expired = parked[:fresh] if fresh is not None else parked[:]
+            for session, _ in expired:
+                ensureDeferred(session.quit())
+            del parked[: len(expired)]
+            if parked:
+                due.append(parked[0][1] + limit)
+        if due:
+            self._sweep = self.reactor.callLater(min(due) - now, self._expire)
 
     def stop(self):
         quits = []
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for parked in self._idle.values():
-            for session, timer in parked:
-                if timer.active():
-                    timer.cancel()
-                quits.append(ensureDeferred(session.quit()))
+            quits.extend(ensureDeferred(session.quit()) for session, _ in parked)
             parked.clear()
         return DeferredList(quits) if quits else succeed(None)

@@ -1,0 +1,69 @@
+"""The delivery agent's pool of parked connections."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import define
+from twisted.internet.task import Clock
+
+from smtpeter.delivery._agent import DeliveryAgent
+from smtpeter.delivery._router import Hop, Router
+
+
+@define
+class ParkedSession:
+    usable: bool = True
+    messages: int = 1
+    quitted: bool = False
+
+    async def quit(self) -> None:
+        self.quitted = True
+
+
+def agent() -> tuple[DeliveryAgent, Clock]:
+    clock = Clock()
+    hop = Hop("relay.test", 25, True)
+    return DeliveryAgent(clock, Router(None, hop), "gw.test", idleTime=timedelta(seconds=10)), clock
+
+
+def test_parked_connections_close_after_idle_time_under_one_timer():
+    pool, clock = agent()
+    hop = Hop("relay.test", 25, True)
+    first, second = ParkedSession(), ParkedSession()
+    pool._park(hop, first)
+    clock.advance(4)
+    pool._park(hop, second)
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(5.9)
+    assert not first.quitted
+    clock.advance(0.1)
+    assert first.quitted and not second.quitted
+    clock.advance(3.9)
+    assert not second.quitted
+    clock.advance(0.1)
+    assert second.quitted and not clock.getDelayedCalls()
+
+
+def test_a_connection_taken_again_is_not_closed_and_the_last_parked_is_taken():
+    pool, clock = agent()
+    hop = Hop("relay.test", 25, True)
+    old, recent = ParkedSession(), ParkedSession()
+    pool._park(hop, old)
+    clock.advance(1)
+    pool._park(hop, recent)
+    assert pool._takeIdle(hop) is recent
+    clock.advance(20)
+    assert old.quitted and not recent.quitted
+    assert pool._takeIdle(hop) is None
+    pool._park(hop, recent)  # parked again later: a timer of its own
+    clock.advance(10)
+    assert recent.quitted
+
+
+def test_stop_closes_what_is_parked_and_the_timer():
+    pool, clock = agent()
+    session = ParkedSession()
+    pool._park(Hop("relay.test", 25, True), session)
+    pool.stop()
+    assert session.quitted and not clock.getDelayedCalls()
