@@ -21,19 +21,20 @@ class ParkedSession:
         self.quitted = True
 
 
+HOP = Hop("relay.test", 25, True)
+
+
 def agent() -> tuple[DeliveryAgent, Clock]:
     clock = Clock()
-    hop = Hop("relay.test", 25, True)
-    return DeliveryAgent(clock, Router(None, hop), "gw.test", idleTime=timedelta(seconds=10)), clock
+    return DeliveryAgent(clock, Router(None, HOP), "gw.test", idleTime=timedelta(seconds=10)), clock
 
 
 def test_parked_connections_close_after_idle_time_under_one_timer():
     pool, clock = agent()
-    hop = Hop("relay.test", 25, True)
     first, second = ParkedSession(), ParkedSession()
-    pool._park(hop, first)
+    pool._park(HOP, first)
     clock.advance(4)
-    pool._park(hop, second)
+    pool._park(HOP, second)
     assert len(clock.getDelayedCalls()) == 1
     clock.advance(5.9)
     assert not first.quitted
@@ -47,16 +48,15 @@ def test_parked_connections_close_after_idle_time_under_one_timer():
 
 def test_a_connection_taken_again_is_not_closed_and_the_last_parked_is_taken():
     pool, clock = agent()
-    hop = Hop("relay.test", 25, True)
     old, recent = ParkedSession(), ParkedSession()
-    pool._park(hop, old)
+    pool._park(HOP, old)
     clock.advance(1)
-    pool._park(hop, recent)
-    assert pool._takeIdle(hop) is recent
+    pool._park(HOP, recent)
+    assert pool._takeIdle(HOP) is recent
     clock.advance(20)
     assert old.quitted and not recent.quitted
-    assert pool._takeIdle(hop) is None
-    pool._park(hop, recent)  # parked again later: a timer of its own
+    assert pool._takeIdle(HOP) is None
+    pool._park(HOP, recent)  # parked again later: a timer of its own
     clock.advance(10)
     assert recent.quitted
 
@@ -64,6 +64,6 @@ def test_a_connection_taken_again_is_not_closed_and_the_last_parked_is_taken():
 def test_stop_closes_what_is_parked_and_the_timer():
     pool, clock = agent()
     session = ParkedSession()
-    pool._park(Hop("relay.test", 25, True), session)
+    pool._park(HOP, session)
     pool.stop()
     assert session.quitted and not clock.getDelayedCalls()
