@@ -196,11 +196,12 @@ class DeliveryAgent:
         limit = self.idleTime.total_seconds()
         due = []
         for parked in self._idle.values():
-            fresh = next((i for i, (_, since) in enumerate(parked) if now - since < limit), None)
-            expired = parked[:fresh] if fresh is not None else parked[:]
-            for session, _ in expired:
+            fresh = next(
+                (i for i, (_, since) in enumerate(parked) if now - since < limit), len(parked)
+            )
+            for session, _ in parked[:fresh]:
                 ensureDeferred(session.quit())
-            del parked[: len(expired)]
+            del parked[:fresh]
             if parked:
                 due.append(parked[0][1] + limit)
         if due:

@@ -125,8 +125,7 @@ class SMTPClientProtocol(Protocol):
         if not self._waiting:
             self._early.append(reply)
             return
-        waiter = self._waiting[0]
-        d, count, replies = waiter
+        d, count, replies = self._waiting[0]
         if count == 1 and replies is None:
             self._waiting.popleft()
             d.callback(reply)
