@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 
-from smtpeter.delivery._client import SMTPClientProtocol, dotStuff
+from smtpeter.delivery._client import ClientError, SMTPClientProtocol, dotStuff
 from smtpeter.delivery._session import HopSession
 from smtpeter.queue import Envelope, Recipient
 
+from ..queue.test_spool import result
 from ..smtp.harness import TLSStringTransport
 
 
@@ -70,9 +72,8 @@ def test_reply_timeout_fails_the_wait():
     protocol.dataReceived(b"220 hi\r\n")
     d = ensureDeferred(protocol.command("NOOP"))
     clock.advance(301)
-    failures = []
-    d.addErrback(failures.append)
-    assert failures and "no reply" in str(failures[0].value)
+    with pytest.raises(ClientError, match="no reply"):
+        result(d)
     assert transport.disconnecting
 
 
@@ -86,9 +87,8 @@ def test_a_reply_that_comes_restarts_the_wait_for_the_next():
     assert first.result.code == 250 and not second.called
     assert not transport.disconnecting
     clock.advance(101)
-    failures = []
-    second.addErrback(failures.append)
-    assert failures and "no reply" in str(failures[0].value)
+    with pytest.raises(ClientError, match="no reply"):
+        result(second)
     assert transport.disconnecting
 
 
@@ -119,9 +119,9 @@ def test_replies_to_a_pipelined_group_come_together():
     assert protocol.expect().result.lines == ("early",)
     lost = protocol.expectReplies(2)
     protocol.connectionLost()
-    failures = []
-    lost.addErrback(failures.append)
-    assert failures and not clock.getDelayedCalls()
+    with pytest.raises(ConnectionLost):
+        result(lost)
+    assert not clock.getDelayedCalls()
 
 
 def test_pipelined_transaction_outcomes_per_recipient():
