@@ -12,6 +12,7 @@ before the recipient's state, so a crash can duplicate a DSN, never lose one.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from attrs import define, evolve, field, frozen
@@ -23,6 +24,7 @@ from twisted.internet.defer import (
     succeed,
 )
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..events import DEFERRAL, DELIVERY, FAILURE, WARNING, Event, IEventSink
@@ -94,6 +96,8 @@ class Entry:
     content: bytes | None = field(default=None, repr=False)
     timer: object = None
     running: bool = False
+    #: Due, and waiting in the ready queue for a delivery slot.
+    ready: bool = False
     #: Kept for a login in hold mode: not delivered until released.
     held: bool = False
 
@@ -111,6 +115,7 @@ class QueueManager:
     hostname: str
     events: IEventSink
     retry: RetryPolicy = RetryPolicy()
+    #: How many messages are being delivered at once; the rest that are due wait in line.
     concurrency: int = 32
     #: The feature chain (L{smtpeter.features.ITransformer}).
     transformer: object = field(factory=PassThrough)
@@ -122,13 +127,17 @@ class QueueManager:
     suppressFor: timedelta | None = timedelta(days=365)
     #: How long held mail (hold mode) is kept before it is dropped.
     holdFor: timedelta = timedelta(days=7)
+    #: Bytes of message content kept in memory for a first attempt, at most.
+    #: Beyond it (a backlog), content is read back from the spool when sent.
+    contentInMemory: int = 64 * 1024 * 1024
     entries: dict[str, Entry] = field(factory=dict, init=False)
-    _slots: DeferredSemaphore = field(init=False)
+    #: Due entries waiting for a slot, oldest first: one L{Entry} each, no
+    #: coroutine or Deferred, so a long backlog costs little memory or GC.
+    _ready: deque = field(factory=deque, init=False)
+    _starting: object = field(default=None, init=False)
+    _contentBytes: int = field(default=0, init=False)
     _stopping: bool = field(default=False, init=False)
     _inFlight: set = field(factory=set, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._slots = DeferredSemaphore(self.concurrency)
 
     # Accepting ------------------------------------------------------------
 
@@ -159,12 +168,12 @@ class QueueManager:
         except Exception:
             log.failure("could not store message")
             raise SMTPRefusal(LOCAL_ERROR)
-        entry = Entry(
-            evolve(message, content=b""),
-            [RecipientState() for _ in envelope.recipients],
-            # A large body is read back from the spool when it is sent.
-            content if isinstance(content, bytes) else None,
-        )
+        entry = Entry(evolve(message, content=b""), [RecipientState() for _ in envelope.recipients])
+        # A large body, or one beyond the memory budget, is read back from
+        # the spool when it is sent.
+        if isinstance(content, bytes) and self._contentBytes < self.contentInMemory:
+            entry.content = content
+            self._contentBytes += len(content)
         self.entries[message.qid] = entry
         self._recorded(self.events.accepted(message))
         if options.hold:
@@ -273,8 +282,9 @@ class QueueManager:
             self._event(FAILURE, message, recipient.address, details)
             if notify and recipient.wants("FAILURE"):
                 reports.append(dsn.RecipientReport(recipient, dsn.FAILED, outcome))
+        content = self._takeContent(entry)
         if reports and message.envelope.sender and not message.isDSN:
-            content = entry.content or await self.spool.readContent(message.qid)
+            content = content or await self.spool.readContent(message.qid)
             envelope, body = dsn.buildDSN(
                 self.hostname, message, content, reports, self.clock.seconds()
             )
@@ -290,38 +300,57 @@ class QueueManager:
             return
         if entry.timer is not None and entry.timer.active():
             entry.timer.cancel()
-        delay = max(0.0, when - self.clock.seconds())
-        entry.timer = self.clock.callLater(delay, self._due, entry)
+        entry.timer = None
+        delay = when - self.clock.seconds()
+        if delay > 0:
+            entry.timer = self.clock.callLater(delay, self._due, entry)
+        else:
+            self._due(entry)
 
     def _due(self, entry: Entry) -> None:
-        d = ensureDeferred(self._attempt(entry))
-        d.addErrback(lambda f: log.failure("queue run of {qid} failed", f, qid=entry.message.qid))
-        d.addErrback(lambda _: self._schedule(entry, self.clock.seconds() + 60))
-        self._inFlight.add(d)
-        d.addBoth(lambda _: self._inFlight.discard(d))
-
-    async def _attempt(self, entry: Entry) -> None:
-        if entry.running or entry.held or self._stopping:
+        """Put the entry in line for a delivery slot; started from the reactor, never inline."""
+        entry.timer = None  # fired, if it was set: no cycle left for the GC to find
+        if entry.ready or entry.running or entry.held or self._stopping:
             return
+        entry.ready = True
+        self._ready.append(entry)
+        if self._starting is None and len(self._inFlight) < self.concurrency:
+            self._starting = self.clock.callLater(0, self._startReady)
+
+    def _startReady(self) -> None:
+        """Start due entries, oldest first, while there are free slots."""
+        self._starting = None
+        while self._ready and len(self._inFlight) < self.concurrency and not self._stopping:
+            entry = self._ready.popleft()
+            entry.ready = False
+            if entry.running or entry.held or entry.message.qid not in self.entries:
+                continue  # dropped, held or being worked on since it was put in line
+            self._start(entry)
+
+    def _start(self, entry: Entry) -> None:
         entry.running = True
-        try:
-            await self._slots.acquire()
-            try:
-                await self._deliver(entry)
-            finally:
-                self._slots.release()
-        finally:
+        d = ensureDeferred(self._deliver(entry))
+        self._inFlight.add(d)
+
+        def finished(result) -> None:
             entry.running = False
+            self._inFlight.discard(d)
+            if isinstance(result, Failure):
+                log.failure("queue run of {qid} failed", result, qid=entry.message.qid)
+                self._schedule(entry, self.clock.seconds() + 60)
+            if self._ready and self._starting is None and not self._stopping:
+                self._starting = self.clock.callLater(0, self._startReady)
+
+        d.addBoth(finished)
 
     async def _deliver(self, entry: Entry) -> None:
         message = entry.message
         pending = entry.pending
         if not pending or self._stopping:
             return
-        content = entry.content
+        content = self._takeContent(entry)
         if content is None:
             content = await self.spool.readContent(message.qid)
-        entry.content = None
         suppressed = await self._suppressed(message, pending)
         sending = [i for i in pending if i not in suppressed]
         sent = iter(await self._send(entry, content, sending) if sending else [])
@@ -412,6 +441,13 @@ class QueueManager:
             await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
 
+    def _takeContent(self, entry: Entry) -> bytes | None:
+        """The content kept in memory for the first attempt, given up: later ones read the spool."""
+        content, entry.content = entry.content, None
+        if content is not None:
+            self._contentBytes -= len(content)
+        return content
+
     async def _send(self, entry: Entry, content: bytes, pending: list[int]) -> list:
         """
         Through the feature chain to the agent: one transaction for all
@@ -496,6 +532,10 @@ class QueueManager:
         for entry in self.entries.values():
             if entry.timer is not None and entry.timer.active():
                 entry.timer.cancel()
+        if self._starting is not None:
+            self._starting.cancel()
+            self._starting = None
+        self._ready.clear()
         if not self._inFlight:
             return succeed(0)
         settled = Deferred()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from email import message_from_bytes
 
-from twisted.internet.defer import succeed
+from twisted.internet.defer import ensureDeferred, succeed
 from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
@@ -218,3 +219,96 @@ def test_stop_gives_up_waiting_after_the_grace_period():
     clock.advance(1)
     assert result(stopped) == 1
     assert qid in queue.spool.messages  # made again at the next start
+
+
+def heldManager(script, **options):
+    queue, _, clock, events = manager({})
+    queue.agent = HeldAgent(script)
+    for name, value in options.items():
+        setattr(queue, name, value)
+    return queue, queue.agent, clock, events
+
+
+def test_due_messages_wait_in_line_for_a_slot_oldest_first():
+    script = {f"r{i}@x.test": [OK] for i in range(5)}
+    queue, agent, clock, _ = heldManager(script, concurrency=2)
+    qids = [enqueue(queue, [f"r{i}@x.test"]) for i in range(5)]
+    clock.advance(0)
+    assert [c[0] for c in agent.calls] == qids[:2]
+    d, outcomes = agent.held.pop(0)
+    d.callback(outcomes)
+    clock.advance(0)
+    assert [c[0] for c in agent.calls] == qids[:3]
+    for _ in range(4):
+        d, outcomes = agent.held.pop(0)
+        d.callback(outcomes)
+        clock.advance(0)
+    assert [c[0] for c in agent.calls] == qids and queue.entries == {}
+
+
+def test_a_message_waiting_in_line_can_be_deleted_and_is_never_sent():
+    script = {"a@x.test": [OK], "b@x.test": [OK], "s@example.com": [OK]}
+    queue, agent, clock, events = heldManager(script, concurrency=1)
+    enqueue(queue, ["a@x.test"])
+    waiting = enqueue(queue, ["b@x.test"])
+    clock.advance(0)
+    assert result(ensureDeferred(queue.delete(waiting))) is True
+    while agent.held:
+        d, outcomes = agent.held.pop()
+        d.callback(outcomes)
+        clock.advance(0)
+    # The first message, then the DSN about the deleted one; never the deleted one.
+    assert [c[1] for c in agent.calls] == [["a@x.test"], ["s@example.com"]]
+    assert waiting not in queue.spool.messages and queue.entries == {}
+    [failure] = [e for e in events.events if e.type == "failure"]
+    assert failure.recipient == "b@x.test" and failure.details["reason"] == "deleted"
+
+
+def test_retry_now_does_not_put_a_waiting_message_in_line_twice():
+    queue, agent, clock, _ = heldManager({"a@x.test": [OK], "b@x.test": [OK]}, concurrency=1)
+    enqueue(queue, ["a@x.test"])
+    waiting = enqueue(queue, ["b@x.test"])
+    assert queue.retryNow(waiting) and queue.retryNow(waiting)
+    clock.advance(0)
+    for _ in range(2):
+        d, outcomes = agent.held.pop()
+        d.callback(outcomes)
+        clock.advance(0)
+    assert [c[1] for c in agent.calls] == [["a@x.test"], ["b@x.test"]] and agent.held == []
+
+
+def test_a_failed_queue_run_is_logged_and_tried_again_a_minute_later():
+    class Broken(ScriptedAgent):
+        def deliver(self, message, content, recipients):
+            if not self.calls:
+                self.calls.append(None)
+                raise RuntimeError("a bug in the agent")
+            return super().deliver(message, content, recipients)
+
+    queue, _, clock, events = manager({})
+    queue.agent = Broken({"a@x.test": [OK]})
+    observed = []
+    globalLogPublisher.addObserver(observed.append)
+    try:
+        qid = enqueue(queue, ["a@x.test"])
+        clock.advance(0)
+    finally:
+        globalLogPublisher.removeObserver(observed.append)
+    assert [e["log_format"] for e in observed if e.get("log_failure")] == [
+        "queue run of {qid} failed"
+    ]
+    assert qid in queue.entries and not queue.entries[qid].running
+    clock.advance(59)
+    assert queue.agent.calls == [None]
+    clock.advance(1)
+    assert queue.agent.calls[1][:2] == (qid, ["a@x.test"]) and queue.entries == {}
+
+
+def test_content_beyond_the_memory_budget_is_read_back_from_the_spool():
+    queue, agent, clock, _ = heldManager({"a@x.test": [OK], "b@x.test": [OK]})
+    queue.contentInMemory = 20  # the first 20-byte message uses it all
+    first, second = enqueue(queue, ["a@x.test"]), enqueue(queue, ["b@x.test"])
+    assert queue.entries[first].content is not None and queue.entries[second].content is None
+    clock.advance(0)
+    assert [c[2] for c in agent.calls] == [b"Subject: x\r\n\r\nbody\r\n"] * 2
+    assert queue._contentBytes == 0
