@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
 
     from . import tap
     from ._balance import LoadBoard
-    from ._service import GatewayService, WorkerRole
+    from ._service import GatewayService, WorkerRole, freezeStartup
 
     writer = WorkerLogWriter(os.fdopen(1, "wb"), reactor)
     globalLogBeginner.beginLoggingTo([writer], redirectStandardIO=False)
@@ -92,6 +92,7 @@ def main(argv: list[str]) -> int:
         try:
             service.privilegedStartService()
             service.startService()
+            freezeStartup()
         except SystemExit:
             failed.append(True)
             reactor.stop()

@@ -440,6 +440,7 @@ def makeService(options: Options):
         from ._supervisor import Supervisor
 
         return Supervisor(options.config, options.arguments, reactor)
-    from ._service import GatewayService
+    from ._service import GatewayService, freezeStartup
 
+    reactor.callWhenRunning(freezeStartup)
     return GatewayService(options.config, reactor)
