@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 from ..config import checkPublicUrl
 from ..queue._message import FEATURES
+from ._changes import ChangeMarks, Database, changed
 from ._exceptions import LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import (
     DUMMY_HASH,
@@ -76,6 +77,28 @@ class LoginRecord:
         }
 
 
+def judge(
+    record: LoginRecord | None, password: str, now: float
+) -> tuple[LoginRecord | None, tuple | None]:
+    """
+    C{record} if it is an enabled login and this is its password, else
+    C{None}; and the change its row needs (for L{LoginStore.apply}), if
+    any: a new C{last_used} (written at most once a minute), or a hash from
+    an earlier version replaced by the fast kind. Costs one hash whether or
+    not there is a login (microseconds; an scrypt hash from an earlier
+    version ~0.1 s until it is replaced).
+    """
+    ok = verifyPassword(password, record.passwordHash if record else DUMMY_HASH)
+    if record is None or not ok or not record.enabled:
+        return None, None
+    if needsUpgrade(record.passwordHash):
+        record = evolve(record, passwordHash=hashPassword(password))
+        return record, (record.name, now, record.passwordHash)
+    if record.lastUsed is None or now - record.lastUsed >= LAST_USED_RESOLUTION:
+        return record, (record.name, now, None)
+    return record, None
+
+
 def knownFeatures() -> list[str]:
     """The built-in features and those that installed plugins add."""
     from ..features import discover
@@ -98,11 +121,15 @@ def checkFeatures(features: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> Database:
     """Open (creating if needed) the database, in WAL mode so that the CLI
-    and the gateway can use it at the same time."""
+    and the gateway can use it at the same time, with its change marks
+    (L{smtpeter.store._changes})."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(
+        str(path), timeout=10, isolation_level=None, check_same_thread=False, factory=Database
+    )
+    db.marks = ChangeMarks(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     applySchema(db, _SCHEMA)
@@ -170,6 +197,7 @@ class LoginStore:
             )
         except sqlite3.IntegrityError:
             raise LoginExists(name)
+        changed(self._db, "logins")
         return record, password
 
     def update(
@@ -192,16 +220,19 @@ class LoginStore:
             "UPDATE logins SET features = ?, public_url = ? WHERE name = ?",
             (json.dumps(sorted(features)), record.publicUrl, name),
         )
+        changed(self._db, "logins")
         return evolve(record, features=features)
 
     def setHold(self, name: str, hold: bool) -> LoginRecord:
         record = self.require(name)
         self._db.execute("UPDATE logins SET hold = ? WHERE name = ?", (int(hold), name))
+        changed(self._db, "logins")
         return evolve(record, hold=hold)
 
     def setEnabled(self, name: str, enabled: bool) -> LoginRecord:
         record = self.require(name)
         self._db.execute("UPDATE logins SET enabled = ? WHERE name = ?", (int(enabled), name))
+        changed(self._db, "logins")
         return evolve(record, enabled=enabled)
 
     def resetPassword(self, name: str) -> tuple[LoginRecord, str]:
@@ -209,33 +240,19 @@ class LoginStore:
         password = generatePassword()
         pwhash = hashPassword(password)
         self._db.execute("UPDATE logins SET password_hash = ? WHERE name = ?", (pwhash, name))
+        changed(self._db, "logins")
         return evolve(record, passwordHash=pwhash), password
 
     def delete(self, name: str) -> None:
         self.require(name)
         self._db.execute("DELETE FROM logins WHERE name = ?", (name,))
+        changed(self._db, "logins")
 
     def check(
         self, name: str, password: str, now: float
     ) -> tuple[LoginRecord | None, tuple | None]:
-        """
-        The enabled login whose password this is, else C{None}; and the
-        change its row needs (for L{apply}), if any: a new C{last_used}
-        (written at most once a minute), or a hash from an earlier version
-        replaced by the fast kind. Reads only. Costs one hash whether or not
-        the name exists (microseconds; an scrypt hash from an earlier
-        version ~0.1 s until it is replaced).
-        """
-        record = self.get(name)
-        ok = verifyPassword(password, record.passwordHash if record else DUMMY_HASH)
-        if record is None or not ok or not record.enabled:
-            return None, None
-        if needsUpgrade(record.passwordHash):
-            record = evolve(record, passwordHash=hashPassword(password))
-            return record, (name, now, record.passwordHash)
-        if record.lastUsed is None or now - record.lastUsed >= LAST_USED_RESOLUTION:
-            return record, (name, now, None)
-        return record, None
+        """L{judge} of the login's row as it is now. Reads only."""
+        return judge(self.get(name), password, now)
 
     def apply(self, update: tuple) -> None:
         """Write what L{check} said a login's row needs."""
@@ -247,6 +264,7 @@ class LoginStore:
                 "UPDATE logins SET password_hash = ?, last_used = ? WHERE name = ?",
                 (passwordHash, now, name),
             )
+            changed(self._db, "logins")
 
     def authenticate(self, name: str, password: str) -> LoginRecord | None:
         """

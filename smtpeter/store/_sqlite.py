@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -35,9 +36,11 @@ from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ..queue._message import QueuedMessage
 from ._apitokens import TokenStore
+from ._changes import MISSING, ChangeMarks, Remembered
 from ._domains import DomainStore
 from ._events import EventStore, StoredEvent
-from ._logins import LoginRecord, LoginStore, connect
+from ._logins import LoginRecord, LoginStore, connect, judge
+from ._passwords import needsUpgrade
 from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
 from ._suppressions import SuppressionStore
@@ -77,9 +80,16 @@ class SQLiteStore:
         self._connections: list = []
         self._lock = threading.Lock()
         self._webhookListeners: list[Callable[[], None]] = []
+        self._marks: ChangeMarks | None = None
 
     def start(self) -> None:
         EventStore(self._connect())  # the schema, before anyone reads
+        # What AUTH and delivery read for every connection and message, kept
+        # until it changes (in any process): no read, no thread hop.
+        self._marks = ChangeMarks(self.path)
+        self._logins = Remembered(self._marks, "logins")
+        self._bans = Remembered(self._marks, "auth_bans")
+        self._suppressions = Remembered(self._marks, "suppressions", limit=100_000)
         self._writer = threading.Thread(target=self._writeLoop, name="smtpeter-db-writer")
         self._writer.daemon = True
         self._writer.start()
@@ -95,6 +105,9 @@ class SQLiteStore:
             connections, self._connections = self._connections, []
         for db in connections:
             db.close()
+        if self._marks is not None:
+            self._marks.close()
+            self._marks = None
 
     def _connect(self):
         db = connect(self.path)
@@ -202,12 +215,33 @@ class SQLiteStore:
         return self._read(_ping)
 
     def authBannedUntil(self, address: str, now: float) -> Deferred:
-        return self._read(_view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
+        mark, until = self._bans.lookup(address)
+        if until is MISSING:
+            d = self._read(_view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
+            return d.addCallback(_kept, self._bans, mark, address)
+        return succeed(until if until is not None and until > now else None)
 
     # ISuppressionStore -----------------------------------------------------------------
 
     def suppressed(self, addresses: list, now: float) -> Deferred:
-        return self._read(_view(SuppressionStore, SuppressionStore.find), addresses, now)
+        mark = self._suppressions.mark()
+        found, unknown = {}, []
+        for address in addresses:
+            entry = self._suppressions.get(address)
+            if entry is MISSING:
+                unknown.append(address)
+            elif entry is not None and (entry.expires is None or entry.expires > now):
+                found[address] = entry
+        if not unknown:
+            return succeed(found)
+
+        def read(more: dict) -> dict:
+            for address in unknown:
+                self._suppressions.keep(mark, address, more.get(address))
+            return found | more
+
+        d = self._read(_view(SuppressionStore, SuppressionStore.find), unknown, now)
+        return d.addCallback(read)
 
     def suppressions(self, now: float) -> Deferred:
         return self._read(_view(SuppressionStore, SuppressionStore.list), now)
@@ -233,16 +267,33 @@ class SQLiteStore:
 
     def authenticate(self, name: str, password: str) -> Deferred:
         """
-        Checked in a reading thread; what the login's row needs (last use,
-        a hash to upgrade) is written afterwards by the writer, and the
-        answer does not wait for it.
+        The login's row is kept in memory until the logins change (in any
+        process), and checked here: a fast hash costs microseconds. An
+        scrypt hash from an earlier version is checked (and replaced) in a
+        reading thread. What the row needs (last use, the new hash) is
+        written afterwards by the writer, and the answer does not wait for it.
         """
-        d = self._read(_view(LoginStore, LoginStore.check), name, password, self.clock.seconds())
-        return d.addCallback(self._noteUse)
+        mark, record = self._logins.lookup(name)
+        if record is MISSING:
+            d = self._read(_view(LoginStore, LoginStore.get), name)
+            d.addCallback(_kept, self._logins, mark, name)
+        else:
+            d = succeed(record)
+        return d.addCallback(self._check, name, password)
+
+    def _check(self, record: LoginRecord | None, name: str, password: str):
+        now = self.clock.seconds()
+        if record is not None and needsUpgrade(record.passwordHash):
+            d = self._read(_view(LoginStore, LoginStore.check), name, password, now)
+            return d.addCallback(self._noteUse)
+        return self._noteUse(judge(record, password, now))
 
     def _noteUse(self, checked) -> LoginRecord | None:
         record, update = checked
         if update is not None:
+            _, now, passwordHash = update
+            if passwordHash is None:
+                self._logins.replace(record.name, evolve(record, lastUsed=now))
             self._write(_LoginUpdate(update)).addErrback(
                 lambda f: log.warn(
                     "could not note the use of login {name}: {error}",
@@ -315,6 +366,8 @@ class SQLiteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            db.publish()
         return results, queued
 
     def _fire(self, batch, results, queued: int) -> None:
@@ -456,12 +509,19 @@ def _only(results: list):
     return results[0]
 
 
+def _kept(row, remembered: Remembered, mark: bytes, key):
+    """C{row}, read after C{mark} was, kept by C{remembered} (unless its table changed since)."""
+    remembered.keep(mark, key, row)
+    return row
+
+
 def _view(cls, method):
     """C{method} of the C{cls} store on the reading thread's connection."""
 
     def call(store: EventStore, *args):
         return method(store.view(cls), *args)
 
+    call.__qualname__ = method.__qualname__  # named for what it reads, in tracebacks too
     return call
 
 

@@ -11,6 +11,7 @@ import sqlite3
 
 from attrs import frozen
 
+from ._changes import changed
 from ._events import isoTime
 from ._exceptions import Missing, StoreError
 from ._schema import applySchema
@@ -81,6 +82,7 @@ class SuppressionStore:
             " VALUES (?, ?, ?, ?, ?)",
             (entry.address, entry.reason, entry.created, entry.expires, entry.qid),
         )
+        changed(self.db, "suppressions")
         return entry
 
     def delete(self, address: str) -> None:
@@ -89,6 +91,7 @@ class SuppressionStore:
         )
         if not cursor.rowcount:
             raise Missing(f"{address} is not suppressed")
+        changed(self.db, "suppressions")
 
     def list(self, now: float) -> list[Suppression]:
         """Every entry in force, oldest first."""

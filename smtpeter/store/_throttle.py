@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ._changes import changed
 from ._schema import applySchema
 
 SCHEMA = """
@@ -55,4 +56,5 @@ class ThrottleStore:
                 "INSERT OR REPLACE INTO auth_bans (address, until) VALUES (?, ?)",
                 (address, now + banFor),
             )
+            changed(db, "auth_bans")
         return count

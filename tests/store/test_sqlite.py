@@ -7,13 +7,17 @@ does is in test_contract.py.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import sqlite3
+import time
 
 import pytest
 
 from smtpeter.events import DELIVERY, Event
 from smtpeter.store import LoginStore, SQLiteStore, connect
 from smtpeter.store._events import EventStore
+from smtpeter.store._suppressions import SuppressionStore
 from smtpeter.store._webhooks import WebhookStore
 
 from .test_contract import QID, PumpedReactor, message
@@ -171,3 +175,89 @@ def test_each_webhook_keeps_its_latest_delivery_attempts(store, tmp_path, monkey
     assert [h["error"] for h in hooks.history(hook.id, 5)] == [None, None, None]
     hooks.delete(hook.id)
     assert count(tmp_path, "webhook_attempts") == 0
+
+
+def reads(store) -> list[str]:
+    """The reads the store sends to its reading threads from now on, by what they call."""
+    names: list[str] = []
+    read = store._read
+
+    def counted(method, *args):
+        names.append(getattr(method, "__qualname__", repr(method)))
+        return read(method, *args)
+
+    store._read = counted
+    return names
+
+
+def test_auth_keeps_a_login_and_sees_every_change_made_elsewhere_at_the_next_auth(store, tmp_path):
+    cli = LoginStore(connect(tmp_path / "db.sqlite"))  # as the CLI and the admin API change it
+    _, password = cli.create("app", [])
+    done = reads(store)
+    for attempt in (password, password, "wrong"):
+        store.wait(store.authenticate("app", attempt))
+    assert len(done) == 1  # read once, then kept
+    cli.setEnabled("app", False)
+    assert store.wait(store.authenticate("app", password)) is None
+    cli.setEnabled("app", True)
+    _, new = cli.resetPassword("app")
+    assert store.wait(store.authenticate("app", password)) is None
+    assert store.wait(store.authenticate("app", new)).name == "app"
+    cli.update("app", enable=["trackclicks"])
+    assert store.wait(store.authenticate("app", new)).features == {"trackclicks"}
+    cli.setHold("app", True)
+    assert store.wait(store.authenticate("app", new)).hold
+    cli.delete("app")
+    assert store.wait(store.authenticate("app", new)) is None
+    assert done == ["LoginStore.get"] * 6  # then one after each change (reset: two at once)
+
+
+def test_an_earlier_versions_scrypt_hash_is_checked_in_a_thread_and_replaced(store, tmp_path):
+    db = connect(tmp_path / "db.sqlite")
+    _, password = LoginStore(db).create("old", [])
+    digest = hashlib.scrypt(password.encode(), salt=b"salt", n=2, r=8, p=1, dklen=32)
+    old = f"scrypt$2$8$1${base64.b64encode(b'salt').decode()}${base64.b64encode(digest).decode()}"
+    db.execute("UPDATE logins SET password_hash = ? WHERE name = 'old'", (old,))
+    done = reads(store)
+    assert store.wait(store.authenticate("old", password)).name == "old"
+    assert done == ["LoginStore.get", "LoginStore.check"]  # the slow hash: not on the reactor
+    deadline = time.monotonic() + 10
+    while LoginStore(db).get("old").passwordHash == old:  # the writer replaces it, after
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert store.wait(store.authenticate("old", password)).name == "old"
+    assert store.wait(store.authenticate("old", password + "x")) is None
+    assert done[2:] == ["LoginStore.get"]  # read again once, as the hash changed
+
+
+def test_a_ban_recorded_by_another_worker_is_seen_at_once(store, tmp_path):
+    elsewhere = PumpedReactor()
+    other = SQLiteStore(tmp_path / "db.sqlite", elsewhere)
+    other.start()
+    try:
+        assert store.wait(store.authBannedUntil("192.0.2.7", 10.0)) is None
+        done = reads(store)
+        assert store.wait(store.authBannedUntil("192.0.2.7", 10.0)) is None
+        assert done == []  # kept
+        for t in range(5):
+            elsewhere.wait(other.recordAuthFailure("192.0.2.7", float(t), 600, 5, 60))
+        assert store.wait(store.authBannedUntil("192.0.2.7", 10.0)) == 64.0
+        assert store.wait(store.authBannedUntil("192.0.2.7", 64.0)) is None  # over
+        assert len(done) == 1
+    finally:
+        other.stop()
+
+
+def test_the_suppression_list_is_kept_and_sees_changes_made_elsewhere(store, tmp_path):
+    cli = SuppressionStore(connect(tmp_path / "db.sqlite"))
+    cli.add("gone@x.test", "hard bounce", 1.0, 100.0)
+    addresses = ["gone@x.test", "here@x.test"]
+    assert set(store.wait(store.suppressed(addresses, 50.0))) == {"gone@x.test"}
+    done = reads(store)
+    assert set(store.wait(store.suppressed(addresses, 50.0))) == {"gone@x.test"}
+    assert store.wait(store.suppressed(addresses, 100.0)) == {}  # expired, without a read
+    assert done == []
+    cli.add("here@x.test", "complaint", 2.0, None)
+    cli.delete("gone@x.test")
+    assert set(store.wait(store.suppressed(addresses, 50.0))) == {"here@x.test"}
+    assert len(done) == 1
