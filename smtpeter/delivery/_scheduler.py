@@ -300,7 +300,6 @@ class QueueManager:
             return
         if entry.timer is not None and entry.timer.active():
             entry.timer.cancel()
-        entry.timer = None
         delay = when - self.clock.seconds()
         if delay > 0:
             entry.timer = self.clock.callLater(delay, self._due, entry)
@@ -314,7 +313,16 @@ class QueueManager:
             return
         entry.ready = True
         self._ready.append(entry)
-        if self._starting is None and len(self._inFlight) < self.concurrency:
+        self._startSoon()
+
+    def _startSoon(self) -> None:
+        """Start waiting entries from the reactor's next turn, if a slot is free."""
+        if (
+            self._ready
+            and self._starting is None
+            and len(self._inFlight) < self.concurrency
+            and not self._stopping
+        ):
             self._starting = self.clock.callLater(0, self._startReady)
 
     def _startReady(self) -> None:
@@ -338,8 +346,7 @@ class QueueManager:
             if isinstance(result, Failure):
                 log.failure("queue run of {qid} failed", result, qid=entry.message.qid)
                 self._schedule(entry, self.clock.seconds() + 60)
-            if self._ready and self._starting is None and not self._stopping:
-                self._starting = self.clock.callLater(0, self._startReady)
+            self._startSoon()
 
         d.addBoth(finished)
 
