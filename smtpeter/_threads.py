@@ -65,6 +65,14 @@ class Workers:
         self._work.put((f, args, d))
         return d
 
+    def post(self, f: Callable, *args) -> None:
+        """
+        C{f(state, *args)} in one of the threads, for work nothing waits
+        on: no hand-over back to the reactor unless it fails, which is
+        logged there. L{stop} still waits for it.
+        """
+        self._work.put((f, args, None))
+
     def _loop(self) -> None:
         state = self.setup()
         while True:
@@ -75,9 +83,20 @@ class Workers:
             try:
                 result = f(state, *args)
             except BaseException:
-                self._finish(d, False, Failure())
+                failure = Failure()
+                if d is None:
+                    self.reactor.callFromThread(
+                        log.failure,
+                        "{name}: {what} failed",
+                        failure,
+                        name=self.name,
+                        what=getattr(f, "__qualname__", f),
+                    )
+                else:
+                    self._finish(d, False, failure)
             else:
-                self._finish(d, True, result)
+                if d is not None:
+                    self._finish(d, True, result)
 
     def _finish(self, d: Deferred, succeeded: bool, result) -> None:
         with self._doneLock:

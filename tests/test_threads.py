@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from twisted.logger import globalLogPublisher
 
 from smtpeter._threads import Workers
 
@@ -100,3 +101,33 @@ def test_a_result_that_cannot_be_delivered_does_not_hold_up_the_others():
         assert reactor.wait(first) == "fired elsewhere"
     finally:
         workers.stop()
+
+
+def test_posted_work_runs_without_a_call_to_the_reactor_unless_it_fails():
+    reactor = CountingReactor()
+    workers = Workers(reactor, 2, "test", lambda: "state")
+    workers.start()
+    done = []
+
+    def broken(state, i):
+        raise OSError(f"disk gone {i}")
+
+    try:
+        for i in range(5):
+            workers.post(lambda state, i: done.append((state, i)), i)
+        workers.post(broken, 7)
+    finally:
+        workers.stop()  # waits for posted work too
+    assert sorted(done) == [("state", i) for i in range(5)]
+    # Only the failure came back to the reactor, to be logged there.
+    assert reactor.fromThreads == 1
+    f, args, kwargs = reactor.calls.get_nowait()
+    logged = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        f(*args, **kwargs)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    [event] = logged
+    assert event["name"] == "test" and "broken" in event["what"]
+    assert "disk gone 7" in str(event["log_failure"].value)

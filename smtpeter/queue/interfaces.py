@@ -32,7 +32,12 @@ class ISpool(Interface):
         """
 
     def remove(qid: str):
-        """Forget a finished message. @return: C{Deferred[None]}."""
+        """
+        Forget a finished message. @return: C{Deferred[None]}, which may
+        fire before its files are gone: a spool on disk removes them in the
+        background (a crash before that only repeats the message's
+        deliveries, never loses one).
+        """
 
     def load():
         """

@@ -26,6 +26,9 @@ class InlineSpool(ThreadedSpool):
     def _run(self, f, *args):
         return maybeDeferred(f, *args)
 
+    def _post(self, f, *args):
+        f(self.disk, *args)
+
 
 def message(qid="Q1", content=b"Subject: x\r\n\r\nbody\r\n"):
     envelope = Envelope(
