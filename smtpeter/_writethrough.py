@@ -88,6 +88,15 @@ class WriteThroughServer(tcp.Server):
         if producer is not None:
             self.registerProducer(producer, streaming)
 
+    def connectionLost(self, reason) -> None:
+        super().connectionLost(reason)
+        # The TLS protocol's methods, set above, are a reference cycle
+        # through it back to this connection: broken, the connection's
+        # objects are freed as it ends, not by a full garbage collection
+        # later (a pause of every session in the worker).
+        self.__dict__.pop("getHandle", None)
+        self.__dict__.pop("getPeerCertificate", None)
+
 
 class WriteThroughPort(tcp.Port):
     """A listening socket whose connections write at once."""

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import gc
+import select
 import socket
+import ssl
+import threading
+import weakref
 
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor
+from twisted.python.failure import Failure
 
 from smtpeter._service import SharedPort
 from smtpeter._writethrough import WriteThroughEndpoint, listeningEndpoint
 from smtpeter.delivery._client import SMTPClientProtocol
+from smtpeter.smtp._tls import generateSelfSigned, loadServerOptions
 
 from .test_sharedport import recordingFactory
 
@@ -27,13 +35,13 @@ class Accepted:
         self.client = socket.create_connection(self.listening.getsockname())
         self.client.settimeout(5)
         self.reactor = MemoryReactor()
-        factory, made = recordingFactory()
+        factory, self.made = recordingFactory()
         port = portClass._fromListeningDescriptor(
             self.reactor, self.listening.fileno(), socket.AF_INET, factory
         )
         port.startListening()
         port.doRead()
-        self.transport = made[0].transport
+        self.transport = self.made[0].transport
 
     def queued(self) -> bool:
         return self.transport in self.reactor.getWriters()
@@ -172,3 +180,31 @@ def test_only_tcp_descriptions_get_write_through_endpoints(tmp_path):
     # Anything else listens as Twisted makes it.
     unix = listeningEndpoint(reactor, f"unix:{tmp_path}/s")
     assert type(unix).__name__ == "UNIXServerEndpoint"
+
+
+def test_a_tls_connection_is_freed_when_it_ends_without_waiting_for_the_garbage_collector(
+    tmp_path,
+):
+    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
+    accepted = Accepted(SharedPort)
+    connection = accepted.transport
+    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    tls = weakref.ref(connection.protocol)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    client = threading.Thread(target=lambda: context.wrap_socket(accepted.client).unwrap())
+    client.start()
+    while client.is_alive():  # the server's side of the handshake and the close
+        if select.select([connection.socket], [], [], 0.05)[0] and connection.doRead():
+            break
+    client.join()
+    gc.disable()
+    try:
+        connection.connectionLost(Failure(ConnectionDone()))
+        accepted.made.clear()
+        accepted.transport = connection = None
+        assert tls() is None  # freed by reference counting: no cycle through the connection
+    finally:
+        gc.enable()
+        accepted.client.close()
+        accepted.listening.close()

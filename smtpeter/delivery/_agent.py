@@ -12,12 +12,8 @@ from datetime import timedelta
 
 from attrs import define, field
 from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferred, succeed
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    TCP4ClientEndpoint,
-    TCP6ClientEndpoint,
-    connectProtocol,
-)
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -28,6 +24,24 @@ from ._session import TLS_OPPORTUNISTIC, Credentials, HopRefused, HopSession
 from .interfaces import IDeliveryAgent
 
 log = Logger()
+
+
+class _Once(Factory):
+    """
+    The factory of one connection, which gives its protocol once and then
+    forgets it. Twisted's C{connectProtocol} makes a class for each call
+    and keeps the protocol, a reference cycle through the connection: each
+    connection's objects stayed until a full garbage collection.
+    """
+
+    noisy = False  # no "Starting factory" and "Stopping factory" lines per connection
+
+    def __init__(self, protocol: SMTPClientProtocol) -> None:
+        self._protocol = protocol
+
+    def buildProtocol(self, addr) -> SMTPClientProtocol | None:
+        protocol, self._protocol = self._protocol, None
+        return protocol
 
 
 @implementer(IDeliveryAgent)
@@ -153,8 +167,8 @@ class DeliveryAgent:
         error: Exception | None = None
         for endpoint in endpoints:
             try:
-                protocol = await connectProtocol(
-                    endpoint, SMTPClientProtocol(self.reactor, self.replyTimeout)
+                protocol = await endpoint.connect(
+                    _Once(SMTPClientProtocol(self.reactor, self.replyTimeout))
                 )
                 break
             except Exception as e:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from attrs import define
 from twisted.internet.task import Clock
 
-from smtpeter.delivery._agent import DeliveryAgent
+from smtpeter.delivery._agent import DeliveryAgent, _Once
 from smtpeter.delivery._router import Hop, Router
 
 
@@ -67,3 +67,13 @@ def test_stop_closes_what_is_parked_and_the_timer():
     pool._park(HOP, session)
     pool.stop()
     assert session.quitted and not clock.getDelayedCalls()
+
+
+def test_a_connections_factory_gives_its_protocol_once_and_keeps_no_reference_to_it():
+    protocol = object()
+    factory = _Once(protocol)
+    assert factory.buildProtocol(None) is protocol
+    # A second connection (another address tried at once) gets none, and
+    # the connection's protocol is not kept alive by its factory.
+    assert factory.buildProtocol(None) is None
+    assert not factory.noisy
