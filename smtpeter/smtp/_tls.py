@@ -13,7 +13,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from OpenSSL import crypto
 from twisted.internet import ssl
 from twisted.internet.ssl import TLSVersion
 
@@ -69,9 +68,11 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ssl.CertificateOptions:
         raise CertificateError(
             f"the key in {keyPath} does not belong to the certificate in {certPath}"
         )
+    # cryptography's objects, which pyOpenSSL takes as they are (its own
+    # X509 and PKey objects are deprecated there).
     return ssl.CertificateOptions(
-        privateKey=crypto.PKey.from_cryptography_key(key),
-        certificate=crypto.X509.from_cryptography(chain[0]),
-        extraCertChain=[crypto.X509.from_cryptography(c) for c in chain[1:]],
+        privateKey=key,
+        certificate=chain[0],
+        extraCertChain=chain[1:],
         raiseMinimumTo=TLSVersion.TLSv1_2,
     )
