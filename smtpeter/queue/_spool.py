@@ -448,7 +448,8 @@ class ThreadedSpool:
         self.disk.close()
 
     def _run(self, f, *args):
-        return self._pool.run(lambda _, *a: f(*a), *args)
+        """C{f(disk, *args)} in a spool thread. @return: a Deferred of its result."""
+        return self._pool.run(f, *args)
 
     def _post(self, f, *args) -> None:
         """C{f(disk, *args)} in a spool thread, with nothing waiting for it."""
@@ -458,13 +459,13 @@ class ThreadedSpool:
         return IncomingContent(self.disk.spill)
 
     def store(self, message):
-        return self._run(self.disk.store, message)
+        return self._run(DiskSpool.store, message)
 
     def readContent(self, qid):
-        return self._run(self.disk.readContent, qid)
+        return self._run(DiskSpool.readContent, qid)
 
     def recordStates(self, qid, states):
-        return self._run(self.disk.recordStates, qid, states)
+        return self._run(DiskSpool.recordStates, qid, states)
 
     def remove(self, qid):
         # Nothing needs to wait for the files to go (and L{stop} waits for
@@ -473,7 +474,7 @@ class ThreadedSpool:
         return succeed(None)
 
     def load(self):
-        return self._run(self.disk.load)
+        return self._run(DiskSpool.load)
 
     def freeBytes(self) -> int:
         """Free space, asked of the file system at most once a second (it is checked per MAIL)."""

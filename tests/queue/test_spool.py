@@ -24,7 +24,7 @@ class InlineSpool(ThreadedSpool):
     """The disk spool with its thread pool replaced by direct calls, for unit tests."""
 
     def _run(self, f, *args):
-        return maybeDeferred(f, *args)
+        return maybeDeferred(f, self.disk, *args)
 
     def _post(self, f, *args):
         f(self.disk, *args)
