@@ -11,23 +11,35 @@ neither saves anything here, and both add to every reply's cost and delay
 
 L{WriteThroughServer} sends a write at once when nothing is queued before
 it; whatever the socket does not take is queued as Twisted queues it, and
-errors surface where they always do, when the queue is written. Its
-STARTTLS writes each TLS record as soon as OpenSSL makes it. Workers'
+errors surface where they always do, when the queue is written. Workers'
 shared ports and a single process's C{tcp:} endpoints
 (L{listeningEndpoint}) make such connections; the delivery client, whose
 connections Twisted makes, writes through L{writeThrough} itself.
+
+Their STARTTLS is the standard library's C{ssl.SSLObject} over memory
+buffers, in the connection itself: a record read is decrypted and handed to
+the protocol, a write is encrypted and sent, each in one call into OpenSSL.
+Twisted's TLS layer (a protocol wrapped around the session's, on
+pyOpenSSL's Python wrappers, with a producer in between) cost about twice
+as much per record. Options other than L{ServerTLSOptions} still get
+Twisted's TLS, each record written as soon as made.
 """
 
 from __future__ import annotations
 
-from twisted.internet import tcp
+import ssl
+
+from twisted.internet import main, tcp
 from twisted.internet._newtls import _BypassTLS
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import execute
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
-from twisted.internet.interfaces import ISSLTransport, IStreamServerEndpoint
+from twisted.internet.interfaces import IHandshakeListener, ISSLTransport, IStreamServerEndpoint
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 from zope.interface import directlyProvides, implementer
+
+from .smtp._tls import ServerTLSOptions
 
 
 def writeThrough(connection: tcp.Connection, data: bytes) -> None:
@@ -63,14 +75,167 @@ class _Raw(FileDescriptor):
 class WriteThroughServer(tcp.Server):
     """A server connection that writes at once; see the module's text."""
 
+    #: The TLS session once STARTTLS began with L{ServerTLSOptions}, and its
+    #: buffers: what the client sent and OpenSSL has not read, and what
+    #: OpenSSL made and the socket has not been given.
+    _tls: ssl.SSLObject | None = None
+    _tlsIn: ssl.MemoryBIO
+    _tlsOut: ssl.MemoryBIO
+    #: What the protocol wrote before the handshake ended, to send after it.
+    _handshakeHeld: list[bytes] | None = None
+    #: Our close_notify is due or sent: the TCP connection closes once the
+    #: client answers it (or closes).
+    _tlsClosing = False
+    #: Why TLS failed, for the protocol's connectionLost.
+    _tlsFailure: Failure | None = None
+
+    def startTLS(self, ctx, normal: bool = True) -> None:
+        if isinstance(ctx, ServerTLSOptions) and normal and not self.TLS:
+            self._tlsIn, self._tlsOut = ssl.MemoryBIO(), ssl.MemoryBIO()
+            self._tls = ctx.context.wrap_bio(self._tlsIn, self._tlsOut, server_side=True)
+            self._handshakeHeld = []
+            self.TLS = True
+        else:
+            self._startTwistedTLS(ctx, normal)
+
+    def getHandle(self):
+        """The C{ssl.SSLObject} once TLS has started here, else the socket."""
+        return self._tls if self._tls is not None else self.socket
+
     def write(self, data: bytes) -> None:
-        if self.TLS:
+        if self._tls is not None:
+            if self.connected and not self._tlsClosing and data:
+                self._writeTLS(data)
+        elif self.TLS:
             if self.connected:
                 self.protocol.write(data)
         else:
             writeThrough(self, data)
 
-    def startTLS(self, ctx, normal: bool = True) -> None:
+    def writeSequence(self, iovec) -> None:
+        if self._tls is not None:
+            self.write(b"".join(iovec))
+        else:
+            super().writeSequence(iovec)
+
+    def registerProducer(self, producer, streaming) -> None:
+        # TLS here writes to this connection at once: its own flow control holds.
+        if self._tls is not None:
+            FileDescriptor.registerProducer(self, producer, streaming)
+        else:
+            super().registerProducer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        if self._tls is not None:
+            FileDescriptor.unregisterProducer(self)
+        else:
+            super().unregisterProducer()
+
+    def loseConnection(self) -> None:
+        """With TLS, send close_notify first; the TCP connection closes on the client's answer."""
+        if self._tls is None:
+            super().loseConnection()
+        elif self.connected and not self.disconnecting and not self._tlsClosing:
+            self._tlsClosing = True
+            if self._handshakeHeld is None:  # else once the handshake ends
+                self._closeTLS()
+
+    def _dataReceived(self, data: bytes | None):
+        if self._tls is None:
+            return super()._dataReceived(data)
+        if not data:
+            return main.CONNECTION_DONE
+        self._tlsIn.write(data)
+        received, ended = [], False
+        try:
+            if self._handshakeHeld is not None and not self._handshake():
+                return None
+            if self._tlsClosing:
+                self._closeTLS()
+                return None
+            while True:
+                chunk = self._tls.read(self.bufferSize)
+                if not chunk:  # the client's close_notify
+                    ended = True
+                    break
+                received.append(chunk)
+                if not self._tlsIn.pending and not self._tls.pending():
+                    break
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError:
+            self._failTLS(Failure())
+            return None
+        self._sendTLS()  # e.g. the answer to a key update
+        if received and not self._tlsClosing:
+            self.protocol.dataReceived(b"".join(received))
+        if ended:
+            self.loseConnection()
+        return None
+
+    def _handshake(self) -> bool:
+        """Go on with the handshake; whether it has ended (L{ssl.SSLError} if it failed)."""
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._sendTLS()
+            return False
+        self._sendTLS()
+        held, self._handshakeHeld = self._handshakeHeld, None
+        if IHandshakeListener.providedBy(self.protocol):
+            self.protocol.handshakeCompleted()
+        for data in held:
+            self._writeTLS(data)
+        if self._tlsClosing:
+            self._closeTLS()
+            return False
+        return True
+
+    def _writeTLS(self, data: bytes) -> None:
+        if self._handshakeHeld is not None:
+            self._handshakeHeld.append(data)
+            return
+        try:
+            self._tls.write(data)
+        except ssl.SSLError:
+            self._failTLS(Failure())
+            return
+        self._sendTLS()
+
+    def _closeTLS(self) -> None:
+        """Send close_notify; close the TCP connection once the client has answered."""
+        try:
+            self._tls.unwrap()
+        except ssl.SSLWantReadError:  # sent; the answer is awaited
+            self._sendTLS()
+            return
+        except ssl.SSLError:
+            pass
+        self._sendTLS()
+        FileDescriptor.loseConnection(self)
+
+    def _failTLS(self, failure: Failure) -> None:
+        """End a connection whose TLS failed, after OpenSSL's alert; the protocol is told why."""
+        self._tlsFailure = failure
+        self._tlsClosing = True
+        self._sendTLS()
+        FileDescriptor.loseConnection(self)
+
+    def _sendTLS(self) -> None:
+        """Send what OpenSSL has made."""
+        if self._tlsOut.pending:
+            writeThrough(self, self._tlsOut.read())
+
+    def connectionLost(self, reason) -> None:
+        super().connectionLost(self._tlsFailure or reason)
+        # The methods Twisted's TLS sets on the connection (_startTwistedTLS)
+        # are a reference cycle through its protocol back to this connection:
+        # broken, the connection's objects are freed as it ends, not by a
+        # full garbage collection later (a pause of every session in the worker).
+        self.__dict__.pop("getHandle", None)
+        self.__dict__.pop("getPeerCertificate", None)
+
+    def _startTwistedTLS(self, ctx, normal: bool) -> None:
         # twisted.internet._newtls.startTLS, for a server, with records
         # written as soon as made: TLSMemoryBIOProtocol, not the subclass
         # that holds small writes for a reactor turn.
@@ -87,15 +252,6 @@ class WriteThroughServer(tcp.Server):
         self.protocol.makeConnection(_BypassTLS(_Raw, self))
         if producer is not None:
             self.registerProducer(producer, streaming)
-
-    def connectionLost(self, reason) -> None:
-        super().connectionLost(reason)
-        # The TLS protocol's methods, set above, are a reference cycle
-        # through it back to this connection: broken, the connection's
-        # objects are freed as it ends, not by a full garbage collection
-        # later (a pause of every session in the worker).
-        self.__dict__.pop("getHandle", None)
-        self.__dict__.pop("getPeerCertificate", None)
 
 
 class WriteThroughPort(tcp.Port):

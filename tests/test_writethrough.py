@@ -7,14 +7,22 @@ import select
 import socket
 import ssl
 import threading
+import time
 import weakref
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import CertificateOptions
 from twisted.internet.task import Clock
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from smtpeter._service import SharedPort
 from smtpeter._writethrough import WriteThroughEndpoint, listeningEndpoint
@@ -27,7 +35,7 @@ from .test_sharedport import recordingFactory
 class Accepted:
     """One connection accepted by C{portClass}, with its client end, on a reactor that never turns."""
 
-    def __init__(self, portClass: type[Port]) -> None:
+    def __init__(self, portClass: type[Port], protocolClass: type[Protocol] = Protocol) -> None:
         self.listening = socket.socket()
         self.listening.bind(("127.0.0.1", 0))
         self.listening.listen(1)
@@ -35,7 +43,9 @@ class Accepted:
         self.client = socket.create_connection(self.listening.getsockname())
         self.client.settimeout(5)
         self.reactor = MemoryReactor()
-        factory, self.made = recordingFactory()
+        self.made: list[Protocol] = []
+        factory = Factory()
+        factory.buildProtocol = lambda address: self.made.append(protocolClass()) or self.made[-1]
         port = portClass._fromListeningDescriptor(
             self.reactor, self.listening.fileno(), socket.AF_INET, factory
         )
@@ -182,22 +192,159 @@ def test_only_tcp_descriptions_get_write_through_endpoints(tmp_path):
     assert type(unix).__name__ == "UNIXServerEndpoint"
 
 
-def test_a_tls_connection_is_freed_when_it_ends_without_waiting_for_the_garbage_collector(
+def clientContext() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+@implementer(IHandshakeListener)
+class TLSRecorder(Protocol):
+    """Records what the connection gives it."""
+
+    handshakes = 0
+    lost: Failure | None = None
+
+    def connectionMade(self) -> None:
+        self.received = b""
+
+    def handshakeCompleted(self) -> None:
+        self.handshakes += 1
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.lost = reason
+
+
+def turn(accepted: Accepted, until, timeout: float = 5) -> None:
+    """Turn the accepted connection's reactor by hand, as the reactor would, until C{until()}."""
+    connection = accepted.transport
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "timed out"
+        why = None
+        if accepted.queued():
+            why = connection.doWrite()
+        elif connection in accepted.reactor.getReaders():
+            if select.select([connection.socket], [], [], 0.02)[0]:
+                why = connection.doRead()
+        else:
+            time.sleep(0.01)
+        if why:
+            connection.connectionLost(Failure(why))
+
+
+def inThread(f) -> tuple[threading.Thread, dict]:
+    """Run C{f()} in a thread; the dict gets its result or its exception."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["result"] = f()
+        except BaseException as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_starttls_with_the_gateways_options_is_tls_in_the_connection_itself(tmp_path):
+    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
+    accepted = Accepted(SharedPort, TLSRecorder)
+    connection, protocol = accepted.transport, accepted.made[0]
+    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    assert connection.protocol is protocol  # no TLS protocol in between
+
+    def client():
+        tls = clientContext().wrap_socket(accepted.client)
+        tls.sendall(b"EHLO c.test\r\n")
+        reply = tls.recv(100)
+        end = tls.recv(100)  # the server's close_notify
+        tls.unwrap()  # answered
+        return reply, end
+
+    thread, outcome = inThread(client)
+    try:
+        turn(accepted, lambda: protocol.received == b"EHLO c.test\r\n")
+        assert protocol.handshakes == 1
+        assert connection.getHandle().version() == "TLSv1.3"
+        connection.write(b"250 c.test\r\n")
+        assert not accepted.queued()  # encrypted and sent at once
+        connection.loseConnection()
+        # Open until the client answers the close_notify, then closed.
+        turn(accepted, lambda: protocol.lost is not None)
+        thread.join(5)
+        assert outcome == {"result": (b"250 c.test\r\n", b"")}
+        assert protocol.lost.check(ConnectionDone)
+    finally:
+        accepted.client.close()
+        accepted.listening.close()
+
+
+def test_a_client_ending_tls_first_has_its_data_read_and_its_close_notify_answered(tmp_path):
+    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
+    accepted = Accepted(SharedPort, TLSRecorder)
+    connection, protocol = accepted.transport, accepted.made[0]
+    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+
+    def client():
+        tls = clientContext().wrap_socket(accepted.client)
+        tls.sendall(b"QUIT\r\n")
+        tls.unwrap()  # returns once the server has answered
+        return "unwrapped"
+
+    thread, outcome = inThread(client)
+    try:
+        turn(accepted, lambda: protocol.lost is not None)
+        thread.join(5)
+        assert outcome == {"result": "unwrapped"}
+        assert protocol.received == b"QUIT\r\n"
+        assert protocol.lost.check(ConnectionDone)
+    finally:
+        accepted.client.close()
+        accepted.listening.close()
+
+
+def test_a_failed_handshake_closes_the_connection_and_tells_the_protocol_why(tmp_path):
+    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
+    accepted = Accepted(SharedPort, TLSRecorder)
+    connection, protocol = accepted.transport, accepted.made[0]
+    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    accepted.client.sendall(b"EHLO not.tls.test\r\n" * 10)
+    try:
+        turn(accepted, lambda: protocol.lost is not None)
+        assert protocol.lost.check(ssl.SSLError)
+        assert protocol.received == b"" and protocol.handshakes == 0
+        data = b""
+        while chunk := accepted.client.recv(100):  # at most OpenSSL's alert, then the end
+            data += chunk
+        assert len(data) < 100
+    finally:
+        accepted.client.close()
+        accepted.listening.close()
+
+
+def test_other_tls_options_get_twisteds_tls_and_are_freed_without_the_garbage_collector(
     tmp_path,
 ):
     generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
+    options = CertificateOptions(
+        privateKey=load_pem_private_key((tmp_path / "key.pem").read_bytes(), None),
+        certificate=x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes()),
+    )
     accepted = Accepted(SharedPort)
     connection = accepted.transport
-    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    connection.startTLS(options)
+    assert isinstance(connection.protocol, TLSMemoryBIOProtocol)
     tls = weakref.ref(connection.protocol)
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    client = threading.Thread(target=lambda: context.wrap_socket(accepted.client).unwrap())
-    client.start()
-    while client.is_alive():  # the server's side of the handshake and the close
+    thread, outcome = inThread(lambda: clientContext().wrap_socket(accepted.client).unwrap())
+    while thread.is_alive():  # the server's side of the handshake and the close
         if select.select([connection.socket], [], [], 0.05)[0] and connection.doRead():
             break
-    client.join()
+    thread.join()
     gc.disable()
     try:
         connection.connectionLost(Failure(ConnectionDone()))

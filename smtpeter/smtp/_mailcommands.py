@@ -6,6 +6,7 @@ dot: options read, trace header added, message queued, 250 sent.
 
 from __future__ import annotations
 
+import ssl
 from email.utils import formatdate
 
 from attrs import evolve
@@ -185,10 +186,12 @@ class MailCommands:
         if self._tls is None:
             try:
                 connection = self.transport.getHandle()
-                self._tls = (
-                    f"\r\n\t(using {connection.get_protocol_version_name()}"
-                    f" with cipher {connection.get_cipher_name()})"
-                )
+                if isinstance(connection, ssl.SSLObject):
+                    version, cipher = connection.version(), connection.cipher()[0]
+                else:  # Twisted's TLS: pyOpenSSL's connection
+                    version = connection.get_protocol_version_name()
+                    cipher = connection.get_cipher_name()
+                self._tls = f"\r\n\t(using {version} with cipher {cipher})"
             except Exception:
                 self._tls = ""
         return self._tls

@@ -9,10 +9,12 @@ only one AUTH is ever in flight on a connection.
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from datetime import timedelta
 
 from attrs import define, field
+from OpenSSL import SSL
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IHandshakeListener, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
@@ -133,6 +135,9 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self.reply(R.GREETING.format(hostname=self.settings.hostname))
 
     def connectionLost(self, reason=None) -> None:
+        if reason is not None and reason.check(ssl.SSLError, SSL.Error):
+            peer = self.peer if self.transport else "?"
+            log.info("dropping {peer}: TLS failed: {error}", peer=peer, error=reason.value)
         self.closed = True
         if self._data is not None:
             self._data.sink.discard()

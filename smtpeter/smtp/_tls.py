@@ -1,20 +1,26 @@
 """
 TLS for the listeners: the operator's PEM certificate and key, or a
 self-signed certificate generated for the hostname on first start.
+
+The options hold the certificate twice: for Twisted's TLS (pyOpenSSL, which
+implicit-TLS listeners use) and in a standard library context, with which
+the listeners' own connections speak STARTTLS
+(L{smtpeter._writethrough.WriteThroughServer}). Both take the same ciphers
+and versions and offer no session resumption.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from twisted.internet import ssl
-from twisted.internet.ssl import TLSVersion
+from twisted.internet.ssl import CertificateOptions, TLSVersion
 
 
 class CertificateError(Exception):
@@ -49,7 +55,15 @@ def generateSelfSigned(hostname: str, certPath: Path, keyPath: Path) -> None:
     certPath.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def loadServerOptions(certPath: Path, keyPath: Path) -> ssl.CertificateOptions:
+class ServerTLSOptions(CertificateOptions):
+    """Twisted's TLS options, with the same certificate in C{context}, a standard library one."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.context = context
+
+
+def loadServerOptions(certPath: Path, keyPath: Path) -> ServerTLSOptions:
     """TLS server options from PEM files (the certificate file may hold a chain)."""
     try:
         certData = certPath.read_bytes()
@@ -68,11 +82,26 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ssl.CertificateOptions:
         raise CertificateError(
             f"the key in {keyPath} does not belong to the certificate in {certPath}"
         )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certPath, keyPath)
+    except (OSError, ssl.SSLError) as e:
+        raise CertificateError(f"OpenSSL cannot use {certPath} with {keyPath}: {e}")
     # cryptography's objects, which pyOpenSSL takes as they are (its own
     # X509 and PKey objects are deprecated there).
-    return ssl.CertificateOptions(
+    options = ServerTLSOptions(
+        context,
         privateKey=key,
         certificate=chain[0],
         extraCertChain=chain[1:],
         raiseMinimumTo=TLSVersion.TLSv1_2,
     )
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # The ciphers Twisted chose for its side, so that both listeners agree.
+    context.set_ciphers(options._cipherString)
+    # No resumption, as on Twisted's side (its session cache is off): a TLS
+    # 1.3 ticket would cost a record and its encryption on every
+    # connection, and no client could use it.
+    context.num_tickets = 0
+    context.options |= ssl.OP_NO_TICKET
+    return options

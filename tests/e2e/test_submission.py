@@ -5,6 +5,7 @@ client, a real receiving server; what arrives is compared byte for byte.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 
@@ -75,6 +76,11 @@ def test_message_arrives_byte_for_byte(gateway, sink, implicit, mechanism):
     assert received.recipients == ["bob@example.org"]
     assert withoutReceived(received.data) == EXPECTED_BODY
     assert b"x-smtpeter" not in received.data.lower()
+    # The Received header names the TLS session's version and cipher.
+    assert re.search(
+        rb"\(smtpeter\) with ESMTPSA\r\n\t\(using TLSv1\.3 with cipher TLS_\w+\);\r\n",
+        received.data,
+    ), received.data[:300]
 
 
 def sendOne(gateway, login: str) -> tuple[int, str]:
