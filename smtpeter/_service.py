@@ -26,7 +26,7 @@ from twisted.web.client import Agent
 
 from ._balance import RECHECK, Balance, LoadBoard
 from ._datadir import StartError, prepareDataDirectory
-from ._writethrough import WriteThroughPort, WriteThroughServer, immediateTLS, listeningEndpoint
+from ._writethrough import WriteThroughPort, WriteThroughServer, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
@@ -288,10 +288,7 @@ class GatewayService(MultiService):
         for description in config.smtp:
             self._listen("smtp", description, SubmissionFactory(self.settings, implicitTLS=False))
         for description in config.smtps:
-            factory = SubmissionFactory(self.settings, implicitTLS=True)
-            self._listen(
-                "smtps", description, immediateTLS(TLSMemoryBIOFactory(tlsOptions, False, factory))
-            )
+            self._listen("smtps", description, SubmissionFactory(self.settings, implicitTLS=True))
         intake = BounceIntake(
             self.store,
             self.queue,

@@ -21,8 +21,9 @@ buffers, in the connection itself: a record read is decrypted and handed to
 the protocol, a write is encrypted and sent, each in one call into OpenSSL.
 Twisted's TLS layer (a protocol wrapped around the session's, on
 pyOpenSSL's Python wrappers, with a producer in between) cost about twice
-as much per record. Options other than L{ServerTLSOptions} still get
-Twisted's TLS, each record written as soon as made.
+as much per record. Sessions with implicit TLS start it the same way
+when they begin. Options other than L{ServerTLSOptions} still get Twisted's
+TLS, each record written as soon as made.
 """
 
 from __future__ import annotations
@@ -286,17 +287,10 @@ def listeningEndpoint(reactor, description: str):
     return endpoint
 
 
-def immediateTLS(factory: TLSMemoryBIOFactory) -> TLSMemoryBIOFactory:
-    """C{factory} (implicit TLS) making connections that write records as soon as made."""
-    factory.protocol = TLSMemoryBIOProtocol
-    return factory
-
-
 __all__ = [
     "WriteThroughEndpoint",
     "WriteThroughPort",
     "WriteThroughServer",
-    "immediateTLS",
     "listeningEndpoint",
     "writeThrough",
 ]

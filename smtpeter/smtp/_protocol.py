@@ -114,6 +114,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     def connectionMade(self) -> None:
         noDelay(self.transport)
+        if self.implicitTLS:  # RFC 8314: TLS from the first byte, the greeting included
+            self.transport.startTLS(self.settings.tlsOptions)
         self.transport.registerProducer(self, True)
         clock = self.settings.clock
         if self.settings.shuttingDown:

@@ -36,6 +36,13 @@ def test_ehlo_after_tls_offers_auth_not_starttls():
     assert not any("STARTTLS" in line for line in lines)
 
 
+def test_implicit_tls_starts_before_the_greeting():
+    h = Harness(implicitTLS=True)
+    assert h.transport.tlsStarted
+    assert h.transport.writtenInClear == b""
+    assert h.transport.value().startswith(b"220 ")  # written after, through TLS
+
+
 def test_implicit_tls_offers_auth_and_refuses_starttls():
     h = Harness(implicitTLS=True)
     assert h.send("EHLO c.test\r\n")[-1] == "250 AUTH PLAIN LOGIN"
