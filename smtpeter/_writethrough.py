@@ -67,6 +67,10 @@ def writeThrough(connection: tcp.Connection, data: bytes) -> None:
     FileDescriptor.write(connection, data)
 
 
+#: The most a connection holds of what its protocol writes in one dataReceived.
+CORK_LIMIT = 64 * 1024
+
+
 class _Raw(FileDescriptor):
     """What TLS writes its records through (the connection's own, pre-TLS methods)."""
 
@@ -89,6 +93,8 @@ class WriteThroughServer(tcp.Server):
     _tlsClosing = False
     #: Why TLS failed, for the protocol's connectionLost.
     _tlsFailure: Failure | None = None
+    #: In the protocol's dataReceived: its writes wait for the end of it.
+    _corked = False
 
     def startTLS(self, ctx, normal: bool = True) -> None:
         if isinstance(ctx, ServerTLSOptions) and normal and not self.TLS:
@@ -142,8 +148,21 @@ class WriteThroughServer(tcp.Server):
                 self._closeTLS()
 
     def _dataReceived(self, data: bytes | None):
-        if self._tls is None:
-            return super()._dataReceived(data)
+        why = super()._dataReceived(data) if self._tls is None else self._readTLS(data)
+        if why is None and self.disconnecting and self._allSent():
+            # Closed in this read with nothing left to send: closed now,
+            # not after a turn of the reactor and an empty send.
+            return main.CONNECTION_DONE
+        return why
+
+    def _allSent(self) -> bool:
+        return (
+            self.offset == len(self.dataBuffer)
+            and not self._tempDataBuffer
+            and self.producer is None
+        )
+
+    def _readTLS(self, data: bytes | None):
         if not data:
             return main.CONNECTION_DONE
         self._tlsIn.write(data)
@@ -167,11 +186,17 @@ class WriteThroughServer(tcp.Server):
         except ssl.SSLError:
             self._failTLS(Failure())
             return None
-        self._sendTLS()  # e.g. the answer to a key update
         if received and not self._tlsClosing:
-            self.protocol.dataReceived(b"".join(received))
+            # What the protocol writes in answer goes out in one send when
+            # it returns: a 221 and the close_notify after it, say.
+            self._corked = True
+            try:
+                self.protocol.dataReceived(b"".join(received))
+            finally:
+                self._corked = False
         if ended:
             self.loseConnection()
+        self._sendTLS()
         return None
 
     def _handshake(self) -> bool:
@@ -201,7 +226,8 @@ class WriteThroughServer(tcp.Server):
         except ssl.SSLError:
             self._failTLS(Failure())
             return
-        self._sendTLS()
+        if not self._corked or self._tlsOut.pending >= CORK_LIMIT:
+            self._sendTLS()
 
     def _closeTLS(self) -> None:
         """Send close_notify; close the TCP connection once the client has answered."""

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import CertificateOptions
 from twisted.internet.task import Clock
@@ -353,5 +354,77 @@ def test_other_tls_options_get_twisteds_tls_and_are_freed_without_the_garbage_co
         assert tls() is None  # freed by reference counting: no cycle through the connection
     finally:
         gc.enable()
+        accepted.client.close()
+        accepted.listening.close()
+
+
+class CountingSocket:
+    """A socket that counts its sends."""
+
+    def __init__(self, socket: socket.socket) -> None:
+        self._socket = socket
+        self.sends: list[int] = []
+
+    def send(self, data) -> int:
+        sent = self._socket.send(data)
+        self.sends.append(sent)
+        return sent
+
+    def __getattr__(self, name: str):
+        return getattr(self._socket, name)
+
+
+class Quitting(TLSRecorder):
+    """Answers a command with two replies, then closes."""
+
+    def dataReceived(self, data: bytes) -> None:
+        super().dataReceived(data)
+        self.transport.write(b"250 one\r\n")
+        self.transport.write(b"221 two\r\n")
+        self.transport.loseConnection()
+
+
+def test_replies_of_one_read_and_the_close_notify_go_in_one_send_and_no_empty_one_closes(
+    tmp_path,
+):
+    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
+    accepted = Accepted(SharedPort, Quitting)
+    connection, protocol = accepted.transport, accepted.made[0]
+    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+
+    def client():
+        tls = clientContext().wrap_socket(accepted.client)
+        tls.sendall(b"QUIT\r\n")
+        received = b""
+        while chunk := tls.recv(100):  # until the close_notify
+            received += chunk
+        tls.unwrap()
+        return received
+
+    thread, outcome = inThread(client)
+    try:
+        turn(accepted, lambda: protocol.handshakes)
+        connection.socket = counting = CountingSocket(connection.socket)
+        turn(accepted, lambda: protocol.lost is not None)
+        thread.join(5)
+        assert outcome == {"result": b"250 one\r\n221 two\r\n"}
+        assert len(counting.sends) == 1
+    finally:
+        accepted.client.close()
+        accepted.listening.close()
+
+
+def test_a_connection_closed_in_a_read_with_nothing_left_to_send_ends_in_that_read():
+    accepted = Accepted(SharedPort, Quitting)
+    connection, protocol = accepted.transport, accepted.made[0]
+    try:
+        accepted.client.sendall(b"QUIT\r\n")
+        select.select([connection.socket], [], [], 5)
+        assert connection.doRead() is CONNECTION_DONE  # the reactor ends it now
+        assert accepted.receive(18) == b"250 one\r\n221 two\r\n"
+        connection.connectionLost(Failure(ConnectionDone()))
+        assert accepted.client.recv(100) == b""
+        assert protocol.lost.check(ConnectionDone)
+    finally:
         accepted.client.close()
         accepted.listening.close()
