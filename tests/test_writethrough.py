@@ -252,11 +252,16 @@ def inThread(f) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def test_starttls_with_the_gateways_options_is_tls_in_the_connection_itself(tmp_path):
+def startedTLS(tmp_path, protocolClass: type[Protocol]):
+    """A connection accepted by a shared port, with STARTTLS begun on the gateway's options."""
     generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
-    accepted = Accepted(SharedPort, TLSRecorder)
-    connection, protocol = accepted.transport, accepted.made[0]
-    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    accepted = Accepted(SharedPort, protocolClass)
+    accepted.transport.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    return accepted, accepted.transport, accepted.made[0]
+
+
+def test_starttls_with_the_gateways_options_is_tls_in_the_connection_itself(tmp_path):
+    accepted, connection, protocol = startedTLS(tmp_path, TLSRecorder)
     assert connection.protocol is protocol  # no TLS protocol in between
 
     def client():
@@ -286,10 +291,7 @@ def test_starttls_with_the_gateways_options_is_tls_in_the_connection_itself(tmp_
 
 
 def test_a_client_ending_tls_first_has_its_data_read_and_its_close_notify_answered(tmp_path):
-    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
-    accepted = Accepted(SharedPort, TLSRecorder)
-    connection, protocol = accepted.transport, accepted.made[0]
-    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    accepted, connection, protocol = startedTLS(tmp_path, TLSRecorder)
 
     def client():
         tls = clientContext().wrap_socket(accepted.client)
@@ -310,10 +312,7 @@ def test_a_client_ending_tls_first_has_its_data_read_and_its_close_notify_answer
 
 
 def test_a_failed_handshake_closes_the_connection_and_tells_the_protocol_why(tmp_path):
-    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
-    accepted = Accepted(SharedPort, TLSRecorder)
-    connection, protocol = accepted.transport, accepted.made[0]
-    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    accepted, connection, protocol = startedTLS(tmp_path, TLSRecorder)
     accepted.client.sendall(b"EHLO not.tls.test\r\n" * 10)
     try:
         turn(accepted, lambda: protocol.lost is not None)
@@ -387,10 +386,7 @@ class Quitting(TLSRecorder):
 def test_replies_of_one_read_and_the_close_notify_go_in_one_send_and_no_empty_one_closes(
     tmp_path,
 ):
-    generateSelfSigned("gw.test", tmp_path / "cert.pem", tmp_path / "key.pem")
-    accepted = Accepted(SharedPort, Quitting)
-    connection, protocol = accepted.transport, accepted.made[0]
-    connection.startTLS(loadServerOptions(tmp_path / "cert.pem", tmp_path / "key.pem"))
+    accepted, connection, protocol = startedTLS(tmp_path, Quitting)
 
     def client():
         tls = clientContext().wrap_socket(accepted.client)

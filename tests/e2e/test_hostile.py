@@ -92,6 +92,22 @@ def test_silent_and_half_tls_clients_are_dropped(makeGateway, sink):
     assert log.count("its TLS handshake did not finish in time") == 2
 
 
+def test_plain_smtp_on_the_implicit_tls_port_is_dropped_and_logged(gateway):
+    plain = socket.create_connection(("127.0.0.1", gateway.smtpsPort), timeout=10)
+    plain.sendall(b"EHLO plain.client.test\r\n")
+    data = b""
+    while chunk := plain.recv(100):  # until the gateway closes
+        data += chunk
+    plain.close()
+    assert b"220" not in data  # the greeting only ever goes through TLS
+    log = gateway.waitForLog("TLS failed")
+    assert "dropping 127.0.0.1: TLS failed:" in log
+    # and the port still serves TLS clients
+    tls = context().wrap_socket(socket.create_connection(("127.0.0.1", gateway.smtpsPort)))
+    assert readLine(tls).startswith(b"220 ")
+    tls.close()
+
+
 def test_a_client_that_reads_no_replies_is_not_buffered_for(makeGateway, sink):
     gateway = makeGateway(sink, "--workers", "1", name="noread")
     before = rss(gateway)
