@@ -104,4 +104,7 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ServerTLSOptions:
     # connection, and no client could use it.
     context.num_tickets = 0
     context.options |= ssl.OP_NO_TICKET
+    # A TLS 1.2 client asking for handshake after handshake on one
+    # connection would make us pay for each: refused.
+    context.options |= ssl.OP_NO_RENEGOTIATION
     return options
