@@ -19,11 +19,12 @@ connections Twisted makes, writes through L{writeThrough} itself.
 Their STARTTLS is the standard library's C{ssl.SSLObject} over memory
 buffers, in the connection itself: a record read is decrypted and handed to
 the protocol, a write is encrypted and sent, each in one call into OpenSSL.
-Twisted's TLS layer (a protocol wrapped around the session's, on
-pyOpenSSL's Python wrappers, with a producer in between) cost about twice
-as much per record. Sessions with implicit TLS start it the same way
-when they begin. Options other than L{ServerTLSOptions} still get Twisted's
-TLS, each record written as soon as made.
+Twisted's TLS layer put a protocol and a producer between the two, on
+pyOpenSSL's Python wrappers; without it a one-message connection cost
+about 0.2 CPU-ms less (2.6 to 2.4 ms, one worker). Sessions with implicit
+TLS start it the same way when they begin. Options other than
+L{ServerTLSOptions} still get Twisted's TLS, each record written as soon
+as made.
 """
 
 from __future__ import annotations
