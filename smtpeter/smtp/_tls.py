@@ -2,11 +2,11 @@
 TLS for the listeners: the operator's PEM certificate and key, or a
 self-signed certificate generated for the hostname on first start.
 
-The options hold the certificate twice: for Twisted's TLS (pyOpenSSL, which
-implicit-TLS listeners use) and in a standard library context, with which
-the listeners' own connections speak STARTTLS
-(L{smtpeter._writethrough.WriteThroughServer}). Both take the same ciphers
-and versions and offer no session resumption.
+The options hold the certificate twice: in a standard library context,
+with which the listeners' own connections speak TLS, STARTTLS and implicit
+(L{smtpeter._writethrough.WriteThroughServer}), and for Twisted's TLS
+(pyOpenSSL), for connections that Twisted makes itself. Both take the same
+ciphers and versions and offer no session resumption.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ServerTLSOptions:
         raiseMinimumTo=TLSVersion.TLSv1_2,
     )
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    # The ciphers Twisted chose for its side, so that both listeners agree.
+    # The ciphers Twisted chose for its side, so that both sides agree.
     context.set_ciphers(options._cipherString)
     # No resumption, as on Twisted's side (its session cache is off): a TLS
     # 1.3 ticket would cost a record and its encryption on every
