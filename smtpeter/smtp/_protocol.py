@@ -109,6 +109,9 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     @property
     def peer(self) -> str:
+        """The client's address ("?" with no connection yet)."""
+        if not self.transport:
+            return "?"
         peer = self.transport.getPeer()
         return getattr(peer, "host", str(peer))
 
@@ -138,8 +141,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     def connectionLost(self, reason=None) -> None:
         if reason is not None and reason.check(ssl.SSLError, SSL.Error):
-            peer = self.peer if self.transport else "?"
-            log.info("dropping {peer}: TLS failed: {error}", peer=peer, error=reason.value)
+            log.info("dropping {peer}: TLS failed: {error}", peer=self.peer, error=reason.value)
         self.closed = True
         if self._data is not None:
             self._data.sink.discard()
@@ -217,7 +219,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         if reply.code >= 400:
             log.info(
                 "{peer} {command}: {code} {enhanced} {text}",
-                peer=self.peer if self.transport else "?",
+                peer=self.peer,
                 command=command or "-",
                 code=reply.code,
                 enhanced=reply.enhanced,
