@@ -10,10 +10,14 @@ only while its reactor waits: L{smtpeter._reactor}): a system call, and in
 the answering thread one more hand-over of the GIL, which a busy reactor
 makes slow. Results that finish while earlier ones still wait for
 the reactor join them instead, and one call delivers them all.
+
+These threads, and the database's writer, run as batch work for the
+kernel's scheduler (L{background}).
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -25,6 +29,24 @@ from twisted.python.failure import Failure
 
 _STOP = object()
 log = Logger()
+
+
+def background() -> None:
+    """
+    Mark the calling thread as batch work (Linux's C{SCHED_BATCH}): when
+    its system call returns (an fsync, say), it does not preempt the
+    reactor thread of its process, whose GIL it would only wait for, nor
+    another process's; it runs on an idle CPU or at the next tick. As
+    normal threads, the spool and database threads of two workers
+    preempted their reactors about nine times per one-message connection;
+    marked, under two, and the gateway spent 5-14% less CPU per message
+    (eight A/B pairs). Any user may do this; where the system has no such
+    policy, nothing changes.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
 
 
 class Workers:
@@ -74,6 +96,7 @@ class Workers:
         self._work.put((f, args, None))
 
     def _loop(self) -> None:
+        background()
         state = self.setup()
         while True:
             item = self._work.get()

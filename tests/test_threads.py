@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -131,3 +132,15 @@ def test_posted_work_runs_without_a_call_to_the_reactor_unless_it_fails():
     [event] = logged
     assert event["name"] == "test" and "broken" in event["what"]
     assert "disk gone 7" in str(event["log_failure"].value)
+
+
+def test_the_threads_are_batch_work_and_the_caller_is_left_as_it_was():
+    reactor = PumpedReactor()
+    workers = Workers(reactor, 2, "test")
+    workers.start()
+    try:
+        policies = {reactor.wait(workers.run(lambda state: os.sched_getscheduler(0)))}
+    finally:
+        workers.stop()
+    assert policies == {os.SCHED_BATCH}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER

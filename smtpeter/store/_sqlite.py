@@ -31,7 +31,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .._threads import Workers
+from .._threads import Workers, background
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ..queue._message import QueuedMessage
@@ -319,6 +319,7 @@ class SQLiteStore:
         return d
 
     def _writeLoop(self) -> None:
+        background()
         store = EventStore(self._connect())
         stopping = False
         committed = -GATHER

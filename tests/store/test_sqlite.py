@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import sqlite3
 import time
 
@@ -261,3 +262,7 @@ def test_the_suppression_list_is_kept_and_sees_changes_made_elsewhere(store, tmp
     cli.delete("gone@x.test")
     assert set(store.wait(store.suppressed(addresses, 50.0))) == {"here@x.test"}
     assert len(done) == 1
+
+
+def test_the_writer_thread_is_batch_work(store):
+    assert os.sched_getscheduler(store._writer.native_id) == os.SCHED_BATCH
