@@ -11,8 +11,8 @@ the answering thread one more hand-over of the GIL, which a busy reactor
 makes slow. Results that finish while earlier ones still wait for
 the reactor join them instead, and one call delivers them all.
 
-These threads, and the database's writer, run as batch work for the
-kernel's scheduler (L{background}).
+The database's threads run as batch work for the kernel's scheduler
+(L{background}).
 """
 
 from __future__ import annotations
@@ -34,14 +34,16 @@ log = Logger()
 def background() -> None:
     """
     Mark the calling thread as batch work (Linux's C{SCHED_BATCH}): when
-    its system call returns (an fsync, say), it does not preempt the
-    reactor thread of its process, whose GIL it would only wait for, nor
-    another process's; it runs on an idle CPU or at the next tick. As
-    normal threads, the spool and database threads of two workers
-    preempted their reactors about nine times per one-message connection;
-    marked, under two, and the gateway spent 5-14% less CPU per message
-    (eight A/B pairs). Any user may do this; where the system has no such
-    policy, nothing changes.
+    its system call returns, it does not preempt the reactor thread of its
+    process (whose GIL it would only wait for) nor another process's; it
+    runs on an idle CPU or when the running thread's time slice ends. That
+    saves CPU, and costs latency when every CPU is busy: for threads that
+    nothing answers a client on (the database's), not for the spool's,
+    which every C{250} waits for. Marking the spool threads too cut the
+    gateway's CPU per one-message connection by 5-14%, and raised the
+    median from the final dot to the C{250} by 2-4 ms under full load.
+    Any user may do this; where the system has no such policy, nothing
+    changes.
     """
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
@@ -53,11 +55,20 @@ class Workers:
     """
     C{count} threads named C{name}. Each calls C{setup()} once, when it
     starts, and passes what it returns (a database connection, say) as the
-    first argument of every function it runs.
+    first argument of every function it runs. With C{batch}, they are
+    L{background} threads.
     """
 
-    def __init__(self, reactor, count: int, name: str, setup: Callable[[], object] = None):
+    def __init__(
+        self,
+        reactor,
+        count: int,
+        name: str,
+        setup: Callable[[], object] = None,
+        batch: bool = False,
+    ):
         self.reactor = reactor
+        self.batch = batch
         self.count = count
         self.name = name
         self.setup = setup or (lambda: None)
@@ -96,7 +107,8 @@ class Workers:
         self._work.put((f, args, None))
 
     def _loop(self) -> None:
-        background()
+        if self.batch:
+            background()
         state = self.setup()
         while True:
             item = self._work.get()

@@ -134,13 +134,17 @@ def test_posted_work_runs_without_a_call_to_the_reactor_unless_it_fails():
     assert "disk gone 7" in str(event["log_failure"].value)
 
 
-def test_the_threads_are_batch_work_and_the_caller_is_left_as_it_was():
+def test_batch_threads_are_batch_work_and_others_and_the_caller_are_left_as_they_were():
     reactor = PumpedReactor()
-    workers = Workers(reactor, 2, "test")
-    workers.start()
-    try:
-        policies = {reactor.wait(workers.run(lambda state: os.sched_getscheduler(0)))}
-    finally:
-        workers.stop()
-    assert policies == {os.SCHED_BATCH}
+    policies = {}
+    for batch in (True, False):
+        workers = Workers(reactor, 2, "test", batch=batch)
+        workers.start()
+        try:
+            policies[batch] = {
+                reactor.wait(workers.run(lambda state: os.sched_getscheduler(0))) for _ in range(10)
+            }
+        finally:
+            workers.stop()
+    assert policies == {True: {os.SCHED_BATCH}, False: {os.SCHED_OTHER}}
     assert os.sched_getscheduler(0) == os.SCHED_OTHER

@@ -75,7 +75,11 @@ class SQLiteStore:
         self._waiting: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers = Workers(
-            reactor, readers, "smtpeter-db-reader", lambda: EventStore(self._connect())
+            reactor,
+            readers,
+            "smtpeter-db-reader",
+            lambda: EventStore(self._connect()),
+            batch=True,
         )
         self._connections: list = []
         self._lock = threading.Lock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -192,6 +193,7 @@ class TestDiskSpool(SpoolContract):
         spool = self.makeSpool(tmp_path)
         descriptors = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
         result(spool.store(message()))
+        gc.collect()  # earlier tests' unreachable files must not close during the count
         before = descriptors()
         for n in range(20):
             result(spool.store(message(qid=f"Q{n + 2}")))
@@ -259,3 +261,16 @@ def test_finished_messages_are_kept_in_the_sent_archive_for_its_days(tmp_path):
     assert not old.exists() and archive.find("Q1") == kept
     assert archive.purge(os.path.getmtime(kept) + 4 * 86400) == 1
     assert archive.find("Q1") is None
+
+
+def test_the_spool_threads_are_not_batch_work_for_every_250_waits_for_them(tmp_path):
+    from ..store.test_contract import PumpedReactor
+
+    reactor = PumpedReactor()
+    spool = ThreadedSpool(tmp_path, reactor)
+    spool.start()
+    try:
+        policy = reactor.wait(spool._run(lambda disk: os.sched_getscheduler(0)))
+    finally:
+        spool.stop()
+    assert policy == os.SCHED_OTHER

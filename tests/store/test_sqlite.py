@@ -264,5 +264,6 @@ def test_the_suppression_list_is_kept_and_sees_changes_made_elsewhere(store, tmp
     assert len(done) == 1
 
 
-def test_the_writer_thread_is_batch_work(store):
+def test_the_writer_and_reader_threads_are_batch_work(store):
     assert os.sched_getscheduler(store._writer.native_id) == os.SCHED_BATCH
+    assert store.wait(store._read(lambda _: os.sched_getscheduler(0))) == os.SCHED_BATCH
