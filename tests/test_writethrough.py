@@ -64,7 +64,10 @@ class Accepted:
         return data
 
     def close(self) -> None:
-        self.transport.socket.close()
+        """Close all three sockets (a connection already lost has given up its own)."""
+        connection = getattr(self.transport, "socket", None)
+        if connection is not None:
+            connection.close()
         self.client.close()
         self.listening.close()
 
@@ -286,8 +289,7 @@ def test_starttls_with_the_gateways_options_is_tls_in_the_connection_itself(tmp_
         assert outcome == {"result": (b"250 c.test\r\n", b"")}
         assert protocol.lost.check(ConnectionDone)
     finally:
-        accepted.client.close()
-        accepted.listening.close()
+        accepted.close()
 
 
 def test_a_client_ending_tls_first_has_its_data_read_and_its_close_notify_answered(tmp_path):
@@ -307,8 +309,7 @@ def test_a_client_ending_tls_first_has_its_data_read_and_its_close_notify_answer
         assert protocol.received == b"QUIT\r\n"
         assert protocol.lost.check(ConnectionDone)
     finally:
-        accepted.client.close()
-        accepted.listening.close()
+        accepted.close()
 
 
 def test_a_failed_handshake_closes_the_connection_and_tells_the_protocol_why(tmp_path):
@@ -323,8 +324,7 @@ def test_a_failed_handshake_closes_the_connection_and_tells_the_protocol_why(tmp
             data += chunk
         assert len(data) < 100
     finally:
-        accepted.client.close()
-        accepted.listening.close()
+        accepted.close()
 
 
 def test_other_tls_options_get_twisteds_tls_and_are_freed_without_the_garbage_collector(
@@ -353,8 +353,7 @@ def test_other_tls_options_get_twisteds_tls_and_are_freed_without_the_garbage_co
         assert tls() is None  # freed by reference counting: no cycle through the connection
     finally:
         gc.enable()
-        accepted.client.close()
-        accepted.listening.close()
+        accepted.close()
 
 
 class CountingSocket:
@@ -406,8 +405,7 @@ def test_replies_of_one_read_and_the_close_notify_go_in_one_send_and_no_empty_on
         assert outcome == {"result": b"250 one\r\n221 two\r\n"}
         assert len(counting.sends) == 1
     finally:
-        accepted.client.close()
-        accepted.listening.close()
+        accepted.close()
 
 
 def test_a_connection_closed_in_a_read_with_nothing_left_to_send_ends_in_that_read():
@@ -422,5 +420,4 @@ def test_a_connection_closed_in_a_read_with_nothing_left_to_send_ends_in_that_re
         assert accepted.client.recv(100) == b""
         assert protocol.lost.check(ConnectionDone)
     finally:
-        accepted.client.close()
-        accepted.listening.close()
+        accepted.close()
