@@ -7,8 +7,11 @@ Writes go to one thread, which takes everything waiting and commits it in
 one transaction (with C{synchronous=FULL}, one fsync for the lot): under
 load a single commit carries many events, each durable before it is
 answered without costing a disk flush of its own. Busy, the writer commits
-at most once per L{GATHER} (an event in a commit of five cost nearly half
-again the CPU of one in a commit of twenty); idle, at once. Webhook
+at most once per L{GATHER} when someone waits for a write (a click's
+redirect, an AUTH failure's reply), and at most once per L{LINGER} when
+nobody does (a message's events, a login's last use): an event in a commit
+of five cost nearly half again the CPU of one in a commit of twenty. Idle,
+it commits at once. Webhook
 deliveries for the events are queued inside the same transaction. Reads
 run in a small pool of threads, each with its own connection (WAL lets
 them read while the writer writes, and other processes write too).
@@ -58,6 +61,8 @@ log = Logger()
 
 #: The writer commits at most once in this many seconds (idle, it commits at once).
 GATHER = 0.01
+#: ... and, while nobody waits for what it holds, at most once in this many.
+LINGER = 0.1
 
 _STOP = object()
 
@@ -73,6 +78,8 @@ class SQLiteStore:
         self.reactor = reactor
         self.clock = clock or reactor
         self._waiting: queue.SimpleQueue = queue.SimpleQueue()
+        #: Set when a write that someone waits for is queued: the writer stops lingering.
+        self._awaited = threading.Event()
         self._writer: threading.Thread | None = None
         self._readers = Workers(
             reactor,
@@ -102,6 +109,7 @@ class SQLiteStore:
     def stop(self) -> None:
         if self._writer is not None:
             self._waiting.put(_STOP)
+            self._awaited.set()
             self._writer.join()
             self._writer = None
         self._readers.stop()
@@ -129,7 +137,7 @@ class SQLiteStore:
     # IEventSink ----------------------------------------------------------------
 
     def accepted(self, message: QueuedMessage) -> Deferred:
-        return self._write(_Accepted(message))
+        return self._write(_Accepted(message), awaited=False)
 
     def record(self, event) -> Deferred:
         if event.type == ATTEMPT:
@@ -138,7 +146,8 @@ class SQLiteStore:
             return succeed([])
         kind, details = storedOutcome(event)
         return self._write(
-            _AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details)
+            _AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details),
+            awaited=False,
         )
 
     # IEventStore: writing --------------------------------------------------------
@@ -204,7 +213,7 @@ class SQLiteStore:
     def _noteTokenUse(self, record):
         if record is not None:
             name = record.name
-            self._write(_TokenUsed(name, self.clock.seconds())).addErrback(
+            self._write(_TokenUsed(name, self.clock.seconds()), awaited=False).addErrback(
                 lambda f: log.warn("could not note the use of API token {name}", name=name)
             )
         return record
@@ -298,7 +307,7 @@ class SQLiteStore:
             _, now, passwordHash = update
             if passwordHash is None:
                 self._logins.replace(record.name, evolve(record, lastUsed=now))
-            self._write(_LoginUpdate(update)).addErrback(
+            self._write(_LoginUpdate(update), awaited=False).addErrback(
                 lambda f: log.warn(
                     "could not note the use of login {name}: {error}",
                     name=record.name,
@@ -316,24 +325,38 @@ class SQLiteStore:
         """C{method(store, *args)} in a reading thread, on its own connection."""
         return self._readers.run(method, *args)
 
-    def _write(self, work) -> Deferred:
-        """Do C{work} in the writer's next transaction; fire once it is committed."""
+    def _write(self, work, awaited: bool = True) -> Deferred:
+        """
+        Do C{work} in the writer's next transaction; fire once it is
+        committed. Without C{awaited} (nothing is held up until it is
+        committed), a busy writer lets it wait up to L{LINGER} for company.
+        """
         d = Deferred()
         self._waiting.put((work, d))
+        if awaited:
+            self._awaited.set()
         return d
 
     def _writeLoop(self) -> None:
         background()
         store = EventStore(self._connect())
         stopping = False
-        committed = -GATHER
+        committed = -LINGER
         while not stopping:
             batch = [self._waiting.get()]
             # Under load, wait for more: a commit costs a sync and a WAL
             # append of every page it touches, however few events it holds.
+            # Only a write that someone waits for wakes the writer early:
+            # the others are not worth a thread switch each.
+            linger = committed + LINGER - time.monotonic()
+            if linger > 0 and not self._awaited.is_set():
+                self._awaited.wait(linger)
             wait = committed + GATHER - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            # Before taking what is queued: an awaited write queued after this
+            # is either taken now or sets the event again for the next batch.
+            self._awaited.clear()
             while True:
                 try:
                     batch.append(self._waiting.get_nowait())

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from smtpeter.events import DELIVERY, Event
-from smtpeter.store import LoginStore, SQLiteStore, connect
+from smtpeter.store import LoginStore, SQLiteStore, _sqlite, connect
 from smtpeter.store._events import EventStore
 from smtpeter.store._suppressions import SuppressionStore
 from smtpeter.store._webhooks import WebhookStore
@@ -55,6 +55,30 @@ def test_many_writes_waiting_together_share_one_transaction(store, tmp_path):
     assert count(tmp_path) == 302
 
 
+def firedAfter(store, d) -> float:
+    started = time.monotonic()
+    store.wait(d)
+    return time.monotonic() - started
+
+
+def test_a_busy_writer_lets_writes_nobody_waits_for_linger_until_one_somebody_does(
+    store, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(_sqlite, "LINGER", 1.0)
+    # Idle: even a message's events are committed at once.
+    assert firedAfter(store, store.accepted(message())) < 0.5
+    # Just committed, so busy: they wait for company, up to LINGER.
+    assert firedAfter(store, store.record(Event(DELIVERY, QID, "a@x.test", 1.0))) >= 0.9
+    # A write that someone waits for (a click's redirect) ends the wait at
+    # once, and the lingering ones share its commit.
+    lingering = store.record(Event(DELIVERY, QID, "b@x.test", 2.0))
+    time.sleep(0.05)
+    started = time.monotonic()
+    store.wait(store.recordClick(QID, "a@x.test", (), {}, 3.0))
+    assert lingering.called and time.monotonic() - started < 0.5
+    assert count(tmp_path) == 5  # two attempts, two deliveries, a click
+
+
 def test_a_write_is_on_disk_when_it_is_answered(store, tmp_path):
     store.wait(store.recordClick(QID, "a@x.test", (), {}, 1.0))
     assert count(tmp_path) == 1  # another connection sees it at once
@@ -89,7 +113,7 @@ def test_auth_answers_before_its_bookkeeping_is_written(store, tmp_path):
     _, password = logins.create("app", [])
     writes = []
     write = store._write
-    store._write = lambda work: (writes.append(write(work)), writes[-1])[1]
+    store._write = lambda work, **kw: (writes.append(write(work, **kw)), writes[-1])[1]
     # Another process holds the write lock: the writer must wait, AUTH must not.
     blocker = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
