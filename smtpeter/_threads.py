@@ -11,6 +11,10 @@ the answering thread one more hand-over of the GIL, which a busy reactor
 makes slow. Results that finish while earlier ones still wait for
 the reactor join them instead, and one call delivers them all.
 
+Work that nothing waits for and that may wait a little (removing a
+delivered message's files) need not wake a thread at all: it can ride
+along with the next work the threads are given (L{Workers.postLater}).
+
 The database's threads run as batch work for the kernel's scheduler
 (L{background}).
 """
@@ -29,6 +33,9 @@ from twisted.python.failure import Failure
 
 _STOP = object()
 log = Logger()
+
+#: Work posted with L{Workers.postLater} waits at most this long for a thread.
+LATER = 0.1
 
 
 def background() -> None:
@@ -77,6 +84,9 @@ class Workers:
         #: Results waiting for the reactor: (Deferred, succeeded, result or Failure).
         self._done: deque = deque()
         self._doneLock = threading.Lock()
+        #: Work posted for later, and the call that hands it to the threads if none came.
+        self._later: deque = deque()
+        self._sweep = None
 
     def start(self) -> None:
         for n in range(self.count):
@@ -85,7 +95,10 @@ class Workers:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Finish what is queued, then end the threads."""
+        """Finish what is queued (and posted for later), then end the threads."""
+        if self._sweep is not None and self._sweep.active():
+            self._sweep.cancel()
+        self._sweep = None
         for _ in self._threads:
             self._work.put(_STOP)
         for thread in self._threads:
@@ -106,32 +119,62 @@ class Workers:
         """
         self._work.put((f, args, None))
 
+    def postLater(self, f: Callable, *args) -> None:
+        """
+        L{post}, without waking a thread for it: the thread that finishes
+        the next work runs it, or, if none comes, one is given it after
+        L{LATER} seconds. Under load it costs no thread switch. Call it in
+        the reactor thread.
+        """
+        self._later.append((f, args, None))
+        if self._sweep is None:
+            self._sweep = self.reactor.callLater(LATER, self._sweepLater)
+
+    def _sweepLater(self) -> None:
+        """In the reactor: hand the threads what was posted for later and is still waiting."""
+        self._sweep = None
+        while True:
+            try:
+                self._work.put(self._later.popleft())
+            except IndexError:
+                return
+
     def _loop(self) -> None:
         if self.batch:
             background()
         state = self.setup()
         while True:
             item = self._work.get()
+            if item is not _STOP:
+                self._do(state, item)
+            while True:  # what was posted for later rides along
+                try:
+                    later = self._later.popleft()
+                except IndexError:
+                    break
+                self._do(state, later)
             if item is _STOP:
                 return
-            f, args, d = item
-            try:
-                result = f(state, *args)
-            except BaseException:
-                failure = Failure()
-                if d is None:
-                    self.reactor.callFromThread(
-                        log.failure,
-                        "{name}: {what} failed",
-                        failure,
-                        name=self.name,
-                        what=getattr(f, "__qualname__", f),
-                    )
-                else:
-                    self._finish(d, False, failure)
+
+    def _do(self, state, item) -> None:
+        f, args, d = item
+        try:
+            result = f(state, *args)
+        except BaseException:
+            failure = Failure()
+            if d is None:
+                self.reactor.callFromThread(
+                    log.failure,
+                    "{name}: {what} failed",
+                    failure,
+                    name=self.name,
+                    what=getattr(f, "__qualname__", f),
+                )
             else:
-                if d is not None:
-                    self._finish(d, True, result)
+                self._finish(d, False, failure)
+        else:
+            if d is not None:
+                self._finish(d, True, result)
 
     def _finish(self, d: Deferred, succeeded: bool, result) -> None:
         with self._doneLock:

@@ -9,7 +9,7 @@ import time
 import pytest
 from twisted.logger import globalLogPublisher
 
-from smtpeter._threads import Workers
+from smtpeter._threads import LATER, Workers
 
 from .store.test_contract import PumpedReactor
 
@@ -122,7 +122,7 @@ def test_posted_work_runs_without_a_call_to_the_reactor_unless_it_fails():
     assert sorted(done) == [("state", i) for i in range(5)]
     # Only the failure came back to the reactor, to be logged there.
     assert reactor.fromThreads == 1
-    f, args, kwargs = reactor.calls.get_nowait()
+    f, args, kwargs = reactor.handed.get_nowait()
     logged = []
     globalLogPublisher.addObserver(logged.append)
     try:
@@ -132,6 +132,35 @@ def test_posted_work_runs_without_a_call_to_the_reactor_unless_it_fails():
     [event] = logged
     assert event["name"] == "test" and "broken" in event["what"]
     assert "disk gone 7" in str(event["log_failure"].value)
+
+
+def test_work_posted_for_later_rides_along_with_the_next_work_or_waits_for_the_sweep():
+    reactor = CountingReactor()
+    workers = Workers(reactor, 2, "test", lambda: threading.get_ident())
+    workers.start()
+    done = []
+    try:
+        workers.postLater(lambda state, i: done.append((state, i)), 1)
+        time.sleep(0.1)
+        assert done == []  # no thread was woken for it
+        ran = reactor.wait(workers.run(lambda state: state))
+        deadline = time.monotonic() + 5
+        while not done:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        assert done == [(ran, 1)]  # by the thread that ran the next work
+        # No work comes: after LATER, the sweep hands it to a thread.
+        workers.postLater(lambda state, i: done.append((state, i)), 2)
+        reactor.advance(LATER)
+        while len(done) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        assert done[1][1] == 2 and reactor.getDelayedCalls() == []
+        workers.postLater(lambda state, i: done.append((state, i)), 3)
+    finally:
+        workers.stop()  # runs what still waits, and cancels the sweep
+    assert [i for _, i in done] == [1, 2, 3] and reactor.getDelayedCalls() == []
+    assert reactor.fromThreads == 1  # the result of run(); nothing else came back
 
 
 def test_batch_threads_are_batch_work_and_others_and_the_caller_are_left_as_they_were():

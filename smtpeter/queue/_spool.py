@@ -452,8 +452,8 @@ class ThreadedSpool:
         return self._pool.run(f, *args)
 
     def _post(self, f, *args) -> None:
-        """C{f(disk, *args)} in a spool thread, with nothing waiting for it."""
-        self._pool.post(f, *args)
+        """C{f(disk, *args)} in a spool thread, soon, with nothing waiting for it."""
+        self._pool.postLater(f, *args)
 
     def incoming(self) -> IncomingContent:
         return IncomingContent(self.disk.spill)
@@ -469,7 +469,9 @@ class ThreadedSpool:
 
     def remove(self, qid):
         # Nothing needs to wait for the files to go (and L{stop} waits for
-        # them): not coming back to the reactor saves a hand-over per message.
+        # them): not coming back to the reactor saves a hand-over per
+        # message, and riding along with the next store a thread switch.
+        # A crash before they go only repeats a delivery.
         self._post(DiskSpool.remove, qid)
         return succeed(None)
 

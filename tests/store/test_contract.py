@@ -45,16 +45,17 @@ class PumpedReactor(Clock):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: queue.Queue = queue.Queue()
+        #: What threads handed over (Clock keeps its delayed calls in C{calls}).
+        self.handed: queue.Queue = queue.Queue()
 
     def callFromThread(self, f, *args, **kwargs):
-        self.calls.put((f, args, kwargs))
+        self.handed.put((f, args, kwargs))
 
     def wait(self, d, timeout: float = 10.0):
         results = []
         d.addBoth(results.append)
         while not results:
-            f, args, kwargs = self.calls.get(timeout=timeout)
+            f, args, kwargs = self.handed.get(timeout=timeout)
             f(*args, **kwargs)
         if hasattr(results[0], "raiseException"):
             results[0].raiseException()
