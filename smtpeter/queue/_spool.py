@@ -180,6 +180,8 @@ class DiskSpool:
         self.sent = sent
         self._queueFd: int | None = None
         self._opening = threading.Lock()
+        #: The messages that have a state file: only theirs are unlinked at remove.
+        self._stated: set[str] = set()
 
     def prepare(self) -> None:
         for d in (self.incoming, self.queue, self.corrupt):
@@ -306,6 +308,7 @@ class DiskSpool:
             json.dumps({"rcpt": index, **state}, separators=(",", ":")).encode() + b"\n"
             for index, state in states.items()
         )
+        self._stated.add(qid)
         with open(path, "ab") as f:
             f.write(lines)
             f.flush()
@@ -318,7 +321,10 @@ class DiskSpool:
         # the sent archive), the message is delivered again, which is the
         # safe direction.
         path = os.path.join(self.queue, qid)
-        paths = [path, path + ".state"]
+        # Most messages never had a state file (delivered at the first
+        # attempt): not looking for one saves a system call each.
+        paths = [path, path + ".state"] if qid in self._stated else [path]
+        self._stated.discard(qid)
         if self.sent is not None:
             try:
                 self.sent.keep(path, qid, time.time())
@@ -347,7 +353,10 @@ class DiskSpool:
 
     def load(self) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         for state in self.queue.glob("*.state"):
-            if not (self.queue / state.name[: -len(".state")]).exists():
+            qid = state.name[: -len(".state")]
+            if (self.queue / qid).exists():
+                self._stated.add(qid)
+            else:
                 state.unlink()
         found = []
         for path, meta, damaged in self._scan():

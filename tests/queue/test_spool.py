@@ -263,6 +263,25 @@ def test_finished_messages_are_kept_in_the_sent_archive_for_its_days(tmp_path):
     assert archive.find("Q1") is None
 
 
+def test_remove_unlinks_a_state_file_only_for_messages_that_have_one(tmp_path, monkeypatch):
+    spool = InlineSpool(tmp_path / "spool", reactor=None)
+    spool.disk.prepare()
+    for qid in ("Q1", "Q2", "Q3"):
+        result(spool.store(message(qid)))
+    result(spool.recordStates("Q2", {0: {"status": "deferred"}}))
+    result(spool.recordStates("Q3", {0: {"status": "deferred"}}))
+    # A new start knows the state files from the disk.
+    again = InlineSpool(tmp_path / "spool", reactor=None)
+    assert len(result(again.load())) == 3
+    unlinked = []
+    unlink = os.unlink
+    monkeypatch.setattr(os, "unlink", lambda path: (unlinked.append(path), unlink(path))[1])
+    for qid in ("Q1", "Q2", "Q3"):
+        result(again.remove(qid))
+    assert [os.path.basename(p) for p in unlinked] == ["Q1", "Q2", "Q2.state", "Q3", "Q3.state"]
+    assert list(again.disk.queue.iterdir()) == []
+
+
 def test_the_spool_threads_are_not_batch_work_for_every_250_waits_for_them(tmp_path):
     from ..store.test_contract import PumpedReactor
 
