@@ -80,6 +80,8 @@ class SQLiteStore:
         self._waiting: queue.SimpleQueue = queue.SimpleQueue()
         #: Set when a write that someone waits for is queued: the writer stops lingering.
         self._awaited = threading.Event()
+        #: Writes given to the writer and not answered yet (kept by the reactor thread).
+        self._unanswered = 0
         self._writer: threading.Thread | None = None
         self._readers = Workers(
             reactor,
@@ -322,7 +324,14 @@ class SQLiteStore:
     # The threads ----------------------------------------------------------------------
 
     def _read(self, method, *args) -> Deferred:
-        """C{method(store, *args)} in a reading thread, on its own connection."""
+        """
+        C{method(store, *args)} in a reading thread, on its own connection;
+        it sees every write given to the writer before it (a bounce that
+        comes right after its message was accepted finds the message), as
+        a read first waits for those, if any, to be committed.
+        """
+        if self._unanswered:
+            return self._write(_nothing).addCallback(lambda _: self._readers.run(method, *args))
         return self._readers.run(method, *args)
 
     def _write(self, work, awaited: bool = True) -> Deferred:
@@ -332,6 +341,7 @@ class SQLiteStore:
         committed), a busy writer lets it wait up to L{LINGER} for company.
         """
         d = Deferred()
+        self._unanswered += 1
         self._waiting.put((work, d))
         if awaited:
             self._awaited.set()
@@ -379,7 +389,7 @@ class SQLiteStore:
                     self._commit(store, [item])
                 return
             failure = Failure()
-            self.reactor.callFromThread(batch[0][1].errback, failure)
+            self.reactor.callFromThread(self._failed, batch[0][1], failure)
             return
         self.reactor.callFromThread(self._fire, batch, results, queued)
 
@@ -398,7 +408,12 @@ class SQLiteStore:
             db.publish()
         return results, queued
 
+    def _failed(self, d: Deferred, failure: Failure) -> None:
+        self._unanswered -= 1
+        d.errback(failure)
+
     def _fire(self, batch, results, queued: int) -> None:
+        self._unanswered -= len(batch)
         for (_, d), result in zip(batch, results, strict=True):
             d.callback(result)
         if queued:
@@ -410,6 +425,11 @@ class SQLiteStore:
 
 
 # The work the writer does: each returns a list (the events it added, if any).
+
+
+def _nothing(store: EventStore) -> list:
+    """A place in the writer's queue: fires once what was queued before it is committed."""
+    return []
 
 
 class _Accepted:

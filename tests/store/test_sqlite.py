@@ -79,6 +79,16 @@ def test_a_busy_writer_lets_writes_nobody_waits_for_linger_until_one_somebody_do
     assert count(tmp_path) == 5  # two attempts, two deliveries, a click
 
 
+def test_a_read_sees_the_writes_given_before_it_even_lingering_ones(store, monkeypatch):
+    monkeypatch.setattr(_sqlite, "LINGER", 5.0)
+    store.wait(store.recordClick(QID, "a@x.test", (), {}, 1.0))  # busy from now
+    accepted = store.accepted(message())
+    started = time.monotonic()
+    assert store.wait(store.message(QID)) is not None
+    assert accepted.called and time.monotonic() - started < 2.0
+    assert store._unanswered == 0
+
+
 def test_a_write_is_on_disk_when_it_is_answered(store, tmp_path):
     store.wait(store.recordClick(QID, "a@x.test", (), {}, 1.0))
     assert count(tmp_path) == 1  # another connection sees it at once
@@ -93,6 +103,7 @@ def test_a_failing_write_fails_alone(store):
     with pytest.raises(ValueError):
         store.wait(bad)
     assert [e.type for e in store.wait(good)] == ["delivery"]
+    assert store._unanswered == 0  # a failed write is answered too
 
 
 def test_a_store_first_made_inside_a_batch_keeps_the_batch_one_transaction(store, tmp_path):
