@@ -11,10 +11,10 @@ at most once per L{GATHER} when someone waits for a write (a click's
 redirect, an AUTH failure's reply), and at most once per L{LINGER} when
 nobody does (a message's events, a login's last use): an event in a commit
 of five cost nearly half again the CPU of one in a commit of twenty. Idle,
-it commits at once. Webhook
-deliveries for the events are queued inside the same transaction. Reads
-run in a small pool of threads, each with its own connection (WAL lets
-them read while the writer writes, and other processes write too).
+it commits at once. Webhook deliveries for the events are queued inside
+the same transaction. Reads run in a small pool of threads, each with its
+own connection (WAL lets them read while the writer writes, and other
+processes write too), and see every write given to the writer before them.
 
 Callers use the named methods; what runs in the threads is this module's
 business.
