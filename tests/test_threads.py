@@ -11,6 +11,7 @@ from twisted.logger import globalLogPublisher
 
 from smtpeter._threads import LATER, Workers
 
+from .conftest import eventually
 from .store.test_contract import PumpedReactor
 
 
@@ -70,10 +71,8 @@ def test_results_that_finish_together_reach_the_reactor_in_one_call():
 
         results = [workers.run(work, i) for i in range(8)]
         release.set()
-        deadline = time.monotonic() + 5
-        while len(workers._done) < 8:  # every result finished, the reactor not yet run
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        # Every result finished, the reactor not yet run.
+        eventually(lambda: len(workers._done) == 8, 5, "eight results")
         values = [reactor.wait(d) for d in results[:3]]
         with pytest.raises(ValueError):
             reactor.wait(results[3])
@@ -93,10 +92,7 @@ def test_a_result_that_cannot_be_delivered_does_not_hold_up_the_others():
         release = threading.Event()
         first, second = (workers.run(lambda state, i=i: release.wait(5) and i) for i in (1, 2))
         release.set()
-        deadline = time.monotonic() + 5
-        while len(workers._done) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        eventually(lambda: len(workers._done) == 2, 5, "two results")
         first.callback("fired elsewhere")  # its result will find it already fired
         assert reactor.wait(second) == 2
         assert reactor.wait(first) == "fired elsewhere"
@@ -144,17 +140,12 @@ def test_work_posted_for_later_rides_along_with_the_next_work_or_waits_for_the_s
         time.sleep(0.1)
         assert done == []  # no thread was woken for it
         ran = reactor.wait(workers.run(lambda state: state))
-        deadline = time.monotonic() + 5
-        while not done:
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        eventually(lambda: done, 5, "the work posted for later")
         assert done == [(ran, 1)]  # by the thread that ran the next work
         # No work comes: after LATER, the sweep hands it to a thread.
         workers.postLater(lambda state, i: done.append((state, i)), 2)
         reactor.advance(LATER)
-        while len(done) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        eventually(lambda: len(done) == 2, 5, "the swept work")
         assert done[1][1] == 2 and reactor.getDelayedCalls() == []
         workers.postLater(lambda state, i: done.append((state, i)), 3)
     finally:
