@@ -1,0 +1,579 @@
+"""
+The spool in SQLite: each worker's accepted messages, and what happened to
+each recipient, in C{spool.db} of its spool directory (WAL mode,
+C{synchronous=FULL}).
+
+A commit appends to the write-ahead log and syncs that one file: no file is
+created, renamed or unlinked per message, and no directory is synced, which
+made a file per message cost twice the CPU. One thread writes; the stores
+of every session waiting meanwhile share its next commit (and its sync).
+Only once the commit holding a message is done is the message reported
+stored, so a crash at any moment loses no message that got its C{250}.
+
+A body too large to hold in memory (L{Spilled}) stays a file: it is copied
+to C{large/<qid>} and synced before its row is committed; a file there
+without a row never got its C{250} and is deleted at start, like the files
+of C{incoming/}, where bodies are written as they arrive.
+
+A finished message keeps its row, marked with the time it finished, for
+C{keepSent} days, so the dashboard can show what was sent; the purge
+deletes those rows in small transactions. Messages of the spool on files
+that came before (C{queue/}) are imported at start, and their files deleted
+only once the import is committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from .._threads import LATER, Workers
+from ._incoming import IncomingContent, Spilled
+from ._message import Envelope, Options, QueuedMessage
+from ._spool import QUEUE_ID, DiskSpool, _copy, _fsyncDirectory, _metadata
+from .interfaces import ISpool
+
+log = Logger()
+
+#: C{done} of a message still queued: a time far ahead (in the year 4199) that
+#: takes as many bytes as a real one, so that marking a message finished
+#: rewrites its row where it is, and not the pages of its content.
+QUEUED = 1 << 46
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS message (
+    qid TEXT PRIMARY KEY,
+    done INTEGER NOT NULL DEFAULT {QUEUED}, -- when it finished (ms), or QUEUED
+    meta TEXT NOT NULL,
+    content BLOB -- NULL: in large/<qid>
+);
+CREATE INDEX IF NOT EXISTS queued ON message (qid) WHERE done = {QUEUED};
+CREATE TABLE IF NOT EXISTS state (
+    qid TEXT NOT NULL,
+    rcpt INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (qid, rcpt)
+) WITHOUT ROWID;
+"""
+
+#: Finished messages deleted per transaction by the purge.
+PURGE_CHUNK = 500
+
+
+def _message(meta: dict) -> QueuedMessage:
+    return QueuedMessage(
+        meta["qid"],
+        Envelope.fromJSON(meta["envelope"]),
+        Options.fromJSON(meta["options"]),
+        meta["received"],
+        b"",
+        meta["dsn"],
+    )
+
+
+def _asOSError(e: sqlite3.Error) -> OSError:
+    """What the queue manager reports as a known condition in one line (a full disk)."""
+    code = errno.ENOSPC if "full" in str(e) else errno.EIO
+    return OSError(code, f"spool database: {e}")
+
+
+class SpoolDatabase:
+    """
+    A worker's spool, synchronously. One instance writes (in one thread);
+    others, opened with L{reading}, read beside it, in this process or
+    another (the C{smtpeter queue} command).
+    """
+
+    def __init__(self, root: Path, keepSent: float = 0) -> None:
+        self.root = root
+        self.path = root / "spool.db"
+        self.incoming = root / "incoming"
+        self.large = root / "large"
+        self.corrupt = root / "corrupt"
+        #: Days a finished message stays (0: deleted when it finishes).
+        self.keepSent = keepSent
+        self.db: sqlite3.Connection | None = None
+        #: Queued messages whose content is a file in C{large/} (the writer's).
+        self._large: set[str] = set()
+
+    def _connect(self, readOnly: bool = False) -> sqlite3.Connection:
+        if readOnly:
+            db = sqlite3.connect(
+                f"{self.path.as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA journal_size_limit={16 << 20}")
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def open(self) -> None:
+        """Open for writing, making the directories and the schema as needed."""
+        if self.db is not None:
+            return
+        for d in (self.incoming, self.large):
+            d.mkdir(parents=True, exist_ok=True)
+        self.db = self._connect()
+        self.db.executescript(SCHEMA)
+
+    @classmethod
+    def reading(cls, root: Path) -> SpoolDatabase | None:
+        """A spool to read beside the process writing it; C{None} if it has no database."""
+        spool = cls(root)
+        if not spool.path.is_file():
+            return None
+        spool.db = spool._connect(readOnly=True)
+        return spool
+
+    def reader(self) -> SpoolDatabase:
+        """Another connection to this spool, for reading in another thread."""
+        other = SpoolDatabase(self.root, self.keepSent)
+        other.db = other._connect()
+        return other
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    # Start ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """
+        Open, and tidy up after a stop or a crash: bodies that were being
+        received, and large files whose message was never committed, go;
+        a spool on files left by an earlier version is imported.
+        """
+        self.open()
+        for leftover in self.incoming.iterdir():
+            log.info("discarding incomplete incoming file {name}", name=leftover.name)
+            leftover.unlink()
+        self._importFiles(self.root)
+        for path in self.large.iterdir():
+            if not self.db.execute("SELECT 1 FROM message WHERE qid = ?", (path.name,)).fetchone():
+                log.info("discarding large file {name} of no message", name=path.name)
+                path.unlink()
+
+    def _importFiles(self, root: Path) -> int:
+        """
+        Every message in the files of C{root}'s C{queue/} (the spool of
+        earlier versions), with its recipients' states; the files are
+        deleted once the rows are committed. Damaged files go to C{corrupt/}.
+        """
+        files = DiskSpool(root)
+        if not files.queue.is_dir():
+            return 0
+        files.corrupt.mkdir(exist_ok=True)
+        found = files.load()
+        for message, states in found:
+            meta, content = files._read(message.qid)
+            if len(content) > (1 << 20):
+                self._writeLargeFile(message.qid, content)
+                content = None
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self._insert(
+                    message.qid, json.dumps(meta, separators=(",", ":")), content, "OR IGNORE"
+                )
+                self._recordStates(message.qid, states)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        for path in files.queue.iterdir():
+            path.unlink()
+        files.queue.rmdir()
+        if found:
+            log.info(
+                "imported {n} queued message(s) from {path}", n=len(found), path=str(files.queue)
+            )
+        return len(found)
+
+    def _writeLargeFile(self, qid: str, content: bytes) -> None:
+        path = self.large / qid
+        with open(path, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsyncDirectory(self.large)
+
+    def adopt(self, other: Path) -> int:
+        """
+        Take over every message of the spool in C{other} (a worker's that
+        no longer runs; nothing may be using it), and remove it.
+        @return: how many queued messages moved.
+        """
+        self.open()
+        moved = 0
+        if other.is_dir():
+            gone = SpoolDatabase(other)
+            gone.prepare()  # its files imported, its leftovers gone
+            moved = gone.db.execute(
+                f"SELECT COUNT(*) FROM message WHERE done = {QUEUED}"
+            ).fetchone()[0]
+            gone.close()
+            self.db.execute("ATTACH DATABASE ? AS gone", (str(other / "spool.db"),))
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute(
+                    "INSERT OR IGNORE INTO message (qid, done, meta, content)"
+                    " SELECT qid, done, meta, content FROM gone.message"
+                )
+                self.db.execute(
+                    "INSERT OR IGNORE INTO state (qid, rcpt, state)"
+                    " SELECT qid, rcpt, state FROM gone.state"
+                )
+                self.db.execute("COMMIT")
+            finally:
+                self.db.execute("DETACH DATABASE gone")
+            # Rows first, then their large files: a crash between leaves rows in
+            # both spools, and the next start adopts again (ignoring those it has).
+            for path in gone.large.iterdir():
+                if not (self.large / path.name).exists():
+                    os.rename(path, self.large / path.name)
+            _fsyncDirectory(self.large)
+            if gone.corrupt.is_dir():
+                self.corrupt.mkdir(exist_ok=True)
+                for path in gone.corrupt.iterdir():
+                    os.rename(path, self.corrupt / path.name)
+            shutil.rmtree(other)
+        return moved
+
+    # Writing (the writer thread) ----------------------------------------------------------
+
+    def writeLarge(self, message: QueuedMessage) -> None:
+        """A spilled body's message, in C{large/<qid>}, synced (before its row is)."""
+        content = message.content
+        path = self.large / message.qid
+        try:
+            with open(path, "wb") as f:
+                f.write(content.head)
+                _copy(content.path, f, content.length)
+                f.flush()
+                os.fsync(f.fileno())
+            _fsyncDirectory(self.large)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+
+    def apply(self, work: list[tuple]) -> list[Exception | None]:
+        """
+        Do every item of C{work} in one transaction: C{("store", message)},
+        C{("states", qid, states)}, C{("finish", qid, when)}; C{("after",)}
+        does nothing (it is answered once what came before is). If that fails,
+        each is tried alone, so that one bad item fails only itself.
+        @return: for each item, C{None} or what it failed with.
+        """
+        try:
+            self._transaction(work)
+        except (sqlite3.Error, OSError, ValueError) as e:
+            if len(work) == 1:
+                return [_asOSError(e) if isinstance(e, sqlite3.Error) else e]
+            return [self.apply([item])[0] for item in work]
+        return [None] * len(work)
+
+    def _transaction(self, work: list[tuple]) -> None:
+        forgotten = []
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for item in work:
+                if item[0] == "store":
+                    forgotten += self._store(item[1])
+                elif item[0] == "states":
+                    self._recordStates(item[1], item[2])
+                elif item[0] == "finish":
+                    forgotten += self._finish(item[1], item[2])
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        for qid in forgotten:
+            self._large.discard(qid)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.large / qid)
+
+    def _store(self, message: QueuedMessage) -> list:
+        content = message.content
+        if isinstance(content, Spilled):
+            self._large.add(message.qid)
+            content = None
+        self._insert(message.qid, _metadata(message)[:-1].decode(), content)
+        return []
+
+    def _insert(self, qid: str, meta: str, content: bytes | None, conflict: str = "") -> None:
+        self.db.execute(
+            f"INSERT {conflict} INTO message (qid, meta, content) VALUES (?, ?, ?)",
+            (qid, meta, content),
+        )
+
+    def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO state (qid, rcpt, state) VALUES (?, ?, ?)",
+            [(qid, i, json.dumps(s, separators=(",", ":"))) for i, s in states.items()],
+        )
+
+    def _finish(self, qid: str, when: float) -> list:
+        """A finished message: kept a while, or forgotten (its large file then goes too)."""
+        self.db.execute("DELETE FROM state WHERE qid = ?", (qid,))
+        if self.keepSent:
+            self.db.execute("UPDATE message SET done = ? WHERE qid = ?", (int(when * 1000), qid))
+            return []
+        self.db.execute("DELETE FROM message WHERE qid = ?", (qid,))
+        return [qid] if qid in self._large else []
+
+    def purge(self, now: float) -> int:
+        """
+        Forget up to L{PURGE_CHUNK} messages that finished over C{keepSent}
+        days ago, in one transaction. @return: how many went.
+        """
+        cutoff = now - self.keepSent * 86400
+        # Ids sort by arrival: one received after the cutoff finished after it.
+        bound = f"{int(cutoff * 1000):012X}"
+        rows = self.db.execute(
+            "SELECT rowid, qid, content IS NULL FROM message WHERE qid < ? AND done < ? LIMIT ?",
+            (bound, int(cutoff * 1000), PURGE_CHUNK),
+        ).fetchall()
+        if rows:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany("DELETE FROM message WHERE rowid = ?", [(r[0],) for r in rows])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        for _, qid, large in rows:
+            if large:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.large / qid)
+        return len(rows)
+
+    # Reading -------------------------------------------------------------------------------
+
+    def load(self) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        """Every queued message (content empty) and its recipients' states."""
+        states: dict[str, dict[int, dict]] = {}
+        for qid, rcpt, state in self.db.execute("SELECT qid, rcpt, state FROM state"):
+            states.setdefault(qid, {})[rcpt] = json.loads(state)
+        found = []
+        for qid, meta, large in self.db.execute(
+            f"SELECT qid, meta, content IS NULL FROM message WHERE done = {QUEUED} ORDER BY qid"
+        ):
+            if large:
+                self._large.add(qid)
+            found.append((_message(json.loads(meta)), states.get(qid, {})))
+        return found
+
+    def readContent(self, qid: str) -> bytes:
+        """A message's content (queued or kept after it finished)."""
+        row = self.db.execute("SELECT content FROM message WHERE qid = ?", (qid,)).fetchone()
+        if row is None:
+            raise FileNotFoundError(errno.ENOENT, "no such message in the spool", qid)
+        return row[0] if row[0] is not None else (self.large / qid).read_bytes()
+
+    def sent(self, qid: str) -> bytes | None:
+        """The content of a finished message still kept; C{None} if there is none."""
+        row = self.db.execute(
+            f"SELECT 1 FROM message WHERE qid = ? AND done != {QUEUED}", (qid,)
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return self.readContent(qid)
+        except OSError:
+            return None
+
+    def inspect(self) -> list[tuple[dict, dict[int, dict]]]:
+        """What is queued: each message's metadata and its recipients' states."""
+        return self._inspect(f"done = {QUEUED} ORDER BY qid", ())
+
+    def inspectOne(self, qid: str) -> tuple[dict, dict[int, dict]] | None:
+        """L{inspect} for one message, by its queue id; C{None} if it is not queued here."""
+        if not QUEUE_ID.fullmatch(qid):
+            return None
+        found = self._inspect(f"qid = ? AND done = {QUEUED}", (qid,))
+        return found[0] if found else None
+
+    def _inspect(self, where: str, args: tuple) -> list[tuple[dict, dict[int, dict]]]:
+        rows = self.db.execute(f"SELECT qid, meta FROM message WHERE {where}", args).fetchall()
+        found = []
+        for qid, meta in rows:
+            states = {
+                rcpt: json.loads(state)
+                for rcpt, state in self.db.execute(
+                    "SELECT rcpt, state FROM state WHERE qid = ?", (qid,)
+                )
+            }
+            found.append((json.loads(meta), states))
+        return found
+
+    def freeBytes(self) -> int:
+        stat = os.statvfs(self.root)
+        return stat.f_bavail * stat.f_frsize
+
+
+@implementer(ISpool)
+class SQLiteSpool:
+    """
+    L{ISpool} over L{SpoolDatabase}: writes in one thread, each commit
+    carrying every write that waited for the one before; reads of content
+    in another thread, on a connection of their own.
+    """
+
+    def __init__(self, root: Path, reactor, keepSent: float = 0) -> None:
+        self.root = root
+        self.reactor = reactor
+        self.database = SpoolDatabase(root, keepSent)
+        self._writer: Workers | None = None
+        self._reader: Workers | None = None
+        #: Writes waiting for the next commit: (work, Deferred).
+        self._waiting: list = []
+        #: Work nobody waits for (finished messages), for the next commit.
+        self._later: list = []
+        self._writing = False
+        self._sweep = None
+        self._free = 0
+        self._freeAt = -1e9
+        #: The reading thread's connection (closed by L{stop}).
+        self._readers: list[SpoolDatabase] = []
+
+    def _openReader(self) -> SpoolDatabase:
+        reader = self.database.reader()
+        self._readers.append(reader)
+        return reader
+
+    def start(self) -> None:
+        try:
+            self.database.prepare()
+        except sqlite3.Error as e:
+            # One line at start (a damaged or unreadable database), not a traceback.
+            self.database.close()
+            raise OSError(errno.EIO, str(e), str(self.database.path)) from e
+        self._writer = Workers(self.reactor, 1, "smtpeter-spool", lambda: self.database)
+        self._reader = Workers(self.reactor, 1, "smtpeter-spool-reader", self._openReader)
+        self._writer.start()
+        self._reader.start()
+
+    def stop(self) -> None:
+        """Commit what waits, end the threads, close the database."""
+        if self._sweep is not None and self._sweep.active():
+            self._sweep.cancel()
+        self._sweep = None
+        for workers in (self._writer, self._reader):
+            if workers is not None:
+                workers.stop()
+        self._writer = self._reader = None
+        for reader in self._readers:
+            reader.close()
+        self._readers = []
+        waiting, self._waiting = self._waiting, []
+        later, self._later = self._later, []
+        if self.database.db is not None and (waiting or later):
+            results = self.database.apply([w for w, _ in waiting] + later)
+            self._answer(waiting, later, results)
+        self.database.close()
+
+    def incoming(self) -> IncomingContent:
+        return IncomingContent(self._spill)
+
+    def _spill(self):
+        path = self.database.incoming / f"spill-{os.urandom(8).hex()}"
+        return path, open(path, "wb")
+
+    def store(self, message: QueuedMessage) -> Deferred:
+        if isinstance(message.content, Spilled):
+            d = self._reader.run(SpoolDatabase.writeLarge, message)
+            return d.addCallback(lambda _: self._write(("store", message)))
+        return self._write(("store", message))
+
+    def recordStates(self, qid: str, states: dict) -> Deferred:
+        return self._write(("states", qid, dict(states)))
+
+    def remove(self, qid: str) -> Deferred:
+        # Nothing waits for it: it joins the next commit (a crash before that
+        # only repeats the message's deliveries).
+        self._later.append(("finish", qid, self.reactor.seconds()))
+        if not self._writing and self._sweep is None:
+            self._sweep = self.reactor.callLater(LATER, self._commitNext)
+        return succeed(None)
+
+    def readContent(self, qid: str) -> Deferred:
+        return self._reader.run(SpoolDatabase.readContent, qid)
+
+    def load(self) -> Deferred:
+        # After every write given before it, removals included.
+        d = self._write(("after",))
+        return d.addCallback(lambda _: self._writer.run(SpoolDatabase.load))
+
+    def purge(self) -> Deferred:
+        """Forget the finished messages kept long enough. @return: C{Deferred[int]}, how many."""
+        if not self.database.keepSent:
+            return succeed(0)
+        return self._purgeFrom(0)
+
+    def _purgeFrom(self, total: int) -> Deferred:
+        # A chunk at a time, so stores wait for one small transaction at most.
+        d = self._writer.run(SpoolDatabase.purge, self.reactor.seconds())
+        return d.addCallback(
+            lambda n: self._purgeFrom(total + n) if n == PURGE_CHUNK else total + n
+        )
+
+    def freeBytes(self) -> int:
+        """Free space, asked of the file system at most once a second (it is checked per MAIL)."""
+        now = time.monotonic()
+        if now - self._freeAt >= 1.0:
+            self._free, self._freeAt = self.database.freeBytes(), now
+        return self._free
+
+    def _write(self, work: tuple) -> Deferred:
+        d = Deferred()
+        self._waiting.append((work, d))
+        self._commitNext()
+        return d
+
+    def _commitNext(self) -> None:
+        """Unless a commit is under way, start one with everything waiting."""
+        if self._sweep is not None and self._sweep.active():
+            self._sweep.cancel()
+        self._sweep = None
+        if self._writing or not (self._waiting or self._later) or self._writer is None:
+            return
+        waiting, self._waiting = self._waiting, []
+        later, self._later = self._later, []
+        self._writing = True
+        d = self._writer.run(SpoolDatabase.apply, [w for w, _ in waiting] + later)
+        d.addBoth(self._committed, waiting, later)
+
+    def _committed(self, results, waiting: list, later: list) -> None:
+        self._writing = False
+        if isinstance(results, Failure):
+            results = [results] * (len(waiting) + len(later))
+        self._answer(waiting, later, results)
+        self._commitNext()
+
+    def _answer(self, waiting: list, later: list, results: list) -> None:
+        for (_, d), result in zip(waiting, results, strict=False):
+            if result is None:
+                d.callback(None)
+            else:
+                d.errback(result if isinstance(result, Failure) else Failure(result))
+        for (_, qid, _), result in zip(later, results[len(waiting) :], strict=True):
+            if result is not None:
+                log.warn("could not mark {qid} finished in the spool: {why}", qid=qid, why=result)
