@@ -11,7 +11,8 @@ from twisted.logger import Logger
 
 from .config import Config
 from .features import loadSecret
-from .queue._spool import DiskSpool, spoolDirectories, spoolDirectory
+from .queue._database import SpoolDatabase
+from .queue._spool import spoolDirectories, spoolDirectory
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
 from .store import connect
 from .store._admins import AdminStore
@@ -78,16 +79,19 @@ def createDatabase(config: Config) -> None:
 
 def adoptOrphanedSpools(config: Config) -> int:
     """Move the queues of workers above C{config.workers} into worker 1's spool."""
-    first = DiskSpool(spoolDirectory(config.data, 1))
+    first = SpoolDatabase(spoolDirectory(config.data, 1))
     moved = 0
-    for worker, root in spoolDirectories(config.data):
-        if worker > config.workers:
-            count = first.adopt(DiskSpool(root))
-            moved += count
-            log.info(
-                "worker {worker} is no longer run: its {n} queued message(s) now belong"
-                " to worker 1",
-                worker=worker,
-                n=count,
-            )
+    try:
+        for worker, root in spoolDirectories(config.data):
+            if worker > config.workers:
+                count = first.adopt(root)
+                moved += count
+                log.info(
+                    "worker {worker} is no longer run: its {n} queued message(s) now belong"
+                    " to worker 1",
+                    worker=worker,
+                    n=count,
+                )
+    finally:
+        first.close()
     return moved

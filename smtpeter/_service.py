@@ -39,7 +39,7 @@ from .events._webhooks import TEST_TIMEOUT, WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
 from .manage import ThreadedAdministration
-from .queue import ThreadedSpool
+from .queue import SQLiteSpool
 from .queue._spool import SentArchive, sentDirectory, spoolDirectory
 from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._inbound import BounceFactory, BounceIntake
@@ -180,7 +180,7 @@ class GatewayService(MultiService):
         self.worker = worker
         self.settings: ServerSettings | None = None
         self.queue: QueueManager | None = None
-        self.spool: ThreadedSpool | None = None
+        self.spool: SQLiteSpool | None = None
         #: The database, and the owner of every connection to it and thread using it.
         self.store: SQLiteStore | None = None
         self.featurePool = None
@@ -233,8 +233,7 @@ class GatewayService(MultiService):
         self.admin = ThreadedAdministration(self.reactor, config.database, config.data)
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
-        sent = SentArchive(sentDirectory(config.data), config.keepSent) if config.keepSent else None
-        self.spool = ThreadedSpool(spoolDirectory(config.data, index), self.reactor, sent=sent)
+        self.spool = SQLiteSpool(spoolDirectory(config.data, index), self.reactor, config.keepSent)
         self.spool.start()
         relay = None
         credentials = None
@@ -315,6 +314,10 @@ class GatewayService(MultiService):
                 self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks
         QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
+        # Each node keeps its own spool, and purges it.
+        spoolPurge = TimerService(3600, self._purgeSpool)
+        spoolPurge.setName("spool-purge")
+        spoolPurge.setServiceParent(self)
         if not sharedTasks:
             return
         WebhookDispatcher(
@@ -327,10 +330,19 @@ class GatewayService(MultiService):
         purge.setName("purge")
         purge.setServiceParent(self)
 
+    def _purgeSpool(self):
+        d = self.spool.purge()
+        d.addCallback(
+            lambda n: n and log.info("purged {n} finished message(s) from the spool", n=n)
+        )
+        d.addErrback(lambda f: log.failure("purging the spool failed", f))
+        return d
+
     def _purge(self):
-        if self.spool.sent is not None:
-            kept = deferToThread(self.spool.sent.purge, self.reactor.seconds())
-            kept.addErrback(lambda f: log.failure("purging the sent archive failed", f))
+        # The sent archive of versions that kept finished messages as files.
+        archive = SentArchive(sentDirectory(self.config.data), self.config.keepSent)
+        kept = deferToThread(archive.purge, self.reactor.seconds())
+        kept.addErrback(lambda f: log.failure("purging the sent archive failed", f))
         before = self.reactor.seconds() - self.config.retention.total_seconds()
         d = self.store.purge(before)
         d.addCallback(

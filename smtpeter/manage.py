@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._threads import Workers
-from .queue import DiskSpool
+from .queue import SpoolDatabase
 from .queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
 from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
@@ -213,13 +213,20 @@ class Administration:
         """Every message not yet finished, in every worker's spool, oldest id first."""
         return queueEntries(self.data)
 
-    def _queued(self, qid: str) -> tuple[DiskSpool, dict] | None:
-        """The spool that holds C{qid}, and its queue entry; reads that message only."""
-        for worker, root in spoolDirectories(self.data):
-            spool = DiskSpool(root)
+    def _queued(self, qid: str, content: bool = False) -> tuple[bytes | None, dict] | None:
+        """
+        The queue entry of C{qid} (and its content, if asked and it is
+        still there) from the spool that holds it; reads that message only.
+        """
+        for worker, spool in _spools(self.data):
             found = spool.inspectOne(qid.upper())
-            if found is not None:
-                return spool, _entry(*found, worker)
+            if found is None:
+                continue
+            entry = _entry(*found, worker)
+            try:
+                return spool.readContent(entry["qid"]) if content else None, entry
+            except OSError:  # finished (and removed) just now
+                return None
         return None
 
     def held(self, qid: str) -> bytes | None:
@@ -232,18 +239,21 @@ class Administration:
         A message still in a spool (queued or held): its queue entry, with
         its C{content} as the spool keeps it; C{None} once it is gone.
         """
-        found = self._queued(qid)
+        found = self._queued(qid, content=True)
         if found is None or "damaged" in found[1]:
             return None
-        try:
-            content = found[0].readContent(found[1]["qid"])
-        except OSError:  # finished (and removed) just now
-            return None
-        return {**found[1], "content": content}
+        return {**found[1], "content": found[0]}
 
     def sent(self, qid: str) -> bytes | None:
-        """The content of a message that left the queue, while the sent archive keeps it."""
-        path = SentArchive(sentDirectory(self.data), 0).find(qid.upper()) if self.data else None
+        """The content of a message that left the queue, while its spool keeps it."""
+        if not self.data:
+            return None
+        for _, spool in _spools(self.data):
+            content = spool.sent(qid.upper())
+            if content is not None:
+                return content
+        # Kept as a file by an earlier version.
+        path = SentArchive(sentDirectory(self.data), 0).find(qid.upper())
         if path is None:
             return None
         try:
@@ -276,13 +286,25 @@ class Administration:
 def queueEntries(data: Path) -> list[dict]:
     """What C{smtpeter queue list} shows: each message, its worker, each recipient's state."""
     entries = []
-    for worker, root in spoolDirectories(data):
-        entries += _spoolEntries(DiskSpool(root), worker)
+    for worker, spool in _spools(data):
+        entries += _spoolEntries(spool, worker)
     entries.sort(key=lambda entry: entry["qid"])
     return entries
 
 
-def _spoolEntries(spool: DiskSpool, worker: int) -> list[dict]:
+def _spools(data: Path):
+    """Each worker's spool that has a database, read-only: C{(worker, spool)}, closed after."""
+    for worker, root in spoolDirectories(data):
+        spool = SpoolDatabase.reading(root)
+        if spool is None:
+            continue
+        try:
+            yield worker, spool
+        finally:
+            spool.close()
+
+
+def _spoolEntries(spool: SpoolDatabase, worker: int) -> list[dict]:
     return [_entry(meta, states, worker) for meta, states in spool.inspect()]
 
 

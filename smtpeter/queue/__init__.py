@@ -1,7 +1,8 @@
 """The durable queue: message values and the spool on disk."""
 
+from ._database import SpoolDatabase, SQLiteSpool
 from ._message import FEATURES, Envelope, Options, QueuedMessage, Recipient
-from ._spool import DiskSpool, MemorySpool, ThreadedSpool
+from ._spool import DiskSpool, MemorySpool
 from .interfaces import IQueue, ISpool
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "Options",
     "QueuedMessage",
     "Recipient",
-    "ThreadedSpool",
+    "SQLiteSpool",
+    "SpoolDatabase",
 ]

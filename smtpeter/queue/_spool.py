@@ -1,14 +1,18 @@
 """
-The spool on disk, written the way Postfix writes its queue: a message is
-written to C{incoming/}, ends with a marker, is fsynced, renamed into
-C{queue/}, and the directory is fsynced; only then is it reported stored.
-A file in C{incoming/} at start never got its 250 and is deleted; a file in
-C{queue/} without its end marker is moved to C{corrupt/}, never deleted.
+The spool on files of earlier versions, written the way Postfix writes its
+queue: a message was written to C{incoming/}, ended with a marker, fsynced,
+renamed into C{queue/}, and the directory fsynced. The spool in SQLite
+(L{smtpeter.queue._database}) imports such a queue at start, reading it
+with L{DiskSpool}: a file in C{queue/} without its end marker is moved to
+C{corrupt/}, never deleted.
 
-Per-recipient progress is an append-only C{<qid>.state} file of JSON lines,
-fsynced after each line; the last line for a recipient wins, and a torn
-last line (a crash mid-write) is ignored, so the worst a crash can do is
-make one delivery happen twice, never make one not happen.
+Per-recipient progress is an append-only C{<qid>.state} file of JSON lines;
+the last line for a recipient wins, and a torn last line (a crash
+mid-write) is ignored.
+
+Also here: queue ids, where each worker's spool is, the sent archive of
+earlier versions (finished messages as files, read until purged) and the
+in-memory spool for tests.
 """
 
 from __future__ import annotations
@@ -23,13 +27,12 @@ import threading
 import time
 from pathlib import Path
 
-from attrs import define, evolve, field
+from attrs import evolve
 from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from .._random import tokenHex
-from .._threads import Workers
 from ._incoming import IncomingContent, Spilled
 from ._message import Envelope, Options, QueuedMessage
 from .interfaces import ISpool
@@ -129,22 +132,14 @@ def readQueueFile(path: Path) -> tuple[dict, bytes]:
 
 class SentArchive:
     """
-    Finished messages' queue files, kept for C{days} after they leave the
-    queue so that the dashboard can show what was sent: one directory per
-    day (UTC) under C{root}, shared by every worker; a rename, not a copy.
+    Finished messages' queue files, as earlier versions kept them for
+    C{days}: one directory per day (UTC) under C{root}, shared by every
+    worker. Read by the dashboard and purged until the last day goes.
     """
 
     def __init__(self, root: Path, days: float) -> None:
         self.root = root
         self.days = days
-        self._made: str = ""
-
-    def keep(self, path: Path | str, qid: str, now: float) -> None:
-        day = time.strftime("%Y%m%d", time.gmtime(now))
-        if day != self._made:
-            (self.root / day).mkdir(parents=True, exist_ok=True)
-            self._made = day
-        os.rename(path, os.path.join(self.root, day, qid))
 
     def find(self, qid: str) -> Path | None:
         """The kept queue file of C{qid}, newest day first."""
@@ -169,7 +164,7 @@ class SentArchive:
 
 
 class DiskSpool:
-    """Synchronous spool operations; L{ThreadedSpool} runs them off the reactor."""
+    """A spool on files, synchronously: read to import it; tests write one with it."""
 
     def __init__(self, root: Path, sent: SentArchive | None = None) -> None:
         self.root = root
@@ -189,32 +184,6 @@ class DiskSpool:
         for leftover in self.incoming.iterdir():
             log.info("discarding incomplete incoming file {name}", name=leftover.name)
             leftover.unlink()
-
-    def adopt(self, other: DiskSpool) -> int:
-        """
-        Take over every message of C{other} (the spool of a worker that no
-        longer runs), by renaming, and remove it. Only for spools no process
-        is using. @return: how many messages moved.
-        """
-        self.prepare()
-        moved = 0
-        if other.queue.is_dir():
-            moved = sum(1 for p in other.queue.iterdir() if not p.name.endswith(".state"))
-        for source, target in ((other.queue, self.queue), (other.corrupt, self.corrupt)):
-            if not source.is_dir():
-                continue
-            # The message before its state file: a crash in between leaves a
-            # message whose recipients all look pending (delivered again at
-            # worst), never a state file without its message.
-            for path in sorted(source.iterdir(), key=lambda p: p.name.endswith(".state")):
-                os.rename(path, target / path.name)
-            _fsyncDirectory(target)
-        for leftover in other.incoming.glob("*") if other.incoming.is_dir() else ():
-            leftover.unlink()
-        for directory in (other.incoming, other.queue, other.corrupt, other.root):
-            if directory.is_dir():
-                directory.rmdir()
-        return moved
 
     def spill(self):
         """A new file in C{incoming/} for a body too large to hold in memory."""
@@ -421,78 +390,6 @@ def _copy(source: Path, target, length: int) -> None:
                 raise OSError(f"{source.name} is shorter than the {length} bytes received")
             copied += sent
     target.seek(0, os.SEEK_END)
-
-
-@implementer(ISpool)
-@define
-class ThreadedSpool:
-    """
-    L{ISpool} on disk; fsyncs run in a small thread pool. Four threads
-    overlap enough fsyncs for a worker's sessions; with eight, contention
-    for the GIL made each spool operation cost about a tenth more CPU.
-    """
-
-    root: Path
-    reactor: object
-    threads: int = 4
-    #: Where finished messages are kept for a while, if they are.
-    sent: SentArchive | None = None
-    disk: DiskSpool = field(init=False)
-    _pool: Workers | None = field(default=None, init=False)
-    _free: int = field(default=0, init=False)
-    _freeAt: float = field(default=-1e9, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self.disk = DiskSpool(self.root, self.sent)
-
-    def start(self) -> None:
-        self.disk.prepare()
-        self._pool = Workers(self.reactor, self.threads, "smtpeter-spool", lambda: self.disk)
-        self._pool.start()
-
-    def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool = None
-        self.disk.close()
-
-    def _run(self, f, *args):
-        """C{f(disk, *args)} in a spool thread. @return: a Deferred of its result."""
-        return self._pool.run(f, *args)
-
-    def _post(self, f, *args) -> None:
-        """C{f(disk, *args)} in a spool thread, soon, with nothing waiting for it."""
-        self._pool.postLater(f, *args)
-
-    def incoming(self) -> IncomingContent:
-        return IncomingContent(self.disk.spill)
-
-    def store(self, message):
-        return self._run(DiskSpool.store, message)
-
-    def readContent(self, qid):
-        return self._run(DiskSpool.readContent, qid)
-
-    def recordStates(self, qid, states):
-        return self._run(DiskSpool.recordStates, qid, states)
-
-    def remove(self, qid):
-        # Nothing needs to wait for the files to go (and L{stop} waits for
-        # them): not coming back to the reactor saves a hand-over per
-        # message, and riding along with the next store a thread switch.
-        # A crash before they go only repeats a delivery.
-        self._post(DiskSpool.remove, qid)
-        return succeed(None)
-
-    def load(self):
-        return self._run(DiskSpool.load)
-
-    def freeBytes(self) -> int:
-        """Free space, asked of the file system at most once a second (it is checked per MAIL)."""
-        now = time.monotonic()
-        if now - self._freeAt >= 1.0:
-            self._free, self._freeAt = self.disk.freeBytes(), now
-        return self._free
 
 
 @implementer(ISpool)

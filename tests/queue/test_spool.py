@@ -1,34 +1,32 @@
-"""ISpool contract, run against the in-memory spool and the disk spool."""
+"""
+ISpool contract, run against the in-memory spool and the spool in SQLite
+(with its real threads); then what the SQLite spool does at start, with
+finished messages and with the files of the spool that came before it.
+"""
 
 from __future__ import annotations
 
-import gc
 import os
+import sqlite3
 
 import pytest
-from twisted.internet.defer import maybeDeferred
 from zope.interface.verify import verifyObject
 
 from smtpeter.queue import (
+    DiskSpool,
     Envelope,
     ISpool,
     MemorySpool,
     Options,
     QueuedMessage,
     Recipient,
-    ThreadedSpool,
+    SpoolDatabase,
+    SQLiteSpool,
+    _database,
 )
 from smtpeter.queue._spool import SentArchive, readQueueFile
 
-
-class InlineSpool(ThreadedSpool):
-    """The disk spool with its thread pool replaced by direct calls, for unit tests."""
-
-    def _run(self, f, *args):
-        return maybeDeferred(f, self.disk, *args)
-
-    def _post(self, f, *args):
-        f(self.disk, *args)
+from ..conftest import eventually
 
 
 def message(qid="Q1", content=b"Subject: x\r\n\r\nbody\r\n"):
@@ -53,8 +51,16 @@ def result(d):
     return value
 
 
+def spilled(spool, size=2 * 1024 * 1024):
+    """Content whose body went to a file of C{spool} as it arrived."""
+    incoming = spool.incoming()
+    incoming.write(b"Subject: x\r\n\r\n" + b"y" * size)
+    return incoming.finish(b"Received: here\r\nSubject: x\r\n")
+
+
 class SpoolContract:
     def makeSpool(self, tmp_path):
+        """The spool; set C{self.wait} to a function that waits for a Deferred."""
         raise NotImplementedError
 
     def test_interface(self, tmp_path):
@@ -63,22 +69,22 @@ class SpoolContract:
     def test_store_load_read(self, tmp_path):
         spool = self.makeSpool(tmp_path)
         original = message()
-        result(spool.store(original))
-        [(loaded, states)] = result(spool.load())
+        self.wait(spool.store(original))
+        [(loaded, states)] = self.wait(spool.load())
         assert loaded.qid == "Q1" and states == {}
         assert loaded.envelope == original.envelope
         assert loaded.options.features == {"trackclicks"} and loaded.options.tags == ("t1",)
-        assert loaded.received == original.received
-        assert result(spool.readContent("Q1")) == original.content
+        assert loaded.received == original.received and loaded.content == b""
+        assert self.wait(spool.readContent("Q1")) == original.content
 
     def test_states_last_one_wins(self, tmp_path):
         spool = self.makeSpool(tmp_path)
-        result(spool.store(message()))
-        result(
+        self.wait(spool.store(message()))
+        self.wait(
             spool.recordStates("Q1", {0: {"status": "pending", "n": 1}, 1: {"status": "pending"}})
         )
-        result(spool.recordStates("Q1", {0: {"status": "delivered", "n": 2}}))
-        [(_, states)] = result(spool.load())
+        self.wait(spool.recordStates("Q1", {0: {"status": "delivered", "n": 2}}))
+        [(_, states)] = self.wait(spool.load())
         assert states == {0: {"status": "delivered", "n": 2}, 1: {"status": "pending"}}
 
     def test_a_body_spilled_while_received_is_stored_whole(self, tmp_path):
@@ -90,206 +96,316 @@ class SpoolContract:
             incoming.write(chunk)
         assert incoming.header == b"Subject: x\r\n"
         content = incoming.finish(b"Received: here\r\nSubject: x\r\n")
-        result(spool.store(message(content=content)))
+        self.wait(spool.store(message(content=content)))
         incoming.discard()
-        assert result(spool.readContent("Q1")) == b"Received: here\r\nSubject: x\r\n" + body + big
+        assert (
+            self.wait(spool.readContent("Q1")) == b"Received: here\r\nSubject: x\r\n" + body + big
+        )
 
     def test_remove(self, tmp_path):
         spool = self.makeSpool(tmp_path)
-        result(spool.store(message()))
-        result(spool.recordStates("Q1", {0: {"status": "delivered"}}))
-        result(spool.remove("Q1"))
-        assert result(spool.load()) == []
+        self.wait(spool.store(message()))
+        self.wait(spool.store(message("Q2")))
+        self.wait(spool.recordStates("Q1", {0: {"status": "delivered"}}))
+        self.wait(spool.remove("Q1"))
+        assert [m.qid for m, _ in self.wait(spool.load())] == ["Q2"]
+
+    def test_content_with_marker_like_bytes_roundtrips(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        tricky = b"Subject: x\r\n\r\nsmtpeter-spool-end\n\nsmtpeter-spool 1\n\0"
+        self.wait(spool.store(message(content=tricky)))
+        assert self.wait(spool.readContent("Q1")) == tricky
+
+    def test_free_bytes_is_positive(self, tmp_path):
+        assert self.makeSpool(tmp_path).freeBytes() > 0
 
 
 class TestMemorySpool(SpoolContract):
     def makeSpool(self, tmp_path):
+        self.wait = result
         return MemorySpool()
 
 
-class TestDiskSpool(SpoolContract):
-    def makeSpool(self, tmp_path):
-        spool = InlineSpool(tmp_path / "spool", reactor=None)
-        spool.disk.prepare()
+class TestSQLiteSpool(SpoolContract):
+    keepSent = 3
+
+    @pytest.fixture(autouse=True)
+    def _stopped(self):
+        self.spools = []
+        yield
+        for spool in self.spools:
+            spool.stop()
+
+    def makeSpool(self, tmp_path, keepSent=None):
+        from ..store.test_contract import PumpedReactor
+
+        self.reactor = PumpedReactor()
+        self.wait = self.reactor.wait
+        spool = SQLiteSpool(
+            tmp_path / "spool", self.reactor, self.keepSent if keepSent is None else keepSent
+        )
+        spool.start()
+        self.spools.append(spool)
         return spool
 
-    def test_incoming_leftovers_are_discarded_at_start(self, tmp_path):
-        spool = self.makeSpool(tmp_path)
-        (spool.disk.incoming / "HALF").write_bytes(b"smtpeter-spool 1\n{")
-        spool.disk.prepare()
-        assert list(spool.disk.incoming.iterdir()) == []
+    def again(self, spool, tmp_path, keepSent=None):
+        """The same spool after a stop and a start (a restart of the gateway)."""
+        spool.stop()
+        self.spools.remove(spool)
+        return self.makeSpool(tmp_path, keepSent)
 
-    def test_a_failed_store_leaves_nothing_in_incoming(self, tmp_path):
+    def rows(
+        self, tmp_path, sql=f"SELECT qid, done != {_database.QUEUED} FROM message ORDER BY qid"
+    ):
+        with sqlite3.connect(tmp_path / "spool" / "spool.db") as db:
+            return db.execute(sql).fetchall()
+
+    def test_finishing_a_message_rewrites_its_row_in_place(self, tmp_path):
         spool = self.makeSpool(tmp_path)
-        incoming = spool.incoming()
-        incoming.write(b"Subject: x\r\n\r\n" + b"y" * (2 * 1024 * 1024))
-        content = incoming.finish(b"Subject: x\r\n")
+        content = os.urandom(64 * 1024)  # pages of its own, beyond its row's
+        self.wait(spool.store(message(content=content)))
+        wal = tmp_path / "spool" / "spool.db-wal"
+        before = wal.stat().st_size
+        self.reactor.advance(1.8e9)  # a time of this century: as many bytes as QUEUED
+        spool.remove("Q1")
+        self.wait(spool.load())  # after the removal's commit
+        assert self.rows(tmp_path) == [("Q1", 1)]
+        assert wal.stat().st_size - before < 4 * 4096, "its content was written again"
+
+    def test_a_store_is_committed_before_it_is_answered(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message()))
+        # Another connection (another process) sees it: it is in the database, not a buffer.
+        assert self.rows(tmp_path) == [("Q1", 0)]
+
+    def test_stores_waiting_for_a_commit_share_the_next(self, tmp_path, monkeypatch):
+        spool = self.makeSpool(tmp_path)
+        batches = []
+        apply = _database.SpoolDatabase.apply
+        monkeypatch.setattr(
+            _database.SpoolDatabase,
+            "apply",
+            lambda db, work: (batches.append(len(work)), apply(db, work))[1],
+        )
+        stored = [spool.store(message(f"Q{n}")) for n in range(10)]
+        for d in stored:
+            self.wait(d)
+        assert batches == [1, 9]  # the first alone; the rest waited for it, together
+        assert len(self.wait(spool.load())) == 10
+
+    def test_one_bad_store_fails_only_itself(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message("Q1")))
+        first = spool.store(message("Q2"))
+        twice = spool.store(message("Q1"))  # the same id again: refused by the database
+        third = spool.store(message("Q3"))
+        self.wait(first)
+        with pytest.raises(OSError, match="spool database"):
+            self.wait(twice)
+        self.wait(third)
+        assert [m.qid for m, _ in self.wait(spool.load())] == ["Q1", "Q2", "Q3"]
+
+    def test_a_removal_is_committed_without_a_store_to_ride_along(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message()))
+        self.wait(spool.remove("Q1"))
+        assert self.rows(tmp_path) == [("Q1", 0)]  # it waits a moment for company
+        self.reactor.advance(_database.LATER)
+        eventually(lambda: self.rows(tmp_path) == [("Q1", 1)])
+
+    def test_stop_commits_removals_still_waiting(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message()))
+        self.wait(spool.remove("Q1"))
+        again = self.again(spool, tmp_path)
+        assert self.wait(again.load()) == []
+
+    def test_a_finished_message_is_kept_for_its_days_then_purged(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message(qid="018B00000000AAAAAAAA")))
+        self.wait(spool.store(message(qid="018B00000000BBBBBBBB", content=spilled(spool))))
+        self.wait(spool.recordStates("018B00000000AAAAAAAA", {0: {"status": "delivered"}}))
+        for qid in ("018B00000000AAAAAAAA", "018B00000000BBBBBBBB"):
+            spool.remove(qid)
+        spool = self.again(spool, tmp_path)
+        assert self.wait(spool.load()) == []
+        assert self.rows(tmp_path, "SELECT * FROM state") == []
+        reading = SpoolDatabase.reading(tmp_path / "spool")
+        try:
+            assert reading.sent("018B00000000AAAAAAAA") == message().content
+            assert reading.sent("018B00000000BBBBBBBB").startswith(b"Received: here\r\n")
+            assert reading.sent("018B00000000CCCCCCCC") is None
+        finally:
+            reading.close()
+        assert self.wait(spool.purge()) == 0  # finished just now
+        self.reactor.advance(4 * 86400 + os.path.getmtime(tmp_path / "spool" / "spool.db"))
+        assert self.wait(spool.purge()) == 2
+        assert self.rows(tmp_path) == []
+        assert list((tmp_path / "spool" / "large").iterdir()) == []
+
+    def test_the_purge_goes_in_small_transactions(self, tmp_path, monkeypatch):
+        monkeypatch.setattr(_database, "PURGE_CHUNK", 3)
+        spool = self.makeSpool(tmp_path)
+        for n in range(7):
+            qid = f"018B0000000{n}AAAAAAAA"
+            self.wait(spool.store(message(qid)))
+            spool.remove(qid)
+        self.reactor.advance(4 * 86400 + os.path.getmtime(tmp_path / "spool" / "spool.db"))
+        assert self.wait(spool.purge()) == 7
+        assert self.rows(tmp_path) == []
+
+    def test_without_days_to_keep_a_finished_message_goes_with_its_file(self, tmp_path):
+        spool = self.makeSpool(tmp_path, keepSent=0)
+        self.wait(spool.store(message("Q1", content=spilled(spool))))
+        assert [p.name for p in (tmp_path / "spool" / "large").iterdir()] == ["Q1"]
+        spool.remove("Q1")
+        spool = self.again(spool, tmp_path, keepSent=0)
+        assert self.rows(tmp_path) == []
+        assert list((tmp_path / "spool" / "large").iterdir()) == []
+
+    def test_leftovers_of_a_crash_are_discarded_at_start(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message("Q1", content=spilled(spool))))
+        root = tmp_path / "spool"
+        (root / "incoming" / "spill-half").write_bytes(b"Subject: x\r\n")
+        (root / "large" / "Q2").write_bytes(b"never committed")
+        spool = self.again(spool, tmp_path)
+        assert list((root / "incoming").iterdir()) == []
+        assert [p.name for p in (root / "large").iterdir()] == ["Q1"]
+        assert [m.qid for m, _ in self.wait(spool.load())] == ["Q1"]
+
+    def test_a_failed_store_leaves_no_file(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        content = spilled(spool)
         content.path.unlink()  # the body's file is gone: the copy fails
         with pytest.raises(OSError):
-            result(spool.store(message(content=content)))
-        assert list(spool.disk.incoming.iterdir()) == []
-        assert result(spool.load()) == []
+            self.wait(spool.store(message(content=content)))
+        assert list((tmp_path / "spool" / "large").iterdir()) == []
+        assert self.wait(spool.load()) == []
 
-    def test_damaged_queue_file_is_kept_aside_not_deleted(self, tmp_path):
+    def test_a_damaged_database_stops_the_start_with_its_name(self, tmp_path):
+        (tmp_path / "spool").mkdir()
+        (tmp_path / "spool" / "spool.db").write_bytes(b"not a database" * 1000)
+        with pytest.raises(OSError) as caught:
+            self.makeSpool(tmp_path)
+        assert caught.value.filename == str(tmp_path / "spool" / "spool.db")
+
+    def test_inspect_reads_beside_the_writer(self, tmp_path):
         spool = self.makeSpool(tmp_path)
-        result(spool.store(message("Q1")))
-        result(spool.store(message("Q2")))
-        path = spool.disk.queue / "Q2"
-        path.write_bytes(path.read_bytes()[:-5])  # the end marker is gone
-        assert [m.qid for m, _ in result(spool.load())] == ["Q1"]
-        assert (spool.disk.corrupt / "Q2").exists()
-
-    def test_torn_state_line_is_ignored(self, tmp_path):
-        spool = self.makeSpool(tmp_path)
-        result(spool.store(message()))
-        result(spool.recordStates("Q1", {0: {"status": "pending", "n": 1}}))
-        with open(spool.disk.queue / "Q1.state", "ab") as f:
-            f.write(b'{"rcpt":0,"status":"deliv')
-        [(_, states)] = result(spool.load())
-        assert states == {0: {"status": "pending", "n": 1}}
-
-    def test_orphan_state_file_is_removed(self, tmp_path):
-        spool = self.makeSpool(tmp_path)
-        (spool.disk.queue / "GONE.state").write_bytes(b'{"rcpt":0}\n')
-        assert result(spool.load()) == []
-        assert not (spool.disk.queue / "GONE.state").exists()
-
-    def test_file_is_on_disk_before_it_appears_in_the_queue(self, tmp_path, monkeypatch):
-        spool = self.makeSpool(tmp_path)
-        queued = lambda: sorted(p.name for p in spool.disk.queue.iterdir())  # noqa: E731
-        events = []
-        real = {name: getattr(os, name) for name in ("open", "write", "rename", "fsync")}
-
-        def open_(path, flags, *args):
-            if "incoming" in str(path):
-                events.append(("open", bool(flags & os.O_DSYNC)))
-            return real["open"](path, flags, *args)
-
-        def write(fd, data):
-            written = real["write"](fd, data)
-            events.append(("written", queued()))
-            return written
-
-        def rename(source, target):
-            real["rename"](source, target)
-            events.append(("renamed", queued()))
-
-        def fsync(fd):
-            events.append(("fsync", queued()))
-            real["fsync"](fd)
-
-        for name, f in (("open", open_), ("write", write), ("rename", rename), ("fsync", fsync)):
-            monkeypatch.setattr(os, name, f)
-        result(spool.store(message()))
-        result(spool.store(message(qid="Q2")))
-        # Each write is synchronous (O_DSYNC: its data is on disk when it
-        # returns) while the message is not yet in the queue; the rename
-        # makes it appear and the directory is fsynced after it.
-        one = [("open", True), ("written", []), ("renamed", ["Q1"]), ("fsync", ["Q1"])]
-        two = [("open", True), ("written", ["Q1"]), ("renamed", ["Q1", "Q2"])]
-        assert events == one + two + [("fsync", ["Q1", "Q2"])]
-
-    def test_the_queue_directory_is_opened_once_and_closed_at_stop(self, tmp_path):
-        spool = self.makeSpool(tmp_path)
-        descriptors = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
-        result(spool.store(message()))
-        gc.collect()  # earlier tests' unreachable files must not close during the count
-        before = descriptors()
-        for n in range(20):
-            result(spool.store(message(qid=f"Q{n + 2}")))
-        assert descriptors() == before
-        spool.stop()
-        assert descriptors() == before - 1
+        self.wait(spool.store(message("0123456789ABCDEF0001")))
+        self.wait(spool.store(message("0123456789ABCDEF0002")))
+        self.wait(spool.recordStates("0123456789ABCDEF0001", {0: {"status": "deferred"}}))
+        reading = SpoolDatabase.reading(tmp_path / "spool")
+        try:
+            [(first, states), (second, _)] = reading.inspect()
+            assert first["qid"] == "0123456789ABCDEF0001" and second["size"] == 20
+            assert states == {0: {"status": "deferred"}}
+            assert reading.inspectOne("0123456789ABCDEF0002")[0]["qid"].endswith("0002")
+            assert reading.inspectOne("0123456789ABCDEF0003") is None
+            assert reading.inspectOne("../etc") is None
+            with pytest.raises(sqlite3.OperationalError):  # read-only
+                reading.db.execute("DELETE FROM message")
+        finally:
+            reading.close()
+        assert SpoolDatabase.reading(tmp_path / "nothing") is None
 
 
-def test_content_with_marker_like_bytes_roundtrips(tmp_path):
-    spool = InlineSpool(tmp_path / "spool", reactor=None)
-    spool.disk.prepare()
-    tricky = b"Subject: x\r\n\r\nsmtpeter-spool-end\n\nsmtpeter-spool 1\n"
-    result(spool.store(message(content=tricky)))
-    assert result(spool.readContent("Q1")) == tricky
+def legacySpool(root):
+    """A queue in files, as earlier versions wrote it: Q1 deferred once, Q2 spilled, Q3 damaged."""
+    files = DiskSpool(root)
+    files.prepare()
+    files.store(message("Q1"))
+    files.recordStates("Q1", {0: {"status": "deferred", "attempts": 1}})
+    files.store(message("Q2", content=b"Subject: big\r\n\r\n" + b"z" * (2 << 20)))
+    files.store(message("Q3"))
+    (files.queue / "Q3").write_bytes((files.queue / "Q3").read_bytes()[:-5])
+    files.close()
+    return files
 
 
-@pytest.mark.parametrize("count", [0, 3])
-def test_free_bytes_is_positive(tmp_path, count):
-    spool = InlineSpool(tmp_path / "spool", reactor=None)
-    spool.disk.prepare()
-    assert spool.freeBytes() > 0
-
-
-def test_missing_end_marker_is_found_without_reading_the_message(tmp_path):
-    spool = InlineSpool(tmp_path / "spool", reactor=None)
-    spool.disk.prepare()
-    result(spool.store(message("Q1")))
-    path = spool.disk.queue / "Q1"
-    data = path.read_bytes()
-    path.write_bytes(data[:-3] + b"xx\n")  # same length, marker damaged
-    assert result(spool.load()) == []
-    assert (spool.disk.corrupt / "Q1").exists()
-
-
-def test_inspect_reports_without_moving_anything(tmp_path):
-    spool = InlineSpool(tmp_path / "spool", reactor=None)
-    spool.disk.prepare()
-    result(spool.store(message("Q1")))
-    result(spool.store(message("Q2")))
-    result(spool.recordStates("Q1", {0: {"status": "delivered"}}))
-    (spool.disk.queue / "Q2").write_bytes(b"garbage")
-    [(first, states), (second, _)] = spool.disk.inspect()
-    assert first["qid"] == "Q1" and states == {0: {"status": "delivered"}}
-    assert second["qid"] == "Q2" and "damaged" in second
-    assert (spool.disk.queue / "Q2").exists()
-
-
-def test_finished_messages_are_kept_in_the_sent_archive_for_its_days(tmp_path):
-    archive = SentArchive(tmp_path / "sent", 3)
-    spool = InlineSpool(tmp_path / "spool", reactor=None, sent=archive)
-    spool.disk.prepare()
-    result(spool.store(message("Q1")))
-    result(spool.recordStates("Q1", {0: {"status": "delivered"}}))
-    result(spool.remove("Q1"))
-    assert not (spool.disk.queue / "Q1").exists()
-    assert not (spool.disk.queue / "Q1.state").exists()
-    kept = archive.find("Q1")
-    assert readQueueFile(kept)[1] == b"Subject: x\r\n\r\nbody\r\n"
-    assert archive.find("Q2") is None and archive.find("../Q1") is None
-    result(spool.remove("Q1"))  # removing twice is harmless
-    old = archive.root / "20000101"
-    old.mkdir()
-    (old / "Q0").write_bytes(b"x")
-    assert archive.purge(os.path.getmtime(kept)) == 1
-    assert not old.exists() and archive.find("Q1") == kept
-    assert archive.purge(os.path.getmtime(kept) + 4 * 86400) == 1
-    assert archive.find("Q1") is None
-
-
-def test_remove_unlinks_a_state_file_only_for_messages_that_have_one(tmp_path, monkeypatch):
-    spool = InlineSpool(tmp_path / "spool", reactor=None)
-    spool.disk.prepare()
-    for qid in ("Q1", "Q2", "Q3"):
-        result(spool.store(message(qid)))
-    result(spool.recordStates("Q2", {0: {"status": "deferred"}}))
-    result(spool.recordStates("Q3", {0: {"status": "deferred"}}))
-    # A new start knows the state files from the disk.
-    again = InlineSpool(tmp_path / "spool", reactor=None)
-    assert len(result(again.load())) == 3
-    unlinked = []
-    unlink = os.unlink
-    monkeypatch.setattr(os, "unlink", lambda path: (unlinked.append(path), unlink(path))[1])
-    for qid in ("Q1", "Q2", "Q3"):
-        result(again.remove(qid))
-    assert [os.path.basename(p) for p in unlinked] == ["Q1", "Q2", "Q2.state", "Q3", "Q3.state"]
-    assert list(again.disk.queue.iterdir()) == []
-
-
-def test_the_spool_threads_are_not_batch_work_for_every_250_waits_for_them(tmp_path):
-    from ..store.test_contract import PumpedReactor
-
-    reactor = PumpedReactor()
-    spool = ThreadedSpool(tmp_path, reactor)
-    spool.start()
+def test_a_queue_of_files_is_imported_at_start_and_its_files_go(tmp_path):
+    legacySpool(tmp_path / "spool")
+    spool = SpoolDatabase(tmp_path / "spool")
+    spool.prepare()
     try:
-        policy = reactor.wait(spool._run(lambda disk: os.sched_getscheduler(0)))
+        loaded = {m.qid: states for m, states in spool.load()}
+        assert loaded == {"Q1": {0: {"status": "deferred", "attempts": 1}}, "Q2": {}}
+        assert spool.readContent("Q1") == message().content
+        assert spool.readContent("Q2").endswith(b"z" * 100)
+        assert (tmp_path / "spool" / "large" / "Q2").is_file()  # large stays a file
+        assert not (tmp_path / "spool" / "queue").exists()
+        assert (tmp_path / "spool" / "corrupt" / "Q3").exists()  # damaged: kept aside
     finally:
-        spool.stop()
-    assert policy == os.SCHED_OTHER
+        spool.close()
+
+
+def test_an_import_cut_short_is_done_again_without_doubles(tmp_path, monkeypatch):
+    legacySpool(tmp_path / "spool")
+    unlink = os.unlink
+    calls = []
+
+    def crash(path, *args, **kwargs):
+        calls.append(path)
+        raise KeyboardInterrupt("the power went")
+
+    spool = SpoolDatabase(tmp_path / "spool")
+    monkeypatch.setattr(os, "unlink", crash)
+    monkeypatch.setattr("pathlib.Path.unlink", lambda self, *a: crash(self))
+    with pytest.raises(KeyboardInterrupt):
+        spool.prepare()  # committed, but no file deleted yet
+    spool.close()
+    monkeypatch.undo()
+    assert os.unlink is unlink and calls
+    again = SpoolDatabase(tmp_path / "spool")
+    again.prepare()
+    try:
+        assert sorted(m.qid for m, _ in again.load()) == ["Q1", "Q2"]
+    finally:
+        again.close()
+
+
+def test_a_gone_workers_spool_is_adopted_with_everything_in_it(tmp_path):
+    first = SpoolDatabase(tmp_path / "spool", keepSent=3)
+    first.prepare()
+    first.apply([("store", message("Q1"))])
+    second = SpoolDatabase(tmp_path / "spool-2", keepSent=3)
+    second.prepare()
+    assert (
+        second.apply(
+            [
+                ("store", message("Q2")),
+                ("store", message("Q3")),
+                ("states", "Q2", {1: {"status": "deferred"}}),
+                ("finish", "Q3", 1700000001.0),
+            ]
+        )
+        == [None] * 4
+    )
+    second.close()
+    files = DiskSpool(tmp_path / "spool-2")
+    files.prepare()
+    files.store(message("Q4"))  # left by an earlier version in worker 2's queue
+    assert first.adopt(tmp_path / "spool-2") == 2
+    try:
+        loaded = {m.qid: states for m, states in first.load()}
+        assert loaded == {"Q1": {}, "Q2": {1: {"status": "deferred"}}, "Q4": {}}
+        assert first.sent("Q3") == message().content
+        assert not (tmp_path / "spool-2").exists()
+    finally:
+        first.close()
+
+
+def test_the_sent_archive_of_files_is_read_and_purged(tmp_path):
+    archive = SentArchive(tmp_path / "sent", 3)
+    day = archive.root / "20231114"
+    day.mkdir(parents=True)
+    files = DiskSpool(tmp_path / "spool")
+    files.prepare()
+    files.store(message("Q1"))
+    os.rename(files.queue / "Q1", day / "Q1")
+    kept = archive.find("Q1")
+    assert readQueueFile(kept)[1] == message().content
+    assert archive.find("Q2") is None and archive.find("../Q1") is None
+    assert archive.purge(1700000000) == 0
+    assert archive.purge(1700000000 + 4 * 86400) == 1
+    assert archive.find("Q1") is None
