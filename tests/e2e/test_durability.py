@@ -1,7 +1,8 @@
 """
 Nothing lost: clients send in a loop, the gateway is killed with SIGKILL at
 a random moment, restarted on the same data directory, and every message
-that got a 250 arrives.
+that got a 250 arrives. And an upgrade delivers the queue an earlier
+version left.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 
+from smtpeter.delivery._scheduler import RecipientState
+from smtpeter.queue import DiskSpool, Envelope, Options, QueuedMessage, Recipient
+
+from ..conftest import Gateway
 from .test_submission import connect
 
 
@@ -105,3 +110,29 @@ def test_deferred_message_survives_a_clean_restart(makeGateway, sink):
         "1 queued message(s) resumed", "delivery <later@example.org> attempt=2"
     )
     assert "attempt=1 code=250" not in log
+
+
+def test_an_upgrade_delivers_the_queue_of_files_an_earlier_version_left(tmp_path, sink):
+    """Both workers' queues as files (the spool before SQLite): imported, delivered once."""
+    data = tmp_path / "data"
+    for qid, root in (("018B0000000011111111", "spool"), ("018B0000000022222222", "spool-2")):
+        files = DiskSpool(data / root)
+        files.prepare()
+        envelope = Envelope("a@example.com", (Recipient(f"{root}@example.org"),))
+        content = f"Subject: {root}\r\n\r\nqueued before the upgrade\r\n".encode()
+        files.store(QueuedMessage(qid, envelope, Options(), 1700000000.0, content))
+        deferred = RecipientState(attempts=1, last="451 4.3.0 not now")
+        files.recordStates(qid, {0: deferred.toJSON()})
+        files.close()
+    gateway = Gateway(data, sink.port).start()
+    try:
+        received = sink.wait(2, timeout=30)
+        assert sorted(subject(m.data) for m in received) == ["spool", "spool-2"]
+        log = gateway.waitForLog("attempt=2 code=250")
+        assert log.count("imported 1 queued message(s)") == 2, log
+        assert not (data / "spool" / "queue").exists()
+        assert not (data / "spool-2" / "queue").exists()
+    finally:
+        gateway.stop()
+    time.sleep(0.5)
+    assert len(sink.messages) == 2
