@@ -40,8 +40,8 @@ from zope.interface import implementer
 
 from .._threads import LATER, Workers
 from ._incoming import IncomingContent, Spilled
-from ._message import Envelope, Options, QueuedMessage
-from ._spool import QUEUE_ID, DiskSpool, _copy, _fsyncDirectory, _metadata
+from ._message import QueuedMessage
+from ._spool import QUEUE_ID, DiskSpool, _copy, _fromMetadata, _fsyncDirectory, _metadata
 from .interfaces import ISpool
 
 log = Logger()
@@ -69,17 +69,6 @@ CREATE TABLE IF NOT EXISTS state (
 
 #: Finished messages deleted per transaction by the purge.
 PURGE_CHUNK = 500
-
-
-def _message(meta: dict) -> QueuedMessage:
-    return QueuedMessage(
-        meta["qid"],
-        Envelope.fromJSON(meta["envelope"]),
-        Options.fromJSON(meta["options"]),
-        meta["received"],
-        b"",
-        meta["dsn"],
-    )
 
 
 def _asOSError(e: sqlite3.Error) -> OSError:
@@ -378,7 +367,7 @@ class SpoolDatabase:
         ):
             if large:
                 self._large.add(qid)
-            found.append((_message(json.loads(meta)), states.get(qid, {})))
+            found.append((_fromMetadata(json.loads(meta)), states.get(qid, {})))
         return found
 
     def readContent(self, qid: str) -> bytes:

@@ -118,6 +118,18 @@ def _metadata(message: QueuedMessage) -> bytes:
     )
 
 
+def _fromMetadata(meta: dict) -> QueuedMessage:
+    """The message that L{_metadata} describes, without its content."""
+    return QueuedMessage(
+        meta["qid"],
+        Envelope.fromJSON(meta["envelope"]),
+        Options.fromJSON(meta["options"]),
+        meta["received"],
+        b"",
+        meta["dsn"],
+    )
+
+
 def readQueueFile(path: Path) -> tuple[dict, bytes]:
     """A queue file's metadata and content, read once into one buffer, checked."""
     with open(path, "rb") as f:
@@ -337,15 +349,7 @@ class DiskSpool:
                 )
                 os.rename(path, self.corrupt / path.name)
                 continue
-            message = QueuedMessage(
-                meta["qid"],
-                Envelope.fromJSON(meta["envelope"]),
-                Options.fromJSON(meta["options"]),
-                meta["received"],
-                b"",
-                meta["dsn"],
-            )
-            found.append((message, self._states(path.name)))
+            found.append((_fromMetadata(meta), self._states(path.name)))
         return found
 
     def inspect(self) -> list[tuple[dict, dict[int, dict]]]:
