@@ -99,7 +99,7 @@ class SpoolDatabase:
     def _connect(self, readOnly: bool = False) -> sqlite3.Connection:
         if readOnly:
             db = sqlite3.connect(
-                f"{self.path.as_uri()}?mode=ro",
+                f"{self.path.resolve().as_uri()}?mode=ro",
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 from zope.interface.verify import verifyObject
@@ -308,6 +309,17 @@ class TestSQLiteSpool(SpoolContract):
         finally:
             reading.close()
         assert SpoolDatabase.reading(tmp_path / "nothing") is None
+
+    def test_a_spool_is_read_by_a_relative_path(self, tmp_path, monkeypatch):
+        # The default data directory is ./smtpeter-data.
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message("0123456789ABCDEF0001")))
+        monkeypatch.chdir(tmp_path)
+        reading = SpoolDatabase.reading(Path("spool"))
+        try:
+            assert [meta["qid"] for meta, _ in reading.inspect()] == ["0123456789ABCDEF0001"]
+        finally:
+            reading.close()
 
 
 def legacySpool(root):
