@@ -33,10 +33,10 @@ class ISpool(Interface):
 
     def remove(qid: str):
         """
-        Forget a finished message. @return: C{Deferred[None]}, which may
-        fire before its files are gone: a spool on disk removes them in the
-        background (a crash before that only repeats the message's
-        deliveries, never loses one).
+        Forget a finished message (a spool may keep it a while as sent).
+        @return: C{Deferred[None]}, which may fire before this is on disk:
+        a spool on disk writes it with its next write (a crash before that
+        only repeats the message's deliveries, never loses one).
         """
 
     def load():
