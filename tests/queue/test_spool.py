@@ -173,6 +173,12 @@ class TestSQLiteSpool(SpoolContract):
         assert self.rows(tmp_path) == [("Q1", 1)]
         assert wal.stat().st_size - before < 4 * 4096, "its content was written again"
 
+    def test_the_spool_threads_are_not_batch_work_for_every_250_waits_for_them(self, tmp_path):
+        spool = self.makeSpool(tmp_path)
+        policy = lambda _: os.sched_getscheduler(0)  # noqa: E731
+        assert self.wait(spool._writer.run(policy)) == os.SCHED_OTHER
+        assert self.wait(spool._reader.run(policy)) == os.SCHED_OTHER
+
     def test_a_store_is_committed_before_it_is_answered(self, tmp_path):
         spool = self.makeSpool(tmp_path)
         self.wait(spool.store(message()))
