@@ -320,9 +320,6 @@ def _printQueue(entries: list[dict], args) -> None:
         print("the queue is empty")
         return
     for entry in entries:
-        if "damaged" in entry:
-            print(f"{entry['qid']}  DAMAGED ({entry['damaged']}); moved aside at next start")
-            continue
         print(
             f"{entry['qid']}  {_when(entry['received'])}  <{entry['sender']}>"
             f"  {entry['size']} bytes{'  (DSN)' if entry['dsn'] else ''}  worker {entry['worker']}"

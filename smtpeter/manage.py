@@ -240,7 +240,7 @@ class Administration:
         its C{content} as the spool keeps it; C{None} once it is gone.
         """
         found = self._queued(qid, content=True)
-        if found is None or "damaged" in found[1]:
+        if found is None:
             return None
         return {**found[1], "content": found[0]}
 
@@ -310,8 +310,6 @@ def _spoolEntries(spool: SpoolDatabase, worker: int) -> list[dict]:
 
 def _entry(meta: dict, states: dict[int, dict], worker: int) -> dict:
     """One message as C{queue list} shows it, from its spool metadata and states."""
-    if "damaged" in meta:
-        return {"qid": meta["qid"], "worker": worker, "damaged": meta["damaged"]}
     recipients = []
     for index, recipient in enumerate(meta["envelope"]["recipients"]):
         state = states.get(index, {})

@@ -475,9 +475,6 @@ class Pages:
         relay = self.config.relay
         hops: dict[str, list] = {}
         for entry in waiting:
-            if "damaged" in entry:
-                hops.setdefault("damaged", []).append((entry, None))
-                continue
             for recipient in entry["recipients"]:
                 if recipient["status"] in ("delivered", "failed"):
                     continue
@@ -534,8 +531,6 @@ class Pages:
         return Page("Queue", body, "/queue")
 
     def _queueRow(self, session, entry, recipient) -> Tag:
-        if recipient is None:
-            return row(entry["qid"], "", "", "", "", "", f"damaged: {entry['damaged']}", "")
         return row(
             tags.a(href=path("messages", entry["qid"]))(entry["qid"]),
             when(entry["received"]),

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
 import threading
 import time
@@ -178,17 +177,13 @@ class SentArchive:
 class DiskSpool:
     """A spool on files, synchronously: read to import it; tests write one with it."""
 
-    def __init__(self, root: Path, sent: SentArchive | None = None) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.incoming = root / "incoming"
         self.queue = root / "queue"
         self.corrupt = root / "corrupt"
-        #: Where finished messages go, if they are kept for a while.
-        self.sent = sent
         self._queueFd: int | None = None
         self._opening = threading.Lock()
-        #: The messages that have a state file: only theirs are unlinked at remove.
-        self._stated: set[str] = set()
 
     def prepare(self) -> None:
         for d in (self.incoming, self.queue, self.corrupt):
@@ -196,11 +191,6 @@ class DiskSpool:
         for leftover in self.incoming.iterdir():
             log.info("discarding incomplete incoming file {name}", name=leftover.name)
             leftover.unlink()
-
-    def spill(self):
-        """A new file in C{incoming/} for a body too large to hold in memory."""
-        path = self.incoming / f"spill-{secrets.token_hex(8)}"
-        return path, open(path, "wb")
 
     def store(self, message: QueuedMessage) -> None:
         temporary = os.path.join(self.incoming, message.qid)
@@ -279,9 +269,6 @@ class DiskSpool:
             except (ValueError, KeyError, OSError) as e:
                 yield path, None, str(e)
 
-    def readContent(self, qid: str) -> bytes:
-        return self._read(qid)[1]
-
     def recordStates(self, qid: str, states: dict[int, dict]) -> None:
         path = self.queue / f"{qid}.state"
         new = not path.exists()
@@ -289,34 +276,12 @@ class DiskSpool:
             json.dumps({"rcpt": index, **state}, separators=(",", ":")).encode() + b"\n"
             for index, state in states.items()
         )
-        self._stated.add(qid)
         with open(path, "ab") as f:
             f.write(lines)
             f.flush()
             os.fsync(f.fileno())
         if new:
             self._syncQueue()
-
-    def remove(self, qid: str) -> None:
-        # No directory fsync: if a crash undoes the unlink (or the move to
-        # the sent archive), the message is delivered again, which is the
-        # safe direction.
-        path = os.path.join(self.queue, qid)
-        # Most messages never had a state file (delivered at the first
-        # attempt): not looking for one saves a system call each.
-        paths = [path, path + ".state"] if qid in self._stated else [path]
-        self._stated.discard(qid)
-        if self.sent is not None:
-            try:
-                self.sent.keep(path, qid, time.time())
-                paths.pop(0)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                log.warn("could not keep {qid} in the sent archive: {why}", qid=qid, why=e)
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
 
     def _states(self, qid: str) -> dict[int, dict]:
         states: dict[int, dict] = {}
@@ -334,10 +299,7 @@ class DiskSpool:
 
     def load(self) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         for state in self.queue.glob("*.state"):
-            qid = state.name[: -len(".state")]
-            if (self.queue / qid).exists():
-                self._stated.add(qid)
-            else:
+            if not (self.queue / state.name[: -len(".state")]).exists():
                 state.unlink()
         found = []
         for path, meta, damaged in self._scan():
@@ -351,36 +313,6 @@ class DiskSpool:
                 continue
             found.append((_fromMetadata(meta), self._states(path.name)))
         return found
-
-    def inspect(self) -> list[tuple[dict, dict[int, dict]]]:
-        """
-        What is queued, read-only (for the admin command, beside a running
-        gateway): each message's metadata and recipient states. Damaged
-        files are reported with C{"damaged"} set, and left where they are.
-        """
-        if not self.queue.is_dir():
-            return []
-        return [
-            self._inspect(path.name)
-            for path in sorted(self.queue.iterdir())
-            if not path.name.endswith(".state")
-        ]
-
-    def inspectOne(self, qid: str) -> tuple[dict, dict[int, dict]] | None:
-        """L{inspect} for one message, by its queue id; C{None} if it is not in this spool."""
-        if not QUEUE_ID.fullmatch(qid) or not (self.queue / qid).is_file():
-            return None
-        return self._inspect(qid)
-
-    def _inspect(self, name: str) -> tuple[dict, dict[int, dict]]:
-        try:
-            return self._readMetadata(name), self._states(name)
-        except (ValueError, KeyError, OSError) as e:
-            return {"qid": name, "damaged": str(e)}, {}
-
-    def freeBytes(self) -> int:
-        stat = os.statvfs(self.root)
-        return stat.f_bavail * stat.f_frsize
 
 
 def _copy(source: Path, target, length: int) -> None:
