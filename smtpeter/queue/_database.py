@@ -41,7 +41,15 @@ from zope.interface import implementer
 from .._threads import LATER, Workers
 from ._incoming import IncomingContent, Spilled
 from ._message import QueuedMessage
-from ._spool import QUEUE_ID, DiskSpool, _copy, _fromMetadata, _fsyncDirectory, _metadata
+from ._spool import (
+    QUEUE_ID,
+    DiskSpool,
+    _copy,
+    _fromMetadata,
+    _fsyncDirectory,
+    _metadata,
+    _writeFile,
+)
 from .interfaces import ISpool
 
 log = Logger()
@@ -93,8 +101,6 @@ class SpoolDatabase:
         #: Days a finished message stays (0: deleted when it finishes).
         self.keepSent = keepSent
         self.db: sqlite3.Connection | None = None
-        #: Queued messages whose content is a file in C{large/} (the writer's).
-        self._large: set[str] = set()
 
     def _connect(self, readOnly: bool = False) -> sqlite3.Connection:
         if readOnly:
@@ -136,6 +142,18 @@ class SpoolDatabase:
         other.db = other._connect()
         return other
 
+    @contextlib.contextmanager
+    def _transaction(self):
+        """A write transaction: committed if the block ends well, else rolled back."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
@@ -173,18 +191,14 @@ class SpoolDatabase:
         for message, states in found:
             meta, content = files._read(message.qid)
             if len(content) > (1 << 20):
-                self._writeLargeFile(message.qid, content)
+                _writeFile(str(self.large / message.qid), content)
+                _fsyncDirectory(self.large)
                 content = None
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 self._insert(
                     message.qid, json.dumps(meta, separators=(",", ":")), content, "OR IGNORE"
                 )
                 self._recordStates(message.qid, states)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
         for path in files.queue.iterdir():
             path.unlink()
         files.queue.rmdir()
@@ -193,14 +207,6 @@ class SpoolDatabase:
                 "imported {n} queued message(s) from {path}", n=len(found), path=str(files.queue)
             )
         return len(found)
-
-    def _writeLargeFile(self, qid: str, content: bytes) -> None:
-        path = self.large / qid
-        with open(path, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        _fsyncDirectory(self.large)
 
     def adopt(self, other: Path) -> int:
         """
@@ -219,16 +225,15 @@ class SpoolDatabase:
             gone.close()
             self.db.execute("ATTACH DATABASE ? AS gone", (str(other / "spool.db"),))
             try:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.execute(
-                    "INSERT OR IGNORE INTO message (qid, done, meta, content)"
-                    " SELECT qid, done, meta, content FROM gone.message"
-                )
-                self.db.execute(
-                    "INSERT OR IGNORE INTO state (qid, rcpt, state)"
-                    " SELECT qid, rcpt, state FROM gone.state"
-                )
-                self.db.execute("COMMIT")
+                with self._transaction():
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO message (qid, done, meta, content)"
+                        " SELECT qid, done, meta, content FROM gone.message"
+                    )
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO state (qid, rcpt, state)"
+                        " SELECT qid, rcpt, state FROM gone.state"
+                    )
             finally:
                 self.db.execute("DETACH DATABASE gone")
             # Rows first, then their large files: a crash between leaves rows in
@@ -271,41 +276,34 @@ class SpoolDatabase:
         @return: for each item, C{None} or what it failed with.
         """
         try:
-            self._transaction(work)
+            self._do(work)
         except (sqlite3.Error, OSError, ValueError) as e:
             if len(work) == 1:
                 return [_asOSError(e) if isinstance(e, sqlite3.Error) else e]
             return [self.apply([item])[0] for item in work]
         return [None] * len(work)
 
-    def _transaction(self, work: list[tuple]) -> None:
+    def _do(self, work: list[tuple]) -> None:
         forgotten = []
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             for item in work:
                 if item[0] == "store":
-                    forgotten += self._store(item[1])
+                    self._store(item[1])
                 elif item[0] == "states":
                     self._recordStates(item[1], item[2])
                 elif item[0] == "finish":
                     forgotten += self._finish(item[1], item[2])
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
-        for qid in forgotten:
-            self._large.discard(qid)
+        self._unlinkLarge(forgotten)
+
+    def _unlinkLarge(self, qids) -> None:
+        """Once their rows are gone for good: the large files of C{qids}, if they have any."""
+        for qid in qids:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.large / qid)
 
-    def _store(self, message: QueuedMessage) -> list:
-        content = message.content
-        if isinstance(content, Spilled):
-            self._large.add(message.qid)
-            content = None
+    def _store(self, message: QueuedMessage) -> None:
+        content = None if isinstance(message.content, Spilled) else message.content
         self._insert(message.qid, _metadata(message)[:-1].decode(), content)
-        return []
 
     def _insert(self, qid: str, meta: str, content: bytes | None, conflict: str = "") -> None:
         self.db.execute(
@@ -325,8 +323,10 @@ class SpoolDatabase:
         if self.keepSent:
             self.db.execute("UPDATE message SET done = ? WHERE qid = ?", (int(when * 1000), qid))
             return []
-        self.db.execute("DELETE FROM message WHERE qid = ?", (qid,))
-        return [qid] if qid in self._large else []
+        large = self.db.execute(
+            "DELETE FROM message WHERE qid = ? RETURNING content IS NULL", (qid,)
+        ).fetchall()
+        return [qid] if large and large[0][0] else []
 
     def purge(self, now: float) -> int:
         """
@@ -341,53 +341,38 @@ class SpoolDatabase:
             (bound, int(cutoff * 1000), PURGE_CHUNK),
         ).fetchall()
         if rows:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 self.db.executemany("DELETE FROM message WHERE rowid = ?", [(r[0],) for r in rows])
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-        for _, qid, large in rows:
-            if large:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.large / qid)
+        self._unlinkLarge(qid for _, qid, large in rows if large)
         return len(rows)
 
     # Reading -------------------------------------------------------------------------------
 
     def load(self) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """Every queued message (content empty) and its recipients' states."""
-        states: dict[str, dict[int, dict]] = {}
-        for qid, rcpt, state in self.db.execute("SELECT qid, rcpt, state FROM state"):
-            states.setdefault(qid, {})[rcpt] = json.loads(state)
-        found = []
-        for qid, meta, large in self.db.execute(
-            f"SELECT qid, meta, content IS NULL FROM message WHERE done = {QUEUED} ORDER BY qid"
-        ):
-            if large:
-                self._large.add(qid)
-            found.append((_fromMetadata(json.loads(meta)), states.get(qid, {})))
-        return found
+        return [(_fromMetadata(meta), states) for meta, states in self.inspect()]
 
     def readContent(self, qid: str) -> bytes:
         """A message's content (queued or kept after it finished)."""
-        row = self.db.execute("SELECT content FROM message WHERE qid = ?", (qid,)).fetchone()
-        if row is None:
+        content = self._content(qid, "")
+        if content is None:
             raise FileNotFoundError(errno.ENOENT, "no such message in the spool", qid)
-        return row[0] if row[0] is not None else (self.large / qid).read_bytes()
+        return content
 
     def sent(self, qid: str) -> bytes | None:
         """The content of a finished message still kept; C{None} if there is none."""
+        try:
+            return self._content(qid, f" AND done != {QUEUED}")
+        except OSError:  # its large file purged just now
+            return None
+
+    def _content(self, qid: str, where: str) -> bytes | None:
         row = self.db.execute(
-            f"SELECT 1 FROM message WHERE qid = ? AND done != {QUEUED}", (qid,)
+            f"SELECT content FROM message WHERE qid = ?{where}", (qid,)
         ).fetchone()
         if row is None:
             return None
-        try:
-            return self.readContent(qid)
-        except OSError:
-            return None
+        return row[0] if row[0] is not None else (self.large / qid).read_bytes()
 
     def inspect(self) -> list[tuple[dict, dict[int, dict]]]:
         """What is queued: each message's metadata and its recipients' states."""
@@ -402,16 +387,23 @@ class SpoolDatabase:
 
     def _inspect(self, where: str, args: tuple) -> list[tuple[dict, dict[int, dict]]]:
         rows = self.db.execute(f"SELECT qid, meta FROM message WHERE {where}", args).fetchall()
-        found = []
-        for qid, meta in rows:
-            states = {
-                rcpt: json.loads(state)
-                for rcpt, state in self.db.execute(
-                    "SELECT rcpt, state FROM state WHERE qid = ?", (qid,)
-                )
-            }
-            found.append((json.loads(meta), states))
-        return found
+        if not rows:
+            return []
+        states = self._states(rows[0][0] if len(rows) == 1 else None)
+        return [(json.loads(meta), states.get(qid, {})) for qid, meta in rows]
+
+    def _states(self, qid: str | None) -> dict[str, dict[int, dict]]:
+        """
+        The recipients' states of C{qid}, or of every message (only queued
+        messages have any: finishing one deletes them), in one read.
+        """
+        query, args = "SELECT qid, rcpt, state FROM state", ()
+        if qid is not None:
+            query, args = query + " WHERE qid = ?", (qid,)
+        states: dict[str, dict[int, dict]] = {}
+        for found, rcpt, state in self.db.execute(query, args):
+            states.setdefault(found, {})[rcpt] = json.loads(state)
+        return states
 
     def freeBytes(self) -> int:
         stat = os.statvfs(self.root)
