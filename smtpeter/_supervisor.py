@@ -6,9 +6,11 @@ port below 1024 is bound before twistd drops privileges), prepares what the
 workers share in the data directory, then starts N workers, each a complete
 gateway that adopts the sockets: the kernel spreads connections over them.
 The parent accepts nothing itself. It relays each worker's log events into
-its own log, restarts a worker that dies (the new one resumes that worker's
-spool), stops them all on SIGTERM/SIGINT, and exits with status 1 and one
-line when workers cannot start.
+its own log (when that log is text on standard output, the workers write
+their informational lines there themselves: L{smtpeter._worklog}),
+restarts a worker that dies (the new one resumes that worker's spool),
+stops them all on SIGTERM/SIGINT, and exits with status 1 and one line
+when workers cannot start.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ MAX_LINE = 1024 * 1024
 #: A worker that dies sooner than this after its start is restarted only after a delay.
 QUICK_DEATH = timedelta(seconds=10)
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-#: The load board's descriptor in a worker (L{smtpeter._balance}); the listeners follow it.
+#: The load board's descriptor in a worker (L{smtpeter._balance}).
 BOARD_FD = 3
+#: A worker's descriptor of the parent's standard output, if it writes its lines there;
+#: the listeners follow it.
+TEXT_FD = 4
 
 
 @define
@@ -126,6 +131,9 @@ class Supervisor(Service):
     arguments: list[str]
     reactor: object
     listeners: list[Listener] = field(factory=list)
+    #: Whether the workers write their informational log lines to the parent's
+    #: standard output themselves: only where twistd writes its log there as text.
+    textOutput: bool = False
     #: How many connections each worker has open (L{smtpeter._balance}).
     board: LoadBoard | None = None
     workers: dict[int, WorkerProcess] = field(factory=dict)
@@ -181,8 +189,10 @@ class Supervisor(Service):
         process = WorkerProcess(self, index, started=self.reactor.seconds())
         self.workers[index] = process
         childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r", BOARD_FD: self.board.fd}
+        if self.textOutput:
+            childFDs[TEXT_FD] = sys.__stdout__.fileno()
         sockets = []
-        for number, listener in enumerate(self.listeners, start=BOARD_FD + 1):
+        for number, listener in enumerate(self.listeners, start=TEXT_FD + 1):
             childFDs[number] = listener.fd
             sockets.append(listener.argument(number))
         arguments = [
@@ -193,6 +203,7 @@ class Supervisor(Service):
             str(self.config.workers),
             str(os.getpid()),
             str(BOARD_FD),
+            str(TEXT_FD) if self.textOutput else "-",
             json.dumps(sockets),
             *self.arguments,
         ]

@@ -2,14 +2,16 @@
 One worker process of a gateway run with C{--workers N}, started by
 L{smtpeter._supervisor} as::
 
-    python -m smtpeter._worker INDEX COUNT PARENT-PID BOARD SOCKETS [twistd smtpeter options...]
+    python -m smtpeter._worker INDEX COUNT PARENT-PID BOARD TEXT SOCKETS [smtpeter options...]
 
 It parses the same options the parent was given, adopts the listening
 sockets the parent passed (SOCKETS is a JSON list of C{[kind, description,
 fd, family]}), maps the load board whose descriptor is BOARD
 (L{smtpeter._balance}), and runs a complete gateway. Its log events go to
 standard output as JSON lines (L{smtpeter._worklog}), which the parent
-publishes in its own log. It ends when the parent does: standard input
+publishes in its own log; if TEXT is a descriptor (not C{-}), the parent's
+own log output, its informational lines are written there as text instead.
+It ends when the parent does: standard input
 closing means the parent is gone, and the kernel kills it at once if the
 parent is killed.
 """
@@ -58,7 +60,7 @@ class ParentLink(Protocol):
 
 
 def main(argv: list[str]) -> int:
-    index, count, parent, board, sockets, *arguments = argv
+    index, count, parent, board, text, sockets, *arguments = argv
     dieWithParent(int(parent))
     try:
         from ._reactor import install
@@ -72,7 +74,12 @@ def main(argv: list[str]) -> int:
     from ._balance import LoadBoard
     from ._service import GatewayService, WorkerRole, freezeStartup
 
-    writer = WorkerLogWriter(os.fdopen(1, "wb"), reactor)
+    writer = WorkerLogWriter(
+        os.fdopen(1, "wb"),
+        reactor,
+        None if text == "-" else os.fdopen(int(text), "wb", buffering=0),
+        f"worker {index}",
+    )
     globalLogBeginner.beginLoggingTo([writer], redirectStandardIO=False)
     options = tap.Options()
     options.parseOptions(arguments)

@@ -433,13 +433,30 @@ def makeConfig(options) -> Config:
     )
 
 
+def _logsTextToStandardOutput(options: Options) -> bool:
+    """Whether twistd logs text to standard output: C{-n}, no --logfile, --syslog or --logger."""
+    twistd = getattr(options, "parent", None)
+    return bool(
+        twistd is not None
+        and twistd.get("nodaemon")
+        and twistd.get("logfile") in (None, "", "-")
+        and not twistd.get("syslog")
+        and not twistd.get("logger")
+    )
+
+
 def makeService(options: Options):
     from twisted.internet import reactor
 
     if options.config.workers > 1:
         from ._supervisor import Supervisor
 
-        return Supervisor(options.config, options.arguments, reactor)
+        return Supervisor(
+            options.config,
+            options.arguments,
+            reactor,
+            textOutput=_logsTextToStandardOutput(options),
+        )
     from ._service import GatewayService, freezeStartup
 
     reactor.callWhenRunning(freezeStartup)

@@ -46,6 +46,31 @@ def test_workers_default_to_the_cpus_and_one_is_a_single_process():
         assert options.arguments == ["--workers", workers, "--data", "/nonexistent/never-made"]
 
 
+@pytest.mark.parametrize(
+    "twistd, text",
+    [
+        (["-n"], True),
+        (["--nodaemon", "--logfile", "-"], True),
+        ([], False),  # a daemon logs to twistd.log, which twistd rotates
+        (["-n", "--logfile", "gateway.log"], False),
+        (["-n", "--syslog"], False),
+        (["-n", "--logger", "smtpeter.logging.json"], False),
+    ],
+)
+def test_workers_write_their_own_lines_only_where_twistd_writes_text_to_standard_output(
+    twistd, text
+):
+    from twisted.scripts.twistd import ServerOptions
+
+    from smtpeter.tap import makeService
+
+    options = ServerOptions()
+    options.parseOptions(
+        [*twistd, "smtpeter", "--workers", "2", "--data", "/nonexistent/never-made"]
+    )
+    assert makeService(options.subOptions).textOutput is text
+
+
 def test_repeatable_listeners_and_relay():
     c = config(
         "--smtp",

@@ -8,7 +8,14 @@ import threading
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel, formatEventAsClassicLogText
 
-from smtpeter._worklog import FLUSH_INTERVAL, WorkerLogWriter, decodeLine, encodeEvent
+from smtpeter._worklog import (
+    ATOMIC_WRITE,
+    FLUSH_INTERVAL,
+    WorkerLogWriter,
+    decodeLine,
+    encodeEvent,
+    textLine,
+)
 
 
 def logged(level: str, format: str, **fields) -> dict:
@@ -150,3 +157,102 @@ def test_a_line_logged_while_a_write_is_in_progress_follows_it():
         "Received SIGTERM, shutting down.",
         "and a warning",
     ]
+
+
+def relayed(event: dict, index: int) -> dict:
+    """The event as the parent publishes it (L{smtpeter._supervisor.WorkerProcess._relay})."""
+    back = decodeLine(encodeEvent(event).decode())
+    back["log_system"] = f"worker {index} {back['log_namespace']}#{back['log_level'].name}"
+    return back
+
+
+def test_a_text_line_is_what_the_parent_would_have_written():
+    for event in (
+        logged("info", "queued {qid} for {n} {{braces}}", qid="Q1", n=2),
+        logged("info", "two\nlines, {what}", what="é"),
+        logged("debug", "{f()}", f=lambda: "called"),
+    ):
+        expected = formatEventAsClassicLogText(relayed(event, 3)).encode()
+        assert textLine(event, "worker 3") == expected
+    assert textLine({"log_time": 0.0, "log_namespace": "x"}, "worker 1") == b""
+
+
+class Direct(Output):
+    """A worker's own output: each write as it came, or failing once told to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[bytes] = []
+        self.broken: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.broken is not None:
+            raise self.broken
+        self.chunks.append(data)
+        return super().write(data)
+
+
+def directWriter() -> tuple[WorkerLogWriter, Output, Direct, Clock]:
+    clock = Clock()
+    clock.running = True
+    output, direct = Output(), Direct()
+    return WorkerLogWriter(output, clock, direct, "worker 2"), output, direct, clock
+
+
+def test_informational_lines_are_written_as_text_by_the_worker():
+    log, output, direct, clock = directWriter()
+    log(logged("info", "queued {qid}", qid="Q1"))
+    log(logged("info", "delivered {qid}", qid="Q1"))
+    assert direct.getvalue() == b"", "gathered, as lines for the parent are"
+    clock.advance(FLUSH_INTERVAL)
+    assert direct.chunks == [direct.getvalue()], "in one write"
+    lines = direct.getvalue().decode().splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == ["queued Q1", "delivered Q1"]
+    assert all("[worker 2 smtpeter.test#info]" in line for line in lines)
+    assert output.getvalue() == b"", "the parent had nothing to do"
+
+
+def test_what_the_parent_acts_on_still_goes_to_it_after_the_text_before_it():
+    log, output, direct, clock = directWriter()
+    log(logged("info", "first"))
+    log(logged("warn", "careful"))
+    assert b"first" in direct.getvalue(), "written before the warning"
+    log(logged("info", "ready", smtpeter_ready=True))
+    try:
+        raise ZeroDivisionError("no")
+    except ZeroDivisionError:
+        Logger(namespace="smtpeter.test", observer=log).failure("it broke", level=LogLevel.info)
+    log(logged("info", "long {x}", x="x" * ATOMIC_WRITE))
+    clock.advance(FLUSH_INTERVAL)
+    relayed = [decodeLine(line.decode()) for line in output.getvalue().splitlines()]
+    assert [e["log_format"].split(" ")[0] for e in relayed] == ["careful", "ready", "it", "long"]
+    assert "ZeroDivisionError" in formatEventAsClassicLogText(relayed[2])
+    assert direct.getvalue().count(b"\n") == 1
+
+
+def test_text_goes_out_in_writes_a_pipe_takes_whole():
+    log, output, direct, clock = directWriter()
+    for n in range(200):
+        log(logged("info", "line {n} {pad}", n=n, pad="p" * 60))
+    clock.advance(FLUSH_INTERVAL)
+    assert len(direct.chunks) > 1
+    assert all(len(c) <= ATOMIC_WRITE and c.endswith(b"\n") for c in direct.chunks)
+    numbers = [int(line.split(b"] line ")[1].split()[0]) for line in direct.getvalue().splitlines()]
+    assert numbers == list(range(200))
+
+
+def test_when_the_output_fails_the_parent_writes_the_lines():
+    log, output, direct, clock = directWriter()
+    log(logged("info", "before"))
+    clock.advance(FLUSH_INTERVAL)
+    direct.broken = BrokenPipeError(32, "Broken pipe")
+    log(logged("info", "lost {n}", n=1))
+    clock.advance(FLUSH_INTERVAL)
+    log(logged("info", "after {n}", n=2))
+    clock.advance(FLUSH_INTERVAL)
+    lines = output.getvalue().decode().splitlines()
+    assert "] lost 1" in lines[0], "the line the output refused, as text"
+    warning = decodeLine(lines[1])
+    assert warning["log_level"] is LogLevel.warn and "standard output" in warning["log_format"]
+    assert decodeLine(lines[2])["log_format"] == "after 2"
+    assert direct.getvalue().count(b"\n") == 1

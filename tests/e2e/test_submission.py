@@ -184,7 +184,18 @@ def test_json_logger(tmp_path, sink):
         import json
 
         gateway.waitForLog("ready")  # logged once the queue is resumed, after the listeners
+        password = gateway.createLogin("app-json")
+        client = connect(gateway, implicit=False)
+        client.login("app-json", password)
+        client.sendmail("alice@example.com", ["bob@example.org"], BODY)
+        client.quit()
+        sink.wait(1)
+        gateway.waitForLog("delivery <bob@example.org>")
+        # Every line JSON, the workers' informational ones too (they are
+        # not written as text beside the parent's), with their fields.
         records = [json.loads(line) for line in gateway.logText().splitlines() if line.strip()]
         assert any("ready" in r.get("log_format", "") for r in records)
+        [queued] = [r for r in records if ": queued " in r.get("log_format", "")]
+        assert queued["login"] == "app-json" and queued["worker"] in (1, 2)
     finally:
         gateway.stop()

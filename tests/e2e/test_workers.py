@@ -259,3 +259,30 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_stop_timeout(makeGatewa
     assert "worker 1 did not stop" not in log
     for pid in (first, second):
         assert "zombie" in _state(pid)  # gone, or dead and not yet reaped
+
+
+@pytest.mark.e2e
+def test_each_workers_lines_reach_the_log_once_and_whole(makeGateway, sink):
+    # `twistd -n`: the workers write their informational lines themselves,
+    # beside the parent's, in the parent's format.
+    gateway = makeGateway(sink)
+    password = gateway.createLogin("logged")
+    for worker, client in oneOnEachWorker(gateway, "127.0.0.1").items():
+        client.login("logged", password)
+        for n in range(20):
+            client.sendmail(
+                "a@example.com", ["b@example.org"], f"Subject: w{worker}-{n}\r\n\r\nhi\r\n"
+            )
+        client.quit()
+    sink.wait(40)
+    gateway.stop()
+    log = gateway.logText()
+    queued = re.findall(r"\[worker (\d) smtpeter\.smtp\._mailcommands#info\] .* queued (\w+) ", log)
+    assert len(queued) == 40 and len({qid for _, qid in queued}) == 40
+    assert {worker for worker, _ in queued} == {"1", "2"}
+    delivered = re.findall(
+        r"\[worker \d smtpeter\.events\._sinks\.LogEventSink#info\] (\w+) delivery", log
+    )
+    assert sorted(delivered) == sorted(qid for _, qid in queued)
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[")
+    assert all(stamp.match(line) or line.startswith("\t") for line in log.splitlines() if line)
