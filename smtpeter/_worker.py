@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         try:
             service.privilegedStartService()
             service.startService()
-            freezeStartup()
+            freezeStartup(reactor)
         except SystemExit:
             failed.append(True)
             reactor.stop()

@@ -459,5 +459,5 @@ def makeService(options: Options):
         )
     from ._service import GatewayService, freezeStartup
 
-    reactor.callWhenRunning(freezeStartup)
+    reactor.callWhenRunning(freezeStartup, reactor)
     return GatewayService(options.config, reactor)
