@@ -11,9 +11,8 @@ fd, family]}), maps the load board whose descriptor is BOARD
 standard output as JSON lines (L{smtpeter._worklog}), which the parent
 publishes in its own log; if TEXT is a descriptor (not C{-}), the parent's
 own log output, its informational lines are written there as text instead.
-It ends when the parent does: standard input
-closing means the parent is gone, and the kernel kills it at once if the
-parent is killed.
+It ends when the parent does: standard input closing means the parent is
+gone, and the kernel kills it at once if the parent is killed.
 """
 
 from __future__ import annotations
