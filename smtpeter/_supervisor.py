@@ -31,7 +31,7 @@ from twisted.logger import Logger, globalLogPublisher
 
 from ._balance import ABSENT, LoadBoard
 from ._datadir import StartError, prepareDataDirectory
-from ._worklog import decodeLine
+from ._worklog import decodeLine, workerSystem
 from .config import LISTENERS, Config
 
 log = Logger()
@@ -111,9 +111,7 @@ class WorkerProcess(ProcessProtocol):
             log.info("worker {worker}: {line}", worker=self.index, line=text[:500])
             return
         event["worker"] = self.index
-        level = event.get("log_level")
-        where = event.get("log_namespace", "-")
-        event["log_system"] = f"worker {self.index} {where}#{level.name if level else '-'}"
+        event["log_system"] = workerSystem(f"worker {self.index}", event)
         if event.get("smtpeter_ready"):
             self.ready = True
             self.supervisor.workerReady(self)

@@ -104,6 +104,12 @@ class _Stamps:
 _stamps = _Stamps()
 
 
+def workerSystem(worker: str, event: dict) -> str:
+    """What a worker's event is logged under: C{"worker N namespace#level"}."""
+    level = event.get("log_level")
+    return f"{worker} {event.get('log_namespace', '-')}#{level.name if level is not None else '-'}"
+
+
 def textLine(event: dict, system: str) -> bytes:
     """
     The event as twistd's text log writes it when the parent publishes it
@@ -113,9 +119,8 @@ def textLine(event: dict, system: str) -> bytes:
     text = _text(event) if event.get("log_format") is not None else ""
     if not text:
         return b""
-    level = event.get("log_level")
-    where = f"{event.get('log_namespace', '-')}#{level.name if level is not None else '-'}"
-    line = f"{_stamps(event.get('log_time'))} [{system} {where}] {text}".replace("\n", "\n\t")
+    line = f"{_stamps(event.get('log_time'))} [{workerSystem(system, event)}] {text}"
+    line = line.replace("\n", "\n\t")
     return line.encode("utf-8", "backslashreplace") + b"\n"
 
 
