@@ -33,6 +33,7 @@ parent from then on.
 
 from __future__ import annotations
 
+import functools
 import json
 import select
 import threading
@@ -87,21 +88,10 @@ def _text(event: dict) -> str:
         return formatEvent(event)
 
 
-class _Stamps:
-    """Twisted's C{formatTime}, made once a second: it costs more than the rest of a line."""
-
-    second: int | None = None
-    stamp = ""
-
-    def __call__(self, when: float | None) -> str:
-        if when is None:
-            return formatTime(when, timeFormatRFC3339)
-        if int(when) != self.second:
-            self.second, self.stamp = int(when), formatTime(when, timeFormatRFC3339)
-        return self.stamp
-
-
-_stamps = _Stamps()
+@functools.lru_cache(maxsize=1)
+def _stamp(second: int | None) -> str:
+    """Twisted's C{formatTime} of a second, made once: it costs more than the rest of a line."""
+    return formatTime(second, timeFormatRFC3339)
 
 
 def workerSystem(worker: str, event: dict) -> str:
@@ -119,7 +109,8 @@ def textLine(event: dict, system: str) -> bytes:
     text = _text(event) if event.get("log_format") is not None else ""
     if not text:
         return b""
-    line = f"{_stamps(event.get('log_time'))} [{workerSystem(system, event)}] {text}"
+    when = event.get("log_time")
+    line = f"{_stamp(None if when is None else int(when))} [{workerSystem(system, event)}] {text}"
     line = line.replace("\n", "\n\t")
     return line.encode("utf-8", "backslashreplace") + b"\n"
 
