@@ -10,6 +10,8 @@ import time
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.epollreactor import EPollReactor
+from twisted.internet.error import ConnectionDone
+from twisted.internet.main import CONNECTION_DONE
 from twisted.logger import globalLogPublisher
 
 from smtpeter._reactor import PromptEPollReactor
@@ -151,4 +153,84 @@ def test_a_call_from_a_thread_wakes_the_reactor_waiting_in_poll():
         reactor.runUntilCurrent()
         assert ran == [1]
     finally:
+        close(reactor)
+
+
+class Failing(FileDescriptor):
+    """A reader whose doRead fails, as a protocol's bug would."""
+
+    def __init__(self, reactor, sock: socket.socket) -> None:
+        super().__init__(reactor)
+        self.sock = sock
+        self.lost = []
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def logPrefix(self) -> str:
+        return "Failing,7,127.0.0.1"
+
+    def doRead(self) -> None:
+        raise RuntimeError("a bug")
+
+    def connectionLost(self, reason) -> None:
+        self.lost.append(reason)
+        self.reactor.removeReader(self)
+
+
+def test_an_event_that_fails_is_logged_with_its_connection_which_is_dropped():
+    """The others are still served, in the same turn and after."""
+    reactor = PromptEPollReactor()
+    order: list[str] = []
+    pairs = [socket.socketpair() for _ in range(2)]
+    seen: list[dict] = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        failing = Failing(reactor, pairs[0][0])
+        reactor.addReader(failing)
+        reactor.addReader(Reader(reactor, pairs[1][0], "healthy", order))
+        for _, theirs in pairs:
+            theirs.send(b"x")
+        reactor.doIteration(0)
+        assert len(failing.lost) == 1 and failing.lost[0].check(RuntimeError)
+        assert failing not in reactor.getReaders()
+        assert order[0] == "healthy"
+        pairs[1][1].send(b"y")
+        reactor.doIteration(0)
+        assert order.count("healthy") == 2
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+        reactor.removeAll()
+        for pair in pairs:
+            for s in pair:
+                s.close()
+        close(reactor)
+    failures = [e for e in seen if e.get("log_failure") is not None]
+    assert len(failures) == 1
+    assert failures[0]["log_failure"].check(RuntimeError)
+    assert failures[0]["prefix"] == "Failing,7,127.0.0.1"
+
+
+def test_a_peer_that_hangs_up_is_disconnected_cleanly():
+    reactor = PromptEPollReactor()
+    ours, theirs = socket.socketpair()
+    lost = []
+
+    class Quiet(Reader):
+        def doRead(self):
+            data = self.sock.recv(100)
+            return None if data else CONNECTION_DONE
+
+        def connectionLost(self, reason):
+            lost.append(reason)
+            reactor.removeReader(self)
+
+    try:
+        reactor.addReader(Quiet(reactor, ours, "quiet", []))
+        theirs.close()
+        reactor.doIteration(0)
+        assert len(lost) == 1 and lost[0].check(ConnectionDone)
+    finally:
+        reactor.removeAll()
+        ours.close()
         close(reactor)
