@@ -101,6 +101,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._handshakeCall = None
         self._abortCall = None
         self._address: str | None = None
+        self._peer: str | None = None
         self._tls: str | None = None  # the Received header's TLS words, once known
         #: Replies held while pipelined commands are answered, written together.
         self._held: list[bytes] | None = None
@@ -109,11 +110,13 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
 
     @property
     def peer(self) -> str:
-        """The client's address ("?" with no connection yet)."""
-        if not self.transport:
-            return "?"
-        peer = self.transport.getPeer()
-        return getattr(peer, "host", str(peer))
+        """The client's address ("?" with no connection yet), found once."""
+        if self._peer is None:
+            if not self.transport:
+                return "?"
+            address = self.transport.getPeer()
+            self._peer = address.host if hasattr(address, "host") else str(address)
+        return self._peer
 
     def connectionMade(self) -> None:
         noDelay(self.transport)
