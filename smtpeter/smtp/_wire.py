@@ -15,6 +15,17 @@ from attrs import define, field
 
 MAX_TEXT_LINE = 998  # RFC 5322 2.1.1, without the CRLF
 _ANY_ENDING = re.compile(rb"\r\n|\r|\n")
+#: A line after the first that is longer than RFC 5322 allows, in CRLF text:
+#: one scan (from each LF, as far as the line goes), no object per line.
+_LONG_LINE = re.compile(rb"\n[^\r\n]{%d}" % (MAX_TEXT_LINE + 1))
+
+
+def hasLongLine(lines: bytes) -> bool:
+    """Whether CRLF text (no bare CR or LF) holds a line over L{MAX_TEXT_LINE} bytes."""
+    first = lines.find(b"\r\n")
+    if (first if first >= 0 else len(lines)) > MAX_TEXT_LINE:
+        return True
+    return first >= 0 and _LONG_LINE.search(lines, first) is not None
 
 
 @define
@@ -97,11 +108,7 @@ class DataReader:
         self.size += len(lines)
         if self.size > self.maxSize:
             self._note("size")
-        if (
-            not self.longLines
-            and len(lines) > MAX_TEXT_LINE + 2
-            and max(map(len, lines.split(b"\r\n"))) > MAX_TEXT_LINE
-        ):
+        if not self.longLines and len(lines) > MAX_TEXT_LINE + 2 and hasLongLine(lines):
             self.longLines = True
         if self.problem is None:
             self.sink.write(lines)

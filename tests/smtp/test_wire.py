@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpeter.queue._incoming import IncomingContent, Spilled
-from smtpeter.smtp._wire import MAX_TEXT_LINE, DataReader
+from smtpeter.smtp._wire import MAX_TEXT_LINE, DataReader, hasLongLine
 
 
 def reference(wire: bytes, maxSize: int = 10**9):
@@ -159,3 +159,18 @@ def test_a_long_header_stays_in_memory_until_it_ends(tmp_path):
     sink.write(b"\r\nbody\r\n")
     assert sink.header == header
     assert sink.finish(b"New: h\r\n").read() == b"New: h\r\n\r\nbody\r\n"
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.sampled_from([0, 1, 80, MAX_TEXT_LINE - 1, MAX_TEXT_LINE, MAX_TEXT_LINE + 1, 2000]),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_a_long_line_is_found_where_splitting_the_text_would_find_it(lengths, ended):
+    """hasLongLine, without an object per line, says what the lines' lengths say."""
+    text = b"\r\n".join(b"y" * n for n in lengths) + (b"\r\n" if ended and lengths else b"")
+    expected = bool(text) and max(map(len, text.split(b"\r\n"))) > MAX_TEXT_LINE
+    assert hasLongLine(text) is expected
