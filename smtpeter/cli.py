@@ -18,7 +18,7 @@ from pathlib import Path
 from . import __version__
 from ._datadir import createDatabase
 from .config import Config
-from .manage import Administration
+from .manage import Administration, UnusableSpool
 from .store import StoreError, connect
 from .store._admins import ADMIN, ROLES
 from .store._apitokens import READ, SCOPES
@@ -649,6 +649,11 @@ def main(argv: list[str] | None = None) -> int:
         # second complaint when it flushes stdout on the way out.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return _fail("output closed before it was all written (broken pipe)")
+    except UnusableSpool as e:
+        return _fail(
+            f"cannot read the spool database {e.path}: {e.why}; run this as the user the"
+            " gateway runs as (if the file is damaged, the gateway's log says so at its start)"
+        )
     except (sqlite3.Error, PermissionError) as e:
         return _fail(
             f"cannot use {data / DATABASE}: {e}; run this as the user the gateway"

@@ -12,6 +12,7 @@ L{Exists<smtpeter.store._exceptions.Exists>}, or a plain one for bad input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -219,14 +220,15 @@ class Administration:
         still there) from the spool that holds it; reads that message only.
         """
         for worker, spool in _spools(self.data):
-            found = spool.inspectOne(qid.upper())
-            if found is None:
-                continue
-            entry = _entry(*found, worker)
-            try:
-                return spool.readContent(entry["qid"]) if content else None, entry
-            except OSError:  # finished (and removed) just now
-                return None
+            with _reading(spool.path):
+                found = spool.inspectOne(qid.upper())
+                if found is None:
+                    continue
+                entry = _entry(*found, worker)
+                try:
+                    return spool.readContent(entry["qid"]) if content else None, entry
+                except OSError:  # finished (and removed) just now
+                    return None
         return None
 
     def held(self, qid: str) -> bytes | None:
@@ -249,7 +251,8 @@ class Administration:
         if not self.data:
             return None
         for _, spool in _spools(self.data):
-            content = spool.sent(qid.upper())
+            with _reading(spool.path):
+                content = spool.sent(qid.upper())
             if content is not None:
                 return content
         # Kept as a file by an earlier version.
@@ -287,15 +290,38 @@ def queueEntries(data: Path) -> list[dict]:
     """What C{smtpeter queue list} shows: each message, its worker, each recipient's state."""
     entries = []
     for worker, spool in _spools(data):
-        entries += _spoolEntries(spool, worker)
+        with _reading(spool.path):
+            entries += _spoolEntries(spool, worker)
     entries.sort(key=lambda entry: entry["qid"])
     return entries
 
 
+class UnusableSpool(Exception):
+    """A worker's spool database that cannot be read: its C{path}, and C{why}."""
+
+    def __init__(self, path: Path, why: sqlite3.Error) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path = path
+        self.why = why
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Errors of the spool database at C{path} as L{UnusableSpool}, which names it."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise UnusableSpool(path, e) from e
+
+
 def _spools(data: Path):
-    """Each worker's spool that has a database, read-only: C{(worker, spool)}, closed after."""
+    """
+    Each worker's spool that has a database, read-only: C{(worker, spool)},
+    closed after. Read it inside C{_reading(spool.path)}.
+    """
     for worker, root in spoolDirectories(data):
-        spool = SpoolDatabase.reading(root)
+        with _reading(root / "spool.db"):
+            spool = SpoolDatabase.reading(root)
         if spool is None:
             continue
         try:

@@ -209,6 +209,21 @@ def test_a_database_that_cannot_be_written_is_one_line(capsys, tmp_path):
     assert err[0].startswith(f"smtpeter: cannot use {database}: ")
 
 
+def test_a_damaged_spool_is_named_in_one_line(capsys, tmp_path):
+    """Not the gateway's database, which is fine: the worker's spool that is not."""
+    data = tmp_path / "data"
+    main(["--data", str(data), "init"])
+    capsys.readouterr()
+    spool = data / "spool-2" / "spool.db"
+    spool.parent.mkdir()
+    spool.write_bytes(b"this is not a database\n" * 100)
+    assert main(["--data", str(data), "queue", "list"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"smtpeter: cannot read the spool database {spool}: ")
+    assert "file is not a database" in err[0] and "smtpeter.sqlite" not in err[0]
+
+
 def test_json_into_a_closed_pipe_is_one_line(tmp_path):
     data = tmp_path / "data"
     smtpeter = [str(Path(sys.executable).parent / "smtpeter"), "--data", str(data)]
