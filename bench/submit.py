@@ -21,6 +21,10 @@ is missing, copy /usr/share/postfix/main.cf.debian there (and master.cf.dist
 as master.cf, and dynamicmaps.cf).
 The reference Postfix does not offer AUTH (it has no SASL server set up);
 it gets STARTTLS and the same messages, so it does slightly less work.
+
+The load generator runs here too, on the CPUs its target uses: its own CPU
+per message is printed ("client"), as what it takes from a target that is
+short of CPU. It verifies no certificate, and so loads none.
 """
 
 from __future__ import annotations
