@@ -53,9 +53,8 @@ class PromptEPollReactor(EPollReactor):
         if self.threadCallQueue:
             timeout = 0
         try:
+            # Python retries a poll that a signal interrupted (PEP 475).
             events = self._poller.poll(-1 if timeout is None else timeout, len(self._selectables))
-        except InterruptedError:
-            return
         finally:
             self._polling = False
         selectables = self._selectables
