@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ._threads import Workers
 from .queue import SpoolDatabase
+from .queue._database import SPOOL_FILE
 from .queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
 from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
@@ -320,7 +321,7 @@ def _spools(data: Path):
     closed after. Read it inside C{_reading(spool.path)}.
     """
     for worker, root in spoolDirectories(data):
-        with _reading(root / "spool.db"):
+        with _reading(root / SPOOL_FILE):
             spool = SpoolDatabase.reading(root)
         if spool is None:
             continue

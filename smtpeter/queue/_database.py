@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS state (
 ) WITHOUT ROWID;
 """
 
+#: The database's file in a worker's spool directory.
+SPOOL_FILE = "spool.db"
+
 #: Finished messages deleted per transaction by the purge.
 PURGE_CHUNK = 500
 
@@ -94,7 +97,7 @@ class SpoolDatabase:
 
     def __init__(self, root: Path, keepSent: float = 0) -> None:
         self.root = root
-        self.path = root / "spool.db"
+        self.path = root / SPOOL_FILE
         self.incoming = root / "incoming"
         self.large = root / "large"
         self.corrupt = root / "corrupt"
@@ -223,7 +226,7 @@ class SpoolDatabase:
                 f"SELECT COUNT(*) FROM message WHERE done = {QUEUED}"
             ).fetchone()[0]
             gone.close()
-            self.db.execute("ATTACH DATABASE ? AS gone", (str(other / "spool.db"),))
+            self.db.execute("ATTACH DATABASE ? AS gone", (str(gone.path),))
             try:
                 with self._transaction():
                     self.db.execute(
