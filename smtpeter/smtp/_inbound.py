@@ -148,6 +148,7 @@ class BounceServer(SubmissionServer):
             except Exception:
                 log.failure("could not record a bounce from {peer}", peer=self.peer)
                 raise SMTPRefusal(R.LOCAL_ERROR)
+            self._accepted()
             self.reply(BOUNCE_TAKEN)
         finally:
             self._resetTransaction()

@@ -165,7 +165,7 @@ class MailCommands:
                 n=len(self.recipients),
                 size=len(content),
             )
-            self.junk = 0
+            self._accepted()
             self.reply(R.QUEUED.format(qid=qid))
         finally:
             incoming.discard()

@@ -38,9 +38,14 @@ MAX_DISCARD = 1024 * 1024
 MAX_PIPELINE_BUFFER = 256 * 1024
 # Replies to one pipelined group written together, at most (RFC 2920).
 MAX_HELD_REPLIES = 64
+#: 5xx replies a session may earn before it is closed with 421 (Postfix's
+#: smtpd_hard_error_limit); reset by a message accepted.
 HARD_ERROR_LIMIT = 20
 #: NOOP, RSET, VRFY and HELP a session may send before each further one
-#: counts as an error (Postfix's smtpd_junk_command_limit); reset by a message.
+#: counts as an error (Postfix's smtpd_junk_command_limit); reset by a
+#: message accepted, so that an MTA's RSET before each of its messages on one
+#: connection never adds up, while a session that moves no mail is still
+#: closed after JUNK_COMMAND_LIMIT + HARD_ERROR_LIMIT such commands.
 JUNK_COMMAND_LIMIT = 100
 #: How long a closed session may take to finish its TLS close or to read our
 #: last reply before its connection is aborted.
@@ -430,6 +435,14 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
     def smtp_HELO(self, argument: str) -> None:
         self._greet(argument)
         self.reply(R.Reply(250, "", self.settings.hostname))
+
+    def _accepted(self) -> None:
+        """
+        A message was accepted: the session is doing what it is for, so its
+        error and junk counts start again (as Postfix's do after a delivery).
+        """
+        self.errors = 0
+        self.junk = 0
 
     def _junk(self) -> None:
         """A command that moves no mail: past the limit each one counts as an error."""

@@ -162,3 +162,24 @@ def test_mx_refuses_every_other_recipient_and_never_relays(mx, sink):
     assert bounces(mx) == []
     time.sleep(0.5)
     assert sink.messages == []
+
+
+def test_a_busy_mta_delivers_300_bounces_over_one_connection(mx, sink):
+    """
+    As an MTA draining its queue does: RSET, MAIL, RCPT, DATA for each
+    bounce, all on one connection. Every one is taken; none ends in 421
+    (the RSETs used to add up to "Too many errors" after about 120).
+    """
+    verp = sendTracked(mx, sink, notify="NEVER")
+    shapes = sorted(BOUNCES.glob("*.eml"))
+    with smtplib.SMTP("127.0.0.1", mx.mxPort, timeout=15) as client:
+        client.ehlo("mx.example.org")
+        for n in range(300):
+            data = shapes[n % len(shapes)].read_bytes().replace(b"{to}", verp.encode())
+            assert client.rset()[0] == 250, n
+            assert client.mail("")[0] == 250, n
+            assert client.rcpt(verp)[0] == 250, n
+            code, text = client.data(data.replace(b"\n", b"\r\n"))
+            assert code == 250, (n, shapes[n % len(shapes)].name, text)
+        assert client.noop()[0] == 250
+    assert len(bounces(mx)) == 300

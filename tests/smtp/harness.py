@@ -84,8 +84,14 @@ class Harness:
     PASSWORD = "s3cret-password"
 
     def __init__(
-        self, implicitTLS: bool = False, features=(), finishHandshake: bool = True, **settings
+        self,
+        implicitTLS: bool = False,
+        features=(),
+        finishHandshake: bool = True,
+        makeProtocol=SubmissionServer,
+        **settings,
     ) -> None:
+        """C{makeProtocol(settings, implicitTLS)} makes the session (another listener's)."""
         self.clock = Clock()
         self.logins = MemoryLoginStore()
         self.logins.add("alice", self.PASSWORD, features)
@@ -100,7 +106,7 @@ class Harness:
             tlsOptions=object(),
             **settings,
         )
-        self.protocol = SubmissionServer(self.settings, implicitTLS)
+        self.protocol = makeProtocol(self.settings, implicitTLS)
         self.transport = TLSStringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", 4321))
         self.protocol.makeConnection(self.transport)
         if implicitTLS and finishHandshake:

@@ -520,6 +520,42 @@ def test_a_message_resets_the_junk_count():
     assert not h.transport.disconnecting
 
 
+def test_a_message_resets_the_error_count():
+    h = Harness()
+    h.login()
+    h.send("XYZZY\r\n" * 19)  # one short of the limit
+    h.transaction()
+    assert h.send("Subject: x\r\n\r\nhi\r\n.\r\n")[0].startswith("250")
+    h.send("XYZZY\r\n" * 19)  # 19 again, not 38
+    assert not h.transport.disconnecting
+    assert h.send("XYZZY\r\n")[-1].startswith("421 4.7.0")
+
+
+def test_rset_before_each_of_many_messages_on_one_connection_is_not_junk():
+    h = Harness()
+    h.login()
+    for n in range(300):
+        assert h.codes(
+            "RSET\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+        ) == ["250", "250", "250", "354"], n
+        assert h.codes(f"Subject: {n}\r\n\r\nhi\r\n.\r\n") == ["250"], n
+    assert len(h.queue.messages) == 300
+    assert not h.transport.disconnecting
+
+
+def test_transactions_abandoned_with_rset_for_ever_are_still_cut_off():
+    h = Harness()
+    h.login()
+    h.transaction()
+    assert h.send("Subject: x\r\n\r\nhi\r\n.\r\n")[0].startswith("250")
+    loop = "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nRSET\r\n"
+    lines = h.send(loop * 119)
+    assert lines.count("250 2.0.0 Reset state") == 119, lines[-3:]
+    assert not h.transport.disconnecting
+    assert h.send(loop)[-1].startswith("421 4.7.0")  # the 120th RSET: 100 free, 20 errors
+    assert h.transport.disconnecting
+
+
 def test_commands_wait_while_the_client_reads_no_replies():
     h = Harness()
     h.protocol.pauseProducing()  # what the transport does when its buffer fills
