@@ -28,21 +28,57 @@ def _hexAddress(host: str, port: int) -> str:
     return "".join(f"{int(b):02X}" for b in reversed(host.split("."))) + f":{port:04X}"
 
 
-def workerOf(gateway, client: smtplib.SMTP) -> int:
+def _serverInode(server: str, client: str, table: str = "/proc/net/tcp") -> str | None:
+    """
+    The inode of the socket at C{server} connected to C{client}, from one
+    reading of /proc/net/tcp, or C{None} if that reading did not show it.
+
+    The kernel writes that file a page at a time, resuming each read where
+    it thinks the last one stopped; sockets opened or closed in between
+    (any other test's) shift that place, so a reading can show a row twice
+    or not at all. A row repeated is the same socket: counted once.
+    """
+    with open(table) as f:
+        inodes = {
+            row.split()[9]
+            for row in f
+            if row.split()[1:3] == [server, client] and row.split()[9] != "0"
+        }
+    assert len(inodes) <= 1, inodes  # one 4-tuple, one open socket
+    return inodes.pop() if inodes else None
+
+
+def workerOf(gateway, client: smtplib.SMTP, within: float = 10.0) -> int:
     """Which worker holds the server end of C{client}'s connection (read from /proc)."""
     server = _hexAddress("127.0.0.1", gateway.smtpPort)
     mine = _hexAddress(*client.sock.getsockname())
-    with open("/proc/net/tcp") as f:
-        inodes = [row.split()[9] for row in f if row.split()[1:3] == [server, mine]]
-    assert len(inodes) == 1, inodes
+    deadline = time.monotonic() + within
+    while (inode := _serverInode(server, mine)) is None:
+        # Missed by this reading (see _serverInode): the connection is
+        # open, since its greeting arrived, so a later reading shows it.
+        assert time.monotonic() < deadline, f"no socket for {mine} in /proc/net/tcp"
+        time.sleep(0.01)
     for index, pid in enumerate(gateway.workerPids(), start=1):
         for fd in os.listdir(f"/proc/{pid}/fd"):
             try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inodes[0]}]":
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
                     return index
             except FileNotFoundError:
                 continue
     raise AssertionError("no worker holds the connection")
+
+
+def test_a_row_read_twice_from_proc_net_tcp_is_one_socket(tmp_path):
+    server, client = _hexAddress("127.0.0.1", 2525), _hexAddress("127.0.0.2", 40000)
+    row = "   7: {} {} 01 00000000:00000000 00:00000000 00000000  1000        0 {} 1\n"
+    table = tmp_path / "tcp"
+    header = "  sl  local_address rem_address   st ...\n"
+    # A TIME_WAIT row (inode 0) of an older connection, then the open one twice.
+    rows = [row.format(server, client, 0), *[row.format(server, client, 4242)] * 2]
+    table.write_text(header + "".join(rows))
+    assert _serverInode(server, client, str(table)) == "4242"
+    table.write_text(header + row.format(client, server, 4343))  # the client's end only
+    assert _serverInode(server, client, str(table)) is None
 
 
 def oneOnEachWorker(gateway, source: str, tries: int = 60) -> dict[int, smtplib.SMTP]:
