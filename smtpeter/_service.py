@@ -42,7 +42,7 @@ from .features._transformer import ThreadedChain
 from .manage import ThreadedAdministration
 from .queue import SQLiteSpool
 from .queue._spool import SentArchive, sentDirectory, spoolDirectory
-from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
+from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal, withCipherPolicy
 from .smtp._inbound import BounceFactory, BounceIntake
 from .smtp._tls import CertificateError, loadServerOptions
 from .store import SQLiteStore
@@ -423,11 +423,15 @@ class GatewayService(MultiService):
             if isinstance(endpoint, SSL4ServerEndpoint):
                 # An adopted socket is plain TCP: the TLS an ssl: endpoint
                 # adds when it listens is added here (the endpoint keeps its
-                # context factory in this attribute; Twisted has no public way).
-                factory = TLSMemoryBIOFactory(endpoint._sslContextFactory, False, factory)
+                # context factory in this attribute; Twisted has no public way),
+                # with the gateway's suites rather than Twisted's defaults.
+                tls = withCipherPolicy(endpoint._sslContextFactory)
+                factory = TLSMemoryBIOFactory(tls, False, factory)
             service = AdoptedPortService(self.reactor, fd, family, factory, self.balance)
         else:
             endpoint = listeningEndpoint(self.reactor, description)
+            if isinstance(endpoint, SSL4ServerEndpoint):
+                endpoint._sslContextFactory = withCipherPolicy(endpoint._sslContextFactory)
             service = StreamServerEndpointService(endpoint, factory)
             service._raiseSynchronously = True
         service.setName(description)

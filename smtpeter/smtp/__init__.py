@@ -4,6 +4,7 @@ from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal
 from ._exceptions import SMTPRefusal
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import Reply
+from ._tls import TLS12_CIPHERS, withCipherPolicy
 
 __all__ = [
     "AuthThrottle",
@@ -14,5 +15,7 @@ __all__ = [
     "ServerSettings",
     "SubmissionFactory",
     "SubmissionServer",
+    "TLS12_CIPHERS",
     "makePortal",
+    "withCipherPolicy",
 ]

@@ -7,6 +7,10 @@ with which the listeners' own connections speak TLS, STARTTLS and implicit
 (L{smtpeter._writethrough.WriteThroughServer}), and for Twisted's TLS
 (pyOpenSSL), for connections that Twisted makes itself. Both take the same
 ciphers and versions and offer no session resumption.
+
+Every listener offers the same suites: TLS 1.3 with OpenSSL's own (all
+AEAD), and TLS 1.2 with L{TLS12_CIPHERS} only. The HTTPS listeners
+(C{ssl:} endpoints) get them through L{withCipherPolicy}.
 """
 
 from __future__ import annotations
@@ -20,7 +24,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from twisted.internet.ssl import CertificateOptions, TLSVersion
+from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
+
+#: What TLS 1.2 offers, in order of preference: Mozilla's "intermediate"
+#: profile (https://wiki.mozilla.org/Security/Server_Side_TLS) with ECDHE
+#: only, that is forward secrecy with AES-GCM or ChaCha20-Poly1305. No CBC
+#: suite (LUCKY13), no CCM, no static RSA key exchange and no DHE. Which
+#: half is used depends on the certificate's key: ECDSA or RSA. TLS 1.3
+#: suites are not set here: OpenSSL's defaults, all AEAD.
+TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+)
+_ACCEPTABLE = AcceptableCiphers.fromOpenSSLCipherString(":".join(TLS12_CIPHERS))
 
 
 class CertificateError(Exception):
@@ -95,6 +115,7 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ServerTLSOptions:
         certificate=chain[0],
         extraCertChain=chain[1:],
         raiseMinimumTo=TLSVersion.TLSv1_2,
+        acceptableCiphers=_ACCEPTABLE,
     )
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     # The ciphers Twisted chose for its side, so that both sides agree.
@@ -108,3 +129,29 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ServerTLSOptions:
     # connection would make us pay for each: refused.
     context.options |= ssl.OP_NO_RENEGOTIATION
     return options
+
+
+def withCipherPolicy(options: CertificateOptions) -> CertificateOptions:
+    """
+    The TLS options an C{ssl:} endpoint made from its string, with the
+    gateway's versions and suites (TLS 1.2 minimum, L{TLS12_CIPHERS}) in
+    place of Twisted's defaults; the same key, certificate, chain and DH
+    parameters. (An C{sslmethod=} of the string is not kept: the policy
+    sets the versions.)
+    """
+    return CertificateOptions(
+        privateKey=_cryptography(options.privateKey),
+        certificate=_cryptography(options.certificate),
+        extraCertChain=[_cryptography(c) for c in options.extraCertChain] or None,
+        dhParameters=options.dhParameters,
+        raiseMinimumTo=TLSVersion.TLSv1_2,
+        acceptableCiphers=_ACCEPTABLE,
+    )
+
+
+def _cryptography(value):
+    """pyOpenSSL's X509 or PKey (what endpoints make; deprecated there) as cryptography's."""
+    for name in ("to_cryptography", "to_cryptography_key"):
+        if hasattr(value, name):
+            return getattr(value, name)()
+    return value

@@ -6,12 +6,16 @@ import datetime
 import ssl
 import warnings
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
+from twisted.internet import reactor
+from twisted.internet.endpoints import serverFromString
 
+from smtpeter.smtp import withCipherPolicy
 from smtpeter.smtp._tls import loadServerOptions
 
 
@@ -98,3 +102,140 @@ def test_the_certificate_file_s_chain_is_sent_after_the_certificate(tmp_path):
     _handshake(server, client)
     chain = client.get_peer_cert_chain(as_cryptography=True)
     assert [c.subject for c in chain] == [leaf.subject, ca.subject]
+
+
+# -- the suites offered (issue 33, item 11) ---------------------------------
+
+#: Mozilla's "intermediate" TLS 1.2 suites with ECDHE, by the certificate's key.
+ALLOWED = {
+    "ec": {
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+    },
+    "rsa": {
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    },
+}
+
+
+def everyTLS12Suite() -> list[str]:
+    """Every suite below TLS 1.3 that this OpenSSL knows, the weak and the null ones too."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    return [c["name"] for c in context.get_ciphers() if c["protocol"] != "TLSv1.3"]
+
+
+def clientContext(suite: str | None = None) -> ssl.SSLContext:
+    """A client that offers C{suite} alone with TLS 1.2 at most, or else TLS 1.3 only."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if suite is None:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+    else:
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(suite + ":@SECLEVEL=0")
+    return context
+
+
+def writeCertificate(tmp_path, kind: str):
+    """A self-signed certificate with an ECDSA P-256 or RSA 2048 key: (cert.pem, key.pem)."""
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    pem = serialization.Encoding.PEM
+    cert, keyFile = tmp_path / f"{kind}-cert.pem", tmp_path / f"{kind}-key.pem"
+    cert.write_bytes(_certificate("gw.test", key, "gw.test", key).public_bytes(pem))
+    keyFile.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, keyFile
+
+
+def agreedWith(server, client: ssl.SSLContext) -> tuple[str, str] | None:
+    """
+    The (version, suite) a handshake through memory agreed on, or C{None}
+    if it failed. C{server} is a standard library context or pyOpenSSL's.
+    """
+    toServer, toClient = ssl.MemoryBIO(), ssl.MemoryBIO()
+    end = client.wrap_bio(toClient, toServer)
+    if isinstance(server, ssl.SSLContext):
+        fromClient, fromServer = ssl.MemoryBIO(), ssl.MemoryBIO()
+        other = server.wrap_bio(fromClient, fromServer, server_side=True)
+
+        def serverStep(data: bytes) -> bytes:
+            fromClient.write(data)
+            try:
+                other.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            return fromServer.read()
+    else:
+        other = SSL.Connection(server, None)
+        other.set_accept_state()
+
+        def serverStep(data: bytes) -> bytes:
+            if data:
+                other.bio_write(data)
+            try:
+                other.do_handshake()
+            except SSL.WantReadError:
+                pass
+            try:
+                return other.bio_read(65536)
+            except SSL.WantReadError:
+                return b""
+
+    try:
+        for _ in range(10):
+            try:
+                end.do_handshake()
+                return end.version(), end.cipher()[0]
+            except ssl.SSLWantReadError:
+                pass
+            toClient.write(serverStep(toServer.read()))
+    except (ssl.SSLError, SSL.Error):
+        return None
+    raise AssertionError("the handshake neither finished nor failed")
+
+
+def offered(server) -> set[str]:
+    """The TLS 1.2 suites C{server} agrees to, each tried alone."""
+    found = set()
+    for suite in everyTLS12Suite():
+        agreed = agreedWith(server, clientContext(suite))
+        if agreed is not None:
+            assert agreed == ("TLSv1.2", suite)
+            found.add(suite)
+    return found
+
+
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+def test_tls_1_2_offers_only_ecdhe_with_aes_gcm_or_chacha20(tmp_path, kind):
+    options = loadServerOptions(*writeCertificate(tmp_path, kind))
+    # The standard library's context (the SMTP listeners') and Twisted's.
+    assert offered(options.context) == ALLOWED[kind]
+    assert offered(options.getContext()) == ALLOWED[kind]
+    for server in (options.context, options.getContext()):
+        assert agreedWith(server, clientContext())[0] == "TLSv1.3"
+
+
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+def test_an_ssl_endpoint_gets_the_same_suites(tmp_path, kind):
+    cert, key = writeCertificate(tmp_path, kind)
+    endpoint = serverFromString(reactor, f"ssl:0:privateKey={key}:certKey={cert}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the endpoint hands pyOpenSSL its deprecated objects
+        twistedDefaults = endpoint._sslContextFactory.getContext()
+    assert offered(twistedDefaults) > ALLOWED[kind]  # CBC, CCM, static RSA...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pyOpenSSL's objects are made cryptography's
+        context = withCipherPolicy(endpoint._sslContextFactory).getContext()
+    assert offered(context) == ALLOWED[kind]
+    assert agreedWith(context, clientContext())[0] == "TLSv1.3"
