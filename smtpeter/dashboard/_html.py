@@ -122,12 +122,25 @@ def select(label: str, name: str, choices, chosen: str = "") -> Tag:
 
 
 def table(headings, rows, empty: str = "nothing yet", **attributes) -> Tag:
+    """
+    A table in a box that scrolls sideways when the table is wider than the
+    screen (the page itself never does). Each cell carries its column's
+    heading as C{data-label}, which a table of class C{stack} shows beside
+    the cell when a narrow screen stacks each row into a block.
+    """
     rows = list(rows)
     if not rows:
         return tags.p(class_="empty")(empty)
-    return tags.table(**attributes)(
-        tags.thead(tags.tr(*(tags.th(h) for h in headings))),
-        tags.tbody(*rows),
+    for tr in rows:
+        cells = [c for c in tr.children if isinstance(c, Tag) and c.tagName == "td"]
+        for heading, cell in zip(headings, cells, strict=False):
+            if heading and isinstance(heading, str):
+                cell(**{"data-label": heading})
+    return tags.div(class_="scroll")(
+        tags.table(**attributes)(
+            tags.thead(tags.tr(*(tags.th(h) for h in headings))),
+            tags.tbody(*rows),
+        )
     )
 
 

@@ -261,7 +261,7 @@ class Pages:
             ["Received (UTC)", "Subject", "From", "Login", "Recipients", "Tags"],
             rows,
             empty="no messages match",
-            class_="activity",
+            class_="activity stack",
         )
         more = []
         if len(found) == PAGE:
@@ -506,7 +506,7 @@ class Pages:
                         "",
                     ],
                     (self._queueRow(session, e, r) for e, r in hops[hop]),
-                    class_="queue",
+                    class_="queue stack",
                 )
             )
         if held:
@@ -739,7 +739,7 @@ class Pages:
             table(
                 ["Purpose", "Name", "Type", "Value"],
                 (row(r["kind"], r["name"], r["type"], tags.code(r["value"])) for r in wanted),
-                class_="records",
+                class_="records stack",
             ),
         ]
         if arg(request, "check") and self.checkDomain is not None:
