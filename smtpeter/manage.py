@@ -265,6 +265,23 @@ class Administration:
         except (OSError, ValueError):
             return None
 
+    def heldMessages(self) -> list[str]:
+        """The queue ids of every message held now (hold mode, not released), in every spool."""
+        found: list[str] = []
+        for _, spool in _spools(self.data):
+            with _reading(spool.path):
+                found += spool.held()
+        return sorted(found)
+
+    def pendingActions(self) -> dict[str, str]:
+        """
+        The requests to the queue not yet carried out: queue id -> the last
+        action asked (retry, delete, release). A node carries them out within
+        a second; until then the dashboard shows what was asked, not the
+        state it replaces.
+        """
+        return {r.qid: r.action for r in self.requests.list()}
+
     def requestQueueAction(self, qid: str, action: str) -> dict:
         """
         Ask the node whose queue holds C{qid} to retry it now or delete it
@@ -488,3 +505,9 @@ class ThreadedAdministration:
 
     def requestHeldAction(self, qid, action):
         return self._run(Administration.requestHeldAction, qid, action)
+
+    def heldMessages(self):
+        return self._run(Administration.heldMessages)
+
+    def pendingActions(self):
+        return self._run(Administration.pendingActions)

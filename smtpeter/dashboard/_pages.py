@@ -166,13 +166,18 @@ class Pages:
         )
         totals = counts({"counts": found["totals"]})
         bounces = sorted((k.partition(":")[2], v) for k, v in totals.items() if ":" in k)
+        held = len(await self.admin.heldMessages())
         cards = tags.div(class_="cards")(
             *(
                 tags.div(class_=f"card {kind}", **{"data-kind": kind})(
                     tags.span(class_="number")(str(totals.get(kind, 0))), tags.span(kind)
                 )
                 for kind, _ in SERIES
-            )
+            ),
+            # Not a count of events in the period: what waits in hold mode now.
+            tags.a(class_="card held", href="/activity?status=held", **{"data-kind": "held"})(
+                tags.span(class_="number")(str(held)), tags.span("held now")
+            ),
         )
         byClass = tags.p(
             "Bounces by class: ",
@@ -214,7 +219,15 @@ class Pages:
             found = await self.events.searchMessages(query)
             problem = ""
         except BadInput as e:
-            found, problem = [], str(e)
+            query, found, problem = None, [], str(e)
+        full = len(found) == PAGE
+        held: set[str] = set()
+        if any(f.record.options.get("hold") for f in found):
+            held = set(await self.admin.heldMessages())
+        if query is not None and query.status in ("queued", "held"):
+            # The event log cannot tell held mail released a moment ago from
+            # mail still held; the spools can.
+            found = [f for f in found if (f.record.qid in held) == (query.status == "held")]
         logins = [name["name"] for name in await self.admin.listLogins()]
         shown = {name: arg(request, name) for name in _SEARCH}
         search = form(
@@ -238,17 +251,13 @@ class Pages:
             record = f.record
             recipients = tags.ul(class_="recipients")(
                 *(
-                    tags.li(
-                        r.address,
-                        " ",
-                        status(f.recipients.get(r.address, {}).get("status", "queued")),
-                    )
+                    tags.li(r.address, " ", status(_shown(f, r.address, held)))
                     for r in record.recipients
                 )
             )
             rows.append(
                 row(
-                    when(record.received),
+                    tags.span(class_="nowrap")(when(record.received)),
                     tags.a(href=path("messages", record.qid))(record.subject or "(no subject)"),
                     record.fromHeader or record.sender or "<>",
                     record.login or "",
@@ -264,7 +273,7 @@ class Pages:
             class_="activity stack",
         )
         more = []
-        if len(found) == PAGE:
+        if full:
             last = found[-1].record
             more.append(
                 link(
@@ -347,28 +356,10 @@ class Pages:
         if record is None and queued is None:
             return None
         body: list = []
-        if queued is not None and queued.get("held"):
-            body.append(
-                tags.div(class_="held")(
-                    tags.p(
-                        tags.strong("Held. "),
-                        "This login is in hold mode: the message is"
-                        " kept here and not delivered until you release it.",
-                    ),
-                    *(
-                        [
-                            form(path("messages", qid, "release"), session, button("Release")),
-                            form(
-                                path("messages", qid, "delete"),
-                                session,
-                                button("Delete", kind="danger"),
-                            ),
-                        ]
-                        if session.mayChange
-                        else []
-                    ),
-                )
-            )
+        if queued is not None:
+            asked = (await self.admin.pendingActions()).get(qid)
+            wasHeld = record is not None and record.options.get("hold")
+            body.append(self._queueState(session, qid, queued, asked, wasHeld))
         if record is not None:
             events = await self.events.messageEvents(qid)
             sentLinks = await self.events.links(qid)
@@ -458,18 +449,58 @@ class Pages:
             ]
         return [envelope, tags.h2("Recipients"), *timelines, *linked]
 
+    def _queueState(self, session, qid: str, queued: dict, asked: str | None, wasHeld) -> Tag:
+        """
+        Where a message in the queue stands: held (with Release and Delete for
+        an admin), or queued. A release or delete asked for and not yet carried
+        out (a node does it within a second) shows as done: the page a button
+        leads to never offers that button again.
+        """
+        if asked == DELETE:
+            return tags.p(class_="state")(
+                status("deleting"), " Deleted: it leaves the queue within a second or two."
+            )
+        if queued.get("held") and asked != RELEASE:
+            return tags.div(class_="held")(
+                tags.p(
+                    tags.strong("Held. "),
+                    "This login is in hold mode: the message is"
+                    " kept here and not delivered until you release it.",
+                ),
+                *(
+                    [
+                        form(path("messages", qid, "release"), session, button("Release")),
+                        form(
+                            path("messages", qid, "delete"),
+                            session,
+                            button("Delete", kind="danger"),
+                        ),
+                    ]
+                    if session.mayChange
+                    else []
+                ),
+            )
+        if asked == RELEASE or wasHeld:
+            text = " Released from hold: delivered now, retried if it must wait."
+        else:
+            text = " In the queue: each attempt shows in the timeline below."
+        return tags.p(class_="state")(status("queued"), text)
+
     async def heldAction(self, request, session, qid: str, action: str):
         action = RELEASE if action == "release" else DELETE
         done = await self.admin.requestHeldAction(qid.upper(), action)
         if done is None:
             raise BadInput(f"{qid} is not held mail")
         verb = "released: it is delivered" if action == RELEASE else "deleted"
-        return Redirect(path("messages", qid), f"Message {verb} within a second or two.")
+        # From the queue's list, back to the queue; from its page, to its page.
+        back = "/queue" if arg(request, "back") == "queue" else path("messages", qid.upper())
+        return Redirect(back, f"Message {qid.upper()} {verb} within a second or two.")
 
     # The queue --------------------------------------------------------------------
 
     async def queue(self, request, session):
         entries = await self.admin.queue()
+        asked = await self.admin.pendingActions() if entries else {}
         held = [e for e in entries if e.get("held")]
         waiting = [e for e in entries if not e.get("held")]
         relay = self.config.relay
@@ -505,7 +536,7 @@ class Pages:
                         "Last error",
                         "",
                     ],
-                    (self._queueRow(session, e, r) for e, r in hops[hop]),
+                    (self._queueRow(session, e, r, asked) for e, r in hops[hop]),
                     class_="queue stack",
                 )
             )
@@ -521,16 +552,19 @@ class Pages:
                             e["login"],
                             e["sender"] or "<>",
                             ", ".join(r["address"] for r in e["recipients"]),
-                            self._actions(session, "messages", e["qid"], ("release", "delete")),
+                            self._actions(
+                                session, "messages", e["qid"], ("release", "delete"), asked
+                            ),
                             **{"data-qid": e["qid"]},
                         )
                         for e in held
                     ),
+                    class_="holding stack",
                 )
             )
         return Page("Queue", body, "/queue")
 
-    def _queueRow(self, session, entry, recipient) -> Tag:
+    def _queueRow(self, session, entry, recipient, asked) -> Tag:
         return row(
             tags.a(href=path("messages", entry["qid"]))(entry["qid"]),
             when(entry["received"]),
@@ -539,11 +573,17 @@ class Pages:
             str(recipient["attempts"]),
             when(recipient["next_attempt"]),
             recipient["last"] or "",
-            self._actions(session, "queue", entry["qid"], ("retry", "delete")),
+            self._actions(session, "queue", entry["qid"], ("retry", "delete"), asked),
             **{"data-qid": entry["qid"]},
         )
 
-    def _actions(self, session, where: str, qid: str, actions) -> list:
+    def _actions(self, session, where: str, qid: str, actions, asked: dict) -> list:
+        """
+        The buttons of a queue row, which come back to the queue; once one was
+        pressed (and until a node carries it out), what was asked instead.
+        """
+        if asked.get(qid) in (RELEASE, DELETE):
+            return [status({RELEASE: "releasing", DELETE: "deleting"}[asked[qid]])]
         if not session.mayChange:
             return []
         labels = {"retry": "Retry now", "delete": "Delete", "release": "Release"}
@@ -551,6 +591,11 @@ class Pages:
             form(
                 path(where, qid, a),
                 session,
+                *(
+                    [tags.input(type="hidden", name="back", value="queue")]
+                    if where == "messages"
+                    else []
+                ),
                 button(labels[a], kind="danger" if a == "delete" else ""),
             )
             for a in actions
@@ -997,6 +1042,12 @@ class Pages:
             class_="links",
         )
         return Page("Top links", [filters, listed], "/links")
+
+
+def _shown(found, address: str, held: set) -> str:
+    """A recipient's status in a list of messages: held while its message is held."""
+    state = found.recipients.get(address, {}).get("status", "queued")
+    return "held" if state == "queued" and found.record.qid in held else state
 
 
 def _details(event) -> str:

@@ -388,6 +388,16 @@ class SpoolDatabase:
         found = self._inspect(f"qid = ? AND done = {QUEUED}", (qid,))
         return found[0] if found else None
 
+    def held(self) -> list[str]:
+        """The queue ids of messages kept in hold mode and not released, in one read."""
+        rows = self.db.execute(
+            f"SELECT qid FROM message m WHERE done = {QUEUED}"
+            " AND json_extract(meta, '$.options.hold')"
+            " AND NOT EXISTS (SELECT 1 FROM state s WHERE s.qid = m.qid"
+            " AND json_extract(s.state, '$.released'))"
+        )
+        return [qid for (qid,) in rows]
+
     def _inspect(self, where: str, args: tuple) -> list[tuple[dict, dict[int, dict]]]:
         rows = self.db.execute(f"SELECT qid, meta FROM message WHERE {where}", args).fetchall()
         if not rows:

@@ -168,7 +168,9 @@ class EventQuery:
 
 
 #: What a message search's C{status} selects: messages with a recipient in that state.
-STATUSES = ("queued", "delivered", "deferred", "failed", "bounced")
+#: C{held}: sent by a login in hold mode and no outcome yet (the spool knows
+#: whether it was released since: the dashboard asks it).
+STATUSES = ("queued", "held", "delivered", "deferred", "failed", "bounced")
 
 
 @frozen
@@ -253,6 +255,8 @@ _RARE = "m.qid IN (SELECT x.qid FROM events x INDEXED BY events_type_time WHERE 
 _PERMANENT = "json_extract(x.details, '$.permanent')"
 _STATUS_WHERE = {
     "queued": "NOT " + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
+    "held": "json_extract(m.options, '$.hold') AND NOT "
+    + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
     "delivered": _OUTCOME.format("x.type = 'delivery'"),
     "deferred": _OUTCOME.format(f"x.type = 'failure' AND {_PERMANENT} = 0"),
     "bounced": _RARE.format("x.type = 'bounce'"),

@@ -328,8 +328,9 @@ class MemoryStore:
             )
 
         def wanted(m: MessageRecord, events: list) -> bool:
-            if query.status == "queued":
+            if query.status in ("queued", "held"):
                 status = not any(e.type in ("delivery", "failure", "bounce") for e in events)
+                status = status and (query.status == "queued" or bool(m.options.get("hold")))
             else:
                 status = query.status is None or any(outcome(e, query.status) for e in events)
             return (
