@@ -100,3 +100,42 @@ def checkPublicUrl(url: str) -> str:
     if parts.query or parts.fragment or any(c in url for c in " \"'<>"):
         raise ValueError(f"{url!r}: a base URL has no query, fragment, spaces or quotes")
     return url.strip().rstrip("/")
+
+
+def defaultPublicUrl(hostname: str, http: tuple[str, ...]) -> str:
+    """
+    The base URL of rewritten links when --public-url is not given: this
+    host's name and the port of the first --http listener (C{tcp:9090} gives
+    C{http://HOSTNAME:9090}; an C{ssl:} listener gives https; ports 80 and 443
+    are left out). The listener's interface is not used: the address it binds
+    to is rarely the name readers reach it by. A listener without a TCP port
+    (C{unix:}) leaves the port it had always, 8080.
+    """
+    kind, port = "tcp", 8080
+    if http:
+        fields = _endpointFields(http[0])
+        kind = fields[0].lower()
+        named = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        positional = [f for f in fields[1:] if "=" not in f]
+        text = named.get("port") or (positional[0] if positional else "")
+        if kind in ("tcp", "tcp6", "ssl") and text.isdigit():
+            port = int(text)
+    scheme = "https" if kind == "ssl" else "http"
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return f"{scheme}://{host}" + ("" if port == {"http": 80, "https": 443}[scheme] else f":{port}")
+
+
+def _endpointFields(description: str) -> list[str]:
+    """An endpoint string's colon-separated fields (a backslash escapes a colon)."""
+    fields, current, escaped = [], "", False
+    for c in description:
+        if escaped:
+            current, escaped = current + c, False
+        elif c == "\\":
+            escaped = True
+        elif c == ":":
+            fields.append(current)
+            current = ""
+        else:
+            current += c
+    return [*fields, current]

@@ -17,7 +17,7 @@ from pathlib import Path
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from .config import DASHBOARD, Config, RelayConfig, checkPublicUrl
+from .config import DASHBOARD, Config, RelayConfig, checkPublicUrl, defaultPublicUrl
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -151,8 +151,9 @@ class Options(usage.Options):
             None,
             "Base URL of every rewritten link (clicks, opens, hosted images): where the"
             " gateway's web side is reached from the Internet, e.g. https://click.example.com"
-            " [default: http://HOSTNAME:8080]. A login can have its own (smtpeter login"
-            " update NAME --public-url URL).",
+            " [default: http://HOSTNAME:PORT, PORT that of the first --http listener (8080"
+            " by default), https for an ssl: listener]. A login can have its own (smtpeter"
+            " login update NAME --public-url URL).",
         ],
         [
             "retention",
@@ -383,7 +384,7 @@ def makeConfig(options) -> Config:
             _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
         dnsServer = (host.strip("[]"), int(port))
     hostname = options["hostname"] or socket.getfqdn()
-    publicUrl = options["public-url"] or f"http://{hostname}:8080"
+    publicUrl = options["public-url"] or defaultPublicUrl(hostname, http)
     try:
         publicUrl = checkPublicUrl(publicUrl)
     except ValueError as e:

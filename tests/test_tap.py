@@ -233,6 +233,37 @@ def test_public_url_and_bounce_domain():
 
 
 @pytest.mark.parametrize(
+    "http, url",
+    [
+        (["tcp:9090"], "http://gw.example.com:9090"),
+        # An interface is where the socket binds, not the name readers reach it by.
+        (["tcp:9090:interface=127.0.0.1", "tcp:8085"], "http://gw.example.com:9090"),
+        (["tcp:port=80:interface=0.0.0.0"], "http://gw.example.com"),
+        (["tcp6:port=9091:interface=\\:\\:"], "http://gw.example.com:9091"),
+        (["unix:/run/smtpeter.sock"], "http://gw.example.com:8080"),
+    ],
+)
+def test_the_default_public_url_follows_the_first_http_listener(http, url):
+    args = ["--hostname", "gw.example.com"]
+    for description in http:
+        args += ["--http", description]
+    assert config(*args).publicUrl == url
+    assert config(*args, "--public-url", "https://click.example.com").publicUrl == (
+        "https://click.example.com"
+    )
+
+
+def test_an_https_listener_gives_an_https_public_url(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    generateSelfSigned("gw.example.com", cert, key)
+    for port, url in (("8443", "https://gw.example.com:8443"), ("443", "https://gw.example.com")):
+        made = config(
+            "--hostname", "gw.example.com", "--http", f"ssl:{port}:privateKey={key}:certKey={cert}"
+        )
+        assert made.publicUrl == url
+
+
+@pytest.mark.parametrize(
     "args, says",
     [
         (["--public-url", "click.example.com"], "http:// or https://"),

@@ -175,3 +175,18 @@ def test_a_click_answered_is_a_click_kept_when_the_gateway_is_killed(makeGateway
         assert get(gateway, path(link))[0].status == 302
     gateway.kill()  # SIGKILL right after the last redirect: no orderly shutdown
     assert len(events(gateway, "click")) == len(links)
+
+
+def test_without_public_url_links_point_at_the_port_of_the_first_http_listener(gateway, sink):
+    # The gateway listens with --http tcp:PORT:interface=127.0.0.1 (not 8080)
+    # and has no --public-url: links take its host name and that port, which
+    # answers them.
+    password = gateway.createLogin("app", "trackclicks")
+    send(gateway, "app", password, compose({}))
+    [received] = sink.wait(1)
+    base = f"http://gw.test:{gateway.httpPort}/"
+    assert gateway.httpPort != 8080 and ":8080/" not in html(received.data)
+    [link] = re.findall(rf'href="({re.escape(base)}c/[^"]+/deal)"', html(received.data))
+    response, _ = get(gateway, link[len(base) - 1 :])
+    assert response.status == 302
+    assert response.getheader("Location") == "https://shop.example.com/deal"
