@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from .config import Config
+from .config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from .features import loadSecret
 from .queue._database import SpoolDatabase
 from .queue._spool import spoolDirectories, spoolDirectory
@@ -53,7 +53,18 @@ def prepareDataDirectory(config: Config):
         raise StartError(str(e))
     createDatabase(config)
     adoptOrphanedSpools(config)
+    recordDashboardUrls(config)
     return tlsOptions
+
+
+def recordDashboardUrls(config: Config) -> None:
+    """Say in the data directory where this gateway's dashboard is (none: an empty file)."""
+    path = config.data / DASHBOARD_URL_FILE
+    partial = path.with_name(path.name + ".new")
+    partial.write_text(
+        "".join(f"{url}\n" for url in dashboardUrls(config.hostname, config.dashboard))
+    )
+    partial.replace(path)
 
 
 def createDatabase(config: Config) -> None:

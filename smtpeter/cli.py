@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from ._datadir import createDatabase
-from .config import Config
+from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
 from .manage import Administration, UnusableSpool
 from .store import StoreError, connect
 from .store._admins import ADMIN, ROLES
@@ -199,8 +199,7 @@ def adminCommand(admin: Administration, args) -> None:
         verb = "created dashboard user" if args.action == "create" else "new password for"
         print(f"{verb} {made['name']} ({made['role']})")
         print(f"  password: {made['password']}")
-        print("This password is shown only now. Log in to the dashboard with it")
-        print("(--dashboard; on the gateway's machine by default: http://127.0.0.1:8081/).")
+        print(f"This password is shown only now. {_whereToLogIn(admin.data)}")
     elif args.action == "list":
         _printList(
             admin.listAdmins(),
@@ -214,6 +213,21 @@ def adminCommand(admin: Administration, args) -> None:
     elif args.action == "delete":
         admin.deleteAdmin(args.name)
         print(f"deleted dashboard user {args.name}")
+
+
+def _whereToLogIn(data: Path) -> str:
+    """Where to log in: the dashboard's address the gateway recorded when it last started."""
+    try:
+        urls = (data / DASHBOARD_URL_FILE).read_text().split()
+    except OSError:
+        return (
+            f"Log in to the dashboard with it at {dashboardUrls('', (DASHBOARD,))[0]}"
+            " (the default --dashboard; a gateway started on this data directory records"
+            " its own address)."
+        )
+    if not urls:
+        return "The gateway runs with --dashboard none: give it a --dashboard listener to log in."
+    return f"Log in to the dashboard with it at {' or '.join(urls)}."
 
 
 def _showWebhook(hook: dict) -> str:

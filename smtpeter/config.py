@@ -10,6 +10,9 @@ from attrs import field, frozen
 
 #: Where the dashboard listens unless told: this machine only.
 DASHBOARD = "tcp:8081:interface=127.0.0.1"
+#: Where a starting gateway writes its dashboard's addresses, one a line, in
+#: its data directory (for C{smtpeter admin create}, which cannot know them).
+DASHBOARD_URL_FILE = "dashboard-url"
 #: The kinds of listening socket, in the order they are opened and announced.
 LISTENERS = ("smtp", "smtps", "http", "dashboard", "mx")
 
@@ -123,6 +126,30 @@ def defaultPublicUrl(hostname: str, http: tuple[str, ...]) -> str:
     scheme = "https" if kind == "ssl" else "http"
     host = f"[{hostname}]" if ":" in hostname else hostname
     return f"{scheme}://{host}" + ("" if port == {"http": 80, "https": 443}[scheme] else f":{port}")
+
+
+def dashboardUrls(hostname: str, dashboard: tuple[str, ...]) -> list[str]:
+    """
+    Where each dashboard listener is reached: C{tcp:8081:interface=127.0.0.1}
+    is C{http://127.0.0.1:8081/}; without an interface (or one that means every
+    address), the host is C{hostname}; C{ssl:} is https. An endpoint without a
+    TCP port (C{unix:}) is given as it is.
+    """
+    urls = []
+    for description in dashboard:
+        fields = _endpointFields(description)
+        kind = fields[0].lower()
+        named = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        positional = [f for f in fields[1:] if "=" not in f]
+        port = named.get("port") or (positional[0] if positional else "")
+        if kind not in ("tcp", "tcp6", "ssl") or not port.isdigit():
+            urls.append(description)
+            continue
+        host = named.get("interface", "")
+        host = hostname if host in ("", "0.0.0.0", "::") else host
+        host = f"[{host}]" if ":" in host else host
+        urls.append(f"{'https' if kind == 'ssl' else 'http'}://{host}:{port}/")
+    return urls
 
 
 def _endpointFields(description: str) -> list[str]:

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from attrs import evolve
 
 from smtpeter import __version__
+from smtpeter._datadir import recordDashboardUrls
 from smtpeter.cli import main
+from smtpeter.config import Config
 from smtpeter.store import LoginStore, connect
 
 
@@ -292,6 +295,29 @@ def test_dashboard_users(capsys, tmp_path):
     assert run(capsys, tmp_path, "admin", "delete", "bob")[0] == 0
     code, _, err = run(capsys, tmp_path, "admin", "delete", "bob")
     assert code == 1 and "no dashboard user named 'bob'" in err
+
+
+def test_admin_create_says_where_the_dashboard_is(capsys, tmp_path):
+    # No gateway has started on the directory: the default, said to be one.
+    code, out, _ = run(capsys, tmp_path, "admin", "create", "alice")
+    assert code == 0
+    assert "at http://127.0.0.1:8081/ (the default --dashboard;" in out
+    # What a starting gateway records (recordDashboardUrls) is what it prints.
+    config = Config(
+        data=tmp_path / "data",
+        hostname="gw.example.com",
+        dashboard=("tcp:9443:interface=127.0.0.1", "ssl:8443:privateKey=k.pem"),
+    )
+    recordDashboardUrls(config)
+    code, out, _ = run(capsys, tmp_path, "admin", "create", "bob")
+    assert "8081" not in out
+    assert (
+        "Log in to the dashboard with it at http://127.0.0.1:9443/ or https://gw.example.com:8443/."
+        in out
+    )
+    recordDashboardUrls(evolve(config, dashboard=()))
+    code, out, _ = run(capsys, tmp_path, "admin", "reset-password", "bob")
+    assert code == 0 and "--dashboard none" in out and "http" not in out
 
 
 def test_dashboard_user_passwords_and_generations(tmp_path):
