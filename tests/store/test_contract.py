@@ -400,6 +400,22 @@ class StoreContract:
         assert found.recipients["a@x.test"]["clicks"] == 1
         assert "01@y.test" not in found.recipients  # no outcome yet: queued
 
+    def test_held_mail_is_its_own_status_until_an_outcome(self, store):
+        held = evolve(message(OTHER), options=Options(frozenset(), (), "dev", hold=True))
+        self.wait(store.accepted(message()))
+        self.wait(store.accepted(held))
+
+        def search(status) -> list[str]:
+            found = self.wait(store.searchMessages(MessageQuery(status=status)))
+            return [f.record.qid for f in found]
+
+        assert search("held") == [OTHER]
+        assert search("queued") == [OTHER, QID]  # the spool tells released mail apart
+        failure = {"code": 550, "permanent": True, "reason": "deleted"}
+        for recipient in ("a@x.test", "b@x.test"):
+            self.wait(store.record(Event(FAILURE, OTHER, recipient, 201.0, (), failure)))
+        assert search("held") == [] and search("failed") == [OTHER]
+
     def test_top_links(self, store):
         self.wait(store.accepted(message()))
         for recipient, url, when in (
