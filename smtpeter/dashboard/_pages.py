@@ -175,9 +175,11 @@ class Pages:
                 for kind, _ in SERIES
             ),
             # Not a count of events in the period: what waits in hold mode now.
-            tags.a(class_="card held", href="/activity?status=held", **{"data-kind": "held"})(
-                tags.span(class_="number")(str(held)), tags.span("held now")
-            ),
+            tags.a(
+                class_="card held waiting" if held else "card held",
+                href="/activity?status=held",
+                **{"data-kind": "held"},
+            )(tags.span(class_="number")(str(held)), tags.span("held now")),
         )
         byClass = tags.p(
             "Bounces by class: ",
