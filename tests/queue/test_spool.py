@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from attrs import evolve
 from zope.interface.verify import verifyObject
 
 from smtpeter.queue import (
@@ -427,3 +428,20 @@ def test_the_sent_archive_of_files_is_read_and_purged(tmp_path):
     assert archive.purge(1700000000) == 0
     assert archive.purge(1700000000 + 4 * 86400) == 1
     assert archive.find("Q1") is None
+
+
+def test_held_lists_mail_kept_in_hold_mode_until_released_or_finished(tmp_path):
+    spool = SpoolDatabase(tmp_path / "spool")
+    spool.prepare()
+    try:
+        held = [
+            evolve(message(q), options=Options(frozenset(), (), "dev", hold=True)) for q in "HI"
+        ]
+        work = [("store", m) for m in (*held, message("Q1"))]
+        assert spool.apply(work) == [None] * 3
+        assert spool.held() == ["H", "I"]
+        released = {0: {"status": "pending", "released": True}}
+        assert spool.apply([("states", "H", released), ("finish", "I", 1.0)]) == [None] * 2
+        assert spool.held() == []
+    finally:
+        spool.close()
