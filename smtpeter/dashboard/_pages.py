@@ -316,10 +316,15 @@ class Pages:
             ]
         )
         query, written = _searchQuery(request, 500), 0
+        held = set(await self.admin.heldMessages())
         while written < CSV_LIMIT:
             found = await self.events.searchMessages(query)
             for f in found:
                 r = f.record
+                if query.status in ("queued", "held") and (r.qid in held) != (
+                    query.status == "held"
+                ):
+                    continue
                 for recipient in r.recipients:
                     state = f.recipients.get(recipient.address, {})
                     writer.writerow(
@@ -333,7 +338,7 @@ class Pages:
                             r.subject,
                             ",".join(r.tags),
                             recipient.address,
-                            state.get("status", "queued"),
+                            _shown(f, recipient.address, held),
                             state.get("attempts", 0),
                             state.get("opens", 0),
                             state.get("clicks", 0),

@@ -246,6 +246,8 @@ def test_held_mail_is_shown_with_its_content_and_released_from_the_dashboard(
     assert page.locator("table.activity .status").all_inner_texts() == ["held", "held"]
     assert board.go("/activity?status=queued").locator("table.activity").count() == 0
     assert board.go("/").locator(".card[data-kind=held] .number").inner_text() == "2"
+    exported = board.context.request.get(board.url("/activity.csv?status=held")).text()
+    assert [line.split(",")[8] for line in exported.strip().splitlines()[1:]] == ["held", "held"]
     # Release: the page a button leads to no longer offers the Held box and its buttons.
     board.go("/activity?subject=first+try").locator("table.activity a").first.click()
     assert page.locator("div.held").count() == 1
