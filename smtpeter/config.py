@@ -114,16 +114,8 @@ def defaultPublicUrl(hostname: str, http: tuple[str, ...]) -> str:
     to is rarely the name readers reach it by. A listener without a TCP port
     (C{unix:}) leaves the port it had always, 8080.
     """
-    kind, port = "tcp", 8080
-    if http:
-        fields = _endpointFields(http[0])
-        kind = fields[0].lower()
-        named = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
-        positional = [f for f in fields[1:] if "=" not in f]
-        text = named.get("port") or (positional[0] if positional else "")
-        if kind in ("tcp", "tcp6", "ssl") and text.isdigit():
-            port = int(text)
-    scheme = "https" if kind == "ssl" else "http"
+    listener = _tcpListener(http[0]) if http else None
+    scheme, port = (listener[0], listener[2]) if listener else ("http", 8080)
     host = f"[{hostname}]" if ":" in hostname else hostname
     return f"{scheme}://{host}" + ("" if port == {"http": 80, "https": 443}[scheme] else f":{port}")
 
@@ -137,23 +129,22 @@ def dashboardUrls(hostname: str, dashboard: tuple[str, ...]) -> list[str]:
     """
     urls = []
     for description in dashboard:
-        fields = _endpointFields(description)
-        kind = fields[0].lower()
-        named = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
-        positional = [f for f in fields[1:] if "=" not in f]
-        port = named.get("port") or (positional[0] if positional else "")
-        if kind not in ("tcp", "tcp6", "ssl") or not port.isdigit():
+        listener = _tcpListener(description)
+        if listener is None:
             urls.append(description)
             continue
-        host = named.get("interface", "")
-        host = hostname if host in ("", "0.0.0.0", "::") else host
+        scheme, interface, port = listener
+        host = hostname if interface in ("", "0.0.0.0", "::") else interface
         host = f"[{host}]" if ":" in host else host
-        urls.append(f"{'https' if kind == 'ssl' else 'http'}://{host}:{port}/")
+        urls.append(f"{scheme}://{host}:{port}/")
     return urls
 
 
-def _endpointFields(description: str) -> list[str]:
-    """An endpoint string's colon-separated fields (a backslash escapes a colon)."""
+def _tcpListener(description: str) -> tuple[str, str, int] | None:
+    """
+    A listening endpoint string's URL scheme, interface (empty: every
+    address) and port; None for one that has no TCP port (C{unix:}).
+    """
     fields, current, escaped = [], "", False
     for c in description:
         if escaped:
@@ -165,4 +156,10 @@ def _endpointFields(description: str) -> list[str]:
             current = ""
         else:
             current += c
-    return [*fields, current]
+    kind, *rest = [*fields, current]
+    named = dict(f.split("=", 1) for f in rest if "=" in f)
+    positional = [f for f in rest if "=" not in f]
+    port = named.get("port") or (positional[0] if positional else "")
+    if kind.lower() not in ("tcp", "tcp6", "ssl") or not port.isdigit():
+        return None
+    return ("https" if kind.lower() == "ssl" else "http"), named.get("interface", ""), int(port)
