@@ -23,7 +23,6 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
-from twisted.web.client import Agent
 
 from ._balance import RECHECK, Balance, LoadBoard
 from ._datadir import StartError, prepareDataDirectory
@@ -35,7 +34,7 @@ from .delivery._requests import QueueRequests
 from .delivery._router import Hop
 from .delivery._session import Credentials
 from .dnscheck import checkDomain
-from .events import FanOut, LogEventSink
+from .events import Destinations, FanOut, LogEventSink, webhookAgent
 from .events._webhooks import TEST_TIMEOUT, WebhookDispatcher
 from .features import Chain, Environment, TokenSigner, discover, loadSecret
 from .features._transformer import ThreadedChain
@@ -253,7 +252,10 @@ class GatewayService(MultiService):
             tlsOptions = loadServerOptions(*config.certificatePaths)
         self.store = SQLiteStore(config.database, self.reactor)
         self.store.start()
-        self.admin = ThreadedAdministration(self.reactor, config.database, config.data)
+        self.destinations = Destinations(config.webhookAllowNetworks)
+        self.admin = ThreadedAdministration(
+            self.reactor, config.database, config.data, self.destinations
+        )
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
         self.spool = SQLiteSpool(spoolDirectory(config.data, index), self.reactor, config.keepSent)
@@ -348,6 +350,7 @@ class GatewayService(MultiService):
             self.reactor,
             retryInitial=config.webhookRetry.total_seconds(),
             giveUp=config.webhookGiveUp.total_seconds(),
+            destinations=self.destinations,
         ).setServiceParent(self)
         purge = TimerService(3600, self._purge)
         purge.setName("purge")
@@ -389,7 +392,7 @@ class GatewayService(MultiService):
             self.config,
             knownFeatures(),
             self._checkDomain,
-            Agent(self.reactor, connectTimeout=TEST_TIMEOUT),
+            webhookAgent(self.reactor, self.destinations, TEST_TIMEOUT),
         )
         sessions = Sessions(self.secret, self.reactor)
         return makeDashboard(pages, sessions, self.settings.throttle)

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import __version__
 from ._datadir import createDatabase
 from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
+from .events import Destinations, parseNetwork
 from .manage import Administration, UnusableSpool
 from .store import StoreError, connect
 from .store._admins import ADMIN, ROLES
@@ -520,6 +521,16 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object (id, url, events, secret, ...)",
     )
+    hookAdd.add_argument(
+        "--webhook-allow-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a network (e.g. 10.0.0.0/8) the URL may lead to besides public addresses, as"
+        " given to the gateway's --webhook-allow-network; repeatable. Without it, a URL"
+        " whose host is or resolves to a loopback, link-local, private, multicast or"
+        " reserved address is refused",
+    )
     hookList = hookActions.add_parser(
         "list", help="webhooks, their events and state (with why one was disabled)"
     )
@@ -680,8 +691,9 @@ def _run(data: Path, args) -> int:
         if args.command == "init":
             initCommand(data)
             return 0
+        allowed = [parseNetwork(n) for n in getattr(args, "webhook_allow_network", [])]
         db = connect(data / DATABASE)
-        admin = Administration(db, data=data)
+        admin = Administration(db, data=data, destinations=Destinations(allowed))
         if args.command == "queue":
             queueCommand(admin, args)
             return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,6 +66,8 @@ class Config:
     mx: tuple[str, ...] = ()
     webhookRetry: timedelta = timedelta(seconds=30)
     webhookGiveUp: timedelta = timedelta(days=1)
+    #: Networks webhooks may be sent to besides public addresses (--webhook-allow-network).
+    webhookAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
     #: Worker processes; 1 runs the whole gateway in one process.

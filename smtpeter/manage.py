@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._threads import Workers
+from .events import Destinations, RefusedDestination
 from .queue import SpoolDatabase
 from .queue._database import SPOOL_FILE
 from .queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
@@ -39,13 +40,19 @@ _DNS_FIELDS = ("domain", "selector", "name", "txt")
 class Administration:
     """
     The operations, on one connection to the gateway's database (and, for
-    the queue, its data directory C{data}).
+    the queue, its data directory C{data}). A webhook is added only for a
+    destination C{destinations} allows.
     """
 
     def __init__(
-        self, db: sqlite3.Connection, clock: Callable[[], float] = time.time, data=None
+        self,
+        db: sqlite3.Connection,
+        clock: Callable[[], float] = time.time,
+        data=None,
+        destinations: Destinations | None = None,
     ) -> None:
         self.db = db
+        self.destinations = destinations or Destinations()
         self.clock = clock
         self.data = data
         self.logins = LoginStore(db, clock)
@@ -184,7 +191,15 @@ class Administration:
         ]
 
     def addWebhook(self, url: str, events) -> dict:
-        """The webhook with its signing secret: the only time it is shown."""
+        """
+        The webhook with its signing secret: the only time it is shown.
+        Resolves the URL's host name (blocking) to refuse one that leads to
+        an address not allowed, with L{RefusedDestination}.
+        """
+        try:
+            self.destinations.checkURL(url)
+        except RefusedDestination as e:
+            raise RefusedDestination(f"url: {e}") from None
         hook = self.webhooks.add(url, list(events))
         return {**hook.toJSON(), "secret": hook.secret}
 
@@ -404,13 +419,15 @@ class ThreadedAdministration:
     Start with L{start}; L{stop} ends the thread and closes the connection.
     """
 
-    def __init__(self, reactor, path, data=None) -> None:
+    def __init__(self, reactor, path, data=None, destinations: Destinations | None = None):
         self._connections: list[sqlite3.Connection] = []
+        #: Where webhooks may be sent (for the agent of test events, too).
+        self.destinations = destinations = destinations or Destinations()
 
         def make() -> Administration:
             db = connect(path)
             self._connections.append(db)
-            return Administration(db, data=data)
+            return Administration(db, data=data, destinations=destinations)
 
         self._worker = Workers(reactor, 1, "smtpeter-admin", make)
 

@@ -227,6 +227,7 @@ class Options(usage.Options):
         self["http"] = []
         self["dashboard"] = []
         self["mx"] = []
+        self["webhook-allow-network"] = []
 
     def opt_smtp(self, description: str) -> None:
         """STARTTLS-then-AUTH listener, an endpoint string; repeatable [default: tcp:2525]"""
@@ -260,6 +261,16 @@ class Options(usage.Options):
         "Bounce intake: an SMTP listener without AUTH (STARTTLS offered) that takes mail"
         " only for the signed bounce addresses of --bounce-domain, e.g. tcp:25;"
         " repeatable [default: none]"
+    )
+
+    def opt_webhook_allow_network(self, network: str) -> None:
+        self["webhook-allow-network"].append(network)
+
+    opt_webhook_allow_network.__doc__ = (
+        "A network (CIDR, e.g. 10.0.0.0/8, fd00::/8, or one address) webhooks may be sent"
+        " to, besides public addresses; repeatable. Without it, a webhook whose host is"
+        " or resolves to a loopback, link-local, private, unspecified, multicast or"
+        " reserved address is refused (see docs/webhooks.md) [default: none]"
     )
 
     def parseOptions(self, options=None) -> None:
@@ -392,6 +403,14 @@ def makeConfig(options) -> Config:
     bounceDomain = (options["bounce-domain"] or hostname).strip().rstrip(".").lower()
     if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", bounceDomain):
         _fail(f"--bounce-domain {bounceDomain!r}: write a domain name, e.g. bounces.example.com")
+    from .events import parseNetwork
+
+    webhookAllowNetworks = []
+    for network in options["webhook-allow-network"]:
+        try:
+            webhookAllowNetworks.append(parseNetwork(network))
+        except ValueError as e:
+            _fail(str(e))
     workers = get("workers", _workers, "a whole number from 1 to 64")
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
@@ -423,6 +442,7 @@ def makeConfig(options) -> Config:
         mx=tuple(options["mx"]),
         webhookRetry=get("webhook-retry", parseDuration, None),
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
+        webhookAllowNetworks=tuple(webhookAllowNetworks),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
         holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),

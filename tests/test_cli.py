@@ -331,3 +331,25 @@ def test_dashboard_user_passwords_and_generations(tmp_path):
     again, newPassword = store.resetPassword("alice")
     assert again.generation == 2  # sessions signed before the reset stop working
     assert store.check("alice", password) is None and store.check("alice", newPassword)
+
+
+def test_webhook_add_refuses_internal_destinations_in_one_line(capsys, tmp_path):
+    for url in ("http://127.0.0.1:6379/", "http://2130706433/", "http://localhost/x"):
+        code, out, err = run(capsys, tmp_path, "webhook", "add", url, "--event", "click")
+        assert code == 1 and out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith("smtpeter: url: ") and "127.0.0.1 is not allowed (loopback" in err
+    code, out, err = run(
+        capsys,
+        tmp_path,
+        *("webhook", "add", "http://localhost:9/", "--event", "click"),
+        *("--webhook-allow-network", "127.0.0.0/8"),
+    )
+    assert code == 0 and "added webhook 1: http://localhost:9/" in out
+    code, _, err = run(
+        capsys,
+        tmp_path,
+        *("webhook", "add", "http://localhost:9/", "--event", "click"),
+        *("--webhook-allow-network", "loopback"),
+    )
+    assert code == 1 and len(err.splitlines()) == 1 and "such as 10.0.0.0/8" in err
+    assert len(json.loads(run(capsys, tmp_path, "webhook", "list", "--json")[1])) == 1

@@ -335,3 +335,14 @@ def test_the_dashboard_listens_on_this_machine_unless_told():
     with pytest.raises(SystemExit) as error:
         Options().parseOptions(["--dashboard", "tcp:notaport"])
     assert "--dashboard 'tcp:notaport' is not a valid endpoint" in str(error.value)
+
+
+def test_webhook_allow_network_is_repeatable_and_checked():
+    assert config().webhookAllowNetworks == ()
+    c = config("--webhook-allow-network", "127.0.0.0/8", "--webhook-allow-network", "fd00::/8")
+    assert [str(n) for n in c.webhookAllowNetworks] == ["127.0.0.0/8", "fd00::/8"]
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(["--webhook-allow-network", "10.0.0.1/8"])
+    assert "--webhook-allow-network '10.0.0.1/8': " in str(error.value)
+    assert "such as 10.0.0.0/8" in str(error.value)
+    assert "--webhook-allow-network" in str(Options())

@@ -1,8 +1,10 @@
 """
 What happened to each recipient: attempts, deliveries, failures, bounces,
-clicks, opens, and warnings.
+clicks, opens, and warnings; and where webhooks may take them
+(L{Destinations}, L{webhookAgent}).
 """
 
+from ._destinations import Destinations, RefusedDestination, parseNetwork
 from ._sinks import (
     ATTEMPT,
     DEFERRAL,
@@ -14,12 +16,14 @@ from ._sinks import (
     LogEventSink,
     MemoryEventSink,
 )
+from ._webhookagent import webhookAgent
 from .interfaces import IEventSink
 
 __all__ = [
     "ATTEMPT",
     "DEFERRAL",
     "DELIVERY",
+    "Destinations",
     "FAILURE",
     "WARNING",
     "Event",
@@ -27,4 +31,7 @@ __all__ = [
     "IEventSink",
     "LogEventSink",
     "MemoryEventSink",
+    "RefusedDestination",
+    "parseNetwork",
+    "webhookAgent",
 ]

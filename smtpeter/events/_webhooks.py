@@ -12,6 +12,12 @@ and retries a failure (anything but 2xx, or no answer in 10 s) after 30 s,
 doubling up to an hour, for a day (C{--webhook-retry}, C{--webhook-give-up}).
 A delivery still failing then disables its webhook, with the reason shown
 by C{smtpeter webhook list}.
+
+A 2xx status is a delivery, whatever happens to the body after it (an
+HTTP/1.0 receiver ends it by closing, which Twisted cannot tell from a cut
+connection). At most L{MAX_ANSWER} bytes of any answer are read. Only
+allowed destinations are connected to (L{smtpeter.events._destinations});
+redirects are not followed.
 """
 
 from __future__ import annotations
@@ -22,17 +28,56 @@ import secrets
 from io import BytesIO
 
 from twisted.application.service import Service
-from twisted.internet.defer import DeferredSemaphore, ensureDeferred
+from twisted.internet.defer import Deferred, DeferredSemaphore, ensureDeferred
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from ..store._webhooks import Delivery
+from ._destinations import Destinations, RefusedDestination
+from ._webhookagent import webhookAgent
 
 log = Logger()
 
 USER_AGENT = b"smtpeter-webhooks/1"
+#: The most of a receiver's answer that is read (and dropped); then it is hung up on.
+MAX_ANSWER = 64 * 1024
+
+
+class _Discard(Protocol):
+    """Reads a response's body into nothing, up to a limit, and says when it is over."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.done: Deferred[None] = Deferred(lambda _: self._hangUp())
+
+    def _hangUp(self) -> None:
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.left -= len(data)
+        if self.left < 0:
+            self._hangUp()
+
+    def connectionLost(self, reason) -> None:
+        # Complete, cut short by us, or ended by a close with no length
+        # (PotentialDataLoss): the answer is over in every case.
+        if not self.done.called:
+            self.done.callback(None)
+
+
+def discardBody(response, reactor, timeout: float) -> Deferred[None]:
+    """
+    Read and drop at most L{MAX_ANSWER} bytes of C{response}'s body, for at
+    most C{timeout} seconds; never fails.
+    """
+    reader = _Discard(MAX_ANSWER)
+    response.deliverBody(reader)
+    reader.done.addTimeout(timeout, reactor)
+    return reader.done.addErrback(lambda _: None)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -44,7 +89,8 @@ async def post(agent, reactor, webhook, kind: str, body: bytes, uid: str, timeou
     """
     POST one event to C{webhook}, signed. @return: C{(status, error)}: the
     HTTP status (C{None} without an answer) and what went wrong (C{None}
-    for a 2xx answer).
+    for a 2xx answer). A destination the agent refuses is never connected
+    to, so it has no status.
     """
     timestamp = int(reactor.seconds())
     headers = Headers(
@@ -64,11 +110,12 @@ async def post(agent, reactor, webhook, kind: str, body: bytes, uid: str, timeou
         )
         request.addTimeout(timeout, reactor)
         response = await request
-        reading = readBody(response)
-        reading.addTimeout(timeout, reactor)
-        await reading
+    except RefusedDestination as e:
+        return None, str(e)[:300]
     except Exception as e:
         return None, f"{type(e).__name__}: {e}"[:300]
+    # The status is the answer; the body only has to be out of the way.
+    await discardBody(response, reactor, timeout)
     if not 200 <= response.code < 300:
         return response.code, f"HTTP {response.code}"
     return response.code, None
@@ -107,6 +154,7 @@ class WebhookDispatcher(Service):
         giveUp: float = 86400.0,
         concurrency: int = 10,
         timeout: float = 10.0,
+        destinations: Destinations | None = None,
     ) -> None:
         self.events = events
         self.reactor = reactor
@@ -120,7 +168,7 @@ class WebhookDispatcher(Service):
         self._again = False
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = concurrency
-        self.agent = Agent(reactor, connectTimeout=timeout, pool=pool)
+        self.agent = webhookAgent(reactor, destinations or Destinations(), timeout, pool)
         self._pool = pool
         self._loop = LoopingCall(self.poll)
         self._loop.clock = reactor

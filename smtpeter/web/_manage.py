@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from twisted.web.client import Agent
-
+from ..events import RefusedDestination, webhookAgent
 from ..events._webhooks import TEST_TIMEOUT, sendTest
 from ..store._exceptions import Exists, Missing, StoreError
 from ..store._queuerequests import DELETE, RETRY
@@ -190,7 +189,7 @@ class Webhooks(Managed):
     def __init__(self, admin, bearer, reactor) -> None:
         super().__init__(admin, bearer)
         self.reactor = reactor
-        self.agent = Agent(reactor, connectTimeout=TEST_TIMEOUT)
+        self.agent = webhookAgent(reactor, admin.destinations, TEST_TIMEOUT)
 
     def route(self, parts):
         if not parts:
@@ -211,7 +210,11 @@ class Webhooks(Managed):
     async def add(self, request):
         body = readJSON(request)
         url = _field(body, "url", str, required=True)
-        return _created(request, await self.admin.addWebhook(url, _names(body, "events")))
+        try:
+            made = await self.admin.addWebhook(url, _names(body, "events"))
+        except RefusedDestination as e:
+            raise HTTPError(400, str(e), parameter="url")
+        return _created(request, made)
 
     async def delete(self, request, id):
         return await self.admin.deleteWebhook(int(id))
