@@ -25,7 +25,7 @@ from ..conftest import eventually, freePort
 from .test_features import compose, html, send
 from .test_tracking import get
 from .test_tracking import path as trackedPath
-from .test_webhooks import Receiver, verify
+from .test_webhooks import ALLOW_LOCAL, Receiver, verify
 
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 HOSTILE = "<script>document.title='pwned'</script> Spring <b>sale</b>"
@@ -363,7 +363,7 @@ def test_tables_never_break_words_and_activity_reads_on_a_phone(browser, makeGat
 
 @pytest.mark.e2e
 def test_domains_webhooks_and_tokens(browser, makeGateway, sink):
-    gateway = makeGateway(sink)
+    gateway = makeGateway(sink, *ALLOW_LOCAL)
     board = Dashboard(browser, gateway)
     page = board.page
     board.go("/domains")
@@ -389,6 +389,11 @@ def test_domains_webhooks_and_tokens(browser, makeGateway, sink):
     assert (listed["name"], listed["scope"]) == ("reports", "admin")
     # A webhook: its secret once, a test event now, its deliveries in its history.
     receiver = Receiver(failures=1)
+    board.go("/webhooks")
+    page.fill("input[name=url]", "http://169.254.169.254/latest/meta-data/")  # not allowed
+    page.check("input[name=events][value=delivery]")
+    page.click("button:has-text('Add webhook')")
+    assert "url: destination 169.254.169.254 is not allowed (link-local" in page.content()
     board.go("/webhooks")
     page.fill("input[name=url]", receiver.url)
     page.check("input[name=events][value=delivery]")

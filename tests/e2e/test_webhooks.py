@@ -1,7 +1,11 @@
 """
 Webhooks through the real gateway: a receiver in the test verifies every
 signature, answers 500 a few times and sees the retries; one that keeps
-failing gets its webhook disabled, with the reason in 'webhook list'.
+failing gets its webhook disabled, with the reason in 'webhook list'; one
+that answers 200 in HTTP/1.0 style (no length, the body ends at close) has
+its events delivered once. The receivers listen on 127.0.0.1, so the gateway
+and 'webhook add' are given what an operator with a local receiver gives:
+--webhook-allow-network 127.0.0.0/8.
 """
 
 from __future__ import annotations
@@ -17,20 +21,35 @@ import pytest
 
 from .test_features import compose, send
 
+#: What lets webhooks reach the receivers of these tests, on 127.0.0.1.
+ALLOW_LOCAL = ("--webhook-allow-network", "127.0.0.0/8")
+
 
 class Receiver:
-    def __init__(self, failures: int) -> None:
+    """
+    Answers C{failures} POSTs with 500, then 204; or, C{closeDelimited}, 200
+    with a body and no length, ended by closing (HTTP/1.0 style, as
+    C{http.server} answers unless told otherwise).
+    """
+
+    def __init__(self, failures: int, closeDelimited: bool = False) -> None:
         self.failures = failures
         self.requests: list[tuple[dict, bytes, int]] = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
-                code = 500 if receiver.failures > 0 else 204
+                code = 500 if receiver.failures > 0 else 200 if closeDelimited else 204
                 receiver.failures -= 1
                 receiver.requests.append((dict(self.headers.items()), body, code))
                 self.send_response(code)
+                if closeDelimited:
+                    self.end_headers()
+                    self.wfile.write(b"received, thank you\n")
+                    return
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -55,8 +74,8 @@ class Receiver:
 def receiver():
     made = []
 
-    def make(failures: int) -> Receiver:
-        made.append(Receiver(failures))
+    def make(failures: int, closeDelimited: bool = False) -> Receiver:
+        made.append(Receiver(failures, closeDelimited))
         return made[-1]
 
     yield make
@@ -76,10 +95,11 @@ def verify(secret: str, headers: dict, body: bytes) -> bool:
 
 def test_signed_posts_retried_after_500(makeGateway, sink, receiver):
     hook = receiver(failures=2)
-    gateway = makeGateway(sink, "--webhook-retry", "0.2s")
+    gateway = makeGateway(sink, "--webhook-retry", "0.2s", *ALLOW_LOCAL)
     added = json.loads(
         gateway.cli(
-            "webhook", "add", hook.url, "--event", "delivery", "--event", "bounce", "--json"
+            *("webhook", "add", hook.url, "--event", "delivery", "--event", "bounce", "--json"),
+            *ALLOW_LOCAL,
         ).stdout
     )
     assert added["events"] == ["delivery", "bounce"] and added["secret"].startswith("whsec_")
@@ -103,8 +123,8 @@ def test_signed_posts_retried_after_500(makeGateway, sink, receiver):
 
 def test_a_webhook_that_keeps_failing_is_disabled_with_the_reason(makeGateway, sink, receiver):
     hook = receiver(failures=10**6)
-    gateway = makeGateway(sink, "--webhook-retry", "0.2s", "--webhook-give-up", "1s")
-    gateway.cli("webhook", "add", hook.url, "--event", "attempt")
+    gateway = makeGateway(sink, "--webhook-retry", "0.2s", "--webhook-give-up", "1s", *ALLOW_LOCAL)
+    gateway.cli("webhook", "add", hook.url, "--event", "attempt", *ALLOW_LOCAL)
     password = gateway.createLogin("app")
     send(gateway, "app", password, compose({}))
     deadline = time.monotonic() + 30
@@ -124,11 +144,29 @@ def test_a_webhook_that_keeps_failing_is_disabled_with_the_reason(makeGateway, s
 
 def test_every_delivery_has_its_own_id(makeGateway, sink, receiver):
     hook = receiver(failures=0)
-    gateway = makeGateway(sink)
-    gateway.cli("webhook", "add", hook.url, "--event", "delivery")
+    gateway = makeGateway(sink, *ALLOW_LOCAL)
+    gateway.cli("webhook", "add", hook.url, "--event", "delivery", *ALLOW_LOCAL)
     password = gateway.createLogin("app")
     for n in range(4):  # one after another: each POST's row is gone before the next
         send(gateway, "app", password, compose({}, subject=f"number {n}"))
         hook.wait(lambda requests, n=n: len(requests) == n + 1)
     ids = [headers["Smtpeter-Delivery"] for headers, _, _ in hook.requests]
     assert len(set(ids)) == 4, ids
+
+
+def test_a_200_without_length_ended_by_close_is_a_delivery(makeGateway, sink, receiver):
+    """
+    An HTTP/1.0 receiver (Python's http.server) answers 200 with no
+    Content-Length and closes: it got the event. It was recorded as
+    'PartialDownloadError: 200 OK', retried, and in a day disabled.
+    """
+    hook = receiver(failures=0, closeDelimited=True)
+    gateway = makeGateway(sink, "--webhook-retry", "0.2s", *ALLOW_LOCAL)
+    gateway.cli("webhook", "add", hook.url, "--event", "delivery", *ALLOW_LOCAL)
+    send(gateway, "app", gateway.createLogin("app"), compose({}))
+    hook.wait(lambda requests: len(requests) == 1)
+    time.sleep(1.5)  # a failure would have been retried several times by now
+    assert [code for _, _, code in hook.requests] == [200]
+    [listed] = json.loads(gateway.cli("webhook", "list", "--json").stdout)
+    assert listed["enabled"] and listed["last_success"] and listed["last_error"] is None
+    assert [(d["delivered"], d["error"]) for d in listed["deliveries"]] == [(True, None)]
