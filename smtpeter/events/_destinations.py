@@ -84,7 +84,7 @@ def classify(address: Address) -> str | None:
                 return f"6to4 of {address.sixtofour}, {inner}"
         if address.is_site_local:
             return "site-local"
-    for kind in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
         if getattr(address, "is_" + kind):
             return kind.replace("_", "-")
     if not address.is_global or any(address in n for n in _ALSO_NOT_PUBLIC):

@@ -25,6 +25,7 @@ from twisted.internet.interfaces import (
     IReactorPluggableNameResolver,
     IReactorTCP,
     IReactorTime,
+    IResolutionReceiver,
     IStreamClientEndpoint,
 )
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
@@ -81,6 +82,7 @@ def resolve(resolver, host: str, port: int) -> Deferred[list]:
     done: Deferred[list] = Deferred()
     found: list = []
 
+    @implementer(IResolutionReceiver)
     class Receiver:
         def resolutionBegan(self, resolution) -> None:
             pass

@@ -53,8 +53,8 @@ REFUSED = [
     ("239.255.255.250", "239.255.255.250", "multicast"),
     ("[ff02::1]", "ff02::1", "multicast"),
     ("[ff0e::1]", "ff0e::1", "multicast"),  # global scope, still multicast
-    ("240.0.0.1", "240.0.0.1", "private"),  # reserved (Python calls 240/4 private)
-    ("255.255.255.255", "255.255.255.255", "private"),
+    ("240.0.0.1", "240.0.0.1", "reserved"),
+    ("255.255.255.255", "255.255.255.255", "reserved"),  # broadcast
     ("[::7f00:1]", "::7f00:1", "reserved"),  # IPv4-compatible, deprecated
     ("[64:ff9b:1::1]", "64:ff9b:1::1", "reserved"),  # local-use NAT64
 ]
