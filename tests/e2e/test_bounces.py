@@ -140,6 +140,27 @@ def test_bounce_shapes_get_their_class_and_reason(mx, sink, name, kind, reason):
     mx.waitForLog(f"class={kind} reason={reason} ")
 
 
+def test_real_bounces_newly_read_get_their_class_and_reason(mx, sink):
+    """
+    Real bounces (sisimai's corpus) that we read wrongly before issue 33: a
+    5.1.8 sender refusal and a 5.0.0 "User unknown" in answer to DATA are
+    soft, a 5.5.0 whose notice says "unknown user" is hard.
+    """
+    verp = sendTracked(mx, sink, notify="NEVER")
+    shapes = [
+        ("sisimai/lhost-postfix-10.eml", "soft", "sender rejected", "5.1.8"),
+        ("sisimai/lhost-sendmail-27.eml", "soft", "filtered", "5.0.0"),
+        ("sisimai/rfc3464-06.eml", "hard", "user unknown", "5.5.0"),
+    ]
+    for name, _, _, _ in shapes:
+        assert bounce(mx, verp, name)[0] == 250, name
+    got = [(e["class"], e["reason"], e["status"]) for e in bounces(mx)]
+    assert got == [(kind, reason, status) for _, kind, reason, status in shapes]
+    # Only the hard one puts the address on the suppression list.
+    [suppressed] = json.loads(mx.cli("suppression", "list", "--json").stdout)
+    assert (suppressed["email"], suppressed["reason"]) == ("reader@example.org", "hard bounce")
+
+
 def test_mx_refuses_every_other_recipient_and_never_relays(mx, sink):
     verp = sendTracked(mx, sink)
     local, _, _ = verp.partition("@")
