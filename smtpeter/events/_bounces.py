@@ -105,7 +105,8 @@ _PHRASES = [
     (
         MAILBOX_FULL,
         r"mailbox (is )?full|over ?quota|quota exceeded|exceeded (the |his |her )?"
-        r"(storage )?quota|insufficient (disk )?(space|storage)|mailbox size limit",
+        r"(storage )?quota|insufficient (disk )?(space|storage)|mailbox size limit|"
+        r"mail ?folder is full|mailbox exceeds|messages in recipient's mailbox exceeded",
     ),
     (
         TOO_BIG,
@@ -152,9 +153,13 @@ _PHRASES = [
         RATE_LIMITED,
         r"rate limit|too many (messages|mails|emails|connections|recipients)|"
         r"sending (rate|limit)|exceeded .{0,30}limit|temporarily deferred|throttl|"
-        r"try again later|at a rate that",
+        r"try again later|at a rate that|frequency limit",
     ),
-    (SPAM, r"\bspam\b|junk mail|bulk mail|unsolicited"),
+    # A message refused for what it is, or for who may send it, whatever else
+    # the answer says of spam or blocking.
+    (CONTENT, r"rfc ?5322|multiple addresses in from|multiple (subject|from|date) headers"),
+    (SECURITY, r"dmarc|\bspf\b|dkim|unauthenticated"),
+    (SPAM, r"\bspam\b|junk mail|bulk mail|unsolicited|\bube\b"),
     (
         BLOCKED,
         r"blocked|block ?list|black ?list|listed (at|on|in)|\brbl\b|dnsbl|spamhaus|"
@@ -180,7 +185,8 @@ _PHRASES = [
         SYSTEM,
         r"system error|internal error|loop|mail system (problem|error|full)|out of memory|"
         r"resources|temporar(il)?y (failure|unavailable)|connection (refused|timed out)|"
-        r"timed out|no answer from host|name server reply|dns (lookup )?(error|failure)",
+        r"timed out|no answer from host|name server reply|dns (lookup )?(error|failure)|"
+        r"service (currently |temporarily )?unavailable",
     ),
 ]
 # Matched against lower-cased text: three times faster than re.I.
@@ -396,7 +402,7 @@ def _report(action, status, diagnostic, reportingMta, subject, standard, notice=
     elif action == "failed" and (status or "").startswith("4."):
         # A temporary failure the reporting MTA gave up retrying: expired,
         # unless the last answer said more than a connection problem.
-        said = _phrase(diagnostic or "")
+        said = _phrase(diagnostic or notice)
         reason = EXPIRED if said in (None, SYSTEM) else said
     else:
         reason = reasonFor(status, diagnostic or "", notice)
