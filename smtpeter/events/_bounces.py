@@ -361,6 +361,8 @@ def reasonFor(status: str | None, text: str, notice: str = "", command: str | No
         or _statusReason(status)
         or UNDEFINED
     )
+    if reason not in (USER_UNKNOWN, HOST_UNKNOWN, HAS_MOVED, UNDEFINED):
+        return reason
     if command is None:
         command = commandAnswered(f"{text}\n{notice}")
     if command == "MAIL" and reason in (USER_UNKNOWN, HOST_UNKNOWN, HAS_MOVED, UNDEFINED):
