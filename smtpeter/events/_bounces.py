@@ -237,8 +237,9 @@ _COMMAND = re.compile(
 _TERSE_UNKNOWN = re.compile(r"user unknown|unknown user|no such user")
 _TRANSCRIPT_REPLY = re.compile(r"(?m)^\s*<<< ?[45]\d\d")
 
-#: An RFC 3463 status, not a version number such as "mta-5.5.0-3" or "8.14.4".
-_ENHANCED = re.compile(r"(?<![\w.-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
+#: An RFC 3463 status, not a version number such as "mta-5.5.0-3" or "8.14.4"
+#: (but "550-5.2.1", a line of a multi-line reply, is one).
+_ENHANCED = re.compile(r"(?<![\w.])(?<![^\W\d]-)([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
 _CODE = re.compile(r"(?m)^\s*([45]\d\d)[ -]")
 _AUTO_SUBJECT = re.compile(
     r"out of (the )?office|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
@@ -445,8 +446,18 @@ def _body(content: bytes) -> str:
     return _unquoted(re.split(rb"\r?\n\r?\n", content, maxsplit=1)[-1])
 
 
-def _deliveryStatus(message: Message, subject: str, notice: str) -> BounceReport | None:
-    for part in message.walk():
+def _ownParts(message: Message):
+    """The parts of C{message}, not those of a message it quotes (the original)."""
+    yield message
+    if message.is_multipart() and message.get_content_maintype() != "message":
+        for part in message.get_payload():
+            yield from _ownParts(part)
+
+
+def _deliveryStatus(
+    message: Message, subject: str, notice: str, nested: bool
+) -> BounceReport | None:
+    for part in message.walk() if nested else _ownParts(message):
         if part.get_content_type() not in (
             "message/delivery-status",
             "message/global-delivery-status",
@@ -564,14 +575,18 @@ def readBounce(content: bytes) -> BounceReport:
     if notification is not None and notification.group(1) == b"Delivery":
         return BounceReport(SUCCESS, "delivered", subject=subject, reason=DELIVERED)
     text = _notice(message) or _body(content)
-    # A delivery-status part counts wherever it is (some MTAs send multipart/mixed).
-    found = _deliveryStatus(message, subject, text)
+    # A delivery-status part counts wherever it is in a failure notice (some
+    # MTAs send multipart/mixed, some wrap another's report in theirs); in
+    # anything else, a report in an attached message is someone forwarding
+    # a bounce: only the message's own parts are read.
+    failure = _isFailureNotice(message, subject)
+    found = _deliveryStatus(message, subject, text, nested=failure)
     if found is not None and (found.action or found.status):
         return found  # else a report that says nothing: read its words
-    found = _inlineReport(_body(content), subject, text)
+    whole = failure or not message.is_multipart()
+    found = _inlineReport(_body(content) if whole else text, subject, text)
     if found is not None:
         return found
-    failure = _isFailureNotice(message, subject)
     if not failure and _isAutoReply(message, subject):
         return BounceReport(AUTO_REPLY, subject=subject, reason=VACATION)
     return _plainNotice(text, subject, failure)

@@ -204,6 +204,23 @@ def test_a_version_number_is_not_a_status():
     assert (report.kind, report.reason, report.status) == ("hard", "user unknown", "5.0.0")
 
 
+def test_a_multi_line_replys_status_is_read():
+    report = dsn("", "550-5.2.1 The email account that you tried to reach is disabled.")
+    assert (report.kind, report.reason, report.status) == ("soft", "suspended", "5.2.1")
+
+
+def test_a_report_quoted_in_a_message_is_not_read_as_one():
+    quoted = (BOUNCES / "postfix-hard.eml").read_text()
+    text = (
+        "From: reader@example.org\nSubject: Fwd: what is this?\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="Q"\n\n'
+        "--Q\nContent-Type: text/plain\n\nI got this, what does it mean?\n\n"
+        f"--Q\nContent-Type: message/rfc822\n\n{quoted}\n--Q--\n"
+    )
+    report = readBounce(text.replace("\n", "\r\n").encode())
+    assert (report.kind, report.reason) == ("unknown", "undefined")
+
+
 def test_a_local_programs_no_such_user_is_its_own_trouble():
     report = dsn("5.1.1", None, "")
     assert report.kind == "hard"
