@@ -100,7 +100,8 @@ def test_the_corpus_and_its_answers_match():
 def test_agreement_with_sisimai(withReason, target):
     agreed, differences = agreement(withReason)
     total = agreed + len(differences)
-    print(f"\nagreement ({'class and reason' if withReason else 'class'}): {agreed}/{total}")
+    what = "class and reason" if withReason else "class"
+    print(f"\nagreement ({what}): {agreed}/{total} = {agreed / total:.1%}")
     print("\n".join(differences))
     assert agreed / total >= target, f"{agreed}/{total} = {agreed / total:.1%}\n" + "\n".join(
         differences
