@@ -247,7 +247,7 @@ _AUTO_SUBJECT = re.compile(
     re.I,
 )
 #: Amazon SES notifications by mail are JSON (bounces among them are read as text).
-_SES_NOTIFICATION = re.compile(rb'^\{"notificationType"\s*:\s*"(\w+)"', re.M)
+_SES_NOTIFICATION = re.compile(r'\{"notificationType"\s*:\s*"(\w+)"')
 #: Hotmail's old complaint reports (JMRP) are not ARF.
 _COMPLAINT_SUBJECT = re.compile(r"^complaint about message from ", re.I)
 _FAILURE_SUBJECT = re.compile(
@@ -366,7 +366,7 @@ def reasonFor(status: str | None, text: str, notice: str = "", command: str | No
         return reason
     if command is None:
         command = commandAnswered(f"{text}\n{notice}")
-    if command == "MAIL" and reason in (USER_UNKNOWN, HOST_UNKNOWN, HAS_MOVED, UNDEFINED):
+    if command == "MAIL":
         return SENDER_REJECTED
     if (
         command == "DATA"
@@ -425,7 +425,7 @@ def _unquoted(data: bytes, limit: int = 65536, charset: str = "utf-8") -> str:
     """C{data} as text, up to where a notice starts quoting the original message."""
     try:
         text = data[:limit].decode(charset, "replace")
-    except LookupError:  # a charset Python does not know
+    except (LookupError, UnicodeError):  # unknown, or no text codec ("undefined", "idna")
         text = data[:limit].decode("utf-8", "replace")
     quoted = _QUOTED.search(text)
     return text[: quoted.start()] if quoted else text
@@ -514,18 +514,23 @@ def _inlineReport(text: str, subject: str, notice: str) -> BounceReport | None:
     )
 
 
+def _header(message: Message, name: str) -> str:
+    """A header's value, lower-cased (a header with 8-bit bytes is a Header, not a str)."""
+    return str(message.get(name) or "").strip().lower()
+
+
 def _isOptOut(message: Message) -> bool:
     """Apple Mail's "Unsubscribe" button: a request, by mail, to stop mailing."""
-    return (message.get("x-apple-unsubscribe") or "").strip().lower() == "true"
+    return _header(message, "x-apple-unsubscribe") == "true"
 
 
 def _isAutoReply(message: Message, subject: str) -> bool:
-    submitted = (message.get("auto-submitted") or "").strip().lower()
+    submitted = _header(message, "auto-submitted")
     if submitted.startswith("auto-replied"):
         return True
     if message.get("x-autoreply") or message.get("x-autorespond"):
         return True
-    if (message.get("precedence") or "").strip().lower() == "auto_reply":
+    if _header(message, "precedence") == "auto_reply":
         return True
     return bool(_AUTO_SUBJECT.search(subject))
 
@@ -569,12 +574,12 @@ def readBounce(content: bytes) -> BounceReport:
             return BounceReport(COMPLAINT, subject=subject, reason=FEEDBACK)
     if _COMPLAINT_SUBJECT.match(subject) or _isOptOut(message):
         return BounceReport(COMPLAINT, subject=subject, reason=FEEDBACK)
-    notification = _SES_NOTIFICATION.search(content[:4096])
-    if notification is not None and notification.group(1) == b"Complaint":
-        return BounceReport(COMPLAINT, subject=subject, reason=FEEDBACK)
-    if notification is not None and notification.group(1) == b"Delivery":
-        return BounceReport(SUCCESS, "delivered", subject=subject, reason=DELIVERED)
     text = _notice(message) or _body(content)
+    notification = _SES_NOTIFICATION.match(text.lstrip())
+    if notification is not None and notification.group(1) == "Complaint":
+        return BounceReport(COMPLAINT, subject=subject, reason=FEEDBACK)
+    if notification is not None and notification.group(1) == "Delivery":
+        return BounceReport(SUCCESS, "delivered", subject=subject, reason=DELIVERED)
     # A delivery-status part counts wherever it is in a failure notice (some
     # MTAs send multipart/mixed, some wrap another's report in theirs); in
     # anything else, a report in an attached message is someone forwarding

@@ -14,8 +14,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from smtpeter.events._bounces import readBounce
+from smtpeter.events._bounces import REASONS, readBounce
 
 ROOT = Path(__file__).parents[2]
 CORPUS = ROOT / "tests" / "fixtures" / "bounces" / "sisimai"
@@ -106,3 +108,19 @@ def test_agreement_with_sisimai(withReason, target):
     assert agreed / total >= target, f"{agreed}/{total} = {agreed / total:.1%}\n" + "\n".join(
         differences
     )
+
+
+KINDS = {"hard", "soft", "auto-reply", "complaint", "success", "unknown"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_real_bounce_damaged_is_read_without_an_error(data):
+    """Cut, spliced or with bytes changed, a real bounce gets a class and a reason."""
+    names = sorted(expected())
+    content = re.sub(rb"\r?\n", b"\r\n", (CORPUS / data.draw(st.sampled_from(names))).read_bytes())
+    start = data.draw(st.integers(0, len(content)))
+    end = data.draw(st.integers(start, len(content)))
+    content = content[:start] + data.draw(st.binary(max_size=64)) + content[end:]
+    report = readBounce(content)
+    assert report.kind in KINDS and report.reason in REASONS

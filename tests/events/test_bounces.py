@@ -204,6 +204,27 @@ def test_a_version_number_is_not_a_status():
     assert (report.kind, report.reason, report.status) == ("hard", "user unknown", "5.0.0")
 
 
+@pytest.mark.parametrize("charset", ["iso-2022-jp", "undefined", "idna", "x-no-such-charset"])
+def test_a_notice_is_read_in_its_charset_whatever_it_is(charset):
+    text = "ユーザー reader (reader@example.org) は Domino ディレクトリには見つかりません。"
+    body = text.encode("iso-2022-jp") if charset == "iso-2022-jp" else b"No such user here"
+    message = (
+        f"From: MAILER-DAEMON@mx.example.org\r\nSubject: Undeliverable\r\n"
+        f'Content-Type: text/plain; charset="{charset}"\r\n\r\n'
+    ).encode() + body
+    report = readBounce(message)
+    assert (report.kind, report.reason) == ("hard", "user unknown")
+
+
+def test_headers_with_8bit_bytes_are_read():
+    message = (
+        b"From: reader@example.org\r\nSubject: Re: news\r\n"
+        b"Auto-Submitted: auto-replied \xe9t\xe9\r\nPrecedence: \x80\r\n\r\nAway.\r\n"
+    )
+    report = readBounce(message)
+    assert (report.kind, report.reason) == ("auto-reply", "vacation")
+
+
 def test_a_multi_line_replys_status_is_read():
     report = dsn("", "550-5.2.1 The email account that you tried to reach is disabled.")
     assert (report.kind, report.reason, report.status) == ("soft", "suspended", "5.2.1")
