@@ -170,8 +170,11 @@ _PHRASES = [
     (SECURITY, r"\btls\b|starttls|encryption|dmarc|dkim|\bspf\b|authenticat|certificate"),
     (
         CONTENT,
-        r"virus|malware|infected|content (rejected|error|not accepted)|attachment|"
-        r"message header|mime|8-?bit",
+        # Not "the attachment contains the original", "a MIME-encapsulated message".
+        r"virus|malware|infected|content (rejected|error|not accepted)|"
+        r"attachments? ((type|name) |is |are )?(not allowed|blocked|rejected|forbidden|prohibited)|"
+        r"(forbidden|prohibited|blocked|dangerous|unsafe|executable) attachment|"
+        r"message header|\bmime\b(?![- ](encapsulated|format|version))|8-?bit",
     ),
     (POLICY, r"polic(y|ies)|prohibited|not allowed|administrative"),
     (
