@@ -1,8 +1,11 @@
 """
 The web side (twisted.web): tracking links, the open pixel, hosted images,
-a health check for load balancers, and the REST API under C{/v1}.
+a health check for load balancers, and the REST API under C{/v1}; and the
+site every HTTP listener serves from (L{BoundedSite}: request bodies have a
+ceiling).
 """
 
+from ._bounded import BoundedSite
 from ._site import WebSite, makeSite
 
-__all__ = ["WebSite", "makeSite"]
+__all__ = ["BoundedSite", "WebSite", "makeSite"]

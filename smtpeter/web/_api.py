@@ -68,7 +68,8 @@ class Bearer:
             )
         return record
 
-    async def _record(self, request):
+    def token(self, request) -> str:
+        """The request's token, from its headers; a 401 if it has none."""
         header = (request.getHeader(b"authorization") or b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
         token = token.strip()
@@ -78,6 +79,14 @@ class Bearer:
                 "send a token as 'Authorization: Bearer TOKEN' (make one with: smtpeter token"
                 " create NAME)",
             )
+        return token
+
+    async def record(self, request):
+        """The request's token record, from its headers alone; a 401 if it is not one."""
+        return await self._record(request)
+
+    async def _record(self, request):
+        token = self.token(request)
         now = self.clock.seconds()
         until, record = self._known.get(token, (0.0, None))
         if until > now:
@@ -521,7 +530,7 @@ class OpenAPI(AsyncLeaf):
 class API(Resource):
     def __init__(self, events, clock, admin=None, checkDomain=None) -> None:
         super().__init__()
-        bearer = Bearer(events, clock)
+        self.bearer = bearer = Bearer(events, clock)
         if admin is not None:
             for name, resource in ((b"logins", Logins), (b"tokens", Tokens), (b"queue", Queue)):
                 self.putChild(name, resource(admin, bearer))
