@@ -11,6 +11,7 @@ from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
 from ._sqlite import SQLiteStore
 from .interfaces import (
     IAuthFailureStore,
+    IDashboardSessionStore,
     IEventStore,
     ILoginStore,
     IQueueRequests,
@@ -19,6 +20,7 @@ from .interfaces import (
 
 __all__ = [
     "IAuthFailureStore",
+    "IDashboardSessionStore",
     "IEventStore",
     "ILoginStore",
     "IQueueRequests",

@@ -37,6 +37,7 @@ from ._suppressions import Suppression, normalise
 from ._webhooks import Delivery, Webhook
 from .interfaces import (
     IAuthFailureStore,
+    IDashboardSessionStore,
     IEventStore,
     ILoginStore,
     IQueueRequests,
@@ -82,14 +83,25 @@ class MemoryAuthFailures:
             until = None
         return succeed(until)
 
+    def _recent(self, address: str, now: float, window: float) -> deque:
+        recent = self._failures.setdefault(address, deque())
+        while recent and recent[0] <= now - window:
+            recent.popleft()
+        return recent
+
+    def settleAuthAttempt(self, address, now, window, limit, banFor, failed):
+        if self._bannedUntil.get(address, now) > now:
+            return succeed(None)
+        if failed:
+            return self.recordAuthFailure(address, now, window, limit, banFor)
+        return succeed(sum(1 for t in self._failures.get(address, ()) if t > now - window))
+
     def recordAuthFailure(self, address: str, now: float, window: float, limit: int, banFor):
         if len(self._failures) >= self.maxTracked:
             # Forget addresses whose failures and bans are over.
             self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - window}
             self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
-        recent = self._failures.setdefault(address, deque())
-        while recent and recent[0] <= now - window:
-            recent.popleft()
+        recent = self._recent(address, now, window)
         recent.append(now)
         if len(recent) >= limit:
             self._bannedUntil[address] = now + banFor
@@ -97,7 +109,13 @@ class MemoryAuthFailures:
 
 
 @implementer(
-    IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore, IQueueRequests
+    IEventSink,
+    IEventStore,
+    ILoginStore,
+    IAuthFailureStore,
+    ISuppressionStore,
+    IQueueRequests,
+    IDashboardSessionStore,
 )
 class MemoryStore:
     """Everything kept in dictionaries; every Deferred has fired when returned."""
@@ -117,6 +135,8 @@ class MemoryStore:
         #: Suppressions by lower-cased address.
         self.suppressionList: dict[str, Suppression] = {}
         self.requests: dict[int, QueueRequest] = {}
+        #: Dashboard sessions: id -> (user name, expiry).
+        self.dashboardSessions: dict[str, tuple[str, float]] = {}
 
     # Set-up, as the CLI does it for the SQLite store ------------------------------
 
@@ -420,8 +440,28 @@ class MemoryStore:
     def authBannedUntil(self, address, now):
         return self.failures.authBannedUntil(address, now)
 
+    def settleAuthAttempt(self, address, now, window, limit, banFor, failed):
+        return self.failures.settleAuthAttempt(address, now, window, limit, banFor, failed)
+
     def recordAuthFailure(self, address, now, window, limit, banFor):
         return self.failures.recordAuthFailure(address, now, window, limit, banFor)
+
+    # IDashboardSessionStore -------------------------------------------------------------
+
+    def startDashboardSession(self, id, name, expires, now):
+        self.dashboardSessions = {
+            i: (n, e) for i, (n, e) in self.dashboardSessions.items() if e > now
+        }
+        self.dashboardSessions[id] = (name, expires)
+        return succeed(None)
+
+    def dashboardSessionLive(self, id, now):
+        found = self.dashboardSessions.get(id)
+        return succeed(found is not None and found[1] > now)
+
+    def endDashboardSession(self, id):
+        self.dashboardSessions.pop(id, None)
+        return succeed(None)
 
 
 def _body(event: StoredEvent) -> bytes:

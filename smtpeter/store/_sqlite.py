@@ -40,6 +40,7 @@ from ..events.interfaces import IEventSink
 from ..queue._message import QueuedMessage
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered
+from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
 from ._events import EventStore, StoredEvent
 from ._logins import LoginRecord, LoginStore, connect, judge
@@ -51,6 +52,7 @@ from ._throttle import ThrottleStore
 from ._webhooks import WebhookStore
 from .interfaces import (
     IAuthFailureStore,
+    IDashboardSessionStore,
     IEventStore,
     ILoginStore,
     IQueueRequests,
@@ -68,7 +70,13 @@ _STOP = object()
 
 
 @implementer(
-    IEventSink, IEventStore, ILoginStore, IAuthFailureStore, ISuppressionStore, IQueueRequests
+    IEventSink,
+    IEventStore,
+    ILoginStore,
+    IAuthFailureStore,
+    ISuppressionStore,
+    IQueueRequests,
+    IDashboardSessionStore,
 )
 class SQLiteStore:
     """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
@@ -90,6 +98,12 @@ class SQLiteStore:
             lambda: EventStore(self._connect()),
             batch=True,
         )
+        #: AUTH attempts are counted here, apart from the writer (whose
+        #: commits wait up to GATHER for company): one short transaction
+        #: each, ordered with every process's by the database's write lock.
+        self._throttle = Workers(
+            reactor, 1, "smtpeter-db-throttle", lambda: ThrottleStore(self._connect())
+        )
         self._connections: list = []
         self._lock = threading.Lock()
         self._webhookListeners: list[Callable[[], None]] = []
@@ -107,6 +121,7 @@ class SQLiteStore:
         self._writer.daemon = True
         self._writer.start()
         self._readers.start()
+        self._throttle.start()
 
     def stop(self) -> None:
         if self._writer is not None:
@@ -115,6 +130,7 @@ class SQLiteStore:
             self._writer.join()
             self._writer = None
         self._readers.stop()
+        self._throttle.stop()
         with self._lock:
             connections, self._connections = self._connections, []
         for db in connections:
@@ -182,8 +198,34 @@ class SQLiteStore:
     def purge(self, before: float) -> Deferred:
         return self._write(_Purge(before, self.clock.seconds())).addCallback(_only)
 
+    def settleAuthAttempt(self, address, now, window, limit, banFor, failed) -> Deferred:
+        """
+        In the throttle's own thread and transaction, not the writer's: the
+        AUTH's answer waits for it, and a success writes nothing (no sync).
+        """
+        return self._throttle.run(
+            _inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
+        )
+
     def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
-        return self._write(_AuthFailure(address, now, window, limit, banFor)).addCallback(_only)
+        return self._throttle.run(
+            _inTransaction(ThrottleStore.recordFailure), address, now, window, limit, banFor
+        )
+
+    # IDashboardSessionStore ---------------------------------------------------------
+
+    def startDashboardSession(self, id: str, name: str, expires: float, now: float) -> Deferred:
+        return self._write(
+            _Call(DashboardSessionStore, DashboardSessionStore.start, id, name, expires, now)
+        ).addCallback(_only)
+
+    def dashboardSessionLive(self, id: str, now: float) -> Deferred:
+        return self._read(_view(DashboardSessionStore, DashboardSessionStore.live), id, now)
+
+    def endDashboardSession(self, id: str) -> Deferred:
+        return self._write(_Call(DashboardSessionStore, DashboardSessionStore.end, id)).addCallback(
+            _only
+        )
 
     # IEventStore: reading ----------------------------------------------------------
 
@@ -527,12 +569,14 @@ class _Unsuppress:
         return [store.view(SuppressionStore).delete(self.address)]
 
 
-class _AuthFailure:
-    def __init__(self, *arguments) -> None:
-        self.arguments = arguments
+class _Call:
+    """C{method} of the C{cls} store, in the writer's transaction."""
+
+    def __init__(self, cls, method, *arguments) -> None:
+        self.cls, self.method, self.arguments = cls, method, arguments
 
     def __call__(self, store: EventStore) -> list:
-        return [store.view(ThrottleStore).recordFailure(*self.arguments)]
+        return [self.method(store.view(self.cls), *self.arguments)]
 
 
 class _TokenUsed:
@@ -551,6 +595,26 @@ class _LoginUpdate:
     def __call__(self, store: EventStore) -> list:
         store.view(LoginStore).apply(self.update)
         return []
+
+
+def _inTransaction(method):
+    """C{method} of a store, in a transaction of its own that takes the write lock at once."""
+
+    def call(store, *args):
+        db = store.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = method(store, *args)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.publish()
+        return result
+
+    call.__qualname__ = method.__qualname__
+    return call
 
 
 def _only(results: list):

@@ -28,12 +28,44 @@ class IAuthFailureStore(Interface):
     def authBannedUntil(address: str, now: float):
         """@return: C{Deferred[float | None]}, when the address's ban ends, if it is banned."""
 
+    def settleAuthAttempt(
+        address: str, now: float, window: float, limit: int, banFor: float, failed: bool
+    ):
+        """
+        Count an attempt whose password was checked, before anyone acts on
+        or is told what the check found, atomically with every other
+        process's attempts: of any number at once, no more than C{limit}
+        failures are counted before the address is banned.
+
+        @return: C{Deferred[int | None]}: C{None} if the address is banned:
+            refuse the attempt whatever the check found, and nothing is
+            recorded. Else its failures within C{window}; if C{failed},
+            this one is recorded and included (and the address banned until
+            C{now + banFor} once it has C{limit} of them).
+        """
+
     def recordAuthFailure(address: str, now: float, window: float, limit: int, banFor: float):
         """
         Note a failure; ban the address until C{now + banFor} once it has
         C{limit} failures within C{window}. @return: C{Deferred[int]}, its
         failures within C{window}, this one included.
         """
+
+
+class IDashboardSessionStore(Interface):
+    """
+    The dashboard's sessions, kept where every worker process sees them, so
+    that logging out ends a session everywhere at once and for good.
+    """
+
+    def startDashboardSession(id: str, name: str, expires: float, now: float):
+        """C{Deferred[None]}: a session C{id} of user C{name} lasts until C{expires}."""
+
+    def dashboardSessionLive(id: str, now: float):
+        """C{Deferred[bool]}: the session was started, has not ended, and has not expired."""
+
+    def endDashboardSession(id: str):
+        """C{Deferred[None]}: the session is over (logged out), in every process."""
 
 
 class ISuppressionStore(Interface):

@@ -18,6 +18,7 @@ from smtpeter.queue import Envelope, Options, QueuedMessage
 from smtpeter.queue._message import Recipient
 from smtpeter.store import (
     IAuthFailureStore,
+    IDashboardSessionStore,
     IEventStore,
     ILoginStore,
     IQueueRequests,
@@ -106,6 +107,7 @@ class StoreContract:
             IAuthFailureStore,
             ISuppressionStore,
             IQueueRequests,
+            IDashboardSessionStore,
         ):
             assert verifyObject(interface, store)
 
@@ -284,6 +286,34 @@ class StoreContract:
         assert self.wait(store.authBannedUntil("192.0.2.2", 10.0)) is None
         assert self.wait(store.authBannedUntil("192.0.2.1", 62.0)) is None
         assert self.wait(store.recordAuthFailure("192.0.2.1", 700.0, 600, 3, 60)) == 1
+
+    def test_auth_attempts_are_counted_before_their_outcome_is_told(self, store):
+        def settle(failed, now=0.0, address="192.0.2.1"):
+            return self.wait(store.settleAuthAttempt(address, now, 600, 3, 60, failed))
+
+        assert settle(False) == 0  # a success records nothing
+        assert [settle(True) for _ in range(3)] == [1, 2, 3]
+        # The limit is reached: whatever the check found, refused, recorded nowhere.
+        assert settle(False, 1.0) is None
+        assert settle(True, 1.0) is None
+        assert self.wait(store.authBannedUntil("192.0.2.1", 1.0)) == 60.0
+        assert settle(False, 1.0, "192.0.2.2") == 0
+        # The ban over, a success is told again (the failures still count).
+        assert settle(False, 60.0) == 3
+        assert settle(True, 601.0) == 1
+
+    def test_dashboard_sessions_end_one_by_one_or_expire(self, store):
+        self.wait(store.startDashboardSession("one", "boss", 100.0, 0.0))
+        self.wait(store.startDashboardSession("two", "boss", 100.0, 0.0))
+        assert self.wait(store.dashboardSessionLive("one", 50.0))
+        self.wait(store.endDashboardSession("one"))
+        assert not self.wait(store.dashboardSessionLive("one", 50.0))
+        assert self.wait(store.dashboardSessionLive("two", 50.0))  # the user's other one
+        assert not self.wait(store.dashboardSessionLive("two", 100.0))  # expired
+        assert not self.wait(store.dashboardSessionLive("never", 50.0))
+        self.wait(store.endDashboardSession("never"))  # ending twice is no error
+        self.wait(store.startDashboardSession("three", "boss", 300.0, 200.0))
+        assert self.wait(store.dashboardSessionLive("three", 250.0))
 
     def test_the_suppression_list(self, store):
         first = self.wait(store.suppress("Reader@Example.ORG", "hard bounce", 10.0, None, QID))
