@@ -92,6 +92,14 @@ class AuthThrottle:
     10 minutes, banned 10 minutes). A success does not erase earlier
     failures. The counting is C{store}'s: with the database, every worker
     process counts the same failures.
+
+    Every attempt is counted before what its password check found is acted
+    on or told (L{settle}), in one step that orders every worker's
+    attempts: however many come at once, no more than C{limit} failures are
+    told before the address is banned, and the attempts after them are
+    refused whatever their password. A right password takes no place, so
+    an application that opens many connections at once from one address
+    is not held up.
     """
 
     clock: object
@@ -104,6 +112,25 @@ class AuthThrottle:
     async def isBanned(self, address: str) -> bool:
         return await self.store.authBannedUntil(address, self.clock.seconds()) is not None
 
+    async def settle(self, address: str, succeeded: bool) -> float | None:
+        """
+        Count an attempt whose password was checked, before acting on what
+        the check found or telling the client. @return: C{None}: refuse it
+        as banned, whatever the check found; else how many seconds to wait
+        before answering (none for a success).
+        """
+        recent = await self.store.settleAuthAttempt(
+            address,
+            self.clock.seconds(),
+            self.window.total_seconds(),
+            self.limit,
+            self.banFor.total_seconds(),
+            not succeeded,
+        )
+        if recent is None:
+            return None
+        return 0.0 if succeeded else self._delay(recent)
+
     async def recordFailure(self, address: str) -> float:
         """Note a failure; return how many seconds to wait before answering it."""
         recent = await self.store.recordAuthFailure(
@@ -113,6 +140,9 @@ class AuthThrottle:
             self.limit,
             self.banFor.total_seconds(),
         )
+        return self._delay(recent)
+
+    def _delay(self, recent: int) -> float:
         if not self.delays:
             return 0.0
         return self.delays[min(recent, len(self.delays)) - 1]

@@ -98,7 +98,14 @@ class AuthCommands:
                 UsernamePassword(user, password), None, ISender
             )
         except UnauthorizedLogin:
-            delay = await self.settings.throttle.recordFailure(self.peer)
+            avatar = None
+        # Counted before anyone acts on it: of any number of connections
+        # trying at once, in whichever workers, no more failures are told
+        # than the limit; those after it are refused, right or wrong alike.
+        delay = await self.settings.throttle.settle(self.peer, avatar is not None)
+        if delay is None:
+            raise SMTPRefusal(R.AUTH_THROTTLED)
+        if avatar is None:
             log.info("{peer} failed AUTH as {user!r}", peer=self.peer, user=user[:100])
             if delay:
                 await deferLater(self.settings.clock, delay, lambda: None)

@@ -65,6 +65,29 @@ class AuthFailureStoreContract:
         assert delays == [2, 4, 8, 15, 15]
         assert self.wait(ensureDeferred(second.isBanned("192.0.2.1")))
 
+    def test_no_more_failures_are_told_than_the_limit_however_many_come_at_once(self, tmp_path):
+        clock = Clock()
+        store = self.makeStore(tmp_path)
+        # Two workers' throttles on one store, 40 attempts at once; the
+        # right password comes last.
+        first, second = AuthThrottle(clock, store=store), AuthThrottle(clock, store=store)
+        pending = [
+            ensureDeferred((first, second)[i % 2].settle("192.0.2.1", succeeded=i == 39))
+            for i in range(40)
+        ]
+        delays = [self.wait(d) for d in pending]
+        assert delays[:5] == [2, 4, 8, 15, 15]
+        assert delays[5:] == [None] * 35  # the right password too
+        assert self.wait(ensureDeferred(first.isBanned("192.0.2.1")))
+
+    def test_right_passwords_at_once_take_no_place(self, tmp_path):
+        clock = Clock()
+        store = self.makeStore(tmp_path)
+        throttle = AuthThrottle(clock, store=store)
+        pending = [ensureDeferred(throttle.settle("192.0.2.1", True)) for _ in range(40)]
+        assert [self.wait(d) for d in pending] == [0.0] * 40
+        assert self.wait(ensureDeferred(throttle.settle("192.0.2.1", False))) == 2
+
 
 class TestMemoryAuthFailures(AuthFailureStoreContract):
     def makeStore(self, tmp_path):
