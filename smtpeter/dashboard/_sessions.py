@@ -1,9 +1,13 @@
 """
-The dashboard's sessions and form tokens, kept in nothing but signed
-cookies: a session is C{NAME.GENERATION.EXPIRY.SIGNATURE} under a key drawn
-from the gateway's secret, so every worker process reads every session and
-a restart logs nobody out. A user's generation goes up when the password is
-reset, which ends every session signed before.
+The dashboard's sessions and form tokens. A session is a signed cookie,
+C{NAME.GENERATION.EXPIRY.ID.SIGNATURE} under a key drawn from the gateway's
+secret, and a row in the database named by its C{ID}
+(L{IDashboardSessionStore<smtpeter.store.IDashboardSessionStore>}): the
+signature says the gateway issued it, the row that it has not ended.
+Logging out deletes the row, so the cookie stops working in every worker
+process and after a restart, while the user's other sessions go on. A
+user's generation goes up when the password is reset, which ends every
+session signed before.
 
 Every form carries a CSRF token: the session's own signature under a
 second purpose, so it needs no storage either. The log-in form, before
@@ -29,6 +33,17 @@ LIFETIME = 12 * 3600
 
 
 @frozen
+class Signed:
+    """What a session cookie says, its signature checked."""
+
+    name: str
+    generation: int
+    #: The session's row in the store.
+    id: str
+    expires: int
+
+
+@frozen
 class Session:
     """Who is logged in, and the token that each of their forms carries."""
 
@@ -50,19 +65,20 @@ class Sessions:
         return hmac.new(self._key, f"{purpose}\0{text}".encode(), hashlib.sha256).hexdigest()
 
     def issue(self, name: str, generation: int) -> str:
-        """A session cookie's value for the user."""
+        """A new session's cookie value for the user (its row is the caller's to store)."""
         encoded = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-        body = f"{encoded}.{generation}.{int(self.clock.seconds() + LIFETIME)}"
+        expires = int(self.clock.seconds() + LIFETIME)
+        body = f"{encoded}.{generation}.{expires}.{secrets.token_hex(16)}"
         return f"{body}.{self._sign('session', body)}"
 
-    def read(self, value: str) -> tuple[str, int] | None:
-        """The user name and generation a cookie's value was issued for, if it is still good."""
+    def read(self, value: str) -> Signed | None:
+        """What a cookie's value was issued for, if it is signed and has not expired."""
         body, _, signature = value.rpartition(".")
         parts = body.split(".")
-        if len(parts) != 3 or not hmac.compare_digest(signature, self._sign("session", body)):
+        if len(parts) != 4 or not hmac.compare_digest(signature, self._sign("session", body)):
             return None
-        encoded, generation, expiry = parts
-        if not generation.isdigit() or not expiry.isdigit():
+        encoded, generation, expiry, id = parts
+        if not generation.isdigit() or not expiry.isdigit() or not id:
             return None
         if int(expiry) <= self.clock.seconds():
             return None
@@ -70,7 +86,7 @@ class Sessions:
             name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return name, int(generation)
+        return Signed(name, int(generation), id, int(expiry))
 
     def csrf(self, cookie: str) -> str:
         """The token every form of the session with this cookie carries."""

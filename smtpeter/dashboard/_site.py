@@ -24,7 +24,7 @@ from ..store._exceptions import Exists, Missing, StoreError
 from ..web._resources import clientAddress
 from ._html import button, document, field, tags
 from ._pages import BadInput, Download, Pages, Redirect, arg
-from ._sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions
+from ._sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions, Signed
 
 log = Logger()
 
@@ -91,6 +91,8 @@ class Dashboard(Resource):
         self.sessions = sessions
         self.throttle = throttle
         self.admin = pages.admin
+        #: Where sessions are kept (an IDashboardSessionStore): the event store.
+        self.store = pages.events
         self.css = _stylesheet()
 
     def render(self, request):
@@ -248,13 +250,23 @@ class Dashboard(Resource):
             max_age=None if maxAge is None else str(maxAge).encode(),
         )
 
-    async def _session(self, request) -> Session | None:
+    async def _signed(self, request) -> tuple[Signed, str] | None:
+        """The request's session cookie, read, and its value; if it is one and has not ended."""
         value = (request.getCookie(SESSION_COOKIE) or b"").decode("latin-1")
-        found = self.sessions.read(value) if value else None
+        signed = self.sessions.read(value) if value else None
+        if signed is None:
+            return None
+        if not await self.store.dashboardSessionLive(signed.id, self.pages.reactor.seconds()):
+            return None  # logged out
+        return signed, value
+
+    async def _session(self, request) -> Session | None:
+        found = await self._signed(request)
         if found is None:
             return None
-        user = await self.admin.adminSession(found[0])
-        if user is None or user["generation"] != found[1]:
+        signed, value = found
+        user = await self.admin.adminSession(signed.name)
+        if user is None or user["generation"] != signed.generation:
             return None
         return Session(user["name"], user["role"], self.sessions.csrf(value))
 
@@ -282,16 +294,21 @@ class Dashboard(Resource):
         if not self.sessions.checkCSRF(cookie, arg(request, "csrf")):
             return self._loginForm(request, next, 403, "The form expired; log in again.")
         address = "dashboard " + clientAddress(request)
-        if await self.throttle.isBanned(address):
+        user = delay = None
+        if not await self.throttle.isBanned(address):
+            user = await self.admin.checkAdmin(arg(request, "name"), arg(request, "password"))
+            # Counted before anyone acts on it: of any number of posts at
+            # once, to whichever worker, no more failures are told than the
+            # limit; those after it are refused, the right password too.
+            delay = await self.throttle.settle(address, user is not None)
+        if delay is None:
             log.warn(
                 "dashboard log-in refused: too many failures from {ip}", ip=clientAddress(request)
             )
             return self._loginForm(
                 request, next, 429, "Too many failed log-ins from your address; wait ten minutes."
             )
-        user = await self.admin.checkAdmin(arg(request, "name"), arg(request, "password"))
         if user is None:
-            delay = await self.throttle.recordFailure(address)
             log.info(
                 "dashboard log-in failed for {name!r} from {ip}",
                 name=arg(request, "name")[:100],
@@ -306,7 +323,12 @@ class Dashboard(Resource):
             role=user["role"],
             ip=clientAddress(request),
         )
-        self._cookie(request, SESSION_COOKIE, self.sessions.issue(user["name"], user["generation"]))
+        cookie = self.sessions.issue(user["name"], user["generation"])
+        signed = self.sessions.read(cookie)
+        await self.store.startDashboardSession(
+            signed.id, signed.name, signed.expires, self.pages.reactor.seconds()
+        )
+        self._cookie(request, SESSION_COOKIE, cookie)
         self._cookie(request, LOGIN_COOKIE, "", maxAge=0)
         return self._redirect(request, next)
 
@@ -336,15 +358,22 @@ class Dashboard(Resource):
         return self._answer(request, code, body)
 
     async def _logout(self, request, method: str) -> None:
-        session = await self._session(request)
-        if session is not None and arg(request, "csrf") != session.csrf:
-            return self._answer(
-                request,
-                403,
-                document(
-                    "Form expired", tags.p("Log out from a page of the dashboard."), session=session
-                ),
-            )
+        found = await self._signed(request)
+        if found is not None:
+            signed, value = found
+            if not self.sessions.checkCSRF(value, arg(request, "csrf")):
+                return self._answer(
+                    request,
+                    403,
+                    document(
+                        "Form expired",
+                        tags.p("Log out from a page of the dashboard."),
+                        session=await self._session(request),
+                    ),
+                )
+            # Ended on the server: the cookie, replayed, is no session anywhere.
+            await self.store.endDashboardSession(signed.id)
+            log.info("dashboard log-out: {name}", name=signed.name)
         self._cookie(request, SESSION_COOKIE, "", maxAge=0)
         return self._redirect(request, "/login")
 

@@ -16,21 +16,31 @@ def sessions(secret: bytes = b"s" * 32) -> Sessions:
 def test_a_session_reads_back_until_it_expires():
     s = sessions()
     cookie = s.issue("boss.with.dots", 3)
-    assert s.read(cookie) == ("boss.with.dots", 3)
+    signed = s.read(cookie)
+    assert (signed.name, signed.generation) == ("boss.with.dots", 3)
+    assert signed.expires == 1_000_000 + LIFETIME
     s.clock.advance(LIFETIME - 1)
-    assert s.read(cookie) == ("boss.with.dots", 3)
+    assert s.read(cookie) == signed
     s.clock.advance(1)
     assert s.read(cookie) is None
+
+
+def test_every_session_names_a_row_of_its_own():
+    s = sessions()
+    one, two = s.read(s.issue("boss", 1)), s.read(s.issue("boss", 1))
+    assert one.id != two.id and len(one.id) == 32
 
 
 def test_a_changed_or_foreign_cookie_is_no_session():
     s = sessions()
     cookie = s.issue("viewer", 1)
-    name, generation, expiry, signature = cookie.split(".")
+    name, generation, expiry, id, signature = cookie.split(".")
     for forged in (
-        f"{name}.{generation}.{int(expiry) + 3600}.{signature}",
-        f"{name}.2.{expiry}.{signature}",
-        f"Ym9zcw.{generation}.{expiry}.{signature}",  # "boss"
+        f"{name}.{generation}.{int(expiry) + 3600}.{id}.{signature}",
+        f"{name}.2.{expiry}.{id}.{signature}",
+        f"Ym9zcw.{generation}.{expiry}.{id}.{signature}",  # "boss"
+        f"{name}.{generation}.{expiry}.{'0' * 32}.{signature}",  # another session's row
+        f"{name}.{generation}.{expiry}.{signature}",  # as cookies were before rows
         cookie[:-1] + ("0" if cookie[-1] != "0" else "1"),
         "",
         "a.b",
