@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
@@ -70,6 +70,30 @@ ROUTES = [
     ("GET", "links", "links", "page"),
 ]
 _ROUTES = [(m, re.compile(p + r"/?\Z"), view, needs) for m, p, view, needs in ROUTES]
+#: Where a log-in may send the browser: a path on this site, in printable
+#: ASCII without backslashes (a browser reads C{/\\host} and C{/<tab>/host}
+#: as another host, and C{//host} is one).
+_SAME_SITE = re.compile(r"/(?![/\\])[!-\[\]-~]*\Z")
+
+
+def sameSitePath(next: str) -> str:
+    """C{next} if it is a path on this site that no browser reads as another site's, else C{/}."""
+    return next if _SAME_SITE.match(next) else "/"
+
+
+def formFields(request) -> dict[bytes, list[bytes]]:
+    """
+    A POST's form fields, from its body only: Twisted's C{request.args}
+    mixes in the query string, where a link on another site can put a
+    field (the CSRF token among them).
+    """
+    kind = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if kind != b"application/x-www-form-urlencoded" or request.content is None:
+        return {}
+    request.content.seek(0)
+    body = request.content.read()
+    request.content.seek(0)
+    return parse_qs(body, keep_blank_values=True)
 
 
 class Refused(Exception):
@@ -128,6 +152,8 @@ class Dashboard(Resource):
         parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath]
         where = "/".join(parts)
         method = "GET" if request.method == b"HEAD" else request.method.decode("latin-1")
+        if method == "POST":
+            request.args = formFields(request)
         if where == "static/dashboard.css" and method == "GET":
             request.setHeader(b"cache-control", b"max-age=3600")
             return self._answer(request, 200, self.css, b"text/css; charset=utf-8")
@@ -283,9 +309,7 @@ class Dashboard(Resource):
     # Logging in and out ---------------------------------------------------------------
 
     async def _login(self, request, method: str) -> None:
-        next = arg(request, "next")
-        if not next.startswith("/") or next.startswith("//") or "\\" in next:
-            next = "/"
+        next = sameSitePath(arg(request, "next"))
         if method == "GET":
             if await self._session(request) is not None:
                 return self._redirect(request, next)
