@@ -18,9 +18,10 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET
 
 from ..store._exceptions import Exists, Missing, StoreError
+from ..web import BoundedSite
 from ..web._resources import clientAddress
 from ._html import button, document, field, tags
 from ._pages import BadInput, Download, Pages, Redirect, arg
@@ -402,8 +403,13 @@ class Dashboard(Resource):
         return self._redirect(request, "/login")
 
 
-class DashboardSite(Site):
-    displayTracebacks = False
+class DashboardSite(BoundedSite):
+    """Forms are small: a body is 64 KiB at most, refused before it is read."""
+
+    maxBody = 64 * 1024
+
+    def refusal(self, code: int, message: str) -> tuple[bytes, bytes]:
+        return b"text/plain; charset=utf-8", message.encode() + b"\n"
 
 
 def makeDashboard(pages: Pages, sessions: Sessions, throttle) -> DashboardSite:
