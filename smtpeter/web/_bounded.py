@@ -11,6 +11,10 @@ may refuse on what the headers say (the API: C{401} without a token). A
 body that grows past the ceiling as it streams (chunked) is answered
 C{413} when it does. A refusal closes the connection, so that the rest of
 the body is never read.
+
+The channel is Twisted's HTTP/1.x one, on purpose: Twisted's default
+protocol would speak HTTP/2 over TLS where the C{h2} package is installed,
+and its streams take bodies past this channel.
 """
 
 from __future__ import annotations
