@@ -4,16 +4,32 @@ Submission benchmark: N concurrent clients, each making connections one
 after another (STARTTLS + AUTH each time) and sending M messages of S KB on
 each, with PIPELINING, against the real gateway (twistd smtpeter with
 --workers 1 and with one worker per CPU, relaying to Postfix's smtp-sink)
-and, in the same run, a loopback Postfix relaying to the same sink.
+and, in the same run, the reference Postfix (../shared/tools/reference-postfix)
+relaying to the same sink, both with a certificate of the same key type
+(--key: ECDSA P-256 by default, as the gateway generates; checked on the
+wire before measuring).
+
+A workload is PER@CLIENTS: 1@100 is 100 clients sending one message per
+connection. Messages are distinct by default (their own Message-ID and
+subject, and random text at the end of every body line); the mailing
+workload sends byte-identical messages, 50 per connection from 20 clients
+(byte-identical messages cost the gateway about 5% less).
 
 Prints, per target and workload: accepted msgs/s (submission only),
 end-to-end msgs/s (from the first connection until the sink has counted
-every message), p50/p99 latency from the final dot to the 250, and the CPU
-milliseconds per message of the target's whole process tree (for Postfix:
-master, smtpd, cleanup, qmgr, smtp, including exited ones); then each
-gateway's ratios to Postfix.
+every message), p50/p99 latency from the final dot to the 250, p50/p99 of
+whole sessions (connect to QUIT's answer), and the CPU milliseconds per
+message of the target's whole process tree (for Postfix: master, smtpd,
+cleanup, qmgr, smtp, including exited ones); then the medians of the
+rounds with each gateway's ratios to Postfix.
 
-    python bench/submit.py --clients 20 --messages 1000 --per-connection 1,50
+The issue's table (one message per connection at 20 and 100 clients, 50
+per connection, the mailing), beside the reference Postfix, ECDSA P-256:
+
+    python bench/submit.py --workers 2 --key ec --rounds 3 --messages 3000
+
+(the defaults: --workloads 1@20,1@100,50@20,mailing). Every run waits
+until the sink has every message before the next begins.
 
 Needs Debian's postfix (for smtp-sink and the reference instance) with a
 system configuration for the reference tool to copy: if /etc/postfix/main.cf
@@ -21,10 +37,15 @@ is missing, copy /usr/share/postfix/main.cf.debian there (and master.cf.dist
 as master.cf, and dynamicmaps.cf).
 The reference Postfix does not offer AUTH (it has no SASL server set up);
 it gets STARTTLS and the same messages, so it does slightly less work.
+Every client connects from 127.0.0.1, which Postfix does not limit (it is
+in its mynetworks); the gateway is started with a --max-connections-per-ip
+above any client count for the same reason.
 
 The load generator runs here too, on the CPUs its target uses: its own CPU
 per message is printed ("client"), as what it takes from a target that is
-short of CPU. It verifies no certificate, and so loads none.
+short of CPU. At 100 clients one process of it is busy all the time on 2
+CPUs; --client-processes spreads the clients over more. It verifies no
+certificate, and so loads none.
 """
 
 from __future__ import annotations
@@ -32,7 +53,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
+import datetime
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -47,7 +71,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REFERENCE_TOOL = HERE.parent.parent / "shared" / "tools" / "reference-postfix"
+#: The reference Postfix tool: in shared/tools beside the checkout, or beside any folder above it.
+REFERENCE_TOOL = next(
+    (
+        folder / "shared" / "tools" / "reference-postfix"
+        for folder in HERE.parents
+        if (folder / "shared" / "tools" / "reference-postfix").exists()
+    ),
+    HERE.parent.parent / "shared" / "tools" / "reference-postfix",
+)
 
 
 def freePort() -> int:
@@ -110,7 +142,9 @@ CLIENT_TLS.check_hostname = False
 CLIENT_TLS.verify_mode = ssl.CERT_NONE
 
 
-async def session(port, user, password, messages, body, latencies, counts, starttls=True):
+async def session(port, user, password, messages, source, results, starttls=True):
+    """One connection: C{messages} messages taken from C{source}; timings into C{results}."""
+    began = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await reply(reader)
     writer.write(b"EHLO bench.test\r\n")
@@ -133,44 +167,136 @@ async def session(port, user, password, messages, body, latencies, counts, start
             code, text = await reply(reader)
             if code != expected:
                 raise SystemExit(f"unexpected reply: {text}")
-        writer.write(body)
+        writer.write(source.next())
         await writer.drain()
         started = time.perf_counter()
         code, text = await reply(reader)
-        latencies.append(time.perf_counter() - started)
+        results.latencies.append(time.perf_counter() - started)
         if code == 250:
-            counts["accepted"] += 1
+            results.accepted += 1
     writer.write(b"QUIT\r\n")
     await reply(reader)
     writer.close()
+    results.sessions.append(time.perf_counter() - began)
 
 
-async def client(
-    port, user, password, connections, messages, body, latencies, counts, starttls=True
-):
+async def client(port, user, password, connections, messages, source, results, starttls=True):
     """One client: C{connections} connections one after the other, C{messages} each."""
     for _ in range(connections):
-        await session(port, user, password, messages, body, latencies, counts, starttls)
+        await session(port, user, password, messages, source, results, starttls)
+
+
+#: The text of every message's body; a distinct message varies the end of each line.
+LINE = b"The quick brown fox jumps over the lazy dog, 0123456789 abcdefghij ABCDEFGHIJ.\r\n"
+HEADER = b"From: bench@example.com\r\nTo: sink@example.org\r\n"
 
 
 def makeBody(sizeKB: int) -> bytes:
-    line = b"The quick brown fox jumps over the lazy dog, 0123456789 abcdefghij ABCDEFGHIJ.\r\n"
-    header = b"From: bench@example.com\r\nTo: sink@example.org\r\nSubject: benchmark\r\n\r\n"
-    lines = max(1, (sizeKB * 1024 - len(header)) // len(line))
-    return header + line * lines + b".\r\n"
+    """One message of C{sizeKB} KB, the same bytes every time (with its final dot)."""
+    header = HEADER + b"Subject: benchmark\r\n\r\n"
+    lines = max(1, (sizeKB * 1024 - len(header)) // len(LINE))
+    return header + LINE * lines + b".\r\n"
 
 
-async def load(port, user, password, clients, connections, messages, body):
-    latencies: list[float] = []
-    counts = {"accepted": 0}
-    started = time.perf_counter()
+class Messages:
+    """
+    What one load generator sends: distinct messages (by default), each
+    with its own Message-ID and subject and 20 random characters at the end
+    of every line of its body, as a stream of different mails is; or, for
+    the mailing workload, the same bytes every time (byte-identical messages
+    cost the gateway about 5% less).
+    """
+
+    def __init__(self, sizeKB: int, identical: bool = False) -> None:
+        self.identical = identical
+        self.same = makeBody(sizeKB)
+        self.lines = max(1, (sizeKB * 1024 - len(HEADER) - 80) // len(LINE))
+        self.stem = LINE[:-22] + b" "
+        self.prefix = f"{os.getpid()}.{time.monotonic_ns()}".encode()
+        self.sent = 0
+
+    def next(self) -> bytes:
+        if self.identical:
+            return self.same
+        self.sent += 1
+        noise = os.urandom(10 * self.lines).hex().encode()
+        header = b"%sMessage-ID: <%s.%d@bench.test>\r\nSubject: benchmark %d\r\n\r\n" % (
+            HEADER,
+            self.prefix,
+            self.sent,
+            self.sent,
+        )
+        stem = self.stem
+        body = b"".join(stem + noise[20 * i : 20 * i + 20] + b"\r\n" for i in range(self.lines))
+        return header + body + b".\r\n"
+
+
+class Results:
+    """What the clients of one load generator saw."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.sessions: list[float] = []
+        self.accepted = 0
+
+
+async def _load(port, user, password, clients, connections, messages, sizeKB, identical):
+    source = Messages(sizeKB, identical)
+    results = Results()
     await asyncio.gather(
         *(
-            client(port, user, password, connections, messages, body, latencies, counts)
+            client(port, user, password, connections, messages, source, results)
             for _ in range(clients)
         )
     )
-    return time.perf_counter() - started, latencies, counts["accepted"]
+    return results
+
+
+def _loadProcess(arguments, pipe) -> None:
+    """One load-generating process (see L{load}): its results and CPU seconds, sent on C{pipe}."""
+    results = asyncio.run(_load(*arguments))
+    pipe.send((results.latencies, results.sessions, results.accepted, time.process_time()))
+    pipe.close()
+
+
+def load(
+    port, user, password, clients, connections, messages, sizeKB, identical=False, processes=1
+):
+    """
+    C{clients} clients, spread over C{processes} load-generating processes
+    (one: this one). @return: (seconds, Results, client CPU seconds).
+    """
+    if processes <= 1:
+        started = time.perf_counter()
+        cpuBefore = time.process_time()
+        results = asyncio.run(
+            _load(port, user, password, clients, connections, messages, sizeKB, identical)
+        )
+        return time.perf_counter() - started, results, time.process_time() - cpuBefore
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    children = []
+    started = time.perf_counter()
+    for n in filter(None, shares):
+        mine, theirs = context.Pipe(duplex=False)
+        arguments = (port, user, password, n, connections, messages, sizeKB, identical)
+        process = context.Process(target=_loadProcess, args=(arguments, theirs))
+        process.start()
+        theirs.close()
+        children.append((process, mine))
+    results = Results()
+    cpu = 0.0
+    for process, pipe in children:
+        try:
+            latencies, sessions, accepted, seconds = pipe.recv()
+        except EOFError:
+            raise SystemExit("a load-generating process failed (its error is above)") from None
+        process.join()
+        results.latencies += latencies
+        results.sessions += sessions
+        results.accepted += accepted
+        cpu += seconds
+    return time.perf_counter() - started, results, cpu
 
 
 def _ticks(pid: int, children: bool) -> int:
@@ -196,21 +322,71 @@ def cpuSeconds(root: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def measure(name, port, user, password, sink, args, workload, root) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """C{clients} concurrent clients sending C{perConnection} messages on each connection."""
+
+    clients: int
+    perConnection: int
+    #: Byte-identical messages (the mailing workload), not distinct ones.
+    identical: bool = False
+
+    @property
+    def name(self) -> str:
+        return "mailing" if self.identical else f"{self.perConnection}/conn@{self.clients}"
+
+    @classmethod
+    def parse(cls, text: str) -> Workload:
+        """C{PER@CLIENTS} (say C{1@100}), C{PER@CLIENTS:same}, or C{mailing}."""
+        if text == "mailing":
+            return MAILING
+        spec, _, same = text.partition(":")
+        per, _, clients = spec.partition("@")
+        try:
+            if same not in ("", "same"):
+                raise ValueError
+            return cls(int(clients), int(per), same == "same")
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: a workload is PER@CLIENTS (1@100: 100 clients, one message"
+                " per connection), PER@CLIENTS:same (byte-identical messages) or mailing"
+            ) from None
+
+
+#: A mailing: the same message, submitted 50 per connection by 20 clients.
+MAILING = Workload(20, 50, identical=True)
+#: The issue's table: one message per connection at 20 and 100 clients, 50 per
+#: connection, and the mailing.
+DEFAULT_WORKLOADS = "1@20,1@100,50@20,mailing"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(fraction * (len(ordered) - 1))]
+
+
+def measure(name, port, user, password, sink, args, workload: Workload, root) -> dict:
     """
-    Run C{workload} (clients, connections per client, messages per
-    connection) against one target; C{root} is the pid whose process tree
+    Run C{workload} (C{args.messages} messages, rounded to whole
+    connections) against one target; C{root} is the pid whose process tree
     does the target's work (for CPU per message).
     """
-    clients, connections, messages = workload
-    body = makeBody(args.size)
+    clients, messages = workload.clients, workload.perConnection
+    connections = max(1, args.messages // (clients * messages))
     before = sink.count()
     total = clients * connections * messages
     cpuBefore = cpuSeconds(root) if root else 0.0
-    clientBefore = time.process_time()
     started = time.perf_counter()
-    elapsed, latencies, accepted = asyncio.run(
-        load(port, user, password, clients, connections, messages, body)
+    elapsed, results, clientCPU = load(
+        port,
+        user,
+        password,
+        clients,
+        connections,
+        messages,
+        args.size,
+        workload.identical,
+        args.client_processes,
     )
     deadline = time.monotonic() + 300
     while sink.count() - before < total and time.monotonic() < deadline:
@@ -218,25 +394,27 @@ def measure(name, port, user, password, sink, args, workload, root) -> dict:
     endToEnd = time.perf_counter() - started
     delivered = sink.count() - before
     cpu = cpuSeconds(root) - cpuBefore if root else 0.0
-    clientCPU = time.process_time() - clientBefore
-    latencies.sort()
+    accepted = results.accepted
     result = {
         "target": name,
-        "workload": f"{messages}/conn",
+        "workload": workload.name,
         "messages": total,
         "accepted": accepted,
         "delivered": delivered,
         "accepted_per_s": round(accepted / elapsed, 1),
-        "p50_ms": round(1000 * statistics.median(latencies), 2),
-        "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
+        "p50_ms": round(1000 * percentile(results.latencies, 0.5), 2),
+        "p99_ms": round(1000 * percentile(results.latencies, 0.99), 2),
+        "session_p50_ms": round(1000 * percentile(results.sessions, 0.5), 1),
+        "session_p99_ms": round(1000 * percentile(results.sessions, 0.99), 1),
         "end_to_end_per_s": round(delivered / endToEnd, 1),
         "cpu_ms_per_msg": round(1000 * cpu / max(1, delivered), 2),
         "client_cpu_ms_per_msg": round(1000 * clientCPU / max(1, total), 2),
     }
     print(
-        f"{name:>18} {result['workload']:>8}: accepted {result['accepted_per_s']:7.1f}/s"
-        f"  end-to-end {result['end_to_end_per_s']:7.1f}/s"
-        f"  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:7.2f} ms"
+        f"{name:>15} {result['workload']:>10}: accepted {result['accepted_per_s']:6.1f}/s"
+        f"  end-to-end {result['end_to_end_per_s']:6.1f}/s"
+        f"  p50/p99 {result['p50_ms']:5.1f}/{result['p99_ms']:6.1f} ms"
+        f"  session {result['session_p50_ms']:5.0f}/{result['session_p99_ms']:5.0f} ms"
         f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg"
         f" (client {result['client_cpu_ms_per_msg']:.2f})"
         f"  ({delivered}/{total} delivered)",
@@ -268,6 +446,8 @@ def launchGateway(
             "--http",
             f"tcp:{http}:interface=127.0.0.1",
             *(() if "--dashboard" in extra else ("--dashboard", "none")),
+            # Every client connects from 127.0.0.1: the default limit (50) would refuse some.
+            *(() if "--max-connections-per-ip" in extra else ("--max-connections-per-ip", "10000")),
             "--relay",
             f"127.0.0.1:{relayPort}",
             "--relay-tls",
@@ -323,27 +503,116 @@ def medians(results: list[dict]) -> list[dict]:
     return merged
 
 
+def makeCertificate(workdir: Path, key: str) -> tuple[str, ...]:
+    """
+    A self-signed certificate for the gateway whose key is of the type the
+    reference Postfix gets (C{ec}: ECDSA P-256; C{rsa}: RSA-2048), as the
+    gateway options that use it.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    private = (
+        ec.generate_private_key(ec.SECP256R1())
+        if key == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gw.bench")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(private, hashes.SHA256())
+    )
+    certPath, keyPath = workdir / f"cert-{key}.pem", workdir / f"key-{key}.pem"
+    certPath.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    keyPath.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ("--tls-cert", str(certPath), "--tls-key", str(keyPath))
+
+
+async def _serverKey(port: int) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await reply(reader)
+    writer.write(b"EHLO bench.test\r\n")
+    await reply(reader)
+    writer.write(b"STARTTLS\r\n")
+    await reply(reader)
+    await writer.start_tls(CLIENT_TLS)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.write(b"QUIT\r\n")
+    await reply(reader)
+    writer.close()
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    public = x509.load_der_x509_certificate(der).public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return f"ECDSA {public.curve.name}"
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"RSA-{public.key_size}"
+    return type(public).__name__
+
+
+def serverKey(port: int) -> str:
+    """The key type of the certificate the server at C{port} offers after STARTTLS."""
+    return asyncio.run(_serverKey(port))
+
+
 def postfixMaster(instance: str) -> int:
     return int(Path(instance, "spool", "pid", "master.pid").read_text().split()[0])
+
+
+def workloadsFrom(args) -> list[Workload]:
+    """The workloads asked for: --workloads, or the older --clients and --per-connection."""
+    if args.clients is None and args.per_connection is None:
+        return [Workload.parse(w) for w in args.workloads.split(",")]
+    clients = args.clients or 20
+    perConnection = (args.per_connection or "1,50").split(",")
+    return [Workload.parse(f"{p}@{clients}") for p in perConnection]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
     parser.add_argument(
-        "--messages",
+        "--workloads",
+        default=DEFAULT_WORKLOADS,
+        help="comma-separated: PER@CLIENTS (messages per connection, concurrent clients),"
+        " PER@CLIENTS:same (byte-identical messages), mailing (50@20:same)"
+        f" [default: {DEFAULT_WORKLOADS}]",
+    )
+    parser.add_argument(
+        "--clients",
         type=int,
-        default=1000,
-        help="messages per target and workload (rounded to whole connections)",
+        help="instead of --workloads: this many clients for each of --per-connection",
     )
     parser.add_argument(
         "--per-connection",
-        default="1,50",
-        help="workloads: messages per connection, comma-separated [default: 1,50]",
+        help="instead of --workloads: messages per connection, comma-separated"
+        " (with --clients, 20 if not given)",
     )
-    parser.add_argument("--size", type=int, default=10, help="message size in KB")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=2000,
+        help="messages per target, workload and round (rounded to whole connections)"
+        " [default: 2000]",
+    )
+    parser.add_argument("--size", type=int, default=10, help="message size in KB [default: 10]")
     parser.add_argument(
         "--workers",
         default=f"1,{os.cpu_count()}",
@@ -355,13 +624,28 @@ def main() -> None:
         default=3,
         help="measure every target this many times, in turn, and compare medians [default: 3]",
     )
+    parser.add_argument(
+        "--key",
+        choices=("ec", "rsa"),
+        default="ec",
+        help="the certificate key of both servers: ECDSA P-256 or RSA-2048 [default: ec]",
+    )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=1,
+        help="load-generating processes the clients are spread over [default: 1]",
+    )
     parser.add_argument("--no-postfix", action="store_true", help="measure the gateway only")
     parser.add_argument(
         "--reference-tool", default=str(REFERENCE_TOOL), help="path of the reference-postfix tool"
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
-    perConnection = [int(n) for n in args.per_connection.split(",")]
+    try:
+        workloads = workloadsFrom(args)
+    except argparse.ArgumentTypeError as e:
+        parser.error(str(e))
     workerCounts = sorted({int(n) for n in args.workers.split(",")})
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-submit-"))
@@ -371,12 +655,15 @@ def main() -> None:
     results = []
     try:
         print(
-            f"{args.clients} clients, {args.size} KB messages, STARTTLS (+ AUTH at the gateway);"
-            f" {os.cpu_count()} CPUs; Python {sys.version.split()[0]}",
+            f"{args.size} KB messages, distinct unless said, STARTTLS (+ AUTH at the gateway),"
+            f" {args.key} certificates; {os.cpu_count()} CPUs; Python {sys.version.split()[0]};"
+            f" load from {args.client_processes} process(es)",
             flush=True,
         )
+        certificate = makeCertificate(workdir, args.key)
         for workers in workerCounts:
-            gateways[workers] = startGateway(sink, workdir, workers)
+            gateways[workers] = startGateway(sink, workdir, workers, certificate)
+        keys = {f"smtpeter -w {w}": serverKey(port) for w, (_, port, _) in gateways.items()}
         if not args.no_postfix:
             pport = freePort()
             out = subprocess.run(
@@ -389,6 +676,8 @@ def main() -> None:
                     "--relay",
                     str(sink.port),
                     "--tls",
+                    "--key",
+                    args.key,
                 ],
                 check=True,
                 capture_output=True,
@@ -396,43 +685,30 @@ def main() -> None:
             )
             postfixDir = out.stdout.strip().splitlines()[-1]
             waitFor(pport)
-        for perConn in perConnection:
-            connections = max(1, args.messages // (args.clients * perConn))
-            workload = (args.clients, connections, perConn)
-            warmUp = (2, 1, min(perConn, 5))
+            keys["postfix"] = serverKey(pport)
+        print("certificates: " + ", ".join(f"{t} {k}" for t, k in keys.items()), flush=True)
+        if len(set(keys.values())) > 1:
+            raise SystemExit("the servers' certificates have different key types: not comparable")
+        for workload in workloads:
+            warmUp = Workload(min(workload.clients, 10), min(workload.perConnection, 5))
+            warmUpArgs = argparse.Namespace(**{**vars(args), "messages": 1, "client_processes": 1})
             # Every target in turn, round after round: a minute when this
             # host is slow then falls on all of them alike.
             for _ in range(args.rounds):
                 for workers, (process, port, password) in gateways.items():
                     name = f"smtpeter -w {workers}"
-                    measure("warm-up", port, "bench", password, sink, args, warmUp, None)
+                    measure("warm-up", port, "bench", password, sink, warmUpArgs, warmUp, None)
                     results.append(
                         measure(name, port, "bench", password, sink, args, workload, process.pid)
                     )
                 if postfixDir:
                     master = postfixMaster(postfixDir)
-                    measure("warm-up", pport, None, None, sink, args, warmUp, None)
+                    measure("warm-up", pport, None, None, sink, warmUpArgs, warmUp, None)
                     results.append(
                         measure("postfix", pport, None, None, sink, args, workload, master)
                     )
         if postfixDir:
-            print(
-                f"\nmedians of {args.rounds} rounds, as ratios to Postfix"
-                " (accepted/s, end-to-end/s; p99 ms: lower is better)"
-            )
-            for perConn in perConnection:
-                same = medians([r for r in results if r["workload"] == f"{perConn}/conn"])
-                ref = next(r for r in same if r["target"] == "postfix")
-                for r in same:
-                    print(
-                        f"{r['target']:>18} {r['workload']:>8}:"
-                        f" accepted {r['accepted_per_s']:7.1f}/s"
-                        f" ({r['accepted_per_s'] / ref['accepted_per_s']:.2f}x)"
-                        f"  end-to-end {r['end_to_end_per_s']:7.1f}/s"
-                        f" ({r['end_to_end_per_s'] / ref['end_to_end_per_s']:.2f}x)"
-                        f"  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
-                        f"  CPU {r['cpu_ms_per_msg']:.2f} ms/msg"
-                    )
+            summarize(results, workloads, args.rounds)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     finally:
@@ -445,6 +721,32 @@ def main() -> None:
             )
         sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def summarize(results: list[dict], workloads: list[Workload], rounds: int) -> None:
+    """The medians of the rounds, per workload and target, and each gateway's ratios to Postfix."""
+    print(
+        f"\nmedians of {rounds} rounds; ratios to Postfix: rates (higher is better),"
+        " p99 and CPU per message (lower is better)"
+    )
+    for workload in workloads:
+        same = medians([r for r in results if r["workload"] == workload.name])
+        ref = next(r for r in same if r["target"] == "postfix")
+        for r in same:
+            print(
+                f"{r['target']:>15} {r['workload']:>10}:"
+                f" accepted {r['accepted_per_s']:6.1f}/s"
+                f" ({r['accepted_per_s'] / ref['accepted_per_s']:.2f}x)"
+                f"  end-to-end {r['end_to_end_per_s']:6.1f}/s"
+                f" ({r['end_to_end_per_s'] / ref['end_to_end_per_s']:.2f}x)"
+                f"  p50/p99 {r['p50_ms']:5.1f}/{r['p99_ms']:6.1f} ms"
+                f" ({r['p99_ms'] / ref['p99_ms']:.2f}x)"
+                f"  session p99 {r['session_p99_ms']:5.0f} ms"
+                f" ({r['session_p99_ms'] / ref['session_p99_ms']:.2f}x)"
+                f"  CPU {r['cpu_ms_per_msg']:.2f} ms/msg"
+                f" ({r['cpu_ms_per_msg'] / ref['cpu_ms_per_msg']:.2f}x)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
