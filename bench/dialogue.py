@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from submit import Sink, client, cpuSeconds, makeBody, startGateway
+from submit import Messages, Results, Sink, client, cpuSeconds, startGateway
 
 #: Each dialogue as submit.session's arguments: STARTTLS, AUTH, messages.
 DIALOGUES = {
@@ -37,18 +37,18 @@ DIALOGUES = {
 }
 
 
-async def load(port: int, dialogue: str, password: str, body: bytes, clients: int, n: int):
+async def load(port: int, dialogue: str, password: str, source: Messages, clients: int, n: int):
     starttls, auth, messages = DIALOGUES[dialogue]
     user = "bench" if auth else None
-    counts = {"accepted": 0}
+    results = Results()
     await asyncio.gather(
         *(
-            client(port, user, password, n // clients, messages, body, [], counts, starttls)
+            client(port, user, password, n // clients, messages, source, results, starttls)
             for _ in range(clients)
         )
     )
-    if counts["accepted"] != n * messages:
-        raise SystemExit(f"only {counts['accepted']} of {n * messages} messages were accepted")
+    if results.accepted != n * messages:
+        raise SystemExit(f"only {results.accepted} of {n * messages} messages were accepted")
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
     sink = Sink()
     work = Path(tempfile.mkdtemp(prefix="bench-dialogue-"))
     process, port, password = startGateway(sink, work, args.workers)
-    body = makeBody(args.size)
+    source = Messages(args.size)
     total = args.connections - args.connections % args.clients
     print(
         f"--workers {args.workers}, {args.clients} clients, {total} connections per dialogue;"
@@ -72,14 +72,14 @@ def main() -> None:
         flush=True,
     )
     try:
-        asyncio.run(load(port, "message", password, body, args.clients, args.clients))  # warm-up
+        asyncio.run(load(port, "message", password, source, args.clients, args.clients))  # warm-up
         for _ in range(args.rounds):
             costs = {}
             for dialogue in DIALOGUES:
                 before, clientBefore = cpuSeconds(process.pid), time.process_time()
                 delivered = sink.count()
                 started = time.perf_counter()
-                asyncio.run(load(port, dialogue, password, body, args.clients, total))
+                asyncio.run(load(port, dialogue, password, source, args.clients, total))
                 elapsed = time.perf_counter() - started
                 if dialogue == "message":  # its cost includes relaying it
                     deadline = time.monotonic() + 120
