@@ -32,6 +32,7 @@ from twisted.logger import Logger, globalLogPublisher
 from ._balance import ABSENT, LoadBoard
 from ._datadir import StartError, prepareDataDirectory
 from ._worklog import decodeLine, workerSystem
+from ._writethrough import withBacklog
 from .config import LISTENERS, Config
 
 log = Logger()
@@ -162,7 +163,8 @@ class Supervisor(Service):
         # accepts; the workers do.
         factory = Factory()
         factory.noisy = False
-        serverFromString(self.reactor, description).listen(factory).addBoth(found.append)
+        endpoint = serverFromString(self.reactor, withBacklog(description))
+        endpoint.listen(factory).addBoth(found.append)
         [port] = found
         if not hasattr(port, "fileno"):
             port.raiseException()

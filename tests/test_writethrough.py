@@ -26,7 +26,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from smtpeter._service import SharedPort
-from smtpeter._writethrough import WriteThroughEndpoint, listeningEndpoint
+from smtpeter._writethrough import (
+    LISTEN_BACKLOG,
+    WriteThroughEndpoint,
+    listeningEndpoint,
+    withBacklog,
+)
 from smtpeter.delivery._client import SMTPClientProtocol
 from smtpeter.smtp._tls import generateSelfSigned, loadServerOptions
 
@@ -421,3 +426,22 @@ def test_a_connection_closed_in_a_read_with_nothing_left_to_send_ends_in_that_re
         assert protocol.lost.check(ConnectionDone)
     finally:
         accepted.close()
+
+
+def test_a_listener_holds_LISTEN_BACKLOG_connections_unless_its_description_says():
+    assert withBacklog("tcp:25:interface=127.0.0.1") == (
+        f"tcp:25:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"
+    )
+    assert withBacklog("ssl:465:privateKey=a\\:b.pem") == (
+        f"ssl:465:privateKey=a\\:b.pem:backlog={LISTEN_BACKLOG}"
+    )
+    assert withBacklog("unix:/run/smtpeter.sock").endswith(f":backlog={LISTEN_BACKLOG}")
+    assert withBacklog("tcp:25:backlog=5") == "tcp:25:backlog=5"
+    # An endpoint type that takes no backlog is left as it is.
+    assert withBacklog("systemd:domain=INET:index=0") == "systemd:domain=INET:index=0"
+
+
+def test_a_listening_endpoint_listens_with_LISTEN_BACKLOG():
+    endpoint = listeningEndpoint(MemoryReactor(), "tcp:0:interface=127.0.0.1")
+    assert endpoint.endpoint._backlog == LISTEN_BACKLOG
+    assert listeningEndpoint(MemoryReactor(), "tcp:0:backlog=7").endpoint._backlog == 7

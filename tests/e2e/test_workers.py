@@ -2,17 +2,21 @@
 The worker processes of `twistd smtpeter --workers N`: a worker killed with
 SIGKILL under load is replaced and loses nothing; what the CLI changes and
 what the AUTH throttle counts hold in every worker; a worker well ahead of
-another leaves it new connections; a gateway whose workers cannot start
+another leaves it new connections; a burst of connections waits in the
+listen queue however many come at once; a gateway whose workers cannot start
 says so and exits 1.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import select
 import signal
 import smtplib
+import socket
 import subprocess
 import time
 
@@ -322,3 +326,49 @@ def test_each_workers_lines_reach_the_log_once_and_whole(makeGateway, sink):
     assert sorted(delivered) == sorted(qid for _, qid in queued)
     stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[")
     assert all(stamp.match(line) or line.startswith("\t") for line in log.splitlines() if line)
+
+
+#: More clients connecting at once than Twisted's default backlog (50) holds.
+BURST = 200
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_burst_of_connections_waits_in_the_listen_queue_not_for_a_syn_retry(
+    makeGateway, sink, workers
+):
+    gateway = makeGateway(sink, "--workers", workers, "--max-connections-per-ip", "1000")
+    gateway.waitForLog("ready")
+    serving = gateway.workerPids() or [gateway.process.pid]
+    clients = []
+    try:
+        # Nothing accepts while the processes are stopped: every connection
+        # must wait in the kernel's queue. With room for only 50, the kernel
+        # dropped the others' SYNs, and each client tried again a second later.
+        for pid in serving:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            for _ in range(BURST):
+                client = socket.socket()
+                client.setblocking(False)
+                assert client.connect_ex(("127.0.0.1", gateway.smtpPort)) in (0, errno.EINPROGRESS)
+                clients.append(client)
+            waiting = set(clients)
+            deadline = time.monotonic() + 0.8  # less than the first SYN retry (1 s)
+            while waiting and time.monotonic() < deadline:
+                _, writable, _ = select.select([], list(waiting), [], 0.05)
+                waiting -= set(writable)
+            connected = [c for c in clients if c not in waiting]
+            assert all(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in connected)
+            assert len(connected) == BURST
+        finally:
+            for pid in serving:
+                os.kill(pid, signal.SIGCONT)
+        # And once they run, every one is greeted.
+        for client in clients:
+            client.setblocking(True)
+            client.settimeout(30)
+            assert client.recv(4).startswith(b"220")
+    finally:
+        for client in clients:
+            client.close()
