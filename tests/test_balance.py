@@ -7,7 +7,7 @@ import os
 import pytest
 from twisted.internet.task import Clock
 
-from smtpeter._balance import ABSENT, HOLD_LIMIT, SLACK, Balance, LoadBoard
+from smtpeter._balance import ABSENT, HOLD_LIMIT, SHARE, SLACK, Balance, LoadBoard
 
 
 @pytest.fixture
@@ -96,6 +96,22 @@ def test_a_hold_ends_when_the_others_catch_up(board):
     assert balance.holdBack()  # a new hold: it began when it was asked again
     clock.advance(HOLD_LIMIT / 2)
     assert balance.holdBack()
+
+
+def test_among_many_connections_a_worker_holds_back_once_an_eighth_ahead(board):
+    balance = Balance(board, 1, Clock())
+    board.publish(2, 48)
+    board.publish(3, 60)
+    for _ in range(48 + 48 // SHARE - 1):
+        balance.opened()
+    assert not balance.ahead() and not balance.holdBack()  # 53 against 48: noise
+    balance.opened()
+    assert balance.ahead() and balance.holdBack()  # 54 against 48
+    # With few connections open, SLACK is what counts.
+    board.publish(2, 10)
+    for _ in range(54 - 10 - SLACK):
+        balance.closed()
+    assert balance.connections == 10 + SLACK and balance.ahead()
 
 
 def test_no_one_waits_for_a_worker_that_is_gone(board):

@@ -1,6 +1,7 @@
 """
-The listening port every worker shares takes one waiting connection per
-turn, and leaves it to the other workers while it is well ahead of them.
+The listening port every worker shares takes waiting connections while it
+is not ahead of the other workers (a few per turn at most), and leaves them
+to the others while it is well ahead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.python.failure import Failure
 
 from smtpeter._balance import HOLD_LIMIT, RECHECK, SLACK, Balance, LoadBoard
-from smtpeter._service import SharedPort
+from smtpeter._service import ACCEPT_LIMIT, SharedPort
 
 
 def listeningWithWaitingClients(count: int) -> tuple[socket.socket, list[socket.socket]]:
@@ -60,6 +61,40 @@ def test_a_shared_port_takes_one_connection_each_time_it_is_readable():
 
 def test_twisteds_own_port_takes_every_waiting_connection_at_once():
     assert accepted(Port) == 3
+
+
+def acceptedInOneTurn(waiting: int, others: int) -> int:
+    """How many of C{waiting} connections worker 1, with none open, takes in one turn."""
+    server, clients = listeningWithWaitingClients(waiting)
+    board = LoadBoard.create(2)
+    board.publish(2, others)
+    factory, made = recordingFactory()
+    port = SharedPort._fromListeningDescriptor(
+        MemoryReactorClock(), server.fileno(), socket.AF_INET, factory
+    )
+    port.balance = Balance(board, 1, port.reactor)
+    port.balance.serving()
+    port.startListening()
+    try:
+        port.doRead()
+        return len(made)
+    finally:
+        for protocol in made:
+            protocol.transport.socket.close()
+        port.connectionLost(None)
+        for client in clients:
+            client.close()
+        server.close()
+        board.close()
+
+
+def test_a_worker_takes_waiting_connections_until_it_is_ahead_of_the_others():
+    # The other worker has none: a burst is shared out, SLACK at a time.
+    assert acceptedInOneTurn(waiting=6, others=0) == SLACK
+    # The other worker has many: this one catches up, a few per turn.
+    assert acceptedInOneTurn(waiting=ACCEPT_LIMIT + 4, others=40) == ACCEPT_LIMIT
+    # Fewer waiting than it may take: it takes them all, and notices the queue is empty.
+    assert acceptedInOneTurn(waiting=3, others=40) == 3
 
 
 def test_a_worker_far_ahead_leaves_a_waiting_connection_to_a_less_busy_one():
