@@ -43,9 +43,12 @@ above any client count for the same reason.
 
 The load generator runs here too, on the CPUs its target uses: its own CPU
 per message is printed ("client"), as what it takes from a target that is
-short of CPU. At 100 clients one process of it is busy all the time on 2
-CPUs; --client-processes spreads the clients over more. It verifies no
-certificate, and so loads none.
+short of CPU, and the share of the time it was busy (running, or waiting
+for a CPU). Near 100% it sets the pace for both targets and the ratios
+shrink towards 1: at 100 clients on 2 CPUs one process was busy 95-99% of
+the time (and 75% at 20 clients); --client-processes spreads the clients
+over more (which then take more of the CPUs from a target of few
+processes). It verifies no certificate, and so loads none.
 """
 
 from __future__ import annotations
@@ -238,6 +241,8 @@ class Results:
         self.latencies: list[float] = []
         self.sessions: list[float] = []
         self.accepted = 0
+        #: The share of the time the load generator was busy (see L{_timedLoad}).
+        self.busy = 0.0
 
 
 async def _load(port, user, password, clients, connections, messages, sizeKB, identical):
@@ -252,10 +257,34 @@ async def _load(port, user, password, clients, connections, messages, sizeKB, id
     return results
 
 
-def _loadProcess(arguments, pipe) -> None:
-    """One load-generating process (see L{load}): its results and CPU seconds, sent on C{pipe}."""
+def _schedstat() -> tuple[float, float]:
+    """Seconds this thread has run and waited to run (Linux; zeros elsewhere)."""
+    try:
+        ran, waited, _ = Path("/proc/thread-self/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def _timedLoad(arguments) -> tuple[Results, float, float]:
+    """
+    L{_load} in this process: its results, its CPU seconds, and the share of
+    the time its thread was busy (running, or runnable and waiting for a
+    CPU): near 100%, it is the load generator that sets the pace.
+    """
+    started, cpu = time.perf_counter(), time.process_time()
+    ran, waited = _schedstat()
     results = asyncio.run(_load(*arguments))
-    pipe.send((results.latencies, results.sessions, results.accepted, time.process_time()))
+    wall = time.perf_counter() - started
+    ranAfter, waitedAfter = _schedstat()
+    busy = ((ranAfter - ran) + (waitedAfter - waited)) / wall
+    return results, time.process_time() - cpu, busy
+
+
+def _loadProcess(arguments, pipe) -> None:
+    """One load-generating process (see L{load}): its results, sent on C{pipe}."""
+    results, cpu, busy = _timedLoad(arguments)
+    pipe.send((results.latencies, results.sessions, results.accepted, cpu, busy))
     pipe.close()
 
 
@@ -264,23 +293,23 @@ def load(
 ):
     """
     C{clients} clients, spread over C{processes} load-generating processes
-    (one: this one). @return: (seconds, Results, client CPU seconds).
+    (one: this one). @return: (seconds, Results, client CPU seconds); the
+    results' C{busy} is the busiest load generator's share of time busy.
     """
+    arguments = (port, user, password, clients, connections, messages, sizeKB, identical)
     if processes <= 1:
         started = time.perf_counter()
-        cpuBefore = time.process_time()
-        results = asyncio.run(
-            _load(port, user, password, clients, connections, messages, sizeKB, identical)
-        )
-        return time.perf_counter() - started, results, time.process_time() - cpuBefore
+        results, cpu, results.busy = _timedLoad(arguments)
+        return time.perf_counter() - started, results, cpu
     shares = [clients // processes + (i < clients % processes) for i in range(processes)]
     context = multiprocessing.get_context("fork")
     children = []
     started = time.perf_counter()
     for n in filter(None, shares):
         mine, theirs = context.Pipe(duplex=False)
-        arguments = (port, user, password, n, connections, messages, sizeKB, identical)
-        process = context.Process(target=_loadProcess, args=(arguments, theirs))
+        process = context.Process(
+            target=_loadProcess, args=((*arguments[:3], n, *arguments[4:]), theirs)
+        )
         process.start()
         theirs.close()
         children.append((process, mine))
@@ -288,13 +317,14 @@ def load(
     cpu = 0.0
     for process, pipe in children:
         try:
-            latencies, sessions, accepted, seconds = pipe.recv()
+            latencies, sessions, accepted, seconds, busy = pipe.recv()
         except EOFError:
             raise SystemExit("a load-generating process failed (its error is above)") from None
         process.join()
         results.latencies += latencies
         results.sessions += sessions
         results.accepted += accepted
+        results.busy = max(results.busy, busy)
         cpu += seconds
     return time.perf_counter() - started, results, cpu
 
@@ -409,6 +439,7 @@ def measure(name, port, user, password, sink, args, workload: Workload, root) ->
         "end_to_end_per_s": round(delivered / endToEnd, 1),
         "cpu_ms_per_msg": round(1000 * cpu / max(1, delivered), 2),
         "client_cpu_ms_per_msg": round(1000 * clientCPU / max(1, total), 2),
+        "client_busy": round(results.busy, 2),
     }
     print(
         f"{name:>15} {result['workload']:>10}: accepted {result['accepted_per_s']:6.1f}/s"
@@ -416,7 +447,7 @@ def measure(name, port, user, password, sink, args, workload: Workload, root) ->
         f"  p50/p99 {result['p50_ms']:5.1f}/{result['p99_ms']:6.1f} ms"
         f"  session {result['session_p50_ms']:5.0f}/{result['session_p99_ms']:5.0f} ms"
         f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg"
-        f" (client {result['client_cpu_ms_per_msg']:.2f})"
+        f" (client {result['client_cpu_ms_per_msg']:.2f}, busy {results.busy:.0%})"
         f"  ({delivered}/{total} delivered)",
         flush=True,
     )
@@ -723,6 +754,10 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+#: A load generator busy this share of the time or more sets the pace itself.
+BUSY = 0.9
+
+
 def summarize(results: list[dict], workloads: list[Workload], rounds: int) -> None:
     """The medians of the rounds, per workload and target, and each gateway's ratios to Postfix."""
     print(
@@ -744,7 +779,15 @@ def summarize(results: list[dict], workloads: list[Workload], rounds: int) -> No
                 f"  session p99 {r['session_p99_ms']:5.0f} ms"
                 f" ({r['session_p99_ms'] / ref['session_p99_ms']:.2f}x)"
                 f"  CPU {r['cpu_ms_per_msg']:.2f} ms/msg"
-                f" ({r['cpu_ms_per_msg'] / ref['cpu_ms_per_msg']:.2f}x)",
+                f" ({r['cpu_ms_per_msg'] / ref['cpu_ms_per_msg']:.2f}x)"
+                f"  client busy {r['client_busy']:.0%}",
+                flush=True,
+            )
+        if max(r["client_busy"] for r in same) >= BUSY:
+            print(
+                f"{'':>15} {workload.name:>10}: the load generator was busy"
+                f" {BUSY:.0%} of the time or more: these rates may be its own limit"
+                " (more --client-processes may tell)",
                 flush=True,
             )
 
