@@ -7,13 +7,17 @@ client's side, against the real gateway and, in the same run, the
 reference Postfix relaying to the same smtp-sink.
 
 Prints, per target and round, the connections per second and the median
-milliseconds of each step: the greeting after the TCP connect, EHLO,
+(then the 99th percentile) milliseconds of each step: the greeting after the TCP connect, EHLO,
 STARTTLS, the TLS handshake, EHLO again, AUTH (none at Postfix),
 MAIL/RCPT/DATA (pipelined), the message up to its 250, QUIT; and the
 whole connection. A step that is long at one target and short at the other
 is where that target waits.
 
     python bench/steps.py --workers 2 --rounds 2
+    python bench/steps.py --clients 100 --connections 20    # many at once
+
+A greeting whose p99 is about a second is a SYN the server's listen queue
+had no room for (the client sent it again a second later).
 
 Needs what bench/submit.py needs.
 """
@@ -36,6 +40,8 @@ from submit import (
     Sink,
     freePort,
     makeBody,
+    makeCertificate,
+    percentile,
     reply,
     startGateway,
     waitFor,
@@ -105,16 +111,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="each target this many times [2]")
     parser.add_argument("--size", type=int, default=10, help="message size in KB [10]")
     parser.add_argument(
+        "--key",
+        choices=("ec", "rsa"),
+        default="ec",
+        help="both servers' certificate key: ECDSA P-256 or RSA-2048 [ec]",
+    )
+    parser.add_argument(
         "--reference-tool", default=str(REFERENCE_TOOL), help="path of the reference-postfix tool"
     )
     args = parser.parse_args()
     sink = Sink()
     workdir = Path(tempfile.mkdtemp(prefix="bench-steps-"))
-    gateway, port, password = startGateway(sink, workdir, args.workers)
+    certificate = makeCertificate(workdir, args.key)
+    gateway, port, password = startGateway(sink, workdir, args.workers, certificate)
     postfixPort = freePort()
     started = subprocess.run(
         [sys.executable, args.reference_tool, "start", "--listen", str(postfixPort)]
-        + ["--relay", str(sink.port), "--tls"],
+        + ["--relay", str(sink.port), "--tls", "--key", args.key],
         check=True,
         capture_output=True,
         text=True,
@@ -126,7 +139,7 @@ def main() -> None:
         (f"smtpeter -w {args.workers}", port, "bench", password),
         ("postfix", postfixPort, None, None),
     )
-    print("median ms per step: " + " ".join(STEPS) + " whole")
+    print("ms per step, median then p99: " + " ".join(STEPS) + " whole")
     try:
         for _ in range(args.rounds):
             for name, target, user, secret in targets:
@@ -138,6 +151,8 @@ def main() -> None:
                 rate = len(timings) / (time.perf_counter() - began)
                 medians = (statistics.median(t[i] for t in timings) for i in range(len(STEPS) + 1))
                 print(f"{name:>14} {rate:5.0f}/s " + " ".join(f"{1000 * m:6.2f}" for m in medians))
+                tails = (percentile([t[i] for t in timings], 0.99) for i in range(len(STEPS) + 1))
+                print(f"{'p99':>14} {'':>7} " + " ".join(f"{1000 * m:6.1f}" for m in tails))
     finally:
         gateway.terminate()
         gateway.wait(30)
