@@ -1,17 +1,25 @@
 """
 What a gateway makes in its data directory before it serves, once, by the
 process that owns the directory (the parent of the workers, or the single
-process): the certificate, the secret, the database's tables, and the
-queues of workers that no longer run, handed to worker 1.
+process): the lock that keeps a second gateway out, the certificate, the
+secret, the database's tables, and the queues of workers that no longer
+run, handed to worker 1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+
 from twisted.logger import Logger
 
+from ._diskerrors import explain
 from .config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from .features import loadSecret
-from .queue._database import SpoolDatabase
+from .queue._database import SPOOL_FILE, SpoolDatabase
 from .queue._spool import spoolDirectories, spoolDirectory
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
 from .store import connect
@@ -29,6 +37,83 @@ log = Logger()
 
 class StartError(Exception):
     """The gateway cannot start; the text says why, in one line."""
+
+
+#: The file in the data directory that the gateway owning it keeps locked.
+LOCK_FILE = "smtpeter.lock"
+
+
+class DataDirectoryLock:
+    """
+    An exclusive C{flock} on L{LOCK_FILE} in a data directory, which holds
+    the process id of its owner: two gateways on one directory would both
+    deliver (and resume) the same spools. Held by the process that owns the
+    directory for its whole life (the kernel lets go of it when that
+    process ends, however it ends); the workers and the C{smtpeter}
+    command never take it.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, data: Path) -> DataDirectoryLock:
+        """
+        Lock C{data} (made if need be) for this process.
+        @raise StartError: naming the directory and the process that holds it.
+        """
+        data.mkdir(parents=True, exist_ok=True)
+        path = data / LOCK_FILE
+        # Not inherited: the workers must not keep it after the parent is gone.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"pid {holder}" if holder.isdigit() else "another process"
+            raise StartError(
+                f"{data.resolve()} is in use by another gateway ({who}); stop it, or give"
+                " this one another --data directory"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(path, fd)
+
+    def release(self) -> None:
+        """Let another gateway have the directory (the stop's last step)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def whyNotStarted(error: Exception) -> str:
+    """The one line that says why the gateway cannot start, from what stopped it."""
+    if isinstance(error, OSError):
+        if error.filename:
+            return f"{error.filename}: {error.strerror}"
+        return error.strerror or str(error)
+    return str(error)
+
+
+def forgetPidfile(pidfile: str | None) -> None:
+    """
+    Remove twistd's pid file, if it names this process: twistd removes it
+    after a run, but not when the service refuses to start.
+    """
+    if not pidfile:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        with open(pidfile) as f:
+            if int(f.read().strip()) != os.getpid():
+                return
+        os.unlink(pidfile)
 
 
 def prepareDataDirectory(config: Config):
@@ -51,7 +136,10 @@ def prepareDataDirectory(config: Config):
         loadSecret(config.secret)
     except (CertificateError, ValueError) as e:
         raise StartError(str(e))
-    createDatabase(config)
+    try:
+        createDatabase(config)
+    except sqlite3.Error as e:
+        raise StartError(explain(config.database, e)) from e
     adoptOrphanedSpools(config)
     recordDashboardUrls(config)
     return tlsOptions
@@ -93,9 +181,10 @@ def adoptOrphanedSpools(config: Config) -> int:
     first = SpoolDatabase(spoolDirectory(config.data, 1))
     moved = 0
     try:
+        _checked(first.path, first.open)
         for worker, root in spoolDirectories(config.data):
             if worker > config.workers:
-                count = first.adopt(root)
+                count = _checked(root / SPOOL_FILE, first.adopt, root)
                 moved += count
                 log.info(
                     "worker {worker} is no longer run: its {n} queued message(s) now belong"
@@ -106,3 +195,11 @@ def adoptOrphanedSpools(config: Config) -> int:
     finally:
         first.close()
     return moved
+
+
+def _checked(path: Path, operation, *args):
+    """C{operation(*args)}, whose SQLite errors (about C{path}) are a L{StartError}."""
+    try:
+        return operation(*args)
+    except sqlite3.Error as e:
+        raise StartError(explain(path, e)) from e

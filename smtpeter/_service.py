@@ -25,7 +25,13 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
 from ._balance import RECHECK, Balance, LoadBoard
-from ._datadir import StartError, prepareDataDirectory
+from ._datadir import (
+    DataDirectoryLock,
+    StartError,
+    forgetPidfile,
+    prepareDataDirectory,
+    whyNotStarted,
+)
 from ._writethrough import WriteThroughPort, WriteThroughServer, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
@@ -213,9 +219,20 @@ class AdoptedPortService(Service):
 class GatewayService(MultiService):
     """Everything one gateway node runs: the whole gateway, or one worker of it."""
 
-    def __init__(self, config: Config, reactor, resolver=None, worker: WorkerRole | None = None):
+    def __init__(
+        self,
+        config: Config,
+        reactor,
+        resolver=None,
+        worker: WorkerRole | None = None,
+        pidfile: str | None = None,
+    ):
         super().__init__()
         self.config = config
+        #: twistd's pid file, removed if the gateway refuses to start.
+        self.pidfile = pidfile
+        #: The data directory's lock, held by a gateway of one process.
+        self.dataLock: DataDirectoryLock | None = None
         self.reactor = reactor
         self.resolver = resolver
         self.worker = worker
@@ -242,10 +259,12 @@ class GatewayService(MultiService):
             super().privilegedStartService()
         except (OSError, CannotListenError, CertificateError, StartError) as e:
             # One clear line and a non-zero exit, not a traceback.
-            why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
+            why = whyNotStarted(e)
             print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
             log.critical("cannot start: {why}", why=why)
             self._closeStores()  # their threads would keep the process alive
+            self._releaseDirectory()
+            forgetPidfile(self.pidfile)
             raise SystemExit(1)
 
     def _checkDomain(self, domain: dict):
@@ -257,6 +276,11 @@ class GatewayService(MultiService):
             )
         )
 
+    def _releaseDirectory(self) -> None:
+        if self.dataLock is not None:
+            self.dataLock.release()
+            self.dataLock = None
+
     def _closeStores(self) -> None:
         for owner in (self.featurePool, self.spool, self.admin, self.store):
             if owner is not None:
@@ -265,6 +289,7 @@ class GatewayService(MultiService):
     def _open(self) -> None:
         config = self.config
         if self.worker is None:
+            self.dataLock = DataDirectoryLock.acquire(config.data)
             tlsOptions = prepareDataDirectory(config)
         else:
             # The parent made the directory's shared contents before starting us.
@@ -507,3 +532,4 @@ class GatewayService(MultiService):
             await self.queue.stop()
             await self.agent.stop()
         self._closeStores()
+        self._releaseDirectory()

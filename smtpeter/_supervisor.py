@@ -30,7 +30,13 @@ from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.logger import Logger, globalLogPublisher
 
 from ._balance import ABSENT, LoadBoard
-from ._datadir import StartError, prepareDataDirectory
+from ._datadir import (
+    DataDirectoryLock,
+    StartError,
+    forgetPidfile,
+    prepareDataDirectory,
+    whyNotStarted,
+)
 from ._worklog import decodeLine, workerSystem
 from ._writethrough import withBacklog
 from .config import LISTENERS, Config
@@ -141,19 +147,28 @@ class Supervisor(Service):
     _killing: object = None  # the call that kills workers slow to stop
     _failed: bool = False
     _announced: bool = False
+    #: twistd's pid file, removed if the gateway refuses to start.
+    pidfile: str | None = None
+    #: The data directory's lock, held while the gateway runs (its workers never take it).
+    dataLock: DataDirectoryLock | None = None
 
     # Starting ---------------------------------------------------------------
 
     def privilegedStartService(self) -> None:
         try:
+            self.dataLock = DataDirectoryLock.acquire(self.config.data)
             prepareDataDirectory(self.config)
             for kind in LISTENERS:
                 for description in getattr(self.config, kind):
                     self.listeners.append(self._open(kind, description))
         except (OSError, CannotListenError, StartError) as e:
-            why = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else str(e)
+            why = whyNotStarted(e)
             print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
             log.critical("cannot start: {why}", why=why)
+            for listener in self.listeners:
+                listener.port.stopListening()
+            self._release()
+            forgetPidfile(self.pidfile)
             raise SystemExit(1)
         super().privilegedStartService()
 
@@ -242,6 +257,7 @@ class Supervisor(Service):
             if not self.workers:
                 if self._killing is not None and self._killing.active():
                     self._killing.cancel()
+                self._release()
                 self._stopping.callback(None)
             return
         if not process.ready and not self._announced:
@@ -273,9 +289,16 @@ class Supervisor(Service):
         self._failed = True
         self.reactor.stop()
 
+    def _release(self) -> None:
+        if self.dataLock is not None:
+            self.dataLock.release()
+            self.dataLock = None
+
     def _exitIfFailed(self) -> None:
         if self._failed:
-            # twistd has no way to exit non-zero once the reactor ran.
+            # twistd has no way to exit non-zero once the reactor ran (nor
+            # to remove its pid file then).
+            forgetPidfile(self.pidfile)
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)
@@ -287,6 +310,7 @@ class Supervisor(Service):
         for listener in self.listeners:
             listener.port.stopListening()
         if not self.workers:
+            self._release()
             return succeed(None)
         self._stopping = Deferred()
         self._signal("TERM")

@@ -466,6 +466,12 @@ def _logsTextToStandardOutput(options: Options) -> bool:
     )
 
 
+def _pidfile(options: Options) -> str | None:
+    """The pid file twistd writes (C{--pidfile}), which a refused start removes."""
+    twistd = getattr(options, "parent", None)
+    return (twistd.get("pidfile") or None) if twistd is not None else None
+
+
 def makeService(options: Options):
     from twisted.internet import reactor
 
@@ -477,8 +483,9 @@ def makeService(options: Options):
             options.arguments,
             reactor,
             textOutput=_logsTextToStandardOutput(options),
+            pidfile=_pidfile(options),
         )
     from ._service import GatewayService, freezeStartup
 
     reactor.callWhenRunning(freezeStartup, reactor)
-    return GatewayService(options.config, reactor)
+    return GatewayService(options.config, reactor, pidfile=_pidfile(options))

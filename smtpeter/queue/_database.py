@@ -38,6 +38,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._diskerrors import explain
 from .._threads import LATER, Workers
 from ._incoming import IncomingContent, Spilled
 from ._message import QueuedMessage
@@ -462,7 +463,7 @@ class SQLiteSpool:
         except sqlite3.Error as e:
             # One line at start (a damaged or unreadable database), not a traceback.
             self.database.close()
-            raise OSError(errno.EIO, str(e), str(self.database.path)) from e
+            raise OSError(errno.EIO, explain(self.database.path, e)) from e
         self._writer = Workers(self.reactor, 1, "smtpeter-spool", lambda: self.database)
         self._reader = Workers(self.reactor, 1, "smtpeter-spool-reader", self._openReader)
         self._writer.start()

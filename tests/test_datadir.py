@@ -1,0 +1,72 @@
+"""The data directory's lock and a refused start's clean-up (smtpeter._datadir)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from smtpeter._datadir import (
+    LOCK_FILE,
+    DataDirectoryLock,
+    StartError,
+    forgetPidfile,
+    whyNotStarted,
+)
+from smtpeter._diskerrors import DiskFull, explain, isDamaged, isFull
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from smtpeter._datadir import DataDirectoryLock
+DataDirectoryLock.acquire(Path(sys.argv[1]))
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_lock_names_the_directory_and_the_holder(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "d")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StartError) as refused:
+            DataDirectoryLock.acquire(tmp_path / "d")
+        assert str((tmp_path / "d").resolve()) in str(refused.value)
+        assert f"pid {holder.pid}" in str(refused.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel let go of it with the process: the directory is free again.
+    lock = DataDirectoryLock.acquire(tmp_path / "d")
+    assert (tmp_path / "d" / LOCK_FILE).read_text().strip() == str(os.getpid())
+    lock.release()
+    DataDirectoryLock.acquire(tmp_path / "d").release()
+
+
+def test_the_pid_file_goes_only_if_it_names_this_process(tmp_path):
+    mine, theirs = tmp_path / "mine.pid", tmp_path / "theirs.pid"
+    mine.write_text(f"{os.getpid()}\n")
+    theirs.write_text("1\n")
+    forgetPidfile(str(mine))
+    forgetPidfile(str(theirs))
+    forgetPidfile(None)
+    forgetPidfile(str(tmp_path / "absent.pid"))
+    assert not mine.exists() and theirs.exists()
+
+
+def test_errors_are_explained_in_one_line(tmp_path):
+    damaged = tmp_path / "x.sqlite"
+    damaged.write_bytes(b"\x01" * 4096)
+    with pytest.raises(sqlite3.DatabaseError) as e:
+        sqlite3.connect(damaged).execute("SELECT * FROM sqlite_master").fetchall()
+    assert isDamaged(e.value) and not isFull(e.value)
+    assert explain(damaged, e.value).startswith(f"{damaged} is damaged")
+    assert isFull(OSError(28, "No space left on device"))
+    assert isFull(DiskFull(tmp_path)) and str(tmp_path) in str(DiskFull(tmp_path))
+    assert whyNotStarted(OSError(5, "it broke")) == "it broke"
+    assert whyNotStarted(OSError(2, "No such file", "/x")) == "/x: No such file"
