@@ -40,8 +40,13 @@ def damaged(path: Path, error: BaseException) -> str:
     One line naming the damaged database at C{path} and what to do: restore
     it from a backup, or recover what it still holds with C{sqlite3}.
     """
+    return f"{path} is damaged ({error}); {recovery(path)}"
+
+
+def recovery(path: Path) -> str:
+    """What to do about the damaged database at C{path}."""
     return (
-        f"{path} is damaged ({error}); restore it from a backup, or recover what it holds:"
+        f"restore it from a backup, or recover what it holds:"
         f" sqlite3 {path} .recover | sqlite3 {path}.recovered, then (the gateway stopped)"
         f" move {path}.recovered to {path} and delete {path}-wal and {path}-shm"
     )

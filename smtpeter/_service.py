@@ -32,6 +32,7 @@ from ._datadir import (
     prepareDataDirectory,
     whyNotStarted,
 )
+from ._health import HealthCheck, diskSpace
 from ._writethrough import WriteThroughPort, WriteThroughServer, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
@@ -367,6 +368,14 @@ class GatewayService(MultiService):
         )
         for description in config.mx:
             self._listen("mx", description, BounceFactory(self.settings, intake))
+        self.health = HealthCheck(
+            self.reactor,
+            [
+                self.store.problems,
+                self.spool.problems,
+                diskSpace(sorted({config.data, self.spool.root}), self.settings.minFreeBytes),
+            ],
+        )
         site = makeSite(
             self.store,
             self.signer,
@@ -374,6 +383,7 @@ class GatewayService(MultiService):
             self.reactor,
             self.admin,
             self._checkDomain,
+            self.health,
         )
         for description in config.http:
             self._listen("http", description, site)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from ._datadir import createDatabase
+from ._diskerrors import explain, isDamaged, isFull, recovery
 from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
 from .events import Destinations, parseNetwork
 from .manage import Administration, UnusableSpool
@@ -675,11 +676,21 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return _fail("output closed before it was all written (broken pipe)")
     except UnusableSpool as e:
+        if isDamaged(e.why):
+            return _fail(
+                f"cannot read the spool database {e.path}: {e.why} (it is damaged);"
+                f" {recovery(e.path)}"
+            )
         return _fail(
             f"cannot read the spool database {e.path}: {e.why}; run this as the user the"
             " gateway runs as (if the file is damaged, the gateway's log says so at its start)"
         )
-    except (sqlite3.Error, PermissionError) as e:
+    except (sqlite3.Error, OSError) as e:
+        if isDamaged(e) or isFull(e):
+            # Not a question of permissions: no hint about users.
+            return _fail(f"cannot use {data / DATABASE}: {explain(data / DATABASE, e)}")
+        if not isinstance(e, (sqlite3.Error, PermissionError)):
+            raise
         return _fail(
             f"cannot use {data / DATABASE}: {e}; run this as the user the gateway"
             " runs as, or give that user write access to the directory"

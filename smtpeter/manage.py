@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ._diskerrors import DiskFull, isFull
 from ._threads import Workers
 from .events import Destinations, RefusedDestination
 from .queue import SpoolDatabase
@@ -423,6 +424,7 @@ class ThreadedAdministration:
         self._connections: list[sqlite3.Connection] = []
         #: Where webhooks may be sent (for the agent of test events, too).
         self.destinations = destinations = destinations or Destinations()
+        self._path = path
 
         def make() -> Administration:
             db = connect(path)
@@ -440,7 +442,14 @@ class ThreadedAdministration:
             db.close()
 
     def _run(self, operation, *args, **kwargs):
-        return self._worker.run(lambda admin: operation(admin, *args, **kwargs))
+        d = self._worker.run(lambda admin: operation(admin, *args, **kwargs))
+        return d.addErrback(self._diskFull)
+
+    def _diskFull(self, failure):
+        """SQLite's C{database or disk is full}, as the L{DiskFull} of the database's disk."""
+        if isFull(failure.value):
+            raise DiskFull(Path(self._path).parent)
+        return failure
 
     def listLogins(self):
         return self._run(Administration.listLogins)

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from .._repeats import RepeatedErrors
 from ..store._exceptions import Exists, Missing, StoreError
 from ..web import BoundedSite
 from ..web._resources import clientAddress
@@ -28,6 +29,8 @@ from ._pages import BadInput, Download, Pages, Redirect, arg
 from ._sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions, Signed
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 HEADERS = {
     b"content-security-policy": b"default-src 'none'; style-src 'self'; img-src 'self' data:;"
@@ -127,7 +130,9 @@ class Dashboard(Resource):
         request.notifyFinish().addBoth(finished.append)
 
         def failed(failure):
-            log.failure("{method} {uri} failed", failure, method=request.method, uri=request.uri)
+            repeated.failure(
+                "{method} {uri} failed", failure, method=request.method, uri=request.uri
+            )
             if finished or request.startedWriting:
                 return None
             return self._answer(

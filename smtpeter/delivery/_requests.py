@@ -11,9 +11,12 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from .._repeats import RepeatedErrors
 from ..store._queuerequests import DELETE, RELEASE, RETRY
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 #: A request that no node carried out in this long is about a message that
 #: finished meanwhile: it is dropped.
@@ -45,7 +48,7 @@ class QueueRequests(Service):
 
     def _tick(self):
         d = ensureDeferred(self.poll())
-        d.addErrback(lambda f: log.failure("reading queue requests failed", f))
+        d.addErrback(lambda f: repeated.failure("reading queue requests failed", f))
         return d
 
     async def poll(self) -> None:

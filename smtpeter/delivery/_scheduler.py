@@ -23,14 +23,15 @@ from twisted.internet.defer import (
     ensureDeferred,
     succeed,
 )
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._repeats import RepeatedErrors
 from ..events import DEFERRAL, DELIVERY, FAILURE, WARNING, Event, IEventSink
 from ..events._bounces import ADDRESS_GONE, reasonFor
 from ..features._transformer import PassThrough
-from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage
+from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage, SpoolUnusable
 from ..queue._spool import newQueueId
 from ..smtp._exceptions import SMTPRefusal
 from ..smtp._replies import LOCAL_ERROR
@@ -39,6 +40,8 @@ from . import _dsn as dsn
 from ._outcome import DELIVERED, PERMANENT, Outcome
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 PENDING = "pending"
 DONE = "delivered"
@@ -157,16 +160,22 @@ class QueueManager:
         )
         try:
             await self.spool.store(message)
+        except SpoolUnusable:
+            # The spool said so once, loudly; a line per message would bury it.
+            raise SMTPRefusal(LOCAL_ERROR)
         except OSError as e:
             # The disk is full, or the spool unwritable: a known condition, one line.
-            log.error(
+            error = f"{e.strerror or e} ({e.filename or 'spool'})"
+            repeated.emit(
+                LogLevel.error,
                 "could not store a message for <{sender}>: {error}",
+                key=error,
                 sender=envelope.sender,
-                error=f"{e.strerror or e} ({e.filename or 'spool'})",
+                error=error,
             )
             raise SMTPRefusal(LOCAL_ERROR)
         except Exception:
-            log.failure("could not store message")
+            repeated.failure("could not store message")
             raise SMTPRefusal(LOCAL_ERROR)
         entry = Entry(evolve(message, content=b""), [RecipientState() for _ in envelope.recipients])
         # A large body, or one beyond the memory budget, is read back from
@@ -526,7 +535,7 @@ class QueueManager:
         self._recorded(self.events.record(event))
 
     def _recorded(self, d) -> None:
-        d.addErrback(lambda f: log.failure("recording an event failed", f))
+        d.addErrback(lambda f: repeated.failure("recording an event failed", f))
 
     def stop(self, grace: timedelta = timedelta(seconds=20)):
         """

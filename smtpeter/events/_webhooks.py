@@ -35,11 +35,14 @@ from twisted.logger import Logger
 from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from .._repeats import RepeatedErrors
 from ..store._webhooks import Delivery
 from ._destinations import Destinations, RefusedDestination
 from ._webhookagent import webhookAgent
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 USER_AGENT = b"smtpeter-webhooks/1"
 #: The most of a receiver's answer that is read (and dropped); then it is hung up on.
@@ -197,7 +200,7 @@ class WebhookDispatcher(Service):
             return
         self._polling = True
         d = ensureDeferred(self._poll())
-        d.addErrback(lambda f: log.failure("webhook poll failed", f))
+        d.addErrback(lambda f: repeated.failure("webhook poll failed", f))
 
         def done(_):
             self._polling = False
@@ -216,7 +219,7 @@ class WebhookDispatcher(Service):
                 continue
             self._inFlight.add(delivery.id)
             d = self._slots.run(lambda delivery=delivery: ensureDeferred(self._send(delivery)))
-            d.addErrback(lambda f: log.failure("webhook delivery failed", f))
+            d.addErrback(lambda f: repeated.failure("webhook delivery failed", f))
             d.addBoth(lambda _, i=delivery.id: self._inFlight.discard(i))
 
     async def _send(self, delivery: Delivery) -> None:

@@ -1,6 +1,6 @@
 """The durable queue: message values and the spool on disk."""
 
-from ._database import SpoolDatabase, SQLiteSpool
+from ._database import SpoolDatabase, SpoolUnusable, SQLiteSpool
 from ._message import FEATURES, Envelope, Options, QueuedMessage, Recipient
 from ._spool import DiskSpool, MemorySpool
 from .interfaces import IQueue, ISpool
@@ -17,4 +17,5 @@ __all__ = [
     "Recipient",
     "SQLiteSpool",
     "SpoolDatabase",
+    "SpoolUnusable",
 ]

@@ -83,6 +83,14 @@ SPOOL_FILE = "spool.db"
 PURGE_CHUNK = 500
 
 
+class SpoolUnusable(OSError):
+    """
+    The spool's database is no longer the file at its path (deleted or
+    replaced while the gateway ran): what is committed to it would be lost
+    at the next start, so nothing stored in it may get a C{250}.
+    """
+
+
 def _asOSError(e: sqlite3.Error) -> OSError:
     """What the queue manager reports as a known condition in one line (a full disk)."""
     code = errno.ENOSPC if "full" in str(e) else errno.EIO
@@ -105,6 +113,9 @@ class SpoolDatabase:
         #: Days a finished message stays (0: deleted when it finishes).
         self.keepSent = keepSent
         self.db: sqlite3.Connection | None = None
+        #: The files the connection writes, as (device, inode), by path (L{lost}).
+        self._files: dict[Path, tuple[int, int]] = {}
+        self._lost: str | None = None
 
     def _connect(self, readOnly: bool = False) -> sqlite3.Connection:
         if readOnly:
@@ -130,6 +141,31 @@ class SpoolDatabase:
             d.mkdir(parents=True, exist_ok=True)
         self.db = self._connect()
         self.db.executescript(SCHEMA)
+        self._files = {}
+        for path in (self.path, self.path.with_name(SPOOL_FILE + "-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                found = os.stat(path)
+                self._files[path] = (found.st_dev, found.st_ino)
+
+    def lost(self) -> str | None:
+        """
+        Why the files this spool writes are no longer the files at their
+        paths (deleted or replaced under the gateway), or C{None} while
+        they are. One C{stat} per file; once lost, lost for good (until a
+        restart opens the files found there then).
+        """
+        if self._lost is None:
+            for path, identity in list(self._files.items()):
+                try:
+                    found = os.stat(path)
+                except FileNotFoundError:
+                    self._lost = f"{path} was deleted while in use"
+                else:
+                    if (found.st_dev, found.st_ino) != identity:
+                        self._lost = f"{path} was replaced while in use"
+                if self._lost is not None:
+                    break
+        return self._lost
 
     @classmethod
     def reading(cls, root: Path) -> SpoolDatabase | None:
@@ -285,6 +321,15 @@ class SpoolDatabase:
             if len(work) == 1:
                 return [_asOSError(e) if isinstance(e, sqlite3.Error) else e]
             return [self.apply([item])[0] for item in work]
+        if any(item[0] == "store" for item in work):
+            # Committed; but to the file at the spool's path? One check for
+            # every message of the commit, before any of them gets its 250.
+            lost = self.lost()
+            if lost is not None:
+                return [
+                    SpoolUnusable(errno.ESTALE, lost) if item[0] == "store" else None
+                    for item in work
+                ]
         return [None] * len(work)
 
     def _do(self, work: list[tuple]) -> None:
@@ -451,6 +496,9 @@ class SQLiteSpool:
         self._freeAt = -1e9
         #: The reading thread's connection (closed by L{stop}).
         self._readers: list[SpoolDatabase] = []
+        #: Why the last store failed, if it did (cleared by one that succeeds).
+        self._failing: str | None = None
+        self._reportedLost = False
 
     def _openReader(self) -> SpoolDatabase:
         reader = self.database.reader()
@@ -540,6 +588,24 @@ class SQLiteSpool:
             self._free, self._freeAt = self.database.freeBytes(), now
         return self._free
 
+    def _noteStore(self, result) -> None:
+        """Keep the last store's outcome for L{problems}; say once, loudly, if the spool is lost."""
+        if result is None:
+            self._failing = None
+            return
+        error = result.value if isinstance(result, Failure) else result
+        self._failing = str(error)
+        if isinstance(error, SpoolUnusable) and not self._reportedLost:
+            self._reportedLost = True
+            log.critical(
+                "the spool database {path} is gone: {why}. Messages stored in it since then"
+                " are lost at the next start; every new message is refused with 451 4.3.0"
+                " until the gateway is restarted (restore the file from a backup first, if"
+                " there is one)",
+                path=str(self.database.path),
+                why=error.strerror,
+            )
+
     def _write(self, work: tuple) -> Deferred:
         d = Deferred()
         self._waiting.append((work, d))
@@ -566,8 +632,22 @@ class SQLiteSpool:
         self._answer(waiting, later, results)
         self._commitNext()
 
+    def problems(self) -> list[str]:
+        """
+        Why this spool cannot take mail now, if it cannot (for the health
+        check): its database deleted or replaced, or its last store failed.
+        """
+        lost = self.database.lost()
+        if lost is not None:
+            return [f"spool database: {lost}; mail is refused until the gateway is restarted"]
+        if self._failing is not None:
+            return [f"spool database {self.database.path}: the last store failed: {self._failing}"]
+        return []
+
     def _answer(self, waiting: list, later: list, results: list) -> None:
-        for (_, d), result in zip(waiting, results, strict=False):
+        for (work, d), result in zip(waiting, results, strict=False):
+            if work[0] == "store":
+                self._noteStore(result)
             if result is None:
                 d.callback(None)
             else:

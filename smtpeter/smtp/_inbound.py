@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
+from .._repeats import RepeatedErrors
 from ..events._bounces import COMPLAINT, HARD, forwarding, readBounce
 from ..features import TokenSigner
 from ..queue._incoming import IncomingContent
@@ -27,6 +28,8 @@ from ._mailcommands import fitted
 from ._protocol import SubmissionFactory, SubmissionServer
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 NOT_A_BOUNCE_ADDRESS = R.Reply(
     550, "5.7.1", "<{address}>: this server takes only bounces for its own bounce addresses"
@@ -146,7 +149,7 @@ class BounceServer(SubmissionServer):
             try:
                 await self.intake.receive(self.mailFrom, self.found, content)
             except Exception:
-                log.failure("could not record a bounce from {peer}", peer=self.peer)
+                repeated.failure("could not record a bounce from {peer}", peer=self.peer)
                 raise SMTPRefusal(R.LOCAL_ERROR)
             self._accepted()
             self.reply(BOUNCE_TAKEN)

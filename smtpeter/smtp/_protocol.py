@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._repeats import RepeatedErrors
 from ..queue._message import Recipient
 from . import _replies as R
 from ._address import isValidHelo
@@ -32,6 +33,8 @@ from ._mailcommands import MailCommands
 from ._wire import DataReader, noDelay
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 MAX_COMMAND_LINE = 12288 + 2
 MAX_DISCARD = 1024 * 1024
@@ -353,7 +356,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         if failure.check(SMTPRefusal):
             self.reply(failure.value.reply, command=command)
             return
-        log.failure(
+        repeated.failure(
             "unexpected error handling {command} from {peer}",
             failure,
             command=command,

@@ -23,6 +23,7 @@ business.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -30,10 +31,12 @@ from pathlib import Path
 
 from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._diskerrors import DiskFull, isDamaged, isFull
+from .._repeats import RepeatedErrors
 from .._threads import Workers, background
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
@@ -60,6 +63,8 @@ from .interfaces import (
 )
 
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 #: The writer commits at most once in this many seconds (idle, it commits at once).
 GATHER = 0.01
@@ -108,6 +113,8 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._webhookListeners: list[Callable[[], None]] = []
         self._marks: ChangeMarks | None = None
+        #: Why the writer's last transaction failed, if it did (kept for L{problems}).
+        self._writeFailure: str | None = None
 
     def start(self) -> None:
         EventStore(self._connect())  # the schema, before anyone reads
@@ -271,6 +278,33 @@ class SQLiteStore:
     def ping(self) -> Deferred:
         return self._read(_ping)
 
+    def problems(self) -> Deferred:
+        """
+        What keeps the database from being read or written now, for the
+        health check: a read of its schema and of the logins on a new
+        connection (one of ours would answer from its cache), a turn of the
+        writer (its lock taken and given back), and the failure of the
+        writer's last transaction, if it failed. @return: C{Deferred[list[str]]}.
+        """
+        found: list[str] = []
+
+        def failed(failure, what: str) -> None:
+            why = failure.value
+            if isDamaged(why):
+                found.append(f"database {self.path} is damaged ({why}); restore it from a backup")
+            else:
+                found.append(f"database {self.path} cannot be {what}: {why}")
+
+        read = self._readers.run(_probe, self.path).addErrback(failed, "read")
+        written = self._write(_nothing).addErrback(failed, "written")
+
+        def report(_):
+            if not found and self._writeFailure is not None:
+                found.append(f"database {self.path}: the last write failed: {self._writeFailure}")
+            return list(dict.fromkeys(found))
+
+        return read.addCallback(lambda _: written).addCallback(report)
+
     def authBannedUntil(self, address: str, now: float) -> Deferred:
         mark, until = self._bans.lookup(address)
         if until is MISSING:
@@ -352,8 +386,10 @@ class SQLiteStore:
             if passwordHash is None:
                 self._logins.replace(record.name, evolve(record, lastUsed=now))
             self._write(_LoginUpdate(update), awaited=False).addErrback(
-                lambda f: log.warn(
+                lambda f: repeated.emit(
+                    LogLevel.warn,
                     "could not note the use of login {name}: {error}",
+                    key=f.getErrorMessage(),
                     name=record.name,
                     error=f.getErrorMessage(),
                 )
@@ -424,15 +460,21 @@ class SQLiteStore:
     def _commit(self, store: EventStore, batch: list) -> None:
         try:
             results, queued = self._transaction(store, batch)
-        except Exception:
+        except Exception as e:
             # One bad item must not sink the others: each on its own.
             if len(batch) > 1:
                 for item in batch:
                     self._commit(store, [item])
                 return
             failure = Failure()
+            if isinstance(e, sqlite3.OperationalError) or isDamaged(e):
+                # The database's trouble, not the item's (a constraint, say).
+                self._writeFailure = str(e)
+                if isFull(e):
+                    failure = Failure(DiskFull(self.path.parent))
             self.reactor.callFromThread(self._failed, batch[0][1], failure)
             return
+        self._writeFailure = None
         self.reactor.callFromThread(self._fire, batch, results, queued)
 
     def _transaction(self, store: EventStore, batch: list) -> tuple[list, int]:
@@ -639,3 +681,13 @@ def _view(cls, method):
 
 def _ping(store: EventStore) -> None:
     store.db.execute("SELECT 1").fetchone()
+
+
+def _probe(store: EventStore, path: Path) -> None:
+    """Read the schema and a login from the file itself, on a connection opened for it."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        db.execute("SELECT name FROM logins LIMIT 1").fetchone()
+    finally:
+        db.close()

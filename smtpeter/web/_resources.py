@@ -9,10 +9,16 @@ import json
 
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
+from twisted.web.http import INSUFFICIENT_STORAGE_SPACE, SERVICE_UNAVAILABLE
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from .._diskerrors import DiskFull, isDamaged
+from .._repeats import RepeatedErrors
+
 log = Logger()
+#: Errors that come again and again (a damaged database): once a minute, counted.
+repeated = RepeatedErrors(log)
 
 
 class HTTPError(Exception):
@@ -97,8 +103,20 @@ class AsyncLeaf(Resource):
                 return
             if failure.check(HTTPError):
                 writeJSON(request, failure.value.body, failure.value.code)
+            elif failure.check(DiskFull):
+                # Not the client's fault, nor a bug: say where room is needed.
+                writeJSON(request, {"error": str(failure.value)}, INSUFFICIENT_STORAGE_SPACE)
+            elif isDamaged(failure.value):
+                repeated.failure(
+                    "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                )
+                writeJSON(
+                    request,
+                    {"error": "the gateway's database is damaged; see the gateway's log"},
+                    SERVICE_UNAVAILABLE,
+                )
             else:
-                log.failure(
+                repeated.failure(
                     "{method} {uri} failed", failure, method=request.method, uri=request.uri
                 )
                 writeJSON(request, {"error": "internal error; see the gateway's log"}, 500)

@@ -56,13 +56,13 @@ class WebSite(BoundedSite):
         return None
 
 
-def makeSite(events, signer, images, reactor, admin=None, checkDomain=None) -> WebSite:
+def makeSite(events, signer, images, reactor, admin=None, checkDomain=None, health=None) -> WebSite:
     root = Root()
     tracker = Tracker(events, signer, reactor)
     root.putChild(b"c", Click(tracker))
     root.putChild(b"o", Open(tracker))
     root.putChild(b"i", Image(images, reactor))
-    root.putChild(b"healthz", Health(events))
+    root.putChild(b"healthz", Health(events, health))
     api = API(events, reactor, admin, checkDomain)
     root.putChild(b"v1", api)
     return WebSite(root, api.bearer)

@@ -199,13 +199,27 @@ class Image(AsyncLeaf):
 
 
 class Health(AsyncLeaf):
-    def __init__(self, events) -> None:
+    """
+    C{200 {"status": "ok"}}, or C{503 {"status": "unhealthy", "problems":
+    [...]}} naming each problem (the database unreadable or unwritable, the
+    spool unusable, the disk full): the answer of C{health}'s checks (an
+    object with C{problems()}), or, without it, of a read of the database.
+    """
+
+    def __init__(self, events, health=None) -> None:
         super().__init__()
         self.events = events
+        self.health = health
 
     async def handle(self, request):
-        try:
-            await self.events.ping()
-        except Exception as e:
-            raise HTTPError(503, f"database unavailable: {e}")
+        if self.health is not None:
+            problems = await self.health.problems()
+        else:
+            try:
+                await self.events.ping()
+                problems = []
+            except Exception as e:
+                problems = [f"database unavailable: {e}"]
+        if problems:
+            raise HTTPError(503, "; ".join(problems), status="unhealthy", problems=problems)
         return {"status": "ok"}

@@ -23,6 +23,7 @@ from smtpeter.queue import (
     QueuedMessage,
     Recipient,
     SpoolDatabase,
+    SpoolUnusable,
     SQLiteSpool,
     _database,
 )
@@ -186,6 +187,38 @@ class TestSQLiteSpool(SpoolContract):
         # Another connection (another process) sees it: it is in the database, not a buffer.
         assert self.rows(tmp_path) == [("Q1", 0)]
 
+    @pytest.mark.parametrize("how", ["deleted", "replaced"])
+    def test_a_store_into_a_spool_gone_from_its_path_fails_and_says_so(self, tmp_path, how):
+        spool = self.makeSpool(tmp_path)
+        self.wait(spool.store(message("Q1")))
+        assert spool.problems() == []
+        path = tmp_path / "spool" / "spool.db"
+        for name in ("spool.db", "spool.db-wal", "spool.db-shm"):
+            os.unlink(tmp_path / "spool" / name)
+        if how == "replaced":
+            sqlite3.connect(path).execute("CREATE TABLE x (y)").connection.close()
+        # The health check sees it before any store does.
+        [problem] = spool.problems()
+        assert f"{path} was {how}" in problem
+        stored = [spool.store(message(f"Q{n}")) for n in range(2, 5)]
+        for d in stored:
+            with pytest.raises(SpoolUnusable):
+                self.wait(d)
+        # States and removals of messages already queued still go on.
+        self.wait(spool.recordStates("Q1", {0: {"status": "sent"}}))
+
+    def test_a_spool_is_checked_once_per_commit_not_per_message(self, tmp_path, monkeypatch):
+        spool = self.makeSpool(tmp_path)
+        checks = []
+        lost = _database.SpoolDatabase.lost
+        monkeypatch.setattr(
+            _database.SpoolDatabase, "lost", lambda db: (checks.append(1), lost(db))[1]
+        )
+        stored = [spool.store(message(f"Q{n}")) for n in range(10)]
+        for d in stored:
+            self.wait(d)
+        assert len(checks) == 2  # the first commit, alone; then the nine that waited for it
+
     def test_stores_waiting_for_a_commit_share_the_next(self, tmp_path, monkeypatch):
         spool = self.makeSpool(tmp_path)
         batches = []
@@ -296,7 +329,9 @@ class TestSQLiteSpool(SpoolContract):
         (tmp_path / "spool" / "spool.db").write_bytes(b"not a database" * 1000)
         with pytest.raises(OSError) as caught:
             self.makeSpool(tmp_path)
-        assert caught.value.filename == str(tmp_path / "spool" / "spool.db")
+        path = tmp_path / "spool" / "spool.db"
+        assert caught.value.strerror.startswith(f"{path} is damaged (file is not a database)")
+        assert f"sqlite3 {path} .recover" in caught.value.strerror
 
     def test_inspect_reads_beside_the_writer(self, tmp_path):
         spool = self.makeSpool(tmp_path)
