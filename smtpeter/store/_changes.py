@@ -38,6 +38,12 @@ class ChangeMarks:
             _likeTheDatabase(fd, database)
             if os.fstat(fd).st_size < _SIZE:
                 os.ftruncate(fd, _SIZE)
+            # Blocks on disk for the mapped page, not a hole: the first write
+            # to a hole, with the disk full, is a SIGBUS that kills the process.
+            try:
+                os.posix_fallocate(fd, 0, _SIZE)
+            except OSError:
+                pass  # no room now, or no such call here: as before
             self._map = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)

@@ -486,7 +486,10 @@ class SQLiteStore:
             queued = store.view(WebhookStore).queue(events, self.clock.seconds()) if events else 0
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite has rolled back already after some errors (a full disk):
+            # a ROLLBACK then would fail, and hide why.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         finally:
             db.publish()

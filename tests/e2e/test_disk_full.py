@@ -2,13 +2,18 @@
 End to end: the data directory on a small filesystem of its own (tmpfs),
 filled up while the gateway runs. A message that cannot be stored gets a
 451 and leaves no file behind; a correct AUTH still succeeds; nothing is
-lost once there is room again.
+lost once there is room again. API writes answer 507 naming the disk,
+the CLI says the disk is full (not that it is a question of users), and
+/healthz is 503 until there is room.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -85,6 +90,68 @@ def test_a_full_disk_costs_a_451_and_leaves_nothing_behind(small, sink):
         client.quit()
         [received] = sink.wait(1)
         assert b"Subject: room again" in received.data
+        log = gateway.logText()
+        assert "Traceback" not in log, log[
+            log.find("Traceback") - 600 : log.find("Traceback") + 2500
+        ]
+    finally:
+        gateway.stop()
+
+
+def post(gateway, path: str, token: str, body: dict) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=10)
+    connection.request(
+        "POST",
+        path,
+        json.dumps(body),
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    return response.status, answer
+
+
+def health(gateway) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=10)
+    connection.request("GET", "/healthz")
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    return response.status, answer
+
+
+def test_a_full_disk_is_507_naming_it_in_the_api_and_the_cli_says_so(small, sink, tmp_path):
+    data = small / "data"
+    gateway = Gateway(data, sink.port, ["--workers", "1"])
+    gateway.log = tmp_path / "gateway.log"  # on a disk with room, as logs usually are
+    gateway.start()
+    try:
+        token = json.loads(
+            gateway.cli("token", "create", "ops", "--scope", "admin", "--json").stdout
+        )
+        token = token["token"]
+        assert health(gateway) == (200, {"status": "ok"})
+        # An empty write-ahead log: the next write must grow it, and finds no room.
+        with sqlite3.connect(data / "smtpeter.sqlite") as db:
+            assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        fill(small, 0)
+        full = f"the disk holding {data} is full"
+        code, answer = post(gateway, "/v1/logins", token, {"name": "new"})  # the admin thread
+        assert code == 507 and answer["error"].startswith(full), (code, answer)
+        code, answer = post(gateway, "/v1/suppressions", token, {"email": "n@d.test"})  # the store
+        assert code == 507 and answer["error"].startswith(full), (code, answer)
+        cli = gateway.cli("login", "create", "other", check=False)
+        assert cli.returncode == 1
+        assert full in cli.stderr and "run this as the user" not in cli.stderr, cli.stderr
+        time.sleep(1.1)  # the health check's cache
+        code, answer = health(gateway)
+        assert code == 503 and any(p.startswith(full) for p in answer["problems"]), answer
+        for filler in small.glob("filler-*"):
+            os.unlink(filler)
+        time.sleep(1.1)
+        assert health(gateway) == (200, {"status": "ok"})
+        assert post(gateway, "/v1/logins", token, {"name": "new"})[0] == 201
         log = gateway.logText()
         assert "Traceback" not in log, log[
             log.find("Traceback") - 600 : log.find("Traceback") + 2500
