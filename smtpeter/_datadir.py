@@ -48,9 +48,9 @@ class DataDirectoryLock:
     An exclusive C{flock} on L{LOCK_FILE} in a data directory, which holds
     the process id of its owner: two gateways on one directory would both
     deliver (and resume) the same spools. Held by the process that owns the
-    directory for its whole life (the kernel lets go of it when that
-    process ends, however it ends); the workers and the C{smtpeter}
-    command never take it.
+    directory for its whole life, and by its workers, which inherit the
+    locked descriptor (the kernel lets go of it when the last of them
+    ends, however they end); the C{smtpeter} command never takes it.
     """
 
     def __init__(self, path: Path, fd: int) -> None:
@@ -83,6 +83,13 @@ class DataDirectoryLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(path, fd)
+
+    def fileno(self) -> int:
+        """
+        The locked descriptor. A child process given it (not a copy of the
+        file opened anew) holds the same lock, until the last one closes it.
+        """
+        return self._fd
 
     def release(self) -> None:
         """Let another gateway have the directory (the stop's last step)."""

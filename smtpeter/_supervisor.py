@@ -210,6 +210,11 @@ class Supervisor(Service):
         for number, listener in enumerate(self.listeners, start=TEXT_FD + 1):
             childFDs[number] = listener.fd
             sockets.append(listener.argument(number))
+        if self.dataLock is not None:
+            # The same lock, held by the worker too (it only keeps the
+            # descriptor open): until the last worker of this gateway is
+            # gone, however the parent ended, no other gateway starts here.
+            childFDs[TEXT_FD + 1 + len(self.listeners)] = self.dataLock.fileno()
         arguments = [
             sys.executable,
             "-m",

@@ -53,6 +53,12 @@ def test_a_second_gateway_on_the_same_data_directory_refuses_and_the_cli_works(
         line = oneLine(startRefused(other, first.data, "--workers", workers))
         assert str(first.data.resolve()) in line, line
         assert f"pid {first.process.pid}" in line, line
+    # The workers hold the same lock (the parent's descriptor), never one of their own.
+    lock = first.data / "smtpeter.lock"
+    for pid in first.workerPids():
+        held = [fd for fd in Path(f"/proc/{pid}/fd").iterdir() if fd.resolve() == lock]
+        assert len(held) == 1, pid
+    assert lock.read_text().strip() == str(first.process.pid)
     # The administration command is no gateway: it works beside the running one.
     password = first.createLogin("app")
     assert "app" in first.cli("login", "list").stdout
