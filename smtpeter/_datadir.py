@@ -109,20 +109,6 @@ def whyNotStarted(error: Exception) -> str:
     return str(error)
 
 
-def forgetPidfile(pidfile: str | None) -> None:
-    """
-    Remove twistd's pid file, if it names this process: twistd removes it
-    after a run, but not when the service refuses to start.
-    """
-    if not pidfile:
-        return
-    with contextlib.suppress(OSError, ValueError):
-        with open(pidfile) as f:
-            if int(f.read().strip()) != os.getpid():
-                return
-        os.unlink(pidfile)
-
-
 def prepareDataDirectory(config: Config):
     """
     Make what the workers share. @return: the server's TLS options.

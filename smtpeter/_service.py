@@ -28,11 +28,11 @@ from ._balance import RECHECK, Balance, LoadBoard
 from ._datadir import (
     DataDirectoryLock,
     StartError,
-    forgetPidfile,
     prepareDataDirectory,
     whyNotStarted,
 )
 from ._health import HealthCheck, diskSpace
+from ._twistd import TwistdRun
 from ._writethrough import WriteThroughPort, WriteThroughServer, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
@@ -226,12 +226,12 @@ class GatewayService(MultiService):
         reactor,
         resolver=None,
         worker: WorkerRole | None = None,
-        pidfile: str | None = None,
+        twistd: TwistdRun | None = None,
     ):
         super().__init__()
         self.config = config
-        #: twistd's pid file, removed if the gateway refuses to start.
-        self.pidfile = pidfile
+        #: The twistd run, told if the gateway refuses to start.
+        self.twistd = twistd if twistd is not None else TwistdRun(None)
         #: The data directory's lock, held by a gateway of one process.
         self.dataLock: DataDirectoryLock | None = None
         self.reactor = reactor
@@ -265,7 +265,7 @@ class GatewayService(MultiService):
             log.critical("cannot start: {why}", why=why)
             self._closeStores()  # their threads would keep the process alive
             self._releaseDirectory()
-            forgetPidfile(self.pidfile)
+            self.twistd.refused(why)
             raise SystemExit(1)
 
     def _checkDomain(self, domain: dict):

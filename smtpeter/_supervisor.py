@@ -33,10 +33,10 @@ from ._balance import ABSENT, LoadBoard
 from ._datadir import (
     DataDirectoryLock,
     StartError,
-    forgetPidfile,
     prepareDataDirectory,
     whyNotStarted,
 )
+from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
 from ._writethrough import withBacklog
 from .config import LISTENERS, Config
@@ -147,8 +147,8 @@ class Supervisor(Service):
     _killing: object = None  # the call that kills workers slow to stop
     _failed: bool = False
     _announced: bool = False
-    #: twistd's pid file, removed if the gateway refuses to start.
-    pidfile: str | None = None
+    #: The twistd run, told if the gateway refuses to start.
+    twistd: TwistdRun = field(factory=lambda: TwistdRun(None))
     #: The data directory's lock, held while the gateway runs (its workers never take it).
     dataLock: DataDirectoryLock | None = None
 
@@ -168,7 +168,7 @@ class Supervisor(Service):
             for listener in self.listeners:
                 listener.port.stopListening()
             self._release()
-            forgetPidfile(self.pidfile)
+            self.twistd.refused(why)
             raise SystemExit(1)
         super().privilegedStartService()
 
@@ -303,7 +303,7 @@ class Supervisor(Service):
         if self._failed:
             # twistd has no way to exit non-zero once the reactor ran (nor
             # to remove its pid file then).
-            forgetPidfile(self.pidfile)
+            self.twistd.forgetPidfile()
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)

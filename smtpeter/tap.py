@@ -466,10 +466,11 @@ def _logsTextToStandardOutput(options: Options) -> bool:
     )
 
 
-def _pidfile(options: Options) -> str | None:
-    """The pid file twistd writes (C{--pidfile}), which a refused start removes."""
-    twistd = getattr(options, "parent", None)
-    return (twistd.get("pidfile") or None) if twistd is not None else None
+def _twistd(options: Options):
+    """The twistd run (its options), which a refused start must tidy up after."""
+    from ._twistd import TwistdRun
+
+    return TwistdRun(getattr(options, "parent", None))
 
 
 def makeService(options: Options):
@@ -483,9 +484,9 @@ def makeService(options: Options):
             options.arguments,
             reactor,
             textOutput=_logsTextToStandardOutput(options),
-            pidfile=_pidfile(options),
+            twistd=_twistd(options),
         )
     from ._service import GatewayService, freezeStartup
 
     reactor.callWhenRunning(freezeStartup, reactor)
-    return GatewayService(options.config, reactor, pidfile=_pidfile(options))
+    return GatewayService(options.config, reactor, twistd=_twistd(options))

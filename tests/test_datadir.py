@@ -13,10 +13,10 @@ from smtpeter._datadir import (
     LOCK_FILE,
     DataDirectoryLock,
     StartError,
-    forgetPidfile,
     whyNotStarted,
 )
 from smtpeter._diskerrors import DiskFull, explain, isDamaged, isFull
+from smtpeter._twistd import TwistdRun
 
 HOLD = """
 import sys, time
@@ -52,11 +52,23 @@ def test_the_pid_file_goes_only_if_it_names_this_process(tmp_path):
     mine, theirs = tmp_path / "mine.pid", tmp_path / "theirs.pid"
     mine.write_text(f"{os.getpid()}\n")
     theirs.write_text("1\n")
-    forgetPidfile(str(mine))
-    forgetPidfile(str(theirs))
-    forgetPidfile(None)
-    forgetPidfile(str(tmp_path / "absent.pid"))
+    TwistdRun({"pidfile": str(mine)}).forgetPidfile()
+    TwistdRun({"pidfile": str(theirs)}).forgetPidfile()
+    TwistdRun({"pidfile": ""}).forgetPidfile()
+    TwistdRun(None).forgetPidfile()
+    TwistdRun({"pidfile": str(tmp_path / "absent.pid")}).forgetPidfile()
     assert not mine.exists() and theirs.exists()
+
+
+def test_a_daemons_first_process_is_told_why_and_the_pipe_closed(tmp_path):
+    r, w = os.pipe()
+    config = {"pidfile": "", "statusPipe": w}
+    TwistdRun(config).refused("x" * 300)
+    told = os.read(r, 1000)
+    assert told.startswith(b"1 smtpeter: cannot start: xxx") and len(told) == 100
+    assert os.read(r, 10) == b""  # closed: the reader is not left waiting
+    assert config["statusPipe"] is None
+    os.close(r)
 
 
 def test_errors_are_explained_in_one_line(tmp_path):

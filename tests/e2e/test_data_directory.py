@@ -19,10 +19,13 @@ from .test_submission import connect
 pytestmark = pytest.mark.e2e
 
 
-def startRefused(cwd: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:
+def startRefused(
+    cwd: Path, data: Path, *extra: str, daemon: bool = False
+) -> subprocess.CompletedProcess:
     """Run a gateway expected to refuse to start (twistd's default pid file, in C{cwd})."""
+    twistd = [str(BIN / "twistd")] if daemon else [str(BIN / "twistd"), "-n"]
     result = subprocess.run(
-        [str(BIN / "twistd"), "-n", "smtpeter", "--data", str(data), "--hostname", "gw.test"]
+        [*twistd, "smtpeter", "--data", str(data), "--hostname", "gw.test"]
         + ["--smtp", f"tcp:{freePort()}:interface=127.0.0.1"]
         + ["--smtps", f"tcp:{freePort()}:interface=127.0.0.1"]
         + ["--http", f"tcp:{freePort()}:interface=127.0.0.1", "--dashboard", "none", *extra],
@@ -68,6 +71,17 @@ def test_a_second_gateway_on_the_same_data_directory_refuses_and_the_cli_works(
     client.sendmail("a@example.com", ["b@example.org"], b"Subject: one\r\n\r\nx\r\n")
     client.quit()
     assert len(sink.wait(1)) == 1
+
+
+def test_a_daemon_refused_says_why_and_exits_rather_than_wait_for_ever(makeGateway, sink, tmp_path):
+    first = makeGateway(sink, "--workers", "1")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for workers in ("1", "2"):
+        # twistd's first process prints what the daemon told it (its first 98 bytes).
+        result = startRefused(other, first.data, "--workers", workers, daemon=True)
+        assert "smtpeter: cannot start: " in result.stderr, result.stderr
+        assert str(first.data.resolve())[:40] in result.stderr, result.stderr
 
 
 def test_the_directory_is_free_again_once_the_gateway_stopped(makeGateway, sink):
