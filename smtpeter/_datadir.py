@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from ._diskerrors import explain
 from .config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from .features import loadSecret
-from .queue._database import SPOOL_FILE, SpoolDatabase
+from .queue import SPOOL_FILE, SpoolDatabase
 from .queue._spool import spoolDirectories, spoolDirectory
 from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
 from .store import connect

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from attrs import define, field
+from twisted.internet import defer
 from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred, succeed
 from twisted.logger import Logger
 
@@ -22,6 +23,8 @@ log = Logger()
 
 #: How long one run of the checks answers every request for the health.
 CACHE_FOR = timedelta(seconds=1)
+#: A check that has not answered in this long is a problem in itself (a disk hung).
+TIMEOUT = timedelta(seconds=5)
 
 
 def diskSpace(directories: Iterable[Path], minimum: int) -> Callable[[], list[str]]:
@@ -61,6 +64,7 @@ class HealthCheck:
     clock: object
     checks: list[Callable[[], list[str] | Deferred]]
     cacheFor: timedelta = CACHE_FOR
+    timeout: timedelta = TIMEOUT
     _last: list[str] = field(factory=list, init=False)
     _at: float | None = field(default=None, init=False)
     _waiting: list[Deferred] = field(factory=list, init=False)
@@ -79,8 +83,14 @@ class HealthCheck:
     async def _run(self) -> list[str]:
         found: list[str] = []
         for check in self.checks:
+            d = maybeDeferred(check).addTimeout(self.timeout.total_seconds(), self.clock)
             try:
-                found += await maybeDeferred(check)
+                found += await d
+            except defer.TimeoutError:
+                found.append(
+                    f"a health check ({getattr(check, '__qualname__', check)}) did not answer"
+                    f" within {self.timeout.total_seconds():g} s"
+                )
             except Exception as e:
                 found.append(f"a health check failed: {e}")
         return found

@@ -53,3 +53,18 @@ def test_the_disk_check_names_the_directory_once_per_disk(tmp_path):
     assert diskSpace([tmp_path, tmp_path / "spool"], 1)() == []
     [problem] = diskSpace([tmp_path, tmp_path / "spool"], 1 << 62)()
     assert problem.startswith(f"the disk holding {tmp_path} is full")
+
+
+def test_a_check_that_hangs_is_a_problem_after_its_timeout():
+    clock = Clock()
+
+    def hung():
+        return Deferred()
+
+    health = HealthCheck(clock, [hung, lambda: []], cacheFor=timedelta(0))
+    d = health.problems()
+    clock.advance(4.9)
+    assert not d.called
+    clock.advance(0.2)
+    [problem] = result(d)
+    assert "did not answer within 5 s" in problem and "hung" in problem
