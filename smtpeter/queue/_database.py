@@ -116,6 +116,9 @@ class SpoolDatabase:
         #: The files the connection writes, as (device, inode), by path (L{lost}).
         self._files: dict[Path, tuple[int, int]] = {}
         self._lost: str | None = None
+        #: Where L{salvage} wrote what a lost database held, and that file's (device, inode).
+        self.salvaged: Path | None = None
+        self._salvagedAs: tuple[int, int] | None = None
 
     def _connect(self, readOnly: bool = False) -> sqlite3.Connection:
         if readOnly:
@@ -196,8 +199,57 @@ class SpoolDatabase:
 
     def close(self) -> None:
         if self.db is not None:
+            if self._lost is not None:
+                self.salvage()  # what it holds now, for the next start
             self.db.close()
             self.db = None
+
+    def salvage(self) -> Path | None:
+        """
+        Once the database is L{lost}: write what the open connection still
+        reads (every message, every recipient's state) to a new file, so
+        that the next start resumes the queue instead of losing it. To the
+        spool's own path if nothing else is there now (or only what an
+        earlier salvage wrote); else beside it, as
+        C{spool.db.salvaged-TIME}. Done when the loss is found, and again
+        when the spool is closed. @return: where it went (C{None}: nowhere).
+        """
+        if self._lost is None or self.db is None:
+            return None
+        target = self.salvaged or self.path
+        try:
+            found = os.stat(target)
+        except FileNotFoundError:
+            pass
+        else:
+            if (found.st_dev, found.st_ino) != self._salvagedAs:
+                stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+                target = self.root / f"{SPOOL_FILE}.salvaged-{stamp}"
+        temporary = target.with_name(target.name + ".tmp")
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            self.db.execute("VACUUM INTO ?", (str(temporary),))
+            with open(temporary, "rb") as f:
+                os.fsync(f.fileno())
+            if target == self.path:
+                # A write-ahead log left at the path is not this file's: SQLite
+                # would apply it to the new one at the next start.
+                for name in (SPOOL_FILE + "-wal", SPOOL_FILE + "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.root / name)
+            os.replace(temporary, target)
+            _fsyncDirectory(self.root)
+        except (sqlite3.Error, OSError) as e:
+            log.critical(
+                "could not save what the lost spool database held to {path}: {why}",
+                path=str(target),
+                why=str(e),
+            )
+            return None
+        found = os.stat(target)
+        self.salvaged, self._salvagedAs = target, (found.st_dev, found.st_ino)
+        return target
 
     # Start ---------------------------------------------------------------------------
 
@@ -313,24 +365,47 @@ class SpoolDatabase:
         C{("states", qid, states)}, C{("finish", qid, when)}; C{("after",)}
         does nothing (it is answered once what came before is). If that fails,
         each is tried alone, so that one bad item fails only itself.
+
+        Once the database is L{lost}, a store fails with L{SpoolUnusable}:
+        its client gets a 451 and sends it again later, so no copy of it
+        may stay (it would be delivered twice).
         @return: for each item, C{None} or what it failed with.
         """
+        if self._lost is not None and any(item[0] == "store" for item in work):
+            rest = iter(self.apply([item for item in work if item[0] != "store"]))
+            refused = SpoolUnusable(errno.ESTALE, self._lost)
+            return [refused if item[0] == "store" else next(rest) for item in work]
         try:
             self._do(work)
         except (sqlite3.Error, OSError, ValueError) as e:
             if len(work) == 1:
                 return [_asOSError(e) if isinstance(e, sqlite3.Error) else e]
             return [self.apply([item])[0] for item in work]
-        if any(item[0] == "store" for item in work):
-            # Committed; but to the file at the spool's path? One check for
+        stored = [item[1].qid for item in work if item[0] == "store"]
+        if stored and self.lost() is not None:
+            # Committed; but not to the file at the spool's path. One check for
             # every message of the commit, before any of them gets its 250.
-            lost = self.lost()
-            if lost is not None:
-                return [
-                    SpoolUnusable(errno.ESTALE, lost) if item[0] == "store" else None
-                    for item in work
-                ]
+            self._forget(stored)
+            if self.salvaged is None:
+                self.salvage()
+            refused = SpoolUnusable(errno.ESTALE, self._lost)
+            return [refused if item[0] == "store" else None for item in work]
         return [None] * len(work)
+
+    def _forget(self, qids: list[str]) -> None:
+        """Take back stores whose clients are told they failed."""
+        try:
+            with self._transaction():
+                self.db.executemany("DELETE FROM state WHERE qid = ?", [(q,) for q in qids])
+                self.db.executemany("DELETE FROM message WHERE qid = ?", [(q,) for q in qids])
+        except sqlite3.Error as e:
+            log.critical(
+                "could not take back {n} message(s) refused with 451: {why}",
+                n=len(qids),
+                why=str(e),
+            )
+            return
+        self._unlinkLarge(qids)
 
     def _do(self, work: list[tuple]) -> None:
         forgotten = []
@@ -595,16 +670,44 @@ class SQLiteSpool:
             return
         error = result.value if isinstance(result, Failure) else result
         self._failing = str(error)
-        if isinstance(error, SpoolUnusable) and not self._reportedLost:
-            self._reportedLost = True
-            log.critical(
-                "the spool database {path} is gone: {why}. Messages stored in it since then"
-                " are lost at the next start; every new message is refused with 451 4.3.0"
-                " until the gateway is restarted (restore the file from a backup first, if"
-                " there is one)",
-                path=str(self.database.path),
-                why=error.strerror,
-            )
+        if isinstance(error, SpoolUnusable):
+            self._lostFound()
+
+    def _lostFound(self) -> None:
+        """
+        Say once, loudly, that the spool's database is lost, once what it
+        held is saved (the writer saves it when a store finds the loss; when
+        the health check finds it first, it is saved now).
+        """
+        if self._reportedLost:
+            return
+        self._reportedLost = True
+        if self.database.salvaged is None and self._writer is not None:
+            d = self._writer.run(SpoolDatabase.salvage)
+            d.addErrback(lambda f: log.failure("saving the lost spool failed", f))
+            d.addBoth(lambda _: self._logLost())
+        else:
+            self._logLost()
+
+    def _logLost(self) -> None:
+        saved = self.database.salvaged
+        log.critical(
+            "the spool database {path} is gone: {why}. Every new message is refused with"
+            " 451 4.3.0 until the gateway is restarted. {saved}",
+            path=str(self.database.path),
+            why=self.database.lost(),
+            saved=(
+                f"What it held (the queue) is saved as {saved}, again when the gateway"
+                " stops; a restart resumes it."
+                if saved == self.database.path
+                else f"What it held (the queue) is saved as {saved}, again when the gateway"
+                f" stops: stop the gateway, put it in place of {self.database.path} (and"
+                " delete its -wal and -shm files), then start it."
+                if saved is not None
+                else "What it held could not be saved (see above): messages still queued"
+                " are lost at the next start."
+            ),
+        )
 
     def _write(self, work: tuple) -> Deferred:
         d = Deferred()
@@ -639,7 +742,12 @@ class SQLiteSpool:
         """
         lost = self.database.lost()
         if lost is not None:
-            return [f"spool database: {lost}; mail is refused until the gateway is restarted"]
+            self._lostFound()
+            saved = self.database.salvaged
+            return [
+                f"spool database: {lost}; mail is refused until the gateway is restarted"
+                + (f" (what it held is saved as {saved}, which a restart resumes)" if saved else "")
+            ]
         if self._failing is not None:
             return [f"spool database {self.database.path}: the last store failed: {self._failing}"]
         return []

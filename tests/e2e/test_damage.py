@@ -16,6 +16,7 @@ import time
 import pytest
 
 from ..conftest import eventually
+from .test_durability import subject
 from .test_submission import connect
 from .test_tracking import get
 
@@ -32,10 +33,23 @@ def events(log: str) -> int:
     return len(re.findall(r"^\d{4}-\d\d-\d\dT", log, re.M))
 
 
+def send(gateway, password: str, subject: str) -> tuple[int, bytes]:
+    client = connect(gateway, implicit=False)
+    client.login("app", password)
+    client.mail("a@example.com")
+    client.rcpt("b@example.org")
+    code, text = client.data(f"Subject: {subject}\r\n\r\nx\r\n".encode())
+    client.quit()
+    return code, text
+
+
 def test_a_spool_deleted_under_the_gateway_gets_451_never_250(makeGateway, sink):
-    gateway = makeGateway(sink)
+    sink.policy = lambda stage, arg: "451 4.3.0 not now" if stage == "RCPT" else None
+    gateway = makeGateway(sink, "--retry-initial", "1s", "--retry-max", "1s")
     password = gateway.createLogin("app")
     assert health(gateway) == (200, {"status": "ok"})
+    for n in range(4):  # queued, their delivery deferred by the next hop
+        assert send(gateway, password, f"kept {n}")[0] == 250
     files = sorted(gateway.data.glob("spool*/spool.db*"))
     assert {p.parent.name for p in files} == {"spool", "spool-2"}, files
     for path in files:  # rm spool/spool.db* spool-2/spool.db*
@@ -46,18 +60,22 @@ def test_a_spool_deleted_under_the_gateway_gets_451_never_250(makeGateway, sink)
         assert status == 503 and body["status"] == "unhealthy", body
         assert any("spool.db was deleted" in p for p in body["problems"]), body
     for n in range(8):
-        client = connect(gateway, implicit=False)
-        client.login("app", password)
-        client.mail("a@example.com")
-        client.rcpt("b@example.org")
-        code, text = client.data(f"Subject: lost {n}\r\n\r\nx\r\n".encode())
+        code, text = send(gateway, password, f"refused {n}")
         assert (code, text[:5]) == (451, b"4.3.0"), (code, text)
-        client.quit()
     log = gateway.waitForLog("is gone: ")
     # Loudly, once per worker, not once per message.
     assert 1 <= log.count("is gone: ") <= 2, log
     assert "could not store a message" not in log
-    assert sink.messages == []
+    # What the spools held was saved at their paths: a restart resumes the
+    # queue, and sends none of the messages that were refused.
+    gateway.stop()
+    sink.policy = lambda stage, arg: None
+    gateway.start()
+    delivered = sorted(subject(m.data) for m in sink.wait(4))
+    assert delivered == [f"kept {n}" for n in range(4)], delivered
+    time.sleep(1)
+    assert len(sink.messages) == 4
+    assert health(gateway) == (200, {"status": "ok"})
 
 
 def test_a_damaged_database_is_unhealthy_and_not_a_traceback_per_request(makeGateway, sink):

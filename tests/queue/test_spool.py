@@ -206,6 +206,21 @@ class TestSQLiteSpool(SpoolContract):
                 self.wait(d)
         # States and removals of messages already queued still go on.
         self.wait(spool.recordStates("Q1", {0: {"status": "sent"}}))
+        # What it held is saved: at the path if it was free, else beside it.
+        saved = spool.database.salvaged
+        assert (saved == path) == (how == "deleted"), saved
+        assert saved.name.startswith("spool.db")
+        assert f"saved as {saved}" in spool.problems()[0]
+        spool.stop()  # and saved again, with what came since
+        self.spools.remove(spool)
+        with sqlite3.connect(saved) as db:
+            assert db.execute("SELECT qid FROM message").fetchall() == [("Q1",)]
+            [(state,)] = db.execute("SELECT state FROM state WHERE qid = 'Q1'").fetchall()
+        assert '"sent"' in state
+        if how == "deleted":  # the next start resumes it
+            again = self.makeSpool(tmp_path)
+            [(resumed, _)] = self.wait(again.load())
+            assert resumed.qid == "Q1"
 
     def test_a_spool_is_checked_once_per_commit_not_per_message(self, tmp_path, monkeypatch):
         spool = self.makeSpool(tmp_path)
