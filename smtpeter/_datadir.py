@@ -65,7 +65,8 @@ class DataDirectoryLock:
         """
         data.mkdir(parents=True, exist_ok=True)
         path = data / LOCK_FILE
-        # Not inherited: the workers must not keep it after the parent is gone.
+        # Not inherited by whatever this process may run; the supervisor
+        # hands it to its workers on purpose (L{fileno}).
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

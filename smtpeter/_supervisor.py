@@ -149,7 +149,7 @@ class Supervisor(Service):
     _announced: bool = False
     #: The twistd run, told if the gateway refuses to start.
     twistd: TwistdRun = field(factory=lambda: TwistdRun(None))
-    #: The data directory's lock, held while the gateway runs (its workers never take it).
+    #: The data directory's lock, held while the gateway runs (by its workers too: they inherit it).
     dataLock: DataDirectoryLock | None = None
 
     # Starting ---------------------------------------------------------------
@@ -165,8 +165,6 @@ class Supervisor(Service):
             why = whyNotStarted(e)
             print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
             log.critical("cannot start: {why}", why=why)
-            for listener in self.listeners:
-                listener.port.stopListening()
             self._release()
             self.twistd.refused(why)
             raise SystemExit(1)

@@ -17,6 +17,7 @@ from pathlib import Path
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
+from ._twistd import TwistdRun
 from .config import DASHBOARD, Config, RelayConfig, checkPublicUrl, defaultPublicUrl
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
@@ -466,10 +467,8 @@ def _logsTextToStandardOutput(options: Options) -> bool:
     )
 
 
-def _twistd(options: Options):
+def _twistd(options: Options) -> TwistdRun:
     """The twistd run (its options), which a refused start must tidy up after."""
-    from ._twistd import TwistdRun
-
     return TwistdRun(getattr(options, "parent", None))
 
 
