@@ -9,7 +9,6 @@ as the CLI and the REST API.
 from __future__ import annotations
 
 import calendar
-import csv
 import io
 import re
 import time
@@ -17,6 +16,7 @@ import time
 from attrs import evolve, field, frozen
 from twisted.web.template import Tag
 
+from ..csvfile import CSVWriter
 from ..dnscheck import recordsToPublish
 from ..events._webhooks import sendTest
 from ..store._apitokens import ADMIN as ADMIN_SCOPE
@@ -121,12 +121,6 @@ def adding(session, heading: str, action: str, label: str, *fields) -> list:
     if not session.mayChange:
         return []
     return [tags.h2(heading), form(action, session, *fields, button(label), class_="stacked")]
-
-
-def _csvCell(value) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @frozen
@@ -297,7 +291,7 @@ class Pages:
 
     async def activityCSV(self, request, session):
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = CSVWriter(out)
         writer.writerow(
             [
                 "messageid",
@@ -328,8 +322,7 @@ class Pages:
                 for recipient in r.recipients:
                     state = f.recipients.get(recipient.address, {})
                     writer.writerow(
-                        _csvCell(v)
-                        for v in (
+                        (
                             r.qid,
                             when(r.received),
                             r.login,
