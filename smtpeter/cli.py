@@ -19,9 +19,10 @@ from . import __version__
 from ._datadir import createDatabase
 from ._diskerrors import explain, isDamaged, isFull, recovery
 from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
+from .csvfile import CSVWriter, uncell
 from .events import Destinations, parseNetwork
 from .manage import Administration, UnusableSpool
-from .store import StoreError, connect
+from .store import Invalid, StoreError, connect, suppressionExpiry
 from .store._admins import ADMIN, ROLES
 from .store._apitokens import READ, SCOPES
 from .store._events import TYPES
@@ -29,6 +30,19 @@ from .store._logins import knownFeatures
 from .store._suppressions import MANUAL, SuppressionStore
 
 DATABASE = "smtpeter.sqlite"
+#: The longest line 'suppression import' reads, in bytes (an address is at most 320).
+MAX_IMPORT_LINE = 1000
+#: The option that gives what the store (and the REST API) calls a field;
+#: fields not here are the command's arguments.
+OPTIONS = {
+    "events": "--event",
+    "public_url": "--public-url",
+    "selector": "--selector",
+    "scope": "--scope",
+    "role": "--role",
+    "days": "--days",
+    "reason": "--reason",
+}
 
 
 def _when(stamp: float | None) -> str:
@@ -265,7 +279,7 @@ def webhookCommand(admin: Administration, args) -> None:
 
 def suppressionCommand(store: SuppressionStore, args) -> None:
     now = time.time()
-    expires = now + args.days * 86400 if getattr(args, "days", 0) else None
+    expires = suppressionExpiry(now, args.days) if hasattr(args, "days") else None
     if args.action == "add":
         entry = store.add(args.address, args.reason, now, expires)
         if args.json:
@@ -720,6 +734,9 @@ def _run(data: Path, args) -> int:
             adminCommand(admin, args)
         elif args.command == "suppression":
             suppressionCommand(SuppressionStore(db), args)
+    except Invalid as e:
+        option = OPTIONS.get(e.field)
+        return _fail(f"{option}: {e.reason}" if option else e.reason)
     except (StoreError, ValueError) as e:
         return _fail(str(e))
     return 0

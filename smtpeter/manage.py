@@ -29,7 +29,7 @@ from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
 from .store._events import isoTime
-from .store._exceptions import Missing, NoSuchDomain, StoreError
+from .store._exceptions import Missing, NoSuchDomain
 from .store._logins import LoginStore, connect
 from .store._queuerequests import QueueRequestStore
 from .store._webhooks import WebhookStore
@@ -73,10 +73,7 @@ class Administration:
 
     def createLogin(self, name: str, features=(), hold: bool = False) -> dict:
         """The login, with its password: the only time anyone sees it."""
-        try:
-            record, password = self.logins.create(name, list(features), hold)
-        except ValueError as e:
-            raise StoreError(str(e)) from e
+        record, password = self.logins.create(name, list(features), hold)
         return {"name": record.name, "password": password, **_loginFields(record)}
 
     def updateLogin(

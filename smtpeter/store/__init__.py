@@ -5,10 +5,19 @@ hosted images (L{_images}), message records and events (L{_events}),
 REST API tokens (L{_apitokens}) and webhooks (L{_webhooks}).
 """
 
-from ._exceptions import LoginExists, NoSuchLogin, StoreError, UnknownFeature
+from ._exceptions import (
+    Exists,
+    Invalid,
+    LoginExists,
+    Missing,
+    NoSuchLogin,
+    StoreError,
+    UnknownFeature,
+)
 from ._logins import LoginRecord, LoginStore, connect
 from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
 from ._sqlite import SQLiteStore
+from ._suppressions import MANUAL, MAX_DAYS, suppressionExpiry, suppressionReason
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
@@ -19,16 +28,21 @@ from .interfaces import (
 )
 
 __all__ = [
+    "Exists",
     "IAuthFailureStore",
     "IDashboardSessionStore",
     "IEventStore",
     "ILoginStore",
     "IQueueRequests",
     "ISuppressionStore",
+    "Invalid",
     "MemoryAuthFailures",
+    "Missing",
     "MemoryStore",
     "SQLiteStore",
     "LoginExists",
+    "MANUAL",
+    "MAX_DAYS",
     "LoginRecord",
     "LoginStore",
     "MemoryLoginStore",
@@ -36,4 +50,6 @@ __all__ = [
     "StoreError",
     "UnknownFeature",
     "connect",
+    "suppressionExpiry",
+    "suppressionReason",
 ]

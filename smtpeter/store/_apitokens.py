@@ -15,7 +15,7 @@ import time
 
 from attrs import frozen
 
-from ._exceptions import Exists, Missing, StoreError
+from ._exceptions import Exists, Invalid, Missing
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -65,9 +65,9 @@ class TokenStore:
     def create(self, name: str, scope: str = READ) -> tuple[TokenRecord, str]:
         name = name.strip()
         if not name or len(name) > 100:
-            raise StoreError("a token name is 1 to 100 characters, e.g. reporting")
+            raise Invalid("name", "a token name is 1 to 100 characters, e.g. reporting")
         if scope not in SCOPES:
-            raise StoreError(f"a token's scope is {' or '.join(SCOPES)}, not {scope!r}")
+            raise Invalid("scope", f"a token's scope is {' or '.join(SCOPES)}, not {scope[:100]!r}")
         token = PREFIX + secrets.token_urlsafe(32)
         now = time.time()
         try:

@@ -18,7 +18,7 @@ from attrs import field, frozen
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ._exceptions import BadKey, DomainExists, NoSuchDomain
+from ._exceptions import BadKey, DomainExists, Exists, Invalid, NoSuchDomain
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -37,15 +37,17 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 def checkDomain(domain: str) -> str:
     domain = domain.strip().rstrip(".").lower()
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(f"{domain!r} is not a domain name (like example.com)")
+    if len(domain) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise Invalid("domain", f"{domain[:100]!r} is not a domain name (like example.com)")
     return domain
 
 
 def checkSelector(selector: str) -> str:
     selector = selector.strip().lower()
-    if not all(_LABEL.fullmatch(label) for label in selector.split(".")):
-        raise ValueError(f"{selector!r} is not a selector: letters, digits and '-'")
+    if len(selector) > 253 or not all(_LABEL.fullmatch(label) for label in selector.split(".")):
+        raise Invalid(
+            "selector", f"{selector[:100]!r} is not a selector: letters, digits, '-' and '.'"
+        )
     return selector
 
 
@@ -153,7 +155,7 @@ class DomainStore:
             if current is None and replace is True:
                 raise NoSuchDomain(domain)
             if any(k.selector == selector for k in self._keys("WHERE domain = ?", (domain,))):
-                raise ValueError(f"{domain} already has a key with selector {selector!r}")
+                raise Exists(f"{domain} already has a key with selector {selector!r}")
             self._db.execute("UPDATE dkim_keys SET active = 0 WHERE domain = ?", (domain,))
             key = DomainKey(domain, selector, pem, self._clock(), True)
             self._db.execute(

@@ -9,6 +9,19 @@ class StoreError(Exception):
     """Something the user asked of the store cannot be done; the text says why."""
 
 
+class Invalid(StoreError, ValueError):
+    """
+    A value the user gave is not one the store takes: C{field} names it as
+    the REST API does (the command line maps it to its option), C{reason}
+    says what it must be.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class Missing(StoreError):
     """The thing named does not exist (the API's 404)."""
 
@@ -27,10 +40,12 @@ class LoginExists(Exists):
         super().__init__(f"a login named {name!r} exists already; choose another name")
 
 
-class UnknownFeature(StoreError):
+class UnknownFeature(Invalid):
     def __init__(self, unknown: list[str], valid=FEATURES) -> None:
         super().__init__(
-            f"unknown feature(s) {', '.join(unknown)}; valid features: {', '.join(valid)}"
+            "features",
+            f"unknown feature(s) {', '.join(u[:100] for u in unknown[:10])};"
+            f" valid features: {', '.join(valid)}",
         )
 
 

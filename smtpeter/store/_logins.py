@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from ..config import checkPublicUrl
 from ..queue._message import FEATURES
 from ._changes import ChangeMarks, Database, changed
-from ._exceptions import LoginExists, NoSuchLogin, UnknownFeature
+from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import (
     DUMMY_HASH,
     generatePassword,
@@ -183,7 +183,7 @@ class LoginStore:
     ) -> tuple[LoginRecord, str]:
         """Create a login; return it with its new password (the only time it is known)."""
         if not name or any(c.isspace() for c in name) or len(name) > 200:
-            raise ValueError("a login name is 1 to 200 characters without spaces")
+            raise Invalid("name", "a login name is 1 to 200 characters without spaces")
         chosen = checkFeatures(features)
         password = generatePassword()
         record = LoginRecord(
@@ -214,7 +214,10 @@ class LoginStore:
         record = self.require(name)
         features = (record.features | checkFeatures(enable)) - checkFeatures(disable)
         if publicUrl is not None:
-            publicUrl = checkPublicUrl(publicUrl) if publicUrl else None
+            try:
+                publicUrl = checkPublicUrl(publicUrl) if publicUrl else None
+            except ValueError as e:
+                raise Invalid("public_url", str(e)) from e
             record = evolve(record, publicUrl=publicUrl)
         self._db.execute(
             "UPDATE logins SET features = ?, public_url = ? WHERE name = ?",
@@ -244,8 +247,9 @@ class LoginStore:
         return evolve(record, passwordHash=pwhash), password
 
     def delete(self, name: str) -> None:
-        self.require(name)
-        self._db.execute("DELETE FROM logins WHERE name = ?", (name,))
+        """Delete the login; of several deleting it at once, only one succeeds."""
+        if not self._db.execute("DELETE FROM logins WHERE name = ?", (name,)).rowcount:
+            raise NoSuchLogin(name)
         changed(self._db, "logins")
 
     def check(

@@ -7,13 +7,16 @@ Addresses compare without regard to case. An entry may expire.
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import time
+from collections.abc import Callable, Iterable
 
 from attrs import frozen
 
 from ._changes import changed
 from ._events import isoTime
-from ._exceptions import Missing, StoreError
+from ._exceptions import Invalid, Missing, StoreError
 from ._schema import applySchema
 
 SCHEMA = """
@@ -31,6 +34,32 @@ CREATE INDEX IF NOT EXISTS suppressions_expires ON suppressions (expires);
 HARD_BOUNCE = "hard bounce"
 COMPLAINT = "complaint"
 MANUAL = "added by an administrator"
+#: The longest an administrator may suppress an address for, in days (0 is for ever).
+MAX_DAYS = 36500
+#: The longest reason an administrator may give.
+MAX_REASON = 200
+
+
+def suppressionExpiry(now: float, days: object) -> float | None:
+    """
+    When an entry made now for C{days} days expires (C{None}: never, for 0);
+    L{Invalid} for anything but a number from 0 to L{MAX_DAYS}.
+    """
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, (int, float))
+        or not (isinstance(days, int) or math.isfinite(days))
+        or not 0 <= days <= MAX_DAYS
+    ):
+        raise Invalid("days", f"a number of days from 0 to {MAX_DAYS}; 0 for ever")
+    return now + days * 86400 if days else None
+
+
+def suppressionReason(reason: object) -> str:
+    """A reason as given by an administrator, or L{Invalid}."""
+    if not isinstance(reason, str) or not 0 < len(reason.strip()) <= MAX_REASON:
+        raise Invalid("reason", f"a text of 1 to {MAX_REASON} characters")
+    return reason.strip()
 
 
 @frozen

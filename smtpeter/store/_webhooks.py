@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from attrs import frozen
 
 from ._events import TYPES, StoredEvent
-from ._exceptions import Missing, StoreError
+from ._exceptions import Invalid, Missing, StoreError
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -126,10 +126,12 @@ class WebhookStore:
             raise StoreError(f"{url!r} is not an http:// or https:// URL")
         chosen = tuple(dict.fromkeys(e.lower() for e in events))
         if not chosen:
-            raise StoreError(f"say which events with --event; any of: {', '.join(TYPES)}")
+            raise Invalid("events", f"say which events; any of: {', '.join(TYPES)}")
         unknown = [e for e in chosen if e not in TYPES]
         if unknown:
-            raise StoreError(f"unknown event(s) {', '.join(unknown)}; use: {', '.join(TYPES)}")
+            raise Invalid(
+                "events", f"unknown event(s) {', '.join(unknown)}; use: {', '.join(TYPES)}"
+            )
         secret = "whsec_" + secrets.token_urlsafe(32)
         cursor = self.db.execute(
             "INSERT INTO webhooks (url, events, secret, created) VALUES (?, ?, ?, ?)",
@@ -138,7 +140,11 @@ class WebhookStore:
         return self.get(cursor.lastrowid)
 
     def get(self, id: int) -> Webhook:
-        row = self.db.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)).fetchone()
+        row = None
+        if 0 < id < 2**63:  # SQLite's integers; any other is no webhook's id
+            row = self.db.execute(
+                f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)
+            ).fetchone()
         if row is None:
             raise Missing(f"no webhook {id}; see 'smtpeter webhook list'")
         return _webhook(row)
@@ -149,10 +155,13 @@ class WebhookStore:
         ]
 
     def delete(self, id: int) -> None:
+        """Delete the webhook and its history; of several deleting it at once, one succeeds."""
         self.get(id)
+        if not self.db.execute("DELETE FROM webhooks WHERE id = ?", (id,)).rowcount:
+            self.get(id)  # raises Missing: another deleted it just now
+        # Deliveries of a webhook that is gone are never sent (due() skips them).
         self.db.execute("DELETE FROM webhook_deliveries WHERE webhook = ?", (id,))
         self.db.execute("DELETE FROM webhook_attempts WHERE webhook = ?", (id,))
-        self.db.execute("DELETE FROM webhooks WHERE id = ?", (id,))
 
     def enable(self, id: int) -> Webhook:
         self.get(id)

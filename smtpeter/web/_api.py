@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 import re
 from datetime import UTC, date, datetime
@@ -20,15 +18,16 @@ from urllib.parse import unquote
 from attrs import evolve
 from twisted.web.resource import Resource
 
+from ..csvfile import csvBytes
+from ..store import MANUAL, Invalid, suppressionExpiry, suppressionReason
 from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime, recipientStatus
 from ..store._exceptions import StoreError
 from ..store._queuerequests import DELETE, RELEASE
 from ..store._stats import STEPS, StatsQuery
-from ..store._suppressions import MANUAL
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._openapi import document
-from ._resources import AsyncLeaf, HTTPError, NotFound, readJSON, segment
+from ._resources import AsyncLeaf, HTTPError, NotFound, fields, readJSON, segment
 
 _QID = re.compile(r"[0-9A-Fa-f]{20}")
 MAX_LIMIT = 1000
@@ -435,36 +434,18 @@ class _CSVWriter:
     def __init__(self, kind: str) -> None:
         self.columns = _CSV_COLUMNS[kind]
 
-    def _line(self, values) -> bytes:
-        out = io.StringIO()
-        csv.writer(out).writerow(values)
-        return out.getvalue().encode()
-
     def start(self) -> bytes:
-        return self._line(["id", "time", "type", "messageid", "email", "tags", *self.columns])
+        return csvBytes([["id", "time", "type", "messageid", "email", "tags", *self.columns]])
 
     def rows(self, events) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        for e in events:
-            details = [_cell(e.details.get(c)) for c in self.columns]
-            writer.writerow(
-                [e.id, isoTime(e.time), e.type, e.qid, e.recipient, ",".join(e.tags), *details]
-            )
-        return out.getvalue().encode()
+        return csvBytes(
+            [e.id, isoTime(e.time), e.type, e.qid, e.recipient, list(e.tags)]
+            + [e.details.get(c) for c in self.columns]
+            for e in events
+        )
 
     def end(self) -> bytes:
         return b""
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 class Suppressions(Authenticated):
@@ -504,18 +485,20 @@ class Suppressions(Authenticated):
         return found[address].toJSON()
 
     async def _add(self, request, now: float):
-        body = readJSON(request)
-        address, reason, days = body.get("email"), body.get("reason", MANUAL), body.get("days", 0)
-        if not isinstance(address, str):
-            raise HTTPError(400, "email: required, the address to suppress", parameter="email")
-        if not isinstance(reason, str) or not 0 < len(reason) <= 200:
-            raise HTTPError(400, "reason: a text of 1 to 200 characters", parameter="reason")
-        if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
-            raise HTTPError(400, "days: a number of days, 0 for ever", parameter="days")
-        try:
-            entry = await self.events.suppress(
-                address, reason, now, now + days * 86400 if days else None, None
+        body = fields(readJSON(request), ("email", "reason", "days"))
+        address = body.get("email")
+        if not isinstance(address, str) or not address or len(address) > 320:
+            raise HTTPError(
+                400,
+                "email: required, the address to suppress (at most 320 characters)",
+                parameter="email",
             )
+        try:
+            reason = suppressionReason(body.get("reason", MANUAL))
+            expires = suppressionExpiry(now, body.get("days", 0))
+            entry = await self.events.suppress(address, reason, now, expires, None)
+        except Invalid as e:
+            raise HTTPError(400, str(e), parameter=e.field)
         except StoreError as e:
             raise HTTPError(400, f"email: {e}", parameter="email")
         request.setResponseCode(201)

@@ -8,13 +8,17 @@ method a path does not take gets 405 with C{Allow}; errors are JSON.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from ..events import RefusedDestination, webhookAgent
 from ..events._webhooks import TEST_TIMEOUT, sendTest
-from ..store._exceptions import Exists, Missing, StoreError
+from ..store import Exists, Invalid, Missing, StoreError
 from ..store._queuerequests import DELETE, RETRY
-from ._resources import AsyncLeaf, HTTPError, readJSON
+from ._resources import AsyncLeaf, HTTPError, fields, readJSON
+
+#: A webhook's id: a number SQLite can hold.
+_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class Managed(AsyncLeaf):
@@ -51,6 +55,8 @@ class Managed(AsyncLeaf):
             raise HTTPError(404, str(e))
         except Exists as e:
             raise HTTPError(409, str(e))
+        except Invalid as e:
+            raise HTTPError(400, str(e), parameter=e.field)
         except StoreError as e:
             raise HTTPError(400, str(e))
 
@@ -91,7 +97,7 @@ class Logins(Managed):
         return {"logins": await self.admin.listLogins()}
 
     async def create(self, request):
-        body = readJSON(request)
+        body = fields(readJSON(request), ("name", "features", "hold"))
         name = _field(body, "name", str, required=True)
         hold = _field(body, "hold", bool, default=False)
         return _created(request, await self.admin.createLogin(name, _names(body, "features"), hold))
@@ -100,12 +106,7 @@ class Logins(Managed):
         return await self.admin.login(name)
 
     async def update(self, request, name):
-        body = readJSON(request)
-        unknown = set(body) - {"features", "enabled", "public_url", "hold"}
-        if unknown:
-            raise HTTPError(
-                400, f"{sorted(unknown)[0]}: a login has features, enabled, public_url and hold"
-            )
+        body = fields(readJSON(request), ("features", "enabled", "public_url", "hold"))
         changes = {}
         if "features" in body:
             changes["features"] = _names(body, "features")
@@ -136,7 +137,7 @@ class Tokens(Managed):
         return {"tokens": await self.admin.listTokens()}
 
     async def create(self, request):
-        body = readJSON(request)
+        body = fields(readJSON(request), ("name", "scope"))
         name = _field(body, "name", str, required=True)
         scope = _field(body, "scope", str, default="read")
         return _created(request, await self.admin.createToken(name, scope))
@@ -169,7 +170,7 @@ class Domains(Managed):
         return {"domains": await self.admin.listDomains()}
 
     async def add(self, request):
-        body = readJSON(request)
+        body = fields(readJSON(request), ("domain", "selector"))
         domain = _field(body, "domain", str, required=True)
         selector = _field(body, "selector", str)
         return _created(request, await self.admin.addDomain(domain, selector))
@@ -178,7 +179,7 @@ class Domains(Managed):
         return await self.admin.domain(domain)
 
     async def rotate(self, request, domain):
-        body = readJSON(request)
+        body = fields(readJSON(request), ("selector",))
         return await self.admin.rotateDomain(domain, _field(body, "selector", str))
 
     async def delete(self, request, domain):
@@ -194,7 +195,7 @@ class Webhooks(Managed):
     def route(self, parts):
         if not parts:
             return {b"GET": self.list, b"POST": self.add}
-        if not parts[0].isdigit():
+        if not _ID.fullmatch(parts[0]):
             return {}
         if len(parts) == 1:
             return {b"DELETE": self.delete}
@@ -208,7 +209,7 @@ class Webhooks(Managed):
         return {"webhooks": await self.admin.listWebhooks()}
 
     async def add(self, request):
-        body = readJSON(request)
+        body = fields(readJSON(request), ("url", "events"))
         url = _field(body, "url", str, required=True)
         try:
             made = await self.admin.addWebhook(url, _names(body, "events"))

@@ -527,18 +527,18 @@ def document() -> dict:
                 }
             },
             "/messages/{messageid}": {
+                "parameters": [
+                    {
+                        "name": "messageid",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "the id in the gateway's '250 Ok: queued as' reply",
+                    }
+                ],
                 "get": {
                     "summary": "One message: envelope, tags, options, status per recipient",
                     "operationId": "getMessage",
-                    "parameters": [
-                        {
-                            "name": "messageid",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                            "description": "the id in the gateway's '250 Ok: queued as' reply",
-                        }
-                    ],
                     "responses": {
                         "200": {
                             "description": "The message.",

@@ -6,6 +6,8 @@ survives clients going away, JSON answers and errors.
 from __future__ import annotations
 
 import json
+import math
+import re
 
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
@@ -41,6 +43,37 @@ def segment(request) -> str:
 
 
 MAX_BODY = 1024 * 1024
+#: How deeply a body's arrays and objects may nest (the API's bodies nest two deep).
+MAX_DEPTH = 20
+#: Integers longer than this many digits are too large for any field.
+MAX_DIGITS = 30
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+
+
+def _depth(data: bytes) -> int:
+    """How deeply the arrays and objects of the JSON text C{data} nest (at most)."""
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return 0  # cannot nest deeper than it has openers: the usual, quick case
+    brackets = _STRINGS.sub(b"", data).translate(None, _BRACKETS)
+    depth = deepest = 0
+    for c in brackets:
+        depth += 1 if c in b"[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+    return deepest
+
+
+def _constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _integer(text: str):
+    """A JSON integer; one too long for any field is infinite, which every check refuses."""
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
 
 
 def readJSON(request) -> dict:
@@ -48,12 +81,28 @@ def readJSON(request) -> dict:
     data = request.content.read(MAX_BODY + 1) if request.content is not None else b""
     if len(data) > MAX_BODY:
         raise HTTPError(413, "the body is larger than 1 MiB")
+    if _depth(data) > MAX_DEPTH:
+        raise HTTPError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     try:
-        body = json.loads(data or b"{}")
+        body = json.loads(data or b"{}", parse_constant=_constant, parse_int=_integer)
+    except RecursionError:
+        raise HTTPError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     except ValueError as e:
         raise HTTPError(400, f"the body is not JSON ({e})")
     if not isinstance(body, dict):
         raise HTTPError(400, "the body must be a JSON object")
+    return body
+
+
+def fields(body: dict, allowed: tuple[str, ...]) -> dict:
+    """C{body}, if it has no field but C{allowed}; else a 400 naming the first other."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise HTTPError(
+            400,
+            f"{unknown[0][:100]}: unknown field; allowed: {', '.join(allowed) or 'none'}",
+            parameter=unknown[0][:100],
+        )
     return body
 
 
@@ -142,5 +191,7 @@ class AsyncLeaf(Resource):
 
 
 class NotFound(AsyncLeaf):
-    async def handle(self, request):
-        raise HTTPError(404, "no such resource")
+    """Nothing here, whatever the method: 404."""
+
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
+        return ()

@@ -1,0 +1,116 @@
+"""
+Security regression (issue 33, item 12): bad input to the REST API gets a
+400 naming what is wrong (or a 404), never a 500; a path that does not exist
+is a 404 whatever the method; API answers name API fields, never CLI
+options; of many concurrent deletes of one login, exactly one succeeds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .test_manage_api import Client
+
+
+@pytest.fixture
+def admin(gateway):
+    made = gateway.cli("token", "create", "ops", "--scope", "admin", "--json").stdout
+    return Client(gateway, json.loads(made)["token"])
+
+
+def raw(gateway, method: str, path: str, body: bytes | None, token: str | None = None):
+    """The status and JSON body of a request sent as it is (no OpenAPI check)."""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connection.request(method, path, body, headers)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, json.loads(payload)
+
+
+DAYS = [b"1e308", b"1e400", str(2**70).encode(), b"9" * 4000, b"9" * 5000, b"-1", b"NaN"]
+
+
+def test_bad_bodies_and_values_are_400s_naming_the_field(gateway, admin):
+    # Nested too deep for the parser: said so, not a RecursionError.
+    for body in (b"[" * 100_000, b'{"a":' * 5000 + b"1" + b"}" * 5000):
+        code, answer = raw(gateway, "POST", "/v1/suppressions", body, admin.token)
+        assert code == 400 and "deep" in answer["error"], answer
+    for days in DAYS:
+        body = b'{"email":"n@d.test","days":' + days + b"}"
+        code, answer = raw(gateway, "POST", "/v1/suppressions", body, admin.token)
+        assert code == 400, (days[:20], answer)
+        if days != b"9" * 5000 and days != b"NaN":  # these two are not JSON numbers Python reads
+            assert answer["parameter"] == "days", answer
+    gateway.createLogin("NAME")
+    cases = [
+        ("POST", "/v1/domains", {"domain": "bad domain"}, "domain"),
+        ("POST", "/v1/domains", {"domain": ""}, "domain"),
+        ("POST", "/v1/domains", {"domain": "ok.test", "selector": "a b"}, "selector"),
+        ("POST", "/v1/domains", {"selector": None}, "domain"),
+        ("POST", "/v1/domains", {"domain": "x" * 300 + ".test"}, "domain"),
+        ("POST", "/v1/domains", {"domain": "ok.test", "surprise": 1}, "surprise"),
+        ("DELETE", "/v1/domains/0", None, "domain"),
+        ("POST", "/v1/domains/0/rotate", {"selector": None}, "domain"),
+        ("PATCH", "/v1/logins/NAME", {"public_url": "ftp://x"}, "public_url"),
+        ("PATCH", "/v1/logins/NAME", {"features": ["nonsense"]}, "features"),
+        ("POST", "/v1/logins", {"name": "a b"}, "name"),
+        ("POST", "/v1/tokens", {"name": "t", "scope": "root"}, "scope"),
+        ("POST", "/v1/webhooks", {"url": "https://hooks.example.com/"}, "events"),
+        ("POST", "/v1/suppressions", {"email": "n@d.test", "reason": ""}, "reason"),
+        ("POST", "/v1/suppressions", {"email": "x" * 400 + "@d.test"}, "email"),
+    ]
+    for method, path, body, field in cases:
+        code, answer, _ = admin.call(method, path, body)
+        assert (code, answer.get("parameter")) == (400, field), (method, path, body, answer)
+    code, answer, _ = admin.call("POST", "/v1/domains", {"domain": "good.test"})
+    assert code == 201
+    code, answer, _ = admin.call("POST", "/v1/domains/good.test/rotate", {"selector": "a b"})
+    assert (code, answer["parameter"]) == (400, "selector")
+    # No answer names a command-line option.
+    code, answer, _ = admin.call("POST", "/v1/webhooks", {"url": "https://h.example.com/"})
+    assert "--" not in answer["error"] and answer["error"].startswith("events: ")
+
+
+def test_ids_beyond_sqlite_and_unknown_paths_are_404s(gateway, admin):
+    for path in ("/v1/webhooks/99999999999999999999999", "/v1/webhooks/9223372036854775808"):
+        code, answer, _ = admin.call("DELETE", path)
+        assert code == 404, answer
+    code, answer = raw(gateway, "DELETE", "/v1/webhooks/%C2%B2", None, admin.token)
+    assert code == 404, answer
+    for method in ("POST", "PUT", "DELETE", "PATCH", "GET"):
+        for path in ("/nothing", "/v1/nothing", "/v1/", "/v1/nothing/deeper"):
+            code, answer = raw(gateway, method, path, b"{}", admin.token)
+            assert code == 404, (method, path, answer)
+
+
+def test_the_cli_names_its_options_where_the_api_names_fields(gateway):
+    done = gateway.cli("webhook", "add", "https://hooks.example.com/", check=False)
+    assert done.returncode == 1 and done.stderr.startswith("smtpeter: --event: say which events")
+    done = gateway.cli("suppression", "add", "a@b.test", "--days", "1e308", check=False)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "--days" in done.stderr
+    done = gateway.cli("webhook", "delete", "99999999999999999999999", check=False)
+    assert done.returncode == 1 and done.stderr.startswith("smtpeter: no webhook")
+    done = gateway.cli("domain", "add", "bad domain", check=False)
+    assert done.returncode == 1 and "is not a domain name" in done.stderr
+
+
+def test_of_twenty_concurrent_deletes_of_a_login_exactly_one_succeeds(gateway, admin):
+    for round in range(3):
+        name = f"victim{round}"
+        gateway.createLogin(name)
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(
+                pool.map(
+                    lambda _: raw(gateway, "DELETE", f"/v1/logins/{name}", None, admin.token)[0],
+                    range(20),
+                )
+            )
+        assert sorted(codes) == [200] + [404] * 19, codes
