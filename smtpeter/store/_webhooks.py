@@ -142,9 +142,7 @@ class WebhookStore:
     def get(self, id: int) -> Webhook:
         row = None
         if 0 < id < 2**63:  # SQLite's integers; any other is no webhook's id
-            row = self.db.execute(
-                f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)
-            ).fetchone()
+            row = self.db.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)).fetchone()
         if row is None:
             raise Missing(f"no webhook {id}; see 'smtpeter webhook list'")
         return _webhook(row)
