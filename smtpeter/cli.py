@@ -308,22 +308,47 @@ def suppressionCommand(store: SuppressionStore, args) -> None:
         if args.json:
             print(json.dumps(entries, indent=2))
             return
-        out = csv.DictWriter(sys.stdout, ["email", "reason", "created", "expires", "messageid"])
-        out.writeheader()
-        out.writerows(entries)
+        columns = ["email", "reason", "created", "expires", "messageid"]
+        out = CSVWriter(sys.stdout)
+        out.writerow(columns)
+        out.writerows([e[c] for c in columns] for e in entries)
     elif args.action == "import":
-        count = 0
-        with open(args.file, newline="", encoding="utf-8") as f:
-            for row in csv.reader(f):
-                if not row or not row[0].strip() or row[0].strip().lower() == "email":
-                    continue
-                reason = row[1].strip() if len(row) > 1 and row[1].strip() else args.reason
-                store.add(row[0], reason, now, expires)
-                count += 1
+        try:
+            with open(args.file, "rb") as f:
+                count = store.importEntries(_importLines(f, args.reason), now, expires)
+        except OSError as e:
+            raise StoreError(f"cannot read {args.file}: {e.strerror or e}") from e
+        except StoreError as e:
+            raise StoreError(f"{args.file}, {e}") from e
         if args.json:
             print(json.dumps({"imported": count}))
             return
         print(f"suppressed {count} address(es) from {args.file}")
+
+
+def _importLines(f, reason: str):
+    """
+    C{(line, address, reason)} for each entry of a suppression file, read a
+    line at a time (at most L{MAX_IMPORT_LINE} bytes, so any file is read in
+    bounded memory); a line that cannot be read is a L{StoreError} naming it.
+    """
+    number = 0
+    while raw := f.readline(MAX_IMPORT_LINE + 2):
+        number += 1
+        if len(raw.rstrip(b"\r\n")) > MAX_IMPORT_LINE:
+            raise StoreError(
+                f"line {number} is longer than {MAX_IMPORT_LINE} bytes (one address, and"
+                " optionally a reason, per line); nothing was imported"
+            )
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            row = next(csv.reader([text]), [])
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise StoreError(f"line {number}: not a line of UTF-8 CSV ({e}); nothing was imported")
+        cells = [uncell(c).strip() for c in row]
+        if not cells or not cells[0] or cells[0].lower() == "email":
+            continue
+        yield number, cells[0], cells[1] if len(cells) > 1 and cells[1] else reason
 
 
 def _until(expires: float | None) -> str:

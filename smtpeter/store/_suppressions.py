@@ -81,6 +81,25 @@ class Suppression:
         }
 
 
+#: Entries moved from an import into the list per transaction: the gateway's
+#: writers wait for at most one such batch (milliseconds) at a time.
+IMPORT_BATCH = 2000
+_STAGE = 10_000
+
+
+class ImportFailed(StoreError):
+    """An import that stopped after moving some entries into the list: C{imported} says how many."""
+
+    def __init__(self, imported: int, total: int, line: int, why: Exception) -> None:
+        super().__init__(
+            f"{why}; imported {imported} of {total} entries (up to and including line {line}),"
+            " none after"
+            if imported
+            else f"{why}; nothing was imported"
+        )
+        self.imported = imported
+
+
 def normalise(address: str) -> str:
     address = address.strip().strip("<>").strip()
     local, at, domain = address.rpartition("@")
@@ -149,3 +168,86 @@ class SuppressionStore:
         return self.db.execute(
             "DELETE FROM suppressions WHERE expires IS NOT NULL AND expires <= ?", (now,)
         ).rowcount
+
+    def importEntries(
+        self,
+        entries: Iterable[tuple[int, str, str]],
+        now: float,
+        expires: float | None,
+        sleep: Callable[[float], None] = time.sleep,
+        batch: int = IMPORT_BATCH,
+    ) -> int:
+        """
+        Suppress every C{(line, address, reason)} of C{entries} (a file's, in
+        its order; a later line wins); how many. All or nothing: each entry
+        is checked and staged in a temporary table first, so that a bad one
+        (a L{StoreError} that names its line; C{entries} may raise one too)
+        leaves the list as it was. Then they move into the list in
+        transactions of C{batch} rows, each followed by a pause as long as it
+        took, so that other writers wait for one batch at most. Should a
+        batch fail, L{ImportFailed} says how many were imported.
+        """
+        db = self.db
+        db.execute("PRAGMA temp_store = FILE")  # a million lines stay on disk, not in memory
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS suppression_import"
+            " (n INTEGER PRIMARY KEY, line INTEGER NOT NULL, address TEXT NOT NULL,"
+            " reason TEXT NOT NULL)"
+        )
+        try:
+            total = self._stage(entries)
+            return self._move(total, now, expires, sleep, batch)
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            db.execute("DROP TABLE temp.suppression_import")
+
+    def _stage(self, entries) -> int:
+        """Check C{entries} and copy them into the temporary table (which locks nothing else)."""
+        rows, total = [], 0
+
+        def flush() -> None:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT INTO temp.suppression_import (line, address, reason) VALUES (?, ?, ?)",
+                rows,
+            )
+            self.db.execute("COMMIT")
+            rows.clear()
+
+        for line, address, reason in entries:
+            try:
+                rows.append((line, normalise(address), suppressionReason(reason)))
+            except StoreError as e:
+                raise StoreError(f"line {line}: {e}; nothing was imported") from e
+            total += 1
+            if len(rows) >= _STAGE:
+                flush()
+        if rows:
+            flush()
+        return total
+
+    def _move(self, total: int, now: float, expires, sleep, batch: int) -> int:
+        done = 0
+        while done < total:
+            started = time.monotonic()
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute(
+                    "INSERT OR REPLACE INTO main.suppressions"
+                    " (address, reason, created, expires, qid)"
+                    " SELECT address, reason, ?, ?, NULL FROM temp.suppression_import"
+                    " WHERE n > ? AND n <= ? ORDER BY n",
+                    (now, expires, done, done + batch),
+                )
+                self.db.execute("COMMIT")
+            except sqlite3.Error as e:
+                line = self.db.execute(
+                    "SELECT max(line) FROM temp.suppression_import WHERE n <= ?", (done,)
+                ).fetchone()[0]
+                raise ImportFailed(done, total, line or 0, e) from e
+            done = min(done + batch, total)
+            changed(self.db, "suppressions")
+            if done < total:
+                sleep(min(time.monotonic() - started, 1.0))
+        return total

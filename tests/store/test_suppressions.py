@@ -1,0 +1,77 @@
+"""The suppression list's checks and its all-or-nothing, batched import."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import pytest
+
+from smtpeter.store import Invalid, StoreError, connect, suppressionExpiry, suppressionReason
+from smtpeter.store._suppressions import ImportFailed, SuppressionStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    db = connect(tmp_path / "smtpeter.sqlite")
+    yield SuppressionStore(db)
+    db.close()
+
+
+def test_days_must_be_a_number_a_date_can_hold():
+    assert suppressionExpiry(100.0, 0) is None
+    assert suppressionExpiry(100.0, 1) == 100.0 + 86400
+    assert suppressionExpiry(100.0, 0.5) == 100.0 + 43200
+    for days in (-1, 1e308, math.inf, math.nan, 2**70, 10**4000, True, "1", None, 36501):
+        with pytest.raises(Invalid) as caught:
+            suppressionExpiry(100.0, days)
+        assert caught.value.field == "days"
+    with pytest.raises(Invalid):
+        suppressionReason("")
+    assert suppressionReason(" why ") == "why"
+
+
+def test_an_import_is_all_or_nothing_and_names_the_line(store):
+    store.add("kept@example.com", "before", 1.0, None)
+    entries = [(1, "a@example.com", "r"), (2, "b@example.com", "r"), (3, "not an address", "r")]
+    with pytest.raises(StoreError, match="line 3: .*nothing was imported"):
+        store.importEntries(entries, 2.0, None)
+    assert [e.address for e in store.list(3.0)] == ["kept@example.com"]
+
+    def failing():
+        yield 1, "a@example.com", "r"
+        raise StoreError("line 2 is longer than 1000 bytes; nothing was imported")
+
+    with pytest.raises(StoreError, match="line 2"):
+        store.importEntries(failing(), 2.0, None)
+    assert [e.address for e in store.list(3.0)] == ["kept@example.com"]
+    # The staging table is gone either way: a second import on the connection works.
+    assert store.importEntries([(1, "a@example.com", "r")], 2.0, None) == 1
+
+
+def test_an_import_moves_in_short_batches_and_a_later_line_wins(store):
+    pauses = []
+    entries = [(n, f"u{n % 7}@example.com", f"line {n}") for n in range(1, 21)]
+    assert store.importEntries(entries, 5.0, 99.0, sleep=pauses.append, batch=3) == 20
+    assert len(pauses) == 6  # 7 batches, a pause between each
+    found = {e.address: e.reason for e in store.list(6.0)}
+    assert found == {f"u{n % 7}@example.com": f"line {n}" for n in range(14, 21)}
+
+
+def test_a_batch_that_fails_says_exactly_what_was_imported(tmp_path):
+    path = tmp_path / "smtpeter.sqlite"
+    db = connect(path)
+    store = SuppressionStore(db)
+    other = sqlite3.connect(str(path), timeout=0)
+    db.execute("PRAGMA busy_timeout = 0")
+
+    def lockAfterFirst(seconds):
+        other.execute("BEGIN IMMEDIATE")  # another writer that never lets go
+
+    entries = [(n, f"u{n}@example.com", "r") for n in range(1, 11)]
+    with pytest.raises(ImportFailed) as caught:
+        store.importEntries(entries, 5.0, None, sleep=lockAfterFirst, batch=4)
+    other.rollback()
+    assert caught.value.imported == 4
+    assert "imported 4 of 10 entries (up to and including line 4)" in str(caught.value)
+    assert len(store.list(6.0)) == 4
