@@ -45,6 +45,7 @@ _CSV_COLUMNS = {
     "bounce": ["class", "action", "status", "diagnostic", "reporting_mta", "forwarded"],
     "click": ["url", "destination", "ip", "user_agent", "machine", "machine_reason"],
     "open": ["first", "number", "ip", "user_agent", "machine", "machine_reason"],
+    "warning": ["text"],
 }
 
 
