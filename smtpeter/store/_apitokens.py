@@ -64,7 +64,7 @@ class TokenStore:
 
     def create(self, name: str, scope: str = READ) -> tuple[TokenRecord, str]:
         name = name.strip()
-        if not name or len(name) > 100:
+        if not name or len(name) > 100 or not name.isprintable():
             raise Invalid("name", "a token name is 1 to 100 characters, e.g. reporting")
         if scope not in SCOPES:
             raise Invalid("scope", f"a token's scope is {' or '.join(SCOPES)}, not {scope[:100]!r}")

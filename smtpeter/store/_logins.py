@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from attrs import evolve, field, frozen
 from twisted.logger import Logger
@@ -182,8 +183,10 @@ class LoginStore:
         self, name: str, features: Iterable[str], hold: bool = False
     ) -> tuple[LoginRecord, str]:
         """Create a login; return it with its new password (the only time it is known)."""
-        if not name or any(c.isspace() for c in name) or len(name) > 200:
-            raise Invalid("name", "a login name is 1 to 200 characters without spaces")
+        if not name or not name.isprintable() or " " in name or len(name) > 200:
+            raise Invalid(
+                "name", "a login name is 1 to 200 characters without spaces or control characters"
+            )
         chosen = checkFeatures(features)
         password = generatePassword()
         record = LoginRecord(
@@ -216,6 +219,7 @@ class LoginStore:
         if publicUrl is not None:
             try:
                 publicUrl = checkPublicUrl(publicUrl) if publicUrl else None
+                _ = urlsplit(publicUrl or "").port  # a port out of range is a ValueError
             except ValueError as e:
                 raise Invalid("public_url", str(e)) from e
             record = evolve(record, publicUrl=publicUrl)

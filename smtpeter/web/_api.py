@@ -32,7 +32,9 @@ from ._resources import AsyncLeaf, HTTPError, NotFound, fields, readJSON, segmen
 _QID = re.compile(r"[0-9A-Fa-f]{20}")
 MAX_LIMIT = 1000
 #: What a time parameter may be, for its 400.
-TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970"
+TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970, before the year 10000"
+#: The first second of the year 10000: times are before it.
+LAST_SECOND = 253402300800.0
 #: Rows read at a time for a log file.
 BATCH = 500
 #: How long a checked token is trusted without asking the database again
@@ -138,16 +140,23 @@ def parseDay(text: str) -> float:
 
 
 def parseTime(text: str) -> float:
-    """Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it says)."""
+    """
+    Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it
+    says); from 1970 to the end of 9999, the years an answer can write.
+    """
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return parseDay(text)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        seconds = float(text)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        seconds = parseDay(text)
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = moment.timestamp()
+    if not 0 <= seconds < LAST_SECOND:
+        raise ValueError(text)
+    return seconds
 
 
 def parseQid(text: str) -> str:

@@ -9,7 +9,7 @@ method a path does not take gets 405 with C{Allow}; errors are JSON.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from ..events import RefusedDestination, webhookAgent
 from ..events._webhooks import TEST_TIMEOUT, sendTest
@@ -211,6 +211,10 @@ class Webhooks(Managed):
     async def add(self, request):
         body = fields(readJSON(request), ("url", "events"))
         url = _field(body, "url", str, required=True)
+        try:
+            _ = urlsplit(url).port  # a URL Python cannot parse, or a port out of range
+        except ValueError as e:
+            raise HTTPError(400, f"url: {e}", parameter="url")
         try:
             made = await self.admin.addWebhook(url, _names(body, "events"))
         except RefusedDestination as e:

@@ -91,7 +91,30 @@ def readJSON(request) -> dict:
         raise HTTPError(400, f"the body is not JSON ({e})")
     if not isinstance(body, dict):
         raise HTTPError(400, "the body must be a JSON object")
+    for name, value in body.items():
+        if not _unicode(name) or not _unicode(value):
+            field = name.encode("utf-8", "backslashreplace").decode()[:100]
+            raise HTTPError(
+                400,
+                f"{field}: holds a lone surrogate (\\ud800 to \\udfff), which is not text",
+                parameter=field,
+            )
     return body
+
+
+def _unicode(value) -> bool:
+    """Whether every text in C{value} is Unicode that can be stored (no lone surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(v) for v in value)
+    return True
 
 
 def fields(body: dict, allowed: tuple[str, ...]) -> dict:

@@ -81,6 +81,29 @@ def test_bad_bodies_and_values_are_400s_naming_the_field(gateway, admin):
     assert "--" not in answer["error"] and answer["error"].startswith("events: ")
 
 
+def test_what_schemathesis_and_probing_found_is_400_too(gateway, admin):
+    gateway.createLogin("NAME")
+    surrogate = [
+        ("POST", "/v1/logins", b'{"name":"\\ud800"}', "name"),
+        ("POST", "/v1/tokens", b'{"name":"\\udfff"}', "name"),
+        ("POST", "/v1/suppressions", b'{"email":"a@b.test","reason":"\\ud800"}', "reason"),
+        ("PATCH", "/v1/logins/NAME", b'{"features":["\\ud800"]}', "features"),
+        ("POST", "/v1/webhooks", b'{"url":"http://[::1/","events":["click"]}', "url"),
+        ("POST", "/v1/webhooks", b'{"url":"http://a.test:99999/","events":["click"]}', "url"),
+        ("PATCH", "/v1/logins/NAME", b'{"public_url":"http://a.test:99999/"}', "public_url"),
+        ("PATCH", "/v1/logins/NAME", b'{"public_url":"http://[::1/"}', "public_url"),
+        ("POST", "/v1/logins", b'{"name":"x\\u0000y"}', "name"),
+    ]
+    for method, path, body, field in surrogate:
+        code, answer = raw(gateway, method, path, body, admin.token)
+        assert (code, answer.get("parameter")) == (400, field), (method, path, body, answer)
+    for query in ("start=1" + "0" * 400, "start=1969-12-31", "end=253402300800"):
+        code, answer = raw(gateway, "GET", f"/v1/events?{query}", None, admin.token)
+        assert code == 400 and answer["parameter"] == query.split("=")[0], answer
+    code, answer = raw(gateway, "GET", "/v1/stats?start=1000000000000000", None, admin.token)
+    assert code == 400 and answer["parameter"] == "start", answer
+
+
 def test_ids_beyond_sqlite_and_unknown_paths_are_404s(gateway, admin):
     for path in ("/v1/webhooks/99999999999999999999999", "/v1/webhooks/9223372036854775808"):
         code, answer, _ = admin.call("DELETE", path)
