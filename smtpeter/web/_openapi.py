@@ -74,6 +74,7 @@ def _body(properties: dict, required=()) -> dict:
                     "type": "object",
                     "required": list(required),
                     "properties": properties,
+                    "additionalProperties": False,
                 }
             }
         },
@@ -118,7 +119,14 @@ def _management() -> dict:
                 "Create an SMTP login; its password is in the answer, and only there",
                 "createLogin",
                 {"201": _json("The login and its password.", _ref("LoginWithPassword")), **_EXISTS},
-                _body({"name": {"type": "string"}, "features": _STRINGS}, ["name"]),
+                _body(
+                    {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "features": _STRINGS,
+                        "hold": {"type": "boolean", "description": "hold mode: keep its mail"},
+                    },
+                    ["name"],
+                ),
                 change=True,
             ),
         },
@@ -139,6 +147,7 @@ def _management() -> dict:
                             "type": "string",
                             "description": "its own click domain; empty for the gateway's",
                         },
+                        "hold": {"type": "boolean", "description": "hold mode: keep its mail"},
                     }
                 ),
                 change=True,
@@ -171,7 +180,7 @@ def _management() -> dict:
                 {"201": _json("The token.", _ref("TokenMade")), **_EXISTS},
                 _body(
                     {
-                        "name": {"type": "string"},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 100},
                         "scope": {"type": "string", "enum": ["read", "admin"]},
                     },
                     ["name"],
@@ -195,7 +204,13 @@ def _management() -> dict:
                 "Make a DKIM key for a sender domain; the answer has the DNS record to publish",
                 "addDomain",
                 {"201": _json("The record to publish.", _ref("DNSRecord")), **_EXISTS},
-                _body({"domain": {"type": "string"}, "selector": {"type": "string"}}, ["domain"]),
+                _body(
+                    {
+                        "domain": {"type": "string", "maxLength": 253},
+                        "selector": {"type": "string", "maxLength": 253},
+                    },
+                    ["domain"],
+                ),
                 change=True,
             ),
         },
@@ -654,13 +669,20 @@ def document() -> dict:
                                     "type": "object",
                                     "required": ["email"],
                                     "properties": {
-                                        "email": {"type": "string"},
-                                        "reason": {"type": "string"},
+                                        "email": {"type": "string", "maxLength": 320},
+                                        "reason": {
+                                            "type": "string",
+                                            "minLength": 1,
+                                            "maxLength": 200,
+                                        },
                                         "days": {
                                             "type": "number",
+                                            "minimum": 0,
+                                            "maximum": 36500,
                                             "description": "how long; 0 or absent: for ever",
                                         },
                                     },
+                                    "additionalProperties": False,
                                 }
                             }
                         },
