@@ -623,10 +623,16 @@ def parser() -> argparse.ArgumentParser:
     )
     suppressionDelete.add_argument("address", help="the recipient address")
     suppressionImport = suppressionActions.add_parser(
-        "import", help="suppress the addresses in a CSV file (email[,reason] per line)"
+        "import",
+        help="suppress the addresses in a CSV file (email[,reason] per line), all or none",
+        description="Suppress every address in a CSV file, or, if any line is wrong, none:"
+        " the error names the line. Lines of at most 1000 bytes; a header line is skipped."
+        " The gateway may keep running: the entries go in 2,000 at a time.",
     )
     suppressionImport.add_argument(
-        "file", help="CSV: an address per line, optionally a reason; a header line is skipped"
+        "file",
+        help="CSV: an address per line, optionally a reason (as export writes it);"
+        " /dev/stdin reads standard input",
     )
     for command in (suppressionAdd, suppressionImport):
         command.add_argument(
@@ -636,7 +642,7 @@ def parser() -> argparse.ArgumentParser:
             "--days",
             type=float,
             default=0,
-            help="suppress for this many days [default: 0, for ever]",
+            help="suppress for this many days, up to 36500 [default: 0, for ever]",
         )
     suppressionAdd.add_argument("--json", action="store_true", help="print the entry as JSON")
     suppressionDelete.add_argument(
