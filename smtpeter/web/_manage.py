@@ -187,6 +187,8 @@ class Domains(Managed):
 
 
 class Webhooks(Managed):
+    notFound = "no such webhook: an id is a number that GET /v1/webhooks lists"
+
     def __init__(self, admin, bearer, reactor) -> None:
         super().__init__(admin, bearer)
         self.reactor = reactor
