@@ -260,7 +260,7 @@ class Stats(Authenticated):
         if request.postpath not in ([], [b""]):
             raise HTTPError(404, "no such resource")
         p = Parameters(request, self.PARAMETERS)
-        by = p.get("by") or "hour"
+        by = p.values.get("by", "hour")
         if by not in STEPS:
             raise HTTPError(400, "by: hour or day", parameter="by")
         now = self.clock.seconds()
@@ -395,7 +395,7 @@ class LogFiles(Authenticated):
         if start is None:
             raise HTTPError(400, "date: required, a date like 2026-11-23", parameter="date")
         day = p.values["date"]
-        form = p.get("format") or "json"
+        form = p.values.get("format", "json")
         if form not in ("json", "csv"):
             raise HTTPError(400, "format: json or csv", parameter="format")
         end = start + 86400

@@ -97,6 +97,7 @@ def _operation(summary: str, operationId: str, answers: dict, body=None, change=
 
 
 _MISSING = {"404": _error("Nothing by that name.")}
+_MESSAGEID = {"type": "string", "pattern": "^[0-9A-Fa-f]{20}$"}
 _REQUESTED = _json(
     "Requested: the worker whose queue holds the message does it within a second.",
     {"$ref": "#/components/schemas/QueueRequest"},
@@ -547,7 +548,7 @@ def document() -> dict:
                         "name": "messageid",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": _MESSAGEID,
                         "description": "the id in the gateway's '250 Ok: queued as' reply",
                     }
                 ],
@@ -578,7 +579,7 @@ def document() -> dict:
                 ),
             },
             "/messages/{messageid}/release": {
-                "parameters": _path("messageid"),
+                "parameters": [{**_path("messageid")[0], "schema": _MESSAGEID}],
                 "post": _operation(
                     "Deliver held mail (hold mode) now",
                     "releaseHeld",

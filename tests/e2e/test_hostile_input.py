@@ -102,6 +102,12 @@ def test_what_schemathesis_and_probing_found_is_400_too(gateway, admin):
         assert code == 400 and answer["parameter"] == query.split("=")[0], answer
     code, answer = raw(gateway, "GET", "/v1/stats?start=1000000000000000", None, admin.token)
     assert code == 400 and answer["parameter"] == "start", answer
+    for query, name in (
+        ("/v1/stats?by=", "by"),
+        ("/v1/logfiles/open?date=2026-01-05&format=", "format"),
+    ):
+        code, answer = raw(gateway, "GET", query, None, admin.token)
+        assert code == 400 and answer["parameter"] == name, answer
 
 
 def test_ids_beyond_sqlite_and_unknown_paths_are_404s(gateway, admin):
