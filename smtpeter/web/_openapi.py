@@ -145,8 +145,8 @@ def _management() -> dict:
                         "features": _STRINGS,
                         "enabled": {"type": "boolean"},
                         "public_url": {
-                            "type": "string",
-                            "description": "its own click domain; empty for the gateway's",
+                            "type": ["string", "null"],
+                            "description": "its own click domain; empty or null for the gateway's",
                         },
                         "hold": {"type": "boolean", "description": "hold mode: keep its mail"},
                     }
