@@ -32,6 +32,7 @@ from ._datadir import (
     whyNotStarted,
 )
 from ._health import HealthCheck, diskSpace
+from ._repeats import stopAll as stopRepeatedErrors
 from ._twistd import TwistdRun
 from ._writethrough import WriteThroughPort, WriteThroughServer, listeningEndpoint
 from .config import Config
@@ -543,3 +544,4 @@ class GatewayService(MultiService):
             await self.agent.stop()
         self._closeStores()
         self._releaseDirectory()
+        stopRepeatedErrors()

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
+from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel
 
-from smtpeter._repeats import KINDS, RepeatedErrors
-
-
-class Clock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from smtpeter._repeats import KINDS, RepeatedErrors, stopAll
 
 
 def logged():
@@ -32,14 +26,58 @@ def test_a_repeated_error_is_logged_once_a_minute_with_its_count():
     repeated = RepeatedErrors(log, clock=clock)
     for _ in range(50):
         fail(repeated)
-        clock.now += 0.5
+        clock.advance(0.5)
     assert len(events) == 1 and events[0]["log_level"] == LogLevel.critical
     assert "log_failure" in events[0]  # the first one has its traceback
-    clock.now += 40  # a minute after the first
-    fail(repeated)
-    assert len(events) == 2
-    assert events[1]["repeats"] == 49 and events[1]["repeatSeconds"] == 65
+    clock.advance(34)  # the minute is up: the count, though the error stopped
+    assert len(events) == 1
+    clock.advance(1)
+    assert len(events) == 2 and events[1]["log_level"] == LogLevel.critical
+    assert events[1]["repeats"] == 49 and events[1]["repeatSeconds"] == 60
     assert "49 more like it" in events[1]["log_format"].format(**events[1])
+    assert "log_failure" not in events[1] and events[1]["uri"] == "/v1/x"
+    clock.advance(600)  # nothing more pending: nothing more logged
+    assert len(events) == 2 and not clock.getDelayedCalls()
+
+
+def test_the_error_going_on_is_logged_once_a_minute_each_with_its_count():
+    log, events = logged()
+    clock = Clock()
+    repeated = RepeatedErrors(log, clock=clock)
+    for _ in range(300):  # five minutes, one error a second
+        fail(repeated)
+        clock.advance(1)
+    assert [e.get("repeats") for e in events] == [None, 59, 60, 60, 60, 60]
+    fail(repeated)  # a repeat after the last count: logged at its minute
+    clock.advance(59)
+    assert len(events) == 6
+    clock.advance(1)
+    assert [e.get("repeats") for e in events] == [None, 59, 60, 60, 60, 60, 1]
+
+
+def test_a_repeat_after_a_quiet_minute_is_logged_at_once_with_its_traceback():
+    log, events = logged()
+    clock = Clock()
+    repeated = RepeatedErrors(log, clock=clock)
+    fail(repeated)
+    clock.advance(61)
+    fail(repeated)
+    assert len(events) == 2 and "log_failure" in events[1] and "repeats" not in events[1]
+
+
+def test_stopping_logs_the_pending_counts_and_cancels_their_timers():
+    log, events = logged()
+    clock = Clock()
+    repeated = RepeatedErrors(log, clock=clock)
+    for _ in range(3):
+        fail(repeated)
+        clock.advance(1)
+    assert len(clock.getDelayedCalls()) == 1
+    stopAll()
+    assert not clock.getDelayedCalls()
+    assert len(events) == 2 and events[1]["repeats"] == 2
+    clock.advance(120)
+    assert len(events) == 2
 
 
 def test_other_errors_are_logged_each_the_first_time_and_memory_stays_bounded():
