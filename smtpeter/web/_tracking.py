@@ -107,12 +107,32 @@ class Tracker:
 
 
 class Tracked(AsyncLeaf):
+    """
+    A path whose token is not one this gateway signed is not there: 404
+    whatever the method, not 405.
+    """
+
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self.tracker = tracker
 
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
+        return self.methods if self.read(request.postpath) is not None else ()
+
+    def read(self, segments: list[bytes]):
+        """The tracking id in the path's C{segments} (after the resource's), or C{None}."""
+        raise NotImplementedError
+
 
 class Click(Tracked):
+    notFound = "unknown link"
+
+    def read(self, segments: list[bytes]):
+        # The link's own path may follow the token (/c/TOKEN/deal): not ours to check.
+        if not segments:
+            return None
+        return self.tracker.signer.readClick(segments[0].decode("ascii", "replace"))
+
     async def handle(self, request):
         token = segment(request)
         found = self.tracker.signer.readClick(token)
@@ -145,6 +165,14 @@ class Click(Tracked):
 
 
 class Open(Tracked):
+    notFound = "unknown image"
+
+    def read(self, segments: list[bytes]):
+        if len(segments) != 1:
+            return None
+        token, dot, extension = segments[0].decode("ascii", "replace").partition(".")
+        return self.tracker.signer.readOpen(token) if extension == "gif" else None
+
     async def handle(self, request):
         name = segment(request)
         token, dot, extension = name.partition(".")
@@ -164,10 +192,21 @@ class Open(Tracked):
 
 
 class Image(AsyncLeaf):
+    notFound = "no such image"
+
     def __init__(self, images: ImageStore, reactor) -> None:
         super().__init__()
         self.images = images
         self.reactor = reactor
+
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
+        # A GET looks the image up in a thread; another method only to say
+        # 405 if it is there, 404 if not.
+        if len(request.postpath) != 1:
+            return ()
+        if request.method in self.methods or self.images.exists(segment(request)):
+            return self.methods
+        return ()
 
     async def handle(self, request):
         name = segment(request)
@@ -210,6 +249,9 @@ class Health(AsyncLeaf):
         super().__init__()
         self.events = events
         self.health = health
+
+    def allowedMethods(self, request) -> tuple[bytes, ...]:
+        return self.methods if request.postpath in ([], [b""]) else ()
 
     async def handle(self, request):
         if self.health is not None:

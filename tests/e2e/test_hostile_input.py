@@ -156,3 +156,41 @@ def test_of_twenty_concurrent_deletes_of_a_login_exactly_one_succeeds(gateway, a
             paths = [f"/v1/logins/{name}"] * 20
             codes = list(pool.map(lambda p: raw(gateway, "DELETE", p, None, admin.token)[0], paths))
         assert sorted(codes) == [200] + [404] * 19, codes
+
+
+def status(port: int, method: str, path: str, body: bytes = b"{}") -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status
+
+
+def test_a_path_that_does_not_exist_is_404_for_every_method_on_every_listener(gateway):
+    web = [
+        "/healthz/x",
+        "/healthz/x/y",
+        "/c/junk",
+        "/c/",
+        "/c",
+        "/c/junk/deeper",
+        "/o/junk.gif",
+        "/o/junk",
+        "/o/",
+        "/i/junk.png",
+        "/i/",
+        "/i/junk/deeper",
+        "/",
+        "/nothing/%00/..",
+    ]
+    dashboard = ["/nothing", "/static/x.css", "/logins/x/y/z/w", "/login/x", "/logout/x"]
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        for path in web:
+            assert status(gateway.httpPort, method, path) == 404, (method, path)
+        for path in dashboard:
+            assert status(gateway.dashboardPort, method, path) == 404, (method, path)
+    # Paths that exist still say which methods they take.
+    assert status(gateway.httpPort, "GET", "/healthz") == 200
+    assert status(gateway.httpPort, "POST", "/healthz") == 405
+    assert status(gateway.dashboardPort, "PUT", "/login") == 405
