@@ -34,8 +34,79 @@ _TIME = (
 )
 _ERRORS = {
     "400": _error("A parameter is wrong; `parameter` names it and `error` says why."),
-    "401": _error("No token, or one that is unknown or revoked."),
+    "401": _error(
+        "No token, or one that is unknown or revoked; said at once, before a body is read."
+    ),
 }
+#: What any operation may answer: the HTTP channel caps every body, and
+#: every call reads the database (its token, at least).
+_CHANNEL = {
+    "413": _error(
+        "The request's body is over 1 MiB (said from its Content-Length, before it is read)."
+    ),
+    "503": _error(
+        "The gateway's database is damaged or cannot be read; the gateway's log says what."
+    ),
+}
+#: ... and what an operation that writes may answer.
+_WRITES = {
+    "507": _error(
+        "The disk holding the gateway's data is full: `error` names the directory where"
+        " space must be freed; then try again."
+    ),
+}
+_WRITING = ("post", "put", "patch", "delete")
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _withChannelAnswers(paths: dict) -> dict:
+    """C{paths}, each operation also naming what the channel and the disk may answer."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation["responses"]
+            for code, answer in {**_CHANNEL, **(_WRITES if method in _WRITING else {})}.items():
+                responses.setdefault(code, answer)
+            operation["responses"] = dict(sorted(responses.items()))
+    return paths
+
+
+_HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unhealthy"]},
+        "problems": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "unhealthy only: each problem (database, spool, disk), in a sentence",
+        },
+        "error": {"type": "string", "description": "unhealthy only: the problems, joined by '; '"},
+    },
+}
+
+
+def _health() -> dict:
+    """C{/healthz}, outside C{/v1} and without a token."""
+    return {
+        "/healthz": {
+            "servers": [{"url": "/"}],
+            "get": {
+                "summary": "Whether the gateway can serve: its database can be read and"
+                " written, its spool is usable, and there is disk space",
+                "operationId": "getHealth",
+                "security": [],
+                "responses": {
+                    "200": _json('Healthy: `{"status": "ok"}`.', _HEALTH),
+                    "503": _json(
+                        "Unhealthy: `status` is `unhealthy` and `problems` names each problem.",
+                        _HEALTH,
+                    ),
+                },
+            },
+        }
+    }
 
 
 def _json(description: str, schema: dict) -> dict:
@@ -490,6 +561,13 @@ MANAGEMENT_SCHEMAS = {
 
 
 def document() -> dict:
+    """The document: every operation of L{_operations}, with what any may answer."""
+    made = _operations()
+    made["paths"] = _withChannelAnswers(made["paths"]) | _health()
+    return made
+
+
+def _operations() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {

@@ -200,6 +200,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         DOCS.write_text(text())
     assert json.loads(DOCS.read_text()) == served
     assert set(served["paths"]) == {
+        "/healthz",
         "/events",
         "/messages/{messageid}",
         "/messages/{messageid}/release",

@@ -55,7 +55,7 @@ def test_every_path_parameter_is_defined_for_every_operation():
     for template, item in document()["paths"].items():
         names = set(re.findall(r"\{([^}]+)\}", template))
         for method, operation in item.items():
-            if method == "parameters":
+            if method in ("parameters", "servers"):
                 continue
             defined = {
                 p["name"]
@@ -63,3 +63,18 @@ def test_every_path_parameter_is_defined_for_every_operation():
                 if p["in"] == "path"
             }
             assert defined == names, (method, template)
+
+
+def test_every_operation_names_the_answers_of_the_channel_the_database_and_the_disk():
+    for template, item in document()["paths"].items():
+        if template == "/healthz":
+            continue
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            codes = set(operation["responses"])
+            assert {"401", "413", "503"} <= codes, (method, template)
+            assert ("507" in codes) == (method in ("post", "put", "patch", "delete")), template
+    health = document()["paths"]["/healthz"]
+    assert health["servers"] == [{"url": "/"}] and health["get"]["security"] == []
+    assert set(health["get"]["responses"]) == {"200", "503"}
