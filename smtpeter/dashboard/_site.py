@@ -17,12 +17,13 @@ from urllib.parse import parse_qs, quote, unquote
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.web.http import INSUFFICIENT_STORAGE_SPACE
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from .._repeats import RepeatedErrors
 from ..store._exceptions import Exists, Missing, StoreError
-from ..web import BoundedSite
+from ..web import BoundedSite, storageError
 from ..web._resources import clientAddress
 from ._html import button, document, field, tags
 from ._pages import BadInput, Download, Pages, Redirect, arg
@@ -130,11 +131,18 @@ class Dashboard(Resource):
         request.notifyFinish().addBoth(finished.append)
 
         def failed(failure):
-            repeated.failure(
-                "{method} {uri} failed", failure, method=request.method, uri=request.uri
-            )
+            # A full disk or a damaged database: said as the API says it.
+            storage = storageError(failure.value)
+            if storage is None or storage[0] != INSUFFICIENT_STORAGE_SPACE:
+                repeated.failure(
+                    "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                )
             if finished or request.startedWriting:
                 return None
+            if storage is not None:
+                code, text = storage
+                title = "The disk is full" if code == INSUFFICIENT_STORAGE_SPACE else "Unavailable"
+                return self._answer(request, code, document(title, tags.p(text)))
             return self._answer(
                 request,
                 500,

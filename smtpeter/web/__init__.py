@@ -6,6 +6,7 @@ ceiling).
 """
 
 from ._bounded import BoundedSite
+from ._resources import storageError
 from ._site import WebSite, makeSite
 
-__all__ = ["BoundedSite", "WebSite", "makeSite"]
+__all__ = ["BoundedSite", "WebSite", "makeSite", "storageError"]

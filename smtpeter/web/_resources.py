@@ -21,6 +21,21 @@ from .._repeats import RepeatedErrors
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
 repeated = RepeatedErrors(log)
+#: What a request that needs a damaged database is told.
+DAMAGED = "the gateway's database is damaged; see the gateway's log"
+
+
+def storageError(error: BaseException) -> tuple[int, str] | None:
+    """
+    The status and the sentence with which every HTTP front end (the API,
+    the dashboard) answers C{error} if it is a full disk (507, naming the
+    directory) or a damaged database (503); C{None} for any other error.
+    """
+    if isinstance(error, DiskFull):
+        return INSUFFICIENT_STORAGE_SPACE, str(error)
+    if isDamaged(error):
+        return SERVICE_UNAVAILABLE, DAMAGED
+    return None
 
 
 class HTTPError(Exception):
@@ -173,20 +188,17 @@ class AsyncLeaf(Resource):
         def failed(failure):
             if finished:
                 return
+            storage = storageError(failure.value)
             if failure.check(HTTPError):
                 writeJSON(request, failure.value.body, failure.value.code)
-            elif failure.check(DiskFull):
-                # Not the client's fault, nor a bug: say where room is needed.
-                writeJSON(request, {"error": str(failure.value)}, INSUFFICIENT_STORAGE_SPACE)
-            elif isDamaged(failure.value):
-                repeated.failure(
-                    "{method} {uri} failed", failure, method=request.method, uri=request.uri
-                )
-                writeJSON(
-                    request,
-                    {"error": "the gateway's database is damaged; see the gateway's log"},
-                    SERVICE_UNAVAILABLE,
-                )
+            elif storage is not None:
+                # Not the client's fault, nor a bug: say where room is needed
+                # (a full disk) or that the database is damaged (logged).
+                if not failure.check(DiskFull):
+                    repeated.failure(
+                        "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                    )
+                writeJSON(request, {"error": storage[1]}, storage[0])
             else:
                 repeated.failure(
                     "{method} {uri} failed", failure, method=request.method, uri=request.uri

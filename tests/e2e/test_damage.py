@@ -17,6 +17,7 @@ import pytest
 
 from ..conftest import eventually
 from .test_durability import subject
+from .test_hostile_login import connection, createAdmin, logIn, request
 from .test_submission import connect
 from .test_tracking import get
 
@@ -82,6 +83,7 @@ def test_a_damaged_database_is_unhealthy_and_not_a_traceback_per_request(makeGat
     gateway = makeGateway(sink)
     gateway.createLogin("app")
     token = json.loads(gateway.cli("token", "create", "ops", "--json").stdout)["token"]
+    session = logIn(gateway, "boss", createAdmin(gateway, "boss"))
     assert health(gateway) == (200, {"status": "ok"})
     database = gateway.data / "smtpeter.sqlite"
     # The WAL holds the first page while the gateway writes; copied back into
@@ -113,4 +115,7 @@ def test_a_damaged_database_is_unhealthy_and_not_a_traceback_per_request(makeGat
     grown = gateway.logText()[len(before) :]
     assert events(grown) <= 6, grown  # a first line per kind and worker at most
     assert len(grown) < 20_000, len(grown)
+    # The dashboard says what the API says, on a page of its own (not its 500 page).
+    page = request(connection(gateway), "GET", "/activity", session)
+    assert page.status == 503 and "database is damaged" in page.body, (page.status, page.body)
     eventually(lambda: health(gateway)[0] == 503, what="still unhealthy")

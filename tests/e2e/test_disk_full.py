@@ -2,13 +2,14 @@
 End to end: the data directory on a small filesystem of its own (tmpfs),
 filled up while the gateway runs. A message that cannot be stored gets a
 451 and leaves no file behind; a correct AUTH still succeeds; nothing is
-lost once there is room again. API writes answer 507 naming the disk,
+lost once there is room again. API and dashboard writes answer 507 naming the disk,
 the CLI says the disk is full (not that it is a question of users), and
 /healthz is 503 until there is room.
 """
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import os
@@ -21,6 +22,7 @@ import uuid
 import pytest
 
 from ..conftest import Gateway
+from .test_hostile_login import connection, createAdmin, logIn, request
 from .test_submission import connect
 
 MB = 1024 * 1024
@@ -132,6 +134,8 @@ def test_a_full_disk_is_507_naming_it_in_the_api_and_the_cli_says_so(small, sink
         )
         token = token["token"]
         assert health(gateway) == (200, {"status": "ok"})
+        session = logIn(gateway, "boss", createAdmin(gateway, "boss"))
+        csrf = request(connection(gateway), "GET", "/logins", session).csrf
         # An empty write-ahead log: the next write must grow it, and finds no room.
         with sqlite3.connect(data / "smtpeter.sqlite") as db:
             assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
@@ -141,6 +145,12 @@ def test_a_full_disk_is_507_naming_it_in_the_api_and_the_cli_says_so(small, sink
         assert code == 507 and answer["error"].startswith(full), (code, answer)
         code, answer = post(gateway, "/v1/suppressions", token, {"email": "n@d.test"})  # the store
         assert code == 507 and answer["error"].startswith(full), (code, answer)
+        # The dashboard says the same, on a page of its own (not its 500 page).
+        page = request(
+            connection(gateway), "POST", "/logins", session, {"csrf": csrf, "name": "fromboard"}
+        )
+        assert page.status == 507 and html.escape(full) in page.body, (page.status, page.body)
+        assert "Something went wrong" not in page.body
         cli = gateway.cli("login", "create", "other", check=False)
         assert cli.returncode == 1
         assert full in cli.stderr and "run this as the user" not in cli.stderr, cli.stderr
