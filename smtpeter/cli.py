@@ -769,8 +769,18 @@ def _run(data: Path, args) -> int:
         option = OPTIONS.get(e.field)
         return _fail(f"{option}: {e.reason}" if option else e.reason)
     except (StoreError, ValueError) as e:
-        return _fail(str(e))
+        return _fail(_withHint(e))
     return 0
+
+
+def _withHint(error: Exception) -> str:
+    """The error's text and, if the store gives a hint, the command that helps."""
+    hint = getattr(error, "hint", None)
+    if hint is None:
+        return str(error)
+    if hint.action == "rotate":
+        return f"{error}: use 'smtpeter domain rotate {hint.subject}' for a new one"
+    return f"{error}; see 'smtpeter {hint.subject} list'"
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore
 from .store._events import isoTime
-from .store._exceptions import Missing, NoSuchDomain
+from .store._exceptions import Hint, Missing, NoSuchDomain
 from .store._logins import LoginStore, connect
 from .store._queuerequests import QueueRequestStore
 from .store._webhooks import WebhookStore
@@ -302,7 +302,7 @@ class Administration:
         """
         qid = qid.upper()
         if self._queued(qid) is None:
-            raise Missing(f"no message {qid} in the queue; see 'smtpeter queue list'")
+            raise Missing(f"no message {qid} in the queue", hint=Hint("list", "queue"))
         return self._request(qid, action)
 
     def requestHeldAction(self, qid: str, action: str) -> dict | None:

@@ -7,6 +7,7 @@ REST API tokens (L{_apitokens}) and webhooks (L{_webhooks}).
 
 from ._exceptions import (
     Exists,
+    Hint,
     Invalid,
     LoginExists,
     Missing,
@@ -29,6 +30,7 @@ from .interfaces import (
 
 __all__ = [
     "Exists",
+    "Hint",
     "IAuthFailureStore",
     "IDashboardSessionStore",
     "IEventStore",

@@ -13,7 +13,7 @@ import time
 
 from attrs import field, frozen
 
-from ._exceptions import Exists, Missing, StoreError
+from ._exceptions import Exists, Hint, Missing, StoreError
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
 from ._schema import applySchema
 
@@ -68,7 +68,7 @@ class AdminStore:
     def require(self, name: str) -> AdminUser:
         user = self.get(name)
         if user is None:
-            raise Missing(f"no dashboard user named {name!r}; see 'smtpeter admin list'")
+            raise Missing(f"no dashboard user named {name!r}", hint=Hint("list", "admin"))
         return user
 
     def list(self) -> list[AdminUser]:

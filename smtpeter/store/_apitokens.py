@@ -15,7 +15,7 @@ import time
 
 from attrs import frozen
 
-from ._exceptions import Exists, Invalid, Missing
+from ._exceptions import Exists, Hint, Invalid, Missing
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -85,7 +85,7 @@ class TokenStore:
 
     def delete(self, name: str) -> None:
         if not self.db.execute("DELETE FROM api_tokens WHERE name = ?", (name,)).rowcount:
-            raise Missing(f"no token named {name!r}; see 'smtpeter token list'")
+            raise Missing(f"no token named {name!r}", hint=Hint("list", "token"))
 
     def lookup(self, token: str) -> TokenRecord | None:
         """The token's record, if it is one (reads only)."""

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from attrs import frozen
+
 from ..queue._message import FEATURES
 
 
+@frozen
+class Hint:
+    """
+    What to do about an error, named without the words of any front end:
+    C{("list", KIND)} see the KIND(s) there are (KIND: login, token, webhook,
+    domain, admin, queue); C{("rotate", DOMAIN)} give DOMAIN a new key.
+    Each front end phrases it in its own terms (the command line its
+    commands, the REST API its endpoints).
+    """
+
+    action: str
+    subject: str
+
+
 class StoreError(Exception):
-    """Something the user asked of the store cannot be done; the text says why."""
+    """
+    Something the user asked of the store cannot be done; the text says why
+    (in no front end's words), C{hint} what to do, if anything.
+    """
+
+    def __init__(self, *args, hint: Hint | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class Invalid(StoreError, ValueError):
@@ -32,7 +55,7 @@ class Exists(StoreError):
 
 class NoSuchLogin(Missing):
     def __init__(self, name: str) -> None:
-        super().__init__(f"no login named {name!r}; see 'smtpeter login list'")
+        super().__init__(f"no login named {name!r}", hint=Hint("list", "login"))
 
 
 class LoginExists(Exists):
@@ -51,14 +74,12 @@ class UnknownFeature(Invalid):
 
 class NoSuchDomain(Missing):
     def __init__(self, domain: str) -> None:
-        super().__init__(f"no DKIM key for {domain!r}: 'smtpeter domain list' shows the domains")
+        super().__init__(f"no DKIM key for {domain!r}", hint=Hint("list", "domain"))
 
 
 class DomainExists(Exists):
     def __init__(self, domain: str) -> None:
-        super().__init__(
-            f"{domain!r} already has a key: use 'smtpeter domain rotate {domain}' for a new one"
-        )
+        super().__init__(f"{domain!r} already has a key", hint=Hint("rotate", domain))
 
 
 class BadKey(StoreError):

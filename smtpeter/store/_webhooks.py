@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from attrs import frozen
 
 from ._events import TYPES, StoredEvent
-from ._exceptions import Invalid, Missing, StoreError
+from ._exceptions import Hint, Invalid, Missing, StoreError
 from ._schema import applySchema
 
 _SCHEMA = """
@@ -144,7 +144,7 @@ class WebhookStore:
         if 0 < id < 2**63:  # SQLite's integers; any other is no webhook's id
             row = self.db.execute(f"SELECT {_COLUMNS} FROM webhooks WHERE id = ?", (id,)).fetchone()
         if row is None:
-            raise Missing(f"no webhook {id}; see 'smtpeter webhook list'")
+            raise Missing(f"no webhook {id}", hint=Hint("list", "webhook"))
         return _webhook(row)
 
     def list(self) -> list[Webhook]:

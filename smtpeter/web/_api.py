@@ -65,8 +65,8 @@ class Bearer:
         if request.method not in (b"GET", b"HEAD") and record.scope != ADMIN:
             raise HTTPError(
                 403,
-                f"token {record.name!r} may only read; changes need an admin token"
-                " (smtpeter token create NAME --scope admin)",
+                f"token {record.name!r} may only read; changes need a token whose scope"
+                " is admin (POST /v1/tokens with scope admin, by an admin token)",
             )
         return record
 

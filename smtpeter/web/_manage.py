@@ -52,13 +52,34 @@ class Managed(AsyncLeaf):
         try:
             return await handlers[method](request, *parts[:1])
         except Missing as e:
-            raise HTTPError(404, str(e))
+            raise HTTPError(404, withHint(e))
         except Exists as e:
-            raise HTTPError(409, str(e))
+            raise HTTPError(409, withHint(e))
         except Invalid as e:
             raise HTTPError(400, str(e), parameter=e.field)
         except StoreError as e:
             raise HTTPError(400, str(e))
+
+
+#: Where the API lists each kind of thing a hint names (see L{store.Hint}).
+_LISTED = {
+    "login": "GET /v1/logins",
+    "token": "GET /v1/tokens",
+    "webhook": "GET /v1/webhooks",
+    "domain": "GET /v1/domains",
+    "queue": "GET /v1/queue",
+}
+
+
+def withHint(error: StoreError) -> str:
+    """The error's text and, if the store gives a hint, the API call that helps."""
+    hint = error.hint
+    if hint is None:
+        return str(error)
+    if hint.action == "rotate":
+        return f"{error}: POST /v1/domains/{hint.subject}/rotate gives it a new one"
+    listed = _LISTED.get(hint.subject)
+    return f"{error}; see {listed}" if listed else str(error)
 
 
 def _created(request, body: dict) -> dict:

@@ -194,3 +194,32 @@ def test_a_path_that_does_not_exist_is_404_for_every_method_on_every_listener(ga
     assert status(gateway.httpPort, "GET", "/healthz") == 200
     assert status(gateway.httpPort, "POST", "/healthz") == 405
     assert status(gateway.dashboardPort, "PUT", "/login") == 405
+
+
+def test_api_answers_name_api_calls_where_the_cli_names_its_commands(gateway, admin):
+    gateway.createLogin("NAME")
+    reader = json.loads(gateway.cli("token", "create", "r", "--json").stdout)["token"]
+    assert admin.call("POST", "/v1/domains", {"domain": "ok.test"})[0] == 201
+    cases = [
+        ("DELETE", "/v1/logins/nosuch", None, 404, "see GET /v1/logins"),
+        ("DELETE", "/v1/tokens/nosuch", None, 404, "see GET /v1/tokens"),
+        ("DELETE", "/v1/webhooks/77", None, 404, "see GET /v1/webhooks"),
+        ("DELETE", "/v1/domains/nosuch.test", None, 404, "see GET /v1/domains"),
+        ("DELETE", "/v1/queue/0123456789ABCDEF0123", None, 404, "see GET /v1/queue"),
+        ("POST", "/v1/domains", {"domain": "ok.test"}, 409, "POST /v1/domains/ok.test/rotate"),
+    ]
+    for method, path, body, code, hint in cases:
+        answer = admin.call(method, path, body)
+        assert answer[0] == code and hint in answer[1]["error"], (path, answer[:2])
+        assert "smtpeter " not in answer[1]["error"] and "--" not in answer[1]["error"]
+    code, answer = raw(gateway, "POST", "/v1/logins", b'{"name":"x"}', reader)
+    assert code == 403 and "scope" in answer["error"], answer
+    assert "smtpeter " not in answer["error"] and "--" not in answer["error"]
+    # The command line keeps naming its commands.
+    for args, hint in [
+        (("login", "delete", "nosuch"), "; see 'smtpeter login list'"),
+        (("token", "delete", "nosuch"), "; see 'smtpeter token list'"),
+        (("domain", "add", "ok.test"), ": use 'smtpeter domain rotate ok.test' for a new one"),
+    ]:
+        done = gateway.cli(*args, check=False)
+        assert done.returncode == 1 and done.stderr.rstrip().endswith(hint), done.stderr
