@@ -13,6 +13,7 @@ import time
 
 from attrs import field, frozen
 
+from ._dashboardsessions import SCHEMA as SESSIONS_SCHEMA
 from ._exceptions import Exists, Hint, Missing, StoreError
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
 from ._schema import applySchema
@@ -51,13 +52,24 @@ class AdminUser:
         }
 
 
+def _missing(name: str) -> Missing:
+    return Missing(f"no dashboard user named {name!r}", hint=Hint("list", "admin"))
+
+
 class AdminStore:
-    """Synchronous access to the dashboard's users."""
+    """
+    Synchronous access to the dashboard's users. Deleting a user, or
+    resetting its password, ends every session of that user (their rows go).
+    """
 
     def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
         self.db = db
         self.clock = clock
         applySchema(db, SCHEMA)
+        applySchema(db, SESSIONS_SCHEMA)
+
+    def _endSessions(self, name: str) -> None:
+        self.db.execute("DELETE FROM dashboard_sessions WHERE name = ?", (name,))
 
     def get(self, name: str) -> AdminUser | None:
         row = self.db.execute(
@@ -68,7 +80,7 @@ class AdminStore:
     def require(self, name: str) -> AdminUser:
         user = self.get(name)
         if user is None:
-            raise Missing(f"no dashboard user named {name!r}", hint=Hint("list", "admin"))
+            raise _missing(name)
         return user
 
     def list(self) -> list[AdminUser]:
@@ -90,21 +102,26 @@ class AdminStore:
             )
         except sqlite3.IntegrityError:
             raise Exists(f"a dashboard user named {name!r} exists already")
+        self._endSessions(name)  # any left by a user of that name deleted meanwhile
         return user, password
 
     def resetPassword(self, name: str) -> tuple[AdminUser, str]:
-        self.require(name)
+        """A new password; the user's sessions end."""
         password = generatePassword()
         pwhash = hashPassword(password)
-        self.db.execute(
+        if not self.db.execute(
             "UPDATE admin_users SET password_hash = ?, generation = generation + 1 WHERE name = ?",
             (pwhash, name),
-        )
+        ).rowcount:
+            raise _missing(name)
+        self._endSessions(name)
         return self.require(name), password
 
     def delete(self, name: str) -> None:
-        self.require(name)
-        self.db.execute("DELETE FROM admin_users WHERE name = ?", (name,))
+        """Delete the user and end its sessions; of several deleting it at once, one succeeds."""
+        if not self.db.execute("DELETE FROM admin_users WHERE name = ?", (name,)).rowcount:
+            raise _missing(name)
+        self._endSessions(name)
 
     def check(self, name: str, password: str) -> AdminUser | None:
         """The user, if the password is right (as long for an unknown name as a wrong one)."""

@@ -16,6 +16,7 @@ import smtplib
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
@@ -337,3 +338,35 @@ def test_a_form_token_in_the_query_string_is_not_a_form_token(gateway):
     made = request(connection(gateway), "POST", "/tokens", session, {"csrf": token, "name": "z"})
     assert made.status == 201
     assert [t["name"] for t in json.loads(gateway.cli("token", "list", "--json").stdout)] == ["z"]
+
+
+def test_a_password_reset_or_a_deletion_ends_every_session_of_that_user(gateway):
+    password = createAdmin(gateway, "boss")
+    sessions = [logIn(gateway, "boss", password) for _ in range(2)]
+    bystander = logIn(gateway, "other", createAdmin(gateway, "other"))
+    for cookies in (*sessions, bystander):
+        assert request(connection(gateway), "GET", "/tokens", cookies).status == 200
+    gateway.cli("admin", "reset-password", "boss")
+    for cookies in sessions:
+        assert request(connection(gateway), "GET", "/tokens", cookies).status == 303
+    assert request(connection(gateway), "GET", "/tokens", bystander).status == 200
+    # Deleted, then made again by the same name (its sessions' generation
+    # is 1 again): the old session stays ended.
+    kept = logIn(gateway, "gone", createAdmin(gateway, "gone"))
+    assert request(connection(gateway), "GET", "/tokens", kept).status == 200
+    gateway.cli("admin", "delete", "gone")
+    assert request(connection(gateway), "GET", "/tokens", kept).status == 303
+    createAdmin(gateway, "gone")
+    page = request(connection(gateway), "GET", "/tokens", kept)
+    assert page.status == 303 and page.location.startswith("/login"), page.status
+    assert request(connection(gateway), "GET", "/tokens", bystander).status == 200
+
+
+def test_of_twenty_concurrent_deletes_of_a_dashboard_user_exactly_one_succeeds(gateway):
+    createAdmin(gateway, "twice")
+    with ThreadPoolExecutor(20) as pool:
+        done = list(
+            pool.map(lambda n: gateway.cli("admin", "delete", n, check=False), ["twice"] * 20)
+        )
+    assert sorted(d.returncode for d in done) == [0] + [1] * 19, [d.stderr for d in done]
+    assert all("no dashboard user named" in d.stderr for d in done if d.returncode)
