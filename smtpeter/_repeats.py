@@ -54,7 +54,7 @@ class RepeatedErrors:
     Logs through C{log}: the first of a kind of error at once, its repeats
     within C{every} only counted, and their count logged when C{every} is
     up (C{... (and N more like it in the last 60 s)}), without a traceback.
-    C{clock} is the reactor by default.
+    C{clock} is the reactor by default; use it from the reactor's thread.
     """
 
     log: Logger
