@@ -16,12 +16,11 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from ._diskerrors import explain
 from .config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from .features import loadSecret
 from .queue import SPOOL_FILE, SpoolDatabase
 from .queue._spool import spoolDirectories, spoolDirectory
-from .smtp._tls import CertificateError, generateSelfSigned, loadServerOptions
+from .runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
 from .store import connect
 from .store._admins import AdminStore
 from .store._apitokens import TokenStore

@@ -6,7 +6,6 @@ order when stopped.
 
 from __future__ import annotations
 
-import gc
 import os
 import select
 import sys
@@ -18,7 +17,6 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
-from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -32,9 +30,7 @@ from ._datadir import (
     whyNotStarted,
 )
 from ._health import HealthCheck, diskSpace
-from ._repeats import stopAll as stopRepeatedErrors
 from ._twistd import TwistdRun
-from ._writethrough import WriteThroughPort, WriteThroughServer, listeningEndpoint
 from .config import Config
 from .dashboard import Pages, Sessions, makeDashboard
 from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
@@ -49,9 +45,17 @@ from .features._transformer import ThreadedChain
 from .manage import ThreadedAdministration
 from .queue import SQLiteSpool
 from .queue._spool import SentArchive, sentDirectory, spoolDirectory
-from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal, withCipherPolicy
+from .runtime import (
+    CertificateError,
+    WriteThroughPort,
+    WriteThroughServer,
+    listeningEndpoint,
+    loadServerOptions,
+    stopRepeatedErrors,
+    withCipherPolicy,
+)
+from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
 from .smtp._inbound import BounceFactory, BounceIntake
-from .smtp._tls import CertificateError, loadServerOptions
 from .store import SQLiteStore
 from .store._domains import DomainKeys
 from .store._images import ImageStore
@@ -59,40 +63,6 @@ from .store._logins import knownFeatures
 from .web import makeSite
 
 log = Logger()
-
-
-#: Tracked objects allocated (less those freed) before the garbage collector
-#: looks at the young ones; Python's default is 700.
-GC_YOUNG = 10_000
-#: However quiet the gateway, cyclic garbage waits no longer for a collection.
-GC_EVERY = 10.0
-
-
-def freezeStartup(clock) -> LoopingCall:
-    """
-    Leave what start-up made (modules, classes, the configuration: about
-    100k objects) out of every later garbage collection, for the life of the
-    process. A full collection then walks only what serving made; with a
-    delivery backlog, that halved its pause (112 to 46 ms). Called once,
-    when the process's service has started.
-
-    And collect the young objects less often. Ten sessions in flight hold
-    more than 700 young objects at any moment, all alive: at Python's
-    threshold a busy worker collected 65 times a second (50 messages per
-    connection), walking and promoting objects a moment from their end, for
-    3% of its CPU and pauses of 3-5 ms. At L{GC_YOUNG}, twice a second; and
-    every L{GC_EVERY} however little happens, so that cyclic garbage (a
-    failure's traceback holding a message, say) never waits long.
-
-    @return: the repeating collection (it runs on C{clock} until the process ends).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG, 10, 10)
-    young = LoopingCall(gc.collect, 1)
-    young.clock = clock
-    young.start(GC_EVERY, now=False)
-    return young
 
 
 @frozen

@@ -38,8 +38,8 @@ from ._datadir import (
 )
 from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
-from ._writethrough import withBacklog
 from .config import LISTENERS, Config
+from .runtime import withBacklog
 
 log = Logger()
 

@@ -61,17 +61,16 @@ class ParentLink(Protocol):
 def main(argv: list[str]) -> int:
     index, count, parent, board, text, sockets, *arguments = argv
     dieWithParent(int(parent))
-    try:
-        from ._reactor import install
-    except ImportError:  # no epoll (not Linux): Twisted's default reactor
-        pass
-    else:
+    from .runtime import install
+
+    if install is not None:  # None without epoll (not Linux): Twisted's default reactor
         install()
     from twisted.internet import reactor, stdio
 
     from . import tap
     from ._balance import LoadBoard
-    from ._service import GatewayService, WorkerRole, freezeStartup
+    from ._service import GatewayService, WorkerRole
+    from .runtime import freezeStartup
 
     writer = WorkerLogWriter(
         os.fdopen(1, "wb"),

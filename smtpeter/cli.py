@@ -17,11 +17,11 @@ from pathlib import Path
 
 from . import __version__
 from ._datadir import createDatabase
-from ._diskerrors import explain, isDamaged, isFull, recovery
 from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
 from .csvfile import CSVWriter, uncell
 from .events import Destinations, parseNetwork
 from .manage import Administration, UnusableSpool
+from .runtime import explain, isDamaged, isFull, recovery
 from .store import Invalid, StoreError, connect, suppressionExpiry
 from .store._admins import ADMIN, ROLES
 from .store._apitokens import READ, SCOPES

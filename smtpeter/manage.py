@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ._diskerrors import DiskFull, isFull
-from ._threads import Workers
 from .events import Destinations, RefusedDestination
 from .queue import SpoolDatabase
 from .queue._database import SPOOL_FILE
 from .queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
+from .runtime import DiskFull, Workers, isFull
 from .store._admins import ADMIN, AdminStore
 from .store._apitokens import READ, TokenStore
 from .store._domains import DomainStore

@@ -374,7 +374,7 @@ def makeConfig(options) -> Config:
     tlsCert = Path(options["tls-cert"]) if options["tls-cert"] else None
     tlsKey = Path(options["tls-key"]) if options["tls-key"] else None
     if tlsCert is not None:
-        from .smtp._tls import CertificateError, loadServerOptions
+        from .runtime import CertificateError, loadServerOptions
 
         try:
             loadServerOptions(tlsCert, tlsKey)
@@ -485,7 +485,8 @@ def makeService(options: Options):
             textOutput=_logsTextToStandardOutput(options),
             twistd=_twistd(options),
         )
-    from ._service import GatewayService, freezeStartup
+    from ._service import GatewayService
+    from .runtime import freezeStartup
 
     reactor.callWhenRunning(freezeStartup, reactor)
     return GatewayService(options.config, reactor, twistd=_twistd(options))

@@ -15,8 +15,8 @@ from smtpeter._datadir import (
     StartError,
     whyNotStarted,
 )
-from smtpeter._diskerrors import DiskFull, explain, isDamaged, isFull
 from smtpeter._twistd import TwistdRun
+from smtpeter.runtime import DiskFull, explain, isDamaged, isFull
 
 HOLD = """
 import sys, time

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from twisted.python.usage import UsageError
 
-from smtpeter.smtp._tls import generateSelfSigned
+from smtpeter.runtime import generateSelfSigned
 from smtpeter.tap import Options, makeConfig, parseDuration
 
 TWISTD = str(Path(sys.executable).parent / "twistd")

@@ -21,7 +21,7 @@ from twisted.web.http import INSUFFICIENT_STORAGE_SPACE
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from .._repeats import RepeatedErrors
+from ..runtime import RepeatedErrors
 from ..store._exceptions import Exists, Missing, StoreError
 from ..web import BoundedSite, storageError
 from ..web._resources import clientAddress

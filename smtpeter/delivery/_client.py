@@ -22,7 +22,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
-from .._writethrough import writeThrough
+from ..runtime import writeThrough
 from ..smtp._wire import noDelay
 
 log = Logger()

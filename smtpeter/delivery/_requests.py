@@ -11,7 +11,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from .._repeats import RepeatedErrors
+from ..runtime import RepeatedErrors
 from ..store._queuerequests import DELETE, RELEASE, RETRY
 
 log = Logger()

@@ -27,12 +27,12 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .._repeats import RepeatedErrors
 from ..events import DEFERRAL, DELIVERY, FAILURE, WARNING, Event, IEventSink
 from ..events._bounces import ADDRESS_GONE, reasonFor
 from ..features._transformer import PassThrough
 from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage, SpoolUnusable
 from ..queue._spool import newQueueId
+from ..runtime import RepeatedErrors
 from ..smtp._exceptions import SMTPRefusal
 from ..smtp._replies import LOCAL_ERROR
 from ..store._suppressions import HARD_BOUNCE

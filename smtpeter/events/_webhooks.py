@@ -35,7 +35,7 @@ from twisted.logger import Logger
 from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
-from .._repeats import RepeatedErrors
+from ..runtime import RepeatedErrors
 from ..store._webhooks import Delivery
 from ._destinations import Destinations, RefusedDestination
 from ._webhookagent import webhookAgent

@@ -38,8 +38,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .._diskerrors import explain
-from .._threads import LATER, Workers
+from ..runtime import LATER, Workers, explain
 from ._incoming import IncomingContent, Spilled
 from ._message import QueuedMessage
 from ._spool import (

@@ -31,7 +31,7 @@ from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from .._random import tokenHex
+from ..runtime import tokenHex
 from ._incoming import IncomingContent, Spilled
 from ._message import Envelope, Options, QueuedMessage
 from .interfaces import ISpool

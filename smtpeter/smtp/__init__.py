@@ -1,10 +1,9 @@
-"""The submission side: sessions, AUTH, TLS, replies."""
+"""The submission side: sessions, AUTH, STARTTLS, replies (listeners' TLS: L{smtpeter.runtime})."""
 
 from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal
 from ._exceptions import SMTPRefusal
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import Reply
-from ._tls import TLS12_CIPHERS, withCipherPolicy
 
 __all__ = [
     "AuthThrottle",
@@ -15,7 +14,5 @@ __all__ = [
     "ServerSettings",
     "SubmissionFactory",
     "SubmissionServer",
-    "TLS12_CIPHERS",
     "makePortal",
-    "withCipherPolicy",
 ]

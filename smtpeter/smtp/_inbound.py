@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from .._repeats import RepeatedErrors
 from ..events._bounces import COMPLAINT, HARD, forwarding, readBounce
 from ..features import TokenSigner
 from ..queue._incoming import IncomingContent
 from ..queue._message import Envelope, Recipient
+from ..runtime import RepeatedErrors
 from ..store._suppressions import COMPLAINT as SUPPRESSED_COMPLAINT
 from ..store._suppressions import HARD_BOUNCE
 from . import _replies as R

@@ -17,8 +17,8 @@ from email.utils import format_datetime
 
 from attrs import evolve
 
-from .._random import tokenHex
 from ..queue._message import FEATURES, Options
+from ..runtime import tokenHex
 from ._exceptions import SMTPRefusal
 from ._replies import BAD_MESSAGE, BAD_OPTION
 

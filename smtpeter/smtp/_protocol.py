@@ -22,8 +22,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .._repeats import RepeatedErrors
 from ..queue._message import Recipient
+from ..runtime import RepeatedErrors
 from . import _replies as R
 from ._address import isValidHelo
 from ._auth import AuthThrottle, ISender

@@ -35,12 +35,10 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .._diskerrors import DiskFull, isDamaged, isFull
-from .._repeats import RepeatedErrors
-from .._threads import Workers, background
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ..queue._message import QueuedMessage
+from ..runtime import DiskFull, RepeatedErrors, Workers, background, isDamaged, isFull
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered
 from ._dashboardsessions import DashboardSessionStore

@@ -15,8 +15,7 @@ from twisted.web.http import INSUFFICIENT_STORAGE_SPACE, SERVICE_UNAVAILABLE
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from .._diskerrors import DiskFull, isDamaged
-from .._repeats import RepeatedErrors
+from ..runtime import DiskFull, RepeatedErrors, isDamaged
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from smtpeter.smtp._tls import generateSelfSigned
+from smtpeter.runtime import generateSelfSigned
 from smtpeter.testing import SinkServer
 
 from .test_submission import connect

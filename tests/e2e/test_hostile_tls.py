@@ -16,7 +16,7 @@ import ssl
 import pytest
 
 from ..conftest import freePort, waitForPort
-from ..smtp.test_tls import ALLOWED, clientContext, everyTLS12Suite, writeCertificate
+from ..runtime.test_tls import ALLOWED, clientContext, everyTLS12Suite, writeCertificate
 
 
 def _readReply(sock: socket.socket) -> bytes:

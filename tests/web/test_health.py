@@ -8,7 +8,7 @@ import sqlite3
 from twisted.internet.defer import succeed
 from twisted.web.test.requesthelper import DummyRequest
 
-from smtpeter._diskerrors import DiskFull
+from smtpeter.runtime import DiskFull
 from smtpeter.web._resources import AsyncLeaf
 from smtpeter.web._tracking import Health
 

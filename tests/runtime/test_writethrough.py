@@ -26,16 +26,16 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from smtpeter._service import SharedPort
-from smtpeter._writethrough import (
+from smtpeter.delivery._client import SMTPClientProtocol
+from smtpeter.runtime._tls import generateSelfSigned, loadServerOptions
+from smtpeter.runtime._writethrough import (
     LISTEN_BACKLOG,
     WriteThroughEndpoint,
     listeningEndpoint,
     withBacklog,
 )
-from smtpeter.delivery._client import SMTPClientProtocol
-from smtpeter.smtp._tls import generateSelfSigned, loadServerOptions
 
-from .test_sharedport import recordingFactory
+from ..test_sharedport import recordingFactory
 
 
 class Accepted:

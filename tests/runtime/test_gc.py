@@ -1,4 +1,4 @@
-"""What a gateway process does once it has started (smtpeter._service.freezeStartup)."""
+"""What a gateway process does once it has started (smtpeter.runtime.freezeStartup)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 CODE = """
 import gc
 from twisted.internet.task import Clock
-from smtpeter._service import GC_EVERY, GC_YOUNG, freezeStartup
+from smtpeter.runtime import GC_EVERY, GC_YOUNG, freezeStartup
 
 clock = Clock()
 freezeStartup(clock)

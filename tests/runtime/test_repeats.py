@@ -1,11 +1,11 @@
-"""The same error again and again, logged once a minute with a count (smtpeter._repeats)."""
+"""The same error again and again, logged once a minute with a count (smtpeter.runtime._repeats)."""
 
 from __future__ import annotations
 
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel
 
-from smtpeter._repeats import KINDS, RepeatedErrors, stopAll
+from smtpeter.runtime._repeats import KINDS, RepeatedErrors, stopAll
 
 
 def logged():

@@ -42,7 +42,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, implementer
 
-from .smtp._tls import ServerTLSOptions
+from ._tls import ServerTLSOptions
 
 
 def writeThrough(connection: tcp.Connection, data: bytes) -> None:

@@ -14,7 +14,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.main import CONNECTION_DONE
 from twisted.logger import globalLogPublisher
 
-from smtpeter._reactor import PromptEPollReactor
+from smtpeter.runtime._reactor import PromptEPollReactor
 
 
 class Reader(FileDescriptor):
@@ -93,7 +93,7 @@ def test_a_failing_call_is_logged_and_the_others_still_run():
 def test_install_makes_it_the_processes_reactor():
     """What each worker process does first (smtpeter._worker.main)."""
     code = (
-        "from smtpeter._reactor import install; install()\n"
+        "from smtpeter.runtime import install; install()\n"
         "from twisted.internet import reactor; print(type(reactor).__name__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

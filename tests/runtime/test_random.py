@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from smtpeter import _random
-from smtpeter._random import tokenHex
+from smtpeter.runtime import _random
+from smtpeter.runtime._random import tokenHex
 
 
 def test_tokens_are_hex_of_the_length_asked_and_never_repeat_across_refills():

@@ -4,7 +4,7 @@ self-signed certificate generated for the hostname on first start.
 
 The options hold the certificate twice: in a standard library context,
 with which the listeners' own connections speak TLS, STARTTLS and implicit
-(L{smtpeter._writethrough.WriteThroughServer}), and for Twisted's TLS
+(L{smtpeter.runtime._writethrough.WriteThroughServer}), and for Twisted's TLS
 (pyOpenSSL), for connections that Twisted makes itself. Both take the same
 ciphers and versions and offer no session resumption.
 

@@ -15,8 +15,8 @@ from OpenSSL import SSL
 from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
 
-from smtpeter.smtp import withCipherPolicy
-from smtpeter.smtp._tls import loadServerOptions
+from smtpeter.runtime import withCipherPolicy
+from smtpeter.runtime._tls import loadServerOptions
 
 
 def _certificate(name: str, key, issuer: str, issuerKey) -> x509.Certificate:

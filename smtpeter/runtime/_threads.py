@@ -6,7 +6,7 @@ and answer with C{callFromThread}. A hop through Twisted's C{ThreadPool}
 as much, and AUTH alone used to make two.
 
 Each C{callFromThread} writes to the reactor's waker pipe (in a worker,
-only while its reactor waits: L{smtpeter._reactor}): a system call, and in
+only while its reactor waits: L{smtpeter.runtime._reactor}): a system call, and in
 the answering thread one more hand-over of the GIL, which a busy reactor
 makes slow. Results that finish while earlier ones still wait for
 the reactor join them instead, and one call delivers them all.

@@ -1,0 +1,71 @@
+"""
+The runtime every layer of the gateway may use: the worker processes'
+reactor, threads for blocking work, connections that write at once
+(write-through), random identifiers, the listeners' TLS, the garbage
+collector's tuning, errors logged once a minute, and what a disk or
+database error means to an operator.
+
+It imports nothing else of smtpeter (a unit test checks), so that any
+package may import it without a cycle.
+"""
+
+from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
+from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
+from ._random import tokenHex
+from ._repeats import RepeatedErrors
+from ._repeats import stopAll as stopRepeatedErrors
+from ._threads import LATER, Workers, background
+from ._tls import (
+    TLS12_CIPHERS,
+    CertificateError,
+    ServerTLSOptions,
+    generateSelfSigned,
+    loadServerOptions,
+    withCipherPolicy,
+)
+from ._writethrough import (
+    LISTEN_BACKLOG,
+    WriteThroughPort,
+    WriteThroughServer,
+    listeningEndpoint,
+    withBacklog,
+    writeThrough,
+)
+
+try:
+    from ._reactor import PromptEPollReactor, install
+except ImportError:  # no epoll (not Linux): the workers run Twisted's default reactor
+    PromptEPollReactor = install = None
+
+__all__ = [
+    "CertificateError",
+    "DiskFull",
+    "GC_EVERY",
+    "GC_YOUNG",
+    "LATER",
+    "LISTEN_BACKLOG",
+    "PromptEPollReactor",
+    "RepeatedErrors",
+    "ServerTLSOptions",
+    "TLS12_CIPHERS",
+    "Workers",
+    "WriteThroughPort",
+    "WriteThroughServer",
+    "background",
+    "damaged",
+    "diskFull",
+    "explain",
+    "freezeStartup",
+    "generateSelfSigned",
+    "install",
+    "isDamaged",
+    "isFull",
+    "listeningEndpoint",
+    "loadServerOptions",
+    "recovery",
+    "stopRepeatedErrors",
+    "tokenHex",
+    "withBacklog",
+    "withCipherPolicy",
+    "writeThrough",
+]
