@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from . import __version__
-from ._datadir import createDatabase
 from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
 from .csvfile import CSVWriter, uncell
 from .events import Destinations, parseNetwork
 from .manage import Administration, UnusableSpool
+from .process import createDatabase
 from .runtime import explain, isDamaged, isFull, recovery
 from .store import Invalid, StoreError, connect, suppressionExpiry
 from .store._admins import ADMIN, ROLES

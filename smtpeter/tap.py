@@ -17,8 +17,8 @@ from pathlib import Path
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from ._twistd import TwistdRun
 from .config import DASHBOARD, Config, RelayConfig, checkPublicUrl, defaultPublicUrl
+from .process import TwistdRun
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -476,7 +476,7 @@ def makeService(options: Options):
     from twisted.internet import reactor
 
     if options.config.workers > 1:
-        from ._supervisor import Supervisor
+        from .process import Supervisor
 
         return Supervisor(
             options.config,
@@ -485,7 +485,7 @@ def makeService(options: Options):
             textOutput=_logsTextToStandardOutput(options),
             twistd=_twistd(options),
         )
-    from ._service import GatewayService
+    from .process import GatewayService
     from .runtime import freezeStartup
 
     reactor.callWhenRunning(freezeStartup, reactor)

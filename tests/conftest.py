@@ -176,8 +176,8 @@ class Gateway:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except FileNotFoundError:
                 continue
-            if b"smtpeter._worker" in command:
-                found.append((int(command[command.index(b"smtpeter._worker") + 1]), pid))
+            if b"smtpeter.process._worker" in command:
+                found.append((int(command[command.index(b"smtpeter.process._worker") + 1]), pid))
         return [pid for _, pid in sorted(found)]
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -12,9 +12,9 @@ import pytest
 from attrs import evolve
 
 from smtpeter import __version__
-from smtpeter._datadir import recordDashboardUrls
 from smtpeter.cli import main
 from smtpeter.config import Config
+from smtpeter.process import recordDashboardUrls
 from smtpeter.store import LoginStore, connect
 
 

@@ -33,8 +33,7 @@ def test_defaults():
 def test_workers_default_to_the_cpus_and_one_is_a_single_process():
     import os
 
-    from smtpeter._service import GatewayService
-    from smtpeter._supervisor import Supervisor
+    from smtpeter.process import GatewayService, Supervisor
     from smtpeter.tap import makeService
 
     assert config().workers == len(os.sched_getaffinity(0))

@@ -91,7 +91,7 @@ def test_a_failing_call_is_logged_and_the_others_still_run():
 
 
 def test_install_makes_it_the_processes_reactor():
-    """What each worker process does first (smtpeter._worker.main)."""
+    """What each worker process does first (smtpeter.process._worker.main)."""
     code = (
         "from smtpeter.runtime import install; install()\n"
         "from twisted.internet import reactor; print(type(reactor).__name__)"

@@ -25,8 +25,8 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from smtpeter._service import SharedPort
 from smtpeter.delivery._client import SMTPClientProtocol
+from smtpeter.process import SharedPort
 from smtpeter.runtime._tls import generateSelfSigned, loadServerOptions
 from smtpeter.runtime._writethrough import (
     LISTEN_BACKLOG,
@@ -35,7 +35,7 @@ from smtpeter.runtime._writethrough import (
     withBacklog,
 )
 
-from ..test_sharedport import recordingFactory
+from ..process.test_sharedport import recordingFactory
 
 
 class Accepted:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from twisted.logger import eventAsJSON, globalLogPublisher
 
-from smtpeter._supervisor import MAX_LINE, Supervisor, WorkerProcess
 from smtpeter.config import Config
+from smtpeter.process._supervisor import MAX_LINE, Supervisor, WorkerProcess
 
 
 class FakeSupervisor:
@@ -82,3 +82,40 @@ def test_the_parent_closing_its_copy_of_a_listener_leaves_it_serving_the_workers
         client.close()
     finally:
         workers.close()
+
+
+class SpawnRecorder:
+    """A reactor that records the processes it is asked to start."""
+
+    def __init__(self) -> None:
+        self.spawned: list[list[str]] = []
+
+    def seconds(self) -> float:
+        return 0.0
+
+    def spawnProcess(self, protocol, executable, args, env=None, childFDs=None):
+        self.spawned.append(args)
+
+
+def test_a_worker_runs_the_worker_module_by_its_name():
+    """The command line names a module that exists, run with -m as the package layout has it."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    reactor = SpawnRecorder()
+    config = Config(data=Path("unused"), hostname="gw.test")
+    supervisor = Supervisor(config, ["--hostname", "gw.test"], reactor)
+    supervisor.board = type("Board", (), {"fd": 3})()
+    supervisor._spawn(1)
+    [arguments] = reactor.spawned
+    assert arguments[1:4] == ["-m", "smtpeter.process._worker", "1"]
+    assert arguments[-2:] == ["--hostname", "gw.test"]
+    assert importlib.util.find_spec(arguments[2]) is not None
+    # runpy warns (and runs a second copy) if the package imported the module already.
+    code = (
+        "import sys, smtpeter.process\n"
+        "print('smtpeter.process._worker' in sys.modules, 'twisted.internet.reactor' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -1,4 +1,4 @@
-"""What GET /healthz reports, and how seldom it checks (smtpeter._health)."""
+"""What GET /healthz reports, and how seldom it checks (smtpeter.process._health)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from smtpeter._health import HealthCheck, diskSpace
+from smtpeter.process._health import HealthCheck, diskSpace
 
 
 def result(d):

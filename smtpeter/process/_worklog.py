@@ -103,7 +103,7 @@ def workerSystem(worker: str, event: dict) -> str:
 def textLine(event: dict, system: str) -> bytes:
     """
     The event as twistd's text log writes it when the parent publishes it
-    (L{smtpeter._supervisor}): C{"TIME [SYSTEM NAMESPACE#LEVEL] TEXT"}, its
+    (L{smtpeter.process._supervisor}): C{"TIME [SYSTEM NAMESPACE#LEVEL] TEXT"}, its
     line ends indented; C{b""} if it has no text.
     """
     text = _text(event) if event.get("log_format") is not None else ""

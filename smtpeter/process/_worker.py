@@ -1,14 +1,14 @@
 """
 One worker process of a gateway run with C{--workers N}, started by
-L{smtpeter._supervisor} as::
+L{smtpeter.process._supervisor} as::
 
-    python -m smtpeter._worker INDEX COUNT PARENT-PID BOARD TEXT SOCKETS [smtpeter options...]
+    python -m smtpeter.process._worker INDEX COUNT PARENT-PID BOARD TEXT SOCKETS [options...]
 
 It parses the same options the parent was given, adopts the listening
 sockets the parent passed (SOCKETS is a JSON list of C{[kind, description,
 fd, family]}), maps the load board whose descriptor is BOARD
-(L{smtpeter._balance}), and runs a complete gateway. Its log events go to
-standard output as JSON lines (L{smtpeter._worklog}), which the parent
+(L{smtpeter.process._balance}), and runs a complete gateway. Its log events go to
+standard output as JSON lines (L{smtpeter.process._worklog}), which the parent
 publishes in its own log; if TEXT is a descriptor (not C{-}), the parent's
 own log output, its informational lines are written there as text instead.
 It ends when the parent does: standard input closing means the parent is
@@ -61,16 +61,16 @@ class ParentLink(Protocol):
 def main(argv: list[str]) -> int:
     index, count, parent, board, text, sockets, *arguments = argv
     dieWithParent(int(parent))
-    from .runtime import install
+    from ..runtime import install
 
     if install is not None:  # None without epoll (not Linux): Twisted's default reactor
         install()
     from twisted.internet import reactor, stdio
 
-    from . import tap
+    from .. import tap
+    from ..runtime import freezeStartup
     from ._balance import LoadBoard
     from ._service import GatewayService, WorkerRole
-    from .runtime import freezeStartup
 
     writer = WorkerLogWriter(
         os.fdopen(1, "wb"),

@@ -15,8 +15,8 @@ from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.python.failure import Failure
 
-from smtpeter._balance import HOLD_LIMIT, RECHECK, SLACK, Balance, LoadBoard
-from smtpeter._service import ACCEPT_LIMIT, SharedPort
+from smtpeter.process._balance import HOLD_LIMIT, RECHECK, SLACK, Balance, LoadBoard
+from smtpeter.process._sharedport import ACCEPT_LIMIT, SharedPort
 
 
 def listeningWithWaitingClients(count: int) -> tuple[socket.socket, list[socket.socket]]:

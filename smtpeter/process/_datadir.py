@@ -16,20 +16,20 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from .config import DASHBOARD_URL_FILE, Config, dashboardUrls
-from .features import loadSecret
-from .queue import SPOOL_FILE, SpoolDatabase
-from .queue._spool import spoolDirectories, spoolDirectory
-from .runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
-from .store import connect
-from .store._admins import AdminStore
-from .store._apitokens import TokenStore
-from .store._domains import DomainStore
-from .store._events import EventStore
-from .store._queuerequests import QueueRequestStore
-from .store._suppressions import SuppressionStore
-from .store._throttle import ThrottleStore
-from .store._webhooks import WebhookStore
+from ..config import DASHBOARD_URL_FILE, Config, dashboardUrls
+from ..features import loadSecret
+from ..queue import SPOOL_FILE, SpoolDatabase
+from ..queue._spool import spoolDirectories, spoolDirectory
+from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
+from ..store import connect
+from ..store._admins import AdminStore
+from ..store._apitokens import TokenStore
+from ..store._domains import DomainStore
+from ..store._events import EventStore
+from ..store._queuerequests import QueueRequestStore
+from ..store._suppressions import SuppressionStore
+from ..store._throttle import ThrottleStore
+from ..store._webhooks import WebhookStore
 
 log = Logger()
 

@@ -7,7 +7,7 @@ import os
 import pytest
 from twisted.internet.task import Clock
 
-from smtpeter._balance import ABSENT, HOLD_LIMIT, SHARE, SLACK, Balance, LoadBoard
+from smtpeter.process._balance import ABSENT, HOLD_LIMIT, SHARE, SLACK, Balance, LoadBoard
 
 
 @pytest.fixture

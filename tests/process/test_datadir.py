@@ -1,4 +1,4 @@
-"""The data directory's lock and a refused start's clean-up (smtpeter._datadir)."""
+"""The data directory's lock and a refused start's clean-up (smtpeter.process._datadir)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ import sys
 
 import pytest
 
-from smtpeter._datadir import (
+from smtpeter.process._datadir import (
     LOCK_FILE,
     DataDirectoryLock,
     StartError,
     whyNotStarted,
 )
-from smtpeter._twistd import TwistdRun
+from smtpeter.process._twistd import TwistdRun
 from smtpeter.runtime import DiskFull, explain, isDamaged, isFull
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from smtpeter._datadir import DataDirectoryLock
+from smtpeter.process._datadir import DataDirectoryLock
 DataDirectoryLock.acquire(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(60)

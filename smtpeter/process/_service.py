@@ -6,14 +6,12 @@ order when stopped.
 
 from __future__ import annotations
 
-import os
-import select
 import sys
 from datetime import timedelta
 
 from attrs import frozen
 from twisted.application.internet import StreamServerEndpointService, TimerService
-from twisted.application.service import MultiService, Service
+from twisted.application.service import MultiService
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError
@@ -22,7 +20,35 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
-from ._balance import RECHECK, Balance, LoadBoard
+from ..config import Config
+from ..dashboard import Pages, Sessions, makeDashboard
+from ..delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
+from ..delivery._requests import QueueRequests
+from ..delivery._router import Hop
+from ..delivery._session import Credentials
+from ..dnscheck import checkDomain
+from ..events import Destinations, FanOut, LogEventSink, webhookAgent
+from ..events._webhooks import TEST_TIMEOUT, WebhookDispatcher
+from ..features import Chain, Environment, TokenSigner, discover, loadSecret
+from ..features._transformer import ThreadedChain
+from ..manage import ThreadedAdministration
+from ..queue import SQLiteSpool
+from ..queue._spool import SentArchive, sentDirectory, spoolDirectory
+from ..runtime import (
+    CertificateError,
+    listeningEndpoint,
+    loadServerOptions,
+    stopRepeatedErrors,
+    withCipherPolicy,
+)
+from ..smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
+from ..smtp._inbound import BounceFactory, BounceIntake
+from ..store import SQLiteStore
+from ..store._domains import DomainKeys
+from ..store._images import ImageStore
+from ..store._logins import knownFeatures
+from ..web import makeSite
+from ._balance import Balance, LoadBoard
 from ._datadir import (
     DataDirectoryLock,
     StartError,
@@ -30,44 +56,15 @@ from ._datadir import (
     whyNotStarted,
 )
 from ._health import HealthCheck, diskSpace
+from ._sharedport import AdoptedPortService
 from ._twistd import TwistdRun
-from .config import Config
-from .dashboard import Pages, Sessions, makeDashboard
-from .delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
-from .delivery._requests import QueueRequests
-from .delivery._router import Hop
-from .delivery._session import Credentials
-from .dnscheck import checkDomain
-from .events import Destinations, FanOut, LogEventSink, webhookAgent
-from .events._webhooks import TEST_TIMEOUT, WebhookDispatcher
-from .features import Chain, Environment, TokenSigner, discover, loadSecret
-from .features._transformer import ThreadedChain
-from .manage import ThreadedAdministration
-from .queue import SQLiteSpool
-from .queue._spool import SentArchive, sentDirectory, spoolDirectory
-from .runtime import (
-    CertificateError,
-    WriteThroughPort,
-    WriteThroughServer,
-    listeningEndpoint,
-    loadServerOptions,
-    stopRepeatedErrors,
-    withCipherPolicy,
-)
-from .smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
-from .smtp._inbound import BounceFactory, BounceIntake
-from .store import SQLiteStore
-from .store._domains import DomainKeys
-from .store._images import ImageStore
-from .store._logins import knownFeatures
-from .web import makeSite
 
 log = Logger()
 
 
 @frozen
 class WorkerRole:
-    """What makes a gateway one worker of several (L{smtpeter._supervisor})."""
+    """What makes a gateway one worker of several (L{smtpeter.process._supervisor})."""
 
     index: int
     #: The listening sockets the parent opened: (kind, description) -> (fd, family).
@@ -79,113 +76,6 @@ class WorkerRole:
     def runsSharedTasks(self) -> bool:
         """Webhook deliveries and the hourly purge run in one worker, the first."""
         return self.index == 1
-
-
-#: The most connections a worker's shared port takes in one turn of its reactor.
-ACCEPT_LIMIT = 8
-
-
-class BalancedServer(WriteThroughServer):
-    """A connection that its worker's L{Balance} counts while it is open."""
-
-    def __init__(self, sock, protocol, client, server, sessionno, reactor) -> None:
-        super().__init__(sock, protocol, client, server, sessionno, reactor)
-        if server.balance is not None:
-            server.balance.opened()
-
-    def connectionLost(self, reason) -> None:
-        if self.server.balance is not None:
-            self.server.balance.closed()
-        super().connectionLost(reason)
-
-
-class SharedPort(WriteThroughPort):
-    """
-    A listening socket that every worker serves. Twisted's port takes all
-    that are waiting (up to 100) at once, so one worker would take a burst
-    of clients for itself while the others idle. With a L{Balance}, a worker
-    takes waiting connections one by one until it is ahead of the others
-    (at most L{ACCEPT_LIMIT} per turn of its reactor), and a worker well
-    ahead of the others leaves the next connection to them for a few
-    milliseconds (L{smtpeter._balance}). Without one, it takes one per turn.
-    Its connections write at once.
-
-    Taking one per turn whatever the balance, a worker with 50 sessions,
-    whose turns under load last 10-30 ms, accepted too slowly for 100
-    clients making one-message connections: with the holds, connections
-    waited in the listen queue 12.4 ms on average (p90 36 ms); taking them
-    while not ahead, 5.3 ms (p90 12 ms).
-    """
-
-    transport = BalancedServer
-    balance: Balance | None = None
-    _recheck = None
-
-    def doRead(self) -> None:
-        if self.balance is not None and self.balance.holdBack():
-            # Level-triggered: still reading, the reactor would call again at once.
-            self.stopReading()
-            self._recheck = self.reactor.callLater(RECHECK, self._lookAgain)
-            return
-        self.numberAccepts = 1
-        if self.balance is None:
-            super().doRead()
-            return
-        for _ in range(ACCEPT_LIMIT):
-            before = self.sessionno
-            super().doRead()
-            if self.sessionno == before or self.balance.ahead():
-                return  # none was waiting (or it was refused); or far enough ahead
-            self.numberAccepts = 1
-
-    def _lookAgain(self) -> None:
-        self._recheck = None
-        if not self.connected:
-            return
-        waiting = select.poll()
-        waiting.register(self.fileno(), select.POLLIN)
-        if not waiting.poll(0):
-            # Another worker took it; the next connection, whenever it
-            # comes, is held back for a time of its own.
-            self.balance.taken()
-        self.startReading()
-
-    def connectionLost(self, reason) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
-            self._recheck = None
-        super().connectionLost(reason)
-
-
-class AdoptedPortService(Service):
-    """Serves a listening socket that the parent process opened, as a L{SharedPort}."""
-
-    def __init__(self, reactor, fd: int, family: int, factory, balance: Balance | None = None):
-        self.reactor = reactor
-        self.fd = fd
-        self.family = family
-        self.factory = factory
-        self.balance = balance
-        self.port = None
-
-    def startService(self) -> None:
-        super().startService()
-        # What reactor.adoptStreamPort does, with a port of our own class.
-        self.port = SharedPort._fromListeningDescriptor(
-            self.reactor, self.fd, self.family, self.factory
-        )
-        self.port.balance = self.balance
-        self.port.startListening()
-        os.close(self.fd)  # the port has its own copy
-        if self.balance is not None:
-            self.balance.serving()
-
-    def stopService(self):
-        super().stopService()
-        if self.balance is not None:
-            self.balance.absent()
-        if self.port is not None:
-            return self.port.stopListening()
 
 
 class GatewayService(MultiService):

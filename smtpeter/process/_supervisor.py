@@ -7,7 +7,7 @@ workers share in the data directory, then starts N workers, each a complete
 gateway that adopts the sockets: the kernel spreads connections over them.
 The parent accepts nothing itself. It relays each worker's log events into
 its own log (when that log is text on standard output, the workers write
-their informational lines there themselves: L{smtpeter._worklog}),
+their informational lines there themselves: L{smtpeter.process._worklog}),
 restarts a worker that dies (the new one resumes that worker's spool),
 stops them all on SIGTERM/SIGINT, and exits with status 1 and one line
 when workers cannot start.
@@ -29,6 +29,8 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.logger import Logger, globalLogPublisher
 
+from ..config import LISTENERS, Config
+from ..runtime import withBacklog
 from ._balance import ABSENT, LoadBoard
 from ._datadir import (
     DataDirectoryLock,
@@ -38,8 +40,6 @@ from ._datadir import (
 )
 from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
-from .config import LISTENERS, Config
-from .runtime import withBacklog
 
 log = Logger()
 
@@ -48,7 +48,7 @@ MAX_LINE = 1024 * 1024
 #: A worker that dies sooner than this after its start is restarted only after a delay.
 QUICK_DEATH = timedelta(seconds=10)
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-#: The load board's descriptor in a worker (L{smtpeter._balance}).
+#: The load board's descriptor in a worker (L{smtpeter.process._balance}).
 BOARD_FD = 3
 #: A worker's descriptor of the parent's standard output, if it writes its lines there;
 #: the listeners follow it.
@@ -69,7 +69,7 @@ class Listener:
         return self.port.fileno()
 
     def argument(self, childFD: int) -> list:
-        """How a worker is told about this socket (see L{smtpeter._worker})."""
+        """How a worker is told about this socket (see L{smtpeter.process._worker})."""
         return [self.kind, self.description, childFD, int(self.family)]
 
 
@@ -139,7 +139,7 @@ class Supervisor(Service):
     #: Whether the workers write their informational log lines to the parent's
     #: standard output themselves: only where twistd writes its log there as text.
     textOutput: bool = False
-    #: How many connections each worker has open (L{smtpeter._balance}).
+    #: How many connections each worker has open (L{smtpeter.process._balance}).
     board: LoadBoard | None = None
     workers: dict[int, WorkerProcess] = field(factory=dict)
     _restarts: dict[int, int] = field(factory=dict)
@@ -216,7 +216,7 @@ class Supervisor(Service):
         arguments = [
             sys.executable,
             "-m",
-            "smtpeter._worker",
+            "smtpeter.process._worker",
             str(index),
             str(self.config.workers),
             str(os.getpid()),

@@ -8,7 +8,7 @@ import threading
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel, formatEventAsClassicLogText
 
-from smtpeter._worklog import (
+from smtpeter.process._worklog import (
     ATOMIC_WRITE,
     FLUSH_INTERVAL,
     WorkerLogWriter,
@@ -160,7 +160,7 @@ def test_a_line_logged_while_a_write_is_in_progress_follows_it():
 
 
 def relayed(event: dict, index: int) -> dict:
-    """The event as the parent publishes it (L{smtpeter._supervisor.WorkerProcess._relay})."""
+    """The event as the parent publishes it (L{smtpeter.process._supervisor.WorkerProcess._relay})."""
     back = decodeLine(encodeEvent(event).decode())
     back["log_system"] = f"worker {index} {back['log_namespace']}#{back['log_level'].name}"
     return back
