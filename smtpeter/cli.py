@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .admin import Administration, UnusableSpool
 from .config import DASHBOARD, DASHBOARD_URL_FILE, Config, dashboardUrls
 from .csvfile import CSVWriter, uncell
 from .events import Destinations, parseNetwork
-from .manage import Administration, UnusableSpool
 from .process import createDatabase
 from .runtime import explain, isDamaged, isFull, recovery
 from .store import Invalid, StoreError, connect, suppressionExpiry

@@ -2,7 +2,7 @@
 The dashboard's views. Each takes the request and the session and returns
 a L{Page}, a L{Redirect} (after a change) or a L{Download}. What they show
 comes from the event store (statistics, search, timelines) and what they
-change goes through the same L{Administration<smtpeter.manage.Administration>}
+change goes through the same L{Administration<smtpeter.admin.Administration>}
 as the CLI and the REST API.
 """
 
@@ -16,8 +16,8 @@ import time
 from attrs import evolve, field, frozen
 from twisted.web.template import Tag
 
+from ..admin import recordsToPublish
 from ..csvfile import CSVWriter
-from ..dnscheck import recordsToPublish
 from ..events._webhooks import sendTest
 from ..store._apitokens import ADMIN as ADMIN_SCOPE
 from ..store._apitokens import READ

@@ -20,18 +20,17 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
+from ..admin import ThreadedAdministration, checkDomain
 from ..config import Config
 from ..dashboard import Pages, Sessions, makeDashboard
 from ..delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
 from ..delivery._requests import QueueRequests
 from ..delivery._router import Hop
 from ..delivery._session import Credentials
-from ..dnscheck import checkDomain
 from ..events import Destinations, FanOut, LogEventSink, webhookAgent
 from ..events._webhooks import TEST_TIMEOUT, WebhookDispatcher
 from ..features import Chain, Environment, TokenSigner, discover, loadSecret
 from ..features._transformer import ThreadedChain
-from ..manage import ThreadedAdministration
 from ..queue import SQLiteSpool
 from ..queue._spool import SentArchive, sentDirectory, spoolDirectory
 from ..runtime import (

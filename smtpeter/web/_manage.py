@@ -1,7 +1,7 @@
 """
 The management half of the REST API: C{/v1/logins}, C{/v1/tokens},
 C{/v1/domains} and C{/v1/webhooks}, over the same L{Administration
-<smtpeter.manage.Administration>} operations as the C{smtpeter} command.
+<smtpeter.admin.Administration>} operations as the C{smtpeter} command.
 Reading takes any token; a change takes an admin token (403 otherwise). A
 method a path does not take gets 405 with C{Allow}; errors are JSON.
 """

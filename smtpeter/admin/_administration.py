@@ -19,19 +19,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .events import Destinations, RefusedDestination
-from .queue import SpoolDatabase
-from .queue._database import SPOOL_FILE
-from .queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
-from .runtime import DiskFull, Workers, isFull
-from .store._admins import ADMIN, AdminStore
-from .store._apitokens import READ, TokenStore
-from .store._domains import DomainStore
-from .store._events import isoTime
-from .store._exceptions import Hint, Missing, NoSuchDomain
-from .store._logins import LoginStore, connect
-from .store._queuerequests import QueueRequestStore
-from .store._webhooks import WebhookStore
+from ..events import Destinations, RefusedDestination
+from ..queue import SPOOL_FILE, SpoolDatabase
+from ..queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
+from ..runtime import DiskFull, Workers, isFull
+from ..store import LoginStore, connect
+from ..store._admins import ADMIN, AdminStore
+from ..store._apitokens import READ, TokenStore
+from ..store._domains import DomainStore
+from ..store._events import isoTime
+from ..store._exceptions import Hint, Missing, NoSuchDomain
+from ..store._queuerequests import QueueRequestStore
+from ..store._webhooks import WebhookStore
 
 #: What a new DKIM key's answer holds: the record to publish.
 _DNS_FIELDS = ("domain", "selector", "name", "txt")

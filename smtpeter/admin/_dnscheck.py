@@ -59,7 +59,7 @@ def recordsToPublish(domain: dict, hostname: str, bounceDomain: str, publicUrl: 
     The DNS records a sender domain needs, as C{{"kind", "name", "type",
     "value"}}: its DKIM key, the bounce domain's SPF policy and MX, and the
     click domain's CNAME. C{domain} is what L{Administration.domain
-    <smtpeter.manage.Administration.domain>} answers.
+    <smtpeter.admin.Administration.domain>} answers.
     """
     click = urlsplit(publicUrl).hostname or ""
     return [

@@ -1,0 +1,18 @@
+"""
+Administration: the operations behind the C{smtpeter} command, the REST
+API's management endpoints and the dashboard (logins, sender domains, API
+tokens, webhooks, dashboard users, the queue), one implementation for all
+three; and the live DNS check of a sender domain's records.
+"""
+
+from ._administration import Administration, ThreadedAdministration, UnusableSpool, queueEntries
+from ._dnscheck import checkDomain, recordsToPublish
+
+__all__ = [
+    "Administration",
+    "ThreadedAdministration",
+    "UnusableSpool",
+    "checkDomain",
+    "queueEntries",
+    "recordsToPublish",
+]
