@@ -11,8 +11,7 @@ from email.utils import formatdate
 
 from attrs import frozen
 
-from ..queue._message import Envelope, QueuedMessage, Recipient
-from ..smtp._options import splitHeader
+from ..message import Envelope, QueuedMessage, Recipient, splitHeader
 from ._outcome import Outcome
 
 FAILED = "failed"

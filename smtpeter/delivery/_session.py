@@ -9,8 +9,7 @@ from attrs import define
 from twisted.internet import ssl
 from twisted.logger import Logger
 
-from ..features._encoding import sevenBit
-from ..queue._message import Envelope, Recipient
+from ..message import Envelope, Recipient, sevenBit
 from ..smtp._address import encodeXtext
 from ._client import ClientError, SMTPClientProtocol
 from ._outcome import Outcome

@@ -2,7 +2,7 @@
 The chain: a message's active features, in order, turned into a
 L{Prepared} message once, and into each recipient's L{Copy} cheaply.
 
-Once per message: parse the MIME structure (L{_mime}), let each feature
+Once per message: parse the MIME structure (L{smtpeter.message.mime}), let each feature
 work on it (C{prepareMessage}), then on every HTML and text part; each part
 becomes a template whose slots are filled per recipient. Part results are
 cached by content, options and click domain, so a mailing of many messages
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from attrs import define, field, frozen
 from twisted.logger import Logger
 
+from ..message import mime
 from ..queue import QueuedMessage
-from . import _mime
 from ._document import EncodedTemplate, HtmlDocument, Template, TextDocument
 from ._tokens import TokenSigner
 from .interfaces import IFeature
@@ -56,7 +56,7 @@ class Draft:
     """A message while the chain prepares it."""
 
     message: QueuedMessage
-    root: _mime.Part
+    root: mime.Part
     environment: Environment
     publicUrl: str
     features: tuple = ()
@@ -73,18 +73,18 @@ class Draft:
         self.warnings.append(text)
         log.warn("{qid}: {text}; sent without that change", qid=self.qid, text=text)
 
-    def parentOf(self, part: _mime.Part) -> _mime.Part | None:
+    def parentOf(self, part: mime.Part) -> mime.Part | None:
         for candidate in self.root.walk():
             if any(child is part for child in candidate.children):
                 return candidate
         return None
 
-    def markChanged(self, part: _mime.Part) -> None:
+    def markChanged(self, part: mime.Part) -> None:
         while part is not None:
             part.changed = True
             part = self.parentOf(part)
 
-    def remove(self, part: _mime.Part) -> None:
+    def remove(self, part: mime.Part) -> None:
         """
         Take C{part} out of the message. A multipart/related left with one
         part is replaced by that part.
@@ -97,10 +97,10 @@ class Draft:
         del parent.delimiters[index]
         self.markChanged(parent)
         if len(parent.children) == 1 and parent.contentType == "multipart/related":
-            _mime.collapse(parent, 0)
+            mime.collapse(parent, 0)
             self.markChanged(parent)
 
-    def textParts(self, subtype: str) -> list[_mime.Part]:
+    def textParts(self, subtype: str) -> list[mime.Part]:
         """Inline C{text/<subtype>} leaves: the parts a reader sees."""
         return [
             part
@@ -204,15 +204,15 @@ class Chain:
         if not active:
             return Prepared(message, [content], (), publicUrl=publicUrl)
         try:
-            root = _mime.parse(content)
+            root = mime.parse(content)
             problem = None
-        except _mime.MIMEError as e:
+        except mime.MIMEError as e:
             # Nothing inside it is changed; what only touches the header
             # (DKIM, the bounce address) still applies.
             problem = f"its MIME structure is ambiguous or broken ({e}); its body is unchanged"
             try:
-                root = _mime.opaque(content)
-            except _mime.MIMEError:
+                root = mime.opaque(content)
+            except mime.MIMEError:
                 prepared = Prepared(message, [content], (), publicUrl=publicUrl)
                 prepared.warnings.append(f"the message cannot be parsed as MIME ({e})")
                 log.warn("{qid}: {e}; sent unchanged", qid=message.qid, e=str(e))
@@ -230,7 +230,7 @@ class Chain:
             if any(_overrides(f, method) for f in active):
                 for part in draft.textParts(kind):
                     self._preparePart(draft, part, kind)
-        pieces = _mime.pieces(root)
+        pieces = mime.pieces(root)
         links: list[str] = []
         seen: set[str] = set()
         for piece in pieces:
@@ -241,10 +241,10 @@ class Chain:
                         links.append(slot.value)
         return Prepared(message, pieces, active, links, publicUrl, draft.state, draft.warnings)
 
-    def _preparePart(self, draft: Draft, part: _mime.Part, kind: str) -> None:
+    def _preparePart(self, draft: Draft, part: mime.Part, kind: str) -> None:
         try:
             text = part.text()
-        except _mime.MIMEError as e:
+        except mime.MIMEError as e:
             draft.warn(f"a text/{kind} part cannot be decoded ({e})")
             return
         key = (
@@ -269,7 +269,7 @@ class Chain:
         headers = part.headers
         headers.set_param("charset", "utf-8")
         ctype = f"Content-Type: {headers['content-type']}\r\n".encode()
-        part.fields = _mime.replaceFields(
+        part.fields = mime.replaceFields(
             part.fields,
             {
                 "content-type": ctype,
@@ -278,7 +278,7 @@ class Chain:
         )
         if part is draft.root and "mime-version" not in part.headers:
             # Content-Transfer-Encoding means nothing without it (RFC 2045 4).
-            part.fields = _mime.replaceFields(
+            part.fields = mime.replaceFields(
                 part.fields, {"mime-version": b"MIME-Version: 1.0\r\n"}
             )
         body = EncodedTemplate(template)

@@ -16,8 +16,7 @@ import lxml.etree
 import lxml.html
 from attrs import field, frozen
 
-from ._encoding import _printableQP, escapeSafeCut, quotedPrintable
-from ._mime import MIMEError
+from ..message import MIMEError, escapeSafeCut, printableQP, quotedPrintable
 
 NOTRACK = "data-smtpeter-notrack"
 _DOCTYPE = re.compile(r"(?:\ufeff)?\s*(?:<!--.*?-->\s*)*<!doctype", re.IGNORECASE | re.DOTALL)
@@ -151,7 +150,7 @@ def _qpEach(texts: list[str], escape: bool = False) -> list[bytes]:
         if escape:
             joined = html.escape(joined, quote=True)
         if joined.isascii() and joined.count(_MARK) == len(texts) - 1:
-            encoded = _printableQP(joined.encode("ascii"))
+            encoded = printableQP(joined.encode("ascii"))
             if encoded is not None:
                 return encoded.split(_BETWEEN.encode("ascii"))
     return [_qp(html.escape(t, quote=True) if escape else t) for t in texts]

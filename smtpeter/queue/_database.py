@@ -38,9 +38,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ..message import QueuedMessage
 from ..runtime import LATER, Workers, explain
 from ._incoming import IncomingContent, Spilled
-from ._message import QueuedMessage
 from ._spool import (
     QUEUE_ID,
     DiskSpool,

@@ -31,9 +31,9 @@ from twisted.internet.defer import fail, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ..message import Envelope, Options, QueuedMessage
 from ..runtime import tokenHex
 from ._incoming import IncomingContent, Spilled
-from ._message import Envelope, Options, QueuedMessage
 from .interfaces import ISpool
 
 MAGIC = b"smtpeter-spool 1\n"

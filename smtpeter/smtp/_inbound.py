@@ -17,8 +17,8 @@ from twisted.logger import Logger
 
 from ..events._bounces import COMPLAINT, HARD, forwarding, readBounce
 from ..features import TokenSigner
+from ..message import Envelope, Recipient
 from ..queue._incoming import IncomingContent
-from ..queue._message import Envelope, Recipient
 from ..runtime import RepeatedErrors
 from ..store._suppressions import COMPLAINT as SUPPRESSED_COMPLAINT
 from ..store._suppressions import HARD_BOUNCE

@@ -12,13 +12,12 @@ from email.utils import formatdate
 from attrs import evolve
 from twisted.logger import Logger
 
-from ..features._encoding import Unfit, fitLines
+from ..message import Envelope, HeaderError, Recipient, Unfit, fitLines, splitHeader
 from ..queue._incoming import Spilled
-from ..queue._message import Envelope, Recipient
 from . import _replies as R
 from ._address import decodeXtext, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
-from ._options import completeHeader, readOptions, splitHeader
+from ._options import completeHeader, readOptions
 from ._wire import DataReader
 
 log = Logger()
@@ -135,7 +134,10 @@ class MailCommands:
                     peer=self.peer,
                     n=reader.bareEndings,
                 )
-            fields, _ = splitHeader(incoming.header)
+            try:
+                fields, _ = splitHeader(incoming.header)
+            except HeaderError as e:
+                raise SMTPRefusal(R.BAD_MESSAGE.format(detail=str(e)))
             kept, options = readOptions(
                 fields, self.sender.features, self.sender.login, self.sender.publicUrl
             )
@@ -205,5 +207,5 @@ def fitted(content) -> bytes:
     data = content.read() if isinstance(content, Spilled) else content
     try:
         return fitLines(data)
-    except Unfit as e:
+    except (Unfit, HeaderError) as e:
         raise SMTPRefusal(R.BAD_MESSAGE.format(detail=str(e)))

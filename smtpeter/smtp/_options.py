@@ -17,63 +17,16 @@ from email.utils import format_datetime
 
 from attrs import evolve
 
-from ..queue._message import FEATURES, Options
+from ..message import FEATURES, Options, fieldName, fieldValue
 from ..runtime import tokenHex
 from ._exceptions import SMTPRefusal
-from ._replies import BAD_MESSAGE, BAD_OPTION
+from ._replies import BAD_OPTION
 
 PREFIX = b"x-smtpeter-"
-_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _TAG = re.compile(r"[^\x00-\x20\x7f,;\s]{1,100}")
 MAX_TAGS = 20
-
-
-def splitHeader(content: bytes) -> tuple[list[bytes], bytes]:
-    """
-    Split CRLF content into raw header fields (each with its continuation
-    lines and CRLFs) and the rest (the empty line and the body). Refuse a
-    header section that does not parse: RFC 5322 has no other reading of it.
-    """
-    fields: list[bytes] = []
-    position = 0
-    lineNumber = 0
-    while position < len(content):
-        end = content.find(b"\r\n", position)
-        end = len(content) if end < 0 else end + 2
-        line = content[position:end]
-        lineNumber += 1
-        if line in (b"\r\n", b""):
-            return fields, content[position:]
-        if line[:1] in (b" ", b"\t"):
-            if not fields:
-                raise SMTPRefusal(
-                    BAD_MESSAGE.format(detail="the header starts with a continuation line")
-                )
-            fields[-1] += line
-        elif _FIELD_NAME.match(line):
-            fields.append(line)
-        else:
-            raise SMTPRefusal(
-                BAD_MESSAGE.format(
-                    detail=f"header line {lineNumber} is not a 'Name: value' field"
-                    " (is the empty line between header and body missing?)"
-                )
-            )
-        position = end
-    if not fields:
-        raise SMTPRefusal(BAD_MESSAGE.format(detail="the message is empty"))
-    return fields, b""
-
-
-def fieldName(raw: bytes) -> str:
-    return raw.split(b":", 1)[0].decode("ascii").lower()
-
-
-def fieldValue(raw: bytes) -> str:
-    value = raw.split(b":", 1)[1]
-    return re.sub(rb"\r\n[ \t]", b" ", value).strip().decode("utf-8", "replace")
 
 
 def _flag(name: str, value: str) -> bool:

@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..queue._message import Recipient
+from ..message import Recipient
 from ..runtime import RepeatedErrors
 from . import _replies as R
 from ._address import isValidHelo

@@ -20,7 +20,7 @@ from email.header import decode_header, make_header
 
 from attrs import frozen
 
-from ..queue._message import QueuedMessage, Recipient
+from ..message import QueuedMessage, Recipient
 from . import _links
 from ._schema import applySchema
 from ._stats import StatsStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from ..queue._message import FEATURES
+from ..message import FEATURES
 
 
 @frozen

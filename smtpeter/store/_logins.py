@@ -20,7 +20,7 @@ from attrs import evolve, field, frozen
 from twisted.logger import Logger
 
 from ..config import checkPublicUrl
-from ..queue._message import FEATURES
+from ..message import FEATURES
 from ._changes import ChangeMarks, Database, changed
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import (

@@ -37,7 +37,7 @@ from zope.interface import implementer
 
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
-from ..queue._message import QueuedMessage
+from ..message import QueuedMessage
 from ..runtime import DiskFull, RepeatedErrors, Workers, background, isDamaged, isFull
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smtpeter.events._bounces import _STATUS, REASONS, forwarding, readBounce, reasonFor
-from smtpeter.queue._message import Recipient
+from smtpeter.message import Recipient
 from smtpeter.store._events import MessageRecord
 
 BOUNCES = Path(__file__).parents[1] / "fixtures" / "bounces"

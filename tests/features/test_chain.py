@@ -8,7 +8,8 @@ import dkim
 import pytest
 from zope.interface.verify import verifyObject
 
-from smtpeter.features import Feature, IFeature, TokenSigner, _mime, discover
+from smtpeter.features import Feature, IFeature, TokenSigner, discover
+from smtpeter.message import mime
 from smtpeter.store import connect
 from smtpeter.store._domains import DomainKeys, DomainStore
 
@@ -60,7 +61,7 @@ def test_untouched_parts_keep_their_bytes(tmp_path):
     content = fixture("attachments")
     prepared = chain.prepare(message(content, ALL), content)
     out = chain.render(prepared, 0).content
-    original = _mime.parse(content)
+    original = mime.parse(content)
     pdf = original.children[1]
     terms = original.children[2]
     for part in (pdf, terms):

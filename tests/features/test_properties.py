@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smtpeter.features import _mime
 from smtpeter.features._document import (
     _MARK,
     EncodedTemplate,
@@ -23,8 +22,9 @@ from smtpeter.features._document import (
     _qp,
     _qpEach,
 )
-from smtpeter.features._encoding import _printableQP, fitQP, quotedPrintable
 from smtpeter.features._links import MAX_URL, isTrackable
+from smtpeter.message import _mime
+from smtpeter.message._encoding import fitQP, printableQP, quotedPrintable
 
 from .helpers import makeChain, message
 
@@ -240,7 +240,7 @@ printable = st.lists(
 @given(printable)
 def test_printable_text_is_encoded_without_b2a_qp_to_the_same_decoded_bytes(text):
     data = text.encode("ascii")
-    encoded = _printableQP(data)
+    encoded = printableQP(data)
     assert encoded is not None
     assert binascii.a2b_qp(encoded) == data
     assert binascii.a2b_qp(encoded) == binascii.a2b_qp(binascii.b2a_qp(data, istext=True))
@@ -262,5 +262,5 @@ def _byB2aQP(data: bytes) -> bytes:
 def test_quoted_printable_decodes_as_b2a_qp_would_have_it(data):
     plain = all(32 <= b < 127 or b in b"\t\r\n" for b in data)
     paired = data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n")
-    assert (_printableQP(data) is not None) == (plain and paired)
+    assert (printableQP(data) is not None) == (plain and paired)
     assert binascii.a2b_qp(quotedPrintable(data)) == binascii.a2b_qp(_byB2aQP(data))

@@ -636,3 +636,32 @@ def test_received_header_uses_the_ipv6_literal_form():
     h.transaction()
     h.send("Subject: x\r\n\r\nhi\r\n.\r\n")
     assert h.queue.messages[0][2].startswith(b"Received: from c.test ([IPv6:2001:db8::7])\r\n")
+
+
+@pytest.mark.parametrize(
+    "content, detail",
+    [
+        (
+            "this is not a header\r\nSubject: x\r\n\r\nbody\r\n",
+            "header line 1 is not a 'Name: value' field"
+            " (is the empty line between header and body missing?)",
+        ),
+        (
+            "Subject: x\r\nnot a field\r\n\r\nbody\r\n",
+            "header line 2 is not a 'Name: value' field"
+            " (is the empty line between header and body missing?)",
+        ),
+        (
+            " folded first\r\nSubject: x\r\n\r\nbody\r\n",
+            "the header starts with a continuation line",
+        ),
+    ],
+)
+def test_a_header_that_does_not_parse_is_refused_saying_where(content, detail):
+    """The header splitter's own error (smtpeter.message) answered as a 550 5.6.0 with its text."""
+    h = Harness()
+    h.login()
+    h.transaction()
+    lines = h.send(content + ".\r\n")
+    assert lines == [f"550 5.6.0 Message refused: {detail}"]
+    assert not h.queue.messages

@@ -14,8 +14,8 @@ from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
 from smtpeter.events import DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
+from smtpeter.message import Recipient
 from smtpeter.queue import Envelope, Options, QueuedMessage
-from smtpeter.queue._message import Recipient
 from smtpeter.store import (
     IAuthFailureStore,
     IDashboardSessionStore,

@@ -26,18 +26,11 @@ from email.parser import BytesHeaderParser
 
 from attrs import define, field, frozen
 
-from ..smtp._options import fieldName, splitHeader
+from ._exceptions import AmbiguousMIME, MIMEError
+from ._header import fieldName, splitHeader
 
 MAX_DEPTH = 20
 _CONTENT_FIELDS = ("content-type", "content-transfer-encoding")
-
-
-class MIMEError(Exception):
-    """A part whose structure or encoding cannot be read."""
-
-
-class AmbiguousMIME(MIMEError):
-    """A multipart structure that readers may split differently."""
 
 
 @define(eq=False)

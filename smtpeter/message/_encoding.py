@@ -14,21 +14,18 @@ import base64
 import binascii
 from collections.abc import Callable
 
-from ..smtp._options import splitHeader
 from . import _mime
+from ._exceptions import Unfit
+from ._header import splitHeader
 
 MAX_LINE = 998
 _ENCODED = ("base64", "quoted-printable")
 _CTE = "content-transfer-encoding"
 
 
-class Unfit(Exception):
-    """The message cannot be made fit; the text says why, for a 550 5.6.0."""
-
-
 def quotedPrintable(data: bytes) -> bytes:
     """Quoted-printable with CRLF line ends and lines of at most 76 characters."""
-    encoded = _printableQP(data)
+    encoded = printableQP(data)
     if encoded is not None:
         return encoded
     encoded = binascii.b2a_qp(data, istext=True)
@@ -43,7 +40,7 @@ _PRINTABLE = bytes(range(32, 127)) + b"\t\r\n"
 _BLANK = (b" ", b"\t")
 
 
-def _printableQP(data: bytes) -> bytes | None:
+def printableQP(data: bytes) -> bytes | None:
     """
     Printable ASCII with CRLF line ends (most HTML, and every template),
     encoded with C{bytes} methods in about 60% of b2a_qp's time: C{=} escaped,
@@ -209,6 +206,3 @@ def _visit(part: _mime.Part, needs, what: str) -> bool:
     part.replacement = [body]
     part.changed = True
     return True
-
-
-__all__ = ["Unfit", "fitLines", "foldField", "quotedPrintable", "sevenBit"]

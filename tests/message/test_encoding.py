@@ -8,7 +8,7 @@ import email.policy
 
 import pytest
 
-from smtpeter.features._encoding import Unfit, fitLines, foldField, sevenBit
+from smtpeter.message._encoding import Unfit, fitLines, foldField, sevenBit
 
 LONG_HTML = b"<html><body>" + b"<p>caf\xc3\xa9 =sale= </p>" * 400 + b"</body></html>"
 

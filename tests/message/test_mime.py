@@ -2,9 +2,9 @@
 
 import pytest
 
-from smtpeter.features import _mime
+from smtpeter.message import _mime
 
-from .helpers import corpus, fixture
+from ..features.helpers import corpus, fixture
 
 
 @pytest.mark.parametrize("name", corpus())
