@@ -33,8 +33,7 @@ from urllib.parse import urlencode
 
 from submit import freePort, launchGateway  # noqa: E402  (bench/ is the script's own directory)
 
-from smtpeter.message import Recipient
-from smtpeter.queue import Envelope, Options, QueuedMessage
+from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.store import connect
 from smtpeter.store._admins import AdminStore
 from smtpeter.store._apitokens import TokenStore
