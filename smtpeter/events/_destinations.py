@@ -1,15 +1,7 @@
 """
 Where a webhook may be sent: public addresses, and the networks the
-operator allows with C{--webhook-allow-network}.
-
-A webhook URL is chosen by whoever holds an admin token or a dashboard
-login; without this check it reaches whatever the gateway can reach (the
-machine itself, a cloud's metadata service, the office network), and the
-test endpoint reports what each of them answers. So loopback, link-local,
-private (RFC 1918, RFC 4193), unspecified, multicast, reserved and other
-non-public addresses are refused unless an allowed network holds them.
-IPv6 forms that carry an IPv4 address (C{::ffff:127.0.0.1}, 6to4
-C{2002:7f00:1::}, NAT64 C{64:ff9b::7f00:1}) are judged by that address too.
+operator allows with C{--webhook-allow-network} (the classifier is the
+runtime's L{AddressPolicy}, which direct delivery uses too).
 
 The check that counts is on the address connected to, after resolution
 (L{smtpeter.events._webhookagent}); L{Destinations.checkURL} refuses the
@@ -20,118 +12,41 @@ C{0x7f.1} and C{0177.0.0.1} as 127.0.0.1).
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import socket
 from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from ..runtime import AddressPolicy, Network, classify, parseAddress
+from ..runtime import parseNetwork as _parseNetwork
+
+__all__ = [
+    "OPTION",
+    "Destinations",
+    "RefusedDestination",
+    "classify",
+    "parseAddress",
+    "parseNetwork",
+]
 
 #: The option that allows more networks (the gateway's, and C{smtpeter webhook add}'s).
 OPTION = "--webhook-allow-network"
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-#: Not public, but not (in every Python version) outside C{is_global}.
-_ALSO_NOT_PUBLIC = (
-    ipaddress.IPv4Network("192.0.0.0/24"),  # IETF protocol assignments
-    ipaddress.IPv6Network("fec0::/10"),  # site-local, deprecated
-    ipaddress.IPv6Network("64:ff9b:1::/48"),  # local-use NAT64
-)
-#: What C{inet_aton} (and so C{getaddrinfo}) may read as an IPv4 address.
-_NUMERIC = re.compile(r"[0-9a-fA-FxX.]+")
 
 
 class RefusedDestination(ValueError):
     """A webhook URL whose host is, or resolves to, an address not allowed."""
 
 
-def parseAddress(text: str) -> Address | None:
-    """
-    C{text} (a URL's host, with or without brackets) as an address, in
-    every spelling the system resolver takes as one (C{2130706433},
-    C{127.1}, C{0x7f.0.0.1}, C{0177.0.0.1}); C{None} for a name.
-    """
-    text = text.strip().removeprefix("[").removesuffix("]")
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        pass
-    if _NUMERIC.fullmatch(text):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(text))
-        except OSError:
-            pass
-    return None
-
-
-def classify(address: Address) -> str | None:
-    """
-    Why C{address} is not a public destination (C{"loopback"},
-    C{"private"}, ...), or C{None} if it is one.
-    """
-    if isinstance(address, ipaddress.IPv6Address):
-        address = ipaddress.IPv6Address(int(address))  # without a %scope
-        if address.ipv4_mapped is not None:
-            return classify(address.ipv4_mapped)
-        if address in _NAT64:
-            return classify(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-        if address.sixtofour is not None:
-            inner = classify(address.sixtofour)
-            if inner is not None:
-                return f"6to4 of {address.sixtofour}, {inner}"
-        if address.is_site_local:
-            return "site-local"
-    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
-        if getattr(address, "is_" + kind):
-            return kind.replace("_", "-")
-    if not address.is_global or any(address in n for n in _ALSO_NOT_PUBLIC):
-        return "not public"
-    return None
-
-
 def parseNetwork(text: str) -> Network:
     """C{10.0.0.0/8}, C{fd00::/8}, or one address; a C{ValueError} that says what to write."""
-    try:
-        return ipaddress.ip_network(text.strip().removeprefix("[").replace("]", ""))
-    except ValueError as e:
-        raise ValueError(
-            f"{OPTION} {text!r}: {e}; write a network such as 10.0.0.0/8, fd00::/8 or one address"
-        ) from None
-
-
-def _sameKind(address: Address) -> Address:
-    if isinstance(address, ipaddress.IPv6Address):
-        address = ipaddress.IPv6Address(int(address))
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-    return address
+    return _parseNetwork(text, OPTION)
 
 
 @frozen
-class Destinations:
+class Destinations(AddressPolicy):
     """The webhook destinations policy: public addresses, and C{allowed}."""
 
-    allowed: tuple[Network, ...] = field(default=(), converter=tuple)
-
-    def refusal(self, host: str | Address) -> str | None:
-        """
-        Why a webhook may not connect to C{host} (an address), in words
-        for a delivery's error, or C{None} when it may.
-        """
-        address = parseAddress(host) if isinstance(host, str) else host
-        if address is None:
-            return f"destination {host} is not an address"
-        plain = _sameKind(address)
-        if any(plain.version == n.version and plain in n for n in self.allowed):
-            return None
-        why = classify(address)
-        if why is None:
-            return None
-        shown = f"::ffff:{plain}" if plain is not address and plain.version == 4 else address
-        return f"destination {shown} is not allowed ({why}; see {OPTION})"
+    option: str = field(default=OPTION)
 
     def checkURL(self, url: str, resolve=socket.getaddrinfo) -> None:
         """

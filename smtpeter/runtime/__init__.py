@@ -2,13 +2,15 @@
 The runtime every layer of the gateway may use: the worker processes'
 reactor, threads for blocking work, connections that write at once
 (write-through), random identifiers, the listeners' TLS, the garbage
-collector's tuning, errors logged once a minute, and what a disk or
-database error means to an operator.
+collector's tuning, errors logged once a minute, what a disk or
+database error means to an operator, and which addresses the gateway
+may connect to on someone else's say-so (L{AddressPolicy}).
 
 It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
 """
 
+from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
 from ._random import tokenHex
@@ -38,20 +40,24 @@ except ImportError:  # no epoll (not Linux): the workers run Twisted's default r
     PromptEPollReactor = install = None
 
 __all__ = [
-    "CertificateError",
-    "DiskFull",
     "GC_EVERY",
     "GC_YOUNG",
     "LATER",
     "LISTEN_BACKLOG",
+    "TLS12_CIPHERS",
+    "Address",
+    "AddressPolicy",
+    "CertificateError",
+    "DiskFull",
+    "Network",
     "PromptEPollReactor",
     "RepeatedErrors",
     "ServerTLSOptions",
-    "TLS12_CIPHERS",
     "Workers",
     "WriteThroughPort",
     "WriteThroughServer",
     "background",
+    "classify",
     "damaged",
     "diskFull",
     "explain",
@@ -62,6 +68,8 @@ __all__ = [
     "isFull",
     "listeningEndpoint",
     "loadServerOptions",
+    "parseAddress",
+    "parseNetwork",
     "recovery",
     "stopRepeatedErrors",
     "tokenHex",
