@@ -68,6 +68,8 @@ class Config:
     webhookGiveUp: timedelta = timedelta(days=1)
     #: Networks webhooks may be sent to besides public addresses (--webhook-allow-network).
     webhookAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
+    #: Networks direct delivery may connect to besides public addresses (--delivery-allow-network).
+    deliveryAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
     #: Worker processes; 1 runs the whole gateway in one process.

@@ -229,6 +229,7 @@ class Options(usage.Options):
         self["dashboard"] = []
         self["mx"] = []
         self["webhook-allow-network"] = []
+        self["delivery-allow-network"] = []
 
     def opt_smtp(self, description: str) -> None:
         """STARTTLS-then-AUTH listener, an endpoint string; repeatable [default: tcp:2525]"""
@@ -272,6 +273,17 @@ class Options(usage.Options):
         " to, besides public addresses; repeatable. Without it, a webhook whose host is"
         " or resolves to a loopback, link-local, private, unspecified, multicast or"
         " reserved address is refused (see docs/webhooks.md) [default: none]"
+    )
+
+    def opt_delivery_allow_network(self, network: str) -> None:
+        self["delivery-allow-network"].append(network)
+
+    opt_delivery_allow_network.__doc__ = (
+        "A network (CIDR, e.g. 10.0.0.0/8, fd00::/8, or one address) direct delivery"
+        " (without --relay) may connect to, besides public addresses; repeatable. Without"
+        " it, recipients at a non-public address literal (user@[127.0.0.1]) are refused"
+        " at RCPT, and MX hosts with only loopback, link-local, private, unspecified,"
+        " multicast or reserved addresses are skipped (see docs/behaviour.md) [default: none]"
     )
 
     def parseOptions(self, options=None) -> None:
@@ -412,6 +424,15 @@ def makeConfig(options) -> Config:
             webhookAllowNetworks.append(parseNetwork(network))
         except ValueError as e:
             _fail(str(e))
+    from .delivery import ALLOW_NETWORK_OPTION
+    from .runtime import parseNetwork as parseAllowedNetwork
+
+    deliveryAllowNetworks = []
+    for network in options["delivery-allow-network"]:
+        try:
+            deliveryAllowNetworks.append(parseAllowedNetwork(network, ALLOW_NETWORK_OPTION))
+        except ValueError as e:
+            _fail(str(e))
     workers = get("workers", _workers, "a whole number from 1 to 64")
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
@@ -444,6 +465,7 @@ def makeConfig(options) -> Config:
         webhookRetry=get("webhook-retry", parseDuration, None),
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
         webhookAllowNetworks=tuple(webhookAllowNetworks),
+        deliveryAllowNetworks=tuple(deliveryAllowNetworks),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
         holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),

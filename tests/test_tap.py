@@ -345,3 +345,14 @@ def test_webhook_allow_network_is_repeatable_and_checked():
     assert "--webhook-allow-network '10.0.0.1/8': " in str(error.value)
     assert "such as 10.0.0.0/8" in str(error.value)
     assert "--webhook-allow-network" in str(Options())
+
+
+def test_delivery_allow_network_is_repeatable_and_checked():
+    assert config().deliveryAllowNetworks == ()
+    c = config("--delivery-allow-network", "127.0.0.0/8", "--delivery-allow-network", "[fd00::]/8")
+    assert [str(n) for n in c.deliveryAllowNetworks] == ["127.0.0.0/8", "fd00::/8"]
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(["--delivery-allow-network", "internal"])
+    assert "--delivery-allow-network 'internal': " in str(error.value)
+    assert "such as 10.0.0.0/8" in str(error.value)
+    assert "--delivery-allow-network" in str(Options())

@@ -2,11 +2,13 @@
 
 from ._agent import DeliveryAgent
 from ._outcome import Outcome
-from ._router import Hop, Router
+from ._router import OPTION as ALLOW_NETWORK_OPTION
+from ._router import Hop, Router, deliveryPolicy
 from ._scheduler import QueueManager, RetryPolicy
 from .interfaces import IDeliveryAgent
 
 __all__ = [
+    "ALLOW_NETWORK_OPTION",
     "DeliveryAgent",
     "Hop",
     "IDeliveryAgent",
@@ -14,4 +16,5 @@ __all__ = [
     "QueueManager",
     "RetryPolicy",
     "Router",
+    "deliveryPolicy",
 ]

@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from ._client import SMTPClientProtocol
 from ._outcome import Outcome
-from ._router import Hop, RouteError, Router
+from ._router import Hop, NoAllowedAddress, RouteError, Router, notPublic
 from ._session import TLS_OPPORTUNISTIC, Credentials, HopRefused, HopSession
 from .interfaces import IDeliveryAgent
 
@@ -101,11 +101,15 @@ class DeliveryAgent:
         except RouteError as e:
             return [e.outcome] * len(recipients)
         last = Outcome.transient(f"no mail server for {domain} could be reached", "connect")
+        refused = 0
         for hop in hops:
             slot = self._slot(hop)
             await slot.acquire()
             try:
                 result = await self._deliverVia(hop, envelope, recipients, content)
+            except NoAllowedAddress:
+                refused += 1
+                continue
             except HopRefused as e:
                 last = e.outcome
                 continue
@@ -117,6 +121,11 @@ class DeliveryAgent:
             finally:
                 slot.release()
             return result
+        if hops and refused == len(hops):
+            # Only hosts the policy refuses (MX records pointing inside):
+            # retrying would refuse them again. Nothing was connected to,
+            # so nothing an internal host answered reaches the sender.
+            return [notPublic(domain)] * len(recipients)
         if last.status != "transient":
             last = Outcome.transient(last.text, last.state, last.host, "4.4.1")
         return [last] * len(recipients)

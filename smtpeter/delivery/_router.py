@@ -3,6 +3,13 @@ Where mail for a domain goes: the smarthost if one is configured, else the
 domain's MX hosts in preference order (RFC 5321 5.1), with the domain's own
 A/AAAA records when it has no MX, and a permanent failure for a null MX
 (RFC 7505) or a domain that does not exist. Lookups use twisted.names.
+
+Without a smarthost, the recipient's domain says where the gateway
+connects, and any login that may send chooses the domain: so only the
+addresses the L{AddressPolicy} allows (public ones, and those of
+C{--delivery-allow-network}) are returned to connect to, and an address
+literal that is not allowed is refused. The smarthost is the operator's
+choice and is always allowed.
 """
 
 from __future__ import annotations
@@ -12,10 +19,17 @@ import random
 
 from attrs import frozen
 from twisted.internet import error as netError
+from twisted.logger import Logger
 from twisted.names import dns
 from twisted.names import error as dnsError
 
+from ..runtime import AddressPolicy
 from ._outcome import Outcome
+
+log = Logger()
+
+#: The option that allows more networks for direct delivery.
+OPTION = "--delivery-allow-network"
 
 
 @frozen
@@ -33,6 +47,28 @@ class RouteError(Exception):
         self.outcome = outcome
 
 
+class NoAllowedAddress(Exception):
+    """A hop whose every address is one the delivery policy refuses."""
+
+
+def deliveryPolicy(allowed=()) -> AddressPolicy:
+    """Direct delivery's policy: public addresses, and the networks in C{allowed}."""
+    return AddressPolicy(allowed, OPTION)
+
+
+def notPublic(domain: str) -> Outcome:
+    """
+    The failure of a domain none of whose hosts has an address the policy
+    allows, or of an address literal it refuses: permanent, since a retry
+    would be refused the same way; it names nothing a host answered.
+    """
+    if domain.startswith("["):
+        text = f"{domain} is not a public address; this gateway delivers only to public hosts"
+    else:
+        text = f"no public address for the MX hosts of {domain}"
+    return Outcome.permanent(text, "route", enhanced="5.4.4")
+
+
 def isAddress(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -44,10 +80,18 @@ def isAddress(host: str) -> bool:
 class Router:
     """Resolves recipient domains to hops, and hop names to addresses."""
 
-    def __init__(self, resolver, relay: Hop | None = None, mxPort: int = 25) -> None:
+    def __init__(
+        self,
+        resolver,
+        relay: Hop | None = None,
+        mxPort: int = 25,
+        destinations: AddressPolicy | None = None,
+    ) -> None:
         self.resolver = resolver
         self.relay = relay
         self.mxPort = mxPort
+        #: Where direct delivery may connect (not the smarthost: it always may).
+        self.destinations = destinations if destinations is not None else deliveryPolicy()
 
     def routeKey(self, domain: str) -> str:
         """Recipients with the same key can share one transaction."""
@@ -60,6 +104,10 @@ class Router:
         if domain.startswith("["):
             literal = domain[1:-1]
             literal = literal[5:] if literal.lower().startswith("ipv6:") else literal
+            why = self.destinations.refusal(literal)
+            if why is not None:
+                log.info("not delivering to {domain}: {why}", domain=domain, why=why)
+                raise RouteError(notPublic(domain))
             return [Hop(literal, self.mxPort)]
         try:
             answers, _, _ = await self.resolver.lookupMailExchange(domain)
@@ -91,7 +139,29 @@ class Router:
         return [Hop(name, self.mxPort) for _, name in records if name]
 
     async def addresses(self, hop: Hop) -> list[str]:
-        """The IPv6 and IPv4 addresses to try for a hop, in that order."""
+        """
+        The IPv6 and IPv4 addresses to try for a hop, in that order: those
+        the policy allows, unless the hop is the smarthost. Connect to these
+        (not to the name again: it might resolve elsewhere the next time).
+
+        @raise NoAllowedAddress: the hop has addresses, none allowed.
+        @raise twisted.internet.error.DNSLookupError: it has none.
+        """
+        found = await self._resolve(hop)
+        if hop.smarthost:
+            return found
+        allowed = []
+        for address in found:
+            why = self.destinations.refusal(address)
+            if why is None:
+                allowed.append(address)
+            else:
+                log.info("not delivering to {host}: {why}", host=hop.host, why=why)
+        if not allowed:
+            raise NoAllowedAddress(f"no allowed address for {hop.host}")
+        return allowed
+
+    async def _resolve(self, hop: Hop) -> list[str]:
         if isAddress(hop.host):
             return [hop.host]
         found: list[str] = []

@@ -23,7 +23,7 @@ from twisted.python.threadpool import ThreadPool
 from ..admin import ThreadedAdministration, checkDomain
 from ..config import Config
 from ..dashboard import Pages, Sessions, makeDashboard
-from ..delivery import DeliveryAgent, QueueManager, RetryPolicy, Router
+from ..delivery import DeliveryAgent, QueueManager, RetryPolicy, Router, deliveryPolicy
 from ..delivery._requests import QueueRequests
 from ..delivery._router import Hop
 from ..delivery._session import Credentials
@@ -167,6 +167,8 @@ class GatewayService(MultiService):
         self.spool.start()
         relay = None
         credentials = None
+        #: Where direct delivery may connect (public addresses, --delivery-allow-network).
+        self.deliveryDestinations = deliveryPolicy(config.deliveryAllowNetworks)
         if config.relay is not None:
             relay = Hop(config.relay.host, config.relay.port, smarthost=True)
             if config.relay.user:
@@ -180,7 +182,7 @@ class GatewayService(MultiService):
         self.checkResolver = resolver
         self.agent = DeliveryAgent(
             self.reactor,
-            Router(resolver, relay, config.mxPort),
+            Router(resolver, relay, config.mxPort, self.deliveryDestinations),
             config.hostname,
             relayTLS=config.relay.tls if config.relay else "opportunistic",
             credentials=credentials,
@@ -213,6 +215,8 @@ class GatewayService(MultiService):
             handshakeTimeout=config.handshakeTimeout,
             maxConnectionsPerAddress=config.maxConnectionsPerAddress,
             freeBytes=self.spool.freeBytes,
+            # With a smarthost, literals go to it like any recipient: no check here.
+            recipientLiterals=None if config.relay is not None else self.deliveryDestinations,
         )
         for description in config.smtp:
             self._listen("smtp", description, SubmissionFactory(self.settings, implicitTLS=False))

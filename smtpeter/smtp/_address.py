@@ -59,6 +59,19 @@ def parseMailbox(text: str) -> str:
     return text
 
 
+def addressLiteral(mailbox: str) -> str | None:
+    """
+    The address of a mailbox whose domain is an address literal
+    (C{192.0.2.1} for C{user@[192.0.2.1]}, C{::1} for C{user@[IPv6:::1]}),
+    or C{None} for a domain name.
+    """
+    domain = mailbox.rpartition("@")[2]
+    if not domain.startswith("["):
+        return None
+    literal = domain[1:-1]
+    return literal[5:] if literal[:5].lower() == "ipv6:" else literal
+
+
 def parsePath(argument: str, prefix: str, allowNull: bool) -> ParsedPath:
     """
     Parse C{FROM:<path> params} (or C{TO:}). The angle brackets are

@@ -14,8 +14,9 @@ from twisted.logger import Logger
 
 from ..message import Envelope, HeaderError, Recipient, Unfit, fitLines, splitHeader
 from ..queue._incoming import Spilled
+from ..runtime import parseAddress
 from . import _replies as R
-from ._address import decodeXtext, parsePath
+from ._address import addressLiteral, decodeXtext, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._options import completeHeader, readOptions
 from ._wire import DataReader
@@ -107,8 +108,33 @@ class MailCommands:
                     self._refuse(R.BAD_PARAMETER_VALUE.format(detail="ORCPT"))
             else:
                 self._refuse(R.BAD_PARAMETER.format(detail=key))
+        self._checkLiteral(path.address)
         self.recipients.append(Recipient(path.address, notify, orcpt))
         self.reply(R.RECIPIENT_OK)
+
+    def _checkLiteral(self, address: str) -> None:
+        """
+        Refuse a recipient at an address literal that delivery may not
+        connect to (C{x@[127.0.0.1]}, C{x@[169.254.169.254]}): otherwise a
+        login could make the gateway talk SMTP to internal hosts and read
+        their answers in the deferral or the DSN.
+        """
+        policy = self.settings.recipientLiterals
+        literal = addressLiteral(address)
+        if policy is None or literal is None:
+            return
+        if parseAddress(literal) is None:
+            self._refuse(R.BAD_ADDRESS.format(detail=f"{literal!r} is not an IP address"))
+        why = policy.refusal(literal)
+        if why is not None:
+            log.info(
+                "{peer} {login}: refused RCPT <{address}>: {why}",
+                peer=self.peer,
+                login=self.sender.login,
+                address=address,
+                why=why,
+            )
+            self._refuse(R.NOT_PUBLIC_ADDRESS.format(literal=address.rpartition("@")[2]))
 
     def smtp_DATA(self, argument: str) -> None:
         self._requireSession()

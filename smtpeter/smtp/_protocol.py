@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..message import Recipient
-from ..runtime import RepeatedErrors
+from ..runtime import AddressPolicy, RepeatedErrors
 from . import _replies as R
 from ._address import isValidHelo
 from ._auth import AuthThrottle, ISender
@@ -73,6 +73,9 @@ class ServerSettings:
     freeBytes: object = None
     minFreeBytes: int = 64 * 1024 * 1024
     maxConnectionsPerAddress: int = 50
+    #: Which address literals (C{user@[10.0.0.1]}) RCPT takes: direct delivery's
+    #: policy; C{None} takes them all (a smarthost delivers every recipient).
+    recipientLiterals: AddressPolicy | None = field(factory=AddressPolicy)
     shuttingDown: bool = False
     connections: Counter = field(factory=Counter)  # open sessions per client address
 

@@ -112,4 +112,7 @@ MESSAGE_TOO_BIG = Reply(
 )
 BAD_MESSAGE = Reply(550, "5.6.0", "Message refused: {detail}")
 BAD_OPTION = Reply(550, "5.6.0", "Message refused: {detail}")
+NOT_PUBLIC_ADDRESS = Reply(
+    550, "5.7.1", "{literal} is not a public address; this gateway delivers only to public hosts"
+)
 NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")

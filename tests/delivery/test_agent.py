@@ -1,14 +1,22 @@
-"""The delivery agent's pool of parked connections."""
+"""The delivery agent: its pool of parked connections, and the MX hosts it skips."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from attrs import define
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
 
 from smtpeter.delivery._agent import DeliveryAgent, _Once
 from smtpeter.delivery._router import Hop, Router
+from smtpeter.queue._message import Envelope, Recipient
+
+from ..queue.test_spool import result
+from .test_router import FakeResolver, mx
 
 
 @define
@@ -77,3 +85,55 @@ def test_a_connections_factory_gives_its_protocol_once_and_keeps_no_reference_to
     # the connection's protocol is not kept alive by its factory.
     assert factory.buildProtocol(None) is None
     assert not factory.noisy
+
+
+def _deliverTo(resolver, domain="example.org"):
+    """Deliver to C{someone@domain} by MX (no smarthost): the outcome, and the reactor."""
+    reactor = MemoryReactorClock()
+    pool = DeliveryAgent(reactor, Router(resolver), "gw.test")
+    envelope = Envelope("a@example.com", (Recipient(f"someone@{domain}"),))
+    d = ensureDeferred(
+        pool._deliverGroup(domain, envelope, list(envelope.recipients), b"Subject: x\r\n\r\nx\r\n")
+    )
+    return d, reactor
+
+
+def test_mx_hosts_without_a_public_address_fail_permanently_with_no_connection():
+    resolver = FakeResolver(
+        mx={
+            "example.org": [
+                mx("example.org", 10, "mx1.example.org"),
+                mx("example.org", 20, "mx2.example.org"),
+            ]
+        },
+        a={"mx1.example.org": ["10.0.0.1"], "mx2.example.org": ["127.0.0.1"]},
+        aaaa={"mx2.example.org": ["::1"]},
+    )
+    d, reactor = _deliverTo(resolver)
+    [outcome] = result(d)
+    assert reactor.tcpClients == []
+    assert (outcome.status, outcome.code, outcome.enhanced) == ("permanent", 550, "5.4.4")
+    assert outcome.text == "no public address for the MX hosts of example.org"
+
+
+def test_an_internal_mx_is_skipped_and_only_the_public_address_connected_to():
+    resolver = FakeResolver(
+        mx={
+            "example.org": [
+                mx("example.org", 10, "inside.example.org"),
+                mx("example.org", 20, "mx.example.org"),
+            ]
+        },
+        a={
+            "inside.example.org": ["169.254.169.254"],
+            "mx.example.org": ["10.0.0.9", "93.184.215.14"],
+        },
+    )
+    d, reactor = _deliverTo(resolver)
+    assert [(host, port) for host, port, *_ in reactor.tcpClients] == [("93.184.215.14", 25)]
+    factory = reactor.tcpClients[0][2]
+    factory.clientConnectionFailed(None, Failure(ConnectionRefusedError("refused")))
+    [outcome] = result(d)
+    # A public host that cannot be reached now: retried later, as any such failure.
+    assert (outcome.status, outcome.enhanced) == ("transient", "4.4.1")
+    assert "cannot connect to mx.example.org:25" in outcome.text
