@@ -1,7 +1,10 @@
 """
 Direct delivery without a smarthost: MX lookup with twisted.names against a
 real DNS server (Twisted's own, `twistd dns`, serving a test zone), in
-preference order, falling back past an MX that refuses connections.
+preference order, falling back past an MX that refuses connections. The
+test's MX hosts are on 127.0.0.0/8, which direct delivery refuses unless
+the operator allows it: the gateway runs with --delivery-allow-network
+127.0.0.0/8, as one whose MX hosts are inside its network would.
 """
 
 from __future__ import annotations
@@ -36,11 +39,15 @@ def dnsServer(tmp_path):
 def test_delivery_to_mx_in_preference_order(tmp_path, sink, dnsServer):
     # No --relay: deliver by MX. The MX hosts listen on the sink's port; the
     # preferred one (127.0.0.2) refuses connections, so the next one is used.
+    # Both are loopback addresses, allowed here (see the module's docstring).
     gateway = Gateway(
         tmp_path / "data",
         sink.port,
         relay=False,
-        extra=["--dns-server", f"127.0.0.1:{dnsServer}", "--mx-port", str(sink.port)],
+        extra=[
+            *("--dns-server", f"127.0.0.1:{dnsServer}", "--mx-port", str(sink.port)),
+            *("--delivery-allow-network", "127.0.0.0/8"),
+        ],
     )
     try:
         gateway.start()
