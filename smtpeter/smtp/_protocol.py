@@ -10,7 +10,6 @@ only one AUTH is ever in flight on a connection.
 from __future__ import annotations
 
 import ssl
-from collections import Counter
 from datetime import timedelta
 
 from attrs import define, field
@@ -22,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._connections import ConnectionsPerAddress
 from ..message import Recipient
 from ..runtime import AddressPolicy, RepeatedErrors
 from . import _replies as R
@@ -77,7 +77,7 @@ class ServerSettings:
     #: policy; C{None} takes them all (a smarthost delivers every recipient).
     recipientLiterals: AddressPolicy | None = field(factory=AddressPolicy)
     shuttingDown: bool = False
-    connections: Counter = field(factory=Counter)  # open sessions per client address
+    connections: ConnectionsPerAddress = field(factory=ConnectionsPerAddress)
 
 
 @implementer(IHandshakeListener, IPushProducer)
@@ -140,8 +140,9 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self.close()
             return
         self._address = self.peer
-        self.settings.connections[self._address] += 1
-        if self.settings.connections[self._address] > self.settings.maxConnectionsPerAddress:
+        if not self.settings.connections.enter(
+            self._address, self.settings.maxConnectionsPerAddress
+        ):
             self.reply(R.TOO_MANY_CONNECTIONS.format(hostname=self.settings.hostname))
             self.close()
             return
@@ -161,9 +162,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self._data.sink.discard()
             self._data = None
         if self._address is not None:
-            self.settings.connections[self._address] -= 1
-            if not self.settings.connections[self._address]:
-                del self.settings.connections[self._address]
+            self.settings.connections.leave(self._address)
             self._address = None
         for call in (self._idleCall, self._sessionCall, self._handshakeCall, self._abortCall):
             if call is not None and call.active():
