@@ -45,6 +45,10 @@ class Config:
     idleTimeout: timedelta = timedelta(minutes=5)
     handshakeTimeout: timedelta = timedelta(seconds=30)
     maxConnectionsPerAddress: int = 50
+    #: Connections one address may hold open on the HTTP listeners (each site its own), per worker.
+    httpMaxConnectionsPerAddress: int = 50
+    #: How long an HTTP request may take to arrive, from its first byte.
+    httpRequestTimeout: timedelta = timedelta(seconds=30)
     authFailureDelays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
     mxPort: int = 25
     dnsServer: tuple[str, int] | None = None

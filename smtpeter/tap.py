@@ -131,6 +131,21 @@ class Options(usage.Options):
             "Most simultaneous connections from one client address; more get 421.",
         ],
         [
+            "http-max-connections-per-ip",
+            None,
+            "50",
+            "Most simultaneous connections from one client address to the HTTP listeners"
+            " (--http; the dashboard counts its own), per worker; more are answered 429"
+            " and closed.",
+        ],
+        [
+            "http-request-timeout",
+            None,
+            "30s",
+            "How long an HTTP request (its line, headers and body) may take to arrive,"
+            " from its first byte; a slower one is answered 408 and closed (0: no limit).",
+        ],
+        [
             "auth-failure-delays",
             None,
             "2,4,8,15",
@@ -318,6 +333,13 @@ def _days(text: str) -> float:
     return value
 
 
+def _atLeastOne(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def _workers(text: str | None) -> int:
     if text is None:
         return max(1, len(os.sched_getaffinity(0)))
@@ -454,6 +476,10 @@ def makeConfig(options) -> Config:
         idleTimeout=get("idle-timeout", parseDuration, None),
         handshakeTimeout=get("handshake-timeout", parseDuration, None),
         maxConnectionsPerAddress=get("max-connections-per-ip", int, "a whole number"),
+        httpMaxConnectionsPerAddress=get(
+            "http-max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
+        ),
+        httpRequestTimeout=get("http-request-timeout", parseDuration, None),
         authFailureDelays=get(
             "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
         ),

@@ -301,6 +301,15 @@ def test_web_mx_retention_and_webhook_options():
     assert (c.webhookRetry, c.webhookGiveUp) == (timedelta(seconds=5), timedelta(hours=2))
 
 
+def test_http_limits():
+    c = config()
+    assert c.httpMaxConnectionsPerAddress == 50
+    assert c.httpRequestTimeout == timedelta(seconds=30)
+    c = config("--http-max-connections-per-ip", "3", "--http-request-timeout", "2s")
+    assert c.httpMaxConnectionsPerAddress == 3
+    assert c.httpRequestTimeout == timedelta(seconds=2)
+
+
 @pytest.mark.parametrize(
     "args, says",
     [
@@ -312,6 +321,8 @@ def test_web_mx_retention_and_webhook_options():
         (["--smtp", "tls:587"], "give a plain endpoint such as tcp:587"),
         (["--http", "ssl:8443"], "is not a valid endpoint ([Errno 2] No such file"),
         (["--idle-timeout"], "option --idle-timeout requires argument"),
+        (["--http-max-connections-per-ip", "0"], "--http-max-connections-per-ip: a whole"),
+        (["--http-request-timeout", "soon"], "--http-request-timeout"),
         (["--bogus"], "option --bogus not recognized (see: twistd smtpeter --help)"),
     ],
 )

@@ -417,9 +417,20 @@ class Dashboard(Resource):
 
 
 class DashboardSite(BoundedSite):
-    """Forms are small: a body is 64 KiB at most, refused before it is read."""
+    """
+    Forms are small: a body is 64 KiB at most, refused before it is read;
+    a body sent anywhere but to a form is never read.
+    """
 
     maxBody = 64 * 1024
+
+    def takesBody(self, method: bytes, path: str) -> bool:
+        """Only the forms' POSTs take a body: elsewhere it is never read."""
+        where = path[1:]
+        return method == b"POST" and (
+            where.rstrip("/") in ("login", "logout")
+            or any(m == "POST" and r.match(where) for m, r, _, _ in _ROUTES)
+        )
 
     def refusal(self, code: int, message: str) -> tuple[bytes, bytes]:
         return b"text/plain; charset=utf-8", message.encode() + b"\n"

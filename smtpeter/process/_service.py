@@ -249,10 +249,16 @@ class GatewayService(MultiService):
             self._checkDomain,
             self.health,
         )
+        limits = (
+            config.httpMaxConnectionsPerAddress,
+            config.httpRequestTimeout.total_seconds(),
+        )
+        site.limit(*limits)
         for description in config.http:
             self._listen("http", description, site)
         if config.dashboard:
             dashboard = self._dashboard()
+            dashboard.limit(*limits)
             for description in config.dashboard:
                 self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks

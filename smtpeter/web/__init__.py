@@ -5,8 +5,8 @@ site every HTTP listener serves from (L{BoundedSite}: request bodies have a
 ceiling).
 """
 
-from ._bounded import BoundedSite
+from ._bounded import BoundedSite, decodedPath
 from ._resources import storageError
 from ._site import WebSite, makeSite
 
-__all__ = ["BoundedSite", "WebSite", "makeSite", "storageError"]
+__all__ = ["BoundedSite", "WebSite", "decodedPath", "makeSite", "storageError"]

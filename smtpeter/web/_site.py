@@ -21,9 +21,13 @@ class WebSite(BoundedSite):
     No access log: every click and open is an event in the store already,
     and a log line per pixel would cost more than the pixel.
 
-    A body is 1 MiB at most (the API's JSON); an API request that comes
-    with a body and no token is answered 401 before its body is read, one
-    with a token that is not known as soon as the store says so.
+    A body is 1 MiB at most (the API's JSON), and only the API's calls
+    that change something take one: a request with a body anywhere else
+    (a tracking link, C{/healthz}, a path that is not there) is answered
+    as though it had none and closed, its body never read. An API request
+    that comes with a body and no token is answered 401 before its body is
+    read, one with a token that is not known as soon as the store says so;
+    both judged on the decoded path, so that C{/%76%31/...} is the API too.
     """
 
     maxBody = MAX_BODY
@@ -36,9 +40,7 @@ class WebSite(BoundedSite):
         pass
 
     def screen(self, request, method, path, length) -> Refusal | Deferred | None:
-        path = path.split(b"?", 1)[0]
-        api = path.startswith(b"/v1/") and path != b"/v1/openapi.json"
-        if not api or length == 0 or self.bearer is None:
+        if not self._api(path) or length == 0 or self.bearer is None:
             return super().screen(request, method, path, length)
         try:
             self.bearer.token(request)
@@ -47,6 +49,14 @@ class WebSite(BoundedSite):
         return super().screen(request, method, path, length) or ensureDeferred(
             self._credentials(request)
         )
+
+    def takesBody(self, method: bytes, path: str) -> bool:
+        """Only the API's calls that change something take a body."""
+        return self._api(path) and method not in (b"GET", b"HEAD")
+
+    @staticmethod
+    def _api(path: str) -> bool:
+        return path.startswith("/v1/") and path != "/v1/openapi.json"
 
     async def _credentials(self, request) -> Refusal | None:
         try:
