@@ -16,6 +16,9 @@ many connections as clients open.
    C{414}; headers past 16 KiB in all or past L{maxHeaders
    <BoundedChannel.maxHeaders>} of them C{431}, not a silent close or a
    bare 400.
+ - Bodies held at once: past the site's L{maxBodiesHeld
+   <BoundedSite.maxBodiesHeld>} (announced, or streamed so far), a request
+   with a body is answered C{503} (with C{Retry-After}) before it is read.
  - Bodies: once a request's headers are in, its site L{screens
    <BoundedSite.screen>} it before one byte of its body is read: a
    C{Content-Length} above the site's L{maxBody<BoundedSite.maxBody>} is
@@ -101,6 +104,12 @@ class BoundedRequest(Request):
     refused = False
     #: Handed to its resource.
     dispatched = False
+    #: Chunked: its body is counted in its site's L{bodiesHeld
+    #: <BoundedSite.bodiesHeld>} as it comes, not when announced.
+    chunkedBody = False
+    #: Bytes of its body counted in its site's L{bodiesHeld<BoundedSite.bodiesHeld>}.
+    held = 0
+    _holder = None
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.refused:
@@ -110,7 +119,31 @@ class BoundedRequest(Request):
         if self.received > site.maxBody:
             self.channel.refuse(self, 413, site.tooLarge())
             return
+        if self.chunkedBody and not self.hold(len(data)):
+            self.channel.refuseBusy(self)
+            return
         super().handleContentChunk(data)
+
+    def hold(self, size: int) -> bool:
+        """
+        Count C{size} more bytes of body held by this request in its site's
+        L{bodiesHeld<BoundedSite.bodiesHeld>} until it is finished or its
+        connection lost; C{False} (and nothing counted) if that would pass
+        the site's L{maxBodiesHeld<BoundedSite.maxBodiesHeld>}.
+        """
+        site = self.channel.site
+        if site.bodiesHeld + size > site.maxBodiesHeld:
+            return False
+        if self._holder is None:
+            self._holder = site
+            self.notifyFinish().addBoth(self._release)
+        site.bodiesHeld += size
+        self.held += size
+        return True
+
+    def _release(self, result):
+        self._holder.bodiesHeld -= self.held
+        self.held = 0
 
     def requestReceived(self, command, path, version) -> None:
         if self.refused:
@@ -237,6 +270,10 @@ class BoundedChannel(HTTPChannel):
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])
             self.dataReceived = lambda data: None
             return
+        if self.length is None:
+            request.chunkedBody = True
+        elif self.length and not request.hold(self.length):
+            return self.refuseBusy(request)
         super().allHeadersReceived()
         if isinstance(screened, Deferred):
             # The body is read (up to the ceiling) meanwhile; a refusal that
@@ -247,6 +284,21 @@ class BoundedChannel(HTTPChannel):
     def _screened(self, refusal: Refusal | None, request: BoundedRequest) -> None:
         if refusal is not None and not request.dispatched and not request.refused:
             self.refuse(request, *refusal)
+
+    def refuseBusy(self, request: BoundedRequest) -> None:
+        """Refuse C{request}: its site holds as many bodies as it may already."""
+        site = self.site
+        log.info(
+            "refusing a request body from {address}: {held} bytes of bodies held already",
+            address=self._address,
+            held=site.bodiesHeld,
+        )
+        self.refuse(
+            request,
+            503,
+            "the gateway is receiving too many request bodies at once; try again shortly",
+            [(b"retry-after", b"%d" % site.retryAfter)],
+        )
 
     def refuse(
         self,
@@ -296,8 +348,14 @@ class BoundedSite(Site):
     #: Seconds within which a request's line, headers and body must all
     #: arrive, from its first byte; 0 for no limit.
     requestTimeout: float = 30.0
-    #: Seconds a client refused for its connections is told to wait.
+    #: The most bytes of request bodies this site holds at once (in memory
+    #: or temporary files, from the headers that announce them until they
+    #: are answered); past it a request with a body is answered 503.
+    maxBodiesHeld = 64 * 1024 * 1024
+    #: Seconds a client refused for its connections or a body is told to wait.
     retryAfter = 10
+    #: Bytes of request bodies held now.
+    bodiesHeld = 0
 
     def __init__(self, resource, *args, **kwargs) -> None:
         super().__init__(resource, *args, **kwargs)

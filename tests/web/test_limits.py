@@ -8,8 +8,10 @@ a Clock.
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
 from smtpeter.web import BoundedSite, decodedPath
@@ -224,3 +226,32 @@ def test_the_dashboard_takes_bodies_on_its_forms_only():
     for method, path in ((b"GET", "/login"), (b"POST", "/"), (b"POST", "/static/dashboard.css")):
         assert not site.takesBody(method, path), path
     assert not site.takesBody(b"POST", "/nonexistent")
+
+
+def test_bodies_held_at_once_have_a_ceiling():
+    site, echo, clock = makeSite()
+    site.maxBodiesHeld = 1500
+    head = b"POST /form HTTP/1.1\r\nhost: gw\r\ncontent-length: 1000\r\n\r\n"
+    first, firstTransport = connect(site)
+    first.dataReceived(head + b"x" * 10)
+    assert site.bodiesHeld == 1000
+    second, secondTransport = connect(site, "192.0.2.8")
+    second.dataReceived(head)
+    answer = secondTransport.value()
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"retry-after: 10\r\n" in answer
+    assert b"too many request bodies" in answer and secondTransport.disconnecting
+    assert site.bodiesHeld == 1000
+    # Chunked bodies count as they come.
+    third, thirdTransport = connect(site, "192.0.2.9")
+    third.dataReceived(b"POST /form HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n")
+    third.dataReceived(b"190\r\n" + b"y" * 400 + b"\r\n")
+    assert site.bodiesHeld == 1400 and thirdTransport.value() == b""
+    third.dataReceived(b"c8\r\n" + b"y" * 200 + b"\r\n")
+    assert thirdTransport.value().startswith(b"HTTP/1.1 503 ")
+    # Answered or dropped, a body is no longer held.
+    first.dataReceived(b"x" * 990)
+    assert firstTransport.value().startswith(b"HTTP/1.1 200 ")
+    assert site.bodiesHeld == 400
+    third.connectionLost(Failure(ConnectionDone()))
+    assert site.bodiesHeld == 0
+    assert [body for _, _, body in echo.seen] == [b"x" * 1000]
