@@ -159,3 +159,136 @@ def test_a_chunked_body_is_cut_off_at_the_ceiling_with_memory_and_files_bounded(
     assert seen["spooled"] == [] and seen["peakSpooled"] <= 1, seen
     assert seen["after"][2] == [], seen
     assert seen["peakFiles"] <= seen["files"] + 4, seen
+
+
+def answered(sock: socket.socket) -> bytes:
+    """What the gateway has answered on C{sock} so far, without waiting."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536)
+    except BlockingIOError:
+        return b""
+    finally:
+        sock.setblocking(True)
+
+
+def answerOf(sock: socket.socket, timeout: float) -> bytes:
+    """What the gateway has answered on C{sock} within C{timeout} (b"" if nothing, closed or not)."""
+    sock.settimeout(timeout)
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return answer
+
+
+@pytest.mark.e2e
+def test_connections_past_the_per_address_limit_and_trickling_clients_are_cut_off(
+    makeGateway, sink
+):
+    """
+    The red team's slowloris and trickle: connections from one address past
+    --http-max-connections-per-ip get 429 unread; a request whose line,
+    headers or body is not all in within --http-request-timeout gets 408,
+    however steadily it trickles; the workers' files and memory come back.
+    """
+    gateway = makeGateway(
+        sink, "--http-max-connections-per-ip", "3", "--http-request-timeout", "2s"
+    )
+    token = json.loads(gateway.cli("token", "create", "ops", "--scope", "admin", "--json").stdout)
+    before = {pid: usage(pid) for pid in gateway.workerPids()}
+    # Twelve half-sent requests from 127.0.0.1: each of the two workers takes three.
+    socks = []
+    for _ in range(12):
+        sock = socket.create_connection(("127.0.0.1", gateway.httpPort), timeout=5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gw.test\r\n")
+        socks.append(sock)
+    time.sleep(0.5)
+    answers = [answered(sock) for sock in socks]
+    refused = [a for a in answers if a.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")]
+    waiting = [s for s, a in zip(socks, answers, strict=True) if a == b""]
+    assert len(refused) >= 6 and len(refused) + len(waiting) == 12, answers
+    assert all(b"retry-after: 10\r\n" in a and b"at most 3 at once" in a for a in refused)
+    # A client that trickles its body (a byte every 0.3 s, never idle for
+    # Twisted's 60 s) on each listener, from another address.
+    tricklers = []
+    for port, head in (
+        (gateway.httpPort, post("/v1/logins", 1000, f"Authorization: Bearer {token['token']}")),
+        (gateway.dashboardPort, post("/login", 1000)),
+    ):
+        sock = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0))
+        sock.sendall(head.encode())
+        tricklers.append(sock)
+    started = time.monotonic()
+    cutOff = {}
+    while len(cutOff) < len(tricklers) and time.monotonic() - started < 8:
+        time.sleep(0.3)
+        for i, sock in enumerate(tricklers):
+            if i in cutOff:
+                continue
+            try:
+                sock.sendall(b"x")
+            except OSError:
+                cutOff[i] = time.monotonic() - started
+                continue
+            sock.setblocking(False)
+            try:
+                if sock.recv(1, socket.MSG_PEEK):
+                    cutOff[i] = time.monotonic() - started
+            except BlockingIOError:
+                pass
+            finally:
+                sock.setblocking(True)
+    assert sorted(cutOff) == [0, 1] and all(1.5 < t < 5 for t in cutOff.values()), cutOff
+    for sock in tricklers:
+        assert answerOf(sock, 2).startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    # The half-sent requests that were let in are cut off by now, too.
+    for sock in waiting:
+        assert answerOf(sock, 2).startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    for sock in socks + tricklers:
+        sock.close()
+    time.sleep(0.3)
+    # Their places are free again, and the workers hold what they held.
+    answer, _ = headersOnly(
+        gateway.httpPort, "GET /healthz HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n"
+    )
+    assert status(answer) == 200, answer
+    for pid, (rss, files, spooled) in before.items():
+        rssAfter, filesAfter, spooledAfter = usage(pid)
+        assert filesAfter <= files + 2, (pid, files, filesAfter)
+        assert rssAfter - rss < 8 * 1024, (pid, rss, rssAfter)
+        assert spooledAfter == spooled == []
+
+
+@pytest.mark.e2e
+def test_long_request_lines_many_headers_and_bodies_where_none_is_taken(gateway):
+    """
+    A 20,000-character query is 414 and 400 headers 431, not a silent
+    close; a body sent to a path that takes none is answered at once as
+    that path answers and never read; /%76%31/ is the API, token and all.
+    """
+    answer, took = headersOnly(
+        gateway.httpPort, "GET /v1/events?q=" + "a" * 20000 + " HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 414 URI Too Long\r\n") and took < 2, answer
+    headers = "".join(f"X-{i}: {'b' * 28}\r\n" for i in range(400))
+    answer, took = headersOnly(gateway.dashboardPort, "GET / HTTP/1.1\r\nHost: x\r\n" + headers)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer
+    # The red team's POSTs with 1 MiB announced and none sent: answered at
+    # once, as the path answers a request without a body.
+    for path, code in (
+        ("/c/xyz", 404),
+        ("/o/xyz", 404),
+        ("/i/none.png", 404),
+        ("/healthz", 405),
+        ("/nonexistent", 404),
+    ):
+        answer, took = headersOnly(gateway.httpPort, post(path, 1 << 20))
+        assert status(answer) == code and took < 2, (path, answer, took)
+    answer, took = headersOnly(gateway.dashboardPort, post("/static/dashboard.css", 60000))
+    assert status(answer) == 404 and took < 2, answer
+    for path in ("/%76%31/logins", "/v1/../v1/logins", "//v1/logins"):
+        answer, took = headersOnly(gateway.httpPort, post(path, 1000))
+        assert status(answer) == 401 and "Bearer" in body(answer)["error"], (path, answer)
