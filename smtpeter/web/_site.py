@@ -52,7 +52,7 @@ class WebSite(BoundedSite):
 
     def takesBody(self, method: bytes, path: str) -> bool:
         """Only the API's calls that change something take a body."""
-        return self._api(path) and method not in (b"GET", b"HEAD")
+        return self._api(path) and method in (b"POST", b"PATCH", b"PUT", b"DELETE")
 
     @staticmethod
     def _api(path: str) -> bool:
