@@ -174,11 +174,8 @@ class BoundedChannel(HTTPChannel):
             return  # a UNIX socket: no address to count
         self._address = address
         if not site.connections.enter(address, site.maxConnectionsPerAddress):
-            log.info(
-                "refusing a connection from {address}: {limit} open already",
-                address=address,
-                limit=site.maxConnectionsPerAddress,
-            )
+            # Not logged: a line per refused connection would cost more than
+            # the refusal (the SMTP side's 421 is not logged either).
             self.refuse(
                 None,
                 429,
