@@ -2,14 +2,16 @@
 The runtime every layer of the gateway may use: the worker processes'
 reactor, threads for blocking work, connections that write at once
 (write-through), random identifiers, the listeners' TLS, the garbage
-collector's tuning, errors logged once a minute, what a disk or
-database error means to an operator, and which addresses the gateway
-may connect to on someone else's say-so (L{AddressPolicy}).
+collector's tuning, open connections counted per client address, errors
+logged once a minute, what a disk or database error means to an
+operator, and which addresses the gateway may connect to on someone
+else's say-so (L{AddressPolicy}).
 
 It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
 """
 
+from ._connections import ConnectionsPerAddress
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
@@ -48,6 +50,7 @@ __all__ = [
     "Address",
     "AddressPolicy",
     "CertificateError",
+    "ConnectionsPerAddress",
     "DiskFull",
     "Network",
     "PromptEPollReactor",

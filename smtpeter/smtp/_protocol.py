@@ -21,9 +21,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from .._connections import ConnectionsPerAddress
 from ..message import Recipient
-from ..runtime import AddressPolicy, RepeatedErrors
+from ..runtime import AddressPolicy, ConnectionsPerAddress, RepeatedErrors
 from . import _replies as R
 from ._address import isValidHelo
 from ._auth import AuthThrottle, ISender

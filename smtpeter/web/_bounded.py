@@ -53,7 +53,7 @@ from twisted.logger import Logger
 from twisted.web.http import RESPONSES, HTTPChannel
 from twisted.web.server import Request, Site
 
-from .._connections import ConnectionsPerAddress
+from ..runtime import ConnectionsPerAddress
 
 log = Logger()
 
