@@ -327,6 +327,9 @@ def test_dashboard_user_passwords_and_generations(tmp_path):
     user, password = store.create("alice", "viewer")
     assert store.check("alice", password).generation == 1
     assert store.check("alice", "wrong") is None and store.check("nobody", password) is None
+    # Checking a password is not a log-in: the throttle may yet refuse it.
+    assert store.get("alice").lastLogin is None
+    store.noteLogin("alice")
     assert store.get("alice").lastLogin == 50.0
     again, newPassword = store.resetPassword("alice")
     assert again.generation == 2  # sessions signed before the reset stop working

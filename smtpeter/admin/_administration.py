@@ -124,6 +124,10 @@ class Administration:
         """The user's session fields (name, role, generation) if the password is right."""
         return _session(self.admins.check(name, password))
 
+    def noteAdminLogin(self, name: str) -> None:
+        """Record the user's log-in: only once the throttle has accepted it."""
+        self.admins.noteLogin(name)
+
     def adminSession(self, name: str) -> dict | None:
         """The user's session fields, or C{None} if there is no such user (any more)."""
         return _session(self.admins.get(name))
@@ -520,6 +524,9 @@ class ThreadedAdministration:
 
     def checkAdmin(self, name, password):
         return self._run(Administration.checkAdmin, name, password)
+
+    def noteAdminLogin(self, name):
+        return self._run(Administration.noteAdminLogin, name)
 
     def adminSession(self, name):
         return self._run(Administration.adminSession, name)

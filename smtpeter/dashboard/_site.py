@@ -355,6 +355,9 @@ class Dashboard(Resource):
             if delay:
                 await deferLater(self.pages.reactor, delay, lambda: None)
             return self._loginForm(request, next, 401, "Wrong user name or password.")
+        # Only now is it a log-in: a right password the throttle refused
+        # above leaves the user's last log-in as it was.
+        await self.admin.noteAdminLogin(user["name"])
         log.info(
             "dashboard log-in: {name} ({role}) from {ip}",
             name=user["name"],

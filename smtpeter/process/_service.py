@@ -217,6 +217,7 @@ class GatewayService(MultiService):
             freeBytes=self.spool.freeBytes,
             # With a smarthost, literals go to it like any recipient: no check here.
             recipientLiterals=None if config.relay is not None else self.deliveryDestinations,
+            logins=self.store,
         )
         for description in config.smtp:
             self._listen("smtp", description, SubmissionFactory(self.settings, implicitTLS=False))

@@ -113,5 +113,8 @@ class AuthCommands:
         # Not logged: the line for each message queued names the login, and a
         # line per AUTH was a third of the log (and of its cost) at one
         # message per connection. Failures are logged, above.
+        if self.settings.logins is not None:
+            # Only now is it a use: a right password refused above is none.
+            self.settings.logins.noteLoginUse(avatar.login)
         self.sender = avatar
         self.reply(R.AUTH_OK)

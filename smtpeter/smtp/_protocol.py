@@ -76,6 +76,8 @@ class ServerSettings:
     #: policy; C{None} takes them all (a smarthost delivers every recipient).
     recipientLiterals: AddressPolicy | None = field(factory=AddressPolicy)
     shuttingDown: bool = False
+    #: The ILoginStore told of each accepted AUTH (its last use), if any.
+    logins: object = None
     connections: ConnectionsPerAddress = field(factory=ConnectionsPerAddress)
 
 

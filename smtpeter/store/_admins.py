@@ -124,11 +124,18 @@ class AdminStore:
         self._endSessions(name)
 
     def check(self, name: str, password: str) -> AdminUser | None:
-        """The user, if the password is right (as long for an unknown name as a wrong one)."""
+        """
+        The user, if the password is right (as long for an unknown name as a
+        wrong one). Reads only: a right password the throttle then refuses
+        is no log-in, so L{noteLogin} is the caller's, once it is accepted.
+        """
         user = self.get(name)
         if not verifyPassword(password, user.passwordHash if user else DUMMY_HASH) or not user:
             return None
+        return user
+
+    def noteLogin(self, name: str) -> None:
+        """Record that the user has logged in now (the throttle accepted the log-in)."""
         self.db.execute(
             "UPDATE admin_users SET last_login = ? WHERE name = ?", (self.clock(), name)
         )
-        return user

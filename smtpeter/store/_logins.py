@@ -263,10 +263,18 @@ class LoginStore:
         return judge(self.get(name), password, now)
 
     def apply(self, update: tuple) -> None:
-        """Write what L{check} said a login's row needs."""
+        """
+        Write what L{check} said a login's row needs: C{(name, now, hash)},
+        C{now} C{None} to replace the hash without noting a use.
+        """
         name, now, passwordHash = update
         if passwordHash is None:
             self._db.execute("UPDATE logins SET last_used = ? WHERE name = ?", (now, name))
+        elif now is None:  # a new hash, and no use to note (yet)
+            self._db.execute(
+                "UPDATE logins SET password_hash = ? WHERE name = ?", (passwordHash, name)
+            )
+            changed(self._db, "logins")
         else:
             self._db.execute(
                 "UPDATE logins SET password_hash = ?, last_used = ? WHERE name = ?",

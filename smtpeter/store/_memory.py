@@ -49,8 +49,9 @@ from .interfaces import (
 class MemoryLoginStore:
     """An in-memory L{ILoginStore} for tests; passwords are kept in clear."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock=None) -> None:
         self.logins: dict[str, tuple[LoginRecord, str]] = {}
+        self.clock = clock  # an IReactorTime, for the last use
 
     def add(self, name: str, password: str, features=(), enabled: bool = True) -> LoginRecord:
         record = LoginRecord(name, enabled, frozenset(features), 0.0, None, "")
@@ -62,6 +63,15 @@ class MemoryLoginStore:
         if entry is None or entry[1] != password or not entry[0].enabled:
             return succeed(None)
         return succeed(entry[0])
+
+    def noteLoginUse(self, name: str):
+        entry = self.logins.get(name)
+        if entry is not None:
+            self.logins[name] = (
+                evolve(entry[0], lastUsed=self.clock.seconds() if self.clock else 0.0),
+                entry[1],
+            )
+        return succeed(None)
 
     def count(self):
         return succeed(len(self.logins))
@@ -122,7 +132,7 @@ class MemoryStore:
 
     def __init__(self, clock) -> None:
         self.clock = clock
-        self.logins = MemoryLoginStore()
+        self.logins = MemoryLoginStore(clock)
         self.failures = MemoryAuthFailures()
         self.messages: dict[str, MessageRecord] = {}
         self.stored: list[StoredEvent] = []
@@ -433,6 +443,9 @@ class MemoryStore:
 
     def authenticate(self, name, password):
         return self.logins.authenticate(name, password)
+
+    def noteLoginUse(self, name):
+        return self.logins.noteLoginUse(name)
 
     def count(self):
         return self.logins.count()

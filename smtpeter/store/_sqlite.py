@@ -44,7 +44,7 @@ from ._changes import MISSING, ChangeMarks, Remembered
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
 from ._events import EventStore, StoredEvent
-from ._logins import LoginRecord, LoginStore, connect, judge
+from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, connect, judge
 from ._passwords import needsUpgrade
 from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
@@ -359,8 +359,9 @@ class SQLiteStore:
         The login's row is kept in memory until the logins change (in any
         process), and checked here: a fast hash costs microseconds. An
         scrypt hash from an earlier version is checked (and replaced) in a
-        reading thread. What the row needs (last use, the new hash) is
-        written afterwards by the writer, and the answer does not wait for it.
+        reading thread; the new hash is written afterwards by the writer,
+        and the answer does not wait for it. The last use is not written
+        here: see L{noteLoginUse}.
         """
         mark, record = self._logins.lookup(name)
         if record is MISSING:
@@ -374,25 +375,39 @@ class SQLiteStore:
         now = self.clock.seconds()
         if record is not None and needsUpgrade(record.passwordHash):
             d = self._read(_view(LoginStore, LoginStore.check), name, password, now)
-            return d.addCallback(self._noteUse)
-        return self._noteUse(judge(record, password, now))
+            return d.addCallback(self._upgrade)
+        return judge(record, password, now)[0]
 
-    def _noteUse(self, checked) -> LoginRecord | None:
+    def _upgrade(self, checked) -> LoginRecord | None:
         record, update = checked
-        if update is not None:
-            _, now, passwordHash = update
-            if passwordHash is None:
-                self._logins.replace(record.name, evolve(record, lastUsed=now))
-            self._write(_LoginUpdate(update), awaited=False).addErrback(
-                lambda f: repeated.emit(
-                    LogLevel.warn,
-                    "could not note the use of login {name}: {error}",
-                    key=f.getErrorMessage(),
-                    name=record.name,
-                    error=f.getErrorMessage(),
-                )
-            )
+        if update is not None and update[2] is not None:
+            self._noteLogin(record.name, (record.name, None, update[2]))
         return record
+
+    def noteLoginUse(self, name: str) -> Deferred:
+        """
+        Written by the writer at most once a minute per login, and nobody
+        waits for it; a failure (a full disk) is logged, not raised.
+        """
+        now = self.clock.seconds()
+        record = self._logins.get(name)
+        if isinstance(record, LoginRecord):
+            if record.lastUsed is not None and now - record.lastUsed < LAST_USED_RESOLUTION:
+                return succeed(None)
+            self._logins.replace(name, evolve(record, lastUsed=now))
+        self._noteLogin(name, (name, now, None))
+        return succeed(None)
+
+    def _noteLogin(self, name: str, update: tuple) -> None:
+        self._write(_LoginUpdate(update), awaited=False).addErrback(
+            lambda f: repeated.emit(
+                LogLevel.warn,
+                "could not note the use of login {name}: {error}",
+                key=f.getErrorMessage(),
+                name=name,
+                error=f.getErrorMessage(),
+            )
+        )
 
     def count(self) -> Deferred:
         return self._read(_view(LoginStore, LoginStore.count))

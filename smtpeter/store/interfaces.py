@@ -15,6 +15,13 @@ class ILoginStore(Interface):
             for an unknown name as for a wrong password.
         """
 
+    def noteLoginUse(name: str):
+        """
+        Note that the login has just been used: call it only once the
+        throttle has accepted the AUTH (a right password refused as
+        banned is no use). @return: C{Deferred[None]}.
+        """
+
     def count():
         """@return: C{Deferred[int]}, the number of logins."""
 

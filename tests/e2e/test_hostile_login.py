@@ -283,6 +283,45 @@ def test_forty_parallel_smtp_auths_with_the_right_password_all_get_in(makeGatewa
     assert _together([action(i) for i in range(40)]) == [235] * 40
 
 
+@pytest.mark.e2e
+def test_a_right_password_refused_by_the_throttle_is_no_log_in_and_no_use(makeGateway, sink):
+    # Without delays, five failures are quick; the ban is the same.
+    gateway = makeGateway(sink, "--auth-failure-delays", "0")
+    adminPassword = createAdmin(gateway, "boss")
+    loginPassword = gateway.createLogin("app")
+
+    def tryDashboard(password: str, source: str = "127.0.0.35") -> int:
+        cookies, csrf = loginForm(gateway, source)
+        form = {"csrf": csrf, "name": "boss", "password": password, "next": "/"}
+        return request(connection(gateway, source), "POST", "/login", cookies, form).status
+
+    def trySmtp(password: str, source: str = "127.0.0.35") -> int:
+        prepare, go = smtpAuth(gateway, source, lambda i: password)(0)
+        return go(prepare())
+
+    def lastLogin() -> float | None:
+        [user] = json.loads(gateway.cli("admin", "list", "--json").stdout)
+        return user["last_login"]
+
+    def lastUsed() -> float | None:
+        [login] = json.loads(gateway.cli("login", "list", "--json").stdout)
+        return login["last_used"]
+
+    assert [tryDashboard(f"wrong-{i}") for i in range(5)] == [401] * 5
+    assert tryDashboard(adminPassword) == 429
+    assert lastLogin() is None
+    assert [trySmtp(f"wrong-{i}") for i in range(5)] == [535] * 5
+    assert trySmtp(loginPassword) == 454
+    assert lastUsed() is None
+    # From an address that is not banned, the same passwords log in, and are noted.
+    assert tryDashboard(adminPassword, "127.0.0.36") == 303
+    assert trySmtp(loginPassword, "127.0.0.36") == 235
+    deadline = time.monotonic() + 10  # last use is written behind the answer
+    while lastUsed() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lastLogin() is not None and lastUsed() is not None
+
+
 # 7. No redirect to another site after log-in ----------------------------------------------
 
 

@@ -93,7 +93,7 @@ class Harness:
     ) -> None:
         """C{makeProtocol(settings, implicitTLS)} makes the session (another listener's)."""
         self.clock = Clock()
-        self.logins = MemoryLoginStore()
+        self.logins = MemoryLoginStore(self.clock)
         self.logins.add("alice", self.PASSWORD, features)
         self.logins.add("mallory", "x", enabled=False)
         self.queue = RecordingQueue()
@@ -102,6 +102,7 @@ class Harness:
             portal=makePortal(self.logins),
             queue=self.queue,
             throttle=AuthThrottle(self.clock),
+            logins=self.logins,
             clock=self.clock,
             tlsOptions=object(),
             **settings,

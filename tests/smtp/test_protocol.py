@@ -225,10 +225,13 @@ def test_throttle_bans_after_five_failures():
     assert h.send(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == [
         "454 4.7.0 Too many failed authentication attempts from your address, try again later"
     ]
+    # The right password refused is no use of the login.
+    assert h.logins.logins["alice"][0].lastUsed is None
     for _ in range(4):  # the ban lasts 10 minutes; keep the session from idling out
         h.clock.advance(151)
         h.send("NOOP\r\n")
     assert h.codes(f"AUTH PLAIN {plain('alice', Harness.PASSWORD)}\r\n") == ["235"]
+    assert h.logins.logins["alice"][0].lastUsed == h.clock.seconds()
 
 
 def test_full_transaction_strips_headers_and_reads_options():
