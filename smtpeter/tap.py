@@ -128,7 +128,8 @@ class Options(usage.Options):
             "max-connections-per-ip",
             None,
             "50",
-            "Most simultaneous connections from one client address; more get 421.",
+            "Most simultaneous connections from one client address (an IPv6 client's /64);"
+            " more get 421.",
         ],
         [
             "http-max-connections-per-ip",

@@ -331,14 +331,14 @@ class Dashboard(Resource):
         cookie = (request.getCookie(LOGIN_COOKIE) or b"").decode("latin-1")
         if not self.sessions.checkCSRF(cookie, arg(request, "csrf")):
             return self._loginForm(request, next, 403, "The form expired; log in again.")
-        address = "dashboard " + clientAddress(request)
+        address = clientAddress(request)
         user = delay = None
-        if not await self.throttle.isBanned(address):
+        if not await self.throttle.isBanned(address, scope="dashboard"):
             user = await self.admin.checkAdmin(arg(request, "name"), arg(request, "password"))
             # Counted before anyone acts on it: of any number of posts at
             # once, to whichever worker, no more failures are told than the
             # limit; those after it are refused, the right password too.
-            delay = await self.throttle.settle(address, user is not None)
+            delay = await self.throttle.settle(address, user is not None, scope="dashboard")
         if delay is None:
             log.warn(
                 "dashboard log-in refused: too many failures from {ip}", ip=clientAddress(request)

@@ -6,6 +6,7 @@ and the per-address throttle against password guessing.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 from attrs import define, field, frozen
@@ -80,10 +81,31 @@ def makePortal(store: ILoginStore) -> Portal:
     return Portal(SenderRealm(), [LoginChecker(store)])
 
 
+def clientKey(host: str) -> str:
+    """
+    Who a client is, for every limit kept per client address (the AUTH and
+    dashboard log-in throttle, connections per address): an IPv4 address
+    as it is; an IPv4-mapped IPv6 one (C{::ffff:192.0.2.1}) as that IPv4
+    address; any other IPv6 address as its /64 (C{2001:db8:1:2::/64}), as
+    one holder gets a whole /64 and could otherwise try from 2**64
+    addresses. Anything else (a UNIX socket's path) as it is.
+    """
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])  # without a zone (fe80::1%eth0)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 @define
 class AuthThrottle:
     """
-    Slows down and then refuses password guessing, per client IP address.
+    Slows down and then refuses password guessing, per client (its
+    L{clientKey}: an IPv6 client's /64).
 
     Each failed AUTH is answered after a delay that grows with the recent
     failures from that address (C{delays}: 2, 4, 8, 15 s by default, as
@@ -109,10 +131,20 @@ class AuthThrottle:
     window: timedelta = timedelta(minutes=10)
     banFor: timedelta = timedelta(minutes=10)
 
-    async def isBanned(self, address: str) -> bool:
-        return await self.store.authBannedUntil(address, self.clock.seconds()) is not None
+    @staticmethod
+    def key(address: str, scope: str = "") -> str:
+        """What the store counts for C{address}: its L{clientKey}, after C{scope} if any."""
+        return f"{scope} {clientKey(address)}" if scope else clientKey(address)
 
-    async def settle(self, address: str, succeeded: bool) -> float | None:
+    async def isBanned(self, address: str, scope: str = "") -> bool:
+        """
+        @param scope: counted apart from other scopes' failures (the
+            dashboard's log-ins from SMTP's AUTH).
+        """
+        key = self.key(address, scope)
+        return await self.store.authBannedUntil(key, self.clock.seconds()) is not None
+
+    async def settle(self, address: str, succeeded: bool, scope: str = "") -> float | None:
         """
         Count an attempt whose password was checked, before acting on what
         the check found or telling the client. @return: C{None}: refuse it
@@ -120,7 +152,7 @@ class AuthThrottle:
         before answering (none for a success).
         """
         recent = await self.store.settleAuthAttempt(
-            address,
+            self.key(address, scope),
             self.clock.seconds(),
             self.window.total_seconds(),
             self.limit,
@@ -134,7 +166,7 @@ class AuthThrottle:
     async def recordFailure(self, address: str) -> float:
         """Note a failure; return how many seconds to wait before answering it."""
         recent = await self.store.recordAuthFailure(
-            address,
+            self.key(address),
             self.clock.seconds(),
             self.window.total_seconds(),
             self.limit,

@@ -9,7 +9,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
-from smtpeter.smtp import AuthThrottle, ISender, makePortal
+from smtpeter.smtp import AuthThrottle, ISender, clientKey, makePortal
 from smtpeter.store import (
     IAuthFailureStore,
     MemoryAuthFailures,
@@ -87,6 +87,46 @@ class AuthFailureStoreContract:
         pending = [ensureDeferred(throttle.settle("192.0.2.1", True)) for _ in range(40)]
         assert [self.wait(d) for d in pending] == [0.0] * 40
         assert self.wait(ensureDeferred(throttle.settle("192.0.2.1", False))) == 2
+
+    def test_an_ipv6_64_and_an_ipv4_mapped_address_are_each_one_client(self, tmp_path):
+        throttle = AuthThrottle(Clock(), store=self.makeStore(tmp_path))
+
+        def settle(address, scope=""):
+            return self.wait(ensureDeferred(throttle.settle(address, False, scope=scope)))
+
+        # Five failures from five addresses of one /64 ban the whole /64.
+        for i in range(1, 6):
+            settle(f"2001:db8:1:2::{i:x}")
+        assert self.wait(ensureDeferred(throttle.isBanned("2001:db8:1:2:ffff::9")))
+        assert not self.wait(ensureDeferred(throttle.isBanned("2001:db8:1:3::1")))
+        # An IPv4 address is one client whether it comes mapped or not.
+        for address in ("192.0.2.5", "::ffff:192.0.2.5") * 2 + ("::FFFF:c000:205",):
+            settle(address)
+        assert self.wait(ensureDeferred(throttle.isBanned("192.0.2.5")))
+        # The dashboard's log-ins count apart from SMTP's.
+        assert not self.wait(ensureDeferred(throttle.isBanned("192.0.2.5", scope="dashboard")))
+        for _ in range(5):
+            settle("::ffff:192.0.2.6", scope="dashboard")
+        assert self.wait(ensureDeferred(throttle.isBanned("192.0.2.6", scope="dashboard")))
+        assert not self.wait(ensureDeferred(throttle.isBanned("192.0.2.6")))
+
+
+@pytest.mark.parametrize(
+    "host, key",
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("::ffff:c000:201", "192.0.2.1"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::1", "::/64"),
+        ("/tmp/smtp.sock", "/tmp/smtp.sock"),
+        ("", ""),
+    ],
+)
+def test_client_key(host, key):
+    assert clientKey(host) == key
 
 
 class TestMemoryAuthFailures(AuthFailureStoreContract):

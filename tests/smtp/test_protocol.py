@@ -668,3 +668,28 @@ def test_a_header_that_does_not_parse_is_refused_saying_where(content, detail):
     lines = h.send(content + ".\r\n")
     assert lines == [f"550 5.6.0 Message refused: {detail}"]
     assert not h.queue.messages
+
+
+def test_connections_per_address_count_an_ipv6_64_and_mapped_ipv4_as_one_client():
+    from twisted.internet.address import IPv6Address
+
+    from smtpeter.smtp import SubmissionServer
+
+    from .harness import TLSStringTransport
+
+    first = Harness(maxConnectionsPerAddress=2)
+    settings = first.settings
+
+    def connect(host):
+        transport = TLSStringTransport(peerAddress=IPv6Address("TCP", host, 4322))
+        SubmissionServer(settings, False).makeConnection(transport)
+        return transport.value()[:4]
+
+    # The harness's own session is 192.0.2.7's first.
+    assert connect("::ffff:192.0.2.7") == b"220 "
+    assert connect("::ffff:192.0.2.7") == b"421 "
+    assert connect("2001:db8::1") == b"220 "
+    assert connect("2001:db8::2") == b"220 "
+    assert connect("2001:db8::3") == b"421 "
+    assert connect("2001:db8:0:1::3") == b"220 "
+    assert set(settings.connections) == {"192.0.2.7", "2001:db8::/64", "2001:db8:0:1::/64"}
