@@ -48,6 +48,8 @@ from twisted.logger import (
     formatTime,
     timeFormatRFC3339,
 )
+from twisted.python.failure import Failure
+from twisted.python.reflect import safe_str
 
 #: The longest an informational line waits to be written.
 FLUSH_INTERVAL = 0.05
@@ -61,6 +63,7 @@ _encoder = json.JSONEncoder(separators=(",", ":"), default=str)
 def encodeEvent(event: dict) -> bytes:
     """One event as a line for the parent (see the module's docstring)."""
     if "log_failure" in event:
+        event = dict(event, log_failure=_persistable(event["log_failure"]))
         return eventAsJSON(event).encode("utf-8") + b"\n"
     level = event.get("log_level")
     line = {key: value for key, value in event.items() if not key.startswith("log_")}
@@ -74,6 +77,20 @@ def encodeEvent(event: dict) -> bytes:
     except (TypeError, ValueError):  # a field that even str() cannot help, or a cycle
         text = _encoder.encode({k: v for k, v in line.items() if k.startswith("log_")})
     return text.encode("ascii") + b"\n"
+
+
+def _persistable(failure):
+    """
+    C{failure} with its exception as text: C{eventAsJSON} keeps a failure's
+    traceback and type, but its exception becomes C{{'unpersistable': True}},
+    and the parent's log line would not say what went wrong.
+    """
+    if not isinstance(failure, Failure) or isinstance(failure.value, str):
+        return failure
+    _ = failure.parents  # what __getstate__ needs, made before the copy
+    copy = Failure.__new__(Failure)
+    copy.__dict__ = dict(failure.__dict__, value=safe_str(failure.value))
+    return copy
 
 
 def _text(event: dict) -> str:

@@ -54,6 +54,28 @@ def test_a_failure_keeps_its_traceback():
     assert "ZeroDivisionError" in formatEventAsClassicLogText(back)
 
 
+def test_a_failure_keeps_what_went_wrong():
+    # Its exception is no JSON: its type and text go to the parent instead
+    # of "UnicodeEncodeError: {'unpersistable': True}".
+    events: list[dict] = []
+    try:
+        "caf\u00e9".encode("ascii")
+    except UnicodeEncodeError:
+        Logger(namespace="smtpeter.test", observer=events.append).failure("it broke")
+    failure = events[0]["log_failure"]
+    back = decodeLine(encodeEvent(events[0]).decode())
+    text = formatEventAsClassicLogText(back)
+    assert "unpersistable" not in text
+    assert (
+        "builtins.UnicodeEncodeError: 'ascii' codec can't encode character '\\xe9'"
+        " in position 3: ordinal not in range(128)\n" in text
+    ), text
+    assert back["log_failure"].getErrorMessage().startswith("'ascii' codec can't encode")
+    assert 'File "' in text and "in test_a_failure_keeps_what_went_wrong" in text
+    # The worker's own event is left as it was.
+    assert events[0]["log_failure"] is failure and isinstance(failure.value, UnicodeEncodeError)
+
+
 def test_a_field_that_cannot_be_written_leaves_the_text():
     cycle: list = []
     cycle.append(cycle)
