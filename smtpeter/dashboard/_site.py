@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote, unquote
 
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
-from twisted.web.http import INSUFFICIENT_STORAGE_SPACE
+from twisted.web.http import INSUFFICIENT_STORAGE_SPACE, parse_qs
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
@@ -98,7 +98,22 @@ def formFields(request) -> dict[bytes, list[bytes]]:
     request.content.seek(0)
     body = request.content.read()
     request.content.seek(0)
+    # Twisted's parse_qs, on bytes: urllib's, given bytes, decodes and
+    # encodes them again as ASCII (a 500 for any non-ASCII value); these
+    # bytes are decoded by arg(); a view never sees a field that is not
+    # UTF-8 (see _utf8).
     return parse_qs(body, keep_blank_values=True)
+
+
+def _utf8(request) -> None:
+    """Refuse a form with a field that is not UTF-8 (a browser sends nothing else)."""
+    for name, values in request.args.items():
+        for value in values:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                field = name.decode("utf-8", "replace")[:100]
+                raise BadInput(f"{field}: not UTF-8 text") from None
 
 
 class Refused(Exception):
@@ -208,6 +223,7 @@ class Dashboard(Resource):
                         "Your role is viewer: you can see everything and change"
                         " nothing. Ask an admin.",
                     )
+                _utf8(request)
             answer = await getattr(self.pages, view)(request, session, **found.groupdict())
         except Refused as e:
             return self._answer(

@@ -10,6 +10,7 @@ import io
 
 import pytest
 
+from smtpeter.dashboard._pages import arg
 from smtpeter.dashboard._site import formFields, sameSitePath
 
 ELSEWHERE = [
@@ -96,3 +97,23 @@ def test_form_fields_come_from_the_body_only():
     assert formFields(FormRequest(form, None)) == {}
     assert formFields(FormRequest(form, b"text/plain")) == {}
     assert formFields(FormRequest(b'{"csrf": "T"}', b"application/json")) == {}
+
+
+def test_non_ascii_and_invalid_utf8_fields_are_read_never_a_500():
+    # urllib's parse_qs, given bytes, re-encoded every value as ASCII: any
+    # non-ASCII value (%C3%A9, %ff, a raw byte) was a 500 on every form.
+    kind = b"application/x-www-form-urlencoded"
+    body = b"name=caf%C3%A9&url=%ff%fe&domain=%ED%A0%80&raw=\xc3\xa9\xff&p=a+b%2B"
+    fields = formFields(FormRequest(body, kind))
+    assert fields == {
+        b"name": ["café".encode()],
+        b"url": [b"\xff\xfe"],
+        b"domain": [b"\xed\xa0\x80"],
+        b"raw": [b"\xc3\xa9\xff"],
+        b"p": [b"a b+"],
+    }
+    request = FormRequest(body, kind)
+    request.args = fields
+    assert arg(request, "name") == "café" and arg(request, "url") == "\ufffd\ufffd"
+    # What a lone surrogate's UTF-8 becomes is text SQLite can store.
+    assert arg(request, "domain").encode("utf-8")

@@ -110,6 +110,36 @@ def test_what_schemathesis_and_probing_found_is_400_too(gateway, admin):
         assert code == 400 and answer["parameter"] == name, answer
 
 
+def test_what_the_red_team_found_is_a_4xx_naming_the_field_or_a_404(gateway, admin):
+    gateway.createLogin("NAME")
+    named = [
+        ("POST", "/v1/tokens", b'{"name":"\\ud800"}', "name"),
+        ("POST", "/v1/suppressions", b'{"email":"\\ud800"}', "email"),
+        ("POST", "/v1/suppressions", b'{"email":"a\\ud800@b.test"}', "email"),
+        ("POST", "/v1/domains", b'{"domain":"\\ud800.test"}', "domain"),
+        ("POST", "/v1/webhooks", b'{"url":"http://\\ud800/","events":["click"]}', "url"),
+        ("POST", "/v1/webhooks", b'{"url":"https://a.test/\\ud800","events":["click"]}', "url"),
+        ("PATCH", "/v1/logins/NAME", b'{"public_url":"http://a.test/\\ud800"}', "public_url"),
+        ("PATCH", "/v1/logins/NAME", b'{"public_url":"http://[::1"}', "public_url"),
+        ("POST", "/v1/domains", b'{"domain":"xn--"}', "domain"),
+        ("POST", "/v1/domains", b'{"domain":"a..b"}', "domain"),
+        ("POST", "/v1/domains", b'{"domain":"' + b"a" * 300 + b'"}', "domain"),
+    ]
+    for unknown in ("%00", "-1", "1e5", "a%2Fb"):
+        named.append(("DELETE", f"/v1/domains/{unknown}", None, "domain"))
+        named.append(("POST", f"/v1/domains/{unknown}/rotate", b"{}", "domain"))
+    for method, path, body, field in named:
+        code, answer = raw(gateway, method, path, body, admin.token)
+        assert (code, answer.get("parameter")) == (400, field), (method, path, body, answer)
+    for days in (b"NaN", b"Infinity", b"-Infinity"):
+        body = b'{"email":"n@d.test","days":' + days + b"}"
+        code, answer = raw(gateway, "POST", "/v1/suppressions", body, admin.token)
+        assert code == 400 and f"{days.decode()} is not a JSON number" in answer["error"]
+    for action in ("test", "enable"):
+        code, answer = raw(gateway, "POST", f"/v1/webhooks/{'9' * 30}/{action}", b"{}", admin.token)
+        assert code == 404 and "no such webhook" in answer["error"], answer
+
+
 def test_ids_beyond_sqlite_and_unknown_paths_are_404s(gateway, admin):
     for path in ("/v1/webhooks/99999999999999999999999", "/v1/webhooks/9223372036854775808"):
         code, answer, _ = admin.call("DELETE", path)

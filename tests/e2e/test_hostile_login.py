@@ -322,6 +322,56 @@ def test_a_right_password_refused_by_the_throttle_is_no_log_in_and_no_use(makeGa
     assert lastLogin() is not None and lastUsed() is not None
 
 
+@pytest.mark.e2e
+def test_odd_form_values_and_path_ids_are_never_a_500(gateway):
+    # The red team's dashboard fuzzing: every form post with a non-ASCII
+    # value was a 500 ("Something went wrong"), whatever the form.
+    password = createAdmin(gateway, "boss")
+    gateway.createLogin("NAME")
+    cookies = logIn(gateway, "boss", password)
+    page = request(connection(gateway), "GET", "/tokens", cookies)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.body).group(1)
+    forms = [
+        "/logins",
+        "/logins/NAME",
+        "/domains",
+        "/webhooks",
+        "/tokens",
+        f"/webhooks/{'9' * 30}/test",
+        f"/webhooks/{'9' * 30}/enable",
+        "/webhooks/-1/test",
+        "/webhooks/%00/test",
+        "/domains/%ff/rotate",
+        "/domains/a%2Fb/delete",
+        "/logins/%00/delete",
+    ]
+    answers = {}
+    for path in forms:
+        for value in ("%ff%fe", "%ED%A0%80", "caf%C3%A9", "9" * 40):
+            body = f"csrf={csrf}&name={value}&domain={value}&url={value}&events=delivery"
+            conn = connection(gateway)
+            conn.request(
+                "POST",
+                path,
+                body,
+                {
+                    "Cookie": f"smtpeter_session={cookies['smtpeter_session']}",
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            answer = Answer(conn.getresponse())
+            answers[path, value] = answer
+            assert answer.status < 500, (path, value, answer.status, answer.body[:300])
+    for action in ("test", "enable"):
+        assert answers[f"/webhooks/{'9' * 30}/{action}", "9" * 40].status == 404
+    # A field that is not UTF-8 is refused by name (a browser sends nothing else).
+    for value in ("%ff%fe", "%ED%A0%80"):
+        answer = answers["/logins", value]
+        assert answer.status == 400 and "name: not UTF-8 text" in answer.body, answer.body
+    assert answers["/logins", "caf%C3%A9"].status == 201  # a 500 before: it is not ASCII
+    assert "Something went wrong" not in gateway.logText()
+
+
 # 7. No redirect to another site after log-in ----------------------------------------------
 
 
