@@ -10,6 +10,7 @@ says so and exits 1.
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import select
 import signal
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -422,3 +424,21 @@ def test_a_burst_of_connections_waits_in_the_listen_queue_not_for_a_syn_retry(
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.e2e
+def test_a_workers_logged_failure_says_what_went_wrong_in_the_gateway_log(gateway):
+    # A worker's failure reaches the parent as JSON, where its exception
+    # used to become "{'unpersistable': True}".
+    token = json.loads(gateway.cli("token", "create", "ops", "--json").stdout)["token"]
+    db = sqlite3.connect(gateway.data / "smtpeter.sqlite")
+    db.execute("ALTER TABLE logins RENAME TO logins_gone")  # a broken database, say
+    db.commit()
+    db.close()
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=30)
+    connection.request("GET", "/v1/logins", headers={"Authorization": f"Bearer {token}"})
+    response = connection.getresponse()
+    assert response.status == 500 and b"no such table" not in response.read()
+    log = gateway.waitForLog("b'/v1/logins' failed", "Traceback")
+    assert "sqlite3.OperationalError: no such table: logins\n" in log
+    assert "unpersistable" not in log
