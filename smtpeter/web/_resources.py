@@ -79,8 +79,26 @@ def _depth(data: bytes) -> int:
     return deepest
 
 
+class _NotANumber(str):
+    """C{NaN}, C{Infinity} or C{-Infinity} where a body has it: refused, by its field's name."""
+
+
 def _constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+    return _NotANumber(name)
+
+
+def _notANumber(value) -> str | None:
+    """The first L{_NotANumber} in C{value}, if any."""
+    if isinstance(value, _NotANumber):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _notANumber(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _integer(text: str):
@@ -104,8 +122,15 @@ def readJSON(request) -> dict:
     except ValueError as e:
         raise HTTPError(400, f"the body is not JSON ({e})")
     if not isinstance(body, dict):
+        found = _notANumber(body)
+        if found is not None:
+            raise HTTPError(400, f"the body is not JSON ({found} is not a JSON number)")
         raise HTTPError(400, "the body must be a JSON object")
     for name, value in body.items():
+        found = _notANumber(value)
+        if found is not None:
+            field = name.encode("utf-8", "backslashreplace").decode()[:100]
+            raise HTTPError(400, f"{field}: {found} is not a JSON number", parameter=field)
         if not _unicode(name) or not _unicode(value):
             field = name.encode("utf-8", "backslashreplace").decode()[:100]
             raise HTTPError(

@@ -49,7 +49,7 @@ def test_bad_bodies_and_values_are_400s_naming_the_field(gateway, admin):
         body = b'{"email":"n@d.test","days":' + days + b"}"
         code, answer = raw(gateway, "POST", "/v1/suppressions", body, admin.token)
         assert code == 400, (days[:20], answer)
-        if days != b"9" * 5000 and days != b"NaN":  # these two are not JSON numbers Python reads
+        if days != b"9" * 5000:  # not a JSON number Python reads
             assert answer["parameter"] == "days", answer
     gateway.createLogin("NAME")
     cases = [
@@ -134,7 +134,8 @@ def test_what_the_red_team_found_is_a_4xx_naming_the_field_or_a_404(gateway, adm
     for days in (b"NaN", b"Infinity", b"-Infinity"):
         body = b'{"email":"n@d.test","days":' + days + b"}"
         code, answer = raw(gateway, "POST", "/v1/suppressions", body, admin.token)
-        assert code == 400 and f"{days.decode()} is not a JSON number" in answer["error"]
+        assert code == 400 and answer["parameter"] == "days", answer
+        assert answer["error"] == f"days: {days.decode()} is not a JSON number", answer
     for action in ("test", "enable"):
         code, answer = raw(gateway, "POST", f"/v1/webhooks/{'9' * 30}/{action}", b"{}", admin.token)
         assert code == 404 and "no such webhook" in answer["error"], answer

@@ -39,7 +39,15 @@ def test_numbers_no_field_takes_are_refused_by_every_check():
     assert readJSON(Request(b'{"d":-' + b"9" * 4000 + b"}"))["d"] == -math.inf
     assert readJSON(Request(b'{"d":12}'))["d"] == 12
     for constant in (b"NaN", b"Infinity", b"-Infinity"):
-        assert "not JSON" in str(refused(b'{"d":' + constant + b"}"))
+        # Refused by the name of the field that holds it, however deep.
+        for body in (b'{"d":' + constant + b"}", b'{"d":[1,{"e":' + constant + b"}]}"):
+            error = refused(body)
+            assert error.body == {
+                "error": f"d: {constant.decode()} is not a JSON number",
+                "parameter": "d",
+            }
+        assert "not JSON" in str(refused(b"[" + constant + b"]"))
+    assert readJSON(Request(b'{"d":"NaN"}'))["d"] == "NaN"  # text is text
     assert "object" in str(refused(b"[]"))
     assert "not JSON" in str(refused(b"\xff"))
 
