@@ -135,9 +135,9 @@ class Options(usage.Options):
             "http-max-connections-per-ip",
             None,
             "50",
-            "Most simultaneous connections from one client address to the HTTP listeners"
-            " (--http; the dashboard counts its own), per worker; more are answered 429"
-            " and closed.",
+            "Most simultaneous connections from one client address (an IPv6 client's /64)"
+            " to the HTTP listeners (--http; the dashboard counts its own), per worker;"
+            " more are answered 429 and closed.",
         ],
         [
             "http-request-timeout",

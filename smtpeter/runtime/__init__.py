@@ -11,7 +11,7 @@ It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
 """
 
-from ._connections import ConnectionsPerAddress
+from ._connections import ConnectionsPerAddress, clientKey
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
@@ -60,6 +60,7 @@ __all__ = [
     "WriteThroughPort",
     "WriteThroughServer",
     "background",
+    "clientKey",
     "classify",
     "damaged",
     "diskFull",

@@ -1,6 +1,6 @@
 """The submission side: sessions, AUTH, STARTTLS, replies (listeners' TLS: L{smtpeter.runtime})."""
 
-from ._auth import AuthenticatedSender, AuthThrottle, ISender, clientKey, makePortal
+from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal
 from ._exceptions import SMTPRefusal
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import Reply
@@ -14,6 +14,5 @@ __all__ = [
     "ServerSettings",
     "SubmissionFactory",
     "SubmissionServer",
-    "clientKey",
     "makePortal",
 ]

@@ -6,7 +6,6 @@ and the per-address throttle against password guessing.
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 
 from attrs import define, field, frozen
@@ -17,6 +16,7 @@ from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import ensureDeferred
 from zope.interface import Interface, implementer
 
+from ..runtime import clientKey
 from ..store import IAuthFailureStore, ILoginStore, LoginRecord, MemoryAuthFailures
 
 
@@ -79,26 +79,6 @@ class SenderRealm:
 
 def makePortal(store: ILoginStore) -> Portal:
     return Portal(SenderRealm(), [LoginChecker(store)])
-
-
-def clientKey(host: str) -> str:
-    """
-    Who a client is, for every limit kept per client address (the AUTH and
-    dashboard log-in throttle, connections per address): an IPv4 address
-    as it is; an IPv4-mapped IPv6 one (C{::ffff:192.0.2.1}) as that IPv4
-    address; any other IPv6 address as its /64 (C{2001:db8:1:2::/64}), as
-    one holder gets a whole /64 and could otherwise try from 2**64
-    addresses. Anything else (a UNIX socket's path) as it is.
-    """
-    try:
-        ip = ipaddress.ip_address(host.partition("%")[0])  # without a zone (fe80::1%eth0)
-    except ValueError:
-        return host
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 @define

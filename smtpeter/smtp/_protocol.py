@@ -25,7 +25,7 @@ from ..message import Recipient
 from ..runtime import AddressPolicy, ConnectionsPerAddress, RepeatedErrors
 from . import _replies as R
 from ._address import isValidHelo
-from ._auth import AuthThrottle, ISender, clientKey
+from ._auth import AuthThrottle, ISender
 from ._authcommands import AuthCommands
 from ._exceptions import SMTPRefusal
 from ._mailcommands import MailCommands
@@ -140,7 +140,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self.reply(R.SHUTTING_DOWN.format(hostname=self.settings.hostname))
             self.close()
             return
-        self._address = clientKey(self.peer)  # an IPv6 client's /64, as the throttle counts
+        self._address = self.peer
         if not self.settings.connections.enter(
             self._address, self.settings.maxConnectionsPerAddress
         ):

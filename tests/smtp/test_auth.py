@@ -9,7 +9,8 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
-from smtpeter.smtp import AuthThrottle, ISender, clientKey, makePortal
+from smtpeter.runtime import clientKey
+from smtpeter.smtp import AuthThrottle, ISender, makePortal
 from smtpeter.store import (
     IAuthFailureStore,
     MemoryAuthFailures,
