@@ -4,51 +4,50 @@ messages (envelope, tags, options, status per recipient) and log files (one
 day of one kind of event, streamed as JSON or CSV). Every request carries
 C{Authorization: Bearer TOKEN} (made with C{smtpeter token create});
 C{/v1/openapi.json} describes it all and needs no token.
+
+Here are the resources and the token check (L{Bearer}); the query
+parameters' grammar is in L{_parameters<smtpeter.web._parameters>}, the log
+files' formats in L{_logwriters<smtpeter.web._logwriters>}, and the
+administration's resources in L{_manage<smtpeter.web._manage>}.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
-from datetime import UTC, date, datetime
 from urllib.parse import unquote
 
 from attrs import evolve
 from twisted.web.resource import Resource
 
-from ..csvfile import csvBytes
 from ..store import MANUAL, Invalid, suppressionExpiry, suppressionReason
 from ..store._apitokens import ADMIN, PREFIX
 from ..store._events import TYPES, EventQuery, isoTime, recipientStatus
 from ..store._exceptions import StoreError
 from ..store._queuerequests import DELETE, RELEASE
 from ..store._stats import STEPS, StatsQuery
+from ._logwriters import FORMATS, _CSVWriter, _JSONWriter
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._openapi import document
+from ._parameters import (
+    MAX_LIMIT,
+    TIME_WHY,
+    Parameters,
+    encodeCursor,
+    parseCursor,
+    parseDay,
+    parseEmail,
+    parseLimit,
+    parseQid,
+    parseTag,
+    parseTime,
+    parseType,
+)
 from ._resources import AsyncLeaf, HTTPError, NotFound, fields, readJSON, segment
 
-_QID = re.compile(r"[0-9A-Fa-f]{20}")
-MAX_LIMIT = 1000
-#: What a time parameter may be, for its 400.
-TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970, before the year 10000"
-#: The first second of the year 10000: times are before it.
-LAST_SECOND = 253402300800.0
 #: Rows read at a time for a log file.
 BATCH = 500
 #: How long a checked token is trusted without asking the database again
 #: (so a deleted token stops working within this many seconds).
 TOKEN_CACHE_SECONDS = 10.0
-_CSV_COLUMNS = {
-    "attempt": ["sender", "features", "login", "notify"],
-    "delivery": ["attempt", "code", "status", "state", "host", "text"],
-    "failure": ["attempt", "permanent", "code", "status", "state", "host", "text"],
-    "bounce": ["class", "action", "status", "diagnostic", "reporting_mta", "forwarded"],
-    "click": ["url", "destination", "ip", "user_agent", "machine", "machine_reason"],
-    "open": ["first", "number", "ip", "user_agent", "machine", "machine_reason"],
-    "warning": ["text"],
-}
 
 
 class Bearer:
@@ -100,109 +99,6 @@ class Bearer:
             self._known.clear()
         self._known[token] = (now + TOKEN_CACHE_SECONDS, record)
         return record
-
-
-class Parameters:
-    """The query string, checked: each problem is a 400 naming the parameter."""
-
-    def __init__(self, request, allowed: tuple[str, ...]) -> None:
-        self.values: dict[str, str] = {}
-        for raw, values in request.args.items():
-            name = raw.decode("utf-8", "replace")
-            if name not in allowed:
-                raise HTTPError(
-                    400,
-                    f"{name}: unknown parameter; allowed: {', '.join(allowed) or 'none'}",
-                    parameter=name,
-                )
-            if len(values) > 1:
-                raise HTTPError(400, f"{name}: give it once", parameter=name)
-            try:
-                self.values[name] = values[0].decode("utf-8")
-            except UnicodeDecodeError:
-                raise HTTPError(400, f"{name}: not UTF-8", parameter=name)
-
-    def get(self, name: str, parse=None, why: str = "") -> object:
-        value = self.values.get(name)
-        if value is None or parse is None:
-            return value
-        try:
-            return parse(value)
-        except (ValueError, OverflowError):
-            raise HTTPError(400, f"{name}: {why} (got {value[:100]!r})", parameter=name)
-
-
-def parseDay(text: str) -> float:
-    """C{YYYY-MM-DD}: its midnight, UTC, in seconds since the epoch."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(text)
-    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
-
-
-def parseTime(text: str) -> float:
-    """
-    Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it
-    says); from 1970 to the end of 9999, the years an answer can write.
-    """
-    text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        seconds = parseDay(text)
-    else:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = moment.timestamp()
-    if not 0 <= seconds < LAST_SECOND:
-        raise ValueError(text)
-    return seconds
-
-
-def parseQid(text: str) -> str:
-    if not _QID.fullmatch(text):
-        raise ValueError(text)
-    return text.upper()
-
-
-def parseEmail(text: str) -> str:
-    if "@" not in text or len(text) > 320 or any(c.isspace() for c in text):
-        raise ValueError(text)
-    return text
-
-
-def parseTag(text: str) -> str:
-    text = text.strip()
-    if not text or len(text) > 200:
-        raise ValueError(text)
-    return text
-
-
-def parseType(text: str) -> str:
-    if text not in TYPES:
-        raise ValueError(text)
-    return text
-
-
-def parseLimit(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_LIMIT:
-        raise ValueError(text)
-    return value
-
-
-def encodeCursor(eventId: int) -> str:
-    return base64.urlsafe_b64encode(f"e{eventId}".encode()).rstrip(b"=").decode()
-
-
-def parseCursor(text: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError(text)
-    if not re.fullmatch(r"e\d{1,18}", raw):
-        raise ValueError(text)
-    return int(raw[1:])
 
 
 class Authenticated(AsyncLeaf):
@@ -396,7 +292,7 @@ class LogFiles(Authenticated):
             raise HTTPError(400, "date: required, a date like 2026-11-23", parameter="date")
         day = p.values["date"]
         form = p.values.get("format", "json")
-        if form not in ("json", "csv"):
+        if form not in FORMATS:
             raise HTTPError(400, "format: json or csv", parameter="format")
         end = start + 86400
         request.setHeader(
@@ -420,42 +316,6 @@ class LogFiles(Authenticated):
         if not finished:
             request.write(writer.end())
         return None
-
-
-class _JSONWriter:
-    def __init__(self) -> None:
-        self.first = True
-
-    def start(self) -> bytes:
-        return b"["
-
-    def rows(self, events) -> bytes:
-        parts = []
-        for event in events:
-            parts.append(("\n" if self.first else ",\n") + json.dumps(event.toJSON()))
-            self.first = False
-        return "".join(parts).encode()
-
-    def end(self) -> bytes:
-        return b"\n]\n"
-
-
-class _CSVWriter:
-    def __init__(self, kind: str) -> None:
-        self.columns = _CSV_COLUMNS[kind]
-
-    def start(self) -> bytes:
-        return csvBytes([["id", "time", "type", "messageid", "email", "tags", *self.columns]])
-
-    def rows(self, events) -> bytes:
-        return csvBytes(
-            [e.id, isoTime(e.time), e.type, e.qid, e.recipient, list(e.tags)]
-            + [e.details.get(c) for c in self.columns]
-            for e in events
-        )
-
-    def end(self) -> bytes:
-        return b""
 
 
 class Suppressions(Authenticated):

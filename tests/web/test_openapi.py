@@ -17,6 +17,7 @@ from smtpeter.store._apitokens import SCOPES
 from smtpeter.store._events import TYPES, StoredEvent, recipientStatus
 from smtpeter.store._queuerequests import ACTIONS
 from smtpeter.store._stats import STEPS
+from smtpeter.web._logwriters import FORMATS
 from smtpeter.web._openapi import document, text
 from smtpeter.web._tracking import Health
 
@@ -90,7 +91,7 @@ def test_every_enumeration_is_the_codes_vocabulary():
         "/paths//stats/get/responses/200/content/application/json/schema/properties/by": list(
             STEPS
         ),
-        "/paths//logfiles/{type}/get/parameters/2/schema": ["json", "csv"],
+        "/paths//logfiles/{type}/get/parameters/2/schema": list(FORMATS),
         "/paths//healthz/get/responses/200/content/application/json/schema/properties/status": [
             healthy,
             unhealthy,

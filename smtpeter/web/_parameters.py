@@ -1,0 +1,125 @@
+"""
+The REST API's query parameters, checked: each problem is a 400 naming the
+parameter (L{Parameters}), and the grammar of each kind of value (days,
+times, message ids, addresses, tags, event types, limits, cursors).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, date, datetime
+
+from ..store._events import TYPES
+from ._resources import HTTPError
+
+_QID = re.compile(r"[0-9A-Fa-f]{20}")
+MAX_LIMIT = 1000
+#: What a time parameter may be, for its 400.
+TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970, before the year 10000"
+#: The first second of the year 10000: times are before it.
+LAST_SECOND = 253402300800.0
+
+
+class Parameters:
+    """The query string, checked: each problem is a 400 naming the parameter."""
+
+    def __init__(self, request, allowed: tuple[str, ...]) -> None:
+        self.values: dict[str, str] = {}
+        for raw, values in request.args.items():
+            name = raw.decode("utf-8", "replace")
+            if name not in allowed:
+                raise HTTPError(
+                    400,
+                    f"{name}: unknown parameter; allowed: {', '.join(allowed) or 'none'}",
+                    parameter=name,
+                )
+            if len(values) > 1:
+                raise HTTPError(400, f"{name}: give it once", parameter=name)
+            try:
+                self.values[name] = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                raise HTTPError(400, f"{name}: not UTF-8", parameter=name)
+
+    def get(self, name: str, parse=None, why: str = "") -> object:
+        value = self.values.get(name)
+        if value is None or parse is None:
+            return value
+        try:
+            return parse(value)
+        except (ValueError, OverflowError):
+            raise HTTPError(400, f"{name}: {why} (got {value[:100]!r})", parameter=name)
+
+
+def parseDay(text: str) -> float:
+    """C{YYYY-MM-DD}: its midnight, UTC, in seconds since the epoch."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(text)
+    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
+
+
+def parseTime(text: str) -> float:
+    """
+    Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it
+    says); from 1970 to the end of 9999, the years an answer can write.
+    """
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        seconds = parseDay(text)
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = moment.timestamp()
+    if not 0 <= seconds < LAST_SECOND:
+        raise ValueError(text)
+    return seconds
+
+
+def parseQid(text: str) -> str:
+    if not _QID.fullmatch(text):
+        raise ValueError(text)
+    return text.upper()
+
+
+def parseEmail(text: str) -> str:
+    if "@" not in text or len(text) > 320 or any(c.isspace() for c in text):
+        raise ValueError(text)
+    return text
+
+
+def parseTag(text: str) -> str:
+    text = text.strip()
+    if not text or len(text) > 200:
+        raise ValueError(text)
+    return text
+
+
+def parseType(text: str) -> str:
+    if text not in TYPES:
+        raise ValueError(text)
+    return text
+
+
+def parseLimit(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValueError(text)
+    return value
+
+
+def encodeCursor(eventId: int) -> str:
+    return base64.urlsafe_b64encode(f"e{eventId}".encode()).rstrip(b"=").decode()
+
+
+def parseCursor(text: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(text)
+    if not re.fullmatch(r"e\d{1,18}", raw):
+        raise ValueError(text)
+    return int(raw[1:])
