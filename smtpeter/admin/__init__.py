@@ -2,14 +2,19 @@
 Administration: the operations behind the C{smtpeter} command, the REST
 API's management endpoints and the dashboard (logins, sender domains, API
 tokens, webhooks, dashboard users, the queue), one implementation for all
-three; and the live DNS check of a sender domain's records.
+three (L{IAdministration}: L{ThreadedAdministration} for the gateway,
+L{MemoryAdministration} for tests); and the live DNS check of a sender domain's records.
 """
 
 from ._administration import Administration, ThreadedAdministration, UnusableSpool, queueEntries
 from ._dnscheck import checkDomain, recordsToPublish
+from ._memory import MemoryAdministration
+from .interfaces import IAdministration
 
 __all__ = [
     "Administration",
+    "IAdministration",
+    "MemoryAdministration",
     "ThreadedAdministration",
     "UnusableSpool",
     "checkDomain",

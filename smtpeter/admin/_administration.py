@@ -19,6 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorThreads
+from zope.interface import implementer
+
 from ..events import Destinations, RefusedDestination
 from ..queue import SPOOL_FILE, SpoolDatabase
 from ..queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
@@ -31,6 +35,7 @@ from ..store._events import isoTime
 from ..store._exceptions import Hint, Missing, NoSuchDomain
 from ..store._queuerequests import QueueRequestStore
 from ..store._webhooks import WebhookStore
+from .interfaces import IAdministration
 
 #: What a new DKIM key's answer holds: the record to publish.
 _DNS_FIELDS = ("domain", "selector", "name", "txt")
@@ -412,25 +417,36 @@ def _dns(key) -> dict:
     return {f: record[f] for f in _DNS_FIELDS}
 
 
+@implementer(IAdministration)
 class ThreadedAdministration:
     """
     The operations for the reactor: each runs in one thread of its own (with
     its own connection) and returns a C{Deferred} of what it answers.
     Start with L{start}; L{stop} ends the thread and closes the connection.
+    Each method hands the thread the synchronous L{Administration} method of
+    the same name and its arguments (never a closure), so what runs there is
+    what L{Administration} documents.
     """
 
-    def __init__(self, reactor, path, data=None, destinations: Destinations | None = None):
+    def __init__(
+        self,
+        reactor: IReactorThreads,
+        path: Path,
+        data: Path | None = None,
+        destinations: Destinations | None = None,
+    ) -> None:
         self._connections: list[sqlite3.Connection] = []
         #: Where webhooks may be sent (for the agent of test events, too).
-        self.destinations = destinations = destinations or Destinations()
+        self.destinations = destinations or Destinations()
         self._path = path
+        self._data = data
+        self._worker = Workers(reactor, 1, "smtpeter-admin", self._connect)
 
-        def make() -> Administration:
-            db = connect(path)
-            self._connections.append(db)
-            return Administration(db, data=data, destinations=destinations)
-
-        self._worker = Workers(reactor, 1, "smtpeter-admin", make)
+    def _connect(self) -> Administration:
+        """The thread's own connection, and the operations on it (run in the thread)."""
+        db = connect(self._path)
+        self._connections.append(db)
+        return Administration(db, data=self._data, destinations=self.destinations)
 
     def start(self) -> None:
         self._worker.start()
@@ -440,9 +456,9 @@ class ThreadedAdministration:
         for db in self._connections:
             db.close()
 
-    def _run(self, operation, *args, **kwargs):
-        d = self._worker.run(lambda admin: operation(admin, *args, **kwargs))
-        return d.addErrback(self._diskFull)
+    def _run(self, operation: Callable[..., object], *args: object) -> Deferred:
+        """C{operation(administration, *args)} in the thread."""
+        return self._worker.run(operation, *args).addErrback(self._diskFull)
 
     def _diskFull(self, failure):
         """SQLite's C{database or disk is full}, as the L{DiskFull} of the database's disk."""
@@ -450,92 +466,130 @@ class ThreadedAdministration:
             raise DiskFull(Path(self._path).parent)
         return failure
 
-    def listLogins(self):
+    # SMTP logins
+
+    def listLogins(self) -> Deferred:
         return self._run(Administration.listLogins)
 
-    def login(self, name):
+    def login(self, name: str) -> Deferred:
         return self._run(Administration.login, name)
 
-    def createLogin(self, name, features=(), hold=False):
+    def createLogin(self, name: str, features=(), hold: bool = False) -> Deferred:
         return self._run(Administration.createLogin, name, features, hold)
 
-    def updateLogin(self, name, **changes):
-        return self._run(Administration.updateLogin, name, **changes)
+    def updateLogin(
+        self,
+        name: str,
+        features=None,
+        enable=(),
+        disable=(),
+        enabled: bool | None = None,
+        publicUrl: str | None = None,
+        hold: bool | None = None,
+    ) -> Deferred:
+        return self._run(
+            Administration.updateLogin, name, features, enable, disable, enabled, publicUrl, hold
+        )
 
-    def resetPassword(self, name):
+    def resetPassword(self, name: str) -> Deferred:
         return self._run(Administration.resetPassword, name)
 
-    def deleteLogin(self, name):
+    def deleteLogin(self, name: str) -> Deferred:
         return self._run(Administration.deleteLogin, name)
 
-    def listTokens(self):
-        return self._run(Administration.listTokens)
+    # Dashboard users
 
-    def createToken(self, name, scope=READ):
-        return self._run(Administration.createToken, name, scope)
+    def listAdmins(self) -> Deferred:
+        return self._run(Administration.listAdmins)
 
-    def deleteToken(self, name):
-        return self._run(Administration.deleteToken, name)
+    def createAdmin(self, name: str, role: str = ADMIN) -> Deferred:
+        return self._run(Administration.createAdmin, name, role)
 
-    def listDomains(self):
-        return self._run(Administration.listDomains)
-
-    def domain(self, domain):
-        return self._run(Administration.domain, domain)
-
-    def addDomain(self, domain, selector=None):
-        return self._run(Administration.addDomain, domain, selector)
-
-    def rotateDomain(self, domain, selector=None):
-        return self._run(Administration.rotateDomain, domain, selector)
-
-    def deleteDomain(self, domain):
-        return self._run(Administration.deleteDomain, domain)
-
-    def listWebhooks(self):
-        return self._run(Administration.listWebhooks)
-
-    def addWebhook(self, url, events):
-        return self._run(Administration.addWebhook, url, events)
-
-    def deleteWebhook(self, id):
-        return self._run(Administration.deleteWebhook, id)
-
-    def enableWebhook(self, id):
-        return self._run(Administration.enableWebhook, id)
-
-    def webhookTest(self, id):
-        return self._run(Administration.webhookTest, id)
-
-    def queue(self):
-        return self._run(Administration.queue)
-
-    def requestQueueAction(self, qid, action):
-        return self._run(Administration.requestQueueAction, qid, action)
-
-    def held(self, qid):
-        return self._run(Administration.held, qid)
-
-    def queued(self, qid):
-        return self._run(Administration.queued, qid)
-
-    def sent(self, qid):
-        return self._run(Administration.sent, qid)
-
-    def checkAdmin(self, name, password):
+    def checkAdmin(self, name: str, password: str) -> Deferred:
         return self._run(Administration.checkAdmin, name, password)
 
-    def noteAdminLogin(self, name):
+    def noteAdminLogin(self, name: str) -> Deferred:
         return self._run(Administration.noteAdminLogin, name)
 
-    def adminSession(self, name):
+    def adminSession(self, name: str) -> Deferred:
         return self._run(Administration.adminSession, name)
 
-    def requestHeldAction(self, qid, action):
-        return self._run(Administration.requestHeldAction, qid, action)
+    def resetAdminPassword(self, name: str) -> Deferred:
+        return self._run(Administration.resetAdminPassword, name)
 
-    def heldMessages(self):
+    def deleteAdmin(self, name: str) -> Deferred:
+        return self._run(Administration.deleteAdmin, name)
+
+    # API tokens
+
+    def listTokens(self) -> Deferred:
+        return self._run(Administration.listTokens)
+
+    def createToken(self, name: str, scope: str = READ) -> Deferred:
+        return self._run(Administration.createToken, name, scope)
+
+    def deleteToken(self, name: str) -> Deferred:
+        return self._run(Administration.deleteToken, name)
+
+    # Sender domains
+
+    def listDomains(self) -> Deferred:
+        return self._run(Administration.listDomains)
+
+    def domain(self, domain: str) -> Deferred:
+        return self._run(Administration.domain, domain)
+
+    def addDomain(self, domain: str, selector: str | None = None) -> Deferred:
+        return self._run(Administration.addDomain, domain, selector)
+
+    def importDomainKey(self, domain: str, pem: bytes, selector: str) -> Deferred:
+        return self._run(Administration.importDomainKey, domain, pem, selector)
+
+    def rotateDomain(self, domain: str, selector: str | None = None) -> Deferred:
+        return self._run(Administration.rotateDomain, domain, selector)
+
+    def deleteDomain(self, domain: str) -> Deferred:
+        return self._run(Administration.deleteDomain, domain)
+
+    # Webhooks
+
+    def listWebhooks(self, deliveries: int = 10) -> Deferred:
+        return self._run(Administration.listWebhooks, deliveries)
+
+    def addWebhook(self, url: str, events) -> Deferred:
+        return self._run(Administration.addWebhook, url, events)
+
+    def deleteWebhook(self, id: int) -> Deferred:
+        return self._run(Administration.deleteWebhook, id)
+
+    def enableWebhook(self, id: int) -> Deferred:
+        return self._run(Administration.enableWebhook, id)
+
+    def webhookTest(self, id: int) -> Deferred:
+        return self._run(Administration.webhookTest, id)
+
+    # The queue
+
+    def queue(self) -> Deferred:
+        return self._run(Administration.queue)
+
+    def queued(self, qid: str) -> Deferred:
+        return self._run(Administration.queued, qid)
+
+    def held(self, qid: str) -> Deferred:
+        return self._run(Administration.held, qid)
+
+    def sent(self, qid: str) -> Deferred:
+        return self._run(Administration.sent, qid)
+
+    def heldMessages(self) -> Deferred:
         return self._run(Administration.heldMessages)
 
-    def pendingActions(self):
+    def pendingActions(self) -> Deferred:
         return self._run(Administration.pendingActions)
+
+    def requestQueueAction(self, qid: str, action: str) -> Deferred:
+        return self._run(Administration.requestQueueAction, qid, action)
+
+    def requestHeldAction(self, qid: str, action: str) -> Deferred:
+        return self._run(Administration.requestHeldAction, qid, action)

@@ -15,7 +15,7 @@ from ._exceptions import (
     StoreError,
     UnknownFeature,
 )
-from ._logins import LoginRecord, LoginStore, connect
+from ._logins import LoginRecord, LoginStore, connect, connectMemory
 from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
 from ._sqlite import SQLiteStore
 from ._suppressions import MANUAL, MAX_DAYS, suppressionExpiry, suppressionReason
@@ -52,6 +52,7 @@ __all__ = [
     "StoreError",
     "UnknownFeature",
     "connect",
+    "connectMemory",
     "suppressionExpiry",
     "suppressionReason",
 ]

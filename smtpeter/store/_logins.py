@@ -133,13 +133,28 @@ def connect(path: Path) -> Database:
     db.marks = ChangeMarks(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
+    _logins(db)
+    return db
+
+
+def connectMemory() -> sqlite3.Connection:
+    """
+    A database of one's own in memory, gone when closed: for the in-memory
+    administration of tests (the other stores make their tables as
+    L{connect}'s do).
+    """
+    db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    _logins(db)
+    return db
+
+
+def _logins(db: sqlite3.Connection) -> None:
     applySchema(db, _SCHEMA)
     columns = {row[1] for row in db.execute("PRAGMA table_info(logins)")}
     if "public_url" not in columns:
         db.execute("ALTER TABLE logins ADD COLUMN public_url TEXT")
     if "hold" not in columns:
         db.execute("ALTER TABLE logins ADD COLUMN hold INTEGER NOT NULL DEFAULT 0")
-    return db
 
 
 class LoginStore:
