@@ -1,9 +1,11 @@
 """
 Helpers for testing smtpeter and things built on it: a receiving SMTP
-server that records exactly what arrives and answers as a test scripts it.
+server that records exactly what arrives and answers as a test scripts it
+(L{SinkServer}), and L{HTTPResponse}s of a web site read over a transport
+in memory (L{serveHTTP}).
 
-It runs in its own threads with plain sockets, independent of any reactor,
-so a test can point a real gateway process at it.
+The SMTP server runs in its own threads with plain sockets, independent of
+any reactor, so a test can point a real gateway process at it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from attrs import define, field
+from attrs import define, field, frozen
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
 
 
 @define
@@ -201,3 +205,49 @@ class SinkServer:
                 return
             else:
                 send("500 5.5.1 what")
+
+
+@frozen
+class HTTPResponse:
+    """What a site answered: its status code, headers (lower-case names) and body."""
+
+    code: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        import json
+
+        return json.loads(self.body)
+
+
+def serveHTTP(
+    site,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    peer: str = "192.0.2.1",
+) -> HTTPResponse | None:
+    """
+    Send one HTTP/1.0 request to C{site} (a twisted.web C{Site}) over a
+    transport in memory, through its real channel, parser and resources;
+    the answer, or C{None} if the site has not finished it (it waits for a
+    Deferred that has not fired: fire it, and call again with a new request).
+    """
+    channel = site.buildProtocol(IPv4Address("TCP", peer, 40000))
+    transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 40000))
+    channel.makeConnection(transport)
+    lines = [f"{method} {path} HTTP/1.0", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    channel.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    raw = transport.value()
+    if not transport.disconnecting or b"\r\n\r\n" not in raw:
+        return None
+    head, _, content = raw.partition(b"\r\n\r\n")
+    status, *fields = head.decode("latin-1").split("\r\n")
+    parsed = {}
+    for line in fields:
+        name, _, value = line.partition(":")
+        parsed[name.strip().lower()] = value.strip()
+    return HTTPResponse(int(status.split()[1]), parsed, content)

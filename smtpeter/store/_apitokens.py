@@ -15,6 +15,7 @@ import time
 
 from attrs import frozen
 
+from ._changes import changed
 from ._exceptions import Exists, Hint, Invalid, Missing
 from ._schema import applySchema
 
@@ -77,6 +78,7 @@ class TokenStore:
             )
         except sqlite3.IntegrityError:
             raise Exists(f"a token named {name!r} exists already; delete it or choose another")
+        changed(self.db, "api_tokens")
         return TokenRecord(name, now, None, scope), token
 
     def list(self) -> list[TokenRecord]:
@@ -86,6 +88,8 @@ class TokenStore:
     def delete(self, name: str) -> None:
         if not self.db.execute("DELETE FROM api_tokens WHERE name = ?", (name,)).rowcount:
             raise Missing(f"no token named {name!r}", hint=Hint("list", "token"))
+        # Every process's API forgets the tokens it trusted (smtpeter.web's Bearer).
+        changed(self.db, "api_tokens")
 
     def lookup(self, token: str) -> TokenRecord | None:
         """The token's record, if it is one (reads only)."""

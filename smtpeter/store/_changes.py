@@ -22,7 +22,7 @@ import sqlite3
 from pathlib import Path
 
 #: The tables with marks, in their order in the file.
-TABLES = ("logins", "auth_bans", "suppressions")
+TABLES = ("logins", "auth_bans", "suppressions", "api_tokens")
 _SLOT = 8
 _SIZE = _SLOT * len(TABLES)
 _OFFSETS = {table: index * _SLOT for index, table in enumerate(TABLES)}

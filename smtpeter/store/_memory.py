@@ -138,6 +138,8 @@ class MemoryStore:
         self.stored: list[StoredEvent] = []
         self.sentLinks: dict[str, list[str]] = {}
         self.tokens: dict[str, TokenRecord] = {}
+        #: Changes to C{tokens}, as L{tokensMark} tells them.
+        self.tokenChanges = 0
         self.webhooks: dict[int, Webhook] = {}
         self.deliveries: dict[int, tuple[Delivery, float]] = {}
         self._deliveryRows = 0
@@ -153,7 +155,13 @@ class MemoryStore:
     def addToken(self, name: str, scope: str = READ) -> str:
         token = PREFIX + secrets.token_urlsafe(32)
         self.tokens[tokenHash(token)] = TokenRecord(name, self.clock.seconds(), None, scope)
+        self.tokenChanges += 1
         return token
+
+    def deleteToken(self, name: str) -> None:
+        """Set-up: the token C{name} is deleted (as by the CLI)."""
+        self.tokens = {h: r for h, r in self.tokens.items() if r.name != name}
+        self.tokenChanges += 1
 
     def addWebhook(self, url: str, events, secret: str = "whsec_test") -> Webhook:
         hook = Webhook(
@@ -424,6 +432,9 @@ class MemoryStore:
 
     def checkToken(self, token):
         return succeed(self.tokens.get(tokenHash(token)))
+
+    def tokensMark(self) -> bytes:
+        return str(self.tokenChanges).encode()
 
     def dueWebhooks(self, now, limit, skip=frozenset()):
         queued = sorted(self.deliveries.values(), key=lambda item: item[1])

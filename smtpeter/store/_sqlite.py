@@ -255,6 +255,10 @@ class SQLiteStore:
     def topLinks(self, query) -> Deferred:
         return self._read(EventStore.topLinks, query)
 
+    def tokensMark(self) -> bytes:
+        """The API tokens' change mark now (read in this thread: a few bytes of shared memory)."""
+        return b"" if self._marks is None else self._marks.mark("api_tokens")
+
     def checkToken(self, token: str) -> Deferred:
         d = self._read(_view(TokenStore, TokenStore.lookup), token)
         return d.addCallback(self._noteTokenUse)

@@ -171,6 +171,13 @@ class IEventStore(Interface):
     def checkToken(token: str):
         """C{Deferred[TokenRecord | None]}: the REST API token's name and scope, if it is one."""
 
+    def tokensMark():
+        """
+        C{bytes} (at once, not a Deferred): a value that changes whenever
+        a token is made or deleted, by any process. Read it before
+        L{checkToken}; what that answered holds while the mark stays.
+        """
+
     def dueWebhooks(now: float, limit: int, skip):
         """C{Deferred[list[Delivery]]}: webhook deliveries due now, except the ids in C{skip}."""
 

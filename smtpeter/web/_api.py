@@ -13,13 +13,15 @@ administration's resources in L{_manage<smtpeter.web._manage>}.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import unquote
 
 from attrs import evolve
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 
-from ..store import MANUAL, Invalid, suppressionExpiry, suppressionReason
-from ..store._apitokens import ADMIN, PREFIX
+from ..store import MANUAL, IEventStore, Invalid, suppressionExpiry, suppressionReason
+from ..store._apitokens import ADMIN, PREFIX, TokenRecord
 from ..store._events import TYPES, EventQuery, isoTime, recipientStatus
 from ..store._exceptions import StoreError
 from ..store._queuerequests import DELETE, RELEASE
@@ -45,18 +47,27 @@ from ._resources import AsyncLeaf, HTTPError, NotFound, fields, readJSON, segmen
 
 #: Rows read at a time for a log file.
 BATCH = 500
-#: How long a checked token is trusted without asking the database again
-#: (so a deleted token stops working within this many seconds).
-TOKEN_CACHE_SECONDS = 10.0
+#: How long a checked token is trusted without asking the database again,
+#: while no token is made or deleted anywhere (a deletion is seen at once).
+TOKEN_CACHE = timedelta(seconds=10)
 
 
 class Bearer:
-    """Checks API tokens against the store, remembering good ones for a few seconds."""
+    """
+    Checks API tokens against the store, remembering good ones for C{ttl}
+    on C{clock}, and only while the store's L{tokensMark
+    <smtpeter.store.IEventStore.tokensMark>} stays: a token deleted by any
+    process (the CLI, another worker's API) is refused at the next request.
+    """
 
-    def __init__(self, events, clock) -> None:
+    def __init__(
+        self, events: IEventStore, clock: IReactorTime, ttl: timedelta = TOKEN_CACHE
+    ) -> None:
         self.events = events
         self.clock = clock
-        self._known: dict[str, tuple[float, object]] = {}
+        self.ttl = ttl
+        #: token -> (trusted until, the tokens' mark then, its record).
+        self._known: dict[str, tuple[float, bytes, TokenRecord]] = {}
 
     async def check(self, request):
         """The request's token record; a change (any method but GET) needs an admin token."""
@@ -89,15 +100,18 @@ class Bearer:
     async def _record(self, request):
         token = self.token(request)
         now = self.clock.seconds()
-        until, record = self._known.get(token, (0.0, None))
-        if until > now:
-            return record
+        # Read before the token is: a change after this read shows in the next.
+        mark = self.events.tokensMark()
+        known = self._known.get(token)
+        if known is not None and known[0] > now and known[1] == mark:
+            return known[2]
         record = await self.events.checkToken(token)
         if record is None:
+            self._known.pop(token, None)
             raise HTTPError(401, "unknown or revoked token")
         if len(self._known) > 1000:
             self._known.clear()
-        self._known[token] = (now + TOKEN_CACHE_SECONDS, record)
+        self._known[token] = (now + self.ttl.total_seconds(), mark, record)
         return record
 
 

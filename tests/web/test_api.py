@@ -1,0 +1,206 @@
+"""
+The REST API's management endpoints and its bearer tokens, through the
+site's real HTTP channel and resources, on the in-memory store and
+L{MemoryAdministration}, on a L{Clock}: fast and exact. The real gateway's
+API is tested end to end in C{tests/e2e/test_api.py} and
+C{tests/e2e/test_manage_api.py}.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from twisted.internet.task import Clock
+
+from smtpeter.admin import MemoryAdministration
+from smtpeter.store import MemoryStore
+from smtpeter.testing import serveHTTP
+from smtpeter.web import makeSite
+
+QID = "0123456789ABCDEF0123"
+HELD = "FEDCBA98765432100000"
+HOOK = "https://93.184.216.34/hook"
+
+
+class API:
+    """The site, with a read token and an admin token in its store."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_800_000_000)
+        self.events = MemoryStore(self.clock)
+        self.admin = MemoryAdministration(self.clock)
+        self.checked: list[dict] = []
+        self.site = makeSite(
+            self.events, None, None, self.clock, admin=self.admin, checkDomain=self.check
+        )
+        self.adminToken = self.events.addToken("ops", "admin")
+        self.readToken = self.events.addToken("reader")
+
+    async def check(self, domain: dict) -> dict:
+        self.checked.append(domain)
+        return {"domain": domain["domain"], "ok": True}
+
+    def call(self, method: str, path: str, body=None, token: str | None = "admin", code=200):
+        token = {"admin": self.adminToken, "read": self.readToken}.get(token, token)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        response = serveHTTP(self.site, method, path, headers, data)
+        assert response is not None, f"{method} {path} did not answer"
+        assert response.code == code, (method, path, response.body)
+        assert response.headers["content-type"] == "application/json"
+        return response.json()
+
+
+@pytest.fixture
+def api() -> API:
+    return API()
+
+
+def test_logins_crud(api):
+    assert api.call("GET", "/v1/logins") == {"logins": []}
+    made = api.call("POST", "/v1/logins", {"name": "app", "features": ["trackclicks"]}, code=201)
+    assert made["name"] == "app" and made["password"] and made["features"] == ["trackclicks"]
+    [listed] = api.call("GET", "/v1/logins")["logins"]
+    assert listed["name"] == "app" and "password" not in listed
+    changed = api.call("PATCH", "/v1/logins/app", {"enabled": False, "hold": True})
+    assert changed["enabled"] is False and changed["hold"] is True
+    assert api.call("GET", "/v1/logins/app") == changed
+    reset = api.call("POST", "/v1/logins/app/password")
+    assert reset["password"] != made["password"]
+    assert api.call("DELETE", "/v1/logins/app") == {"name": "app", "deleted": True}
+    gone = api.call("GET", "/v1/logins/app", code=404)
+    assert "GET /v1/logins" in gone["error"]
+
+
+def test_login_mistakes_are_4xx_naming_the_field(api):
+    api.call("POST", "/v1/logins", {"name": "app"}, code=201)
+    assert "exists" in api.call("POST", "/v1/logins", {"name": "app"}, code=409)["error"]
+    assert api.call("POST", "/v1/logins", {}, code=400)["parameter"] == "name"
+    bad = api.call("POST", "/v1/logins", {"name": "x", "features": ["nosuch"]}, code=400)
+    assert bad["parameter"] == "features"
+    assert api.call("PATCH", "/v1/logins/app", {"colour": 1}, code=400)["parameter"] == "colour"
+    assert api.call("PATCH", "/v1/logins/app", {"enabled": "yes"}, code=400)["parameter"] == (
+        "enabled"
+    )
+
+
+def test_a_read_token_reads_and_changes_nothing(api):
+    api.call("POST", "/v1/logins", {"name": "app"}, code=201)
+    assert [x["name"] for x in api.call("GET", "/v1/logins", token="read")["logins"]] == ["app"]
+    refused = api.call("DELETE", "/v1/logins/app", token="read", code=403)
+    assert "admin" in refused["error"]
+    assert len(api.call("GET", "/v1/logins")["logins"]) == 1
+    assert "token" in api.call("GET", "/v1/logins", token=None, code=401)["error"]
+    assert "revoked" in api.call("GET", "/v1/logins", token="spt_wrong", code=401)["error"]
+
+
+def test_tokens(api):
+    made = api.call("POST", "/v1/tokens", {"name": "reports"}, code=201)
+    assert made["scope"] == "read" and made["token"].startswith("spt_")
+    listed = api.call("GET", "/v1/tokens")["tokens"]
+    assert [t["name"] for t in listed] == ["reports"] and made["token"] not in json.dumps(listed)
+    assert api.call("POST", "/v1/tokens", {"name": "x", "scope": "root"}, code=400)[
+        "parameter"
+    ] == ("scope")
+    api.call("POST", "/v1/tokens", {"name": "reports"}, code=409)
+    assert api.call("DELETE", "/v1/tokens/reports") == {"name": "reports", "deleted": True}
+    api.call("DELETE", "/v1/tokens/reports", code=404)
+    assert api.call("GET", "/v1/tokens") == {"tokens": []}
+
+
+def test_webhooks(api):
+    made = api.call("POST", "/v1/webhooks", {"url": HOOK, "events": ["delivery"]}, code=201)
+    assert made["secret"] and made["events"] == ["delivery"]
+    [listed] = api.call("GET", "/v1/webhooks")["webhooks"]
+    assert listed["id"] == made["id"] and "secret" not in listed
+    assert api.call("POST", f"/v1/webhooks/{made['id']}/enable")["enabled"] is True
+    internal = {"url": "http://10.0.0.1/x", "events": ["delivery"]}
+    assert api.call("POST", "/v1/webhooks", internal, code=400)["parameter"] == "url"
+    unknown = {"url": HOOK, "events": ["nosuch"]}
+    assert api.call("POST", "/v1/webhooks", unknown, code=400)["parameter"] == "events"
+    assert api.call("DELETE", f"/v1/webhooks/{made['id']}")["deleted"] is True
+    api.call("DELETE", f"/v1/webhooks/{made['id']}", code=404)
+    assert "GET /v1/webhooks" in api.call("DELETE", "/v1/webhooks/abc", code=404)["error"]
+
+
+def test_domains(api):
+    added = api.call("POST", "/v1/domains", {"domain": "shop.example", "selector": "s1"}, code=201)
+    assert added["name"] == "s1._domainkey.shop.example" and "p=" in added["txt"]
+    assert [d["domain"] for d in api.call("GET", "/v1/domains")["domains"]] == ["shop.example"]
+    rotated = api.call("POST", "/v1/domains/shop.example/rotate", {"selector": "s2"})
+    assert rotated["selector"] == "s2"
+    shown = api.call("GET", "/v1/domains/shop.example")
+    assert shown["selector"] == "s2" and len(shown["keys"]) == 2
+    assert api.call("GET", "/v1/domains/shop.example/check") == {
+        "domain": "shop.example",
+        "ok": True,
+    }
+    assert api.checked[0]["selector"] == "s2"
+    conflict = api.call("POST", "/v1/domains", {"domain": "shop.example"}, code=409)
+    assert "/v1/domains/shop.example/rotate" in conflict["error"]
+    assert api.call("DELETE", "/v1/domains/shop.example")["deleted"] == 2
+    api.call("GET", "/v1/domains/shop.example", code=404)
+
+
+def test_queue_actions(api):
+    api.admin.enqueue(QID)
+    api.admin.enqueue(HELD, held=True, content=b"Subject: held\r\n\r\nkept\r\n")
+    listed = api.call("GET", "/v1/queue")["messages"]
+    assert [(m["qid"], m["held"]) for m in listed] == [(QID, False), (HELD, True)]
+    retry = api.call("POST", f"/v1/queue/{QID}/retry", code=202)
+    assert retry == {"qid": QID, "action": "retry", "status": "requested"}
+    assert api.call("DELETE", f"/v1/queue/{QID.lower()}", code=202)["action"] == "delete"
+    missing = api.call("POST", "/v1/queue/00000000000000000000/retry", code=404)
+    assert "GET /v1/queue" in missing["error"]
+    assert api.call("POST", f"/v1/messages/{HELD}/release", code=202)["action"] == "release"
+    assert "not held" in api.call("POST", f"/v1/messages/{QID}/release", code=409)["error"]
+    assert api.call("DELETE", f"/v1/messages/{HELD}", code=202)["action"] == "delete"
+    assert "admin" in api.call("POST", f"/v1/queue/{QID}/retry", token="read", code=403)["error"]
+    pending = []
+    api.admin.pendingActions().addCallback(pending.append)
+    assert pending == [{QID: "delete", HELD: "delete"}]
+
+
+# The bearer tokens' cache -----------------------------------------------------------
+
+
+def test_a_checked_token_is_remembered_for_the_ttl(api):
+    asked = []
+    checkToken = api.events.checkToken
+    api.events.checkToken = lambda token: (asked.append(token), checkToken(token))[1]
+    api.call("GET", "/v1/tokens", token="read")
+    api.call("GET", "/v1/tokens", token="read")
+    assert len(asked) == 1
+    api.clock.advance(9.9)
+    api.call("GET", "/v1/tokens", token="read")
+    assert len(asked) == 1
+    api.clock.advance(0.2)  # ten seconds since it was checked: asked again
+    api.call("GET", "/v1/tokens", token="read")
+    assert len(asked) == 2
+    # A token taken from the store after it was checked lasts its TTL at most,
+    # even if nobody says so.
+    api.events.tokens.clear()
+    api.call("GET", "/v1/tokens", token="read")
+    api.clock.advance(10)
+    api.call("GET", "/v1/tokens", token="read", code=401)
+
+
+def test_a_deleted_token_is_refused_at_once(api):
+    api.call("GET", "/v1/tokens", token="read")
+    api.events.deleteToken("reader")  # as the CLI or another worker does, marking the change
+    assert "revoked" in api.call("GET", "/v1/tokens", token="read", code=401)["error"]
+    api.call("GET", "/v1/tokens")  # the others still work
+
+
+def test_the_ttl_is_the_bearers(api):
+    api.site.bearer.ttl = timedelta(seconds=1)
+    api.call("GET", "/v1/tokens", token="read")
+    api.events.tokens.clear()
+    api.clock.advance(1)
+    api.call("GET", "/v1/tokens", token="read", code=401)
