@@ -209,11 +209,24 @@ class SinkServer:
 
 @frozen
 class HTTPResponse:
-    """What a site answered: its status code, headers (lower-case names) and body."""
+    """What a site answered: its status code, headers (lower-case names, in order) and body."""
 
     code: int
-    headers: dict[str, str]
+    headers: tuple[tuple[str, str], ...]
     body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of the header C{name}, if the answer has it."""
+        return next((value for key, value in self.headers if key == name.lower()), None)
+
+    def cookies(self) -> dict[str, str]:
+        """The cookies the answer sets: name -> value (C{""} for one it removes)."""
+        found = {}
+        for key, value in self.headers:
+            if key == "set-cookie":
+                name, _, rest = value.partition("=")
+                found[name.strip()] = rest.split(";", 1)[0]
+        return found
 
     def json(self):
         import json
@@ -228,12 +241,15 @@ def serveHTTP(
     headers: dict[str, str] | None = None,
     body: bytes = b"",
     peer: str = "192.0.2.1",
+    clock=None,
 ) -> HTTPResponse | None:
     """
     Send one HTTP/1.0 request to C{site} (a twisted.web C{Site}) over a
-    transport in memory, through its real channel, parser and resources;
-    the answer, or C{None} if the site has not finished it (it waits for a
-    Deferred that has not fired: fire it, and call again with a new request).
+    transport in memory, through its real channel, parser and resources,
+    and read the answer. If the site waits on C{clock} (a L{Clock
+    <twisted.internet.task.Clock>}: a delay, say), it is advanced a second
+    at a time, a minute at most, until the answer is finished; C{None} if
+    it never is.
     """
     channel = site.buildProtocol(IPv4Address("TCP", peer, 40000))
     transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 40000))
@@ -241,13 +257,17 @@ def serveHTTP(
     lines = [f"{method} {path} HTTP/1.0", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     channel.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    for _ in range(60 if clock is not None else 0):
+        if transport.disconnecting:
+            break
+        clock.advance(1)
     raw = transport.value()
     if not transport.disconnecting or b"\r\n\r\n" not in raw:
         return None
     head, _, content = raw.partition(b"\r\n\r\n")
     status, *fields = head.decode("latin-1").split("\r\n")
-    parsed = {}
+    parsed = []
     for line in fields:
         name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
-    return HTTPResponse(int(status.split()[1]), parsed, content)
+        parsed.append((name.strip().lower(), value.strip()))
+    return HTTPResponse(int(status.split()[1]), tuple(parsed), content)

@@ -53,7 +53,7 @@ class API:
         response = serveHTTP(self.site, method, path, headers, data)
         assert response is not None, f"{method} {path} did not answer"
         assert response.code == code, (method, path, response.body)
-        assert response.headers["content-type"] == "application/json"
+        assert response.header("content-type") == "application/json"
         return response.json()
 
 
