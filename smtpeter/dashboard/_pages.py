@@ -14,8 +14,16 @@ L{_forms<smtpeter.dashboard._forms>}.
 
 from __future__ import annotations
 
-from attrs import field, frozen
+from collections.abc import Callable
 
+from attrs import field, frozen
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IAgent
+
+from ..admin import IAdministration
+from ..config import Config
+from ..store import IEventStore
 from ._adminviews import AdminViews
 from ._domainviews import DomainViews
 from ._forms import BadInput, Download, Page, Redirect, _searchQuery, arg
@@ -26,13 +34,15 @@ from ._statsviews import StatsViews
 
 @frozen
 class Pages(StatsViews, MailViews, QueueViews, AdminViews, DomainViews):
-    events: object
-    admin: object
-    reactor: object
-    config: object
+    events: IEventStore
+    admin: IAdministration
+    reactor: IReactorTime
+    config: Config
     features: list = field(factory=list)
-    checkDomain: object = None
-    agent: object = None
+    #: The live DNS check of a domain's records (C{Deferred[dict]} of the domain's answer).
+    checkDomain: Callable[[dict], Deferred] | None = None
+    #: What sends a webhook's test event.
+    agent: IAgent | None = None
 
 
 __all__ = ["BadInput", "Download", "Page", "Pages", "Redirect", "_searchQuery", "arg"]

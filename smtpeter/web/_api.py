@@ -13,13 +13,16 @@ administration's resources in L{_manage<smtpeter.web._manage>}.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import unquote
 
 from attrs import evolve
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 
+from ..admin import IAdministration
 from ..store import MANUAL, IEventStore, Invalid, suppressionExpiry, suppressionReason
 from ..store._apitokens import ADMIN, PREFIX, TokenRecord
 from ..store._events import TYPES, EventQuery, isoTime, recipientStatus
@@ -209,7 +212,7 @@ class Messages(Authenticated):
     #: At most this much of a held message's content is shown.
     MAX_CONTENT = 1024 * 1024
 
-    def __init__(self, events, bearer: Bearer, admin=None) -> None:
+    def __init__(self, events, bearer: Bearer, admin: IAdministration | None = None) -> None:
         super().__init__(events, bearer)
         self.admin = admin
 
@@ -395,7 +398,13 @@ class OpenAPI(AsyncLeaf):
 
 
 class API(Resource):
-    def __init__(self, events, clock, admin=None, checkDomain=None) -> None:
+    def __init__(
+        self,
+        events: IEventStore,
+        clock: IReactorTime,
+        admin: IAdministration | None = None,
+        checkDomain: Callable[[dict], Deferred] | None = None,
+    ) -> None:
         super().__init__()
         self.bearer = bearer = Bearer(events, clock)
         if admin is not None:

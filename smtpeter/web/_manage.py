@@ -9,13 +9,22 @@ method a path does not take gets 405 with C{Allow}; errors are JSON.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+
+from ..admin import IAdministration
 from ..events import RefusedDestination, webhookAgent
 from ..events._webhooks import TEST_TIMEOUT, sendTest
 from ..store import Exists, Invalid, Missing, StoreError
 from ..store._queuerequests import DELETE, RETRY
 from ._resources import AsyncLeaf, HTTPError, fields, readJSON
+
+if TYPE_CHECKING:
+    from ._api import Bearer
 
 #: A webhook's id: a number SQLite can hold.
 _ID = re.compile(r"[1-9][0-9]{0,17}")
@@ -28,7 +37,7 @@ class Managed(AsyncLeaf):
     C{handler(request, name)} below it (C{name} the first part).
     """
 
-    def __init__(self, admin, bearer) -> None:
+    def __init__(self, admin: IAdministration, bearer: Bearer) -> None:
         super().__init__()
         self.admin = admin
         self.bearer = bearer
@@ -168,7 +177,12 @@ class Tokens(Managed):
 
 
 class Domains(Managed):
-    def __init__(self, admin, bearer, check=None) -> None:
+    def __init__(
+        self,
+        admin: IAdministration,
+        bearer: Bearer,
+        check: Callable[[dict], Deferred] | None = None,
+    ) -> None:
         super().__init__(admin, bearer)
         #: C{check(domain) -> Deferred[dict]}: the live DNS check of a domain's records.
         self.check = check
@@ -210,7 +224,7 @@ class Domains(Managed):
 class Webhooks(Managed):
     notFound = "no such webhook: an id is a number that GET /v1/webhooks lists"
 
-    def __init__(self, admin, bearer, reactor) -> None:
+    def __init__(self, admin: IAdministration, bearer: Bearer, reactor: IReactorTime) -> None:
         super().__init__(admin, bearer)
         self.reactor = reactor
         self.agent = webhookAgent(reactor, admin.destinations, TEST_TIMEOUT)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.web.resource import Resource
 
+from ..admin import IAdministration
+from ..store import IEventStore
 from ._api import API, Bearer
 from ._bounded import BoundedSite, Refusal
 from ._resources import MAX_BODY, HTTPError, NotFound
@@ -66,7 +70,15 @@ class WebSite(BoundedSite):
         return None
 
 
-def makeSite(events, signer, images, reactor, admin=None, checkDomain=None, health=None) -> WebSite:
+def makeSite(
+    events: IEventStore,
+    signer,
+    images,
+    reactor,
+    admin: IAdministration | None = None,
+    checkDomain: Callable[[dict], Deferred] | None = None,
+    health=None,
+) -> WebSite:
     root = Root()
     tracker = Tracker(events, signer, reactor)
     root.putChild(b"c", Click(tracker))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from smtpeter.store import connect
+from twisted.internet.task import Clock
+
+from smtpeter.store import SQLiteStore, connect
+from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._changes import MISSING, ChangeMarks, Remembered
 from smtpeter.store._logins import LoginStore
 
@@ -66,3 +69,19 @@ def test_at_most_limit_rows_are_kept_the_oldest_go_first(tmp_path):
         False,
         False,
     ]
+
+
+def test_making_or_deleting_an_api_token_changes_the_tokens_mark(tmp_path):
+    gateway = SQLiteStore(tmp_path / "db.sqlite", Clock())
+    assert gateway.tokensMark() == b""  # not started: no marks yet
+    gateway.start()
+    tokens = TokenStore(connect(tmp_path / "db.sqlite"))  # as the CLI has it
+    before = gateway.tokensMark()
+    tokens.create("reports")
+    made = gateway.tokensMark()
+    assert made != before
+    tokens.list()
+    assert gateway.tokensMark() == made  # reading changes nothing
+    tokens.delete("reports")
+    assert gateway.tokensMark() != made
+    gateway.stop()
