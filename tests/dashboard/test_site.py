@@ -180,3 +180,35 @@ def test_a_queue_action(dashboard):
     dashboard.admin.pendingActions().addCallback(asked.append)
     assert asked == [{QID: "retry"}]
     assert b"retried within a second" in browser.request("GET", "/queue").body
+
+
+def test_domain_webhook_and_token_forms(dashboard):
+    browser = dashboard.browser()
+    csrf = browser.csrf("/")
+    added = browser.request("POST", "/domains", {"domain": "shop.example", "selector": "s1"})
+    assert added.code == 403  # no token: nothing added
+    added = browser.request(
+        "POST", "/domains", {"domain": "shop.example", "selector": "s1", "csrf": csrf}
+    )
+    assert added.code == 303 and added.header("location") == "/domains/shop.example"
+    shown = browser.request("GET", "/domains/shop.example")
+    assert shown.code == 200 and b"s1._domainkey.shop.example" in shown.body
+    assert b"Added. Publish the records" in shown.body  # the notice, once
+    assert browser.request("GET", "/domains/nosuch.example").code == 404
+
+    hook = browser.request(
+        "POST", "/webhooks", {"url": "https://93.184.216.34/h", "events": "delivery", "csrf": csrf}
+    )
+    assert hook.code == 201 and b"Signing secret:" in hook.body
+    internal = {"url": "http://127.0.0.1/h", "events": "delivery", "csrf": csrf}
+    refused = browser.request("POST", "/webhooks", internal)
+    assert refused.code == 400 and b"url:" in refused.body
+    listed = []
+    dashboard.admin.listWebhooks().addCallback(listed.append)
+    assert [h["url"] for h in listed[0]] == ["https://93.184.216.34/h"]
+
+    token = browser.request("POST", "/tokens", {"name": "reports", "csrf": csrf})
+    assert token.code == 201 and b"spt_" in token.body
+    gone = browser.request("POST", "/tokens/reports/delete", {"csrf": csrf})
+    assert gone.code == 303 and gone.header("location") == "/tokens"
+    assert b"Deleted token reports" in browser.request("GET", "/tokens").body
