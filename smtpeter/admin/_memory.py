@@ -164,6 +164,9 @@ class MemoryAdministration:
     def checkAdmin(self, name: str, password: str) -> Deferred:
         return self._answer(_MemoryQueue.checkAdmin, name, password)
 
+    def noteAdminLogin(self, name: str) -> Deferred:
+        return self._answer(_MemoryQueue.noteAdminLogin, name)
+
     def adminSession(self, name: str) -> Deferred:
         return self._answer(_MemoryQueue.adminSession, name)
 

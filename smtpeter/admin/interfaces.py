@@ -70,7 +70,14 @@ class IAdministration(Interface):
         """Deferred[dict]: the user with its C{password}, shown only this once."""
 
     def checkAdmin(name: str, password: str):
-        """Deferred[dict | None]: the session fields (name, role, generation), if right."""
+        """
+        Deferred[dict | None]: the session fields (name, role, generation),
+        if right. Only reads: the log-in is noted by L{noteAdminLogin}, once
+        the throttle has accepted it.
+        """
+
+    def noteAdminLogin(name: str):
+        """Deferred[None]: C{name} logged in now (its last log-in time)."""
 
     def adminSession(name: str):
         """Deferred[dict | None]: the user's session fields, or C{None} if there is no such user."""

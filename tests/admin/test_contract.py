@@ -129,6 +129,11 @@ class AdministrationContract:
         assert [u["name"] for u in self.ok(self.admin.listAdmins())] == ["ann", "vic"]
         session = self.ok(self.admin.checkAdmin("ann", made["password"]))
         assert session == {"name": "ann", "role": "admin", "generation": 1}
+        lastLogin = {u["name"]: u["last_login"] for u in self.ok(self.admin.listAdmins())}
+        assert lastLogin["ann"] is None  # checking a password notes no log-in
+        self.ok(self.admin.noteAdminLogin("ann"))
+        lastLogin = {u["name"]: u["last_login"] for u in self.ok(self.admin.listAdmins())}
+        assert lastLogin["ann"] is not None and lastLogin["vic"] is None
         assert self.ok(self.admin.checkAdmin("ann", "wrong")) is None
         assert self.ok(self.admin.checkAdmin("nobody", "x")) is None
         reset = self.ok(self.admin.resetAdminPassword("ann"))
