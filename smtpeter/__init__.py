@@ -4,10 +4,12 @@ smtpeter: an authenticated SMTP submission gateway on Twisted.
 The path of a message, in the order it takes:
   - C{smtp}: the submission server (sessions, AUTH, STARTTLS, replies) and
     the MX listener for bounces;
-  - C{queue}: the durable spool each node keeps;
+  - C{queue}: the durable spool each node keeps, and (C{queue.manager})
+    the queue manager that works on it: when each message is tried, and
+    the pure settlement of what happened to each recipient;
   - C{features}: the feature chain (plugins) that rewrites a message on its
     way out;
-  - C{delivery}: scheduling, retries, routing, the SMTP client, DSNs;
+  - C{delivery}: the delivery of one copy: routing, the SMTP client, DSNs;
   - C{events}: what happened to each recipient, and webhooks that carry it.
 Beside it:
   - C{message}: the values and bytes of a message (envelope, header fields,

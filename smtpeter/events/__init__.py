@@ -4,6 +4,7 @@ clicks, opens, and warnings; and where webhooks may take them
 (L{Destinations}, L{webhookAgent}).
 """
 
+from ._bounces import ADDRESS_GONE, reasonFor
 from ._destinations import Destinations, RefusedDestination, parseNetwork
 from ._sinks import (
     ATTEMPT,
@@ -20,6 +21,7 @@ from ._webhookagent import webhookAgent
 from .interfaces import IEventSink
 
 __all__ = [
+    "ADDRESS_GONE",
     "ATTEMPT",
     "DEFERRAL",
     "DELIVERY",
@@ -33,5 +35,6 @@ __all__ = [
     "MemoryEventSink",
     "RefusedDestination",
     "parseNetwork",
+    "reasonFor",
     "webhookAgent",
 ]

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from attrs import define, field, frozen
 from twisted.logger import Logger
 
-from ..message import mime
-from ..queue import QueuedMessage
+from ..message import QueuedMessage, mime
 from ._document import EncodedTemplate, HtmlDocument, Template, TextDocument
 from ._tokens import TokenSigner
 from .interfaces import IFeature

@@ -23,16 +23,14 @@ from twisted.python.threadpool import ThreadPool
 from ..admin import ThreadedAdministration, checkDomain
 from ..config import Config
 from ..dashboard import Pages, Sessions, makeDashboard
-from ..delivery import DeliveryAgent, QueueManager, RetryPolicy, Router, deliveryPolicy
-from ..delivery._requests import QueueRequests
-from ..delivery._router import Hop
-from ..delivery._session import Credentials
+from ..delivery import Credentials, DeliveryAgent, Hop, Router, deliveryPolicy
 from ..events import Destinations, FanOut, LogEventSink, webhookAgent
 from ..events._webhooks import TEST_TIMEOUT, WebhookDispatcher
 from ..features import Chain, Environment, TokenSigner, discover, loadSecret
 from ..features._transformer import ThreadedChain
 from ..queue import SQLiteSpool
 from ..queue._spool import SentArchive, sentDirectory, spoolDirectory
+from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
 from ..runtime import (
     CertificateError,
     listeningEndpoint,

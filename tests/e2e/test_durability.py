@@ -16,8 +16,8 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 
-from smtpeter.delivery._scheduler import RecipientState
 from smtpeter.queue import DiskSpool, Envelope, Options, QueuedMessage, Recipient
+from smtpeter.queue.manager import RecipientState
 
 from ..conftest import Gateway
 from .test_submission import connect

@@ -11,8 +11,8 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from ..runtime import RepeatedErrors
-from ..store._queuerequests import DELETE, RELEASE, RETRY
+from ...runtime import RepeatedErrors
+from ...store._queuerequests import DELETE, RELEASE, RETRY
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.

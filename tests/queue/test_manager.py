@@ -11,11 +11,12 @@ from twisted.logger import globalLogPublisher
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from smtpeter.delivery import IDeliveryAgent, Outcome, QueueManager, RetryPolicy
+from smtpeter.delivery import IDeliveryAgent, Outcome
 from smtpeter.events import MemoryEventSink
 from smtpeter.queue import Envelope, IQueue, MemorySpool, Options, Recipient
+from smtpeter.queue.manager import QueueManager, RetryPolicy
 
-from ..queue.test_spool import result
+from .test_spool import result
 
 OK = Outcome("delivered", 250, "2.0.0", "ok", "end of DATA", "mx.test")
 LATER = Outcome("transient", 451, "4.3.0", "later", "RCPT", "mx.test")

@@ -1,25 +1,23 @@
 """
-The queue: accepts messages durably, then works on each until every
+The queue manager: accepts messages durably, then works on each until every
 recipient is delivered or has failed for good.
 
-Each recipient is accounted for separately. A transient failure is retried
-after a delay that doubles from C{initial} up to C{maximum}, until the
-message has been queued for C{maxQueueTime}; then it expires. Permanent
-failures and expiry produce a DSN to the envelope sender (as NOTIFY asks),
-and a DELAY notice is sent once after C{delayWarning}. DSNs are written
-before the recipient's state, so a crash can duplicate a DSN, never lose one.
+It keeps the queue's timers and delivery slots, hands due messages to the
+delivery agent through the feature chain, and carries out what
+L{settle} decides about the outcomes (and about deletions, and held mail
+kept too long). DSNs are written before the recipients' states, so a crash
+can duplicate a DSN, never lose one.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from attrs import define, evolve, field, frozen
+from attrs import define, evolve, field
 from twisted.internet.defer import (
     Deferred,
     DeferredList,
-    DeferredSemaphore,
     ensureDeferred,
     succeed,
 )
@@ -27,69 +25,32 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..events import DEFERRAL, DELIVERY, FAILURE, WARNING, Event, IEventSink
-from ..events._bounces import ADDRESS_GONE, reasonFor
-from ..features._transformer import PassThrough
-from ..queue import Envelope, IQueue, ISpool, Options, QueuedMessage, SpoolUnusable
-from ..queue._spool import newQueueId
-from ..runtime import RepeatedErrors
-from ..smtp._exceptions import SMTPRefusal
-from ..smtp._replies import LOCAL_ERROR
-from ..store._suppressions import HARD_BOUNCE
-from . import _dsn as dsn
-from ._outcome import DELIVERED, PERMANENT, Outcome
+from ...delivery import dsn
+from ...events import WARNING, Event, IEventSink
+from ...features._transformer import PassThrough
+from ...message import Envelope, Options, QueuedMessage
+from ...runtime import RepeatedErrors
+from ...smtp import SMTPRefusal
+from ...smtp._replies import LOCAL_ERROR
+from ...store._suppressions import HARD_BOUNCE
+from .. import IQueue, ISpool, SpoolUnusable
+from .._spool import newQueueId
+from ._sending import deliverCopies, suppressedOutcomes
+from ._settlement import (
+    DELETED,
+    HOLD_EXPIRED,
+    PENDING,
+    Attempt,
+    RecipientState,
+    Removal,
+    RetryPolicy,
+    Settlement,
+    settle,
+)
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
 repeated = RepeatedErrors(log)
-
-PENDING = "pending"
-DONE = "delivered"
-FAILED = "failed"
-
-
-@frozen
-class RetryPolicy:
-    initial: timedelta = timedelta(minutes=1)
-    maximum: timedelta = timedelta(hours=4)
-    maxQueueTime: timedelta = timedelta(days=5)
-    delayWarning: timedelta = timedelta(hours=4)
-
-    def delayAfter(self, attempts: int) -> float:
-        delay = self.initial.total_seconds() * 2 ** max(0, attempts - 1)
-        return min(delay, self.maximum.total_seconds())
-
-
-@frozen
-class RecipientState:
-    status: str = PENDING
-    attempts: int = 0
-    nextAttempt: float = 0.0
-    last: str = ""
-    delayNotified: bool = False
-    #: A held message's recipient that was released: a restart does not hold it again.
-    released: bool = False
-
-    def toJSON(self) -> dict:
-        return {
-            "status": self.status,
-            "attempts": self.attempts,
-            "next": self.nextAttempt,
-            "last": self.last,
-            "delay_notified": self.delayNotified,
-            "released": self.released,
-        }
-
-    @classmethod
-    def fromJSON(cls, data: dict) -> RecipientState:
-        return cls(
-            data["status"],
-            data["attempts"],
-            data["next"],
-            data["last"],
-            data["delay_notified"],
-            data.get("released", False),
-        )
 
 
 @define
@@ -240,7 +201,7 @@ class QueueManager:
         if entry.running:
             return None
         text = "deleted from the queue by an administrator"
-        await self._drop(entry, "deleted", text, notify=not entry.held)
+        await self._drop(entry, Removal(DELETED, text, notify=not entry.held))
         return True
 
     def release(self, qid: str) -> bool:
@@ -266,41 +227,21 @@ class QueueManager:
         )
 
     def _holdExpired(self, entry: Entry) -> None:
-        d = ensureDeferred(self._drop(entry, "hold expired", "held too long", notify=False))
+        d = ensureDeferred(self._drop(entry, Removal(HOLD_EXPIRED, "held too long", False)))
         d.addErrback(lambda f: log.failure("dropping {qid} failed", f, qid=entry.message.qid))
 
-    async def _drop(self, entry: Entry, reason: str, text: str, notify: bool) -> None:
-        """End a message undelivered: a failure per pending recipient, and DSNs if C{notify}."""
+    async def _drop(self, entry: Entry, removal: Removal) -> None:
+        """End a message undelivered: a failure per pending recipient, and DSNs if asked."""
         entry.running = True
         if entry.timer is not None and entry.timer.active():
             entry.timer.cancel()
         message = entry.message
-        reports = []
-        for index in entry.pending:
-            recipient = message.envelope.recipients[index]
-            outcome = Outcome(PERMANENT, 550, "5.0.0", text, reason)
-            details = {
-                "attempt": entry.states[index].attempts,
-                "code": 550,
-                "status": "5.0.0",
-                "state": reason,
-                "host": "",
-                "text": text,
-                "reason": reason,
-            }
-            self._event(FAILURE, message, recipient.address, details)
-            if notify and recipient.wants("FAILURE"):
-                reports.append(dsn.RecipientReport(recipient, dsn.FAILED, outcome))
+        settlement = settle(message, entry.states, removal, self.clock.seconds(), self.retry)
         content = self._takeContent(entry)
-        if reports and message.envelope.sender and not message.isDSN:
-            content = content or await self.spool.readContent(message.qid)
-            envelope, body = dsn.buildDSN(
-                self.hostname, message, content, reports, self.clock.seconds()
-            )
-            await self._enqueue(envelope, Options(), body, True)
-        await self.spool.remove(message.qid)
-        self.entries.pop(message.qid, None)
-        log.info("{qid}: {text}; dropped", qid=message.qid, text=text)
+        if settlement.dsns and content is None:
+            content = await self.spool.readContent(message.qid)
+        await self._carryOut(entry, settlement, content)
+        log.info("{qid}: {text}; dropped", qid=message.qid, text=removal.text)
 
     # Working ----------------------------------------------------------------
 
@@ -370,86 +311,37 @@ class QueueManager:
         suppressed = await self._suppressed(message, pending)
         sending = [i for i in pending if i not in suppressed]
         sent = iter(await self._send(entry, content, sending) if sending else [])
-        outcomes = [suppressed.get(i) or next(sent) for i in pending]
+        outcomes = {i: suppressed.get(i) or next(sent) for i in pending}
+        attempt = Attempt(outcomes, frozenset(suppressed))
+        settlement = settle(message, entry.states, attempt, self.clock.seconds(), self.retry)
+        await self._carryOut(entry, settlement, content)
+
+    async def _carryOut(self, entry: Entry, settlement: Settlement, content) -> None:
+        """
+        Do what L{settle} decided: record the events, suppress, queue the
+        DSNs, then write the new states (or forget the message once no
+        recipient is pending).
+        """
+        message = entry.message
         now = self.clock.seconds()
-        expiry = message.received + self.retry.maxQueueTime.total_seconds()
-        reports: dict[str, list[dsn.RecipientReport]] = {}
-        changed: dict[int, RecipientState] = {}
-        for index, outcome in zip(pending, outcomes, strict=True):
-            recipient = message.envelope.recipients[index]
-            old = entry.states[index]
-            attempts = old.attempts + 1
-            details = {
-                "attempt": attempts,
-                "code": outcome.code,
-                "status": outcome.enhanced,
-                "state": outcome.state,
-                "host": outcome.host,
-                "text": outcome.text,
-            }
-            if outcome.status == DELIVERED:
-                new = RecipientState(DONE, attempts, 0.0, outcome.describe())
-                if recipient.wants("SUCCESS") and not outcome.relayed:
-                    reports.setdefault(dsn.DELIVERED, []).append(
-                        dsn.RecipientReport(recipient, dsn.DELIVERED, outcome)
-                    )
-                self._event(DELIVERY, message, recipient.address, details)
-            elif outcome.status == PERMANENT or now >= expiry:
-                if index in suppressed:
-                    details["reason"] = "suppressed"
-                elif outcome.status == PERMANENT:
-                    details["reason"] = reasonFor(outcome.enhanced, outcome.text)
-                    if details["reason"] in ADDRESS_GONE:
-                        self._suppress(message, recipient.address, now)
-                else:
-                    outcome = Outcome(
-                        PERMANENT,
-                        outcome.code,
-                        "4.4.7" if outcome.enhanced[:1] != "5" else outcome.enhanced,
-                        f"gave up after {attempts} attempts; last: {outcome.text}",
-                        outcome.state,
-                        outcome.host,
-                    )
-                    details.update(
-                        status=outcome.enhanced, text=outcome.text, expired=True, reason="expired"
-                    )
-                new = RecipientState(FAILED, attempts, 0.0, outcome.describe())
-                if recipient.wants("FAILURE"):
-                    reports.setdefault(dsn.FAILED, []).append(
-                        dsn.RecipientReport(recipient, dsn.FAILED, outcome)
-                    )
-                self._event(FAILURE, message, recipient.address, details)
-            else:
-                nextAttempt = min(now + self.retry.delayAfter(attempts), expiry)
-                warn = (
-                    not old.delayNotified
-                    and recipient.wants("DELAY")
-                    and now - message.received >= self.retry.delayWarning.total_seconds()
-                )
-                new = RecipientState(
-                    PENDING, attempts, nextAttempt, outcome.describe(), old.delayNotified or warn
-                )
-                if warn:
-                    reports.setdefault(dsn.DELAYED, []).append(
-                        dsn.RecipientReport(recipient, dsn.DELAYED, outcome, expiry)
-                    )
-                details["next_attempt"] = nextAttempt
-                self._event(DEFERRAL, message, recipient.address, details)
-            changed[index] = new
-        if reports and message.envelope.sender and not message.isDSN:
-            for reportList in reports.values():
-                envelope, body = dsn.buildDSN(self.hostname, message, content, reportList, now)
-                qid = await self._enqueue(envelope, Options(), body, True)
-                log.info(
-                    "{qid}: {action} DSN queued as {dsnid}",
-                    qid=message.qid,
-                    action=reportList[0].action,
-                    dsnid=qid,
-                )
-        for index, state in changed.items():
+        for event in settlement.events:
+            self._event(event.kind, message, event.recipient, event.details)
+        for address in settlement.suppress:
+            self._suppress(message, address, now)
+        for reports in settlement.dsns:
+            envelope, body = dsn.buildDSN(self.hostname, message, content, reports, now)
+            qid = await self._enqueue(envelope, Options(), body, True)
+            log.info(
+                "{qid}: {action} DSN queued as {dsnid}",
+                qid=message.qid,
+                action=reports[0].action,
+                dsnid=qid,
+            )
+        for index, state in settlement.states.items():
             entry.states[index] = state
         if entry.pending:
-            await self.spool.recordStates(message.qid, {i: s.toJSON() for i, s in changed.items()})
+            changed = {i: s.toJSON() for i, s in settlement.states.items()}
+            await self.spool.recordStates(message.qid, changed)
             self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
         else:
             # Finished: no state record needed, as a crash before the remove
@@ -466,11 +358,9 @@ class QueueManager:
 
     async def _send(self, entry: Entry, content: bytes, pending: list[int]) -> list:
         """
-        Through the feature chain to the agent: one transaction for all
-        recipients when their copies are the same, else one per recipient
-        (at most C{copiesAtOnce} copies in memory at a time). What the chain
-        could not do is a warning event for each recipient, at their first
-        attempt.
+        Through the feature chain to the agent (L{deliverCopies}). What the
+        chain could not do is a warning event for each recipient, at their
+        first attempt.
         """
         message = entry.message
         prepared = await self.transformer.prepare(message, content)
@@ -479,24 +369,9 @@ class QueueManager:
                 if not entry.states[index].attempts:
                     address = message.envelope.recipients[index].address
                     self._event(WARNING, message, address, {"text": text})
-        if prepared.shared:
-            copy = await self.transformer.render(prepared, None)
-            recipients = [message.envelope.recipients[i] for i in pending]
-            return await self.agent.deliver(_sentAs(message, copy), copy.content, recipients)
-        slots = DeferredSemaphore(self.copiesAtOnce)
-
-        async def one(index: int) -> Outcome:
-            copy = await self.transformer.render(prepared, index)
-            recipient = message.envelope.recipients[index]
-            [outcome] = await self.agent.deliver(_sentAs(message, copy), copy.content, [recipient])
-            return outcome
-
-        results = await DeferredList(
-            [slots.run(lambda i=i: ensureDeferred(one(i))) for i in pending],
-            fireOnOneErrback=True,
-            consumeErrors=True,
+        return await deliverCopies(
+            self.transformer, self.agent, message, prepared, pending, self.copiesAtOnce
         )
-        return [outcome for _, outcome in results]
 
     async def _suppressed(self, message: QueuedMessage, pending: list[int]) -> dict:
         """The pending recipients on the suppression list, with the outcome they get."""
@@ -504,21 +379,7 @@ class QueueManager:
             return {}
         addresses = [message.envelope.recipients[i].address for i in pending]
         found = await self.suppressions.suppressed(addresses, self.clock.seconds())
-        outcomes = {}
-        for index, address in zip(pending, addresses, strict=True):
-            entry = found.get(address)
-            if entry is not None:
-                when = datetime.fromtimestamp(entry.created, UTC).strftime("%Y-%m-%d")
-                because = f" by message {entry.qid}" if entry.qid else ""
-                outcomes[index] = Outcome(
-                    PERMANENT,
-                    550,
-                    "5.7.1",
-                    f"not attempted: {address} is on the suppression list"
-                    f" ({entry.reason} on {when}{because})",
-                    "suppressed",
-                )
-        return outcomes
+        return suppressedOutcomes(found, message, pending)
 
     def _suppress(self, message: QueuedMessage, address: str, now: float) -> None:
         """Put an address the next hop said does not exist on the suppression list."""
@@ -556,12 +417,12 @@ class QueueManager:
             return succeed(0)
         settled = Deferred()
 
-        def settle(_=None) -> None:
+        def done(_=None) -> None:
             if not settled.called:
                 settled.callback(None)
 
-        DeferredList(list(self._inFlight), consumeErrors=True).addBoth(settle)
-        timeout = self.clock.callLater(grace.total_seconds(), settle)
+        DeferredList(list(self._inFlight), consumeErrors=True).addBoth(done)
+        timeout = self.clock.callLater(grace.total_seconds(), done)
 
         def left(_) -> int:
             if timeout.active():
@@ -575,10 +436,3 @@ class QueueManager:
             return len(self._inFlight)
 
         return settled.addCallback(left)
-
-
-def _sentAs(message: QueuedMessage, copy) -> QueuedMessage:
-    """The message with the envelope sender its copy goes out with (VERP)."""
-    if copy.sender == message.envelope.sender:
-        return message
-    return evolve(message, envelope=evolve(message.envelope, sender=copy.sender))
