@@ -16,7 +16,8 @@ Beside it:
     MIME, transfer encodings), which every stage of the path reads;
   - C{store}: the shared database (logins, domains, events, suppressions);
   - C{admin}: the operations behind the C{smtpeter} command, the REST API
-    and the dashboard; C{web} and C{dashboard}: the HTTP faces;
+    and the dashboard, and (C{admin.commands}) that command's commands, a
+    module per group; C{web} and C{dashboard}: the HTTP faces;
   - C{process}: one node's processes and wiring (the gateway service, the
     supervisor and its workers, shared ports, the data directory, health);
   - C{runtime}: what every layer may use and which imports nothing above it

@@ -1,0 +1,33 @@
+"""
+C{smtpeter init}: an empty data directory, made before the gateway first starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...config import Config
+from ...process import createDatabase
+
+
+def run(data: Path) -> None:
+    config = Config(data=data, hostname="localhost")
+    if config.database.is_file():
+        print(f"{data} already holds gateway data; nothing changed")
+        return
+    createDatabase(config)
+    print(
+        f"made a gateway data directory in {data.resolve()};"
+        f" start the gateway with: twistd -n smtpeter --data {data}"
+    )
+
+
+def addParser(sub) -> None:
+    """Add the C{init} command to C{sub}, the subparsers of C{smtpeter}."""
+    sub.add_parser(
+        "init",
+        help="make an empty data directory (the gateway's first start does the same)",
+        description="Make the data directory given by --data, with its database and secret key,"
+        " so that logins and domains can be set up before the gateway first starts."
+        " A directory that already holds gateway data is left as it is.",
+    )

@@ -1,0 +1,60 @@
+"""
+C{smtpeter token}: bearer tokens of the REST API.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ...store._apitokens import READ, SCOPES
+from .. import Administration
+from ._output import printList, when
+
+
+def run(admin: Administration, args) -> None:
+    if args.action == "create":
+        made = admin.createToken(args.name, args.scope)
+        if args.json:
+            print(json.dumps(made))
+            return
+        print(f"created API token {made['name']} ({made['scope']})")
+        print(f"  token: {made['token']}")
+        print("This token is shown only now. Send it as: Authorization: Bearer TOKEN")
+    elif args.action == "list":
+        printList(
+            admin.listTokens(),
+            args.json,
+            "no API tokens yet; create one with: smtpeter token create NAME",
+            lambda t: (
+                f"{t['name']}  {t['scope']}  created {when(t['created'])}"
+                f"  last used {when(t['last_used'])}"
+            ),
+        )
+    elif args.action == "delete":
+        admin.deleteToken(args.name)
+        print(f"deleted API token {args.name}")
+
+
+def addParser(sub) -> None:
+    """Add the C{token} command to C{sub}, the subparsers of C{smtpeter}."""
+    token = sub.add_parser(
+        "token",
+        help="manage REST API tokens",
+        description="Manage the bearer tokens of the REST API (/v1). A token is shown once,"
+        " when made; only its hash is kept.",
+    )
+    tokenActions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tokenCreate = tokenActions.add_parser("create", help="make a token and print it once")
+    tokenCreate.add_argument("name", help="what the token is for, e.g. reporting")
+    tokenCreate.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default=READ,
+        help="read: events, messages and lists; admin: changes too [default: read]",
+    )
+    tokenCreate.add_argument(
+        "--json", action="store_true", help="print one JSON object with name, token and scope"
+    )
+    tokenList = tokenActions.add_parser("list", help="list tokens (names and use, never tokens)")
+    tokenList.add_argument("--json", action="store_true", help="print a JSON array")
+    tokenActions.add_parser("delete", help="revoke a token").add_argument("name")
