@@ -11,7 +11,6 @@ from pathlib import Path
 from ... import __version__
 from ...events import Destinations, parseNetwork
 from ...store import Invalid, StoreError, connect
-from ...store._suppressions import SuppressionStore
 from .. import Administration
 from . import _admins, _domains, _init, _logins, _queue, _suppressions, _tokens, _webhooks
 
@@ -78,7 +77,7 @@ def run(data: Path, args) -> str | None:
         db = connect(data / DATABASE)
         admin = Administration(db, data=data, destinations=Destinations(allowed))
         if args.command == "suppression":
-            _suppressions.run(SuppressionStore(db), args)
+            _suppressions.run(db, args)
         else:
             GROUPS[args.command].run(admin, args)
     except Invalid as e:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 import time
 
@@ -19,7 +20,9 @@ from ._output import when
 MAX_IMPORT_LINE = 1000
 
 
-def run(store: SuppressionStore, args) -> None:
+def run(db: sqlite3.Connection, args) -> None:
+    """The suppression list is the store's, written directly (not through the administration)."""
+    store = SuppressionStore(db)
     now = time.time()
     expires = suppressionExpiry(now, args.days) if hasattr(args, "days") else None
     if args.action == "add":

@@ -32,10 +32,9 @@ from ...message import Envelope, Options, QueuedMessage
 from ...runtime import RepeatedErrors
 from ...smtp import SMTPRefusal
 from ...smtp._replies import LOCAL_ERROR
-from ...store._suppressions import HARD_BOUNCE
 from .. import IQueue, ISpool, SpoolUnusable
 from .._spool import newQueueId
-from ._sending import deliverCopies, suppressedOutcomes
+from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
     DELETED,
     HOLD_EXPIRED,
@@ -308,7 +307,9 @@ class QueueManager:
         content = self._takeContent(entry)
         if content is None:
             content = await self.spool.readContent(message.qid)
-        suppressed = await self._suppressed(message, pending)
+        suppressed = await suppressedOutcomes(
+            self.suppressions, message, pending, self.clock.seconds()
+        )
         sending = [i for i in pending if i not in suppressed]
         sent = iter(await self._send(entry, content, sending) if sending else [])
         outcomes = {i: suppressed.get(i) or next(sent) for i in pending}
@@ -327,7 +328,7 @@ class QueueManager:
         for event in settlement.events:
             self._event(event.kind, message, event.recipient, event.details)
         for address in settlement.suppress:
-            self._suppress(message, address, now)
+            suppress(self.suppressions, message.qid, address, now, self.suppressFor)
         for reports in settlement.dsns:
             envelope, body = dsn.buildDSN(self.hostname, message, content, reports, now)
             qid = await self._enqueue(envelope, Options(), body, True)
@@ -372,22 +373,6 @@ class QueueManager:
         return await deliverCopies(
             self.transformer, self.agent, message, prepared, pending, self.copiesAtOnce
         )
-
-    async def _suppressed(self, message: QueuedMessage, pending: list[int]) -> dict:
-        """The pending recipients on the suppression list, with the outcome they get."""
-        if self.suppressions is None or message.isDSN or message.options.ignoresSuppression:
-            return {}
-        addresses = [message.envelope.recipients[i].address for i in pending]
-        found = await self.suppressions.suppressed(addresses, self.clock.seconds())
-        return suppressedOutcomes(found, message, pending)
-
-    def _suppress(self, message: QueuedMessage, address: str, now: float) -> None:
-        """Put an address the next hop said does not exist on the suppression list."""
-        if self.suppressions is None:
-            return
-        expires = now + self.suppressFor.total_seconds() if self.suppressFor else None
-        d = self.suppressions.suppress(address, HARD_BOUNCE, now, expires, message.qid)
-        d.addErrback(lambda f: log.failure("could not suppress {address}", f, address=address))
 
     def _event(self, kind, message, recipient, details) -> None:
         event = Event(

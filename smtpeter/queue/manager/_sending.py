@@ -1,18 +1,22 @@
 """
 Sending a due message's copies: through the rendered copies of the feature
-chain to the delivery agent, and the outcome of recipients the suppression
-list holds back.
+chain to the delivery agent; and the suppression list, which holds some
+recipients back and to which unknown addresses are added.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from attrs import evolve
 from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferred
+from twisted.logger import Logger
 
 from ...delivery import PERMANENT, Outcome
 from ...message import QueuedMessage
+from ...store._suppressions import HARD_BOUNCE
+
+log = Logger()
 
 
 async def deliverCopies(
@@ -44,14 +48,20 @@ async def deliverCopies(
     return [outcome for _, outcome in results]
 
 
-def suppressedOutcomes(found: dict, message: QueuedMessage, pending: list[int]) -> dict:
+async def suppressedOutcomes(
+    suppressions, message: QueuedMessage, pending: list[int], now: float
+) -> dict[int, Outcome]:
     """
-    The outcome of each pending recipient whose address is in C{found} (the
-    suppression list's entries by address): not attempted, and why.
+    The pending recipients whose address C{suppressions} (an
+    L{ISuppressionStore}, or C{None}) holds, with their outcome: not
+    attempted, and why. A DSN, or a message that ignores suppression, has none.
     """
+    if suppressions is None or message.isDSN or message.options.ignoresSuppression:
+        return {}
+    addresses = [message.envelope.recipients[i].address for i in pending]
+    found = await suppressions.suppressed(addresses, now)
     outcomes = {}
-    for index in pending:
-        address = message.envelope.recipients[index].address
+    for index, address in zip(pending, addresses, strict=True):
         entry = found.get(address)
         if entry is not None:
             when = datetime.fromtimestamp(entry.created, UTC).strftime("%Y-%m-%d")
@@ -65,6 +75,18 @@ def suppressedOutcomes(found: dict, message: QueuedMessage, pending: list[int]) 
                 "suppressed",
             )
     return outcomes
+
+
+def suppress(suppressions, qid: str, address: str, now: float, keepFor: timedelta | None) -> None:
+    """
+    Put an address the next hop said does not exist on the suppression list
+    (if there is one), for C{keepFor} (C{None}: for ever). Failing to is logged.
+    """
+    if suppressions is None:
+        return
+    expires = now + keepFor.total_seconds() if keepFor else None
+    d = suppressions.suppress(address, HARD_BOUNCE, now, expires, qid)
+    d.addErrback(lambda f: log.failure("could not suppress {address}", f, address=address))
 
 
 def _sentAs(message: QueuedMessage, copy) -> QueuedMessage:
