@@ -11,15 +11,12 @@ can duplicate a DSN, never lose one.
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import timedelta
 
 from attrs import define, evolve, field
 from twisted.internet.defer import (
     Deferred,
-    DeferredList,
     ensureDeferred,
-    succeed,
 )
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
@@ -46,6 +43,7 @@ from ._settlement import (
     Settlement,
     settle,
 )
+from ._slots import DeliverySlots
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
@@ -94,13 +92,14 @@ class QueueManager:
     #: Beyond it (a backlog), content is read back from the spool when sent.
     contentInMemory: int = 64 * 1024 * 1024
     entries: dict[str, Entry] = field(factory=dict, init=False)
-    #: Due entries waiting for a slot, oldest first: one L{Entry} each, no
-    #: coroutine or Deferred, so a long backlog costs little memory or GC.
-    _ready: deque = field(factory=deque, init=False)
-    _starting: object = field(default=None, init=False)
+    _slots: DeliverySlots = field(init=False)
     _contentBytes: int = field(default=0, init=False)
     _stopping: bool = field(default=False, init=False)
-    _inFlight: set = field(factory=set, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._slots = DeliverySlots(
+            self.clock, lambda: self.concurrency, self._start, self._stillDue
+        )
 
     # Accepting ------------------------------------------------------------
 
@@ -256,48 +255,26 @@ class QueueManager:
             self._due(entry)
 
     def _due(self, entry: Entry) -> None:
-        """Put the entry in line for a delivery slot; started from the reactor, never inline."""
+        """Put the entry in line for a delivery slot."""
         entry.timer = None  # fired, if it was set: no cycle left for the GC to find
         if entry.ready or entry.running or entry.held or self._stopping:
             return
-        entry.ready = True
-        self._ready.append(entry)
-        self._startSoon()
+        self._slots.put(entry)
 
-    def _startSoon(self) -> None:
-        """Start waiting entries from the reactor's next turn, if a slot is free."""
-        if (
-            self._ready
-            and self._starting is None
-            and len(self._inFlight) < self.concurrency
-            and not self._stopping
-        ):
-            self._starting = self.clock.callLater(0, self._startReady)
+    def _stillDue(self, entry: Entry) -> bool:
+        """Not dropped, held or being worked on since it was put in line."""
+        return not (entry.running or entry.held or entry.message.qid not in self.entries)
 
-    def _startReady(self) -> None:
-        """Start due entries, oldest first, while there are free slots."""
-        self._starting = None
-        while self._ready and len(self._inFlight) < self.concurrency and not self._stopping:
-            entry = self._ready.popleft()
-            entry.ready = False
-            if entry.running or entry.held or entry.message.qid not in self.entries:
-                continue  # dropped, held or being worked on since it was put in line
-            self._start(entry)
-
-    def _start(self, entry: Entry) -> None:
+    def _start(self, entry: Entry) -> Deferred:
         entry.running = True
-        d = ensureDeferred(self._deliver(entry))
-        self._inFlight.add(d)
 
         def finished(result) -> None:
             entry.running = False
-            self._inFlight.discard(d)
             if isinstance(result, Failure):
                 log.failure("queue run of {qid} failed", result, qid=entry.message.qid)
                 self._schedule(entry, self.clock.seconds() + 60)
-            self._startSoon()
 
-        d.addBoth(finished)
+        return ensureDeferred(self._deliver(entry)).addBoth(finished)
 
     async def _deliver(self, entry: Entry) -> None:
         message = entry.message
@@ -394,30 +371,4 @@ class QueueManager:
         for entry in self.entries.values():
             if entry.timer is not None and entry.timer.active():
                 entry.timer.cancel()
-        if self._starting is not None:
-            self._starting.cancel()
-            self._starting = None
-        self._ready.clear()
-        if not self._inFlight:
-            return succeed(0)
-        settled = Deferred()
-
-        def done(_=None) -> None:
-            if not settled.called:
-                settled.callback(None)
-
-        DeferredList(list(self._inFlight), consumeErrors=True).addBoth(done)
-        timeout = self.clock.callLater(grace.total_seconds(), done)
-
-        def left(_) -> int:
-            if timeout.active():
-                timeout.cancel()
-            if self._inFlight:
-                log.warn(
-                    "stopping with {n} deliveries still in flight; they will be made again"
-                    " at the next start",
-                    n=len(self._inFlight),
-                )
-            return len(self._inFlight)
-
-        return settled.addCallback(left)
+        return self._slots.stop(grace)
