@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from smtpeter.features import Chain, Environment, TokenSigner, discover  # noqa: E402
 from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient  # noqa: E402
-from smtpeter.store import connect  # noqa: E402
+from smtpeter.store import openDatabase  # noqa: E402
 from smtpeter.store._domains import DomainKeys, DomainStore  # noqa: E402
 from smtpeter.store._images import ImageStore  # noqa: E402
 
@@ -58,7 +58,7 @@ def message(content: bytes, features, recipients: int) -> QueuedMessage:
 def makeChain(tmp: Path, dkim: bool) -> Chain:
     keys = None
     if dkim:
-        store = DomainStore(connect(tmp / "db.sqlite"))
+        store = DomainStore(openDatabase(tmp / "db.sqlite"))
         if store.active("example.com") is None:
             store.add("example.com")
         keys = DomainKeys(store)

@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 from submit import freePort, launchGateway  # noqa: E402  (bench/ is the script's own directory)
 
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
-from smtpeter.store import connect
+from smtpeter.store import openDatabase
 from smtpeter.store._admins import AdminStore
 from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._events import EventStore
@@ -47,7 +47,7 @@ TAGS = ("spring", "autumn", "weekly", "receipt", "launch")
 
 def fill(path: Path, events: int, now: float) -> float:
     """Write C{events} events (5 per message) in transactions of 10,000; return the seconds."""
-    db = connect(path)
+    db = openDatabase(path)
     store = EventStore(db)
     started = time.perf_counter()
     written = 0
@@ -163,8 +163,8 @@ def main() -> None:
         f" database {size / 2**20:.0f} MiB",
         flush=True,
     )
-    token = TokenStore(connect(data / "smtpeter.sqlite")).create("bench")[1]
-    password = AdminStore(connect(data / "smtpeter.sqlite")).create("bench", "viewer")[1]
+    token = TokenStore(openDatabase(data / "smtpeter.sqlite")).create("bench")[1]
+    password = AdminStore(openDatabase(data / "smtpeter.sqlite")).create("bench", "viewer")[1]
     dashboard = freePort()
     process, _, http_ = launchGateway(
         workdir, data, 9, 1, ("--dashboard", f"tcp:{dashboard}:interface=127.0.0.1")

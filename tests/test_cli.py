@@ -15,7 +15,7 @@ from smtpeter import __version__
 from smtpeter.cli import main
 from smtpeter.config import Config
 from smtpeter.process import recordDashboardUrls
-from smtpeter.store import LoginStore, connect
+from smtpeter.store import LoginStore, openDatabase
 
 
 def run(capsys, tmp_path, *args):
@@ -231,7 +231,7 @@ def test_json_into_a_closed_pipe_is_one_line(tmp_path):
     data = tmp_path / "data"
     smtpeter = [str(Path(sys.executable).parent / "smtpeter"), "--data", str(data)]
     subprocess.run([*smtpeter, "init"], check=True, capture_output=True)
-    logins = LoginStore(connect(data / "smtpeter.sqlite"))
+    logins = LoginStore(openDatabase(data / "smtpeter.sqlite"))
     for n in range(2000):  # a listing larger than the pipe's buffer
         logins.create(f"app{n}", ["trackclicks"])
     listing = subprocess.Popen(
@@ -323,7 +323,7 @@ def test_admin_create_says_where_the_dashboard_is(capsys, tmp_path):
 def test_dashboard_user_passwords_and_generations(tmp_path):
     from smtpeter.store._admins import AdminStore
 
-    store = AdminStore(connect(tmp_path / "db.sqlite"), clock=lambda: 50.0)
+    store = AdminStore(openDatabase(tmp_path / "db.sqlite"), clock=lambda: 50.0)
     user, password = store.create("alice", "viewer")
     assert store.check("alice", password).generation == 1
     assert store.check("alice", "wrong") is None and store.check("nobody", password) is None

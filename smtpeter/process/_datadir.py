@@ -21,15 +21,7 @@ from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase
 from ..queue._spool import spoolDirectories, spoolDirectory
 from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
-from ..store import connect
-from ..store._admins import AdminStore
-from ..store._apitokens import TokenStore
-from ..store._domains import DomainStore
-from ..store._events import EventStore
-from ..store._queuerequests import QueueRequestStore
-from ..store._suppressions import SuppressionStore
-from ..store._throttle import ThrottleStore
-from ..store._webhooks import WebhookStore
+from ..store import StoreError, connect, upgrade
 
 log = Logger()
 
@@ -131,6 +123,8 @@ def prepareDataDirectory(config: Config):
         raise StartError(str(e))
     try:
         createDatabase(config)
+    except StoreError as e:
+        raise StartError(f"{config.database}: {e}") from e
     except sqlite3.Error as e:
         raise StartError(explain(config.database, e)) from e
     adoptOrphanedSpools(config)
@@ -149,24 +143,25 @@ def recordDashboardUrls(config: Config) -> None:
 
 
 def createDatabase(config: Config) -> None:
-    """Make the database with every table, and the secret (a gateway's first start, or C{init})."""
+    """
+    Make the database, or bring it to the current schema version, and the
+    secret (a gateway's every start, or C{init}).
+    """
     config.data.mkdir(parents=True, exist_ok=True)
     loadSecret(config.secret)
+    existed = config.database.exists()
     db = connect(config.database)
     try:
-        for store in (
-            TokenStore,
-            DomainStore,
-            EventStore,
-            WebhookStore,
-            ThrottleStore,
-            SuppressionStore,
-            QueueRequestStore,
-            AdminStore,
-        ):
-            store(db)
+        before, after = upgrade(db)
     finally:
         db.close()
+    if existed and before != after:
+        log.info(
+            "upgraded the database {path} from schema version {before} to {after}",
+            path=str(config.database),
+            before=before,
+            after=after,
+        )
 
 
 def adoptOrphanedSpools(config: Config) -> int:

@@ -13,21 +13,9 @@ import time
 
 from attrs import field, frozen
 
-from ._dashboardsessions import SCHEMA as SESSIONS_SCHEMA
 from ._exceptions import Exists, Hint, Missing, StoreError
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
-from ._schema import applySchema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS admin_users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL,
-    created REAL NOT NULL,
-    last_login REAL,
-    generation INTEGER NOT NULL DEFAULT 1
-);
-"""
 ADMIN = "admin"
 VIEWER = "viewer"
 ROLES = (ADMIN, VIEWER)
@@ -65,8 +53,6 @@ class AdminStore:
     def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
         self.db = db
         self.clock = clock
-        applySchema(db, SCHEMA)
-        applySchema(db, SESSIONS_SCHEMA)
 
     def _endSessions(self, name: str) -> None:
         self.db.execute("DELETE FROM dashboard_sessions WHERE name = ?", (name,))

@@ -17,17 +17,7 @@ from attrs import frozen
 
 from ._changes import changed
 from ._exceptions import Exists, Hint, Invalid, Missing
-from ._schema import applySchema
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_tokens (
-    name TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL,
-    last_used REAL,
-    scope TEXT NOT NULL DEFAULT 'read'
-);
-"""
 PREFIX = "spt_"
 READ = "read"
 ADMIN = "admin"
@@ -58,10 +48,6 @@ def tokenHash(token: str) -> str:
 class TokenStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, _SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(api_tokens)")}
-        if "scope" not in columns:  # tokens from before scopes: read tokens
-            db.execute("ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read'")
 
     def create(self, name: str, scope: str = READ) -> tuple[TokenRecord, str]:
         name = name.strip()

@@ -74,7 +74,7 @@ def _likeTheDatabase(fd: int, database: Path) -> None:
 
 class Database(sqlite3.Connection):
     """
-    A connection (L{smtpeter.store._logins.connect} makes them) that
+    A connection (L{smtpeter.store._engine.connect} makes them) that
     publishes its changes to watched tables: at once outside a transaction,
     else when L{publish} is called after it ends.
     """

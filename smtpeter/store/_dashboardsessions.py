@@ -10,22 +10,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from ._schema import applySchema
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dashboard_sessions (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, expires REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dashboard_sessions_expires ON dashboard_sessions (expires);
-"""
-
 
 class DashboardSessionStore:
     """Synchronous access to the dashboard's sessions."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, SCHEMA)
 
     def start(self, id: str, name: str, expires: float, now: float) -> None:
         self.db.execute("DELETE FROM dashboard_sessions WHERE expires <= ?", (now,))

@@ -19,18 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._exceptions import BadKey, DomainExists, Exists, Invalid, NoSuchDomain
-from ._schema import applySchema
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dkim_keys (
-    domain TEXT NOT NULL,
-    selector TEXT NOT NULL,
-    private_key TEXT NOT NULL,
-    created REAL NOT NULL,
-    active INTEGER NOT NULL,
-    PRIMARY KEY (domain, selector)
-);
-"""
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
@@ -116,7 +105,6 @@ class DomainStore:
     def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
         self._db = db
         self._clock = clock
-        applySchema(db, _SCHEMA)
 
     def _keys(self, where: str = "", args: tuple = ()) -> list[DomainKey]:
         rows = self._db.execute(

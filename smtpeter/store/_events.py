@@ -22,52 +22,10 @@ from attrs import frozen
 
 from ..message import QueuedMessage, Recipient
 from . import _links
-from ._schema import applySchema
 from ._stats import StatsStore
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    qid TEXT PRIMARY KEY,
-    received REAL NOT NULL,
-    sender TEXT NOT NULL,
-    recipients TEXT NOT NULL,
-    ret TEXT,
-    envid TEXT,
-    tags TEXT NOT NULL,
-    options TEXT NOT NULL,
-    dsn INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    type TEXT NOT NULL,
-    time REAL NOT NULL,
-    qid TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    tags TEXT NOT NULL,
-    details TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_message ON events (qid, recipient);
-CREATE INDEX IF NOT EXISTS events_recipient ON events (recipient COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS events_time ON events (time);
-CREATE INDEX IF NOT EXISTS events_type_time ON events (type, time);
-CREATE TABLE IF NOT EXISTS event_tags (
-    tag TEXT NOT NULL,
-    event INTEGER NOT NULL,
-    PRIMARY KEY (tag, event)
-) WITHOUT ROWID;
-"""
 
 #: How much longer than events the hourly counters are kept, in seconds.
 STATS_KEPT_LONGER = 365 * 86400
-
-_SEARCH_COLUMNS = (
-    ("subject", "TEXT"),
-    ("from_header", "TEXT"),
-    ("size", "INTEGER"),
-    ("login", "TEXT"),
-)
-
 
 _FIELD = re.compile(rb"^(subject|from):[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", re.I | re.M)
 
@@ -303,15 +261,10 @@ class EventStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._views: dict = {}
-        applySchema(db, _SCHEMA + _links.SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
-        for column, kind in _SEARCH_COLUMNS:
-            if column not in columns:  # a database from before search fields
-                db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
 
     def view(self, cls):
-        """A C{cls(db)} (token or webhook store) on this connection, made once: its schema
-        script runs once per connection, not once per request."""
+        """A C{cls(db)} (token or webhook store) on this connection, made once (the
+        stats store keeps a cache of its own)."""
         found = self._views.get(cls)
         if found is None:
             found = self._views[cls] = cls(self.db)

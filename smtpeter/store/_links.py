@@ -10,13 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS message_links (
-    qid TEXT PRIMARY KEY,
-    links TEXT NOT NULL
-);
-"""
-
 
 def recordLinks(db: sqlite3.Connection, qid: str, links: list[str]) -> None:
     db.execute(

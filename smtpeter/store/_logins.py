@@ -13,7 +13,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from attrs import evolve, field, frozen
@@ -21,7 +20,7 @@ from twisted.logger import Logger
 
 from ..config import checkPublicUrl
 from ..message import FEATURES
-from ._changes import ChangeMarks, Database, changed
+from ._changes import changed
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import (
     DUMMY_HASH,
@@ -30,18 +29,7 @@ from ._passwords import (
     needsUpgrade,
     verifyPassword,
 )
-from ._schema import applySchema
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS logins (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    enabled INTEGER NOT NULL DEFAULT 1,
-    features TEXT NOT NULL DEFAULT '[]',
-    created REAL NOT NULL,
-    last_used REAL
-);
-"""
 _COLUMNS = "name, password_hash, enabled, features, created, last_used, public_url, hold"
 
 #: C{last_used} is written at most this often per login (seconds): it is
@@ -120,41 +108,6 @@ def checkFeatures(features: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise UnknownFeature(unknown, known)
     return chosen
-
-
-def connect(path: Path) -> Database:
-    """Open (creating if needed) the database, in WAL mode so that the CLI
-    and the gateway can use it at the same time, with its change marks
-    (L{smtpeter.store._changes})."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(
-        str(path), timeout=10, isolation_level=None, check_same_thread=False, factory=Database
-    )
-    db.marks = ChangeMarks(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    _logins(db)
-    return db
-
-
-def connectMemory() -> sqlite3.Connection:
-    """
-    A database of one's own in memory, gone when closed: for the in-memory
-    administration of tests (the other stores make their tables as
-    L{connect}'s do).
-    """
-    db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    _logins(db)
-    return db
-
-
-def _logins(db: sqlite3.Connection) -> None:
-    applySchema(db, _SCHEMA)
-    columns = {row[1] for row in db.execute("PRAGMA table_info(logins)")}
-    if "public_url" not in columns:
-        db.execute("ALTER TABLE logins ADD COLUMN public_url TEXT")
-    if "hold" not in columns:
-        db.execute("ALTER TABLE logins ADD COLUMN hold INTEGER NOT NULL DEFAULT 0")
 
 
 class LoginStore:

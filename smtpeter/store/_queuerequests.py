@@ -13,16 +13,6 @@ import sqlite3
 
 from attrs import frozen
 
-from ._schema import applySchema
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue_requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    qid TEXT NOT NULL,
-    action TEXT NOT NULL,
-    created REAL NOT NULL
-);
-"""
 RETRY = "retry"
 DELETE = "delete"
 RELEASE = "release"
@@ -42,7 +32,6 @@ class QueueRequestStore:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, SCHEMA)
 
     def add(self, qid: str, action: str, now: float) -> QueueRequest:
         if action not in ACTIONS:

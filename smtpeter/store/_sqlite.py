@@ -38,13 +38,15 @@ from zope.interface import implementer
 from ..events._sinks import ATTEMPT, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
-from ..runtime import DiskFull, RepeatedErrors, Workers, background, isDamaged, isFull
+from ..runtime import DiskFull, RepeatedErrors, Workers, background, isDamaged
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
+from ._engine import BUSY, DAMAGED, FULL, begin, classify, connect
 from ._events import EventStore, StoredEvent
-from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, connect, judge
+from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
+from ._migrate import upgrade
 from ._passwords import needsUpgrade
 from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
@@ -115,7 +117,9 @@ class SQLiteStore:
         self._writeFailure: str | None = None
 
     def start(self) -> None:
-        EventStore(self._connect())  # the schema, before anyone reads
+        # The schema, before anyone reads: the process that owns the data
+        # directory has upgraded it already (then this only reads its version).
+        upgrade(self._connect())
         # What AUTH and delivery read for every connection and message, kept
         # until it changes (in any process): no read, no thread hop.
         self._marks = ChangeMarks(self.path)
@@ -484,10 +488,11 @@ class SQLiteStore:
                     self._commit(store, [item])
                 return
             failure = Failure()
-            if isinstance(e, sqlite3.OperationalError) or isDamaged(e):
+            kind = classify(e)
+            if kind in (BUSY, DAMAGED, FULL):
                 # The database's trouble, not the item's (a constraint, say).
                 self._writeFailure = str(e)
-                if isFull(e):
+                if kind == FULL:
                     failure = Failure(DiskFull(self.path.parent))
             self.reactor.callFromThread(self._failed, batch[0][1], failure)
             return
@@ -496,7 +501,7 @@ class SQLiteStore:
 
     def _transaction(self, store: EventStore, batch: list) -> tuple[list, int]:
         db = store.db
-        db.execute("BEGIN IMMEDIATE")
+        begin(db)
         try:
             results = [work(store) for work, _ in batch]
             events = [e for result in results for e in result if isinstance(e, StoredEvent)]
@@ -664,7 +669,7 @@ def _inTransaction(method):
 
     def call(store, *args):
         db = store.db
-        db.execute("BEGIN IMMEDIATE")
+        begin(db)
         try:
             result = method(store, *args)
             db.execute("COMMIT")

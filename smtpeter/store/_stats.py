@@ -19,20 +19,6 @@ from email.utils import parseaddr
 
 from attrs import frozen
 
-from ._schema import applySchema
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS stats_hourly (
-    hour INTEGER NOT NULL,
-    login TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (hour, tag, login, domain, kind)
-) WITHOUT ROWID;
-"""
-
 #: The kinds counted, as the overview names them.
 KINDS = (
     "accepted",
@@ -111,7 +97,6 @@ class StatsStore:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, SCHEMA)
         self._messages: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     def _message(self, qid: str) -> tuple[str, str]:

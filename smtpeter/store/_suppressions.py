@@ -17,18 +17,6 @@ from attrs import frozen
 from ._changes import changed
 from ._events import isoTime
 from ._exceptions import Invalid, Missing, StoreError
-from ._schema import applySchema
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS suppressions (
-    address TEXT PRIMARY KEY COLLATE NOCASE,
-    reason TEXT NOT NULL,
-    created REAL NOT NULL,
-    expires REAL,
-    qid TEXT
-);
-CREATE INDEX IF NOT EXISTS suppressions_expires ON suppressions (expires);
-"""
 
 #: Why an address is suppressed, when a bounce or a complaint put it there.
 HARD_BOUNCE = "hard bounce"
@@ -113,7 +101,6 @@ class SuppressionStore:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, SCHEMA)
 
     def add(
         self,

@@ -17,14 +17,6 @@ from __future__ import annotations
 import sqlite3
 
 from ._changes import changed
-from ._schema import applySchema
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS auth_failures (address TEXT NOT NULL, time REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS auth_failures_address ON auth_failures (address, time);
-CREATE INDEX IF NOT EXISTS auth_failures_time ON auth_failures (time);
-CREATE TABLE IF NOT EXISTS auth_bans (address TEXT PRIMARY KEY, until REAL NOT NULL);
-"""
 
 
 class ThrottleStore:
@@ -32,7 +24,6 @@ class ThrottleStore:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, SCHEMA)
 
     def bannedUntil(self, address: str, now: float) -> float | None:
         row = self.db.execute(

@@ -17,44 +17,7 @@ from attrs import frozen
 
 from ._events import TYPES, StoredEvent
 from ._exceptions import Hint, Invalid, Missing, StoreError
-from ._schema import applySchema
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhooks (
-    id INTEGER PRIMARY KEY,
-    url TEXT NOT NULL,
-    events TEXT NOT NULL,
-    secret TEXT NOT NULL,
-    enabled INTEGER NOT NULL DEFAULT 1,
-    disabled_reason TEXT,
-    created REAL NOT NULL,
-    last_success REAL,
-    last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    id INTEGER PRIMARY KEY,
-    webhook INTEGER NOT NULL,
-    event INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created REAL NOT NULL,
-    next_attempt REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    uid TEXT
-);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt);
-CREATE TABLE IF NOT EXISTS webhook_attempts (
-    id INTEGER PRIMARY KEY,
-    webhook INTEGER NOT NULL,
-    time REAL NOT NULL,
-    uid TEXT,
-    event INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS webhook_attempts_webhook ON webhook_attempts (webhook, id);
-"""
 #: How many of each webhook's latest delivery attempts are kept, for its history.
 HISTORY = 50
 #: 128 random bits in hex: a delivery's uid.
@@ -112,11 +75,6 @@ def _webhook(row) -> Webhook:
 class WebhookStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        applySchema(db, _SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(webhook_deliveries)")}
-        if "uid" not in columns:  # a data directory from before delivery uids
-            db.execute("ALTER TABLE webhook_deliveries ADD COLUMN uid TEXT")
-            db.execute(f"UPDATE webhook_deliveries SET uid = {_NEW_UID}")
 
     # Administration (the CLI) ------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from smtpeter.admin.commands import DATABASE, parser, run
 from smtpeter.admin.commands._main import GROUPS
 
-ORDER = ["init", "login", "domain", "token", "webhook", "admin", "suppression", "queue"]
+ORDER = ["init", "db", "login", "domain", "token", "webhook", "admin", "suppression", "queue"]
 
 
 def commands(top) -> list[str]:

@@ -18,7 +18,7 @@ from smtpeter.admin import IAdministration, MemoryAdministration, ThreadedAdmini
 from smtpeter.events import Destinations, RefusedDestination
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue import SpoolDatabase
-from smtpeter.store import Exists, Invalid, Missing, StoreError, UnknownFeature
+from smtpeter.store import Exists, Invalid, Missing, StoreError, UnknownFeature, openDatabase
 
 QID = "0123456789ABCDEF0123"
 OTHER = "FEDCBA98765432100000"
@@ -267,6 +267,7 @@ class TestThreadedAdministration(AdministrationContract):
         self.reactor = PumpedReactor()
         self.data = tmp_path / "data"
         self.data.mkdir()
+        openDatabase(self.data / "smtpeter.sqlite").close()  # as the gateway's start does
         admin = ThreadedAdministration(
             self.reactor, self.data / "smtpeter.sqlite", self.data, Destinations()
         )

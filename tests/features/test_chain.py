@@ -10,7 +10,7 @@ from zope.interface.verify import verifyObject
 
 from smtpeter.features import Feature, IFeature, TokenSigner, discover
 from smtpeter.message import mime
-from smtpeter.store import connect
+from smtpeter.store import openDatabase
 from smtpeter.store._domains import DomainKeys, DomainStore
 
 from .helpers import PUBLIC, QID, SECRET, fixture, makeChain, message
@@ -283,7 +283,7 @@ def test_duplicate_names_refused(tmp_path):
 
 
 def dkimSetup(tmp_path, domain="example.com"):
-    store = DomainStore(connect(tmp_path / "db.sqlite"))
+    store = DomainStore(openDatabase(tmp_path / "db.sqlite"))
     key = store.add(domain)
     records = {f"{key.name}.".encode(): key.txt.encode()}
     return DomainKeys(store), key, lambda name, timeout=5: records.get(name)
@@ -320,7 +320,7 @@ def test_dkim_other_domain_unsigned(tmp_path):
 
 
 def test_dkim_is_not_even_prepared_until_some_domain_has_a_key(tmp_path):
-    store = DomainStore(connect(tmp_path / "db.sqlite"))
+    store = DomainStore(openDatabase(tmp_path / "db.sqlite"))
     keys = DomainKeys(store, ttl=0)
     chain = makeChain(tmp_path, keys=keys)
     content = fixture("gmail")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpeter.features._dkimsign import DKIMError, relaxedBody, relaxedField, sign
-from smtpeter.store import connect
+from smtpeter.store import openDatabase
 from smtpeter.store._domains import DomainStore
 
 from .helpers import corpus, fixture
@@ -21,7 +21,7 @@ from .helpers import corpus, fixture
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory):
-    store = DomainStore(connect(tmp_path_factory.mktemp("dkim") / "db.sqlite"))
+    store = DomainStore(openDatabase(tmp_path_factory.mktemp("dkim") / "db.sqlite"))
     return store.add("example.com")
 
 

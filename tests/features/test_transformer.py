@@ -6,7 +6,7 @@ from zope.interface.verify import verifyObject
 
 from smtpeter.features._transformer import PassThrough, ThreadedChain
 from smtpeter.features.interfaces import ITransformer
-from smtpeter.store import MemoryStore, connect
+from smtpeter.store import MemoryStore, openDatabase
 from smtpeter.store._domains import DomainKeys, DomainStore
 
 from .helpers import QID, fixture, makeChain, message
@@ -61,7 +61,7 @@ def test_pass_through_is_untouched(tmp_path):
 
 
 def test_domain_keys_parent_lookup_and_reload(tmp_path):
-    store = DomainStore(connect(tmp_path / "db.sqlite"))
+    store = DomainStore(openDatabase(tmp_path / "db.sqlite"))
     now = [0.0]
     keys = DomainKeys(store, ttl=10, clock=lambda: now[0])
     assert keys.keyFor("example.com") is None

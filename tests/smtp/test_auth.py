@@ -16,7 +16,7 @@ from smtpeter.store import (
     MemoryAuthFailures,
     MemoryLoginStore,
     SQLiteStore,
-    connect,
+    openDatabase,
 )
 
 from ..queue.test_spool import result
@@ -165,7 +165,7 @@ class TestSQLiteAuthFailures(AuthFailureStoreContract):
         for i in range(100):
             self.wait(log.recordAuthFailure(f"10.0.0.{i}", 0.0, 600, 1, 600))
         self.wait(log.recordAuthFailure("192.0.2.9", 1201.0, 600, 5, 600))
-        db = connect(tmp_path / "db.sqlite")
+        db = openDatabase(tmp_path / "db.sqlite")
         assert db.execute("SELECT count(*) FROM auth_failures").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM auth_bans").fetchone() == (0,)
 

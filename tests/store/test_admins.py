@@ -6,15 +6,15 @@ import threading
 
 import pytest
 
-from smtpeter.store import Missing, connect
+from smtpeter.store import Missing, openDatabase
 from smtpeter.store._admins import AdminStore
 from smtpeter.store._dashboardsessions import DashboardSessionStore
 
 
 def test_of_twenty_threads_deleting_one_user_exactly_one_succeeds(tmp_path):
     path = tmp_path / "db.sqlite"
-    AdminStore(connect(path)).create("boss")
-    stores = [AdminStore(connect(path)) for _ in range(20)]
+    AdminStore(openDatabase(path)).create("boss")
+    stores = [AdminStore(openDatabase(path)) for _ in range(20)]
     start, outcomes = threading.Barrier(20), []
 
     def delete(store):
@@ -35,7 +35,7 @@ def test_of_twenty_threads_deleting_one_user_exactly_one_succeeds(tmp_path):
 
 @pytest.mark.parametrize("change", ["delete", "resetPassword"])
 def test_deleting_a_user_or_resetting_its_password_ends_its_sessions(tmp_path, change):
-    db = connect(tmp_path / "db.sqlite")
+    db = openDatabase(tmp_path / "db.sqlite")
     admins, sessions = AdminStore(db), DashboardSessionStore(db)
     admins.create("boss")
     admins.create("other")

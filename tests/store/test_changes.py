@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from smtpeter.store import SQLiteStore, connect
+from smtpeter.store import SQLiteStore, connect, openDatabase
 from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._changes import MISSING, ChangeMarks, Remembered
 from smtpeter.store._logins import LoginStore
@@ -23,13 +23,13 @@ def test_a_mark_written_by_one_process_is_read_by_every_other(tmp_path):
 def test_a_change_outside_a_transaction_is_published_at_once(tmp_path):
     marks = ChangeMarks(tmp_path / "db.sqlite")
     before = marks.mark("logins")
-    LoginStore(connect(tmp_path / "db.sqlite")).create("app", [])
+    LoginStore(openDatabase(tmp_path / "db.sqlite")).create("app", [])
     assert marks.mark("logins") != before
 
 
 def test_a_change_inside_a_transaction_is_published_after_it(tmp_path):
     marks = ChangeMarks(tmp_path / "db.sqlite")
-    db = connect(tmp_path / "db.sqlite")
+    db = openDatabase(tmp_path / "db.sqlite")
     db.execute("BEGIN IMMEDIATE")
     before = marks.mark("logins")
     LoginStore(db).create("app", [])

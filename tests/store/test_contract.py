@@ -27,7 +27,7 @@ from smtpeter.store import (
     MemoryStore,
     SQLiteStore,
     StoreError,
-    connect,
+    openDatabase,
 )
 from smtpeter.store._apitokens import TokenStore
 from smtpeter.store._events import EventQuery, LinkQuery, MessageQuery
@@ -510,16 +510,16 @@ class TestSQLiteStore(StoreContract):
         return store
 
     def addLogin(self, store, name, enabled=True):
-        logins = LoginStore(connect(self.path))
+        logins = LoginStore(openDatabase(self.path))
         _, password = logins.create(name, [])
         logins.setEnabled(name, enabled)
         return password
 
     def addToken(self, store, name, scope="read"):
-        return TokenStore(connect(self.path)).create(name, scope)[1]
+        return TokenStore(openDatabase(self.path)).create(name, scope)[1]
 
     def addWebhook(self, store, url, events):
-        return WebhookStore(connect(self.path)).add(url, events).id
+        return WebhookStore(openDatabase(self.path)).add(url, events).id
 
     def request(self, store, qid, action):
-        return QueueRequestStore(connect(self.path)).add(qid, action, 1000.0)
+        return QueueRequestStore(openDatabase(self.path)).add(qid, action, 1000.0)

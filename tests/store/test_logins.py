@@ -12,7 +12,7 @@ from smtpeter.store import (
     LoginStore,
     NoSuchLogin,
     UnknownFeature,
-    connect,
+    openDatabase,
 )
 from smtpeter.store._logins import LAST_USED_RESOLUTION
 from smtpeter.store._passwords import (
@@ -61,7 +61,7 @@ def test_scrypt_hashes_still_verify_and_are_upgraded_at_the_next_success(store):
 
 def test_last_used_is_written_at_most_once_a_minute(tmp_path):
     now = [1000.0]
-    store = LoginStore(connect(tmp_path / "db.sqlite"), clock=lambda: now[0])
+    store = LoginStore(openDatabase(tmp_path / "db.sqlite"), clock=lambda: now[0])
     _, password = store.create("app", [])
     store.authenticate("app", password)
     assert store.get("app").lastUsed == 1000.0
@@ -74,7 +74,7 @@ def test_last_used_is_written_at_most_once_a_minute(tmp_path):
 
 
 def test_a_failing_last_used_write_does_not_decide_auth(tmp_path):
-    store = LoginStore(connect(tmp_path / "db.sqlite"))
+    store = LoginStore(openDatabase(tmp_path / "db.sqlite"))
     _, password = store.create("app", [])
     # A trigger makes every write of last_used fail, as a full disk would.
     store._db.execute(
@@ -87,7 +87,7 @@ def test_a_failing_last_used_write_does_not_decide_auth(tmp_path):
 
 @pytest.fixture
 def store(tmp_path):
-    return LoginStore(connect(tmp_path / "db.sqlite"))
+    return LoginStore(openDatabase(tmp_path / "db.sqlite"))
 
 
 def test_create_list_update(store):
@@ -131,8 +131,8 @@ def test_authenticate(store):
 
 
 def test_a_second_connection_sees_changes_at_once(tmp_path):
-    cli = LoginStore(connect(tmp_path / "db.sqlite"))
-    gateway = LoginStore(connect(tmp_path / "db.sqlite"))
+    cli = LoginStore(openDatabase(tmp_path / "db.sqlite"))
+    gateway = LoginStore(openDatabase(tmp_path / "db.sqlite"))
     _, password = cli.create("app", [])
     assert gateway.authenticate("app", password) is not None
     cli.setEnabled("app", False)

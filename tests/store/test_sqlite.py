@@ -16,7 +16,15 @@ import time
 import pytest
 
 from smtpeter.events import DELIVERY, Event
-from smtpeter.store import LoginStore, SQLiteStore, _sqlite, connect
+from smtpeter.store import (
+    CURRENT,
+    LoginStore,
+    SQLiteStore,
+    _sqlite,
+    connect,
+    openDatabase,
+    upgrade,
+)
 from smtpeter.store._events import EventStore
 from smtpeter.store._suppressions import SuppressionStore
 from smtpeter.store._webhooks import WebhookStore
@@ -113,14 +121,14 @@ def test_a_store_first_made_inside_a_batch_keeps_the_batch_one_transaction(store
     transaction half-way (which once failed the first batch after every
     start, and its retry wrote the events twice).
     """
-    WebhookStore(connect(tmp_path / "db.sqlite")).add("https://h.example/", ["delivery"])
+    WebhookStore(openDatabase(tmp_path / "db.sqlite")).add("https://h.example/", ["delivery"])
     [event] = store.wait(store.record(Event(DELIVERY, QID, "a@x.test", 1.0)))
     assert event.type == "delivery"
     assert count(tmp_path) == 1 and count(tmp_path, "webhook_deliveries") == 1
 
 
 def test_auth_answers_before_its_bookkeeping_is_written(store, tmp_path):
-    logins = LoginStore(connect(tmp_path / "db.sqlite"))
+    logins = LoginStore(openDatabase(tmp_path / "db.sqlite"))
     _, password = logins.create("app", [])
     writes = []
     write = store._write
@@ -167,6 +175,7 @@ def test_deliveries_queued_before_delivery_uids_get_one(tmp_path):
         "INSERT INTO webhook_deliveries (webhook, event, type, body, created, next_attempt)"
         " VALUES (1, 7, 'click', '{}', 1, 1)"
     )
+    assert upgrade(db) == (0, CURRENT)
     store = WebhookStore(db)
     store.add("https://hooks.example/in", ["click"])
     [delivery] = store.due(2.0, 10)
@@ -185,13 +194,14 @@ def test_message_records_from_before_search_fields_still_read(tmp_path):
         "INSERT INTO messages VALUES (?, 1.0, 'a@x.test', '[]', NULL, NULL, '[]', '{}', 0)",
         (QID,),
     )
+    assert upgrade(db) == (0, CURRENT)
     record = EventStore(db).message(QID)
     assert record.sender == "a@x.test" and (record.subject, record.size) == (None, None)
 
 
 def test_each_webhook_keeps_its_latest_delivery_attempts(store, tmp_path, monkeypatch):
     monkeypatch.setattr("smtpeter.store._webhooks.HISTORY", 3)
-    hooks = WebhookStore(connect(tmp_path / "db.sqlite"))
+    hooks = WebhookStore(openDatabase(tmp_path / "db.sqlite"))
     hook = hooks.add("https://hooks.test/", ["delivery"])
     store.wait(store.accepted(message()))
     for n in range(4):
@@ -231,7 +241,7 @@ def reads(store) -> list[str]:
 
 
 def test_auth_keeps_a_login_and_sees_every_change_made_elsewhere_at_the_next_auth(store, tmp_path):
-    cli = LoginStore(connect(tmp_path / "db.sqlite"))  # as the CLI and the admin API change it
+    cli = LoginStore(openDatabase(tmp_path / "db.sqlite"))  # as the CLI and the admin API change it
     _, password = cli.create("app", [])
     done = reads(store)
     for attempt in (password, password, "wrong"):
@@ -253,7 +263,7 @@ def test_auth_keeps_a_login_and_sees_every_change_made_elsewhere_at_the_next_aut
 
 
 def test_an_earlier_versions_scrypt_hash_is_checked_in_a_thread_and_replaced(store, tmp_path):
-    db = connect(tmp_path / "db.sqlite")
+    db = openDatabase(tmp_path / "db.sqlite")
     _, password = LoginStore(db).create("old", [])
     digest = hashlib.scrypt(password.encode(), salt=b"salt", n=2, r=8, p=1, dklen=32)
     old = f"scrypt$2$8$1${base64.b64encode(b'salt').decode()}${base64.b64encode(digest).decode()}"
@@ -289,7 +299,7 @@ def test_a_ban_recorded_by_another_worker_is_seen_at_once(store, tmp_path):
 
 
 def test_the_suppression_list_is_kept_and_sees_changes_made_elsewhere(store, tmp_path):
-    cli = SuppressionStore(connect(tmp_path / "db.sqlite"))
+    cli = SuppressionStore(openDatabase(tmp_path / "db.sqlite"))
     cli.add("gone@x.test", "hard bounce", 1.0, 100.0)
     addresses = ["gone@x.test", "here@x.test"]
     assert set(store.wait(store.suppressed(addresses, 50.0))) == {"gone@x.test"}

@@ -7,13 +7,13 @@ import sqlite3
 
 import pytest
 
-from smtpeter.store import Invalid, StoreError, connect, suppressionExpiry, suppressionReason
+from smtpeter.store import Invalid, StoreError, openDatabase, suppressionExpiry, suppressionReason
 from smtpeter.store._suppressions import ImportFailed, SuppressionStore
 
 
 @pytest.fixture
 def store(tmp_path):
-    db = connect(tmp_path / "smtpeter.sqlite")
+    db = openDatabase(tmp_path / "smtpeter.sqlite")
     yield SuppressionStore(db)
     db.close()
 
@@ -60,7 +60,7 @@ def test_an_import_moves_in_short_batches_and_a_later_line_wins(store):
 
 def test_a_batch_that_fails_says_exactly_what_was_imported(tmp_path):
     path = tmp_path / "smtpeter.sqlite"
-    db = connect(path)
+    db = openDatabase(path)
     store = SuppressionStore(db)
     other = sqlite3.connect(str(path), timeout=0)
     db.execute("PRAGMA busy_timeout = 0")

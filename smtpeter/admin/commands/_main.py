@@ -10,9 +10,9 @@ from pathlib import Path
 
 from ... import __version__
 from ...events import Destinations, parseNetwork
-from ...store import Invalid, StoreError, connect
+from ...store import Invalid, StoreError, openDatabase
 from .. import Administration
-from . import _admins, _domains, _init, _logins, _queue, _suppressions, _tokens, _webhooks
+from . import _admins, _db, _domains, _init, _logins, _queue, _suppressions, _tokens, _webhooks
 
 DATABASE = "smtpeter.sqlite"
 #: The option that gives what the store (and the REST API) calls a field;
@@ -56,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _init.addParser(sub)
+    _db.addParser(sub)
     for group in GROUPS.values():
         group.addParser(sub)
     return top
@@ -73,8 +74,11 @@ def run(data: Path, args) -> str | None:
         if args.command == "init":
             _init.run(data)
             return None
+        if args.command == "db":
+            _db.run(data / DATABASE)
+            return None
         allowed = [parseNetwork(n) for n in getattr(args, "webhook_allow_network", [])]
-        db = connect(data / DATABASE)
+        db = openDatabase(data / DATABASE)
         admin = Administration(db, data=data, destinations=Destinations(allowed))
         if args.command == "suppression":
             _suppressions.run(db, args)

@@ -1,0 +1,89 @@
+"""
+The SQLite engine: everything about the shared database that only SQLite
+says this way. The rest of the store writes SQL that PostgreSQL reads as
+well; a PostgreSQL engine would be a module beside this one with the same
+names (the connection's set-up, the write transaction, the JSON field
+accessor, the error classes and their classification, and what an
+unversioned database holds).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..runtime import isDamaged, isFull
+from ._changes import ChangeMarks, Database
+
+#: Which of the schema's dialect-specific steps (C{NNN_name.sqlite.sql}) apply.
+DIALECT = "sqlite"
+
+#: Any error of the database: catch this, not the driver's classes.
+DatabaseError = sqlite3.Error
+#: A row that breaks a constraint (a name or key taken already).
+Conflict = sqlite3.IntegrityError
+
+#: What L{classify} answers.
+CONFLICT, DAMAGED, FULL, BUSY, OTHER = "conflict", "damaged", "full", "busy", "other"
+
+
+def connect(path: Path) -> Database:
+    """
+    Open (creating the file if needed) the database, in WAL mode so that the
+    CLI and the gateway can use it at the same time, with its change marks
+    (L{smtpeter.store._changes}). It holds no tables until
+    L{smtpeter.store.upgrade} has brought it to the current version.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(
+        str(path), timeout=10, isolation_level=None, check_same_thread=False, factory=Database
+    )
+    db.marks = ChangeMarks(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
+def memoryConnection() -> sqlite3.Connection:
+    """A database in memory, of this connection alone, with no tables yet."""
+    return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+
+
+def begin(db) -> None:
+    """Start a transaction that holds the write lock from its first statement."""
+    db.execute("BEGIN IMMEDIATE")
+
+
+def jsonField(column: str, key: str) -> str:
+    """The SQL expression for the field C{key} of the JSON text in C{column}."""
+    return f"json_extract({column}, '$.{key}')"
+
+
+def classify(error: BaseException) -> str:
+    """
+    What a database error means to its caller: L{CONFLICT} (a constraint),
+    L{DAMAGED} (the file is not a sound database), L{FULL} (no room), L{BUSY}
+    (the database's trouble now: locked, read-only, I/O), or L{OTHER}.
+    """
+    if isinstance(error, Conflict):
+        return CONFLICT
+    if isDamaged(error):
+        return DAMAGED
+    if isFull(error):
+        return FULL
+    if isinstance(error, sqlite3.OperationalError):
+        return BUSY
+    return OTHER
+
+
+def tables(db) -> set[str]:
+    """The names of the tables the database holds (its own bookkeeping aside)."""
+    rows = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    return {name for (name,) in rows}
+
+
+def columns(db, table: str) -> set[str]:
+    """The names of C{table}'s columns (only to date a database from before versions)."""
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}

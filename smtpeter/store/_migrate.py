@@ -1,0 +1,155 @@
+"""
+The shared database's schema, versioned: the numbered steps in
+C{smtpeter/store/schema/} (C{NNN_name.sql}, or C{NNN_name.<dialect>.sql}
+where the engines differ), and L{upgrade}, which brings a database to the
+last of them. The database records its version in C{schema_version}, one
+row per step applied.
+
+A database from before versions (no C{schema_version}, but tables) was
+made by the stores themselves, which created their tables when first used
+and added columns they found missing. It is dated once, by its shape: step
+1 fills in the tables it lacks, and each later step that added a column
+counts as applied if the column is there (L{_LEGACY}).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from importlib.resources import files
+
+from attrs import frozen
+
+from . import _engine
+from ._exceptions import StoreError
+
+_NAME = re.compile(r"^(\d{3})_(\w+?)(?:\.(\w+))?\.sql$")
+
+#: The column each step from before versions added: there, the step was applied.
+_LEGACY = {
+    2: ("logins", "public_url"),
+    3: ("logins", "hold"),
+    4: ("api_tokens", "scope"),
+    5: ("messages", "subject"),
+    6: ("messages", "from_header"),
+    7: ("messages", "size"),
+    8: ("messages", "login"),
+    9: ("webhook_deliveries", "uid"),
+}
+
+
+@frozen
+class Step:
+    """One numbered change to the schema."""
+
+    version: int
+    name: str
+    sql: str
+
+    def statements(self) -> list[str]:
+        """Its statements, one by one (comments dropped: they may hold a C{;})."""
+        text = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
+        return [s.strip() for s in text.split(";") if s.strip()]
+
+
+class SchemaTooNew(StoreError):
+    """The database was upgraded by a later smtpeter than this one."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database is at schema version {found}, and this smtpeter knows versions up"
+            f" to {known}: run the smtpeter that upgraded it, or a later one"
+        )
+        self.found, self.known = found, known
+
+
+def steps(dialect: str = _engine.DIALECT) -> list[Step]:
+    """The steps, in order, as C{dialect} runs them."""
+    found: dict[int, tuple[str, str | None, str]] = {}
+    for entry in files(__package__).joinpath("schema").iterdir():
+        match = _NAME.match(entry.name)
+        if match is None:
+            continue
+        number, name, only = int(match[1]), match[2], match[3]
+        if only is not None and only != dialect:
+            continue
+        if number in found and only is None:
+            continue  # the dialect's own file wins over the common one
+        found[number] = (name, only, entry.read_text(encoding="utf-8"))
+    numbers = sorted(found)
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"the schema's steps for {dialect} are not numbered 1, 2, ...")
+    return [Step(n, found[n][0], found[n][2]) for n in numbers]
+
+
+#: The version a database has once L{upgrade} is done with it.
+CURRENT = len(steps())
+
+
+def version(db) -> int:
+    """
+    The database's version: 0 if it is empty, or not yet numbered (from
+    before versions; L{upgrade} dates it).
+    """
+    if "schema_version" not in _engine.tables(db):
+        return 0
+    (found,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return found
+
+
+def upgrade(db, clock: Callable[[], float] = time.time) -> tuple[int, int]:
+    """
+    Bring the database to L{CURRENT}, in one transaction that holds the
+    write lock (two processes upgrading at once take turns; the second finds
+    nothing to do). @return: the versions before and after.
+    @raise SchemaTooNew: the database is ahead of this code.
+    """
+    found = version(db)
+    if found == CURRENT:
+        return found, found  # the usual case: no write lock taken
+    _engine.begin(db)
+    try:
+        before, applied = _upgrade(db, clock)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return before, applied
+
+
+def _upgrade(db, clock) -> tuple[int, int]:
+    present = _engine.tables(db)
+    before = version(db)
+    if before > CURRENT:
+        raise SchemaTooNew(before, CURRENT)
+    legacy = before == 0 and bool(present - {"schema_version"})
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version"
+        " (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+    )
+    for step in steps():
+        if step.version <= before:
+            continue
+        if not (legacy and _appliedBefore(db, step)):
+            for statement in step.statements():
+                db.execute(statement)
+        db.execute(
+            "INSERT INTO schema_version (version, applied) VALUES (?, ?)", (step.version, clock())
+        )
+    return before, CURRENT
+
+
+def _appliedBefore(db, step: Step) -> bool:
+    """Whether a database from before versions has had C{step} already."""
+    if step.version == 1:
+        # Its tables, if some are missing, are made now (IF NOT EXISTS).
+        return False
+    marker = _LEGACY.get(step.version)
+    if marker is None:
+        return False
+    table, column = marker
+    return column in _engine.columns(db, table)

@@ -1,0 +1,2 @@
+-- Search fields of messages (those from before them have none)
+ALTER TABLE messages ADD COLUMN subject TEXT;
