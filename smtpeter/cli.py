@@ -11,13 +11,13 @@ run, and whatever stops it becomes one line on standard error.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
 from .admin import UnusableSpool
 from .admin.commands import DATABASE, parser, run
 from .runtime import explain, isDamaged, isFull, recovery
+from .store import DatabaseError
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -57,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             f"cannot read the spool database {e.path}: {e.why}; run this as the user the"
             " gateway runs as (if the file is damaged, the gateway's log says so at its start)"
         )
-    except (sqlite3.Error, OSError) as e:
+    except (DatabaseError, OSError) as e:
         if isDamaged(e) or isFull(e):
             # Not a question of permissions: no hint about users.
             return _fail(f"cannot use {data / DATABASE}: {explain(data / DATABASE, e)}")
-        if not isinstance(e, (sqlite3.Error, PermissionError)):
+        if not isinstance(e, (DatabaseError, PermissionError)):
             raise
         return _fail(
             f"cannot use {data / DATABASE}: {e}; run this as the user the gateway"

@@ -21,7 +21,7 @@ from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase
 from ..queue._spool import spoolDirectories, spoolDirectory
 from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
-from ..store import StoreError, connect, upgrade
+from ..store import DatabaseError, StoreError, connect, upgrade
 
 log = Logger()
 
@@ -125,7 +125,7 @@ def prepareDataDirectory(config: Config):
         createDatabase(config)
     except StoreError as e:
         raise StartError(f"{config.database}: {e}") from e
-    except sqlite3.Error as e:
+    except DatabaseError as e:
         raise StartError(explain(config.database, e)) from e
     adoptOrphanedSpools(config)
     recordDashboardUrls(config)

@@ -11,7 +11,7 @@ rows. What only SQLite says its way is in L{_engine}.
 
 from pathlib import Path
 
-from ._engine import connect, memoryConnection
+from ._engine import DatabaseError, classify, connect, memoryConnection
 from ._exceptions import (
     Exists,
     Hint,
@@ -64,6 +64,7 @@ def connectMemory():
 
 __all__ = [
     "CURRENT",
+    "DatabaseError",
     "Exists",
     "Hint",
     "IAuthFailureStore",
@@ -87,6 +88,7 @@ __all__ = [
     "SchemaTooNew",
     "StoreError",
     "UnknownFeature",
+    "classify",
     "connect",
     "connectMemory",
     "openDatabase",

@@ -8,11 +8,11 @@ so that sessions signed before it stop working.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from attrs import field, frozen
 
+from ._engine import Conflict, Connection
 from ._exceptions import Exists, Hint, Missing, StoreError
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
 
@@ -50,7 +50,7 @@ class AdminStore:
     resetting its password, ends every session of that user (their rows go).
     """
 
-    def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock=time.time) -> None:
         self.db = db
         self.clock = clock
 
@@ -86,7 +86,7 @@ class AdminStore:
                 "INSERT INTO admin_users (name, password_hash, role, created) VALUES (?, ?, ?, ?)",
                 (name, user.passwordHash, role, user.created),
             )
-        except sqlite3.IntegrityError:
+        except Conflict:
             raise Exists(f"a dashboard user named {name!r} exists already")
         self._endSessions(name)  # any left by a user of that name deleted meanwhile
         return user, password

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
 
 from attrs import frozen
 
 from ._changes import changed
+from ._engine import Conflict, Connection
 from ._exceptions import Exists, Hint, Invalid, Missing
 
 PREFIX = "spt_"
@@ -46,7 +46,7 @@ def tokenHash(token: str) -> str:
 
 
 class TokenStore:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     def create(self, name: str, scope: str = READ) -> tuple[TokenRecord, str]:
@@ -62,7 +62,7 @@ class TokenStore:
                 "INSERT INTO api_tokens (name, hash, created, scope) VALUES (?, ?, ?, ?)",
                 (name, tokenHash(token), now, scope),
             )
-        except sqlite3.IntegrityError:
+        except Conflict:
             raise Exists(f"a token named {name!r} exists already; delete it or choose another")
         changed(self.db, "api_tokens")
         return TokenRecord(name, now, None, scope), token

@@ -8,13 +8,13 @@ expiry are deleted whenever a session starts.
 
 from __future__ import annotations
 
-import sqlite3
+from ._engine import Connection
 
 
 class DashboardSessionStore:
     """Synchronous access to the dashboard's sessions."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     def start(self, id: str, name: str, expires: float, now: float) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import sqlite3
 import threading
 import time
 
@@ -18,6 +17,7 @@ from attrs import field, frozen
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ._engine import Connection
 from ._exceptions import BadKey, DomainExists, Exists, Invalid, NoSuchDomain
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -102,7 +102,7 @@ def readPrivateKey(pem: bytes) -> bytes:
 class DomainStore:
     """Synchronous access to the C{dkim_keys} table."""
 
-    def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock=time.time) -> None:
         self._db = db
         self._clock = clock
 

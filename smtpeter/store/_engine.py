@@ -18,6 +18,8 @@ from ._changes import ChangeMarks, Database
 #: Which of the schema's dialect-specific steps (C{NNN_name.sqlite.sql}) apply.
 DIALECT = "sqlite"
 
+#: A connection, as L{connect} makes them (type hints).
+Connection = sqlite3.Connection
 #: Any error of the database: catch this, not the driver's classes.
 DatabaseError = sqlite3.Error
 #: A row that breaks a constraint (a name or key taken already).
@@ -87,3 +89,16 @@ def tables(db) -> set[str]:
 def columns(db, table: str) -> set[str]:
     """The names of C{table}'s columns (only to date a database from before versions)."""
     return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def probe(path: Path) -> None:
+    """
+    Read the schema and a login from the file itself, on a connection opened
+    for it (one of ours could answer from its cache): the health check's read.
+    """
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        db.execute("SELECT name FROM logins LIMIT 1").fetchone()
+    finally:
+        db.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from email.header import decode_header, make_header
 
@@ -22,6 +21,7 @@ from attrs import frozen
 
 from ..message import QueuedMessage, Recipient
 from . import _links
+from ._engine import Connection, jsonField
 from ._stats import StatsStore
 
 #: How much longer than events the hourly counters are kept, in seconds.
@@ -210,10 +210,11 @@ def _like(text: str) -> str:
 # that a search finding few or none does not test every message one by one.
 _OUTCOME = "EXISTS (SELECT 1 FROM events x INDEXED BY events_message WHERE x.qid = m.qid AND {})"
 _RARE = "m.qid IN (SELECT x.qid FROM events x INDEXED BY events_type_time WHERE {})"
-_PERMANENT = "json_extract(x.details, '$.permanent')"
+_PERMANENT = jsonField("x.details", "permanent")
 _STATUS_WHERE = {
     "queued": "NOT " + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
-    "held": "json_extract(m.options, '$.hold') AND NOT "
+    "held": jsonField("m.options", "hold")
+    + " AND NOT "
     + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
     "delivered": _OUTCOME.format("x.type = 'delivery'"),
     "deferred": _OUTCOME.format(f"x.type = 'failure' AND {_PERMANENT} = 0"),
@@ -258,7 +259,7 @@ def _message(row) -> MessageRecord:
 class EventStore:
     """One connection's view of the event tables."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
         self._views: dict = {}
 
@@ -399,7 +400,7 @@ class EventStore:
             source = "event_tags t JOIN events e ON e.id = t.event"
             where, args = " AND t.tag = ?", [query.tag]
         rows = self.db.execute(
-            "SELECT json_extract(e.details, '$.destination') AS url, count(*),"
+            f"SELECT {jsonField('e.details', 'destination')} AS url, count(*),"
             " count(DISTINCT e.qid || ' ' || e.recipient)"
             f" FROM {source} WHERE e.type = 'click' AND e.time >= ? AND e.time < ?{where}"
             " GROUP BY url ORDER BY 2 DESC, url LIMIT ?",

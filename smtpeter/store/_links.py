@@ -8,16 +8,17 @@ through the database's writer.
 from __future__ import annotations
 
 import json
-import sqlite3
+
+from ._engine import Connection
 
 
-def recordLinks(db: sqlite3.Connection, qid: str, links: list[str]) -> None:
+def recordLinks(db: Connection, qid: str, links: list[str]) -> None:
     db.execute(
         "INSERT OR REPLACE INTO message_links (qid, links) VALUES (?, ?)",
         (qid, json.dumps(links)),
     )
 
 
-def readLinks(db: sqlite3.Connection, qid: str) -> list[str]:
+def readLinks(db: Connection, qid: str) -> list[str]:
     row = db.execute("SELECT links FROM message_links WHERE qid = ?", (qid,)).fetchone()
     return [] if row is None else json.loads(row[0])

@@ -10,7 +10,6 @@ by the running gateway at the next AUTH, without a restart.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from twisted.logger import Logger
 from ..config import checkPublicUrl
 from ..message import FEATURES
 from ._changes import changed
+from ._engine import Conflict, Connection, DatabaseError
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import (
     DUMMY_HASH,
@@ -113,7 +113,7 @@ def checkFeatures(features: Iterable[str]) -> frozenset[str]:
 class LoginStore:
     """Synchronous access to the C{logins} table."""
 
-    def __init__(self, db: sqlite3.Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock=time.time) -> None:
         self._db = db
         self._clock = clock
 
@@ -166,7 +166,7 @@ class LoginStore:
                 " VALUES (?, ?, 1, ?, ?, ?)",
                 (name, record.passwordHash, json.dumps(sorted(chosen)), record.created, hold),
             )
-        except sqlite3.IntegrityError:
+        except Conflict:
             raise LoginExists(name)
         changed(self._db, "logins")
         return record, password
@@ -259,6 +259,6 @@ class LoginStore:
         if update is not None:
             try:
                 self.apply(update)
-            except sqlite3.Error as e:
+            except DatabaseError as e:
                 log.warn("could not note the use of login {name}: {error}", name=name, error=str(e))
         return record

@@ -9,9 +9,9 @@ carries them out and removes them.
 
 from __future__ import annotations
 
-import sqlite3
-
 from attrs import frozen
+
+from ._engine import Connection
 
 RETRY = "retry"
 DELETE = "delete"
@@ -30,7 +30,7 @@ class QueueRequest:
 class QueueRequestStore:
     """Synchronous access to the requests (the CLI, the API, the database's threads)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     def add(self, qid: str, action: str, now: float) -> QueueRequest:

@@ -23,7 +23,6 @@ business.
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +42,7 @@ from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
-from ._engine import BUSY, DAMAGED, FULL, begin, classify, connect
+from ._engine import BUSY, DAMAGED, FULL, begin, classify, connect, probe
 from ._events import EventStore, StoredEvent
 from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
 from ._migrate import upgrade
@@ -709,10 +708,4 @@ def _ping(store: EventStore) -> None:
 
 
 def _probe(store: EventStore, path: Path) -> None:
-    """Read the schema and a login from the file itself, on a connection opened for it."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2)
-    try:
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        db.execute("SELECT name FROM logins LIMIT 1").fetchone()
-    finally:
-        db.close()
+    probe(path)

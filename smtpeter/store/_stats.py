@@ -13,11 +13,12 @@ when it has none).
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from email.utils import parseaddr
 
 from attrs import frozen
+
+from ._engine import Connection
 
 #: The kinds counted, as the overview names them.
 KINDS = (
@@ -95,7 +96,7 @@ def series(counted, query: StatsQuery) -> dict:
 class StatsStore:
     """The counters, on one connection (the writer counts, the readers read)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
         self._messages: OrderedDict[str, tuple[str, str]] = OrderedDict()
 

@@ -8,13 +8,13 @@ Addresses compare without regard to case. An entry may expire.
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 
 from attrs import frozen
 
 from ._changes import changed
+from ._engine import Connection, DatabaseError, begin
 from ._events import isoTime
 from ._exceptions import Invalid, Missing, StoreError
 
@@ -99,7 +99,7 @@ def normalise(address: str) -> str:
 class SuppressionStore:
     """Synchronous access to the suppression list (the CLI; the database's threads)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     def add(
@@ -219,7 +219,7 @@ class SuppressionStore:
         while done < total:
             started = time.monotonic()
             try:
-                self.db.execute("BEGIN IMMEDIATE")
+                begin(self.db)
                 self.db.execute(
                     "INSERT OR REPLACE INTO main.suppressions"
                     " (address, reason, created, expires, qid)"
@@ -228,7 +228,7 @@ class SuppressionStore:
                     (now, expires, done, done + batch),
                 )
                 self.db.execute("COMMIT")
-            except sqlite3.Error as e:
+            except DatabaseError as e:
                 line = self.db.execute(
                     "SELECT max(line) FROM temp.suppression_import WHERE n <= ?", (done,)
                 ).fetchone()[0]

@@ -14,15 +14,14 @@ Runs inside a transaction its caller holds (the event log's writer).
 
 from __future__ import annotations
 
-import sqlite3
-
 from ._changes import changed
+from ._engine import Connection
 
 
 class ThrottleStore:
     """Synchronous access to the throttle's tables."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     def bannedUntil(self, address: str, now: float) -> float | None:

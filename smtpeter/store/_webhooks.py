@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from urllib.parse import urlsplit
 
 from attrs import frozen
 
+from ._engine import Connection
 from ._events import TYPES, StoredEvent
 from ._exceptions import Hint, Invalid, Missing, StoreError
 
@@ -73,7 +73,7 @@ def _webhook(row) -> Webhook:
 
 
 class WebhookStore:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     # Administration (the CLI) ------------------------------------------------
