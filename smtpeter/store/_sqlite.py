@@ -3,47 +3,63 @@ The gateway's database: L{IEventStore}, L{ILoginStore} and
 L{IAuthFailureStore} over one SQLite file, and the one owner of every
 connection to it and every thread that uses them.
 
-Writes go to one thread, which takes everything waiting and commits it in
-one transaction (with C{synchronous=FULL}, one fsync for the lot): under
-load a single commit carries many events, each durable before it is
-answered without costing a disk flush of its own. Busy, the writer commits
-at most once per L{GATHER} when someone waits for a write (a click's
-redirect, an AUTH failure's reply), and at most once per L{LINGER} when
-nobody does (a message's events, a login's last use): an event in a commit
-of five cost nearly half again the CPU of one in a commit of twenty. Idle,
-it commits at once. Webhook deliveries for the events are queued inside
-the same transaction. Reads run in a small pool of threads, each with its
-own connection (WAL lets them read while the writer writes, and other
-processes write too), and see every write given to the writer before them.
+Writes go to one thread (L{smtpeter.store._writer}), which takes
+everything waiting and commits it in one transaction: under load a single
+commit carries many events, each durable before it is answered without
+costing a disk flush of its own. Busy, the writer commits at most once per
+C{GATHER} when someone waits for a write (a click's redirect, an AUTH
+failure's reply), and at most once per C{LINGER} when nobody does (a
+message's events, a login's last use): an event in a commit of five cost
+nearly half again the CPU of one in a commit of twenty. Reads run in a
+small pool of threads, each with its own connection (WAL lets them read
+while the writer writes, and other processes write too), and see every
+write given to the writer before them.
 
-Callers use the named methods; what runs in the threads is this module's
-business.
+Callers use the named methods; what runs in the threads
+(L{smtpeter.store._commands}) is the store package's business.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
-from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..events._sinks import ATTEMPT, attempts, storedOutcome
+from ..events._sinks import ATTEMPT, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
-from ..runtime import DiskFull, RepeatedErrors, Workers, background, isDamaged
+from ..runtime import RepeatedErrors, Workers, isDamaged
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered
+from ._commands import (
+    Accepted,
+    AddEvent,
+    AddOpen,
+    Call,
+    ForgetQueueRequests,
+    LoginUpdate,
+    Purge,
+    QueueRequestDone,
+    RecordLinks,
+    Suppress,
+    TokenUsed,
+    Unsuppress,
+    WebhookOutcome,
+    inTransaction,
+    nothing,
+    probeFile,
+    selectOne,
+    view,
+)
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
-from ._engine import BUSY, DAMAGED, FULL, begin, classify, connect, probe
-from ._events import EventStore, StoredEvent
+from ._engine import connect
+from ._events import EventStore
 from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
 from ._migrate import upgrade
 from ._passwords import needsUpgrade
@@ -52,6 +68,7 @@ from ._stats import StatsStore
 from ._suppressions import SuppressionStore
 from ._throttle import ThrottleStore
 from ._webhooks import WebhookStore
+from ._writer import Writer
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
@@ -64,13 +81,6 @@ from .interfaces import (
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
 repeated = RepeatedErrors(log)
-
-#: The writer commits at most once in this many seconds (idle, it commits at once).
-GATHER = 0.01
-#: ... and, while nobody waits for what it holds, at most once in this many.
-LINGER = 0.1
-
-_STOP = object()
 
 
 @implementer(
@@ -89,12 +99,7 @@ class SQLiteStore:
         self.path = path
         self.reactor = reactor
         self.clock = clock or reactor
-        self._waiting: queue.SimpleQueue = queue.SimpleQueue()
-        #: Set when a write that someone waits for is queued: the writer stops lingering.
-        self._awaited = threading.Event()
-        #: Writes given to the writer and not answered yet (kept by the reactor thread).
-        self._unanswered = 0
-        self._writer: threading.Thread | None = None
+        self._writer = Writer(reactor, self._connect, self.clock, path)
         self._readers = Workers(
             reactor,
             readers,
@@ -110,10 +115,7 @@ class SQLiteStore:
         )
         self._connections: list = []
         self._lock = threading.Lock()
-        self._webhookListeners: list[Callable[[], None]] = []
         self._marks: ChangeMarks | None = None
-        #: Why the writer's last transaction failed, if it did (kept for L{problems}).
-        self._writeFailure: str | None = None
 
     def start(self) -> None:
         # The schema, before anyone reads: the process that owns the data
@@ -125,18 +127,12 @@ class SQLiteStore:
         self._logins = Remembered(self._marks, "logins")
         self._bans = Remembered(self._marks, "auth_bans")
         self._suppressions = Remembered(self._marks, "suppressions", limit=100_000)
-        self._writer = threading.Thread(target=self._writeLoop, name="smtpeter-db-writer")
-        self._writer.daemon = True
         self._writer.start()
         self._readers.start()
         self._throttle.start()
 
     def stop(self) -> None:
-        if self._writer is not None:
-            self._waiting.put(_STOP)
-            self._awaited.set()
-            self._writer.join()
-            self._writer = None
+        self._writer.stop()
         self._readers.stop()
         self._throttle.stop()
         with self._lock:
@@ -163,7 +159,7 @@ class SQLiteStore:
     # IEventSink ----------------------------------------------------------------
 
     def accepted(self, message: QueuedMessage) -> Deferred:
-        return self._write(_Accepted(message), awaited=False)
+        return self._write(Accepted(message), awaited=False)
 
     def record(self, event) -> Deferred:
         if event.type == ATTEMPT:
@@ -172,39 +168,39 @@ class SQLiteStore:
             return succeed([])
         kind, details = storedOutcome(event)
         return self._write(
-            _AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details),
+            AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details),
             awaited=False,
         )
 
     # IEventStore: writing --------------------------------------------------------
 
     def recordLinks(self, qid: str, links: list[str]) -> Deferred:
-        return self._write(_RecordLinks(qid, links))
+        return self._write(RecordLinks(qid, links))
 
     def recordClick(self, qid, recipient, tags, details, when) -> Deferred:
-        return self._write(_AddEvent("click", when, qid, recipient, tags, details)).addCallback(
+        return self._write(AddEvent("click", when, qid, recipient, tags, details)).addCallback(
             _only
         )
 
     def recordOpen(self, qid, recipient, tags, details, when) -> Deferred:
-        return self._write(_AddOpen(when, qid, recipient, tags, details)).addCallback(_only)
+        return self._write(AddOpen(when, qid, recipient, tags, details)).addCallback(_only)
 
     def recordBounce(self, qid, recipient, tags, details, when) -> Deferred:
-        return self._write(_AddEvent("bounce", when, qid, recipient, tags, details)).addCallback(
+        return self._write(AddEvent("bounce", when, qid, recipient, tags, details)).addCallback(
             _only
         )
 
     def webhookSucceeded(self, delivery, now: float) -> Deferred:
-        return self._write(_WebhookOutcome(delivery, now, None, None))
+        return self._write(WebhookOutcome(delivery, now, None, None))
 
     def webhookFailed(self, delivery, error: str, nextAttempt: float | None) -> Deferred:
-        return self._write(_WebhookOutcome(delivery, None, error, nextAttempt))
+        return self._write(WebhookOutcome(delivery, None, error, nextAttempt))
 
     def whenWebhooksQueued(self, listener: Callable[[], None]) -> None:
-        self._webhookListeners.append(listener)
+        self._writer.webhookListeners.append(listener)
 
     def purge(self, before: float) -> Deferred:
-        return self._write(_Purge(before, self.clock.seconds())).addCallback(_only)
+        return self._write(Purge(before, self.clock.seconds())).addCallback(_only)
 
     def settleAuthAttempt(self, address, now, window, limit, banFor, failed) -> Deferred:
         """
@@ -212,26 +208,26 @@ class SQLiteStore:
         AUTH's answer waits for it, and a success writes nothing (no sync).
         """
         return self._throttle.run(
-            _inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
+            inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
         )
 
     def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
         return self._throttle.run(
-            _inTransaction(ThrottleStore.recordFailure), address, now, window, limit, banFor
+            inTransaction(ThrottleStore.recordFailure), address, now, window, limit, banFor
         )
 
     # IDashboardSessionStore ---------------------------------------------------------
 
     def startDashboardSession(self, id: str, name: str, expires: float, now: float) -> Deferred:
         return self._write(
-            _Call(DashboardSessionStore, DashboardSessionStore.start, id, name, expires, now)
+            Call(DashboardSessionStore, DashboardSessionStore.start, id, name, expires, now)
         ).addCallback(_only)
 
     def dashboardSessionLive(self, id: str, now: float) -> Deferred:
-        return self._read(_view(DashboardSessionStore, DashboardSessionStore.live), id, now)
+        return self._read(view(DashboardSessionStore, DashboardSessionStore.live), id, now)
 
     def endDashboardSession(self, id: str) -> Deferred:
-        return self._write(_Call(DashboardSessionStore, DashboardSessionStore.end, id)).addCallback(
+        return self._write(Call(DashboardSessionStore, DashboardSessionStore.end, id)).addCallback(
             _only
         )
 
@@ -263,25 +259,25 @@ class SQLiteStore:
         return b"" if self._marks is None else self._marks.mark("api_tokens")
 
     def checkToken(self, token: str) -> Deferred:
-        d = self._read(_view(TokenStore, TokenStore.lookup), token)
+        d = self._read(view(TokenStore, TokenStore.lookup), token)
         return d.addCallback(self._noteTokenUse)
 
     def _noteTokenUse(self, record):
         if record is not None:
             name = record.name
-            self._write(_TokenUsed(name, self.clock.seconds()), awaited=False).addErrback(
+            self._write(TokenUsed(name, self.clock.seconds()), awaited=False).addErrback(
                 lambda f: log.warn("could not note the use of API token {name}", name=name)
             )
         return record
 
     def stats(self, query) -> Deferred:
-        return self._read(_view(StatsStore, StatsStore.overview), query)
+        return self._read(view(StatsStore, StatsStore.overview), query)
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
-        return self._read(_view(WebhookStore, WebhookStore.due), now, limit, skip)
+        return self._read(view(WebhookStore, WebhookStore.due), now, limit, skip)
 
     def ping(self) -> Deferred:
-        return self._read(_ping)
+        return self._read(selectOne)
 
     def problems(self) -> Deferred:
         """
@@ -300,12 +296,13 @@ class SQLiteStore:
             else:
                 found.append(f"database {self.path} cannot be {what}: {why}")
 
-        read = self._readers.run(_probe, self.path).addErrback(failed, "read")
-        written = self._write(_nothing).addErrback(failed, "written")
+        read = self._readers.run(probeFile, self.path).addErrback(failed, "read")
+        written = self._write(nothing).addErrback(failed, "written")
 
         def report(_):
-            if not found and self._writeFailure is not None:
-                found.append(f"database {self.path}: the last write failed: {self._writeFailure}")
+            failure = self._writer.failure
+            if not found and failure is not None:
+                found.append(f"database {self.path}: the last write failed: {failure}")
             return list(dict.fromkeys(found))
 
         return read.addCallback(lambda _: written).addCallback(report)
@@ -313,7 +310,7 @@ class SQLiteStore:
     def authBannedUntil(self, address: str, now: float) -> Deferred:
         mark, until = self._bans.lookup(address)
         if until is MISSING:
-            d = self._read(_view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
+            d = self._read(view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
             return d.addCallback(_kept, self._bans, mark, address)
         return succeed(until if until is not None and until > now else None)
 
@@ -336,28 +333,28 @@ class SQLiteStore:
                 self._suppressions.keep(mark, address, more.get(address))
             return found | more
 
-        d = self._read(_view(SuppressionStore, SuppressionStore.find), unknown, now)
+        d = self._read(view(SuppressionStore, SuppressionStore.find), unknown, now)
         return d.addCallback(read)
 
     def suppressions(self, now: float) -> Deferred:
-        return self._read(_view(SuppressionStore, SuppressionStore.list), now)
+        return self._read(view(SuppressionStore, SuppressionStore.list), now)
 
     def suppress(self, address, reason, now, expires, qid) -> Deferred:
-        return self._write(_Suppress(address, reason, now, expires, qid)).addCallback(_only)
+        return self._write(Suppress(address, reason, now, expires, qid)).addCallback(_only)
 
     def unsuppress(self, address: str) -> Deferred:
-        return self._write(_Unsuppress(address)).addCallback(_only)
+        return self._write(Unsuppress(address)).addCallback(_only)
 
     # IQueueRequests ---------------------------------------------------------------------
 
     def queueRequests(self) -> Deferred:
-        return self._read(_view(QueueRequestStore, QueueRequestStore.list))
+        return self._read(view(QueueRequestStore, QueueRequestStore.list))
 
     def queueRequestDone(self, id: int) -> Deferred:
-        return self._write(_QueueRequestDone(id)).addCallback(_only)
+        return self._write(QueueRequestDone(id)).addCallback(_only)
 
     def forgetQueueRequests(self, before: float) -> Deferred:
-        return self._write(_ForgetQueueRequests(before)).addCallback(_only)
+        return self._write(ForgetQueueRequests(before)).addCallback(_only)
 
     # ILoginStore ------------------------------------------------------------------------
 
@@ -372,7 +369,7 @@ class SQLiteStore:
         """
         mark, record = self._logins.lookup(name)
         if record is MISSING:
-            d = self._read(_view(LoginStore, LoginStore.get), name)
+            d = self._read(view(LoginStore, LoginStore.get), name)
             d.addCallback(_kept, self._logins, mark, name)
         else:
             d = succeed(record)
@@ -381,7 +378,7 @@ class SQLiteStore:
     def _check(self, record: LoginRecord | None, name: str, password: str):
         now = self.clock.seconds()
         if record is not None and needsUpgrade(record.passwordHash):
-            d = self._read(_view(LoginStore, LoginStore.check), name, password, now)
+            d = self._read(view(LoginStore, LoginStore.check), name, password, now)
             return d.addCallback(self._upgrade)
         return judge(record, password, now)[0]
 
@@ -406,7 +403,7 @@ class SQLiteStore:
         return succeed(None)
 
     def _noteLogin(self, name: str, update: tuple) -> None:
-        self._write(_LoginUpdate(update), awaited=False).addErrback(
+        self._write(LoginUpdate(update), awaited=False).addErrback(
             lambda f: repeated.emit(
                 LogLevel.warn,
                 "could not note the use of login {name}: {error}",
@@ -417,7 +414,7 @@ class SQLiteStore:
         )
 
     def count(self) -> Deferred:
-        return self._read(_view(LoginStore, LoginStore.count))
+        return self._read(view(LoginStore, LoginStore.count))
 
     # The threads ----------------------------------------------------------------------
 
@@ -428,8 +425,8 @@ class SQLiteStore:
         comes right after its message was accepted finds the message), as
         a read first waits for those, if any, to be committed.
         """
-        if self._unanswered:
-            return self._write(_nothing).addCallback(lambda _: self._readers.run(method, *args))
+        if self._writer.unanswered:
+            return self._write(nothing).addCallback(lambda _: self._readers.run(method, *args))
         return self._readers.run(method, *args)
 
     def _write(self, work, awaited: bool = True) -> Deferred:
@@ -438,249 +435,7 @@ class SQLiteStore:
         committed. Without C{awaited} (nothing is held up until it is
         committed), a busy writer lets it wait up to L{LINGER} for company.
         """
-        d = Deferred()
-        self._unanswered += 1
-        self._waiting.put((work, d))
-        if awaited:
-            self._awaited.set()
-        return d
-
-    def _writeLoop(self) -> None:
-        background()
-        store = EventStore(self._connect())
-        stopping = False
-        committed = -LINGER
-        while not stopping:
-            batch = [self._waiting.get()]
-            # Under load, wait for more: a commit costs a sync and a WAL
-            # append of every page it touches, however few events it holds.
-            # Only a write that someone waits for wakes the writer early:
-            # the others are not worth a thread switch each.
-            linger = committed + LINGER - time.monotonic()
-            if linger > 0 and not self._awaited.is_set():
-                self._awaited.wait(linger)
-            wait = committed + GATHER - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            # Before taking what is queued: an awaited write queued after this
-            # is either taken now or sets the event again for the next batch.
-            self._awaited.clear()
-            while True:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            if _STOP in batch:
-                stopping = True
-                batch = [item for item in batch if item is not _STOP]
-            if batch:
-                self._commit(store, batch)
-            committed = time.monotonic()
-
-    def _commit(self, store: EventStore, batch: list) -> None:
-        try:
-            results, queued = self._transaction(store, batch)
-        except Exception as e:
-            # One bad item must not sink the others: each on its own.
-            if len(batch) > 1:
-                for item in batch:
-                    self._commit(store, [item])
-                return
-            failure = Failure()
-            kind = classify(e)
-            if kind in (BUSY, DAMAGED, FULL):
-                # The database's trouble, not the item's (a constraint, say).
-                self._writeFailure = str(e)
-                if kind == FULL:
-                    failure = Failure(DiskFull(self.path.parent))
-            self.reactor.callFromThread(self._failed, batch[0][1], failure)
-            return
-        self._writeFailure = None
-        self.reactor.callFromThread(self._fire, batch, results, queued)
-
-    def _transaction(self, store: EventStore, batch: list) -> tuple[list, int]:
-        db = store.db
-        begin(db)
-        try:
-            results = [work(store) for work, _ in batch]
-            events = [e for result in results for e in result if isinstance(e, StoredEvent)]
-            queued = store.view(WebhookStore).queue(events, self.clock.seconds()) if events else 0
-            db.execute("COMMIT")
-        except BaseException:
-            # SQLite has rolled back already after some errors (a full disk):
-            # a ROLLBACK then would fail, and hide why.
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.publish()
-        return results, queued
-
-    def _failed(self, d: Deferred, failure: Failure) -> None:
-        self._unanswered -= 1
-        d.errback(failure)
-
-    def _fire(self, batch, results, queued: int) -> None:
-        self._unanswered -= len(batch)
-        for (_, d), result in zip(batch, results, strict=True):
-            d.callback(result)
-        if queued:
-            for listener in self._webhookListeners:
-                try:
-                    listener()
-                except Exception:
-                    log.failure("a webhook listener failed")
-
-
-# The work the writer does: each returns a list (the events it added, if any).
-
-
-def _nothing(store: EventStore) -> list:
-    """A place in the writer's queue: fires once what was queued before it is committed."""
-    return []
-
-
-class _Accepted:
-    def __init__(self, message: QueuedMessage) -> None:
-        self.message = message
-
-    def __call__(self, store: EventStore) -> list:
-        if not store.addMessage(self.message):
-            return []
-        return [store.addEvent(*attempt) for attempt in attempts(self.message)]
-
-
-class _AddEvent:
-    def __init__(self, kind, when, qid, recipient, tags, details) -> None:
-        self.event = (kind, when, qid, recipient, tuple(tags), details)
-
-    def __call__(self, store: EventStore) -> list:
-        return [store.addEvent(*self.event)]
-
-
-class _AddOpen:
-    """An open, numbered: the writer is one thread, so counting and adding cannot interleave."""
-
-    def __init__(self, when, qid, recipient, tags, details) -> None:
-        self.when, self.qid, self.recipient = when, qid, recipient
-        self.tags, self.details = tuple(tags), dict(details)
-
-    def __call__(self, store: EventStore) -> list:
-        number = store.countEvents("open", self.qid, self.recipient) + 1
-        details = {**self.details, "first": number == 1, "number": number}
-        return [store.addEvent("open", self.when, self.qid, self.recipient, self.tags, details)]
-
-
-class _RecordLinks:
-    def __init__(self, qid: str, links: list[str]) -> None:
-        self.qid, self.links = qid, list(links)
-
-    def __call__(self, store: EventStore) -> list:
-        store.recordLinks(self.qid, self.links)
-        return []
-
-
-class _WebhookOutcome:
-    def __init__(self, delivery, succeededAt, error, nextAttempt) -> None:
-        self.delivery, self.succeededAt = delivery, succeededAt
-        self.error, self.nextAttempt = error, nextAttempt
-
-    def __call__(self, store: EventStore) -> list:
-        hooks = store.view(WebhookStore)
-        if self.error is None:
-            hooks.succeeded(self.delivery, self.succeededAt)
-        else:
-            hooks.failed(self.delivery, self.error, self.nextAttempt)
-        return []
-
-
-class _Purge:
-    def __init__(self, before: float, now: float) -> None:
-        self.before, self.now = before, now
-
-    def __call__(self, store: EventStore) -> list:
-        store.view(SuppressionStore).purge(self.now)
-        return [store.purge(self.before)]
-
-
-class _Suppress:
-    def __init__(self, *arguments) -> None:
-        self.arguments = arguments
-
-    def __call__(self, store: EventStore) -> list:
-        return [store.view(SuppressionStore).add(*self.arguments)]
-
-
-class _QueueRequestDone:
-    def __init__(self, id: int) -> None:
-        self.id = id
-
-    def __call__(self, store: EventStore) -> list:
-        return [store.view(QueueRequestStore).done(self.id)]
-
-
-class _ForgetQueueRequests:
-    def __init__(self, before: float) -> None:
-        self.before = before
-
-    def __call__(self, store: EventStore) -> list:
-        return [store.view(QueueRequestStore).forget(self.before)]
-
-
-class _Unsuppress:
-    def __init__(self, address: str) -> None:
-        self.address = address
-
-    def __call__(self, store: EventStore) -> list:
-        return [store.view(SuppressionStore).delete(self.address)]
-
-
-class _Call:
-    """C{method} of the C{cls} store, in the writer's transaction."""
-
-    def __init__(self, cls, method, *arguments) -> None:
-        self.cls, self.method, self.arguments = cls, method, arguments
-
-    def __call__(self, store: EventStore) -> list:
-        return [self.method(store.view(self.cls), *self.arguments)]
-
-
-class _TokenUsed:
-    def __init__(self, name: str, now: float) -> None:
-        self.name, self.now = name, now
-
-    def __call__(self, store: EventStore) -> list:
-        store.view(TokenStore).touch(self.name, self.now)
-        return []
-
-
-class _LoginUpdate:
-    def __init__(self, update) -> None:
-        self.update = update
-
-    def __call__(self, store: EventStore) -> list:
-        store.view(LoginStore).apply(self.update)
-        return []
-
-
-def _inTransaction(method):
-    """C{method} of a store, in a transaction of its own that takes the write lock at once."""
-
-    def call(store, *args):
-        db = store.db
-        begin(db)
-        try:
-            result = method(store, *args)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.publish()
-        return result
-
-    call.__qualname__ = method.__qualname__
-    return call
+        return self._writer.write(work, awaited)
 
 
 def _only(results: list):
@@ -691,21 +446,3 @@ def _kept(row, remembered: Remembered, mark: bytes, key):
     """C{row}, read after C{mark} was, kept by C{remembered} (unless its table changed since)."""
     remembered.keep(mark, key, row)
     return row
-
-
-def _view(cls, method):
-    """C{method} of the C{cls} store on the reading thread's connection."""
-
-    def call(store: EventStore, *args):
-        return method(store.view(cls), *args)
-
-    call.__qualname__ = method.__qualname__  # named for what it reads, in tracebacks too
-    return call
-
-
-def _ping(store: EventStore) -> None:
-    store.db.execute("SELECT 1").fetchone()
-
-
-def _probe(store: EventStore, path: Path) -> None:
-    probe(path)

@@ -20,7 +20,7 @@ from smtpeter.store import (
     CURRENT,
     LoginStore,
     SQLiteStore,
-    _sqlite,
+    _writer,
     connect,
     openDatabase,
     upgrade,
@@ -53,8 +53,11 @@ def count(tmp_path, table: str = "events") -> int:
 def test_many_writes_waiting_together_share_one_transaction(store, tmp_path):
     store.wait(store.accepted(message()))
     batches = []
-    transaction = store._transaction
-    store._transaction = lambda db, batch: (batches.append(len(batch)), transaction(db, batch))[1]
+    transaction = store._writer._transaction
+    store._writer._transaction = lambda db, batch: (
+        batches.append(len(batch)),
+        transaction(db, batch),
+    )[1]
     ds = [store.record(Event(DELIVERY, QID, "a@x.test", float(i))) for i in range(300)]
     for d in ds:
         store.wait(d)
@@ -72,7 +75,7 @@ def firedAfter(store, d) -> float:
 def test_a_busy_writer_lets_writes_nobody_waits_for_linger_until_one_somebody_does(
     store, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(_sqlite, "LINGER", 1.0)
+    monkeypatch.setattr(_writer, "LINGER", 1.0)
     # Idle: even a message's events are committed at once.
     assert firedAfter(store, store.accepted(message())) < 0.5
     # Just committed, so busy: they wait for company, up to LINGER.
@@ -88,13 +91,13 @@ def test_a_busy_writer_lets_writes_nobody_waits_for_linger_until_one_somebody_do
 
 
 def test_a_read_sees_the_writes_given_before_it_even_lingering_ones(store, monkeypatch):
-    monkeypatch.setattr(_sqlite, "LINGER", 5.0)
+    monkeypatch.setattr(_writer, "LINGER", 5.0)
     store.wait(store.recordClick(QID, "a@x.test", (), {}, 1.0))  # busy from now
     accepted = store.accepted(message())
     started = time.monotonic()
     assert store.wait(store.message(QID)) is not None
     assert accepted.called and time.monotonic() - started < 2.0
-    assert store._unanswered == 0
+    assert store._writer.unanswered == 0
 
 
 def test_a_write_is_on_disk_when_it_is_answered(store, tmp_path):
@@ -111,7 +114,7 @@ def test_a_failing_write_fails_alone(store):
     with pytest.raises(ValueError):
         store.wait(bad)
     assert [e.type for e in store.wait(good)] == ["delivery"]
-    assert store._unanswered == 0  # a failed write is answered too
+    assert store._writer.unanswered == 0  # a failed write is answered too
 
 
 def test_a_store_first_made_inside_a_batch_keeps_the_batch_one_transaction(store, tmp_path):
@@ -314,5 +317,5 @@ def test_the_suppression_list_is_kept_and_sees_changes_made_elsewhere(store, tmp
 
 
 def test_the_writer_and_reader_threads_are_batch_work(store):
-    assert os.sched_getscheduler(store._writer.native_id) == os.SCHED_BATCH
+    assert os.sched_getscheduler(store._writer.thread.native_id) == os.SCHED_BATCH
     assert store.wait(store._read(lambda _: os.sched_getscheduler(0))) == os.SCHED_BATCH
