@@ -14,7 +14,8 @@ from ._engine import Connection
 
 def recordLinks(db: Connection, qid: str, links: list[str]) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO message_links (qid, links) VALUES (?, ?)",
+        "INSERT INTO message_links (qid, links) VALUES (?, ?)"
+        " ON CONFLICT (qid) DO UPDATE SET links = excluded.links",
         (qid, json.dumps(links)),
     )
 

@@ -36,11 +36,11 @@ class QueueRequestStore:
     def add(self, qid: str, action: str, now: float) -> QueueRequest:
         if action not in ACTIONS:
             raise ValueError(action)
-        cursor = self.db.execute(
-            "INSERT INTO queue_requests (qid, action, created) VALUES (?, ?, ?)",
+        (id,) = self.db.execute(
+            "INSERT INTO queue_requests (qid, action, created) VALUES (?, ?, ?) RETURNING id",
             (qid, action, now),
-        )
-        return QueueRequest(cursor.lastrowid, qid, action, now)
+        ).fetchone()
+        return QueueRequest(id, qid, action, now)
 
     def list(self) -> list[QueueRequest]:
         rows = self.db.execute("SELECT id, qid, action, created FROM queue_requests ORDER BY id")

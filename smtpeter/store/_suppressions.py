@@ -113,8 +113,11 @@ class SuppressionStore:
         """Suppress C{address} (again: the newest reason and expiry win)."""
         entry = Suppression(normalise(address), reason, now, expires, qid)
         self.db.execute(
-            "INSERT OR REPLACE INTO suppressions (address, reason, created, expires, qid)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO suppressions (address, reason, created, expires, qid)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (address) DO UPDATE SET address = excluded.address,"
+            " reason = excluded.reason, created = excluded.created,"
+            " expires = excluded.expires, qid = excluded.qid",
             (entry.address, entry.reason, entry.created, entry.expires, entry.qid),
         )
         changed(self.db, "suppressions")
@@ -221,10 +224,12 @@ class SuppressionStore:
             try:
                 begin(self.db)
                 self.db.execute(
-                    "INSERT OR REPLACE INTO main.suppressions"
-                    " (address, reason, created, expires, qid)"
+                    "INSERT INTO main.suppressions (address, reason, created, expires, qid)"
                     " SELECT address, reason, ?, ?, NULL FROM temp.suppression_import"
-                    " WHERE n > ? AND n <= ? ORDER BY n",
+                    " WHERE n > ? AND n <= ? ORDER BY n"
+                    " ON CONFLICT (address) DO UPDATE SET address = excluded.address,"
+                    " reason = excluded.reason, created = excluded.created,"
+                    " expires = excluded.expires, qid = excluded.qid",
                     (now, expires, done, done + batch),
                 )
                 self.db.execute("COMMIT")

@@ -75,7 +75,8 @@ class ThrottleStore:
         count = self._count(address)
         if count >= limit:
             db.execute(
-                "INSERT OR REPLACE INTO auth_bans (address, until) VALUES (?, ?)",
+                "INSERT INTO auth_bans (address, until) VALUES (?, ?)"
+                " ON CONFLICT (address) DO UPDATE SET until = excluded.until",
                 (address, now + banFor),
             )
             changed(db, "auth_bans")

@@ -21,7 +21,13 @@ from ._exceptions import Hint, Invalid, Missing, StoreError
 #: How many of each webhook's latest delivery attempts are kept, for its history.
 HISTORY = 50
 #: 128 random bits in hex: a delivery's uid.
-_NEW_UID = "lower(hex(randomblob(16)))"
+
+
+def newUid() -> str:
+    """A delivery's uid: the receiver's key for telling a retry from a new event."""
+    return secrets.token_hex(16)
+
+
 _COLUMNS = "id, url, events, secret, enabled, disabled_reason, created, last_success, last_error"
 
 
@@ -91,11 +97,11 @@ class WebhookStore:
                 "events", f"unknown event(s) {', '.join(unknown)}; use: {', '.join(TYPES)}"
             )
         secret = "whsec_" + secrets.token_urlsafe(32)
-        cursor = self.db.execute(
-            "INSERT INTO webhooks (url, events, secret, created) VALUES (?, ?, ?, ?)",
+        (id,) = self.db.execute(
+            "INSERT INTO webhooks (url, events, secret, created) VALUES (?, ?, ?, ?) RETURNING id",
             (url, json.dumps(chosen), secret, time.time()),
-        )
-        return self.get(cursor.lastrowid)
+        ).fetchone()
+        return self.get(id)
 
     def get(self, id: int) -> Webhook:
         row = None
@@ -137,11 +143,11 @@ class WebhookStore:
             for hook in hooks:
                 if event.type in hook.events:
                     body = body or json.dumps(event.toJSON(), separators=(",", ":"))
-                    rows.append((hook.id, event.id, event.type, body, now, now))
+                    rows.append((hook.id, event.id, event.type, body, now, now, newUid()))
         if rows:
             self.db.executemany(
                 "INSERT INTO webhook_deliveries (webhook, event, type, body, created,"
-                f" next_attempt, uid) VALUES (?, ?, ?, ?, ?, ?, {_NEW_UID})",
+                " next_attempt, uid) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
