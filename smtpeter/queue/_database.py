@@ -39,7 +39,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..message import QueuedMessage
-from ..runtime import LATER, Workers, explain
+from ..runtime import LATER, Workers, explain, loadSteps, schemaVersion
 from ._incoming import IncomingContent, Spilled
 from ._spool import (
     QUEUE_ID,
@@ -59,21 +59,10 @@ log = Logger()
 #: rewrites its row where it is, and not the pages of its content.
 QUEUED = 1 << 46
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS message (
-    qid TEXT PRIMARY KEY,
-    done INTEGER NOT NULL DEFAULT {QUEUED}, -- when it finished (ms), or QUEUED
-    meta TEXT NOT NULL,
-    content BLOB -- NULL: in large/<qid>
-);
-CREATE INDEX IF NOT EXISTS queued ON message (qid) WHERE done = {QUEUED};
-CREATE TABLE IF NOT EXISTS state (
-    qid TEXT NOT NULL,
-    rcpt INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    PRIMARY KEY (qid, rcpt)
-) WITHOUT ROWID;
-"""
+#: The spool's schema, in numbered steps (smtpeter/queue/schema/), and the
+#: version they bring a spool to (recorded in its table schema_version).
+STEPS = loadSteps(__package__, "sqlite")
+SPOOL_VERSION = len(STEPS)
 
 #: The database's file in a worker's spool directory.
 SPOOL_FILE = "spool.db"
@@ -94,6 +83,47 @@ def _asOSError(e: sqlite3.Error) -> OSError:
     """What the queue manager reports as a known condition in one line (a full disk)."""
     code = errno.ENOSPC if "full" in str(e) else errno.EIO
     return OSError(code, f"spool database: {e}")
+
+
+class SpoolTooNew(sqlite3.DatabaseError):
+    """A spool upgraded by a later smtpeter than this one."""
+
+
+def upgradeSpool(db: sqlite3.Connection) -> tuple[int, int]:
+    """
+    Bring a spool's database to L{SPOOL_VERSION}, in one transaction that
+    holds the write lock. A spool from before versions has step 1's tables
+    already (it is dated version 1); an empty file gets them.
+    @return: the versions before and after.
+    """
+    before = schemaVersion(db)
+    if before == SPOOL_VERSION:
+        return before, before
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        before = schemaVersion(db)
+        if before > SPOOL_VERSION:
+            raise SpoolTooNew(
+                f"the spool is at schema version {before}, and this smtpeter knows versions up"
+                f" to {SPOOL_VERSION}: run the smtpeter that upgraded it, or a later one"
+            )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version"
+            " (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+        )
+        for step in STEPS[before:]:
+            for statement in step.statements():
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_version (version, applied) VALUES (?, ?)",
+                (step.version, time.time()),
+            )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return before, SPOOL_VERSION
 
 
 class SpoolDatabase:
@@ -142,7 +172,7 @@ class SpoolDatabase:
         for d in (self.incoming, self.large):
             d.mkdir(parents=True, exist_ok=True)
         self.db = self._connect()
-        self.db.executescript(SCHEMA)
+        upgradeSpool(self.db)
         self._files = {}
         for path in (self.path, self.path.with_name(SPOOL_FILE + "-wal")):
             with contextlib.suppress(FileNotFoundError):

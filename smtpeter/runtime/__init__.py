@@ -4,8 +4,9 @@ reactor, threads for blocking work, connections that write at once
 (write-through), random identifiers, the listeners' TLS, the garbage
 collector's tuning, open connections counted per client address, errors
 logged once a minute, what a disk or database error means to an
-operator, and which addresses the gateway may connect to on someone
-else's say-so (L{AddressPolicy}).
+operator, the databases' numbered schema steps (L{loadSteps}), and which
+addresses the gateway may connect to on someone else's say-so
+(L{AddressPolicy}).
 
 It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
@@ -18,6 +19,7 @@ from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
 from ._random import tokenHex
 from ._repeats import RepeatedErrors
 from ._repeats import stopAll as stopRepeatedErrors
+from ._schema import Step, loadSteps, schemaVersion
 from ._threads import LATER, Workers, background
 from ._tls import (
     TLS12_CIPHERS,
@@ -42,6 +44,9 @@ except ImportError:  # no epoll (not Linux): the workers run Twisted's default r
     PromptEPollReactor = install = None
 
 __all__ = [
+    "Step",
+    "loadSteps",
+    "schemaVersion",
     "GC_EVERY",
     "GC_YOUNG",
     "LATER",

@@ -14,17 +14,12 @@ counts as applied if the column is there (L{_LEGACY}).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
-from importlib.resources import files
 
-from attrs import frozen
-
+from ..runtime import Step, loadSteps
 from . import _engine
 from ._exceptions import StoreError
-
-_NAME = re.compile(r"^(\d{3})_(\w+?)(?:\.(\w+))?\.sql$")
 
 #: The column each step from before versions added: there, the step was applied.
 _LEGACY = {
@@ -37,22 +32,6 @@ _LEGACY = {
     8: ("messages", "login"),
     9: ("webhook_deliveries", "uid"),
 }
-
-
-@frozen
-class Step:
-    """One numbered change to the schema."""
-
-    version: int
-    name: str
-    sql: str
-
-    def statements(self) -> list[str]:
-        """Its statements, one by one (comments dropped: they may hold a C{;})."""
-        text = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
-        return [s.strip() for s in text.split(";") if s.strip()]
 
 
 class SchemaTooNew(StoreError):
@@ -68,21 +47,7 @@ class SchemaTooNew(StoreError):
 
 def steps(dialect: str = _engine.DIALECT) -> list[Step]:
     """The steps, in order, as C{dialect} runs them."""
-    found: dict[int, tuple[str, str | None, str]] = {}
-    for entry in files(__package__).joinpath("schema").iterdir():
-        match = _NAME.match(entry.name)
-        if match is None:
-            continue
-        number, name, only = int(match[1]), match[2], match[3]
-        if only is not None and only != dialect:
-            continue
-        if number in found and only is None:
-            continue  # the dialect's own file wins over the common one
-        found[number] = (name, only, entry.read_text(encoding="utf-8"))
-    numbers = sorted(found)
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise RuntimeError(f"the schema's steps for {dialect} are not numbered 1, 2, ...")
-    return [Step(n, found[n][0], found[n][2]) for n in numbers]
+    return loadSteps(__package__, dialect)
 
 
 #: The version a database has once L{upgrade} is done with it.
