@@ -348,12 +348,14 @@ class SpoolDatabase:
             try:
                 with self._transaction():
                     self.db.execute(
-                        "INSERT OR IGNORE INTO message (qid, done, meta, content)"
-                        " SELECT qid, done, meta, content FROM gone.message"
+                        "INSERT INTO message (qid, done, meta, content)"
+                        " SELECT qid, done, meta, content FROM gone.message WHERE true"
+                        " ON CONFLICT DO NOTHING"
                     )
                     self.db.execute(
-                        "INSERT OR IGNORE INTO state (qid, rcpt, state)"
-                        " SELECT qid, rcpt, state FROM gone.state"
+                        "INSERT INTO state (qid, rcpt, state)"
+                        " SELECT qid, rcpt, state FROM gone.state WHERE true"
+                        " ON CONFLICT DO NOTHING"
                     )
             finally:
                 self.db.execute("DETACH DATABASE gone")
@@ -466,7 +468,8 @@ class SpoolDatabase:
 
     def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO state (qid, rcpt, state) VALUES (?, ?, ?)",
+            "INSERT INTO state (qid, rcpt, state) VALUES (?, ?, ?)"
+            " ON CONFLICT (qid, rcpt) DO UPDATE SET state = excluded.state",
             [(qid, i, json.dumps(s, separators=(",", ":"))) for i, s in states.items()],
         )
 
