@@ -34,28 +34,9 @@ from ..events._sinks import ATTEMPT, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
 from ..runtime import RepeatedErrors, Workers, isDamaged
+from . import _commands as do
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered
-from ._commands import (
-    Accepted,
-    AddEvent,
-    AddOpen,
-    Call,
-    ForgetQueueRequests,
-    LoginUpdate,
-    Purge,
-    QueueRequestDone,
-    RecordLinks,
-    Suppress,
-    TokenUsed,
-    Unsuppress,
-    WebhookOutcome,
-    inTransaction,
-    nothing,
-    probeFile,
-    selectOne,
-    view,
-)
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
 from ._engine import connect
@@ -159,7 +140,7 @@ class SQLiteStore:
     # IEventSink ----------------------------------------------------------------
 
     def accepted(self, message: QueuedMessage) -> Deferred:
-        return self._write(Accepted(message), awaited=False)
+        return self._write(do.Accepted(message), awaited=False)
 
     def record(self, event) -> Deferred:
         if event.type == ATTEMPT:
@@ -168,39 +149,39 @@ class SQLiteStore:
             return succeed([])
         kind, details = storedOutcome(event)
         return self._write(
-            AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details),
+            do.AddEvent(kind, event.time, event.qid, event.recipient, event.tags, details),
             awaited=False,
         )
 
     # IEventStore: writing --------------------------------------------------------
 
     def recordLinks(self, qid: str, links: list[str]) -> Deferred:
-        return self._write(RecordLinks(qid, links))
+        return self._write(do.RecordLinks(qid, links))
 
     def recordClick(self, qid, recipient, tags, details, when) -> Deferred:
-        return self._write(AddEvent("click", when, qid, recipient, tags, details)).addCallback(
+        return self._write(do.AddEvent("click", when, qid, recipient, tags, details)).addCallback(
             _only
         )
 
     def recordOpen(self, qid, recipient, tags, details, when) -> Deferred:
-        return self._write(AddOpen(when, qid, recipient, tags, details)).addCallback(_only)
+        return self._write(do.AddOpen(when, qid, recipient, tags, details)).addCallback(_only)
 
     def recordBounce(self, qid, recipient, tags, details, when) -> Deferred:
-        return self._write(AddEvent("bounce", when, qid, recipient, tags, details)).addCallback(
+        return self._write(do.AddEvent("bounce", when, qid, recipient, tags, details)).addCallback(
             _only
         )
 
     def webhookSucceeded(self, delivery, now: float) -> Deferred:
-        return self._write(WebhookOutcome(delivery, now, None, None))
+        return self._write(do.WebhookOutcome(delivery, now, None, None))
 
     def webhookFailed(self, delivery, error: str, nextAttempt: float | None) -> Deferred:
-        return self._write(WebhookOutcome(delivery, None, error, nextAttempt))
+        return self._write(do.WebhookOutcome(delivery, None, error, nextAttempt))
 
     def whenWebhooksQueued(self, listener: Callable[[], None]) -> None:
         self._writer.webhookListeners.append(listener)
 
     def purge(self, before: float) -> Deferred:
-        return self._write(Purge(before, self.clock.seconds())).addCallback(_only)
+        return self._write(do.Purge(before, self.clock.seconds())).addCallback(_only)
 
     def settleAuthAttempt(self, address, now, window, limit, banFor, failed) -> Deferred:
         """
@@ -208,28 +189,28 @@ class SQLiteStore:
         AUTH's answer waits for it, and a success writes nothing (no sync).
         """
         return self._throttle.run(
-            inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
+            do.inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
         )
 
     def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
         return self._throttle.run(
-            inTransaction(ThrottleStore.recordFailure), address, now, window, limit, banFor
+            do.inTransaction(ThrottleStore.recordFailure), address, now, window, limit, banFor
         )
 
     # IDashboardSessionStore ---------------------------------------------------------
 
     def startDashboardSession(self, id: str, name: str, expires: float, now: float) -> Deferred:
         return self._write(
-            Call(DashboardSessionStore, DashboardSessionStore.start, id, name, expires, now)
+            do.Call(DashboardSessionStore, DashboardSessionStore.start, id, name, expires, now)
         ).addCallback(_only)
 
     def dashboardSessionLive(self, id: str, now: float) -> Deferred:
-        return self._read(view(DashboardSessionStore, DashboardSessionStore.live), id, now)
+        return self._read(do.view(DashboardSessionStore, DashboardSessionStore.live), id, now)
 
     def endDashboardSession(self, id: str) -> Deferred:
-        return self._write(Call(DashboardSessionStore, DashboardSessionStore.end, id)).addCallback(
-            _only
-        )
+        return self._write(
+            do.Call(DashboardSessionStore, DashboardSessionStore.end, id)
+        ).addCallback(_only)
 
     # IEventStore: reading ----------------------------------------------------------
 
@@ -259,25 +240,25 @@ class SQLiteStore:
         return b"" if self._marks is None else self._marks.mark("api_tokens")
 
     def checkToken(self, token: str) -> Deferred:
-        d = self._read(view(TokenStore, TokenStore.lookup), token)
+        d = self._read(do.view(TokenStore, TokenStore.lookup), token)
         return d.addCallback(self._noteTokenUse)
 
     def _noteTokenUse(self, record):
         if record is not None:
             name = record.name
-            self._write(TokenUsed(name, self.clock.seconds()), awaited=False).addErrback(
+            self._write(do.TokenUsed(name, self.clock.seconds()), awaited=False).addErrback(
                 lambda f: log.warn("could not note the use of API token {name}", name=name)
             )
         return record
 
     def stats(self, query) -> Deferred:
-        return self._read(view(StatsStore, StatsStore.overview), query)
+        return self._read(do.view(StatsStore, StatsStore.overview), query)
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
-        return self._read(view(WebhookStore, WebhookStore.due), now, limit, skip)
+        return self._read(do.view(WebhookStore, WebhookStore.due), now, limit, skip)
 
     def ping(self) -> Deferred:
-        return self._read(selectOne)
+        return self._read(do.selectOne)
 
     def problems(self) -> Deferred:
         """
@@ -296,8 +277,8 @@ class SQLiteStore:
             else:
                 found.append(f"database {self.path} cannot be {what}: {why}")
 
-        read = self._readers.run(probeFile, self.path).addErrback(failed, "read")
-        written = self._write(nothing).addErrback(failed, "written")
+        read = self._readers.run(do.probeFile, self.path).addErrback(failed, "read")
+        written = self._write(do.nothing).addErrback(failed, "written")
 
         def report(_):
             failure = self._writer.failure
@@ -310,7 +291,7 @@ class SQLiteStore:
     def authBannedUntil(self, address: str, now: float) -> Deferred:
         mark, until = self._bans.lookup(address)
         if until is MISSING:
-            d = self._read(view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
+            d = self._read(do.view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
             return d.addCallback(_kept, self._bans, mark, address)
         return succeed(until if until is not None and until > now else None)
 
@@ -333,28 +314,28 @@ class SQLiteStore:
                 self._suppressions.keep(mark, address, more.get(address))
             return found | more
 
-        d = self._read(view(SuppressionStore, SuppressionStore.find), unknown, now)
+        d = self._read(do.view(SuppressionStore, SuppressionStore.find), unknown, now)
         return d.addCallback(read)
 
     def suppressions(self, now: float) -> Deferred:
-        return self._read(view(SuppressionStore, SuppressionStore.list), now)
+        return self._read(do.view(SuppressionStore, SuppressionStore.list), now)
 
     def suppress(self, address, reason, now, expires, qid) -> Deferred:
-        return self._write(Suppress(address, reason, now, expires, qid)).addCallback(_only)
+        return self._write(do.Suppress(address, reason, now, expires, qid)).addCallback(_only)
 
     def unsuppress(self, address: str) -> Deferred:
-        return self._write(Unsuppress(address)).addCallback(_only)
+        return self._write(do.Unsuppress(address)).addCallback(_only)
 
     # IQueueRequests ---------------------------------------------------------------------
 
     def queueRequests(self) -> Deferred:
-        return self._read(view(QueueRequestStore, QueueRequestStore.list))
+        return self._read(do.view(QueueRequestStore, QueueRequestStore.list))
 
     def queueRequestDone(self, id: int) -> Deferred:
-        return self._write(QueueRequestDone(id)).addCallback(_only)
+        return self._write(do.QueueRequestDone(id)).addCallback(_only)
 
     def forgetQueueRequests(self, before: float) -> Deferred:
-        return self._write(ForgetQueueRequests(before)).addCallback(_only)
+        return self._write(do.ForgetQueueRequests(before)).addCallback(_only)
 
     # ILoginStore ------------------------------------------------------------------------
 
@@ -369,7 +350,7 @@ class SQLiteStore:
         """
         mark, record = self._logins.lookup(name)
         if record is MISSING:
-            d = self._read(view(LoginStore, LoginStore.get), name)
+            d = self._read(do.view(LoginStore, LoginStore.get), name)
             d.addCallback(_kept, self._logins, mark, name)
         else:
             d = succeed(record)
@@ -378,7 +359,7 @@ class SQLiteStore:
     def _check(self, record: LoginRecord | None, name: str, password: str):
         now = self.clock.seconds()
         if record is not None and needsUpgrade(record.passwordHash):
-            d = self._read(view(LoginStore, LoginStore.check), name, password, now)
+            d = self._read(do.view(LoginStore, LoginStore.check), name, password, now)
             return d.addCallback(self._upgrade)
         return judge(record, password, now)[0]
 
@@ -403,7 +384,7 @@ class SQLiteStore:
         return succeed(None)
 
     def _noteLogin(self, name: str, update: tuple) -> None:
-        self._write(LoginUpdate(update), awaited=False).addErrback(
+        self._write(do.LoginUpdate(update), awaited=False).addErrback(
             lambda f: repeated.emit(
                 LogLevel.warn,
                 "could not note the use of login {name}: {error}",
@@ -414,7 +395,7 @@ class SQLiteStore:
         )
 
     def count(self) -> Deferred:
-        return self._read(view(LoginStore, LoginStore.count))
+        return self._read(do.view(LoginStore, LoginStore.count))
 
     # The threads ----------------------------------------------------------------------
 
@@ -426,7 +407,7 @@ class SQLiteStore:
         a read first waits for those, if any, to be committed.
         """
         if self._writer.unanswered:
-            return self._write(nothing).addCallback(lambda _: self._readers.run(method, *args))
+            return self._write(do.nothing).addCallback(lambda _: self._readers.run(method, *args))
         return self._readers.run(method, *args)
 
     def _write(self, work, awaited: bool = True) -> Deferred:
