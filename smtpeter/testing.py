@@ -1,16 +1,19 @@
 """
 Helpers for testing smtpeter and things built on it: a receiving SMTP
 server that records exactly what arrives and answers as a test scripts it
-(L{SinkServer}), and L{HTTPResponse}s of a web site read over a transport
-in memory (L{serveHTTP}).
+(L{SinkServer}), L{HTTPResponse}s of a web site read over a transport in
+memory (L{serveHTTP}), and the fakes the unit tests share (a clock that
+runs what threads hand it, a DNS resolver answering from dicts, the result
+of a fired Deferred).
 
-The SMTP server runs in its own threads with plain sockets, independent of
-any reactor, so a test can point a real gateway process at it.
+The sink runs in its own threads with plain sockets, independent of any
+reactor, so a test can point a real gateway process at it.
 """
 
 from __future__ import annotations
 
 import base64
+import queue
 import socket
 import socketserver
 import ssl
@@ -20,7 +23,10 @@ from collections.abc import Callable
 
 from attrs import define, field, frozen
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import fail, succeed
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.names import dns
 
 
 @define
@@ -271,3 +277,100 @@ def serveHTTP(
         name, _, value = line.partition(":")
         parsed.append((name.strip().lower(), value.strip()))
     return HTTPResponse(int(status.split()[1]), tuple(parsed), content)
+
+
+def result(d):
+    """The result of the already fired Deferred C{d}; its failure raised."""
+    out = []
+    d.addBoth(out.append)
+    [value] = out
+    if hasattr(value, "raiseException"):
+        value.raiseException()
+    return value
+
+
+class PumpedReactor(Clock):
+    """A clock that also runs what other threads hand it (callFromThread), in L{wait}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: What threads handed over (Clock keeps its delayed calls in C{calls}).
+        self.handed: queue.Queue = queue.Queue()
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.handed.put((f, args, kwargs))
+
+    def wait(self, d, timeout: float = 10.0):
+        results = []
+        d.addBoth(results.append)
+        while not results:
+            f, args, kwargs = self.handed.get(timeout=timeout)
+            f(*args, **kwargs)
+        if hasattr(results[0], "raiseException"):
+            results[0].raiseException()
+        return results[0]
+
+
+def mx(name, preference, exchange):
+    """An MX record of C{name}, for L{FakeResolver}."""
+    return dns.RRHeader(name, dns.MX, payload=dns.Record_MX(preference, exchange))
+
+
+class FakeResolver:
+    """
+    A resolver answering from dicts: C{mx} maps a name to MX records (see
+    L{mx}), C{a} and C{aaaa} map a name to addresses; with C{error}, every
+    MX lookup fails with it.
+    """
+
+    def __init__(self, mx=None, a=None, aaaa=None, error=None):
+        self.mx, self.a, self.aaaa, self.error = mx or {}, a or {}, aaaa or {}, error
+
+    def lookupMailExchange(self, name):
+        if self.error is not None:
+            return fail(self.error)
+        return succeed((self.mx.get(name, []), [], []))
+
+    def lookupAddress(self, name):
+        return succeed(
+            (
+                [
+                    dns.RRHeader(name, dns.A, payload=dns.Record_A(ip))
+                    for ip in self.a.get(name, [])
+                ],
+                [],
+                [],
+            )
+        )
+
+    def lookupIPV6Address(self, name):
+        return succeed(
+            (
+                [
+                    dns.RRHeader(name, dns.AAAA, payload=dns.Record_AAAA(ip))
+                    for ip in self.aaaa.get(name, [])
+                ],
+                [],
+                [],
+            )
+        )
+
+
+class TLSStringTransport(StringTransport):
+    """A StringTransport that records STARTTLS instead of doing it."""
+
+    tlsStarted = False
+    #: What had been written when TLS started (what went in clear).
+    writtenInClear = b""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
+
+    def startTLS(self, contextFactory) -> None:
+        self.tlsStarted = True
+        self.writtenInClear = self.value()

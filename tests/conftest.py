@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import os
@@ -9,12 +10,18 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from twisted.internet.protocol import Factory, Protocol
 
 from smtpeter.testing import SinkServer
 
@@ -298,3 +305,96 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         yield browser
         browser.close()
+
+
+def recordingFactory() -> tuple[Factory, list[Protocol]]:
+    """A factory, and the list of every protocol it makes (one per accepted connection)."""
+    made: list[Protocol] = []
+    factory = Factory.forProtocol(Protocol)
+    factory.buildProtocol = lambda address: made.append(Protocol()) or made[-1]
+    return factory, made
+
+
+#: Mozilla's "intermediate" TLS 1.2 suites with ECDHE, by the certificate's key.
+ALLOWED = {
+    "ec": {
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+    },
+    "rsa": {
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    },
+}
+
+
+def everyTLS12Suite() -> list[str]:
+    """Every suite below TLS 1.3 that this OpenSSL knows, the weak and the null ones too."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    return [c["name"] for c in context.get_ciphers() if c["protocol"] != "TLSv1.3"]
+
+
+def clientContext(suite: str | None = None) -> ssl.SSLContext:
+    """A client that offers C{suite} alone with TLS 1.2 at most, or else TLS 1.3 only."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if suite is None:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+    else:
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(suite + ":@SECLEVEL=0")
+    return context
+
+
+def writeCertificate(tmp_path, kind: str):
+    """A self-signed certificate with an ECDSA P-256 or RSA 2048 key: (cert.pem, key.pem)."""
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    pem = serialization.Encoding.PEM
+    cert, keyFile = tmp_path / f"{kind}-cert.pem", tmp_path / f"{kind}-key.pem"
+    cert.write_bytes(_certificate("gw.test", key, "gw.test", key).public_bytes(pem))
+    keyFile.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, keyFile
+
+
+def _certificate(name: str, key, issuer: str, issuerKey) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(issuerKey, hashes.SHA256())
+    )
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+MESSAGES = FIXTURES / "messages"
+
+
+def fixture(name: str) -> bytes:
+    """A corpus message as the spool holds it: CRLF line ends."""
+    return crlf((MESSAGES / f"{name}.eml").read_bytes())
+
+
+def crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def corpus() -> list[str]:
+    return sorted(p.stem for p in MESSAGES.glob("*.eml"))

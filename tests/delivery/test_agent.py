@@ -14,9 +14,7 @@ from twisted.python.failure import Failure
 from smtpeter.delivery._agent import DeliveryAgent, _Once
 from smtpeter.delivery._router import Hop, Router
 from smtpeter.message import Envelope, Recipient
-
-from ..queue.test_spool import result
-from .test_router import FakeResolver, mx
+from smtpeter.testing import FakeResolver, mx, result
 
 
 @define

@@ -10,9 +10,7 @@ from twisted.internet.task import Clock
 from smtpeter.delivery._client import ClientError, SMTPClientProtocol, dotStuff
 from smtpeter.delivery._session import HopSession
 from smtpeter.queue import Envelope, Recipient
-
-from ..queue.test_spool import result
-from ..smtp.harness import TLSStringTransport
+from smtpeter.testing import TLSStringTransport, result
 
 
 def unstuff(wire: bytes) -> bytes:

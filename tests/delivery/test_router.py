@@ -8,54 +8,13 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from twisted.internet.defer import ensureDeferred, fail, succeed
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.error import DNSLookupError
-from twisted.names import dns
 from twisted.names import error as dnsError
 
 from smtpeter.delivery import Hop, Router, deliveryPolicy
 from smtpeter.delivery._router import NoAllowedAddress, RouteError
-
-from ..queue.test_spool import result
-
-
-def mx(name, preference, exchange):
-    return dns.RRHeader(name, dns.MX, payload=dns.Record_MX(preference, exchange))
-
-
-class FakeResolver:
-    def __init__(self, mx=None, a=None, aaaa=None, error=None):
-        self.mx, self.a, self.aaaa, self.error = mx or {}, a or {}, aaaa or {}, error
-
-    def lookupMailExchange(self, name):
-        if self.error is not None:
-            return fail(self.error)
-        return succeed((self.mx.get(name, []), [], []))
-
-    def lookupAddress(self, name):
-        return succeed(
-            (
-                [
-                    dns.RRHeader(name, dns.A, payload=dns.Record_A(ip))
-                    for ip in self.a.get(name, [])
-                ],
-                [],
-                [],
-            )
-        )
-
-    def lookupIPV6Address(self, name):
-        return succeed(
-            (
-                [
-                    dns.RRHeader(name, dns.AAAA, payload=dns.Record_AAAA(ip))
-                    for ip in self.aaaa.get(name, [])
-                ],
-                [],
-                [],
-            )
-        )
-
+from smtpeter.testing import FakeResolver, mx, result
 
 #: The documentation networks (RFC 5737, RFC 3849) are not public: allowed, as an
 #: operator allows their own networks with --delivery-allow-network.

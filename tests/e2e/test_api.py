@@ -12,7 +12,6 @@ import io
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,9 +19,7 @@ from hypothesis import strategies as st
 
 from smtpeter.web._openapi import document
 
-from .test_features import compose, html, send
-
-DOCS = Path(__file__).parents[2] / "docs" / "openapi.json"
+from .conftest import DOCS, _matches, compose, html, send
 
 
 class API:
@@ -225,37 +222,6 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/queue/{id}",
         "/queue/{id}/retry",
     }
-
-
-def _matches(schema: dict, value, components: dict) -> bool:
-    """Just enough JSON Schema for our document: $ref, type, required, enum, items."""
-    if "$ref" in schema:
-        return _matches(components[schema["$ref"].rsplit("/", 1)[1]], value, components)
-    kinds = schema.get("type")
-    if kinds is not None:
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        python = {
-            "object": dict,
-            "array": list,
-            "string": str,
-            "integer": int,
-            "number": (int, float),
-            "boolean": bool,
-            "null": type(None),
-        }
-        if not any(isinstance(value, python[k]) for k in kinds):
-            return False
-    if "enum" in schema and value not in schema["enum"]:
-        return False
-    if isinstance(value, dict):
-        if any(key not in value for key in schema.get("required", ())):
-            return False
-        for key, sub in schema.get("properties", {}).items():
-            if key in value and not _matches(sub, value[key], components):
-                return False
-    if isinstance(value, list) and "items" in schema:
-        return all(_matches(schema["items"], v, components) for v in value)
-    return True
 
 
 def _parameterValues(parameter: dict):

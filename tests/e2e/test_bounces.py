@@ -19,8 +19,7 @@ import pytest
 from smtpeter.features import TokenSigner
 
 from ..conftest import freePort
-from .test_features import compose
-from .test_submission import connect, context
+from .conftest import compose, connect, context
 
 BOUNCES = Path(__file__).parents[1] / "fixtures" / "bounces"
 

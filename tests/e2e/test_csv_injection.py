@@ -15,8 +15,7 @@ import json
 import re
 import time
 
-from .test_manage_api import Client
-from .test_tracking import get, path, tracked
+from .conftest import Client, get, path, tracked
 
 FORMULA = "=cmd|' /C calc'!A0"
 

@@ -16,10 +16,7 @@ import time
 import pytest
 
 from ..conftest import eventually
-from .test_durability import subject
-from .test_hostile_login import connection, createAdmin, logIn, request
-from .test_submission import connect
-from .test_tracking import get
+from .conftest import connect, connection, createAdmin, get, logIn, request, subject
 
 pytestmark = pytest.mark.e2e
 

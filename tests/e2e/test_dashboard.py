@@ -15,66 +15,26 @@ import json
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from smtpeter.testing import SinkServer
 
 from ..conftest import eventually, freePort
-from .test_features import compose, html, send
-from .test_tracking import get
-from .test_tracking import path as trackedPath
-from .test_webhooks import ALLOW_LOCAL, Receiver, verify
+from .conftest import (
+    ALLOW_LOCAL,
+    SCREENSHOTS,
+    Dashboard,
+    Receiver,
+    compose,
+    get,
+    html,
+    send,
+    verify,
+)
+from .conftest import path as trackedPath
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 HOSTILE = "<script>document.title='pwned'</script> Spring <b>sale</b>"
-
-
-class Dashboard:
-    """One browser session on a gateway's dashboard."""
-
-    def __init__(
-        self, browser, gateway, role="admin", name="boss", base: str | None = None, **options
-    ) -> None:
-        self.gateway = gateway
-        self.base = base or gateway.dashboard
-        made = json.loads(gateway.cli("admin", "create", name, "--role", role, "--json").stdout)
-        self.name, self.password = made["name"], made["password"]
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-        self.page = self.context.new_page()
-        self.logIn()
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def logIn(self) -> None:
-        self.page.goto(self.url("/"))
-        assert self.page.url.startswith(self.url("/login"))
-        self.page.fill("input[name=name]", self.name)
-        self.page.fill("input[name=password]", self.password)
-        self.page.click("button:has-text('Log in')")
-        assert self.page.locator("h1").inner_text() == "Overview"
-
-    def go(self, path: str):
-        response = self.page.goto(self.url(path))
-        assert response.status == 200, (path, response.status)
-        return self.page
-
-    def csrf(self) -> str:
-        return self.page.locator("input[name=csrf]").first.get_attribute("value")
-
-    def post(self, path: str, form: dict):
-        """A form post with this session's cookies, as another page (or site) would send it."""
-        return self.context.request.post(self.url(path), form=form, max_redirects=0)
-
-    def screenshot(self, name: str) -> None:
-        if os.environ.get("SMTPETER_SCREENSHOTS"):
-            SCREENSHOTS.mkdir(exist_ok=True)
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.mark.e2e

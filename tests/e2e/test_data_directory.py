@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import BIN, freePort
-from .test_submission import connect
+from .conftest import connect
 
 pytestmark = pytest.mark.e2e
 

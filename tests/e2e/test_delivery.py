@@ -9,7 +9,7 @@ import pytest
 from smtpeter.runtime import generateSelfSigned
 from smtpeter.testing import SinkServer
 
-from .test_submission import connect
+from .conftest import connect
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ import uuid
 import pytest
 
 from ..conftest import Gateway
-from .test_hostile_login import connection, createAdmin, logIn, request
-from .test_submission import connect
+from .conftest import connect, connection, createAdmin, logIn, request
 
 MB = 1024 * 1024
 

@@ -7,73 +7,15 @@ version left.
 
 from __future__ import annotations
 
-import email
 import random
 import signal
-import smtplib
-import threading
 import time
-from collections import Counter
-from contextlib import contextmanager
 
 from smtpeter.queue import DiskSpool, Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue.manager import RecipientState
 
 from ..conftest import Gateway
-from .test_submission import connect
-
-
-def sender(gateway, password, name, accepted, stop):
-    while not stop.is_set():
-        try:
-            client = connect(gateway, implicit=False)
-            client.login("loader", password)
-            while not stop.is_set():
-                token = f"{name}-{len(accepted)}-{random.random()}"
-                client.mail("a@example.com")
-                client.rcpt("b@example.org")
-                code, _ = client.data(f"Subject: {token}\r\n\r\n{token}\r\n".encode())
-                if code == 250:
-                    accepted.append(token)
-        except (smtplib.SMTPException, OSError):
-            time.sleep(0.05)  # the gateway is down: try again, as a client would
-
-
-def subject(data: bytes) -> str:
-    return email.message_from_bytes(data)["Subject"]
-
-
-@contextmanager
-def load(gateway, password: str, clients: int = 4):
-    """
-    C{clients} threads sending in a loop, over and over as the gateway
-    comes and goes, until the block ends; yields the subjects that got 250.
-    """
-    stop = threading.Event()
-    accepted: list[str] = []
-    threads = [
-        threading.Thread(target=sender, args=(gateway, password, f"t{i}", accepted, stop))
-        for i in range(clients)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        yield accepted
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
-
-
-def arrivals(sink, wanted: set[str], timeout: float = 60) -> Counter:
-    """Wait until every subject in C{wanted} has arrived; how often each subject did."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not wanted <= {subject(m.data) for m in sink.messages}:
-        time.sleep(0.2)
-    arrived = Counter(subject(m.data) for m in sink.messages)
-    missing = wanted - set(arrived)
-    assert not missing, f"{len(missing)} of {len(wanted)} accepted messages lost"
-    return arrived
+from .conftest import arrivals, connect, load, subject
 
 
 def test_kill_minus_nine_loses_no_accepted_message(makeGateway, sink):

@@ -15,62 +15,9 @@ import dkim
 
 from smtpeter.features import TokenSigner
 
-from .test_submission import connect
+from .conftest import EFFECTS, compose, html, send
 
 ALL = ("trackclicks", "trackopens", "preventscam", "inlinecss", "hostedimages", "trackbounces")
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c63f8cfc0500f0004850180848a6a4b0000000049454e44ae426082"
-)
-
-
-def compose(
-    headers: dict[str, str],
-    sender="news@example.com",
-    to="reader@example.org",
-    subject="features",
-) -> bytes:
-    message = email.message.EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    for name, value in headers.items():
-        message[name] = value
-    message.set_content("Plain: https://shop.example.com/plain\n")
-    message.add_alternative(
-        "<html><head><style>p { color: #123456 }</style></head><body>"
-        '<p><a href="https://shop.example.com/deal">deal</a> '
-        '<a href="https://shop.example.com/visible">shop.example.com/visible</a>'
-        '<img src="cid:logo@example.com"></p></body></html>',
-        subtype="html",
-    )
-    message.get_payload()[1].add_related(PNG, "image", "png", cid="<logo@example.com>")
-    return message.as_bytes(policy=email.policy.SMTP)
-
-
-def html(data: bytes) -> str:
-    parsed = email.message_from_bytes(data, policy=email.policy.default)
-    return next(p for p in parsed.walk() if p.get_content_type() == "text/html").get_content()
-
-
-EFFECTS = {
-    "trackclicks": lambda r: (
-        "/c/" in html(r.data) and "https://shop.example.com/deal" not in html(r.data)
-    ),
-    "trackopens": lambda r: re.search(r'/o/[A-Za-z0-9_-]+\.gif"', html(r.data)) is not None,
-    "inlinecss": lambda r: 'style="color: #123456' in html(r.data),
-    "hostedimages": lambda r: "/i/" in html(r.data) and b"Content-Type: image/png" not in r.data,
-    "trackbounces": lambda r: r.mailFrom.endswith("@gw.test") and r.mailFrom.startswith("b"),
-    # With clicks tracked: the link that shows its own address is left alone.
-    "preventscam": lambda r: 'href="https://shop.example.com/visible"' in html(r.data),
-}
-
-
-def send(gateway, login, password, message, recipients=("reader@example.org",)):
-    client = connect(gateway, implicit=False)
-    client.login(login, password)
-    client.sendmail("news@example.com", list(recipients), message)
-    client.quit()
 
 
 def test_login_on_header_off_and_login_off_header_on(makeGateway, sink):

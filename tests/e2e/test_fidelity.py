@@ -19,7 +19,7 @@ import pytest
 from smtpeter.testing import SinkServer
 
 from ..conftest import Gateway, eventually
-from .test_features import EFFECTS, compose, send
+from .conftest import EFFECTS, compose, send
 
 MESSAGES = Path(__file__).parents[1] / "fixtures" / "messages"
 

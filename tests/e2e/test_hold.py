@@ -10,8 +10,7 @@ import json
 import time
 
 from ..conftest import eventually
-from .test_manage_api import Client
-from .test_submission import connect
+from .conftest import Client, connect
 
 
 def sendOne(gateway, password: str, subject: str) -> str:

@@ -11,7 +11,7 @@ import socket
 import ssl
 import time
 
-from .test_submission import context
+from .conftest import context
 
 CLIENT_HELLO_START = b"\x16\x03\x01\x00\xc8"  # a TLS record header, then nothing
 

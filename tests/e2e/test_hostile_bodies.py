@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from .test_hostile_login import workerHolding
+from .conftest import workerHolding
 
 HUGE = 314_572_800
 

@@ -18,7 +18,7 @@ import smtplib
 import pytest
 
 from ..conftest import DNSServer, Gateway
-from .test_submission import connect
+from .conftest import connect
 
 ZONE = """
 zone = [

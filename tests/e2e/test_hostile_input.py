@@ -15,7 +15,7 @@ import pytest
 
 from smtpeter.store._events import TYPES
 
-from .test_manage_api import Client
+from .conftest import Client
 
 
 @pytest.fixture

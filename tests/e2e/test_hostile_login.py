@@ -10,109 +10,25 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import re
 import smtplib
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
 
 import pytest
 
-from .test_submission import context
+from .conftest import (
+    connection,
+    context,
+    createAdmin,
+    logIn,
+    loginForm,
+    request,
+    workerHolding,
+)
 
 LOGIN_FAILED = "dashboard log-in failed"
 LOGGED_IN = "dashboard log-in: "
-
-
-class Answer:
-    def __init__(self, response: http.client.HTTPResponse) -> None:
-        self.status = response.status
-        self.location = response.getheader("location") or ""
-        self.cookies = {}
-        for header in response.headers.get_all("set-cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";")[0]
-        self.body = response.read().decode("utf-8", "replace")
-
-    @property
-    def csrf(self) -> str:
-        return re.search(r'name="csrf" value="([^"]+)"', self.body).group(1)
-
-
-def connection(gateway, source: str = "127.0.0.1", sock=None) -> http.client.HTTPConnection:
-    conn = http.client.HTTPConnection(
-        "127.0.0.1", gateway.dashboardPort, timeout=30, source_address=(source, 0)
-    )
-    if sock is not None:
-        conn.sock = sock
-    return conn
-
-
-def request(conn, method, path, cookies=None, form=None) -> Answer:
-    headers = {}
-    if cookies:
-        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    body = None
-    if form is not None:
-        body = urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    conn.request(method, path, body=body, headers=headers)
-    return Answer(conn.getresponse())
-
-
-def createAdmin(gateway, name: str) -> str:
-    return json.loads(gateway.cli("admin", "create", name, "--json").stdout)["password"]
-
-
-def loginForm(gateway, source: str = "127.0.0.1") -> tuple[dict, str]:
-    """A fresh log-in form's cookie and token."""
-    form = request(connection(gateway, source), "GET", "/login")
-    assert form.status == 200
-    return {"smtpeter_login": form.cookies["smtpeter_login"]}, form.csrf
-
-
-def logIn(gateway, name: str, password: str, source: str = "127.0.0.1") -> dict:
-    """A new session's cookies."""
-    cookies, csrf = loginForm(gateway, source)
-    answer = request(
-        connection(gateway, source),
-        "POST",
-        "/login",
-        cookies,
-        {"csrf": csrf, "name": name, "password": password, "next": "/"},
-    )
-    assert answer.status == 303 and answer.location == "/", (answer.status, answer.body)
-    return {"smtpeter_session": answer.cookies["smtpeter_session"]}
-
-
-def _hexAddress(host: str, port: int) -> str:
-    return "".join(f"{int(b):02X}" for b in reversed(host.split("."))) + f":{port:04X}"
-
-
-def workerHolding(gateway, sock: socket.socket, port: int, timeout: float = 5.0) -> int:
-    """Which worker has accepted C{sock}'s connection (read from /proc, once it has)."""
-    server, mine = _hexAddress("127.0.0.1", port), _hexAddress(*sock.getsockname())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open("/proc/net/tcp") as f:
-            inodes = {row.split()[9] for row in f if row.split()[1:3] == [server, mine]}
-        for index, pid in enumerate(gateway.workerPids(), start=1):
-            try:
-                fds = os.listdir(f"/proc/{pid}/fd")
-            except FileNotFoundError:
-                continue
-            for fd in fds:
-                try:
-                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except FileNotFoundError:
-                    continue
-                if link.startswith("socket:[") and link[8:-1] in inodes:
-                    return index
-        time.sleep(0.02)
-    raise AssertionError("no worker accepted the connection")
 
 
 def onEachWorker(gateway, tries: int = 60) -> dict[int, http.client.HTTPConnection]:

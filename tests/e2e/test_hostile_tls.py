@@ -15,8 +15,14 @@ import ssl
 
 import pytest
 
-from ..conftest import freePort, waitForPort
-from ..runtime.test_tls import ALLOWED, clientContext, everyTLS12Suite, writeCertificate
+from ..conftest import (
+    ALLOWED,
+    clientContext,
+    everyTLS12Suite,
+    freePort,
+    waitForPort,
+    writeCertificate,
+)
 
 
 def _readReply(sock: socket.socket) -> bytes:

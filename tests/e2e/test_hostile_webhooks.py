@@ -24,9 +24,7 @@ import time
 from smtpeter.events import Destinations
 
 from ..conftest import BIN
-from .test_features import compose, send
-from .test_manage_api import Client
-from .test_webhooks import ALLOW_LOCAL, Receiver
+from .conftest import ALLOW_LOCAL, Client, Receiver, compose, send
 
 #: The issue's list (the first eight), and more spellings of such places.
 INTERNAL = [

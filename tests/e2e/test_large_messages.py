@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_submission import connect
+from .conftest import connect
 
 
 def peakMemory(pid: int) -> int:

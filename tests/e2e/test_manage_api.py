@@ -6,62 +6,20 @@ made over HTTP sends mail over SMTP; the CLI sees what the API changed.
 
 from __future__ import annotations
 
-import http.client
 import json
-import re
 import smtplib
 
 import pytest
 
 from ..conftest import DNSServer, Gateway, eventually
-from .test_api import DOCS, _matches
-from .test_dashboard import Dashboard
-from .test_submission import connect
-from .test_webhooks import ALLOW_LOCAL, Receiver, verify
-
-DOCUMENT = json.loads(DOCS.read_text())
-
-
-def documented(method: str, path: str, status: int, body) -> None:
-    """The answer is one the OpenAPI document describes, for that path, method and status."""
-    item = next(
-        (
-            item
-            for template, item in DOCUMENT["paths"].items()
-            if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", "/v1" + template), path)
-        ),
-        None,
-    )
-    assert item is not None, f"{path} is not in the OpenAPI document"
-    if status == 405:
-        assert method.lower() not in item
-        return
-    responses = item[method.lower()]["responses"]
-    assert str(status) in responses, (method, path, status)
-    schema = responses[str(status)]["content"]["application/json"]["schema"]
-    assert _matches(schema, body, DOCUMENT["components"]["schemas"]), (method, path, body)
-
-
-class Client:
-    def __init__(self, gateway, token: str) -> None:
-        self.gateway = gateway
-        self.token = token
-
-    def call(self, method: str, path: str, body=None, raw: bytes | None = None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.gateway.httpPort, timeout=30)
-        data = raw if raw is not None else json.dumps(body) if body is not None else None
-        connection.request(
-            method,
-            path,
-            data,
-            {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        response = connection.getresponse()
-        payload = response.read()
-        connection.close()
-        assert response.getheader("content-type") == "application/json", payload
-        documented(method, path, response.status, json.loads(payload))
-        return response.status, json.loads(payload), response
+from .conftest import (
+    ALLOW_LOCAL,
+    Client,
+    Dashboard,
+    Receiver,
+    connect,
+    verify,
+)
 
 
 @pytest.fixture

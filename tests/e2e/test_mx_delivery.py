@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ..conftest import DNSServer, Gateway
-from .test_submission import connect
+from .conftest import connect
 
 ZONE = """
 zone = [

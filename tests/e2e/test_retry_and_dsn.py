@@ -6,7 +6,7 @@ import email
 import json
 import time
 
-from .test_submission import connect
+from .conftest import connect
 
 
 def send(gateway, password, sender, recipients, rcptOptions=(), ret="HDRS"):

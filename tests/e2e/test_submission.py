@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import smtplib
-import ssl
 
 import pytest
+
+from .conftest import connect
 
 BODY = (
     "Message-ID: <greetings@client.test>\r\n"
@@ -33,23 +34,6 @@ BODY = (
 EXPECTED_BODY = BODY.replace(b"X-Smtpeter-TrackClicks: false\r\n", b"").replace(
     b"x-smtpeter-tags: launch, weekly\r\n", b""
 )
-
-
-def context() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def connect(gateway, implicit: bool) -> smtplib.SMTP:
-    if implicit:
-        client = smtplib.SMTP_SSL("127.0.0.1", gateway.smtpsPort, context=context(), timeout=30)
-    else:
-        client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30)
-        client.starttls(context=context())
-    client.ehlo("client.test")
-    return client
 
 
 def withoutReceived(data: bytes) -> bytes:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..conftest import BIN
-from .test_manage_api import Client
+from .conftest import Client
 
 
 def status(pid: int) -> dict[str, str]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 
 from ..conftest import eventually
-from .test_features import compose, send
-from .test_manage_api import Client
-from .test_tracking import events
+from .conftest import Client, compose, events, send
 
 UNKNOWN = "gone@example.org"
 

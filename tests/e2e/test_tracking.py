@@ -7,48 +7,13 @@ real database.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import sqlite3
 import subprocess
 
 from ..conftest import needs
-from .test_features import PNG, compose, html, send
-
-BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def get(gateway, path: str, method="GET", **headers):
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=10)
-    connection.request(method, path, headers={"User-Agent": BROWSER, **headers})
-    response = connection.getresponse()
-    body = response.read()
-    connection.close()
-    return response, body
-
-
-def events(gateway, type: str) -> list[dict]:
-    db = sqlite3.connect(gateway.data / "smtpeter.sqlite")
-    rows = db.execute(
-        "SELECT qid, recipient, tags, details FROM events WHERE type = ? ORDER BY id", (type,)
-    ).fetchall()
-    return [
-        {"qid": q, "recipient": r, "tags": json.loads(t), **json.loads(d)} for q, r, t, d in rows
-    ]
-
-
-def tracked(makeGateway, sink):
-    gateway = makeGateway(sink, "--public-url", "http://gw.test:8080")
-    password = gateway.createLogin("app", "trackclicks", "trackopens", "hostedimages")
-    send(gateway, "app", password, compose({"X-Smtpeter-Tags": "spring, sale"}))
-    [received] = sink.wait(1)
-    return gateway, html(received.data)
-
-
-def path(url: str) -> str:
-    assert url.startswith("http://gw.test:8080/")
-    return url[len("http://gw.test:8080") :]
+from .conftest import BROWSER, PNG, compose, events, get, html, path, send, tracked
 
 
 def test_click_redirects_to_the_recorded_url_and_is_recorded(makeGateway, sink):

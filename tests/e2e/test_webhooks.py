@@ -10,64 +10,12 @@ and 'webhook add' are given what an operator with a local receiver gives:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import http.server
 import json
-import threading
 import time
 
 import pytest
 
-from .test_features import compose, send
-
-#: What lets webhooks reach the receivers of these tests, on 127.0.0.1.
-ALLOW_LOCAL = ("--webhook-allow-network", "127.0.0.0/8")
-
-
-class Receiver:
-    """
-    Answers C{failures} POSTs with 500, then 204; or, C{closeDelimited}, 200
-    with a body and no length, ended by closing (HTTP/1.0 style, as
-    C{http.server} answers unless told otherwise).
-    """
-
-    def __init__(self, failures: int, closeDelimited: bool = False) -> None:
-        self.failures = failures
-        self.requests: list[tuple[dict, bytes, int]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                code = 500 if receiver.failures > 0 else 200 if closeDelimited else 204
-                receiver.failures -= 1
-                receiver.requests.append((dict(self.headers.items()), body, code))
-                self.send_response(code)
-                if closeDelimited:
-                    self.end_headers()
-                    self.wfile.write(b"received, thank you\n")
-                    return
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def stop(self):
-        self.server.shutdown()
-
-    def wait(self, predicate, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while not predicate(self.requests):
-            assert time.monotonic() < deadline, self.requests
-            time.sleep(0.05)
+from .conftest import ALLOW_LOCAL, Receiver, compose, send, verify
 
 
 @pytest.fixture
@@ -81,16 +29,6 @@ def receiver():
     yield make
     for r in made:
         r.stop()
-
-
-def verify(secret: str, headers: dict, body: bytes) -> bool:
-    """The check docs/webhooks.md shows a receiver how to make."""
-    timestamp = headers["Smtpeter-Timestamp"]
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    given = headers["Smtpeter-Signature"].removeprefix("v1=")
-    return (
-        hmac.compare_digest(expected.hexdigest(), given) and abs(time.time() - int(timestamp)) < 300
-    )
 
 
 def test_signed_posts_retried_after_500(makeGateway, sink, receiver):

@@ -25,8 +25,7 @@ import time
 import pytest
 
 from ..conftest import BIN, _state, freePort
-from .test_durability import arrivals, load, subject
-from .test_submission import connect, context
+from .conftest import arrivals, connect, context, load, subject
 
 
 def _hexAddress(host: str, port: int) -> str:

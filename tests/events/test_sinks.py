@@ -5,8 +5,7 @@ from __future__ import annotations
 from zope.interface.verify import verifyObject
 
 from smtpeter.events import Event, IEventSink, LogEventSink, MemoryEventSink
-
-from ..queue.test_spool import result
+from smtpeter.testing import result
 
 
 def test_sinks_provide_the_interface():

@@ -18,6 +18,8 @@ from smtpeter.events import Destinations, RefusedDestination, parseNetwork, webh
 from smtpeter.events._webhookagent import GuardedEndpoint, GuardedEndpoints
 from smtpeter.events._webhooks import post
 
+from .conftest import Hook, _ensure, _outcome, _result
+
 
 class Resolver:
     """Answers each lookup with the next list of addresses, and counts lookups."""
@@ -107,14 +109,6 @@ def test_endpoints_for_http_and_https_only():
         raise AssertionError("ftp was given an endpoint")
 
 
-class Hook:
-    id = 1
-    secret = "whsec_test"
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-
 def test_post_to_an_odd_spelling_of_loopback_reports_the_refusal_and_no_status():
     reactor = reactorAnswering(["127.0.0.1"])  # what getaddrinfo makes of 2130706433
     agent = webhookAgent(reactor, Destinations(), 10)
@@ -126,26 +120,7 @@ def test_post_to_an_odd_spelling_of_loopback_reports_the_refusal_and_no_status()
     assert connected(reactor) == []
 
 
-def _ensure(coroutine):
-    from twisted.internet.defer import ensureDeferred
-
-    return ensureDeferred(coroutine)
-
-
-def _outcome(d):
-    results = []
-    d.addBoth(results.append)
-    assert results, "the Deferred has not fired"
-    return results[0]
-
-
 def _failure(d) -> Failure:
     outcome = _outcome(d)
     assert isinstance(outcome, Failure), outcome
-    return outcome
-
-
-def _result(d):
-    outcome = _outcome(d)
-    assert not isinstance(outcome, Failure), outcome.getTraceback()
     return outcome

@@ -13,7 +13,7 @@ from twisted.web.http import PotentialDataLoss
 
 from smtpeter.events._webhooks import MAX_ANSWER, post
 
-from .test_webhookagent import Hook, _ensure, _result
+from .conftest import Hook, _ensure, _result
 
 
 class Transport:

@@ -13,7 +13,8 @@ from smtpeter.message import mime
 from smtpeter.store import openDatabase
 from smtpeter.store._domains import DomainKeys, DomainStore
 
-from .helpers import PUBLIC, QID, SECRET, fixture, makeChain, message
+from ..conftest import fixture
+from .conftest import PUBLIC, QID, SECRET, makeChain, message
 
 ALL = ("hostedimages", "inlinecss", "preventscam", "trackclicks", "trackopens", "trackbounces")
 signer = TokenSigner(SECRET)

@@ -16,7 +16,7 @@ from smtpeter.features._dkimsign import DKIMError, relaxedBody, relaxedField, si
 from smtpeter.store import openDatabase
 from smtpeter.store._domains import DomainStore
 
-from .helpers import corpus, fixture
+from ..conftest import corpus, fixture
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from .helpers import GOLDEN, corpus, fixture, makeChain, message
+from ..conftest import corpus, fixture
+from .conftest import GOLDEN, makeChain, message
 
 SETS = {
     "inline": ("inlinecss",),

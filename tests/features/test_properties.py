@@ -26,7 +26,7 @@ from smtpeter.features._links import MAX_URL, isTrackable
 from smtpeter.message import _mime
 from smtpeter.message._encoding import fitQP, printableQP, quotedPrintable
 
-from .helpers import makeChain, message
+from .conftest import makeChain, message
 
 ALL = ("hostedimages", "inlinecss", "preventscam", "trackclicks", "trackopens", "trackbounces")
 

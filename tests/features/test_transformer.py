@@ -9,7 +9,8 @@ from smtpeter.features.interfaces import ITransformer
 from smtpeter.store import MemoryStore, openDatabase
 from smtpeter.store._domains import DomainKeys, DomainStore
 
-from .helpers import QID, fixture, makeChain, message
+from ..conftest import fixture
+from .conftest import QID, makeChain, message
 
 
 class SyncReactor:

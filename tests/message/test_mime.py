@@ -4,7 +4,7 @@ import pytest
 
 from smtpeter.message import _mime
 
-from ..features.helpers import corpus, fixture
+from ..conftest import corpus, fixture
 
 
 @pytest.mark.parametrize("name", corpus())

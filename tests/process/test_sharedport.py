@@ -10,13 +10,14 @@ import os
 import socket
 
 from twisted.internet.error import ConnectionDone
-from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.tcp import Port
 from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.python.failure import Failure
 
 from smtpeter.process._balance import HOLD_LIMIT, RECHECK, SLACK, Balance, LoadBoard
 from smtpeter.process._sharedport import ACCEPT_LIMIT, SharedPort
+
+from ..conftest import recordingFactory
 
 
 def listeningWithWaitingClients(count: int) -> tuple[socket.socket, list[socket.socket]]:
@@ -26,14 +27,6 @@ def listeningWithWaitingClients(count: int) -> tuple[socket.socket, list[socket.
     server.setblocking(False)  # as the parent's listening sockets are
     clients = [socket.create_connection(server.getsockname()) for _ in range(count)]
     return server, clients
-
-
-def recordingFactory() -> tuple[Factory, list[Protocol]]:
-    """A factory, and the list of every protocol it makes (one per accepted connection)."""
-    made: list[Protocol] = []
-    factory = Factory.forProtocol(Protocol)
-    factory.buildProtocol = lambda address: made.append(Protocol()) or made[-1]
-    return factory, made
 
 
 def accepted(portClass: type[Port]) -> int:

@@ -15,8 +15,7 @@ from smtpeter.delivery import IDeliveryAgent, Outcome
 from smtpeter.events import MemoryEventSink
 from smtpeter.queue import Envelope, IQueue, MemorySpool, Options, Recipient
 from smtpeter.queue.manager import QueueManager, RetryPolicy
-
-from .test_spool import result
+from smtpeter.testing import result
 
 OK = Outcome("delivered", 250, "2.0.0", "ok", "end of DATA", "mx.test")
 LATER = Outcome("transient", 451, "4.3.0", "later", "RCPT", "mx.test")

@@ -28,6 +28,7 @@ from smtpeter.queue import (
     _database,
 )
 from smtpeter.queue._spool import SentArchive, readQueueFile
+from smtpeter.testing import result
 
 from ..conftest import eventually
 
@@ -43,15 +44,6 @@ def message(qid="Q1", content=b"Subject: x\r\n\r\nbody\r\n"):
     return QueuedMessage(
         qid, envelope, Options(frozenset({"trackclicks"}), ("t1",), "alice"), 1700000000.5, content
     )
-
-
-def result(d):
-    out = []
-    d.addBoth(out.append)
-    [value] = out
-    if hasattr(value, "raiseException"):
-        value.raiseException()
-    return value
 
 
 def spilled(spool, size=2 * 1024 * 1024):
@@ -140,7 +132,7 @@ class TestSQLiteSpool(SpoolContract):
             spool.stop()
 
     def makeSpool(self, tmp_path, keepSent=None):
-        from ..store.test_contract import PumpedReactor
+        from smtpeter.testing import PumpedReactor
 
         self.reactor = PumpedReactor()
         self.wait = self.reactor.wait

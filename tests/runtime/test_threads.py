@@ -10,9 +10,9 @@ import pytest
 from twisted.logger import globalLogPublisher
 
 from smtpeter.runtime._threads import LATER, Workers
+from smtpeter.testing import PumpedReactor
 
 from ..conftest import eventually
-from ..store.test_contract import PumpedReactor
 
 
 def test_results_failures_and_each_threads_own_state():

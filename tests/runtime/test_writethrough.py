@@ -35,7 +35,7 @@ from smtpeter.runtime._writethrough import (
     withBacklog,
 )
 
-from ..process.test_sharedport import recordingFactory
+from ..conftest import recordingFactory
 
 
 class Accepted:

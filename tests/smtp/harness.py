@@ -9,31 +9,11 @@ from pathlib import Path
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 
 from smtpeter.queue._incoming import IncomingContent, Spilled
 from smtpeter.smtp import AuthThrottle, ServerSettings, SubmissionServer, makePortal
 from smtpeter.store import MemoryLoginStore
-
-
-class TLSStringTransport(StringTransport):
-    """A StringTransport that records STARTTLS instead of doing it."""
-
-    tlsStarted = False
-    #: What had been written when TLS started (what went in clear).
-    writtenInClear = b""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-        super().write(data)
-
-    def startTLS(self, contextFactory) -> None:
-        self.tlsStarted = True
-        self.writtenInClear = self.value()
+from smtpeter.testing import TLSStringTransport
 
 
 class RecordingQueue:

@@ -18,9 +18,7 @@ from smtpeter.store import (
     SQLiteStore,
     openDatabase,
 )
-
-from ..queue.test_spool import result
-from ..store.test_contract import PumpedReactor
+from smtpeter.testing import PumpedReactor, result
 
 
 class AuthFailureStoreContract:

@@ -601,8 +601,7 @@ def test_connections_per_address_are_limited():
         from twisted.internet.address import IPv4Address
 
         from smtpeter.smtp import SubmissionServer
-
-        from .harness import TLSStringTransport
+        from smtpeter.testing import TLSStringTransport
 
         protocol = SubmissionServer(settings, False)
         transport = TLSStringTransport(peerAddress=IPv4Address("TCP", "192.0.2.7", 4322))
@@ -627,8 +626,7 @@ def test_received_header_uses_the_ipv6_literal_form():
     from twisted.internet.address import IPv6Address
 
     from smtpeter.smtp import SubmissionServer
-
-    from .harness import TLSStringTransport
+    from smtpeter.testing import TLSStringTransport
 
     h = Harness()
     h.protocol = SubmissionServer(h.settings, True)

@@ -6,16 +6,13 @@ PostgreSQL backend gets the same suite by adding a class at the bottom.
 
 from __future__ import annotations
 
-import queue
-
 import pytest
 from attrs import evolve
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
 
 from smtpeter.events import DEFERRAL, DELIVERY, FAILURE, Event, IEventSink
-from smtpeter.message import Recipient
-from smtpeter.queue import Envelope, Options, QueuedMessage
+from smtpeter.queue import Options
 from smtpeter.store import (
     IAuthFailureStore,
     IDashboardSessionStore,
@@ -34,42 +31,11 @@ from smtpeter.store._events import EventQuery, LinkQuery, MessageQuery
 from smtpeter.store._queuerequests import QueueRequestStore
 from smtpeter.store._stats import StatsQuery
 from smtpeter.store._webhooks import WebhookStore
+from smtpeter.testing import PumpedReactor, result
 
-from ..queue.test_spool import result
+from .conftest import QID, message
 
-QID = "0123456789ABCDEF0123"
 OTHER = "FEDCBA98765432100000"
-
-
-class PumpedReactor(Clock):
-    """A clock that also runs what other threads hand it (callFromThread), in L{wait}."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        #: What threads handed over (Clock keeps its delayed calls in C{calls}).
-        self.handed: queue.Queue = queue.Queue()
-
-    def callFromThread(self, f, *args, **kwargs):
-        self.handed.put((f, args, kwargs))
-
-    def wait(self, d, timeout: float = 10.0):
-        results = []
-        d.addBoth(results.append)
-        while not results:
-            f, args, kwargs = self.handed.get(timeout=timeout)
-            f(*args, **kwargs)
-        if hasattr(results[0], "raiseException"):
-            results[0].raiseException()
-        return results[0]
-
-
-def message(qid=QID, tags=("spring",), recipients=("a@x.test", "b@x.test")):
-    envelope = Envelope(
-        "news@shop.test",
-        tuple(Recipient(r, ("NEVER",) if r.startswith("b") else ()) for r in recipients),
-    )
-    options = Options(frozenset({"trackclicks"}), tags, "shop")
-    return QueuedMessage(qid, envelope, options, 1000.0, b"", False)
 
 
 class StoreContract:

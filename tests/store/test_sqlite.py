@@ -28,8 +28,9 @@ from smtpeter.store import (
 from smtpeter.store._events import EventStore
 from smtpeter.store._suppressions import SuppressionStore
 from smtpeter.store._webhooks import WebhookStore
+from smtpeter.testing import PumpedReactor
 
-from .test_contract import QID, PumpedReactor, message
+from .conftest import QID, message
 
 
 @pytest.fixture

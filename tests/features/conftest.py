@@ -1,4 +1,4 @@
-"""Shared by the feature tests: the fixture corpus and a chain over a temporary data dir."""
+"""The feature tests' own helpers: a chain over a temporary data directory, a queued message."""
 
 from __future__ import annotations
 
@@ -8,25 +8,12 @@ from smtpeter.features import Chain, Environment, TokenSigner, discover
 from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.store._images import ImageStore
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-MESSAGES = FIXTURES / "messages"
+from ..conftest import FIXTURES
+
 GOLDEN = FIXTURES / "golden"
 QID = "0190F3A1B2C3D4E5F607"
 SECRET = b"s" * 32
 PUBLIC = "https://click.example.net"
-
-
-def fixture(name: str) -> bytes:
-    """A corpus message as the spool holds it: CRLF line ends."""
-    return crlf((MESSAGES / f"{name}.eml").read_bytes())
-
-
-def crlf(raw: bytes) -> bytes:
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-def corpus() -> list[str]:
-    return sorted(p.stem for p in MESSAGES.glob("*.eml"))
 
 
 def makeChain(tmp: Path, features=None, keys=None) -> Chain:
