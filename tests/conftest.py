@@ -216,6 +216,19 @@ class Gateway:
                 raise AssertionError(f"not logged within {timeout} s: {missing}")
             time.sleep(0.1)
 
+    def waitForQuietLog(self, quiet: float = 0.5, timeout: float = 30.0) -> str:
+        """Wait until the log has not grown for C{quiet} seconds; return the log."""
+        deadline = time.monotonic() + timeout
+        size, since = -1, time.monotonic()
+        while True:
+            now = self.log.stat().st_size
+            if now != size:
+                size, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return self.logText()
+            assert time.monotonic() < deadline, f"the log kept growing for {timeout} s"
+            time.sleep(0.1)
+
 
 def eventually(predicate, timeout: float = 10.0, what: str = "the condition"):
     """Poll C{predicate} until it gives something true, and return that; fail after C{timeout}."""
@@ -245,9 +258,23 @@ class DNSServer:
             stderr=subprocess.STDOUT,
             cwd=self.directory,
         )
-        time.sleep(1.5)  # UDP: nothing to poll for readiness; twistd dns starts in well under that
+        eventually(lambda: self.answers() or self.process.poll() is not None, 20, "dns answer")
         assert self.process.poll() is None, log.read_text()
         return self
+
+    def answers(self) -> bool:
+        """Whether the server answers a query (UDP: no port to wait on)."""
+        from twisted.names import dns
+
+        query = dns.Message(id=1)
+        query.queries = [dns.Query(b"ready.test", dns.A)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            s.sendto(query.toStr(), ("127.0.0.1", self.port))
+            try:
+                return bool(s.recv(512))
+            except OSError:
+                return False
 
     def stop(self) -> None:
         if self.process is not None:

@@ -10,7 +10,9 @@ import os
 import socket
 import ssl
 import time
+from pathlib import Path
 
+from ..conftest import eventually
 from .conftest import context
 
 CLIENT_HELLO_START = b"\x16\x03\x01\x00\xc8"  # a TLS record header, then nothing
@@ -19,6 +21,20 @@ CLIENT_HELLO_START = b"\x16\x03\x01\x00\xc8"  # a TLS record header, then nothin
 def serving(gateway) -> list[int]:
     """The processes that serve clients: the workers, or the gateway itself with one."""
     return gateway.workerPids() or [gateway.process.pid]
+
+
+def openConnections(gateway) -> list[str]:
+    """The gateway's ends of TCP connections still open (established or closing) on its ports."""
+    ports = {gateway.smtpPort, gateway.smtpsPort, gateway.httpPort, gateway.dashboardPort}
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if int(local.split(":")[1], 16) in ports and state in (
+            "01",
+            "08",
+        ):  # ESTABLISHED, CLOSE_WAIT
+            found.append(line)
+    return found
 
 
 def fds(gateway) -> int:
@@ -63,7 +79,7 @@ def test_silent_and_half_tls_clients_are_dropped(makeGateway, sink):
     gateway = makeGateway(
         sink, "--idle-timeout", "3s", "--handshake-timeout", "1s", "--workers", "1", name="silent"
     )
-    time.sleep(1.5)  # the start-up probes' connections are gone
+    eventually(lambda: not openConnections(gateway), what="the start-up probes' connections gone")
     baseline = fds(gateway)
     # 1. implicit TLS, not a byte sent
     quiet = socket.create_connection(("127.0.0.1", gateway.smtpsPort))

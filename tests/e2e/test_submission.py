@@ -150,12 +150,9 @@ def test_idle_client_is_timed_out(makeGateway, sink):
     gateway = makeGateway(sink, "--idle-timeout", "1s", name="idle")
     client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30)
     client.ehlo("client.test")
-    import time
-
-    time.sleep(1.5)
+    gateway.waitForLog("closing idle connection from 127.0.0.1")
     code, text = client.noop()  # answered by the 421 the server sent before closing
     assert code == 421 and text.startswith(b"4.4.2 gw.test Timeout")
-    gateway.waitForLog("closing idle connection from 127.0.0.1")
 
 
 def test_json_logger(tmp_path, sink):

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from ..conftest import BIN, _state, freePort
+from ..conftest import BIN, _state, eventually, freePort
 from .conftest import arrivals, connect, context, load, subject
 
 
@@ -129,7 +129,7 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(makeGateway, s
     gateway = makeGateway(sink)
     password = gateway.createLogin("loader")
     with load(gateway, password) as accepted:
-        time.sleep(1.5)
+        eventually(lambda: len(accepted) > 20, what="the load getting going")
         first, second = gateway.workerPids()
         os.kill(second, signal.SIGKILL)
         gateway.waitForLog("worker 2 was killed by signal 9")

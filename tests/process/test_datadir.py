@@ -19,18 +19,21 @@ from smtpeter.process._twistd import TwistdRun
 from smtpeter.runtime import DiskFull, explain, isDamaged, isFull
 
 HOLD = """
-import sys, time
+import sys
 from pathlib import Path
 from smtpeter.process._datadir import DataDirectoryLock
 DataDirectoryLock.acquire(Path(sys.argv[1]))
 print("locked", flush=True)
-time.sleep(60)
+sys.stdin.read()  # held until the test lets go
 """
 
 
 def test_a_second_lock_names_the_directory_and_the_holder(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(tmp_path / "d")], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, str(tmp_path / "d")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
