@@ -50,25 +50,38 @@ def _ephemeralLow() -> int:
         return 32768
 
 
-#: Ports for the servers tests start: below the kernel's ephemeral range, so
-#: that no outgoing connection (a client's, a delivery's) takes one between
-#: the choice and the server's bind, as it could when the kernel chose them.
-#: A run starts at a random place among 10,000 of them.
-_EPHEMERAL = _ephemeralLow()
-_ports = itertools.count(random.randrange(_EPHEMERAL - 12000, _EPHEMERAL - 2000))
+def _portRange() -> range:
+    """
+    Ports for the servers tests start: below the kernel's ephemeral range, so
+    that no outgoing connection (a client's, a delivery's) takes one between
+    the choice and the server's bind, as it could when the kernel chose them.
+    Under pytest-xdist each worker has a slice of its own, so that two workers
+    never pick the same port between one's check and its server's bind.
+    """
+    low = _ephemeralLow() - 12000
+    size = 12000 - 500
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size //= max(workers, 1)
+    return range(low + worker * size, low + (worker + 1) * size)
+
+
+#: A run starts at a random place in its slice and goes round it.
+_RANGE = _portRange()
+_START = random.randrange(len(_RANGE))
+_ports = itertools.chain(_RANGE[_START:], _RANGE[:_START])
 
 
 def freePort() -> int:
     """A port on 127.0.0.1 that nothing listens on or connects from now."""
     for port in _ports:
-        if port >= _EPHEMERAL:
-            raise RuntimeError("no free port left below the ephemeral range")
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
+    raise RuntimeError(f"no free port left in {_RANGE}")
 
 
 def waitForPort(
