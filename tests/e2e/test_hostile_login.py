@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import smtplib
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from .conftest import (
+    Answer,
     connection,
     context,
     createAdmin,

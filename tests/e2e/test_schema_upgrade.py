@@ -14,7 +14,7 @@ import pytest
 
 from smtpeter.store import CURRENT
 
-from .test_submission import connect
+from .conftest import connect
 
 pytestmark = pytest.mark.e2e
 
