@@ -30,10 +30,12 @@ class TwistdRun:
 
     def refused(self, why: str) -> None:
         """
-        The service will not start (C{why}, one line): tell the process
-        waiting for a daemon's start (which prints it and exits with status
-        1), and remove the pid file.
+        The service will not start (C{why}, one line): remove the pid file,
+        then tell the process waiting for a daemon's start (which prints it
+        and exits with status 1): in that order, so that when that process
+        has exited, no pid file is left.
         """
+        self.forgetPidfile()
         pipe = self.config.get("statusPipe")
         if pipe is not None:
             message = f"1 smtpeter: cannot start: {why}".encode("utf-8", "replace")
@@ -43,7 +45,6 @@ class TwistdRun:
             # Told once: twistd must not write to it again, nor anyone else.
             with contextlib.suppress(TypeError):
                 self.config["statusPipe"] = None
-        self.forgetPidfile()
 
     def forgetPidfile(self) -> None:
         """Remove twistd's pid file (C{--pidfile}), if it names this process."""
