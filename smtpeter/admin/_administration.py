@@ -417,54 +417,16 @@ def _dns(key) -> dict:
     return {f: record[f] for f in _DNS_FIELDS}
 
 
-@implementer(IAdministration)
-class ThreadedAdministration:
+class Operations:
     """
-    The operations for the reactor: each runs in one thread of its own (with
-    its own connection) and returns a C{Deferred} of what it answers.
-    Start with L{start}; L{stop} ends the thread and closes the connection.
-    Each method hands the thread the synchronous L{Administration} method of
-    the same name and its arguments (never a closure), so what runs there is
-    what L{Administration} documents.
+    Every operation of L{IAdministration}, by name: each hands L{_run} the
+    synchronous L{Administration} method of the same name and its arguments
+    (never a closure). Where and when that runs is the subclass's L{_run}.
     """
-
-    def __init__(
-        self,
-        reactor: IReactorThreads,
-        path: Path,
-        data: Path | None = None,
-        destinations: Destinations | None = None,
-    ) -> None:
-        self._connections: list[sqlite3.Connection] = []
-        #: Where webhooks may be sent (for the agent of test events, too).
-        self.destinations = destinations or Destinations()
-        self._path = path
-        self._data = data
-        self._worker = Workers(reactor, 1, "smtpeter-admin", self._connect)
-
-    def _connect(self) -> Administration:
-        """The thread's own connection, and the operations on it (run in the thread)."""
-        db = connect(self._path)
-        self._connections.append(db)
-        return Administration(db, data=self._data, destinations=self.destinations)
-
-    def start(self) -> None:
-        self._worker.start()
-
-    def stop(self) -> None:
-        self._worker.stop()
-        for db in self._connections:
-            db.close()
 
     def _run(self, operation: Callable[..., object], *args: object) -> Deferred:
-        """C{operation(administration, *args)} in the thread."""
-        return self._worker.run(operation, *args).addErrback(self._diskFull)
-
-    def _diskFull(self, failure):
-        """SQLite's C{database or disk is full}, as the L{DiskFull} of the database's disk."""
-        if isFull(failure.value):
-            raise DiskFull(Path(self._path).parent)
-        return failure
+        """C{Deferred} of C{operation(administration, *args)}."""
+        raise NotImplementedError
 
     # SMTP logins
 
@@ -593,3 +555,53 @@ class ThreadedAdministration:
 
     def requestHeldAction(self, qid: str, action: str) -> Deferred:
         return self._run(Administration.requestHeldAction, qid, action)
+
+
+@implementer(IAdministration)
+class ThreadedAdministration(Operations):
+    """
+    The operations for the reactor: each runs in one thread of its own (with
+    its own connection) and returns a C{Deferred} of what it answers.
+    Start with L{start}; L{stop} ends the thread and closes the connection.
+    Each method hands the thread the synchronous L{Administration} method of
+    the same name and its arguments (never a closure), so what runs there is
+    what L{Administration} documents.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorThreads,
+        path: Path,
+        data: Path | None = None,
+        destinations: Destinations | None = None,
+    ) -> None:
+        self._connections: list[sqlite3.Connection] = []
+        #: Where webhooks may be sent (for the agent of test events, too).
+        self.destinations = destinations or Destinations()
+        self._path = path
+        self._data = data
+        self._worker = Workers(reactor, 1, "smtpeter-admin", self._connect)
+
+    def _connect(self) -> Administration:
+        """The thread's own connection, and the operations on it (run in the thread)."""
+        db = connect(self._path)
+        self._connections.append(db)
+        return Administration(db, data=self._data, destinations=self.destinations)
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        for db in self._connections:
+            db.close()
+
+    def _run(self, operation: Callable[..., object], *args: object) -> Deferred:
+        """C{operation(administration, *args)} in the thread."""
+        return self._worker.run(operation, *args).addErrback(self._diskFull)
+
+    def _diskFull(self, failure):
+        """SQLite's C{database or disk is full}, as the L{DiskFull} of the database's disk."""
+        if isFull(failure.value):
+            raise DiskFull(Path(self._path).parent)
+        return failure

@@ -19,9 +19,7 @@ from zope.interface import implementer
 
 from ..events import Destinations
 from ..store import connectMemory
-from ..store._admins import ADMIN
-from ..store._apitokens import READ
-from ._administration import Administration
+from ._administration import Administration, Operations
 from .interfaces import IAdministration
 
 
@@ -49,7 +47,7 @@ class _MemoryQueue(Administration):
 
 
 @implementer(IAdministration)
-class MemoryAdministration:
+class MemoryAdministration(Operations):
     """
     The operations in memory. C{clock} (a L{Clock} unless given) dates
     what is made and asked; C{destinations} is where webhooks may go.
@@ -115,137 +113,12 @@ class MemoryAdministration:
         del self.entries[qid]
         self.sentContents[qid] = self.contents.pop(qid)
 
-    def _answer(self, operation: Callable[..., object], *args: object) -> Deferred:
-        """C{operation(administration, *args)} now, as a fired Deferred."""
+    def _run(self, operation: Callable[..., object], *args: object) -> Deferred:
+        """
+        The administration's operation of that name (this queue's, where it
+        has its own) now, as a fired Deferred.
+        """
         try:
-            return succeed(operation(self._admin, *args))
+            return succeed(getattr(self._admin, operation.__name__)(*args))
         except Exception:
             return fail()
-
-    # SMTP logins
-
-    def listLogins(self) -> Deferred:
-        return self._answer(_MemoryQueue.listLogins)
-
-    def login(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.login, name)
-
-    def createLogin(self, name: str, features=(), hold: bool = False) -> Deferred:
-        return self._answer(_MemoryQueue.createLogin, name, features, hold)
-
-    def updateLogin(
-        self,
-        name: str,
-        features=None,
-        enable=(),
-        disable=(),
-        enabled: bool | None = None,
-        publicUrl: str | None = None,
-        hold: bool | None = None,
-    ) -> Deferred:
-        return self._answer(
-            _MemoryQueue.updateLogin, name, features, enable, disable, enabled, publicUrl, hold
-        )
-
-    def resetPassword(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.resetPassword, name)
-
-    def deleteLogin(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.deleteLogin, name)
-
-    # Dashboard users
-
-    def listAdmins(self) -> Deferred:
-        return self._answer(_MemoryQueue.listAdmins)
-
-    def createAdmin(self, name: str, role: str = ADMIN) -> Deferred:
-        return self._answer(_MemoryQueue.createAdmin, name, role)
-
-    def checkAdmin(self, name: str, password: str) -> Deferred:
-        return self._answer(_MemoryQueue.checkAdmin, name, password)
-
-    def noteAdminLogin(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.noteAdminLogin, name)
-
-    def adminSession(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.adminSession, name)
-
-    def resetAdminPassword(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.resetAdminPassword, name)
-
-    def deleteAdmin(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.deleteAdmin, name)
-
-    # API tokens
-
-    def listTokens(self) -> Deferred:
-        return self._answer(_MemoryQueue.listTokens)
-
-    def createToken(self, name: str, scope: str = READ) -> Deferred:
-        return self._answer(_MemoryQueue.createToken, name, scope)
-
-    def deleteToken(self, name: str) -> Deferred:
-        return self._answer(_MemoryQueue.deleteToken, name)
-
-    # Sender domains
-
-    def listDomains(self) -> Deferred:
-        return self._answer(_MemoryQueue.listDomains)
-
-    def domain(self, domain: str) -> Deferred:
-        return self._answer(_MemoryQueue.domain, domain)
-
-    def addDomain(self, domain: str, selector: str | None = None) -> Deferred:
-        return self._answer(_MemoryQueue.addDomain, domain, selector)
-
-    def importDomainKey(self, domain: str, pem: bytes, selector: str) -> Deferred:
-        return self._answer(_MemoryQueue.importDomainKey, domain, pem, selector)
-
-    def rotateDomain(self, domain: str, selector: str | None = None) -> Deferred:
-        return self._answer(_MemoryQueue.rotateDomain, domain, selector)
-
-    def deleteDomain(self, domain: str) -> Deferred:
-        return self._answer(_MemoryQueue.deleteDomain, domain)
-
-    # Webhooks
-
-    def listWebhooks(self, deliveries: int = 10) -> Deferred:
-        return self._answer(_MemoryQueue.listWebhooks, deliveries)
-
-    def addWebhook(self, url: str, events) -> Deferred:
-        return self._answer(_MemoryQueue.addWebhook, url, events)
-
-    def deleteWebhook(self, id: int) -> Deferred:
-        return self._answer(_MemoryQueue.deleteWebhook, id)
-
-    def enableWebhook(self, id: int) -> Deferred:
-        return self._answer(_MemoryQueue.enableWebhook, id)
-
-    def webhookTest(self, id: int) -> Deferred:
-        return self._answer(_MemoryQueue.webhookTest, id)
-
-    # The queue
-
-    def queue(self) -> Deferred:
-        return self._answer(_MemoryQueue.queue)
-
-    def queued(self, qid: str) -> Deferred:
-        return self._answer(_MemoryQueue.queued, qid)
-
-    def held(self, qid: str) -> Deferred:
-        return self._answer(_MemoryQueue.held, qid)
-
-    def sent(self, qid: str) -> Deferred:
-        return self._answer(_MemoryQueue.sent, qid)
-
-    def heldMessages(self) -> Deferred:
-        return self._answer(_MemoryQueue.heldMessages)
-
-    def pendingActions(self) -> Deferred:
-        return self._answer(_MemoryQueue.pendingActions)
-
-    def requestQueueAction(self, qid: str, action: str) -> Deferred:
-        return self._answer(_MemoryQueue.requestQueueAction, qid, action)
-
-    def requestHeldAction(self, qid: str, action: str) -> Deferred:
-        return self._answer(_MemoryQueue.requestHeldAction, qid, action)
