@@ -300,15 +300,24 @@ class PumpedReactor(Clock):
     def callFromThread(self, f, *args, **kwargs):
         self.handed.put((f, args, kwargs))
 
-    def wait(self, d, timeout: float = 10.0):
+    def outcome(self, d, timeout: float = 10.0):
+        """
+        Run what threads hand over until C{d} fires; its result, or the
+        L{Failure} it failed with (for tests that look at failures).
+        """
         results = []
         d.addBoth(results.append)
         while not results:
             f, args, kwargs = self.handed.get(timeout=timeout)
             f(*args, **kwargs)
-        if hasattr(results[0], "raiseException"):
-            results[0].raiseException()
         return results[0]
+
+    def wait(self, d, timeout: float = 10.0):
+        """L{outcome}, its failure raised."""
+        result = self.outcome(d, timeout)
+        if hasattr(result, "raiseException"):
+            result.raiseException()
+        return result
 
 
 def mx(name, preference, exchange):

@@ -8,8 +8,6 @@ at the bottom.
 
 from __future__ import annotations
 
-import queue
-
 import pytest
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
@@ -19,31 +17,13 @@ from smtpeter.events import Destinations, RefusedDestination
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue import SpoolDatabase
 from smtpeter.store import Exists, Invalid, Missing, StoreError, UnknownFeature, openDatabase
+from smtpeter.testing import PumpedReactor
 
 QID = "0123456789ABCDEF0123"
 OTHER = "FEDCBA98765432100000"
 CONTENT = b"Subject: hi\r\n\r\nhello\r\n"
 #: A public address: no name to resolve, and a destination any gateway allows.
 HOOK = "https://93.184.216.34/hook"
-
-
-class PumpedReactor(Clock):
-    """A clock that also runs what the administration's thread hands it, in L{wait}."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.handed: queue.Queue = queue.Queue()
-
-    def callFromThread(self, f, *args, **kwargs):
-        self.handed.put((f, args, kwargs))
-
-    def wait(self, d, timeout: float = 10.0):
-        results: list = []
-        d.addBoth(results.append)
-        while not results:
-            f, args, kwargs = self.handed.get(timeout=timeout)
-            f(*args, **kwargs)
-        return results[0]
 
 
 class AdministrationContract:
@@ -281,7 +261,7 @@ class TestThreadedAdministration(AdministrationContract):
         self.spool.close()
 
     def wait(self, d):
-        return self.reactor.wait(d)
+        return self.reactor.outcome(d)
 
     def enqueue(self, qid, held=False):
         envelope = Envelope(
