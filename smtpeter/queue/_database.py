@@ -39,7 +39,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..message import QueuedMessage
-from ..runtime import LATER, Workers, explain, loadSteps, schemaVersion
+from ..runtime import LATER, BatchWriter, Workers, explain, loadSteps, schemaVersion
 from ._incoming import IncomingContent, Spilled
 from ._spool import (
     QUEUE_ID,
@@ -393,8 +393,7 @@ class SpoolDatabase:
     def apply(self, work: list[tuple]) -> list[Exception | None]:
         """
         Do every item of C{work} in one transaction: C{("store", message)},
-        C{("states", qid, states)}, C{("finish", qid, when)}; C{("after",)}
-        does nothing (it is answered once what came before is). If that fails,
+        C{("states", qid, states)}, C{("finish", qid, when)}. If that fails,
         each is tried alone, so that one bad item fails only itself.
 
         Once the database is L{lost}, a store fails with L{SpoolUnusable}:
@@ -591,14 +590,8 @@ class SQLiteSpool:
         self.root = root
         self.reactor = reactor
         self.database = SpoolDatabase(root, keepSent)
-        self._writer: Workers | None = None
+        self._writer: BatchWriter | None = None
         self._reader: Workers | None = None
-        #: Writes waiting for the next commit: (work, Deferred).
-        self._waiting: list = []
-        #: Work nobody waits for (finished messages), for the next commit.
-        self._later: list = []
-        self._writing = False
-        self._sweep = None
         self._free = 0
         self._freeAt = -1e9
         #: The reading thread's connection (closed by L{stop}).
@@ -619,16 +612,21 @@ class SQLiteSpool:
             # One line at start (a damaged or unreadable database), not a traceback.
             self.database.close()
             raise OSError(errno.EIO, explain(self.database.path, e)) from e
-        self._writer = Workers(self.reactor, 1, "smtpeter-spool", lambda: self.database)
+        # Removals (nothing waits for them) linger up to LATER for a store to ride along.
+        self._writer = BatchWriter(
+            self.reactor,
+            "smtpeter-spool",
+            lambda: self.database,
+            self._apply,
+            linger=LATER,
+            dropped=self._notFinished,
+        )
         self._reader = Workers(self.reactor, 1, "smtpeter-spool-reader", self._openReader)
         self._writer.start()
         self._reader.start()
 
     def stop(self) -> None:
         """Commit what waits, end the threads, close the database."""
-        if self._sweep is not None and self._sweep.active():
-            self._sweep.cancel()
-        self._sweep = None
         for workers in (self._writer, self._reader):
             if workers is not None:
                 workers.stop()
@@ -636,11 +634,6 @@ class SQLiteSpool:
         for reader in self._readers:
             reader.close()
         self._readers = []
-        waiting, self._waiting = self._waiting, []
-        later, self._later = self._later, []
-        if self.database.db is not None and (waiting or later):
-            results = self.database.apply([w for w, _ in waiting] + later)
-            self._answer(waiting, later, results)
         self.database.close()
 
     def incoming(self) -> IncomingContent:
@@ -653,18 +646,16 @@ class SQLiteSpool:
     def store(self, message: QueuedMessage) -> Deferred:
         if isinstance(message.content, Spilled):
             d = self._reader.run(SpoolDatabase.writeLarge, message)
-            return d.addCallback(lambda _: self._write(("store", message)))
-        return self._write(("store", message))
+            return d.addCallback(lambda _: self._writer.write(("store", message)))
+        return self._writer.write(("store", message))
 
     def recordStates(self, qid: str, states: dict) -> Deferred:
-        return self._write(("states", qid, dict(states)))
+        return self._writer.write(("states", qid, dict(states)))
 
     def remove(self, qid: str) -> Deferred:
         # Nothing waits for it: it joins the next commit (a crash before that
         # only repeats the message's deliveries).
-        self._later.append(("finish", qid, self.reactor.seconds()))
-        if not self._writing and self._sweep is None:
-            self._sweep = self.reactor.callLater(LATER, self._commitNext)
+        self._writer.post(("finish", qid, self.reactor.seconds()))
         return succeed(None)
 
     def readContent(self, qid: str) -> Deferred:
@@ -672,8 +663,7 @@ class SQLiteSpool:
 
     def load(self) -> Deferred:
         # After every write given before it, removals included.
-        d = self._write(("after",))
-        return d.addCallback(lambda _: self._writer.run(SpoolDatabase.load))
+        return self._writer.run(SpoolDatabase.load)
 
     def purge(self) -> Deferred:
         """Forget the finished messages kept long enough. @return: C{Deferred[int]}, how many."""
@@ -695,15 +685,24 @@ class SQLiteSpool:
             self._free, self._freeAt = self.database.freeBytes(), now
         return self._free
 
-    def _noteStore(self, result) -> None:
-        """Keep the last store's outcome for L{problems}; say once, loudly, if the spool is lost."""
-        if result is None:
-            self._failing = None
-            return
-        error = result.value if isinstance(result, Failure) else result
-        self._failing = str(error)
-        if isinstance(error, SpoolUnusable):
-            self._lostFound()
+    def _apply(self, database: SpoolDatabase, work: list[tuple]) -> list:
+        """
+        In the writer's thread: L{SpoolDatabase.apply}, keeping the last
+        store's outcome for L{problems} (before anyone is answered), and
+        saying once, loudly, if the spool is lost.
+        """
+        results = database.apply(work)
+        for item, result in zip(work, results, strict=True):
+            if item[0] == "store":
+                self._failing = None if result is None else str(result)
+                if isinstance(result, SpoolUnusable) and not self._reportedLost:
+                    self.reactor.callFromThread(self._lostFound)
+        return results
+
+    def _notFinished(self, item: tuple, failure: Failure) -> None:
+        log.warn(
+            "could not mark {qid} finished in the spool: {why}", qid=item[1], why=failure.value
+        )
 
     def _lostFound(self) -> None:
         """
@@ -741,32 +740,6 @@ class SQLiteSpool:
             ),
         )
 
-    def _write(self, work: tuple) -> Deferred:
-        d = Deferred()
-        self._waiting.append((work, d))
-        self._commitNext()
-        return d
-
-    def _commitNext(self) -> None:
-        """Unless a commit is under way, start one with everything waiting."""
-        if self._sweep is not None and self._sweep.active():
-            self._sweep.cancel()
-        self._sweep = None
-        if self._writing or not (self._waiting or self._later) or self._writer is None:
-            return
-        waiting, self._waiting = self._waiting, []
-        later, self._later = self._later, []
-        self._writing = True
-        d = self._writer.run(SpoolDatabase.apply, [w for w, _ in waiting] + later)
-        d.addBoth(self._committed, waiting, later)
-
-    def _committed(self, results, waiting: list, later: list) -> None:
-        self._writing = False
-        if isinstance(results, Failure):
-            results = [results] * (len(waiting) + len(later))
-        self._answer(waiting, later, results)
-        self._commitNext()
-
     def problems(self) -> list[str]:
         """
         Why this spool cannot take mail now, if it cannot (for the health
@@ -783,15 +756,3 @@ class SQLiteSpool:
         if self._failing is not None:
             return [f"spool database {self.database.path}: the last store failed: {self._failing}"]
         return []
-
-    def _answer(self, waiting: list, later: list, results: list) -> None:
-        for (work, d), result in zip(waiting, results, strict=False):
-            if work[0] == "store":
-                self._noteStore(result)
-            if result is None:
-                d.callback(None)
-            else:
-                d.errback(result if isinstance(result, Failure) else Failure(result))
-        for (_, qid, _), result in zip(later, results[len(waiting) :], strict=True):
-            if result is not None:
-                log.warn("could not mark {qid} finished in the spool: {why}", qid=qid, why=result)

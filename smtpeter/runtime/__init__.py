@@ -1,6 +1,7 @@
 """
 The runtime every layer of the gateway may use: the worker processes'
-reactor, threads for blocking work, connections that write at once
+reactor, threads for blocking work, the group-commit writer
+(L{BatchWriter}), connections that write at once
 (write-through), random identifiers, the listeners' TLS, the garbage
 collector's tuning, open connections counted per client address, errors
 logged once a minute, what a disk or database error means to an
@@ -12,6 +13,7 @@ It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
 """
 
+from ._batchwriter import BatchWriter
 from ._connections import ConnectionsPerAddress, clientKey
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
@@ -53,6 +55,7 @@ __all__ = [
     "LISTEN_BACKLOG",
     "TLS12_CIPHERS",
     "Address",
+    "BatchWriter",
     "AddressPolicy",
     "CertificateError",
     "ConnectionsPerAddress",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -214,31 +215,51 @@ class TestSQLiteSpool(SpoolContract):
             [(resumed, _)] = self.wait(again.load())
             assert resumed.qid == "Q1"
 
+    def holdFirstCommit(self, monkeypatch):
+        """
+        Hold the writer's first commit until the returned release is called,
+        and count the items of each commit (in the list returned).
+        """
+        entered, release = threading.Event(), threading.Event()
+        batches: list[int] = []
+        apply = _database.SpoolDatabase.apply
+
+        def held(db, work):
+            if not batches:
+                entered.set()
+                assert release.wait(10)
+            batches.append(len(work))
+            return apply(db, work)
+
+        monkeypatch.setattr(_database.SpoolDatabase, "apply", held)
+        return entered, release.set, batches
+
     def test_a_spool_is_checked_once_per_commit_not_per_message(self, tmp_path, monkeypatch):
         spool = self.makeSpool(tmp_path)
+        entered, release, _ = self.holdFirstCommit(monkeypatch)
         checks = []
         lost = _database.SpoolDatabase.lost
         monkeypatch.setattr(
             _database.SpoolDatabase, "lost", lambda db: (checks.append(1), lost(db))[1]
         )
-        stored = [spool.store(message(f"Q{n}")) for n in range(10)]
+        stored = [spool.store(message("Q0"))]
+        assert entered.wait(10)
+        stored += [spool.store(message(f"Q{n}")) for n in range(1, 10)]
+        release()
         for d in stored:
             self.wait(d)
         assert len(checks) == 2  # the first commit, alone; then the nine that waited for it
 
     def test_stores_waiting_for_a_commit_share_the_next(self, tmp_path, monkeypatch):
         spool = self.makeSpool(tmp_path)
-        batches = []
-        apply = _database.SpoolDatabase.apply
-        monkeypatch.setattr(
-            _database.SpoolDatabase,
-            "apply",
-            lambda db, work: (batches.append(len(work)), apply(db, work))[1],
-        )
-        stored = [spool.store(message(f"Q{n}")) for n in range(10)]
+        entered, release, batches = self.holdFirstCommit(monkeypatch)
+        stored = [spool.store(message("Q0"))]
+        assert entered.wait(10)  # the first is being committed, alone
+        stored += [spool.store(message(f"Q{n}")) for n in range(1, 10)]
+        release()
         for d in stored:
             self.wait(d)
-        assert batches == [1, 9]  # the first alone; the rest waited for it, together
+        assert batches == [1, 9]  # the rest waited for it, together
         assert len(self.wait(spool.load())) == 10
 
     def test_one_bad_store_fails_only_itself(self, tmp_path):
@@ -255,10 +276,10 @@ class TestSQLiteSpool(SpoolContract):
 
     def test_a_removal_is_committed_without_a_store_to_ride_along(self, tmp_path):
         spool = self.makeSpool(tmp_path)
+        spool._writer.linger = 0.5  # long enough to see it wait, on a busy machine too
         self.wait(spool.store(message()))
         self.wait(spool.remove("Q1"))
         assert self.rows(tmp_path) == [("Q1", 0)]  # it waits a moment for company
-        self.reactor.advance(_database.LATER)
         eventually(lambda: self.rows(tmp_path) == [("Q1", 1)])
 
     def test_stop_commits_removals_still_waiting(self, tmp_path):

@@ -20,7 +20,6 @@ from smtpeter.store import (
     CURRENT,
     LoginStore,
     SQLiteStore,
-    _writer,
     connect,
     openDatabase,
     upgrade,
@@ -76,7 +75,7 @@ def firedAfter(store, d) -> float:
 def test_a_busy_writer_lets_writes_nobody_waits_for_linger_until_one_somebody_does(
     store, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(_writer, "LINGER", 1.0)
+    monkeypatch.setattr(store._writer, "linger", 1.0)
     # Idle: even a message's events are committed at once.
     assert firedAfter(store, store.accepted(message())) < 0.5
     # Just committed, so busy: they wait for company, up to LINGER.
@@ -92,7 +91,7 @@ def test_a_busy_writer_lets_writes_nobody_waits_for_linger_until_one_somebody_do
 
 
 def test_a_read_sees_the_writes_given_before_it_even_lingering_ones(store, monkeypatch):
-    monkeypatch.setattr(_writer, "LINGER", 5.0)
+    monkeypatch.setattr(store._writer, "linger", 5.0)
     store.wait(store.recordClick(QID, "a@x.test", (), {}, 1.0))  # busy from now
     accepted = store.accepted(message())
     started = time.monotonic()
