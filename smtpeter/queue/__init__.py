@@ -5,8 +5,11 @@ import them from the queue.
 """
 
 from ..message import FEATURES, Envelope, Options, QueuedMessage, Recipient
-from ._database import SPOOL_FILE, SpoolDatabase, SpoolUnusable, SQLiteSpool
+from ._database import SpoolDatabase
 from ._spool import DiskSpool, MemorySpool
+from ._spoollost import SpoolUnusable
+from ._spoolschema import SPOOL_FILE
+from ._sqlitespool import SQLiteSpool
 from .interfaces import IQueue, ISpool
 
 __all__ = [

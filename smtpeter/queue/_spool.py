@@ -2,7 +2,7 @@
 The spool on files of earlier versions, written the way Postfix writes its
 queue: a message was written to C{incoming/}, ended with a marker, fsynced,
 renamed into C{queue/}, and the directory fsynced. The spool in SQLite
-(L{smtpeter.queue._database}) imports such a queue at start, reading it
+(L{smtpeter.queue._adopt}) imports such a queue at start, reading it
 with L{DiskSpool}: a file in C{queue/} without its end marker is moved to
 C{corrupt/}, never deleted.
 

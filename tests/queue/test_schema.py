@@ -9,17 +9,17 @@ import sqlite3
 
 import pytest
 
-from smtpeter.queue import SpoolDatabase, _database
+from smtpeter.queue import SpoolDatabase, _spoolschema
 
 #: The spool's schema as the release before versions wrote it (kept here, as it was).
 PREVIOUS = f"""
 CREATE TABLE IF NOT EXISTS message (
     qid TEXT PRIMARY KEY,
-    done INTEGER NOT NULL DEFAULT {_database.QUEUED}, -- when it finished (ms), or QUEUED
+    done INTEGER NOT NULL DEFAULT {_spoolschema.QUEUED}, -- when it finished (ms), or QUEUED
     meta TEXT NOT NULL,
     content BLOB -- NULL: in large/<qid>
 );
-CREATE INDEX IF NOT EXISTS queued ON message (qid) WHERE done = {_database.QUEUED};
+CREATE INDEX IF NOT EXISTS queued ON message (qid) WHERE done = {_spoolschema.QUEUED};
 CREATE TABLE IF NOT EXISTS state (
     qid TEXT NOT NULL,
     rcpt INTEGER NOT NULL,
@@ -52,12 +52,12 @@ def test_a_new_spool_is_made_at_the_current_version(tmp_path):
     spool = SpoolDatabase(tmp_path / "spool")
     spool.open()
     spool.close()
-    assert version(spool.path) == _database.SPOOL_VERSION >= 1
+    assert version(spool.path) == _spoolschema.SPOOL_VERSION >= 1
 
 
 def test_a_spool_from_before_versions_opens_with_its_messages(tmp_path):
     (tmp_path / "old").mkdir()
-    path = tmp_path / "old" / _database.SPOOL_FILE
+    path = tmp_path / "old" / _spoolschema.SPOOL_FILE
     db = sqlite3.connect(path)
     db.executescript(PREVIOUS)
     db.execute("INSERT INTO message (qid, meta, content) VALUES ('Q1', '{}', x'00')")
@@ -67,10 +67,10 @@ def test_a_spool_from_before_versions_opens_with_its_messages(tmp_path):
     spool = SpoolDatabase(tmp_path / "old")
     spool.open()
     assert spool.db.execute("SELECT qid, done FROM message").fetchall() == [
-        ("Q1", _database.QUEUED)
+        ("Q1", _spoolschema.QUEUED)
     ]
     spool.close()
-    assert version(path) == _database.SPOOL_VERSION
+    assert version(path) == _spoolschema.SPOOL_VERSION
     fresh = SpoolDatabase(tmp_path / "new")
     fresh.open()
     fresh.close()
@@ -80,7 +80,7 @@ def test_a_spool_from_before_versions_opens_with_its_messages(tmp_path):
 def test_a_spool_of_a_later_release_is_refused(tmp_path):
     spool = SpoolDatabase(tmp_path / "spool")
     spool.open()
-    spool.db.execute("INSERT INTO schema_version VALUES (?, 0)", (_database.SPOOL_VERSION + 1,))
+    spool.db.execute("INSERT INTO schema_version VALUES (?, 0)", (_spoolschema.SPOOL_VERSION + 1,))
     spool.close()
     with pytest.raises(sqlite3.DatabaseError, match="schema version"):
         SpoolDatabase(tmp_path / "spool").open()

@@ -27,6 +27,7 @@ from smtpeter.queue import (
     SpoolUnusable,
     SQLiteSpool,
     _database,
+    _spoolschema,
 )
 from smtpeter.queue._spool import SentArchive, readQueueFile
 from smtpeter.testing import result
@@ -151,7 +152,7 @@ class TestSQLiteSpool(SpoolContract):
         return self.makeSpool(tmp_path, keepSent)
 
     def rows(
-        self, tmp_path, sql=f"SELECT qid, done != {_database.QUEUED} FROM message ORDER BY qid"
+        self, tmp_path, sql=f"SELECT qid, done != {_spoolschema.QUEUED} FROM message ORDER BY qid"
     ):
         with sqlite3.connect(tmp_path / "spool" / "spool.db") as db:
             return db.execute(sql).fetchall()
