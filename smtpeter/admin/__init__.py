@@ -6,9 +6,11 @@ three (L{IAdministration}: L{ThreadedAdministration} for the gateway,
 L{MemoryAdministration} for tests); and the live DNS check of a sender domain's records.
 """
 
-from ._administration import Administration, ThreadedAdministration, UnusableSpool, queueEntries
+from ._administration import Administration
 from ._dnscheck import checkDomain, recordsToPublish
 from ._memory import MemoryAdministration
+from ._operations import ThreadedAdministration
+from ._spools import UnusableSpool, queueEntries
 from .interfaces import IAdministration
 
 __all__ = [

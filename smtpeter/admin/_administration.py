@@ -12,22 +12,13 @@ L{Exists<smtpeter.store._exceptions.Exists>}, or a plain one for bad input.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorThreads
-from zope.interface import implementer
 
 from ..events import Destinations, RefusedDestination
-from ..queue import SPOOL_FILE, SpoolDatabase
-from ..queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
-from ..runtime import DiskFull, Workers, isFull
-from ..store import LoginStore, connect
+from ..store import LoginStore
 from ..store._admins import ADMIN, AdminStore
 from ..store._apitokens import READ, TokenStore
 from ..store._domains import DomainStore
@@ -35,7 +26,7 @@ from ..store._events import isoTime
 from ..store._exceptions import Hint, Missing, NoSuchDomain
 from ..store._queuerequests import QueueRequestStore
 from ..store._webhooks import WebhookStore
-from .interfaces import IAdministration
+from ._spools import queueEntries, queueEntry, readingSpool, sentContent, workerSpools
 
 #: What a new DKIM key's answer holds: the record to publish.
 _DNS_FIELDS = ("domain", "selector", "name", "txt")
@@ -240,12 +231,12 @@ class Administration:
         The queue entry of C{qid} (and its content, if asked and it is
         still there) from the spool that holds it; reads that message only.
         """
-        for worker, spool in _spools(self.data):
-            with _reading(spool.path):
+        for worker, spool in workerSpools(self.data):
+            with readingSpool(spool.path):
                 found = spool.inspectOne(qid.upper())
                 if found is None:
                     continue
-                entry = _entry(*found, worker)
+                entry = queueEntry(*found, worker)
                 try:
                     return spool.readContent(entry["qid"]) if content else None, entry
                 except OSError:  # finished (and removed) just now
@@ -269,27 +260,13 @@ class Administration:
 
     def sent(self, qid: str) -> bytes | None:
         """The content of a message that left the queue, while its spool keeps it."""
-        if not self.data:
-            return None
-        for _, spool in _spools(self.data):
-            with _reading(spool.path):
-                content = spool.sent(qid.upper())
-            if content is not None:
-                return content
-        # Kept as a file by an earlier version.
-        path = SentArchive(sentDirectory(self.data), 0).find(qid.upper())
-        if path is None:
-            return None
-        try:
-            return readQueueFile(path)[1]
-        except (OSError, ValueError):
-            return None
+        return sentContent(self.data, qid) if self.data else None
 
     def heldMessages(self) -> list[str]:
         """The queue ids of every message held now (hold mode, not released), in every spool."""
         found: list[str] = []
-        for _, spool in _spools(self.data):
-            with _reading(spool.path):
+        for _, spool in workerSpools(self.data):
+            with readingSpool(spool.path):
                 found += spool.held()
         return sorted(found)
 
@@ -324,82 +301,6 @@ class Administration:
         return {"qid": qid, "action": action, "status": "requested"}
 
 
-def queueEntries(data: Path) -> list[dict]:
-    """What C{smtpeter queue list} shows: each message, its worker, each recipient's state."""
-    entries = []
-    for worker, spool in _spools(data):
-        with _reading(spool.path):
-            entries += _spoolEntries(spool, worker)
-    entries.sort(key=lambda entry: entry["qid"])
-    return entries
-
-
-class UnusableSpool(Exception):
-    """A worker's spool database that cannot be read: its C{path}, and C{why}."""
-
-    def __init__(self, path: Path, why: sqlite3.Error) -> None:
-        super().__init__(f"{path}: {why}")
-        self.path = path
-        self.why = why
-
-
-@contextlib.contextmanager
-def _reading(path: Path):
-    """Errors of the spool database at C{path} as L{UnusableSpool}, which names it."""
-    try:
-        yield
-    except sqlite3.Error as e:
-        raise UnusableSpool(path, e) from e
-
-
-def _spools(data: Path):
-    """
-    Each worker's spool that has a database, read-only: C{(worker, spool)},
-    closed after. Read it inside C{_reading(spool.path)}.
-    """
-    for worker, root in spoolDirectories(data):
-        with _reading(root / SPOOL_FILE):
-            spool = SpoolDatabase.reading(root)
-        if spool is None:
-            continue
-        try:
-            yield worker, spool
-        finally:
-            spool.close()
-
-
-def _spoolEntries(spool: SpoolDatabase, worker: int) -> list[dict]:
-    return [_entry(meta, states, worker) for meta, states in spool.inspect()]
-
-
-def _entry(meta: dict, states: dict[int, dict], worker: int) -> dict:
-    """One message as C{queue list} shows it, from its spool metadata and states."""
-    recipients = []
-    for index, recipient in enumerate(meta["envelope"]["recipients"]):
-        state = states.get(index, {})
-        recipients.append(
-            {
-                "address": recipient["address"],
-                "status": state.get("status", "pending"),
-                "attempts": state.get("attempts", 0),
-                "next_attempt": state.get("next"),
-                "last": state.get("last", ""),
-            }
-        )
-    released = any(s.get("released") for s in states.values())
-    return {
-        "qid": meta["qid"],
-        "held": bool(meta["options"].get("hold")) and not released,
-        "received": meta["received"],
-        "sender": meta["envelope"]["sender"],
-        "size": meta["size"],
-        "dsn": meta["dsn"],
-        "login": meta["options"]["login"],
-        "worker": worker,
-        "recipients": recipients,
-    }
-
-
 def _session(user) -> dict | None:
     if user is None:
         return None
@@ -415,193 +316,3 @@ def _loginFields(record) -> dict:
 def _dns(key) -> dict:
     record = key.toJSON()
     return {f: record[f] for f in _DNS_FIELDS}
-
-
-class Operations:
-    """
-    Every operation of L{IAdministration}, by name: each hands L{_run} the
-    synchronous L{Administration} method of the same name and its arguments
-    (never a closure). Where and when that runs is the subclass's L{_run}.
-    """
-
-    def _run(self, operation: Callable[..., object], *args: object) -> Deferred:
-        """C{Deferred} of C{operation(administration, *args)}."""
-        raise NotImplementedError
-
-    # SMTP logins
-
-    def listLogins(self) -> Deferred:
-        return self._run(Administration.listLogins)
-
-    def login(self, name: str) -> Deferred:
-        return self._run(Administration.login, name)
-
-    def createLogin(self, name: str, features=(), hold: bool = False) -> Deferred:
-        return self._run(Administration.createLogin, name, features, hold)
-
-    def updateLogin(
-        self,
-        name: str,
-        features=None,
-        enable=(),
-        disable=(),
-        enabled: bool | None = None,
-        publicUrl: str | None = None,
-        hold: bool | None = None,
-    ) -> Deferred:
-        return self._run(
-            Administration.updateLogin, name, features, enable, disable, enabled, publicUrl, hold
-        )
-
-    def resetPassword(self, name: str) -> Deferred:
-        return self._run(Administration.resetPassword, name)
-
-    def deleteLogin(self, name: str) -> Deferred:
-        return self._run(Administration.deleteLogin, name)
-
-    # Dashboard users
-
-    def listAdmins(self) -> Deferred:
-        return self._run(Administration.listAdmins)
-
-    def createAdmin(self, name: str, role: str = ADMIN) -> Deferred:
-        return self._run(Administration.createAdmin, name, role)
-
-    def checkAdmin(self, name: str, password: str) -> Deferred:
-        return self._run(Administration.checkAdmin, name, password)
-
-    def noteAdminLogin(self, name: str) -> Deferred:
-        return self._run(Administration.noteAdminLogin, name)
-
-    def adminSession(self, name: str) -> Deferred:
-        return self._run(Administration.adminSession, name)
-
-    def resetAdminPassword(self, name: str) -> Deferred:
-        return self._run(Administration.resetAdminPassword, name)
-
-    def deleteAdmin(self, name: str) -> Deferred:
-        return self._run(Administration.deleteAdmin, name)
-
-    # API tokens
-
-    def listTokens(self) -> Deferred:
-        return self._run(Administration.listTokens)
-
-    def createToken(self, name: str, scope: str = READ) -> Deferred:
-        return self._run(Administration.createToken, name, scope)
-
-    def deleteToken(self, name: str) -> Deferred:
-        return self._run(Administration.deleteToken, name)
-
-    # Sender domains
-
-    def listDomains(self) -> Deferred:
-        return self._run(Administration.listDomains)
-
-    def domain(self, domain: str) -> Deferred:
-        return self._run(Administration.domain, domain)
-
-    def addDomain(self, domain: str, selector: str | None = None) -> Deferred:
-        return self._run(Administration.addDomain, domain, selector)
-
-    def importDomainKey(self, domain: str, pem: bytes, selector: str) -> Deferred:
-        return self._run(Administration.importDomainKey, domain, pem, selector)
-
-    def rotateDomain(self, domain: str, selector: str | None = None) -> Deferred:
-        return self._run(Administration.rotateDomain, domain, selector)
-
-    def deleteDomain(self, domain: str) -> Deferred:
-        return self._run(Administration.deleteDomain, domain)
-
-    # Webhooks
-
-    def listWebhooks(self, deliveries: int = 10) -> Deferred:
-        return self._run(Administration.listWebhooks, deliveries)
-
-    def addWebhook(self, url: str, events) -> Deferred:
-        return self._run(Administration.addWebhook, url, events)
-
-    def deleteWebhook(self, id: int) -> Deferred:
-        return self._run(Administration.deleteWebhook, id)
-
-    def enableWebhook(self, id: int) -> Deferred:
-        return self._run(Administration.enableWebhook, id)
-
-    def webhookTest(self, id: int) -> Deferred:
-        return self._run(Administration.webhookTest, id)
-
-    # The queue
-
-    def queue(self) -> Deferred:
-        return self._run(Administration.queue)
-
-    def queued(self, qid: str) -> Deferred:
-        return self._run(Administration.queued, qid)
-
-    def held(self, qid: str) -> Deferred:
-        return self._run(Administration.held, qid)
-
-    def sent(self, qid: str) -> Deferred:
-        return self._run(Administration.sent, qid)
-
-    def heldMessages(self) -> Deferred:
-        return self._run(Administration.heldMessages)
-
-    def pendingActions(self) -> Deferred:
-        return self._run(Administration.pendingActions)
-
-    def requestQueueAction(self, qid: str, action: str) -> Deferred:
-        return self._run(Administration.requestQueueAction, qid, action)
-
-    def requestHeldAction(self, qid: str, action: str) -> Deferred:
-        return self._run(Administration.requestHeldAction, qid, action)
-
-
-@implementer(IAdministration)
-class ThreadedAdministration(Operations):
-    """
-    The operations for the reactor: each runs in one thread of its own (with
-    its own connection) and returns a C{Deferred} of what it answers.
-    Start with L{start}; L{stop} ends the thread and closes the connection.
-    Each method hands the thread the synchronous L{Administration} method of
-    the same name and its arguments (never a closure), so what runs there is
-    what L{Administration} documents.
-    """
-
-    def __init__(
-        self,
-        reactor: IReactorThreads,
-        path: Path,
-        data: Path | None = None,
-        destinations: Destinations | None = None,
-    ) -> None:
-        self._connections: list[sqlite3.Connection] = []
-        #: Where webhooks may be sent (for the agent of test events, too).
-        self.destinations = destinations or Destinations()
-        self._path = path
-        self._data = data
-        self._worker = Workers(reactor, 1, "smtpeter-admin", self._connect)
-
-    def _connect(self) -> Administration:
-        """The thread's own connection, and the operations on it (run in the thread)."""
-        db = connect(self._path)
-        self._connections.append(db)
-        return Administration(db, data=self._data, destinations=self.destinations)
-
-    def start(self) -> None:
-        self._worker.start()
-
-    def stop(self) -> None:
-        self._worker.stop()
-        for db in self._connections:
-            db.close()
-
-    def _run(self, operation: Callable[..., object], *args: object) -> Deferred:
-        """C{operation(administration, *args)} in the thread."""
-        return self._worker.run(operation, *args).addErrback(self._diskFull)
-
-    def _diskFull(self, failure):
-        """SQLite's C{database or disk is full}, as the L{DiskFull} of the database's disk."""
-        if isFull(failure.value):
-            raise DiskFull(Path(self._path).parent)
-        return failure

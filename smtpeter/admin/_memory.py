@@ -19,7 +19,8 @@ from zope.interface import implementer
 
 from ..events import Destinations
 from ..store import connectMemory
-from ._administration import Administration, Operations
+from ._administration import Administration
+from ._operations import Operations
 from .interfaces import IAdministration
 
 
