@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections import deque
 from collections.abc import Callable
 
-from attrs import define, evolve, field
+from attrs import evolve
 from twisted.internet.defer import fail, succeed
 from zope.interface import implementer
 
@@ -21,18 +20,16 @@ from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
 from ._events import (
     EventQuery,
-    FoundMessage,
     LinkQuery,
     MessageQuery,
     MessageRecord,
     StoredEvent,
-    recipientStatus,
     summary,
 )
 from ._exceptions import Missing, StoreError
-from ._logins import LoginRecord
+from ._memorylogins import MemoryAuthFailures, MemoryLoginStore
+from ._memoryqueries import clickedLinks, countedSeries, matchingEvents, matchingMessages
 from ._queuerequests import QueueRequest
-from ._stats import STEPS, kindOf, senderDomain, series
 from ._suppressions import Suppression, normalise
 from ._webhooks import Delivery, Webhook
 from .interfaces import (
@@ -43,79 +40,6 @@ from .interfaces import (
     IQueueRequests,
     ISuppressionStore,
 )
-
-
-@implementer(ILoginStore)
-class MemoryLoginStore:
-    """An in-memory L{ILoginStore} for tests; passwords are kept in clear."""
-
-    def __init__(self, clock=None) -> None:
-        self.logins: dict[str, tuple[LoginRecord, str]] = {}
-        self.clock = clock  # an IReactorTime, for the last use
-
-    def add(self, name: str, password: str, features=(), enabled: bool = True) -> LoginRecord:
-        record = LoginRecord(name, enabled, frozenset(features), 0.0, None, "")
-        self.logins[name] = (record, password)
-        return record
-
-    def authenticate(self, name: str, password: str):
-        entry = self.logins.get(name)
-        if entry is None or entry[1] != password or not entry[0].enabled:
-            return succeed(None)
-        return succeed(entry[0])
-
-    def noteLoginUse(self, name: str):
-        entry = self.logins.get(name)
-        if entry is not None:
-            self.logins[name] = (
-                evolve(entry[0], lastUsed=self.clock.seconds() if self.clock else 0.0),
-                entry[1],
-            )
-        return succeed(None)
-
-    def count(self):
-        return succeed(len(self.logins))
-
-
-@implementer(IAuthFailureStore)
-@define
-class MemoryAuthFailures:
-    """L{IAuthFailureStore} in memory, bounded under many-address attacks."""
-
-    maxTracked: int = 10_000
-    _failures: dict[str, deque] = field(factory=dict, init=False)
-    _bannedUntil: dict[str, float] = field(factory=dict, init=False)
-
-    def authBannedUntil(self, address: str, now: float):
-        until = self._bannedUntil.get(address)
-        if until is not None and now >= until:
-            del self._bannedUntil[address]
-            until = None
-        return succeed(until)
-
-    def _recent(self, address: str, now: float, window: float) -> deque:
-        recent = self._failures.setdefault(address, deque())
-        while recent and recent[0] <= now - window:
-            recent.popleft()
-        return recent
-
-    def settleAuthAttempt(self, address, now, window, limit, banFor, failed):
-        if self._bannedUntil.get(address, now) > now:
-            return succeed(None)
-        if failed:
-            return self.recordAuthFailure(address, now, window, limit, banFor)
-        return succeed(sum(1 for t in self._failures.get(address, ()) if t > now - window))
-
-    def recordAuthFailure(self, address: str, now: float, window: float, limit: int, banFor):
-        if len(self._failures) >= self.maxTracked:
-            # Forget addresses whose failures and bans are over.
-            self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - window}
-            self._bannedUntil = {a: t for a, t in self._bannedUntil.items() if t > now}
-        recent = self._recent(address, now, window)
-        recent.append(now)
-        if len(recent) >= limit:
-            self._bannedUntil[address] = now + banFor
-        return succeed(len(recent))
 
 
 @implementer(
@@ -337,98 +261,19 @@ class MemoryStore:
         return succeed([e for e in self.stored if e.qid == qid])
 
     def events(self, query: EventQuery):
-        def wanted(e: StoredEvent) -> bool:
-            return (
-                e.id > query.after
-                and (query.tag is None or query.tag in e.tags)
-                and (query.messageid is None or e.qid == query.messageid)
-                and (query.email is None or e.recipient.lower() == query.email.lower())
-                and (query.type is None or e.type == query.type)
-                and (query.start is None or e.time >= query.start)
-                and (query.end is None or e.time < query.end)
-            )
-
-        return succeed([e for e in self.stored if wanted(e)][: query.limit])
+        return succeed(matchingEvents(self.stored, query))
 
     def day(self, type, start, end, after, limit):
         return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
 
     def searchMessages(self, query: MessageQuery):
-        def has(needle, *haystacks) -> bool:
-            return needle is None or any(needle.lower() in (h or "").lower() for h in haystacks)
-
-        def outcome(e: StoredEvent, status: str) -> bool:
-            permanent = e.details.get("permanent", True)
-            return (
-                e.type == {"delivered": "delivery", "bounced": "bounce"}.get(status, "failure")
-                and (status != "failed" or permanent)
-                and (status != "deferred" or not permanent)
-            )
-
-        def wanted(m: MessageRecord, events: list) -> bool:
-            if query.status in ("queued", "held"):
-                status = not any(e.type in ("delivery", "failure", "bounce") for e in events)
-                status = status and (query.status == "queued" or bool(m.options.get("hold")))
-            else:
-                status = query.status is None or any(outcome(e, query.status) for e in events)
-            return (
-                status
-                and query.messageid in (None, m.qid)
-                and has(query.recipient, *(r.address for r in m.recipients))
-                and has(query.sender, m.sender, m.fromHeader)
-                and has(query.subject, m.subject)
-                and (query.tag is None or query.tag in m.tags)
-                and query.login in (None, m.login)
-                and (query.start is None or m.received >= query.start)
-                and (query.end is None or m.received < query.end)
-                and (query.before is None or (m.received, m.qid) < query.before)
-            )
-
-        found = []
-        for m in sorted(self.messages.values(), key=lambda m: (m.received, m.qid), reverse=True):
-            events = [e for e in self.stored if e.qid == m.qid and e.type != "attempt"]
-            if wanted(m, events):
-                found.append(FoundMessage(m, recipientStatus(events)))
-        return succeed(found[: query.limit])
+        return succeed(matchingMessages(self.messages, self.stored, query))
 
     def topLinks(self, query: LinkQuery):
-        counted: dict[str, list] = {}
-        for e in self.stored:
-            if (
-                e.type == "click"
-                and query.start <= e.time < query.end
-                and (query.tag is None or query.tag in e.tags)
-            ):
-                url = e.details.get("destination") or ""
-                counted.setdefault(url, []).append((e.qid, e.recipient))
-        found = [
-            {"url": url, "clicks": len(who), "recipients": len(set(who))}
-            for url, who in counted.items()
-        ]
-        found.sort(key=lambda f: (-f["clicks"], f["url"]))
-        return succeed(found[: query.limit])
+        return succeed(clickedLinks(self.stored, query))
 
     def stats(self, query):
-        step = STEPS[query.step]
-        counted = []
-        for event in self.stored:
-            kind = kindOf(event.type, event.details)
-            record = self.messages.get(event.qid)
-            login = (record.login or "") if record is not None else ""
-            domain = senderDomain(record.fromHeader, record.sender) if record else ""
-            # Counters have whole hours: the range is widened to them.
-            if kind is None or not (
-                query.start // 3600 * 3600 <= event.time < -(-query.end // 3600) * 3600
-            ):
-                continue
-            if (query.tag or "") not in ("", *event.tags):
-                continue
-            if query.login is not None and login != query.login:
-                continue
-            if query.domain is not None and domain != query.domain.lower():
-                continue
-            counted.append((int(event.time // step) * step, kind, 1))
-        return succeed(series(counted, query))
+        return succeed(countedSeries(self.messages, self.stored, query))
 
     def checkToken(self, token):
         return succeed(self.tokens.get(tokenHash(token)))
