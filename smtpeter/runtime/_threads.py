@@ -1,7 +1,7 @@
 """
 Blocking work off the reactor, for the calls a message makes several times
-(spool writes, database reads): threads that take work from a plain queue
-and answer with C{callFromThread}. A hop through Twisted's C{ThreadPool}
+(a spool's content, database reads, AUTH's throttle): threads that take
+work from a plain queue and answer with C{callFromThread}. A hop through Twisted's C{ThreadPool}
 (its team, workers and context tracking) costs the reactor several times
 as much, and AUTH alone used to make two.
 
@@ -14,6 +14,9 @@ the reactor join them instead, and one call delivers them all.
 Work that nothing waits for and that may wait a little (removing a
 delivered message's files) need not wake a thread at all: it can ride
 along with the next work the threads are given (L{Workers.postLater}).
+
+Writes that are committed in groups go to a L{BatchWriter
+<smtpeter.runtime._batchwriter.BatchWriter>} instead.
 
 The database's threads run as batch work for the kernel's scheduler
 (L{background}).
