@@ -18,14 +18,20 @@ import time
 from collections.abc import Callable
 
 from ..events import Destinations, RefusedDestination
-from ..store import LoginStore
-from ..store._admins import ADMIN, AdminStore
-from ..store._apitokens import READ, TokenStore
-from ..store._domains import DomainStore
-from ..store._events import isoTime
-from ..store._exceptions import Hint, Missing, NoSuchDomain
-from ..store._queuerequests import QueueRequestStore
-from ..store._webhooks import WebhookStore
+from ..store import ADMIN_ROLE as ADMIN
+from ..store import READ_SCOPE as READ
+from ..store import (
+    AdminStore,
+    DomainStore,
+    Hint,
+    LoginStore,
+    Missing,
+    NoSuchDomain,
+    QueueRequestStore,
+    TokenStore,
+    WebhookStore,
+    isoTime,
+)
 from ._spools import queueEntries, queueEntry, readingSpool, sentContent, workerSpools
 
 #: What a new DKIM key's answer holds: the record to publish.

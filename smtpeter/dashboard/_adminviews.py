@@ -5,10 +5,10 @@ logins, REST API tokens, and webhooks.
 
 from __future__ import annotations
 
-from ..events._webhooks import sendTest
-from ..store._apitokens import ADMIN as ADMIN_SCOPE
-from ..store._apitokens import READ
-from ..store._events import TYPES
+from ..events import sendTest
+from ..store import ADMIN_SCOPE
+from ..store import EVENT_TYPES as TYPES
+from ..store import READ_SCOPE as READ
 from ._forms import (
     Page,
     Redirect,

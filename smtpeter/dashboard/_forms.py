@@ -12,7 +12,8 @@ import time
 
 from attrs import frozen
 
-from ..store._events import STATUSES, MessageQuery
+from ..store import MESSAGE_STATUSES as STATUSES
+from ..store import MessageQuery
 from ._html import (
     button,
     form,

@@ -11,7 +11,7 @@ import time
 from attrs import evolve
 
 from ..csvfile import CSVWriter
-from ..store._events import STATUSES
+from ..store import MESSAGE_STATUSES as STATUSES
 from ._forms import (
     _SEARCH,
     BadInput,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from twisted.web.template import Tag
 
-from ..store._queuerequests import DELETE, RELEASE, RETRY
+from ..store import DELETE, RELEASE, RETRY
 from ._forms import (
     BadInput,
     Page,

@@ -24,7 +24,7 @@ import secrets
 
 from attrs import frozen
 
-from ..store._admins import ADMIN
+from ..store import ADMIN_ROLE as ADMIN
 
 SESSION_COOKIE = b"smtpeter_session"
 LOGIN_COOKIE = b"smtpeter_login"

@@ -22,9 +22,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from ..runtime import RepeatedErrors
-from ..store._exceptions import Exists, Missing, StoreError
-from ..web import BoundedSite, storageError
-from ..web._resources import clientAddress
+from ..store import Exists, Missing, StoreError
+from ..web import BoundedSite, clientAddress, storageError
 from ._html import button, document, field, tags
 from ._pages import BadInput, Download, Pages, Redirect, arg
 from ._sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions, Signed

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from ..store._events import LinkQuery
-from ..store._stats import KINDS, StatsQuery
+from ..store import STATS_KINDS as KINDS
+from ..store import LinkQuery, StatsQuery
 from ._charts import SERIES, chart, counts
 from ._forms import (
     Page,

@@ -23,7 +23,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
 from ..runtime import writeThrough
-from ..smtp._wire import noDelay
+from ..smtp import noDelay
 
 log = Logger()
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\s")

@@ -10,7 +10,7 @@ from twisted.internet import ssl
 from twisted.logger import Logger
 
 from ..message import Envelope, Recipient, sevenBit
-from ..smtp._address import encodeXtext
+from ..smtp import encodeXtext
 from ._client import ClientError, SMTPClientProtocol
 from ._outcome import Outcome
 

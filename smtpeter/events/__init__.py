@@ -1,10 +1,13 @@
 """
 What happened to each recipient: attempts, deliveries, failures, bounces,
 clicks, opens, and warnings; and where webhooks may take them
-(L{Destinations}, L{webhookAgent}).
+(L{Destinations}, L{webhookAgent}) and how (L{WebhookDispatcher}).
+
+It imports nothing of L{smtpeter.store}, which keeps these events and
+webhooks (L{Webhook}, L{Delivery}) and imports this package.
 """
 
-from ._bounces import ADDRESS_GONE, reasonFor
+from ._bounces import ADDRESS_GONE, COMPLAINT, HARD, forwarding, readBounce, reasonFor
 from ._destinations import Destinations, RefusedDestination, parseNetwork
 from ._sinks import (
     ATTEMPT,
@@ -16,17 +19,25 @@ from ._sinks import (
     FanOut,
     LogEventSink,
     MemoryEventSink,
+    attempts,
+    storedOutcome,
 )
 from ._webhookagent import webhookAgent
+from ._webhooks import TEST_TIMEOUT, WebhookDispatcher, sendTest
+from ._webhookvalues import Delivery, Webhook
 from .interfaces import IEventSink
 
 __all__ = [
     "ADDRESS_GONE",
     "ATTEMPT",
+    "COMPLAINT",
     "DEFERRAL",
     "DELIVERY",
+    "Delivery",
     "Destinations",
     "FAILURE",
+    "HARD",
+    "TEST_TIMEOUT",
     "WARNING",
     "Event",
     "FanOut",
@@ -34,7 +45,14 @@ __all__ = [
     "LogEventSink",
     "MemoryEventSink",
     "RefusedDestination",
+    "Webhook",
+    "WebhookDispatcher",
+    "attempts",
+    "forwarding",
     "parseNetwork",
+    "readBounce",
     "reasonFor",
+    "sendTest",
+    "storedOutcome",
     "webhookAgent",
 ]

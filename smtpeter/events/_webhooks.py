@@ -36,9 +36,9 @@ from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from ..runtime import RepeatedErrors
-from ..store._webhooks import Delivery
 from ._destinations import Destinations, RefusedDestination
 from ._webhookagent import webhookAgent
+from ._webhookvalues import Delivery
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.

@@ -7,9 +7,16 @@ wire, once per message and then per recipient. Features are plugins
 from twisted.plugin import getPlugins
 
 from ._base import Feature
+from ._bounces import TrackBounces
 from ._chain import Chain, Copy, Draft, Environment, Prepared
+from ._dkim import SignDKIM
 from ._document import NOTRACK, HtmlDocument, Slot, Template, TextDocument
+from ._images import HostedImages
+from ._inlinecss import InlineCSS
+from ._links import PreventScam, TrackClicks, isTrackable
+from ._opens import TrackOpens
 from ._tokens import TokenSigner, TrackingId, loadSecret
+from ._transformer import PassThrough, ThreadedChain
 from .interfaces import IFeature
 
 
@@ -27,14 +34,24 @@ __all__ = [
     "Draft",
     "Environment",
     "Feature",
+    "HostedImages",
     "HtmlDocument",
     "IFeature",
+    "InlineCSS",
+    "PassThrough",
     "Prepared",
+    "PreventScam",
+    "SignDKIM",
     "Slot",
     "Template",
     "TextDocument",
+    "ThreadedChain",
     "TokenSigner",
+    "TrackBounces",
+    "TrackClicks",
+    "TrackOpens",
     "TrackingId",
     "discover",
+    "isTrackable",
     "loadSecret",
 ]

@@ -1,11 +1,14 @@
 """smtpeter's own features, found like any other plugin's."""
 
-from smtpeter.features._bounces import TrackBounces
-from smtpeter.features._dkim import SignDKIM
-from smtpeter.features._images import HostedImages
-from smtpeter.features._inlinecss import InlineCSS
-from smtpeter.features._links import PreventScam, TrackClicks
-from smtpeter.features._opens import TrackOpens
+from smtpeter.features import (
+    HostedImages,
+    InlineCSS,
+    PreventScam,
+    SignDKIM,
+    TrackBounces,
+    TrackClicks,
+    TrackOpens,
+)
 
 hostedimages = HostedImages()
 inlinecss = InlineCSS()

@@ -18,8 +18,7 @@ from twisted.logger import Logger
 
 from ..config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from ..features import loadSecret
-from ..queue import SPOOL_FILE, SpoolDatabase
-from ..queue._spool import spoolDirectories, spoolDirectory
+from ..queue import SPOOL_FILE, SpoolDatabase, spoolDirectories, spoolDirectory
 from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
 from ..store import DatabaseError, StoreError, connect, upgrade
 

@@ -24,12 +24,23 @@ from ..admin import ThreadedAdministration, checkDomain
 from ..config import Config
 from ..dashboard import Pages, Sessions, makeDashboard
 from ..delivery import Credentials, DeliveryAgent, Hop, Router, deliveryPolicy
-from ..events import Destinations, FanOut, LogEventSink, webhookAgent
-from ..events._webhooks import TEST_TIMEOUT, WebhookDispatcher
-from ..features import Chain, Environment, TokenSigner, discover, loadSecret
-from ..features._transformer import ThreadedChain
-from ..queue import SQLiteSpool
-from ..queue._spool import SentArchive, sentDirectory, spoolDirectory
+from ..events import (
+    TEST_TIMEOUT,
+    Destinations,
+    FanOut,
+    LogEventSink,
+    WebhookDispatcher,
+    webhookAgent,
+)
+from ..features import (
+    Chain,
+    Environment,
+    ThreadedChain,
+    TokenSigner,
+    discover,
+    loadSecret,
+)
+from ..queue import SentArchive, SQLiteSpool, sentDirectory, spoolDirectory
 from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
 from ..runtime import (
     CertificateError,
@@ -38,12 +49,15 @@ from ..runtime import (
     stopRepeatedErrors,
     withCipherPolicy,
 )
-from ..smtp import AuthThrottle, ServerSettings, SubmissionFactory, makePortal
-from ..smtp._inbound import BounceFactory, BounceIntake
-from ..store import SQLiteStore
-from ..store._domains import DomainKeys
-from ..store._images import ImageStore
-from ..store._logins import knownFeatures
+from ..smtp import (
+    AuthThrottle,
+    BounceFactory,
+    BounceIntake,
+    ServerSettings,
+    SubmissionFactory,
+    makePortal,
+)
+from ..store import DomainKeys, ImageStore, SQLiteStore, knownFeatures
 from ..web import makeSite
 from ._balance import Balance, LoadBoard
 from ._datadir import (

@@ -6,7 +6,16 @@ import them from the queue.
 
 from ..message import FEATURES, Envelope, Options, QueuedMessage, Recipient
 from ._database import SpoolDatabase
-from ._spool import DiskSpool, MemorySpool
+from ._incoming import IncomingContent, Spilled
+from ._spool import (
+    DiskSpool,
+    MemorySpool,
+    SentArchive,
+    readQueueFile,
+    sentDirectory,
+    spoolDirectories,
+    spoolDirectory,
+)
 from ._spoollost import SpoolUnusable
 from ._spoolschema import SPOOL_FILE
 from ._sqlitespool import SQLiteSpool
@@ -19,11 +28,18 @@ __all__ = [
     "Envelope",
     "IQueue",
     "ISpool",
+    "IncomingContent",
     "MemorySpool",
     "Options",
     "QueuedMessage",
     "Recipient",
     "SQLiteSpool",
+    "SentArchive",
+    "Spilled",
     "SpoolDatabase",
     "SpoolUnusable",
+    "readQueueFile",
+    "sentDirectory",
+    "spoolDirectories",
+    "spoolDirectory",
 ]

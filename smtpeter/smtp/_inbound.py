@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from ..events._bounces import COMPLAINT, HARD, forwarding, readBounce
+from ..events import COMPLAINT, HARD, forwarding, readBounce
 from ..features import TokenSigner
 from ..message import Envelope, Recipient
-from ..queue._incoming import IncomingContent
+from ..queue import IncomingContent
 from ..runtime import RepeatedErrors
-from ..store._suppressions import COMPLAINT as SUPPRESSED_COMPLAINT
-from ..store._suppressions import HARD_BOUNCE
+from ..store import COMPLAINT as SUPPRESSED_COMPLAINT
+from ..store import HARD_BOUNCE
 from . import _replies as R
 from ._exceptions import SMTPRefusal
 from ._mailcommands import fitted

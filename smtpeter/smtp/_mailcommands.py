@@ -13,7 +13,7 @@ from attrs import evolve
 from twisted.logger import Logger
 
 from ..message import Envelope, HeaderError, Recipient, Unfit, fitLines, splitHeader
-from ..queue._incoming import Spilled
+from ..queue import Spilled
 from ..runtime import parseAddress
 from . import _replies as R
 from ._address import addressLiteral, decodeXtext, parsePath

@@ -11,22 +11,54 @@ rows. What only SQLite says its way is in L{_engine}.
 
 from pathlib import Path
 
+from ._admins import ADMIN as ADMIN_ROLE
+from ._admins import ROLES, AdminStore
+from ._apitokens import ADMIN as ADMIN_SCOPE
+from ._apitokens import PREFIX as TOKEN_PREFIX
+from ._apitokens import READ as READ_SCOPE
+from ._apitokens import SCOPES, TokenRecord, TokenStore
+from ._domains import DomainKeys, DomainStore
 from ._engine import DatabaseError, classify, connect, memoryConnection
+from ._events import STATUSES as MESSAGE_STATUSES
+from ._events import TYPES as EVENT_TYPES
+from ._events import (
+    EventQuery,
+    LinkQuery,
+    MessageQuery,
+    MessageRecord,
+    isoTime,
+    recipientStatus,
+)
 from ._exceptions import (
     Exists,
     Hint,
     Invalid,
     LoginExists,
     Missing,
+    NoSuchDomain,
     NoSuchLogin,
     StoreError,
     UnknownFeature,
 )
-from ._logins import LoginRecord, LoginStore
+from ._images import ImageStore
+from ._logins import LoginRecord, LoginStore, knownFeatures
 from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
 from ._migrate import CURRENT, SchemaTooNew, upgrade, version
+from ._queuerequests import DELETE, RELEASE, RETRY, QueueRequestStore
 from ._sqlite import SQLiteStore
-from ._suppressions import MANUAL, MAX_DAYS, suppressionExpiry, suppressionReason
+from ._stats import KINDS as STATS_KINDS
+from ._stats import STEPS as STATS_STEPS
+from ._stats import StatsQuery
+from ._suppressions import (
+    COMPLAINT,
+    HARD_BOUNCE,
+    MANUAL,
+    MAX_DAYS,
+    SuppressionStore,
+    suppressionExpiry,
+    suppressionReason,
+)
+from ._webhooks import WebhookStore
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
@@ -63,9 +95,19 @@ def connectMemory():
 
 
 __all__ = [
+    "ADMIN_ROLE",
+    "ADMIN_SCOPE",
+    "AdminStore",
+    "COMPLAINT",
     "CURRENT",
+    "DELETE",
     "DatabaseError",
+    "DomainKeys",
+    "DomainStore",
+    "EVENT_TYPES",
+    "EventQuery",
     "Exists",
+    "HARD_BOUNCE",
     "Hint",
     "IAuthFailureStore",
     "IDashboardSessionStore",
@@ -73,25 +115,48 @@ __all__ = [
     "ILoginStore",
     "IQueueRequests",
     "ISuppressionStore",
+    "ImageStore",
     "Invalid",
-    "MemoryAuthFailures",
-    "Missing",
-    "MemoryStore",
-    "SQLiteStore",
+    "LinkQuery",
     "LoginExists",
-    "MANUAL",
-    "MAX_DAYS",
     "LoginRecord",
     "LoginStore",
+    "MANUAL",
+    "MAX_DAYS",
+    "MESSAGE_STATUSES",
+    "MemoryAuthFailures",
     "MemoryLoginStore",
+    "MemoryStore",
+    "MessageQuery",
+    "MessageRecord",
+    "Missing",
+    "NoSuchDomain",
     "NoSuchLogin",
+    "QueueRequestStore",
+    "READ_SCOPE",
+    "RELEASE",
+    "RETRY",
+    "ROLES",
+    "SCOPES",
+    "SQLiteStore",
+    "STATS_KINDS",
+    "STATS_STEPS",
     "SchemaTooNew",
+    "StatsQuery",
     "StoreError",
+    "SuppressionStore",
+    "TOKEN_PREFIX",
+    "TokenRecord",
+    "TokenStore",
     "UnknownFeature",
+    "WebhookStore",
     "classify",
     "connect",
     "connectMemory",
+    "isoTime",
+    "knownFeatures",
     "openDatabase",
+    "recipientStatus",
     "suppressionExpiry",
     "suppressionReason",
     "upgrade",

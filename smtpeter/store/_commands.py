@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..events._sinks import attempts
+from ..events import attempts
 from ..message import QueuedMessage
 from ._apitokens import TokenStore
 from ._engine import begin, probe

@@ -15,7 +15,7 @@ from attrs import evolve
 from twisted.internet.defer import fail, succeed
 from zope.interface import implementer
 
-from ..events._sinks import ATTEMPT, attempts, storedOutcome
+from ..events import ATTEMPT, Delivery, Webhook, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
 from ._events import (
@@ -31,7 +31,6 @@ from ._memorylogins import MemoryAuthFailures, MemoryLoginStore
 from ._memoryqueries import clickedLinks, countedSeries, matchingEvents, matchingMessages
 from ._queuerequests import QueueRequest
 from ._suppressions import Suppression, normalise
-from ._webhooks import Delivery, Webhook
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,

@@ -30,7 +30,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 from zope.interface import implementer
 
-from ..events._sinks import ATTEMPT, storedOutcome
+from ..events import ATTEMPT, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
 from ..runtime import RepeatedErrors, Workers, isDamaged

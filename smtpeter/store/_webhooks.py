@@ -12,8 +12,7 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from attrs import frozen
-
+from ..events import Delivery, Webhook
 from ._engine import Connection
 from ._events import TYPES, StoredEvent
 from ._exceptions import Hint, Invalid, Missing, StoreError
@@ -29,49 +28,6 @@ def newUid() -> str:
 
 
 _COLUMNS = "id, url, events, secret, enabled, disabled_reason, created, last_success, last_error"
-
-
-@frozen
-class Webhook:
-    id: int
-    url: str
-    events: tuple[str, ...]
-    secret: str
-    enabled: bool
-    disabledReason: str | None
-    created: float
-    lastSuccess: float | None
-    lastError: str | None
-
-    def toJSON(self) -> dict:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "events": list(self.events),
-            "enabled": self.enabled,
-            "disabled_reason": self.disabledReason,
-            "created": self.created,
-            "last_success": self.lastSuccess,
-            "last_error": self.lastError,
-        }
-
-
-@frozen
-class Delivery:
-    """
-    One event on its way to one webhook. C{id} is the queue's row; C{uid}, the
-    C{Smtpeter-Delivery} header, is random, so it is never used twice, not
-    even after the row is gone, and it stays the same across retries.
-    """
-
-    id: int
-    webhook: Webhook
-    event: int
-    type: str
-    body: bytes
-    created: float
-    attempts: int
-    uid: str
 
 
 def _webhook(row) -> Webhook:

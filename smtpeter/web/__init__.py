@@ -6,7 +6,7 @@ ceiling).
 """
 
 from ._bounded import BoundedSite, decodedPath
-from ._resources import storageError
+from ._resources import clientAddress, storageError
 from ._site import WebSite, makeSite
 
-__all__ = ["BoundedSite", "WebSite", "decodedPath", "makeSite", "storageError"]
+__all__ = ["BoundedSite", "WebSite", "clientAddress", "decodedPath", "makeSite", "storageError"]

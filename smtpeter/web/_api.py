@@ -23,12 +23,25 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 
 from ..admin import IAdministration
-from ..store import MANUAL, IEventStore, Invalid, suppressionExpiry, suppressionReason
-from ..store._apitokens import ADMIN, PREFIX, TokenRecord
-from ..store._events import TYPES, EventQuery, isoTime, recipientStatus
-from ..store._exceptions import StoreError
-from ..store._queuerequests import DELETE, RELEASE
-from ..store._stats import STEPS, StatsQuery
+from ..store import ADMIN_SCOPE as ADMIN
+from ..store import (
+    DELETE,
+    MANUAL,
+    RELEASE,
+    EventQuery,
+    IEventStore,
+    Invalid,
+    StatsQuery,
+    StoreError,
+    TokenRecord,
+    isoTime,
+    recipientStatus,
+    suppressionExpiry,
+    suppressionReason,
+)
+from ..store import EVENT_TYPES as TYPES
+from ..store import STATS_STEPS as STEPS
+from ..store import TOKEN_PREFIX as PREFIX
 from ._logwriters import FORMATS, _CSVWriter, _JSONWriter
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._openapi import document

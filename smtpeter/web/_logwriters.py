@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from ..csvfile import csvBytes
-from ..store._events import isoTime
+from ..store import isoTime
 
 #: The formats of a log file.
 FORMATS = ("json", "csv")

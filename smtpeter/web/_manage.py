@@ -17,10 +17,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from ..admin import IAdministration
-from ..events import RefusedDestination, webhookAgent
-from ..events._webhooks import TEST_TIMEOUT, sendTest
-from ..store import Exists, Invalid, Missing, StoreError
-from ..store._queuerequests import DELETE, RETRY
+from ..events import TEST_TIMEOUT, RefusedDestination, sendTest, webhookAgent
+from ..store import DELETE, RETRY, Exists, Invalid, Missing, StoreError
 from ._resources import AsyncLeaf, HTTPError, fields, readJSON
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import binascii
 import re
 from datetime import UTC, date, datetime
 
-from ..store._events import TYPES
+from ..store import EVENT_TYPES as TYPES
 from ._resources import HTTPError
 
 _QID = re.compile(r"[0-9A-Fa-f]{20}")

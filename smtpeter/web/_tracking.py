@@ -17,10 +17,8 @@ from attrs import frozen
 from twisted.internet.threads import deferToThreadPool
 from twisted.web.http import NOT_MODIFIED
 
-from ..features import TokenSigner
-from ..features._links import isTrackable
-from ..store._events import MessageRecord
-from ..store._images import ImageStore
+from ..features import TokenSigner, isTrackable
+from ..store import ImageStore, MessageRecord
 from ._machines import MachineDetector
 from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
 

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from ...config import DASHBOARD, DASHBOARD_URL_FILE, dashboardUrls
-from ...store._admins import ADMIN, ROLES
+from ...store import ADMIN_ROLE as ADMIN
+from ...store import ROLES
 from .. import Administration
 from ._output import printList, when
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ...store import StoreError
-from ...store._logins import knownFeatures
+from ...store import StoreError, knownFeatures
 from .. import Administration
 from ._output import printList, when
 

@@ -12,8 +12,7 @@ import sys
 import time
 
 from ...csvfile import CSVWriter, uncell
-from ...store import MANUAL, StoreError, suppressionExpiry
-from ...store._suppressions import SuppressionStore
+from ...store import MANUAL, StoreError, SuppressionStore, suppressionExpiry
 from ._output import when
 
 #: The longest line 'suppression import' reads, in bytes (an address is at most 320).

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from ...store._apitokens import READ, SCOPES
+from ...store import READ_SCOPE as READ
+from ...store import SCOPES
 from .. import Administration
 from ._output import printList, when
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ...store._events import TYPES
+from ...store import EVENT_TYPES as TYPES
 from .. import Administration
 from ._output import printList
 

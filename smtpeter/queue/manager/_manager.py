@@ -24,11 +24,10 @@ from zope.interface import implementer
 
 from ...delivery import dsn
 from ...events import WARNING, Event, IEventSink
-from ...features._transformer import PassThrough
+from ...features import PassThrough
 from ...message import Envelope, Options, QueuedMessage
 from ...runtime import RepeatedErrors
-from ...smtp import SMTPRefusal
-from ...smtp._replies import LOCAL_ERROR
+from ...smtp import LOCAL_ERROR, SMTPRefusal
 from .. import IQueue, ISpool, SpoolUnusable
 from .._spool import newQueueId
 from ._sending import deliverCopies, suppress, suppressedOutcomes

@@ -12,7 +12,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from ...runtime import RepeatedErrors
-from ...store._queuerequests import DELETE, RELEASE, RETRY
+from ...store import DELETE, RELEASE, RETRY
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.

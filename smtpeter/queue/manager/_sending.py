@@ -14,7 +14,7 @@ from twisted.logger import Logger
 
 from ...delivery import PERMANENT, Outcome
 from ...message import QueuedMessage
-from ...store._suppressions import HARD_BOUNCE
+from ...store import HARD_BOUNCE
 
 log = Logger()
 
