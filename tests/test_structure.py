@@ -82,6 +82,24 @@ def test_facesExportWhatOtherPackagesImport():
     assert missing == []
 
 
+def test_facesHaveWhatTheyExport():
+    """Each package's face has an C{__all__}, and has every name in it."""
+    faces = sorted(
+        ".".join(p.relative_to(PACKAGE.parent).parent.parts)
+        for p in PACKAGE.rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    )
+    assert "smtpeter.queue.manager" in faces
+    absent = [
+        f"{face}.{name}"
+        for face in faces
+        if face != "smtpeter"
+        for name in importlib.import_module(face).__all__
+        if not hasattr(importlib.import_module(face), name)
+    ]
+    assert absent == []
+
+
 def _tree(tmp_path, files):
     root = tmp_path / "smtpeter"
     for name, text in files.items():
