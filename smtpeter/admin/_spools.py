@@ -13,8 +13,14 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..queue import SPOOL_FILE, SpoolDatabase
-from ..queue._spool import SentArchive, readQueueFile, sentDirectory, spoolDirectories
+from ..queue import (
+    SPOOL_FILE,
+    SentArchive,
+    SpoolDatabase,
+    readQueueFile,
+    sentDirectory,
+    spoolDirectories,
+)
 
 
 def queueEntries(data: Path) -> list[dict]:
