@@ -7,7 +7,8 @@ collector's tuning, open connections counted per client address, errors
 logged once a minute, what a disk or database error means to an
 operator, the databases' numbered schema steps (L{loadSteps}), and which
 addresses the gateway may connect to on someone else's say-so
-(L{AddressPolicy}).
+(L{AddressPolicy}), and listeners behind a
+load balancer (the PROXY protocol, L{ProxyProtocolFactory}).
 
 It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
@@ -18,6 +19,7 @@ from ._connections import ConnectionsPerAddress, clientKey
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
+from ._proxyprotocol import ProxyHeaderError, ProxyProtocolFactory, behindProxies, readHeader
 from ._random import tokenHex
 from ._repeats import RepeatedErrors
 from ._repeats import stopAll as stopRepeatedErrors
@@ -62,12 +64,15 @@ __all__ = [
     "DiskFull",
     "Network",
     "PromptEPollReactor",
+    "ProxyHeaderError",
+    "ProxyProtocolFactory",
     "RepeatedErrors",
     "ServerTLSOptions",
     "Workers",
     "WriteThroughPort",
     "WriteThroughServer",
     "background",
+    "behindProxies",
     "clientKey",
     "classify",
     "damaged",
@@ -82,6 +87,7 @@ __all__ = [
     "loadServerOptions",
     "parseAddress",
     "parseNetwork",
+    "readHeader",
     "recovery",
     "stopRepeatedErrors",
     "tokenHex",
