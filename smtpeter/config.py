@@ -74,6 +74,8 @@ class Config:
     webhookAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
     #: Networks direct delivery may connect to besides public addresses (--delivery-allow-network).
     deliveryAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
+    #: Balancers whose PROXY headers the SMTP listeners read, and only theirs (--proxy-protocol).
+    proxyNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
     #: Worker processes; 1 runs the whole gateway in one process.

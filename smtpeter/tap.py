@@ -302,6 +302,23 @@ class Options(usage.Options):
         " multicast or reserved addresses are skipped (see docs/behaviour.md) [default: none]"
     )
 
+    def opt_proxy_protocol(self, network: str) -> None:
+        from .runtime import parseNetwork
+
+        try:
+            self.setdefault("proxy-protocol", []).append(parseNetwork(network, "--proxy-protocol"))
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+
+    opt_proxy_protocol.__doc__ = (
+        "A network (CIDR, e.g. 10.0.0.0/8, or one address) of load balancers in front of"
+        " the SMTP listeners (--smtp, --smtps); repeatable. With it, those listeners take"
+        " connections only from these networks, each starting with a PROXY protocol header"
+        " (v1 or v2, as HAProxy's send-proxy and send-proxy-v2 send) that names the client,"
+        " whose address the limits, the AUTH throttle, Received headers and logs then use;"
+        " others are closed (see docs/cluster.md) [default: none]"
+    )
+
     def parseOptions(self, options=None) -> None:
         # Kept so that worker processes can be started with the same options.
         self.arguments = list(options) if options is not None else []
@@ -493,6 +510,7 @@ def makeConfig(options) -> Config:
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
         webhookAllowNetworks=tuple(webhookAllowNetworks),
         deliveryAllowNetworks=tuple(deliveryAllowNetworks),
+        proxyNetworks=tuple(options.get("proxy-protocol", ())),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
         holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),

@@ -367,3 +367,15 @@ def test_delivery_allow_network_is_repeatable_and_checked():
     assert "--delivery-allow-network 'internal': " in str(error.value)
     assert "such as 10.0.0.0/8" in str(error.value)
     assert "--delivery-allow-network" in str(Options())
+
+
+def test_proxy_protocol_is_repeatable_and_checked():
+    assert config().proxyNetworks == ()
+    c = config("--proxy-protocol", "10.0.0.0/8", "--proxy-protocol", "[2001:db8::7]")
+    assert [str(n) for n in c.proxyNetworks] == ["10.0.0.0/8", "2001:db8::7/128"]
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(["--proxy-protocol", "haproxy.internal"])
+    assert str(error.value).startswith("twistd smtpeter: --proxy-protocol 'haproxy.internal': ")
+    assert "such as 10.0.0.0/8" in str(error.value)
+    assert "\n" not in str(error.value)
+    assert "--proxy-protocol" in str(Options())

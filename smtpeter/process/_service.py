@@ -44,6 +44,7 @@ from ..queue import SentArchive, SQLiteSpool, sentDirectory, spoolDirectory
 from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
 from ..runtime import (
     CertificateError,
+    behindProxies,
     listeningEndpoint,
     loadServerOptions,
     stopRepeatedErrors,
@@ -232,9 +233,15 @@ class GatewayService(MultiService):
             logins=self.store,
         )
         for description in config.smtp:
-            self._listen("smtp", description, SubmissionFactory(self.settings, implicitTLS=False))
+            factory = SubmissionFactory(self.settings, implicitTLS=False)
+            self._listen(
+                "smtp", description, behindProxies(factory, config.proxyNetworks, self.reactor)
+            )
         for description in config.smtps:
-            self._listen("smtps", description, SubmissionFactory(self.settings, implicitTLS=True))
+            factory = SubmissionFactory(self.settings, implicitTLS=True)
+            self._listen(
+                "smtps", description, behindProxies(factory, config.proxyNetworks, self.reactor)
+            )
         intake = BounceIntake(
             self.store,
             self.queue,
