@@ -225,11 +225,12 @@ class ProxiedConnection(Protocol):
         self._timeout = None
         self._refuse("no whole PROXY header within {timeout} s", timeout=self.factory.timeout)
 
-    def _refuse(self, why: str, **fields) -> None:
+    def _refuse(self, reason: str, **fields) -> None:
+        """Close the connection, logging C{reason} (a format of C{fields})."""
         self._buffer = None
         self._cancelTimeout()
         log.info(
-            "closing the connection from {proxy}: " + why,
+            "closing the connection from {proxy}: " + reason,
             proxy=self.proxy.host if hasattr(self.proxy, "host") else str(self.proxy),
             **fields,
         )

@@ -18,6 +18,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.selectreactor import SelectReactor
 from twisted.internet.ssl import CertificateOptions
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -278,6 +279,15 @@ class Listener:
 
 
 @pytest.fixture
+def logged():
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    mine = "smtpeter.runtime._proxyprotocol"
+    yield lambda: [formatEvent(e) for e in events if e.get("log_namespace") == mine]
+    globalLogPublisher.removeObserver(events.append)
+
+
+@pytest.fixture
 def listener():
     made = []
 
@@ -290,12 +300,13 @@ def listener():
         each.close()
 
 
-def test_a_peer_outside_the_networks_is_closed_without_a_session(listener):
+def test_a_peer_outside_the_networks_is_closed_without_a_session(listener, logged):
     server = listener()
     client = server.connect("127.0.0.1")
     client.sendall(b"PROXY TCP4 198.51.100.7 192.0.2.1 40000 25\r\n")
     assert server.receive(client) == b""
     assert server.built == []
+    assert logged() == ["refused a connection from 127.0.0.1: not a --proxy-protocol network"]
 
 
 def test_the_session_starts_only_after_the_header_and_sees_the_client(listener):
@@ -325,15 +336,16 @@ def test_a_v2_local_header_is_the_balancers_own_connection(listener):
     assert session.peer.host == addr.host == "127.0.0.2"
 
 
-def test_a_bad_header_closes_the_connection_without_a_session(listener):
+def test_a_bad_header_closes_the_connection_without_a_session(listener, logged):
     server = listener()
     client = server.connect("127.0.0.2")
     client.sendall(b"EHLO direct.client\r\n")
     assert server.receive(client) == b""
     assert server.built == []
+    assert logged() == ["closing the connection from 127.0.0.2: no PROXY header"]
 
 
-def test_an_overlong_v1_header_is_closed_once_it_passes_the_bound(listener):
+def test_an_overlong_v1_header_is_closed_once_it_passes_the_bound(listener, logged):
     server = listener()
     client = server.connect("127.0.0.2")
     client.sendall(b"PROXY TCP4 " + b"1" * 90)
@@ -343,9 +355,10 @@ def test_an_overlong_v1_header_is_closed_once_it_passes_the_bound(listener):
     client.sendall(b"1" * 10)
     assert server.receive(client) == b""
     assert server.built == []
+    assert logged() == ["closing the connection from 127.0.0.2: a v1 header longer than 107 bytes"]
 
 
-def test_a_missing_header_is_closed_after_five_seconds(listener):
+def test_a_missing_header_is_closed_after_five_seconds(listener, logged):
     server = listener()
     client = server.connect("127.0.0.2")
     client.sendall(b"PROXY TCP4 198.51.100.7")
@@ -357,6 +370,7 @@ def test_a_missing_header_is_closed_after_five_seconds(listener):
     server.clock.advance(0.1)
     assert server.receive(client) == b""
     assert server.built == []
+    assert logged() == ["closing the connection from 127.0.0.2: no whole PROXY header within 5.0 s"]
 
 
 def tlsOptions(tmp_path, kind: str):
