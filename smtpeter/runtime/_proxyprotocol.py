@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
+from typing import Any
 
 from attrs import frozen
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -167,13 +168,17 @@ class ProxiedConnection(Protocol):
     connection's), and hands it what arrives.
     """
 
+    #: The connection (a TCP one, whatever it does beside ITransport).
+    transport: Any = None
+
     def __init__(self, factory: ProxyProtocolFactory, proxy) -> None:
         self.factory = factory
         #: The balancer's address (the connection's own peer).
         self.proxy = proxy
         self.header: ProxyHeader | None = None
-        self.wrappedProtocol: Protocol | None = None
-        self._buffer = b""
+        self.wrappedProtocol: Any = None
+        #: What came before the whole header; None once refused.
+        self._buffer: bytes | None = b""
         self._timeout = None
 
     # -- as a protocol ---------------------------------------------------
@@ -191,17 +196,17 @@ class ProxiedConnection(Protocol):
             return
         if self._buffer is None:
             return  # refused; closing
-        self._buffer += data
+        self._buffer = buffer = self._buffer + data
         try:
-            header = readHeader(self._buffer)
+            header = readHeader(buffer)
         except ProxyHeaderError as e:
             self._refuse("{why}", why=str(e))
             return
         if header is not None:
-            self._connect(header)
+            self._buffer = b""
+            self._connect(header, buffer[header.length :])
 
-    def _connect(self, header: ProxyHeader) -> None:
-        rest, self._buffer = self._buffer[header.length :], b""
+    def _connect(self, header: ProxyHeader, rest: bytes) -> None:
         self._cancelTimeout()
         self.header = header
         protocol = self.factory.wrappedFactory.buildProtocol(self.getPeer())
