@@ -4,8 +4,6 @@ wire, once per message and then per recipient. Features are plugins
 (L{IFeature}) found in the C{smtpeter.plugins} drop-in package.
 """
 
-from twisted.plugin import getPlugins
-
 from ._base import Feature
 from ._bounces import TrackBounces
 from ._chain import Chain, Copy, Draft, Environment, Prepared
@@ -15,26 +13,40 @@ from ._images import HostedImages
 from ._inlinecss import InlineCSS
 from ._links import PreventScam, TrackClicks, isTrackable
 from ._opens import TrackOpens
+from ._registry import (
+    ALWAYS_ON,
+    BUILT_IN,
+    FEATURES,
+    IGNORE_SUPPRESSION,
+    PREFIX,
+    FeatureSpec,
+    FlagError,
+    discover,
+    featureSpec,
+    installedSpecs,
+    isBuiltIn,
+    knownFeatures,
+    parseFlag,
+)
 from ._tokens import TokenSigner, TrackingId, loadSecret
 from ._transformer import PassThrough, ThreadedChain
 from .interfaces import IFeature
 
-
-def discover() -> list:
-    """Every feature installed: smtpeter's own and those of other distributions."""
-    import smtpeter.plugins
-
-    return list(getPlugins(IFeature, smtpeter.plugins))
-
-
 __all__ = [
+    "ALWAYS_ON",
+    "BUILT_IN",
+    "FEATURES",
+    "IGNORE_SUPPRESSION",
     "NOTRACK",
+    "PREFIX",
     "Chain",
     "Copy",
     "Draft",
     "Environment",
     "Feature",
     "HostedImages",
+    "FeatureSpec",
+    "FlagError",
     "HtmlDocument",
     "IFeature",
     "InlineCSS",
@@ -53,5 +65,10 @@ __all__ = [
     "TrackingId",
     "discover",
     "isTrackable",
+    "featureSpec",
+    "installedSpecs",
+    "isBuiltIn",
+    "knownFeatures",
     "loadSecret",
+    "parseFlag",
 ]

@@ -5,14 +5,16 @@ from __future__ import annotations
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+from ._registry import FlagError, featureSpec, parseFlag
 from .interfaces import IFeature
 
 
 @implementer(IPlugin, IFeature)
 class Feature:
     """
-    Subclass this and override what the feature needs. C{header} defaults to
-    C{x-smtpeter-<name>}; C{active} to "the message's options name me".
+    Subclass this and override what the feature needs. C{header} is the
+    registry's (C{x-smtpeter-<name>} for a plugin's feature); C{active}
+    defaults to "the message's options name me".
     """
 
     name: str = ""
@@ -21,12 +23,16 @@ class Feature:
 
     @property
     def header(self) -> str:
-        return f"x-smtpeter-{self.name}"
+        return featureSpec(self.name).header
 
     def active(self, options) -> bool:
-        # A plugin's own header arrives among the unknown instructions.
+        # A plugin's own header arrives among the instructions, read already.
         if self.name in options.extra:
-            return _flag(options.extra[self.name])
+            try:
+                return parseFlag(options.extra[self.name])
+            except FlagError:
+                # Only in a message queued before such a value was refused.
+                return False
         return self.name in options.features
 
     def usable(self, environment) -> bool:
@@ -54,7 +60,3 @@ class Feature:
 
     def __repr__(self) -> str:
         return f"<feature {self.name} (order {self.order})>"
-
-
-def _flag(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in ("true", "yes", "on", "1")

@@ -20,13 +20,9 @@ class HostedImages(Feature):
     name = "hostedimages"
     order = 100
 
-    @property
-    def header(self) -> str:
-        return "x-smtpeter-images"
-
     def prepareMessage(self, draft) -> None:
         store = draft.environment.images
-        referenced = set()
+        referenced: set[str] = set()
         for part in draft.textParts("html"):
             text = part.text()
             # The pattern scans slowly; most HTML has no cid: at all.

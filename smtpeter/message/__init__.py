@@ -24,10 +24,9 @@ from ._encoding import (
 from ._exceptions import AmbiguousMIME, HeaderError, MessageError, MIMEError, Unfit
 from ._header import fieldName, fieldValue, splitHeader
 from ._mime import Part
-from ._values import FEATURES, Envelope, Options, QueuedMessage, Recipient
+from ._values import Envelope, Options, QueuedMessage, Recipient
 
 __all__ = [
-    "FEATURES",
     "MAX_LINE",
     "AmbiguousMIME",
     "Envelope",

@@ -7,15 +7,6 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
-FEATURES = (
-    "trackclicks",
-    "trackopens",
-    "trackbounces",
-    "preventscam",
-    "inlinecss",
-    "hostedimages",
-)
-
 
 @frozen
 class Recipient:
@@ -84,6 +75,7 @@ class Options:
     C{x-smtpeter-*} headers) and its tags. The feature chain reads these.
     """
 
+    #: The names of the features in force (the registry's, L{smtpeter.features}).
     features: frozenset[str] = frozenset()
     tags: tuple[str, ...] = ()
     login: str | None = None

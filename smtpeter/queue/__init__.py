@@ -4,7 +4,7 @@ L{smtpeter.message}'s, re-exported here for the plugins and callers that
 import them from the queue.
 """
 
-from ..message import FEATURES, Envelope, Options, QueuedMessage, Recipient
+from ..message import Envelope, Options, QueuedMessage, Recipient
 from ._database import SpoolDatabase
 from ._incoming import IncomingContent, Spilled
 from ._spool import (
@@ -23,7 +23,6 @@ from .interfaces import IQueue, ISpool
 
 __all__ = [
     "SPOOL_FILE",
-    "FEATURES",
     "DiskSpool",
     "Envelope",
     "IQueue",

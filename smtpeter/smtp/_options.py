@@ -3,10 +3,12 @@ From accepted content to stored content: the header section is checked,
 C{x-smtpeter-*} fields are read into the message's L{Options} and removed,
 and everything else is kept byte for byte.
 
-Header values: C{true/false} (also yes/no, on/off, 1/0) for each feature,
+Header names and values are the feature registry's (L{smtpeter.features}):
+C{true/false} (also yes/no, on/off, 1/0) for each feature, a plugin's too,
 C{x-smtpeter-images: hosted|inline|default} (C{default} is C{inline}), and
 C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}).
-A header wins over the login's setting in both directions.
+A header wins over the login's setting in both directions; a value the
+registry cannot read refuses the message, naming the header.
 """
 
 from __future__ import annotations
@@ -17,25 +19,32 @@ from email.utils import format_datetime
 
 from attrs import evolve
 
-from ..message import FEATURES, Options, fieldName, fieldValue
+from ..features import IGNORE_SUPPRESSION, PREFIX, FeatureSpec, installedSpecs, isBuiltIn
+from ..message import Options, fieldName, fieldValue
 from ..runtime import tokenHex
 from ._exceptions import SMTPRefusal
 from ._replies import BAD_OPTION
 
-PREFIX = b"x-smtpeter-"
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 _TAG = re.compile(r"[^\x00-\x20\x7f,;\s]{1,100}")
 MAX_TAGS = 20
 
 
-def _flag(name: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {value!r} is not true or false"))
+def _switches() -> dict[str, FeatureSpec]:
+    """Header name (without the prefix) -> the switch it is."""
+    specs = installedSpecs()
+    # A feature's own name is its header too where the registry names
+    # another (x-smtpeter-hostedimages beside x-smtpeter-images).
+    switches = {spec.name: spec for spec in specs}
+    switches.update((spec.option, spec) for spec in specs)
+    switches[IGNORE_SUPPRESSION.option] = IGNORE_SUPPRESSION
+    return switches
+
+
+def _read(spec: FeatureSpec, name: str, value: str) -> bool:
+    try:
+        return spec.read(value)
+    except ValueError as e:
+        raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {e}")) from None
 
 
 def readOptions(
@@ -52,22 +61,20 @@ def readOptions(
     tags: list[str] = []
     extra: dict[str, str] = {}
     kept = []
+    switches = _switches()
     for raw in fields:
         name = fieldName(raw)
-        if not name.startswith(PREFIX.decode()):
+        if not name.startswith(PREFIX):
             kept.append(raw)
             continue
         option, value = name[len(PREFIX) :], fieldValue(raw)
-        if option in FEATURES and option != "hostedimages":
-            (features.add if _flag(name, value) else features.discard)(option)
-        elif option == "images":
-            if value.lower() not in ("hosted", "inline", "default"):
-                raise SMTPRefusal(
-                    BAD_OPTION.format(detail=f"{name}: use 'hosted', 'inline' or 'default'")
-                )
-            (features.add if value.lower() == "hosted" else features.discard)("hostedimages")
-        elif option == "ignoresuppression":
-            extra[option] = "true" if _flag(name, value) else "false"
+        spec = switches.get(option)
+        if spec is not None and isBuiltIn(spec.name):
+            (features.add if _read(spec, name, value) else features.discard)(spec.name)
+        elif spec is not None:
+            # A plugin's switch, or one that is no feature: kept among the
+            # instructions, as the one grammar read it.
+            extra[spec.name] = "true" if _read(spec, name, value) else "false"
         elif option == "tags":
             for tag in (t.strip() for t in value.split(",")):
                 if not tag:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from ..message import FEATURES
+from ..features import FEATURES
 
 
 @frozen

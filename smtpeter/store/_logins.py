@@ -18,7 +18,7 @@ from attrs import evolve, field, frozen
 from twisted.logger import Logger
 
 from ..config import checkPublicUrl
-from ..message import FEATURES
+from ..features import knownFeatures
 from ._changes import changed
 from ._engine import Conflict, Connection, DatabaseError
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
@@ -86,17 +86,6 @@ def judge(
     if record.lastUsed is None or now - record.lastUsed >= LAST_USED_RESOLUTION:
         return record, (record.name, now, None)
     return record, None
-
-
-def knownFeatures() -> list[str]:
-    """The built-in features and those that installed plugins add."""
-    from ..features import discover
-
-    names = set(FEATURES)
-    for feature in discover():
-        if feature.name != "dkim":
-            names.add(feature.name)
-    return sorted(names)
 
 
 def checkFeatures(features: Iterable[str]) -> frozenset[str]:

@@ -1,0 +1,57 @@
+"""readOptions: the x-smtpeter-* headers read with the feature registry's grammar."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtpeter.features import FeatureSpec, installedSpecs
+from smtpeter.smtp import SMTPRefusal
+from smtpeter.smtp._options import readOptions
+
+
+def read(*fields: str, features=()):
+    return readOptions([f"{f}\r\n".encode() for f in fields], frozenset(features), "app")
+
+
+def test_every_switch_refuses_maybe_naming_its_header():
+    for header in ("X-Smtpeter-TrackOpens", "x-smtpeter-ignoresuppression", "X-Smtpeter-Images"):
+        with pytest.raises(SMTPRefusal) as raised:
+            read(f"{header}: maybe")
+        text = str(raised.value.reply.text)
+        assert raised.value.reply.code == 550 and header.lower() in text
+
+
+def test_headers_switch_features_both_ways_and_are_kept_out():
+    kept, options = read(
+        "Subject: hi",
+        "X-Smtpeter-TrackOpens: ON",
+        "x-smtpeter-inlinecss: 0",
+        features=["inlinecss"],
+    )
+    assert kept == [b"Subject: hi\r\n"] and options.features == {"trackopens"}
+
+
+def test_hostedimages_is_also_its_own_header():
+    _, options = read("x-smtpeter-hostedimages: yes")
+    assert options.features == {"hostedimages"}
+    _, options = read("x-smtpeter-images: default", features=["hostedimages"])
+    assert options.features == frozenset()
+
+
+def test_ignoresuppression_is_kept_as_read():
+    _, options = read("X-Smtpeter-IgnoreSuppression: Yes")
+    assert options.extra == {"ignoresuppression": "true"} and options.ignoresSuppression
+
+
+def test_a_plugins_switch_is_read_with_the_same_grammar(monkeypatch):
+    import smtpeter.smtp._options as module
+
+    specs = (*installedSpecs(), FeatureSpec("footer"))
+    monkeypatch.setattr(module, "installedSpecs", lambda: specs)
+    _, options = read("X-Smtpeter-Footer: on")
+    assert options.extra == {"footer": "true"} and options.features == frozenset()
+    with pytest.raises(SMTPRefusal):
+        read("X-Smtpeter-Footer: maybe")
+    # An instruction no installed feature knows is kept as it is, for plugins.
+    _, options = read("X-Smtpeter-Whatever: maybe")
+    assert options.extra == {"whatever": "maybe"}
