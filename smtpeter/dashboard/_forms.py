@@ -7,11 +7,11 @@ L{Page}, a L{Redirect} after a change, or a L{Download}.
 from __future__ import annotations
 
 import calendar
-import re
 import time
 
 from attrs import frozen
 
+from ..message import parseQueueId
 from ..store import MESSAGE_STATUSES as STATUSES
 from ..store import MessageQuery
 from ._html import (
@@ -67,9 +67,10 @@ def _day(text: str, name: str) -> float:
 def _searchQuery(request, limit: int, before=None) -> MessageQuery:
     values = {name: arg(request, name) or None for name in _SEARCH}
     if values["messageid"] is not None:
-        values["messageid"] = values["messageid"].upper()
-        if not re.fullmatch("[0-9A-F]{20}", values["messageid"]):
-            raise BadInput("message id: 20 hexadecimal characters, as in the 250 reply")
+        try:
+            values["messageid"] = parseQueueId(values["messageid"])
+        except ValueError as e:
+            raise BadInput(f"message id: {e}") from None
     if values["status"] is not None and values["status"] not in STATUSES:
         raise BadInput(f"status: one of {', '.join(STATUSES)}")
     if values["start"] is not None:

@@ -21,6 +21,7 @@ from twisted.web.http import INSUFFICIENT_STORAGE_SPACE, parse_qs
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ..message import QUEUE_ID_PATTERN
 from ..runtime import RepeatedErrors
 from ..store import Exists, Missing, StoreError
 from ..web import BoundedSite, clientAddress, storageError
@@ -41,7 +42,7 @@ HEADERS = {
     b"cache-control": b"no-store",
 }
 NOTICE_COOKIE = b"smtpeter_notice"
-_QID = "(?P<qid>[0-9A-Fa-f]{20})"
+_QID = f"(?P<qid>{QUEUE_ID_PATTERN})"
 _NAME = "(?P<name>[^/]+)"
 
 #: (method, path pattern, view name, who may: "page" (anyone logged in),

@@ -2,7 +2,8 @@
 A message, as every stage of its path reads it: the values a queued message
 is made of (envelope, recipients, options), its header section split into
 raw fields, its MIME tree kept byte for byte (L{mime}), and the transfer
-encodings that make it fit for the next hop (long lines, 8-bit data).
+encodings that make it fit for the next hop (long lines, 8-bit data), and
+the grammar of its queue id.
 
 The SMTP server, the queue, the features, delivery and the store all use
 these; this package imports nothing else of smtpeter. Errors are
@@ -24,10 +25,14 @@ from ._encoding import (
 from ._exceptions import AmbiguousMIME, HeaderError, MessageError, MIMEError, Unfit
 from ._header import fieldName, fieldValue, splitHeader
 from ._mime import Part
+from ._queueid import QUEUE_ID, QUEUE_ID_PATTERN, QUEUE_ID_TEXT, parseQueueId
 from ._values import Envelope, Options, QueuedMessage, Recipient
 
 __all__ = [
     "MAX_LINE",
+    "QUEUE_ID",
+    "QUEUE_ID_PATTERN",
+    "QUEUE_ID_TEXT",
     "AmbiguousMIME",
     "Envelope",
     "HeaderError",
@@ -45,6 +50,7 @@ __all__ = [
     "fitQP",
     "foldField",
     "mime",
+    "parseQueueId",
     "printableQP",
     "quotedPrintable",
     "sevenBit",

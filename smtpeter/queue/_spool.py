@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -41,12 +40,8 @@ END = b"\nsmtpeter-spool-end\n"
 log = Logger()
 
 
-#: What L{newQueueId} makes.
-QUEUE_ID = re.compile(r"[0-9A-F]{20}")
-
-
 def newQueueId(clock=time.time) -> str:
-    """Sortable by arrival, unguessable, 20 characters of [0-9A-F]."""
+    """Sortable by arrival, unguessable: a L{QUEUE_ID}."""
     return f"{int(clock() * 1000):012X}{tokenHex(4).upper()}"
 
 

@@ -15,8 +15,8 @@ import sqlite3
 from pathlib import Path
 from typing import Self
 
-from ..message import QueuedMessage
-from ._spool import QUEUE_ID, _fromMetadata
+from ..message import QUEUE_ID, QueuedMessage
+from ._spool import _fromMetadata
 from ._spoolschema import QUEUED, SPOOL_FILE
 
 

@@ -11,10 +11,10 @@ import binascii
 import re
 from datetime import UTC, date, datetime
 
+from ..message import parseQueueId
 from ..store import EVENT_TYPES as TYPES
 from ._resources import HTTPError
 
-_QID = re.compile(r"[0-9A-Fa-f]{20}")
 MAX_LIMIT = 1000
 #: What a time parameter may be, for its 400.
 TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970, before the year 10000"
@@ -79,10 +79,8 @@ def parseTime(text: str) -> float:
     return seconds
 
 
-def parseQid(text: str) -> str:
-    if not _QID.fullmatch(text):
-        raise ValueError(text)
-    return text.upper()
+#: A message id parameter: L{smtpeter.message.parseQueueId}.
+parseQid = parseQueueId
 
 
 def parseEmail(text: str) -> str:

@@ -1,0 +1,29 @@
+"""
+The queue id grammar, written once: what the gateway calls a message in its
+C{250} reply, its events, the API's and the dashboard's URLs and the spool.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: A queue id as the gateway makes it: 20 upper-case hexadecimal digits,
+#: the first 12 its arrival in milliseconds (so ids sort by arrival).
+QUEUE_ID = re.compile(r"[0-9A-F]{20}")
+#: A queue id as a reader may write it (any case), for URL routes.
+QUEUE_ID_PATTERN = r"[0-9A-Fa-f]{20}"
+#: What a queue id is, for the answer to one that is not.
+QUEUE_ID_TEXT = "20 hexadecimal characters, as in the 250 reply"
+
+_ANY_CASE = re.compile(QUEUE_ID_PATTERN)
+
+
+def parseQueueId(text: str) -> str:
+    """
+    A queue id a reader gave (a query parameter, a URL, a form), in any
+    case: the id as the gateway writes it (upper case). L{ValueError}, whose
+    text says what a queue id is, for anything else.
+    """
+    if not _ANY_CASE.fullmatch(text):
+        raise ValueError(QUEUE_ID_TEXT)
+    return text.upper()
