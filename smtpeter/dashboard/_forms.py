@@ -6,14 +6,12 @@ L{Page}, a L{Redirect} after a change, or a L{Download}.
 
 from __future__ import annotations
 
-import calendar
-import time
-
 from attrs import frozen
 
 from ..message import parseQueueId
 from ..store import MESSAGE_STATUSES as STATUSES
 from ..store import MessageQuery
+from ..web import TIME_WHY, Moment, parseMoment
 from ._html import (
     button,
     form,
@@ -57,11 +55,11 @@ def args(request, name: str) -> list[str]:
     return [v.decode("utf-8", "replace") for v in request.args.get(name.encode(), [])]
 
 
-def _day(text: str, name: str) -> float:
+def _moment(text: str, name: str) -> Moment:
     try:
-        return float(calendar.timegm(time.strptime(text, "%Y-%m-%d")))
-    except ValueError:
-        raise BadInput(f"{name}: a date as YYYY-MM-DD")
+        return parseMoment(text)
+    except (ValueError, OverflowError):
+        raise BadInput(f"{name}: a date as YYYY-MM-DD, or {TIME_WHY}") from None
 
 
 def _searchQuery(request, limit: int, before=None) -> MessageQuery:
@@ -73,11 +71,15 @@ def _searchQuery(request, limit: int, before=None) -> MessageQuery:
             raise BadInput(f"message id: {e}") from None
     if values["status"] is not None and values["status"] not in STATUSES:
         raise BadInput(f"status: one of {', '.join(STATUSES)}")
-    if values["start"] is not None:
-        values["start"] = _day(values["start"], "from")
-    if values["end"] is not None:
-        values["end"] = _day(values["end"], "to") + 86400  # the whole last day
-    return MessageQuery(**values, before=before, limit=limit)
+    start, end = values.pop("start"), values.pop("end")
+    return MessageQuery(
+        **values,
+        start=None if start is None else _moment(start, "from").seconds,
+        # A day given as the end is searched to its end.
+        end=None if end is None else _moment(end, "to").dayEnd,
+        before=before,
+        limit=limit,
+    )
 
 
 def _before(text: str):

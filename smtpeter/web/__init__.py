@@ -6,7 +6,18 @@ ceiling).
 """
 
 from ._bounded import BoundedSite, decodedPath
+from ._parameters import TIME_WHY, Moment, parseMoment
 from ._resources import clientAddress, storageError
 from ._site import WebSite, makeSite
 
-__all__ = ["BoundedSite", "WebSite", "clientAddress", "decodedPath", "makeSite", "storageError"]
+__all__ = [
+    "TIME_WHY",
+    "BoundedSite",
+    "Moment",
+    "WebSite",
+    "clientAddress",
+    "decodedPath",
+    "makeSite",
+    "parseMoment",
+    "storageError",
+]

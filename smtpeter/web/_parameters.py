@@ -2,6 +2,8 @@
 The REST API's query parameters, checked: each problem is a 400 naming the
 parameter (L{Parameters}), and the grammar of each kind of value (days,
 times, message ids, addresses, tags, event types, limits, cursors).
+
+The date and time grammar (L{parseMoment}) is the dashboard's too.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ import binascii
 import re
 from datetime import UTC, date, datetime
 
+from attrs import frozen
+
 from ..message import parseQueueId
 from ..store import EVENT_TYPES as TYPES
 from ._resources import HTTPError
 
 MAX_LIMIT = 1000
-#: What a time parameter may be, for its 400.
+#: What a time parameter may be, for its 400 (and the dashboard's answer).
 TIME_WHY = "a date (2026-11-23), an ISO 8601 time or seconds since 1970, before the year 10000"
+#: What a day parameter may be.
+DAY_WHY = "a date like 2026-11-23"
 #: The first second of the year 10000: times are before it.
 LAST_SECOND = 253402300800.0
 
@@ -52,23 +58,47 @@ class Parameters:
             raise HTTPError(400, f"{name}: {why} (got {value[:100]!r})", parameter=name)
 
 
+# A day: YYYY-MM-DD; the month and the day may have one digit (and the
+# day a space before it), as the dashboard's strptime("%Y-%m-%d") took them.
+_DAY = re.compile(r"(\d{4})-(\d{1,2})-( ?\d{1,2})")
+_SECONDS = re.compile(r"\d+(\.\d+)?")
+
+
+@frozen
+class Moment:
+    """A time parameter read: C{seconds} since the epoch, and whether it named a whole C{day}."""
+
+    seconds: float
+    day: bool
+
+    @property
+    def dayEnd(self) -> float:
+        """Where a range that ends with this parameter ends: after the whole day it names."""
+        return self.seconds + 86400 if self.day else self.seconds
+
+
 def parseDay(text: str) -> float:
     """C{YYYY-MM-DD}: its midnight, UTC, in seconds since the epoch."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    match = _DAY.fullmatch(text.strip())
+    if match is None:
         raise ValueError(text)
-    return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
+    day = date(*(int(group) for group in match.groups()))
+    return datetime.combine(day, datetime.min.time(), UTC).timestamp()
 
 
-def parseTime(text: str) -> float:
+def parseMoment(text: str) -> Moment:
     """
-    Seconds since the epoch, or an ISO 8601 date or date-time (UTC unless it
-    says); from 1970 to the end of 9999, the years an answer can write.
+    The date and time grammar of the API's and the dashboard's parameters:
+    seconds since the epoch, a date (its midnight), or an ISO 8601 date-time
+    (UTC unless it says); from 1970 to the end of 9999, the years an answer
+    can write. L{ValueError} for anything else; L{TIME_WHY} says what to give.
     """
     text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
+    day = False
+    if _SECONDS.fullmatch(text):
         seconds = float(text)
-    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        seconds = parseDay(text)
+    elif _DAY.fullmatch(text):
+        seconds, day = parseDay(text), True
     else:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         if moment.tzinfo is None:
@@ -76,7 +106,12 @@ def parseTime(text: str) -> float:
         seconds = moment.timestamp()
     if not 0 <= seconds < LAST_SECOND:
         raise ValueError(text)
-    return seconds
+    return Moment(seconds, day)
+
+
+def parseTime(text: str) -> float:
+    """L{parseMoment}'s seconds."""
+    return parseMoment(text).seconds
 
 
 #: A message id parameter: L{smtpeter.message.parseQueueId}.
