@@ -1,13 +1,28 @@
-"""The gateway's configuration: one frozen, typed value made from the options."""
+"""
+The gateway's configuration: one frozen, typed value (L{Config}) made from
+the C{twistd smtpeter} options (L{makeConfig}). Every default is written
+once, as a field's default here: the options show it in their help and the
+objects that use a setting take their own default from it (L{default}).
+
+Reading the options touches nothing but one file, deliberately: a
+certificate given with --tls-cert is read, so that an unreadable one is one
+clear line and exit status 1 rather than a traceback from inside the
+running reactor.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from attrs import field, frozen
+from attrs import field, fields, frozen
+from twisted.python import usage
 
 #: Where the dashboard listens unless told: this machine only.
 DASHBOARD = "tcp:8081:interface=127.0.0.1"
@@ -16,6 +31,10 @@ DASHBOARD = "tcp:8081:interface=127.0.0.1"
 DASHBOARD_URL_FILE = "dashboard-url"
 #: The kinds of listening socket, in the order they are opened and announced.
 LISTENERS = ("smtp", "smtps", "http", "dashboard", "mx")
+#: Where the gateway and the C{smtpeter} command keep their data unless told.
+DATA = "./smtpeter-data"
+#: How TLS to a smarthost is done: the first is the default.
+RELAY_TLS = ("opportunistic", "none", "verify")
 
 
 @frozen
@@ -24,7 +43,7 @@ class RelayConfig:
     port: int
     user: str | None = None
     password: str | None = field(default=None, repr=False)
-    tls: str = "opportunistic"
+    tls: str = RELAY_TLS[0]
 
 
 @frozen
@@ -83,6 +102,9 @@ class Config:
     #: How long the parent waits for its workers to stop before killing them.
     stopTimeout: timedelta = timedelta(seconds=60)
 
+    #: How long a webhook POST's retry delay may grow.
+    webhookRetryMax: timedelta = timedelta(hours=1)
+
     @property
     def database(self) -> Path:
         return self.data / "smtpeter.sqlite"
@@ -104,6 +126,59 @@ class Config:
     @property
     def generatesCertificate(self) -> bool:
         return self.tlsCert is None
+
+
+def default(name: str) -> Any:
+    """The default of L{Config}'s field C{name}: what an object that uses it defaults to."""
+    return getattr(fields(Config), name).default
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parseDuration(text: str) -> timedelta:
+    """C{90}, C{90s}, C{15m}, C{4h}, C{5d}."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 5d")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def formatDuration(duration: timedelta) -> str:
+    """A duration as L{parseDuration} reads it, in its largest whole unit: C{5d}, C{30s}."""
+    seconds = duration.total_seconds()
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds / _UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def parseSize(text: str) -> int:
+    match = re.fullmatch(r"(\d+)([kmg]?)b?", text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size like 52428800, 50m or 512k")
+    return int(match[1]) * _SIZES[match[2]]
+
+
+def formatSize(size: int) -> str:
+    """A size as L{parseSize} reads it, in its largest whole unit: C{50m}."""
+    for unit in ("g", "m", "k"):
+        if size and size % _SIZES[unit] == 0:
+            return f"{size // _SIZES[unit]}{unit}"
+    return str(size)
+
+
+def formatDays(days: float | timedelta) -> str:
+    """A number of days as the options write it: C{30}, C{0.5}."""
+    if isinstance(days, timedelta):
+        days = days.total_seconds() / 86400
+    return f"{days:g}"
+
+
+def formatDelays(delays: tuple[float, ...]) -> str:
+    return ",".join(f"{d:g}" for d in delays)
 
 
 def checkPublicUrl(url: str) -> str:
@@ -174,3 +249,188 @@ def _tcpListener(description: str) -> tuple[str, str, int] | None:
     if kind.lower() not in ("tcp", "tcp6", "ssl") or not port.isdigit():
         return None
     return ("https" if kind.lower() == "ssl" else "http"), named.get("interface", ""), int(port)
+
+
+def _fail(message: str) -> NoReturn:
+    raise usage.UsageError(message)
+
+
+def _within(kind, low: float, high: float = float("inf"), above: bool = False):
+    """A parser of a C{kind} (int, float) from C{low} (or above it) to C{high}."""
+
+    def parse(text: str):
+        value = kind(text)
+        if not (value > low if above else value >= low) or not value <= high:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+_positive, _days, _atLeastOne = _within(float, 0, above=True), _within(float, 0), _within(int, 1)
+
+
+def _workers(text: str | None) -> int:
+    return max(1, len(os.sched_getaffinity(0))) if text is None else _within(int, 1, 64)(text)
+
+
+def _networks(options, name: str, parse) -> tuple:
+    """The repeatable C{--name} option's networks, each read by C{parse}."""
+    try:
+        return tuple(parse(network) for network in options[name])
+    except ValueError as e:
+        _fail(str(e))
+
+
+def makeConfig(options) -> Config:
+    """
+    The options (a parsed L{smtpeter.tap.Options}) as a L{Config}; a
+    L{usage.UsageError} that says what to write for the first that is wrong.
+    """
+
+    def get(name, parse, what):
+        try:
+            return parse(options[name])
+        except ValueError as e:
+            _fail(f"--{name}: {e}" if what is None else f"--{name}: {what}")
+
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    smtp = tuple(options["smtp"]) or default("smtp")
+    smtps = tuple(options["smtps"]) or default("smtps")
+    http = tuple(options["http"]) or default("http")
+    dashboard = tuple(options["dashboard"]) or default("dashboard")
+    if "none" in dashboard:
+        if len(dashboard) > 1:
+            _fail("--dashboard none: give either none or endpoints, not both")
+        dashboard = ()
+    listeners = (
+        ("smtp", smtp),
+        ("smtps", smtps),
+        ("http", http),
+        ("dashboard", dashboard),
+        ("mx", options["mx"]),
+    )
+    web = ("http", "dashboard")
+    for flag, descriptions in listeners:
+        for description in descriptions:
+            if flag not in web and description.split(":", 1)[0].lower() in ("ssl", "tls"):
+                _fail(
+                    f"--{flag} {description!r}: give a plain endpoint such as"
+                    f" tcp:{description.rpartition(':')[2] or 465}; the gateway does TLS itself,"
+                    " with --tls-cert and --tls-key"
+                )
+            try:
+                serverFromString(reactor, description)
+            except (ValueError, TypeError, KeyError, OSError) as e:
+                example = "ssl:8443:privateKey=key.pem" if flag in web else "tcp:587"
+                _fail(f"--{flag} {description!r} is not a valid endpoint ({e}); e.g. {example}")
+    relay = None
+    if options["relay"]:
+        host, sep, port = options["relay"].rpartition(":")
+        if not sep or not host or not port.isdigit():
+            _fail(f"--relay {options['relay']!r}: write HOST:PORT, e.g. smtp.example.com:587")
+        if options["relay-tls"] not in RELAY_TLS:
+            _fail("--relay-tls: use none, opportunistic or verify")
+
+        password = options["relay-password"] or os.environ.get("SMTPETER_RELAY_PASSWORD")
+        if password and not options["relay-user"]:
+            _fail("--relay-password needs --relay-user")
+        relay = RelayConfig(
+            host.strip("[]"), int(port), options["relay-user"], password, options["relay-tls"]
+        )
+    elif options["relay-user"]:
+        _fail("--relay-user needs --relay HOST:PORT")
+    if bool(options["tls-cert"]) != bool(options["tls-key"]):
+        _fail("--tls-cert and --tls-key go together")
+    tlsCert = Path(options["tls-cert"]) if options["tls-cert"] else None
+    tlsKey = Path(options["tls-key"]) if options["tls-key"] else None
+    if tlsCert is not None and tlsKey is not None:
+        from .runtime import CertificateError, loadServerOptions
+
+        try:
+            loadServerOptions(tlsCert, tlsKey)
+        except CertificateError as e:
+            _fail(f"TLS certificate: {e}")
+
+    def delays(text: str) -> tuple[float, ...]:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+        if any(v < 0 for v in values):
+            raise ValueError
+        return values
+
+    dnsServer = None
+    if options["dns-server"]:
+        host, sep, port = options["dns-server"].rpartition(":")
+        if not sep:
+            host, port = options["dns-server"], "53"
+        if not host or not port.isdigit():
+            _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
+        dnsServer = (host.strip("[]"), int(port))
+    hostname = options["hostname"] or socket.getfqdn()
+    publicUrl = options["public-url"] or defaultPublicUrl(hostname, http)
+    try:
+        publicUrl = checkPublicUrl(publicUrl)
+    except ValueError as e:
+        _fail(f"--public-url: {e}")
+    bounceDomain = (options["bounce-domain"] or hostname).strip().rstrip(".").lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", bounceDomain):
+        _fail(f"--bounce-domain {bounceDomain!r}: write a domain name, e.g. bounces.example.com")
+    from .delivery import ALLOW_NETWORK_OPTION
+    from .events import parseNetwork
+    from .runtime import parseNetwork as parseAllowedNetwork
+
+    webhookAllowNetworks = _networks(options, "webhook-allow-network", parseNetwork)
+    deliveryAllowNetworks = _networks(
+        options,
+        "delivery-allow-network",
+        lambda network: parseAllowedNetwork(network, ALLOW_NETWORK_OPTION),
+    )
+    workers = get("workers", _workers, "a whole number from 1 to 64")
+    data = Path(options["data"])
+    if data.exists() and not data.is_dir():
+        _fail(f"--data {data}: exists and is not a directory")
+    return Config(
+        data=data,
+        hostname=hostname,
+        smtp=smtp,
+        smtps=smtps,
+        tlsCert=tlsCert,
+        tlsKey=tlsKey,
+        relay=relay,
+        maxSize=get("max-size", parseSize, None),
+        maxRecipients=get("max-recipients", int, "a whole number"),
+        maxQueueTime=get("max-queue-time", parseDuration, None),
+        retryInitial=get("retry-initial", parseDuration, None),
+        retryMax=get("retry-max", parseDuration, None),
+        delayWarning=get("delay-warning", parseDuration, None),
+        idleTimeout=get("idle-timeout", parseDuration, None),
+        handshakeTimeout=get("handshake-timeout", parseDuration, None),
+        maxConnectionsPerAddress=get("max-connections-per-ip", int, "a whole number"),
+        httpMaxConnectionsPerAddress=get(
+            "http-max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
+        ),
+        httpRequestTimeout=get("http-request-timeout", parseDuration, None),
+        authFailureDelays=get(
+            "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
+        ),
+        mxPort=get("mx-port", int, "a port number"),
+        dnsServer=dnsServer,
+        http=http,
+        dashboard=dashboard,
+        mx=tuple(options["mx"]),
+        webhookRetry=get("webhook-retry", parseDuration, None),
+        webhookGiveUp=get("webhook-give-up", parseDuration, None),
+        webhookAllowNetworks=webhookAllowNetworks,
+        deliveryAllowNetworks=deliveryAllowNetworks,
+        proxyNetworks=tuple(options.get("proxy-protocol", ())),
+        retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
+        suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
+        holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),
+        keepSent=get("keep-sent", _days, "a number of days, or 0 to keep none"),
+        publicUrl=publicUrl,
+        bounceDomain=bounceDomain,
+        workers=workers,
+        stopTimeout=get("stop-timeout", parseDuration, None),
+    )

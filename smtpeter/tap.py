@@ -1,42 +1,33 @@
 """
-``twistd smtpeter``: options in, a service out. Nothing here touches the
+``twistd smtpeter``: options in, a service out. The options and their help
+are here, each default read from L{smtpeter.config.Config}, which
+L{smtpeter.config.makeConfig} makes from them. Nothing here touches the
 network; the data directory and listeners open when the service starts.
-The one exception is deliberate: a certificate given with --tls-cert is
-read here, so that an unreadable one is one clear line and exit status 1
-rather than a traceback from inside the running reactor.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-from datetime import timedelta
-from pathlib import Path
-
-from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from .config import DASHBOARD, Config, RelayConfig, checkPublicUrl, defaultPublicUrl
+from .config import (
+    DATA,
+    RELAY_TLS,
+    default,
+    formatDays,
+    formatDelays,
+    formatDuration,
+    formatSize,
+    makeConfig,
+)
 from .process import TwistdRun
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Each option's default is Config's, shown in --help.
+D = default
 
 
-def parseDuration(text: str) -> timedelta:
-    """C{90}, C{90s}, C{15m}, C{4h}, C{5d}."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 5d")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-
-
-def parseSize(text: str) -> int:
-    match = re.fullmatch(r"(\d+)([kmg]?)b?", text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a size like 52428800, 50m or 512k")
-    return int(match[1]) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match[2]]
+def _listeners(name: str) -> str:
+    """A listener option's default endpoints, for its help."""
+    return ", ".join(D(name)) or "none"
 
 
 class Options(usage.Options):
@@ -53,7 +44,7 @@ class Options(usage.Options):
         [
             "data",
             None,
-            "./smtpeter-data",
+            DATA,
             "Directory for everything the node keeps (database, spool, certificate, keys);"
             " created on first start.",
         ],
@@ -90,51 +81,66 @@ class Options(usage.Options):
         [
             "relay-tls",
             None,
-            "opportunistic",
+            RELAY_TLS[0],
             "TLS to the smarthost: none, opportunistic (STARTTLS when offered) or verify"
             " (STARTTLS required, certificate checked against the host name).",
         ],
-        ["max-size", None, "50m", "Largest message accepted, in bytes (suffixes k, m, g)."],
-        ["max-recipients", None, "100", "Most recipients accepted per message."],
+        [
+            "max-size",
+            None,
+            formatSize(D("maxSize")),
+            "Largest message accepted, in bytes (suffixes k, m, g).",
+        ],
+        ["max-recipients", None, str(D("maxRecipients")), "Most recipients accepted per message."],
         [
             "max-queue-time",
             None,
-            "5d",
+            formatDuration(D("maxQueueTime")),
             "How long to retry a temporary failure before giving up and returning a DSN.",
         ],
         [
             "retry-initial",
             None,
-            "1m",
+            formatDuration(D("retryInitial")),
             "First retry delay after a temporary failure; it doubles each time up to --retry-max.",
         ],
-        ["retry-max", None, "4h", "Longest delay between two delivery attempts."],
+        [
+            "retry-max",
+            None,
+            formatDuration(D("retryMax")),
+            "Longest delay between two delivery attempts.",
+        ],
         [
             "delay-warning",
             None,
-            "4h",
+            formatDuration(D("delayWarning")),
             "Send a 'delayed' DSN once when a message has waited this long"
             " (to senders who asked for NOTIFY=DELAY or gave no NOTIFY).",
         ],
-        ["idle-timeout", None, "5m", "Close client connections idle this long."],
+        [
+            "idle-timeout",
+            None,
+            formatDuration(D("idleTimeout")),
+            "Close client connections idle this long.",
+        ],
         [
             "handshake-timeout",
             None,
-            "30s",
+            formatDuration(D("handshakeTimeout")),
             "Drop a client whose TLS handshake (implicit TLS or STARTTLS) has not finished"
             " this long after it began.",
         ],
         [
             "max-connections-per-ip",
             None,
-            "50",
+            str(D("maxConnectionsPerAddress")),
             "Most simultaneous connections from one client address (an IPv6 client's /64);"
             " more get 421.",
         ],
         [
             "http-max-connections-per-ip",
             None,
-            "50",
+            str(D("httpMaxConnectionsPerAddress")),
             "Most simultaneous connections from one client address (an IPv6 client's /64)"
             " to the HTTP listeners (--http; the dashboard counts its own), per worker;"
             " more are answered 429 and closed.",
@@ -142,19 +148,19 @@ class Options(usage.Options):
         [
             "http-request-timeout",
             None,
-            "30s",
+            formatDuration(D("httpRequestTimeout")),
             "How long an HTTP request (its line, headers and body) may take to arrive,"
             " from its first byte; a slower one is answered 408 and closed (0: no limit).",
         ],
         [
             "auth-failure-delays",
             None,
-            "2,4,8,15",
+            formatDelays(D("authFailureDelays")),
             "Seconds to wait before answering the 1st, 2nd, 3rd... failed AUTH from one"
             " address (the last value repeats); 5 failures in 10 minutes block AUTH from"
             " that address for 10 minutes.",
         ],
-        ["mx-port", None, "25", "Port used for direct delivery to MX hosts."],
+        ["mx-port", None, str(D("mxPort")), "Port used for direct delivery to MX hosts."],
         [
             "dns-server",
             None,
@@ -175,39 +181,40 @@ class Options(usage.Options):
         [
             "retention",
             None,
-            "30",
+            formatDays(D("retention")),
             "Days to keep events and message records; older ones are purged every hour.",
         ],
         [
             "suppression-days",
             None,
-            "365",
+            formatDays(D("suppressionDays")),
             "Days an address stays on the suppression list after a hard bounce or a"
             " complaint (0: for ever).",
         ],
         [
             "hold-days",
             None,
-            "7",
+            formatDays(D("holdDays")),
             "Days held mail (of a login in hold mode) is kept before it is dropped undelivered.",
         ],
         [
             "keep-sent",
             None,
-            "3",
+            formatDays(D("keepSent")),
             "Days a message's content is kept after it leaves the queue (delivered, failed,"
             " deleted), for the dashboard's message page; 0 keeps none.",
         ],
         [
             "webhook-retry",
             None,
-            "30s",
-            "First retry delay of a failed webhook POST; it doubles up to an hour.",
+            formatDuration(D("webhookRetry")),
+            "First retry delay of a failed webhook POST; it doubles up to"
+            f" {formatDuration(D('webhookRetryMax'))}.",
         ],
         [
             "webhook-give-up",
             None,
-            "1d",
+            formatDuration(D("webhookGiveUp")),
             "How long a webhook POST is retried; then the webhook is disabled, with the"
             " reason shown by 'smtpeter webhook list'.",
         ],
@@ -223,7 +230,7 @@ class Options(usage.Options):
         [
             "stop-timeout",
             None,
-            "60s",
+            formatDuration(D("stopTimeout")),
             "With several workers: how long a stop (SIGTERM, SIGINT) waits for them to finish"
             " their deliveries in flight; a worker still running then is killed (its queue"
             " is on disk, and the next start resumes it).",
@@ -248,19 +255,26 @@ class Options(usage.Options):
         self["delivery-allow-network"] = []
 
     def opt_smtp(self, description: str) -> None:
-        """STARTTLS-then-AUTH listener, an endpoint string; repeatable [default: tcp:2525]"""
         self["smtp"].append(description)
 
+    opt_smtp.__doc__ = (
+        "STARTTLS-then-AUTH listener, an endpoint string; repeatable"
+        f" [default: {_listeners('smtp')}]"
+    )
+
     def opt_smtps(self, description: str) -> None:
-        """Implicit-TLS listener, a plain tcp: endpoint; repeatable [default: tcp:4650]"""
         self["smtps"].append(description)
+
+    opt_smtps.__doc__ = (
+        f"Implicit-TLS listener, a plain tcp: endpoint; repeatable [default: {_listeners('smtps')}]"
+    )
 
     def opt_http(self, description: str) -> None:
         self["http"].append(description)
 
     opt_http.__doc__ = (
         "Web listener (tracking links, open pixel, hosted images, REST API, /healthz),"
-        " an endpoint string; repeatable [default: tcp:8080]"
+        f" an endpoint string; repeatable [default: {_listeners('http')}]"
     )
 
     def opt_dashboard(self, description: str) -> None:
@@ -268,8 +282,8 @@ class Options(usage.Options):
 
     opt_dashboard.__doc__ = (
         "The dashboard's listener, an endpoint string (an ssl: endpoint serves it over HTTPS);"
-        " repeatable; 'none' for no dashboard [default: tcp:8081:interface=127.0.0.1, this"
-        " machine only]. Users: smtpeter admin create NAME"
+        " repeatable; 'none' for no dashboard [default: "
+        f"{_listeners('dashboard')}, this machine only]. Users: smtpeter admin create NAME"
     )
 
     def opt_mx(self, description: str) -> None:
@@ -278,7 +292,7 @@ class Options(usage.Options):
     opt_mx.__doc__ = (
         "Bounce intake: an SMTP listener without AUTH (STARTTLS offered) that takes mail"
         " only for the signed bounce addresses of --bounce-domain, e.g. tcp:25;"
-        " repeatable [default: none]"
+        f" repeatable [default: {_listeners('mx')}]"
     )
 
     def opt_webhook_allow_network(self, network: str) -> None:
@@ -331,195 +345,6 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         self.config = makeConfig(self)
-
-
-def _fail(message: str) -> None:
-    raise usage.UsageError(message)
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(text)
-    return value
-
-
-def _days(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError(text)
-    return value
-
-
-def _atLeastOne(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-def _workers(text: str | None) -> int:
-    if text is None:
-        return max(1, len(os.sched_getaffinity(0)))
-    value = int(text)
-    if not 1 <= value <= 64:
-        raise ValueError(text)
-    return value
-
-
-def makeConfig(options) -> Config:
-    def get(name, parse, what):
-        try:
-            return parse(options[name])
-        except ValueError as e:
-            _fail(f"--{name}: {e}" if what is None else f"--{name}: {what}")
-
-    from twisted.internet import reactor
-
-    smtp = tuple(options["smtp"]) or ("tcp:2525",)
-    smtps = tuple(options["smtps"]) or ("tcp:4650",)
-    http = tuple(options["http"]) or ("tcp:8080",)
-    dashboard = tuple(options["dashboard"]) or (DASHBOARD,)
-    if "none" in dashboard:
-        if len(dashboard) > 1:
-            _fail("--dashboard none: give either none or endpoints, not both")
-        dashboard = ()
-    listeners = (
-        ("smtp", smtp),
-        ("smtps", smtps),
-        ("http", http),
-        ("dashboard", dashboard),
-        ("mx", options["mx"]),
-    )
-    web = ("http", "dashboard")
-    for flag, descriptions in listeners:
-        for description in descriptions:
-            if flag not in web and description.split(":", 1)[0].lower() in ("ssl", "tls"):
-                _fail(
-                    f"--{flag} {description!r}: give a plain endpoint such as"
-                    f" tcp:{description.rpartition(':')[2] or 465}; the gateway does TLS itself,"
-                    " with --tls-cert and --tls-key"
-                )
-            try:
-                serverFromString(reactor, description)
-            except (ValueError, TypeError, KeyError, OSError) as e:
-                example = "ssl:8443:privateKey=key.pem" if flag in web else "tcp:587"
-                _fail(f"--{flag} {description!r} is not a valid endpoint ({e}); e.g. {example}")
-    relay = None
-    if options["relay"]:
-        host, sep, port = options["relay"].rpartition(":")
-        if not sep or not host or not port.isdigit():
-            _fail(f"--relay {options['relay']!r}: write HOST:PORT, e.g. smtp.example.com:587")
-        if options["relay-tls"] not in ("none", "opportunistic", "verify"):
-            _fail("--relay-tls: use none, opportunistic or verify")
-
-        password = options["relay-password"] or os.environ.get("SMTPETER_RELAY_PASSWORD")
-        if password and not options["relay-user"]:
-            _fail("--relay-password needs --relay-user")
-        relay = RelayConfig(
-            host.strip("[]"), int(port), options["relay-user"], password, options["relay-tls"]
-        )
-    elif options["relay-user"]:
-        _fail("--relay-user needs --relay HOST:PORT")
-    if bool(options["tls-cert"]) != bool(options["tls-key"]):
-        _fail("--tls-cert and --tls-key go together")
-    tlsCert = Path(options["tls-cert"]) if options["tls-cert"] else None
-    tlsKey = Path(options["tls-key"]) if options["tls-key"] else None
-    if tlsCert is not None:
-        from .runtime import CertificateError, loadServerOptions
-
-        try:
-            loadServerOptions(tlsCert, tlsKey)
-        except CertificateError as e:
-            _fail(f"TLS certificate: {e}")
-
-    def delays(text: str) -> tuple[float, ...]:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-        if any(v < 0 for v in values):
-            raise ValueError
-        return values
-
-    dnsServer = None
-    if options["dns-server"]:
-        host, sep, port = options["dns-server"].rpartition(":")
-        if not sep:
-            host, port = options["dns-server"], "53"
-        if not host or not port.isdigit():
-            _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
-        dnsServer = (host.strip("[]"), int(port))
-    hostname = options["hostname"] or socket.getfqdn()
-    publicUrl = options["public-url"] or defaultPublicUrl(hostname, http)
-    try:
-        publicUrl = checkPublicUrl(publicUrl)
-    except ValueError as e:
-        _fail(f"--public-url: {e}")
-    bounceDomain = (options["bounce-domain"] or hostname).strip().rstrip(".").lower()
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", bounceDomain):
-        _fail(f"--bounce-domain {bounceDomain!r}: write a domain name, e.g. bounces.example.com")
-    from .events import parseNetwork
-
-    webhookAllowNetworks = []
-    for network in options["webhook-allow-network"]:
-        try:
-            webhookAllowNetworks.append(parseNetwork(network))
-        except ValueError as e:
-            _fail(str(e))
-    from .delivery import ALLOW_NETWORK_OPTION
-    from .runtime import parseNetwork as parseAllowedNetwork
-
-    deliveryAllowNetworks = []
-    for network in options["delivery-allow-network"]:
-        try:
-            deliveryAllowNetworks.append(parseAllowedNetwork(network, ALLOW_NETWORK_OPTION))
-        except ValueError as e:
-            _fail(str(e))
-    workers = get("workers", _workers, "a whole number from 1 to 64")
-    data = Path(options["data"])
-    if data.exists() and not data.is_dir():
-        _fail(f"--data {data}: exists and is not a directory")
-    return Config(
-        data=data,
-        hostname=hostname,
-        smtp=smtp,
-        smtps=smtps,
-        tlsCert=tlsCert,
-        tlsKey=tlsKey,
-        relay=relay,
-        maxSize=get("max-size", parseSize, None),
-        maxRecipients=get("max-recipients", int, "a whole number"),
-        maxQueueTime=get("max-queue-time", parseDuration, None),
-        retryInitial=get("retry-initial", parseDuration, None),
-        retryMax=get("retry-max", parseDuration, None),
-        delayWarning=get("delay-warning", parseDuration, None),
-        idleTimeout=get("idle-timeout", parseDuration, None),
-        handshakeTimeout=get("handshake-timeout", parseDuration, None),
-        maxConnectionsPerAddress=get("max-connections-per-ip", int, "a whole number"),
-        httpMaxConnectionsPerAddress=get(
-            "http-max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
-        ),
-        httpRequestTimeout=get("http-request-timeout", parseDuration, None),
-        authFailureDelays=get(
-            "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
-        ),
-        mxPort=get("mx-port", int, "a port number"),
-        dnsServer=dnsServer,
-        http=http,
-        dashboard=dashboard,
-        mx=tuple(options["mx"]),
-        webhookRetry=get("webhook-retry", parseDuration, None),
-        webhookGiveUp=get("webhook-give-up", parseDuration, None),
-        webhookAllowNetworks=tuple(webhookAllowNetworks),
-        deliveryAllowNetworks=tuple(deliveryAllowNetworks),
-        proxyNetworks=tuple(options.get("proxy-protocol", ())),
-        retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
-        suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
-        holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),
-        keepSent=get("keep-sent", _days, "a number of days, or 0 to keep none"),
-        publicUrl=publicUrl,
-        bounceDomain=bounceDomain,
-        workers=workers,
-        stopTimeout=get("stop-timeout", parseDuration, None),
-    )
 
 
 def _logsTextToStandardOutput(options: Options) -> bool:

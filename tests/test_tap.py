@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from twisted.python.usage import UsageError
 
+from smtpeter.config import makeConfig, parseDuration
 from smtpeter.runtime import generateSelfSigned
-from smtpeter.tap import Options, makeConfig, parseDuration
+from smtpeter.tap import Options
 
 TWISTD = str(Path(sys.executable).parent / "twistd")
 

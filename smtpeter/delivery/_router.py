@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from twisted.names import dns
 from twisted.names import error as dnsError
 
+from ..config import default
 from ..runtime import AddressPolicy
 from ._outcome import Outcome
 
@@ -84,7 +85,7 @@ class Router:
         self,
         resolver,
         relay: Hop | None = None,
-        mxPort: int = 25,
+        mxPort: int = default("mxPort"),
         destinations: AddressPolicy | None = None,
     ) -> None:
         self.resolver = resolver

@@ -35,6 +35,7 @@ from twisted.logger import Logger
 from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from ..config import default
 from ..runtime import RepeatedErrors
 from ._destinations import Destinations, RefusedDestination
 from ._webhookagent import webhookAgent
@@ -152,9 +153,9 @@ class WebhookDispatcher(Service):
         self,
         events,
         reactor,
-        retryInitial: float = 30.0,
-        retryMax: float = 3600.0,
-        giveUp: float = 86400.0,
+        retryInitial: float = default("webhookRetry").total_seconds(),
+        retryMax: float = default("webhookRetryMax").total_seconds(),
+        giveUp: float = default("webhookGiveUp").total_seconds(),
         concurrency: int = 10,
         timeout: float = 10.0,
         destinations: Destinations | None = None,

@@ -16,6 +16,7 @@ from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import ensureDeferred
 from zope.interface import Interface, implementer
 
+from ..config import default
 from ..runtime import clientKey
 from ..store import IAuthFailureStore, ILoginStore, LoginRecord, MemoryAuthFailures
 
@@ -105,7 +106,7 @@ class AuthThrottle:
     """
 
     clock: object
-    delays: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0)
+    delays: tuple[float, ...] = default("authFailureDelays")
     store: IAuthFailureStore = field(factory=MemoryAuthFailures)
     limit: int = 5
     window: timedelta = timedelta(minutes=10)

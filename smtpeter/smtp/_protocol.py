@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ..config import default
 from ..message import Recipient
 from ..runtime import AddressPolicy, ConnectionsPerAddress, RepeatedErrors
 from . import _replies as R
@@ -64,14 +65,14 @@ class ServerSettings:
     throttle: AuthThrottle
     clock: object
     tlsOptions: object
-    maxSize: int = 50 * 1024 * 1024
-    maxRecipients: int = 100
-    idleTimeout: timedelta = timedelta(minutes=5)
-    handshakeTimeout: timedelta = timedelta(seconds=30)
+    maxSize: int = default("maxSize")
+    maxRecipients: int = default("maxRecipients")
+    idleTimeout: timedelta = default("idleTimeout")
+    handshakeTimeout: timedelta = default("handshakeTimeout")
     sessionLimit: timedelta = timedelta(hours=1)
     freeBytes: object = None
     minFreeBytes: int = 64 * 1024 * 1024
-    maxConnectionsPerAddress: int = 50
+    maxConnectionsPerAddress: int = default("maxConnectionsPerAddress")
     #: Which address literals (C{user@[10.0.0.1]}) RCPT takes: direct delivery's
     #: policy; C{None} takes them all (a smarthost delivers every recipient).
     recipientLiterals: AddressPolicy | None = field(factory=AddressPolicy)

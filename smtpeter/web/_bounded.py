@@ -53,6 +53,7 @@ from twisted.logger import Logger
 from twisted.web.http import RESPONSES, HTTPChannel
 from twisted.web.server import Request, Site
 
+from ..config import default
 from ..runtime import ConnectionsPerAddress
 
 log = Logger()
@@ -341,10 +342,10 @@ class BoundedSite(Site):
     #: The largest body a request may have, in bytes.
     maxBody = 1024 * 1024
     #: The most connections one client address may hold open at once.
-    maxConnectionsPerAddress = 50
+    maxConnectionsPerAddress: int = default("httpMaxConnectionsPerAddress")
     #: Seconds within which a request's line, headers and body must all
     #: arrive, from its first byte; 0 for no limit.
-    requestTimeout: float = 30.0
+    requestTimeout: float = default("httpRequestTimeout").total_seconds()
     #: The most bytes of request bodies this site holds at once (in memory
     #: or temporary files, from the headers that announce them until they
     #: are answered); past it a request with a body is answered 503.

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from ... import __version__
+from ...config import DATA
 from ...events import Destinations, parseNetwork
 from ...store import Invalid, StoreError, openDatabase
 from .. import Administration
@@ -49,10 +50,9 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"smtpeter {__version__}")
     top.add_argument(
         "--data",
-        default="./smtpeter-data",
+        default=DATA,
         metavar="DIR",
-        help="the gateway's data directory (as given to twistd smtpeter --data)"
-        " [default: ./smtpeter-data]",
+        help=f"the gateway's data directory (as given to twistd smtpeter --data) [default: {DATA}]",
     )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _init.addParser(sub)

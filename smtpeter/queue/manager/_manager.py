@@ -22,6 +22,7 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ...config import default
 from ...delivery import dsn
 from ...events import WARNING, Event, IEventSink
 from ...features import PassThrough
@@ -84,9 +85,9 @@ class QueueManager:
     #: The suppression list (an L{ISuppressionStore}), if there is one.
     suppressions: object = None
     #: How long an address that failed as unknown stays suppressed (C{None}: always).
-    suppressFor: timedelta | None = timedelta(days=365)
+    suppressFor: timedelta | None = timedelta(days=default("suppressionDays"))
     #: How long held mail (hold mode) is kept before it is dropped.
-    holdFor: timedelta = timedelta(days=7)
+    holdFor: timedelta = timedelta(days=default("holdDays"))
     #: Bytes of message content kept in memory for a first attempt, at most.
     #: Beyond it (a backlog), content is read back from the spool when sent.
     contentInMemory: int = 64 * 1024 * 1024

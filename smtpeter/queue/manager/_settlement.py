@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from attrs import frozen
 
+from ...config import default
 from ...delivery import DELIVERED, PERMANENT, Outcome, dsn
 from ...events import ADDRESS_GONE, DEFERRAL, DELIVERY, FAILURE, reasonFor
 from ...message import QueuedMessage, Recipient
@@ -44,10 +45,10 @@ HOLD_EXPIRED = "hold expired"
 
 @frozen
 class RetryPolicy:
-    initial: timedelta = timedelta(minutes=1)
-    maximum: timedelta = timedelta(hours=4)
-    maxQueueTime: timedelta = timedelta(days=5)
-    delayWarning: timedelta = timedelta(hours=4)
+    initial: timedelta = default("retryInitial")
+    maximum: timedelta = default("retryMax")
+    maxQueueTime: timedelta = default("maxQueueTime")
+    delayWarning: timedelta = default("delayWarning")
 
     def delayAfter(self, attempts: int) -> float:
         delay = self.initial.total_seconds() * 2 ** max(0, attempts - 1)
