@@ -20,9 +20,14 @@ from .config import (
     makeConfig,
 )
 from .process import TwistdRun
+from .smtp import AuthThrottle
 
 #: Each option's default is Config's, shown in --help.
 D = default
+
+
+#: How AUTH failures block an address: AuthThrottle's own defaults.
+_BAN = AuthThrottle(clock=None)
 
 
 def _listeners(name: str) -> str:
@@ -157,8 +162,9 @@ class Options(usage.Options):
             None,
             formatDelays(D("authFailureDelays")),
             "Seconds to wait before answering the 1st, 2nd, 3rd... failed AUTH from one"
-            " address (the last value repeats); 5 failures in 10 minutes block AUTH from"
-            " that address for 10 minutes.",
+            f" address (the last value repeats); {_BAN.limit} failures in"
+            f" {formatDuration(_BAN.window)} block AUTH from that address for"
+            f" {formatDuration(_BAN.banFor)}.",
         ],
         ["mx-port", None, str(D("mxPort")), "Port used for direct delivery to MX hosts."],
         [
