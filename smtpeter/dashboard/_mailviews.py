@@ -39,8 +39,6 @@ from ._html import (
 
 #: Messages per page of activity, and at most in one CSV export.
 PAGE, CSV_LIMIT = 50, 10_000
-#: At most this much of a message's content is shown.
-MAX_CONTENT = 256 * 1024
 
 
 class MailViews:
@@ -205,18 +203,7 @@ class MailViews:
             body += self._record(record, events, sentLinks)
         content = queued["content"] if queued is not None else await self.admin.sent(qid)
         if content is not None:
-            body.append(tags.h2("Content, as received"))
-            body.append(
-                tags.p(class_="hint")(
-                    "Before the changes made per recipient (tracked links, DKIM signature)."
-                )
-            )
-            shown = content[:MAX_CONTENT].decode("utf-8", "replace")
-            body.append(tags.pre(class_="content")(shown))
-            if len(content) > MAX_CONTENT:
-                body.append(
-                    tags.p(f"(the first {MAX_CONTENT // 1024} KiB of {len(content)} bytes)")
-                )
+            body += await self.contentSection(request, qid, content)
         else:
             body.append(
                 tags.p(class_="empty")(

@@ -28,12 +28,13 @@ from ._adminviews import AdminViews
 from ._domainviews import DomainViews
 from ._forms import BadInput, Download, Page, Redirect, _searchQuery, arg
 from ._mailviews import MailViews
+from ._previewviews import PreviewViews
 from ._queueviews import QueueViews
 from ._statsviews import StatsViews
 
 
 @frozen
-class Pages(StatsViews, MailViews, QueueViews, AdminViews, DomainViews):
+class Pages(StatsViews, MailViews, PreviewViews, QueueViews, AdminViews, DomainViews):
     events: IEventStore
     admin: IAdministration
     reactor: IReactorTime

@@ -27,6 +27,7 @@ from ..store import Exists, Missing, StoreError
 from ..web import BoundedSite, clientAddress, storageError
 from ._html import button, document, field, tags
 from ._pages import BadInput, Download, Pages, Redirect, arg
+from ._previewviews import Served
 from ._sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions, Signed
 
 log = Logger()
@@ -35,7 +36,7 @@ repeated = RepeatedErrors(log)
 
 HEADERS = {
     b"content-security-policy": b"default-src 'none'; style-src 'self'; img-src 'self' data:;"
-    b" form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    b" frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     b"x-frame-options": b"DENY",
     b"x-content-type-options": b"nosniff",
     b"referrer-policy": b"same-origin",
@@ -52,6 +53,9 @@ ROUTES = [
     ("GET", "activity", "activity", "page"),
     ("GET", r"activity\.csv", "activityCSV", "page"),
     ("GET", f"messages/{_QID}", "message", "page"),
+    ("GET", f"messages/{_QID}/html", "messageFrame", "page"),
+    ("GET", rf"messages/{_QID}/parts/(?P<index>\d{{1,4}})", "messagePart", "page"),
+    ("GET", rf"messages/{_QID}\.eml", "messageSource", "page"),
     ("POST", f"messages/{_QID}/(?P<action>release|delete)", "heldAction", "change"),
     ("GET", "queue", "queue", "page"),
     ("POST", f"queue/{_QID}/(?P<action>retry|delete)", "queueAction", "change"),
@@ -271,6 +275,10 @@ class Dashboard(Resource):
             request.setHeader(
                 b"content-disposition", f'attachment; filename="{answer.filename}"'.encode()
             )
+            return self._answer(request, 200, answer.body, answer.contentType)
+        if isinstance(answer, Served):
+            for name, value in answer.headers.items():
+                request.setHeader(name, value)
             return self._answer(request, 200, answer.body, answer.contentType)
         notice = ""
         cookie = request.getCookie(NOTICE_COOKIE)

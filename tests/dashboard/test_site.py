@@ -212,3 +212,88 @@ def test_domain_webhook_and_token_forms(dashboard):
     gone = browser.request("POST", "/tokens/reports/delete", {"csrf": csrf})
     assert gone.code == 303 and gone.header("location") == "/tokens"
     assert b"Deleted token reports" in browser.request("GET", "/tokens").body
+
+
+HTML_MAIL = (
+    b"Subject: offer\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
+    b'--m\r\nContent-Type: multipart/alternative; boundary="a"\r\n\r\n'
+    b"--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlain <b>text</b>\r\n"
+    b"--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<p>Hi</p><script>document.title='pwned'</script>"
+    b'<img src="https://tracker.example/x.png">\r\n'
+    b"--a--\r\n"
+    b"--m\r\nContent-Type: application/pdf\r\n"
+    b"Content-Disposition: attachment; filename*=utf-8''a%22b%0D%0A%C3%A9.pdf\r\n\r\n"
+    b"%PDF\r\n--m--\r\n"
+)
+
+
+def test_a_held_message_is_previewed_with_its_html_in_a_sandboxed_frame(dashboard):
+    dashboard.admin.enqueue(QID, content=HTML_MAIL, held=True)
+    browser = dashboard.browser("vic", "viewer")
+    page = browser.request("GET", f"/messages/{QID}")
+    assert page.code == 200
+    policy = page.header("content-security-policy")
+    assert "default-src 'none'" in policy and "frame-src 'self'" in policy
+    assert "script-src" not in policy and page.header("x-frame-options") == "DENY"
+    [frame] = re.findall(rb"<iframe[^>]*>", page.body)
+    assert b'sandbox=""' in frame and f'src="/messages/{QID}/html"'.encode() in frame
+    # The page shows the script as text only, in the source.
+    assert b"<script>" not in page.body and b"&lt;script&gt;" in page.body
+    assert b"Plain &lt;b&gt;text&lt;/b&gt;" in page.body
+    assert b"application/pdf" in page.body and f"/messages/{QID}/parts/2".encode() in page.body
+    assert f'href="/messages/{QID}.eml"'.encode() in page.body
+    shown = browser.request("GET", f"/messages/{QID}/html")
+    assert shown.code == 200 and shown.header("content-type") == "text/html; charset=utf-8"
+    assert b"<script>" in shown.body  # served as it is: the frame's policy stops it
+    strict = shown.header("content-security-policy")
+    assert "img-src data:;" in strict and "sandbox" in strict and "https:" not in strict
+    assert shown.header("x-frame-options") == "SAMEORIGIN"
+    # Remote images only when asked, for the frame and the page's link alike.
+    remote = browser.request("GET", f"/messages/{QID}?images=remote")
+    assert f'src="/messages/{QID}/html?images=remote"'.encode() in remote.body
+    loose = browser.request("GET", f"/messages/{QID}/html?images=remote")
+    assert "img-src data: https:;" in loose.header("content-security-policy")
+    assert "sandbox" in loose.header("content-security-policy")
+
+
+def test_downloads_of_the_message_and_its_parts(dashboard):
+    dashboard.admin.enqueue(QID, content=HTML_MAIL, held=True)
+    browser = dashboard.browser()
+    eml = browser.request("GET", f"/messages/{QID}.eml")
+    assert eml.code == 200 and eml.body == HTML_MAIL
+    assert eml.header("content-type") == "message/rfc822"
+    assert eml.header("content-disposition").startswith(f'attachment; filename="{QID}.eml"')
+    pdf = browser.request("GET", f"/messages/{QID}/parts/2")
+    assert (
+        pdf.code == 200 and pdf.body == b"%PDF" and pdf.header("content-type") == "application/pdf"
+    )
+    # A name with a quote and a line break is no header injection.
+    assert pdf.header("content-disposition") == (
+        "attachment; filename=\"a_b  _.pdf\"; filename*=UTF-8''a%22b%20%20%C3%A9.pdf"
+    )
+    assert "sandbox" in pdf.header("content-security-policy")
+    for missing in (f"/messages/{QID}/parts/9", f"/messages/{QID[::-1]}.eml"):
+        assert browser.request("GET", missing).code == 404
+    text = "0123456789ABCDEF0124"
+    dashboard.admin.enqueue(text, held=True)
+    assert browser.request("GET", f"/messages/{text}/html").code == 404  # no HTML part
+
+
+def test_mail_kept_after_sending_is_previewed_too(dashboard):
+    dashboard.admin.enqueue(QID, content=HTML_MAIL)
+    dashboard.admin.finish(QID)
+    browser = dashboard.browser()
+    assert b"<p>Hi</p>" in browser.request("GET", f"/messages/{QID}/html").body
+    assert browser.request("GET", f"/messages/{QID}.eml").body == HTML_MAIL
+
+
+def test_mail_that_is_not_mime_shows_its_source_and_a_note(dashboard):
+    junk = b"\xff\xfe\x00 not mail at all " + b"Content-Type: multipart/mixed; boundary=x\r\n" * 3
+    dashboard.admin.enqueue(QID, content=junk, held=True)
+    browser = dashboard.browser()
+    page = browser.request("GET", f"/messages/{QID}")
+    assert page.code == 200 and b'class="problem"' in page.body
+    assert b"<iframe" not in page.body and b"not mail at all" in page.body
+    assert browser.request("GET", f"/messages/{QID}/html").code == 404
