@@ -22,9 +22,10 @@ from urllib.parse import quote
 
 from attrs import field, frozen
 from twisted.internet.defer import DeferredSemaphore, maybeDeferred
-from twisted.internet.interfaces import IReactorThreads
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 
+from ..admin import IAdministration
 from ._forms import arg
 from ._html import path, row, table, tags
 from ._preview import Preview, framePolicy, part, preview
@@ -48,6 +49,9 @@ class Served:
 
 class PreviewViews:
     """A message's content; a part of L{Pages<smtpeter.dashboard.Pages>}."""
+
+    admin: IAdministration
+    reactor: IReactorTime
 
     async def _content(self, qid: str) -> bytes | None:
         """The content of message C{qid}: in a spool (queued, held) or kept after sending."""
@@ -83,6 +87,7 @@ class PreviewViews:
             body.append(tags.p(class_="problem")(shown.problem))
         if shown.html is not None:
             frame = path("messages", qid, "html") + ("?images=remote" if remote else "")
+            images: list
             if remote:
                 images = [
                     "Remote images (https) are shown: the sender may learn that the message was"
