@@ -8,8 +8,8 @@ and a message this module cannot read is a L{Preview} with a C{problem}
 saying so (the page then shows its source). Every text it returns is
 proper Unicode (bytes that were not are replaced), safe to escape into a
 page. The HTML is returned as the message has it, with C{cid:} references
-made C{data:} URLs; keeping it from running or loading anything is the
-frame's job (L{framePolicy}), not a sanitizer's.
+made C{data:} URLs and links opening in a new tab; keeping it from running
+or loading anything is the frame's job (L{framePolicy}), not a sanitizer's.
 """
 
 from __future__ import annotations
@@ -29,12 +29,17 @@ MAX_PARSE = 25 * 1024 * 1024
 MAX_PARTS, MAX_DEPTH = 200, 20
 #: Inline images larger than this, or past this total, are not made C{data:} URLs.
 MAX_INLINE, MAX_INLINE_TOTAL = 4 * 1024 * 1024, 12 * 1024 * 1024
+#: What the frame's sandbox grants: a link may open a new tab (unsandboxed, a
+#: site of its own). Never scripts, forms or the dashboard's origin.
+SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
 #: At most this many headers are listed.
 MAX_HEADERS = 500
 
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 _TYPE = re.compile(f"{_TOKEN}/{_TOKEN}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
+_DOCTYPE = re.compile(r"<!doctype[^>]*>", re.IGNORECASE)
 _CID = re.compile(r"""cid:([^"'\s<>()]+)""", re.IGNORECASE)
 
 
@@ -117,7 +122,7 @@ def _preview(message: Message) -> Preview:
         if contentId and kind.startswith("image/"):
             images[contentId] = (kind, body)
     if html is not None:
-        html = _inline(html, images)
+        html = _newTabs(_inline(html, images))
     return Preview(_headers(message), text, html, attachments, " ".join(problems))
 
 
@@ -143,12 +148,13 @@ def framePolicy(remoteImages: bool) -> bytes:
     no script, no form, nothing fetched but C{data:} images (and, once
     asked, C{https:} images); inline styles kept, as mail is styled so. The
     C{sandbox} directive makes the document sandboxed even when opened
-    outside its frame.
+    outside its frame, as the frame's C{sandbox} attribute does (L{SANDBOX}).
     """
     images = "data: https:" if remoteImages else "data:"
     return (
         f"default-src 'none'; img-src {images}; style-src 'unsafe-inline'; font-src data:;"
-        " form-action 'none'; frame-ancestors 'self'; base-uri 'none'; sandbox"
+        " form-action 'none'; frame-ancestors 'self'; base-uri 'none';"
+        f" sandbox {SANDBOX}"
     ).encode()
 
 
@@ -239,6 +245,20 @@ def _inline(html: str, images: dict[str, tuple[str, bytes]]) -> str:
     return _CID.sub(replace, html)
 
 
+def _newTabs(html: str) -> str:
+    """
+    C{html} with C{<base target="_blank">} first in its head: a link opens
+    in a new tab (the frame's sandbox lets it, unsandboxed, without an
+    opener), never in the frame, whose policy would refuse it.
+    """
+    base = '<base target="_blank">'
+    for start in (_HEAD, _DOCTYPE):
+        found = start.search(html)
+        if found is not None:
+            return html[: found.end()] + base + html[found.end() :]
+    return base + html
+
+
 def _clean(text: str) -> str:
     """Text as the page may show it: bytes that were not UTF-8 replaced, no NUL."""
     try:
@@ -248,4 +268,4 @@ def _clean(text: str) -> str:
     return raw.decode("utf-8", "replace").replace("\0", "")
 
 
-__all__ = ["MAX_PARSE", "Part", "Preview", "framePolicy", "part", "preview"]
+__all__ = ["MAX_PARSE", "SANDBOX", "Part", "Preview", "framePolicy", "part", "preview"]

@@ -6,8 +6,8 @@ headers, source and attachments, and downloads of each attachment and of
 the whole message as C{.eml}.
 
 The frame is what keeps the HTML harmless, twice over: the C{<iframe>}'s
-C{sandbox} attribute grants nothing (no script, no form, no same origin,
-no navigation of the page), and the frame's own answer carries
+C{sandbox} attribute grants only that a link opens in a new tab (no
+script, no form, no same origin, no navigation of the page), and the frame's own answer carries
 L{framePolicy<smtpeter.dashboard._preview.framePolicy>} (no script, no
 form, nothing fetched but the message's own inline images as C{data:}
 URLs, until the user asks for remote C{https:} images). The page around it
@@ -28,7 +28,7 @@ from twisted.internet.threads import deferToThreadPool
 from ..admin import IAdministration
 from ._forms import arg
 from ._html import path, row, table, tags
-from ._preview import Preview, framePolicy, part, preview
+from ._preview import SANDBOX, Preview, framePolicy, part, preview
 
 #: At most this much of the text part and of the source is shown on the page.
 MAX_SHOWN = 256 * 1024
@@ -106,7 +106,7 @@ class PreviewViews:
                 tags.p(class_="hint")(*images),
                 tags.iframe(
                     src=frame,
-                    sandbox="",
+                    sandbox=SANDBOX,
                     referrerpolicy="no-referrer",
                     title="The message's HTML part",
                     class_="preview",

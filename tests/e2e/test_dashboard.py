@@ -85,8 +85,9 @@ def test_from_a_new_login_to_its_mail_its_timeline_and_its_clicks(browser, makeG
         what="the delivery in the timeline",
     )
     assert "250" in page.locator("table.timeline tr.delivery").inner_text()
-    # Delivered, its content is still shown (the sent archive, --keep-sent).
-    assert "Plain: https://shop.example.com/plain" in page.locator("pre.content").inner_text()
+    # Delivered, its content is still shown (the sent archive, --keep-sent), the HTML rendered.
+    assert "Plain: https://shop.example.com/plain" in page.locator("pre.text").inner_text()
+    assert page.frame_locator("iframe.preview").locator("a").first.inner_text() == "deal"
     board.screenshot("message")
     # The overview counts what happened; a click on the tracked link shows on the chart.
     assert get(gateway, trackedPath(link))[0].status == 302
@@ -195,7 +196,7 @@ def test_held_mail_is_shown_with_its_content_and_released_from_the_dashboard(
     board.screenshot("queue")
     page.locator("table tbody tr a").first.click()
     assert page.locator(".held").count() == 1
-    assert "Plain: https://shop.example.com/plain" in page.locator("pre.content").inner_text()
+    assert "Plain: https://shop.example.com/plain" in page.locator("pre.text").inner_text()
     assert sink.messages == []
     # Held mail is "held" in Activity (its own filter finds it) and the overview counts it.
     send(gateway, "dev", password, compose({}, subject="second try"))

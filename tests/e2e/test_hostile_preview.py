@@ -1,10 +1,11 @@
 """
 Security regression: held mail previewed in the dashboard, in real headless
 Chromium against the real gateway. The HTML part of a message sent by a
-login in hold mode carries a script, an event handler, a form and remote
-images pointing at small local servers: nothing runs, nothing is
-submitted, no remote image is requested until "Load remote images" is
-clicked, and then only the https one. The .eml download is the message.
+login in hold mode carries a script, an event handler, a refresh, a form,
+a link and remote images pointing at small local servers: nothing runs,
+nothing is submitted, a link opens in a new tab only, no remote image is
+requested until "Load remote images" is clicked, and then only the https
+one. The .eml download is the message.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import pytest
 
 from ..conftest import eventually, writeCertificate
 from .conftest import PNG, Dashboard, send
+
+#: What the message would fetch from the plain HTTP server if it could.
+PROBES = {"/script", "/onerror", "/refresh", "/form", "/x.png"}
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -72,6 +76,7 @@ def hostile(http: int, https: int) -> tuple[bytes, str]:
         f"<img src='nosuch' onerror=\"fetch('{beacon}/onerror')\">"
         f"<form action='{beacon}/form' method=post><input name=q value=1>"
         "<button id=go>Go</button></form>"
+        f"<a id=away href='{beacon}/link'>away</a>"
         "<img src='cid:logo@example.com' alt=logo id=logo>"
         "</body></html>"
     )
@@ -113,11 +118,19 @@ def test_held_html_neither_runs_nor_loads_until_asked(browser, makeGateway, sink
     assert frame.locator("#greeting").inner_text() == "Spring sale"
     # Neither the script nor the handler ran; no image, refresh or form reached a server.
     assert plain.seen == [] and secure.seen == []
+    # A link opens in a new tab (the preview stays), as a page of its own.
+    with page.expect_popup() as opened:
+        frame.locator("#away").click()
+    opened.value.wait_for_load_state()
+    assert opened.value.url == f"http://127.0.0.1:{plain.server_port}/link"
+    assert frame.locator("#greeting").inner_text() == "Spring sale"
+    assert plain.seen[0] == "/link" and not PROBES & set(plain.seen) and secure.seen == []
+    opened.value.close()
     # Asked for, remote images load: https only.
     page.click("a.remote")
     eventually(lambda: secure.seen == ["/x.png"], what="the https image to be requested")
     assert page.frame_locator("iframe.preview").locator("#greeting").inner_text() == "Spring sale"
-    assert plain.seen == []
+    assert not PROBES & set(plain.seen)
     # The .eml download is the message, as the gateway received it.
     with page.expect_download() as download:
         page.click(f"a[href='/messages/{qid}.eml']")
@@ -131,5 +144,5 @@ def test_held_html_neither_runs_nor_loads_until_asked(browser, makeGateway, sink
     assert answer.headers["content-type"] == "message/rfc822"
     assert answer.headers["content-disposition"].startswith("attachment;")
     assert answer.body() == saved
-    assert plain.seen == [] and sink.messages == []
+    assert not PROBES & set(plain.seen) and sink.messages == []
     board.close()
