@@ -32,8 +32,8 @@ MAX_INLINE, MAX_INLINE_TOTAL = 4 * 1024 * 1024, 12 * 1024 * 1024
 #: What the frame's sandbox grants: a link may open a new tab (unsandboxed, a
 #: site of its own). Never scripts, forms or the dashboard's origin.
 SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
-#: At most this many headers are listed.
-MAX_HEADERS = 500
+#: At most this many headers are listed, each value up to this many characters.
+MAX_HEADERS, MAX_HEADER_VALUE = 500, 8192
 
 _TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
 _TYPE = re.compile(f"{_TOKEN}/{_TOKEN}")
@@ -227,7 +227,10 @@ def _headers(message: Message) -> list[tuple[str, str]]:
             decoded = str(message.policy.header_fetch_parse(name, value))
         except Exception:
             decoded = str(value)
-        shown.append((_clean(name), _clean(decoded)))
+        value = _clean(decoded)
+        if len(value) > MAX_HEADER_VALUE:
+            value = value[:MAX_HEADER_VALUE] + f" … ({len(value)} characters)"
+        shown.append((_clean(name)[:200], value))
     return shown
 
 

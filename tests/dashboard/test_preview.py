@@ -12,6 +12,8 @@ from email.policy import default
 
 from smtpeter.dashboard._preview import (
     MAX_DEPTH,
+    MAX_HEADER_VALUE,
+    MAX_HEADERS,
     MAX_INLINE,
     MAX_PARSE,
     MAX_PARTS,
@@ -136,6 +138,16 @@ def test_nesting_and_parts_are_bounded():
         for n in range(1000)
     )
     assert "could not be read" in preview(abyss).problem
+
+
+def test_headers_are_bounded():
+    many = b"".join(b"X-N: %d\r\n" % n for n in range(MAX_HEADERS + 50))
+    long = b"X-Long: " + b"y" * (MAX_HEADER_VALUE * 2) + b"\r\n"
+    shown = preview(long + many + b"\r\nbody\r\n")
+    assert len(shown.headers) == MAX_HEADERS
+    name, value = shown.headers[0]
+    assert name == "X-Long" and value.endswith(f" … ({MAX_HEADER_VALUE * 2} characters)")
+    assert len(value) < MAX_HEADER_VALUE + 30
 
 
 def test_a_huge_message_is_not_parsed():

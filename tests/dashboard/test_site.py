@@ -291,6 +291,17 @@ def test_mail_kept_after_sending_is_previewed_too(dashboard):
     assert browser.request("GET", f"/messages/{QID}.eml").body == HTML_MAIL
 
 
+def test_the_frame_is_utf8_whatever_the_part_says(dashboard):
+    latin = (
+        b"Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+        b'<meta charset="iso-8859-1"><p>caf\xe9</p>\r\n'
+    )
+    dashboard.admin.enqueue(QID, content=latin, held=True)
+    shown = dashboard.browser().request("GET", f"/messages/{QID}/html")
+    assert shown.header("content-type") == "text/html; charset=utf-8"
+    assert "<p>café</p>".encode() in shown.body
+
+
 def test_mail_that_is_not_mime_shows_its_source_and_a_note(dashboard):
     junk = b"\xff\xfe\x00 not mail at all " + b"Content-Type: multipart/mixed; boundary=x\r\n" * 3
     dashboard.admin.enqueue(QID, content=junk, held=True)
