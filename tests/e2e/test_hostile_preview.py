@@ -113,6 +113,7 @@ def test_held_html_neither_runs_nor_loads_until_asked(browser, makeGateway, sink
     assert frame.locator("#logo").evaluate("img => img.naturalWidth") == 1
     assert "Plain part: Spring sale" in page.locator("pre.text").inner_text()
     assert "terms.pdf" in page.locator("table.attachments").inner_text()
+    board.screenshot("preview")
     # Clicking the form's button submits nothing.
     frame.locator("#go").click()
     assert frame.locator("#greeting").inner_text() == "Spring sale"
