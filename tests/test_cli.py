@@ -150,6 +150,43 @@ def test_domain_add_json_list_rotate_import_delete(capsys, tmp_path):
     assert code == 1 and "not a domain name" in err
 
 
+def test_login_limits_and_sender_domains(capsys, tmp_path):
+    code, out, _ = run(
+        capsys, tmp_path, "login", "add", "app", "--rate", "100/minute", "--sender-domain", "a.test"
+    )
+    assert code == 0 and "rate 100/minute" in out and "senders @a.test" in out
+    code, out, _ = run(
+        capsys,
+        tmp_path,
+        "login",
+        "update",
+        "app",
+        "--quota",
+        "5000/day",
+        "--over-quota",
+        "hold",
+        "--sender-domain",
+        "a.test",
+        "--sender-domain",
+        "b.test",
+    )
+    assert code == 0
+    assert "rate 0/100 this minute  quota 0/5000 this day (then held)" in out
+    assert "senders @a.test @b.test" in out
+    code, out, _ = run(capsys, tmp_path, "login", "show", "app", "--json")
+    shown = json.loads(out)
+    assert shown["usage"]["quota"]["used"] == 0 and shown["sender_domains"] == ["a.test", "b.test"]
+    code, out, _ = run(
+        capsys, tmp_path, "login", "update", "app", "--rate", "none", "--sender-domain", "none"
+    )
+    assert code == 0 and "rate" not in out and "senders" not in out and "quota 0/5000" in out
+    code, _, err = run(capsys, tmp_path, "login", "update", "app", "--rate", "5/day")
+    assert code == 1 and err.startswith("smtpeter: --rate: N/minute|N/hour")
+    code, _, err = run(capsys, tmp_path, "login", "add", "x", "--sender-domain", "no")
+    assert code == 1 and "--sender-domain: 'no' is not a domain name" in err
+    assert "x" not in run(capsys, tmp_path, "login", "list")[1].split()
+
+
 def test_login_public_url(capsys, tmp_path):
     run(capsys, tmp_path, "login", "create", "app")
     code, out, _ = run(

@@ -29,6 +29,7 @@ from ..store import (
     NoSuchDomain,
     QueueRequestStore,
     TokenStore,
+    UsageStore,
     WebhookStore,
     isoTime,
 )
@@ -66,14 +67,22 @@ class Administration:
     # SMTP logins ----------------------------------------------------------------
 
     def listLogins(self) -> list[dict]:
-        return [r.toJSON() for r in self.logins.list()]
+        return [self._withUsage(r) for r in self.logins.list()]
 
     def login(self, name: str) -> dict:
-        return self.logins.require(name).toJSON()
+        return self._withUsage(self.logins.require(name))
 
-    def createLogin(self, name: str, features=(), hold: bool = False) -> dict:
+    def _withUsage(self, record) -> dict:
+        """The login's fields and C{usage}: what it has used of its limits now."""
+        limits = {"rate": record.rate, "quota": record.quota}
+        usage = UsageStore(self.db).usage(record.name, limits, self.clock())
+        return {**record.toJSON(), "usage": usage}
+
+    def createLogin(
+        self, name: str, features=(), hold: bool = False, limits: dict | None = None
+    ) -> dict:
         """The login, with its password: the only time anyone sees it."""
-        record, password = self.logins.create(name, list(features), hold)
+        record, password = self.logins.create(name, list(features), hold, **(limits or {}))
         return {"name": record.name, "password": password, **_loginFields(record)}
 
     def updateLogin(
@@ -85,11 +94,13 @@ class Administration:
         enabled: bool | None = None,
         publicUrl: str | None = None,
         hold: bool | None = None,
+        limits: dict | None = None,
     ) -> dict:
         """
         Change a login: C{features} replaces its set, C{enable}/C{disable}
         switch single ones; C{enabled}; C{publicUrl} (C{""} for the
-        gateway's); C{hold} (hold mode).
+        gateway's); C{hold} (hold mode); C{limits}, the keys of
+        L{LoginStore.setLimits} given (rate, quota, overQuota, senderDomains).
         """
         record = self.logins.require(name)
         if features is not None:
@@ -102,7 +113,9 @@ class Administration:
             record = self.logins.setEnabled(name, enabled)
         if hold is not None:
             record = self.logins.setHold(name, hold)
-        return record.toJSON()
+        if limits:
+            record = self.logins.setLimits(name, **limits)
+        return self._withUsage(record)
 
     def resetPassword(self, name: str) -> dict:
         record, password = self.logins.resetPassword(name)

@@ -43,8 +43,10 @@ class Operations:
     def login(self, name: str) -> Deferred:
         return self._run(Administration.login, name)
 
-    def createLogin(self, name: str, features=(), hold: bool = False) -> Deferred:
-        return self._run(Administration.createLogin, name, features, hold)
+    def createLogin(
+        self, name: str, features=(), hold: bool = False, limits: dict | None = None
+    ) -> Deferred:
+        return self._run(Administration.createLogin, name, features, hold, limits)
 
     def updateLogin(
         self,
@@ -55,9 +57,18 @@ class Operations:
         enabled: bool | None = None,
         publicUrl: str | None = None,
         hold: bool | None = None,
+        limits: dict | None = None,
     ) -> Deferred:
         return self._run(
-            Administration.updateLogin, name, features, enable, disable, enabled, publicUrl, hold
+            Administration.updateLogin,
+            name,
+            features,
+            enable,
+            disable,
+            enabled,
+            publicUrl,
+            hold,
+            limits,
         )
 
     def resetPassword(self, name: str) -> Deferred:

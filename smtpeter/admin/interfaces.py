@@ -37,8 +37,11 @@ class IAdministration(Interface):
     def login(name: str):
         """Deferred[dict]: the login C{name}; L{Missing} if there is none."""
 
-    def createLogin(name: str, features=(), hold: bool = False):
-        """Deferred[dict]: the new login with its C{password}, the only time it is shown."""
+    def createLogin(name: str, features=(), hold: bool = False, limits: dict | None = None):
+        """
+        Deferred[dict]: the new login with its C{password}, the only time it
+        is shown. C{limits}: as L{updateLogin}'s.
+        """
 
     def updateLogin(
         name: str,
@@ -48,11 +51,14 @@ class IAdministration(Interface):
         enabled: bool | None = None,
         publicUrl: str | None = None,
         hold: bool | None = None,
+        limits: dict | None = None,
     ):
         """
         Deferred[dict]: the login after the change. C{features} replaces its
         set; C{enable}/C{disable} switch single ones; C{publicUrl} C{""}
-        puts back the gateway's own.
+        puts back the gateway's own. C{limits} changes those of its keys
+        given: C{rate}, C{quota} (C{N/period} or C{none}), C{overQuota}
+        (C{refuse}, C{hold}), C{senderDomains} (a list; empty: any sender).
         """
 
     def resetPassword(name: str):

@@ -54,6 +54,7 @@ from ..smtp import (
     AuthThrottle,
     BounceFactory,
     BounceIntake,
+    SendingLimits,
     ServerSettings,
     SubmissionFactory,
     makePortal,
@@ -231,7 +232,9 @@ class GatewayService(MultiService):
             # With a smarthost, literals go to it like any recipient: no check here.
             recipientLiterals=None if config.relay is not None else self.deliveryDestinations,
             logins=self.store,
+            limits=SendingLimits(self.store, self.reactor, FanOut(LogEventSink(), self.store)),
         )
+        self.settings.limits.setServiceParent(self)
         for description in config.smtp:
             factory = SubmissionFactory(self.settings, implicitTLS=False)
             self._listen(

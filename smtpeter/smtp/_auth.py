@@ -18,7 +18,7 @@ from zope.interface import Interface, implementer
 
 from ..config import default
 from ..runtime import clientKey
-from ..store import IAuthFailureStore, ILoginStore, LoginRecord, MemoryAuthFailures
+from ..store import REFUSE, IAuthFailureStore, ILoginStore, Limit, LoginRecord, MemoryAuthFailures
 
 
 class ISender(Interface):
@@ -38,6 +38,17 @@ class AuthenticatedSender:
     publicUrl: str | None = None
     #: The login holds its mail (hold mode): accepted and kept, never delivered.
     hold: bool = False
+    #: Its rate and quota of recipients, if it has them (L{SendingLimits}).
+    rate: Limit | None = None
+    quota: Limit | None = None
+    overQuota: str = REFUSE
+    #: The domains its senders must be in; none: any.
+    senderDomains: tuple[str, ...] = ()
+
+    @property
+    def limited(self) -> bool:
+        """Whether its recipients are counted (it has a rate or a quota)."""
+        return self.rate is not None or self.quota is not None
 
 
 @implementer(ICredentialsChecker)
@@ -72,7 +83,14 @@ class SenderRealm:
         return (
             ISender,
             AuthenticatedSender(
-                avatarId.name, avatarId.features, avatarId.publicUrl, avatarId.hold
+                avatarId.name,
+                avatarId.features,
+                avatarId.publicUrl,
+                avatarId.hold,
+                avatarId.rate,
+                avatarId.quota,
+                avatarId.overQuota,
+                avatarId.senderDomains,
             ),
             lambda: None,
         )

@@ -19,6 +19,7 @@ from . import _replies as R
 from ._address import addressLiteral, decodeXtext, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._options import completeHeader, readOptions
+from ._senders import checkEnvelopeSender, checkFromHeader
 from ._wire import DataReader
 
 log = Logger()
@@ -44,6 +45,8 @@ class MailCommands:
         except AddressSyntaxError as e:
             self._refuse(R.BAD_SENDER_ADDRESS.format(detail=str(e)))
         params = self._checkMailParams(path.params)
+        if self.sender is not None:  # the bounce receiver has none
+            checkEnvelopeSender(path.address, self.sender.senderDomains)
         self.mailFrom = path.address
         self.mailParams = params
         self.reply(R.SENDER_OK)
@@ -109,7 +112,25 @@ class MailCommands:
             else:
                 self._refuse(R.BAD_PARAMETER.format(detail=key))
         self._checkLiteral(path.address)
-        self.recipients.append(Recipient(path.address, notify, orcpt))
+        recipient = Recipient(path.address, notify, orcpt)
+        if self.sender.limited and self.settings.limits is not None:
+            return self._limitedRecipient(recipient)
+        self.recipients.append(recipient)
+        self.reply(R.RECIPIENT_OK)
+
+    async def _limitedRecipient(self, recipient: Recipient) -> None:
+        """RCPT for a login with a rate or a quota: counted (L{SendingLimits})."""
+        limits, now = self.settings.limits, self.settings.clock.seconds()
+        admission = await limits.admit(self.sender, now)
+        if admission.refused is not None:
+            limits.refused(self.sender.login, self.mailFrom, recipient.address, admission, now)
+            raise SMTPRefusal(admission.reply)
+        if self.closed or self.mailFrom is None:  # gone while the totals were read
+            limits.release(admission.keys)
+            return
+        self.reserved.extend(admission.keys)
+        self.overQuota = self.overQuota or admission.held
+        self.recipients.append(recipient)
         self.reply(R.RECIPIENT_OK)
 
     def _checkLiteral(self, address: str) -> None:
@@ -164,10 +185,11 @@ class MailCommands:
                 fields, _ = splitHeader(incoming.header)
             except HeaderError as e:
                 raise SMTPRefusal(R.BAD_MESSAGE.format(detail=str(e)))
+            checkFromHeader(fields, self.sender.senderDomains)
             kept, options = readOptions(
                 fields, self.sender.features, self.sender.login, self.sender.publicUrl
             )
-            if self.sender.hold:
+            if self.sender.hold or self.overQuota:
                 options = evolve(options, hold=True)
             kept, options = completeHeader(
                 kept, options, self.settings.hostname, self.settings.clock.seconds()
@@ -184,6 +206,9 @@ class MailCommands:
                 (self.mailParams.get("BODY") or "").upper() or None,
             )
             qid = await self.settings.queue.enqueue(envelope, options, content)
+            if self.reserved and not self.overQuota:  # held over the quota: not counted
+                self.settings.limits.commit(self.reserved)
+                self.reserved = []
             log.info(
                 "{peer} {login}: queued {qid} from <{sender}> for {n} recipient(s), {size} bytes",
                 peer=self.peer,

@@ -79,6 +79,8 @@ class ServerSettings:
     shuttingDown: bool = False
     #: The ILoginStore told of each accepted AUTH (its last use), if any.
     logins: object = None
+    #: The per-login rates and quotas (L{SendingLimits}); None: none enforced.
+    limits: object = None
     connections: ConnectionsPerAddress = field(factory=ConnectionsPerAddress)
 
 
@@ -108,6 +110,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self._bdatRemaining = 0
         self._data: DataReader | None = None
         self._authContinuation = None
+        #: The limits' windows this transaction's recipients are counted in.
+        self.reserved: list = []
         self._resetTransaction()
         self._idleCall = None
         self._sessionCall = None
@@ -163,6 +167,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         if self._data is not None:
             self._data.sink.discard()
             self._data = None
+        if not self.busy:  # else the command under way resets the transaction
+            self._resetTransaction()
         if self._address is not None:
             self.settings.connections.leave(self._address)
             self._address = None
@@ -403,6 +409,11 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self._run(result, verb)
 
     def _resetTransaction(self) -> None:
+        if self.reserved:
+            self.settings.limits.release(self.reserved)
+            self.reserved = []
+        #: A recipient was over the login's quota, which then holds the message.
+        self.overQuota = False
         self.mailFrom: str | None = None
         self.mailParams: dict[str, str | None] = {}
         self.recipients: list[Recipient] = []

@@ -78,6 +78,9 @@ AUTH_THROTTLED = Reply(
     454, "4.7.0", "Too many failed authentication attempts from your address, try again later"
 )
 TLS_UNAVAILABLE = Reply(454, "4.7.0", "TLS not available")
+RATE_LIMITED = Reply(
+    451, "4.7.1", "Rate limit reached: this login may send to {limit} recipients; try again later"
+)
 
 # Permanent refusals: syntax
 UNKNOWN_COMMAND = Reply(500, "5.5.1", "Command unrecognized")
@@ -116,3 +119,11 @@ NOT_PUBLIC_ADDRESS = Reply(
     550, "5.7.1", "{literal} is not a public address; this gateway delivers only to public hosts"
 )
 NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")
+QUOTA_EXCEEDED = Reply(550, "5.7.1", "quota exceeded: this login may send to {limit} recipients")
+SENDER_NOT_ALLOWED = Reply(
+    550, "5.7.1", "Sender address <{address}> is not in this login's sender domains"
+)
+FROM_NOT_ALLOWED = Reply(
+    550, "5.7.1", "From: address <{address}> is not in this login's sender domains"
+)
+FROM_UNREADABLE = Reply(550, "5.7.1", "From: {value} holds no address this login may send from")

@@ -41,8 +41,19 @@ from ._exceptions import (
     UnknownFeature,
 )
 from ._images import ImageStore
+from ._limits import (
+    HOLD,
+    NONE,
+    OVER_QUOTA,
+    QUOTA_PERIODS,
+    RATE_PERIODS,
+    REFUSE,
+    Limit,
+    inSenderDomains,
+)
 from ._logins import LoginRecord, LoginStore, knownFeatures
 from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
+from ._memorylogins import MemoryLoginUsage
 from ._migrate import CURRENT, SchemaTooNew, upgrade, version
 from ._queuerequests import DELETE, RELEASE, RETRY, QueueRequestStore
 from ._sqlite import SQLiteStore
@@ -58,12 +69,14 @@ from ._suppressions import (
     suppressionExpiry,
     suppressionReason,
 )
+from ._usage import UsageStore
 from ._webhooks import WebhookStore
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
     IEventStore,
     ILoginStore,
+    ILoginUsageStore,
     IQueueRequests,
     ISuppressionStore,
 )
@@ -108,15 +121,18 @@ __all__ = [
     "EventQuery",
     "Exists",
     "HARD_BOUNCE",
+    "HOLD",
     "Hint",
     "IAuthFailureStore",
     "IDashboardSessionStore",
     "IEventStore",
     "ILoginStore",
+    "ILoginUsageStore",
     "IQueueRequests",
     "ISuppressionStore",
     "ImageStore",
     "Invalid",
+    "Limit",
     "LinkQuery",
     "LoginExists",
     "LoginRecord",
@@ -126,14 +142,20 @@ __all__ = [
     "MESSAGE_STATUSES",
     "MemoryAuthFailures",
     "MemoryLoginStore",
+    "MemoryLoginUsage",
     "MemoryStore",
     "MessageQuery",
     "MessageRecord",
     "Missing",
+    "NONE",
     "NoSuchDomain",
     "NoSuchLogin",
+    "OVER_QUOTA",
+    "QUOTA_PERIODS",
     "QueueRequestStore",
+    "RATE_PERIODS",
     "READ_SCOPE",
+    "REFUSE",
     "RELEASE",
     "RETRY",
     "ROLES",
@@ -149,10 +171,12 @@ __all__ = [
     "TokenRecord",
     "TokenStore",
     "UnknownFeature",
+    "UsageStore",
     "WebhookStore",
     "classify",
     "connect",
     "connectMemory",
+    "inSenderDomains",
     "isoTime",
     "knownFeatures",
     "openDatabase",

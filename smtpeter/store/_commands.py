@@ -16,6 +16,7 @@ from ._events import EventStore
 from ._logins import LoginStore
 from ._queuerequests import QueueRequestStore
 from ._suppressions import SuppressionStore
+from ._usage import UsageStore
 from ._webhooks import WebhookStore
 
 
@@ -84,6 +85,7 @@ class Purge:
 
     def __call__(self, store: EventStore) -> list:
         store.view(SuppressionStore).purge(self.now)
+        store.view(UsageStore).purge(self.now)
         return [store.purge(self.before)]
 
 

@@ -60,7 +60,7 @@ def summary(message) -> dict:
 
 
 #: The kinds of event, as stored and as the API names them.
-TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open", "warning")
+TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open", "warning", "refused")
 
 
 @frozen

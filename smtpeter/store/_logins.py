@@ -22,6 +22,15 @@ from ..features import knownFeatures
 from ._changes import changed
 from ._engine import Conflict, Connection, DatabaseError
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
+from ._limits import (
+    QUOTA_PERIODS,
+    RATE_PERIODS,
+    REFUSE,
+    Limit,
+    checkOverQuota,
+    checkSenderDomains,
+    parseLimit,
+)
 from ._passwords import (
     DUMMY_HASH,
     generatePassword,
@@ -30,7 +39,10 @@ from ._passwords import (
     verifyPassword,
 )
 
-_COLUMNS = "name, password_hash, enabled, features, created, last_used, public_url, hold"
+_COLUMNS = (
+    "name, password_hash, enabled, features, created, last_used, public_url, hold,"
+    " rate, quota, over_quota, sender_domains"
+)
 
 #: C{last_used} is written at most this often per login (seconds): it is
 #: shown to people, and a write (an fsync) per AUTH would cost more than the
@@ -53,6 +65,14 @@ class LoginRecord:
     publicUrl: str | None = None
     #: Hold mode: its mail is accepted and kept, never delivered (for development).
     hold: bool = False
+    #: At most this many recipients a minute or an hour (L{smtpeter.store._limits}).
+    rate: Limit | None = None
+    #: At most this many recipients a day or a month.
+    quota: Limit | None = None
+    #: Over its quota its mail is refused, or accepted and held (C{refuse}, C{hold}).
+    overQuota: str = REFUSE
+    #: Its senders (envelope and From:) must be in these domains; none: any sender.
+    senderDomains: tuple[str, ...] = ()
 
     def toJSON(self) -> dict:
         return {
@@ -63,6 +83,10 @@ class LoginRecord:
             "last_used": self.lastUsed,
             "public_url": self.publicUrl,
             "hold": self.hold,
+            "rate": None if self.rate is None else str(self.rate),
+            "quota": None if self.quota is None else str(self.quota),
+            "over_quota": self.overQuota,
+            "sender_domains": list(self.senderDomains),
         }
 
 
@@ -107,7 +131,8 @@ class LoginStore:
         self._clock = clock
 
     def _row(self, row: tuple) -> LoginRecord:
-        name, pwhash, enabled, features, created, lastUsed, publicUrl, hold = row
+        name, pwhash, enabled, features, created, lastUsed, publicUrl, hold, *limits = row
+        rate, quota, overQuota, senderDomains = limits
         return LoginRecord(
             name,
             bool(enabled),
@@ -117,6 +142,10 @@ class LoginStore:
             pwhash,
             publicUrl,
             bool(hold),
+            parseLimit(rate, "rate", RATE_PERIODS),
+            parseLimit(quota, "quota", QUOTA_PERIODS),
+            overQuota,
+            tuple(json.loads(senderDomains)),
         )
 
     def get(self, name: str) -> LoginRecord | None:
@@ -137,14 +166,22 @@ class LoginStore:
         return self._db.execute("SELECT count(*) FROM logins").fetchone()[0]
 
     def create(
-        self, name: str, features: Iterable[str], hold: bool = False
+        self, name: str, features: Iterable[str], hold: bool = False, **limits
     ) -> tuple[LoginRecord, str]:
-        """Create a login; return it with its new password (the only time it is known)."""
+        """
+        Create a login; return it with its new password (the only time it
+        is known). C{limits}: those of L{setLimits}, checked before it is made.
+        """
         if not name or not name.isprintable() or " " in name or len(name) > 200:
             raise Invalid(
                 "name", "a login name is 1 to 200 characters without spaces or control characters"
             )
         chosen = checkFeatures(features)
+        limits = {k: v for k, v in limits.items() if v is not None}
+        parseLimit(limits.get("rate"), "rate", RATE_PERIODS)
+        parseLimit(limits.get("quota"), "quota", QUOTA_PERIODS)
+        checkOverQuota(limits.get("overQuota", REFUSE))
+        checkSenderDomains(limits.get("senderDomains", ()))
         password = generatePassword()
         record = LoginRecord(
             name, True, chosen, self._clock(), None, hashPassword(password), hold=hold
@@ -158,6 +195,8 @@ class LoginStore:
         except Conflict:
             raise LoginExists(name)
         changed(self._db, "logins")
+        if limits:
+            record = evolve(self.setLimits(name, **limits), passwordHash=record.passwordHash)
         return record, password
 
     def update(
@@ -192,6 +231,43 @@ class LoginStore:
         self._db.execute("UPDATE logins SET hold = ? WHERE name = ?", (int(hold), name))
         changed(self._db, "logins")
         return evolve(record, hold=hold)
+
+    def setLimits(
+        self,
+        name: str,
+        rate: str | None = None,
+        quota: str | None = None,
+        overQuota: str | None = None,
+        senderDomains: Iterable[str] | None = None,
+    ) -> LoginRecord:
+        """
+        Change what is given: C{rate} (C{N/minute}, C{N/hour}) and C{quota}
+        (C{N/day}, C{N/month}), C{none} lifting either; C{overQuota}
+        (C{refuse} or C{hold}); C{senderDomains} replaces the domains
+        (C{none}, or no domain, for any sender).
+        """
+        record = self.require(name)
+        if rate is not None:
+            record = evolve(record, rate=parseLimit(rate, "rate", RATE_PERIODS))
+        if quota is not None:
+            record = evolve(record, quota=parseLimit(quota, "quota", QUOTA_PERIODS))
+        if overQuota is not None:
+            record = evolve(record, overQuota=checkOverQuota(overQuota))
+        if senderDomains is not None:
+            record = evolve(record, senderDomains=checkSenderDomains(senderDomains))
+        self._db.execute(
+            "UPDATE logins SET rate = ?, quota = ?, over_quota = ?, sender_domains = ?"
+            " WHERE name = ?",
+            (
+                None if record.rate is None else str(record.rate),
+                None if record.quota is None else str(record.quota),
+                record.overQuota,
+                json.dumps(list(record.senderDomains)),
+                name,
+            ),
+        )
+        changed(self._db, "logins")
+        return record
 
     def setEnabled(self, name: str, enabled: bool) -> LoginRecord:
         record = self.require(name)

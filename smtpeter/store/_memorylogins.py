@@ -13,7 +13,7 @@ from twisted.internet.defer import succeed
 from zope.interface import implementer
 
 from ._logins import LoginRecord
-from .interfaces import IAuthFailureStore, ILoginStore
+from .interfaces import IAuthFailureStore, ILoginStore, ILoginUsageStore
 
 
 @implementer(ILoginStore)
@@ -87,3 +87,19 @@ class MemoryAuthFailures:
         if len(recent) >= limit:
             self._bannedUntil[address] = now + banFor
         return succeed(len(recent))
+
+
+@implementer(ILoginUsageStore)
+@define
+class MemoryLoginUsage:
+    """L{ILoginUsageStore} in memory: one process's counts (tests, a single worker)."""
+
+    counts: dict[tuple, int] = field(factory=dict)
+    #: How many exchanges were asked for (tests count round trips).
+    exchanges: int = 0
+
+    def exchangeLoginUsage(self, increments: dict, keys: list):
+        self.exchanges += 1
+        for key, n in increments.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        return succeed({key: self.counts.get(key, 0) for key in {*keys, *increments}})

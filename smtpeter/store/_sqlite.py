@@ -48,6 +48,7 @@ from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
 from ._suppressions import SuppressionStore
 from ._throttle import ThrottleStore
+from ._usage import UsageStore
 from ._webhooks import WebhookStore
 from ._writer import Writer
 from .interfaces import (
@@ -55,6 +56,7 @@ from .interfaces import (
     IDashboardSessionStore,
     IEventStore,
     ILoginStore,
+    ILoginUsageStore,
     IQueueRequests,
     ISuppressionStore,
 )
@@ -68,6 +70,7 @@ repeated = RepeatedErrors(log)
     IEventSink,
     IEventStore,
     ILoginStore,
+    ILoginUsageStore,
     IAuthFailureStore,
     ISuppressionStore,
     IQueueRequests,
@@ -396,6 +399,19 @@ class SQLiteStore:
 
     def count(self) -> Deferred:
         return self._read(do.view(LoginStore, LoginStore.count))
+
+    # ILoginUsageStore -------------------------------------------------------------------
+
+    def exchangeLoginUsage(self, increments: dict, keys: list) -> Deferred:
+        """
+        Increments ride on the writer's next commit (nobody waits on it: up
+        to L{LINGER<smtpeter.store._writer.LINGER>} for company); a read
+        alone goes to a reading thread.
+        """
+        if increments:
+            work = do.Call(UsageStore, UsageStore.exchange, increments, keys)
+            return self._write(work, awaited=False).addCallback(_only)
+        return self._read(do.view(UsageStore, UsageStore.totals), keys)
 
     # The threads ----------------------------------------------------------------------
 

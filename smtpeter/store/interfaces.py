@@ -26,6 +26,22 @@ class ILoginStore(Interface):
         """@return: C{Deferred[int]}, the number of logins."""
 
 
+class ILoginUsageStore(Interface):
+    """
+    What logins with limits have sent, per window, counted by every worker
+    (and node) together: the database, or memory for one process and tests.
+    A key is C{(login, period, start)} (L{smtpeter.store._usage}).
+    """
+
+    def exchangeLoginUsage(increments: dict, keys: list):
+        """
+        Add C{increments} (C{{key: recipients}}) to the shared counts, then
+        read the totals of C{keys} and of the keys incremented, every
+        process's included. @return: C{Deferred[dict[key, int]]}; it fires
+        once the increments are durable.
+        """
+
+
 class IAuthFailureStore(Interface):
     """
     Where failed AUTH attempts are counted: shared by every worker process

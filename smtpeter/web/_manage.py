@@ -111,6 +111,31 @@ def _names(body: dict, name: str) -> list[str]:
     return values
 
 
+#: A login's limits and sender domains, as the API names them, and as the administration does.
+_LIMITS = {
+    "rate": "rate",
+    "quota": "quota",
+    "over_quota": "overQuota",
+    "sender_domains": "senderDomains",
+}
+
+
+def _limits(body: dict) -> dict:
+    """The limits a login's body gives: C{null} lifts a rate or a quota."""
+    limits = {}
+    for name, key in _LIMITS.items():
+        if name not in body:
+            continue
+        if name == "sender_domains":
+            limits[key] = _names(body, name)
+        elif name == "over_quota":
+            limits[key] = _field(body, name, str, required=True)
+        else:
+            value = _field(body, name, str)
+            limits[key] = "none" if value is None else value
+    return limits
+
+
 class Logins(Managed):
     def route(self, parts):
         if not parts:
@@ -125,17 +150,18 @@ class Logins(Managed):
         return {"logins": await self.admin.listLogins()}
 
     async def create(self, request):
-        body = fields(readJSON(request), ("name", "features", "hold"))
+        body = fields(readJSON(request), ("name", "features", "hold", *_LIMITS))
         name = _field(body, "name", str, required=True)
         hold = _field(body, "hold", bool, default=False)
-        return _created(request, await self.admin.createLogin(name, _names(body, "features"), hold))
+        features = _names(body, "features")
+        return _created(request, await self.admin.createLogin(name, features, hold, _limits(body)))
 
     async def get(self, request, name):
         return await self.admin.login(name)
 
     async def update(self, request, name):
-        body = fields(readJSON(request), ("features", "enabled", "public_url", "hold"))
-        changes = {}
+        body = fields(readJSON(request), ("features", "enabled", "public_url", "hold", *_LIMITS))
+        changes: dict = {"limits": _limits(body)}
         if "features" in body:
             changes["features"] = _names(body, "features")
         if "enabled" in body:

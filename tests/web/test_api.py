@@ -90,6 +90,57 @@ def test_login_mistakes_are_4xx_naming_the_field(api):
     )
 
 
+def test_a_login_s_limits_and_sender_domains(api):
+    made = api.call(
+        "POST",
+        "/v1/logins",
+        {"name": "app", "rate": "100/minute", "sender_domains": ["Example.com"]},
+        code=201,
+    )
+    assert (made["rate"], made["quota"], made["over_quota"]) == ("100/minute", None, "refuse")
+    assert made["sender_domains"] == ["example.com"]
+    changed = api.call(
+        "PATCH", "/v1/logins/app", {"rate": None, "quota": "5000/month", "over_quota": "hold"}
+    )
+    assert (changed["rate"], changed["quota"], changed["over_quota"]) == (
+        None,
+        "5000/month",
+        "hold",
+    )
+    assert changed["sender_domains"] == ["example.com"]  # not given: kept
+    assert changed["usage"]["rate"] is None
+    assert changed["usage"]["quota"] == {
+        "limit": 5000,
+        "period": "month",
+        "used": 0,
+        "resets": "2027-02-01T00:00:00.000Z",
+    }
+    cleared = api.call("PATCH", "/v1/logins/app", {"sender_domains": []})
+    assert cleared["sender_domains"] == [] and api.call("GET", "/v1/logins/app") == cleared
+
+
+@pytest.mark.parametrize(
+    "body, parameter",
+    [
+        ({"rate": "5/day"}, "rate"),
+        ({"rate": ""}, "rate"),
+        ({"rate": 5}, "rate"),
+        ({"quota": "10/minute"}, "quota"),
+        ({"over_quota": "drop"}, "over_quota"),
+        ({"over_quota": None}, "over_quota"),
+        ({"sender_domains": "example.com"}, "sender_domains"),
+        ({"sender_domains": ["not a domain"]}, "sender_domains"),
+    ],
+)
+def test_bad_limits_are_400_naming_the_field(api, body, parameter):
+    api.call("POST", "/v1/logins", {"name": "app"}, code=201)
+    assert api.call("PATCH", "/v1/logins/app", body, code=400)["parameter"] == parameter
+    assert api.call("POST", "/v1/logins", {"name": "x", **body}, code=400)["parameter"] == (
+        parameter
+    )
+    assert [x["name"] for x in api.call("GET", "/v1/logins")["logins"]] == ["app"]
+
+
 def test_a_read_token_reads_and_changes_nothing(api):
     api.call("POST", "/v1/logins", {"name": "app"}, code=201)
     assert [x["name"] for x in api.call("GET", "/v1/logins", token="read")["logins"]] == ["app"]

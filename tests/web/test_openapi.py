@@ -13,6 +13,7 @@ from twisted.internet.defer import succeed
 from twisted.web.test.requesthelper import DummyRequest
 
 from smtpeter.admin import recordsToPublish
+from smtpeter.store import OVER_QUOTA
 from smtpeter.store._apitokens import SCOPES
 from smtpeter.store._events import TYPES, StoredEvent, recipientStatus
 from smtpeter.store._queuerequests import ACTIONS
@@ -101,6 +102,11 @@ def test_every_enumeration_is_the_codes_vocabulary():
             unhealthy,
         ],
         "/components/schemas/QueueRequest/properties/action": list(ACTIONS),
+        "/paths//logins/post/requestBody/content/application/json/schema/properties/over_quota": (
+            list(OVER_QUOTA)
+        ),
+        "/paths//logins/{name}/patch/requestBody/content/application/json/schema/properties"
+        "/over_quota": list(OVER_QUOTA),
         "/components/schemas/QueueRequest/properties/status": ["requested"],
         "/components/schemas/DomainCheck/properties/records/items/properties/kind": kinds,
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ...store import StoreError, knownFeatures
+from ...store import NONE, OVER_QUOTA, QUOTA_PERIODS, RATE_PERIODS, StoreError, knownFeatures
 from .. import Administration
 from ._output import printList, when
 
@@ -20,8 +20,36 @@ def _show(login: dict) -> str:
         clicks += "  HOLDS its mail"
     return (
         f"{login['name']}  {state}  {features}{clicks}  created {when(login['created'])}"
-        f"  last used {when(login['last_used'])}"
+        f"  last used {when(login['last_used'])}{_limits(login)}"
     )
+
+
+def _limits(login: dict) -> str:
+    """The login's limits with what it has used of them, and its sender domains."""
+    shown = ""
+    usage = login.get("usage") or {}
+    for name in ("rate", "quota"):
+        used = usage.get(name)
+        if used is not None:
+            shown += f"  {name} {used['used']}/{used['limit']} this {used['period']}"
+        elif login.get(name):
+            shown += f"  {name} {login[name]}"
+    if login.get("quota") and login.get("over_quota") == "hold":
+        shown += " (then held)"
+    if login.get("sender_domains"):
+        shown += f"  senders @{' @'.join(login['sender_domains'])}"
+    return shown
+
+
+def _limitChanges(args) -> dict:
+    """The limits the options give (those not given are left as they are)."""
+    changes = {
+        "rate": args.rate,
+        "quota": args.quota,
+        "overQuota": args.over_quota,
+        "senderDomains": args.sender_domain,
+    }
+    return {k: v for k, v in changes.items() if v is not None}
 
 
 def _printPassword(login: dict, asJSON: bool, verb: str) -> None:
@@ -31,14 +59,20 @@ def _printPassword(login: dict, asJSON: bool, verb: str) -> None:
     print(f"{verb} login {login['name']}")
     print(f"  password: {login['password']}")
     print(f"  features: {' '.join(login['features']) or '(none)'}")
+    if _limits(login):
+        print(f"  limits:{_limits(login)}")
     if login.get("hold"):
         print("  hold mode: its mail is kept and shown in the dashboard, never delivered")
     print("This password is shown only now; store it in your mail client or application.")
 
 
 def run(admin: Administration, args) -> None:
-    if args.action == "create":
-        _printPassword(admin.createLogin(args.name, args.feature, args.hold), args.json, "created")
+    if args.action in ("create", "add"):
+        login = admin.createLogin(args.name, args.feature, args.hold, _limitChanges(args))
+        _printPassword(login, args.json, "created")
+    elif args.action == "show":
+        login = admin.login(args.name)
+        print(json.dumps(login, indent=2) if args.json else _show(login))
     elif args.action == "list":
         printList(
             admin.listLogins(),
@@ -47,10 +81,17 @@ def run(admin: Administration, args) -> None:
             _show,
         )
     elif args.action == "update":
-        if not args.enable and not args.disable and args.public_url is None and args.hold is None:
+        limits = _limitChanges(args)
+        if (
+            not args.enable
+            and not args.disable
+            and args.public_url is None
+            and args.hold is None
+            and not limits
+        ):
             raise StoreError(
-                "say what to change: --enable FEATURE, --disable FEATURE, --public-url URL"
-                " or --hold/--no-hold"
+                "say what to change: --enable FEATURE, --disable FEATURE, --public-url URL,"
+                " --hold/--no-hold, --rate, --quota, --over-quota or --sender-domain"
             )
         publicUrl = args.public_url
         if publicUrl is not None and publicUrl.lower() == "default":
@@ -61,6 +102,7 @@ def run(admin: Administration, args) -> None:
             disable=args.disable,
             publicUrl=publicUrl,
             hold=args.hold,
+            limits=limits,
         )
         print(_show(login))
     elif args.action in ("enable", "disable"):
@@ -83,7 +125,9 @@ def addParser(sub) -> None:
     )
     actions = login.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    create = actions.add_parser("create", help="create a login and print its password once")
+    create = actions.add_parser(
+        "create", aliases=["add"], help="create a login and print its password once"
+    )
     create.add_argument("name", help="login name (used as the AUTH user name)")
     create.add_argument(
         "--feature",
@@ -98,14 +142,23 @@ def addParser(sub) -> None:
         help="hold mode, for development: its mail is accepted and kept, never delivered,"
         " until released (GET /v1/messages/ID shows it)",
     )
+    _limitOptions(create)
     create.add_argument(
         "--json", action="store_true", help="print one JSON object with name, password, features"
     )
 
+    show = actions.add_parser(
+        "show", help="show a login: its features, limits with their current usage, sender domains"
+    )
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+
     listing = actions.add_parser("list", help="list logins (never passwords)")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
 
-    update = actions.add_parser("update", help="turn features on or off, set the click domain")
+    update = actions.add_parser(
+        "update", help="turn features on or off, set the click domain, limits and sender domains"
+    )
     update.add_argument("name")
     update.add_argument(
         "--public-url",
@@ -130,6 +183,7 @@ def addParser(sub) -> None:
         default=None,
         help="hold this login's mail from now on (--no-hold: deliver it again)",
     )
+    _limitOptions(update)
 
     for name, text in (
         ("enable", "allow a login to send again"),
@@ -142,4 +196,37 @@ def addParser(sub) -> None:
     reset.add_argument("name")
     reset.add_argument(
         "--json", action="store_true", help="print one JSON object with name, password, features"
+    )
+
+
+def _limitOptions(parser) -> None:
+    """The options of a login's limits and sender domains (create and update)."""
+    rates = "|".join(f"N/{p}" for p in RATE_PERIODS)
+    quotas = "|".join(f"N/{p}" for p in QUOTA_PERIODS)
+    parser.add_argument(
+        "--rate",
+        metavar=rates.upper(),
+        help=f"at most N recipients a minute or an hour ({rates}), counted across workers;"
+        f" over it RCPT gets 451 4.7.1 (try later). '{NONE}' lifts it",
+    )
+    parser.add_argument(
+        "--quota",
+        metavar=quotas.upper(),
+        help=f"at most N recipients a UTC day or month ({quotas}), counted across workers;"
+        f" over it RCPT gets 550 5.7.1 quota exceeded (or see --over-quota). '{NONE}' lifts it",
+    )
+    parser.add_argument(
+        "--over-quota",
+        choices=OVER_QUOTA,
+        help="over the quota: refuse the recipients (550 5.7.1, the default) or hold the"
+        " mail, accepted and kept until released (POST /v1/messages/ID/release, the"
+        " dashboard's queue page)",
+    )
+    parser.add_argument(
+        "--sender-domain",
+        action="append",
+        metavar="DOMAIN",
+        help="the envelope sender (MAIL FROM) and From: addresses must be in this domain or"
+        " under it; repeatable, the list replaces the login's. 550 5.7.1 otherwise."
+        f" '{NONE}' clears it: any sender (the default)",
     )

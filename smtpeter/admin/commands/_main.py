@@ -26,6 +26,10 @@ OPTIONS = {
     "role": "--role",
     "days": "--days",
     "reason": "--reason",
+    "rate": "--rate",
+    "quota": "--quota",
+    "over_quota": "--over-quota",
+    "sender_domains": "--sender-domain",
 }
 #: The commands that administer a data directory, in the order C{--help} lists them.
 GROUPS = {

@@ -1,0 +1,83 @@
+"""
+What each login with a limit has sent, per window (C{login_usage}): every
+worker adds what it accepted, in batches (L{UsageStore.exchange}), and
+reads back the totals of all of them, so that the limits hold across
+workers and, with a shared database, across nodes.
+
+A key is C{(login, period, start)}: the login, its limit's period
+(L{smtpeter.store._limits}) and the window's start in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._engine import Connection
+from ._events import isoTime
+from ._limits import Limit
+
+UsageKey = tuple[str, str, int]
+
+#: Windows are forgotten this long after they began (the longest, a month, ends before).
+KEPT = 40 * 86400
+
+
+class UsageStore:
+    """Synchronous access to C{login_usage}."""
+
+    def __init__(self, db: Connection) -> None:
+        self.db = db
+
+    def add(self, increments: dict[UsageKey, int]) -> None:
+        """Add C{increments} to the counts (in the caller's transaction)."""
+        self.db.executemany(
+            "INSERT INTO login_usage (login, span, start, count) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (login, span, start)"
+            " DO UPDATE SET count = login_usage.count + excluded.count",
+            [(*key, n) for key, n in increments.items() if n],
+        )
+
+    def totals(self, keys: Iterable[UsageKey]) -> dict[UsageKey, int]:
+        """Every worker's count in each window of C{keys} (0 where none)."""
+        found = {}
+        for key in keys:
+            row = self.db.execute(
+                "SELECT count FROM login_usage WHERE login = ? AND span = ? AND start = ?", key
+            ).fetchone()
+            found[key] = row[0] if row else 0
+        return found
+
+    def exchange(
+        self, increments: dict[UsageKey, int], keys: Iterable[UsageKey]
+    ) -> dict[UsageKey, int]:
+        """L{add} C{increments}, then the L{totals} of C{keys} and theirs."""
+        if increments:
+            self.add(increments)
+        return self.totals({*keys, *increments})
+
+    def usage(self, login: str, limits: dict[str, Limit | None], now: float) -> dict:
+        """
+        What a login has used of each limit now, for people: C{{"rate":
+        {"limit", "period", "used", "resets"}, "quota": ...}} (C{None} for
+        a limit it does not have).
+        """
+        shown: dict[str, dict | None] = {}
+        for name, limit in limits.items():
+            if limit is None:
+                shown[name] = None
+                continue
+            start, end = limit.window(now)
+            used = self.totals([(login, limit.period, start)])[(login, limit.period, start)]
+            shown[name] = {
+                "limit": limit.count,
+                "period": limit.period,
+                "used": used,
+                "resets": isoTime(end),
+            }
+        return shown
+
+    def purge(self, now: float) -> int:
+        """Forget windows that began more than L{KEPT} before C{now}."""
+        return self.db.execute(
+            "DELETE FROM login_usage WHERE start < ?", (int(now) - KEPT,)
+        ).rowcount
