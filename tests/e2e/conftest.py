@@ -457,3 +457,68 @@ def sender(gateway, password, name, accepted, stop):
 
 
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+# Which worker holds a connection (the kernel chooses) ----------------------------
+
+
+def _serverInode(server: str, client: str, table: str = "/proc/net/tcp") -> str | None:
+    """
+    The inode of the socket at C{server} connected to C{client}, from one
+    reading of /proc/net/tcp, or C{None} if that reading did not show it.
+
+    The kernel writes that file a page at a time, resuming each read where
+    it thinks the last one stopped; sockets opened or closed in between
+    (any other test's) shift that place, so a reading can show a row twice
+    or not at all. A row repeated is the same socket: counted once.
+    """
+    with open(table) as f:
+        inodes = {
+            row.split()[9]
+            for row in f
+            if row.split()[1:3] == [server, client] and row.split()[9] != "0"
+        }
+    assert len(inodes) <= 1, inodes  # one 4-tuple, one open socket
+    return inodes.pop() if inodes else None
+
+
+def workerOf(gateway, client: smtplib.SMTP, within: float = 10.0) -> int:
+    """Which worker holds the server end of C{client}'s connection (read from /proc)."""
+    server = _hexAddress("127.0.0.1", gateway.smtpPort)
+    mine = _hexAddress(*client.sock.getsockname())
+    deadline = time.monotonic() + within
+    while (inode := _serverInode(server, mine)) is None:
+        # Missed by this reading (see _serverInode): the connection is
+        # open, since its greeting arrived, so a later reading shows it.
+        assert time.monotonic() < deadline, f"no socket for {mine} in /proc/net/tcp"
+        time.sleep(0.01)
+    for index, pid in enumerate(gateway.workerPids(), start=1):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                    return index
+            except FileNotFoundError:
+                continue
+    raise AssertionError("no worker holds the connection")
+
+
+def oneOnEachWorker(gateway, source: str, tries: int = 60) -> dict[int, smtplib.SMTP]:
+    """
+    A connection from address C{source} to each worker, after STARTTLS and
+    EHLO. Which worker takes a connection is the kernel's choice: connect
+    until each has one.
+    """
+    found: dict[int, smtplib.SMTP] = {}
+    for _ in range(tries):
+        # The greeting has arrived: a worker has accepted the connection.
+        client = smtplib.SMTP("127.0.0.1", gateway.smtpPort, timeout=30, source_address=(source, 0))
+        worker = workerOf(gateway, client)
+        if worker in found:
+            client.close()
+            continue
+        client.starttls(context=context())
+        client.ehlo("client.test")
+        found[worker] = client
+        if len(found) == 2:
+            return found
+    raise AssertionError(f"only workers {sorted(found)} took connections in {tries} tries")
