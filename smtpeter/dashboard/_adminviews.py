@@ -33,6 +33,7 @@ from ._html import (
 from ._html import (
     field as inputField,
 )
+from ._limitviews import limitChanges, limitFacts, limitFields
 
 
 class AdminViews:
@@ -43,13 +44,14 @@ class AdminViews:
     async def logins(self, request, session):
         logins = await self.admin.listLogins()
         listed = table(
-            ["Name", "Enabled", "Hold", "Features", "Click domain", "Last used (UTC)"],
+            ["Name", "Enabled", "Hold", "Features", "Limits", "Click domain", "Last used (UTC)"],
             (
                 row(
                     tags.a(href=path("logins", r["name"]))(r["name"]),
                     "yes" if r["enabled"] else "disabled",
                     "held" if r["hold"] else "",
                     ", ".join(r["features"]) or "–",
+                    ", ".join(filter(None, (r["rate"], r["quota"]))) or "–",
                     r["public_url"] or "the gateway's",
                     when(r["last_used"]),
                     **{"data-login": r["name"]},
@@ -114,6 +116,7 @@ class AdminViews:
             tags.dd(when(record["created"])),
             tags.dt("Last used"),
             tags.dd(when(record["last_used"])),
+            *limitFacts(record, await self.admin.listDomains()),
         )
         body = [facts, tags.p(link("/activity", "Its messages", login=name))]
         if session.mayChange:
@@ -139,6 +142,7 @@ class AdminViews:
                         record["public_url"] or "",
                         placeholder="https://click.example.com",
                     ),
+                    *limitFields(record),
                     button("Save"),
                     class_="stacked",
                 ),
@@ -162,6 +166,7 @@ class AdminViews:
             enabled=bool(arg(request, "enabled")),
             hold=bool(arg(request, "hold")),
             publicUrl=arg(request, "public_url"),
+            limits=limitChanges(request),
         )
         return Redirect(path("logins", name), f"Saved {name}.")
 

@@ -214,6 +214,36 @@ def test_domain_webhook_and_token_forms(dashboard):
     assert b"Deleted token reports" in browser.request("GET", "/tokens").body
 
 
+def test_a_login_s_limits_usage_and_sender_domains_with_their_dkim_state(dashboard):
+    browser = dashboard.browser()
+    csrf = browser.csrf("/")
+    browser.request("POST", "/logins", {"name": "app", "csrf": csrf})
+    browser.request("POST", "/domains", {"domain": "shop.example", "selector": "s1", "csrf": csrf})
+    form = {
+        "csrf": csrf,
+        "enabled": "on",
+        "rate": "100/minute",
+        "quota": "",
+        "over_quota": "hold",
+        "sender_domains": "news.shop.example, other.example",
+    }
+    saved = browser.request("POST", "/logins/app", form)
+    assert saved.code == 303
+    page = browser.request("GET", "/logins/app").body.decode()
+    assert "0 of 100 recipients this minute" in page
+    facts = page[page.index("Sender domains") :]
+    signed = facts[facts.index("news.shop.example") : facts.index("other.example")]
+    assert "signing" in signed and "s1" in signed and "of shop.example" in signed
+    assert "no DKIM key" in facts[facts.index("other.example") :]
+    assert 'value="100/minute"' in page and 'value="hold" selected' in page
+    bad = browser.request("POST", "/logins/app", {**form, "rate": "5/day"})
+    assert bad.code == 400 and b"rate:" in bad.body
+    cleared = {**form, "rate": "", "sender_domains": ""}
+    assert browser.request("POST", "/logins/app", cleared).code == 303
+    page = browser.request("GET", "/logins/app").body.decode()
+    assert "any sender" in page and "recipients this minute" not in page
+
+
 HTML_MAIL = (
     b"Subject: offer\r\nMIME-Version: 1.0\r\n"
     b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
