@@ -62,6 +62,7 @@ import json
 import multiprocessing
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -500,7 +501,13 @@ def launchGateway(
     return process, port, http
 
 
-def startGateway(sink: Sink, workdir: Path, workers: int, extra: tuple[str, ...] = ()):
+def startGateway(
+    sink: Sink,
+    workdir: Path,
+    workers: int,
+    extra: tuple[str, ...] = (),
+    loginOptions: tuple[str, ...] = (),
+):
     data = workdir / f"data-{workers}"
     process, port, _ = launchGateway(workdir, data, sink.port, workers, extra)
     created = subprocess.run(
@@ -512,6 +519,7 @@ def startGateway(sink: Sink, workdir: Path, workers: int, extra: tuple[str, ...]
             "create",
             "bench",
             "--json",
+            *loginOptions,
         ],
         check=True,
         capture_output=True,
@@ -671,6 +679,13 @@ def main() -> None:
     parser.add_argument(
         "--reference-tool", default=str(REFERENCE_TOOL), help="path of the reference-postfix tool"
     )
+    parser.add_argument(
+        "--login-options",
+        default="",
+        help="options of the gateway's login, as 'smtpeter login create' takes them, to measure"
+        " a login with limits: '--rate 999999999/minute --quota 999999999/month'"
+        " [default: none]",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     try:
@@ -693,7 +708,9 @@ def main() -> None:
         )
         certificate = makeCertificate(workdir, args.key)
         for workers in workerCounts:
-            gateways[workers] = startGateway(sink, workdir, workers, certificate)
+            gateways[workers] = startGateway(
+                sink, workdir, workers, certificate, tuple(shlex.split(args.login_options))
+            )
         keys = {f"smtpeter -w {w}": serverKey(port) for w, (_, port, _) in gateways.items()}
         if not args.no_postfix:
             pport = freePort()

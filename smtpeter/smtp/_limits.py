@@ -77,6 +77,8 @@ class Admission:
     held: bool = False
     #: The windows this recipient was counted in (to L{commit} or L{release}).
     keys: tuple[UsageKey, ...] = ()
+    #: Refused: when the window over its limit ends (seconds; a REST C{Retry-After}).
+    resets: int | None = None
 
     @property
     def reply(self) -> R.Reply:
@@ -123,11 +125,11 @@ class SendingLimits(Service):
         rate = sender.rate and windows[0][1]
         quota = sender.quota and windows[-1][1]
         if rate and rate.total() >= sender.rate.count:
-            return Admission(RATE, sender.rate)
+            return Admission(RATE, sender.rate, resets=rate.end)
         if quota and quota.total() >= sender.quota.count:
             if sender.overQuota == HOLD:
                 return Admission(held=True)
-            return Admission(QUOTA, sender.quota)
+            return Admission(QUOTA, sender.quota, resets=quota.end)
         for _, window in windows:
             window.reserved += 1
         return Admission(keys=tuple(key for key, _ in windows))

@@ -52,6 +52,7 @@ def test_a_rate_is_exact_within_a_worker_and_costs_one_read_per_window():
     sender = limited(rate=Limit(5, "minute"))
     answers = admitted(limits, sender, clock, 7)
     assert [a.refused for a in answers] == [None] * 5 + ["rate"] * 2
+    assert answers[-1].resets == NOON + 60  # the minute's end: when to try again
     assert store.exchanges == 1  # the first recipient read the window's total; no more
     clock.advance(1)  # the exchange hands over what was counted
     assert store.exchanges == 2 and sum(store.counts.values()) == 5
