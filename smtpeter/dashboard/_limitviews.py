@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from twisted.web.template import Tag
+
 from ..store import NONE, OVER_QUOTA
 from ._forms import arg
 from ._html import field, link, path, select, status, tags
@@ -15,7 +17,7 @@ from ._html import field, link, path, select, status, tags
 _OVER_QUOTA_TEXT = {"refuse": "refuse its recipients (550 5.7.1)", "hold": "hold its mail"}
 
 
-def _usage(record: dict, name: str) -> object:
+def _usage(record: dict, name: str) -> Tag | str:
     used = (record.get("usage") or {}).get(name)
     if used is None:
         return "none"
@@ -26,7 +28,7 @@ def _usage(record: dict, name: str) -> object:
     return tags.span(text, " ", tags.small(f"(counts again from {resets} UTC)"))
 
 
-def dkimState(domain: str, keys: list[dict]) -> object:
+def dkimState(domain: str, keys: list[dict]) -> Tag:
     """Whether mail from C{domain} is signed: by its own key, or its nearest parent's."""
     signing = {k["domain"]: k for k in keys if k["active"]}
     labels = domain.split(".")

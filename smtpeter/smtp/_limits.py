@@ -26,6 +26,7 @@ from datetime import timedelta
 from attrs import define, field, frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -97,7 +98,7 @@ class SendingLimits(Service):
     """
 
     store: ILoginUsageStore
-    clock: object
+    clock: IReactorTime
     events: IEventSink | None = None
     interval: timedelta = timedelta(seconds=1)
     #: A window nobody asked about for this long is forgotten (read again when asked).
