@@ -27,7 +27,7 @@ from ._events import (
     summary,
 )
 from ._exceptions import Missing, StoreError
-from ._memorylogins import MemoryAuthFailures, MemoryLoginStore
+from ._memorylogins import MemoryAuthFailures, MemoryLoginStore, MemoryLoginUsage
 from ._memoryqueries import clickedLinks, countedSeries, matchingEvents, matchingMessages
 from ._queuerequests import QueueRequest
 from ._suppressions import Suppression, normalise
@@ -36,6 +36,7 @@ from .interfaces import (
     IDashboardSessionStore,
     IEventStore,
     ILoginStore,
+    ILoginUsageStore,
     IQueueRequests,
     ISuppressionStore,
 )
@@ -45,6 +46,7 @@ from .interfaces import (
     IEventSink,
     IEventStore,
     ILoginStore,
+    ILoginUsageStore,
     IAuthFailureStore,
     ISuppressionStore,
     IQueueRequests,
@@ -57,6 +59,7 @@ class MemoryStore:
         self.clock = clock
         self.logins = MemoryLoginStore(clock)
         self.failures = MemoryAuthFailures()
+        self.usage = MemoryLoginUsage()
         self.messages: dict[str, MessageRecord] = {}
         self.stored: list[StoredEvent] = []
         self.sentLinks: dict[str, list[str]] = {}
@@ -313,6 +316,9 @@ class MemoryStore:
 
     def recordAuthFailure(self, address, now, window, limit, banFor):
         return self.failures.recordAuthFailure(address, now, window, limit, banFor)
+
+    def exchangeLoginUsage(self, increments, keys):
+        return self.usage.exchangeLoginUsage(increments, keys)
 
     # IDashboardSessionStore -------------------------------------------------------------
 

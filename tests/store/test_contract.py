@@ -18,6 +18,7 @@ from smtpeter.store import (
     IDashboardSessionStore,
     IEventStore,
     ILoginStore,
+    ILoginUsageStore,
     IQueueRequests,
     ISuppressionStore,
     LoginStore,
@@ -74,8 +75,21 @@ class StoreContract:
             ISuppressionStore,
             IQueueRequests,
             IDashboardSessionStore,
+            ILoginUsageStore,
         ):
             assert verifyObject(interface, store)
+
+    def test_login_usage_adds_up_and_reads_back(self, store):
+        day, minute = ("app", "day", 0), ("app", "minute", 60)
+        assert self.wait(store.exchangeLoginUsage({}, [day])) == {day: 0}
+        assert self.wait(store.exchangeLoginUsage({day: 3}, [])) == {day: 3}
+        assert self.wait(store.exchangeLoginUsage({day: 2, minute: 1}, [day])) == {
+            day: 5,
+            minute: 1,
+        }
+        assert self.wait(store.exchangeLoginUsage({}, [("other", "day", 0)])) == {
+            ("other", "day", 0): 0
+        }
 
     def test_an_accepted_message_is_recorded_once_with_an_attempt_per_recipient(self, store):
         first = self.wait(store.accepted(message()))
