@@ -124,6 +124,10 @@ class MailCommands:
         admission = await limits.admit(self.sender, now)
         if admission.refused is not None:
             limits.refused(self.sender.login, self.mailFrom, recipient.address, admission, now)
+            if not admission.reply.isPermanent:
+                # Counted as a 5xx is: a client that keeps trying is closed (and
+                # its refused events end) after HARD_ERROR_LIMIT of them.
+                self.errors += 1
             raise SMTPRefusal(admission.reply)
         if self.closed or self.mailFrom is None:  # gone while the totals were read
             limits.release(admission.keys)

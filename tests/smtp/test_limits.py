@@ -158,6 +158,16 @@ def test_over_its_rate_a_recipient_gets_451_and_a_refused_event():
     assert len(envelope.recipients) == 2 and not options.hold
 
 
+def test_a_client_that_keeps_trying_over_its_rate_is_closed():
+    h = session(rate=Limit(1, "minute"))
+    h.send("MAIL FROM:<a@example.com>\r\n")
+    h.send("RCPT TO:<b@example.org>\r\n")
+    replies = [h.send("RCPT TO:<c@example.org>\r\n") for _ in range(20)]
+    assert replies[0][0].startswith("451 4.7.1") and replies[18][0].startswith("451 4.7.1")
+    assert replies[19][-1].startswith("421 4.7.0") and h.protocol.closed
+    assert len([e for e in h.events.events if e.type == "refused"]) == 20
+
+
 def test_over_its_quota_a_recipient_gets_550_quota_exceeded():
     h = session(quota=Limit(1, "day"))
     h.send("MAIL FROM:<a@example.com>\r\n")
