@@ -1,7 +1,8 @@
 """
 The gateway as a twisted.application service: it opens the data directory,
 the database, the spool and the listeners when started, and closes them in
-order when stopped.
+order when stopped. How a listener listens is in L{_listeners}; the hourly
+housekeeping, in L{_maintenance}.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ import sys
 from datetime import timedelta
 
 from attrs import frozen
-from twisted.application.internet import StreamServerEndpointService, TimerService
-from twisted.application.service import MultiService
-from twisted.internet.defer import ensureDeferred
-from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.application.internet import TimerService
+from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.threads import deferToThread
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
 from ..admin import ThreadedAdministration, checkDomain
@@ -40,16 +39,9 @@ from ..features import (
     discover,
     loadSecret,
 )
-from ..queue import SentArchive, SQLiteSpool, sentDirectory, spoolDirectory
+from ..queue import SQLiteSpool, spoolDirectory
 from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
-from ..runtime import (
-    CertificateError,
-    behindProxies,
-    listeningEndpoint,
-    loadServerOptions,
-    stopRepeatedErrors,
-    withCipherPolicy,
-)
+from ..runtime import CertificateError, behindProxies, loadServerOptions, stopRepeatedErrors
 from ..smtp import (
     AuthThrottle,
     BounceFactory,
@@ -68,7 +60,8 @@ from ._datadir import (
     whyNotStarted,
 )
 from ._health import HealthCheck, diskSpace
-from ._sharedport import AdoptedPortService
+from ._listeners import adoptedListener, ownListener
+from ._maintenance import purgeOld, purgeSpool
 from ._twistd import TwistdRun
 
 log = Logger()
@@ -115,7 +108,7 @@ class GatewayService(MultiService):
         self.spool: SQLiteSpool | None = None
         #: The database, and the owner of every connection to it and thread using it.
         self.store: SQLiteStore | None = None
-        self.featurePool = None
+        self.featurePool: ThreadPool | None = None
         #: The resolver of the domain check (and of delivery without --relay).
         self.checkResolver = None
         #: The management API's operations, in a thread of their own.
@@ -200,7 +193,7 @@ class GatewayService(MultiService):
             relayTLS=config.relay.tls if config.relay else "opportunistic",
             credentials=credentials,
         )
-        self.transformer = self._features()
+        self.transformer = self._features(self.store)
         self.queue = QueueManager(
             self.spool,
             self.agent,
@@ -300,33 +293,13 @@ class GatewayService(MultiService):
         purge.setName("purge")
         purge.setServiceParent(self)
 
-    def _purgeSpool(self):
-        d = self.spool.purge()
-        d.addCallback(
-            lambda n: n and log.info("purged {n} finished message(s) from the spool", n=n)
-        )
-        d.addErrback(lambda f: log.failure("purging the spool failed", f))
-        return d
+    def _purgeSpool(self) -> Deferred[object]:
+        assert self.spool is not None  # opened before the timer starts
+        return purgeSpool(self.spool)
 
-    def _purge(self):
-        # The sent archive of versions that kept finished messages as files.
-        archive = SentArchive(sentDirectory(self.config.data), self.config.keepSent)
-        kept = deferToThread(archive.purge, self.reactor.seconds())
-        kept.addErrback(lambda f: log.failure("purging the sent archive failed", f))
-        before = self.reactor.seconds() - self.config.retention.total_seconds()
-        d = self.store.purge(before)
-        d.addCallback(
-            lambda n: (
-                n
-                and log.info(
-                    "purged {n} event(s) older than {days} days",
-                    n=n,
-                    days=self.config.retention.days,
-                )
-            )
-        )
-        d.addErrback(lambda f: log.failure("purging old events failed", f))
-        return d
+    def _purge(self) -> Deferred[object]:
+        assert self.store is not None  # opened before the timer starts
+        return purgeOld(self.config, self.reactor, self.store)
 
     def _dashboard(self):
         pages = Pages(
@@ -341,7 +314,7 @@ class GatewayService(MultiService):
         sessions = Sessions(self.secret, self.reactor)
         return makeDashboard(pages, sessions, self.settings.throttle)
 
-    def _features(self) -> ThreadedChain:
+    def _features(self, store: SQLiteStore) -> ThreadedChain:
         config = self.config
         self.secret = loadSecret(config.secret)
         self.signer = TokenSigner(self.secret)
@@ -350,7 +323,7 @@ class GatewayService(MultiService):
             config.publicUrl,
             config.bounceDomain,
             ImageStore(config.images),
-            DomainKeys(self.store.domains()),
+            DomainKeys(store.domains()),
         )
         chain = Chain(discover(), environment)
         log.info(
@@ -359,28 +332,17 @@ class GatewayService(MultiService):
         )
         # The work is mostly CPU under the GIL: a few threads keep the
         # reactor free and overlap the image writes and database calls.
-        self.featurePool = ThreadPool(1, 4, name="smtpeter-features")
-        self.featurePool.start()
-        return ThreadedChain(chain, self.reactor, self.featurePool, self.store)
+        pool = self.featurePool = ThreadPool(1, 4, name="smtpeter-features")
+        pool.start()
+        return ThreadedChain(chain, self.reactor, pool, store)
 
-    def _listen(self, kind: str, description: str, factory) -> None:
+    def _listen(self, kind: str, description: str, factory: IProtocolFactory) -> None:
+        service: IService
         if self.worker is not None:
             fd, family = self.worker.sockets[kind, description]
-            endpoint = serverFromString(self.reactor, description)
-            if isinstance(endpoint, SSL4ServerEndpoint):
-                # An adopted socket is plain TCP: the TLS an ssl: endpoint
-                # adds when it listens is added here (the endpoint keeps its
-                # context factory in this attribute; Twisted has no public way),
-                # with the gateway's suites rather than Twisted's defaults.
-                tls = withCipherPolicy(endpoint._sslContextFactory)
-                factory = TLSMemoryBIOFactory(tls, False, factory)
-            service = AdoptedPortService(self.reactor, fd, family, factory, self.balance)
+            service = adoptedListener(self.reactor, description, fd, family, factory, self.balance)
         else:
-            endpoint = listeningEndpoint(self.reactor, description)
-            if isinstance(endpoint, SSL4ServerEndpoint):
-                endpoint._sslContextFactory = withCipherPolicy(endpoint._sslContextFactory)
-            service = StreamServerEndpointService(endpoint, factory)
-            service._raiseSynchronously = True
+            service = ownListener(self.reactor, description, factory)
         service.setName(description)
         service.setServiceParent(self)
 
@@ -391,6 +353,7 @@ class GatewayService(MultiService):
         ensureDeferred(self._announce()).addErrback(lambda f: log.failure("start-up failed", f))
 
     async def _announce(self) -> None:
+        assert self.queue is not None and self.store is not None  # opened by now
         resumed = await self.queue.resume()
         logins = await self.store.count()
         log.info(
