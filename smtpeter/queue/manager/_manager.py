@@ -12,6 +12,7 @@ can duplicate a DSN, never lose one.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from attrs import define, evolve, field
 from twisted.internet.defer import (
@@ -30,6 +31,7 @@ from ...message import Envelope, Options, QueuedMessage
 from ...runtime import RepeatedErrors
 from ...smtp import LOCAL_ERROR, SMTPRefusal
 from .. import IQueue, ISpool, SpoolUnusable
+from .._incoming import IncomingContent, Spilled
 from .._spool import newQueueId
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
@@ -45,6 +47,13 @@ from ._settlement import (
 )
 from ._slots import DeliverySlots
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+    from ...delivery import IDeliveryAgent
+    from ...features.interfaces import ITransformer
+    from ...store import ISuppressionStore
+
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
 repeated = RepeatedErrors(log)
@@ -55,7 +64,7 @@ class Entry:
     message: QueuedMessage
     states: list[RecipientState]
     content: bytes | None = field(default=None, repr=False)
-    timer: object = None
+    timer: IDelayedCall | None = None
     running: bool = False
     #: Due, and waiting in the ready queue for a delivery slot.
     ready: bool = False
@@ -71,19 +80,19 @@ class Entry:
 @define
 class QueueManager:
     spool: ISpool
-    agent: object
-    clock: object
+    agent: IDeliveryAgent
+    clock: IReactorTime
     hostname: str
     events: IEventSink
     retry: RetryPolicy = RetryPolicy()
     #: How many messages are being delivered at once; the rest that are due wait in line.
     concurrency: int = 32
     #: The feature chain (L{smtpeter.features.ITransformer}).
-    transformer: object = field(factory=PassThrough)
+    transformer: ITransformer = field(factory=PassThrough)
     #: Per message, how many recipients' copies are rendered and sent at once.
     copiesAtOnce: int = 20
     #: The suppression list (an L{ISuppressionStore}), if there is one.
-    suppressions: object = None
+    suppressions: ISuppressionStore | None = None
     #: How long an address that failed as unknown stays suppressed (C{None}: always).
     suppressFor: timedelta | None = timedelta(days=default("suppressionDays"))
     #: How long held mail (hold mode) is kept before it is dropped.
@@ -92,7 +101,7 @@ class QueueManager:
     #: Beyond it (a backlog), content is read back from the spool when sent.
     contentInMemory: int = 64 * 1024 * 1024
     entries: dict[str, Entry] = field(factory=dict, init=False)
-    _slots: DeliverySlots = field(init=False)
+    _slots: DeliverySlots[Entry] = field(init=False)
     _contentBytes: int = field(default=0, init=False)
     _stopping: bool = field(default=False, init=False)
 
@@ -103,17 +112,20 @@ class QueueManager:
 
     # Accepting ------------------------------------------------------------
 
-    def incoming(self):
+    def incoming(self) -> IncomingContent:
         return self.spool.incoming()
 
-    def enqueue(self, envelope: Envelope, options: Options, content):
+    def enqueue(
+        self, envelope: Envelope, options: Options, content: bytes | Spilled
+    ) -> Deferred[str]:
         return ensureDeferred(self._enqueue(envelope, options, content, False))
 
-    def enqueueNotice(self, envelope: Envelope, content: bytes):
+    def enqueueNotice(self, envelope: Envelope, content: bytes) -> Deferred[str]:
         """Queue a notice of ours (a forwarded bounce): no features, and never a DSN about it."""
         return ensureDeferred(self._enqueue(envelope, Options(), content, True))
 
-    async def _enqueue(self, envelope, options, content, isDSN) -> str:
+    async def _enqueue(self, envelope: Envelope, options: Options, content, isDSN: bool) -> str:
+        # content: bytes | Spilled, which QueuedMessage.content (typed bytes) holds while stored
         message = QueuedMessage(
             newQueueId(self.clock.seconds), envelope, options, self.clock.seconds(), content, isDSN
         )
@@ -150,7 +162,7 @@ class QueueManager:
             self._schedule(entry, self.clock.seconds())
         return message.qid
 
-    def resume(self):
+    def resume(self) -> Deferred[int]:
         """Pick up everything on disk after a start. @return: C{Deferred[int]}, the count."""
         return ensureDeferred(self._resume())
 
@@ -265,7 +277,7 @@ class QueueManager:
         """Not dropped, held or being worked on since it was put in line."""
         return not (entry.running or entry.held or entry.message.qid not in self.entries)
 
-    def _start(self, entry: Entry) -> Deferred:
+    def _start(self, entry: Entry) -> Deferred[None]:
         entry.running = True
 
         def finished(result) -> None:
@@ -294,7 +306,7 @@ class QueueManager:
         settlement = settle(message, entry.states, attempt, self.clock.seconds(), self.retry)
         await self._carryOut(entry, settlement, content)
 
-    async def _carryOut(self, entry: Entry, settlement: Settlement, content) -> None:
+    async def _carryOut(self, entry: Entry, settlement: Settlement, content: bytes | None) -> None:
         """
         Do what L{settle} decided: record the events, suppress, queue the
         DSNs, then write the new states (or forget the message once no
@@ -307,6 +319,7 @@ class QueueManager:
         for address in settlement.suppress:
             suppress(self.suppressions, message.qid, address, now, self.suppressFor)
         for reports in settlement.dsns:
+            assert content is not None  # read back by the caller when there are DSNs
             envelope, body = dsn.buildDSN(self.hostname, message, content, reports, now)
             qid = await self._enqueue(envelope, Options(), body, True)
             log.info(
@@ -351,16 +364,18 @@ class QueueManager:
             self.transformer, self.agent, message, prepared, pending, self.copiesAtOnce
         )
 
-    def _event(self, kind, message, recipient, details) -> None:
+    def _event(
+        self, kind: str, message: QueuedMessage, recipient: str, details: dict[str, object]
+    ) -> None:
         event = Event(
             kind, message.qid, recipient, self.clock.seconds(), message.options.tags, details
         )
         self._recorded(self.events.record(event))
 
-    def _recorded(self, d) -> None:
+    def _recorded(self, d: Deferred[None]) -> None:
         d.addErrback(lambda f: repeated.failure("recording an event failed", f))
 
-    def stop(self, grace: timedelta = timedelta(seconds=20)):
+    def stop(self, grace: timedelta = timedelta(seconds=20)) -> Deferred[int]:
         """
         Start no more deliveries, and wait for those in flight to finish and
         record their outcomes, for at most C{grace}; what is still going then
