@@ -22,7 +22,7 @@ Callers use the named methods; what runs in the threads
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from attrs import evolve
@@ -36,7 +36,7 @@ from ..message import QueuedMessage
 from ..runtime import RepeatedErrors, Workers, isDamaged
 from . import _commands as do
 from ._apitokens import TokenStore
-from ._changes import MISSING, ChangeMarks, Remembered
+from ._changes import MISSING, ChangeMarks, Remembered, _Row
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
 from ._engine import connect
@@ -46,7 +46,7 @@ from ._migrate import upgrade
 from ._passwords import needsUpgrade
 from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
-from ._suppressions import SuppressionStore
+from ._suppressions import Suppression, SuppressionStore
 from ._throttle import ThrottleStore
 from ._webhooks import WebhookStore
 from ._writer import Writer
@@ -105,9 +105,12 @@ class SQLiteStore:
         # What AUTH and delivery read for every connection and message, kept
         # until it changes (in any process): no read, no thread hop.
         self._marks = ChangeMarks(self.path)
-        self._logins = Remembered(self._marks, "logins")
-        self._bans = Remembered(self._marks, "auth_bans")
-        self._suppressions = Remembered(self._marks, "suppressions", limit=100_000)
+        self._logins: Remembered[LoginRecord | None] = Remembered(self._marks, "logins")
+        # until when an address is banned (None: it is not)
+        self._bans: Remembered[float | None] = Remembered(self._marks, "auth_bans")
+        self._suppressions: Remembered[Suppression | None] = Remembered(
+            self._marks, "suppressions", limit=100_000
+        )
         self._writer.start()
         self._readers.start()
         self._throttle.start()
@@ -423,7 +426,7 @@ def _only(results: list):
     return results[0]
 
 
-def _kept(row, remembered: Remembered, mark: bytes, key):
+def _kept(row: _Row, remembered: Remembered[_Row], mark: bytes, key: Hashable) -> _Row:
     """C{row}, read after C{mark} was, kept by C{remembered} (unless its table changed since)."""
     remembered.keep(mark, key, row)
     return row

@@ -7,6 +7,7 @@ Addresses compare without regard to case. An entry may expire.
 
 from __future__ import annotations
 
+import builtins
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -140,7 +141,7 @@ class SuppressionStore:
         )
         return [Suppression(*row) for row in rows]
 
-    def find(self, addresses: list[str], now: float) -> dict[str, Suppression]:
+    def find(self, addresses: builtins.list[str], now: float) -> dict[str, Suppression]:
         """The entries in force for C{addresses}, by the address as given."""
         found = {}
         for address in addresses:
@@ -192,9 +193,10 @@ class SuppressionStore:
                 db.execute("ROLLBACK")
             db.execute("DROP TABLE temp.suppression_import")
 
-    def _stage(self, entries) -> int:
+    def _stage(self, entries: Iterable[tuple[int, str, str]]) -> int:
         """Check C{entries} and copy them into the temporary table (which locks nothing else)."""
-        rows, total = [], 0
+        rows: builtins.list[tuple[int, str, str]] = []
+        total = 0
 
         def flush() -> None:
             self.db.execute("BEGIN")

@@ -7,6 +7,7 @@ POSTed (or given up on, visibly).
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 import time
@@ -90,7 +91,7 @@ class WebhookStore:
 
     # The gateway --------------------------------------------------------------
 
-    def queue(self, events: list[StoredEvent], now: float) -> int:
+    def queue(self, events: builtins.list[StoredEvent], now: float) -> int:
         """Queue each event for every enabled webhook that wants its kind."""
         hooks = [w for w in self.list() if w.enabled]
         rows = []
@@ -108,7 +109,7 @@ class WebhookStore:
             )
         return len(rows)
 
-    def due(self, now: float, limit: int, skip=()) -> list[Delivery]:
+    def due(self, now: float, limit: int, skip=()) -> builtins.list[Delivery]:
         hooks = {w.id: w for w in self.list()}
         rows = self.db.execute(
             "SELECT id, webhook, event, type, body, created, attempts, uid"
@@ -124,7 +125,7 @@ class WebhookStore:
                 )
         return found[:limit]
 
-    def history(self, id: int, limit: int = HISTORY) -> list[dict]:
+    def history(self, id: int, limit: int = HISTORY) -> builtins.list[dict]:
         """The webhook's latest delivery attempts, newest first."""
         rows = self.db.execute(
             "SELECT time, uid, event, type, attempt, error FROM webhook_attempts"
