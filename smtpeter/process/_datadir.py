@@ -80,6 +80,7 @@ class DataDirectoryLock:
         The locked descriptor. A child process given it (not a copy of the
         file opened anew) holds the same lock, until the last one closes it.
         """
+        assert self._fd is not None, "released"
         return self._fd
 
     def release(self) -> None:

@@ -90,7 +90,10 @@ def main(argv: list[str]) -> int:
         LoadBoard.attach(int(board), int(count)),
     )
     service = GatewayService(options.config, reactor, worker=role)
-    stdio.StandardIO(ParentLink(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY))
+    # (mypy reads stdio's Windows StandardIO, which has no stdin or stdout)
+    stdio.StandardIO(  # type: ignore[call-arg]
+        ParentLink(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY)
+    )
     failed = []
 
     def start() -> None:
