@@ -49,7 +49,7 @@ class Managed(AsyncLeaf):
             parts.pop()
         return parts, self.route(parts)
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         return tuple(self._route(request)[1])
 
     async def handle(self, request):

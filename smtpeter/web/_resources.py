@@ -191,7 +191,9 @@ class AsyncLeaf(Resource):
     methods: tuple[bytes, ...] = (b"GET", b"HEAD")
     notFound = "no such resource"
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    # (Twisted's Resource declares allowedMethods a list, for its own render,
+    # which this class replaces; overrides of this method repeat the ignore.)
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         """The methods this request's path takes, in the order C{Allow} names them."""
         return self.methods
 
@@ -252,5 +254,5 @@ class AsyncLeaf(Resource):
 class NotFound(AsyncLeaf):
     """Nothing here, whatever the method: 404."""
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         return ()
