@@ -24,8 +24,10 @@ import signal
 import sys
 
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import IReactorCore
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger, globalLogBeginner
+from twisted.python.failure import Failure
 
 from ._worklog import WorkerLogWriter
 
@@ -47,10 +49,10 @@ def dieWithParent(parent: int) -> None:
 class ParentLink(Protocol):
     """Standard input from the parent: nothing is ever sent; its end means the parent is gone."""
 
-    def __init__(self, reactor) -> None:
+    def __init__(self, reactor: IReactorCore) -> None:
         self.reactor = reactor
 
-    def connectionLost(self, reason=None) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         try:
             self.reactor.stop()
         except ReactorNotRunning:

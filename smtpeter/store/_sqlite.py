@@ -24,9 +24,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import cast
 
 from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.logger import Logger, LogLevel
 from zope.interface import implementer
 
@@ -76,10 +78,20 @@ repeated = RepeatedErrors(log)
 class SQLiteStore:
     """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
 
-    def __init__(self, path: Path, reactor, readers: int = 4, clock=None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        reactor: IReactorFromThreads,
+        readers: int = 4,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        """
+        C{reactor} is Twisted's: its threads hand results back to it, and it
+        is the clock (unless C{clock} is given).
+        """
         self.path = path
         self.reactor = reactor
-        self.clock = clock or reactor
+        self.clock = clock or cast(IReactorTime, reactor)
         self._writer = Writer(reactor, self._connect, self.clock, path)
         self._readers = Workers(
             reactor,
