@@ -51,6 +51,10 @@ def suppressionReason(reason: object) -> str:
     return reason.strip()
 
 
+#: A row of C{suppressions}: address, reason, created, expires, qid.
+SuppressionRow = tuple[str, str, float, float | None, str | None]
+
+
 @frozen
 class Suppression:
     address: str
@@ -134,7 +138,7 @@ class SuppressionStore:
 
     def list(self, now: float) -> list[Suppression]:
         """Every entry in force, oldest first."""
-        rows = self.db.execute(
+        rows: Iterable[SuppressionRow] = self.db.execute(
             "SELECT address, reason, created, expires, qid FROM suppressions"
             " WHERE expires IS NULL OR expires > ? ORDER BY created, address",
             (now,),
@@ -145,7 +149,7 @@ class SuppressionStore:
         """The entries in force for C{addresses}, by the address as given."""
         found = {}
         for address in addresses:
-            row = self.db.execute(
+            row: SuppressionRow | None = self.db.execute(
                 "SELECT address, reason, created, expires, qid FROM suppressions"
                 " WHERE address = ? AND (expires IS NULL OR expires > ?)",
                 (address, now),

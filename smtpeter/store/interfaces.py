@@ -1,6 +1,16 @@
 """Interfaces of the store: what the gateway asks of persistent state."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from zope.interface import Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from ._queuerequests import QueueRequest
+    from ._suppressions import Suppression
 
 
 class ILoginStore(Interface):
@@ -65,13 +75,13 @@ class IDashboardSessionStore(Interface):
     that logging out ends a session everywhere at once and for good.
     """
 
-    def startDashboardSession(id: str, name: str, expires: float, now: float):
+    def startDashboardSession(id: str, name: str, expires: float, now: float) -> Deferred[None]:
         """C{Deferred[None]}: a session C{id} of user C{name} lasts until C{expires}."""
 
-    def dashboardSessionLive(id: str, now: float):
+    def dashboardSessionLive(id: str, now: float) -> Deferred[bool]:
         """C{Deferred[bool]}: the session was started, has not ended, and has not expired."""
 
-    def endDashboardSession(id: str):
+    def endDashboardSession(id: str) -> Deferred[None]:
         """C{Deferred[None]}: the session is over (logged out), in every process."""
 
 
@@ -82,16 +92,18 @@ class ISuppressionStore(Interface):
     C{Deferred}; writes fire once they are durable.
     """
 
-    def suppressed(addresses: list, now: float):
+    def suppressed(addresses: list[str], now: float) -> Deferred[dict[str, Suppression]]:
         """C{Deferred[dict[str, Suppression]]}: the entries in force for C{addresses}."""
 
-    def suppress(address: str, reason: str, now: float, expires, qid):
+    def suppress(
+        address: str, reason: str, now: float, expires: float | None, qid: str | None
+    ) -> Deferred[Suppression]:
         """C{Deferred[Suppression]}: suppress C{address} until C{expires} (C{None}: always)."""
 
-    def unsuppress(address: str):
+    def unsuppress(address: str) -> Deferred[None]:
         """C{Deferred[None]}: take C{address} off the list; fails if it is not on it."""
 
-    def suppressions(now: float):
+    def suppressions(now: float) -> Deferred[list[Suppression]]:
         """C{Deferred[list[Suppression]]}: every entry in force, oldest first."""
 
 
@@ -102,13 +114,13 @@ class IQueueRequests(Interface):
     QueueRequest>}). Every method returns a C{Deferred}.
     """
 
-    def queueRequests():
+    def queueRequests() -> Deferred[list[QueueRequest]]:
         """C{Deferred[list[QueueRequest]]}: the requests not yet carried out, oldest first."""
 
-    def queueRequestDone(id: int):
+    def queueRequestDone(id: int) -> Deferred[None]:
         """C{Deferred[None]}: the request was carried out (or is moot): forget it."""
 
-    def forgetQueueRequests(before: float):
+    def forgetQueueRequests(before: float) -> Deferred[int]:
         """C{Deferred[int]}: drop requests made before C{before} that nobody carried out."""
 
 
