@@ -9,6 +9,7 @@ so that sessions signed before it stop working.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from attrs import field, frozen
 
@@ -50,7 +51,7 @@ class AdminStore:
     resetting its password, ends every session of that user (their rows go).
     """
 
-    def __init__(self, db: Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
 

@@ -12,6 +12,7 @@ import base64
 import re
 import threading
 import time
+from collections.abc import Callable
 
 from attrs import field, frozen
 from cryptography.hazmat.primitives import serialization
@@ -102,7 +103,7 @@ def readPrivateKey(pem: bytes) -> bytes:
 class DomainStore:
     """Synchronous access to the C{dkim_keys} table."""
 
-    def __init__(self, db: Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
 
@@ -180,7 +181,9 @@ class DomainKeys:
     within that time without a restart. Thread-safe.
     """
 
-    def __init__(self, store: DomainStore, ttl: float = 10.0, clock=time.monotonic) -> None:
+    def __init__(
+        self, store: DomainStore, ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._ttl = ttl
         self._clock = clock

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from attrs import evolve, field, frozen
@@ -102,7 +102,7 @@ def checkFeatures(features: Iterable[str]) -> frozenset[str]:
 class LoginStore:
     """Synchronous access to the C{logins} table."""
 
-    def __init__(self, db: Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
 
