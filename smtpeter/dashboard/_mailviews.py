@@ -44,6 +44,7 @@ PAGE, CSV_LIMIT = 50, 10_000
 
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
     from twisted.web.template import Tag
 
     from ..admin import IAdministration
@@ -57,6 +58,7 @@ class MailViews:
     # What it uses of the Pages it is part of:
     events: IEventStore
     admin: IAdministration
+    reactor: IReactorTime
     config: Config
     _queueState: Callable[..., Tag]  # QueueViews'
 

@@ -29,6 +29,7 @@ from ._html import (
 
 if TYPE_CHECKING:
     from ..admin import IAdministration
+    from ..config import Config
 
 
 class QueueViews:
@@ -36,6 +37,7 @@ class QueueViews:
 
     # What it uses of the Pages it is part of:
     admin: IAdministration
+    config: Config
 
     def _queueState(self, session, qid: str, queued: dict, asked: str | None, wasHeld) -> Tag:
         """

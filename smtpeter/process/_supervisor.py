@@ -269,7 +269,7 @@ class Supervisor(Service):
                 mx=", ".join(self.config.mx) or "-",
             )
 
-    def workerEnded(self, process: WorkerProcess, status: BaseException) -> None:
+    def workerEnded(self, process: WorkerProcess, status: BaseException | None) -> None:
         if self.workers.get(process.index) is process:
             assert self.board is not None  # made before the worker was
             del self.workers[process.index]

@@ -198,7 +198,7 @@ class AsyncLeaf(Resource):
         return self.methods
 
     def render(self, request):
-        finished = []
+        finished: list[object] = []
         request.notifyFinish().addBoth(finished.append)
         d = ensureDeferred(self._dispatch(request))
 

@@ -155,7 +155,7 @@ class Click(Tracked):
         if found is None:
             raise HTTPError(404, "unknown link")
         sent = await self.tracker.sent(found.qid)
-        if not 0 <= found.link < len(sent.links):
+        if found.link is None or not 0 <= found.link < len(sent.links):
             raise HTTPError(404, "unknown link")
         destination = sent.links[found.link]
         if not isTrackable(destination):  # recorded by an older gateway, or a forged record
