@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
@@ -61,6 +61,7 @@ class MailViews:
     reactor: IReactorTime
     config: Config
     _queueState: Callable[..., Tag]  # QueueViews'
+    contentSection: Callable[..., Coroutine[Any, Any, list]]  # PreviewViews'
 
     # Activity ---------------------------------------------------------------------
 
