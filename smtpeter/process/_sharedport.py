@@ -14,7 +14,7 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import (
     IDelayedCall,
     IProtocolFactory,
-    IReactorFDSet,
+    IReactorCore,
     IReactorTime,
 )
 
@@ -107,7 +107,7 @@ class AdoptedPortService(Service):
 
     def __init__(
         self,
-        reactor: IReactorFDSet,
+        reactor: IReactorCore,
         fd: int,
         family: int,
         factory: IProtocolFactory,
