@@ -45,7 +45,8 @@ from ._writethrough import (
 try:
     from ._reactor import PromptEPollReactor, install
 except ImportError:  # no epoll (not Linux): the workers run Twisted's default reactor
-    PromptEPollReactor = install = None
+    # The names stay, as None, for callers to test: mypy does not model that.
+    PromptEPollReactor = install = None  # type: ignore[misc, assignment]
 
 __all__ = [
     "Step",
