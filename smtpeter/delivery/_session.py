@@ -5,6 +5,8 @@ then as many mail transactions as the pool gives it.
 
 from __future__ import annotations
 
+from typing import cast
+
 from attrs import define
 from twisted.internet import ssl
 from twisted.logger import Logger
@@ -165,9 +167,10 @@ class HopSession:
                 protocol.write(b".\r\n")
                 await protocol.expect()
             await self._reset()
-            return outcomes
+            return cast(list[Outcome], outcomes)  # every one refused: none is None
         if not pipelining:
             dataReply = await protocol.command("DATA")
+        assert dataReply is not None  # read with the others when pipelining
         if dataReply.code != 354:
             await self._reset()
             final = Outcome.fromReply(dataReply, "DATA", self.host)
@@ -187,4 +190,4 @@ class HopSession:
             await self.protocol.command("QUIT")
         except Exception:
             pass
-        self.protocol.transport.loseConnection()
+        self.protocol.connection.loseConnection()
