@@ -20,10 +20,11 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from attrs import define, field, frozen
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.names import dns
@@ -34,7 +35,8 @@ class Received:
     """One transaction as the sink saw it: envelope, raw DATA lines (dots undone)."""
 
     helo: str
-    mailFrom: str
+    #: C{None} if the client sent DATA with no MAIL before it (the sink takes it).
+    mailFrom: str | None
     mailParams: str
     recipients: list[str]
     data: bytes = field(repr=False)
@@ -83,6 +85,8 @@ class SinkServer:
 
     @property
     def port(self) -> int:
+        """The port it listens on, once started."""
+        assert self._server is not None, "start the sink first"
         return self._server.server_address[1]
 
     def start(self) -> SinkServer:
@@ -126,7 +130,9 @@ class SinkServer:
             sock.sendall(line.encode() + b"\r\n")
 
         send("220 sink.test ESMTP test sink")
-        helo, mailFrom, mailParams, rcpts = "", None, "", []
+        helo, mailParams = "", ""
+        mailFrom: str | None = None
+        rcpts: list[str] = []
         carried = 0
         while True:
             raw = stream.readline()
@@ -150,6 +156,9 @@ class SinkServer:
                     send("250-" + item)
                 send("250 " + ext[-1])
             elif verb == "STARTTLS":
+                if self.tlsContext is None:  # not offered: as any other unknown command
+                    send("500 5.5.1 what")
+                    continue
                 send("220 go ahead")
                 sock = self.tlsContext.wrap_socket(sock, server_side=True)
                 stream = sock.makefile("rb")
@@ -300,19 +309,19 @@ class PumpedReactor(Clock):
     def callFromThread(self, f, *args, **kwargs):
         self.handed.put((f, args, kwargs))
 
-    def outcome(self, d, timeout: float = 10.0):
+    def outcome(self, d: Deferred[Any], timeout: float = 10.0) -> Any:
         """
         Run what threads hand over until C{d} fires; its result, or the
         L{Failure} it failed with (for tests that look at failures).
         """
-        results = []
+        results: list[Any] = []
         d.addBoth(results.append)
         while not results:
             f, args, kwargs = self.handed.get(timeout=timeout)
             f(*args, **kwargs)
         return results[0]
 
-    def wait(self, d, timeout: float = 10.0):
+    def wait(self, d: Deferred[Any], timeout: float = 10.0) -> Any:
         """L{outcome}, its failure raised."""
         result = self.outcome(d, timeout)
         if hasattr(result, "raiseException"):
