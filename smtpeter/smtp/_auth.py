@@ -14,6 +14,7 @@ from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorTime
 from zope.interface import Interface, implementer
 
 from ..config import default
@@ -66,7 +67,8 @@ class LoginChecker:
 
 @implementer(IRealm)
 class SenderRealm:
-    def requestAvatar(self, avatarId: LoginRecord, mind, *interfaces):
+    # Twisted types avatar ids as bytes; LoginChecker gives the whole record.
+    def requestAvatar(self, avatarId: LoginRecord, mind, *interfaces):  # type: ignore[override]
         if ISender not in interfaces:
             raise NotImplementedError("only ISender avatars")
         return (
@@ -105,7 +107,7 @@ class AuthThrottle:
     is not held up.
     """
 
-    clock: object
+    clock: IReactorTime
     delays: tuple[float, ...] = default("authFailureDelays")
     store: IAuthFailureStore = field(factory=MemoryAuthFailures)
     limit: int = 5

@@ -146,6 +146,7 @@ class BounceServer(SubmissionServer):
                 except SMTPRefusal:
                     pass  # read all the same; a copy forwarded goes as it came
             content = self._receivedHeader() + content
+            assert self.mailFrom is not None  # DATA is refused before MAIL
             try:
                 await self.intake.receive(self.mailFrom, self.found, content)
             except Exception:
