@@ -15,7 +15,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IReactorTime
-from zope.interface import Interface, implementer
+from zope.interface import Attribute, Interface, implementer
 
 from ..config import default
 from ..runtime import clientKey
@@ -23,7 +23,12 @@ from ..store import IAuthFailureStore, ILoginStore, LoginRecord, MemoryAuthFailu
 
 
 class ISender(Interface):
-    """The avatar of an authenticated SMTP session."""
+    """The avatar of an authenticated SMTP session: the policy it applies."""
+
+    login = Attribute("The login's name (a str).")
+    features = Attribute("The features the login turns on (a frozenset of their names).")
+    publicUrl = Attribute("The login's public URL for links and images, or None for the default.")
+    hold = Attribute("True if the login holds its mail: accepted and kept, never delivered.")
 
 
 @implementer(ISender)
