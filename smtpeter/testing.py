@@ -288,9 +288,9 @@ def serveHTTP(
     return HTTPResponse(int(status.split()[1]), tuple(parsed), content)
 
 
-def result(d):
+def result(d: Deferred[Any]) -> Any:
     """The result of the already fired Deferred C{d}; its failure raised."""
-    out = []
+    out: list[Any] = []
     d.addBoth(out.append)
     [value] = out
     if hasattr(value, "raiseException"):

@@ -244,6 +244,7 @@ class HtmlDocument(_Slotted):
     @property
     def tree(self):
         if self._tree is None:
+            assert self._text is not None  # the document is kept as one or the other
             self._tree = _parse(self._text)
             self._text = None
         return self._tree
