@@ -26,8 +26,9 @@ from .smtp import AuthThrottle
 D = default
 
 
-#: How AUTH failures block an address: AuthThrottle's own defaults.
-_BAN = AuthThrottle(clock=None)
+#: How AUTH failures block an address: AuthThrottle's own defaults (only
+#: those are read, so it needs no clock).
+_BAN = AuthThrottle(clock=None)  # type: ignore[arg-type]
 
 
 def _listeners(name: str) -> str:
