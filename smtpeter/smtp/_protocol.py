@@ -329,7 +329,7 @@ class SubmissionServer(SessionCommands, AuthCommands, MailCommands, Protocol):
             d.addBoth(self._resume)
 
     def _unexpected(self, failure: Failure, command: str) -> None:
-        if failure.check(SMTPRefusal):
+        if isinstance(failure.value, SMTPRefusal):
             self.reply(failure.value.reply, command=command)
             return
         repeated.failure(
