@@ -15,7 +15,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
 from attrs import frozen
-from twisted.internet.threads import deferToThreadPool
 from twisted.web.http import NOT_MODIFIED
 
 from ..features import TokenSigner, isTrackable
@@ -235,9 +234,7 @@ class Image(AsyncLeaf):
             if self.images.exists(name):
                 request.setResponseCode(NOT_MODIFIED)
                 return b""
-        found = await deferToThreadPool(
-            self.reactor, self.reactor.getThreadPool(), self.images.get, name
-        )
+        found = await self.images.fetch(name, self.reactor)
         if found is None:
             request.setHeader(b"cache-control", b"no-store")
             raise HTTPError(404, "no such image")
