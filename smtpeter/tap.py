@@ -9,17 +9,9 @@ from __future__ import annotations
 
 from twisted.python import usage
 
-from .config import (
-    DATA,
-    RELAY_TLS,
-    default,
-    formatDays,
-    formatDelays,
-    formatDuration,
-    formatSize,
-    makeConfig,
-)
+from .config import DATA, RELAY_TLS, default, makeConfig
 from .process import TwistdRun
+from .runtime import formatDays, formatDelays, formatDuration, formatSize
 from .smtp import AuthThrottle
 
 #: Each option's default is Config's, shown in --help.

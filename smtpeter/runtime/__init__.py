@@ -33,6 +33,14 @@ from ._tls import (
     loadServerOptions,
     withCipherPolicy,
 )
+from ._units import (
+    formatDays,
+    formatDelays,
+    formatDuration,
+    formatSize,
+    parseDuration,
+    parseSize,
+)
 from ._writethrough import (
     LISTEN_BACKLOG,
     WriteThroughPort,
@@ -49,6 +57,12 @@ except ImportError:  # no epoll (not Linux): the workers run Twisted's default r
     PromptEPollReactor = install = None  # type: ignore[misc, assignment]
 
 __all__ = [
+    "formatDays",
+    "formatDelays",
+    "formatDuration",
+    "formatSize",
+    "parseDuration",
+    "parseSize",
     "Step",
     "loadSteps",
     "schemaVersion",
