@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cannot read the spool database {e.path}: {e.why}; run this as the user the"
             " gateway runs as (if the file is damaged, the gateway's log says so at its start)"
         )
-    except (DatabaseError, OSError) as e:
+    except (*DatabaseError, OSError) as e:
         if isDamaged(e) or isFull(e):
             # Not a question of permissions: no hint about users.
             return _fail(f"cannot use {data / DATABASE}: {explain(data / DATABASE, e)}")

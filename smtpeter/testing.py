@@ -399,7 +399,8 @@ class PostgreSQLServer:
     socket in that directory only (no TCP port), with durability off
     (C{fsync}, C{synchronous_commit}: a test's database dies with it). Run
     as root (as CI does), initdb and the server run as C{nobody}: PostgreSQL
-    refuses to run as root. L{database} makes a fresh database for a test.
+    refuses to run as root. L{database} makes a fresh database for a test
+    (a schema of its own).
     """
 
     #: The superuser's name; the socket trusts every local connection.
@@ -485,22 +486,27 @@ class PostgreSQLServer:
         """A libpq URI of C{database}, through the socket."""
         return f"postgresql:///{database}?host={self.socket}&user={self.USER}"
 
-    def database(self, template: str = "template0") -> str:
-        """The URI of a new, empty database (a copy of C{template})."""
+    def database(self) -> str:
+        """
+        The URI of a new, empty schema in the server's database, which its
+        connections use alone (C{search_path}): a database of its own to
+        smtpeter, made in a millisecond (C{CREATE DATABASE} takes half a
+        second). L{drop} removes it.
+        """
         import psycopg
 
         name = f"test{os.getpid()}_{next(self._numbers)}"
         with psycopg.connect(self.uri(), autocommit=True) as db:
-            db.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-        return self.uri(name)
+            db.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self.uri()}&options=-csearch_path%3D{name}"
 
     def drop(self, uri: str) -> None:
-        """Drop the database of C{uri} (and end its connections)."""
+        """Remove the schema of C{uri} and all it holds."""
         import psycopg
 
-        name = uri.split("?")[0].rsplit("/", 1)[1]
+        name = uri.rsplit("%3D", 1)[1]
         with psycopg.connect(self.uri(), autocommit=True) as db:
-            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            db.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 def _versionKey(name: str) -> tuple:

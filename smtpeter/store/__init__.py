@@ -18,7 +18,8 @@ from ._apitokens import PREFIX as TOKEN_PREFIX
 from ._apitokens import READ as READ_SCOPE
 from ._apitokens import SCOPES, TokenRecord, TokenStore
 from ._domains import DomainKeys, DomainStore
-from ._engine import DatabaseError, classify, connect, memoryConnection
+from ._engine import connect, memoryConnection
+from ._engines import DatabaseError, classify
 from ._events import STATUSES as MESSAGE_STATUSES
 from ._events import TYPES as EVENT_TYPES
 from ._events import (

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from attrs import frozen
 
 from ._changes import changed
-from ._engine import Connection, DatabaseError, begin
+from ._engine import Connection
+from ._engines import DatabaseError, begin
 from ._events import isoTime
 from ._exceptions import Invalid, Missing, StoreError
 

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from ..runtime import BatchWriter, DiskFull
 from ._changes import Database
-from ._engine import BUSY, DAMAGED, FULL, begin, classify
+from ._engines import BUSY, DAMAGED, FULL, begin, classify
 from ._events import EventStore, StoredEvent
 from ._webhooks import WebhookStore
 
