@@ -20,6 +20,7 @@ from .config import (
     makeConfig,
 )
 from .process import TwistdRun
+from .runtime import DATABASE_HELP
 from .smtp import AuthThrottle
 
 #: Each option's default is Config's, shown in --help.
@@ -241,6 +242,7 @@ class Options(usage.Options):
             " their deliveries in flight; a worker still running then is killed (its queue"
             " is on disk, and the next start resumes it).",
         ],
+        ["database", None, None, DATABASE_HELP],
         [
             "bounce-domain",
             None,

@@ -161,11 +161,11 @@ class GatewayService(MultiService):
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
-        self.store = SQLiteStore(config.database, self.reactor)
+        self.store = SQLiteStore(config.sharedDatabase, self.reactor)
         self.store.start()
         self.destinations = Destinations(config.webhookAllowNetworks)
         self.admin = ThreadedAdministration(
-            self.reactor, config.database, config.data, self.destinations
+            self.reactor, config.sharedDatabase, config.data, self.destinations
         )
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1

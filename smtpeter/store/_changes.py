@@ -64,6 +64,23 @@ class ChangeMarks:
         self._map.close()
 
 
+class Unmarked:
+    """
+    Marks that change at every look: whatever L{Remembered} reads is read
+    again next time. For a database other machines change (PostgreSQL),
+    whose changes no file here can tell.
+    """
+
+    def mark(self, table: str) -> bytes:
+        return os.urandom(_SLOT)
+
+    def changed(self, table: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _likeTheDatabase(fd: int, database: Path) -> None:
     """Made by root (the CLI), the file gets the database's owner, as SQLite's own files do."""
     if os.geteuid() != 0:

@@ -7,9 +7,13 @@ psycopg (the C{postgresql} extra); without it there is SQLite's alone.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 
+from ..runtime import PostgreSQL
 from . import _engine as sqlite
+from ._changes import ChangeMarks, Unmarked
 
 try:
     from . import _postgres as postgresql
@@ -44,8 +48,69 @@ def begin(db) -> None:
     of(db).begin(db)
 
 
+@contextmanager
+def transaction(db):
+    """
+    A write transaction (L{begin}) around the block: committed at its end,
+    rolled back if it raises (as the connections are in autocommit, a
+    C{with db:} would not).
+    """
+    begin(db)
+    try:
+        yield db
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
+
+
 def classify(error: BaseException) -> str:
     """What a database error of either engine means to its caller (see the engines)."""
     if postgresql is not None and isinstance(error, postgresql.DatabaseError):
         return postgresql.classify(error)
     return sqlite.classify(error)
+
+
+def connect(database: Path | PostgreSQL):
+    """
+    A connection to the shared database: SQLite's file at a C{Path}, or the
+    L{PostgreSQL} one (L{smtpeter.runtime.parseDatabase} reads which).
+    @raise DatabaseError: it cannot be opened or reached.
+    @raise ValueError: PostgreSQL asked for, and psycopg not installed.
+    """
+    if isinstance(database, PostgreSQL):
+        if postgresql is None:
+            raise ValueError("PostgreSQL needs psycopg: pip install 'smtpeter[postgresql]'")
+        return postgresql.connect(database.uri)
+    return sqlite.connect(database)
+
+
+def unreachable(database: Path | PostgreSQL, error: BaseException) -> str:
+    """One line: which database could not be used, and libpq's first line of why."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    why = lines[0] if lines else type(error).__name__
+    if isinstance(database, PostgreSQL):
+        return f"cannot use the PostgreSQL database {database}: {why}"
+    return f"cannot use {database}: {why}"
+
+
+def probe(database: Path | PostgreSQL) -> None:
+    """The health check's read of the schema and a login, on a connection of its own."""
+    if isinstance(database, PostgreSQL):
+        postgresql.probe(database.uri)
+    else:
+        sqlite.probe(database)
+
+
+def changeMarks(database: Path | PostgreSQL):
+    """
+    How a process learns that a table it keeps rows of has changed: the
+    marks file beside SQLite's (L{ChangeMarks}); for PostgreSQL, which
+    other machines change too, L{Unmarked} (nothing is kept) until the
+    nodes tell each other their changes.
+    """
+    if isinstance(database, PostgreSQL):
+        return Unmarked()
+    return ChangeMarks(database)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...store import connect, upgrade
+from ...store import PostgreSQL, connect, upgrade
 
 
-def run(path: Path) -> None:
+def run(path: Path | PostgreSQL) -> None:
     db = connect(path)
     try:
         before, after = upgrade(db)
@@ -26,7 +26,7 @@ def addParser(sub) -> None:
     """Add the C{db} command to C{sub}, the subparsers of C{smtpeter}."""
     database = sub.add_parser(
         "db",
-        help="the data directory's database: upgrade its schema",
+        help="the shared database (--data's SQLite, or --database's): upgrade its schema",
         description="The database's schema is versioned; the gateway upgrades it at every start."
         " 'db upgrade' does it now (say, before starting a new release, to see that it can).",
     )
