@@ -120,7 +120,8 @@ class StatsStore:
         self.db.executemany(
             "INSERT INTO stats_hourly (hour, login, tag, domain, kind, count)"
             " VALUES (?, ?, ?, ?, ?, 1)"
-            " ON CONFLICT (hour, tag, login, domain, kind) DO UPDATE SET count = count + 1",
+            " ON CONFLICT (hour, tag, login, domain, kind)"
+            " DO UPDATE SET count = stats_hourly.count + 1",
             rows(login, domain, kind, tags, when),
         )
 
