@@ -60,6 +60,15 @@ def begin(db) -> None:
     db.execute("BEGIN IMMEDIATE")
 
 
+#: A column that numbers a table's rows by itself, as its key.
+ROW_NUMBER = "INTEGER PRIMARY KEY"
+
+
+def temporaryOnDisk(db) -> None:
+    """Let this connection's temporary tables grow on disk, not in memory."""
+    db.execute("PRAGMA temp_store = FILE")
+
+
 def lockSchema(db) -> None:
     """In a transaction: the schema's lock (L{begin}'s write lock is SQLite's only one)."""
 
