@@ -1,0 +1,63 @@
+"""
+Gateways on PostgreSQL (C{--database}, here through C{SMTPETER_DATABASE}):
+two nodes, each with its own data directory, share logins, tokens and
+events through the tests' own PostgreSQL; a database that cannot be
+reached stops a start with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import subprocess
+
+import pytest
+
+from ..conftest import BIN, eventually
+from .conftest import compose, connect, get, send
+
+
+def test_two_nodes_share_the_state_of_one_database(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    a = makeGateway(sink, name="a")  # two workers
+    b = makeGateway(sink, "--workers", "1", name="b")
+    password = a.createLogin("app")  # with A's CLI
+    send(b, "app", password, compose({}, subject="through b"))  # accepted by B
+    [received] = sink.wait(1)
+    assert b"through b" in received.data
+    token = json.loads(a.cli("token", "create", "ops", "--json").stdout)["token"]
+
+    def delivered():
+        response, body = get(a, "/v1/events?type=delivery", Authorization=f"Bearer {token}")
+        assert response.status == 200, body
+        return json.loads(body)["events"]
+
+    [event] = eventually(delivered, what="B's delivery, seen by A's API")
+    assert event["email"] == "reader@example.org"
+    # Disabled with B's CLI, refused by A at once: A keeps no login in memory.
+    b.cli("login", "disable", "app")
+    client = connect(a, implicit=False)
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        client.login("app", password)
+    client.close()
+    # Neither node made a database of its own.
+    assert not (a.data / "smtpeter.sqlite").exists()
+    assert not (b.data / "smtpeter.sqlite").exists()
+
+
+def test_a_database_that_cannot_be_reached_stops_the_start_in_one_line(tmp_path):
+    uri = f"postgresql:///smtpeter?host={tmp_path}"
+    finished = subprocess.run(
+        [str(BIN / "twistd"), "-n", "--pidfile=", "smtpeter", "--data", str(tmp_path / "data"),
+         "--database", uri, "--workers", "1", "--smtp", "tcp:0", "--smtps", "tcp:0",
+         "--http", "tcp:0", "--dashboard", "none"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert finished.returncode != 0
+    [line] = [
+        line for line in finished.stdout.splitlines() + finished.stderr.splitlines()
+        if line.startswith("smtpeter: cannot start")
+    ]  # fmt: skip
+    assert line.startswith(f"smtpeter: cannot start: cannot use the PostgreSQL database {uri}:")
