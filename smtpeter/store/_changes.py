@@ -64,23 +64,6 @@ class ChangeMarks:
         self._map.close()
 
 
-class Unmarked:
-    """
-    Marks that change at every look: whatever L{Remembered} reads is read
-    again next time. For a database other machines change (PostgreSQL),
-    whose changes no file here can tell.
-    """
-
-    def mark(self, table: str) -> bytes:
-        return os.urandom(_SLOT)
-
-    def changed(self, table: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _likeTheDatabase(fd: int, database: Path) -> None:
     """Made by root (the CLI), the file gets the database's owner, as SQLite's own files do."""
     if os.geteuid() != 0:
@@ -125,9 +108,14 @@ class Database(sqlite3.Connection):
 
 
 def changed(db, table: str) -> None:
-    """Note that C{db} changed C{table} (for connections that are not L{Database}s, nothing)."""
-    if isinstance(db, Database):
-        db.changed(table)
+    """
+    Note that C{db} changed C{table}: a L{Database} (or a PostgreSQL
+    connection) tells the others; a plain connection (one in memory) has
+    no others to tell.
+    """
+    note = getattr(db, "changed", None)
+    if note is not None:
+        note(table)
 
 
 _Row = TypeVar("_Row")

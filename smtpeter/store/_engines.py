@@ -13,7 +13,7 @@ from types import ModuleType
 
 from ..runtime import PostgreSQL
 from . import _engine as sqlite
-from ._changes import ChangeMarks, Unmarked
+from ._changes import ChangeMarks
 
 try:
     from . import _postgres as postgresql
@@ -108,9 +108,11 @@ def changeMarks(database: Path | PostgreSQL):
     """
     How a process learns that a table it keeps rows of has changed: the
     marks file beside SQLite's (L{ChangeMarks}); for PostgreSQL, which
-    other machines change too, L{Unmarked} (nothing is kept) until the
-    nodes tell each other their changes.
+    other machines change too, a L{ChangeListener} hearing every node's
+    notifications (L{smtpeter.store._postgreschanges}).
     """
     if isinstance(database, PostgreSQL):
-        return Unmarked()
+        from ._postgreschanges import ChangeListener
+
+        return ChangeListener(database.uri)
     return ChangeMarks(database)

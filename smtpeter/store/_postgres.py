@@ -24,6 +24,8 @@ from psycopg import errors
 from psycopg.adapt import Dumper
 from psycopg.pq import TransactionStatus
 
+from ._postgreschanges import CHANNEL, markedHere
+
 #: Which of the schema's dialect-specific steps (C{NNN_name.postgres.sql}) apply.
 DIALECT = "postgres"
 
@@ -131,9 +133,10 @@ class Connection:
     def _notify(self, tables: set) -> None:
         # Outside any transaction: NOTIFY in a writing transaction takes a
         # lock on the whole cluster's notification queue at its commit.
+        markedHere(self.uri, tables)
         try:
             for table in sorted(tables):
-                self.execute("SELECT pg_notify('smtpeter_changes', ?)", (table,))
+                self.execute(f"SELECT pg_notify('{CHANNEL}', ?)", (table,))
         except DatabaseError:
             pass  # those who listen read the tables again when they reconnect
 
