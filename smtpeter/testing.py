@@ -396,8 +396,9 @@ class PostgreSQLServer:
     """
     A PostgreSQL of its own for tests, from the machine's packages: C{initdb}
     into a temporary directory, then C{pg_ctl start} listening on a Unix
-    socket in that directory only (no TCP port), with durability off
-    (C{fsync}, C{synchronous_commit}: a test's database dies with it). Run
+    socket in that directory only (no TCP port), with C{fsync} off (a
+    test's database dies with it; a commit is still written before it is
+    answered, so that it outlives a crash of the server itself). Run
     as root (as CI does), initdb and the server run as C{nobody}: PostgreSQL
     refuses to run as root. L{database} makes a fresh database for a test
     (a schema of its own).
@@ -466,18 +467,29 @@ class PostgreSQLServer:
             "listen_addresses": "''",
             "unix_socket_directories": f"'{self.socket}'",
             "fsync": "off",
-            "synchronous_commit": "off",
             "full_page_writes": "off",
             "shared_buffers": "16MB",
             "max_connections": "200",
         }
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server, as an outage would (its data kept: L{resume} starts it again)."""
+        self._run("pg_ctl", "stop", "-w", "-D", str(self.data), "-m", "immediate")
+
+    def resume(self) -> None:
+        """Start the server on its data; waits until it answers."""
         self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.root / "log"))
 
     def stop(self) -> None:
-        """Stop the server at once and remove everything it had."""
+        """Stop the server at once (if it runs) and remove everything it had."""
         try:
+            self._run("pg_ctl", "status", "-D", str(self.data))
+        except subprocess.CalledProcessError:
+            pass  # not running
+        else:
             self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

@@ -86,24 +86,41 @@ class Connection:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self._unpublished: frozenset = frozenset()
-        self._raw = _open(uri)
+        #: Made at the first statement, and again after it broke.
+        self._raw: psycopg.Connection | None = None
+        #: Between our BEGIN and its COMMIT or ROLLBACK (whatever became of the connection).
+        self._transaction = False
 
     def _connection(self) -> psycopg.Connection:
         raw = self._raw
-        if raw.closed or raw.broken:
-            if raw.info.transaction_status not in (
-                TransactionStatus.IDLE,
-                TransactionStatus.UNKNOWN,
-            ):
-                return raw  # the transaction's statements fail until it ends
+        if raw is None or raw.closed or raw.broken:
+            if self._transaction:
+                # Never the rest of a transaction on a new connection, in autocommit.
+                raise psycopg.OperationalError("the connection was lost during the transaction")
             self._raw = raw = _open(self.uri)
         return raw
 
     def execute(self, sql: str, parameters=()) -> psycopg.Cursor:
+        word = sql.lstrip()[:8].upper()
+        if word.startswith(("COMMIT", "ROLLBACK")):
+            lost = self._raw is None or self._raw.broken or self._raw.closed
+            self._transaction = False
+            if lost and word.startswith("ROLLBACK"):
+                return None  # the server rolled it back when the connection went
         raw = self._connection()
-        if not parameters:
-            return raw.execute(sql)
-        return raw.execute(translate(sql), tuple(parameters))
+        query, arguments = (sql, None) if not parameters else (translate(sql), tuple(parameters))
+        try:
+            cursor = raw.execute(query, arguments)
+            if word.startswith("BEGIN"):
+                self._transaction = True  # (a BEGIN that failed began nothing)
+            return cursor
+        except psycopg.OperationalError:
+            # A read that found the connection gone (idle since PostgreSQL
+            # restarted, say) is read again on a new one; a write is not
+            # (it may have been done), nor anything inside a transaction.
+            if self._transaction or not raw.broken or not word.startswith("SELECT"):
+                raise
+            return self._connection().execute(query, arguments)
 
     def executemany(self, sql: str, rows) -> psycopg.Cursor:
         cursor = self._connection().cursor()
@@ -112,6 +129,8 @@ class Connection:
 
     @property
     def in_transaction(self) -> bool:
+        if self._raw is None or self._raw.broken or self._raw.closed:
+            return self._transaction
         return self._raw.info.transaction_status in (
             TransactionStatus.INTRANS,
             TransactionStatus.INERROR,
@@ -141,7 +160,8 @@ class Connection:
             pass  # those who listen read the tables again when they reconnect
 
     def close(self) -> None:
-        self._raw.close()
+        if self._raw is not None:
+            self._raw.close()
 
 
 def _open(uri: str) -> psycopg.Connection:
@@ -158,16 +178,28 @@ def connect(uri: str) -> Connection:
     A connection to the database at C{uri} (a libpq URI or connection
     string; libpq's environment variables and C{.pgpass} fill in the
     rest). It holds no tables until L{smtpeter.store.upgrade} has brought
-    it to the current version.
-    @raise DatabaseError: PostgreSQL cannot be reached, or refused us.
+    it to the current version. It connects at its first statement, which
+    raises L{DatabaseError} if PostgreSQL cannot be reached or refuses us
+    (as a thread's connection made while PostgreSQL is away would, and
+    works again once it is back).
     """
     return Connection(uri)
 
 
 def begin(db: Connection) -> None:
-    """Start a write transaction: one at a time across the cluster (L{WRITE_LOCK})."""
+    """
+    Start a write transaction: one at a time across the cluster
+    (L{WRITE_LOCK}). If it raises, there is no transaction (as SQLite's).
+    """
     db.execute("BEGIN")
-    db.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    try:
+        db.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    except BaseException:
+        try:
+            db.execute("ROLLBACK")
+        except DatabaseError:
+            pass  # the connection is gone, and its transaction with it
+        raise
 
 
 #: A column that numbers a table's rows by itself, as its key.

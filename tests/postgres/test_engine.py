@@ -110,10 +110,30 @@ def test_flags_are_integers_and_json_reads_as_in_sqlite(postgresDatabase):
 
 def test_a_broken_connection_is_made_again(postgresDatabase):
     db = _postgres.connect(postgresDatabase)
-    (pid,) = db.execute("SELECT pg_backend_pid()").fetchone()
-    with psycopg.connect(postgresDatabase, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    def cut():
+        (pid,) = db.execute("SELECT pg_backend_pid()").fetchone()
+        with psycopg.connect(postgresDatabase, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    # A read that finds it gone is read again on a new one.
+    cut()
+    assert db.execute("SELECT 1").fetchone() == (1,)
+    # A write is not (it may have been done): it fails, and the next one works.
+    cut()
     with pytest.raises(_engines.DatabaseError) as lost:
-        db.execute("SELECT 1")
+        db.execute("SET application_name = 'again'")
     assert _engines.classify(lost.value) == _engines.BUSY
+    db.execute("SET application_name = 'again'")
+    # Nor the rest of a transaction: its statements fail until it ends.
+    _engines.begin(db)
+    cut_pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(postgresDatabase, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (cut_pid,))
+    for _ in range(2):
+        with pytest.raises(_engines.DatabaseError):
+            db.execute("SELECT 1")
+    assert db.in_transaction
+    db.execute("ROLLBACK")
+    assert not db.in_transaction
     assert db.execute("SELECT 1").fetchone() == (1,)
