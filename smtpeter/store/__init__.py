@@ -23,7 +23,7 @@ from ._apitokens import READ as READ_SCOPE
 from ._apitokens import SCOPES, TokenRecord, TokenStore
 from ._domains import DomainKeys, DomainStore
 from ._engine import memoryConnection
-from ._engines import DatabaseError, classify, connect, unreachable
+from ._engines import DatabaseError, classify, connect, unavailable, unreachable
 from ._events import STATUSES as MESSAGE_STATUSES
 from ._events import TYPES as EVENT_TYPES
 from ._events import (
@@ -171,5 +171,6 @@ __all__ = [
     "DATABASE_HELP",
     "PostgreSQL",
     "parseDatabase",
+    "unavailable",
     "unreachable",
 ]

@@ -116,3 +116,15 @@ def changeMarks(database: Path | PostgreSQL):
 
         return ChangeListener(database.uri)
     return ChangeMarks(database)
+
+
+def unavailable(error: BaseException) -> bool:
+    """
+    Whether C{error} is PostgreSQL's trouble now (unreachable, restarting,
+    read-only, a lock or a timeout), which passes: answer C{503}, or a
+    temporary failure, and try again. (SQLite's errors are told apart as
+    before: damaged, full, or a bug.)
+    """
+    if postgresql is None or not isinstance(error, postgresql.DatabaseError):
+        return False
+    return postgresql.classify(error) == BUSY

@@ -53,3 +53,15 @@ def test_the_store_resumes_by_itself_when_postgresql_is_back(ownServer):
         assert sorted(found) == ["a@example.com", "b@example.com"]
     finally:
         store.stop()
+
+
+def test_the_api_and_the_dashboard_answer_503_while_it_is_away():
+    import psycopg
+
+    from smtpeter.web import storageError
+
+    assert storageError(psycopg.OperationalError("connection refused")) == (
+        503,
+        "the gateway's database cannot be reached now; try again shortly",
+    )
+    assert storageError(psycopg.errors.UniqueViolation("taken")) is None
