@@ -67,7 +67,7 @@ class Writer(BatchWriter):
             if kind in (BUSY, DAMAGED, FULL):
                 # The database's trouble, not the item's (a constraint, say).
                 self.failure = str(e)
-                if kind == FULL:
+                if kind == FULL and isinstance(self.path, Path):  # (PostgreSQL's disk: not ours)
                     failure = Failure(DiskFull(self.path.parent))
             return [failure]
         self.failure = None
