@@ -49,7 +49,7 @@ SCHEMA_LOCK = zlib.crc32(b"smtpeter schema") - 2**31
 
 #: How long a statement may take, and a transaction stay idle, before the
 #: server ends it (a node that hangs mid-transaction must not hold locks).
-TIMEOUTS = {"statement_timeout": "60s", "idle_in_transaction_session_timeout": "60s"}
+TIMEOUTS = {"statement_timeout": "300s", "idle_in_transaction_session_timeout": "60s"}
 
 
 class _IntegerBool(Dumper):
