@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Collection
 
 import psycopg
 from psycopg import errors
@@ -100,7 +101,7 @@ class Connection:
             self._raw = raw = _open(self.uri)
         return raw
 
-    def execute(self, sql: str, parameters=()) -> psycopg.Cursor:
+    def execute(self, sql: str, parameters=()) -> psycopg.Cursor | None:
         word = sql.lstrip()[:8].upper()
         if word.startswith(("COMMIT", "ROLLBACK")):
             lost = self._raw is None or self._raw.broken or self._raw.closed
@@ -149,7 +150,7 @@ class Connection:
         if tables:
             self._notify(tables)
 
-    def _notify(self, tables: set) -> None:
+    def _notify(self, tables: Collection[str]) -> None:
         # Outside any transaction: NOTIFY in a writing transaction takes a
         # lock on the whole cluster's notification queue at its commit.
         markedHere(self.uri, tables)

@@ -17,7 +17,7 @@ from typing import Any, cast
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ..runtime import BatchWriter, DiskFull
+from ..runtime import BatchWriter, DiskFull, PostgreSQL
 from ._changes import Database
 from ._engines import BUSY, DAMAGED, FULL, begin, classify
 from ._events import EventStore, StoredEvent
@@ -39,7 +39,9 @@ class Writer(BatchWriter):
     written is a command: C{work(store)} in the transaction.
     """
 
-    def __init__(self, reactor: Any, connect: Callable, clock: Any, path: Path) -> None:
+    def __init__(
+        self, reactor: Any, connect: Callable, clock: Any, path: Path | PostgreSQL
+    ) -> None:
         super().__init__(
             reactor,
             "smtpeter-db-writer",
