@@ -90,6 +90,24 @@ def openDatabase(path: Path | PostgreSQL):
     return db
 
 
+def copyToPostgreSQL(path: Path, database: PostgreSQL) -> dict[str, int]:
+    """
+    Copy the SQLite database at C{path} into the empty PostgreSQL
+    C{database} (L{smtpeter.store._copy}); how many rows of each table.
+    @raise StoreError: the PostgreSQL database holds data already.
+    @raise ValueError: psycopg is not installed.
+    """
+    from ._copy import copyDatabase
+
+    source = connect(path)
+    target = connect(database)
+    try:
+        return copyDatabase(source, target)
+    finally:
+        target.close()
+        source.close()
+
+
 def connectMemory():
     """
     A database of one's own in memory at the current schema, gone when
@@ -159,6 +177,7 @@ __all__ = [
     "classify",
     "connect",
     "connectMemory",
+    "copyToPostgreSQL",
     "isoTime",
     "knownFeatures",
     "openDatabase",

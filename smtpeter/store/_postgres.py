@@ -187,6 +187,11 @@ def connect(uri: str) -> Connection:
     return Connection(uri)
 
 
+def copying(db: Connection, statement: str):
+    """A C{COPY ... FROM STDIN} on the connection (a context manager; C{write_row} each row)."""
+    return db._connection().cursor().copy(statement)
+
+
 def begin(db: Connection) -> None:
     """
     Start a write transaction: one at a time across the cluster

@@ -78,8 +78,7 @@ def run(data: Path, args, postgresql: PostgreSQL | None = None) -> str | None:
             _init.run(data, postgresql)
             return None
         if args.command == "db":
-            _db.run(database)
-            return None
+            return _db.run(database, args, data)
         allowed = [parseNetwork(n) for n in getattr(args, "webhook_allow_network", [])]
         db = openDatabase(database)
         admin = Administration(db, data=data, destinations=Destinations(allowed))
