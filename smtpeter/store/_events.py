@@ -305,7 +305,10 @@ class EventStore:
                 found["login"],
             ),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self.view(StatsStore).remember(message.qid, found["login"], found["from"], envelope.sender)
+        return True
 
     def addEvent(
         self, type: str, when: float, qid: str, recipient: str, tags, details: dict

@@ -123,7 +123,10 @@ class Connection:
                 raise
             return self._connection().execute(query, arguments)
 
-    def executemany(self, sql: str, rows) -> psycopg.Cursor:
+    def executemany(self, sql: str, rows) -> psycopg.Cursor | None:
+        rows = list(rows)
+        if len(rows) == 1:  # one round trip, not executemany's pipeline and its sync
+            return self.execute(sql, rows[0])
         cursor = self._connection().cursor()
         cursor.executemany(translate(sql), [tuple(row) for row in rows])
         return cursor

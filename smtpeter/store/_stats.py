@@ -112,6 +112,12 @@ class StatsStore:
                 self._messages.popitem(last=False)
         return found
 
+    def remember(self, qid: str, login: str | None, fromHeader: str | None, sender: str) -> None:
+        """What L{count} reads of a message just recorded (no read back of what was written)."""
+        self._messages[qid] = (login or "", senderDomain(fromHeader, sender))
+        if len(self._messages) > 4096:
+            self._messages.popitem(last=False)
+
     def count(self, type: str, when: float, qid: str, tags, details: dict) -> None:
         kind = kindOf(type, details)
         if kind is None:
