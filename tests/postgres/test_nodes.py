@@ -1,0 +1,44 @@
+"""
+Two gateway nodes' stores on one PostgreSQL: the AUTH throttle (and the
+dashboard's, which is the same with a scope) counts every node's failures,
+and a ban one node makes holds on the other.
+"""
+
+from twisted.internet.defer import gatherResults
+
+from smtpeter.store import PostgreSQL, SQLiteStore
+from smtpeter.testing import PumpedReactor
+
+from ..conftest import eventually
+
+
+def test_the_auth_throttle_holds_across_nodes(postgresDatabase):
+    database = PostgreSQL(postgresDatabase)
+    nodes = []
+    for _ in range(2):
+        reactor = PumpedReactor()
+        store = SQLiteStore(database, reactor)
+        store.start()
+        nodes.append((reactor, store))
+    (ra, a), (rb, b) = nodes
+    try:
+        # Both look first: "not banned", kept in memory by each.
+        assert ra.wait(a.authBannedUntil("192.0.2.1", 1.0)) is None
+        assert rb.wait(b.authBannedUntil("192.0.2.1", 1.0)) is None
+        # Six failures at once, three on each node, for a limit of five:
+        # counted one after the other, as by one gateway.
+        da = [a.settleAuthAttempt("192.0.2.1", 10.0, 600, 5, 60, True) for _ in range(3)]
+        db = [b.settleAuthAttempt("192.0.2.1", 10.0, 600, 5, 60, True) for _ in range(3)]
+        counts = ra.wait(gatherResults(da)) + rb.wait(gatherResults(db))
+        assert sorted(counts, key=lambda n: (n is None, n)) == [1, 2, 3, 4, 5, None]
+
+        # Banned by whichever node counted the fifth, on both: the ban's
+        # notification makes the other forget what it kept.
+        def banned(reactor, store):
+            return lambda: reactor.wait(store.authBannedUntil("192.0.2.1", 11.0)) == 70.0
+
+        for reactor, store in nodes:
+            eventually(banned(reactor, store), 2, "the ban on each node")
+    finally:
+        a.stop()
+        b.stop()
