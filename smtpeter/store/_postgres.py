@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Collection
+from typing import Any
 
 import psycopg
 from psycopg import errors
@@ -101,7 +102,8 @@ class Connection:
             self._raw = raw = _open(self.uri)
         return raw
 
-    def execute(self, sql: str, parameters=()) -> psycopg.Cursor | None:
+    def execute(self, sql: str, parameters=()) -> Any:
+        """A psycopg cursor (C{None} for the ROLLBACK of a connection that was lost)."""
         word = sql.lstrip()[:8].upper()
         if word.startswith(("COMMIT", "ROLLBACK")):
             lost = self._raw is None or self._raw.broken or self._raw.closed
@@ -123,7 +125,7 @@ class Connection:
                 raise
             return self._connection().execute(query, arguments)
 
-    def executemany(self, sql: str, rows) -> psycopg.Cursor | None:
+    def executemany(self, sql: str, rows) -> Any:
         rows = list(rows)
         if len(rows) == 1:  # one round trip, not executemany's pipeline and its sync
             return self.execute(sql, rows[0])

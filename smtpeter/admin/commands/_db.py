@@ -12,9 +12,9 @@ from ...process import DataDirectoryLock, StartError
 from ...store import PostgreSQL, connect, copyToPostgreSQL, parseDatabase, upgrade
 
 
-def run(path: Path | PostgreSQL, args=None, data: Path | None = None) -> str | None:
+def run(path: Path | PostgreSQL, args, data: Path) -> str | None:
     """The C{db} command's C{args.action}; a line saying what is wrong, if something is."""
-    if args is not None and args.action == "copy":
+    if args.action == "copy":
         return copy(data, args.to)
     upgrade_(path)
     return None
