@@ -274,6 +274,14 @@ class SQLiteStore:
         return self._read(do.view(StatsStore, StatsStore.overview), query)
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
+        """
+        On PostgreSQL, shared by several nodes, each delivery is taken by
+        one of them (L{WebhookStore.claim}), in the writer's transaction;
+        on SQLite, one node's, they are only read.
+        """
+        if isinstance(self.path, PostgreSQL):
+            claim = do.Call(WebhookStore, WebhookStore.claim, now, limit, skip)
+            return self._write(claim).addCallback(_only)
         return self._read(do.view(WebhookStore, WebhookStore.due), now, limit, skip)
 
     def ping(self) -> Deferred:

@@ -6,7 +6,8 @@ and a ban one node makes holds on the other.
 
 from twisted.internet.defer import gatherResults
 
-from smtpeter.store import PostgreSQL, SQLiteStore
+from smtpeter.store import PostgreSQL, SQLiteStore, WebhookStore, openDatabase
+from smtpeter.store._webhooks import CLAIM_FOR
 from smtpeter.testing import PumpedReactor
 
 from ..conftest import eventually
@@ -39,6 +40,33 @@ def test_the_auth_throttle_holds_across_nodes(postgresDatabase):
 
         for reactor, store in nodes:
             eventually(banned(reactor, store), 2, "the ban on each node")
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_each_webhook_delivery_is_taken_by_one_node(postgresDatabase):
+    database = PostgreSQL(postgresDatabase)
+    WebhookStore(openDatabase(database)).add("https://93.184.216.34/hook", ["click"])
+    nodes = []
+    for _ in range(2):
+        reactor = PumpedReactor()
+        store = SQLiteStore(database, reactor)
+        store.start()
+        nodes.append((reactor, store))
+    (ra, a), (rb, b) = nodes
+    try:
+        ra.wait(a.recordClick("0123456789ABCDEF0123", "a@x.test", (), {}, 2.0))
+        # Both poll at once: one of them takes it.
+        taken = [ra.wait(a.dueWebhooks(10.0, 100)), rb.wait(b.dueWebhooks(10.0, 100))]
+        assert sorted(len(t) for t in taken) == [0, 1]
+        [delivery] = taken[0] or taken[1]
+        # Its node died with it: when the claim runs out, the other sends it.
+        assert rb.wait(b.dueWebhooks(10.0 + CLAIM_FOR - 1, 100)) == []
+        [again] = rb.wait(b.dueWebhooks(10.0 + CLAIM_FOR, 100))
+        assert (again.id, again.uid) == (delivery.id, delivery.uid)
+        rb.wait(b.webhookSucceeded(again, 400.0))
+        assert ra.wait(a.dueWebhooks(1e12, 100)) == []
     finally:
         a.stop()
         b.stop()
