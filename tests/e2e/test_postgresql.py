@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import smtplib
 import subprocess
+import time
 
 from ..conftest import BIN, eventually
-from .conftest import compose, connect, get, send
+from .conftest import ALLOW_LOCAL, Receiver, compose, connect, get, send
 
 
 def test_two_nodes_share_the_state_of_one_database(
@@ -52,6 +53,30 @@ def test_two_nodes_share_the_state_of_one_database(
     # Neither node made a database of its own.
     assert not (a.data / "smtpeter.sqlite").exists()
     assert not (b.data / "smtpeter.sqlite").exists()
+
+
+def test_a_webhook_receives_each_event_once_from_two_nodes(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    # Slow to answer: both nodes poll (every 0.2 s) while a delivery is being sent.
+    hook = Receiver(failures=0, delay=0.5)
+    try:
+        options = ("--workers", "1", "--webhook-retry", "0.2s", *ALLOW_LOCAL)
+        a = makeGateway(sink, *options, name="a")
+        b = makeGateway(sink, *options, name="b")
+        a.cli("webhook", "add", hook.url, "--event", "delivery", *ALLOW_LOCAL)
+        password = a.createLogin("app")
+        for n in range(3):
+            for node in (a, b):
+                send(node, "app", password, compose({}, subject=f"{n}"))
+        sink.wait(6)
+        hook.wait(lambda requests: len(requests) >= 6)
+        time.sleep(1)  # a second sender would have sent its copies by now
+        ids = [json.loads(body)["id"] for _, body, _ in hook.requests]
+        assert len(ids) == 6 and len(set(ids)) == 6, ids
+    finally:
+        hook.stop()
 
 
 def test_a_database_that_cannot_be_reached_stops_the_start_in_one_line(tmp_path):
