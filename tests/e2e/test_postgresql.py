@@ -12,6 +12,8 @@ import smtplib
 import subprocess
 import time
 
+from smtpeter.testing import PostgreSQLServer
+
 from ..conftest import BIN, eventually
 from .conftest import ALLOW_LOCAL, Receiver, compose, connect, get, send
 
@@ -77,6 +79,47 @@ def test_a_webhook_receives_each_event_once_from_two_nodes(
         assert len(ids) == 6 and len(set(ids)) == 6, ids
     finally:
         hook.stop()
+
+
+def test_postgresql_stopped_and_started_again_under_a_running_node(
+    makeGateway, sink, postgresql, monkeypatch
+):
+    """
+    While PostgreSQL is away, AUTH is a temporary failure (never accepted,
+    never refused as wrong) and /healthz names the database; once it is
+    back, the same node (not restarted) accepts mail again.
+    """
+    server = PostgreSQLServer(postgresql.bindir)  # of its own: this test stops it
+    server.start()
+    try:
+        monkeypatch.setenv("SMTPETER_DATABASE", server.database())
+        node = makeGateway(sink, "--workers", "1")
+        password = node.createLogin("app")
+        send(node, "app", password, compose({}, subject="before"))
+        sink.wait(1)  # delivered (a queue run while PostgreSQL is away is retried in a minute)
+        server.halt()
+
+        def authenticates():
+            client = connect(node, implicit=False)
+            try:
+                client.login("app", password)
+                return True
+            except smtplib.SMTPResponseException as e:
+                assert 400 <= e.smtp_code < 500, e  # temporary, not "wrong password"
+                return False
+            finally:
+                client.close()
+
+        assert not authenticates()
+        response, body = get(node, "/healthz")
+        assert response.status == 503 and b"database postgresql:///postgres?host=" in body
+        server.resume()
+        eventually(authenticates, 10, "AUTH after PostgreSQL came back")
+        send(node, "app", password, compose({}, subject="after"))
+        assert {b"before" in r.data or b"after" in r.data for r in sink.wait(2)} == {True}
+        eventually(lambda: get(node, "/healthz")[0].status == 200, 5, "healthy again")
+    finally:
+        server.stop()
 
 
 def test_a_database_that_cannot_be_reached_stops_the_start_in_one_line(tmp_path):
