@@ -369,7 +369,8 @@ class GatewayService(MultiService):
             http=", ".join(self.config.http) or "-",
             dashboard=", ".join(self.config.dashboard) or "-",
             mx=", ".join(self.config.mx) or "-",
-            data=str(self.config.data.resolve()),
+            data=str(self.config.data.resolve())
+            + (f", shared state in {self.config.postgresql}" if self.config.postgresql else ""),
             logins=logins,
             resumed=resumed,
             how=(

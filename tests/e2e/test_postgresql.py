@@ -24,6 +24,8 @@ def test_two_nodes_share_the_state_of_one_database(
     monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
     a = makeGateway(sink, name="a")  # two workers
     b = makeGateway(sink, "--workers", "1", name="b")
+    # Each says where its shared state is.
+    b.waitForLog(f"shared state in {postgresDatabase}, web on")
     password = a.createLogin("app")  # with A's CLI
     send(b, "app", password, compose({}, subject="through b"))  # accepted by B
     [received] = sink.wait(1)
