@@ -24,10 +24,7 @@ from urllib.parse import urlsplit
 from attrs import field, fields, frozen
 from twisted.python import usage
 
-from .runtime import (
-    parseDuration,
-    parseSize,
-)
+from .runtime import PostgreSQL, parseDatabase, parseDuration, parseSize
 
 #: Where the dashboard listens unless told: this machine only.
 DASHBOARD = "tcp:8081:interface=127.0.0.1"
@@ -109,10 +106,18 @@ class Config:
 
     #: How long a webhook POST's retry delay may grow.
     webhookRetryMax: timedelta = timedelta(hours=1)
+    #: The PostgreSQL database that holds the shared state (--database); None: SQLite's file.
+    postgresql: PostgreSQL | None = None
 
     @property
     def database(self) -> Path:
+        """SQLite's file in the data directory (used unless L{postgresql} is given)."""
         return self.data / "smtpeter.sqlite"
+
+    @property
+    def sharedDatabase(self) -> Path | PostgreSQL:
+        """The database of the shared state: L{postgresql}, else SQLite's L{database}."""
+        return self.postgresql if self.postgresql is not None else self.database
 
     @property
     def images(self) -> Path:
@@ -345,11 +350,13 @@ def makeConfig(options) -> Config:
         lambda network: parseAllowedNetwork(network, ALLOW_NETWORK_OPTION),
     )
     workers = get("workers", _workers, "a whole number from 1 to 64")
+    postgresql = get("database", parseDatabase, None)
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
         _fail(f"--data {data}: exists and is not a directory")
     return Config(
         data=data,
+        postgresql=postgresql,
         hostname=hostname,
         smtp=smtp,
         smtps=smtps,

@@ -11,7 +11,7 @@ from twisted.python import usage
 
 from .config import DATA, RELAY_TLS, default, makeConfig
 from .process import TwistdRun
-from .runtime import formatDays, formatDelays, formatDuration, formatSize
+from .runtime import DATABASE_HELP, formatDays, formatDelays, formatDuration, formatSize
 from .smtp import AuthThrottle
 
 #: Each option's default is Config's, shown in --help.
@@ -234,6 +234,7 @@ class Options(usage.Options):
             " their deliveries in flight; a worker still running then is killed (its queue"
             " is on disk, and the next start resumes it).",
         ],
+        ["database", None, None, DATABASE_HELP],
         [
             "bounce-domain",
             None,

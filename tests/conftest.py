@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from twisted.internet.protocol import Factory, Protocol
 
-from smtpeter.testing import SinkServer
+from smtpeter.testing import PostgreSQLServer, SinkServer
 
 BIN = Path(sys.executable).parent
 
@@ -327,6 +327,31 @@ def needs(program: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{program} is not installed; .ci/run must install it")
         pytest.skip(f"{program} is not installed (apt-get install {program})")
+
+
+@pytest.fixture(scope="session")
+def postgresql():
+    """
+    A PostgreSQL server of this test session's own (L{PostgreSQLServer}),
+    from Debian's C{postgresql} package, which CI installs.
+    """
+    bindir = PostgreSQLServer.binaries()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("initdb is not installed; .ci/run must install postgresql")
+        pytest.skip("initdb is not installed (apt-get install postgresql)")
+    server = PostgreSQLServer(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgresDatabase(postgresql):
+    """The libpq URI of a new, empty PostgreSQL database for this test alone."""
+    uri = postgresql.database()
+    yield uri
+    postgresql.drop(uri)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -161,11 +161,11 @@ class GatewayService(MultiService):
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
-        self.store = SQLiteStore(config.database, self.reactor)
+        self.store = SQLiteStore(config.sharedDatabase, self.reactor)
         self.store.start()
         self.destinations = Destinations(config.webhookAllowNetworks)
         self.admin = ThreadedAdministration(
-            self.reactor, config.database, config.data, self.destinations
+            self.reactor, config.sharedDatabase, config.data, self.destinations
         )
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
@@ -369,7 +369,8 @@ class GatewayService(MultiService):
             http=", ".join(self.config.http) or "-",
             dashboard=", ".join(self.config.dashboard) or "-",
             mx=", ".join(self.config.mx) or "-",
-            data=str(self.config.data.resolve()),
+            data=str(self.config.data.resolve())
+            + (f", shared state in {self.config.postgresql}" if self.config.postgresql else ""),
             logins=logins,
             resumed=resumed,
             how=(

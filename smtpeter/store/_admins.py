@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from attrs import field, frozen
 
-from ._engine import Conflict, Connection
+from ._engine import Connection
+from ._engines import Conflict
 from ._exceptions import Exists, Hint, Missing, StoreError
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
 

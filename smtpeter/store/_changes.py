@@ -108,9 +108,14 @@ class Database(sqlite3.Connection):
 
 
 def changed(db, table: str) -> None:
-    """Note that C{db} changed C{table} (for connections that are not L{Database}s, nothing)."""
-    if isinstance(db, Database):
-        db.changed(table)
+    """
+    Note that C{db} changed C{table}: a L{Database} (or a PostgreSQL
+    connection) tells the others; a plain connection (one in memory) has
+    no others to tell.
+    """
+    note = getattr(db, "changed", None)
+    if note is not None:
+        note(table)
 
 
 _Row = TypeVar("_Row")

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._engine import Connection
+from ._engines import transaction
 from ._exceptions import BadKey, DomainExists, Exists, Invalid, NoSuchDomain
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -137,7 +138,7 @@ class DomainStore:
         """C{replace}: must the domain exist (True), must it not (False), either (None)."""
         domain = checkDomain(domain)
         selector = checkSelector(selector) if selector else self._newSelector(domain)
-        with self._db:
+        with transaction(self._db):
             current = self.active(domain)
             if current is not None and replace is False:
                 raise DomainExists(domain)

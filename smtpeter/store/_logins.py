@@ -20,7 +20,8 @@ from twisted.logger import Logger
 from ..config import checkPublicUrl
 from ..features import knownFeatures
 from ._changes import changed
-from ._engine import Conflict, Connection, DatabaseError
+from ._engine import Connection
+from ._engines import Conflict, DatabaseError
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
 from ._passwords import (
     DUMMY_HASH,

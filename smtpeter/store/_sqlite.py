@@ -35,13 +35,13 @@ from zope.interface import implementer
 from ..events import ATTEMPT, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
-from ..runtime import RepeatedErrors, Workers, isDamaged
+from ..runtime import PostgreSQL, RepeatedErrors, Workers, isDamaged
 from . import _commands as do
 from ._apitokens import TokenStore
 from ._changes import MISSING, ChangeMarks, Remembered, _Row
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
-from ._engine import connect
+from ._engines import changeMarks, connect
 from ._events import EventStore
 from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
 from ._migrate import upgrade
@@ -76,11 +76,15 @@ repeated = RepeatedErrors(log)
     IDashboardSessionStore,
 )
 class SQLiteStore:
-    """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
+    """
+    Start with L{start}; L{stop} commits what is waiting, then ends the
+    threads. C{path} is SQLite's file, or a L{PostgreSQL} database: the
+    same store, threads and SQL over either engine.
+    """
 
     def __init__(
         self,
-        path: Path,
+        path: Path | PostgreSQL,
         reactor: IReactorFromThreads,
         readers: int = 4,
         clock: IReactorTime | None = None,
@@ -116,7 +120,7 @@ class SQLiteStore:
         upgrade(self._connect())
         # What AUTH and delivery read for every connection and message, kept
         # until it changes (in any process): no read, no thread hop.
-        self._marks = ChangeMarks(self.path)
+        self._marks = changeMarks(self.path)
         self._logins: Remembered[LoginRecord | None] = Remembered(self._marks, "logins")
         # until when an address is banned (None: it is not)
         self._bans: Remembered[float | None] = Remembered(self._marks, "auth_bans")
@@ -270,6 +274,14 @@ class SQLiteStore:
         return self._read(do.view(StatsStore, StatsStore.overview), query)
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
+        """
+        On PostgreSQL, shared by several nodes, each delivery is taken by
+        one of them (L{WebhookStore.claim}), in the writer's transaction;
+        on SQLite, one node's, they are only read.
+        """
+        if isinstance(self.path, PostgreSQL):
+            claim = do.Call(WebhookStore, WebhookStore.claim, now, limit, skip)
+            return self._write(claim).addCallback(_only)
         return self._read(do.view(WebhookStore, WebhookStore.due), now, limit, skip)
 
     def ping(self) -> Deferred:

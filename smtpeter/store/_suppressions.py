@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterable
 
 from attrs import frozen
 
+from . import _engines
 from ._changes import changed
-from ._engine import Connection, DatabaseError, begin
+from ._engine import Connection
+from ._engines import DatabaseError, begin
 from ._events import isoTime
 from ._exceptions import Invalid, Missing, StoreError
 
@@ -183,10 +185,11 @@ class SuppressionStore:
         batch fail, L{ImportFailed} says how many were imported.
         """
         db = self.db
-        db.execute("PRAGMA temp_store = FILE")  # a million lines stay on disk, not in memory
+        engine = _engines.of(db)
+        engine.temporaryOnDisk(db)  # a million lines stay on disk, not in memory
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS suppression_import"
-            " (n INTEGER PRIMARY KEY, line INTEGER NOT NULL, address TEXT NOT NULL,"
+            f" (n {engine.ROW_NUMBER}, line INTEGER NOT NULL, address TEXT NOT NULL,"
             " reason TEXT NOT NULL)"
         )
         try:
@@ -195,7 +198,7 @@ class SuppressionStore:
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            db.execute("DROP TABLE temp.suppression_import")
+            db.execute("DROP TABLE suppression_import")
 
     def _stage(self, entries: Iterable[tuple[int, str, str]]) -> int:
         """Check C{entries} and copy them into the temporary table (which locks nothing else)."""
@@ -205,7 +208,7 @@ class SuppressionStore:
         def flush() -> None:
             self.db.execute("BEGIN")
             self.db.executemany(
-                "INSERT INTO temp.suppression_import (line, address, reason) VALUES (?, ?, ?)",
+                "INSERT INTO suppression_import (line, address, reason) VALUES (?, ?, ?)",
                 rows,
             )
             self.db.execute("COMMIT")
@@ -230,8 +233,9 @@ class SuppressionStore:
             try:
                 begin(self.db)
                 self.db.execute(
-                    "INSERT INTO main.suppressions (address, reason, created, expires, qid)"
-                    " SELECT address, reason, ?, ?, NULL FROM temp.suppression_import"
+                    "INSERT INTO suppressions (address, reason, created, expires, qid)"
+                    " SELECT address, reason, CAST(? AS DOUBLE PRECISION),"
+                    " CAST(? AS DOUBLE PRECISION), NULL FROM suppression_import"
                     " WHERE n > ? AND n <= ? ORDER BY n"
                     " ON CONFLICT (address) DO UPDATE SET address = excluded.address,"
                     " reason = excluded.reason, created = excluded.created,"
@@ -241,7 +245,7 @@ class SuppressionStore:
                 self.db.execute("COMMIT")
             except DatabaseError as e:
                 line = self.db.execute(
-                    "SELECT max(line) FROM temp.suppression_import WHERE n <= ?", (done,)
+                    "SELECT max(line) FROM suppression_import WHERE n <= ?", (done,)
                 ).fetchone()[0]
                 raise ImportFailed(done, total, line or 0, e) from e
             done = min(done + batch, total)
