@@ -74,3 +74,42 @@ class IQueue(Interface):
             is on disk. Fails with L{SMTPRefusal} carrying a 4xx reply when
             it cannot be stored.
         """
+
+
+class IClaimingSpool(ISpool):
+    """
+    A spool shared by several workers (of several nodes), where a worker
+    works only on what it has claimed. L{ISpool.load} gives nothing; a
+    stored message is its storing worker's (unless held); a message still
+    pending after an attempt is released for any worker (L{release}).
+    Writes about a message whose claim no longer holds fail with
+    L{smtpeter.queue.ClaimLost}.
+    """
+
+    def claim(limit: int):
+        """
+        Up to C{limit} due messages nobody holds, now this worker's.
+        @return: C{Deferred[list[tuple[QueuedMessage, dict[int, dict]]]]}.
+        """
+
+    def claimOne(qid: str, held: bool = False):
+        """
+        C{qid}, now this worker's, if nobody holds it; with C{held}, only if
+        it is held. @return: C{Deferred} of the message and its states, or
+        C{None}.
+        """
+
+    def release(qid: str, states: dict, due: float | None):
+        """
+        Record C{states} and give the message up, due again at C{due}
+        (C{None}: held). @return: C{Deferred[None]}.
+        """
+
+    def renew():
+        """Extend this worker's leases. @return: C{Deferred[list[str]]}, the ids it lost."""
+
+    def holds(qid: str):
+        """@return: C{Deferred[bool]}, whether this worker's claim on C{qid} still holds."""
+
+    def holding() -> int:
+        """How many messages this worker holds now."""

@@ -30,7 +30,7 @@ from ...features import PassThrough
 from ...message import Envelope, Options, QueuedMessage
 from ...runtime import RepeatedErrors
 from ...smtp import LOCAL_ERROR, SMTPRefusal
-from .. import IQueue, ISpool, SpoolUnusable
+from .. import ClaimLost, IClaimingSpool, IQueue, ISpool, SpoolUnusable
 from .._incoming import IncomingContent, Spilled
 from .._spool import newQueueId
 from ._sending import deliverCopies, suppress, suppressedOutcomes
@@ -110,6 +110,15 @@ class QueueManager:
             self.clock, lambda: self.concurrency, self._start, self._stillDue
         )
 
+    @property
+    def shared(self) -> bool:
+        """
+        Whether the spool is shared by several workers (L{IClaimingSpool}):
+        then this manager holds only what it claimed, and gives a message
+        back after each attempt that leaves it pending.
+        """
+        return IClaimingSpool.providedBy(self.spool)
+
     # Accepting ------------------------------------------------------------
 
     def incoming(self) -> IncomingContent:
@@ -157,10 +166,80 @@ class QueueManager:
         self.entries[message.qid] = entry
         self._recorded(self.events.accepted(message))
         if options.hold:
-            self._hold(entry)
+            if self.shared:
+                # Held mail in a shared queue is nobody's: stored unclaimed.
+                self._forget(entry)
+            else:
+                self._hold(entry)
         else:
             self._schedule(entry, self.clock.seconds())
         return message.qid
+
+    # Claiming (a shared spool) ---------------------------------------------
+
+    async def claimDue(self, limit: int) -> int:
+        """
+        Claim up to C{limit} due messages of the shared queue, and start on
+        them. @return: how many were claimed.
+        """
+        if self._stopping or limit <= 0:
+            return 0
+        claimed = await self.spool.claim(limit)
+        for message, saved in claimed:
+            self._schedule(self._adopt(message, saved), self.clock.seconds())
+        return len(claimed)
+
+    async def take(self, qid: str) -> bool:
+        """
+        Make C{qid} this manager's for an administrator's request: it is if
+        it is in hand; in a shared queue, it is claimed if nobody holds it.
+        @return: whether it is now in hand.
+        """
+        if qid in self.entries:
+            return True
+        if not self.shared or self._stopping:
+            return False
+        claimed = await self.spool.claimOne(qid)
+        if claimed is None:
+            return False
+        entry = self._adopt(*claimed)
+        if claimed[0].options.hold and not any(s.released for s in entry.states):
+            entry.held = True
+        return True
+
+    def _adopt(self, message: QueuedMessage, saved: dict) -> Entry:
+        states = [
+            RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
+            for i in range(len(message.envelope.recipients))
+        ]
+        entry = Entry(message, states)
+        self.entries[message.qid] = entry
+        return entry
+
+    def lost(self, qids: list[str]) -> None:
+        """These are no longer ours (another worker claimed them after our lease ran out)."""
+        for qid in qids:
+            entry = self.entries.get(qid)
+            if entry is not None and not entry.running:
+                self._forget(entry)
+            log.warn("{qid}: claimed by another worker (this one's lease ran out)", qid=qid)
+
+    def _forget(self, entry: Entry) -> None:
+        """Let go of a message (of a shared queue): no timer, no content in memory."""
+        if entry.timer is not None and entry.timer.active():
+            entry.timer.cancel()
+        entry.timer = None
+        self._takeContent(entry)
+        self.entries.pop(entry.message.qid, None)
+
+    async def giveBack(self, entry: Entry) -> None:
+        """Release a message of a shared queue, due at its next attempt (held: never)."""
+        due = None if entry.held else min(entry.states[i].nextAttempt for i in entry.pending)
+        self._forget(entry)
+        try:
+            await self.spool.release(entry.message.qid, {}, due)
+        except ClaimLost:
+            pass
 
     def resume(self) -> Deferred[int]:
         """Pick up everything on disk after a start. @return: C{Deferred[int]}, the count."""
@@ -193,7 +272,10 @@ class QueueManager:
         entry = self.entries.get(qid)
         if entry is None:
             return False
-        if not entry.running:
+        if entry.held and self.shared:
+            # Claimed for the request; held mail stays nobody's.
+            ensureDeferred(self.giveBack(entry))
+        elif not entry.running:
             self._schedule(entry, self.clock.seconds())
         return True
 
@@ -222,8 +304,14 @@ class QueueManager:
         entry.held = False
         for index in entry.pending:
             entry.states[index] = evolve(entry.states[index], released=True)
-        d = self.spool.recordStates(qid, {i: entry.states[i].toJSON() for i in entry.pending})
-        d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
+        changed = {i: entry.states[i].toJSON() for i in entry.pending}
+        if self.shared:
+            # Any worker of any node may deliver it now.
+            self._forget(entry)
+            d = self.spool.release(qid, changed, self.clock.seconds())
+        else:
+            d = self.spool.recordStates(qid, changed)
+            d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
         d.addErrback(lambda f: log.failure("could not release {qid}", f, qid=qid))
         log.info("{qid}: released from hold", qid=qid)
         return True
@@ -332,13 +420,26 @@ class QueueManager:
             entry.states[index] = state
         if entry.pending:
             changed = {i: s.toJSON() for i, s in settlement.states.items()}
+            due = min(entry.states[i].nextAttempt for i in entry.pending)
+            if self.shared:
+                # Given back, for whichever worker is free when it is due.
+                self._forget(entry)
+                await self._fenced(self.spool.release(message.qid, changed, due))
+                return
             await self.spool.recordStates(message.qid, changed)
-            self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
+            self._schedule(entry, due)
         else:
             # Finished: no state record needed, as a crash before the remove
             # only repeats deliveries (never loses one).
-            await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
+            await self._fenced(self.spool.remove(message.qid))
+
+    async def _fenced(self, d) -> None:
+        """An outcome's write, which a shared queue refuses once another worker claimed it."""
+        try:
+            await d
+        except ClaimLost as e:
+            log.warn("{why}", why=str(e))
 
     def _takeContent(self, entry: Entry) -> bytes | None:
         """The content kept in memory for the first attempt, given up: later ones read the spool."""
@@ -386,4 +487,16 @@ class QueueManager:
         for entry in self.entries.values():
             if entry.timer is not None and entry.timer.active():
                 entry.timer.cancel()
-        return self._slots.stop(grace)
+        d = self._slots.stop(grace)
+        if self.shared:
+            d.addCallback(lambda n: ensureDeferred(self._giveBackAll(n)))
+        return d
+
+    async def _giveBackAll(self, inFlight: int) -> int:
+        """At a stop: what this worker holds and is not sending goes back, for the others now."""
+        for entry in [e for e in self.entries.values() if not e.running and e.pending]:
+            try:
+                await self.giveBack(entry)
+            except Exception as e:  # the database is gone: the leases run out instead
+                log.warn("could not give back {qid}: {why}", qid=entry.message.qid, why=str(e))
+        return inFlight

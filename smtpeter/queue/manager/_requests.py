@@ -69,7 +69,7 @@ class QueueRequests(Service):
 
     async def poll(self) -> None:
         for request in await self.store.queueRequests():
-            if request.qid not in self.queue.entries:
+            if not await self.queue.take(request.qid):
                 continue
             if request.action == RETRY:
                 self.queue.retryNow(request.qid)
