@@ -35,7 +35,14 @@ from ..message import Envelope, QueuedMessage, Recipient
 from ._client import SMTPClientProtocol
 from ._outcome import Outcome
 from ._router import Hop, NoAllowedAddress, RouteError, Router, notPublic
-from ._session import TLS_OPPORTUNISTIC, Credentials, HopRefused, HopSession
+from ._session import (
+    TLS_OPPORTUNISTIC,
+    Abandoned,
+    BeforeDot,
+    Credentials,
+    HopRefused,
+    HopSession,
+)
 from .interfaces import IDeliveryAgent
 
 log = Logger()
@@ -80,12 +87,20 @@ class DeliveryAgent:
     _sweep: IDelayedCall | None = field(default=None, init=False)
 
     def deliver(
-        self, message: QueuedMessage, content: bytes, recipients: Iterable[Recipient]
+        self,
+        message: QueuedMessage,
+        content: bytes,
+        recipients: Iterable[Recipient],
+        beforeDot: BeforeDot | None = None,
     ) -> Deferred[list[Outcome]]:
-        return ensureDeferred(self._deliver(message, content, list(recipients)))
+        return ensureDeferred(self._deliver(message, content, list(recipients), beforeDot))
 
     async def _deliver(
-        self, message: QueuedMessage, content: bytes, recipients: list[Recipient]
+        self,
+        message: QueuedMessage,
+        content: bytes,
+        recipients: list[Recipient],
+        beforeDot: BeforeDot | None = None,
     ) -> list[Outcome]:
         groups: dict[str, list[int]] = defaultdict(list)
         for index, recipient in enumerate(recipients):
@@ -94,13 +109,17 @@ class DeliveryAgent:
         if len(groups) == 1:
             # One route (one domain, or a smarthost): no fan-out to gather.
             domain = recipients[0].address.rpartition("@")[2]
-            return await self._deliverGroup(domain, message.envelope, recipients, content)
+            return await self._deliverGroup(
+                domain, message.envelope, recipients, content, beforeDot
+            )
         outcomes: list[Outcome | None] = [None] * len(recipients)
         work = []
         for indexes in groups.values():
             subset = [recipients[i] for i in indexes]
             domain = subset[0].address.rpartition("@")[2]
-            d = ensureDeferred(self._deliverGroup(domain, message.envelope, subset, content))
+            d = ensureDeferred(
+                self._deliverGroup(domain, message.envelope, subset, content, beforeDot)
+            )
             d.addCallback(_placeAt, outcomes, indexes)
             work.append(d)
         await DeferredList(work, fireOnOneErrback=True, consumeErrors=True)
@@ -112,7 +131,12 @@ class DeliveryAgent:
         return self._slots[hop]
 
     async def _deliverGroup(
-        self, domain: str, envelope: Envelope, recipients: list[Recipient], content: bytes
+        self,
+        domain: str,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        content: bytes,
+        beforeDot: BeforeDot | None = None,
     ) -> list[Outcome]:
         try:
             hops = await self.router.hops(domain)
@@ -124,7 +148,7 @@ class DeliveryAgent:
             slot = self._slot(hop)
             await slot.acquire()
             try:
-                result = await self._deliverVia(hop, envelope, recipients, content)
+                result = await self._deliverVia(hop, envelope, recipients, content, beforeDot)
             except NoAllowedAddress:
                 refused += 1
                 continue
@@ -149,7 +173,12 @@ class DeliveryAgent:
         return [last] * len(recipients)
 
     async def _deliverVia(
-        self, hop: Hop, envelope: Envelope, recipients: list[Recipient], content: bytes
+        self,
+        hop: Hop,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        content: bytes,
+        beforeDot: BeforeDot | None = None,
     ) -> list[Outcome]:
         """
         One transaction at C{hop}, on a parked connection if there is one.
@@ -163,7 +192,11 @@ class DeliveryAgent:
             session = await self._open(hop)
         while True:
             try:
-                outcomes = await session.transfer(envelope, recipients, content)
+                outcomes = await session.transfer(envelope, recipients, content, beforeDot)
+            except Abandoned as e:
+                session.protocol.connection.abortConnection()
+                log.warn("transfer to {host} abandoned: {why}", host=hop.host, why=str(e))
+                return [Outcome.transient(str(e), "end of DATA", hop.host)] * len(recipients)
             except Exception as e:
                 session.protocol.connection.abortConnection()
                 if parked:

@@ -263,10 +263,17 @@ class SMTPClientProtocol(Protocol):
             reply = await self.command(base64.b64encode(password.encode()).decode())
         return reply
 
-    def sendData(self, content: bytes) -> None:
+    def sendData(self, content: bytes, dot: bool = True) -> None:
+        """The DATA payload; without C{dot}, all but its final dot (write it with L{sendDot})."""
         pieces = dotStuff(content)
+        if not dot:
+            pieces.pop()
         if len(content) <= _ONE_SEND:
             self.write(b"".join(pieces))  # one send, not one for the final dot too
             return
         for piece in pieces:
             self.write(piece)
+
+    def sendDot(self) -> None:
+        """The final dot that ends a payload sent with C{sendData(content, dot=False)}."""
+        self.write(b".\r\n")

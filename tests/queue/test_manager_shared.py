@@ -32,13 +32,17 @@ class Agent:
         self.stall = stall
         self.calls: list[str] = []
         self.hanging: list[Deferred] = []
+        self.abandoned: list[str] = []
 
-    def deliver(self, message, content, recipients):
+    def deliver(self, message, content, recipients, beforeDot):
         self.calls.append(message.qid)
         if self.stall:
             d = Deferred()
             self.hanging.append(d)
             return d
+        if not result(beforeDot()):
+            self.abandoned.append(message.qid)
+            return succeed([LATER for _ in recipients])
         return succeed([self.outcomes.pop(0) for _ in recipients])
 
     def stop(self):
@@ -163,3 +167,17 @@ def test_stop_gives_back_what_is_not_being_sent():
     assert board.rows[qid].owner == "n0/1"
     result(a.stop(timedelta(seconds=1)))
     assert board.rows[qid].owner is None
+
+
+def test_a_worker_whose_claim_is_lost_abandons_before_the_final_dot():
+    board, clock, [a, b] = setup(Agent(OK), Agent(), lease=30.0)
+    qid = enqueue(a, hold=True)
+    assert result(ensureDeferred(a.take(qid)))
+    entry = a.entries[qid]
+    entry.held = False
+    clock.advance(31)  # a's lease runs out; b claims it (for a request, say)
+    assert result(ensureDeferred(b.take(qid)))
+    a._schedule(entry, clock.seconds())
+    clock.advance(0)
+    assert a.agent.abandoned == [qid] and a.agent.outcomes == [OK]
+    assert board.rows[qid].owner == "n1/1"

@@ -461,8 +461,15 @@ class QueueManager:
                 if not entry.states[index].attempts:
                     address = message.envelope.recipients[index].address
                     self._event(WARNING, message, address, {"text": text})
+        beforeDot = (lambda: self.spool.holds(message.qid)) if self.shared else None
         return await deliverCopies(
-            self.transformer, self.agent, message, prepared, pending, self.copiesAtOnce
+            self.transformer,
+            self.agent,
+            message,
+            prepared,
+            pending,
+            self.copiesAtOnce,
+            beforeDot,
         )
 
     def _event(

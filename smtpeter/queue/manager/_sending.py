@@ -6,11 +6,12 @@ recipients back and to which unknown addresses are added.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from attrs import evolve
-from twisted.internet.defer import DeferredList, DeferredSemaphore
+from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
 from twisted.logger import Logger
 
 from ...delivery import PERMANENT, Outcome
@@ -33,6 +34,7 @@ async def deliverCopies(
     prepared: Prepared,
     pending: list[int],
     copiesAtOnce: int,
+    beforeDot: Callable[[], Deferred[bool]] | None = None,
 ) -> list[Outcome]:
     """
     The outcome of each of the C{pending} recipients (in their order): one
@@ -40,16 +42,18 @@ async def deliverCopies(
     per recipient, at most C{copiesAtOnce} copies rendered and in memory at
     a time.
     """
+    # Only a shared queue asks (the agents in tests know no such argument).
+    asked = {} if beforeDot is None else {"beforeDot": beforeDot}
     if prepared.shared:
         copy = await transformer.render(prepared, None)
         recipients = [message.envelope.recipients[i] for i in pending]
-        return await agent.deliver(_sentAs(message, copy), copy.content, recipients)
+        return await agent.deliver(_sentAs(message, copy), copy.content, recipients, **asked)
     slots = DeferredSemaphore(copiesAtOnce)
 
     async def one(index: int) -> Outcome:
         copy = await transformer.render(prepared, index)
         recipient = message.envelope.recipients[index]
-        [outcome] = await agent.deliver(_sentAs(message, copy), copy.content, [recipient])
+        [outcome] = await agent.deliver(_sentAs(message, copy), copy.content, [recipient], **asked)
         return outcome
 
     results = await DeferredList(
