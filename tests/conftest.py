@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["tests.pgtemp"]  # TEMPORARY: until the suite's PostgreSQL fixture lands
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa

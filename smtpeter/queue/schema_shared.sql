@@ -33,3 +33,11 @@ CREATE TABLE IF NOT EXISTS queue_recipients (
     state jsonb NOT NULL,
     PRIMARY KEY (qid, rcpt)
 );
+
+-- The running nodes' names (each held by an advisory lock while it runs).
+CREATE TABLE IF NOT EXISTS nodes (
+    name text PRIMARY KEY,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    started timestamptz NOT NULL
+);
