@@ -125,6 +125,17 @@ class MemoryClaimingSpool:
             return succeed(None)
         return succeed(self._take(row))
 
+    def claimHeld(self, before: float, limit: int):
+        old = sorted(
+            (
+                r
+                for r in self.board.rows.values()
+                if r.due is None and r.message.received < before and self._free(r)
+            ),
+            key=lambda r: r.message.received,
+        )
+        return succeed([self._take(r) for r in old[:limit]])
+
     def renew(self):
         lost = []
         for qid in list(self.claims):

@@ -170,13 +170,15 @@ class SharedQueueDatabase:
         held = message.options.hold
         meta = _metadata(message)[:-1].decode()
         row = self.db.execute(
-            "INSERT INTO queue_messages (qid, meta, node, due, owner, lease_until, claim)"
-            f" VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)"
+            "INSERT INTO queue_messages"
+            " (qid, meta, node, received, due, owner, lease_until, claim)"
+            f" VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)"
             " RETURNING claim",
             (
                 message.qid,
                 meta,
                 self.node,
+                message.received,
                 None if held else message.received,
                 None if held else self.owner,
                 held,
@@ -242,6 +244,22 @@ class SharedQueueDatabase:
             ).fetchall()
             claimed = self._claimed(rows)
         return claimed[0] if claimed else None
+
+    def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
+        with self._transaction():
+            rows = self.db.execute(
+                "WITH old AS ("
+                " SELECT qid FROM queue_messages"
+                f" WHERE due IS NULL AND received < %s AND (owner IS NULL OR lease_until < {NOW})"
+                " ORDER BY received LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " UPDATE queue_messages AS m"
+                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
+                " FROM old WHERE m.qid = old.qid"
+                " RETURNING m.qid, m.meta, m.claim",
+                (before, limit, self.owner, self.lease),
+            ).fetchall()
+            return self._claimed(rows)
 
     def _claimed(self, rows: list) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         if not rows:

@@ -128,6 +128,9 @@ class SharedSpool:
     def claimOne(self, qid: str, held: bool = False) -> Deferred:
         return self._writer.run(SharedQueueDatabase.claimOne, qid, held)
 
+    def claimHeld(self, before: float, limit: int) -> Deferred:
+        return self._writer.run(SharedQueueDatabase.claimHeld, before, limit)
+
     def renew(self) -> Deferred:
         return self._writer.run(SharedQueueDatabase.renew)
 

@@ -105,6 +105,13 @@ class IClaimingSpool(ISpool):
         (C{None}: held). @return: C{Deferred[None]}.
         """
 
+    def claimHeld(before: float, limit: int):
+        """
+        Up to C{limit} held messages received before C{before} (epoch
+        seconds), now this worker's: to be dropped as held too long.
+        @return: like L{claim}.
+        """
+
     def renew():
         """Extend this worker's leases. @return: C{Deferred[list[str]]}, the ids it lost."""
 

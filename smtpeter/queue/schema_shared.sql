@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     qid text PRIMARY KEY,
     meta text NOT NULL,
     node text NOT NULL,
+    received double precision NOT NULL,
     due double precision,
     owner text,
     lease_until double precision,
@@ -20,6 +21,8 @@ CREATE INDEX IF NOT EXISTS queue_messages_due ON queue_messages (due)
     WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS queue_messages_owner ON queue_messages (owner)
     WHERE owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS queue_messages_held ON queue_messages (received)
+    WHERE due IS NULL;
 
 CREATE TABLE IF NOT EXISTS queue_bodies (
     qid text PRIMARY KEY REFERENCES queue_messages ON DELETE CASCADE,

@@ -170,3 +170,17 @@ def test_a_message_stored_twice_fails(world):
     world.wait(a.store(message()))
     with pytest.raises(Exception):  # noqa: B017 - each backend says it its own way
         world.wait(a.store(message()))
+
+
+def test_held_too_long_is_claimed_for_expiry(world):
+    a, b = world.spool("a/1"), world.spool("b/1")
+    old = message(hold=True)
+    for held in (old, message("0000000000000000000B", hold=True)):
+        world.wait(a.store(held))
+    world.wait(a.store(message("0000000000000000000C")))  # not held: never expired so
+    assert world.wait(b.claimHeld(old.received, 10)) == []  # none received before that
+    cutoff = old.received + 0.5
+    [(first, _)] = world.wait(b.claimHeld(cutoff, 1))
+    [(second, _)] = world.wait(a.claimHeld(cutoff, 10))
+    assert {first.qid, second.qid} == {QID, "0000000000000000000B"}
+    assert world.wait(a.claimHeld(cutoff, 10)) == []

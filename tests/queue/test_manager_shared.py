@@ -181,3 +181,17 @@ def test_a_worker_whose_claim_is_lost_abandons_before_the_final_dot():
     clock.advance(0)
     assert a.agent.abandoned == [qid] and a.agent.outcomes == [OK]
     assert board.rows[qid].owner == "n1/1"
+
+
+def test_held_too_long_is_dropped_once_by_whoever_expires_it():
+    board, clock, [a, b] = setup(Agent(), Agent())
+    enqueue(a, hold=True)
+    clock.advance(timedelta(days=7).total_seconds() - 1)
+    assert result(ensureDeferred(b.expireHeld())) == 0
+    clock.advance(2)
+    assert result(ensureDeferred(b.expireHeld())) == 1
+    assert board.rows == {}
+    assert [(e.type, e.details.get("reason")) for e in b.events.events] == [
+        ("failure", "hold expired")
+    ]
+    assert result(ensureDeferred(a.expireHeld())) == 0

@@ -207,6 +207,20 @@ class QueueManager:
             entry.held = True
         return True
 
+    async def expireHeld(self, limit: int = 100) -> int:
+        """
+        Drop held mail of the shared queue kept longer than C{holdFor} (a
+        failure per recipient, reason C{hold expired}, no DSN): up to
+        C{limit} messages. @return: how many.
+        """
+        before = self.clock.seconds() - self.holdFor.total_seconds()
+        claimed = await self.spool.claimHeld(before, limit)
+        for message, saved in claimed:
+            entry = self._adopt(message, saved)
+            entry.held = True
+            await self._drop(entry, Removal(HOLD_EXPIRED, "held too long", False))
+        return len(claimed)
+
     def _adopt(self, message: QueuedMessage, saved: dict) -> Entry:
         states = [
             RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
