@@ -44,3 +44,11 @@ CREATE TABLE IF NOT EXISTS nodes (
     pid integer NOT NULL,
     started timestamptz NOT NULL
 );
+
+-- Work done by one node of the cluster at a time (purges, webhook dispatch,
+-- expiry of held mail): held by a lease its owner renews.
+CREATE TABLE IF NOT EXISTS cluster_duties (
+    name text PRIMARY KEY,
+    owner text NOT NULL,
+    lease_until double precision NOT NULL
+);
