@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-pytest_plugins = ["tests.pgtemp"]  # TEMPORARY: until the suite's PostgreSQL fixture lands
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -26,6 +24,8 @@ from cryptography.x509.oid import NameOID
 from twisted.internet.protocol import Factory, Protocol
 
 from smtpeter.testing import PostgreSQLServer, SinkServer
+
+pytest_plugins = ["tests.pgtemp"]  # TEMPORARY: until the suite's PostgreSQL fixture lands
 
 BIN = Path(sys.executable).parent
 
