@@ -115,7 +115,7 @@ class MemoryClaimingSpool:
     def claim(self, limit: int):
         due = sorted(
             (r for r in self.board.rows.values() if r.due is not None and r.due <= self._now()),
-            key=lambda r: r.due,
+            key=lambda r: r.due or 0.0,
         )
         return succeed([self._take(r) for r in [r for r in due if self._free(r)][:limit]])
 

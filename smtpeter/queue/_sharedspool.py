@@ -64,6 +64,16 @@ class SharedSpool:
         #: Why the last store failed, if it did (cleared by one that succeeds).
         self._failing: str | None = None
 
+    def _threadWriting(self) -> Workers:
+        if self._writer is None:
+            raise RuntimeError("the shared spool is not started")
+        return self._writer
+
+    def _threadReading(self) -> Workers:
+        if self._reader is None:
+            raise RuntimeError("the shared spool is not started")
+        return self._reader
+
     def _open(self) -> SharedQueueDatabase:
         database = self._make()
         self._databases.append(database)
@@ -75,7 +85,7 @@ class SharedSpool:
         self._reader = Workers(self.reactor, 1, "smtpeter-queue-reader", self._open)
         self._writer.start()
         self._reader.start()
-        return self._writer.run(SharedQueueDatabase.forgetPredecessor)
+        return self._threadWriting().run(SharedQueueDatabase.forgetPredecessor)
 
     def stop(self) -> None:
         """Commit what waits, end the threads, close the connections."""
@@ -112,7 +122,7 @@ class SharedSpool:
         return self._write(("finish", qid, self.reactor.seconds()))
 
     def readContent(self, qid: str) -> Deferred:
-        return self._reader.run(SharedQueueDatabase.readContent, qid)
+        return self._threadReading().run(SharedQueueDatabase.readContent, qid)
 
     def load(self) -> Deferred:
         return succeed([])
@@ -123,19 +133,19 @@ class SharedSpool:
     # IClaimingSpool ---------------------------------------------------------
 
     def claim(self, limit: int) -> Deferred:
-        return self._writer.run(SharedQueueDatabase.claim, limit)
+        return self._threadWriting().run(SharedQueueDatabase.claim, limit)
 
     def claimOne(self, qid: str, held: bool = False) -> Deferred:
-        return self._writer.run(SharedQueueDatabase.claimOne, qid, held)
+        return self._threadWriting().run(SharedQueueDatabase.claimOne, qid, held)
 
     def claimHeld(self, before: float, limit: int) -> Deferred:
-        return self._writer.run(SharedQueueDatabase.claimHeld, before, limit)
+        return self._threadWriting().run(SharedQueueDatabase.claimHeld, before, limit)
 
     def renew(self) -> Deferred:
-        return self._writer.run(SharedQueueDatabase.renew)
+        return self._threadWriting().run(SharedQueueDatabase.renew)
 
     def holds(self, qid: str) -> Deferred:
-        return self._reader.run(SharedQueueDatabase.holds, qid)
+        return self._threadReading().run(SharedQueueDatabase.holds, qid)
 
     def holding(self) -> int:
         """How many messages this worker holds now."""
@@ -151,7 +161,7 @@ class SharedSpool:
     # Group commits ----------------------------------------------------------
 
     def _write(self, work: tuple) -> Deferred:
-        d = Deferred()
+        d: Deferred[None] = Deferred()
         self._waiting.append((work, d))
         self._commitNext()
         return d
@@ -161,7 +171,7 @@ class SharedSpool:
             return
         waiting, self._waiting = self._waiting, []
         self._writing = True
-        d = self._writer.run(SharedQueueDatabase.apply, [w for w, _ in waiting])
+        d = self._threadWriting().run(SharedQueueDatabase.apply, [w for w, _ in waiting])
         d.addBoth(self._committed, waiting)
 
     def _committed(self, results, waiting: list) -> None:

@@ -25,7 +25,7 @@ class Claiming(Service):
     delivering, so that a busy worker leaves due mail to idle ones.
     """
 
-    name = "claiming"
+    name = "claiming"  # type: ignore[assignment]  # Twisted declares it None
 
     def __init__(self, manager, clock, lease: float, interval: float = 1.0) -> None:
         self.manager = manager

@@ -30,14 +30,14 @@ from ...features import PassThrough
 from ...message import Envelope, Options, QueuedMessage
 from ...runtime import RepeatedErrors
 from ...smtp import LOCAL_ERROR, SMTPRefusal
-from .. import ClaimLost, IClaimingSpool, IQueue, ISpool, SpoolUnusable
+from .. import ClaimLost, IQueue, ISpool, SpoolUnusable
 from .._incoming import IncomingContent, Spilled
 from .._spool import newQueueId
+from ._entry import Entry, adopted
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
     DELETED,
     HOLD_EXPIRED,
-    PENDING,
     Attempt,
     RecipientState,
     Removal,
@@ -45,10 +45,11 @@ from ._settlement import (
     Settlement,
     settle,
 )
+from ._sharedwork import SharedWork
 from ._slots import DeliverySlots
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IDelayedCall, IReactorTime
+    from twisted.internet.interfaces import IReactorTime
 
     from ...delivery import IDeliveryAgent
     from ...features.interfaces import ITransformer
@@ -59,26 +60,9 @@ log = Logger()
 repeated = RepeatedErrors(log)
 
 
-@define
-class Entry:
-    message: QueuedMessage
-    states: list[RecipientState]
-    content: bytes | None = field(default=None, repr=False)
-    timer: IDelayedCall | None = None
-    running: bool = False
-    #: Due, and waiting in the ready queue for a delivery slot.
-    ready: bool = False
-    #: Kept for a login in hold mode: not delivered until released.
-    held: bool = False
-
-    @property
-    def pending(self) -> list[int]:
-        return [i for i, s in enumerate(self.states) if s.status == PENDING]
-
-
 @implementer(IQueue)
 @define
-class QueueManager:
+class QueueManager(SharedWork):
     spool: ISpool
     agent: IDeliveryAgent
     clock: IReactorTime
@@ -109,15 +93,6 @@ class QueueManager:
         self._slots = DeliverySlots(
             self.clock, lambda: self.concurrency, self._start, self._stillDue
         )
-
-    @property
-    def shared(self) -> bool:
-        """
-        Whether the spool is shared by several workers (L{IClaimingSpool}):
-        then this manager holds only what it claimed, and gives a message
-        back after each attempt that leaves it pending.
-        """
-        return IClaimingSpool.providedBy(self.spool)
 
     # Accepting ------------------------------------------------------------
 
@@ -175,97 +150,13 @@ class QueueManager:
             self._schedule(entry, self.clock.seconds())
         return message.qid
 
-    # Claiming (a shared spool) ---------------------------------------------
-
-    async def claimDue(self, limit: int) -> int:
-        """
-        Claim up to C{limit} due messages of the shared queue, and start on
-        them. @return: how many were claimed.
-        """
-        if self._stopping or limit <= 0:
-            return 0
-        claimed = await self.spool.claim(limit)
-        for message, saved in claimed:
-            self._schedule(self._adopt(message, saved), self.clock.seconds())
-        return len(claimed)
-
-    async def take(self, qid: str) -> bool:
-        """
-        Make C{qid} this manager's for an administrator's request: it is if
-        it is in hand; in a shared queue, it is claimed if nobody holds it.
-        @return: whether it is now in hand.
-        """
-        if qid in self.entries:
-            return True
-        if not self.shared or self._stopping:
-            return False
-        claimed = await self.spool.claimOne(qid)
-        if claimed is None:
-            return False
-        entry = self._adopt(*claimed)
-        if claimed[0].options.hold and not any(s.released for s in entry.states):
-            entry.held = True
-        return True
-
-    async def expireHeld(self, limit: int = 100) -> int:
-        """
-        Drop held mail of the shared queue kept longer than C{holdFor} (a
-        failure per recipient, reason C{hold expired}, no DSN): up to
-        C{limit} messages. @return: how many.
-        """
-        before = self.clock.seconds() - self.holdFor.total_seconds()
-        claimed = await self.spool.claimHeld(before, limit)
-        for message, saved in claimed:
-            entry = self._adopt(message, saved)
-            entry.held = True
-            await self._drop(entry, Removal(HOLD_EXPIRED, "held too long", False))
-        return len(claimed)
-
-    def _adopt(self, message: QueuedMessage, saved: dict) -> Entry:
-        states = [
-            RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
-            for i in range(len(message.envelope.recipients))
-        ]
-        entry = Entry(message, states)
-        self.entries[message.qid] = entry
-        return entry
-
-    def lost(self, qids: list[str]) -> None:
-        """These are no longer ours (another worker claimed them after our lease ran out)."""
-        for qid in qids:
-            entry = self.entries.get(qid)
-            if entry is not None and not entry.running:
-                self._forget(entry)
-            log.warn("{qid}: claimed by another worker (this one's lease ran out)", qid=qid)
-
-    def _forget(self, entry: Entry) -> None:
-        """Let go of a message (of a shared queue): no timer, no content in memory."""
-        if entry.timer is not None and entry.timer.active():
-            entry.timer.cancel()
-        entry.timer = None
-        self._takeContent(entry)
-        self.entries.pop(entry.message.qid, None)
-
-    async def giveBack(self, entry: Entry) -> None:
-        """Release a message of a shared queue, due at its next attempt (held: never)."""
-        due = None if entry.held else min(entry.states[i].nextAttempt for i in entry.pending)
-        self._forget(entry)
-        try:
-            await self.spool.release(entry.message.qid, {}, due)
-        except ClaimLost:
-            pass
-
     def resume(self) -> Deferred[int]:
         """Pick up everything on disk after a start. @return: C{Deferred[int]}, the count."""
         return ensureDeferred(self._resume())
 
     async def _resume(self) -> int:
         for message, saved in await self.spool.load():
-            states = [
-                RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
-                for i in range(len(message.envelope.recipients))
-            ]
-            entry = Entry(message, states)
+            entry = adopted(message, saved)
             self.entries[message.qid] = entry
             # Recorded before a crash, or not: the log keeps the first.
             self._recorded(self.events.accepted(message))
@@ -273,10 +164,10 @@ class QueueManager:
                 await self.spool.remove(message.qid)
                 del self.entries[message.qid]
                 continue
-            if message.options.hold and not any(s.released for s in states):
+            if message.options.hold and not any(s.released for s in entry.states):
                 self._hold(entry)
                 continue
-            self._schedule(entry, min(states[i].nextAttempt for i in entry.pending))
+            self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
         return len(self.entries)
 
     # Requests from administrators ------------------------------------------
@@ -322,7 +213,7 @@ class QueueManager:
         if self.shared:
             # Any worker of any node may deliver it now.
             self._forget(entry)
-            d = self.spool.release(qid, changed, self.clock.seconds())
+            d = self.claiming.release(qid, changed, self.clock.seconds())
         else:
             d = self.spool.recordStates(qid, changed)
             d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
@@ -438,7 +329,7 @@ class QueueManager:
             if self.shared:
                 # Given back, for whichever worker is free when it is due.
                 self._forget(entry)
-                await self._fenced(self.spool.release(message.qid, changed, due))
+                await self._fenced(self.claiming.release(message.qid, changed, due))
                 return
             await self.spool.recordStates(message.qid, changed)
             self._schedule(entry, due)
@@ -475,7 +366,7 @@ class QueueManager:
                 if not entry.states[index].attempts:
                     address = message.envelope.recipients[index].address
                     self._event(WARNING, message, address, {"text": text})
-        beforeDot = (lambda: self.spool.holds(message.qid)) if self.shared else None
+        beforeDot = (lambda: self.claiming.holds(message.qid)) if self.shared else None
         return await deliverCopies(
             self.transformer,
             self.agent,
@@ -512,12 +403,3 @@ class QueueManager:
         if self.shared:
             d.addCallback(lambda n: ensureDeferred(self._giveBackAll(n)))
         return d
-
-    async def _giveBackAll(self, inFlight: int) -> int:
-        """At a stop: what this worker holds and is not sending goes back, for the others now."""
-        for entry in [e for e in self.entries.values() if not e.running and e.pending]:
-            try:
-                await self.giveBack(entry)
-            except Exception as e:  # the database is gone: the leases run out instead
-                log.warn("could not give back {qid}: {why}", qid=entry.message.qid, why=str(e))
-        return inFlight
