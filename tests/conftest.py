@@ -25,8 +25,6 @@ from twisted.internet.protocol import Factory, Protocol
 
 from smtpeter.testing import PostgreSQLServer, SinkServer
 
-pytest_plugins = ["tests.pgtemp"]  # TEMPORARY: until the suite's PostgreSQL fixture lands
-
 BIN = Path(sys.executable).parent
 
 
@@ -354,6 +352,21 @@ def postgresDatabase(postgresql):
     uri = postgresql.database()
     yield uri
     postgresql.drop(uri)
+
+
+@pytest.fixture
+def pgconnect(postgresDatabase):
+    """
+    Connections (each call, a new psycopg one) to a new PostgreSQL database
+    of this test alone, at the current schema.
+    """
+    import psycopg
+
+    from smtpeter.runtime import PostgreSQL
+    from smtpeter.store import openDatabase
+
+    openDatabase(PostgreSQL(postgresDatabase)).close()
+    return lambda: psycopg.connect(postgresDatabase)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,10 @@ attempt, for whichever worker of whichever node is free then. When a node
 dies, its leases run out and the others claim its mail, with its attempts
 and history. A claim never deletes anything.
 
-Every method here blocks: they run in the spool's threads
-(L{smtpeter.queue.SharedSpool}), each thread on a connection of its own.
+Its tables are a step of the shared database's schema
+(C{smtpeter/store/schema/011_shared_queue.postgres.sql}). Every method
+here blocks: they run in the spool's threads (L{smtpeter.queue.SharedSpool}),
+each thread on a connection of its own.
 Times are epoch seconds; leases are counted on the database's clock, the
 one clock every node shares.
 """
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from importlib.resources import files
 
 from ..message import QueuedMessage
 from ._incoming import Spilled
@@ -30,9 +31,6 @@ from ._spool import _fromMetadata, _metadata
 
 #: The database's clock, in epoch seconds.
 NOW = "extract(epoch from clock_timestamp())"
-
-#: The shared queue's tables (applied by the shared schema's steps).
-SCHEMA = files(__package__).joinpath("schema_shared.sql").read_text(encoding="utf-8")
 
 
 class ClaimLost(Exception):

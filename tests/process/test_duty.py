@@ -9,7 +9,6 @@ from twisted.application.service import Service
 from twisted.internet.task import Clock
 
 from smtpeter.process._duty import MemoryDuty, OncePerCluster, PostgresDuty
-from smtpeter.queue._shared import SCHEMA
 from smtpeter.testing import PumpedReactor
 
 
@@ -60,8 +59,6 @@ def test_a_lost_lease_stops_the_work():
 
 @pytest.fixture
 def connect(pgconnect):
-    with pgconnect() as db:
-        db.execute(SCHEMA)
     return pgconnect
 
 

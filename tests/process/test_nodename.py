@@ -3,13 +3,10 @@
 import pytest
 
 from smtpeter.process._nodename import NodeNameTaken, holdNodeName
-from smtpeter.queue._shared import SCHEMA
 
 
 @pytest.fixture
 def connect(pgconnect):
-    with pgconnect() as db:
-        db.execute(SCHEMA)
     return pgconnect
 
 

@@ -19,7 +19,6 @@ from smtpeter.queue import (
     MemoryClaimingSpool,
     SharedSpool,
 )
-from smtpeter.queue._shared import SCHEMA
 from smtpeter.testing import PumpedReactor, result
 
 QID = "0000000000000000000A"
@@ -46,8 +45,6 @@ class MemoryWorld:
 
 class PostgresWorld:
     def __init__(self, connect) -> None:
-        with connect() as db:
-            db.execute(SCHEMA)
         self.connect = connect
         self.reactor = PumpedReactor()
         self.spools: list[SharedSpool] = []

@@ -8,13 +8,11 @@ import time
 import pytest
 
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
-from smtpeter.queue._shared import SCHEMA, ClaimLost, SharedQueueDatabase
+from smtpeter.queue import ClaimLost, SharedQueueDatabase
 
 
 @pytest.fixture
 def connect(pgconnect):
-    with pgconnect() as db:
-        db.execute(SCHEMA)
     return pgconnect
 
 

@@ -1,4 +1,5 @@
--- The queue shared by every node, in PostgreSQL (smtpeter/queue/_shared.py).
+-- The queue shared by every node, in PostgreSQL (smtpeter/queue/_shared.py),
+-- the nodes' names, and the cluster's duties.
 -- Hot rows stay small: a message's body has a table of its own, written
 -- once and deleted once, so that claims and lease renewals rewrite only
 -- the small row. A finished message leaves all three tables at once.
