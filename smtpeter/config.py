@@ -108,6 +108,10 @@ class Config:
     webhookRetryMax: timedelta = timedelta(hours=1)
     #: The PostgreSQL database that holds the shared state (--database); None: SQLite's file.
     postgresql: PostgreSQL | None = None
+    #: This node's name among the nodes on one PostgreSQL (--node); "": the host name.
+    node: str = ""
+    #: How long a claim on queued mail holds unless renewed (--lease).
+    lease: timedelta = timedelta(seconds=60)
 
     @property
     def database(self) -> Path:
@@ -242,6 +246,24 @@ def _networks(options, name: str, parse) -> tuple:
         return tuple(parse(network) for network in options[name])
     except ValueError as e:
         _fail(str(e))
+
+
+def _nodeName(name: str | None, hostname: str) -> str:
+    if name is None:
+        return hostname
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
+        _fail(
+            f"--node {name!r}: give a name of letters, digits, dots, dashes and underscores"
+            " (at most 63), e.g. --node mx-a"
+        )
+    return name
+
+
+def _leaseLength(text: str) -> timedelta:
+    lease = parseDuration(text)
+    if not timedelta(seconds=5) <= lease <= timedelta(hours=1):
+        raise ValueError(f"{text!r}: a lease from 5s to 1h, e.g. 60s")
+    return lease
 
 
 def makeConfig(options) -> Config:
@@ -397,4 +419,6 @@ def makeConfig(options) -> Config:
         bounceDomain=bounceDomain,
         workers=workers,
         stopTimeout=get("stop-timeout", parseDuration, None),
+        node=_nodeName(options.get("node"), hostname),
+        lease=get("lease", _leaseLength, None),
     )

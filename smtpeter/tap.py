@@ -236,6 +236,22 @@ class Options(usage.Options):
         ],
         ["database", None, None, DATABASE_HELP],
         [
+            "node",
+            None,
+            None,
+            "With --database postgresql://...: this node's name, unique among the running"
+            " nodes (a second node with the same name refuses to start) [default: the host"
+            " name].",
+        ],
+        [
+            "lease",
+            None,
+            formatDuration(D("lease")),
+            "With --database postgresql://...: how long a node's claim on queued mail holds"
+            " without being renewed; mail of a node that died is taken over by the others"
+            " this long after its last renewal.",
+        ],
+        [
             "bounce-domain",
             None,
             None,

@@ -146,6 +146,10 @@ class Gateway:
             *(["--relay", f"127.0.0.1:{self.relayPort}"] if self.relay else []),
             "--auth-failure-delays",
             "0.2",
+            # Nodes on one PostgreSQL need names of their own (this machine's
+            # host name is every test gateway's); on SQLite it changes nothing.
+            "--node",
+            self.data.name,
             *self.extra,
         ]
         self.process = subprocess.Popen(

@@ -15,13 +15,13 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
 from ..config import Config
-from ..queue import SentArchive, SQLiteSpool, sentDirectory
+from ..queue import SentArchive, SharedSpool, SQLiteSpool, sentDirectory
 from ..store import SQLiteStore
 
 log = Logger()
 
 
-def purgeSpool(spool: SQLiteSpool) -> Deferred[object]:
+def purgeSpool(spool: SQLiteSpool | SharedSpool) -> Deferred[object]:
     """Purge the spool's finished messages; failures are logged."""
 
     def purged(n: int) -> None:

@@ -15,6 +15,14 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..queue import connectQueue
+from ..store import unreachable
+from ._datadir import StartError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 #: The advisory locks of node names share this first key (the second is the name's hash).
 LOCK_SPACE = 0x5370  # "Sp"
@@ -34,7 +42,8 @@ def holdNodeName(connect: Callable, name: str):
     db.autocommit = True
     try:
         [taken] = db.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, name)
+            "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || %s))",
+            (LOCK_SPACE, "/" + name),
         ).fetchone()
         if not taken:
             row = db.execute("SELECT host, pid FROM nodes WHERE name = %s", (name,)).fetchone()
@@ -52,3 +61,31 @@ def holdNodeName(connect: Callable, name: str):
         db.close()
         raise
     return db
+
+
+class NodeName:
+    """This node's name, held while it runs (L{holdNodeName}); nothing to hold on SQLite."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+
+    @classmethod
+    def hold(cls, config: Config) -> NodeName | None:
+        """
+        Hold C{config.node} when the gateway runs on PostgreSQL.
+        @raise StartError: another running node has the name, or the
+            database cannot be reached; one line saying so.
+        """
+        if config.postgresql is None:
+            return None
+        database = config.postgresql
+        try:
+            return cls(holdNodeName(lambda: connectQueue(database.uri), config.node))
+        except NodeNameTaken as e:
+            raise StartError(str(e)) from None
+        except Exception as e:  # psycopg's errors: PostgreSQL away, or refusing us
+            raise StartError(unreachable(database, e)) from None
+
+    def release(self) -> None:
+        """Let another node have the name (the stop's last step)."""
+        self._db.close()

@@ -39,7 +39,7 @@ from ..features import (
     discover,
     loadSecret,
 )
-from ..queue import SQLiteSpool, spoolDirectory
+from ..queue import SharedSpool, SQLiteSpool
 from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
 from ..runtime import CertificateError, behindProxies, loadServerOptions, stopRepeatedErrors
 from ..smtp import (
@@ -62,6 +62,8 @@ from ._datadir import (
 from ._health import HealthCheck, diskSpace
 from ._listeners import adoptedListener, ownListener
 from ._maintenance import purgeOld, purgeSpool
+from ._nodename import NodeName
+from ._queueing import oncePerCluster, openSpool, queueServices
 from ._twistd import TwistdRun
 
 log = Logger()
@@ -100,12 +102,14 @@ class GatewayService(MultiService):
         self.twistd = twistd if twistd is not None else TwistdRun(None)
         #: The data directory's lock, held by a gateway of one process.
         self.dataLock: DataDirectoryLock | None = None
+        #: This node's name on PostgreSQL, held by a gateway of one process.
+        self.nodeName: NodeName | None = None
         self.reactor = reactor
         self.resolver = resolver
         self.worker = worker
         self.settings: ServerSettings | None = None
         self.queue: QueueManager | None = None
-        self.spool: SQLiteSpool | None = None
+        self.spool: SQLiteSpool | SharedSpool | None = None
         #: The database, and the owner of every connection to it and thread using it.
         self.store: SQLiteStore | None = None
         self.featurePool: ThreadPool | None = None
@@ -144,6 +148,9 @@ class GatewayService(MultiService):
         )
 
     def _releaseDirectory(self) -> None:
+        if self.nodeName is not None:
+            self.nodeName.release()
+            self.nodeName = None
         if self.dataLock is not None:
             self.dataLock.release()
             self.dataLock = None
@@ -158,6 +165,7 @@ class GatewayService(MultiService):
         if self.worker is None:
             self.dataLock = DataDirectoryLock.acquire(config.data)
             tlsOptions = prepareDataDirectory(config)
+            self.nodeName = NodeName.hold(config)
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
@@ -169,8 +177,7 @@ class GatewayService(MultiService):
         )
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
-        self.spool = SQLiteSpool(spoolDirectory(config.data, index), self.reactor, config.keepSent)
-        self.spool.start()
+        self.spool = openSpool(config, index, self.reactor)
         relay = None
         credentials = None
         #: Where direct delivery may connect (public addresses, --delivery-allow-network).
@@ -276,6 +283,8 @@ class GatewayService(MultiService):
                 self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks
         QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
+        for service in queueServices(config, self.queue, self.reactor):
+            service.setServiceParent(self)
         # Each node keeps its own spool, and purges it.
         spoolPurge = TimerService(3600, self._purgeSpool)
         spoolPurge.setName("spool-purge")
@@ -291,7 +300,9 @@ class GatewayService(MultiService):
         ).setServiceParent(self)
         purge = TimerService(3600, self._purge)
         purge.setName("purge")
-        purge.setServiceParent(self)
+        owner = f"{config.node}/{index}"
+        for service in oncePerCluster(config, self.queue, self.reactor, owner, [purge]):
+            service.setServiceParent(self)
 
     def _purgeSpool(self) -> Deferred[object]:
         assert self.spool is not None  # opened before the timer starts

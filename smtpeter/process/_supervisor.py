@@ -40,6 +40,7 @@ from ._datadir import (
     prepareDataDirectory,
     whyNotStarted,
 )
+from ._nodename import NodeName
 from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
 
@@ -162,6 +163,8 @@ class Supervisor(Service):
     twistd: TwistdRun = field(factory=lambda: TwistdRun(None))
     #: The data directory's lock, held while the gateway runs (by its workers too: they inherit it).
     dataLock: DataDirectoryLock | None = None
+    #: This node's name on PostgreSQL, held while the gateway runs.
+    nodeName: NodeName | None = None
 
     @property
     def _core(self) -> IReactorCore:
@@ -177,6 +180,7 @@ class Supervisor(Service):
         try:
             self.dataLock = DataDirectoryLock.acquire(self.config.data)
             prepareDataDirectory(self.config)
+            self.nodeName = NodeName.hold(self.config)
             for kind in LISTENERS:
                 for description in getattr(self.config, kind):
                     self.listeners.append(self._open(kind, description))
@@ -316,6 +320,9 @@ class Supervisor(Service):
         self._core.stop()
 
     def _release(self) -> None:
+        if self.nodeName is not None:
+            self.nodeName.release()
+            self.nodeName = None
         if self.dataLock is not None:
             self.dataLock.release()
             self.dataLock = None

@@ -8,7 +8,7 @@ from ..message import Envelope, Options, QueuedMessage, Recipient
 from ._claimingmemory import Board, MemoryClaimingSpool
 from ._database import SpoolDatabase
 from ._incoming import IncomingContent, Spilled
-from ._shared import ClaimLost, SharedQueueDatabase
+from ._shared import ClaimLost, SharedQueueDatabase, connectQueue
 from ._sharedspool import SharedSpool
 from ._spool import (
     DiskSpool,
@@ -31,6 +31,7 @@ __all__ = [
     "IClaimingSpool",
     "SharedQueueDatabase",
     "SharedSpool",
+    "connectQueue",
     "SPOOL_FILE",
     "DiskSpool",
     "Envelope",

@@ -22,15 +22,39 @@ one clock every node shares.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from ..message import QueuedMessage
 from ._incoming import Spilled
 from ._spool import _fromMetadata, _metadata
 
+T = TypeVar("T")
+
 #: The database's clock, in epoch seconds.
 NOW = "extract(epoch from clock_timestamp())"
+
+
+#: A queue statement that takes longer is PostgreSQL's trouble (a lock held
+#: too long, say): it fails, and its work is done again (or refused: 451).
+STATEMENT_TIMEOUT = "30s"
+
+
+def connectQueue(uri: str):
+    """
+    A connection for the shared queue to the database at C{uri} (libpq's
+    URI; its environment variables and C{.pgpass} fill in the rest).
+    """
+    import psycopg
+
+    db = psycopg.connect(uri, connect_timeout=10)
+    db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+    db.execute("SET idle_in_transaction_session_timeout = '60s'")
+    db.commit()
+    return db
 
 
 class ClaimLost(Exception):
@@ -44,6 +68,21 @@ class ClaimLost(Exception):
     def __init__(self, qid: str) -> None:
         super().__init__(f"{qid}: claimed by another worker; this outcome is not recorded")
         self.qid = qid
+
+
+def _again(method: Callable[..., T]) -> Callable[..., T]:
+    """The method, done once more on a new connection if the old one was found gone."""
+
+    @functools.wraps(method)
+    def run(self: SharedQueueDatabase, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:
+            if not self._lostBeforeCommit(e):
+                raise
+        return method(self, *args, **kwargs)
+
+    return run
 
 
 class SharedQueueDatabase:
@@ -68,6 +107,7 @@ class SharedQueueDatabase:
         self.lease = lease
         self.claims: dict[str, int] = {} if claims is None else claims
         self._db = None
+        self._committing = False
 
     @property
     def db(self):
@@ -81,11 +121,44 @@ class SharedQueueDatabase:
             self._db.close()
             self._db = None
 
-    def _transaction(self):
-        return self.db.transaction()
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """
+        One transaction on the connection: committed at the end of the
+        block, rolled back if it raises. L{_committing} tells a failure of
+        the commit (which may have happened) from one before it (which
+        did nothing).
+        """
+        db = self.db
+        self._committing = False
+        try:
+            yield
+        except BaseException:
+            if not db.broken:
+                db.rollback()
+            raise
+        self._committing = True
+        db.commit()
+        self._committing = False
+
+    def _lostBeforeCommit(self, error: BaseException) -> bool:
+        """
+        Whether C{error} is the connection found gone (PostgreSQL restarted,
+        say) before any commit: nothing was done, and it may all be done
+        again on a new connection.
+        """
+        import psycopg
+
+        return (
+            isinstance(error, psycopg.OperationalError)
+            and not self._committing
+            and self._db is not None
+            and self._db.broken
+        )
 
     # Starting ---------------------------------------------------------------
 
+    @_again
     def forgetPredecessor(self) -> int:
         """
         Release what this worker's name held before it was started again
@@ -101,7 +174,7 @@ class SharedQueueDatabase:
 
     # Writing ------------------------------------------------------------------
 
-    def apply(self, work: list[tuple]) -> list[Exception | None]:
+    def apply(self, work: list[tuple], again: bool = True) -> list[Exception | None]:
         """
         Do every item of C{work} in one transaction: C{("store", message)},
         C{("states", qid, states)}, C{("release", qid, states, due)},
@@ -115,9 +188,14 @@ class SharedQueueDatabase:
             with self._transaction():
                 results = [self._do(item) for item in work]
         except Exception as e:
+            for item in work:
+                if item[0] == "store":
+                    self.claims.pop(item[1].qid, None)
+            if again and self._lostBeforeCommit(e):
+                return self.apply(work, again=False)
             if len(work) == 1:
                 return [e]
-            return [self.apply([item])[0] for item in work]
+            return [self.apply([item], again=False)[0] for item in work]
         for item, result in zip(work, results, strict=True):
             if result is None and item[0] in ("release", "finish"):
                 self.claims.pop(item[1], None)
@@ -199,6 +277,7 @@ class SharedQueueDatabase:
 
     # Claiming -----------------------------------------------------------------
 
+    @_again
     def claim(self, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """
         Up to C{limit} due messages nobody holds (never claimed, released,
@@ -221,6 +300,7 @@ class SharedQueueDatabase:
             ).fetchall()
             return self._claimed(rows)
 
+    @_again
     def claimOne(
         self, qid: str, held: bool = False
     ) -> tuple[QueuedMessage, dict[int, dict]] | None:
@@ -243,6 +323,7 @@ class SharedQueueDatabase:
             claimed = self._claimed(rows)
         return claimed[0] if claimed else None
 
+    @_again
     def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
         with self._transaction():
@@ -274,6 +355,7 @@ class SharedQueueDatabase:
             found.append((_fromMetadata(json.loads(meta)), states[qid]))
         return found
 
+    @_again
     def renew(self) -> list[str]:
         """
         Extend the lease of everything this worker holds.
@@ -299,6 +381,7 @@ class SharedQueueDatabase:
             self.claims.pop(qid, None)
         return lost
 
+    @_again
     def holds(self, qid: str) -> bool:
         """Whether this worker's claim on C{qid} still holds, with time left on its lease."""
         row = self.db.execute(
@@ -311,6 +394,7 @@ class SharedQueueDatabase:
 
     # Reading ------------------------------------------------------------------
 
+    @_again
     def readContent(self, qid: str) -> bytes:
         row = self.db.execute("SELECT content FROM queue_bodies WHERE qid = %s", (qid,)).fetchone()
         self.db.rollback()
@@ -322,6 +406,7 @@ class SharedQueueDatabase:
         """Nothing: in a shared queue a worker starts holding nothing, and claims."""
         return []
 
+    @_again
     def queued(self, qids: Iterable[str] | None = None) -> list[tuple[dict, dict[int, dict]]]:
         """What is queued (or those of C{qids}): metadata and recipients' states of each."""
         where, args = ("", ()) if qids is None else (" WHERE m.qid = ANY(%s)", (list(qids),))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,10 @@ class SharedSpool:
         incomingDir: Path | None = None,
     ) -> None:
         self.reactor = reactor
+        #: The node-local directory of this worker (bodies while they arrive).
+        self.root = (incomingDir or Path(tempfile.gettempdir())).parent
+        self._free = 0
+        self._freeAt = -1e9
         self.lease = lease
         self.owner = owner
         self._claims: dict[str, int] = {}
@@ -80,7 +85,13 @@ class SharedSpool:
         return database
 
     def start(self) -> Deferred:
-        """Start the threads, and release what this worker's name held before a restart."""
+        """
+        Start the threads, and release what this worker's name held before a
+        restart. Bodies left half-received by a crash (never acknowledged) go.
+        """
+        self.incomingDir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.incomingDir.glob("spill-*"):
+            leftover.unlink(missing_ok=True)
         self._writer = Workers(self.reactor, 1, "smtpeter-queue", self._open)
         self._reader = Workers(self.reactor, 1, "smtpeter-queue-reader", self._open)
         self._writer.start()
@@ -146,6 +157,14 @@ class SharedSpool:
 
     def holds(self, qid: str) -> Deferred:
         return self._threadReading().run(SharedQueueDatabase.holds, qid)
+
+    def freeBytes(self) -> int:
+        """Free space where bodies arrive, asked at most once a second (it is checked per MAIL)."""
+        now = time.monotonic()
+        if now - self._freeAt >= 1.0:
+            stat = os.statvfs(self.incomingDir)
+            self._free, self._freeAt = stat.f_bavail * stat.f_frsize, now
+        return self._free
 
     def holding(self) -> int:
         """How many messages this worker holds now."""

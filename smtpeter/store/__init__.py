@@ -23,7 +23,14 @@ from ._apitokens import READ as READ_SCOPE
 from ._apitokens import SCOPES, TokenRecord, TokenStore
 from ._domains import DomainKeys, DomainStore
 from ._engine import memoryConnection
-from ._engines import DatabaseError, classify, connect, unavailable, unreachable
+from ._engines import (
+    DatabaseError,
+    classify,
+    connect,
+    isShared,
+    unavailable,
+    unreachable,
+)
 from ._events import STATUSES as MESSAGE_STATUSES
 from ._events import TYPES as EVENT_TYPES
 from ._events import (
@@ -178,6 +185,7 @@ __all__ = [
     "connect",
     "connectMemory",
     "copyToPostgreSQL",
+    "isShared",
     "isoTime",
     "knownFeatures",
     "openDatabase",

@@ -43,6 +43,11 @@ def of(db) -> ModuleType:
     return sqlite
 
 
+def isShared(db) -> bool:
+    """Whether C{db} is PostgreSQL's, which several nodes share (with their queue)."""
+    return of(db) is postgresql
+
+
 def begin(db) -> None:
     """Start a write transaction (one at a time, as the engine of C{db} does it)."""
     of(db).begin(db)

@@ -5,10 +5,14 @@ PostgreSQL: claims, leases, fencing, takeover.
 
 import time
 
+import psycopg
 import pytest
 
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue import ClaimLost, SharedQueueDatabase
+from smtpeter.runtime import PostgreSQL
+from smtpeter.store import openDatabase
+from smtpeter.testing import PostgreSQLServer
 
 
 @pytest.fixture
@@ -127,3 +131,23 @@ def test_predecessor_claims_are_released(connect):
     again = worker(connect, "a/1")
     assert again.forgetPredecessor() == 1
     assert len(again.claim(10)) == 1
+
+
+def test_postgresql_restarted_between_writes_costs_no_refusal(postgresql):
+    """A connection found gone before anything was done is made again, and the work done."""
+    server = PostgreSQLServer(postgresql.bindir)  # of its own: this test stops it
+    server.start()
+    try:
+        uri = server.database()
+        openDatabase(PostgreSQL(uri)).close()
+        a = worker(lambda: psycopg.connect(uri))
+        assert a.apply([("store", message("0000000000000000000A"))]) == [None]
+        server.halt()
+        server.resume()
+        assert a.apply([("store", message("0000000000000000000B"))]) == [None]
+        assert a.renew() == []
+        server.halt()
+        server.resume()
+        assert a.readContent("0000000000000000000B").startswith(b"Subject: x")
+    finally:
+        server.stop()
