@@ -17,7 +17,7 @@ from pathlib import Path
 from .admin import UnusableSpool
 from .admin.commands import DATABASE, parser, run
 from .runtime import explain, isDamaged, isFull, recovery
-from .store import DatabaseError
+from .store import DatabaseError, parseDatabase, unreachable
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data)
     if data.exists() and not data.is_dir():
         return _fail(f"--data {data} is not a directory", 2)
-    if args.command != "init" and not (data / DATABASE).is_file():
+    try:
+        postgresql = parseDatabase(args.database)
+    except ValueError as e:
+        return _fail(f"--database: {e}", 2)
+    if postgresql is None and args.command != "init" and not (data / DATABASE).is_file():
         return _fail(
             f"{data.resolve()} holds no gateway data (no {DATABASE}); point --data at the"
             " directory the gateway runs with (twistd smtpeter --data DIR),"
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             2,
         )
     try:
-        error = run(data, args)
+        error = run(data, args, postgresql)
         code = 0 if error is None else _fail(error)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
@@ -57,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             f"cannot read the spool database {e.path}: {e.why}; run this as the user the"
             " gateway runs as (if the file is damaged, the gateway's log says so at its start)"
         )
-    except (DatabaseError, OSError) as e:
+    except (*DatabaseError, OSError) as e:
+        if postgresql is not None and isinstance(e, DatabaseError):
+            return _fail(unreachable(postgresql, e))
         if isDamaged(e) or isFull(e):
             # Not a question of permissions: no hint about users.
             return _fail(f"cannot use {data / DATABASE}: {explain(data / DATABASE, e)}")

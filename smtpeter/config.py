@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from attrs import field, fields, frozen
 from twisted.python import usage
 
+from .runtime import PostgreSQL, parseDatabase, parseDuration, parseSize
+
 #: Where the dashboard listens unless told: this machine only.
 DASHBOARD = "tcp:8081:interface=127.0.0.1"
 #: Where a starting gateway writes its dashboard's addresses, one a line, in
@@ -104,10 +106,22 @@ class Config:
 
     #: How long a webhook POST's retry delay may grow.
     webhookRetryMax: timedelta = timedelta(hours=1)
+    #: The PostgreSQL database that holds the shared state (--database); None: SQLite's file.
+    postgresql: PostgreSQL | None = None
+    #: This node's name among the nodes on one PostgreSQL (--node); "": the host name.
+    node: str = ""
+    #: How long a claim on queued mail holds unless renewed (--lease).
+    lease: timedelta = timedelta(seconds=60)
 
     @property
     def database(self) -> Path:
+        """SQLite's file in the data directory (used unless L{postgresql} is given)."""
         return self.data / "smtpeter.sqlite"
+
+    @property
+    def sharedDatabase(self) -> Path | PostgreSQL:
+        """The database of the shared state: L{postgresql}, else SQLite's L{database}."""
+        return self.postgresql if self.postgresql is not None else self.database
 
     @property
     def images(self) -> Path:
@@ -131,54 +145,6 @@ class Config:
 def default(name: str) -> Any:
     """The default of L{Config}'s field C{name}: what an object that uses it defaults to."""
     return getattr(fields(Config), name).default
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def parseDuration(text: str) -> timedelta:
-    """C{90}, C{90s}, C{15m}, C{4h}, C{5d}."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 5d")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-
-
-def formatDuration(duration: timedelta) -> str:
-    """A duration as L{parseDuration} reads it, in its largest whole unit: C{5d}, C{30s}."""
-    seconds = duration.total_seconds()
-    for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNITS[unit] == 0:
-            return f"{seconds / _UNITS[unit]:g}{unit}"
-    return f"{seconds:g}s"
-
-
-def parseSize(text: str) -> int:
-    match = re.fullmatch(r"(\d+)([kmg]?)b?", text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a size like 52428800, 50m or 512k")
-    return int(match[1]) * _SIZES[match[2]]
-
-
-def formatSize(size: int) -> str:
-    """A size as L{parseSize} reads it, in its largest whole unit: C{50m}."""
-    for unit in ("g", "m", "k"):
-        if size and size % _SIZES[unit] == 0:
-            return f"{size // _SIZES[unit]}{unit}"
-    return str(size)
-
-
-def formatDays(days: float | timedelta) -> str:
-    """A number of days as the options write it: C{30}, C{0.5}."""
-    if isinstance(days, timedelta):
-        days = days.total_seconds() / 86400
-    return f"{days:g}"
-
-
-def formatDelays(delays: tuple[float, ...]) -> str:
-    return ",".join(f"{d:g}" for d in delays)
 
 
 def checkPublicUrl(url: str) -> str:
@@ -280,6 +246,24 @@ def _networks(options, name: str, parse) -> tuple:
         return tuple(parse(network) for network in options[name])
     except ValueError as e:
         _fail(str(e))
+
+
+def _nodeName(name: str | None, hostname: str) -> str:
+    if name is None:
+        return hostname
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
+        _fail(
+            f"--node {name!r}: give a name of letters, digits, dots, dashes and underscores"
+            " (at most 63), e.g. --node mx-a"
+        )
+    return name
+
+
+def _leaseLength(text: str) -> timedelta:
+    lease = parseDuration(text)
+    if not timedelta(seconds=5) <= lease <= timedelta(hours=1):
+        raise ValueError(f"{text!r}: a lease from 5s to 1h, e.g. 60s")
+    return lease
 
 
 def makeConfig(options) -> Config:
@@ -388,11 +372,13 @@ def makeConfig(options) -> Config:
         lambda network: parseAllowedNetwork(network, ALLOW_NETWORK_OPTION),
     )
     workers = get("workers", _workers, "a whole number from 1 to 64")
+    postgresql = get("database", parseDatabase, None)
     data = Path(options["data"])
     if data.exists() and not data.is_dir():
         _fail(f"--data {data}: exists and is not a directory")
     return Config(
         data=data,
+        postgresql=postgresql,
         hostname=hostname,
         smtp=smtp,
         smtps=smtps,
@@ -433,4 +419,6 @@ def makeConfig(options) -> Config:
         bounceDomain=bounceDomain,
         workers=workers,
         stopTimeout=get("stop-timeout", parseDuration, None),
+        node=_nodeName(options.get("node"), hostname),
+        lease=get("lease", _leaseLength, None),
     )

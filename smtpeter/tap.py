@@ -9,25 +9,18 @@ from __future__ import annotations
 
 from twisted.python import usage
 
-from .config import (
-    DATA,
-    RELAY_TLS,
-    default,
-    formatDays,
-    formatDelays,
-    formatDuration,
-    formatSize,
-    makeConfig,
-)
+from .config import DATA, RELAY_TLS, default, makeConfig
 from .process import TwistdRun
+from .runtime import DATABASE_HELP, formatDays, formatDelays, formatDuration, formatSize
 from .smtp import AuthThrottle
 
 #: Each option's default is Config's, shown in --help.
 D = default
 
 
-#: How AUTH failures block an address: AuthThrottle's own defaults.
-_BAN = AuthThrottle(clock=None)
+#: How AUTH failures block an address: AuthThrottle's own defaults (only
+#: those are read, so it needs no clock).
+_BAN = AuthThrottle(clock=None)  # type: ignore[arg-type]
 
 
 def _listeners(name: str) -> str:
@@ -240,6 +233,23 @@ class Options(usage.Options):
             "With several workers: how long a stop (SIGTERM, SIGINT) waits for them to finish"
             " their deliveries in flight; a worker still running then is killed (its queue"
             " is on disk, and the next start resumes it).",
+        ],
+        ["database", None, None, DATABASE_HELP],
+        [
+            "node",
+            None,
+            None,
+            "With --database postgresql://...: this node's name, unique among the running"
+            " nodes (a second node with the same name refuses to start) [default: the host"
+            " name].",
+        ],
+        [
+            "lease",
+            None,
+            formatDuration(D("lease")),
+            "With --database postgresql://...: how long a node's claim on queued mail holds"
+            " without being renewed; mail of a node that died is taken over by the others"
+            " this long after its last renewal.",
         ],
         [
             "bounce-domain",

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from twisted.internet.protocol import Factory, Protocol
 
-from smtpeter.testing import SinkServer
+from smtpeter.testing import PostgreSQLServer, SinkServer
 
 BIN = Path(sys.executable).parent
 
@@ -146,6 +146,10 @@ class Gateway:
             *(["--relay", f"127.0.0.1:{self.relayPort}"] if self.relay else []),
             "--auth-failure-delays",
             "0.2",
+            # Nodes on one PostgreSQL need names of their own (this machine's
+            # host name is every test gateway's); on SQLite it changes nothing.
+            "--node",
+            self.data.name,
             *self.extra,
         ]
         self.process = subprocess.Popen(
@@ -327,6 +331,46 @@ def needs(program: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{program} is not installed; .ci/run must install it")
         pytest.skip(f"{program} is not installed (apt-get install {program})")
+
+
+@pytest.fixture(scope="session")
+def postgresql():
+    """
+    A PostgreSQL server of this test session's own (L{PostgreSQLServer}),
+    from Debian's C{postgresql} package, which CI installs.
+    """
+    bindir = PostgreSQLServer.binaries()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("initdb is not installed; .ci/run must install postgresql")
+        pytest.skip("initdb is not installed (apt-get install postgresql)")
+    server = PostgreSQLServer(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgresDatabase(postgresql):
+    """The libpq URI of a new, empty PostgreSQL database for this test alone."""
+    uri = postgresql.database()
+    yield uri
+    postgresql.drop(uri)
+
+
+@pytest.fixture
+def pgconnect(postgresDatabase):
+    """
+    Connections (each call, a new psycopg one) to a new PostgreSQL database
+    of this test alone, at the current schema.
+    """
+    import psycopg
+
+    from smtpeter.runtime import PostgreSQL
+    from smtpeter.store import openDatabase
+
+    openDatabase(PostgreSQL(postgresDatabase)).close()
+    return lambda: psycopg.connect(postgresDatabase)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,9 +7,8 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from smtpeter.config import (
-    Config,
-    default,
+from smtpeter.config import Config, default
+from smtpeter.runtime import (
     formatDays,
     formatDelays,
     formatDuration,

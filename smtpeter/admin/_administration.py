@@ -32,7 +32,9 @@ from ..store import (
     UsageStore,
     WebhookStore,
     isoTime,
+    isShared,
 )
+from ._sharedqueue import sharedEntries, sharedEntry, sharedHeld
 from ._spools import queueEntries, queueEntry, readingSpool, sentContent, workerSpools
 
 #: What a new DKIM key's answer holds: the record to publish.
@@ -243,6 +245,8 @@ class Administration:
 
     def queue(self) -> list[dict]:
         """Every message not yet finished, in every worker's spool, oldest id first."""
+        if isShared(self.db):
+            return sharedEntries(self.db)
         return queueEntries(self.data)
 
     def _queued(self, qid: str, content: bool = False) -> tuple[bytes | None, dict] | None:
@@ -250,6 +254,8 @@ class Administration:
         The queue entry of C{qid} (and its content, if asked and it is
         still there) from the spool that holds it; reads that message only.
         """
+        if isShared(self.db):
+            return sharedEntry(self.db, qid.upper(), content)
         for worker, spool in workerSpools(self.data):
             with readingSpool(spool.path):
                 found = spool.inspectOne(qid.upper())
@@ -279,10 +285,14 @@ class Administration:
 
     def sent(self, qid: str) -> bytes | None:
         """The content of a message that left the queue, while its spool keeps it."""
+        if isShared(self.db):
+            return None  # PostgreSQL keeps no finished message (docs/cluster.md)
         return sentContent(self.data, qid) if self.data else None
 
     def heldMessages(self) -> list[str]:
         """The queue ids of every message held now (hold mode, not released), in every spool."""
+        if isShared(self.db):
+            return sharedHeld(self.db)
         found: list[str] = []
         for _, spool in workerSpools(self.data):
             with readingSpool(spool.path):

@@ -16,7 +16,7 @@ from twisted.internet.interfaces import IReactorThreads
 from zope.interface import implementer
 
 from ..events import Destinations
-from ..runtime import DiskFull, Workers, isFull
+from ..runtime import DiskFull, PostgreSQL, Workers, isFull
 from ..store import connect
 
 # The defaults of the operations, as the synchronous ones name them.
@@ -189,7 +189,7 @@ class ThreadedAdministration(Operations):
     def __init__(
         self,
         reactor: IReactorThreads,
-        path: Path,
+        path: Path | PostgreSQL,
         data: Path | None = None,
         destinations: Destinations | None = None,
     ) -> None:
@@ -220,6 +220,6 @@ class ThreadedAdministration(Operations):
 
     def _diskFull(self, failure):
         """SQLite's C{database or disk is full}, as the L{DiskFull} of the database's disk."""
-        if isFull(failure.value):
-            raise DiskFull(Path(self._path).parent)
+        if isFull(failure.value) and isinstance(self._path, Path):
+            raise DiskFull(self._path.parent)
         return failure

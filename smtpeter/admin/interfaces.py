@@ -18,7 +18,12 @@ L{RefusedDestination<smtpeter.events.RefusedDestination>}.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 
 class IAdministration(Interface):
@@ -31,13 +36,15 @@ class IAdministration(Interface):
 
     # SMTP logins
 
-    def listLogins():
+    def listLogins() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every login (no passwords), by name."""
 
-    def login(name: str):
+    def login(name: str) -> Deferred[dict]:
         """Deferred[dict]: the login C{name}; L{Missing} if there is none."""
 
-    def createLogin(name: str, features=(), hold: bool = False, limits: dict | None = None):
+    def createLogin(
+        name: str, features=(), hold: bool = False, limits: dict | None = None
+    ) -> Deferred[dict]:
         """
         Deferred[dict]: the new login with its C{password}, the only time it
         is shown. C{limits}: as L{updateLogin}'s.
@@ -52,7 +59,7 @@ class IAdministration(Interface):
         publicUrl: str | None = None,
         hold: bool | None = None,
         limits: dict | None = None,
-    ):
+    ) -> Deferred[dict]:
         """
         Deferred[dict]: the login after the change. C{features} replaces its
         set; C{enable}/C{disable} switch single ones; C{publicUrl} C{""}
@@ -61,82 +68,82 @@ class IAdministration(Interface):
         (C{refuse}, C{hold}), C{senderDomains} (a list; empty: any sender).
         """
 
-    def resetPassword(name: str):
+    def resetPassword(name: str) -> Deferred[dict]:
         """Deferred[dict]: the login with its new C{password}."""
 
-    def deleteLogin(name: str):
+    def deleteLogin(name: str) -> Deferred[dict]:
         """Deferred[dict]: C{{"name": name, "deleted": True}}."""
 
     # Dashboard users
 
-    def listAdmins():
+    def listAdmins() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every dashboard user (no passwords)."""
 
-    def createAdmin(name: str, role: str = "admin"):
+    def createAdmin(name: str, role: str = "admin") -> Deferred[dict]:
         """Deferred[dict]: the user with its C{password}, shown only this once."""
 
-    def checkAdmin(name: str, password: str):
+    def checkAdmin(name: str, password: str) -> Deferred[dict | None]:
         """
         Deferred[dict | None]: the session fields (name, role, generation),
         if right. Only reads: the log-in is noted by L{noteAdminLogin}, once
         the throttle has accepted it.
         """
 
-    def noteAdminLogin(name: str):
+    def noteAdminLogin(name: str) -> Deferred[None]:
         """Deferred[None]: C{name} logged in now (its last log-in time)."""
 
-    def adminSession(name: str):
+    def adminSession(name: str) -> Deferred[dict | None]:
         """Deferred[dict | None]: the user's session fields, or C{None} if there is no such user."""
 
-    def resetAdminPassword(name: str):
+    def resetAdminPassword(name: str) -> Deferred[dict]:
         """Deferred[dict]: a new password; sessions signed with the old one stop working."""
 
-    def deleteAdmin(name: str):
+    def deleteAdmin(name: str) -> Deferred[dict]:
         """Deferred[dict]: C{{"name": name, "deleted": True}}."""
 
     # API tokens
 
-    def listTokens():
+    def listTokens() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every token's name, scope and times (never the token)."""
 
-    def createToken(name: str, scope: str = "read"):
+    def createToken(name: str, scope: str = "read") -> Deferred[dict]:
         """Deferred[dict]: C{name}, C{scope} and the C{token}, shown only this once."""
 
-    def deleteToken(name: str):
+    def deleteToken(name: str) -> Deferred[dict]:
         """Deferred[dict]: C{{"name": name, "deleted": True}}."""
 
     # Sender domains (DKIM)
 
-    def listDomains():
+    def listDomains() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every key of every domain."""
 
-    def domain(domain: str):
+    def domain(domain: str) -> Deferred[dict]:
         """Deferred[dict]: the domain's active key's DNS record and all its C{keys}."""
 
-    def addDomain(domain: str, selector: str | None = None):
+    def addDomain(domain: str, selector: str | None = None) -> Deferred[dict]:
         """Deferred[dict]: the new key's DNS record to publish."""
 
-    def importDomainKey(domain: str, pem: bytes, selector: str):
+    def importDomainKey(domain: str, pem: bytes, selector: str) -> Deferred[dict]:
         """Deferred[dict]: the imported key's DNS record."""
 
-    def rotateDomain(domain: str, selector: str | None = None):
+    def rotateDomain(domain: str, selector: str | None = None) -> Deferred[dict]:
         """Deferred[dict]: the new active key's DNS record."""
 
-    def deleteDomain(domain: str):
+    def deleteDomain(domain: str) -> Deferred[dict]:
         """Deferred[dict]: C{{"domain": domain, "deleted": N}} (N keys deleted)."""
 
     # Webhooks
 
-    def listWebhooks(deliveries: int = 10):
+    def listWebhooks(deliveries: int = 10) -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every webhook with its latest C{deliveries} attempts."""
 
-    def addWebhook(url: str, events):
+    def addWebhook(url: str, events) -> Deferred[dict]:
         """Deferred[dict]: the webhook with its signing C{secret}, the only time it is shown."""
 
-    def deleteWebhook(id: int):
+    def deleteWebhook(id: int) -> Deferred[dict]:
         """Deferred[dict]: C{{"id": id, "deleted": True}}."""
 
-    def enableWebhook(id: int):
+    def enableWebhook(id: int) -> Deferred[dict]:
         """Deferred[dict]: the webhook, enabled again."""
 
     def webhookTest(id: int):
@@ -144,30 +151,30 @@ class IAdministration(Interface):
 
     # The queue
 
-    def queue():
+    def queue() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every message not yet finished, oldest id first."""
 
-    def queued(qid: str):
+    def queued(qid: str) -> Deferred[dict | None]:
         """Deferred[dict | None]: a message still queued or held, with its C{content}."""
 
-    def held(qid: str):
+    def held(qid: str) -> Deferred[bytes | None]:
         """Deferred[bytes | None]: a held message's content; C{None} if it is not held."""
 
-    def sent(qid: str):
+    def sent(qid: str) -> Deferred[bytes | None]:
         """Deferred[bytes | None]: the content of a message that left the queue, while kept."""
 
-    def heldMessages():
+    def heldMessages() -> Deferred[list[str]]:
         """Deferred[list[str]]: the queue ids of every message held now."""
 
-    def pendingActions():
+    def pendingActions() -> Deferred[dict[str, str]]:
         """Deferred[dict[str, str]]: queue id -> the last action asked and not yet carried out."""
 
-    def requestQueueAction(qid: str, action: str):
+    def requestQueueAction(qid: str, action: str) -> Deferred[dict]:
         """
         Deferred[dict]: C{qid}, C{action}, C{"status": "requested"}; asks the
         node whose queue holds C{qid} to retry or delete it. L{Missing} if
         no queue holds it.
         """
 
-    def requestHeldAction(qid: str, action: str):
+    def requestHeldAction(qid: str, action: str) -> Deferred[dict | None]:
         """Deferred[dict | None]: L{requestQueueAction} for held mail; C{None} if not held."""

@@ -5,6 +5,8 @@ logins, REST API tokens, and webhooks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..events import sendTest
 from ..store import ADMIN_SCOPE
 from ..store import EVENT_TYPES as TYPES
@@ -35,9 +37,23 @@ from ._html import (
 )
 from ._limitviews import limitChanges, limitFacts, limitFields
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.web.iweb import IAgent
+
+    from ..admin import IAdministration
+    from ..config import Config
+
 
 class AdminViews:
     """Logins, tokens and webhooks; a part of L{Pages<smtpeter.dashboard.Pages>}."""
+
+    # What it uses of the Pages it is part of:
+    admin: IAdministration
+    reactor: IReactorTime
+    config: Config
+    features: list
+    agent: IAgent | None
 
     # SMTP logins ------------------------------------------------------------------
 

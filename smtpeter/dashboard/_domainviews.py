@@ -5,6 +5,9 @@ their check, key rotation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from ..admin import recordsToPublish
 from ._forms import (
     Page,
@@ -26,9 +29,20 @@ from ._html import (
     field as inputField,
 )
 
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from ..admin import IAdministration
+    from ..config import Config
+
 
 class DomainViews:
     """Sender domains; a part of L{Pages<smtpeter.dashboard.Pages>}."""
+
+    # What it uses of the Pages it is part of:
+    admin: IAdministration
+    config: Config
+    checkDomain: Callable[[dict], Deferred] | None
 
     # Sender domains ---------------------------------------------------------------
 

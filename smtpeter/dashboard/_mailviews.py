@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
@@ -41,8 +43,25 @@ from ._html import (
 PAGE, CSV_LIMIT = 50, 10_000
 
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+    from twisted.web.template import Tag
+
+    from ..admin import IAdministration
+    from ..config import Config
+    from ..store import IEventStore
+
+
 class MailViews:
     """Activity and one message; a part of L{Pages<smtpeter.dashboard.Pages>}."""
+
+    # What it uses of the Pages it is part of:
+    events: IEventStore
+    admin: IAdministration
+    reactor: IReactorTime
+    config: Config
+    _queueState: Callable[..., Tag]  # QueueViews'
+    contentSection: Callable[..., Coroutine[Any, Any, list]]  # PreviewViews'
 
     # Activity ---------------------------------------------------------------------
 

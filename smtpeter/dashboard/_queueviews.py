@@ -5,6 +5,8 @@ actions on them (retry, delete, release) asked of the node that holds each.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from twisted.web.template import Tag
 
 from ..store import DELETE, RELEASE, RETRY
@@ -25,9 +27,17 @@ from ._html import (
     when,
 )
 
+if TYPE_CHECKING:
+    from ..admin import IAdministration
+    from ..config import Config
+
 
 class QueueViews:
     """The queue and its actions; a part of L{Pages<smtpeter.dashboard.Pages>}."""
+
+    # What it uses of the Pages it is part of:
+    admin: IAdministration
+    config: Config
 
     def _queueState(self, session, qid: str, queued: dict, asked: str | None, wasHeld) -> Tag:
         """

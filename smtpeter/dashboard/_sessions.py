@@ -23,6 +23,7 @@ import hmac
 import secrets
 
 from attrs import frozen
+from twisted.internet.interfaces import IReactorTime
 
 from ..store import ADMIN_ROLE as ADMIN
 
@@ -57,7 +58,7 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, secret: bytes, clock) -> None:
+    def __init__(self, secret: bytes, clock: IReactorTime) -> None:
         self._key = hmac.new(secret, b"smtpeter dashboard", hashlib.sha256).digest()
         self.clock = clock
 

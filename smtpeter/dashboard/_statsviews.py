@@ -6,6 +6,7 @@ links clicked most.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from ..store import STATS_KINDS as KINDS
 from ..store import LinkQuery, StatsQuery
@@ -30,8 +31,20 @@ from ._html import (
 RANGES = {"24h": (86400, "hour"), "7d": (7 * 86400, "hour"), "30d": (30 * 86400, "day")}
 
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from ..admin import IAdministration
+    from ..store import IEventStore
+
+
 class StatsViews:
     """The overview and top links; a part of L{Pages<smtpeter.dashboard.Pages>}."""
+
+    # What it uses of the Pages it is part of:
+    events: IEventStore
+    admin: IAdministration
+    reactor: IReactorTime
 
     # Overview ---------------------------------------------------------------------
 
@@ -111,8 +124,8 @@ class StatsViews:
 
     async def links(self, request, session):
         tag = arg(request, "tag")
-        days = arg(request, "days")
-        days = int(days) if days in ("1", "7", "30", "90") else 30
+        given = arg(request, "days")
+        days = int(given) if given in ("1", "7", "30", "90") else 30
         now = self.reactor.seconds()
         found = await self.events.topLinks(LinkQuery(now - days * 86400, now + 1, tag or None))
         filters = form(

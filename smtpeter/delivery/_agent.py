@@ -8,19 +8,41 @@ one hop are in use at once.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any, cast
 
 from attrs import define, field
-from twisted.internet.defer import DeferredList, DeferredSemaphore, ensureDeferred, succeed
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    DeferredSemaphore,
+    ensureDeferred,
+    succeed,
+)
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorTCP,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ..message import Envelope, QueuedMessage, Recipient
 from ._client import SMTPClientProtocol
 from ._outcome import Outcome
 from ._router import Hop, NoAllowedAddress, RouteError, Router, notPublic
-from ._session import TLS_OPPORTUNISTIC, Credentials, HopRefused, HopSession
+from ._session import (
+    TLS_OPPORTUNISTIC,
+    Abandoned,
+    BeforeDot,
+    Credentials,
+    HopRefused,
+    HopSession,
+)
 from .interfaces import IDeliveryAgent
 
 log = Logger()
@@ -37,7 +59,7 @@ class _Once(Factory):
     noisy = False  # no "Starting factory" and "Stopping factory" lines per connection
 
     def __init__(self, protocol: SMTPClientProtocol) -> None:
-        self._protocol = protocol
+        self._protocol: SMTPClientProtocol | None = protocol
 
     def buildProtocol(self, addr) -> SMTPClientProtocol | None:
         protocol, self._protocol = self._protocol, None
@@ -47,7 +69,8 @@ class _Once(Factory):
 @implementer(IDeliveryAgent)
 @define
 class DeliveryAgent:
-    reactor: object
+    #: The clock, and TCP connections (L{IReactorTCP}): Twisted's reactor is both.
+    reactor: IReactorTime
     router: Router
     helo: str
     relayTLS: str = TLS_OPPORTUNISTIC
@@ -61,12 +84,24 @@ class DeliveryAgent:
     #: Parked connections per hop, as C{(session, when parked)}, oldest first.
     _idle: dict = field(factory=lambda: defaultdict(list), init=False)
     #: Closes the connections parked for C{idleTime}; one for the agent, not one per park.
-    _sweep: object = field(default=None, init=False)
+    _sweep: IDelayedCall | None = field(default=None, init=False)
 
-    def deliver(self, message, content, recipients):
-        return ensureDeferred(self._deliver(message, content, list(recipients)))
+    def deliver(
+        self,
+        message: QueuedMessage,
+        content: bytes,
+        recipients: Iterable[Recipient],
+        beforeDot: BeforeDot | None = None,
+    ) -> Deferred[list[Outcome]]:
+        return ensureDeferred(self._deliver(message, content, list(recipients), beforeDot))
 
-    async def _deliver(self, message, content, recipients) -> list[Outcome]:
+    async def _deliver(
+        self,
+        message: QueuedMessage,
+        content: bytes,
+        recipients: list[Recipient],
+        beforeDot: BeforeDot | None = None,
+    ) -> list[Outcome]:
         groups: dict[str, list[int]] = defaultdict(list)
         for index, recipient in enumerate(recipients):
             domain = recipient.address.rpartition("@")[2]
@@ -74,28 +109,35 @@ class DeliveryAgent:
         if len(groups) == 1:
             # One route (one domain, or a smarthost): no fan-out to gather.
             domain = recipients[0].address.rpartition("@")[2]
-            return await self._deliverGroup(domain, message.envelope, recipients, content)
+            return await self._deliverGroup(
+                domain, message.envelope, recipients, content, beforeDot
+            )
         outcomes: list[Outcome | None] = [None] * len(recipients)
         work = []
         for indexes in groups.values():
             subset = [recipients[i] for i in indexes]
             domain = subset[0].address.rpartition("@")[2]
-            d = ensureDeferred(self._deliverGroup(domain, message.envelope, subset, content))
-            d.addCallback(
-                lambda results, indexes=indexes: [
-                    outcomes.__setitem__(i, o) for i, o in zip(indexes, results, strict=True)
-                ]
+            d = ensureDeferred(
+                self._deliverGroup(domain, message.envelope, subset, content, beforeDot)
             )
+            d.addCallback(_placeAt, outcomes, indexes)
             work.append(d)
         await DeferredList(work, fireOnOneErrback=True, consumeErrors=True)
-        return outcomes
+        return cast(list[Outcome], outcomes)  # every group placed its own
 
     def _slot(self, hop: Hop) -> DeferredSemaphore:
         if hop not in self._slots:
             self._slots[hop] = DeferredSemaphore(self.maxPerHop)
         return self._slots[hop]
 
-    async def _deliverGroup(self, domain, envelope, recipients, content) -> list[Outcome]:
+    async def _deliverGroup(
+        self,
+        domain: str,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        content: bytes,
+        beforeDot: BeforeDot | None = None,
+    ) -> list[Outcome]:
         try:
             hops = await self.router.hops(domain)
         except RouteError as e:
@@ -106,7 +148,7 @@ class DeliveryAgent:
             slot = self._slot(hop)
             await slot.acquire()
             try:
-                result = await self._deliverVia(hop, envelope, recipients, content)
+                result = await self._deliverVia(hop, envelope, recipients, content, beforeDot)
             except NoAllowedAddress:
                 refused += 1
                 continue
@@ -130,7 +172,14 @@ class DeliveryAgent:
             last = Outcome.transient(last.text, last.state, last.host, "4.4.1")
         return [last] * len(recipients)
 
-    async def _deliverVia(self, hop, envelope, recipients, content) -> list[Outcome]:
+    async def _deliverVia(
+        self,
+        hop: Hop,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        content: bytes,
+        beforeDot: BeforeDot | None = None,
+    ) -> list[Outcome]:
         """
         One transaction at C{hop}, on a parked connection if there is one.
         A parked connection that broke while idle (the hop closed it) is
@@ -139,13 +188,17 @@ class DeliveryAgent:
         """
         session = self._takeIdle(hop)
         parked = session is not None
-        if not parked:
+        if session is None:
             session = await self._open(hop)
         while True:
             try:
-                outcomes = await session.transfer(envelope, recipients, content)
+                outcomes = await session.transfer(envelope, recipients, content, beforeDot)
+            except Abandoned as e:
+                session.protocol.connection.abortConnection()
+                log.warn("transfer to {host} abandoned: {why}", host=hop.host, why=str(e))
+                return [Outcome.transient(str(e), "end of DATA", hop.host)] * len(recipients)
             except Exception as e:
-                session.protocol.transport.abortConnection()
+                session.protocol.connection.abortConnection()
                 if parked:
                     log.info(
                         "parked connection to {host} failed ({why}); reconnecting",
@@ -164,25 +217,27 @@ class DeliveryAgent:
 
     async def _open(self, hop: Hop) -> HopSession:
         timeout = self.connectTimeout.total_seconds()
+        tcp = cast(IReactorTCP, self.reactor)
+        endpoints: list[IStreamClientEndpoint]
         if hop.smarthost:
-            endpoints = [HostnameEndpoint(self.reactor, hop.host, hop.port, timeout=timeout)]
+            endpoints = [HostnameEndpoint(tcp, hop.host, hop.port, timeout=timeout)]
         else:
             endpoints = [
                 (TCP6ClientEndpoint if ":" in address else TCP4ClientEndpoint)(
-                    self.reactor, address, hop.port, timeout=timeout
+                    tcp, address, hop.port, timeout=timeout
                 )
                 for address in await self.router.addresses(hop)
             ]
         error: Exception | None = None
         for endpoint in endpoints:
+            protocol = SMTPClientProtocol(self.reactor, self.replyTimeout)
             try:
-                protocol = await endpoint.connect(
-                    _Once(SMTPClientProtocol(self.reactor, self.replyTimeout))
-                )
+                await endpoint.connect(_Once(protocol))
                 break
             except Exception as e:
                 error = e
         else:
+            assert error is not None  # addresses() gives one at least, or raises
             raise error
         try:
             return await HopSession.open(
@@ -193,7 +248,7 @@ class DeliveryAgent:
                 self.credentials if hop.smarthost else None,
             )
         except BaseException:
-            protocol.transport.abortConnection()
+            protocol.connection.abortConnection()
             raise
 
     def _takeIdle(self, hop: Hop) -> HopSession | None:
@@ -230,8 +285,9 @@ class DeliveryAgent:
         if due:
             self._sweep = self.reactor.callLater(min(due) - now, self._expire)
 
-    def stop(self):
-        quits = []
+    def stop(self) -> Deferred[Any]:
+        """Close the parked connections; fires when they are closed."""
+        quits: list[Deferred[None]] = []
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
@@ -239,3 +295,9 @@ class DeliveryAgent:
             quits.extend(ensureDeferred(session.quit()) for session, _ in parked)
             parked.clear()
         return DeferredList(quits) if quits else succeed(None)
+
+
+def _placeAt(results: list[Outcome], outcomes: list[Outcome | None], indexes: list[int]) -> None:
+    """Put one route's C{results} at its recipients' C{indexes} in C{outcomes}."""
+    for i, o in zip(indexes, results, strict=True):
+        outcomes[i] = o

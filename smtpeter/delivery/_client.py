@@ -14,11 +14,13 @@ import base64
 import re
 from collections import deque
 from datetime import timedelta
+from typing import Any, cast
 
 from attrs import frozen
 from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITLSTransport
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
@@ -75,7 +77,7 @@ _ONE_SEND = 64 * 1024
 class SMTPClientProtocol(Protocol):
     """Reads replies and hands them, in order, to whoever waits for them."""
 
-    def __init__(self, clock, timeout: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, clock: IReactorTime, timeout: timedelta = timedelta(minutes=5)) -> None:
         self.clock = clock
         self.timeout = timeout
         self._buffer = b""
@@ -85,9 +87,14 @@ class SMTPClientProtocol(Protocol):
         self._early: deque[ServerReply] = deque()
         self._dropAfterNextReply = False
         #: Fires when the hop has kept a wait without a reply for C{timeout}.
-        self._timer = None
+        self._timer: IDelayedCall | None = None
         self.lost = False
         self.extensions: dict[str, str] = {}
+
+    @property
+    def connection(self) -> ITLSTransport:
+        """The transport, once connected: Twisted's TCP connection, which can start TLS."""
+        return cast(ITLSTransport, self.transport)
 
     def connectionMade(self) -> None:
         noDelay(self.transport)
@@ -131,17 +138,19 @@ class SMTPClientProtocol(Protocol):
             d.callback(reply)
         else:
             replies.append(reply)
+            assert self._timer is not None  # armed while anyone waits
             if len(replies) < count:
                 self._timer.reset(self._seconds)
                 return
             self._waiting.popleft()
             d.callback(replies)
         if self._waiting:
+            assert self._timer is not None  # armed while anyone waits
             self._timer.reset(self._seconds)  # the next reply has its full time
 
     def _abort(self, why: str) -> None:
         log.warn("next hop protocol error: {why}", why=why)
-        self.transport.abortConnection()
+        self.connection.abortConnection()
         self._failAll(ClientError(why))
 
     def _failAll(self, error: Exception) -> None:
@@ -159,30 +168,31 @@ class SMTPClientProtocol(Protocol):
     def _seconds(self) -> float:
         return self.timeout.total_seconds()
 
-    def expect(self) -> Deferred:
+    def expect(self) -> Deferred[ServerReply]:
         """C{Deferred[ServerReply]}: the next reply not yet taken."""
         if self._early:
-            d = Deferred()
+            d: Deferred[ServerReply] = Deferred()
             d.callback(self._early.popleft())
             return d
         return self._wait(1, None)
 
-    def expectReplies(self, count: int) -> Deferred:
+    def expectReplies(self, count: int) -> Deferred[list[ServerReply]]:
         """
         C{Deferred[list[ServerReply]]}: the next C{count} replies, together
         (those to a pipelined group of commands): one wait, not one each.
         """
-        replies = []
+        replies: list[ServerReply] = []
         while self._early and len(replies) < count:
             replies.append(self._early.popleft())
         if len(replies) == count:
-            d = Deferred()
+            d: Deferred[list[ServerReply]] = Deferred()
             d.callback(replies)
             return d
         return self._wait(count, replies)
 
-    def _wait(self, count: int, replies: list | None) -> Deferred:
-        d = Deferred()
+    def _wait(self, count: int, replies: list[ServerReply] | None) -> Deferred[Any]:
+        """A reply (C{replies} is C{None}) or C{count} replies, C{replies} those come so far."""
+        d: Deferred[Any] = Deferred()
         if self.lost:
             d.errback(ConnectionLost("connection to next hop lost"))
             return d
@@ -200,7 +210,7 @@ class SMTPClientProtocol(Protocol):
         self._timer = None
         if not self._waiting:
             return  # idle: nothing was awaited
-        self.transport.abortConnection()
+        self.connection.abortConnection()
         self._failAll(ClientError(f"no reply from next hop within {self._seconds:.0f} s"))
 
     def write(self, data: bytes) -> None:
@@ -212,7 +222,7 @@ class SMTPClientProtocol(Protocol):
         if isinstance(self.transport, tcp.Connection) and not self.transport.TLS:
             writeThrough(self.transport, data)
         else:
-            self.transport.write(data)
+            self.connection.write(data)
 
     def send(self, line: str) -> None:
         self.write(line.encode("utf-8") + b"\r\n")
@@ -238,7 +248,7 @@ class SMTPClientProtocol(Protocol):
         reply = await self.command("STARTTLS")
         self._dropAfterNextReply = False
         if reply.code == 220:
-            self.transport.startTLS(contextFactory)
+            self.connection.startTLS(contextFactory)
         return reply
 
     async def authenticate(self, user: str, password: str) -> ServerReply:
@@ -253,10 +263,17 @@ class SMTPClientProtocol(Protocol):
             reply = await self.command(base64.b64encode(password.encode()).decode())
         return reply
 
-    def sendData(self, content: bytes) -> None:
+    def sendData(self, content: bytes, dot: bool = True) -> None:
+        """The DATA payload; without C{dot}, all but its final dot (write it with L{sendDot})."""
         pieces = dotStuff(content)
+        if not dot:
+            pieces.pop()
         if len(content) <= _ONE_SEND:
             self.write(b"".join(pieces))  # one send, not one for the final dot too
             return
         for piece in pieces:
             self.write(piece)
+
+    def sendDot(self) -> None:
+        """The final dot that ends a payload sent with C{sendData(content, dot=False)}."""
+        self.write(b".\r\n")

@@ -5,8 +5,12 @@ then as many mail transactions as the pool gives it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 from attrs import define
 from twisted.internet import ssl
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..message import Envelope, Recipient, sevenBit
@@ -19,6 +23,14 @@ log = Logger()
 TLS_NONE = "none"
 TLS_OPPORTUNISTIC = "opportunistic"
 TLS_VERIFY = "verify"
+
+
+#: Asked before the final dot of a transaction: is the message still ours to send?
+BeforeDot = Callable[[], Deferred[bool]]
+
+
+class Abandoned(Exception):
+    """A transaction given up just before its final dot (its message is no longer ours to send)."""
 
 
 class HopRefused(Exception):
@@ -121,7 +133,11 @@ class HopSession:
         return " ".join(words)
 
     async def transfer(
-        self, envelope: Envelope, recipients: list[Recipient], content: bytes
+        self,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        content: bytes,
+        beforeDot: BeforeDot | None = None,
     ) -> list[Outcome]:
         """
         One mail transaction; returns an outcome per recipient. With
@@ -165,14 +181,25 @@ class HopSession:
                 protocol.write(b".\r\n")
                 await protocol.expect()
             await self._reset()
-            return outcomes
+            return cast(list[Outcome], outcomes)  # every one refused: none is None
         if not pipelining:
             dataReply = await protocol.command("DATA")
+        assert dataReply is not None  # read with the others when pipelining
         if dataReply.code != 354:
             await self._reset()
             final = Outcome.fromReply(dataReply, "DATA", self.host)
             return [o or final for o in outcomes]
-        protocol.sendData(content)
+        if beforeDot is None:
+            protocol.sendData(content)
+        else:
+            protocol.sendData(content, dot=False)
+            try:
+                ours = await beforeDot()
+            except Exception as e:
+                raise Abandoned(f"could not tell whether it is still ours to send: {e}") from e
+            if not ours:
+                raise Abandoned("no longer ours to send (another worker claimed it)")
+            protocol.sendDot()
         endReply = await protocol.expect()
         final = Outcome.fromReply(endReply, "end of DATA", self.host, relayed)
         return [o or final for o in outcomes]
@@ -187,4 +214,4 @@ class HopSession:
             await self.protocol.command("QUIT")
         except Exception:
             pass
-        self.protocol.transport.loseConnection()
+        self.protocol.connection.loseConnection()

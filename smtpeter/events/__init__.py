@@ -7,7 +7,9 @@ It imports nothing of L{smtpeter.store}, which keeps these events and
 webhooks (L{Webhook}, L{Delivery}) and imports this package.
 """
 
-from ._bounces import ADDRESS_GONE, COMPLAINT, HARD, forwarding, readBounce, reasonFor
+from ._bouncereasons import ADDRESS_GONE, COMPLAINT, HARD
+from ._bounces import forwarding, readBounce
+from ._classify import reasonFor
 from ._destinations import Destinations, RefusedDestination, parseNetwork
 from ._sinks import (
     ATTEMPT,

@@ -137,7 +137,7 @@ class MemoryEventSink:
 class FanOut:
     """Every event to each of several sinks."""
 
-    def __init__(self, *sinks) -> None:
+    def __init__(self, *sinks: IEventSink) -> None:
         self.sinks = sinks
 
     def accepted(self, message):

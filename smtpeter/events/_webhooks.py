@@ -26,12 +26,15 @@ import hashlib
 import hmac
 import secrets
 from io import BytesIO
+from typing import cast
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredSemaphore, ensureDeferred
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
@@ -58,15 +61,15 @@ class _Discard(Protocol):
         self.done: Deferred[None] = Deferred(lambda _: self._hangUp())
 
     def _hangUp(self) -> None:
-        if self.transport is not None:
-            self.transport.stopProducing()
+        if self.transport is not None:  # the response's body: a push producer
+            cast(IPushProducer, self.transport).stopProducing()
 
     def dataReceived(self, data: bytes) -> None:
         self.left -= len(data)
         if self.left < 0:
             self._hangUp()
 
-    def connectionLost(self, reason) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         # Complete, cut short by us, or ended by a close with no length
         # (PotentialDataLoss): the answer is over in every case.
         if not self.done.called:
@@ -147,12 +150,12 @@ async def sendTest(admin, agent, reactor, id: int) -> dict:
 
 
 class WebhookDispatcher(Service):
-    name = "webhooks"
+    name = "webhooks"  # type: ignore[assignment]  # Twisted leaves Service.name untyped: None
 
     def __init__(
         self,
         events,
-        reactor,
+        reactor: IReactorTime,
         retryInitial: float = default("webhookRetry").total_seconds(),
         retryMax: float = default("webhookRetryMax").total_seconds(),
         giveUp: float = default("webhookGiveUp").total_seconds(),
@@ -219,9 +222,9 @@ class WebhookDispatcher(Service):
             if delivery.id in self._inFlight:
                 continue
             self._inFlight.add(delivery.id)
-            d = self._slots.run(lambda delivery=delivery: ensureDeferred(self._send(delivery)))
+            d = self._slots.run(self._send, delivery)
             d.addErrback(lambda f: repeated.failure("webhook delivery failed", f))
-            d.addBoth(lambda _, i=delivery.id: self._inFlight.discard(i))
+            d.addBoth(lambda _, i: self._inFlight.discard(i), delivery.id)
 
     async def _send(self, delivery: Delivery) -> None:
         _, error = await post(

@@ -28,7 +28,7 @@ from twisted.logger import Logger
 from ..message import QueuedMessage, mime
 from ._document import EncodedTemplate, HtmlDocument, Template, TextDocument
 from ._tokens import TokenSigner
-from .interfaces import IFeature
+from .interfaces import IFeature, ImageHost, SigningKeys
 
 log = Logger()
 
@@ -42,8 +42,8 @@ class Environment:
     signer: TokenSigner
     publicUrl: str
     bounceDomain: str
-    images: object = None
-    keys: object = None
+    images: ImageHost | None = None
+    keys: SigningKeys | None = None
 
 
 def _always(environment) -> bool:
@@ -79,9 +79,10 @@ class Draft:
         return None
 
     def markChanged(self, part: mime.Part) -> None:
-        while part is not None:
-            part.changed = True
-            part = self.parentOf(part)
+        current: mime.Part | None = part
+        while current is not None:
+            current.changed = True
+            current = self.parentOf(current)
 
     def remove(self, part: mime.Part) -> None:
         """
@@ -120,7 +121,8 @@ class Copy:
     publicUrl: str
     links: dict[str, int]
     state: dict
-    environment: Environment
+    #: C{None} in the plain copy of a message that no feature acts on.
+    environment: Environment | None
 
 
 @define(eq=False)
@@ -291,10 +293,10 @@ class Chain:
             for feature in draft.features:
                 feature.prepareHTML(document, draft)
             return document.template() if document.touched else False
-        document = TextDocument(text)
+        plain = TextDocument(text)
         for feature in draft.features:
-            feature.prepareText(document, draft)
-        return document.template() if document.text != text else False
+            feature.prepareText(plain, draft)
+        return plain.template() if plain.text != text else False
 
     def render(self, prepared: Prepared, index: int | None) -> Copy:
         """One recipient's copy (C{index} into the envelope), or the shared one for C{None}."""

@@ -125,9 +125,9 @@ def _foldNames(names: list[bytes], width: int = 70) -> str:
     return ":\r\n\t".join(lines)
 
 
-def _select(fields, names):
+def _select(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> list[tuple[bytes, bytes]]:
     """Each listed name takes the last field of that name not taken yet (RFC 6376 5.4.2)."""
-    byName: dict[bytes, list] = {}
+    byName: dict[bytes, list[tuple[bytes, bytes]]] = {}
     for field in fields:
         byName.setdefault(field[0].lower(), []).append(field)
     taken: dict[bytes, int] = {}

@@ -11,6 +11,7 @@ import html
 import re
 import secrets
 from collections.abc import Callable
+from typing import cast
 
 import lxml.etree
 import lxml.html
@@ -196,7 +197,7 @@ class _Slotted:
                 segments.append(self._slots[int(number)])
                 segments.append(after)
             else:  # not a placeholder after all: it stays text
-                segments[-1] += start + piece
+                segments[-1] = cast(str, segments[-1]) + start + piece
         return Template(tuple(s for s in segments if s != ""), escape)
 
 
@@ -243,6 +244,7 @@ class HtmlDocument(_Slotted):
     @property
     def tree(self):
         if self._tree is None:
+            assert self._text is not None  # the document is kept as one or the other
             self._tree = _parse(self._text)
             self._text = None
         return self._tree

@@ -46,7 +46,9 @@ def isTrackable(url: str) -> bool:
         return False
     if len(url) > MAX_URL or _CONTROL.search(url):
         return False
-    netloc = _AUTHORITY.match(url, start).group()
+    authority = _AUTHORITY.match(url, start)
+    assert authority is not None  # [^/?#]* matches anywhere
+    netloc = authority.group()
     if netloc.isascii() and "[" not in netloc and "]" not in netloc:
         # What urlsplit would find, without its cost (a mailing has
         # hundreds of links): a host before any port, and no user part.

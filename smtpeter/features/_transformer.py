@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from twisted.internet.defer import succeed
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ..message import QueuedMessage
 from ._chain import Chain, Copy, Prepared
 from .interfaces import ITransformer
 
@@ -17,10 +19,10 @@ log = Logger()
 class PassThrough:
     """No features: every recipient gets the message as it was queued."""
 
-    def prepare(self, message, content):
+    def prepare(self, message: QueuedMessage, content: bytes) -> Deferred[Prepared]:
         return succeed(Prepared(message, [content]))
 
-    def render(self, prepared, index):
+    def render(self, prepared: Prepared, index: int | None) -> Deferred[Copy]:
         return succeed(_plainCopy(prepared, index))
 
 
@@ -49,19 +51,25 @@ class ThreadedChain:
     the message said; if that fails, so does the attempt, and it is retried.
     """
 
-    def __init__(self, chain: Chain, reactor, threadpool, store=None) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        reactor: IReactorFromThreads,
+        threadpool,
+        store=None,
+    ) -> None:
         self.chain = chain
         self._reactor = reactor
         self._pool = threadpool
         self._store = store
 
-    def prepare(self, message, content):
+    def prepare(self, message: QueuedMessage, content: bytes) -> Deferred[Prepared]:
         if not self.chain.active(message):
             return succeed(Prepared(message, [content]))
         d = deferToThreadPool(self._reactor, self._pool, self._prepare, message, content)
         return d.addCallback(self._recordLinks)
 
-    def _prepare(self, message, content) -> Prepared:
+    def _prepare(self, message: QueuedMessage, content: bytes) -> Prepared:
         try:
             return self.chain.prepare(message, content)
         except Exception:
@@ -74,7 +82,7 @@ class ThreadedChain:
         d = self._store.recordLinks(prepared.message.qid, prepared.links)
         return d.addCallback(lambda _: prepared)
 
-    def render(self, prepared, index):
+    def render(self, prepared: Prepared, index: int | None) -> Deferred[Copy]:
         if not prepared.features:
             return succeed(_plainCopy(prepared, index))
         return deferToThreadPool(self._reactor, self._pool, self.chain.render, prepared, index)

@@ -1,5 +1,7 @@
 """The seam between the feature chain and each feature, built in or plugged in."""
 
+from typing import Protocol
+
 from zope.interface import Attribute, Interface
 
 
@@ -65,3 +67,33 @@ class ITransformer(Interface):
         copy all share (C{index=None}, when C{prepared.shared}).
         @return: C{Deferred[Copy]}
         """
+
+
+class ImageHost(Protocol):
+    """Where the images feature keeps a message's inline images (the store's C{ImageStore})."""
+
+    def put(self, data: bytes, contentType: str) -> str | None:
+        """Keep C{data}; its name, or C{None} for a type that is not hosted."""
+
+
+class SigningKey(Protocol):
+    """One sender domain's DKIM key (the store's C{DomainKey})."""
+
+    @property
+    def domain(self) -> str: ...
+
+    @property
+    def selector(self) -> str: ...
+
+    @property
+    def privateKey(self) -> bytes: ...
+
+
+class SigningKeys(Protocol):
+    """The active DKIM keys, as the signer looks them up (the store's C{DomainKeys})."""
+
+    def hasKeys(self) -> bool:
+        """Whether any domain has an active key."""
+
+    def keyFor(self, domain: str) -> SigningKey | None:
+        """The key for C{domain} or, failing that, for the nearest parent domain."""

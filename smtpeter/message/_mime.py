@@ -239,13 +239,14 @@ def replaceFields(fields: list[bytes], replacements: dict[str, bytes | None]) ->
     C{fields} with the named ones (lower-case names) replaced in place by a
     new raw field, or dropped for C{None}; names not present are appended.
     """
-    out = []
+    out: list[bytes] = []
     done = set()
     for raw in fields:
         name = fieldName(raw)
         if name in replacements:
-            if name not in done and replacements[name] is not None:
-                out.append(replacements[name])
+            replacement = replacements[name]
+            if name not in done and replacement is not None:
+                out.append(replacement)
             done.add(name)
         else:
             out.append(raw)
@@ -271,7 +272,7 @@ def collapse(parent: Part, index: int) -> None:
     child's body and C{Content-*} fields, the parent's other fields.
     """
     child = parent.children[index]
-    replacements = {
+    replacements: dict[str, bytes | None] = {
         name: None
         for name in (fieldName(raw) for raw in parent.fields)
         if name.startswith("content-")

@@ -36,6 +36,7 @@ import struct
 import tempfile
 
 from attrs import define, field
+from twisted.internet.interfaces import IReactorTime
 
 #: The count of a worker that is not serving (not started yet, or gone): never waited for.
 ABSENT = 2**31 - 1
@@ -108,7 +109,7 @@ class Balance:
 
     board: LoadBoard
     index: int
-    clock: object
+    clock: IReactorTime
     connections: int = 0
     _serving: bool = field(default=False, init=False)
     _holdingSince: float | None = field(default=None, init=False)

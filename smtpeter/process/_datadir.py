@@ -20,7 +20,7 @@ from ..config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase, spoolDirectories, spoolDirectory
 from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
-from ..store import DatabaseError, StoreError, connect, upgrade
+from ..store import DatabaseError, StoreError, connect, unreachable, upgrade
 
 log = Logger()
 
@@ -80,6 +80,7 @@ class DataDirectoryLock:
         The locked descriptor. A child process given it (not a copy of the
         file opened anew) holds the same lock, until the last one closes it.
         """
+        assert self._fd is not None, "released"
         return self._fd
 
     def release(self) -> None:
@@ -123,8 +124,10 @@ def prepareDataDirectory(config: Config):
     try:
         createDatabase(config)
     except StoreError as e:
-        raise StartError(f"{config.database}: {e}") from e
+        raise StartError(f"{config.sharedDatabase}: {e}") from e
     except DatabaseError as e:
+        if config.postgresql is not None:
+            raise StartError(unreachable(config.postgresql, e)) from e
         raise StartError(explain(config.database, e)) from e
     adoptOrphanedSpools(config)
     recordDashboardUrls(config)
@@ -148,8 +151,8 @@ def createDatabase(config: Config) -> None:
     """
     config.data.mkdir(parents=True, exist_ok=True)
     loadSecret(config.secret)
-    existed = config.database.exists()
-    db = connect(config.database)
+    existed = config.postgresql is not None or config.database.exists()
+    db = connect(config.sharedDatabase)
     try:
         before, after = upgrade(db)
     finally:
@@ -157,7 +160,7 @@ def createDatabase(config: Config) -> None:
     if existed and before != after:
         log.info(
             "upgraded the database {path} from schema version {before} to {after}",
-            path=str(config.database),
+            path=str(config.sharedDatabase),
             before=before,
             after=after,
         )

@@ -13,10 +13,12 @@ import os
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 from attrs import define, field
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 log = Logger()
@@ -61,20 +63,20 @@ class HealthCheck:
     every caller meanwhile shares that run.
     """
 
-    clock: object
-    checks: list[Callable[[], list[str] | Deferred]]
+    clock: IReactorTime
+    checks: list[Callable[[], list[str] | Deferred[list[str]]]]
     cacheFor: timedelta = CACHE_FOR
     timeout: timedelta = TIMEOUT
     _last: list[str] = field(factory=list, init=False)
     _at: float | None = field(default=None, init=False)
-    _waiting: list[Deferred] = field(factory=list, init=False)
+    _waiting: list[Deferred[list[str]]] = field(factory=list, init=False)
 
-    def problems(self) -> Deferred:
+    def problems(self) -> Deferred[list[str]]:
         """@return: C{Deferred[list[str]]}: what is wrong, empty when all is well."""
         now = self.clock.seconds()
         if self._at is not None and now - self._at < self.cacheFor.total_seconds():
             return succeed(list(self._last))
-        d = Deferred()
+        d: Deferred[list[str]] = Deferred()
         self._waiting.append(d)
         if len(self._waiting) == 1:
             ensureDeferred(self._run()).addCallback(self._done)
@@ -83,7 +85,9 @@ class HealthCheck:
     async def _run(self) -> list[str]:
         found: list[str] = []
         for check in self.checks:
-            d = maybeDeferred(check).addTimeout(self.timeout.total_seconds(), self.clock)
+            # (the Deferred a check may return is chained: it fires with the list)
+            d = cast("Deferred[list[str]]", maybeDeferred(check))
+            d.addTimeout(self.timeout.total_seconds(), self.clock)
             try:
                 found += await d
             except defer.TimeoutError:

@@ -1,7 +1,8 @@
 """
 The gateway as a twisted.application service: it opens the data directory,
 the database, the spool and the listeners when started, and closes them in
-order when stopped.
+order when stopped. How a listener listens is in L{_listeners}; the hourly
+housekeeping, in L{_maintenance}.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ import sys
 from datetime import timedelta
 
 from attrs import frozen
-from twisted.application.internet import StreamServerEndpointService, TimerService
-from twisted.application.service import MultiService
-from twisted.internet.defer import ensureDeferred
-from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.application.internet import TimerService
+from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.threads import deferToThread
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
 from ..admin import ThreadedAdministration, checkDomain
@@ -40,16 +39,9 @@ from ..features import (
     discover,
     loadSecret,
 )
-from ..queue import SentArchive, SQLiteSpool, sentDirectory, spoolDirectory
+from ..queue import SharedSpool, SQLiteSpool
 from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
-from ..runtime import (
-    CertificateError,
-    behindProxies,
-    listeningEndpoint,
-    loadServerOptions,
-    stopRepeatedErrors,
-    withCipherPolicy,
-)
+from ..runtime import CertificateError, behindProxies, loadServerOptions, stopRepeatedErrors
 from ..smtp import (
     AuthThrottle,
     BounceFactory,
@@ -69,7 +61,10 @@ from ._datadir import (
     whyNotStarted,
 )
 from ._health import HealthCheck, diskSpace
-from ._sharedport import AdoptedPortService
+from ._listeners import adoptedListener, ownListener
+from ._maintenance import purgeOld, purgeSpool
+from ._nodename import NodeName
+from ._queueing import oncePerCluster, openSpool, queueServices
 from ._twistd import TwistdRun
 
 log = Logger()
@@ -108,15 +103,17 @@ class GatewayService(MultiService):
         self.twistd = twistd if twistd is not None else TwistdRun(None)
         #: The data directory's lock, held by a gateway of one process.
         self.dataLock: DataDirectoryLock | None = None
+        #: This node's name on PostgreSQL, held by a gateway of one process.
+        self.nodeName: NodeName | None = None
         self.reactor = reactor
         self.resolver = resolver
         self.worker = worker
         self.settings: ServerSettings | None = None
         self.queue: QueueManager | None = None
-        self.spool: SQLiteSpool | None = None
+        self.spool: SQLiteSpool | SharedSpool | None = None
         #: The database, and the owner of every connection to it and thread using it.
         self.store: SQLiteStore | None = None
-        self.featurePool = None
+        self.featurePool: ThreadPool | None = None
         #: The resolver of the domain check (and of delivery without --relay).
         self.checkResolver = None
         #: The management API's operations, in a thread of their own.
@@ -152,6 +149,9 @@ class GatewayService(MultiService):
         )
 
     def _releaseDirectory(self) -> None:
+        if self.nodeName is not None:
+            self.nodeName.release()
+            self.nodeName = None
         if self.dataLock is not None:
             self.dataLock.release()
             self.dataLock = None
@@ -166,19 +166,19 @@ class GatewayService(MultiService):
         if self.worker is None:
             self.dataLock = DataDirectoryLock.acquire(config.data)
             tlsOptions = prepareDataDirectory(config)
+            self.nodeName = NodeName.hold(config)
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
-        self.store = SQLiteStore(config.database, self.reactor)
+        self.store = SQLiteStore(config.sharedDatabase, self.reactor)
         self.store.start()
         self.destinations = Destinations(config.webhookAllowNetworks)
         self.admin = ThreadedAdministration(
-            self.reactor, config.database, config.data, self.destinations
+            self.reactor, config.sharedDatabase, config.data, self.destinations
         )
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1
-        self.spool = SQLiteSpool(spoolDirectory(config.data, index), self.reactor, config.keepSent)
-        self.spool.start()
+        self.spool = openSpool(config, index, self.reactor)
         relay = None
         credentials = None
         #: Where direct delivery may connect (public addresses, --delivery-allow-network).
@@ -201,7 +201,7 @@ class GatewayService(MultiService):
             relayTLS=config.relay.tls if config.relay else "opportunistic",
             credentials=credentials,
         )
-        self.transformer = self._features()
+        self.transformer = self._features(self.store)
         self.queue = QueueManager(
             self.spool,
             self.agent,
@@ -216,6 +216,8 @@ class GatewayService(MultiService):
             suppressFor=config.suppressFor,
             holdFor=timedelta(days=config.holdDays),
         )
+        sending = SendingLimits(self.store, self.reactor, FanOut(LogEventSink(), self.store))
+        sending.setServiceParent(self)
         self.settings = ServerSettings(
             hostname=config.hostname,
             portal=makePortal(self.store),
@@ -232,9 +234,8 @@ class GatewayService(MultiService):
             # With a smarthost, literals go to it like any recipient: no check here.
             recipientLiterals=None if config.relay is not None else self.deliveryDestinations,
             logins=self.store,
-            limits=SendingLimits(self.store, self.reactor, FanOut(LogEventSink(), self.store)),
+            limits=sending,
         )
-        self.settings.limits.setServiceParent(self)
         for description in config.smtp:
             factory = SubmissionFactory(self.settings, implicitTLS=False)
             self._listen(
@@ -286,6 +287,8 @@ class GatewayService(MultiService):
                 self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks
         QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
+        for service in queueServices(config, self.queue, self.reactor):
+            service.setServiceParent(self)
         # Each node keeps its own spool, and purges it.
         spoolPurge = TimerService(3600, self._purgeSpool)
         spoolPurge.setName("spool-purge")
@@ -301,35 +304,17 @@ class GatewayService(MultiService):
         ).setServiceParent(self)
         purge = TimerService(3600, self._purge)
         purge.setName("purge")
-        purge.setServiceParent(self)
+        owner = f"{config.node}/{index}"
+        for service in oncePerCluster(config, self.queue, self.reactor, owner, [purge]):
+            service.setServiceParent(self)
 
-    def _purgeSpool(self):
-        d = self.spool.purge()
-        d.addCallback(
-            lambda n: n and log.info("purged {n} finished message(s) from the spool", n=n)
-        )
-        d.addErrback(lambda f: log.failure("purging the spool failed", f))
-        return d
+    def _purgeSpool(self) -> Deferred[object]:
+        assert self.spool is not None  # opened before the timer starts
+        return purgeSpool(self.spool)
 
-    def _purge(self):
-        # The sent archive of versions that kept finished messages as files.
-        archive = SentArchive(sentDirectory(self.config.data), self.config.keepSent)
-        kept = deferToThread(archive.purge, self.reactor.seconds())
-        kept.addErrback(lambda f: log.failure("purging the sent archive failed", f))
-        before = self.reactor.seconds() - self.config.retention.total_seconds()
-        d = self.store.purge(before)
-        d.addCallback(
-            lambda n: (
-                n
-                and log.info(
-                    "purged {n} event(s) older than {days} days",
-                    n=n,
-                    days=self.config.retention.days,
-                )
-            )
-        )
-        d.addErrback(lambda f: log.failure("purging old events failed", f))
-        return d
+    def _purge(self) -> Deferred[object]:
+        assert self.store is not None  # opened before the timer starts
+        return purgeOld(self.config, self.reactor, self.store)
 
     def _dashboard(self):
         pages = Pages(
@@ -344,7 +329,7 @@ class GatewayService(MultiService):
         sessions = Sessions(self.secret, self.reactor)
         return makeDashboard(pages, sessions, self.settings.throttle)
 
-    def _features(self) -> ThreadedChain:
+    def _features(self, store: SQLiteStore) -> ThreadedChain:
         config = self.config
         self.secret = loadSecret(config.secret)
         self.signer = TokenSigner(self.secret)
@@ -353,7 +338,7 @@ class GatewayService(MultiService):
             config.publicUrl,
             config.bounceDomain,
             ImageStore(config.images),
-            DomainKeys(self.store.domains()),
+            DomainKeys(store.domains()),
         )
         chain = Chain(discover(), environment)
         log.info(
@@ -362,28 +347,17 @@ class GatewayService(MultiService):
         )
         # The work is mostly CPU under the GIL: a few threads keep the
         # reactor free and overlap the image writes and database calls.
-        self.featurePool = ThreadPool(1, 4, name="smtpeter-features")
-        self.featurePool.start()
-        return ThreadedChain(chain, self.reactor, self.featurePool, self.store)
+        pool = self.featurePool = ThreadPool(1, 4, name="smtpeter-features")
+        pool.start()
+        return ThreadedChain(chain, self.reactor, pool, store)
 
-    def _listen(self, kind: str, description: str, factory) -> None:
+    def _listen(self, kind: str, description: str, factory: IProtocolFactory) -> None:
+        service: IService
         if self.worker is not None:
             fd, family = self.worker.sockets[kind, description]
-            endpoint = serverFromString(self.reactor, description)
-            if isinstance(endpoint, SSL4ServerEndpoint):
-                # An adopted socket is plain TCP: the TLS an ssl: endpoint
-                # adds when it listens is added here (the endpoint keeps its
-                # context factory in this attribute; Twisted has no public way),
-                # with the gateway's suites rather than Twisted's defaults.
-                tls = withCipherPolicy(endpoint._sslContextFactory)
-                factory = TLSMemoryBIOFactory(tls, False, factory)
-            service = AdoptedPortService(self.reactor, fd, family, factory, self.balance)
+            service = adoptedListener(self.reactor, description, fd, family, factory, self.balance)
         else:
-            endpoint = listeningEndpoint(self.reactor, description)
-            if isinstance(endpoint, SSL4ServerEndpoint):
-                endpoint._sslContextFactory = withCipherPolicy(endpoint._sslContextFactory)
-            service = StreamServerEndpointService(endpoint, factory)
-            service._raiseSynchronously = True
+            service = ownListener(self.reactor, description, factory)
         service.setName(description)
         service.setServiceParent(self)
 
@@ -394,6 +368,7 @@ class GatewayService(MultiService):
         ensureDeferred(self._announce()).addErrback(lambda f: log.failure("start-up failed", f))
 
     async def _announce(self) -> None:
+        assert self.queue is not None and self.store is not None  # opened by now
         resumed = await self.queue.resume()
         logins = await self.store.count()
         log.info(
@@ -409,7 +384,8 @@ class GatewayService(MultiService):
             http=", ".join(self.config.http) or "-",
             dashboard=", ".join(self.config.dashboard) or "-",
             mx=", ".join(self.config.mx) or "-",
-            data=str(self.config.data.resolve()),
+            data=str(self.config.data.resolve())
+            + (f", shared state in {self.config.postgresql}" if self.config.postgresql else ""),
             logins=logins,
             resumed=resumed,
             how=(

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import os
 import select
+from typing import cast
 
 from twisted.application.service import Service
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IProtocolFactory,
+    IReactorCore,
+    IReactorTime,
+)
 
 from ..runtime import WriteThroughPort, WriteThroughServer
 from ._balance import RECHECK, Balance
@@ -20,6 +27,8 @@ ACCEPT_LIMIT = 8
 
 class BalancedServer(WriteThroughServer):
     """A connection that its worker's L{Balance} counts while it is open."""
+
+    server: SharedPort
 
     def __init__(self, sock, protocol, client, server, sessionno, reactor) -> None:
         super().__init__(sock, protocol, client, server, sessionno, reactor)
@@ -52,13 +61,15 @@ class SharedPort(WriteThroughPort):
 
     transport = BalancedServer
     balance: Balance | None = None
-    _recheck = None
+    _recheck: IDelayedCall | None = None
 
     def doRead(self) -> None:
         if self.balance is not None and self.balance.holdBack():
             # Level-triggered: still reading, the reactor would call again at once.
             self.stopReading()
-            self._recheck = self.reactor.callLater(RECHECK, self._lookAgain)
+            # (a Port's reactor is typed as its IReactorFDSet side; it is the whole reactor)
+            clock = cast(IReactorTime, self.reactor)
+            self._recheck = clock.callLater(RECHECK, self._lookAgain)
             return
         self.numberAccepts = 1
         if self.balance is None:
@@ -78,6 +89,7 @@ class SharedPort(WriteThroughPort):
         waiting = select.poll()
         waiting.register(self.fileno(), select.POLLIN)
         if not waiting.poll(0):
+            assert self.balance is not None  # it looks again only after holding back
             # Another worker took it; the next connection, whenever it
             # comes, is held back for a time of its own.
             self.balance.taken()
@@ -93,13 +105,20 @@ class SharedPort(WriteThroughPort):
 class AdoptedPortService(Service):
     """Serves a listening socket that the parent process opened, as a L{SharedPort}."""
 
-    def __init__(self, reactor, fd: int, family: int, factory, balance: Balance | None = None):
+    def __init__(
+        self,
+        reactor: IReactorCore,
+        fd: int,
+        family: int,
+        factory: IProtocolFactory,
+        balance: Balance | None = None,
+    ) -> None:
         self.reactor = reactor
         self.fd = fd
         self.family = family
         self.factory = factory
         self.balance = balance
-        self.port = None
+        self.port: SharedPort | None = None
 
     def startService(self) -> None:
         super().startService()

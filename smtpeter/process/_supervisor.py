@@ -20,12 +20,14 @@ import os
 import socket
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from attrs import define, field
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorTime
 from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.logger import Logger, globalLogPublisher
 
@@ -38,8 +40,14 @@ from ._datadir import (
     prepareDataDirectory,
     whyNotStarted,
 )
+from ._nodename import NodeName
 from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IDelayedCall
+    from twisted.internet.tcp import Port
+    from twisted.python.failure import Failure
 
 log = Logger()
 
@@ -61,19 +69,20 @@ class Listener:
 
     kind: str  # one of LISTENERS
     description: str
-    port: object
+    #: Listening, but not reading (a UNIX socket's Port is a TCP Port too).
+    port: Port
     family: int
 
     @property
     def fd(self) -> int:
         return self.port.fileno()
 
-    def argument(self, childFD: int) -> list:
+    def argument(self, childFD: int) -> list[str | int]:
         """How a worker is told about this socket (see L{smtpeter.process._worker})."""
         return [self.kind, self.description, childFD, int(self.family)]
 
 
-def _family(port) -> int:
+def _family(port: Port) -> int:
     try:
         return port.socket.family
     except AttributeError:
@@ -89,9 +98,10 @@ class WorkerProcess(ProcessProtocol):
     started: float = 0.0
     ready: bool = False
     lastError: str = ""
-    _partial: dict = field(factory=dict)
+    _partial: dict[int, bytes] = field(factory=dict)
 
     def connectionMade(self) -> None:
+        assert self.transport is not None  # made before it is called
         log.info("worker {worker} started (pid {pid})", worker=self.index, pid=self.transport.pid)
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
@@ -126,7 +136,7 @@ class WorkerProcess(ProcessProtocol):
             self.lastError = str(event.get("why") or event.get("log_format") or "")[:500]
         globalLogPublisher(event)
 
-    def processEnded(self, reason) -> None:
+    def processEnded(self, reason: Failure) -> None:
         self.supervisor.workerEnded(self, reason.value)
 
 
@@ -134,7 +144,9 @@ class WorkerProcess(ProcessProtocol):
 class Supervisor(Service):
     config: Config
     arguments: list[str]
-    reactor: object
+    #: Twisted's reactor: its clock, processes and core (L{reactor}); as one
+    #: interface it is only make-believe, so the others are views of it.
+    reactor: IReactorTime
     listeners: list[Listener] = field(factory=list)
     #: Whether the workers write their informational log lines to the parent's
     #: standard output themselves: only where twistd writes its log there as text.
@@ -143,14 +155,24 @@ class Supervisor(Service):
     board: LoadBoard | None = None
     workers: dict[int, WorkerProcess] = field(factory=dict)
     _restarts: dict[int, int] = field(factory=dict)
-    _stopping: object = None
-    _killing: object = None  # the call that kills workers slow to stop
+    _stopping: Deferred[None] | None = None
+    _killing: IDelayedCall | None = None  # the call that kills workers slow to stop
     _failed: bool = False
     _announced: bool = False
     #: The twistd run, told if the gateway refuses to start.
     twistd: TwistdRun = field(factory=lambda: TwistdRun(None))
     #: The data directory's lock, held while the gateway runs (by its workers too: they inherit it).
     dataLock: DataDirectoryLock | None = None
+    #: This node's name on PostgreSQL, held while the gateway runs.
+    nodeName: NodeName | None = None
+
+    @property
+    def _core(self) -> IReactorCore:
+        return cast(IReactorCore, self.reactor)
+
+    @property
+    def _processes(self) -> IReactorProcess:
+        return cast(IReactorProcess, self.reactor)
 
     # Starting ---------------------------------------------------------------
 
@@ -158,6 +180,7 @@ class Supervisor(Service):
         try:
             self.dataLock = DataDirectoryLock.acquire(self.config.data)
             prepareDataDirectory(self.config)
+            self.nodeName = NodeName.hold(self.config)
             for kind in LISTENERS:
                 for description in getattr(self.config, kind):
                     self.listeners.append(self._open(kind, description))
@@ -171,7 +194,7 @@ class Supervisor(Service):
         super().privilegedStartService()
 
     def _open(self, kind: str, description: str) -> Listener:
-        found = []
+        found: list[Any] = []  # the port, or the Failure of listening
         # A throwaway factory: the parent stops reading at once and never
         # accepts; the workers do.
         factory = Factory()
@@ -194,15 +217,18 @@ class Supervisor(Service):
             self.privilegedStartService()
         super().startService()
         self.board = LoadBoard.create(self.config.workers)
-        self.reactor.addSystemEventTrigger("after", "shutdown", self._exitIfFailed)
+        self._core.addSystemEventTrigger("after", "shutdown", self._exitIfFailed)
         for index in range(1, self.config.workers + 1):
             self._spawn(index)
 
     def _spawn(self, index: int) -> None:
         process = WorkerProcess(self, index, started=self.reactor.seconds())
         self.workers[index] = process
-        childFDs: dict[int, object] = {0: "w", 1: "r", 2: "r", BOARD_FD: self.board.fd}
+        # The parent's board (with its descriptor), made in startService before any worker.
+        assert self.board is not None and self.board.fd is not None
+        childFDs: dict[int, int | str] = {0: "w", 1: "r", 2: "r", BOARD_FD: self.board.fd}
         if self.textOutput:
+            assert sys.__stdout__ is not None  # twistd's; None only without a console
             childFDs[TEXT_FD] = sys.__stdout__.fileno()
         sockets = []
         for number, listener in enumerate(self.listeners, start=TEXT_FD + 1):
@@ -225,7 +251,7 @@ class Supervisor(Service):
             json.dumps(sockets),
             *self.arguments,
         ]
-        self.reactor.spawnProcess(
+        self._processes.spawnProcess(
             process, sys.executable, arguments, env=os.environ, childFDs=childFDs
         )
 
@@ -247,8 +273,9 @@ class Supervisor(Service):
                 mx=", ".join(self.config.mx) or "-",
             )
 
-    def workerEnded(self, process: WorkerProcess, status) -> None:
+    def workerEnded(self, process: WorkerProcess, status: BaseException | None) -> None:
         if self.workers.get(process.index) is process:
+            assert self.board is not None  # made before the worker was
             del self.workers[process.index]
             # Its count stays where it was: the others must not wait for it.
             self.board.publish(process.index, ABSENT)
@@ -290,9 +317,12 @@ class Supervisor(Service):
         print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
         log.critical("cannot start: {why}", why=why)
         self._failed = True
-        self.reactor.stop()
+        self._core.stop()
 
     def _release(self) -> None:
+        if self.nodeName is not None:
+            self.nodeName.release()
+            self.nodeName = None
         if self.dataLock is not None:
             self.dataLock.release()
             self.dataLock = None
@@ -308,7 +338,7 @@ class Supervisor(Service):
 
     # Stopping ------------------------------------------------------------------
 
-    def stopService(self):
+    def stopService(self) -> Deferred[None]:
         super().stopService()
         for listener in self.listeners:
             listener.port.stopListening()
@@ -336,6 +366,7 @@ class Supervisor(Service):
     def _signal(self, name: str) -> None:
         for process in list(self.workers.values()):
             try:
-                process.transport.signalProcess(name)
+                if process.transport is not None:
+                    process.transport.signalProcess(name)
             except Exception:
                 pass  # it has just ended

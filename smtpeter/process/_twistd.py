@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any, cast
 
 #: What twistd's first process reads from the daemon (and prints, after the first 2).
 _STATUS_BYTES = 100
@@ -25,7 +26,7 @@ class TwistdRun:
     the service is made.
     """
 
-    def __init__(self, config: Mapping | None) -> None:
+    def __init__(self, config: Mapping[str, Any] | None) -> None:
         self.config = config if config is not None else {}
 
     def refused(self, why: str) -> None:
@@ -43,8 +44,8 @@ class TwistdRun:
                 os.write(pipe, message[:_STATUS_BYTES])
                 os.close(pipe)
             # Told once: twistd must not write to it again, nor anyone else.
-            with contextlib.suppress(TypeError):
-                self.config["statusPipe"] = None
+            with contextlib.suppress(TypeError):  # a mapping that cannot be changed
+                cast(MutableMapping[str, Any], self.config)["statusPipe"] = None
 
     def forgetPidfile(self) -> None:
         """Remove twistd's pid file (C{--pidfile}), if it names this process."""

@@ -24,8 +24,10 @@ import signal
 import sys
 
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import IReactorCore
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger, globalLogBeginner
+from twisted.python.failure import Failure
 
 from ._worklog import WorkerLogWriter
 
@@ -47,10 +49,10 @@ def dieWithParent(parent: int) -> None:
 class ParentLink(Protocol):
     """Standard input from the parent: nothing is ever sent; its end means the parent is gone."""
 
-    def __init__(self, reactor) -> None:
+    def __init__(self, reactor: IReactorCore) -> None:
         self.reactor = reactor
 
-    def connectionLost(self, reason=None) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         try:
             self.reactor.stop()
         except ReactorNotRunning:
@@ -90,7 +92,10 @@ def main(argv: list[str]) -> int:
         LoadBoard.attach(int(board), int(count)),
     )
     service = GatewayService(options.config, reactor, worker=role)
-    stdio.StandardIO(ParentLink(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY))
+    # (mypy reads stdio's Windows StandardIO, which has no stdin or stdout)
+    stdio.StandardIO(  # type: ignore[call-arg]
+        ParentLink(reactor), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY)
+    )
     failed = []
 
     def start() -> None:

@@ -37,8 +37,11 @@ import functools
 import json
 import select
 import threading
+from typing import BinaryIO, cast
 
+from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.logger import (
+    ILogObserver,
     InvalidLogLevelError,
     Logger,
     LogLevel,
@@ -50,6 +53,7 @@ from twisted.logger import (
 )
 from twisted.python.failure import Failure
 from twisted.python.reflect import safe_str
+from zope.interface import implementer
 
 #: The longest an informational line waits to be written.
 FLUSH_INTERVAL = 0.05
@@ -148,6 +152,7 @@ def decodeLine(text: str) -> dict:
     return event
 
 
+@implementer(ILogObserver)
 class WorkerLogWriter:
     """
     A log observer writing L{encodeEvent} lines to C{output}, a binary
@@ -155,7 +160,13 @@ class WorkerLogWriter:
     informational lines go there as L{textLine}s, their system C{system}.
     """
 
-    def __init__(self, output, reactor, direct=None, system: str = "") -> None:
+    def __init__(
+        self,
+        output: BinaryIO,
+        reactor: IReactorTime,
+        direct: BinaryIO | None = None,
+        system: str = "",
+    ) -> None:
         self.output = output
         self.reactor = reactor
         self.direct = direct
@@ -174,7 +185,7 @@ class WorkerLogWriter:
             (level is not None and level >= LogLevel.warn)
             or event.get("smtpeter_ready")
             or threading.get_ident() != self._thread
-            or not self.reactor.running
+            or not cast(IReactorCore, self.reactor).running
         )
         if self.direct is not None and not urgent and "log_failure" not in event:
             line = textLine(event, self.system)
@@ -230,14 +241,19 @@ class WorkerLogWriter:
 
     def _writeText(self, lines: list[bytes]) -> list[bytes]:
         """C{lines} to C{direct}; if that fails, what is left of them, for the parent."""
+        direct = self.direct
+        if direct is None:
+            # It failed while these were logged (by a signal handler that
+            # interrupted the write): the parent writes them too.
+            return lines
         start = size = 0
         try:
             for end, line in enumerate(lines):
                 if size + len(line) > ATOMIC_WRITE:
-                    _writeAll(self.direct, b"".join(lines[start:end]))
+                    _writeAll(direct, b"".join(lines[start:end]))
                     start, size = end, 0
                 size += len(line)
-            _writeAll(self.direct, b"".join(lines[start:]))
+            _writeAll(direct, b"".join(lines[start:]))
         except OSError as e:
             # Standard output closed, say: the parent writes these lines (as
             # lines it does not understand, with the worker's name) and all
@@ -250,7 +266,7 @@ class WorkerLogWriter:
         return []
 
 
-def _writeAll(output, data: bytes) -> None:
+def _writeAll(output: BinaryIO, data: bytes) -> None:
     """All of C{data}, in one write unless the output takes less."""
     while data:
         data = data[output.write(data) :]

@@ -5,8 +5,11 @@ import them from the queue.
 """
 
 from ..message import Envelope, Options, QueuedMessage, Recipient
+from ._claimingmemory import Board, MemoryClaimingSpool
 from ._database import SpoolDatabase
 from ._incoming import IncomingContent, Spilled
+from ._shared import ClaimLost, SharedQueueDatabase, connectQueue
+from ._sharedspool import SharedSpool
 from ._spool import (
     DiskSpool,
     MemorySpool,
@@ -19,9 +22,16 @@ from ._spool import (
 from ._spoollost import SpoolUnusable
 from ._spoolschema import SPOOL_FILE
 from ._sqlitespool import SQLiteSpool
-from .interfaces import IQueue, ISpool
+from .interfaces import IClaimingSpool, IQueue, ISpool
 
 __all__ = [
+    "Board",
+    "MemoryClaimingSpool",
+    "ClaimLost",
+    "IClaimingSpool",
+    "SharedQueueDatabase",
+    "SharedSpool",
+    "connectQueue",
     "SPOOL_FILE",
     "DiskSpool",
     "Envelope",

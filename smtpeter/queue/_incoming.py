@@ -94,6 +94,7 @@ class IncomingContent:
             return header + body
         self._file.close()
         self._file = None
+        assert self._path is not None  # set with _file, by the same spill
         return Spilled(header, self._path, self._filed)
 
     def discard(self) -> None:

@@ -15,8 +15,10 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import cast
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -39,9 +41,11 @@ class SQLiteSpool:
     in another thread, on a connection of their own.
     """
 
-    def __init__(self, root: Path, reactor, keepSent: float = 0) -> None:
+    def __init__(self, root: Path, reactor: IReactorFromThreads, keepSent: float = 0) -> None:
+        """C{reactor} is Twisted's: its threads hand results back to it, and it is the clock."""
         self.root = root
         self.reactor = reactor
+        self.clock = cast(IReactorTime, reactor)
         self.database = SpoolDatabase(root, keepSent)
         # Removals (nothing waits for them) linger up to LATER for a store to ride along.
         self._writer = BatchWriter(
@@ -104,7 +108,7 @@ class SQLiteSpool:
     def remove(self, qid: str) -> Deferred:
         # Nothing waits for it: it joins the next commit (a crash before that
         # only repeats the message's deliveries).
-        self._writer.post(("finish", qid, self.reactor.seconds()))
+        self._writer.post(("finish", qid, self.clock.seconds()))
         return succeed(None)
 
     def readContent(self, qid: str) -> Deferred:
@@ -122,7 +126,7 @@ class SQLiteSpool:
 
     def _purgeFrom(self, total: int) -> Deferred:
         # A chunk at a time, so stores wait for one small transaction at most.
-        d = self._writer.run(SpoolDatabase.purge, self.reactor.seconds())
+        d = self._writer.run(SpoolDatabase.purge, self.clock.seconds())
         return d.addCallback(
             # Until a chunk finds nothing (one short read more than needed).
             lambda n: self._purgeFrom(total + n) if n else total

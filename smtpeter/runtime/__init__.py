@@ -16,6 +16,7 @@ package may import it without a cycle.
 
 from ._batchwriter import BatchWriter
 from ._connections import ConnectionsPerAddress, clientKey
+from ._databaseuri import DATABASE_ENVIRONMENT, DATABASE_HELP, PostgreSQL, parseDatabase, redacted
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
@@ -33,6 +34,14 @@ from ._tls import (
     loadServerOptions,
     withCipherPolicy,
 )
+from ._units import (
+    formatDays,
+    formatDelays,
+    formatDuration,
+    formatSize,
+    parseDuration,
+    parseSize,
+)
 from ._writethrough import (
     LISTEN_BACKLOG,
     WriteThroughPort,
@@ -45,9 +54,16 @@ from ._writethrough import (
 try:
     from ._reactor import PromptEPollReactor, install
 except ImportError:  # no epoll (not Linux): the workers run Twisted's default reactor
-    PromptEPollReactor = install = None
+    # The names stay, as None, for callers to test: mypy does not model that.
+    PromptEPollReactor = install = None  # type: ignore[misc, assignment]
 
 __all__ = [
+    "formatDays",
+    "formatDelays",
+    "formatDuration",
+    "formatSize",
+    "parseDuration",
+    "parseSize",
     "Step",
     "loadSteps",
     "schemaVersion",
@@ -94,4 +110,9 @@ __all__ = [
     "withBacklog",
     "withCipherPolicy",
     "writeThrough",
+    "DATABASE_ENVIRONMENT",
+    "DATABASE_HELP",
+    "PostgreSQL",
+    "parseDatabase",
+    "redacted",
 ]

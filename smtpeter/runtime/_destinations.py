@@ -106,6 +106,11 @@ def _sameKind(address: Address) -> Address:
     return address
 
 
+def _networks(networks: list[Network] | tuple[Network, ...]) -> tuple[Network, ...]:
+    # (a typed converter: mypy cannot solve attrs' converter=tuple)
+    return tuple(networks)
+
+
 @frozen
 class AddressPolicy:
     """
@@ -113,7 +118,7 @@ class AddressPolicy:
     that allows more, named in every refusal.
     """
 
-    allowed: tuple[Network, ...] = field(default=(), converter=tuple)
+    allowed: tuple[Network, ...] = field(default=(), converter=_networks)
     option: str = ""
 
     def refusal(self, host: str | Address) -> str | None:

@@ -71,7 +71,7 @@ class PromptEPollReactor(EPollReactor):
 
     def _doReadOrWrite(self, selectable, fd, event) -> None:
         """Twisted's, with failures logged here (see the module's text), then thread calls."""
-        why = None
+        why: BaseException | None = None
         inRead = False
         if event & self._POLL_DISCONNECTED and not event & self._POLL_IN:
             # Only once all input is read; a clean close if we were reading.

@@ -90,15 +90,15 @@ class RepeatedErrors:
         if failure is None:
             failure = Failure()
         key = (format, failure.type, str(failure.value)[:500])
-        format = self._counted(key, level, format, fields)
-        if format is not None:
-            self.log.failure(format, failure, level, **fields)
+        counted = self._counted(key, level, format, fields)
+        if counted is not None:
+            self.log.failure(counted, failure, level, **fields)
 
     def emit(self, level: LogLevel, format: str, key: object = None, **fields) -> None:
         """A line without a traceback; repeats are those of C{format} and C{key}."""
-        format = self._counted((format, key), level, format, fields)
-        if format is not None:
-            self.log.emit(level, format, **fields)
+        counted = self._counted((format, key), level, format, fields)
+        if counted is not None:
+            self.log.emit(level, counted, **fields)
 
     def _counted(self, key, level: LogLevel, format: str, fields: dict) -> str | None:
         """The format to log now (with the count of repeats), or C{None}: only counted."""

@@ -74,7 +74,7 @@ class Workers:
         reactor,
         count: int,
         name: str,
-        setup: Callable[[], object] = None,
+        setup: Callable[[], object] | None = None,
         batch: bool = False,
     ):
         self.reactor = reactor
@@ -110,7 +110,7 @@ class Workers:
 
     def run(self, f: Callable, *args) -> Deferred:
         """C{f(state, *args)} in one of the threads. @return: a Deferred of its result."""
-        d = Deferred()
+        d: Deferred[object] = Deferred()
         self._work.put((f, args, d))
         return d
 

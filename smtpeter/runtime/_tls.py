@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
 
@@ -75,6 +76,12 @@ def generateSelfSigned(hostname: str, certPath: Path, keyPath: Path) -> None:
     certPath.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
+def _publicKey(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 class ServerTLSOptions(CertificateOptions):
     """Twisted's TLS options, with the same certificate in C{context}, a standard library one."""
 
@@ -98,7 +105,8 @@ def loadServerOptions(certPath: Path, keyPath: Path) -> ServerTLSOptions:
         key = serialization.load_pem_private_key(keyData, password=None)
     except (ValueError, TypeError):
         raise CertificateError(f"{keyPath} does not hold an unencrypted PEM private key")
-    if chain[0].public_key().public_numbers() != key.public_key().public_numbers():
+    # Compared as encoded public keys: Ed25519 and Ed448 keys have no numbers.
+    if _publicKey(chain[0].public_key()) != _publicKey(key.public_key()):
         raise CertificateError(
             f"the key in {keyPath} does not belong to the certificate in {certPath}"
         )

@@ -116,8 +116,8 @@ class WriteThroughServer(tcp.Server):
             if self.connected and not self._tlsClosing and data:
                 self._writeTLS(data)
         elif self.TLS:
-            if self.connected:
-                self.protocol.write(data)
+            if self.connected:  # the protocol is Twisted's TLSMemoryBIOProtocol now
+                self.protocol.write(data)  # type: ignore[attr-defined]
         else:
             writeThrough(self, data)
 
@@ -168,6 +168,8 @@ class WriteThroughServer(tcp.Server):
         if not data:
             return main.CONNECTION_DONE
         self._tlsIn.write(data)
+        tls = self._tls
+        assert tls is not None  # called only once TLS has started here
         received, ended = [], False
         try:
             if self._handshakeHeld is not None and not self._handshake():
@@ -176,12 +178,12 @@ class WriteThroughServer(tcp.Server):
                 self._closeTLS()
                 return None
             while True:
-                chunk = self._tls.read(self.bufferSize)
+                chunk = tls.read(self.bufferSize)
                 if not chunk:  # the client's close_notify
                     ended = True
                     break
                 received.append(chunk)
-                if not self._tlsIn.pending and not self._tls.pending():
+                if not self._tlsIn.pending and not tls.pending():
                     break
         except ssl.SSLWantReadError:
             pass
@@ -203,13 +205,14 @@ class WriteThroughServer(tcp.Server):
 
     def _handshake(self) -> bool:
         """Go on with the handshake; whether it has ended (L{ssl.SSLError} if it failed)."""
+        assert self._tls is not None  # called only once TLS has started here
         try:
             self._tls.do_handshake()
         except ssl.SSLWantReadError:
             self._sendTLS()
             return False
         self._sendTLS()
-        held, self._handshakeHeld = self._handshakeHeld, None
+        held, self._handshakeHeld = self._handshakeHeld or [], None
         if IHandshakeListener.providedBy(self.protocol):
             self.protocol.handshakeCompleted()
         for data in held:
@@ -223,6 +226,7 @@ class WriteThroughServer(tcp.Server):
         if self._handshakeHeld is not None:
             self._handshakeHeld.append(data)
             return
+        assert self._tls is not None  # called only once TLS has started here
         try:
             self._tls.write(data)
         except ssl.SSLError:
@@ -233,6 +237,7 @@ class WriteThroughServer(tcp.Server):
 
     def _closeTLS(self) -> None:
         """Send close_notify; close the TCP connection once the client has answered."""
+        assert self._tls is not None  # called only once TLS has started here
         try:
             self._tls.unwrap()
         except ssl.SSLWantReadError:  # sent; the answer is awaited
@@ -272,9 +277,11 @@ class WriteThroughServer(tcp.Server):
         if producer is not None:
             self.unregisterProducer()
         client = self._tlsClientDefault if normal else not self._tlsClientDefault
-        factory = TLSMemoryBIOFactory(ctx, client, None)
+        # Twisted's startTLS passes no wrapped factory either, and sets these
+        # methods on the connection as we do; its stubs allow neither.
+        factory = TLSMemoryBIOFactory(ctx, client, None)  # type: ignore[arg-type]
         self.protocol = TLSMemoryBIOProtocol(factory, self.protocol, False)
-        self.getHandle = self.protocol.getHandle
+        self.getHandle = self.protocol.getHandle  # type: ignore[method-assign]
         self.getPeerCertificate = self.protocol.getPeerCertificate
         directlyProvides(self, ISSLTransport)
         self.TLS = True

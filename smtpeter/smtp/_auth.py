@@ -14,7 +14,8 @@ from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import ensureDeferred
-from zope.interface import Interface, implementer
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import Attribute, Interface, implementer
 
 from ..config import default
 from ..runtime import clientKey
@@ -22,7 +23,17 @@ from ..store import REFUSE, IAuthFailureStore, ILoginStore, Limit, LoginRecord, 
 
 
 class ISender(Interface):
-    """The avatar of an authenticated SMTP session."""
+    """The avatar of an authenticated SMTP session: the policy it applies."""
+
+    login = Attribute("The login's name (a str).")
+    features = Attribute("The features the login turns on (a frozenset of their names).")
+    publicUrl = Attribute("The login's public URL for links and images, or None for the default.")
+    hold = Attribute("True if the login holds its mail: accepted and kept, never delivered.")
+    limited = Attribute("True if its recipients are counted (it has a rate or a quota).")
+    rate = Attribute("Its rate of recipients (a Limit), or None.")
+    quota = Attribute("Its quota of recipients (a Limit), or None.")
+    overQuota = Attribute("What comes of mail over the quota: 'refuse' or 'hold'.")
+    senderDomains = Attribute("The domains its senders must be in (a tuple); empty: any.")
 
 
 @implementer(ISender)
@@ -77,7 +88,8 @@ class LoginChecker:
 
 @implementer(IRealm)
 class SenderRealm:
-    def requestAvatar(self, avatarId: LoginRecord, mind, *interfaces):
+    # Twisted types avatar ids as bytes; LoginChecker gives the whole record.
+    def requestAvatar(self, avatarId: LoginRecord, mind, *interfaces):  # type: ignore[override]
         if ISender not in interfaces:
             raise NotImplementedError("only ISender avatars")
         return (
@@ -123,7 +135,7 @@ class AuthThrottle:
     is not held up.
     """
 
-    clock: object
+    clock: IReactorTime
     delays: tuple[float, ...] = default("authFailureDelays")
     store: IAuthFailureStore = field(factory=MemoryAuthFailures)
     limit: int = 5

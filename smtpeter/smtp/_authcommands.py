@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
@@ -17,14 +19,15 @@ from twisted.logger import Logger
 from . import _replies as R
 from ._auth import ISender
 from ._exceptions import SMTPRefusal
+from ._state import SessionState
 
 log = Logger()
 
 
-class AuthCommands:
+class AuthCommands(SessionState):
     """The AUTH command; mixed into L{SubmissionServer}, whose state it uses."""
 
-    def smtp_AUTH(self, argument: str):
+    def smtp_AUTH(self, argument: str) -> Coroutine[Any, Any, None]:
         if not self.secure:
             self._refuse(R.ENCRYPTION_REQUIRED)
         if self.helo is None:
@@ -52,7 +55,9 @@ class AuthCommands:
             return await self._authLoginUser(initial.encode("ascii"))
         return self._challenge(b"Username:", self._authLoginUser)
 
-    def _challenge(self, prompt: bytes, continuation) -> None:
+    def _challenge(
+        self, prompt: bytes, continuation: Callable[[bytes], Coroutine[Any, Any, None]]
+    ) -> None:
         self.send(b"334 " + base64.b64encode(prompt) + b"\r\n")
         self._authContinuation = continuation
 
@@ -93,10 +98,15 @@ class AuthCommands:
         self._challenge(b"Password:", password)
 
     async def _login(self, user: str, password: str) -> None:
+        avatar: ISender | None
         try:
-            _, avatar, _ = await self.settings.portal.login(
-                UsernamePassword(user, password), None, ISender
+            # Twisted's stubs say bytes; LoginChecker takes str as well.
+            _, found, _ = await self.settings.portal.login(
+                UsernamePassword(user, password),  # type: ignore[arg-type]
+                None,
+                ISender,
             )
+            avatar = cast(ISender, found)  # what SenderRealm gives for ISender
         except UnauthorizedLogin:
             avatar = None
         # Counted before anyone acts on it: of any number of connections

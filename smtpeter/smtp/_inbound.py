@@ -13,6 +13,8 @@ goes out only after the event and any forwarded copy are on disk.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from twisted.logger import Logger
 
 from ..events import COMPLAINT, HARD, forwarding, readBounce
@@ -119,7 +121,7 @@ class BounceServer(SubmissionServer):
     def _requireSession(self) -> None:
         """No AUTH and no TLS needed: only our own addresses are taken."""
 
-    def smtp_AUTH(self, argument: str) -> None:
+    def smtp_AUTH(self, argument: str) -> NoReturn:
         self._refuse(NO_AUTH_HERE)
 
     def smtp_RCPT(self, argument: str) -> None:
@@ -146,6 +148,7 @@ class BounceServer(SubmissionServer):
                 except SMTPRefusal:
                     pass  # read all the same; a copy forwarded goes as it came
             content = self._receivedHeader() + content
+            assert self.mailFrom is not None  # DATA is refused before MAIL
             try:
                 await self.intake.receive(self.mailFrom, self.found, content)
             except Exception:

@@ -7,26 +7,35 @@ dot: options read, trace header added, message queued, 250 sent.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Coroutine
 from email.utils import formatdate
+from typing import TYPE_CHECKING, Any, cast
 
 from attrs import evolve
+from twisted.internet.interfaces import ISystemHandle
 from twisted.logger import Logger
 
 from ..message import Envelope, HeaderError, Recipient, Unfit, fitLines, splitHeader
-from ..queue import Spilled
+from ..queue import IncomingContent, Spilled
 from ..runtime import parseAddress
 from . import _replies as R
 from ._address import addressLiteral, decodeXtext, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._options import completeHeader, readOptions
 from ._senders import checkEnvelopeSender, checkFromHeader
+from ._state import SessionState
 from ._wire import DataReader
 
 log = Logger()
 
 
-class MailCommands:
+class MailCommands(SessionState):
     """MAIL, RCPT and DATA; mixed into L{SubmissionServer}, whose state it uses."""
+
+    if TYPE_CHECKING:
+
+        def _accepted(self) -> None:
+            """A message was accepted (the session's error counts start again)."""
 
     def _requireSession(self) -> None:
         if not self.secure:
@@ -88,7 +97,7 @@ class MailCommands:
         except AddressSyntaxError as e:
             self._refuse(R.BAD_ADDRESS.format(detail=str(e)))
 
-    def smtp_RCPT(self, argument: str) -> None:
+    def smtp_RCPT(self, argument: str) -> Coroutine[Any, Any, None] | None:
         self._requireSession()
         path = self._recipientPath(argument)
         notify: tuple[str, ...] = ()
@@ -113,17 +122,21 @@ class MailCommands:
                 self._refuse(R.BAD_PARAMETER.format(detail=key))
         self._checkLiteral(path.address)
         recipient = Recipient(path.address, notify, orcpt)
-        if self.sender.limited and self.settings.limits is not None:
+        if self.sender is not None and self.sender.limited and self.settings.limits is not None:
             return self._limitedRecipient(recipient)
         self.recipients.append(recipient)
         self.reply(R.RECIPIENT_OK)
+        return None
 
     async def _limitedRecipient(self, recipient: Recipient) -> None:
         """RCPT for a login with a rate or a quota: counted (L{SendingLimits})."""
         limits, now = self.settings.limits, self.settings.clock.seconds()
+        assert limits is not None and self.sender is not None  # as smtp_RCPT checked
         admission = await limits.admit(self.sender, now)
         if admission.refused is not None:
-            limits.refused(self.sender.login, self.mailFrom, recipient.address, admission, now)
+            limits.refused(
+                self.sender.login, self.mailFrom or "", recipient.address, admission, now
+            )
             if not admission.reply.isPermanent:
                 # Counted as a 5xx is: a client that keeps trying is closed (and
                 # its refused events end) after HARD_ERROR_LIMIT of them.
@@ -152,6 +165,7 @@ class MailCommands:
             self._refuse(R.BAD_ADDRESS.format(detail=f"{literal!r} is not an IP address"))
         why = policy.refusal(literal)
         if why is not None:
+            assert self.sender is not None  # RCPT needs AUTH (_requireSession)
             log.info(
                 "{peer} {login}: refused RCPT <{address}>: {why}",
                 peer=self.peer,
@@ -170,13 +184,16 @@ class MailCommands:
         self._data = DataReader(self.settings.maxSize, self._newContent())
         self.reply(R.START_DATA)
 
-    def _newContent(self):
+    def _newContent(self) -> IncomingContent:
         """Where this listener keeps a message while DATA arrives."""
         return self.settings.queue.incoming()
 
-    async def _endOfData(self, reader: DataReader) -> None:
+    async def _endOfData(self, reader: DataReader[IncomingContent]) -> None:
         incoming = reader.sink
         try:
+            sender, mailFrom = self.sender, self.mailFrom
+            # DATA needs AUTH (_requireSession) and MAIL
+            assert sender is not None and mailFrom is not None
             if reader.problem == "size":
                 raise SMTPRefusal(R.MESSAGE_TOO_BIG.format(limit=self.settings.maxSize))
             if reader.bareEndings:
@@ -189,36 +206,38 @@ class MailCommands:
                 fields, _ = splitHeader(incoming.header)
             except HeaderError as e:
                 raise SMTPRefusal(R.BAD_MESSAGE.format(detail=str(e)))
-            checkFromHeader(fields, self.sender.senderDomains)
-            kept, options = readOptions(
-                fields, self.sender.features, self.sender.login, self.sender.publicUrl
-            )
-            if self.sender.hold or self.overQuota:
+            checkFromHeader(fields, sender.senderDomains)
+            kept, options = readOptions(fields, sender.features, sender.login, sender.publicUrl)
+            if sender.hold or self.overQuota:
                 options = evolve(options, hold=True)
             kept, options = completeHeader(
                 kept, options, self.settings.hostname, self.settings.clock.seconds()
             )
+            content: bytes | Spilled
             if reader.longLines:
                 content = self._receivedHeader() + fitted(incoming.finish(b"".join(kept)))
             else:
                 content = incoming.finish(self._receivedHeader() + b"".join(kept))
+            envid = self.mailParams.get("ENVID")
             envelope = Envelope(
-                self.mailFrom,
+                mailFrom,
                 tuple(self.recipients),
                 (self.mailParams.get("RET") or "").upper() or None,
-                decodeXtext(self.mailParams["ENVID"]) if self.mailParams.get("ENVID") else None,
+                decodeXtext(envid) if envid else None,
                 (self.mailParams.get("BODY") or "").upper() or None,
             )
             qid = await self.settings.queue.enqueue(envelope, options, content)
-            if self.reserved and not self.overQuota:  # held over the quota: not counted
-                self.settings.limits.commit(self.reserved)
+            limits = self.settings.limits
+            if self.reserved and not self.overQuota and limits is not None:
+                # (held over the quota: not counted)
+                limits.commit(self.reserved)
                 self.reserved = []
             log.info(
                 "{peer} {login}: queued {qid} from <{sender}> for {n} recipient(s), {size} bytes",
                 peer=self.peer,
-                login=self.sender.login,
+                login=sender.login,
                 qid=qid,
-                sender=self.mailFrom,
+                sender=mailFrom,
                 n=len(self.recipients),
                 size=len(content),
             )
@@ -242,9 +261,12 @@ class MailCommands:
         """The session's TLS version and cipher, read once per session (they do not change)."""
         if self._tls is None:
             try:
-                connection = self.transport.getHandle()
+                # An ssl.SSLObject, pyOpenSSL's Connection, or (no TLS) a socket.
+                connection: Any = cast(ISystemHandle, self.transport).getHandle()
                 if isinstance(connection, ssl.SSLObject):
-                    version, cipher = connection.version(), connection.cipher()[0]
+                    suite = connection.cipher()
+                    assert suite is not None  # TLS is up
+                    version, cipher = connection.version(), suite[0]
                 else:  # Twisted's TLS: pyOpenSSL's connection
                     version = connection.get_protocol_version_name()
                     cipher = connection.get_cipher_name()
@@ -254,7 +276,7 @@ class MailCommands:
         return self._tls
 
 
-def fitted(content) -> bytes:
+def fitted(content: bytes | Spilled) -> bytes:
     """
     Content with lines over 998 characters made fit for any next hop
     (L{fitLines}), in memory; a 550 5.6.0 when that cannot be done.

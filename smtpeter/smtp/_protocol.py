@@ -1,5 +1,8 @@
 """
-The submission server session (RFC 5321, 6409, 3207, 4954, 1870, 2920, 3461).
+The submission server session (RFC 5321, 6409, 3207, 4954, 1870, 2920, 3461):
+the connection, its timers and flow control, and reading and dispatching
+commands. The commands themselves are in the mixins L{SessionCommands},
+L{AuthCommands} and L{MailCommands}; what a session is made of, in L{_state}.
 
 Commands are handled strictly one at a time: while one is waiting on
 something slow (a password hash, the fsync of a message) the next pipelined
@@ -10,26 +13,26 @@ only one AUTH is ever in flight on a connection.
 from __future__ import annotations
 
 import ssl
-from datetime import timedelta
+from collections.abc import Coroutine
+from typing import Any, NoReturn
 
-from attrs import define, field
 from OpenSSL import SSL
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.interfaces import IHandshakeListener, IPushProducer
+from twisted.internet.interfaces import IAddress, IHandshakeListener, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..config import default
 from ..message import Recipient
-from ..runtime import AddressPolicy, ConnectionsPerAddress, RepeatedErrors
+from ..runtime import RepeatedErrors
 from . import _replies as R
-from ._address import isValidHelo
-from ._auth import AuthThrottle, ISender
+from ._auth import ISender
 from ._authcommands import AuthCommands
 from ._exceptions import SMTPRefusal
 from ._mailcommands import MailCommands
+from ._sessioncommands import SessionCommands
+from ._state import ServerSettings
 from ._wire import DataReader, noDelay
 
 log = Logger()
@@ -44,48 +47,13 @@ MAX_HELD_REPLIES = 64
 #: 5xx replies a session may earn before it is closed with 421 (Postfix's
 #: smtpd_hard_error_limit); reset by a message accepted.
 HARD_ERROR_LIMIT = 20
-#: NOOP, RSET, VRFY and HELP a session may send before each further one
-#: counts as an error (Postfix's smtpd_junk_command_limit); reset by a
-#: message accepted, so that an MTA's RSET before each of its messages on one
-#: connection never adds up, while a session that moves no mail is still
-#: closed after JUNK_COMMAND_LIMIT + HARD_ERROR_LIMIT such commands.
-JUNK_COMMAND_LIMIT = 100
 #: How long a closed session may take to finish its TLS close or to read our
 #: last reply before its connection is aborted.
 CLOSE_GRACE = 5.0
 
 
-@define
-class ServerSettings:
-    """Everything a session needs, shared by all sessions of one listener set."""
-
-    hostname: str
-    portal: object
-    queue: object
-    throttle: AuthThrottle
-    clock: object
-    tlsOptions: object
-    maxSize: int = default("maxSize")
-    maxRecipients: int = default("maxRecipients")
-    idleTimeout: timedelta = default("idleTimeout")
-    handshakeTimeout: timedelta = default("handshakeTimeout")
-    sessionLimit: timedelta = timedelta(hours=1)
-    freeBytes: object = None
-    minFreeBytes: int = 64 * 1024 * 1024
-    maxConnectionsPerAddress: int = default("maxConnectionsPerAddress")
-    #: Which address literals (C{user@[10.0.0.1]}) RCPT takes: direct delivery's
-    #: policy; C{None} takes them all (a smarthost delivers every recipient).
-    recipientLiterals: AddressPolicy | None = field(factory=AddressPolicy)
-    shuttingDown: bool = False
-    #: The ILoginStore told of each accepted AUTH (its last use), if any.
-    logins: object = None
-    #: The per-login rates and quotas (L{SendingLimits}); None: none enforced.
-    limits: object = None
-    connections: ConnectionsPerAddress = field(factory=ConnectionsPerAddress)
-
-
 @implementer(IHandshakeListener, IPushProducer)
-class SubmissionServer(AuthCommands, MailCommands, Protocol):
+class SubmissionServer(SessionCommands, AuthCommands, MailCommands, Protocol):
     """
     One client connection.
 
@@ -138,6 +106,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
     def connectionMade(self) -> None:
         noDelay(self.transport)
         if self.implicitTLS:  # RFC 8314: TLS from the first byte, the greeting included
+            # An implicit-TLS listener is made only with the listeners' TLS.
+            assert self.settings.tlsOptions is not None
             self.transport.startTLS(self.settings.tlsOptions)
         self.transport.registerProducer(self, True)
         clock = self.settings.clock
@@ -160,7 +130,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self._handshakeStarted()
         self.reply(R.GREETING.format(hostname=self.settings.hostname))
 
-    def connectionLost(self, reason=None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         if reason is not None and reason.check(ssl.SSLError, SSL.Error):
             log.info("dropping {peer}: TLS failed: {error}", peer=self.peer, error=reason.value)
         self.closed = True
@@ -349,7 +319,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         else:
             self.reply(R.LINE_TOO_LONG)
 
-    def _run(self, coroutine, command: str) -> None:
+    def _run(self, coroutine: Coroutine[Any, Any, None], command: str) -> None:
         """Run an async command handler; nothing else is read until it is done."""
         self.busy = True
         d = ensureDeferred(coroutine)
@@ -363,7 +333,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             d.addBoth(self._resume)
 
     def _unexpected(self, failure: Failure, command: str) -> None:
-        if failure.check(SMTPRefusal):
+        if isinstance(failure.value, SMTPRefusal):
             self.reply(failure.value.reply, command=command)
             return
         repeated.failure(
@@ -374,7 +344,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         )
         self.reply(R.LOCAL_ERROR, command=command)
 
-    def _resume(self, _) -> None:
+    def _resume(self, _: object) -> None:
         self.busy = False
         if not self.closed:
             self._process()
@@ -409,7 +379,7 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
             self._run(result, verb)
 
     def _resetTransaction(self) -> None:
-        if self.reserved:
+        if self.reserved and self.settings.limits is not None:
             self.settings.limits.release(self.reserved)
             self.reserved = []
         #: A recipient was over the login's quota, which then holds the message.
@@ -418,116 +388,8 @@ class SubmissionServer(AuthCommands, MailCommands, Protocol):
         self.mailParams: dict[str, str | None] = {}
         self.recipients: list[Recipient] = []
 
-    def _refuse(self, reply: R.Reply) -> None:
+    def _refuse(self, reply: R.Reply) -> NoReturn:
         raise SMTPRefusal(reply)
-
-    def _ehloLines(self) -> tuple[str, ...]:
-        return (
-            f"{self.settings.hostname} greets {self.helo}",
-            "PIPELINING",
-            f"SIZE {self.settings.maxSize}",
-            "8BITMIME",
-            "ENHANCEDSTATUSCODES",
-            *self._extensions(),
-        )
-
-    def _extensions(self) -> list[str]:
-        """The EHLO keywords that depend on the kind of listener and the session's state."""
-        if self.secure:
-            return ["DSN", "AUTH PLAIN LOGIN"]
-        return ["DSN", "STARTTLS"] if self.settings.tlsOptions is not None else ["DSN"]
-
-    def _greet(self, argument: str) -> str:
-        name = argument.strip()
-        if not isValidHelo(name):
-            self._refuse(R.BAD_HELO)
-        self._resetTransaction()
-        self.helo = name
-        return name
-
-    def smtp_EHLO(self, argument: str) -> None:
-        self._greet(argument)
-        lines = self._ehloLines()
-        self.reply(R.Reply(250, "", lines[-1]), continued=lines[:-1])
-
-    def smtp_HELO(self, argument: str) -> None:
-        self._greet(argument)
-        self.reply(R.Reply(250, "", self.settings.hostname))
-
-    def _accepted(self) -> None:
-        """
-        A message was accepted: the session is doing what it is for, so its
-        error and junk counts start again (as Postfix's do after a delivery).
-        """
-        self.errors = 0
-        self.junk = 0
-
-    def _junk(self) -> None:
-        """A command that moves no mail: past the limit each one counts as an error."""
-        self.junk += 1
-        if self.junk > JUNK_COMMAND_LIMIT:
-            self.errors += 1
-
-    def smtp_NOOP(self, argument: str) -> None:
-        self._junk()
-        self.reply(R.OK)
-
-    def smtp_RSET(self, argument: str) -> None:
-        self._junk()
-        self._resetTransaction()
-        self.reply(R.RESET_OK)
-
-    def smtp_VRFY(self, argument: str) -> None:
-        self._junk()
-        self.reply(R.VRFY_ANSWER)
-
-    def smtp_HELP(self, argument: str) -> None:
-        self._junk()
-        self.reply(R.HELP_ANSWER)
-
-    def smtp_EXPN(self, argument: str) -> None:
-        self.reply(R.NOT_IMPLEMENTED.format(command="EXPN"), command="EXPN")
-
-    def smtp_QUIT(self, argument: str) -> None:
-        self.reply(R.CLOSING)
-        self.close()
-
-    def smtp_BDAT(self, argument: str) -> None:
-        # Without CHUNKING a client should not send BDAT, but if it does,
-        # the chunk that follows is message data and must never be read as
-        # commands: swallow exactly the announced size, then refuse.
-        size = argument.split(" ")[0]
-        if not size.isdigit():
-            self._refuse(R.SYNTAX_ERROR.format(detail="BDAT size"))
-        self._bdatRemaining = int(size)
-        self._resetTransaction()
-        if not self._bdatRemaining:
-            self.reply(R.BDAT_NOT_IMPLEMENTED, command="BDAT")
-
-    def smtp_STARTTLS(self, argument: str) -> None:
-        if self.secure:
-            self._refuse(R.BAD_SEQUENCE.format(detail="TLS is already active"))
-        if self.settings.tlsOptions is None:
-            self._refuse(R.TLS_UNAVAILABLE)
-        if argument.strip():
-            self._refuse(R.SYNTAX_ERROR.format(detail="STARTTLS takes no argument"))
-        self.reply(R.READY_TLS)
-        # RFC 3207 4.2 and CVE-2011-0411: anything the client sent after
-        # STARTTLS was sent in clear and must not count, and the session
-        # restarts from the greeting.
-        discarded = len(self.buffer)
-        self.buffer.clear()
-        if discarded:
-            log.warn(
-                "{peer} pipelined {n} bytes after STARTTLS; discarded", peer=self.peer, n=discarded
-            )
-        self.helo = None
-        self._tls = None
-        self._resetTransaction()
-        self._flush()  # the 220 goes in clear
-        self.transport.startTLS(self.settings.tlsOptions)
-        self.secure = True
-        self._handshakeStarted()
 
 
 class SubmissionFactory(Factory):
@@ -537,7 +399,7 @@ class SubmissionFactory(Factory):
         self.settings = settings
         self.implicitTLS = implicitTLS
 
-    def buildProtocol(self, addr) -> SubmissionServer:
+    def buildProtocol(self, addr: IAddress | None) -> SubmissionServer:
         protocol = SubmissionServer(self.settings, self.implicitTLS)
         protocol.factory = self
         return protocol

@@ -10,6 +10,7 @@ bare CR or LF.
 from __future__ import annotations
 
 import re
+from typing import Generic, Protocol, TypeVar
 
 from attrs import define, field
 
@@ -28,8 +29,17 @@ def hasLongLine(lines: bytes) -> bool:
     return first >= 0 and _LONG_LINE.search(lines, first) is not None
 
 
+class Writable(Protocol):
+    """What a L{DataReader} writes the content to."""
+
+    def write(self, data: bytes) -> None: ...
+
+
+SinkT = TypeVar("SinkT", bound=Writable)
+
+
 @define
-class DataReader:
+class DataReader(Generic[SinkT]):
     """
     Decodes the content of one DATA phase as it arrives, undoing
     dot-stuffing and normalising line endings, within a size limit, and
@@ -46,7 +56,7 @@ class DataReader:
     """
 
     maxSize: int
-    sink: object
+    sink: SinkT
     size: int = 0
     problem: str | None = None
     bareEndings: int = 0

@@ -6,11 +6,15 @@ REST API tokens (L{_apitokens}) and webhooks (L{_webhooks}).
 
 Its tables are made and changed in one place, the numbered steps in
 C{schema/}, by L{upgrade} (L{_migrate}); the stores only read and write
-rows. What only SQLite says its way is in L{_engine}.
+rows. What only SQLite says its way is in L{_engine}, what only PostgreSQL
+says in L{_postgres}; L{_engines} picks a connection's. Where the database
+is (C{--database}: SQLite in the data directory, or PostgreSQL) is read by
+L{parseDatabase}.
 """
 
 from pathlib import Path
 
+from ..runtime import DATABASE_ENVIRONMENT, DATABASE_HELP, PostgreSQL, parseDatabase
 from ._admins import ADMIN as ADMIN_ROLE
 from ._admins import ROLES, AdminStore
 from ._apitokens import ADMIN as ADMIN_SCOPE
@@ -18,7 +22,15 @@ from ._apitokens import PREFIX as TOKEN_PREFIX
 from ._apitokens import READ as READ_SCOPE
 from ._apitokens import SCOPES, TokenRecord, TokenStore
 from ._domains import DomainKeys, DomainStore
-from ._engine import DatabaseError, classify, connect, memoryConnection
+from ._engine import memoryConnection
+from ._engines import (
+    DatabaseError,
+    classify,
+    connect,
+    isShared,
+    unavailable,
+    unreachable,
+)
 from ._events import STATUSES as MESSAGE_STATUSES
 from ._events import TYPES as EVENT_TYPES
 from ._events import (
@@ -82,11 +94,12 @@ from .interfaces import (
 )
 
 
-def openDatabase(path: Path):
+def openDatabase(path: Path | PostgreSQL):
     """
-    The database at C{path} (made if need be), brought to the current schema
-    version by L{upgrade}: what the C{smtpeter} command and the process that
-    owns the data directory open. Everyone else just L{connect}s.
+    The database at C{path} (made if need be), or the PostgreSQL one,
+    brought to the current schema version by L{upgrade}: what the
+    C{smtpeter} command and the process that owns the data directory open.
+    Everyone else just L{connect}s.
     """
     db = connect(path)
     try:
@@ -95,6 +108,24 @@ def openDatabase(path: Path):
         db.close()
         raise
     return db
+
+
+def copyToPostgreSQL(path: Path, database: PostgreSQL) -> dict[str, int]:
+    """
+    Copy the SQLite database at C{path} into the empty PostgreSQL
+    C{database} (L{smtpeter.store._copy}); how many rows of each table.
+    @raise StoreError: the PostgreSQL database holds data already.
+    @raise ValueError: psycopg is not installed.
+    """
+    from ._copy import copyDatabase
+
+    source = connect(path)
+    target = connect(database)
+    try:
+        return copyDatabase(source, target)
+    finally:
+        target.close()
+        source.close()
 
 
 def connectMemory():
@@ -176,6 +207,8 @@ __all__ = [
     "classify",
     "connect",
     "connectMemory",
+    "copyToPostgreSQL",
+    "isShared",
     "inSenderDomains",
     "isoTime",
     "knownFeatures",
@@ -185,4 +218,10 @@ __all__ = [
     "suppressionReason",
     "upgrade",
     "version",
+    "DATABASE_ENVIRONMENT",
+    "DATABASE_HELP",
+    "PostgreSQL",
+    "parseDatabase",
+    "unavailable",
+    "unreachable",
 ]

@@ -9,10 +9,12 @@ so that sessions signed before it stop working.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from attrs import field, frozen
 
-from ._engine import Conflict, Connection
+from ._engine import Connection
+from ._engines import Conflict
 from ._exceptions import Exists, Hint, Missing, StoreError
 from ._passwords import DUMMY_HASH, generatePassword, hashPassword, verifyPassword
 
@@ -50,7 +52,7 @@ class AdminStore:
     resetting its password, ends every session of that user (their rows go).
     """
 
-    def __init__(self, db: Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
 

@@ -15,7 +15,8 @@ import time
 from attrs import frozen
 
 from ._changes import changed
-from ._engine import Conflict, Connection
+from ._engine import Connection
+from ._engines import Conflict
 from ._exceptions import Exists, Hint, Invalid, Missing
 
 PREFIX = "spt_"

@@ -16,10 +16,13 @@ was written, so it was kept under the mark before it.
 
 from __future__ import annotations
 
+import enum
 import mmap
 import os
 import sqlite3
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Final, Generic, Literal, TypeVar
 
 #: The tables with marks, in their order in the file.
 TABLES = ("logins", "auth_bans", "suppressions", "api_tokens")
@@ -93,6 +96,8 @@ class Database(sqlite3.Connection):
     def publish(self) -> None:
         """After a transaction: the marks of what it changed (committed or not)."""
         tables, self._unpublished = self._unpublished, frozenset()
+        if self.marks is None:
+            return  # nothing was noted (see changed)
         for table in tables:
             self.marks.changed(table)
 
@@ -103,12 +108,20 @@ class Database(sqlite3.Connection):
 
 
 def changed(db, table: str) -> None:
-    """Note that C{db} changed C{table} (for connections that are not L{Database}s, nothing)."""
-    if isinstance(db, Database):
-        db.changed(table)
+    """
+    Note that C{db} changed C{table}: a L{Database} (or a PostgreSQL
+    connection) tells the others; a plain connection (one in memory) has
+    no others to tell.
+    """
+    note = getattr(db, "changed", None)
+    if note is not None:
+        note(table)
 
 
-class Remembered:
+_Row = TypeVar("_Row")
+
+
+class Remembered(Generic[_Row]):
     """
     Rows read from one table, by key, kept while the table's mark stays the
     one read before they were read; at most C{limit} of them (the oldest go
@@ -125,7 +138,7 @@ class Remembered:
         self._table = table
         self._limit = limit
         self._seen = b""
-        self._rows: dict = {}
+        self._rows: dict[Hashable, _Row] = {}
 
     def mark(self) -> bytes:
         """The table's mark now; what was kept under another is forgotten."""
@@ -135,16 +148,16 @@ class Remembered:
             self._seen = mark
         return mark
 
-    def lookup(self, key) -> tuple[bytes, object]:
+    def lookup(self, key: Hashable) -> tuple[bytes, _Row | _Missing]:
         """The mark now, and what is kept for C{key} under it (or L{MISSING})."""
         mark = self.mark()
         return mark, self._rows.get(key, MISSING)
 
-    def get(self, key):
+    def get(self, key: Hashable) -> _Row | _Missing:
         """What is kept for C{key}, or L{MISSING}, as of the last L{mark}."""
         return self._rows.get(key, MISSING)
 
-    def keep(self, mark: bytes, key, row) -> None:
+    def keep(self, mark: bytes, key: Hashable, row: _Row) -> None:
         """Keep what was read after C{mark} was, unless the table has changed since."""
         if mark != self.mark():
             return
@@ -152,11 +165,16 @@ class Remembered:
             del self._rows[next(iter(self._rows))]
         self._rows[key] = row
 
-    def replace(self, key, row) -> None:
+    def replace(self, key: Hashable, row: _Row) -> None:
         """A kept row as this process has just written it (not a change others must see)."""
         if key in self._rows:
             self._rows[key] = row
 
 
+class _Missing(enum.Enum):
+    # An enum's one member, so that C{x is MISSING} narrows x for mypy.
+    MISSING = enum.auto()
+
+
 #: What L{Remembered} answers for a key it does not have.
-MISSING = object()
+MISSING: Final[Literal[_Missing.MISSING]] = _Missing.MISSING

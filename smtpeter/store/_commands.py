@@ -11,7 +11,7 @@ from pathlib import Path
 from ..events import attempts
 from ..message import QueuedMessage
 from ._apitokens import TokenStore
-from ._engine import begin, probe
+from ._engines import begin, probe
 from ._events import EventStore
 from ._logins import LoginStore
 from ._queuerequests import QueueRequestStore

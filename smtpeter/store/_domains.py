@@ -12,12 +12,14 @@ import base64
 import re
 import threading
 import time
+from collections.abc import Callable
 
 from attrs import field, frozen
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._engine import Connection
+from ._engines import transaction
 from ._exceptions import BadKey, DomainExists, Exists, Invalid, NoSuchDomain
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -102,7 +104,7 @@ def readPrivateKey(pem: bytes) -> bytes:
 class DomainStore:
     """Synchronous access to the C{dkim_keys} table."""
 
-    def __init__(self, db: Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
 
@@ -136,7 +138,7 @@ class DomainStore:
         """C{replace}: must the domain exist (True), must it not (False), either (None)."""
         domain = checkDomain(domain)
         selector = checkSelector(selector) if selector else self._newSelector(domain)
-        with self._db:
+        with transaction(self._db):
             current = self.active(domain)
             if current is not None and replace is False:
                 raise DomainExists(domain)
@@ -180,7 +182,9 @@ class DomainKeys:
     within that time without a restart. Thread-safe.
     """
 
-    def __init__(self, store: DomainStore, ttl: float = 10.0, clock=time.monotonic) -> None:
+    def __init__(
+        self, store: DomainStore, ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._ttl = ttl
         self._clock = clock

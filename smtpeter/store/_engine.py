@@ -1,10 +1,11 @@
 """
 The SQLite engine: everything about the shared database that only SQLite
 says this way. The rest of the store writes SQL that PostgreSQL reads as
-well; a PostgreSQL engine would be a module beside this one with the same
-names (the connection's set-up, the write transaction, the JSON field
-accessor, the error classes and their classification, and what an
-unversioned database holds).
+well; L{smtpeter.store._postgres}, beside this module, is PostgreSQL's
+engine, with the same names (the connection's set-up, the write
+transaction, the JSON field accessors, the error classes and their
+classification, and what an unversioned database holds), and
+L{smtpeter.store._engines} picks the one of a connection.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from ._changes import ChangeMarks, Database
 
 #: Which of the schema's dialect-specific steps (C{NNN_name.sqlite.sql}) apply.
 DIALECT = "sqlite"
+
+#: The case-blind LIKE (SQLite's LIKE is, for ASCII).
+LIKE = "LIKE"
 
 #: A connection, as L{connect} makes them (type hints).
 Connection = sqlite3.Connection
@@ -56,9 +60,32 @@ def begin(db) -> None:
     db.execute("BEGIN IMMEDIATE")
 
 
+#: A column that numbers a table's rows by itself, as its key.
+ROW_NUMBER = "INTEGER PRIMARY KEY"
+
+
+def temporaryOnDisk(db) -> None:
+    """Let this connection's temporary tables grow on disk, not in memory."""
+    db.execute("PRAGMA temp_store = FILE")
+
+
+def lockSchema(db) -> None:
+    """In a transaction: the schema's lock (L{begin}'s write lock is SQLite's only one)."""
+
+
 def jsonField(column: str, key: str) -> str:
     """The SQL expression for the field C{key} of the JSON text in C{column}."""
     return f"json_extract({column}, '$.{key}')"
+
+
+def jsonFlag(column: str, key: str) -> str:
+    """The field C{key} of the JSON in C{column} as 1 (true), 0 (false) or NULL."""
+    return jsonField(column, key)
+
+
+def jsonValues(column: str) -> str:
+    """A table of the values of the JSON array in C{column}, in a column named C{value}."""
+    return f"json_each({column})"
 
 
 def classify(error: BaseException) -> str:

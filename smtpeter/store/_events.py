@@ -12,6 +12,7 @@ reading threads, each with its own connection.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -20,8 +21,8 @@ from email.header import decode_header, make_header
 from attrs import frozen
 
 from ..message import QueuedMessage, Recipient
-from . import _links
-from ._engine import Connection, jsonField
+from . import _engines, _links
+from ._engine import Connection
 from ._stats import StatsStore
 
 #: How much longer than events the hourly counters are kept, in seconds.
@@ -212,17 +213,21 @@ def _like(text: str) -> str:
 # checks that the planner takes those indexes.
 _OUTCOME = "EXISTS (SELECT 1 FROM events x WHERE x.qid = m.qid AND {})"
 _RARE = "m.qid IN (SELECT x.qid FROM events x WHERE {})"
-_PERMANENT = jsonField("x.details", "permanent")
-_STATUS_WHERE = {
-    "queued": "NOT " + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
-    "held": jsonField("m.options", "hold")
-    + " AND NOT "
-    + _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')"),
-    "delivered": _OUTCOME.format("x.type = 'delivery'"),
-    "deferred": _OUTCOME.format(f"x.type = 'failure' AND {_PERMANENT} = 0"),
-    "bounced": _RARE.format("x.type = 'bounce'"),
-    "failed": _RARE.format(f"x.type = 'failure' AND {_PERMANENT} IS NOT 0"),
-}
+
+
+@functools.cache
+def _statusWhere(engine) -> dict[str, str]:
+    """Each status's condition on a message C{m}, in the words of C{engine}."""
+    permanent = engine.jsonFlag("x.details", "permanent")
+    finished = _OUTCOME.format("x.type IN ('delivery', 'failure', 'bounce')")
+    return {
+        "queued": "NOT " + finished,
+        "held": f"{engine.jsonFlag('m.options', 'hold')} != 0 AND NOT {finished}",
+        "delivered": _OUTCOME.format("x.type = 'delivery'"),
+        "deferred": _OUTCOME.format(f"x.type = 'failure' AND {permanent} = 0"),
+        "bounced": _RARE.format("x.type = 'bounce'"),
+        "failed": _RARE.format(f"x.type = 'failure' AND COALESCE({permanent}, 1) != 0"),
+    }
 
 
 def isoTime(seconds: float) -> str:
@@ -263,6 +268,7 @@ class EventStore:
 
     def __init__(self, db: Connection) -> None:
         self.db = db
+        self._engine = _engines.of(db)
         self._views: dict = {}
 
     def view(self, cls):
@@ -299,7 +305,10 @@ class EventStore:
                 found["login"],
             ),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self.view(StatsStore).remember(message.qid, found["login"], found["from"], envelope.sender)
+        return True
 
     def addEvent(
         self, type: str, when: float, qid: str, recipient: str, tags, details: dict
@@ -355,11 +364,15 @@ class EventStore:
         """The messages a L{MessageQuery} selects, newest first, with their recipients' states."""
         where: list[str] = []
         args: list = []
+        like = self._engine.LIKE
         for condition, value in (
             ("m.qid = ?", query.messageid),
-            ("m.recipients LIKE ? ESCAPE '\\'", query.recipient and _like(query.recipient)),
-            ("m.subject LIKE ? ESCAPE '\\'", query.subject and _like(query.subject)),
-            ("EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)", query.tag),
+            (f"m.recipients {like} ? ESCAPE '\\'", query.recipient and _like(query.recipient)),
+            (f"m.subject {like} ? ESCAPE '\\'", query.subject and _like(query.subject)),
+            (
+                f"EXISTS (SELECT 1 FROM {self._engine.jsonValues('m.tags')} WHERE value = ?)",
+                query.tag,
+            ),
             ("m.login = ?", query.login),
             ("m.received >= ?", query.start),
             ("m.received < ?", query.end),
@@ -368,10 +381,10 @@ class EventStore:
                 where.append(condition)
                 args.append(value)
         if query.sender is not None:
-            where.append("(m.sender LIKE ? ESCAPE '\\' OR m.from_header LIKE ? ESCAPE '\\')")
+            where.append(f"(m.sender {like} ? ESCAPE '\\' OR m.from_header {like} ? ESCAPE '\\')")
             args += [_like(query.sender)] * 2
         if query.status is not None:
-            where.append(_STATUS_WHERE[query.status])
+            where.append(_statusWhere(self._engine)[query.status])
         if query.before is not None:
             where.append("(m.received < ? OR (m.received = ? AND m.qid < ?))")
             args += [query.before[0], *query.before]
@@ -401,7 +414,7 @@ class EventStore:
             source = "event_tags t JOIN events e ON e.id = t.event"
             where, args = " AND t.tag = ?", [query.tag]
         rows = self.db.execute(
-            f"SELECT {jsonField('e.details', 'destination')} AS url, count(*),"
+            f"SELECT {self._engine.jsonField('e.details', 'destination')} AS url, count(*),"
             " count(DISTINCT e.qid || ' ' || e.recipient)"
             f" FROM {source} WHERE e.type = 'click' AND e.time >= ? AND e.time < ?{where}"
             " GROUP BY url ORDER BY 2 DESC, url LIMIT ?",

@@ -12,6 +12,10 @@ import os
 import re
 from pathlib import Path
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorThreads
+from twisted.internet.threads import deferToThreadPool
+
 EXTENSIONS = {
     "image/png": "png",
     "image/jpeg": "jpg",
@@ -61,6 +65,10 @@ class ImageStore:
             return self.path(name).exists()
         except ValueError:
             return False
+
+    def fetch(self, name: str, reactor: IReactorThreads) -> Deferred[tuple[bytes, str] | None]:
+        """L{get}, read in one of C{reactor}'s threads."""
+        return deferToThreadPool(reactor, reactor.getThreadPool(), self.get, name)
 
     def get(self, name: str) -> tuple[bytes, str] | None:
         """The image's bytes and content type, or C{None} if there is no such image."""

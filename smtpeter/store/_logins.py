@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from attrs import evolve, field, frozen
@@ -20,7 +20,8 @@ from twisted.logger import Logger
 from ..config import checkPublicUrl
 from ..features import knownFeatures
 from ._changes import changed
-from ._engine import Conflict, Connection, DatabaseError
+from ._engine import Connection
+from ._engines import Conflict, DatabaseError
 from ._exceptions import Invalid, LoginExists, NoSuchLogin, UnknownFeature
 from ._limits import (
     QUOTA_PERIODS,
@@ -126,7 +127,7 @@ def checkFeatures(features: Iterable[str]) -> frozenset[str]:
 class LoginStore:
     """Synchronous access to the C{logins} table."""
 
-    def __init__(self, db: Connection, clock=time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
 

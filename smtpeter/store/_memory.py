@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from attrs import evolve
 from twisted.internet.defer import fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from ..events import ATTEMPT, Delivery, Webhook, attempts, storedOutcome
@@ -55,7 +56,7 @@ from .interfaces import (
 class MemoryStore:
     """Everything kept in dictionaries; every Deferred has fired when returned."""
 
-    def __init__(self, clock) -> None:
+    def __init__(self, clock: IReactorTime) -> None:
         self.clock = clock
         self.logins = MemoryLoginStore(clock)
         self.failures = MemoryAuthFailures()

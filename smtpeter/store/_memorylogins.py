@@ -10,6 +10,7 @@ from collections import deque
 
 from attrs import define, evolve, field
 from twisted.internet.defer import succeed
+from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from ._logins import LoginRecord
@@ -20,9 +21,9 @@ from .interfaces import IAuthFailureStore, ILoginStore, ILoginUsageStore
 class MemoryLoginStore:
     """An in-memory L{ILoginStore} for tests; passwords are kept in clear."""
 
-    def __init__(self, clock=None) -> None:
+    def __init__(self, clock: IReactorTime | None = None) -> None:
         self.logins: dict[str, tuple[LoginRecord, str]] = {}
-        self.clock = clock  # an IReactorTime, for the last use
+        self.clock = clock  # for the last use
 
     def add(self, name: str, password: str, features=(), enabled: bool = True) -> LoginRecord:
         record = LoginRecord(name, enabled, frozenset(features), 0.0, None, "")

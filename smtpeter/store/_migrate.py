@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from ..runtime import Step, loadSteps
-from . import _engine
+from . import _engine, _engines
 from ._exceptions import StoreError
 
 #: The column each step from before versions added: there, the step was applied.
@@ -59,7 +59,7 @@ def version(db) -> int:
     The database's version: 0 if it is empty, or not yet numbered (from
     before versions; L{upgrade} dates it).
     """
-    if "schema_version" not in _engine.tables(db):
+    if "schema_version" not in _engines.of(db).tables(db):
         return 0
     (found,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
     return found
@@ -68,16 +68,20 @@ def version(db) -> int:
 def upgrade(db, clock: Callable[[], float] = time.time) -> tuple[int, int]:
     """
     Bring the database to L{CURRENT}, in one transaction that holds the
-    write lock (two processes upgrading at once take turns; the second finds
-    nothing to do). @return: the versions before and after.
+    write lock, and on PostgreSQL the schema's advisory lock (two processes
+    upgrading at once take turns; the second finds nothing to do). The
+    steps are the ones of the connection's engine. @return: the versions
+    before and after.
     @raise SchemaTooNew: the database is ahead of this code.
     """
     found = version(db)
     if found == CURRENT:
         return found, found  # the usual case: no write lock taken
-    _engine.begin(db)
+    engine = _engines.of(db)
+    engine.begin(db)
     try:
-        before, applied = _upgrade(db, clock)
+        engine.lockSchema(db)
+        before, applied = _upgrade(db, engine, clock)
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
@@ -86,20 +90,20 @@ def upgrade(db, clock: Callable[[], float] = time.time) -> tuple[int, int]:
     return before, applied
 
 
-def _upgrade(db, clock) -> tuple[int, int]:
-    present = _engine.tables(db)
+def _upgrade(db, engine, clock) -> tuple[int, int]:
+    present = engine.tables(db)
     before = version(db)
     if before > CURRENT:
         raise SchemaTooNew(before, CURRENT)
     legacy = before == 0 and bool(present - {"schema_version"})
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_version"
-        " (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+        " (version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
     )
-    for step in steps():
+    for step in steps(engine.DIALECT):
         if step.version <= before:
             continue
-        if not (legacy and _appliedBefore(db, step)):
+        if not (legacy and _appliedBefore(db, engine, step)):
             for statement in step.statements():
                 db.execute(statement)
         db.execute(
@@ -108,7 +112,7 @@ def _upgrade(db, clock) -> tuple[int, int]:
     return before, CURRENT
 
 
-def _appliedBefore(db, step: Step) -> bool:
+def _appliedBefore(db, engine, step: Step) -> bool:
     """Whether a database from before versions has had C{step} already."""
     if step.version == 1:
         # Its tables, if some are missing, are made now (IF NOT EXISTS).
@@ -117,4 +121,4 @@ def _appliedBefore(db, step: Step) -> bool:
     if marker is None:
         return False
     table, column = marker
-    return column in _engine.columns(db, table)
+    return column in engine.columns(db, table)

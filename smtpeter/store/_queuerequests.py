@@ -9,6 +9,8 @@ carries them out and removes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from attrs import frozen
 
 from ._engine import Connection
@@ -43,7 +45,9 @@ class QueueRequestStore:
         return QueueRequest(id, qid, action, now)
 
     def list(self) -> list[QueueRequest]:
-        rows = self.db.execute("SELECT id, qid, action, created FROM queue_requests ORDER BY id")
+        rows: Iterable[tuple[int, str, str, float]] = self.db.execute(
+            "SELECT id, qid, action, created FROM queue_requests ORDER BY id"
+        )
         return [QueueRequest(*row) for row in rows]
 
     def done(self, id: int) -> None:

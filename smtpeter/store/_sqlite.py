@@ -22,31 +22,33 @@ Callers use the named methods; what runs in the threads
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import cast
 
 from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.logger import Logger, LogLevel
 from zope.interface import implementer
 
 from ..events import ATTEMPT, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
-from ..runtime import RepeatedErrors, Workers, isDamaged
+from ..runtime import PostgreSQL, RepeatedErrors, Workers, isDamaged
 from . import _commands as do
 from ._apitokens import TokenStore
-from ._changes import MISSING, ChangeMarks, Remembered
+from ._changes import MISSING, ChangeMarks, Remembered, _Row
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
-from ._engine import connect
+from ._engines import changeMarks, connect
 from ._events import EventStore
 from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
 from ._migrate import upgrade
 from ._passwords import needsUpgrade
 from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
-from ._suppressions import SuppressionStore
+from ._suppressions import Suppression, SuppressionStore
 from ._throttle import ThrottleStore
 from ._usage import UsageStore
 from ._webhooks import WebhookStore
@@ -77,12 +79,26 @@ repeated = RepeatedErrors(log)
     IDashboardSessionStore,
 )
 class SQLiteStore:
-    """Start with L{start}; L{stop} commits what is waiting, then ends the threads."""
+    """
+    Start with L{start}; L{stop} commits what is waiting, then ends the
+    threads. C{path} is SQLite's file, or a L{PostgreSQL} database: the
+    same store, threads and SQL over either engine.
+    """
 
-    def __init__(self, path: Path, reactor, readers: int = 4, clock=None) -> None:
+    def __init__(
+        self,
+        path: Path | PostgreSQL,
+        reactor: IReactorFromThreads,
+        readers: int = 4,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        """
+        C{reactor} is Twisted's: its threads hand results back to it, and it
+        is the clock (unless C{clock} is given).
+        """
         self.path = path
         self.reactor = reactor
-        self.clock = clock or reactor
+        self.clock = clock or cast(IReactorTime, reactor)
         self._writer = Writer(reactor, self._connect, self.clock, path)
         self._readers = Workers(
             reactor,
@@ -107,10 +123,13 @@ class SQLiteStore:
         upgrade(self._connect())
         # What AUTH and delivery read for every connection and message, kept
         # until it changes (in any process): no read, no thread hop.
-        self._marks = ChangeMarks(self.path)
-        self._logins = Remembered(self._marks, "logins")
-        self._bans = Remembered(self._marks, "auth_bans")
-        self._suppressions = Remembered(self._marks, "suppressions", limit=100_000)
+        self._marks = changeMarks(self.path)
+        self._logins: Remembered[LoginRecord | None] = Remembered(self._marks, "logins")
+        # until when an address is banned (None: it is not)
+        self._bans: Remembered[float | None] = Remembered(self._marks, "auth_bans")
+        self._suppressions: Remembered[Suppression | None] = Remembered(
+            self._marks, "suppressions", limit=100_000
+        )
         self._writer.start()
         self._readers.start()
         self._throttle.start()
@@ -258,6 +277,14 @@ class SQLiteStore:
         return self._read(do.view(StatsStore, StatsStore.overview), query)
 
     def dueWebhooks(self, now: float, limit: int, skip=frozenset()) -> Deferred:
+        """
+        On PostgreSQL, shared by several nodes, each delivery is taken by
+        one of them (L{WebhookStore.claim}), in the writer's transaction;
+        on SQLite, one node's, they are only read.
+        """
+        if isinstance(self.path, PostgreSQL):
+            claim = do.Call(WebhookStore, WebhookStore.claim, now, limit, skip)
+            return self._write(claim).addCallback(_only)
         return self._read(do.view(WebhookStore, WebhookStore.due), now, limit, skip)
 
     def ping(self) -> Deferred:
@@ -439,7 +466,7 @@ def _only(results: list):
     return results[0]
 
 
-def _kept(row, remembered: Remembered, mark: bytes, key):
+def _kept(row: _Row, remembered: Remembered[_Row], mark: bytes, key: Hashable) -> _Row:
     """C{row}, read after C{mark} was, kept by C{remembered} (unless its table changed since)."""
     remembered.keep(mark, key, row)
     return row

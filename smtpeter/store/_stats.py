@@ -112,6 +112,12 @@ class StatsStore:
                 self._messages.popitem(last=False)
         return found
 
+    def remember(self, qid: str, login: str | None, fromHeader: str | None, sender: str) -> None:
+        """What L{count} reads of a message just recorded (no read back of what was written)."""
+        self._messages[qid] = (login or "", senderDomain(fromHeader, sender))
+        if len(self._messages) > 4096:
+            self._messages.popitem(last=False)
+
     def count(self, type: str, when: float, qid: str, tags, details: dict) -> None:
         kind = kindOf(type, details)
         if kind is None:
@@ -120,7 +126,8 @@ class StatsStore:
         self.db.executemany(
             "INSERT INTO stats_hourly (hour, login, tag, domain, kind, count)"
             " VALUES (?, ?, ?, ?, ?, 1)"
-            " ON CONFLICT (hour, tag, login, domain, kind) DO UPDATE SET count = count + 1",
+            " ON CONFLICT (hour, tag, login, domain, kind)"
+            " DO UPDATE SET count = stats_hourly.count + 1",
             rows(login, domain, kind, tags, when),
         )
 

@@ -7,14 +7,17 @@ Addresses compare without regard to case. An entry may expire.
 
 from __future__ import annotations
 
+import builtins
 import math
 import time
 from collections.abc import Callable, Iterable
 
 from attrs import frozen
 
+from . import _engines
 from ._changes import changed
-from ._engine import Connection, DatabaseError, begin
+from ._engine import Connection
+from ._engines import DatabaseError, begin
 from ._events import isoTime
 from ._exceptions import Invalid, Missing, StoreError
 
@@ -48,6 +51,10 @@ def suppressionReason(reason: object) -> str:
     if not isinstance(reason, str) or not 0 < len(reason.strip()) <= MAX_REASON:
         raise Invalid("reason", f"a text of 1 to {MAX_REASON} characters")
     return reason.strip()
+
+
+#: A row of C{suppressions}: address, reason, created, expires, qid.
+SuppressionRow = tuple[str, str, float, float | None, str | None]
 
 
 @frozen
@@ -133,18 +140,18 @@ class SuppressionStore:
 
     def list(self, now: float) -> list[Suppression]:
         """Every entry in force, oldest first."""
-        rows = self.db.execute(
+        rows: Iterable[SuppressionRow] = self.db.execute(
             "SELECT address, reason, created, expires, qid FROM suppressions"
             " WHERE expires IS NULL OR expires > ? ORDER BY created, address",
             (now,),
         )
         return [Suppression(*row) for row in rows]
 
-    def find(self, addresses: list[str], now: float) -> dict[str, Suppression]:
+    def find(self, addresses: builtins.list[str], now: float) -> dict[str, Suppression]:
         """The entries in force for C{addresses}, by the address as given."""
         found = {}
         for address in addresses:
-            row = self.db.execute(
+            row: SuppressionRow | None = self.db.execute(
                 "SELECT address, reason, created, expires, qid FROM suppressions"
                 " WHERE address = ? AND (expires IS NULL OR expires > ?)",
                 (address, now),
@@ -178,10 +185,11 @@ class SuppressionStore:
         batch fail, L{ImportFailed} says how many were imported.
         """
         db = self.db
-        db.execute("PRAGMA temp_store = FILE")  # a million lines stay on disk, not in memory
+        engine = _engines.of(db)
+        engine.temporaryOnDisk(db)  # a million lines stay on disk, not in memory
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS suppression_import"
-            " (n INTEGER PRIMARY KEY, line INTEGER NOT NULL, address TEXT NOT NULL,"
+            f" (n {engine.ROW_NUMBER}, line INTEGER NOT NULL, address TEXT NOT NULL,"
             " reason TEXT NOT NULL)"
         )
         try:
@@ -190,16 +198,17 @@ class SuppressionStore:
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            db.execute("DROP TABLE temp.suppression_import")
+            db.execute("DROP TABLE suppression_import")
 
-    def _stage(self, entries) -> int:
+    def _stage(self, entries: Iterable[tuple[int, str, str]]) -> int:
         """Check C{entries} and copy them into the temporary table (which locks nothing else)."""
-        rows, total = [], 0
+        rows: builtins.list[tuple[int, str, str]] = []
+        total = 0
 
         def flush() -> None:
             self.db.execute("BEGIN")
             self.db.executemany(
-                "INSERT INTO temp.suppression_import (line, address, reason) VALUES (?, ?, ?)",
+                "INSERT INTO suppression_import (line, address, reason) VALUES (?, ?, ?)",
                 rows,
             )
             self.db.execute("COMMIT")
@@ -224,8 +233,9 @@ class SuppressionStore:
             try:
                 begin(self.db)
                 self.db.execute(
-                    "INSERT INTO main.suppressions (address, reason, created, expires, qid)"
-                    " SELECT address, reason, ?, ?, NULL FROM temp.suppression_import"
+                    "INSERT INTO suppressions (address, reason, created, expires, qid)"
+                    " SELECT address, reason, CAST(? AS DOUBLE PRECISION),"
+                    " CAST(? AS DOUBLE PRECISION), NULL FROM suppression_import"
                     " WHERE n > ? AND n <= ? ORDER BY n"
                     " ON CONFLICT (address) DO UPDATE SET address = excluded.address,"
                     " reason = excluded.reason, created = excluded.created,"
@@ -235,7 +245,7 @@ class SuppressionStore:
                 self.db.execute("COMMIT")
             except DatabaseError as e:
                 line = self.db.execute(
-                    "SELECT max(line) FROM temp.suppression_import WHERE n <= ?", (done,)
+                    "SELECT max(line) FROM suppression_import WHERE n <= ?", (done,)
                 ).fetchone()[0]
                 raise ImportFailed(done, total, line or 0, e) from e
             done = min(done + batch, total)

@@ -7,6 +7,7 @@ POSTed (or given up on, visibly).
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 import time
@@ -19,6 +20,9 @@ from ._exceptions import Hint, Invalid, Missing, StoreError
 
 #: How many of each webhook's latest delivery attempts are kept, for its history.
 HISTORY = 50
+#: How long a node that took deliveries to send (L{WebhookStore.claim}) has
+#: them to itself: longer than a poll's hundred take to go out, ten at a time.
+CLAIM_FOR = 300.0
 #: 128 random bits in hex: a delivery's uid.
 
 
@@ -90,7 +94,7 @@ class WebhookStore:
 
     # The gateway --------------------------------------------------------------
 
-    def queue(self, events: list[StoredEvent], now: float) -> int:
+    def queue(self, events: builtins.list[StoredEvent], now: float) -> int:
         """Queue each event for every enabled webhook that wants its kind."""
         hooks = [w for w in self.list() if w.enabled]
         rows = []
@@ -108,7 +112,7 @@ class WebhookStore:
             )
         return len(rows)
 
-    def due(self, now: float, limit: int, skip=()) -> list[Delivery]:
+    def due(self, now: float, limit: int, skip=()) -> builtins.list[Delivery]:
         hooks = {w.id: w for w in self.list()}
         rows = self.db.execute(
             "SELECT id, webhook, event, type, body, created, attempts, uid"
@@ -124,7 +128,27 @@ class WebhookStore:
                 )
         return found[:limit]
 
-    def history(self, id: int, limit: int = HISTORY) -> list[dict]:
+    def claim(
+        self, now: float, limit: int, skip=(), leaseFor: float = CLAIM_FOR
+    ) -> builtins.list[Delivery]:
+        """
+        L{due}, for one node among several sharing the database: the
+        deliveries found are taken for C{leaseFor} seconds (their next
+        attempt moved past it), so that no other node sends them meanwhile;
+        their outcome (L{succeeded}, L{failed}) ends the claim. Should the
+        node die first, they are due again when the claim runs out. Inside
+        a write transaction: those of the nodes take turns.
+        """
+        found = self.due(now, limit, skip)
+        if found:
+            marks = ", ".join("?" * len(found))
+            self.db.execute(
+                f"UPDATE webhook_deliveries SET next_attempt = ? WHERE id IN ({marks})",
+                (now + leaseFor, *(delivery.id for delivery in found)),
+            )
+        return found
+
+    def history(self, id: int, limit: int = HISTORY) -> builtins.list[dict]:
         """The webhook's latest delivery attempts, newest first."""
         rows = self.db.execute(
             "SELECT time, uid, event, type, attempt, error FROM webhook_attempts"

@@ -17,9 +17,9 @@ from typing import Any, cast
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ..runtime import BatchWriter, DiskFull
+from ..runtime import BatchWriter, DiskFull, PostgreSQL
 from ._changes import Database
-from ._engine import BUSY, DAMAGED, FULL, begin, classify
+from ._engines import BUSY, DAMAGED, FULL, begin, classify
 from ._events import EventStore, StoredEvent
 from ._webhooks import WebhookStore
 
@@ -39,7 +39,9 @@ class Writer(BatchWriter):
     written is a command: C{work(store)} in the transaction.
     """
 
-    def __init__(self, reactor: Any, connect: Callable, clock: Any, path: Path) -> None:
+    def __init__(
+        self, reactor: Any, connect: Callable, clock: Any, path: Path | PostgreSQL
+    ) -> None:
         super().__init__(
             reactor,
             "smtpeter-db-writer",
@@ -67,7 +69,7 @@ class Writer(BatchWriter):
             if kind in (BUSY, DAMAGED, FULL):
                 # The database's trouble, not the item's (a constraint, say).
                 self.failure = str(e)
-                if kind == FULL:
+                if kind == FULL and isinstance(self.path, Path):  # (PostgreSQL's disk: not ours)
                     failure = Failure(DiskFull(self.path.parent))
             return [failure]
         self.failure = None

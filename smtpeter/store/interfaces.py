@@ -1,12 +1,25 @@
 """Interfaces of the store: what the gateway asks of persistent state."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from zope.interface import Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from ._apitokens import TokenRecord
+    from ._events import FoundMessage, MessageRecord, StoredEvent
+    from ._logins import LoginRecord
+    from ._queuerequests import QueueRequest
+    from ._suppressions import Suppression
 
 
 class ILoginStore(Interface):
     """SMTP logins, as the running gateway sees them."""
 
-    def authenticate(name: str, password: str):
+    def authenticate(name: str, password: str) -> Deferred[LoginRecord | None]:
         """
         Check a name and password.
 
@@ -15,14 +28,14 @@ class ILoginStore(Interface):
             for an unknown name as for a wrong password.
         """
 
-    def noteLoginUse(name: str):
+    def noteLoginUse(name: str) -> Deferred[None]:
         """
         Note that the login has just been used: call it only once the
         throttle has accepted the AUTH (a right password refused as
         banned is no use). @return: C{Deferred[None]}.
         """
 
-    def count():
+    def count() -> Deferred[int]:
         """@return: C{Deferred[int]}, the number of logins."""
 
 
@@ -48,12 +61,12 @@ class IAuthFailureStore(Interface):
     (the database), or in memory for one process and for tests.
     """
 
-    def authBannedUntil(address: str, now: float):
+    def authBannedUntil(address: str, now: float) -> Deferred[float | None]:
         """@return: C{Deferred[float | None]}, when the address's ban ends, if it is banned."""
 
     def settleAuthAttempt(
         address: str, now: float, window: float, limit: int, banFor: float, failed: bool
-    ):
+    ) -> Deferred[int | None]:
         """
         Count an attempt whose password was checked, before anyone acts on
         or is told what the check found, atomically with every other
@@ -67,7 +80,9 @@ class IAuthFailureStore(Interface):
             C{now + banFor} once it has C{limit} of them).
         """
 
-    def recordAuthFailure(address: str, now: float, window: float, limit: int, banFor: float):
+    def recordAuthFailure(
+        address: str, now: float, window: float, limit: int, banFor: float
+    ) -> Deferred[int]:
         """
         Note a failure; ban the address until C{now + banFor} once it has
         C{limit} failures within C{window}. @return: C{Deferred[int]}, its
@@ -81,13 +96,13 @@ class IDashboardSessionStore(Interface):
     that logging out ends a session everywhere at once and for good.
     """
 
-    def startDashboardSession(id: str, name: str, expires: float, now: float):
+    def startDashboardSession(id: str, name: str, expires: float, now: float) -> Deferred[None]:
         """C{Deferred[None]}: a session C{id} of user C{name} lasts until C{expires}."""
 
-    def dashboardSessionLive(id: str, now: float):
+    def dashboardSessionLive(id: str, now: float) -> Deferred[bool]:
         """C{Deferred[bool]}: the session was started, has not ended, and has not expired."""
 
-    def endDashboardSession(id: str):
+    def endDashboardSession(id: str) -> Deferred[None]:
         """C{Deferred[None]}: the session is over (logged out), in every process."""
 
 
@@ -98,16 +113,18 @@ class ISuppressionStore(Interface):
     C{Deferred}; writes fire once they are durable.
     """
 
-    def suppressed(addresses: list, now: float):
+    def suppressed(addresses: list[str], now: float) -> Deferred[dict[str, Suppression]]:
         """C{Deferred[dict[str, Suppression]]}: the entries in force for C{addresses}."""
 
-    def suppress(address: str, reason: str, now: float, expires, qid):
+    def suppress(
+        address: str, reason: str, now: float, expires: float | None, qid: str | None
+    ) -> Deferred[Suppression]:
         """C{Deferred[Suppression]}: suppress C{address} until C{expires} (C{None}: always)."""
 
-    def unsuppress(address: str):
+    def unsuppress(address: str) -> Deferred[None]:
         """C{Deferred[None]}: take C{address} off the list; fails if it is not on it."""
 
-    def suppressions(now: float):
+    def suppressions(now: float) -> Deferred[list[Suppression]]:
         """C{Deferred[list[Suppression]]}: every entry in force, oldest first."""
 
 
@@ -118,13 +135,13 @@ class IQueueRequests(Interface):
     QueueRequest>}). Every method returns a C{Deferred}.
     """
 
-    def queueRequests():
+    def queueRequests() -> Deferred[list[QueueRequest]]:
         """C{Deferred[list[QueueRequest]]}: the requests not yet carried out, oldest first."""
 
-    def queueRequestDone(id: int):
+    def queueRequestDone(id: int) -> Deferred[None]:
         """C{Deferred[None]}: the request was carried out (or is moot): forget it."""
 
-    def forgetQueueRequests(before: float):
+    def forgetQueueRequests(before: float) -> Deferred[int]:
         """C{Deferred[int]}: drop requests made before C{before} that nobody carried out."""
 
 
@@ -138,56 +155,64 @@ class IEventStore(Interface):
     messages and outcomes is L{IEventSink<smtpeter.events.IEventSink>}.
     """
 
-    def message(qid: str):
+    def message(qid: str) -> Deferred[MessageRecord | None]:
         """C{Deferred[MessageRecord | None]}: an accepted message's envelope, tags and options."""
 
-    def links(qid: str):
+    def links(qid: str) -> Deferred[list[str]]:
         """C{Deferred[list[str]]}: the links the message was sent with, in token order."""
 
-    def messageEvents(qid: str):
+    def messageEvents(qid: str) -> Deferred[list[StoredEvent]]:
         """C{Deferred[list[StoredEvent]]}: every event of a message, oldest first."""
 
-    def events(query):
+    def events(query) -> Deferred[list[StoredEvent]]:
         """C{Deferred[list[StoredEvent]]}: the events an L{EventQuery} selects, by id."""
 
-    def day(type: str, start: float, end: float, after: int, limit: int):
+    def day(
+        type: str, start: float, end: float, after: int, limit: int
+    ) -> Deferred[list[StoredEvent]]:
         """
         C{Deferred[list[StoredEvent]]}: C{limit} events of C{type} in
         [start, end) after id C{after}.
         """
 
-    def searchMessages(query):
+    def searchMessages(query) -> Deferred[list[FoundMessage]]:
         """
         C{Deferred[list[FoundMessage]]}: the messages a L{MessageQuery<smtpeter.
         store._events.MessageQuery>} selects, newest first, each with its
         recipients' states.
         """
 
-    def topLinks(query):
+    def topLinks(query) -> Deferred[list[dict]]:
         """
         C{Deferred[list[dict]]}: the links clicked most, as a L{LinkQuery<smtpeter.
         store._events.LinkQuery>} selects: C{{"url", "clicks", "recipients"}}.
         """
 
-    def recordLinks(qid: str, links: list):
+    def recordLinks(qid: str, links: list) -> Deferred[None]:
         """C{Deferred[None]}: keep the links a message is sent with (before it is sent)."""
 
-    def recordClick(qid: str, recipient: str, tags, details: dict, when: float):
+    def recordClick(
+        qid: str, recipient: str, tags, details: dict, when: float
+    ) -> Deferred[StoredEvent]:
         """C{Deferred[StoredEvent]}: a click."""
 
-    def recordOpen(qid: str, recipient: str, tags, details: dict, when: float):
+    def recordOpen(
+        qid: str, recipient: str, tags, details: dict, when: float
+    ) -> Deferred[StoredEvent]:
         """
         C{Deferred[StoredEvent]}: an open, numbered among that recipient's
         opens (C{number}, and C{first} for the first), without races.
         """
 
-    def recordBounce(qid: str, recipient: str, tags, details: dict, when: float):
+    def recordBounce(
+        qid: str, recipient: str, tags, details: dict, when: float
+    ) -> Deferred[StoredEvent]:
         """C{Deferred[StoredEvent]}: a bounce."""
 
-    def checkToken(token: str):
+    def checkToken(token: str) -> Deferred[TokenRecord | None]:
         """C{Deferred[TokenRecord | None]}: the REST API token's name and scope, if it is one."""
 
-    def tokensMark():
+    def tokensMark() -> bytes:
         """
         C{bytes} (at once, not a Deferred): a value that changes whenever
         a token is made or deleted, by any process. Read it before
@@ -197,10 +222,10 @@ class IEventStore(Interface):
     def dueWebhooks(now: float, limit: int, skip):
         """C{Deferred[list[Delivery]]}: webhook deliveries due now, except the ids in C{skip}."""
 
-    def webhookSucceeded(delivery, now: float):
+    def webhookSucceeded(delivery, now: float) -> Deferred[None]:
         """C{Deferred[None]}: the delivery is done."""
 
-    def webhookFailed(delivery, error: str, nextAttempt):
+    def webhookFailed(delivery, error: str, nextAttempt: float | None) -> Deferred[None]:
         """C{Deferred[None]}: retry at C{nextAttempt}; C{None} gives up and disables the webhook."""
 
     def whenWebhooksQueued(listener):
@@ -209,14 +234,14 @@ class IEventStore(Interface):
         webhook deliveries.
         """
 
-    def stats(query):
+    def stats(query) -> Deferred[dict]:
         """
         C{Deferred[dict]}: the hourly counters a L{StatsQuery<smtpeter.store.
         _stats.StatsQuery>} selects, as C{{"by", "series", "totals"}}.
         """
 
-    def purge(before: float):
+    def purge(before: float) -> Deferred[int]:
         """C{Deferred[int]}: forget events and messages older than C{before}; how many events."""
 
-    def ping():
+    def ping() -> Deferred[None]:
         """C{Deferred[None]}: fails if the store cannot be read."""

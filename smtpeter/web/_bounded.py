@@ -46,10 +46,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from urllib.parse import unquote
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, HTTPChannel
 from twisted.web.server import Request, Site
 
@@ -99,6 +103,7 @@ def decodedPath(target: bytes) -> str:
 class BoundedRequest(Request):
     """A request whose body stops at its site's ceiling."""
 
+    channel: BoundedChannel
     #: Bytes of body received so far.
     received = 0
     #: Answered and closed before it was read: nothing more is done with it.
@@ -110,7 +115,7 @@ class BoundedRequest(Request):
     chunkedBody = False
     #: Bytes of its body counted in its site's L{bodiesHeld<BoundedSite.bodiesHeld>}.
     held = 0
-    _holder = None
+    _holder: BoundedSite | None = None
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.refused:
@@ -142,7 +147,8 @@ class BoundedRequest(Request):
         self.held += size
         return True
 
-    def _release(self, result):
+    def _release(self, result: object) -> None:
+        assert self._holder is not None  # set before this was added
         self._holder.bodiesHeld -= self.held
         self.held = 0
 
@@ -160,16 +166,20 @@ class BoundedChannel(HTTPChannel):
     body; and that lets its site refuse a request on its headers alone.
     """
 
+    site: BoundedSite
     #: The most header fields a request may have (browsers send about 20).
     maxHeaders = 100
     #: The client address counted in the site's connections, once counted.
     _address: str | None = None
     #: The call that answers 408 if the request being read is not all in by then.
-    _deadline = None
+    _deadline: IDelayedCall | None = None
+    #: Refused: whatever else the client sends is not read.
+    _readNothing = False
 
     def connectionMade(self) -> None:
         super().connectionMade()
         site = self.site
+        assert self.transport is not None  # connected
         address = getattr(self.transport.getPeer(), "host", None)
         if address is None:
             return  # a UNIX socket: no address to count
@@ -185,7 +195,7 @@ class BoundedChannel(HTTPChannel):
                 [(b"retry-after", b"%d" % site.retryAfter)],
             )
 
-    def connectionLost(self, reason) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
@@ -195,6 +205,8 @@ class BoundedChannel(HTTPChannel):
         super().connectionLost(reason)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._readNothing:
+            return
         # A request's first byte (the first of the connection or the first
         # after the previous answer) starts its deadline.
         if self._deadline is None and not self._handlingRequest and self.site.requestTimeout:
@@ -266,7 +278,7 @@ class BoundedChannel(HTTPChannel):
             super().allHeadersReceived()
             self.persistent = False
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])
-            self.dataReceived = lambda data: None
+            self._readNothing = True
             return
         if self.length is None:
             request.chunkedBody = True
@@ -303,7 +315,7 @@ class BoundedChannel(HTTPChannel):
         request: BoundedRequest | None,
         code: int,
         message: str,
-        headers: list[tuple[bytes, bytes]] = (),
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         """
         Answer C{code} before the rest of the request is read, and close the
@@ -315,10 +327,11 @@ class BoundedChannel(HTTPChannel):
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
-        self.dataReceived = lambda data: None  # read nothing more
+        self._readNothing = True
         contentType, body = self.site.refusal(code, message)
         reason = _REASONS.get(code) or RESPONSES.get(code, b"Refused")
         extra = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+        assert self.transport is not None  # connected
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n"
             b"cache-control: no-store\r\n%sconnection: close\r\n\r\n%s"
@@ -336,7 +349,9 @@ class BoundedSite(Site):
     L{maxConnectionsPerAddress} connections each.
     """
 
-    protocol = BoundedChannel
+    # HTTPFactory types protocol as its HTTP/2-capable channel factory; a
+    # channel class is what it builds just as well (with HTTP/1.1 only).
+    protocol = BoundedChannel  # type: ignore[assignment]
     requestFactory = BoundedRequest
     displayTracebacks = False
     #: The largest body a request may have, in bytes.

@@ -9,8 +9,8 @@ method a path does not take gets 405 with C{Allow}; errors are JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from twisted.internet.defer import Deferred
@@ -23,6 +23,9 @@ from ._resources import AsyncLeaf, HTTPError, fields, readJSON
 
 if TYPE_CHECKING:
     from ._api import Bearer
+
+#: What answers one method of a path: C{handler(request)}, or C{handler(request, name)}.
+Handler = Callable[..., Awaitable[object]]
 
 #: A webhook's id: a number SQLite can hold.
 _ID = re.compile(r"[1-9][0-9]{0,17}")
@@ -40,16 +43,16 @@ class Managed(AsyncLeaf):
         self.admin = admin
         self.bearer = bearer
 
-    def route(self, parts: list[str]) -> dict[bytes, object]:
+    def route(self, parts: list[str]) -> dict[bytes, Handler]:
         raise NotImplementedError
 
-    def _route(self, request) -> tuple[list[str], dict[bytes, object]]:
+    def _route(self, request) -> tuple[list[str], dict[bytes, Handler]]:
         parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath]
         if parts and parts[-1] == "":
             parts.pop()
         return parts, self.route(parts)
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         return tuple(self._route(request)[1])
 
     async def handle(self, request):
@@ -122,7 +125,7 @@ _LIMITS = {
 
 def _limits(body: dict) -> dict:
     """The limits a login's body gives: C{null} lifts a rate or a quota."""
-    limits = {}
+    limits: dict[str, Any] = {}
     for name, key in _LIMITS.items():
         if name not in body:
             continue
@@ -161,7 +164,7 @@ class Logins(Managed):
 
     async def update(self, request, name):
         body = fields(readJSON(request), ("features", "enabled", "public_url", "hold", *_LIMITS))
-        changes: dict = {"limits": _limits(body)}
+        changes: dict[str, Any] = {"limits": _limits(body)}  # updateLogin's keyword arguments
         if "features" in body:
             changes["features"] = _names(body, "features")
         if "enabled" in body:
@@ -223,6 +226,7 @@ class Domains(Managed):
         return {}
 
     async def checked(self, request, domain):
+        assert self.check is not None  # routed to only when there is one
         return await self.check(await self.admin.domain(domain))
 
     async def list(self, request):

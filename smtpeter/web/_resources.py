@@ -16,24 +16,30 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from ..runtime import DiskFull, RepeatedErrors, isDamaged
+from ..store import unavailable
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
 repeated = RepeatedErrors(log)
 #: What a request that needs a damaged database is told.
 DAMAGED = "the gateway's database is damaged; see the gateway's log"
+#: ... and one that needs a database that cannot be reached now.
+UNAVAILABLE = "the gateway's database cannot be reached now; try again shortly"
 
 
 def storageError(error: BaseException) -> tuple[int, str] | None:
     """
     The status and the sentence with which every HTTP front end (the API,
     the dashboard) answers C{error} if it is a full disk (507, naming the
-    directory) or a damaged database (503); C{None} for any other error.
+    directory), a damaged database (503) or one that cannot be reached
+    now (503: PostgreSQL away); C{None} for any other error.
     """
     if isinstance(error, DiskFull):
         return INSUFFICIENT_STORAGE_SPACE, str(error)
     if isDamaged(error):
         return SERVICE_UNAVAILABLE, DAMAGED
+    if unavailable(error):
+        return SERVICE_UNAVAILABLE, UNAVAILABLE
     return None
 
 
@@ -191,12 +197,14 @@ class AsyncLeaf(Resource):
     methods: tuple[bytes, ...] = (b"GET", b"HEAD")
     notFound = "no such resource"
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    # (Twisted's Resource declares allowedMethods a list, for its own render,
+    # which this class replaces; overrides of this method repeat the ignore.)
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         """The methods this request's path takes, in the order C{Allow} names them."""
         return self.methods
 
     def render(self, request):
-        finished = []
+        finished: list[object] = []
         request.notifyFinish().addBoth(finished.append)
         d = ensureDeferred(self._dispatch(request))
 
@@ -252,5 +260,5 @@ class AsyncLeaf(Resource):
 class NotFound(AsyncLeaf):
     """Nothing here, whatever the method: 404."""
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         return ()

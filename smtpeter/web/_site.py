@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.web.resource import Resource
 
 from ..admin import IAdministration
+from ..features import TokenSigner
 from ..store import IEventStore
 from ._api import API, Bearer
 from ._bounded import BoundedSite, Refusal
 from ._resources import MAX_BODY, HTTPError, NotFound
-from ._tracking import Click, Health, Image, Open, Tracker
+from ._tracking import Click, Health, HealthChecks, Image, Open, Tracker
 
 
 class Root(Resource):
@@ -63,6 +66,7 @@ class WebSite(BoundedSite):
         return path.startswith("/v1/") and path != "/v1/openapi.json"
 
     async def _credentials(self, request) -> Refusal | None:
+        assert self.bearer is not None  # screened by it
         try:
             await self.bearer.record(request)
         except HTTPError as e:
@@ -72,18 +76,22 @@ class WebSite(BoundedSite):
 
 def makeSite(
     events: IEventStore,
-    signer,
+    signer: TokenSigner,
     images,
-    reactor,
+    reactor: IReactorTime,
     admin: IAdministration | None = None,
     checkDomain: Callable[[dict], Deferred] | None = None,
-    health=None,
+    health: HealthChecks | None = None,
 ) -> WebSite:
+    """
+    The web side; C{images} is the store's C{ImageStore}, and C{reactor}
+    Twisted's: its clock, and its threads (for the images).
+    """
     root = Root()
     tracker = Tracker(events, signer, reactor)
     root.putChild(b"c", Click(tracker))
     root.putChild(b"o", Open(tracker))
-    root.putChild(b"i", Image(images, reactor))
+    root.putChild(b"i", Image(images, cast(IReactorThreads, reactor)))
     root.putChild(b"healthz", Health(events, health))
     api = API(events, reactor, admin, checkDomain)
     root.putChild(b"v1", api)

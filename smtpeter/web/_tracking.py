@@ -12,15 +12,30 @@ committed to disk.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Protocol
 
 from attrs import frozen
-from twisted.internet.threads import deferToThreadPool
 from twisted.web.http import NOT_MODIFIED
 
 from ..features import TokenSigner, isTrackable
 from ..store import ImageStore, MessageRecord
 from ._machines import MachineDetector
 from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IReactorThreads, IReactorTime
+
+    from ..store import IEventStore
+
+
+class HealthChecks(Protocol):
+    """What L{Health} asks (the gateway's L{HealthCheck<smtpeter.process.HealthCheck>})."""
+
+    def problems(self) -> Deferred[list[str]]:
+        """What is wrong; empty when all is well."""
+        ...
+
 
 #: A transparent 1x1 GIF.
 PIXEL = bytes.fromhex(
@@ -54,7 +69,9 @@ class Tracker:
     records events, in an L{IEventStore}.
     """
 
-    def __init__(self, events, signer: TokenSigner, clock, cacheSize: int = 20000) -> None:
+    def __init__(
+        self, events: IEventStore, signer: TokenSigner, clock: IReactorTime, cacheSize: int = 20000
+    ) -> None:
         self.events = events
         self.signer = signer
         self.clock = clock
@@ -114,7 +131,7 @@ class Tracked(AsyncLeaf):
         super().__init__()
         self.tracker = tracker
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         return self.methods if self.read(request.postpath) is not None else ()
 
     def read(self, segments: list[bytes]):
@@ -137,7 +154,7 @@ class Click(Tracked):
         if found is None:
             raise HTTPError(404, "unknown link")
         sent = await self.tracker.sent(found.qid)
-        if not 0 <= found.link < len(sent.links):
+        if found.link is None or not 0 <= found.link < len(sent.links):
             raise HTTPError(404, "unknown link")
         destination = sent.links[found.link]
         if not isTrackable(destination):  # recorded by an older gateway, or a forged record
@@ -192,12 +209,12 @@ class Open(Tracked):
 class Image(AsyncLeaf):
     notFound = "no such image"
 
-    def __init__(self, images: ImageStore, reactor) -> None:
+    def __init__(self, images: ImageStore, reactor: IReactorThreads) -> None:
         super().__init__()
         self.images = images
         self.reactor = reactor
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         # A GET looks the image up in a thread; another method only to say
         # 405 if it is there, 404 if not.
         if len(request.postpath) != 1:
@@ -217,9 +234,7 @@ class Image(AsyncLeaf):
             if self.images.exists(name):
                 request.setResponseCode(NOT_MODIFIED)
                 return b""
-        found = await deferToThreadPool(
-            self.reactor, self.reactor.getThreadPool(), self.images.get, name
-        )
+        found = await self.images.fetch(name, self.reactor)
         if found is None:
             request.setHeader(b"cache-control", b"no-store")
             raise HTTPError(404, "no such image")
@@ -243,12 +258,12 @@ class Health(AsyncLeaf):
     object with C{problems()}), or, without it, of a read of the database.
     """
 
-    def __init__(self, events, health=None) -> None:
+    def __init__(self, events: IEventStore, health: HealthChecks | None = None) -> None:
         super().__init__()
         self.events = events
         self.health = health
 
-    def allowedMethods(self, request) -> tuple[bytes, ...]:
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
         return self.methods if request.postpath in ([], [b""]) else ()
 
     async def handle(self, request):

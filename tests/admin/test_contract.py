@@ -16,7 +16,15 @@ from smtpeter.admin import IAdministration, MemoryAdministration, ThreadedAdmini
 from smtpeter.events import Destinations, RefusedDestination
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue import SpoolDatabase
-from smtpeter.store import Exists, Invalid, Missing, StoreError, UnknownFeature, openDatabase
+from smtpeter.store import (
+    Exists,
+    Invalid,
+    Missing,
+    PostgreSQL,
+    StoreError,
+    UnknownFeature,
+    openDatabase,
+)
 from smtpeter.testing import PumpedReactor
 
 QID = "0123456789ABCDEF0123"
@@ -272,3 +280,25 @@ class TestThreadedAdministration(AdministrationContract):
 
     def finish(self, qid):
         assert self.spool.apply([("finish", qid, 2000.0)]) == [None]
+
+
+class TestPostgreSQLAdministration(TestThreadedAdministration):
+    """The same, the shared state on PostgreSQL (the queue stays in the node's spool)."""
+
+    @pytest.fixture(autouse=True)
+    def administration(self, tmp_path, postgresDatabase):
+        self.database = PostgreSQL(postgresDatabase)
+        self.admin = self.makeAdministration(tmp_path)
+        yield self.admin
+        self.close()
+
+    def makeAdministration(self, tmp_path):
+        self.reactor = PumpedReactor()
+        self.data = tmp_path / "data"
+        self.data.mkdir()
+        openDatabase(self.database).close()  # as the gateway's start does
+        admin = ThreadedAdministration(self.reactor, self.database, self.data, Destinations())
+        admin.start()
+        self.spool = SpoolDatabase(self.data / "spool", keepSent=1)
+        self.spool.open()
+        return admin

@@ -11,7 +11,7 @@ import io
 import pytest
 
 from smtpeter.dashboard._pages import arg
-from smtpeter.dashboard._site import formFields, sameSitePath
+from smtpeter.dashboard._routes import formFields, sameSitePath
 
 ELSEWHERE = [
     "",

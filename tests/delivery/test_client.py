@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 
 from smtpeter.delivery._client import ClientError, SMTPClientProtocol, dotStuff
-from smtpeter.delivery._session import HopSession
+from smtpeter.delivery._session import Abandoned, HopSession
 from smtpeter.queue import Envelope, Recipient
 from smtpeter.testing import TLSStringTransport, result
 
@@ -163,3 +163,39 @@ def test_all_recipients_refused_resets_instead_of_sending_data():
     [outcome] = d.result
     assert (outcome.status, outcome.code) == ("transient", 451)
     assert b"x\r\n.\r\n" not in transport.value()
+
+
+def transaction(beforeDot):
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    protocol.extensions = {"PIPELINING": ""}
+    session = HopSession(protocol, "mx.test")
+    envelope = Envelope("a@example.com", ())
+    d = ensureDeferred(
+        session.transfer(envelope, [Recipient("r@example.org")], b"body\r\n", beforeDot)
+    )
+    protocol.dataReceived(b"250 ok\r\n250 ok\r\n354 go\r\n")
+    return d, transport, protocol
+
+
+def test_the_final_dot_waits_for_the_check_and_follows_a_yes():
+    asked = Deferred()
+    d, transport, protocol = transaction(lambda: asked)
+    assert transport.value().endswith(b"body\r\n")  # all but the dot
+    asked.callback(True)
+    assert transport.value().endswith(b"body\r\n.\r\n")
+    protocol.dataReceived(b"250 2.0.0 queued\r\n")
+    assert d.result[0].status == "delivered"
+
+
+@pytest.mark.parametrize("answer", [False, RuntimeError("database down")])
+def test_no_final_dot_when_the_check_says_no_or_fails(answer):
+    asked = Deferred()
+    d, transport, _ = transaction(lambda: asked)
+    if isinstance(answer, Exception):
+        asked.errback(answer)
+    else:
+        asked.callback(answer)
+    assert not transport.value().endswith(b".\r\n")
+    with pytest.raises(Abandoned):
+        result(d)

@@ -139,8 +139,10 @@ class Receiver:
     C{http.server} answers unless told otherwise).
     """
 
-    def __init__(self, failures: int, closeDelimited: bool = False) -> None:
+    def __init__(self, failures: int, closeDelimited: bool = False, delay: float = 0.0) -> None:
         self.failures = failures
+        #: How long each answer takes (a slow receiver).
+        self.delay = delay
         self.requests: list[tuple[dict, bytes, int]] = []
         receiver = self
 
@@ -149,6 +151,7 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(receiver.delay)
                 code = 500 if receiver.failures > 0 else 200 if closeDelimited else 204
                 receiver.failures -= 1
                 receiver.requests.append((dict(self.headers.items()), body, code))

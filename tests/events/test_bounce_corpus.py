@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtpeter.events._bounces import REASONS, readBounce
+from smtpeter.events._bouncereasons import REASONS
+from smtpeter.events._bounces import readBounce
 
 ROOT = Path(__file__).parents[2]
 CORPUS = ROOT / "tests" / "fixtures" / "bounces" / "sisimai"

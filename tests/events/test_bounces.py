@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from smtpeter.events._bounces import _STATUS, REASONS, forwarding, readBounce, reasonFor
+from smtpeter.events._bouncereasons import REASONS, STATUS
+from smtpeter.events._bounces import forwarding, readBounce
+from smtpeter.events._classify import reasonFor
 from smtpeter.message import Recipient
 from smtpeter.store._events import MessageRecord
 
@@ -361,7 +363,7 @@ def test_the_documented_reasons_are_the_code():
         }
         inCode = {
             key if isinstance(key, tuple) else (key, None)
-            for key, value in _STATUS.items()
+            for key, value in STATUS.items()
             if value == reason
         }
         assert documented == inCode, reason

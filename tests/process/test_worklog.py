@@ -278,3 +278,26 @@ def test_when_the_output_fails_the_parent_writes_the_lines():
     assert warning["log_level"] is LogLevel.warn and "standard output" in warning["log_format"]
     assert decodeLine(lines[2])["log_format"] == "after 2"
     assert direct.getvalue().count(b"\n") == 1
+
+
+def test_a_line_logged_while_the_failing_output_is_written_goes_to_the_parent_too():
+    # A signal handler's line, logged as text while the write that then
+    # fails was in progress, was written to the output already given up
+    # (None): the flush raised, and the lines with it were lost.
+    class Failing(Direct):
+        def write(self, data: bytes) -> int:
+            log(logged("info", "Received SIGTERM, shutting down."))
+            raise BrokenPipeError(32, "Broken pipe")
+
+    clock = Clock()
+    clock.running = True
+    output, direct = Output(), Failing()
+    log = WorkerLogWriter(output, clock, direct, "worker 2")
+    log(logged("info", "being written"))
+    clock.advance(FLUSH_INTERVAL)
+    lines = output.getvalue().decode().splitlines()
+    assert len(lines) == 3
+    assert "] being written" in lines[0]
+    assert "] Received SIGTERM, shutting down." in lines[1]
+    assert "standard output" in decodeLine(lines[2])["log_format"]
+    assert direct.getvalue() == b""

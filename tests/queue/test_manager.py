@@ -30,7 +30,7 @@ class ScriptedAgent:
         self.script = script
         self.calls: list[tuple[str, list[str], bytes]] = []
 
-    def deliver(self, message, content, recipients):
+    def deliver(self, message, content, recipients, beforeDot=None):
         self.calls.append((message.qid, [r.address for r in recipients], content))
         return succeed([self.script[r.address].pop(0) for r in recipients])
 
@@ -181,7 +181,7 @@ class HeldAgent(ScriptedAgent):
         super().__init__(script)
         self.held: list = []
 
-    def deliver(self, message, content, recipients):
+    def deliver(self, message, content, recipients, beforeDot=None):
         from twisted.internet.defer import Deferred
 
         self.calls.append((message.qid, [r.address for r in recipients], content))
@@ -279,7 +279,7 @@ def test_retry_now_does_not_put_a_waiting_message_in_line_twice():
 
 def test_a_failed_queue_run_is_logged_and_tried_again_a_minute_later():
     class Broken(ScriptedAgent):
-        def deliver(self, message, content, recipients):
+        def deliver(self, message, content, recipients, beforeDot=None):
             if not self.calls:
                 self.calls.append(None)
                 raise RuntimeError("a bug in the agent")

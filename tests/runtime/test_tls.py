@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import ssl
 import warnings
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
 
-from smtpeter.runtime import withCipherPolicy
+from smtpeter.runtime import CertificateError, withCipherPolicy
 from smtpeter.runtime._tls import loadServerOptions
 
 from ..conftest import ALLOWED, _certificate, clientContext, everyTLS12Suite, writeCertificate
@@ -174,3 +176,42 @@ def test_an_ssl_endpoint_gets_the_same_suites(tmp_path, kind):
         context = withCipherPolicy(endpoint._sslContextFactory).getContext()
     assert offered(context) == ALLOWED[kind]
     assert agreedWith(context, clientContext())[0] == "TLSv1.3"
+
+
+def _ed25519Files(tmp_path, name: str):
+    """A self-signed Ed25519 certificate and its key: (name.pem, name.key)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gw.test")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, None)
+    )
+    pem = serialization.Encoding.PEM
+    cert, keyFile = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert.write_bytes(certificate.public_bytes(pem))
+    keyFile.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, keyFile
+
+
+def test_an_ed25519_certificate_and_its_key_are_taken(tmp_path):
+    # Ed25519 keys have no public_numbers(): the key check compared those,
+    # so such a certificate stopped the gateway with an AttributeError.
+    cert, key = _ed25519Files(tmp_path, "a")
+    options = loadServerOptions(cert, key)
+    assert options.certificate.public_bytes(serialization.Encoding.PEM) == cert.read_bytes()
+
+
+def test_an_ed25519_key_of_another_certificate_is_refused_in_one_line(tmp_path):
+    cert, _ = _ed25519Files(tmp_path, "a")
+    _, otherKey = _ed25519Files(tmp_path, "b")
+    with pytest.raises(CertificateError, match="does not belong to the certificate"):
+        loadServerOptions(cert, otherKey)

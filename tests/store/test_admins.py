@@ -11,8 +11,8 @@ from smtpeter.store._admins import AdminStore
 from smtpeter.store._dashboardsessions import DashboardSessionStore
 
 
-def test_of_twenty_threads_deleting_one_user_exactly_one_succeeds(tmp_path):
-    path = tmp_path / "db.sqlite"
+def test_of_twenty_threads_deleting_one_user_exactly_one_succeeds(database):
+    path = database
     AdminStore(openDatabase(path)).create("boss")
     stores = [AdminStore(openDatabase(path)) for _ in range(20)]
     start, outcomes = threading.Barrier(20), []
@@ -34,8 +34,8 @@ def test_of_twenty_threads_deleting_one_user_exactly_one_succeeds(tmp_path):
 
 
 @pytest.mark.parametrize("change", ["delete", "resetPassword"])
-def test_deleting_a_user_or_resetting_its_password_ends_its_sessions(tmp_path, change):
-    db = openDatabase(tmp_path / "db.sqlite")
+def test_deleting_a_user_or_resetting_its_password_ends_its_sessions(database, change):
+    db = openDatabase(database)
     admins, sessions = AdminStore(db), DashboardSessionStore(db)
     admins.create("boss")
     admins.create("other")

@@ -23,6 +23,7 @@ from smtpeter.store import (
     ISuppressionStore,
     LoginStore,
     MemoryStore,
+    PostgreSQL,
     SQLiteStore,
     StoreError,
     openDatabase,
@@ -503,3 +504,19 @@ class TestSQLiteStore(StoreContract):
 
     def request(self, store, qid, action):
         return QueueRequestStore(openDatabase(self.path)).add(qid, action, 1000.0)
+
+
+class TestPostgreSQLStore(TestSQLiteStore):
+    """The same store, threads and SQL on PostgreSQL (the tests' own server, a schema each)."""
+
+    @pytest.fixture(autouse=True)
+    def usePostgreSQL(self, postgresDatabase):
+        self.database = PostgreSQL(postgresDatabase)
+
+    def makeStore(self, tmp_path):
+        reactor = PumpedReactor()
+        store = SQLiteStore(self.database, reactor)
+        store.start()
+        self.path = self.database
+        self.wait = reactor.wait
+        return store

@@ -59,9 +59,9 @@ def test_scrypt_hashes_still_verify_and_are_upgraded_at_the_next_success(store):
     assert store.authenticate("old", "wrong") is None
 
 
-def test_last_used_is_written_at_most_once_a_minute(tmp_path):
+def test_last_used_is_written_at_most_once_a_minute(database):
     now = [1000.0]
-    store = LoginStore(openDatabase(tmp_path / "db.sqlite"), clock=lambda: now[0])
+    store = LoginStore(openDatabase(database), clock=lambda: now[0])
     _, password = store.create("app", [])
     store.authenticate("app", password)
     assert store.get("app").lastUsed == 1000.0
@@ -86,8 +86,8 @@ def test_a_failing_last_used_write_does_not_decide_auth(tmp_path):
 
 
 @pytest.fixture
-def store(tmp_path):
-    return LoginStore(openDatabase(tmp_path / "db.sqlite"))
+def store(database):
+    return LoginStore(openDatabase(database))
 
 
 def test_create_list_update(store):
@@ -130,9 +130,9 @@ def test_authenticate(store):
     assert store.authenticate("app", newPassword) is not None
 
 
-def test_a_second_connection_sees_changes_at_once(tmp_path):
-    cli = LoginStore(openDatabase(tmp_path / "db.sqlite"))
-    gateway = LoginStore(openDatabase(tmp_path / "db.sqlite"))
+def test_a_second_connection_sees_changes_at_once(database):
+    cli = LoginStore(openDatabase(database))
+    gateway = LoginStore(openDatabase(database))
     _, password = cli.create("app", [])
     assert gateway.authenticate("app", password) is not None
     cli.setEnabled("app", False)

@@ -7,13 +7,24 @@ import sqlite3
 
 import pytest
 
-from smtpeter.store import Invalid, StoreError, openDatabase, suppressionExpiry, suppressionReason
+from smtpeter.store import (
+    Invalid,
+    PostgreSQL,
+    StoreError,
+    openDatabase,
+    suppressionExpiry,
+    suppressionReason,
+)
 from smtpeter.store._suppressions import ImportFailed, SuppressionStore
 
 
-@pytest.fixture
-def store(tmp_path):
-    db = openDatabase(tmp_path / "smtpeter.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The store on SQLite, and on PostgreSQL (the tests' own server)."""
+    if request.param == "postgresql":
+        db = openDatabase(PostgreSQL(request.getfixturevalue("postgresDatabase")))
+    else:
+        db = openDatabase(tmp_path / "smtpeter.sqlite")
     yield SuppressionStore(db)
     db.close()
 

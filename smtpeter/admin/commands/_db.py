@@ -1,16 +1,56 @@
 """
 C{smtpeter db upgrade}: the database's schema brought to this release's
-version now (the gateway does it at every start).
+version now (the gateway does it at every start). C{smtpeter db copy --to
+URI}: a stopped gateway's SQLite database copied into an empty PostgreSQL.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ...store import connect, upgrade
+from ...process import DataDirectoryLock, StartError
+from ...store import PostgreSQL, connect, copyToPostgreSQL, parseDatabase, upgrade
 
 
-def run(path: Path) -> None:
+def run(path: Path | PostgreSQL, args, data: Path) -> str | None:
+    """The C{db} command's C{args.action}; a line saying what is wrong, if something is."""
+    if args.action == "copy":
+        return copy(data, args.to)
+    upgrade_(path)
+    return None
+
+
+def copy(data: Path, to: str) -> str | None:
+    """Copy C{data}'s SQLite database into the PostgreSQL database C{to}."""
+    try:
+        target = parseDatabase(to, {})
+    except ValueError as e:
+        return f"--to: {e}"
+    if target is None:
+        return "--to: give the PostgreSQL database to copy into, postgresql://..."
+    source = data / "smtpeter.sqlite"
+    if not source.is_file():
+        return f"{data.resolve()} holds no SQLite database ({source.name}) to copy"
+    # The gateway must be stopped: what it writes meanwhile would be lost.
+    try:
+        lock = DataDirectoryLock.acquire(data)
+    except StartError as e:
+        return f"{e}; stop the gateway before copying its database"
+    try:
+        copied = copyToPostgreSQL(source, target)
+    finally:
+        lock.release()
+    print(f"copied {source} to {target}:")
+    for table, count in copied.items():
+        print(f"  {table}: {count}")
+    print(
+        f"The queue stays in the spools of {data} (the gateway delivers it from there);"
+        f" start it with: twistd -n smtpeter --data {data} --database '{target}'"
+    )
+    return None
+
+
+def upgrade_(path: Path | PostgreSQL) -> None:
     db = connect(path)
     try:
         before, after = upgrade(db)
@@ -26,14 +66,27 @@ def addParser(sub) -> None:
     """Add the C{db} command to C{sub}, the subparsers of C{smtpeter}."""
     database = sub.add_parser(
         "db",
-        help="the data directory's database: upgrade its schema",
+        help="the shared database (--data's SQLite, or --database's): upgrade its schema",
         description="The database's schema is versioned; the gateway upgrades it at every start."
         " 'db upgrade' does it now (say, before starting a new release, to see that it can).",
     )
-    database.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+    actions = database.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser(
         "upgrade",
         help="bring the database's schema to this smtpeter's version; prints from/to",
         description="Apply the schema's numbered steps the database has not had yet, in one"
         " transaction (a running gateway may keep running). Prints the version before and"
         " after. A database upgraded by a later smtpeter is left alone, with an error.",
+    )
+    copying = actions.add_parser(
+        "copy",
+        help="copy a stopped gateway's SQLite database (in --data) into an empty PostgreSQL one",
+        description="Copy every table of the SQLite database in --data (logins, domains and"
+        " keys, tokens, webhooks, dashboard users and sessions, suppressions, messages,"
+        " events, statistics, queue requests) into an empty PostgreSQL database, in one"
+        " transaction, and print how many rows of each. The gateway on --data must be"
+        " stopped. Its queue stays in its spools.",
+    )
+    copying.add_argument(
+        "--to", required=True, metavar="URI", help="the PostgreSQL database (postgresql://...)"
     )

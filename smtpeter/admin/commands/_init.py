@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ...config import Config
 from ...process import createDatabase
+from ...store import PostgreSQL
 
 
-def run(data: Path) -> None:
-    config = Config(data=data, hostname="localhost")
-    if config.database.is_file():
+def run(data: Path, postgresql: PostgreSQL | None = None) -> None:
+    config = Config(data=data, hostname="localhost", postgresql=postgresql)
+    if postgresql is None and config.database.is_file():
         print(f"{data} already holds gateway data; nothing changed")
         return
     createDatabase(config)

@@ -11,7 +11,7 @@ from pathlib import Path
 from ... import __version__
 from ...config import DATA
 from ...events import Destinations, parseNetwork
-from ...store import Invalid, StoreError, openDatabase
+from ...store import DATABASE_HELP, Invalid, PostgreSQL, StoreError, openDatabase
 from .. import Administration
 from . import _admins, _db, _domains, _init, _logins, _queue, _suppressions, _tokens, _webhooks
 
@@ -58,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"the gateway's data directory (as given to twistd smtpeter --data) [default: {DATA}]",
     )
+    top.add_argument("--database", metavar="URI", help=DATABASE_HELP)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _init.addParser(sub)
     _db.addParser(sub)
@@ -66,23 +67,24 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def run(data: Path, args) -> str | None:
+def run(data: Path, args, postgresql: PostgreSQL | None = None) -> str | None:
     """
-    Carry out the command C{args} names on the data directory C{data}.
+    Carry out the command C{args} names on the data directory C{data}, and
+    the shared database there, or the C{postgresql} one.
     @return: C{None} when done, else the one line that says what was wrong
         and what to do.
     @raise sqlite3.Error, OSError, UnusableSpool: the database or spool
         could not be used (the caller knows how to say why).
     """
     try:
+        database = postgresql if postgresql is not None else data / DATABASE
         if args.command == "init":
-            _init.run(data)
+            _init.run(data, postgresql)
             return None
         if args.command == "db":
-            _db.run(data / DATABASE)
-            return None
+            return _db.run(database, args, data)
         allowed = [parseNetwork(n) for n in getattr(args, "webhook_allow_network", [])]
-        db = openDatabase(data / DATABASE)
+        db = openDatabase(database)
         admin = Administration(db, data=data, destinations=Destinations(allowed))
         if args.command == "suppression":
             _suppressions.run(db, args)

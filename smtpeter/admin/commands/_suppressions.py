@@ -46,14 +46,14 @@ def run(db: sqlite3.Connection, args) -> None:
             because = f" (message {e.qid})" if e.qid else ""
             print(f"{e.address}  {e.reason}{because}  since {when(e.created)}  {_until(e.expires)}")
     elif args.action == "export":
-        entries = [e.toJSON() for e in store.list(now)]
+        exported = [e.toJSON() for e in store.list(now)]
         if args.json:
-            print(json.dumps(entries, indent=2))
+            print(json.dumps(exported, indent=2))
             return
         columns = ["email", "reason", "created", "expires", "messageid"]
         out = CSVWriter(sys.stdout)
         out.writerow(columns)
-        out.writerows([e[c] for c in columns] for e in entries)
+        out.writerows([e[c] for c in columns] for e in exported)
     elif args.action == "import":
         try:
             with open(args.file, "rb") as f:

@@ -8,6 +8,7 @@ A package of its own because it sits above delivery, features and smtp,
 which themselves use the spool below it.
 """
 
+from ._claiming import Claiming
 from ._manager import QueueManager
 from ._requests import QueueRequests
 from ._settlement import (
@@ -36,6 +37,7 @@ __all__ = [
     "PENDING",
     "SUPPRESSED",
     "Attempt",
+    "Claiming",
     "QueueManager",
     "QueueRequests",
     "RecipientState",

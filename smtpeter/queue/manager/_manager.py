@@ -12,6 +12,7 @@ can duplicate a DSN, never lose one.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from attrs import define, evolve, field
 from twisted.internet.defer import (
@@ -29,13 +30,14 @@ from ...features import PassThrough
 from ...message import Envelope, Options, QueuedMessage
 from ...runtime import RepeatedErrors
 from ...smtp import LOCAL_ERROR, SMTPRefusal
-from .. import IQueue, ISpool, SpoolUnusable
+from .. import ClaimLost, IQueue, ISpool, SpoolUnusable
+from .._incoming import IncomingContent, Spilled
 from .._spool import newQueueId
+from ._entry import Entry, adopted
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
     DELETED,
     HOLD_EXPIRED,
-    PENDING,
     Attempt,
     RecipientState,
     Removal,
@@ -43,47 +45,38 @@ from ._settlement import (
     Settlement,
     settle,
 )
+from ._sharedwork import SharedWork
 from ._slots import DeliverySlots
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from ...delivery import IDeliveryAgent
+    from ...features.interfaces import ITransformer
+    from ...store import ISuppressionStore
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
 repeated = RepeatedErrors(log)
 
 
-@define
-class Entry:
-    message: QueuedMessage
-    states: list[RecipientState]
-    content: bytes | None = field(default=None, repr=False)
-    timer: object = None
-    running: bool = False
-    #: Due, and waiting in the ready queue for a delivery slot.
-    ready: bool = False
-    #: Kept for a login in hold mode: not delivered until released.
-    held: bool = False
-
-    @property
-    def pending(self) -> list[int]:
-        return [i for i, s in enumerate(self.states) if s.status == PENDING]
-
-
 @implementer(IQueue)
 @define
-class QueueManager:
+class QueueManager(SharedWork):
     spool: ISpool
-    agent: object
-    clock: object
+    agent: IDeliveryAgent
+    clock: IReactorTime
     hostname: str
     events: IEventSink
     retry: RetryPolicy = RetryPolicy()
     #: How many messages are being delivered at once; the rest that are due wait in line.
     concurrency: int = 32
     #: The feature chain (L{smtpeter.features.ITransformer}).
-    transformer: object = field(factory=PassThrough)
+    transformer: ITransformer = field(factory=PassThrough)
     #: Per message, how many recipients' copies are rendered and sent at once.
     copiesAtOnce: int = 20
     #: The suppression list (an L{ISuppressionStore}), if there is one.
-    suppressions: object = None
+    suppressions: ISuppressionStore | None = None
     #: How long an address that failed as unknown stays suppressed (C{None}: always).
     suppressFor: timedelta | None = timedelta(days=default("suppressionDays"))
     #: How long held mail (hold mode) is kept before it is dropped.
@@ -92,7 +85,7 @@ class QueueManager:
     #: Beyond it (a backlog), content is read back from the spool when sent.
     contentInMemory: int = 64 * 1024 * 1024
     entries: dict[str, Entry] = field(factory=dict, init=False)
-    _slots: DeliverySlots = field(init=False)
+    _slots: DeliverySlots[Entry] = field(init=False)
     _contentBytes: int = field(default=0, init=False)
     _stopping: bool = field(default=False, init=False)
 
@@ -103,17 +96,20 @@ class QueueManager:
 
     # Accepting ------------------------------------------------------------
 
-    def incoming(self):
+    def incoming(self) -> IncomingContent:
         return self.spool.incoming()
 
-    def enqueue(self, envelope: Envelope, options: Options, content):
+    def enqueue(
+        self, envelope: Envelope, options: Options, content: bytes | Spilled
+    ) -> Deferred[str]:
         return ensureDeferred(self._enqueue(envelope, options, content, False))
 
-    def enqueueNotice(self, envelope: Envelope, content: bytes):
+    def enqueueNotice(self, envelope: Envelope, content: bytes) -> Deferred[str]:
         """Queue a notice of ours (a forwarded bounce): no features, and never a DSN about it."""
         return ensureDeferred(self._enqueue(envelope, Options(), content, True))
 
-    async def _enqueue(self, envelope, options, content, isDSN) -> str:
+    async def _enqueue(self, envelope: Envelope, options: Options, content, isDSN: bool) -> str:
+        # content: bytes | Spilled, which QueuedMessage.content (typed bytes) holds while stored
         message = QueuedMessage(
             newQueueId(self.clock.seconds), envelope, options, self.clock.seconds(), content, isDSN
         )
@@ -145,22 +141,22 @@ class QueueManager:
         self.entries[message.qid] = entry
         self._recorded(self.events.accepted(message))
         if options.hold:
-            self._hold(entry)
+            if self.shared:
+                # Held mail in a shared queue is nobody's: stored unclaimed.
+                self._forget(entry)
+            else:
+                self._hold(entry)
         else:
             self._schedule(entry, self.clock.seconds())
         return message.qid
 
-    def resume(self):
+    def resume(self) -> Deferred[int]:
         """Pick up everything on disk after a start. @return: C{Deferred[int]}, the count."""
         return ensureDeferred(self._resume())
 
     async def _resume(self) -> int:
         for message, saved in await self.spool.load():
-            states = [
-                RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
-                for i in range(len(message.envelope.recipients))
-            ]
-            entry = Entry(message, states)
+            entry = adopted(message, saved)
             self.entries[message.qid] = entry
             # Recorded before a crash, or not: the log keeps the first.
             self._recorded(self.events.accepted(message))
@@ -168,10 +164,10 @@ class QueueManager:
                 await self.spool.remove(message.qid)
                 del self.entries[message.qid]
                 continue
-            if message.options.hold and not any(s.released for s in states):
+            if message.options.hold and not any(s.released for s in entry.states):
                 self._hold(entry)
                 continue
-            self._schedule(entry, min(states[i].nextAttempt for i in entry.pending))
+            self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
         return len(self.entries)
 
     # Requests from administrators ------------------------------------------
@@ -181,7 +177,10 @@ class QueueManager:
         entry = self.entries.get(qid)
         if entry is None:
             return False
-        if not entry.running:
+        if entry.held and self.shared:
+            # Claimed for the request; held mail stays nobody's.
+            ensureDeferred(self.giveBack(entry))
+        elif not entry.running:
             self._schedule(entry, self.clock.seconds())
         return True
 
@@ -210,8 +209,14 @@ class QueueManager:
         entry.held = False
         for index in entry.pending:
             entry.states[index] = evolve(entry.states[index], released=True)
-        d = self.spool.recordStates(qid, {i: entry.states[i].toJSON() for i in entry.pending})
-        d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
+        changed = {i: entry.states[i].toJSON() for i in entry.pending}
+        if self.shared:
+            # Any worker of any node may deliver it now.
+            self._forget(entry)
+            d = self.claiming.release(qid, changed, self.clock.seconds())
+        else:
+            d = self.spool.recordStates(qid, changed)
+            d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
         d.addErrback(lambda f: log.failure("could not release {qid}", f, qid=qid))
         log.info("{qid}: released from hold", qid=qid)
         return True
@@ -265,7 +270,7 @@ class QueueManager:
         """Not dropped, held or being worked on since it was put in line."""
         return not (entry.running or entry.held or entry.message.qid not in self.entries)
 
-    def _start(self, entry: Entry) -> Deferred:
+    def _start(self, entry: Entry) -> Deferred[None]:
         entry.running = True
 
         def finished(result) -> None:
@@ -294,7 +299,7 @@ class QueueManager:
         settlement = settle(message, entry.states, attempt, self.clock.seconds(), self.retry)
         await self._carryOut(entry, settlement, content)
 
-    async def _carryOut(self, entry: Entry, settlement: Settlement, content) -> None:
+    async def _carryOut(self, entry: Entry, settlement: Settlement, content: bytes | None) -> None:
         """
         Do what L{settle} decided: record the events, suppress, queue the
         DSNs, then write the new states (or forget the message once no
@@ -307,6 +312,7 @@ class QueueManager:
         for address in settlement.suppress:
             suppress(self.suppressions, message.qid, address, now, self.suppressFor)
         for reports in settlement.dsns:
+            assert content is not None  # read back by the caller when there are DSNs
             envelope, body = dsn.buildDSN(self.hostname, message, content, reports, now)
             qid = await self._enqueue(envelope, Options(), body, True)
             log.info(
@@ -319,13 +325,26 @@ class QueueManager:
             entry.states[index] = state
         if entry.pending:
             changed = {i: s.toJSON() for i, s in settlement.states.items()}
+            due = min(entry.states[i].nextAttempt for i in entry.pending)
+            if self.shared:
+                # Given back, for whichever worker is free when it is due.
+                self._forget(entry)
+                await self._fenced(self.claiming.release(message.qid, changed, due))
+                return
             await self.spool.recordStates(message.qid, changed)
-            self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
+            self._schedule(entry, due)
         else:
             # Finished: no state record needed, as a crash before the remove
             # only repeats deliveries (never loses one).
-            await self.spool.remove(message.qid)
             self.entries.pop(message.qid, None)
+            await self._fenced(self.spool.remove(message.qid))
+
+    async def _fenced(self, d) -> None:
+        """An outcome's write, which a shared queue refuses once another worker claimed it."""
+        try:
+            await d
+        except ClaimLost as e:
+            log.warn("{why}", why=str(e))
 
     def _takeContent(self, entry: Entry) -> bytes | None:
         """The content kept in memory for the first attempt, given up: later ones read the spool."""
@@ -347,20 +366,29 @@ class QueueManager:
                 if not entry.states[index].attempts:
                     address = message.envelope.recipients[index].address
                     self._event(WARNING, message, address, {"text": text})
+        beforeDot = (lambda: self.claiming.holds(message.qid)) if self.shared else None
         return await deliverCopies(
-            self.transformer, self.agent, message, prepared, pending, self.copiesAtOnce
+            self.transformer,
+            self.agent,
+            message,
+            prepared,
+            pending,
+            self.copiesAtOnce,
+            beforeDot,
         )
 
-    def _event(self, kind, message, recipient, details) -> None:
+    def _event(
+        self, kind: str, message: QueuedMessage, recipient: str, details: dict[str, object]
+    ) -> None:
         event = Event(
             kind, message.qid, recipient, self.clock.seconds(), message.options.tags, details
         )
         self._recorded(self.events.record(event))
 
-    def _recorded(self, d) -> None:
+    def _recorded(self, d: Deferred[None]) -> None:
         d.addErrback(lambda f: repeated.failure("recording an event failed", f))
 
-    def stop(self, grace: timedelta = timedelta(seconds=20)):
+    def stop(self, grace: timedelta = timedelta(seconds=20)) -> Deferred[int]:
         """
         Start no more deliveries, and wait for those in flight to finish and
         record their outcomes, for at most C{grace}; what is still going then
@@ -371,4 +399,7 @@ class QueueManager:
         for entry in self.entries.values():
             if entry.timer is not None and entry.timer.active():
                 entry.timer.cancel()
-        return self._slots.stop(grace)
+        d = self._slots.stop(grace)
+        if self.shared:
+            d.addCallback(lambda n: ensureDeferred(self._giveBackAll(n)))
+        return d

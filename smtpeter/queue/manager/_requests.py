@@ -6,6 +6,8 @@ the requests and does those about messages in its own queue.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from twisted.application.service import Service
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import LoopingCall
@@ -13,6 +15,12 @@ from twisted.logger import Logger
 
 from ...runtime import RepeatedErrors
 from ...store import DELETE, RELEASE, RETRY
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from ...store import IQueueRequests
+    from ._manager import QueueManager
 
 log = Logger()
 #: Errors that come again and again (a damaged database): once a minute, counted.
@@ -26,9 +34,17 @@ FORGET_AFTER = 60.0
 class QueueRequests(Service):
     """Polls C{store} (an L{IQueueRequests}) for C{queue}'s messages."""
 
-    name = "queue-requests"
+    # Twisted's Service declares name as None (no annotation), not str | None.
+    name = "queue-requests"  # type: ignore[assignment]
 
-    def __init__(self, store, queue, clock, forgetsOld: bool, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: IQueueRequests,
+        queue: QueueManager,
+        clock: IReactorTime,
+        forgetsOld: bool,
+        interval: float = 1.0,
+    ) -> None:
         self.store = store
         self.queue = queue
         self.clock = clock
@@ -53,7 +69,7 @@ class QueueRequests(Service):
 
     async def poll(self) -> None:
         for request in await self.store.queueRequests():
-            if request.qid not in self.queue.entries:
+            if not await self.queue.take(request.qid):
                 continue
             if request.action == RETRY:
                 self.queue.retryNow(request.qid)

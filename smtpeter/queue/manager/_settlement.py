@@ -151,6 +151,8 @@ def settle(
     outcomes; for a L{Removal}, every pending recipient. C{now} is when it
     happened, and C{retry} the policy for transient failures.
     """
+    # (index, outcome, attempts, the reason the event gives, if settled here)
+    settled: list[tuple[int, Outcome, int, str | None]]
     if isinstance(happened, Removal):
         # Not an attempt: the attempt count stays as it was.
         outcome = Outcome(PERMANENT, 550, "5.0.0", happened.text, happened.reason)

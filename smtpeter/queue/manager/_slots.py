@@ -8,16 +8,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Generic, Protocol, TypeVar
 
 from attrs import define, field
 from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 log = Logger()
 
 
+class Slotted(Protocol):
+    #: In line for a slot (set and cleared by L{DeliverySlots}).
+    ready: bool
+
+
+_E = TypeVar("_E", bound=Slotted)
+
+
 @define
-class DeliverySlots:
+class DeliverySlots(Generic[_E]):
     """
     C{start(entry)} begins the work on one entry and returns a Deferred that
     fires when it is done; C{stillDue(entry)} says, when its turn comes,
@@ -25,19 +35,19 @@ class DeliverySlots:
     from the reactor's next turn, never inline.
     """
 
-    clock: object
+    clock: IReactorTime
     #: How many at once, asked each time (the owner's setting may change).
     concurrency: Callable[[], int]
-    start: Callable[[object], Deferred]
-    stillDue: Callable[[object], bool]
+    start: Callable[[_E], Deferred[None]]
+    stillDue: Callable[[_E], bool]
     #: Due entries waiting for a slot: one entry each, no coroutine or
     #: Deferred, so a long backlog costs little memory or GC.
-    _ready: deque = field(factory=deque, init=False)
-    _starting: object = field(default=None, init=False)
+    _ready: deque[_E] = field(factory=deque, init=False)
+    _starting: IDelayedCall | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
-    _inFlight: set = field(factory=set, init=False)
+    _inFlight: set[Deferred[None]] = field(factory=set, init=False)
 
-    def put(self, entry) -> None:
+    def put(self, entry: _E) -> None:
         """Put C{entry} in line (its C{ready} flag says it is there)."""
         entry.ready = True
         self._ready.append(entry)
@@ -62,7 +72,7 @@ class DeliverySlots:
             if self.stillDue(entry):
                 self._run(entry)
 
-    def _run(self, entry) -> None:
+    def _run(self, entry: _E) -> None:
         d = self.start(entry)
         self._inFlight.add(d)
 
@@ -72,7 +82,7 @@ class DeliverySlots:
 
         d.addBoth(finished)
 
-    def stop(self, grace: timedelta):
+    def stop(self, grace: timedelta) -> Deferred[int]:
         """
         Start nothing more, and wait for what is in flight for at most
         C{grace}. @return: C{Deferred[int]}, how many were still in flight.
@@ -84,7 +94,7 @@ class DeliverySlots:
         self._ready.clear()
         if not self._inFlight:
             return succeed(0)
-        settled = Deferred()
+        settled: Deferred[None] = Deferred()
 
         def done(_=None) -> None:
             if not settled.called:

@@ -1,0 +1,61 @@
+"""
+The queue as the administration reads it on PostgreSQL: every node's
+messages in the tables they share (L{smtpeter.queue.SharedQueueDatabase}
+writes them), the same entries that C{queue list} shows of the spools of
+one machine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._spools import queueEntry
+
+
+def _rows(db, where: str = "", args: tuple = ()) -> list[tuple[dict, dict[int, dict], str]]:
+    rows = db.execute(
+        "SELECT m.qid, m.meta, m.owner, r.rcpt, r.state FROM queue_messages m"
+        f" LEFT JOIN queue_recipients r ON r.qid = m.qid{where} ORDER BY m.qid",
+        args,
+    ).fetchall()
+    found: dict[str, tuple[dict, dict[int, dict], str]] = {}
+    for qid, meta, owner, rcpt, state in rows:
+        entry = found.setdefault(qid, (json.loads(meta), {}, owner or ""))
+        if rcpt is not None:
+            entry[1][rcpt] = state if isinstance(state, dict) else json.loads(state)
+    return list(found.values())
+
+
+def _entry(meta: dict, states: dict[int, dict], owner: str) -> dict[str, Any]:
+    """C{queue list}'s entry; C{worker} is 0 and C{owner} names who holds it now ("" nobody)."""
+    return {**queueEntry(meta, states, 0), "owner": owner}
+
+
+def sharedEntries(db) -> list[dict]:
+    """Every message of the shared queue, oldest id first."""
+    return [_entry(*row) for row in _rows(db)]
+
+
+def sharedEntry(db, qid: str, content: bool) -> tuple[bytes | None, dict] | None:
+    """The entry of C{qid} (and its content, if asked), or C{None}: not queued."""
+    rows = _rows(db, " WHERE m.qid = ?", (qid,))
+    if not rows:
+        return None
+    body = None
+    if content:
+        row = db.execute("SELECT content FROM queue_bodies WHERE qid = ?", (qid,)).fetchone()
+        if row is None:
+            return None  # finished just now
+        body = bytes(row[0])
+    return body, _entry(*rows[0])
+
+
+def sharedHeld(db) -> list[str]:
+    """The ids of the held messages (released ones are due again, so not held)."""
+    return [
+        qid
+        for (qid,) in db.execute(
+            "SELECT qid FROM queue_messages WHERE due IS NULL ORDER BY qid"
+        ).fetchall()
+    ]

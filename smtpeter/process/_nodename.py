@@ -1,0 +1,91 @@
+"""
+A node's name, held for as long as the node runs: two running nodes with
+one name would each release the other's claims on the shared queue at
+start, so the second refuses to start.
+
+The name is held as a PostgreSQL advisory lock on a connection of its
+own, which the node keeps open for its whole life: when the node dies,
+its connection closes and the name is free again, with nothing to clean
+up. The C{nodes} table says who holds each name, for the message that
+refuses a second one and for the operator.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..queue import connectQueue
+from ..store import unreachable
+from ._datadir import StartError
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+#: The advisory locks of node names share this first key (the second is the name's hash).
+LOCK_SPACE = 0x5370  # "Sp"
+
+
+class NodeNameTaken(Exception):
+    """Another running node has this name."""
+
+
+def holdNodeName(connect: Callable, name: str):
+    """
+    Take C{name} for this node. @return: the connection that holds it;
+    keep it open (close it to let the name go).
+    @raise NodeNameTaken: another running node holds it.
+    """
+    db = connect()
+    db.autocommit = True
+    try:
+        [taken] = db.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || %s))",
+            (LOCK_SPACE, "/" + name),
+        ).fetchone()
+        if not taken:
+            row = db.execute("SELECT host, pid FROM nodes WHERE name = %s", (name,)).fetchone()
+            where = f" (on {row[0]}, pid {row[1]})" if row else ""
+            raise NodeNameTaken(
+                f"node {name!r} is already running{where}: give this one another --node NAME"
+            )
+        db.execute(
+            "INSERT INTO nodes (name, host, pid, started) VALUES (%s, %s, %s, now())"
+            " ON CONFLICT (name) DO UPDATE"
+            " SET host = excluded.host, pid = excluded.pid, started = excluded.started",
+            (name, socket.gethostname(), os.getpid()),
+        )
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+class NodeName:
+    """This node's name, held while it runs (L{holdNodeName}); nothing to hold on SQLite."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+
+    @classmethod
+    def hold(cls, config: Config) -> NodeName | None:
+        """
+        Hold C{config.node} when the gateway runs on PostgreSQL.
+        @raise StartError: another running node has the name, or the
+            database cannot be reached; one line saying so.
+        """
+        if config.postgresql is None:
+            return None
+        database = config.postgresql
+        try:
+            return cls(holdNodeName(lambda: connectQueue(database.uri), config.node))
+        except NodeNameTaken as e:
+            raise StartError(str(e)) from None
+        except Exception as e:  # psycopg's errors: PostgreSQL away, or refusing us
+            raise StartError(unreachable(database, e)) from None
+
+    def release(self) -> None:
+        """Let another node have the name (the stop's last step)."""
+        self._db.close()

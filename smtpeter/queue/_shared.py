@@ -1,0 +1,424 @@
+"""
+The queue shared by every node, in PostgreSQL: messages, their bodies and
+their recipients' states, claimed for a while by one worker of one node.
+
+A worker does not hold what it has not claimed. It claims due messages in
+batches (C{FOR UPDATE SKIP LOCKED}), writing itself as their owner, a lease
+expiry and a new claim number; it delivers outside any transaction, renews
+its leases while it works, and records an outcome only while its claim
+still holds (C{WHERE claim = ...}: the claim number is a fencing token). A
+message still pending after an attempt is released, due again at its next
+attempt, for whichever worker of whichever node is free then. When a node
+dies, its leases run out and the others claim its mail, with its attempts
+and history. A claim never deletes anything.
+
+Its tables are a step of the shared database's schema
+(C{smtpeter/store/schema/011_shared_queue.postgres.sql}). Every method
+here blocks: they run in the spool's threads (L{smtpeter.queue.SharedSpool}),
+each thread on a connection of its own.
+Times are epoch seconds; leases are counted on the database's clock, the
+one clock every node shares.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from ..message import QueuedMessage
+from ._incoming import Spilled
+from ._spool import _fromMetadata, _metadata
+
+T = TypeVar("T")
+
+#: The database's clock, in epoch seconds.
+NOW = "extract(epoch from clock_timestamp())"
+
+
+#: A queue statement that takes longer is PostgreSQL's trouble (a lock held
+#: too long, say): it fails, and its work is done again (or refused: 451).
+STATEMENT_TIMEOUT = "30s"
+
+
+def connectQueue(uri: str):
+    """
+    A connection for the shared queue to the database at C{uri} (libpq's
+    URI; its environment variables and C{.pgpass} fill in the rest).
+    """
+    import psycopg
+
+    db = psycopg.connect(uri, connect_timeout=10)
+    db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+    db.execute("SET idle_in_transaction_session_timeout = '60s'")
+    db.commit()
+    return db
+
+
+class ClaimLost(Exception):
+    """
+    The message is no longer this worker's: its lease ran out and another
+    worker claimed it (or an administrator deleted it). What this worker
+    did with it is not recorded; the new owner works from the last state
+    recorded.
+    """
+
+    def __init__(self, qid: str) -> None:
+        super().__init__(f"{qid}: claimed by another worker; this outcome is not recorded")
+        self.qid = qid
+
+
+def _again(method: Callable[..., T]) -> Callable[..., T]:
+    """The method, done once more on a new connection if the old one was found gone."""
+
+    @functools.wraps(method)
+    def run(self: SharedQueueDatabase, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:
+            if not self._lostBeforeCommit(e):
+                raise
+        return method(self, *args, **kwargs)
+
+    return run
+
+
+class SharedQueueDatabase:
+    """
+    One connection's view of the shared queue, for one worker (C{owner},
+    such as C{"node-a/2"}). Not thread-safe: one per thread, each with its
+    own connection; the claims this worker holds are shared between them
+    (C{claims}, qid -> claim number), which only the writing thread changes.
+    """
+
+    def __init__(
+        self,
+        connect: Callable,
+        owner: str,
+        node: str,
+        lease: float,
+        claims: dict[str, int] | None = None,
+    ) -> None:
+        self._connect = connect
+        self.owner = owner
+        self.node = node
+        self.lease = lease
+        self.claims: dict[str, int] = {} if claims is None else claims
+        self._db = None
+        self._committing = False
+
+    @property
+    def db(self):
+        """The connection, made again after one was lost."""
+        if self._db is None or self._db.closed or self._db.broken:
+            self._db = self._connect()
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """
+        One transaction on the connection: committed at the end of the
+        block, rolled back if it raises. L{_committing} tells a failure of
+        the commit (which may have happened) from one before it (which
+        did nothing).
+        """
+        db = self.db
+        self._committing = False
+        try:
+            yield
+        except BaseException:
+            if not db.broken:
+                db.rollback()
+            raise
+        self._committing = True
+        db.commit()
+        self._committing = False
+
+    def _lostBeforeCommit(self, error: BaseException) -> bool:
+        """
+        Whether C{error} is the connection found gone (PostgreSQL restarted,
+        say) before any commit: nothing was done, and it may all be done
+        again on a new connection.
+        """
+        import psycopg
+
+        return (
+            isinstance(error, psycopg.OperationalError)
+            and not self._committing
+            and self._db is not None
+            and self._db.broken
+        )
+
+    # Starting ---------------------------------------------------------------
+
+    @_again
+    def forgetPredecessor(self) -> int:
+        """
+        Release what this worker's name held before it was started again
+        (its node's name is held by one running node only, so whoever held
+        these is dead). @return: how many messages.
+        """
+        with self._transaction():
+            cursor = self.db.execute(
+                "UPDATE queue_messages SET owner = NULL, lease_until = NULL WHERE owner = %s",
+                (self.owner,),
+            )
+            return cursor.rowcount
+
+    # Writing ------------------------------------------------------------------
+
+    def apply(self, work: list[tuple], again: bool = True) -> list[Exception | None]:
+        """
+        Do every item of C{work} in one transaction: C{("store", message)},
+        C{("states", qid, states)}, C{("release", qid, states, due)},
+        C{("finish", qid, when)}; C{("after",)} does nothing. An item whose
+        claim no longer holds fails alone with L{ClaimLost}; if the
+        transaction fails, each item is tried alone, so that one bad item
+        fails only itself.
+        @return: for each item, C{None} or what it failed with.
+        """
+        try:
+            with self._transaction():
+                results = [self._do(item) for item in work]
+        except Exception as e:
+            for item in work:
+                if item[0] == "store":
+                    self.claims.pop(item[1].qid, None)
+            if again and self._lostBeforeCommit(e):
+                return self.apply(work, again=False)
+            if len(work) == 1:
+                return [e]
+            return [self.apply([item], again=False)[0] for item in work]
+        for item, result in zip(work, results, strict=True):
+            if result is None and item[0] in ("release", "finish"):
+                self.claims.pop(item[1], None)
+            elif isinstance(result, ClaimLost):
+                self.claims.pop(item[1], None)
+        return results
+
+    def _do(self, item: tuple) -> Exception | None:
+        kind = item[0]
+        if kind == "store":
+            self._store(item[1])
+        elif kind == "states":
+            if not self._fenced(item[1], "lease_until = lease_until"):
+                return ClaimLost(item[1])
+            self._recordStates(item[1], item[2])
+        elif kind == "release":
+            qid, states, due = item[1], item[2], item[3]
+            if not self._fenced(qid, "owner = NULL, lease_until = NULL, due = %s", (due,)):
+                return ClaimLost(qid)
+            self._recordStates(qid, states)
+        elif kind == "finish":
+            claim = self.claims.get(item[1])
+            cursor = self.db.execute(
+                "DELETE FROM queue_messages WHERE qid = %s AND claim = %s AND owner = %s",
+                (item[1], claim, self.owner),
+            )
+            if cursor.rowcount == 0:
+                return ClaimLost(item[1])
+        return None
+
+    def _fenced(self, qid: str, assignments: str, args: tuple = ()) -> bool:
+        """An update of C{qid}'s row, made only while this worker's claim holds."""
+        cursor = self.db.execute(
+            f"UPDATE queue_messages SET {assignments} WHERE qid = %s AND claim = %s AND owner = %s",
+            (*args, qid, self.claims.get(qid), self.owner),
+        )
+        return cursor.rowcount == 1
+
+    def _store(self, message: QueuedMessage) -> None:
+        """
+        A new message, claimed by this worker at once (it is due now, and
+        this worker has it in hand), unless it is held: held mail is
+        nobody's until it is released.
+        """
+        content = message.content
+        if isinstance(content, Spilled):
+            content = content.read()
+        held = message.options.hold
+        meta = _metadata(message)[:-1].decode()
+        row = self.db.execute(
+            "INSERT INTO queue_messages"
+            " (qid, meta, node, received, due, owner, lease_until, claim)"
+            f" VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)"
+            " RETURNING claim",
+            (
+                message.qid,
+                meta,
+                self.node,
+                message.received,
+                None if held else message.received,
+                None if held else self.owner,
+                held,
+                self.lease,
+            ),
+        ).fetchone()
+        self.db.execute(
+            "INSERT INTO queue_bodies (qid, content) VALUES (%s, %s)", (message.qid, content)
+        )
+        if not held:
+            self.claims[message.qid] = row[0]
+
+    def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
+        with self.db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO queue_recipients (qid, rcpt, state) VALUES (%s, %s, %s)"
+                " ON CONFLICT (qid, rcpt) DO UPDATE SET state = excluded.state",
+                [(qid, i, json.dumps(s, separators=(",", ":"))) for i, s in states.items()],
+            )
+
+    # Claiming -----------------------------------------------------------------
+
+    @_again
+    def claim(self, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        """
+        Up to C{limit} due messages nobody holds (never claimed, released,
+        or whose owner's lease ran out), now this worker's; oldest due first.
+        @return: each message (content empty) and its recipients' states.
+        """
+        if limit <= 0:
+            return []
+        with self._transaction():
+            rows = self.db.execute(
+                "WITH due AS ("
+                " SELECT qid FROM queue_messages"
+                f" WHERE due <= {NOW} AND (owner IS NULL OR lease_until < {NOW})"
+                " ORDER BY due LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " UPDATE queue_messages AS m"
+                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
+                " FROM due WHERE m.qid = due.qid"
+                " RETURNING m.qid, m.meta, m.claim",
+                (limit, self.owner, self.lease),
+            ).fetchall()
+            return self._claimed(rows)
+
+    @_again
+    def claimOne(
+        self, qid: str, held: bool = False
+    ) -> tuple[QueuedMessage, dict[int, dict]] | None:
+        """
+        C{qid}, now this worker's, if nobody holds it (for an administrator's
+        request: retry, delete or release it now). With C{held}, only if it
+        is held (and then it stays held: C{due} is not set).
+        @return: the message and its states, or C{None} (not queued, held
+            by another worker, or not held when C{held} asks).
+        """
+        condition = "due IS NULL" if held else "TRUE"
+        with self._transaction():
+            rows = self.db.execute(
+                "UPDATE queue_messages"
+                f" SET owner = %s, lease_until = {NOW} + %s, claim = claim + 1"
+                f" WHERE qid = %s AND (owner IS NULL OR lease_until < {NOW}) AND {condition}"
+                " RETURNING qid, meta, claim",
+                (self.owner, self.lease, qid),
+            ).fetchall()
+            claimed = self._claimed(rows)
+        return claimed[0] if claimed else None
+
+    @_again
+    def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
+        with self._transaction():
+            rows = self.db.execute(
+                "WITH old AS ("
+                " SELECT qid FROM queue_messages"
+                f" WHERE due IS NULL AND received < %s AND (owner IS NULL OR lease_until < {NOW})"
+                " ORDER BY received LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " UPDATE queue_messages AS m"
+                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
+                " FROM old WHERE m.qid = old.qid"
+                " RETURNING m.qid, m.meta, m.claim",
+                (before, limit, self.owner, self.lease),
+            ).fetchall()
+            return self._claimed(rows)
+
+    def _claimed(self, rows: list) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+        if not rows:
+            return []
+        states: dict[str, dict[int, dict]] = {qid: {} for qid, _, _ in rows}
+        for qid, rcpt, state in self.db.execute(
+            "SELECT qid, rcpt, state FROM queue_recipients WHERE qid = ANY(%s)",
+            ([qid for qid, _, _ in rows],),
+        ):
+            states[qid][rcpt] = state
+        found = []
+        for qid, meta, claim in rows:
+            self.claims[qid] = claim
+            found.append((_fromMetadata(json.loads(meta)), states[qid]))
+        return found
+
+    @_again
+    def renew(self) -> list[str]:
+        """
+        Extend the lease of everything this worker holds.
+        @return: the queue ids it no longer holds (taken over meanwhile).
+        """
+        held = list(self.claims.items())
+        if not held:
+            return []
+        with self._transaction():
+            kept = {
+                qid
+                for (qid,) in self.db.execute(
+                    f"UPDATE queue_messages SET lease_until = {NOW} + %s"
+                    " FROM unnest(%s::text[], %s::bigint[]) AS mine(qid, claim)"
+                    " WHERE queue_messages.qid = mine.qid"
+                    " AND queue_messages.claim = mine.claim AND owner = %s"
+                    " RETURNING queue_messages.qid",
+                    (self.lease, [q for q, _ in held], [c for _, c in held], self.owner),
+                )
+            }
+        lost = [qid for qid, _ in held if qid not in kept]
+        for qid in lost:
+            self.claims.pop(qid, None)
+        return lost
+
+    @_again
+    def holds(self, qid: str) -> bool:
+        """Whether this worker's claim on C{qid} still holds, with time left on its lease."""
+        row = self.db.execute(
+            f"SELECT lease_until > {NOW} FROM queue_messages"
+            " WHERE qid = %s AND claim = %s AND owner = %s",
+            (qid, self.claims.get(qid), self.owner),
+        ).fetchone()
+        self.db.rollback()
+        return bool(row and row[0])
+
+    # Reading ------------------------------------------------------------------
+
+    @_again
+    def readContent(self, qid: str) -> bytes:
+        row = self.db.execute("SELECT content FROM queue_bodies WHERE qid = %s", (qid,)).fetchone()
+        self.db.rollback()
+        if row is None:
+            raise FileNotFoundError(f"{qid}: no such message in the queue")
+        return bytes(row[0])
+
+    def load(self) -> list:
+        """Nothing: in a shared queue a worker starts holding nothing, and claims."""
+        return []
+
+    @_again
+    def queued(self, qids: Iterable[str] | None = None) -> list[tuple[dict, dict[int, dict]]]:
+        """What is queued (or those of C{qids}): metadata and recipients' states of each."""
+        where, args = ("", ()) if qids is None else (" WHERE m.qid = ANY(%s)", (list(qids),))
+        rows = self.db.execute(
+            "SELECT m.qid, m.meta, r.rcpt, r.state FROM queue_messages m"
+            f" LEFT JOIN queue_recipients r ON r.qid = m.qid{where} ORDER BY m.qid",
+            args,
+        ).fetchall()
+        self.db.rollback()
+        found: dict[str, tuple[dict, dict[int, dict]]] = {}
+        for qid, meta, rcpt, state in rows:
+            entry = found.setdefault(qid, (json.loads(meta), {}))
+            if rcpt is not None:
+                entry[1][rcpt] = state
+        return list(found.values())

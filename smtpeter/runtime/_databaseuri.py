@@ -1,0 +1,97 @@
+"""
+Where the shared database is: C{--database} (or C{SMTPETER_DATABASE}), read
+once into a value (here, beside the runtime, so that the configuration and
+every package may name it). Absent or C{sqlite:}, it is SQLite's file in the data
+directory (a C{Path}, as always); C{postgresql://...} (or C{postgres://},
+libpq's URIs and C{key=value} strings alike) is a L{PostgreSQL}, whose
+missing parts libpq fills in from its environment variables and
+C{.pgpass}.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+from attrs import field, frozen
+
+#: The environment variable that stands for C{--database} when it is not given.
+DATABASE_ENVIRONMENT = "SMTPETER_DATABASE"
+#: What C{--database} says about itself, for every command's help.
+DATABASE_HELP = (
+    "Where the shared state is: 'sqlite:' for SQLite in the data directory, or a"
+    " PostgreSQL URI (postgresql://USER@HOST/DB, postgresql:///DB?host=/socket/dir;"
+    " libpq's PG* variables and ~/.pgpass fill in the rest) for several nodes on one"
+    f" database [default: ${DATABASE_ENVIRONMENT}, else sqlite:]"
+)
+
+
+@frozen
+class PostgreSQL:
+    """A PostgreSQL database, by its libpq URI (never shown with its password)."""
+
+    uri: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return redacted(self.uri)
+
+    def __repr__(self) -> str:
+        return f"PostgreSQL({redacted(self.uri)!r})"
+
+
+def parseDatabase(value: str | None, environ=os.environ) -> PostgreSQL | None:
+    """
+    C{--database}'s value (C{None}: not given, then C{SMTPETER_DATABASE}'s):
+    C{None} for SQLite in the data directory, or the L{PostgreSQL}.
+    @raise ValueError: one line saying what is wrong and what to write.
+    """
+    if value is None:
+        value = environ.get(DATABASE_ENVIRONMENT) or None
+    if value is None or value.strip() in ("", "sqlite:"):
+        return None
+    value = value.strip()
+    scheme = value.partition(":")[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        if not value[len(scheme) :].startswith("://"):
+            raise ValueError(f"{redacted(value)!r}: write postgresql://[USER@]HOST[:PORT]/DATABASE")
+        return PostgreSQL(_checked(value))
+    if scheme == "sqlite":
+        raise ValueError(
+            f"{value!r}: SQLite's database is always the data directory's; write sqlite:"
+            " alone (and --data DIR)"
+        )
+    raise ValueError(
+        f"{redacted(value)!r} is not a database URI: write sqlite: (the default), or"
+        " postgresql://[USER@]HOST[:PORT]/DATABASE"
+    )
+
+
+def _checked(uri: str) -> str:
+    """The URI, if libpq can read it."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ValueError(
+            "PostgreSQL needs psycopg, which is not installed: pip install 'smtpeter[postgresql]'"
+        ) from None
+    try:
+        conninfo_to_dict(uri)
+    except Exception as e:  # psycopg.ProgrammingError: libpq's words for what is wrong
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"{redacted(uri)!r} is not a PostgreSQL URI libpq reads: {reason}"
+        ) from None
+    return uri
+
+
+def redacted(uri: str) -> str:
+    """The URI with its password (if it holds one) as C{***}."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri.split("@")[-1]
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))

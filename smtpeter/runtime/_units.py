@@ -1,0 +1,56 @@
+"""
+How the options write durations and sizes, read and written back (for the
+help text): C{90s}, C{15m}, C{4h}, C{5d}; C{52428800}, C{50m}, C{512k}.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parseDuration(text: str) -> timedelta:
+    """C{90}, C{90s}, C{15m}, C{4h}, C{5d}."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 5d")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def formatDuration(duration: timedelta) -> str:
+    """A duration as L{parseDuration} reads it, in its largest whole unit: C{5d}, C{30s}."""
+    seconds = duration.total_seconds()
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds / _UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def parseSize(text: str) -> int:
+    match = re.fullmatch(r"(\d+)([kmg]?)b?", text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size like 52428800, 50m or 512k")
+    return int(match[1]) * _SIZES[match[2]]
+
+
+def formatSize(size: int) -> str:
+    """A size as L{parseSize} reads it, in its largest whole unit: C{50m}."""
+    for unit in ("g", "m", "k"):
+        if size and size % _SIZES[unit] == 0:
+            return f"{size // _SIZES[unit]}{unit}"
+    return str(size)
+
+
+def formatDays(days: float | timedelta) -> str:
+    """A number of days as the options write it: C{30}, C{0.5}."""
+    if isinstance(days, timedelta):
+        days = days.total_seconds() / 86400
+    return f"{days:g}"
+
+
+def formatDelays(delays: tuple[float, ...]) -> str:
+    return ",".join(f"{d:g}" for d in delays)

@@ -1,0 +1,78 @@
+"""
+C{smtpeter db copy}: the shared state of an SQLite database copied into an
+empty PostgreSQL one, table by table, in one transaction (all or nothing).
+Both are brought to the current schema version first, so that their
+tables and columns are the same; the rows go over with C{COPY}, and each
+table's row numbers continue after the largest copied.
+"""
+
+from __future__ import annotations
+
+from . import _engine, _postgres
+from ._exceptions import StoreError
+from ._migrate import upgrade
+
+#: How many rows are read from SQLite at a time.
+CHUNK = 5000
+
+
+class NotEmpty(StoreError):
+    """The PostgreSQL database holds data already: nothing is copied over it."""
+
+
+def copyDatabase(source, target: _postgres.Connection) -> dict[str, int]:
+    """
+    Copy every table of the SQLite connection C{source} into the PostgreSQL
+    connection C{target}, whose tables must all be empty.
+    @return: how many rows each table had, by table name.
+    @raise NotEmpty: C{target} holds rows already.
+    """
+    upgrade(source)
+    upgrade(target)
+    tables = sorted(_engine.tables(source) - {"schema_version"})
+    full = [t for t in tables if target.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
+    if full:
+        raise NotEmpty(
+            f"the PostgreSQL database holds data already ({', '.join(full)}); copy into an"
+            " empty one (or one just made by 'smtpeter db upgrade')"
+        )
+    copied: dict[str, int] = {}
+    _postgres.begin(target)
+    try:
+        # A table of millions of events is one COPY: no 5-minute limit on it.
+        target.execute("SET LOCAL statement_timeout = 0")
+        for table in tables:
+            copied[table] = _copyTable(source, target, table)
+        _continueNumbering(target)
+        target.execute("COMMIT")
+    except BaseException:
+        if target.in_transaction:
+            target.execute("ROLLBACK")
+        raise
+    return copied
+
+
+def _copyTable(source, target: _postgres.Connection, table: str) -> int:
+    columns = sorted(_engine.columns(source, table) & _postgres.columns(target, table))
+    names = ", ".join(columns)
+    rows = source.execute(f"SELECT {names} FROM {table}")
+    count = 0
+    with _postgres.copying(target, f"COPY {table} ({names}) FROM STDIN") as copy:
+        while chunk := rows.fetchmany(CHUNK):
+            for row in chunk:
+                copy.write_row(row)
+            count += len(chunk)
+    return count
+
+
+def _continueNumbering(target: _postgres.Connection) -> None:
+    """Each identity column's next number: one past the largest copied."""
+    found = target.execute(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+    ).fetchall()
+    for table, column in found:
+        target.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+            f" COALESCE(max({column}), 0) + 1, false) FROM {table}"
+        )

@@ -1,0 +1,111 @@
+"""
+C{/v1/messages}: a message's record and status per recipient, and what an
+administrator does with held mail (release it, delete it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web.iweb import IRequest
+
+from ..admin import IAdministration
+from ..store import DELETE, RELEASE, IEventStore, isoTime, recipientStatus
+from ._bearer import Authenticated, Bearer
+from ._parameters import Parameters, parseQid
+from ._resources import HTTPError, segment
+
+
+class Messages(Authenticated):
+    """
+    C{GET /v1/messages/{id}}: a message's record, status per recipient, and
+    for held mail (hold mode) its content; C{POST .../release} delivers held
+    mail, C{DELETE} drops it.
+    """
+
+    notFound = "use /v1/messages/{messageid}"
+    #: At most this much of a held message's content is shown.
+    MAX_CONTENT = 1024 * 1024
+
+    def __init__(
+        self, events: IEventStore, bearer: Bearer, admin: IAdministration | None = None
+    ) -> None:
+        super().__init__(events, bearer)
+        self.admin = admin
+
+    def allowedMethods(self, request: IRequest) -> tuple[bytes, ...]:  # type: ignore[override]
+        parts = request.postpath
+        if len(parts) == 1:
+            return (b"DELETE", b"GET", b"HEAD") if self.admin is not None else (b"GET", b"HEAD")
+        if len(parts) == 2 and parts[1] == b"release":
+            return (b"POST",)
+        return ()
+
+    async def authenticated(self, request: IRequest) -> Any:
+        Parameters(request, ())
+        text = segment(request)
+        try:
+            qid = parseQid(text)
+        except ValueError:
+            raise HTTPError(
+                400, "messageid: a message id is 20 hexadecimal characters", parameter="messageid"
+            )
+        if request.method in (b"POST", b"DELETE"):
+            return await self._holdAction(request, qid)
+        record = await self.events.message(qid)
+        if record is None:
+            raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
+        events = await self.events.messageEvents(qid)
+        status = recipientStatus(events)
+        return {
+            "messageid": record.qid,
+            "received": isoTime(record.received),
+            "envelope": {
+                "sender": record.sender,
+                "recipients": [r.address for r in record.recipients],
+                "ret": record.ret,
+                "envid": record.envid,
+            },
+            "message_id_header": record.options.get("message_id"),
+            "subject": record.subject,
+            "from": record.fromHeader,
+            "size": record.size,
+            "login": record.login,
+            "tags": list(record.tags),
+            "options": record.options,
+            "dsn": record.isDSN,
+            "recipients": [
+                {
+                    "email": r.address,
+                    "notify": list(r.notify),
+                    "orcpt": r.orcpt,
+                    **{k: v for k, v in status.get(r.address, {"status": "queued"}).items()},
+                }
+                for r in record.recipients
+            ],
+            **await self._held(qid),
+        }
+
+    async def _held(self, qid: str) -> dict[str, Any]:
+        if self.admin is None:
+            return {"held": False}
+        content = await self.admin.held(qid)
+        if content is None:
+            return {"held": False}
+        return {
+            "held": True,
+            "content": content[: self.MAX_CONTENT].decode("utf-8", "replace"),
+            "content_truncated": len(content) > self.MAX_CONTENT,
+        }
+
+    async def _holdAction(self, request: IRequest, qid: str) -> Any:
+        action = RELEASE if request.method == b"POST" else DELETE
+        requested = None if self.admin is None else await self.admin.requestHeldAction(qid, action)
+        if requested is None:
+            raise HTTPError(
+                409,
+                f"{qid} is not held mail (only a login in hold mode holds mail);"
+                " a queued message is retried or deleted under /v1/queue",
+            )
+        request.setResponseCode(202)
+        return requested

@@ -1,0 +1,84 @@
+"""
+C{/v1/suppressions}: the addresses mail is not sent to (listed, looked up,
+added by hand, deleted).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from urllib.parse import unquote
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+
+from ..store import (
+    MANUAL,
+    IEventStore,
+    Invalid,
+    ISuppressionStore,
+    StoreError,
+    suppressionExpiry,
+    suppressionReason,
+)
+from ._bearer import Authenticated, Bearer
+from ._parameters import Parameters
+from ._resources import HTTPError, fields, readJSON, segment
+
+
+class Suppressions(Authenticated):
+    """
+    C{GET /v1/suppressions}, C{GET|DELETE /v1/suppressions/{email}},
+    C{POST /v1/suppressions} with C{{"email", "reason", "days"}}.
+    """
+
+    methods = (b"GET", b"HEAD", b"POST", b"DELETE")
+
+    def __init__(self, events: IEventStore, bearer: Bearer, clock: IReactorTime) -> None:
+        super().__init__(events, bearer)
+        self.clock = clock
+        #: The suppression list: the event store keeps it (every store class has both).
+        self.suppressions = cast(ISuppressionStore, events)
+
+    async def authenticated(self, request: IRequest) -> Any:
+        Parameters(request, ())
+        now = self.clock.seconds()
+        if len(request.postpath) > 1 or (request.postpath == [b""] and request.method != b"GET"):
+            raise HTTPError(404, "use /v1/suppressions or /v1/suppressions/{email}")
+        address = unquote(segment(request))
+        if request.method == b"POST":
+            if address:
+                raise HTTPError(405, "POST to /v1/suppressions, with the email in the body")
+            return await self._add(request, now)
+        if not address:
+            entries = await self.suppressions.suppressions(now)
+            return {"suppressions": [e.toJSON() for e in entries]}
+        if request.method == b"DELETE":
+            try:
+                await self.suppressions.unsuppress(address)
+            except StoreError as e:
+                raise HTTPError(404, str(e))
+            return {"email": address, "deleted": True}
+        found = await self.suppressions.suppressed([address], now)
+        if not found:
+            raise HTTPError(404, f"{address} is not suppressed")
+        return found[address].toJSON()
+
+    async def _add(self, request: IRequest, now: float) -> Any:
+        body = fields(readJSON(request), ("email", "reason", "days"))
+        address = body.get("email")
+        if not isinstance(address, str) or not address or len(address) > 320:
+            raise HTTPError(
+                400,
+                "email: required, the address to suppress (at most 320 characters)",
+                parameter="email",
+            )
+        try:
+            reason = suppressionReason(body.get("reason", MANUAL))
+            expires = suppressionExpiry(now, body.get("days", 0))
+            entry = await self.suppressions.suppress(address, reason, now, expires, None)
+        except Invalid as e:
+            raise HTTPError(400, str(e), parameter=e.field)
+        except StoreError as e:
+            raise HTTPError(400, f"email: {e}", parameter="email")
+        request.setResponseCode(201)
+        return entry.toJSON()

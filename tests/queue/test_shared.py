@@ -1,0 +1,153 @@
+"""
+The shared queue's database (L{smtpeter.queue._shared}) on a real
+PostgreSQL: claims, leases, fencing, takeover.
+"""
+
+import time
+
+import psycopg
+import pytest
+
+from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
+from smtpeter.queue import ClaimLost, SharedQueueDatabase
+from smtpeter.runtime import PostgreSQL
+from smtpeter.store import openDatabase
+from smtpeter.testing import PostgreSQLServer
+
+
+@pytest.fixture
+def connect(pgconnect):
+    return pgconnect
+
+
+def worker(connect, owner="a/1", lease=60.0):
+    return SharedQueueDatabase(connect, owner, owner.split("/")[0], lease)
+
+
+def message(qid="0000000000000000000A", hold=False, recipients=("r@example.com",)):
+    envelope = Envelope("s@example.com", tuple(Recipient(r) for r in recipients))
+    return QueuedMessage(
+        qid, envelope, Options(hold=hold), time.time() - 1, b"Subject: x\r\n\r\nbody\r\n", False
+    )
+
+
+def test_stored_message_is_claimed_by_its_worker(connect):
+    a, b = worker(connect, "a/1"), worker(connect, "b/1")
+    assert a.apply([("store", message())]) == [None]
+    assert a.claims == {"0000000000000000000A": 1}
+    assert b.claim(10) == []
+    assert a.readContent("0000000000000000000A") == b"Subject: x\r\n\r\nbody\r\n"
+
+
+def test_released_message_is_claimed_by_another_worker_with_its_states(connect):
+    a, b = worker(connect, "a/1"), worker(connect, "b/1")
+    a.apply([("store", message())])
+    state = {"status": "pending", "attempts": 1, "next": 0.0}
+    assert a.apply([("release", "0000000000000000000A", {0: state}, time.time() - 1)]) == [None]
+    assert a.claims == {}
+    [(found, states)] = b.claim(10)
+    assert found.qid == "0000000000000000000A"
+    assert found.envelope.recipients[0].address == "r@example.com"
+    assert states == {0: state}
+    assert b.claims == {"0000000000000000000A": 2}
+
+
+def test_not_due_is_not_claimed(connect):
+    a, b = worker(connect, "a/1"), worker(connect, "b/1")
+    a.apply([("store", message())])
+    a.apply([("release", "0000000000000000000A", {}, time.time() + 3600)])
+    assert b.claim(10) == []
+
+
+def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect):
+    a, b = worker(connect, "a/1", lease=0.2), worker(connect, "b/1")
+    a.apply([("store", message())])
+    assert b.claim(10) == []
+    time.sleep(0.3)
+    [(found, _)] = b.claim(10)
+    assert b.claims == {found.qid: 2}
+    assert not a.holds(found.qid)
+    assert b.holds(found.qid)
+    [lost] = a.apply([("release", found.qid, {0: {"status": "delivered"}}, None)])
+    assert isinstance(lost, ClaimLost)
+    [lost] = a.apply([("finish", found.qid, time.time())])
+    assert isinstance(lost, ClaimLost)
+    # Nothing of the old owner's was written; the new owner's outcome is.
+    assert b.queued()[0][1] == {}
+    assert b.apply([("finish", found.qid, time.time())]) == [None]
+    assert b.queued() == []
+
+
+def test_renew_keeps_leases_and_reports_the_lost(connect):
+    a, b = worker(connect, "a/1", lease=0.3), worker(connect, "b/1")
+    a.apply(
+        [("store", message("0000000000000000000A")), ("store", message("0000000000000000000B"))]
+    )
+    time.sleep(0.2)
+    assert a.renew() == []
+    time.sleep(0.2)
+    assert b.claim(10) == []  # renewed: still a's
+    time.sleep(0.4)
+    assert len(b.claim(1)) == 1
+    assert len(a.renew()) == 1
+    assert len(a.claims) == 1
+
+
+def test_finish_removes_every_row(connect):
+    a = worker(connect)
+    a.apply([("store", message())])
+    a.apply([("states", "0000000000000000000A", {0: {"status": "pending"}})])
+    assert a.apply([("finish", "0000000000000000000A", time.time())]) == [None]
+    with connect() as db:
+        for table in ("queue_messages", "queue_bodies", "queue_recipients"):
+            assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_held_mail_is_nobodys_until_claimed_for_a_request(connect):
+    a, b = worker(connect, "a/1"), worker(connect, "b/1")
+    a.apply([("store", message(hold=True))])
+    assert a.claims == {}
+    assert b.claim(10) == []
+    assert b.claimOne("0000000000000000000A", held=True) is not None
+    assert a.claimOne("0000000000000000000A") is None
+
+
+def test_one_bad_item_fails_only_itself(connect):
+    a = worker(connect)
+    a.apply([("store", message("0000000000000000000A"))])
+    results = a.apply(
+        [("store", message("0000000000000000000A")), ("store", message("0000000000000000000B"))]
+    )
+    assert results[0] is not None and results[1] is None
+    assert sorted(m["qid"] for m, _ in a.queued()) == [
+        "0000000000000000000A",
+        "0000000000000000000B",
+    ]
+
+
+def test_predecessor_claims_are_released(connect):
+    a = worker(connect, "a/1")
+    a.apply([("store", message())])
+    again = worker(connect, "a/1")
+    assert again.forgetPredecessor() == 1
+    assert len(again.claim(10)) == 1
+
+
+def test_postgresql_restarted_between_writes_costs_no_refusal(postgresql):
+    """A connection found gone before anything was done is made again, and the work done."""
+    server = PostgreSQLServer(postgresql.bindir)  # of its own: this test stops it
+    server.start()
+    try:
+        uri = server.database()
+        openDatabase(PostgreSQL(uri)).close()
+        a = worker(lambda: psycopg.connect(uri))
+        assert a.apply([("store", message("0000000000000000000A"))]) == [None]
+        server.halt()
+        server.resume()
+        assert a.apply([("store", message("0000000000000000000B"))]) == [None]
+        assert a.renew() == []
+        server.halt()
+        server.resume()
+        assert a.readContent("0000000000000000000B").startswith(b"Subject: x")
+    finally:
+        server.stop()
