@@ -20,7 +20,7 @@ from smtpeter.tap import Options
 
 #: Settings whose default is not Config's on purpose: the workers default to
 #: the CPUs, the names and URLs to this host, the data directory to --data's.
-FROM_ELSEWHERE = {"data", "hostname", "publicUrl", "bounceDomain", "workers"}
+FROM_ELSEWHERE = {"data", "hostname", "publicUrl", "bounceDomain", "workers", "node"}
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from ..store import (
     isoTime,
     isShared,
 )
-from ._sharedqueue import sharedEntries, sharedEntry, sharedHeld
+from ._sharedqueue import sharedEntries, sharedEntry, sharedHeld, sharedSent
 from ._spools import queueEntries, queueEntry, readingSpool, sentContent, workerSpools
 
 #: What a new DKIM key's answer holds: the record to publish.
@@ -286,7 +286,7 @@ class Administration:
     def sent(self, qid: str) -> bytes | None:
         """The content of a message that left the queue, while its spool keeps it."""
         if isShared(self.db):
-            return None  # PostgreSQL keeps no finished message (docs/cluster.md)
+            return sharedSent(self.db, qid.upper())
         return sentContent(self.data, qid) if self.data else None
 
     def heldMessages(self) -> list[str]:

@@ -51,6 +51,12 @@ def sharedEntry(db, qid: str, content: bool) -> tuple[bytes | None, dict] | None
     return body, _entry(*rows[0])
 
 
+def sharedSent(db, qid: str) -> bytes | None:
+    """The content of a finished message, while it is kept (--keep-sent)."""
+    row = db.execute("SELECT content FROM queue_sent WHERE qid = ?", (qid,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
 def sharedHeld(db) -> list[str]:
     """The ids of the held messages (released ones are due again, so not held)."""
     return [

@@ -39,6 +39,7 @@ def openSpool(config: Config, index: int, reactor) -> SQLiteSpool | SharedSpool:
         reactor,
         config.lease.total_seconds(),
         spoolDirectory(config.data, index) / "incoming",
+        config.keepSent,
     )
     d = shared.start()
     d.addCallback(_released)

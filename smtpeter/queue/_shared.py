@@ -100,7 +100,10 @@ class SharedQueueDatabase:
         node: str,
         lease: float,
         claims: dict[str, int] | None = None,
+        keepSent: float = 0,
     ) -> None:
+        #: Days a finished message's content is kept (in C{queue_sent}).
+        self.keepSent = keepSent
         self._connect = connect
         self.owner = owner
         self.node = node
@@ -218,6 +221,15 @@ class SharedQueueDatabase:
             self._recordStates(qid, states)
         elif kind == "finish":
             claim = self.claims.get(item[1])
+            if self.keepSent:
+                self.db.execute(
+                    "INSERT INTO queue_sent (qid, finished, content)"
+                    " SELECT b.qid, %s, b.content FROM queue_bodies b"
+                    " JOIN queue_messages m ON m.qid = b.qid"
+                    " WHERE m.qid = %s AND m.claim = %s AND m.owner = %s"
+                    " ON CONFLICT (qid) DO NOTHING",
+                    (item[2], item[1], claim, self.owner),
+                )
             cursor = self.db.execute(
                 "DELETE FROM queue_messages WHERE qid = %s AND claim = %s AND owner = %s",
                 (item[1], claim, self.owner),
@@ -393,6 +405,16 @@ class SharedQueueDatabase:
         return bool(row and row[0])
 
     # Reading ------------------------------------------------------------------
+
+    @_again
+    def purgeSent(self, before: float, limit: int = 500) -> int:
+        """Forget up to C{limit} kept contents of messages finished before C{before}."""
+        with self._transaction():
+            return self.db.execute(
+                "DELETE FROM queue_sent WHERE qid IN"
+                " (SELECT qid FROM queue_sent WHERE finished < %s LIMIT %s)",
+                (before, limit),
+            ).rowcount
 
     @_again
     def readContent(self, qid: str) -> bytes:

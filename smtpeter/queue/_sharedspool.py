@@ -50,6 +50,7 @@ class SharedSpool:
         reactor,
         lease: float = 60.0,
         incomingDir: Path | None = None,
+        keepSent: float = 0,
     ) -> None:
         self.reactor = reactor
         #: The node-local directory of this worker (bodies while they arrive).
@@ -59,7 +60,10 @@ class SharedSpool:
         self.lease = lease
         self.owner = owner
         self._claims: dict[str, int] = {}
-        self._make = lambda: SharedQueueDatabase(connect, owner, node, lease, self._claims)
+        self.keepSent = keepSent
+        self._make = lambda: SharedQueueDatabase(
+            connect, owner, node, lease, self._claims, keepSent
+        )
         self.incomingDir = incomingDir or Path(tempfile.gettempdir())
         self._writer: Workers | None = None
         self._reader: Workers | None = None
@@ -139,7 +143,16 @@ class SharedSpool:
         return succeed([])
 
     def purge(self) -> Deferred:
-        return succeed(0)
+        """Forget the finished messages kept long enough. @return: C{Deferred[int]}, how many."""
+        if not self.keepSent:
+            return succeed(0)
+        before = self.reactor.seconds() - self.keepSent * 86400
+        return self._purgeFrom(before, 0)
+
+    def _purgeFrom(self, before: float, total: int) -> Deferred:
+        # A chunk at a time: the writer's other work waits for one small transaction at most.
+        d = self._threadWriting().run(SharedQueueDatabase.purgeSent, before)
+        return d.addCallback(lambda n: self._purgeFrom(before, total + n) if n else total)
 
     # IClaimingSpool ---------------------------------------------------------
 

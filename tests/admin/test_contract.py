@@ -8,6 +8,7 @@ at the bottom.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
@@ -15,7 +16,7 @@ from zope.interface.verify import verifyObject
 from smtpeter.admin import IAdministration, MemoryAdministration, ThreadedAdministration
 from smtpeter.events import Destinations, RefusedDestination
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
-from smtpeter.queue import SpoolDatabase
+from smtpeter.queue import SharedQueueDatabase, SpoolDatabase
 from smtpeter.store import (
     Exists,
     Invalid,
@@ -283,7 +284,7 @@ class TestThreadedAdministration(AdministrationContract):
 
 
 class TestPostgreSQLAdministration(TestThreadedAdministration):
-    """The same, the shared state on PostgreSQL (the queue stays in the node's spool)."""
+    """The same, the shared state and the queue on PostgreSQL."""
 
     @pytest.fixture(autouse=True)
     def administration(self, tmp_path, postgresDatabase):
@@ -299,6 +300,20 @@ class TestPostgreSQLAdministration(TestThreadedAdministration):
         openDatabase(self.database).close()  # as the gateway's start does
         admin = ThreadedAdministration(self.reactor, self.database, self.data, Destinations())
         admin.start()
-        self.spool = SpoolDatabase(self.data / "spool", keepSent=1)
-        self.spool.open()
+        uri = self.database.uri
+        self.queue = SharedQueueDatabase(lambda: psycopg.connect(uri), "a/1", "a", 60.0, keepSent=1)
         return admin
+
+    def close(self):
+        self.admin.stop()
+        self.queue.close()
+
+    def enqueue(self, qid, held=False):
+        envelope = Envelope(
+            "news@shop.example", (Recipient("a@x.example"), Recipient("b@x.example"))
+        )
+        message = QueuedMessage(qid, envelope, Options(login="app", hold=held), 1000.0, CONTENT)
+        assert self.queue.apply([("store", message)]) == [None]
+
+    def finish(self, qid):
+        assert self.queue.apply([("finish", qid, 2000.0)]) == [None]

@@ -151,3 +151,15 @@ def test_postgresql_restarted_between_writes_costs_no_refusal(postgresql):
         assert a.readContent("0000000000000000000B").startswith(b"Subject: x")
     finally:
         server.stop()
+
+
+def test_a_finished_message_is_kept_for_keep_sent_and_then_purged(connect):
+    a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
+    a.apply([("store", message())])
+    assert a.apply([("finish", "0000000000000000000A", 1000.0)]) == [None]
+    assert a.queued() == []
+    with connect() as db:
+        [(content,)] = db.execute("SELECT content FROM queue_sent").fetchall()
+    assert bytes(content).startswith(b"Subject: x")
+    assert a.purgeSent(999.0) == 0
+    assert a.purgeSent(1001.0) == 1

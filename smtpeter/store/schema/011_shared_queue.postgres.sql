@@ -30,6 +30,14 @@ CREATE TABLE IF NOT EXISTS queue_bodies (
     content bytea NOT NULL
 );
 
+-- Finished messages' content, kept --keep-sent days for the dashboard.
+CREATE TABLE IF NOT EXISTS queue_sent (
+    qid text PRIMARY KEY,
+    finished double precision NOT NULL,
+    content bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_sent_finished ON queue_sent (finished);
+
 -- Each recipient's progress (RecipientState as JSON).
 CREATE TABLE IF NOT EXISTS queue_recipients (
     qid text NOT NULL REFERENCES queue_messages ON DELETE CASCADE,
