@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..events import attempts
 from ..message import QueuedMessage
+from . import _eventdays
 from ._apitokens import TokenStore
 from ._engines import begin, probe
 from ._events import EventStore
@@ -86,6 +87,7 @@ class Purge:
     def __call__(self, store: EventStore) -> list:
         store.view(SuppressionStore).purge(self.now)
         store.view(UsageStore).purge(self.now)
+        _eventdays.keepDays(store.db, self.now)
         return [store.purge(self.before)]
 
 

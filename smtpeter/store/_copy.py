@@ -8,7 +8,9 @@ table's row numbers continue after the largest copied.
 
 from __future__ import annotations
 
-from . import _engine, _postgres
+import time
+
+from . import _engine, _eventdays, _postgres
 from ._exceptions import StoreError
 from ._migrate import upgrade
 
@@ -49,13 +51,16 @@ def copyDatabase(source, target: _postgres.Connection) -> dict[str, int]:
         if target.in_transaction:
             target.execute("ROLLBACK")
         raise
+    _eventdays.prepare(target, time.time())  # the copied events into their days' tables
     return copied
 
 
 def _copyTable(source, target: _postgres.Connection, table: str) -> int:
     columns = sorted(_engine.columns(source, table) & _postgres.columns(target, table))
-    names = ", ".join(columns)
-    rows = source.execute(f"SELECT {names} FROM {table}")
+    names, select = ", ".join(columns), f"SELECT {', '.join(columns)} FROM {table}"
+    if table == "event_tags":  # PostgreSQL's partitioned on the time of each tag's event
+        names, select = _eventdays.COPY_TAGS
+    rows = source.execute(select)
     count = 0
     with _postgres.copying(target, f"COPY {table} ({names}) FROM STDIN") as copy:
         while chunk := rows.fetchmany(CHUNK):

@@ -21,7 +21,7 @@ from email.header import decode_header, make_header
 from attrs import frozen
 
 from ..message import QueuedMessage, Recipient
-from . import _engines, _links
+from . import _engines, _eventdays, _links
 from ._engine import Connection
 from ._stats import StatsStore
 
@@ -320,10 +320,7 @@ class EventStore:
             (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details)),
         ).fetchone()
         if tags:
-            self.db.executemany(
-                "INSERT INTO event_tags (tag, event) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                [(tag, eventId) for tag in tags],
-            )
+            self.db.executemany(*_eventdays.tagging(self.db, eventId, when, tags))
         self.view(StatsStore).count(type, when, qid, tags, details)
         return StoredEvent(eventId, type, when, qid, recipient, tags, details)
 
@@ -337,7 +334,11 @@ class EventStore:
         ).fetchone()[0]
 
     def purge(self, before: float) -> int:
-        """Forget events and messages older than C{before}; the number of events removed."""
+        """
+        Forget events and messages older than C{before}; the number of events
+        removed (on PostgreSQL, whole days' tables first: L{_eventdays}).
+        """
+        dropped = _eventdays.dropDays(self.db, before)
         self.db.execute(
             "DELETE FROM event_tags WHERE event IN (SELECT id FROM events WHERE time < ?)",
             (before,),
@@ -350,7 +351,7 @@ class EventStore:
         self.db.execute("DELETE FROM messages WHERE received < ?", (before,))
         # The counters are small: they outlive the events by a year.
         self.view(StatsStore).purge(before - STATS_KEPT_LONGER)
-        return removed
+        return dropped + removed
 
     # Reading -----------------------------------------------------------------
 

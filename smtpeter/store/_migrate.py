@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from ..runtime import Step, loadSteps
-from . import _engine, _engines
+from . import _engine, _engines, _eventdays
 from ._exceptions import StoreError
 
 #: The column each step from before versions added: there, the step was applied.
@@ -76,6 +76,7 @@ def upgrade(db, clock: Callable[[], float] = time.time) -> tuple[int, int]:
     """
     found = version(db)
     if found == CURRENT:
+        _eventdays.prepare(db, clock())  # the days' tables (usually there: no lock taken)
         return found, found  # the usual case: no write lock taken
     engine = _engines.of(db)
     engine.begin(db)
@@ -87,6 +88,7 @@ def upgrade(db, clock: Callable[[], float] = time.time) -> tuple[int, int]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+    _eventdays.prepare(db, clock())
     return before, applied
 
 

@@ -266,8 +266,11 @@ def classify(error: BaseException) -> str:
 
 
 def tables(db) -> set[str]:
-    """The names of the tables in the connection's schema."""
-    rows = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    """The names of the tables in the connection's schema (not their partitions)."""
+    rows = db.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+        " AND relkind IN ('r', 'p') AND NOT relispartition"
+    )
     return {name for (name,) in rows}
 
 
