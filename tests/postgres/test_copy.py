@@ -10,7 +10,7 @@ from smtpeter.cli import main
 from smtpeter.events import Destinations
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.process import DataDirectoryLock
-from smtpeter.store import LoginStore, PostgreSQL, _engine, _postgres, openDatabase
+from smtpeter.store import EventQuery, LoginStore, PostgreSQL, _engine, _postgres, openDatabase
 from smtpeter.store._events import EventStore
 
 
@@ -57,6 +57,11 @@ def test_a_gateway_database_is_copied_whole(tmp_path, postgresDatabase, capsys):
     pg = openDatabase(PostgreSQL(postgresDatabase))
     assert LoginStore(pg).authenticate("web", password).features == {"trackclicks"}
     assert EventStore(pg).messageEvents("0123456789ABCDEF0123")[0].tags == ("spring",)
+    # Found by its tag, in the table of its day (1970-01-01), tag and all.
+    [tagged] = EventStore(pg).events(EventQuery(tag="spring"))
+    for table in ("events", "event_tags"):
+        found = pg.execute(f"SELECT tableoid::regclass::text FROM {table}").fetchall()
+        assert found == [(f"{table}_19700101",)], table
     admin = Administration(pg, destinations=Destinations())
     assert admin.addWebhook("https://93.184.216.34/other", ["click"])["id"] == 2
     assert [d["domain"] for d in admin.listDomains()] == ["example.com"]
