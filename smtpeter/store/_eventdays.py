@@ -21,7 +21,11 @@ import re
 import time
 from collections.abc import Iterable
 
+from twisted.logger import Logger
+
 from . import _engines
+
+log = Logger()
 
 #: Seconds in a day (UTC days: the partitions' bounds are multiples of it).
 DAY = 86400
@@ -29,6 +33,12 @@ DAY = 86400
 AHEAD = 2
 #: The tables kept per day, each partitioned on its column C{time}.
 TABLES = ("events", "event_tags")
+
+#: How long the days' upkeep waits for a table's lock (readers of the events
+#: hold theirs; new readers queue behind a waiting DROP or CREATE).
+LOCK_TIMEOUT = "5s"
+#: PostgreSQL's code for a lock not taken within C{lock_timeout}.
+_LOCK_NOT_AVAILABLE = "55P03"
 
 _DATE = re.compile(r"_(\d{8})$")
 
@@ -64,7 +74,13 @@ def _spilled(db, table: str) -> set[int]:
     return {int(day) for (day,) in rows}
 
 
+def _waitingBriefly(db) -> None:
+    """In a transaction, before changing the tables: wait at most L{LOCK_TIMEOUT} for a lock."""
+    db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+
+
 def _create(db, table: str, day: int) -> None:
+    _waitingBriefly(db)
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {dayName(table, day)} PARTITION OF {table}"
         f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})"
@@ -78,6 +94,7 @@ def _unspill(db, table: str, spilled: set[int], have: dict[int, str]) -> None:
     made, and its rows inserted again (routed to their days) in one pass,
     leaving no dead rows behind.
     """
+    _waitingBriefly(db)
     db.execute(f"ALTER TABLE {table} DETACH PARTITION {table}_default")
     db.execute(f"ALTER TABLE {table}_default RENAME TO {table}_spilled")
     db.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
@@ -118,12 +135,19 @@ def prepare(db, now: float) -> None:
     """
     Outside a transaction, at start: L{keepDays} in a write transaction of
     its own, if there is anything to do (usually nothing: no lock taken).
-    Nothing on SQLite.
+    If a table's lock is not had within L{LOCK_TIMEOUT} (long reads of the
+    events), the start goes on: the hourly purge makes the tables, and the
+    DEFAULT partitions take the events meanwhile. Nothing on SQLite.
     """
     if not _engines.isShared(db) or not _needed(db, now):
         return
-    with _engines.transaction(db):
-        keepDays(db, now)
+    try:
+        with _engines.transaction(db):
+            keepDays(db, now)
+    except _engines.DatabaseError as error:
+        if getattr(error, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        log.warn("the events' tables per day wait for the next purge: {why}", why=str(error))
 
 
 def dropDays(db, before: float) -> int:
@@ -142,6 +166,7 @@ def dropDays(db, before: float) -> int:
                 continue
             if table == "events":
                 removed += db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            _waitingBriefly(db)
             db.execute(f"DROP TABLE {name}")
     return removed
 

@@ -166,3 +166,23 @@ def test_a_database_with_one_events_table_upgrades_in_place(postgresDatabase):
     # Numbering goes on after the last number given.
     assert add(db, time.time()) == 6
     db.close()
+
+
+def test_a_start_that_cannot_lock_the_events_goes_on_without_their_days(
+    postgresDatabase, monkeypatch
+):
+    db = openDatabase(PostgreSQL(postgresDatabase))
+    db.execute("DROP TABLE events_" + time.strftime("%Y%m%d", time.gmtime(TODAY * DAY)))
+    monkeypatch.setattr(_eventdays, "LOCK_TIMEOUT", "100ms")
+    reader = _postgres.connect(postgresDatabase)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events")  # a long read holds its lock
+    assert upgrade(db) == (CURRENT, CURRENT)  # no error, the start goes on
+    assert TODAY not in _eventdays.days(db, "events")
+    assert add(db, time.time())  # into the DEFAULT partition meanwhile
+    # Once the read is over, the next start (or purge) makes the day's table.
+    reader.execute("ROLLBACK")
+    upgrade(db)
+    assert set(where(db, "events").values()) == {_eventdays.dayName("events", TODAY)}
+    reader.close()
+    db.close()
