@@ -95,6 +95,7 @@ def _unspill(db, table: str, spilled: set[int], have: dict[int, str]) -> None:
     leaving no dead rows behind.
     """
     _waitingBriefly(db)
+    db.execute("SET LOCAL statement_timeout = 0")  # the upgrade's millions of events
     db.execute(f"ALTER TABLE {table} DETACH PARTITION {table}_default")
     db.execute(f"ALTER TABLE {table}_default RENAME TO {table}_spilled")
     db.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")

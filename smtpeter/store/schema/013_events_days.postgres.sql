@@ -12,6 +12,9 @@
 -- The rows are kept: here they land in the DEFAULT partitions, and are
 -- moved into their days right after this step.
 
+-- Millions of events take longer than a statement may (5 minutes).
+SET LOCAL statement_timeout = 0;
+
 ALTER TABLE events RENAME TO events_unpartitioned;
 ALTER TABLE events_unpartitioned RENAME CONSTRAINT events_pkey TO events_unpartitioned_pkey;
 ALTER SEQUENCE events_id_seq RENAME TO events_unpartitioned_id_seq;
