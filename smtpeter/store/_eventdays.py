@@ -40,6 +40,10 @@ LOCK_TIMEOUT = "5s"
 #: PostgreSQL's code for a lock not taken within C{lock_timeout}.
 _LOCK_NOT_AVAILABLE = "55P03"
 
+#: The days that get tables of their own: from 1970 to 9999 (an event dated
+#: outside stays in the DEFAULT partition, until the purge deletes it).
+_DATED = f"time >= 0 AND time < {calendar.timegm((9999, 12, 31, 0, 0, 0)) + DAY}"
+
 _DATE = re.compile(r"_(\d{8})$")
 
 
@@ -70,7 +74,9 @@ def _wanted(now: float) -> set[int]:
 
 def _spilled(db, table: str) -> set[int]:
     """The days of the rows in C{table}'s DEFAULT partition."""
-    rows = db.execute(f"SELECT DISTINCT floor(time / {DAY})::bigint FROM {table}_default")
+    rows = db.execute(
+        f"SELECT DISTINCT floor(time / {DAY})::bigint FROM {table}_default WHERE {_DATED}"
+    )
     return {int(day) for (day,) in rows}
 
 
@@ -127,7 +133,8 @@ def _needed(db, now: float) -> bool:
     for table in TABLES:
         if _wanted(now) - set(days(db, table)):
             return True
-        if db.execute(f"SELECT EXISTS (SELECT 1 FROM {table}_default)").fetchone()[0]:
+        spilled = f"SELECT EXISTS (SELECT 1 FROM {table}_default WHERE {_DATED})"
+        if db.execute(spilled).fetchone()[0]:
             return True
     return False
 

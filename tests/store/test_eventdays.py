@@ -186,3 +186,14 @@ def test_a_start_that_cannot_lock_the_events_goes_on_without_their_days(
     assert set(where(db, "events").values()) == {_eventdays.dayName("events", TODAY)}
     reader.close()
     db.close()
+
+
+def test_an_event_dated_past_9999_stays_in_the_default_table(pg):
+    far = add(pg, 1e13)  # no table is made for its day, and every start
+    dated = add(pg, (TODAY - 1) * DAY)  # would try again
+    assert upgrade(pg) == (CURRENT, CURRENT)
+    assert where(pg, "events") == {
+        far: "events_default",
+        dated: _eventdays.dayName("events", TODAY - 1),
+    }
+    assert not _eventdays._needed(pg, time.time())
