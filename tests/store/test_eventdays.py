@@ -6,6 +6,7 @@ whole days, and a database from before them upgraded in place.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -197,3 +198,33 @@ def test_an_event_dated_past_9999_stays_in_the_default_table(pg):
         dated: _eventdays.dayName("events", TODAY - 1),
     }
     assert not _eventdays._needed(pg, time.time())
+
+
+def test_nodes_starting_at_once_make_the_days_tables_in_turn(postgresDatabase):
+    db = openDatabase(PostgreSQL(postgresDatabase))
+    for table in _eventdays.TABLES:
+        db.execute(f"DROP TABLE {_eventdays.dayName(table, TODAY + 2)}")
+    ids = [add(db, (TODAY - days) * DAY) for days in (3, 2)]
+    errors = []
+
+    def node():
+        other = _postgres.connect(postgresDatabase)
+        try:
+            upgrade(other)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=node) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert set(_eventdays.days(db, "events")) == {TODAY - 3, TODAY - 2, TODAY, TODAY + 1, TODAY + 2}
+    assert where(db, "events") == {
+        ids[0]: _eventdays.dayName("events", TODAY - 3),
+        ids[1]: _eventdays.dayName("events", TODAY - 2),
+    }
+    db.close()
