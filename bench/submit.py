@@ -246,13 +246,19 @@ class Results:
         self.busy = 0.0
 
 
+def _ports(port) -> tuple[int, ...]:
+    """A target's ports: one, or one per node of a cluster (clients take them in turn)."""
+    return port if isinstance(port, tuple) else (port,)
+
+
 async def _load(port, user, password, clients, connections, messages, sizeKB, identical):
     source = Messages(sizeKB, identical)
     results = Results()
+    ports = _ports(port)
     await asyncio.gather(
         *(
-            client(port, user, password, connections, messages, source, results)
-            for _ in range(clients)
+            client(ports[i % len(ports)], user, password, connections, messages, source, results)
+            for i in range(clients)
         )
     )
     return results
@@ -396,17 +402,27 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[int(fraction * (len(ordered) - 1))]
 
 
-def measure(name, port, user, password, sink, args, workload: Workload, root) -> dict:
+def treesCPU(roots: tuple[int, ...]) -> float:
+    """The CPU seconds of the process trees of C{roots} (see L{cpuSeconds})."""
+    return sum(cpuSeconds(root) for root in roots)
+
+
+def measure(name, port, user, password, sink, args, workload: Workload, root, database=()) -> dict:
     """
     Run C{workload} (C{args.messages} messages, rounded to whole
     connections) against one target; C{root} is the pid whose process tree
-    does the target's work (for CPU per message).
+    does the target's work (for CPU per message), or a tuple of them (the
+    nodes of a cluster; then C{port} is a tuple too, one port per node, and
+    the clients take them in turn, as behind a balancer); C{database}, the
+    pids of the database server's trees, whose CPU is counted in the
+    target's too, and also alone.
     """
     clients, messages = workload.clients, workload.perConnection
     connections = max(1, args.messages // (clients * messages))
     before = sink.count()
     total = clients * connections * messages
-    cpuBefore = cpuSeconds(root) if root else 0.0
+    roots = _ports(root) if root else ()
+    cpuBefore, dbBefore = treesCPU(roots), treesCPU(database)
     started = time.perf_counter()
     elapsed, results, clientCPU = load(
         port,
@@ -424,7 +440,8 @@ def measure(name, port, user, password, sink, args, workload: Workload, root) ->
         time.sleep(0.01)
     endToEnd = time.perf_counter() - started
     delivered = sink.count() - before
-    cpu = cpuSeconds(root) - cpuBefore if root else 0.0
+    dbCPU = treesCPU(database) - dbBefore
+    cpu = treesCPU(roots) - cpuBefore + dbCPU
     accepted = results.accepted
     result = {
         "target": name,
@@ -439,6 +456,7 @@ def measure(name, port, user, password, sink, args, workload: Workload, root) ->
         "session_p99_ms": round(1000 * percentile(results.sessions, 0.99), 1),
         "end_to_end_per_s": round(delivered / endToEnd, 1),
         "cpu_ms_per_msg": round(1000 * cpu / max(1, delivered), 2),
+        "db_cpu_ms_per_msg": round(1000 * dbCPU / max(1, delivered), 2),
         "client_cpu_ms_per_msg": round(1000 * clientCPU / max(1, total), 2),
         "client_busy": round(results.busy, 2),
     }
@@ -448,7 +466,8 @@ def measure(name, port, user, password, sink, args, workload: Workload, root) ->
         f"  p50/p99 {result['p50_ms']:5.1f}/{result['p99_ms']:6.1f} ms"
         f"  session {result['session_p50_ms']:5.0f}/{result['session_p99_ms']:5.0f} ms"
         f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg"
-        f" (client {result['client_cpu_ms_per_msg']:.2f}, busy {results.busy:.0%})"
+        + (f" (database {result['db_cpu_ms_per_msg']:.2f})" if database else "")
+        + f" (client {result['client_cpu_ms_per_msg']:.2f}, busy {results.busy:.0%})"
         f"  ({delivered}/{total} delivered)",
         flush=True,
     )
@@ -456,11 +475,20 @@ def measure(name, port, user, password, sink, args, workload: Workload, root) ->
 
 
 def launchGateway(
-    workdir: Path, data: Path, relayPort: int, workers: int, extra: tuple[str, ...] = ()
+    workdir: Path,
+    data: Path,
+    relayPort: int,
+    workers: int,
+    extra: tuple[str, ...] = (),
+    label: str | None = None,
 ) -> tuple[subprocess.Popen, int, int]:
-    """twistd smtpeter on C{data}, relaying to C{relayPort}, once ready: (process, SMTP, HTTP)."""
+    """
+    twistd smtpeter on C{data}, relaying to C{relayPort}, once ready:
+    (process, SMTP, HTTP). Its log is C{gateway-LABEL.log} in C{workdir}
+    (by default, the number of workers).
+    """
     port, http = freePort(), freePort()
-    log = workdir / f"gateway-{workers}.log"
+    log = workdir / f"gateway-{label or workers}.log"
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "twistd"),
@@ -507,14 +535,27 @@ def startGateway(
     workers: int,
     extra: tuple[str, ...] = (),
     loginOptions: tuple[str, ...] = (),
+    label: str | None = None,
+    database: str | None = None,
+    login: bool = True,
 ):
-    data = workdir / f"data-{workers}"
-    process, port, _ = launchGateway(workdir, data, sink.port, workers, extra)
+    """
+    A gateway (L{launchGateway}) with a login C{bench}: (process, SMTP
+    port, the login's password, or C{None} without C{login}). With
+    C{database} (a URI), the gateway and the command that makes the login
+    use it (a second node of a cluster needs no login of its own).
+    """
+    data = workdir / f"data-{label or workers}"
+    shared = ("--database", database) if database else ()
+    process, port, _ = launchGateway(workdir, data, sink.port, workers, (*shared, *extra), label)
+    if not login:
+        return process, port, None
     created = subprocess.run(
         [
             str(Path(sys.executable).parent / "smtpeter"),
             "--data",
             str(data),
+            *shared,
             "login",
             "create",
             "bench",
@@ -623,9 +664,10 @@ def workloadsFrom(args) -> list[Workload]:
     return [Workload.parse(f"{p}@{clients}") for p in perConnection]
 
 
-def main() -> None:
+def options(description: str) -> argparse.ArgumentParser:
+    """The options every submission benchmark takes (this one's and bench/cluster.py's)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--workloads",
@@ -652,11 +694,6 @@ def main() -> None:
         " [default: 2000]",
     )
     parser.add_argument("--size", type=int, default=10, help="message size in KB [default: 10]")
-    parser.add_argument(
-        "--workers",
-        default=f"1,{os.cpu_count()}",
-        help="gateways to measure, by --workers, comma-separated [default: 1 and the CPUs]",
-    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -687,6 +724,96 @@ def main() -> None:
         " [default: none]",
     )
     parser.add_argument("--json", help="also write the results to this file")
+    return parser
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """
+    What is measured: its C{port} (a tuple: one per node, the clients
+    taking them in turn) and login, the pid(s) whose process trees do its
+    work (C{root}), and its database server's (C{database}), counted too.
+    """
+
+    name: str
+    port: int | tuple[int, ...]
+    user: str | None
+    password: str | None
+    root: int | tuple[int, ...]
+    database: tuple[int, ...] = ()
+
+
+def startPostfix(args, sink: Sink) -> tuple[Target, str]:
+    """The reference Postfix, relaying to C{sink}: its target and its instance's directory."""
+    port = freePort()
+    out = subprocess.run(
+        [
+            sys.executable,
+            args.reference_tool,
+            "start",
+            "--listen",
+            str(port),
+            "--relay",
+            str(sink.port),
+            "--tls",
+            "--key",
+            args.key,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    instance = out.stdout.strip().splitlines()[-1]
+    waitFor(port)
+    return Target("postfix", port, None, None, postfixMaster(instance)), instance
+
+
+def stopPostfix(args, instance: str) -> None:
+    subprocess.run([sys.executable, args.reference_tool, "stop", instance], capture_output=True)
+
+
+def checkKeys(targets: list[Target]) -> None:
+    """Every target offers a certificate of the same key type, or the run stops."""
+    keys = {t.name: serverKey(_ports(t.port)[0]) for t in targets}
+    print("certificates: " + ", ".join(f"{t} {k}" for t, k in keys.items()), flush=True)
+    if len(set(keys.values())) > 1:
+        raise SystemExit("the servers' certificates have different key types: not comparable")
+
+
+def measureRounds(targets: list[Target], workloads: list[Workload], args, sink) -> list[dict]:
+    """Every workload on every target, round after round, each run after a warm-up."""
+    results = []
+    for workload in workloads:
+        warmUp = Workload(min(workload.clients, 10), min(workload.perConnection, 5))
+        warmUpArgs = argparse.Namespace(**{**vars(args), "messages": 1, "client_processes": 1})
+        # Every target in turn, round after round: a minute when this
+        # host is slow then falls on all of them alike.
+        for _ in range(args.rounds):
+            for t in targets:
+                measure("warm-up", t.port, t.user, t.password, sink, warmUpArgs, warmUp, None)
+                results.append(
+                    measure(
+                        t.name,
+                        t.port,
+                        t.user,
+                        t.password,
+                        sink,
+                        args,
+                        workload,
+                        t.root,
+                        t.database,
+                    )  # fmt: skip
+                )
+    return results
+
+
+def main() -> None:
+    parser = options(__doc__)
+    parser.add_argument(
+        "--workers",
+        default=f"1,{os.cpu_count()}",
+        help="gateways to measure, by --workers, comma-separated [default: 1 and the CPUs]",
+    )
     args = parser.parse_args()
     try:
         workloads = workloadsFrom(args)
@@ -698,7 +825,6 @@ def main() -> None:
     sink = Sink()
     gateways = {}
     postfixDir = None
-    results = []
     try:
         print(
             f"{args.size} KB messages, distinct unless said, STARTTLS (+ AUTH at the gateway),"
@@ -711,50 +837,15 @@ def main() -> None:
             gateways[workers] = startGateway(
                 sink, workdir, workers, certificate, tuple(shlex.split(args.login_options))
             )
-        keys = {f"smtpeter -w {w}": serverKey(port) for w, (_, port, _) in gateways.items()}
+        targets = [
+            Target(f"smtpeter -w {w}", port, "bench", password, process.pid)
+            for w, (process, port, password) in gateways.items()
+        ]
         if not args.no_postfix:
-            pport = freePort()
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    args.reference_tool,
-                    "start",
-                    "--listen",
-                    str(pport),
-                    "--relay",
-                    str(sink.port),
-                    "--tls",
-                    "--key",
-                    args.key,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            postfixDir = out.stdout.strip().splitlines()[-1]
-            waitFor(pport)
-            keys["postfix"] = serverKey(pport)
-        print("certificates: " + ", ".join(f"{t} {k}" for t, k in keys.items()), flush=True)
-        if len(set(keys.values())) > 1:
-            raise SystemExit("the servers' certificates have different key types: not comparable")
-        for workload in workloads:
-            warmUp = Workload(min(workload.clients, 10), min(workload.perConnection, 5))
-            warmUpArgs = argparse.Namespace(**{**vars(args), "messages": 1, "client_processes": 1})
-            # Every target in turn, round after round: a minute when this
-            # host is slow then falls on all of them alike.
-            for _ in range(args.rounds):
-                for workers, (process, port, password) in gateways.items():
-                    name = f"smtpeter -w {workers}"
-                    measure("warm-up", port, "bench", password, sink, warmUpArgs, warmUp, None)
-                    results.append(
-                        measure(name, port, "bench", password, sink, args, workload, process.pid)
-                    )
-                if postfixDir:
-                    master = postfixMaster(postfixDir)
-                    measure("warm-up", pport, None, None, sink, warmUpArgs, warmUp, None)
-                    results.append(
-                        measure("postfix", pport, None, None, sink, args, workload, master)
-                    )
+            postfix, postfixDir = startPostfix(args, sink)
+            targets.append(postfix)
+        checkKeys(targets)
+        results = measureRounds(targets, workloads, args, sink)
         if postfixDir:
             summarize(results, workloads, args.rounds)
         if args.json:
@@ -764,9 +855,7 @@ def main() -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
         if postfixDir:
-            subprocess.run(
-                [sys.executable, args.reference_tool, "stop", postfixDir], capture_output=True
-            )
+            stopPostfix(args, postfixDir)
         sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -775,29 +864,48 @@ def main() -> None:
 BUSY = 0.9
 
 
-def summarize(results: list[dict], workloads: list[Workload], rounds: int) -> None:
-    """The medians of the rounds, per workload and target, and each gateway's ratios to Postfix."""
+def _against(r: dict, base: dict | None, key: str) -> str:
+    """C{r}'s ratio to C{base} for C{key}, in brackets (nothing without a base, or for it)."""
+    return f" [{r[key] / base[key]:.2f}x]" if base and r is not base else ""
+
+
+def summarize(
+    results: list[dict], workloads: list[Workload], rounds: int, baseline: str | None = None
+) -> None:
+    """
+    The medians of the rounds, per workload and target, and each gateway's
+    ratios to Postfix; with C{baseline} (a target's name), its rates' and
+    CPU's ratios to that target's too; a database's share of the CPU, where
+    it was measured.
+    """
     print(
         f"\nmedians of {rounds} rounds; ratios to Postfix: rates (higher is better),"
         " p99 and CPU per message (lower is better)"
+        + (f"; [ratios to {baseline}]" if baseline else "")
     )
     for workload in workloads:
         same = medians([r for r in results if r["workload"] == workload.name])
         ref = next(r for r in same if r["target"] == "postfix")
+        base = next((r for r in same if r["target"] == baseline), None)
+
         for r in same:
             print(
                 f"{r['target']:>15} {r['workload']:>10}:"
                 f" accepted {r['accepted_per_s']:6.1f}/s"
                 f" ({r['accepted_per_s'] / ref['accepted_per_s']:.2f}x)"
-                f"  end-to-end {r['end_to_end_per_s']:6.1f}/s"
+                + _against(r, base, "accepted_per_s")
+                + f"  end-to-end {r['end_to_end_per_s']:6.1f}/s"
                 f" ({r['end_to_end_per_s'] / ref['end_to_end_per_s']:.2f}x)"
-                f"  p50/p99 {r['p50_ms']:5.1f}/{r['p99_ms']:6.1f} ms"
+                + _against(r, base, "end_to_end_per_s")
+                + f"  p50/p99 {r['p50_ms']:5.1f}/{r['p99_ms']:6.1f} ms"
                 f" ({r['p99_ms'] / ref['p99_ms']:.2f}x)"
                 f"  session p99 {r['session_p99_ms']:5.0f} ms"
                 f" ({r['session_p99_ms'] / ref['session_p99_ms']:.2f}x)"
                 f"  CPU {r['cpu_ms_per_msg']:.2f} ms/msg"
                 f" ({r['cpu_ms_per_msg'] / ref['cpu_ms_per_msg']:.2f}x)"
-                f"  client busy {r['client_busy']:.0%}",
+                + _against(r, base, "cpu_ms_per_msg")
+                + (f" (db {r['db_cpu_ms_per_msg']:.2f})" if r.get("db_cpu_ms_per_msg") else "")
+                + f"  client busy {r['client_busy']:.0%}",
                 flush=True,
             )
         if max(r["client_busy"] for r in same) >= BUSY:
