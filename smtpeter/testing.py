@@ -410,14 +410,17 @@ class PostgreSQLServer:
     answered, so that it outlives a crash of the server itself). Run
     as root (as CI does), initdb and the server run as C{nobody}: PostgreSQL
     refuses to run as root. L{database} makes a fresh database for a test
-    (a schema of its own).
+    (a schema of its own). C{durable} keeps PostgreSQL's defaults instead
+    (C{fsync} on), as a benchmark measures them.
     """
 
     #: The superuser's name; the socket trusts every local connection.
     USER = "postgres"
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, durable: bool = False) -> None:
         self.bindir = bindir
+        #: PostgreSQL's own defaults (C{fsync} and full page writes on), for benchmarks.
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="smtpeter-pg-"))
         self.data = self.root / "data"
         self.socket = self.root
@@ -475,11 +478,10 @@ class PostgreSQLServer:
         settings = {
             "listen_addresses": "''",
             "unix_socket_directories": f"'{self.socket}'",
-            "fsync": "off",
-            "full_page_writes": "off",
-            "shared_buffers": "16MB",
             "max_connections": "200",
         }
+        if not self.durable:
+            settings.update(fsync="off", full_page_writes="off", shared_buffers="16MB")
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
         self.resume()
