@@ -101,9 +101,13 @@ class SharedQueueDatabase:
         lease: float,
         claims: dict[str, int] | None = None,
         keepSent: float = 0,
+        reading: bool = False,
     ) -> None:
         #: Days a finished message's content is kept (in C{queue_sent}).
         self.keepSent = keepSent
+        #: Only for reading: each statement is a transaction of its own
+        #: (autocommit), so a read is one round trip, without BEGIN and ROLLBACK.
+        self.reading = reading
         self._connect = connect
         self.owner = owner
         self.node = node
@@ -117,6 +121,7 @@ class SharedQueueDatabase:
         """The connection, made again after one was lost."""
         if self._db is None or self._db.closed or self._db.broken:
             self._db = self._connect()
+            self._db.autocommit = self.reading
         return self._db
 
     def close(self) -> None:
@@ -189,7 +194,7 @@ class SharedQueueDatabase:
         """
         try:
             with self._transaction():
-                results = [self._do(item) for item in work]
+                results = self._doAll(work)
         except Exception as e:
             for item in work:
                 if item[0] == "store":
@@ -206,21 +211,39 @@ class SharedQueueDatabase:
                 self.claims.pop(item[1], None)
         return results
 
-    def _do(self, item: tuple) -> Exception | None:
-        kind = item[0]
+    def _doAll(self, work: list[tuple]) -> list[Exception | None]:
+        """
+        The statements of every item of C{work}, sent together in a pipeline
+        (one round trip to the database instead of one per statement); then,
+        if some items record recipients' states, those of the items whose
+        claim held (one more). @return: for each item, C{None} or
+        L{ClaimLost}.
+        """
+        with self.db.pipeline() as pipeline:
+            checks = [self._send(item) for item in work]
+            if any(item[0] in ("states", "release") for item in work):
+                pipeline.sync()
+                for item, check in zip(work, checks, strict=True):
+                    if item[0] in ("states", "release") and check() is None:
+                        self._recordStates(item[1], item[2])
+        return [check() for check in checks]
+
+    def _send(self, item: tuple) -> Callable[[], Exception | None]:
+        """
+        The statements of C{item}, queued in the pipeline. @return: what
+        tells, once they are done, whether the item's claim held (C{None})
+        or not (L{ClaimLost}).
+        """
+        kind, qid = item[0], getattr(item[1], "qid", item[1])
         if kind == "store":
             self._store(item[1])
-        elif kind == "states":
-            if not self._fenced(item[1], "lease_until = lease_until"):
-                return ClaimLost(item[1])
-            self._recordStates(item[1], item[2])
+            return lambda: None
+        if kind == "states":
+            cursor = self._fenced(qid, "lease_until = lease_until")
         elif kind == "release":
-            qid, states, due = item[1], item[2], item[3]
-            if not self._fenced(qid, "owner = NULL, lease_until = NULL, due = %s", (due,)):
-                return ClaimLost(qid)
-            self._recordStates(qid, states)
+            cursor = self._fenced(qid, "owner = NULL, lease_until = NULL, due = %s", (item[3],))
         elif kind == "finish":
-            claim = self.claims.get(item[1])
+            claim = self.claims.get(qid)
             if self.keepSent:
                 self.db.execute(
                     "INSERT INTO queue_sent (qid, finished, content)"
@@ -228,40 +251,38 @@ class SharedQueueDatabase:
                     " JOIN queue_messages m ON m.qid = b.qid"
                     " WHERE m.qid = %s AND m.claim = %s AND m.owner = %s"
                     " ON CONFLICT (qid) DO NOTHING",
-                    (item[2], item[1], claim, self.owner),
+                    (item[2], qid, claim, self.owner),
                 )
             cursor = self.db.execute(
                 "DELETE FROM queue_messages WHERE qid = %s AND claim = %s AND owner = %s",
-                (item[1], claim, self.owner),
+                (qid, claim, self.owner),
             )
-            if cursor.rowcount == 0:
-                return ClaimLost(item[1])
-        return None
+        else:
+            return lambda: None
+        return lambda: None if cursor.rowcount == 1 else ClaimLost(qid)
 
-    def _fenced(self, qid: str, assignments: str, args: tuple = ()) -> bool:
-        """An update of C{qid}'s row, made only while this worker's claim holds."""
-        cursor = self.db.execute(
+    def _fenced(self, qid: str, assignments: str, args: tuple = ()):
+        """An update of C{qid}'s row, made only while this worker's claim holds: its cursor."""
+        return self.db.execute(
             f"UPDATE queue_messages SET {assignments} WHERE qid = %s AND claim = %s AND owner = %s",
             (*args, qid, self.claims.get(qid), self.owner),
         )
-        return cursor.rowcount == 1
 
     def _store(self, message: QueuedMessage) -> None:
         """
         A new message, claimed by this worker at once (it is due now, and
-        this worker has it in hand), unless it is held: held mail is
-        nobody's until it is released.
+        this worker has it in hand: its first claim), unless it is held:
+        held mail is nobody's until it is released.
         """
         content = message.content
         if isinstance(content, Spilled):
             content = content.read()
         held = message.options.hold
         meta = _metadata(message)[:-1].decode()
-        row = self.db.execute(
+        self.db.execute(
             "INSERT INTO queue_messages"
             " (qid, meta, node, received, due, owner, lease_until, claim)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)"
-            " RETURNING claim",
+            f" VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)",
             (
                 message.qid,
                 meta,
@@ -272,12 +293,12 @@ class SharedQueueDatabase:
                 held,
                 self.lease,
             ),
-        ).fetchone()
+        )
         self.db.execute(
             "INSERT INTO queue_bodies (qid, content) VALUES (%s, %s)", (message.qid, content)
         )
         if not held:
-            self.claims[message.qid] = row[0]
+            self.claims[message.qid] = 1
 
     def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
         with self.db.cursor() as cursor:

@@ -61,8 +61,8 @@ class SharedSpool:
         self.owner = owner
         self._claims: dict[str, int] = {}
         self.keepSent = keepSent
-        self._make = lambda: SharedQueueDatabase(
-            connect, owner, node, lease, self._claims, keepSent
+        self._make = lambda reading=False: SharedQueueDatabase(
+            connect, owner, node, lease, self._claims, keepSent, reading
         )
         self.incomingDir = incomingDir or Path(tempfile.gettempdir())
         self._writer: Workers | None = None
@@ -83,10 +83,13 @@ class SharedSpool:
             raise RuntimeError("the shared spool is not started")
         return self._reader
 
-    def _open(self) -> SharedQueueDatabase:
-        database = self._make()
+    def _open(self, reading: bool = False) -> SharedQueueDatabase:
+        database = self._make(reading)
         self._databases.append(database)
         return database
+
+    def _openReading(self) -> SharedQueueDatabase:
+        return self._open(reading=True)
 
     def start(self) -> Deferred:
         """
@@ -97,7 +100,7 @@ class SharedSpool:
         for leftover in self.incomingDir.glob("spill-*"):
             leftover.unlink(missing_ok=True)
         self._writer = Workers(self.reactor, 1, "smtpeter-queue", self._open)
-        self._reader = Workers(self.reactor, 1, "smtpeter-queue-reader", self._open)
+        self._reader = Workers(self.reactor, 1, "smtpeter-queue-reader", self._openReading)
         self._writer.start()
         self._reader.start()
         return self._threadWriting().run(SharedQueueDatabase.forgetPredecessor)
@@ -108,8 +111,9 @@ class SharedSpool:
             if workers is not None:
                 workers.stop()
         waiting, self._waiting = self._waiting, []
-        if waiting and self._databases:
-            self._answer(waiting, self._databases[0].apply([w for w, _ in waiting]))
+        writing = [database for database in self._databases if not database.reading]
+        if waiting and writing:
+            self._answer(waiting, writing[0].apply([w for w, _ in waiting]))
         self._writer = self._reader = None
         for database in self._databases:
             database.close()

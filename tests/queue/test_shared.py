@@ -3,10 +3,13 @@ The shared queue's database (L{smtpeter.queue._shared}) on a real
 PostgreSQL: claims, leases, fencing, takeover.
 """
 
+import tempfile
 import time
+from contextlib import contextmanager
 
 import psycopg
 import pytest
+from psycopg import pq
 
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue import ClaimLost, SharedQueueDatabase
@@ -149,6 +152,11 @@ def test_postgresql_restarted_between_writes_costs_no_refusal(postgresql):
         server.halt()
         server.resume()
         assert a.readContent("0000000000000000000B").startswith(b"Subject: x")
+        reader = SharedQueueDatabase(lambda: psycopg.connect(uri), "a/1", "a", 60, reading=True)
+        assert reader.holds("0000000000000000000B") is False  # not this reader's claims
+        server.halt()
+        server.resume()
+        assert reader.readContent("0000000000000000000B").startswith(b"Subject: x")
     finally:
         server.stop()
 
@@ -163,3 +171,67 @@ def test_a_finished_message_is_kept_for_keep_sent_and_then_purged(connect):
     assert bytes(content).startswith(b"Subject: x")
     assert a.purgeSent(999.0) == 0
     assert a.purgeSent(1001.0) == 1
+
+
+@contextmanager
+def roundTrips(database: SharedQueueDatabase):
+    """
+    Counts the round trips to PostgreSQL on C{database}'s connection in the
+    block (from libpq's trace: each ends with the server's ReadyForQuery):
+    a list that holds the count once the block is over.
+    """
+    counted: list[int] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        database.db.pgconn.trace(trace.fileno())
+        database.db.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield counted
+        finally:
+            database.db.pgconn.untrace()
+        trace.seek(0)
+        counted.append(trace.read().count("ReadyForQuery"))
+
+
+def test_a_group_commit_takes_three_round_trips_however_many_messages(connect):
+    """BEGIN, every statement of every item in one pipeline, COMMIT."""
+    a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
+    qids = [f"{i:020X}" for i in range(10)]
+    with roundTrips(a) as counted:
+        assert a.apply([("store", message(qid)) for qid in qids]) == [None] * 10
+    assert counted == [3]
+    with roundTrips(a) as counted:
+        assert a.apply([("finish", qid, 1000.0) for qid in qids]) == [None] * 10
+    assert counted == [3]
+    assert a.queued() == []
+
+
+def test_states_of_a_group_commit_take_one_more_round_trip_and_follow_the_claim(connect):
+    a, b = worker(connect, "a/1", lease=0.2), worker(connect, "b/1")
+    a.apply([("store", message(f"{i:020X}")) for i in range(3)])
+    time.sleep(0.3)
+    [(taken, _)] = b.claim(1)
+    a.renew()  # the two a still holds, renewed; the third is b's now
+    pending = {0: {"status": "pending", "attempts": 1}}
+    work = [("states", f"{i:020X}", pending) for i in range(3)]
+    work.append(("release", "00000000000000000001", pending, time.time() + 3600))
+    with roundTrips(a) as counted:
+        results = a.apply(work)
+    assert counted == [4]
+    lost = int(taken.qid, 16)
+    assert [isinstance(r, ClaimLost) for r in results] == [i == lost for i in range(3)] + [
+        lost == 1
+    ]
+    states = {m["qid"]: s for m, s in b.queued()}
+    assert states[taken.qid] == {}  # nothing of the old owner's
+    assert all(states[q] == pending for q in states if q != taken.qid)
+
+
+def test_a_reading_connection_reads_in_one_round_trip(connect):
+    a = worker(connect)
+    a.apply([("store", message())])
+    reader = SharedQueueDatabase(connect, "a/1", "a", 60.0, a.claims, reading=True)
+    assert reader.db.autocommit  # connected first: the count is of reads alone
+    with roundTrips(reader) as counted:
+        assert reader.holds("0000000000000000000A")
+        assert reader.readContent("0000000000000000000A").startswith(b"Subject: x")
+    assert counted == [2]
