@@ -5,8 +5,9 @@ recipient is delivered or has failed for good.
 It keeps the queue's timers and delivery slots, hands due messages to the
 delivery agent through the feature chain, and carries out what
 L{settle} decides about the outcomes (and about deletions, and held mail
-kept too long). DSNs are written before the recipients' states, so a crash
-can duplicate a DSN, never lose one.
+kept too long: administrators' requests and held mail are
+L{_adminrequests}'s). DSNs are written before the recipients' states, so a
+crash can duplicate a DSN, never lose one.
 """
 
 from __future__ import annotations
@@ -33,19 +34,16 @@ from ...smtp import LOCAL_ERROR, SMTPRefusal
 from .. import ClaimLost, IQueue, ISpool, SpoolUnusable
 from .._incoming import IncomingContent, Spilled
 from .._spool import newQueueId
+from ._adminrequests import AdminRequests
 from ._entry import Entry, adopted
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
-    DELETED,
-    HOLD_EXPIRED,
     Attempt,
     RecipientState,
-    Removal,
     RetryPolicy,
     Settlement,
     settle,
 )
-from ._sharedwork import SharedWork
 from ._slots import DeliverySlots
 
 if TYPE_CHECKING:
@@ -62,7 +60,7 @@ repeated = RepeatedErrors(log)
 
 @implementer(IQueue)
 @define
-class QueueManager(SharedWork):
+class QueueManager(AdminRequests):
     spool: ISpool
     agent: IDeliveryAgent
     clock: IReactorTime
@@ -169,82 +167,6 @@ class QueueManager(SharedWork):
                 continue
             self._schedule(entry, min(entry.states[i].nextAttempt for i in entry.pending))
         return len(self.entries)
-
-    # Requests from administrators ------------------------------------------
-
-    def retryNow(self, qid: str) -> bool:
-        """Attempt the message's pending recipients now. C{False} if it is not ours."""
-        entry = self.entries.get(qid)
-        if entry is None:
-            return False
-        if entry.held and self.shared:
-            # Claimed for the request; held mail stays nobody's.
-            ensureDeferred(self.giveBack(entry))
-        elif not entry.running:
-            self._schedule(entry, self.clock.seconds())
-        return True
-
-    async def delete(self, qid: str) -> bool | None:
-        """
-        Take the message out of the queue: each pending recipient fails (a
-        failure event with reason C{deleted}, and a DSN where NOTIFY asks;
-        none for held mail, which its sender is looking at).
-        @return: C{False} if it is not ours, C{None} if an attempt is under
-            way (ask again), C{True} once deleted.
-        """
-        entry = self.entries.get(qid)
-        if entry is None:
-            return False
-        if entry.running:
-            return None
-        text = "deleted from the queue by an administrator"
-        await self._drop(entry, Removal(DELETED, text, notify=not entry.held))
-        return True
-
-    def release(self, qid: str) -> bool:
-        """Deliver held mail now (and after a restart: it is marked released)."""
-        entry = self.entries.get(qid)
-        if entry is None or not entry.held:
-            return entry is not None
-        entry.held = False
-        for index in entry.pending:
-            entry.states[index] = evolve(entry.states[index], released=True)
-        changed = {i: entry.states[i].toJSON() for i in entry.pending}
-        if self.shared:
-            # Any worker of any node may deliver it now.
-            self._forget(entry)
-            d = self.claiming.release(qid, changed, self.clock.seconds())
-        else:
-            d = self.spool.recordStates(qid, changed)
-            d.addCallback(lambda _: self._schedule(entry, self.clock.seconds()))
-        d.addErrback(lambda f: log.failure("could not release {qid}", f, qid=qid))
-        log.info("{qid}: released from hold", qid=qid)
-        return True
-
-    def _hold(self, entry: Entry) -> None:
-        """Keep held mail until it is released, deleted, or C{holdFor} has passed."""
-        entry.held = True
-        expires = entry.message.received + self.holdFor.total_seconds()
-        entry.timer = self.clock.callLater(
-            max(0.0, expires - self.clock.seconds()), self._holdExpired, entry
-        )
-
-    def _holdExpired(self, entry: Entry) -> None:
-        d = ensureDeferred(self._drop(entry, Removal(HOLD_EXPIRED, "held too long", False)))
-        d.addErrback(lambda f: log.failure("dropping {qid} failed", f, qid=entry.message.qid))
-
-    async def _drop(self, entry: Entry, removal: Removal) -> None:
-        """End a message undelivered: a failure per pending recipient, and DSNs if asked."""
-        entry.running = True
-        if entry.timer is not None and entry.timer.active():
-            entry.timer.cancel()
-        message = entry.message
-        settlement = settle(message, entry.states, removal, self.clock.seconds(), self.retry)
-        content = self._takeContent(entry)
-        if settlement.dsns and content is None:
-            content = await self.spool.readContent(message.qid)
-        await self._carryOut(entry, settlement, content)
-        log.info("{qid}: {text}; dropped", qid=message.qid, text=removal.text)
 
     # Working ----------------------------------------------------------------
 
