@@ -8,7 +8,8 @@ from ..message import Envelope, Options, QueuedMessage, Recipient
 from ._claimingmemory import Board, MemoryClaimingSpool
 from ._database import SpoolDatabase
 from ._incoming import IncomingContent, Spilled
-from ._shared import ClaimLost, SharedQueueDatabase, connectQueue
+from ._shared import SharedQueueDatabase
+from ._sharedconnection import ClaimLost, connectQueue
 from ._sharedspool import SharedSpool
 from ._spool import (
     DiskSpool,

@@ -11,7 +11,7 @@ from zope.interface import implementer
 
 from ..message import QueuedMessage
 from ._incoming import IncomingContent, Spilled
-from ._shared import ClaimLost
+from ._sharedconnection import ClaimLost
 from .interfaces import IClaimingSpool
 
 

@@ -22,70 +22,16 @@ one clock every node shares.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
 
 from ..message import QueuedMessage
 from ._incoming import Spilled
+from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._spool import _fromMetadata, _metadata
 
-T = TypeVar("T")
 
-#: The database's clock, in epoch seconds.
-NOW = "extract(epoch from clock_timestamp())"
-
-
-#: A queue statement that takes longer is PostgreSQL's trouble (a lock held
-#: too long, say): it fails, and its work is done again (or refused: 451).
-STATEMENT_TIMEOUT = "30s"
-
-
-def connectQueue(uri: str):
-    """
-    A connection for the shared queue to the database at C{uri} (libpq's
-    URI; its environment variables and C{.pgpass} fill in the rest).
-    """
-    import psycopg
-
-    db = psycopg.connect(uri, connect_timeout=10)
-    db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
-    db.execute("SET idle_in_transaction_session_timeout = '60s'")
-    db.commit()
-    return db
-
-
-class ClaimLost(Exception):
-    """
-    The message is no longer this worker's: its lease ran out and another
-    worker claimed it (or an administrator deleted it). What this worker
-    did with it is not recorded; the new owner works from the last state
-    recorded.
-    """
-
-    def __init__(self, qid: str) -> None:
-        super().__init__(f"{qid}: claimed by another worker; this outcome is not recorded")
-        self.qid = qid
-
-
-def _again(method: Callable[..., T]) -> Callable[..., T]:
-    """The method, done once more on a new connection if the old one was found gone."""
-
-    @functools.wraps(method)
-    def run(self: SharedQueueDatabase, *args: Any, **kwargs: Any) -> T:
-        try:
-            return method(self, *args, **kwargs)
-        except Exception as e:
-            if not self._lostBeforeCommit(e):
-                raise
-        return method(self, *args, **kwargs)
-
-    return run
-
-
-class SharedQueueDatabase:
+class SharedQueueDatabase(QueueConnection):
     """
     One connection's view of the shared queue, for one worker (C{owner},
     such as C{"node-a/2"}). Not thread-safe: one per thread, each with its
@@ -105,68 +51,15 @@ class SharedQueueDatabase:
     ) -> None:
         #: Days a finished message's content is kept (in C{queue_sent}).
         self.keepSent = keepSent
-        #: Only for reading: each statement is a transaction of its own
-        #: (autocommit), so a read is one round trip, without BEGIN and ROLLBACK.
-        self.reading = reading
-        self._connect = connect
+        super().__init__(connect, reading)
         self.owner = owner
         self.node = node
         self.lease = lease
         self.claims: dict[str, int] = {} if claims is None else claims
-        self._db = None
-        self._committing = False
-
-    @property
-    def db(self):
-        """The connection, made again after one was lost."""
-        if self._db is None or self._db.closed or self._db.broken:
-            self._db = self._connect()
-            self._db.autocommit = self.reading
-        return self._db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """
-        One transaction on the connection: committed at the end of the
-        block, rolled back if it raises. L{_committing} tells a failure of
-        the commit (which may have happened) from one before it (which
-        did nothing).
-        """
-        db = self.db
-        self._committing = False
-        try:
-            yield
-        except BaseException:
-            if not db.broken:
-                db.rollback()
-            raise
-        self._committing = True
-        db.commit()
-        self._committing = False
-
-    def _lostBeforeCommit(self, error: BaseException) -> bool:
-        """
-        Whether C{error} is the connection found gone (PostgreSQL restarted,
-        say) before any commit: nothing was done, and it may all be done
-        again on a new connection.
-        """
-        import psycopg
-
-        return (
-            isinstance(error, psycopg.OperationalError)
-            and not self._committing
-            and self._db is not None
-            and self._db.broken
-        )
 
     # Starting ---------------------------------------------------------------
 
-    @_again
+    @again
     def forgetPredecessor(self) -> int:
         """
         Release what this worker's name held before it was started again
@@ -310,7 +203,7 @@ class SharedQueueDatabase:
 
     # Claiming -----------------------------------------------------------------
 
-    @_again
+    @again
     def claim(self, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """
         Up to C{limit} due messages nobody holds (never claimed, released,
@@ -333,7 +226,7 @@ class SharedQueueDatabase:
             ).fetchall()
             return self._claimed(rows)
 
-    @_again
+    @again
     def claimOne(
         self, qid: str, held: bool = False
     ) -> tuple[QueuedMessage, dict[int, dict]] | None:
@@ -356,7 +249,7 @@ class SharedQueueDatabase:
             claimed = self._claimed(rows)
         return claimed[0] if claimed else None
 
-    @_again
+    @again
     def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
         with self._transaction():
@@ -388,7 +281,7 @@ class SharedQueueDatabase:
             found.append((_fromMetadata(json.loads(meta)), states[qid]))
         return found
 
-    @_again
+    @again
     def renew(self) -> list[str]:
         """
         Extend the lease of everything this worker holds.
@@ -414,7 +307,7 @@ class SharedQueueDatabase:
             self.claims.pop(qid, None)
         return lost
 
-    @_again
+    @again
     def holds(self, qid: str) -> bool:
         """Whether this worker's claim on C{qid} still holds, with time left on its lease."""
         row = self.db.execute(
@@ -427,7 +320,7 @@ class SharedQueueDatabase:
 
     # Reading ------------------------------------------------------------------
 
-    @_again
+    @again
     def purgeSent(self, before: float, limit: int = 500) -> int:
         """Forget up to C{limit} kept contents of messages finished before C{before}."""
         with self._transaction():
@@ -437,7 +330,7 @@ class SharedQueueDatabase:
                 (before, limit),
             ).rowcount
 
-    @_again
+    @again
     def readContent(self, qid: str) -> bytes:
         row = self.db.execute("SELECT content FROM queue_bodies WHERE qid = %s", (qid,)).fetchone()
         self.db.rollback()
@@ -449,7 +342,7 @@ class SharedQueueDatabase:
         """Nothing: in a shared queue a worker starts holding nothing, and claims."""
         return []
 
-    @_again
+    @again
     def queued(self, qids: Iterable[str] | None = None) -> list[tuple[dict, dict[int, dict]]]:
         """What is queued (or those of C{qids}): metadata and recipients' states of each."""
         where, args = ("", ()) if qids is None else (" WHERE m.qid = ANY(%s)", (list(qids),))

@@ -27,7 +27,8 @@ from zope.interface import implementer
 from ..message import QueuedMessage
 from ..runtime import Workers
 from ._incoming import IncomingContent
-from ._shared import ClaimLost, SharedQueueDatabase
+from ._shared import SharedQueueDatabase
+from ._sharedconnection import ClaimLost
 from .interfaces import IClaimingSpool
 
 log = Logger()

@@ -1,0 +1,128 @@
+"""
+The shared queue's connection to PostgreSQL: made (again, after one was
+lost), its transactions, and work done once more on a new connection when
+the old one was found gone before anything was committed. The fencing
+token's exception and the database's clock are here too, for the queue's
+rows (L{smtpeter.queue._shared}) to use.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: The database's clock, in epoch seconds.
+NOW = "extract(epoch from clock_timestamp())"
+
+
+#: A queue statement that takes longer is PostgreSQL's trouble (a lock held
+#: too long, say): it fails, and its work is done again (or refused: 451).
+STATEMENT_TIMEOUT = "30s"
+
+
+def connectQueue(uri: str):
+    """
+    A connection for the shared queue to the database at C{uri} (libpq's
+    URI; its environment variables and C{.pgpass} fill in the rest).
+    """
+    import psycopg
+
+    db = psycopg.connect(uri, connect_timeout=10)
+    db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+    db.execute("SET idle_in_transaction_session_timeout = '60s'")
+    db.commit()
+    return db
+
+
+class ClaimLost(Exception):
+    """
+    The message is no longer this worker's: its lease ran out and another
+    worker claimed it (or an administrator deleted it). What this worker
+    did with it is not recorded; the new owner works from the last state
+    recorded.
+    """
+
+    def __init__(self, qid: str) -> None:
+        super().__init__(f"{qid}: claimed by another worker; this outcome is not recorded")
+        self.qid = qid
+
+
+def again(method: Callable[..., T]) -> Callable[..., T]:
+    """The method, done once more on a new connection if the old one was found gone."""
+
+    @functools.wraps(method)
+    def run(self: QueueConnection, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:
+            if not self._lostBeforeCommit(e):
+                raise
+        return method(self, *args, **kwargs)
+
+    return run
+
+
+class QueueConnection:
+    """
+    One thread's connection to the shared queue (C{connect} makes it);
+    with C{reading}, each statement is a transaction of its own
+    (autocommit), so a read is one round trip, without BEGIN and ROLLBACK.
+    """
+
+    def __init__(self, connect: Callable, reading: bool = False) -> None:
+        self.reading = reading
+        self._connect = connect
+        self._db: Any = None
+        self._committing = False
+
+    @property
+    def db(self):
+        """The connection, made again after one was lost."""
+        if self._db is None or self._db.closed or self._db.broken:
+            self._db = self._connect()
+            self._db.autocommit = self.reading
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """
+        One transaction on the connection: committed at the end of the
+        block, rolled back if it raises. L{_committing} tells a failure of
+        the commit (which may have happened) from one before it (which
+        did nothing).
+        """
+        db = self.db
+        self._committing = False
+        try:
+            yield
+        except BaseException:
+            if not db.broken:
+                db.rollback()
+            raise
+        self._committing = True
+        db.commit()
+        self._committing = False
+
+    def _lostBeforeCommit(self, error: BaseException) -> bool:
+        """
+        Whether C{error} is the connection found gone (PostgreSQL restarted,
+        say) before any commit: nothing was done, and it may all be done
+        again on a new connection.
+        """
+        import psycopg
+
+        return (
+            isinstance(error, psycopg.OperationalError)
+            and not self._committing
+            and self._db is not None
+            and self._db.broken
+        )
