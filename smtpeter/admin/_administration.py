@@ -34,6 +34,7 @@ from ..store import (
     isoTime,
     isShared,
 )
+from ._nodes import localNodes, sharedNodes
 from ._sharedqueue import sharedEntries, sharedEntry, sharedHeld, sharedSent
 from ._spools import queueEntries, queueEntry, readingSpool, sentContent, workerSpools
 
@@ -54,8 +55,11 @@ class Administration:
         clock: Callable[[], float] = time.time,
         data=None,
         destinations: Destinations | None = None,
+        node: str = "",
     ) -> None:
         self.db = db
+        #: This node's name (--node; "": the host name), which the nodes on SQLite show.
+        self.node = node
         self.destinations = destinations or Destinations()
         self.clock = clock
         self.data = data
@@ -248,6 +252,12 @@ class Administration:
         if isShared(self.db):
             return sharedEntries(self.db)
         return queueEntries(self.data)
+
+    def nodes(self) -> dict:
+        """The gateway's nodes, each with its heartbeat, workers and claims; the queue's counts."""
+        if isShared(self.db):
+            return sharedNodes(self.db, isoTime)
+        return localNodes(self.data, self.node, self.clock(), isoTime)
 
     def _queued(self, qid: str, content: bool = False) -> tuple[bytes | None, dict] | None:
         """

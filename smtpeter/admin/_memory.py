@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from zope.interface import implementer
 
 from ..events import Destinations
-from ..store import connectMemory
+from ..store import connectMemory, isoTime
 from ._administration import Administration
 from ._operations import Operations
 from .interfaces import IAdministration
@@ -43,6 +43,26 @@ class _MemoryQueue(Administration):
     def sent(self, qid: str) -> bytes | None:
         return self.memory.sentContents.get(qid.upper())
 
+    def nodes(self) -> dict:
+        memory = self.memory
+        held = sum(1 for entry in memory.entries.values() if entry["held"])
+        claimed = {worker: 0 for worker in range(1, memory.workers + 1)}
+        for entry in memory.entries.values():
+            if not entry["held"]:
+                claimed[entry["worker"]] = claimed.get(entry["worker"], 0) + 1
+        node = {
+            "name": memory.node,
+            "host": memory.node,
+            "pid": 1,
+            "started": isoTime(memory.started),
+            "seen": isoTime(self.clock()),
+            "status": "up",
+            "workers": memory.workers,
+            "claimed": sum(claimed.values()),
+            "claimed_by_worker": {str(w): n for w, n in sorted(claimed.items())},
+        }
+        return {"nodes": [node], "queued": len(memory.entries) - held, "held": held}
+
     def heldMessages(self) -> list[str]:
         return sorted(qid for qid, entry in self.memory.entries.items() if entry["held"])
 
@@ -63,6 +83,10 @@ class MemoryAdministration(Operations):
         self.entries: dict[str, dict] = {}
         #: Queue id -> the content of a message in the queue.
         self.contents: dict[str, bytes] = {}
+        #: The one node's name and its workers, as L{IAdministration.nodes} lists them.
+        self.node = "memory"
+        self.workers = 1
+        self.started = self.clock.seconds()
         #: Queue id -> the content of a message that left the queue.
         self.sentContents: dict[str, bytes] = {}
         self._db = connectMemory()

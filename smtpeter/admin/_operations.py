@@ -153,6 +153,9 @@ class Operations:
     def queue(self) -> Deferred:
         return self._run(Administration.queue)
 
+    def nodes(self) -> Deferred:
+        return self._run(Administration.nodes)
+
     def queued(self, qid: str) -> Deferred:
         return self._run(Administration.queued, qid)
 
@@ -192,7 +195,9 @@ class ThreadedAdministration(Operations):
         path: Path | PostgreSQL,
         data: Path | None = None,
         destinations: Destinations | None = None,
+        node: str = "",
     ) -> None:
+        self._node = node
         self._connections: list[sqlite3.Connection] = []
         #: Where webhooks may be sent (for the agent of test events, too).
         self.destinations = destinations or Destinations()
@@ -204,7 +209,7 @@ class ThreadedAdministration(Operations):
         """The thread's own connection, and the operations on it (run in the thread)."""
         db = connect(self._path)
         self._connections.append(db)
-        return Administration(db, data=self._data, destinations=self.destinations)
+        return Administration(db, data=self._data, destinations=self.destinations, node=self._node)
 
     def start(self) -> None:
         self._worker.start()

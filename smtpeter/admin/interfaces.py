@@ -154,6 +154,16 @@ class IAdministration(Interface):
     def queue() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every message not yet finished, oldest id first."""
 
+    def nodes() -> Deferred[dict]:
+        """
+        Deferred[dict]: C{nodes}, each node of the gateway (C{name}, C{host},
+        C{pid}, C{started}, C{seen}: its last heartbeat, C{status}: C{up} or
+        C{down} (not seen for 3 leases), C{workers}, C{claimed}: the messages
+        its workers hold now, and C{claimed_by_worker}); C{queued} and
+        C{held}, the messages in the queue due for delivery and held.
+        On SQLite, one node: this one.
+        """
+
     def queued(qid: str) -> Deferred[dict | None]:
         """Deferred[dict | None]: a message still queued or held, with its C{content}."""
 

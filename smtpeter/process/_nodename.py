@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..queue import connectQueue
 from ..store import unreachable
 from ._datadir import StartError
+from ._heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -66,8 +67,9 @@ def holdNodeName(connect: Callable, name: str):
 class NodeName:
     """This node's name, held while it runs (L{holdNodeName}); nothing to hold on SQLite."""
 
-    def __init__(self, db) -> None:
+    def __init__(self, db, heartbeat: Heartbeat | None = None) -> None:
         self._db = db
+        self._heartbeat = heartbeat
 
     @classmethod
     def hold(cls, config: Config) -> NodeName | None:
@@ -80,7 +82,14 @@ class NodeName:
             return None
         database = config.postgresql
         try:
-            return cls(holdNodeName(lambda: connectQueue(database.uri), config.node))
+            db = holdNodeName(lambda: connectQueue(database.uri), config.node)
+            heartbeat = Heartbeat(db, config.node, config.workers, config.lease)
+            try:
+                heartbeat.start()
+            except BaseException:
+                db.close()
+                raise
+            return cls(db, heartbeat)
         except NodeNameTaken as e:
             raise StartError(str(e)) from None
         except Exception as e:  # psycopg's errors: PostgreSQL away, or refusing us
@@ -88,4 +97,6 @@ class NodeName:
 
     def release(self) -> None:
         """Let another node have the name (the stop's last step)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self._db.close()

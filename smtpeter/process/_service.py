@@ -86,7 +86,7 @@ class GatewayService(GatewayLifecycle):
         self.store.start()
         self.destinations = Destinations(config.webhookAllowNetworks)
         self.admin = ThreadedAdministration(
-            self.reactor, config.sharedDatabase, config.data, self.destinations
+            self.reactor, config.sharedDatabase, config.data, self.destinations, config.node
         )
         self.admin.start()
         index = self.worker.index if self.worker is not None else 1

@@ -33,6 +33,7 @@ from ._bearer import TOKEN_CACHE, Authenticated, Bearer
 from ._logwriters import FORMATS, _CSVWriter, _JSONWriter
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._messages import Messages
+from ._nodes import Nodes
 from ._openapi import document
 from ._parameters import (
     MAX_LIMIT,
@@ -192,6 +193,7 @@ class API(Resource):
         if admin is not None:
             for name, resource in ((b"logins", Logins), (b"tokens", Tokens), (b"queue", Queue)):
                 self.putChild(name, resource(admin, bearer))
+            self.putChild(b"nodes", Nodes(admin, bearer))
             self.putChild(b"domains", Domains(admin, bearer, checkDomain))
             self.putChild(b"webhooks", Webhooks(admin, bearer, clock))
         self.putChild(b"events", Events(events, bearer))

@@ -7,13 +7,26 @@ directory, giving back the one line to show when it went wrong.
 from __future__ import annotations
 
 import argparse
+import json
+import socket
 
 import pytest
 
 from smtpeter.admin.commands import DATABASE, parser, run
 from smtpeter.admin.commands._main import GROUPS
 
-ORDER = ["init", "db", "login", "domain", "token", "webhook", "admin", "suppression", "queue"]
+ORDER = [
+    "init",
+    "db",
+    "login",
+    "domain",
+    "token",
+    "webhook",
+    "admin",
+    "suppression",
+    "queue",
+    "nodes",
+]
 
 
 def commands(top) -> list[str]:
@@ -83,3 +96,16 @@ def test_suppressions_use_the_store(data, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "email,reason,created,expires,messageid"
     assert lines[1].startswith("a@x.test,added by an administrator,")
+
+
+def test_nodes_on_sqlite(data, capsys):
+    """C{smtpeter nodes}: this machine, named by --node, its workers and counts from its spools."""
+    assert command(data, "nodes", "--node", "mx-a") is None
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("mx-a  down  last seen never  0 workers  0 claimed")
+    assert lines[-1] == "queue: 0 queued, 0 held"
+    assert command(data, "nodes", "--json") is None
+    found = json.loads(capsys.readouterr().out)
+    assert (found["queued"], found["held"]) == (0, 0)
+    [node] = found["nodes"]
+    assert node["name"] == socket.gethostname() and node["status"] == "down"

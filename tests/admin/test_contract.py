@@ -8,6 +8,8 @@ at the bottom.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from twisted.internet.task import Clock
@@ -16,6 +18,9 @@ from zope.interface.verify import verifyObject
 from smtpeter.admin import IAdministration, MemoryAdministration, ThreadedAdministration
 from smtpeter.events import Destinations, RefusedDestination
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
+from smtpeter.process import DataDirectoryLock
+from smtpeter.process._heartbeat import beat
+from smtpeter.process._nodename import holdNodeName
 from smtpeter.queue import SharedQueueDatabase, SpoolDatabase
 from smtpeter.store import (
     Exists,
@@ -223,6 +228,18 @@ class AdministrationContract:
         assert released == {"qid": OTHER, "action": "release", "status": "requested"}
         assert self.ok(self.admin.pendingActions()) == {QID: "retry", OTHER: "release"}
 
+    def test_nodes(self):
+        self.enqueue(QID)
+        self.enqueue(OTHER, held=True)
+        found = self.ok(self.admin.nodes())
+        assert (found["queued"], found["held"]) == (1, 1)
+        [node] = found["nodes"]
+        assert node["name"] == self.nodeName
+        assert node["status"] == "up" and node["seen"] is not None
+        assert node["workers"] == self.workers
+        # The message due is held by worker 1 (the one that took it); the held one by nobody.
+        assert node["claimed"] == 1 and node["claimed_by_worker"]["1"] == 1
+
     def test_sent_content(self):
         self.enqueue(QID)
         self.finish(QID)
@@ -232,6 +249,9 @@ class AdministrationContract:
 
 
 class TestMemoryAdministration(AdministrationContract):
+    nodeName = "memory"
+    workers = 1
+
     def makeAdministration(self, tmp_path):
         return MemoryAdministration(Clock(), Destinations())
 
@@ -252,13 +272,18 @@ class TestMemoryAdministration(AdministrationContract):
 
 
 class TestThreadedAdministration(AdministrationContract):
+    nodeName = "a"
+    workers = 1
+
     def makeAdministration(self, tmp_path):
         self.reactor = PumpedReactor()
         self.data = tmp_path / "data"
         self.data.mkdir()
         openDatabase(self.data / "smtpeter.sqlite").close()  # as the gateway's start does
+        # The running gateway locks its data directory (this process, here).
+        self.lock = DataDirectoryLock.acquire(self.data)
         admin = ThreadedAdministration(
-            self.reactor, self.data / "smtpeter.sqlite", self.data, Destinations()
+            self.reactor, self.data / "smtpeter.sqlite", self.data, Destinations(), "a"
         )
         admin.start()
         self.spool = SpoolDatabase(self.data / "spool", keepSent=1)
@@ -268,6 +293,13 @@ class TestThreadedAdministration(AdministrationContract):
     def close(self):
         self.admin.stop()
         self.spool.close()
+        self.lock.release()
+
+    def test_nodes_stopped(self):
+        """A data directory whose gateway is not running: its node is down."""
+        self.lock.release()
+        [node] = self.ok(self.admin.nodes())["nodes"]
+        assert (node["status"], node["seen"]) == ("down", None)
 
     def wait(self, d):
         return self.reactor.outcome(d)
@@ -302,11 +334,48 @@ class TestPostgreSQLAdministration(TestThreadedAdministration):
         admin.start()
         uri = self.database.uri
         self.queue = SharedQueueDatabase(lambda: psycopg.connect(uri), "a/1", "a", 60.0, keepSent=1)
+        # Node "a" runs (its name held, its first heartbeat written).
+        self.nodeDB = holdNodeName(lambda: psycopg.connect(uri), "a")
+        beat(self.nodeDB, "a", self.workers, timedelta(seconds=60))
         return admin
 
     def close(self):
         self.admin.stop()
         self.queue.close()
+        self.nodeDB.close()
+
+    def test_nodes_stopped(self):
+        """A node not seen for 3 leases is down, and still listed."""
+        self.nodeDB.execute("UPDATE nodes SET seen = now() - interval '181 seconds'")
+        [node] = self.ok(self.admin.nodes())["nodes"]
+        assert (node["name"], node["status"]) == ("a", "down")
+        self.nodeDB.execute("UPDATE nodes SET seen = now() - interval '179 seconds'")
+        [node] = self.ok(self.admin.nodes())["nodes"]
+        assert node["status"] == "up"
+
+    def test_nodes_of_a_cluster(self):
+        """Each node's claims, by worker; a node long gone is no longer listed."""
+        self.enqueue(QID)
+        uri = self.database.uri
+        other = SharedQueueDatabase(lambda: psycopg.connect(uri), "b/2", "b", 60.0, keepSent=1)
+        otherDB = holdNodeName(lambda: psycopg.connect(uri), "b")
+        try:
+            beat(otherDB, "b", 2, timedelta(seconds=30))
+            envelope = Envelope("news@shop.example", (Recipient("a@x.example"),))
+            message = QueuedMessage(OTHER, envelope, Options(login="app"), 1000.0, CONTENT)
+            assert other.apply([("store", message)]) == [None]
+            found = self.ok(self.admin.nodes())
+            byName = {n["name"]: n for n in found["nodes"]}
+            assert sorted(byName) == ["a", "b"]
+            assert byName["b"]["workers"] == 2
+            assert byName["b"]["claimed_by_worker"] == {"2": 1}
+            assert byName["a"]["claimed_by_worker"] == {"1": 1}
+            assert (found["queued"], found["held"]) == (2, 0)
+            otherDB.execute("UPDATE nodes SET seen = now() - interval '8 days' WHERE name = 'b'")
+            assert [n["name"] for n in self.ok(self.admin.nodes())["nodes"]] == ["a"]
+        finally:
+            other.close()
+            otherDB.close()
 
     def enqueue(self, qid, held=False):
         envelope = Envelope(

@@ -199,6 +199,22 @@ def test_domains(api):
     api.call("GET", "/v1/domains/shop.example", code=404)
 
 
+def test_nodes(api):
+    """GET /v1/nodes: any token reads the nodes and the queue's counts; nothing else there."""
+    api.admin.workers = 2
+    api.admin.enqueue(QID, worker=2)
+    api.admin.enqueue(HELD, held=True)
+    found = api.call("GET", "/v1/nodes", token="read")
+    assert (found["queued"], found["held"]) == (1, 1)
+    [node] = found["nodes"]
+    assert (node["name"], node["status"], node["workers"]) == ("memory", "up", 2)
+    assert node["claimed_by_worker"] == {"1": 0, "2": 1} and node["claimed"] == 1
+    assert node["seen"] == "2027-01-15T08:00:00.000Z"
+    api.call("POST", "/v1/nodes", {}, code=405)
+    api.call("GET", "/v1/nodes/memory", code=404)
+    api.call("GET", "/v1/nodes", token=None, code=401)
+
+
 def test_queue_actions(api):
     api.admin.enqueue(QID)
     api.admin.enqueue(HELD, held=True, content=b"Subject: held\r\n\r\nkept\r\n")

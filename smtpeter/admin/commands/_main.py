@@ -13,7 +13,18 @@ from ...config import DATA
 from ...events import Destinations, parseNetwork
 from ...store import DATABASE_HELP, Invalid, PostgreSQL, StoreError, openDatabase
 from .. import Administration
-from . import _admins, _db, _domains, _init, _logins, _queue, _suppressions, _tokens, _webhooks
+from . import (
+    _admins,
+    _db,
+    _domains,
+    _init,
+    _logins,
+    _nodes,
+    _queue,
+    _suppressions,
+    _tokens,
+    _webhooks,
+)
 
 DATABASE = "smtpeter.sqlite"
 #: The option that gives what the store (and the REST API) calls a field;
@@ -40,6 +51,7 @@ GROUPS = {
     "admin": _admins,
     "suppression": _suppressions,
     "queue": _queue,
+    "nodes": _nodes,
 }
 
 
