@@ -9,6 +9,7 @@ L{MemoryAdministration} for tests); and the live DNS check of a sender domain's 
 from ._administration import Administration
 from ._dnscheck import checkDomain, recordsToPublish
 from ._memory import MemoryAdministration
+from ._nodes import NODE_STATUSES
 from ._operations import ThreadedAdministration
 from ._spools import UnusableSpool, queueEntries
 from .interfaces import IAdministration
@@ -17,6 +18,7 @@ __all__ = [
     "Administration",
     "IAdministration",
     "MemoryAdministration",
+    "NODE_STATUSES",
     "ThreadedAdministration",
     "UnusableSpool",
     "checkDomain",

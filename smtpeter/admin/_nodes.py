@@ -25,6 +25,9 @@ RETENTION_DAYS = 7
 #: A node is down when its last heartbeat is older than this many of its leases.
 DOWN_AFTER_LEASES = 3
 
+#: A node's C{status}: running (seen within 3 leases), or not.
+UP, DOWN = NODE_STATUSES = ("up", "down")
+
 #: The data directory's lock file, which holds the running gateway's process id.
 _LOCK_FILE = "smtpeter.lock"
 
@@ -36,7 +39,7 @@ def _node(name, host, pid, started, seen, up, workers, claimed) -> dict:
         "pid": pid,
         "started": started,
         "seen": seen,
-        "status": "up" if up else "down",
+        "status": UP if up else DOWN,
         "workers": workers,
         "claimed": sum(claimed.values()),
         "claimed_by_worker": {str(w): n for w, n in sorted(claimed.items())},

@@ -12,7 +12,7 @@ from pathlib import Path
 from twisted.internet.defer import succeed
 from twisted.web.test.requesthelper import DummyRequest
 
-from smtpeter.admin import recordsToPublish
+from smtpeter.admin import NODE_STATUSES, recordsToPublish
 from smtpeter.store import OVER_QUOTA
 from smtpeter.store._apitokens import SCOPES
 from smtpeter.store._events import TYPES, StoredEvent, recipientStatus
@@ -108,6 +108,7 @@ def test_every_enumeration_is_the_codes_vocabulary():
         "/paths//logins/{name}/patch/requestBody/content/application/json/schema/properties"
         "/over_quota": list(OVER_QUOTA),
         "/components/schemas/QueueRequest/properties/status": ["requested"],
+        "/components/schemas/Node/properties/status": list(NODE_STATUSES),
         "/components/schemas/DomainCheck/properties/records/items/properties/kind": kinds,
     }
     found = enums()
