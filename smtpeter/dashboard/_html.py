@@ -29,6 +29,7 @@ SECTIONS = (
     ("/", "Overview"),
     ("/activity", "Activity"),
     ("/queue", "Queue"),
+    ("/nodes", "Nodes"),
     ("/logins", "SMTP logins"),
     ("/domains", "Domains"),
     ("/webhooks", "Webhooks"),

@@ -7,7 +7,7 @@ as the CLI and the REST API.
 
 L{Pages} is one object made of a part per concern: L{StatsViews} (overview,
 top links), L{MailViews} (activity, one message), L{QueueViews} (the queue
-and its actions), L{AdminViews} (logins, tokens, webhooks) and
+and its actions), L{NodeViews} (the nodes), L{AdminViews} (logins, tokens, webhooks) and
 L{DomainViews} (sender domains); what a view reads and answers is in
 L{_forms<smtpeter.dashboard._forms>}.
 """
@@ -28,13 +28,14 @@ from ._adminviews import AdminViews
 from ._domainviews import DomainViews
 from ._forms import BadInput, Download, Page, Redirect, _searchQuery, arg
 from ._mailviews import MailViews
+from ._nodeviews import NodeViews
 from ._previewviews import PreviewViews
 from ._queueviews import QueueViews
 from ._statsviews import StatsViews
 
 
 @frozen
-class Pages(StatsViews, MailViews, PreviewViews, QueueViews, AdminViews, DomainViews):
+class Pages(StatsViews, MailViews, PreviewViews, QueueViews, NodeViews, AdminViews, DomainViews):
     events: IEventStore
     admin: IAdministration
     reactor: IReactorTime

@@ -31,6 +31,7 @@ ROUTES = [
     ("POST", f"messages/{_QID}/(?P<action>release|delete)", "heldAction", "change"),
     ("GET", "queue", "queue", "page"),
     ("POST", f"queue/{_QID}/(?P<action>retry|delete)", "queueAction", "change"),
+    ("GET", "nodes", "nodes", "page"),
     ("GET", "logins", "logins", "page"),
     ("POST", "logins", "createLogin", "change"),
     ("GET", f"logins/{_NAME}", "login", "page"),

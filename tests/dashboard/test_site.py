@@ -340,3 +340,20 @@ def test_mail_that_is_not_mime_shows_its_source_and_a_note(dashboard):
     assert page.code == 200 and b'class="problem"' in page.body
     assert b"<iframe" not in page.body and b"not mail at all" in page.body
     assert browser.request("GET", f"/messages/{QID}/html").code == 404
+
+
+def test_nodes_page(dashboard):
+    """The Nodes page lists each node with its status, heartbeat, workers and claims."""
+    dashboard.admin.node = "mx-a"
+    dashboard.admin.workers = 2
+    dashboard.admin.enqueue("0123456789ABCDEF0123", worker=2)
+    dashboard.admin.enqueue("FEDCBA98765432100000", held=True)
+    browser = dashboard.browser("viewer", role="viewer")
+    page = browser.request("GET", "/nodes")
+    assert page.code == 200
+    body = page.body.decode()
+    assert 'href="/nodes"' in body
+    assert "Queue: 1 queued, 1 held." in body
+    [node] = re.findall(r'<tr data-node="mx-a">(.*?)</tr>', body)
+    assert ">up<" in node and "2027-01-15 08:00:00" in node
+    assert "1 (worker 1: 0, worker 2: 1)" in node
