@@ -1,0 +1,66 @@
+"""
+One view of the cluster: two nodes on one PostgreSQL, each listed by
+C{GET /v1/nodes} (on either node), C{smtpeter nodes --json} and the
+dashboard's data, with its heartbeat, its workers and the messages its
+workers hold, and the whole queue's counts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from ..conftest import eventually
+from .conftest import Client, compose, send
+
+
+def test_both_nodes_are_listed_with_their_workers_and_claims(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    go = threading.Event()
+    stalled: list[str] = []
+
+    def policy(stage, argument):
+        # Every delivery waits at RCPT until the test has looked: its node holds it meanwhile.
+        if stage == "RCPT":
+            stalled.append(argument)
+            go.wait(30)
+        return None
+
+    sink.policy = policy
+    a = makeGateway(sink, "--workers", "2", name="a")
+    b = makeGateway(sink, "--workers", "1", name="b")
+    try:
+        password = a.createLogin("app")
+        for n in range(2):
+            send(a, "app", password, compose({}, subject=f"via a {n}"))
+        send(b, "app", password, compose({}, subject="via b"))
+        eventually(lambda: len(stalled) >= 2, what="both nodes delivering")
+        token = json.loads(a.cli("token", "create", "ops", "--json").stdout)["token"]
+
+        def listed():
+            status, found, _ = Client(b, token).call("GET", "/v1/nodes")
+            assert status == 200
+            nodes = {node["name"]: node for node in found["nodes"]}
+            claims = {name: node["claimed"] for name, node in nodes.items()}
+            return (found, nodes) if claims == {"a": 2, "b": 1} else None
+
+        found, nodes = eventually(listed, what="each node's claims")
+        assert (found["queued"], found["held"]) == (3, 0)
+        assert (nodes["a"]["workers"], nodes["b"]["workers"]) == (2, 1)
+        assert {node["status"] for node in nodes.values()} == {"up"}
+        assert all(node["seen"] for node in nodes.values())
+        assert nodes["b"]["claimed_by_worker"] == {"1": 1}
+        # The command, from either node's machine, lists the same nodes.
+        printed = json.loads(a.cli("nodes", "--json").stdout)
+        assert sorted(n["name"] for n in printed["nodes"]) == ["a", "b"]
+        assert {n["name"]: n["workers"] for n in printed["nodes"]} == {"a": 2, "b": 1}
+    finally:
+        go.set()
+    # Delivered, nothing is claimed any more.
+    sink.wait(3)
+    eventually(
+        lambda: json.loads(a.cli("nodes", "--json").stdout)["queued"] == 0,
+        what="the queue emptied",
+    )
