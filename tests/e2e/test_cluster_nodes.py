@@ -11,7 +11,7 @@ import json
 import threading
 
 from ..conftest import eventually
-from .conftest import Client, compose, send
+from .conftest import Client, compose, connection, createAdmin, logIn, request, send
 
 
 def test_both_nodes_are_listed_with_their_workers_and_claims(
@@ -56,6 +56,12 @@ def test_both_nodes_are_listed_with_their_workers_and_claims(
         printed = json.loads(a.cli("nodes", "--json").stdout)
         assert sorted(n["name"] for n in printed["nodes"]) == ["a", "b"]
         assert {n["name"]: n["workers"] for n in printed["nodes"]} == {"a": 2, "b": 1}
+        # And the dashboard's Nodes page, on node a.
+        cookies = logIn(a, "ann", createAdmin(a, "ann"))
+        page = request(connection(a), "GET", "/nodes", cookies)
+        assert page.status == 200
+        assert 'data-node="a"' in page.body and 'data-node="b"' in page.body
+        assert "Queue: 3 queued, 0 held." in page.body
     finally:
         go.set()
     # Delivered, nothing is claimed any more.
