@@ -10,6 +10,7 @@ webhooks (L{Webhook}, L{Delivery}) and imports this package.
 from ._bouncereasons import ADDRESS_GONE, COMPLAINT, HARD
 from ._bounces import forwarding, readBounce
 from ._classify import reasonFor
+from ._counting import CountingSink
 from ._destinations import Destinations, RefusedDestination, parseNetwork
 from ._sinks import (
     ATTEMPT,
@@ -41,6 +42,7 @@ __all__ = [
     "HARD",
     "TEST_TIMEOUT",
     "WARNING",
+    "CountingSink",
     "Event",
     "FanOut",
     "IEventSink",

@@ -31,6 +31,8 @@ class Event:
     time: float
     tags: tuple[str, ...] = ()
     details: dict = field(factory=dict, hash=False)
+    #: The login that sent the message, for counting (L{CountingSink}); not stored.
+    login: str | None = field(default=None, eq=False)
 
 
 def attempts(message) -> list[tuple]:

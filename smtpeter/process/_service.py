@@ -21,6 +21,7 @@ from ..dashboard import Pages, Sessions, makeDashboard
 from ..delivery import Credentials, DeliveryAgent, Hop, Router, deliveryPolicy
 from ..events import (
     TEST_TIMEOUT,
+    CountingSink,
     Destinations,
     FanOut,
     LogEventSink,
@@ -119,7 +120,7 @@ class GatewayService(GatewayLifecycle):
             self.agent,
             self.reactor,
             config.hostname,
-            FanOut(LogEventSink(), self.store),
+            FanOut(LogEventSink(), self.store, CountingSink(self.reactor.seconds())),
             RetryPolicy(
                 config.retryInitial, config.retryMax, config.maxQueueTime, config.delayWarning
             ),

@@ -3,7 +3,8 @@ The runtime every layer of the gateway may use: the worker processes'
 reactor, threads for blocking work, the group-commit writer
 (L{BatchWriter}), connections that write at once
 (write-through), random identifiers, the listeners' TLS, the garbage
-collector's tuning, open connections counted per client address, errors
+collector's tuning, the Prometheus metrics every layer counts into
+(L{MESSAGES_ACCEPTED} and the rest), open connections counted per client address, errors
 logged once a minute, what a disk or database error means to an
 operator, the databases' numbered schema steps (L{loadSteps}), and which
 addresses the gateway may connect to on someone else's say-so
@@ -20,6 +21,21 @@ from ._databaseuri import DATABASE_ENVIRONMENT, DATABASE_HELP, PostgreSQL, parse
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
+from ._metrics import (
+    AUTH_FAILURES,
+    DATABASE_COMMIT_SECONDS,
+    LEASE_TAKEOVERS,
+    MESSAGES_ACCEPTED,
+    QUEUE_CLAIMS,
+    QUEUE_MESSAGES,
+    RECIPIENTS_BOUNCED,
+    RECIPIENTS_DEFERRED,
+    RECIPIENTS_DELIVERED,
+    RECIPIENTS_FAILED,
+    SMTP_CONNECTIONS,
+    WEBHOOK_BACKLOG,
+    loginLabel,
+)
 from ._proxyprotocol import ProxyHeaderError, ProxyProtocolFactory, behindProxies, readHeader
 from ._random import tokenHex
 from ._repeats import RepeatedErrors
@@ -58,6 +74,19 @@ except ImportError:  # no epoll (not Linux): the workers run Twisted's default r
     PromptEPollReactor = install = None  # type: ignore[misc, assignment]
 
 __all__ = [
+    "AUTH_FAILURES",
+    "DATABASE_COMMIT_SECONDS",
+    "LEASE_TAKEOVERS",
+    "MESSAGES_ACCEPTED",
+    "QUEUE_CLAIMS",
+    "QUEUE_MESSAGES",
+    "RECIPIENTS_BOUNCED",
+    "RECIPIENTS_DEFERRED",
+    "RECIPIENTS_DELIVERED",
+    "RECIPIENTS_FAILED",
+    "SMTP_CONNECTIONS",
+    "WEBHOOK_BACKLOG",
+    "loginLabel",
     "formatDays",
     "formatDelays",
     "formatDuration",

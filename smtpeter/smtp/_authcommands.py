@@ -16,6 +16,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
+from ..runtime import AUTH_FAILURES
 from . import _replies as R
 from ._auth import ISender
 from ._exceptions import SMTPRefusal
@@ -46,6 +47,7 @@ class AuthCommands(SessionState):
 
     async def _start(self, mechanism: str, initial: str) -> None:
         if await self.settings.throttle.isBanned(self.peer):
+            AUTH_FAILURES.labels("throttled").inc()
             raise SMTPRefusal(R.AUTH_THROTTLED)
         if mechanism == "PLAIN":
             if initial:
@@ -114,8 +116,10 @@ class AuthCommands(SessionState):
         # than the limit; those after it are refused, right or wrong alike.
         delay = await self.settings.throttle.settle(self.peer, avatar is not None)
         if delay is None:
+            AUTH_FAILURES.labels("throttled").inc()
             raise SMTPRefusal(R.AUTH_THROTTLED)
         if avatar is None:
+            AUTH_FAILURES.labels("refused").inc()
             log.info("{peer} failed AUTH as {user!r}", peer=self.peer, user=user[:100])
             if delay:
                 await deferLater(self.settings.clock, delay, lambda: None)

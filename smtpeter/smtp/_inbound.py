@@ -21,7 +21,7 @@ from ..events import COMPLAINT, HARD, forwarding, readBounce
 from ..features import TokenSigner
 from ..message import Envelope, Recipient
 from ..queue import IncomingContent
-from ..runtime import RepeatedErrors
+from ..runtime import RECIPIENTS_BOUNCED, RepeatedErrors, loginLabel
 from ..store import COMPLAINT as SUPPRESSED_COMPLAINT
 from ..store import HARD_BOUNCE
 from . import _replies as R
@@ -89,6 +89,7 @@ class BounceIntake:
                 details,
                 self.clock.seconds(),
             )
+            RECIPIENTS_BOUNCED.labels(loginLabel(record.login if record else None)).inc()
             forwardedAs = None
             if forward:
                 envelope = Envelope("", (Recipient(record.sender, ("NEVER",)),))

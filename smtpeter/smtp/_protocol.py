@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..message import Recipient
+from ..runtime import SMTP_CONNECTIONS
 from . import _replies as R
 from ._auth import ISender
 from ._authcommands import AuthCommands
@@ -108,6 +109,7 @@ class SubmissionServer(CommandReading, SessionCommands, AuthCommands, MailComman
             self.close()
             return
         self._address = self.peer
+        SMTP_CONNECTIONS.inc()
         if not self.settings.connections.enter(
             self._address, self.settings.maxConnectionsPerAddress
         ):
@@ -134,6 +136,7 @@ class SubmissionServer(CommandReading, SessionCommands, AuthCommands, MailComman
         if self._address is not None:
             self.settings.connections.leave(self._address)
             self._address = None
+            SMTP_CONNECTIONS.dec()
         for call in (self._idleCall, self._sessionCall, self._handshakeCall, self._abortCall):
             if call is not None and call.active():
                 call.cancel()

@@ -303,7 +303,13 @@ class QueueManager(AdminRequests):
         self, kind: str, message: QueuedMessage, recipient: str, details: dict[str, object]
     ) -> None:
         event = Event(
-            kind, message.qid, recipient, self.clock.seconds(), message.options.tags, details
+            kind,
+            message.qid,
+            recipient,
+            self.clock.seconds(),
+            message.options.tags,
+            details,
+            login=message.options.login,
         )
         self._recorded(self.events.record(event))
 
