@@ -112,6 +112,8 @@ class Config:
     node: str = ""
     #: How long a claim on queued mail holds unless renewed (--lease).
     lease: timedelta = timedelta(seconds=60)
+    #: Where the node serves its Prometheus metrics (--metrics); None: nowhere.
+    metrics: str | None = None
 
     @property
     def database(self) -> Path:
@@ -266,6 +268,12 @@ def _leaseLength(text: str) -> timedelta:
     return lease
 
 
+def metricsEndpoint(text: str) -> str:
+    """C{--metrics}: a bare port is on loopback only; else the endpoint as given."""
+    text = text.strip()
+    return f"tcp:{text}:interface=127.0.0.1" if text.isdigit() else text
+
+
 def makeConfig(options) -> Config:
     """
     The options (a parsed L{smtpeter.tap.Options}) as a L{Config}; a
@@ -295,8 +303,9 @@ def makeConfig(options) -> Config:
         ("http", http),
         ("dashboard", dashboard),
         ("mx", options["mx"]),
+        ("metrics", (metricsEndpoint(options["metrics"]),) if options.get("metrics") else ()),
     )
-    web = ("http", "dashboard")
+    web = ("http", "dashboard", "metrics")
     for flag, descriptions in listeners:
         for description in descriptions:
             if flag not in web and description.split(":", 1)[0].lower() in ("ssl", "tls"):
@@ -421,4 +430,5 @@ def makeConfig(options) -> Config:
         stopTimeout=get("stop-timeout", parseDuration, None),
         node=_nodeName(options.get("node"), hostname),
         lease=get("lease", _leaseLength, None),
+        metrics=metricsEndpoint(options["metrics"]) if options.get("metrics") else None,
     )

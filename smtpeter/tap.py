@@ -252,6 +252,15 @@ class Options(usage.Options):
             " this long after its last renewal.",
         ],
         [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at /metrics on this endpoint, the node's totals over"
+            " all its workers; a bare port (9464) listens on 127.0.0.1 only, e.g."
+            " tcp:9464:interface=10.0.0.5 for another address (see docs/metrics.md)"
+            " [default: none]",
+        ],
+        [
             "bounce-domain",
             None,
             None,
@@ -381,6 +390,15 @@ def _twistd(options: Options) -> TwistdRun:
 
 
 def makeService(options: Options):
+    from twisted.internet import reactor
+
+    from .process import withMetrics
+
+    return withMetrics(options.config, _node(options), reactor)
+
+
+def _node(options: Options):
+    """The node: a supervisor of its workers, or a whole gateway in one process."""
     from twisted.internet import reactor
 
     if options.config.workers > 1:

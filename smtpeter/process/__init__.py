@@ -4,7 +4,8 @@ whole gateway or one worker of it (L{GatewayService}), the listening
 sockets the workers share and the balance of connections between them,
 the data directory (its lock and what is made in it before serving), the
 supervisor that starts and restarts the workers, the relay of the workers'
-logs, the node's health checks, and what a refused start owes twistd.
+logs, the Prometheus endpoint (L{withMetrics}), the node's health checks,
+and what a refused start owes twistd.
 
 A worker process runs C{python -m smtpeter.process._worker} (see
 L{Supervisor}); that module is not imported here. Nor is the gateway
@@ -36,6 +37,7 @@ _LATER = {
     "WorkerRole": "._service",
     "AdoptedPortService": "._sharedport",
     "SharedPort": "._sharedport",
+    "withMetrics": "._metrics",
 }
 
 
@@ -66,4 +68,5 @@ __all__ = [
     "prepareDataDirectory",
     "recordDashboardUrls",
     "whyNotStarted",
+    "withMetrics",
 ]

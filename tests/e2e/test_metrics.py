@@ -1,0 +1,68 @@
+"""
+`twistd smtpeter --metrics`: one Prometheus endpoint, served by the
+supervisor, reports the node's totals over its worker processes.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..conftest import eventually, freePort
+from .conftest import oneOnEachWorker
+
+
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    """Every sample of C{/metrics}, by name and labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode("utf-8")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+@pytest.mark.e2e
+def test_the_supervisor_serves_the_sum_of_every_workers_counts(makeGateway, sink):
+    port = freePort()
+    gateway = makeGateway(sink, "--metrics", f"tcp:{port}:interface=127.0.0.1")
+    password = gateway.createLogin("app")
+    clients = oneOnEachWorker(gateway, "127.0.0.2")
+    found = scrape(port)
+    assert found[("smtpeter_smtp_connections", ())] == 2
+    # Worker 1 accepts two messages, worker 2 one: only their sum is 3.
+    for worker, count in ((1, 2), (2, 1)):
+        client = clients[worker]
+        client.login("app", password)
+        for n in range(count):
+            client.sendmail("news@example.com", ["reader@example.org"], f"Subject: {n}\r\n\r\nhi")
+        client.quit()
+    accepted = ("smtpeter_messages_accepted_total", (("login", "app"),))
+    delivered = ("smtpeter_recipients_delivered_total", (("login", "app"),))
+    assert scrape(port)[accepted] == 3
+    eventually(lambda: scrape(port).get(delivered) == 3, 30, "3 deliveries counted")
+    # A refused AUTH on each worker, both counted.
+    for client in oneOnEachWorker(gateway, "127.0.0.3").values():
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            client.login("app", "wrong")
+        client.close()
+    found = eventually(
+        lambda: (f := scrape(port)).get(("smtpeter_smtp_connections", ())) == 0 and f,
+        10,
+        "the connections closed",
+    )
+    # smtplib tries PLAIN, then LOGIN: two refusals a client.
+    assert found[("smtpeter_auth_failures_total", (("reason", "refused"),))] == 4
+    assert found[accepted] == 3
+
+
+@pytest.mark.e2e
+def test_without_metrics_nothing_listens_for_them(makeGateway, sink):
+    gateway = makeGateway(sink, "--workers", "1")
+    assert not (gateway.data / "metrics").exists()
+    assert "metrics on" not in gateway.logText()
