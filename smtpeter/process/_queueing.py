@@ -16,7 +16,7 @@ from twisted.logger import Logger
 
 from ..config import Config
 from ..queue import SharedSpool, SQLiteSpool, connectQueue, spoolDirectory
-from ..queue.manager import Claiming, QueueManager
+from ..queue.manager import Claiming, QueueGauges, QueueManager
 from ._duty import OncePerCluster, PostgresDuty
 
 log = Logger()
@@ -48,10 +48,14 @@ def openSpool(config: Config, index: int, reactor) -> SQLiteSpool | SharedSpool:
 
 
 def queueServices(config: Config, queue: QueueManager, reactor: IReactorTime) -> list[IService]:
-    """What a worker runs for its queue beside the manager: claiming, on a shared queue."""
+    """
+    What a worker runs for its queue beside the manager: its gauges, and
+    claiming, on a shared queue.
+    """
+    gauges = QueueGauges(queue, reactor)
     if config.postgresql is None:
-        return []
-    return [Claiming(queue, reactor, config.lease.total_seconds())]
+        return [gauges]
+    return [gauges, Claiming(queue, reactor, config.lease.total_seconds())]
 
 
 def oncePerCluster(

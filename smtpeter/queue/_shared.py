@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable, Iterable
 
 from ..message import QueuedMessage
+from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
 from ._incoming import Spilled
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._spool import _fromMetadata, _metadata
@@ -86,7 +87,7 @@ class SharedQueueDatabase(QueueConnection):
         @return: for each item, C{None} or what it failed with.
         """
         try:
-            with self._transaction():
+            with DATABASE_COMMIT_SECONDS.time(), self._transaction():
                 results = self._doAll(work)
         except Exception as e:
             for item in work:
@@ -215,16 +216,19 @@ class SharedQueueDatabase(QueueConnection):
         with self._transaction():
             rows = self.db.execute(
                 "WITH due AS ("
-                " SELECT qid FROM queue_messages"
+                " SELECT qid, owner IS NOT NULL AS taken FROM queue_messages"
                 f" WHERE due <= {NOW} AND (owner IS NULL OR lease_until < {NOW})"
                 " ORDER BY due LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " UPDATE queue_messages AS m"
                 f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
                 " FROM due WHERE m.qid = due.qid"
-                " RETURNING m.qid, m.meta, m.claim",
+                " RETURNING m.qid, m.meta, m.claim, due.taken",
                 (limit, self.owner, self.lease),
             ).fetchall()
-            return self._claimed(rows)
+            # Taken: its owner's lease ran out (a released message has none).
+            QUEUE_CLAIMS.inc(len(rows))
+            LEASE_TAKEOVERS.inc(sum(1 for row in rows if row[3]))
+            return self._claimed([row[:3] for row in rows])
 
     @again
     def claimOne(

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..message import QueuedMessage
-from ..runtime import LATER, BatchWriter, Workers, explain
+from ..runtime import DATABASE_COMMIT_SECONDS, LATER, BatchWriter, Workers, explain
 from ._database import SpoolDatabase
 from ._incoming import IncomingContent, Spilled
 from ._spoollost import SpoolUnusable
@@ -145,7 +145,8 @@ class SQLiteSpool:
         store's outcome for L{problems} (before anyone is answered), and
         saying once, loudly, if the spool is lost.
         """
-        results = database.apply(work)
+        with DATABASE_COMMIT_SECONDS.time():
+            results = database.apply(work)
         for item, result in zip(work, results, strict=True):
             if item[0] == "store":
                 self._failing = None if result is None else str(result)

@@ -14,6 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ..conftest import eventually, freePort
 from .conftest import oneOnEachWorker
 
+STATES = ("ready", "scheduled", "held")
+
 
 def scrape(port: int) -> dict[tuple[str, tuple], float]:
     """Every sample of C{/metrics}, by name and labels."""
@@ -59,6 +61,11 @@ def test_the_supervisor_serves_the_sum_of_every_workers_counts(makeGateway, sink
     # smtplib tries PLAIN, then LOGIN: two refusals a client.
     assert found[("smtpeter_auth_failures_total", (("reason", "refused"),))] == 4
     assert found[accepted] == 3
+    # Every worker's queue, summed: all delivered, nothing waits.
+    queue = {state: found[("smtpeter_queue_messages", (("state", state),))] for state in STATES}
+    assert queue == {"ready": 0, "scheduled": 0, "held": 0}
+    # The spools' group commits, timed: at least one per message.
+    assert found[("smtpeter_database_commit_seconds_count", ())] >= 3
 
 
 @pytest.mark.e2e

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 from psycopg import pq
 
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
@@ -34,6 +35,10 @@ def message(qid="0000000000000000000A", hold=False, recipients=("r@example.com",
     )
 
 
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
 def test_stored_message_is_claimed_by_its_worker(connect):
     a, b = worker(connect, "a/1"), worker(connect, "b/1")
     assert a.apply([("store", message())]) == [None]
@@ -48,7 +53,12 @@ def test_released_message_is_claimed_by_another_worker_with_its_states(connect):
     state = {"status": "pending", "attempts": 1, "next": 0.0}
     assert a.apply([("release", "0000000000000000000A", {0: state}, time.time() - 1)]) == [None]
     assert a.claims == {}
+    takeovers = _sample("smtpeter_queue_lease_takeovers_total")
+    claims = _sample("smtpeter_queue_claims_total")
     [(found, states)] = b.claim(10)
+    # Released, not taken over: a claim, no takeover.
+    assert _sample("smtpeter_queue_claims_total") == claims + 1
+    assert _sample("smtpeter_queue_lease_takeovers_total") == takeovers
     assert found.qid == "0000000000000000000A"
     assert found.envelope.recipients[0].address == "r@example.com"
     assert states == {0: state}
@@ -67,7 +77,9 @@ def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect):
     a.apply([("store", message())])
     assert b.claim(10) == []
     time.sleep(0.3)
+    takeovers = _sample("smtpeter_queue_lease_takeovers_total")
     [(found, _)] = b.claim(10)
+    assert _sample("smtpeter_queue_lease_takeovers_total") == takeovers + 1
     assert b.claims == {found.qid: 2}
     assert not a.holds(found.qid)
     assert b.holds(found.qid)
@@ -190,6 +202,12 @@ def roundTrips(database: SharedQueueDatabase):
             database.db.pgconn.untrace()
         trace.seek(0)
         counted.append(trace.read().count("ReadyForQuery"))
+
+
+def test_a_group_commit_is_timed(connect):
+    before = _sample("smtpeter_database_commit_seconds_count")
+    worker(connect).apply([("store", message())])
+    assert _sample("smtpeter_database_commit_seconds_count") == before + 1
 
 
 def test_a_group_commit_takes_three_round_trips_however_many_messages(connect):

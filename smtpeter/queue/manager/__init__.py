@@ -9,6 +9,7 @@ which themselves use the spool below it.
 """
 
 from ._claiming import Claiming
+from ._gauges import QueueGauges, queueStates
 from ._manager import QueueManager
 from ._requests import QueueRequests
 from ._settlement import (
@@ -38,6 +39,7 @@ __all__ = [
     "SUPPRESSED",
     "Attempt",
     "Claiming",
+    "QueueGauges",
     "QueueManager",
     "QueueRequests",
     "RecipientState",
@@ -45,5 +47,6 @@ __all__ = [
     "Removal",
     "RetryPolicy",
     "Settlement",
+    "queueStates",
     "settle",
 ]
