@@ -39,7 +39,7 @@ from twisted.web.client import FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from ..config import default
-from ..runtime import RepeatedErrors
+from ..runtime import WEBHOOK_BACKLOG, RepeatedErrors
 from ._destinations import Destinations, RefusedDestination
 from ._webhookagent import webhookAgent
 from ._webhookvalues import Delivery
@@ -218,6 +218,7 @@ class WebhookDispatcher(Service):
         now = self.reactor.seconds()
         skip = frozenset(self._inFlight)
         due = await self.events.dueWebhooks(now, 100, skip)
+        WEBHOOK_BACKLOG.set(len(due) + len(skip))
         for delivery in due:
             if delivery.id in self._inFlight:
                 continue
