@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import eventually, freePort
-from .conftest import oneOnEachWorker
+from .conftest import connect, oneOnEachWorker
 
 STATES = ("ready", "scheduled", "held")
 
@@ -69,7 +69,17 @@ def test_the_supervisor_serves_the_sum_of_every_workers_counts(makeGateway, sink
 
 
 @pytest.mark.e2e
-def test_without_metrics_nothing_listens_for_them(makeGateway, sink):
-    gateway = makeGateway(sink, "--workers", "1")
+def test_a_gateway_of_one_process_serves_its_own(makeGateway, sink):
+    port = freePort()
+    gateway = makeGateway(sink, "--workers", "1", "--metrics", f"tcp:{port}:interface=127.0.0.1")
+    password = gateway.createLogin("solo")
+    client = connect(gateway, implicit=False)
+    client.login("solo", password)
+    client.sendmail("news@example.com", ["reader@example.org"], "Subject: 1\r\n\r\nhi")
+    found = scrape(port)
+    assert found[("smtpeter_smtp_connections", ())] == 1
+    assert found[("smtpeter_messages_accepted_total", (("login", "solo"),))] == 1
+    assert ("process_cpu_seconds_total", ()) in found  # its own process's, too
+    client.quit()
+    # No workers, no directory of theirs.
     assert not (gateway.data / "metrics").exists()
-    assert "metrics on" not in gateway.logText()
