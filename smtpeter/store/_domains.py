@@ -17,10 +17,13 @@ from collections.abc import Callable
 from attrs import field, frozen
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from twisted.logger import Logger
 
 from ._engine import Connection
-from ._engines import transaction
+from ._engines import DatabaseError, transaction
 from ._exceptions import BadKey, DomainExists, Exists, Invalid, NoSuchDomain
+
+log = Logger()
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
@@ -195,7 +198,17 @@ class DomainKeys:
     def _current(self) -> dict[str, DomainKey]:
         with self._lock:
             if self._clock() - self._loaded > self._ttl:
-                self._keys = {k.domain: k for k in self._store.list() if k.active}
+                try:
+                    self._keys = {k.domain: k for k in self._store.list() if k.active}
+                except DatabaseError as e:
+                    if self._loaded == -float("inf"):
+                        raise  # nothing read yet: nothing to sign with
+                    # The database away (PostgreSQL restarting): sign with the
+                    # keys read last, and read them again after another ttl.
+                    log.warn(
+                        "could not read the DKIM keys ({error}); using those read before",
+                        error=str(e).strip().splitlines()[0] if str(e).strip() else e,
+                    )
                 self._loaded = self._clock()
             return self._keys
 

@@ -6,7 +6,15 @@ once it answers, on the same store without a restart.
 
 import pytest
 
-from smtpeter.store import DatabaseError, PostgreSQL, SQLiteStore, classify
+from smtpeter.store import (
+    DatabaseError,
+    DomainKeys,
+    DomainStore,
+    PostgreSQL,
+    SQLiteStore,
+    classify,
+    openDatabase,
+)
 from smtpeter.testing import PostgreSQLServer, PumpedReactor
 
 from ..conftest import eventually
@@ -65,3 +73,21 @@ def test_the_api_and_the_dashboard_answer_503_while_it_is_away():
         "the gateway's database cannot be reached now; try again shortly",
     )
     assert storageError(psycopg.errors.UniqueViolation("taken")) is None
+
+
+def test_dkim_signing_goes_on_with_the_keys_read_before(postgresDatabase):
+    """While the database is away, the signer keeps the keys it read last (and says so)."""
+    db = openDatabase(PostgreSQL(postgresDatabase))
+    DomainStore(db).add("example.com")
+    now = [0.0]
+    keys = DomainKeys(DomainStore(db), ttl=10.0, clock=lambda: now[0])
+    assert keys.keyFor("mail.example.com").domain == "example.com"
+    db.close()  # as lost: every read fails (and connecting again is refused below)
+    db.uri = "postgresql:///nosuch?host=/nonexistent"
+    now[0] += 11
+    assert keys.keyFor("mail.example.com").domain == "example.com"
+    assert keys.hasKeys()
+
+    fresh = DomainKeys(DomainStore(db), ttl=10.0)
+    with pytest.raises(DatabaseError):  # nothing read yet: nothing to sign with
+        fresh.hasKeys()
