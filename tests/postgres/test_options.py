@@ -83,6 +83,18 @@ def test_every_command_on_postgresql(postgresDatabase, tmp_path, capsys, monkeyp
     assert not (tmp_path / "data" / "smtpeter.sqlite").exists()
 
 
+def test_init_makes_the_data_directory_and_the_postgresql_schema(
+    postgresDatabase, tmp_path, capsys
+):
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "--database", postgresDatabase, "init"]) == 0
+    out = capsys.readouterr().out
+    assert f"its shared state in {postgresDatabase};" in out
+    assert out.rstrip().endswith(f"--data {data} --database '{postgresDatabase}'")
+    assert (data / "secret.key").is_file() and not (data / "smtpeter.sqlite").exists()
+    assert version(_postgres.connect(postgresDatabase)) == CURRENT
+
+
 def test_a_server_that_cannot_be_reached_is_one_line(tmp_path, capsys):
     socket = tmp_path / "nowhere"
     code = main(["--database", f"postgresql:///mail?host={socket}", "login", "list"])

@@ -17,9 +17,15 @@ def run(data: Path, postgresql: PostgreSQL | None = None) -> None:
         print(f"{data} already holds gateway data; nothing changed")
         return
     createDatabase(config)
+    if postgresql is None:
+        print(
+            f"made a gateway data directory in {data.resolve()};"
+            f" start the gateway with: twistd -n smtpeter --data {data}"
+        )
+        return
     print(
-        f"made a gateway data directory in {data.resolve()};"
-        f" start the gateway with: twistd -n smtpeter --data {data}"
+        f"made a gateway data directory in {data.resolve()}, its shared state in {postgresql};"
+        f" start the gateway with: twistd -n smtpeter --data {data} --database '{postgresql}'"
     )
 
 
