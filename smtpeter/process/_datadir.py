@@ -20,7 +20,7 @@ from ..config import DASHBOARD_URL_FILE, Config, dashboardUrls
 from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase, spoolDirectories, spoolDirectory
 from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
-from ..store import DatabaseError, StoreError, connect, unreachable, upgrade
+from ..store import DatabaseError, StoreError, connect, shareSecret, unreachable, upgrade
 
 log = Logger()
 
@@ -150,11 +150,14 @@ def createDatabase(config: Config) -> None:
     secret (a gateway's every start, or C{init}).
     """
     config.data.mkdir(parents=True, exist_ok=True)
-    loadSecret(config.secret)
+    fresh = not config.secret.exists()
+    mine = loadSecret(config.secret)
     existed = config.postgresql is not None or config.database.exists()
     db = connect(config.sharedDatabase)
     try:
         before, after = upgrade(db)
+        if config.postgresql is not None:
+            _takeSharedSecret(config, mine, shareSecret(db, mine), fresh)
     finally:
         db.close()
     if existed and before != after:
@@ -164,6 +167,35 @@ def createDatabase(config: Config) -> None:
             before=before,
             after=after,
         )
+
+
+def _takeSharedSecret(config: Config, mine: bytes, shared: bytes, fresh: bool) -> None:
+    """
+    Keep the cluster's secret in C{secret.key}, where the gateway reads it
+    (C{fresh}: the one it held was made just now, and signed nothing yet).
+    """
+    if shared == mine:
+        return
+    partial = config.secret.with_name(config.secret.name + ".new")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(shared)
+        f.flush()
+        os.fsync(f.fileno())
+    partial.replace(config.secret)
+    if fresh:
+        log.info(
+            "{path} holds the secret the nodes on {database} share",
+            path=str(config.secret),
+            database=str(config.postgresql),
+        )
+        return
+    log.warn(
+        "{path} now holds the secret the nodes on {database} share (links and bounce"
+        " addresses signed with the one it held before no longer verify)",
+        path=str(config.secret),
+        database=str(config.postgresql),
+    )
 
 
 def adoptOrphanedSpools(config: Config) -> int:

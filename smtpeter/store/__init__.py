@@ -68,6 +68,7 @@ from ._memory import MemoryAuthFailures, MemoryLoginStore, MemoryStore
 from ._memorylogins import MemoryLoginUsage
 from ._migrate import CURRENT, SchemaTooNew, upgrade, version
 from ._queuerequests import DELETE, RELEASE, RETRY, QueueRequestStore
+from ._secrets import shareSecret
 from ._sqlite import SQLiteStore
 from ._stats import KINDS as STATS_KINDS
 from ._stats import STEPS as STATS_STEPS
@@ -110,10 +111,13 @@ def openDatabase(path: Path | PostgreSQL):
     return db
 
 
-def copyToPostgreSQL(path: Path, database: PostgreSQL) -> dict[str, int]:
+def copyToPostgreSQL(
+    path: Path, database: PostgreSQL, secret: bytes | None = None
+) -> dict[str, int]:
     """
     Copy the SQLite database at C{path} into the empty PostgreSQL
-    C{database} (L{smtpeter.store._copy}); how many rows of each table.
+    C{database} (L{smtpeter.store._copy}), and the gateway's C{secret}
+    with it; how many rows of each table.
     @raise StoreError: the PostgreSQL database holds data already.
     @raise ValueError: psycopg is not installed.
     """
@@ -122,7 +126,7 @@ def copyToPostgreSQL(path: Path, database: PostgreSQL) -> dict[str, int]:
     source = connect(path)
     target = connect(database)
     try:
-        return copyDatabase(source, target)
+        return copyDatabase(source, target, secret)
     finally:
         target.close()
         source.close()
@@ -222,6 +226,7 @@ __all__ = [
     "DATABASE_HELP",
     "PostgreSQL",
     "parseDatabase",
+    "shareSecret",
     "unavailable",
     "unreachable",
 ]

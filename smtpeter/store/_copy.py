@@ -13,6 +13,7 @@ import time
 from . import _engine, _eventdays, _postgres
 from ._exceptions import StoreError
 from ._migrate import upgrade
+from ._secrets import shareSecret
 
 #: How many rows are read from SQLite at a time.
 CHUNK = 5000
@@ -22,10 +23,14 @@ class NotEmpty(StoreError):
     """The PostgreSQL database holds data already: nothing is copied over it."""
 
 
-def copyDatabase(source, target: _postgres.Connection) -> dict[str, int]:
+def copyDatabase(
+    source, target: _postgres.Connection, secret: bytes | None = None
+) -> dict[str, int]:
     """
     Copy every table of the SQLite connection C{source} into the PostgreSQL
-    connection C{target}, whose tables must all be empty.
+    connection C{target}, whose tables must all be empty, and the gateway's
+    C{secret} (its data directory's: links in mail already sent keep
+    verifying on every node).
     @return: how many rows each table had, by table name.
     @raise NotEmpty: C{target} holds rows already.
     """
@@ -46,6 +51,8 @@ def copyDatabase(source, target: _postgres.Connection) -> dict[str, int]:
         for table in tables:
             copied[table] = _copyTable(source, target, table)
         _continueNumbering(target)
+        if secret is not None:
+            shareSecret(target, secret)
         target.execute("COMMIT")
     except BaseException:
         if target.in_transaction:

@@ -54,6 +54,8 @@ def test_two_nodes_share_the_state_of_one_database(
         return False
 
     eventually(refused, 2, "the login refused by A")
+    # One secret signs both nodes' links and bounce addresses.
+    assert (a.data / "secret.key").read_bytes() == (b.data / "secret.key").read_bytes()
     # Neither node made a database of its own.
     assert not (a.data / "smtpeter.sqlite").exists()
     assert not (b.data / "smtpeter.sqlite").exists()

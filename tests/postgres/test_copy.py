@@ -48,13 +48,17 @@ def test_a_gateway_database_is_copied_whole(tmp_path, postgresDatabase, capsys):
     assert main(["--data", data, "db", "copy", "--to", postgresDatabase]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"copied {data}/smtpeter.sqlite to postgresql:///postgres?")
-    assert sorted(out[1:-1]) == sorted(
+    assert sorted(out[1:-2]) == sorted(
         f"  {table}: {n}" for table, n in counts.items() if table != "schema_version"
     )
+    assert out[-2] == "  and secret.key, which signs links and bounce addresses, for every node"
     assert out[-1].startswith(f"The queue stays in the spools of {data}")
 
-    # The copy is the gateway's state: the password works, numbering goes on.
+    # The copy is the gateway's state: the password works, numbering goes on,
+    # and links it signed verify on every node.
     pg = openDatabase(PostgreSQL(postgresDatabase))
+    secret = (tmp_path / "data" / "secret.key").read_bytes()
+    assert pg.execute("SELECT value FROM secrets").fetchall() == [(secret.hex(),)]
     assert LoginStore(pg).authenticate("web", password).features == {"trackclicks"}
     assert EventStore(pg).messageEvents("0123456789ABCDEF0123")[0].tags == ("spring",)
     # Found by its tag, in the table of its day (1970-01-01), tag and all.

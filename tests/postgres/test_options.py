@@ -93,6 +93,11 @@ def test_init_makes_the_data_directory_and_the_postgresql_schema(
     assert out.rstrip().endswith(f"--data {data} --database '{postgresDatabase}'")
     assert (data / "secret.key").is_file() and not (data / "smtpeter.sqlite").exists()
     assert version(_postgres.connect(postgresDatabase)) == CURRENT
+    # A second node takes the first one's secret: a link either signed, both check.
+    other = tmp_path / "other"
+    assert main(["--data", str(other), "--database", postgresDatabase, "init"]) == 0
+    assert (other / "secret.key").read_bytes() == (data / "secret.key").read_bytes()
+    assert oct((other / "secret.key").stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_server_that_cannot_be_reached_is_one_line(tmp_path, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...config import Config
 from ...process import DataDirectoryLock, StartError
 from ...store import PostgreSQL, connect, copyToPostgreSQL, parseDatabase, upgrade
 
@@ -37,12 +38,16 @@ def copy(data: Path, to: str) -> str | None:
     except StartError as e:
         return f"{e}; stop the gateway before copying its database"
     try:
-        copied = copyToPostgreSQL(source, target)
+        secret = Config(data=data, hostname="localhost").secret
+        mine = secret.read_bytes() if secret.is_file() else None
+        copied = copyToPostgreSQL(source, target, mine)
     finally:
         lock.release()
     print(f"copied {source} to {target}:")
     for table, count in copied.items():
         print(f"  {table}: {count}")
+    if mine is not None:
+        print(f"  and {secret.name}, which signs links and bounce addresses, for every node")
     print(
         f"The queue stays in the spools of {data} (the gateway delivers it from there);"
         f" start it with: twistd -n smtpeter --data {data} --database '{target}'"
