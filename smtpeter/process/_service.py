@@ -47,7 +47,7 @@ from ..smtp import (
     SubmissionFactory,
     makePortal,
 )
-from ..store import DomainKeys, ImageStore, SQLiteStore, knownFeatures
+from ..store import DomainKeys, SQLiteStore, knownFeatures, openImages
 from ..web import makeSite
 from ._datadir import (
     DataDirectoryLock,
@@ -180,7 +180,7 @@ class GatewayService(GatewayLifecycle):
         site = makeSite(
             self.store,
             self.signer,
-            ImageStore(config.images),
+            openImages(config.sharedDatabase, config.images),
             self.reactor,
             self.admin,
             self._checkDomain,
@@ -250,7 +250,7 @@ class GatewayService(GatewayLifecycle):
             self.signer,
             config.publicUrl,
             config.bounceDomain,
-            ImageStore(config.images),
+            openImages(config.sharedDatabase, config.images),
             DomainKeys(store.domains()),
         )
         chain = Chain(discover(), environment)

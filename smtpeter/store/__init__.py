@@ -69,6 +69,7 @@ from ._memorylogins import MemoryLoginUsage
 from ._migrate import CURRENT, SchemaTooNew, upgrade, version
 from ._queuerequests import DELETE, RELEASE, RETRY, QueueRequestStore
 from ._secrets import shareSecret
+from ._sharedimages import DatabaseImageStore, openImages
 from ._sqlite import SQLiteStore
 from ._stats import KINDS as STATS_KINDS
 from ._stats import STEPS as STATS_STEPS
@@ -112,12 +113,12 @@ def openDatabase(path: Path | PostgreSQL):
 
 
 def copyToPostgreSQL(
-    path: Path, database: PostgreSQL, secret: bytes | None = None
+    path: Path, database: PostgreSQL, secret: bytes | None = None, images: Path | None = None
 ) -> dict[str, int]:
     """
     Copy the SQLite database at C{path} into the empty PostgreSQL
     C{database} (L{smtpeter.store._copy}), and the gateway's C{secret}
-    with it; how many rows of each table.
+    and hosted C{images} (their folder) with it; how many rows of each table.
     @raise StoreError: the PostgreSQL database holds data already.
     @raise ValueError: psycopg is not installed.
     """
@@ -126,7 +127,7 @@ def copyToPostgreSQL(
     source = connect(path)
     target = connect(database)
     try:
-        return copyDatabase(source, target, secret)
+        return copyDatabase(source, target, secret, images)
     finally:
         target.close()
         source.close()
@@ -227,6 +228,8 @@ __all__ = [
     "PostgreSQL",
     "parseDatabase",
     "shareSecret",
+    "openImages",
+    "DatabaseImageStore",
     "unavailable",
     "unreachable",
 ]

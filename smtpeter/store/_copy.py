@@ -9,11 +9,13 @@ table's row numbers continue after the largest copied.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from . import _engine, _eventdays, _postgres
 from ._exceptions import StoreError
 from ._migrate import upgrade
 from ._secrets import shareSecret
+from ._sharedimages import copyImages
 
 #: How many rows are read from SQLite at a time.
 CHUNK = 5000
@@ -24,13 +26,14 @@ class NotEmpty(StoreError):
 
 
 def copyDatabase(
-    source, target: _postgres.Connection, secret: bytes | None = None
+    source, target: _postgres.Connection, secret: bytes | None = None, images: Path | None = None
 ) -> dict[str, int]:
     """
     Copy every table of the SQLite connection C{source} into the PostgreSQL
     connection C{target}, whose tables must all be empty, and the gateway's
     C{secret} (its data directory's: links in mail already sent keep
-    verifying on every node).
+    verifying on every node) and its hosted image files under C{images}
+    (counted as the rows of the C{images} table).
     @return: how many rows each table had, by table name.
     @raise NotEmpty: C{target} holds rows already.
     """
@@ -51,6 +54,8 @@ def copyDatabase(
         for table in tables:
             copied[table] = _copyTable(source, target, table)
         _continueNumbering(target)
+        if images is not None and images.is_dir():
+            copied["images"] = copied.get("images", 0) + copyImages(images, target)
         if secret is not None:
             shareSecret(target, secret)
         target.execute("COMMIT")

@@ -8,6 +8,7 @@ reached stops a start with one line.
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import subprocess
 import time
@@ -15,7 +16,7 @@ import time
 from smtpeter.testing import PostgreSQLServer
 
 from ..conftest import BIN, eventually
-from .conftest import ALLOW_LOCAL, Receiver, compose, connect, get, send
+from .conftest import ALLOW_LOCAL, PNG, Receiver, compose, connect, get, html, send
 
 
 def test_two_nodes_share_the_state_of_one_database(
@@ -59,6 +60,27 @@ def test_two_nodes_share_the_state_of_one_database(
     # Neither node made a database of its own.
     assert not (a.data / "smtpeter.sqlite").exists()
     assert not (b.data / "smtpeter.sqlite").exists()
+
+
+def test_a_hosted_image_and_a_click_from_one_node_are_served_by_the_other(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    options = ("--workers", "1", "--public-url", "http://gw.test:8080")
+    a = makeGateway(sink, *options, name="a")
+    b = makeGateway(sink, *options, name="b")
+    password = a.createLogin("app", "trackclicks", "hostedimages")
+    send(a, "app", password, compose({}))
+    body = html(sink.wait(1)[0].data)
+    [image] = re.findall(r'src="http://gw\.test:8080(/i/[^"]+)"', body)
+    response, data = get(b, image)
+    assert response.status == 200 and data == PNG
+    [click] = re.findall(r'href="http://gw\.test:8080(/c/[^"]+)"', body)[:1]
+    response, _ = get(b, click)
+    assert response.status in (302, 303) and response.getheader("location").startswith(
+        "https://shop.example.com/"
+    )
+    assert not (a.data / "images").exists()  # in the database, not on A's disk
 
 
 def test_a_webhook_receives_each_event_once_from_two_nodes(

@@ -10,7 +10,16 @@ from smtpeter.cli import main
 from smtpeter.events import Destinations
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.process import DataDirectoryLock
-from smtpeter.store import EventQuery, LoginStore, PostgreSQL, _engine, _postgres, openDatabase
+from smtpeter.store import (
+    DatabaseImageStore,
+    EventQuery,
+    ImageStore,
+    LoginStore,
+    PostgreSQL,
+    _engine,
+    _postgres,
+    openDatabase,
+)
 from smtpeter.store._events import EventStore
 
 
@@ -37,6 +46,7 @@ def test_a_gateway_database_is_copied_whole(tmp_path, postgresDatabase, capsys):
     ):
         assert main(["--data", data, *command]) == 0, command
     capsys.readouterr()
+    image = ImageStore(tmp_path / "data" / "images").put(b"GIF89a...", "image/gif")
 
     source = openDatabase(tmp_path / "data" / "smtpeter.sqlite")
     counts = {
@@ -44,6 +54,7 @@ def test_a_gateway_database_is_copied_whole(tmp_path, postgresDatabase, capsys):
     }
     source.close()
     assert counts["logins"] == 2 and counts["events"] == 1 and counts["stats_hourly"] >= 1
+    counts["images"] = 1  # on SQLite a file, not a row
 
     assert main(["--data", data, "db", "copy", "--to", postgresDatabase]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -59,6 +70,9 @@ def test_a_gateway_database_is_copied_whole(tmp_path, postgresDatabase, capsys):
     pg = openDatabase(PostgreSQL(postgresDatabase))
     secret = (tmp_path / "data" / "secret.key").read_bytes()
     assert pg.execute("SELECT value FROM secrets").fetchall() == [(secret.hex(),)]
+    images = DatabaseImageStore(PostgreSQL(postgresDatabase))
+    assert images.get(image) == (b"GIF89a...", "image/gif")
+    images.close()
     assert LoginStore(pg).authenticate("web", password).features == {"trackclicks"}
     assert EventStore(pg).messageEvents("0123456789ABCDEF0123")[0].tags == ("spring",)
     # Found by its tag, in the table of its day (1970-01-01), tag and all.

@@ -38,9 +38,10 @@ def copy(data: Path, to: str) -> str | None:
     except StartError as e:
         return f"{e}; stop the gateway before copying its database"
     try:
-        secret = Config(data=data, hostname="localhost").secret
+        config = Config(data=data, hostname="localhost")
+        secret = config.secret
         mine = secret.read_bytes() if secret.is_file() else None
-        copied = copyToPostgreSQL(source, target, mine)
+        copied = copyToPostgreSQL(source, target, mine, config.images)
     finally:
         lock.release()
     print(f"copied {source} to {target}:")
