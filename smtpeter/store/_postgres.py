@@ -74,6 +74,10 @@ def translate(sql: str) -> str:
     return "'".join(part.replace("?", "%s") if i % 2 == 0 else part for i, part in enumerate(parts))
 
 
+#: The statements that go again on a new connection when they find theirs gone.
+_AGAIN = ("SELECT", "BEGIN")
+
+
 class Connection:
     """
     A connection to PostgreSQL with the calls the stores make of SQLite's
@@ -114,16 +118,17 @@ class Connection:
         query, arguments = (sql, None) if not parameters else (translate(sql), tuple(parameters))
         try:
             cursor = raw.execute(query, arguments)
-            if word.startswith("BEGIN"):
-                self._transaction = True  # (a BEGIN that failed began nothing)
-            return cursor
         except psycopg.OperationalError:
-            # A read that found the connection gone (idle since PostgreSQL
-            # restarted, say) is read again on a new one; a write is not
-            # (it may have been done), nor anything inside a transaction.
-            if self._transaction or not raw.broken or not word.startswith("SELECT"):
+            # A statement that found the connection gone (idle since
+            # PostgreSQL restarted, say) goes again on a new one if it did
+            # nothing yet: a read, or the BEGIN of a transaction. A write is
+            # not (it may have been done), nor anything inside a transaction.
+            if self._transaction or not raw.broken or not word.startswith(_AGAIN):
                 raise
-            return self._connection().execute(query, arguments)
+            cursor = self._connection().execute(query, arguments)
+        if word.startswith("BEGIN"):
+            self._transaction = True  # (a BEGIN that failed began nothing)
+        return cursor
 
     def executemany(self, sql: str, rows) -> Any:
         rows = list(rows)

@@ -123,9 +123,13 @@ def test_a_broken_connection_is_made_again(postgresDatabase):
         with psycopg.connect(postgresDatabase, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
-    # A read that finds it gone is read again on a new one.
+    # A read that finds it gone is read again on a new one; so is a BEGIN.
     cut()
     assert db.execute("SELECT 1").fetchone() == (1,)
+    cut()
+    _engines.begin(db)
+    assert db.in_transaction
+    db.execute("COMMIT")
     # A write is not (it may have been done): it fails, and the next one works.
     cut()
     with pytest.raises(_engines.DatabaseError) as lost:
