@@ -8,10 +8,11 @@ which L{Connection} turns into psycopg's, and in the dialect both read.
 
 Connections are psycopg 3's, synchronous, in the threads the stores
 already own, in autocommit mode with explicit C{BEGIN}/C{COMMIT} as the
-SQLite engine's. A connection that broke (PostgreSQL restarted, the
-network gone) is made again at its next statement outside a transaction:
-the statement that found it broken fails, the ones after it work again
-once PostgreSQL answers.
+SQLite engine's. A connection connects at its first statement, and again
+at its next one outside a transaction after it broke (PostgreSQL
+restarted, the network gone): a read or a BEGIN that finds it broken goes
+again on the new one, a write fails (it may have been done); inside a
+transaction every statement fails until its ROLLBACK.
 """
 
 from __future__ import annotations
