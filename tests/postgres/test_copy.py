@@ -10,6 +10,7 @@ from smtpeter.cli import main
 from smtpeter.events import Destinations
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.process import DataDirectoryLock
+from smtpeter.queue import SpoolDatabase
 from smtpeter.store import (
     DatabaseImageStore,
     EventQuery,
@@ -63,7 +64,9 @@ def test_a_gateway_database_is_copied_whole(tmp_path, postgresDatabase, capsys):
         f"  {table}: {n}" for table, n in counts.items() if table != "schema_version"
     )
     assert out[-2] == "  and secret.key, which signs links and bounce addresses, for every node"
-    assert out[-1].startswith(f"The queue stays in the spools of {data}")
+    assert out[-1] == (
+        f"Start the gateway with: twistd -n smtpeter --data {data} --database '{postgresDatabase}'"
+    )
 
     # The copy is the gateway's state: the password works, numbering goes on,
     # and links it signed verify on every node.
@@ -105,3 +108,20 @@ def test_the_gateway_must_be_stopped_and_the_target_postgresql(tmp_path, postgre
     # Nothing was copied by the refused attempts.
     target = _postgres.connect(postgresDatabase)
     assert _postgres.tables(target) == set()
+
+
+def test_mail_still_queued_in_the_spools_stops_the_copy(tmp_path, postgresDatabase, capsys):
+    """On PostgreSQL the queue is the shared one: what the spools hold would wait for good."""
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "init"]) == 0
+    spool = SpoolDatabase(data / "spool", keepSent=1)
+    spool.open()
+    envelope = Envelope("news@shop.test", (Recipient("a@x.test"),))
+    message = QueuedMessage("0123456789ABCDEF0123", envelope, Options(login="app"), 1000.0, b"x")
+    assert spool.apply([("store", message)]) == [None]
+    spool.close()
+    capsys.readouterr()
+    assert main(["--data", str(data), "db", "copy", "--to", postgresDatabase]) == 1
+    err = capsys.readouterr().err
+    assert "still hold 1 queued or held message(s)" in err and err.count("\n") == 1
+    assert _postgres.tables(_postgres.connect(postgresDatabase)) == set()

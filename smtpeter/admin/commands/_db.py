@@ -11,6 +11,7 @@ from pathlib import Path
 from ...config import Config
 from ...process import DataDirectoryLock, StartError
 from ...store import PostgreSQL, connect, copyToPostgreSQL, parseDatabase, upgrade
+from .. import queueEntries
 
 
 def run(path: Path | PostgreSQL, args, data: Path) -> str | None:
@@ -38,6 +39,15 @@ def copy(data: Path, to: str) -> str | None:
     except StartError as e:
         return f"{e}; stop the gateway before copying its database"
     try:
+        # On PostgreSQL the gateway delivers from the shared queue, not from
+        # these spools: mail left in them would wait there for good.
+        waiting = queueEntries(data)
+        if waiting:
+            return (
+                f"the spools in {data} still hold {len(waiting)} queued or held message(s),"
+                " which the copy does not take: start the gateway on SQLite until its queue"
+                " is empty (release or delete held mail), stop it, then copy"
+            )
         config = Config(data=data, hostname="localhost")
         secret = config.secret
         mine = secret.read_bytes() if secret.is_file() else None
@@ -49,10 +59,7 @@ def copy(data: Path, to: str) -> str | None:
         print(f"  {table}: {count}")
     if mine is not None:
         print(f"  and {secret.name}, which signs links and bounce addresses, for every node")
-    print(
-        f"The queue stays in the spools of {data} (the gateway delivers it from there);"
-        f" start it with: twistd -n smtpeter --data {data} --database '{target}'"
-    )
+    print(f"Start the gateway with: twistd -n smtpeter --data {data} --database '{target}'")
     return None
 
 
@@ -91,7 +98,7 @@ def addParser(sub) -> None:
         " keys, tokens, webhooks, dashboard users and sessions, suppressions, messages,"
         " events, statistics, queue requests) into an empty PostgreSQL database, in one"
         " transaction, and print how many rows of each. The gateway on --data must be"
-        " stopped. Its queue stays in its spools.",
+        " stopped, and its queue empty (the copy does not take queued mail).",
     )
     copying.add_argument(
         "--to", required=True, metavar="URI", help="the PostgreSQL database (postgresql://...)"
