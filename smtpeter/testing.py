@@ -28,7 +28,7 @@ from twisted.names import dns
 # The sink and the PostgreSQL server are this module's own parts, kept in a
 # private package so that the top level keeps one public testing module.
 # private: testing.py's own parts, in modules of their own (see above)
-from ._testing import PostgreSQLServer, Received, SinkServer, _Server  # noqa: F401 (a test's)
+from ._testing import PostgreSQLServer, Received, RoundTrips, SinkServer, _Server  # noqa: F401 (a test's)
 
 __all__ = [
     "FakeResolver",
@@ -36,6 +36,7 @@ __all__ = [
     "PostgreSQLServer",
     "PumpedReactor",
     "Received",
+    "RoundTrips",
     "SinkServer",
     "TLSStringTransport",
     "mx",

@@ -1,12 +1,12 @@
 """
 The larger helpers of L{smtpeter.testing}, each a module of its own: the
 receiving SMTP server (L{SinkServer}) and the tests' PostgreSQL server
-(L{PostgreSQLServer}). Import them from L{smtpeter.testing}, which
-re-exports them; this package is private so that the top level keeps one
-public C{testing} module.
+(L{PostgreSQLServer}, and L{RoundTrips} on its connections). Import
+them from L{smtpeter.testing}, which re-exports them; this package is
+private so that the top level keeps one public C{testing} module.
 """
 
-from ._postgres import PostgreSQLServer
+from ._postgres import PostgreSQLServer, RoundTrips
 from ._sink import Received, SinkServer, _Server
 
-__all__ = ["PostgreSQLServer", "Received", "SinkServer", "_Server"]
+__all__ = ["PostgreSQLServer", "Received", "RoundTrips", "SinkServer", "_Server"]

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 class PostgreSQLServer:
@@ -149,4 +150,36 @@ def _versionKey(name: str) -> tuple:
     return tuple(int(part) if part.isdigit() else 0 for part in name.split("."))
 
 
-__all__ = ["PostgreSQLServer"]
+class RoundTrips:
+    """
+    Counts the round trips to PostgreSQL made on a psycopg connection
+    (C{pgconn}, its libpq connection) in a C{with} block, from libpq's
+    trace: each time the client waits for the server after sending, the
+    trace turns from the client's messages (C{F}) to the server's (C{B}).
+    (A pipeline's fetch waits without a Sync, so counting ReadyForQuery
+    would miss it.) L{count} holds the count once the block is over.
+    """
+
+    def __init__(self, pgconn: Any) -> None:
+        self.pgconn = pgconn
+        self.count: int | None = None
+
+    def __enter__(self) -> RoundTrips:
+        from psycopg import pq
+
+        self._trace = tempfile.TemporaryFile("w+")
+        self.pgconn.trace(self._trace.fileno())
+        self.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.pgconn.untrace()
+        self._trace.seek(0)
+        directions = [line.split("\t", 1)[0] for line in self._trace.read().splitlines()]
+        self.count = sum(
+            1 for a, b in zip(["B", *directions], directions, strict=False) if (a, b) == ("F", "B")
+        )
+        self._trace.close()
+
+
+__all__ = ["PostgreSQLServer", "RoundTrips"]

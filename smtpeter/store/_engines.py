@@ -7,7 +7,7 @@ psycopg (the C{postgresql} extra); without it there is SQLite's alone.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 
@@ -51,6 +51,16 @@ def isShared(db) -> bool:
 def begin(db) -> None:
     """Start a write transaction (one at a time, as the engine of C{db} does it)."""
     of(db).begin(db)
+
+
+def pipelined(db) -> AbstractContextManager:
+    """
+    The statements of the block sent together, on PostgreSQL (see its
+    connection's C{pipelined}); SQLite's, in the process, as they are.
+    """
+    if of(db) is postgresql:
+        return db.pipelined()
+    return nullcontext()
 
 
 @contextmanager

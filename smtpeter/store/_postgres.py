@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -97,6 +98,8 @@ class Connection:
         self._raw: psycopg.Connection | None = None
         #: Between our BEGIN and its COMMIT or ROLLBACK (whatever became of the connection).
         self._transaction = False
+        #: The psycopg pipeline statements are queued in (L{pipelined}), if any.
+        self._pipeline: psycopg.Pipeline | None = None
 
     def _connection(self) -> psycopg.Connection:
         raw = self._raw
@@ -129,6 +132,8 @@ class Connection:
             cursor = self._connection().execute(query, arguments)
         if word.startswith("BEGIN"):
             self._transaction = True  # (a BEGIN that failed began nothing)
+        if self._pipeline is not None:
+            return _Queued(cursor, self._pipeline)
         return cursor
 
     def executemany(self, sql: str, rows) -> Any:
@@ -138,6 +143,22 @@ class Connection:
         cursor = self._connection().cursor()
         cursor.executemany(translate(sql), [tuple(row) for row in rows])
         return cursor
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """
+        The statements of the block are sent together (a psycopg pipeline),
+        not one round trip each: the block waits for the server only where
+        it reads a result (a row, a row count), and at its end, which
+        raises the error of any statement that failed. Not for statements
+        whose error the block itself catches (it is raised later).
+        """
+        with self._connection().pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
 
     @property
     def in_transaction(self) -> bool:
@@ -174,6 +195,29 @@ class Connection:
     def close(self) -> None:
         if self._raw is not None:
             self._raw.close()
+
+
+class _Queued:
+    """
+    A cursor whose statement is queued in a pipeline: psycopg waits for
+    its result when a row is fetched, not when its row count is read, so
+    this does (the stores read C{rowcount} as of SQLite's cursors).
+    """
+
+    def __init__(self, cursor: psycopg.Cursor, pipeline: psycopg.Pipeline) -> None:
+        self._cursor, self._pipeline = cursor, pipeline
+
+    @property
+    def rowcount(self) -> int:
+        if self._cursor.pgresult is None:
+            self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def __iter__(self):
+        return iter(self._cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 def _open(uri: str) -> psycopg.Connection:

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from ..runtime import BatchWriter, DiskFull, PostgreSQL
 from ._changes import Database
-from ._engines import BUSY, DAMAGED, FULL, begin, classify
+from ._engines import BUSY, DAMAGED, FULL, begin, classify, pipelined
 from ._events import EventStore, StoredEvent
 from ._webhooks import WebhookStore
 
@@ -79,12 +79,16 @@ class Writer(BatchWriter):
 
     def _transaction(self, store: EventStore, batch: list) -> tuple[list, int]:
         db = cast(Database, store.db)  # as the writer's connect() makes it
-        begin(db)
         try:
-            results = [work(store) for work in batch]
-            events = [e for result in results for e in result if isinstance(e, StoredEvent)]
-            queued = store.view(WebhookStore).queue(events, self.clock.seconds()) if events else 0
-            db.execute("COMMIT")
+            # On PostgreSQL, one round trip for the lot where nothing is read
+            # back; the block's end waits for the COMMIT (and raises what failed).
+            with pipelined(db):
+                begin(db)
+                results = [work(store) for work in batch]
+                events = [e for result in results for e in result if isinstance(e, StoredEvent)]
+                hooks = store.view(WebhookStore)
+                queued = hooks.queue(events, self.clock.seconds()) if events else 0
+                db.execute("COMMIT")
         except BaseException:
             # SQLite has rolled back already after some errors (a full disk):
             # a ROLLBACK then would fail, and hide why.

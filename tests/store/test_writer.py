@@ -1,0 +1,77 @@
+"""
+The database's writer (L{smtpeter.store._writer}): on PostgreSQL, the
+statements of a batch's transaction go to the server together, so that
+a batch costs a few round trips, not one per statement.
+"""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.task import Clock
+
+from smtpeter.runtime import PostgreSQL
+from smtpeter.store import _commands as do
+from smtpeter.store import connect, openDatabase
+from smtpeter.store._events import EventStore, StoredEvent
+from smtpeter.store._writer import Writer
+from smtpeter.testing import RoundTrips
+
+from .conftest import message
+
+QIDS = [f"{i:020X}" for i in range(10)]
+
+
+class _Reactor:
+    def callFromThread(self, f, *args):
+        f(*args)
+
+
+@pytest.fixture
+def writing(postgresDatabase):
+    """A writer and its store on a new PostgreSQL database, connected (the counts are of writes)."""
+    database = PostgreSQL(postgresDatabase)
+    openDatabase(database).close()
+    writer = Writer(_Reactor(), lambda: connect(database), Clock(), database)
+    store = EventStore(connect(database))
+    store.db.execute("SELECT 1").fetchone()
+    yield writer, store
+    store.db.close()
+
+
+def commit(writing, batch: list) -> tuple[list, int | None]:
+    """The batch committed by the writer: its results, and the round trips it took."""
+    writer, store = writing
+    with RoundTrips(store.db._connection().pgconn) as trips:
+        results = writer._commitBatch(store, batch)
+    assert not store.db.in_transaction
+    return results, trips.count
+
+
+def delivered(qid: str) -> do.AddEvent:
+    return do.AddEvent("delivery", 1001.0, qid, "a@x.test", ("spring",), {"attempt": 1})
+
+
+def test_events_of_a_batch_are_sent_together(writing):
+    """The events' statements (tags, counters) wait only for each event's id."""
+    commit(writing, [do.Accepted(message(qid)) for qid in QIDS])
+    results, trips = commit(writing, [delivered(qid) for qid in QIDS])
+    assert trips == 1 + len(QIDS) + 1
+    assert [[e.qid for e in result] for result in results] == [[qid] for qid in QIDS]
+
+
+def test_a_failed_statement_in_a_batch_fails_only_its_item(writing):
+    """Its error comes at the end of the batch's pipeline: the rest are written again alone."""
+    writer, store = writing
+    broken = do.Call(EventStore, lambda s: s.db.execute("INSERT INTO nowhere VALUES (1)"))
+    results, _ = commit(writing, [delivered(QIDS[0]), broken, delivered(QIDS[1])])
+    assert isinstance(results[0][0], StoredEvent) and isinstance(results[2][0], StoredEvent)
+    assert "nowhere" in str(results[1].value)
+    found = store.db.execute("SELECT qid FROM events ORDER BY id").fetchall()
+    assert found == [(QIDS[0],), (QIDS[1],)]
+
+
+def test_a_message_recorded_before_adds_no_events(writing):
+    """Whether its row was new is read in the pipeline too (the row count)."""
+    commit(writing, [do.Accepted(message(QIDS[0]))])
+    results, _ = commit(writing, [do.Accepted(message(QIDS[0])), do.Accepted(message(QIDS[1]))])
+    assert [len(result) for result in results] == [0, 2]
