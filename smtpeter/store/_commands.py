@@ -6,6 +6,7 @@ the events it added, if any), and the readers' views of the other stores.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..events import attempts
@@ -27,13 +28,24 @@ def nothing(store: EventStore) -> list:
 
 
 class Accepted:
+    """
+    The message's row is sent ahead of the batch's other statements (its
+    C{prepare}), so that on PostgreSQL whether each was new is read in one
+    wait for the whole batch; its events (L{LaterEvent}s there) follow.
+    """
+
     def __init__(self, message: QueuedMessage) -> None:
         self.message = message
+        self._recorded: Callable[[], bool] | None = None
+
+    def prepare(self, store: EventStore) -> None:
+        self._recorded = store.sendMessage(self.message)
 
     def __call__(self, store: EventStore) -> list:
-        if not store.addMessage(self.message):
+        recorded, self._recorded = self._recorded, None
+        if not (recorded() if recorded is not None else store.addMessage(self.message)):
             return []
-        return [store.addEvent(*attempt) for attempt in attempts(self.message)]
+        return [store.sendEvent(*attempt) for attempt in attempts(self.message)]
 
 
 class AddEvent:
@@ -41,7 +53,7 @@ class AddEvent:
         self.event = (kind, when, qid, recipient, tuple(tags), details)
 
     def __call__(self, store: EventStore) -> list:
-        return [store.addEvent(*self.event)]
+        return [store.sendEvent(*self.event)]
 
 
 class AddOpen:

@@ -188,6 +188,18 @@ def tagging(db, event: int, when: float, tags: Iterable[str]) -> tuple[str, list
     return sql, [(tag, event) for tag in tags]
 
 
+#: On PostgreSQL: an event and its tags (the last parameter, a list) in one
+#: statement, which answers the event's id (the tags' rows need it).
+TAGGED_EVENT = (
+    "WITH e AS (INSERT INTO events (type, time, qid, recipient, tags, details)"
+    " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, time),"
+    " t AS (INSERT INTO event_tags (tag, event, time)"
+    " SELECT tag, e.id, e.time FROM e, unnest(CAST(? AS TEXT[])) AS tag"
+    " ON CONFLICT DO NOTHING)"
+    " SELECT id FROM e"
+)
+
+
 #: What C{db copy} reads of SQLite's C{event_tags}: with the time of each tag's event.
 COPY_TAGS = (
     "tag, event, time",

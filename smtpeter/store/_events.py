@@ -16,6 +16,7 @@ import functools
 import json
 import re
 import time
+from collections.abc import Callable
 from email.header import decode_header, make_header
 
 from attrs import frozen
@@ -87,6 +88,23 @@ class StoredEvent:
         for key, value in self.details.items():
             data.setdefault(key, value)
         return data
+
+
+class LaterEvent:
+    """An event sent to PostgreSQL whose id is not read yet: L{resolved} reads it."""
+
+    __slots__ = ("cursor", "fields")
+
+    def __init__(self, cursor, fields: tuple) -> None:
+        self.cursor, self.fields = cursor, fields
+
+
+def resolved(event: StoredEvent | LaterEvent) -> StoredEvent:
+    """The event, with its id (read from the server for a L{LaterEvent})."""
+    if isinstance(event, LaterEvent):
+        (eventId,) = event.cursor.fetchone()
+        return StoredEvent(eventId, *event.fields)
+    return event
 
 
 @frozen
@@ -283,6 +301,14 @@ class EventStore:
 
     def addMessage(self, message: QueuedMessage) -> bool:
         """Record an accepted message; C{False} if it was recorded before."""
+        return self.sendMessage(message)()
+
+    def sendMessage(self, message: QueuedMessage) -> Callable[[], bool]:
+        """
+        Record an accepted message: what says, once called, whether it was
+        new (C{False}: recorded before). On PostgreSQL's pipeline the first
+        such answer waits for the server; the rows sent before it come too.
+        """
         envelope = message.envelope
         found = summary(message)
         cursor = self.db.execute(
@@ -305,19 +331,40 @@ class EventStore:
                 found["login"],
             ),
         )
-        if cursor.rowcount != 1:
-            return False
-        self.view(StatsStore).remember(message.qid, found["login"], found["from"], envelope.sender)
-        return True
+
+        def recorded() -> bool:
+            if cursor.rowcount != 1:
+                return False
+            stats = self.view(StatsStore)
+            stats.remember(message.qid, found["login"], found["from"], envelope.sender)
+            return True
+
+        return recorded
 
     def addEvent(
         self, type: str, when: float, qid: str, recipient: str, tags, details: dict
     ) -> StoredEvent:
+        return resolved(self.sendEvent(type, when, qid, recipient, tags, details))
+
+    def sendEvent(
+        self, type: str, when: float, qid: str, recipient: str, tags, details: dict
+    ) -> StoredEvent | LaterEvent:
+        """
+        Add an event, with its tags and counters. On PostgreSQL (a pipeline,
+        perhaps), a L{LaterEvent}: its id is read when it is L{resolved}, so
+        that the events of a batch wait for the server once, not each.
+        """
         tags = tuple(tags)
+        row = (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details))
+        if _engines.isShared(self.db):
+            # The tags in the event's statement: their rows need its id.
+            cursor = self.db.execute(_eventdays.TAGGED_EVENT, (*row, list(tags)))
+            self.view(StatsStore).count(type, when, qid, tags, details)
+            return LaterEvent(cursor, (type, when, qid, recipient, tags, details))
         (eventId,) = self.db.execute(
             "INSERT INTO events (type, time, qid, recipient, tags, details)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details)),
+            row,
         ).fetchone()
         if tags:
             self.db.executemany(*_eventdays.tagging(self.db, eventId, when, tags))

@@ -6,6 +6,16 @@ per L{GATHER} when someone waits for a write, and at most once per
 L{LINGER} when nobody does; idle, at once. Webhook deliveries for the
 events a batch added are queued inside the same transaction. What it runs
 are the commands of L{smtpeter.store._commands}.
+
+On PostgreSQL a batch's statements go as one pipeline: a command with a
+C{prepare} sends its first statements ahead of the others (the message
+rows), the events' ids are read once every command has sent its own, and
+the webhooks are read and queued, then the COMMIT, whose answer comes
+before the batch's: four round trips however many messages a batch holds
+(BEGIN and the cluster's write lock travel with the first). The write
+lock stays: it keeps the events' ids in the order of their commits (a
+reader going on C{after} an id misses none), and read-then-write
+commands (an open's number) one at a time across the nodes.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from twisted.python.failure import Failure
 from ..runtime import BatchWriter, DiskFull, PostgreSQL
 from ._changes import Database
 from ._engines import BUSY, DAMAGED, FULL, begin, classify, pipelined
-from ._events import EventStore, StoredEvent
+from ._events import EventStore, LaterEvent, StoredEvent, resolved
 from ._webhooks import WebhookStore
 
 log = Logger()
@@ -84,7 +94,12 @@ class Writer(BatchWriter):
             # back; the block's end waits for the COMMIT (and raises what failed).
             with pipelined(db):
                 begin(db)
-                results = [work(store) for work in batch]
+                for work in batch:
+                    prepare = getattr(work, "prepare", None)
+                    if prepare is not None:
+                        prepare(store)
+                # Every item's statements sent before any event's id is read.
+                results = [_resolved(result) for result in [work(store) for work in batch]]
                 events = [e for result in results for e in result if isinstance(e, StoredEvent)]
                 hooks = store.view(WebhookStore)
                 queued = hooks.queue(events, self.clock.seconds()) if events else 0
@@ -105,3 +120,10 @@ class Writer(BatchWriter):
                 listener()
             except Exception:
                 log.failure("a webhook listener failed")
+
+
+def _resolved(result: Any) -> Any:
+    """A command's result with its events' ids read (the first read waits for them all)."""
+    if isinstance(result, list):
+        return [resolved(e) if isinstance(e, LaterEvent) else e for e in result]
+    return result

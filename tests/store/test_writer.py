@@ -51,12 +51,31 @@ def delivered(qid: str) -> do.AddEvent:
     return do.AddEvent("delivery", 1001.0, qid, "a@x.test", ("spring",), {"attempt": 1})
 
 
-def test_events_of_a_batch_are_sent_together(writing):
-    """The events' statements (tags, counters) wait only for each event's id."""
+def test_a_batch_of_events_takes_three_round_trips_however_many(writing):
+    """
+    Every statement of every event (with its tags and counters) sent at
+    once, their ids read in one wait; the webhooks read; the COMMIT.
+    """
     commit(writing, [do.Accepted(message(qid)) for qid in QIDS])
     results, trips = commit(writing, [delivered(qid) for qid in QIDS])
-    assert trips == 1 + len(QIDS) + 1
+    assert trips == 3
     assert [[e.qid for e in result] for result in results] == [[qid] for qid in QIDS]
+    ids = [e.id for result in results for e in result]
+    writer, store = writing
+    tagged = store.db.execute(
+        "SELECT event FROM event_tags WHERE tag = 'spring' AND event = ANY(?) ORDER BY event",
+        (ids,),
+    ).fetchall()
+    assert [event for (event,) in tagged] == sorted(ids)
+
+
+def test_a_batch_of_messages_takes_four_round_trips_however_many(writing):
+    """One more than events': whether each message's row was new, read for all at once."""
+    results, trips = commit(writing, [do.Accepted(message(qid)) for qid in QIDS])
+    assert trips == 4
+    assert [[(e.qid, e.recipient) for e in result] for result in results] == [
+        [(qid, "a@x.test"), (qid, "b@x.test")] for qid in QIDS
+    ]
 
 
 def test_a_failed_statement_in_a_batch_fails_only_its_item(writing):
