@@ -13,11 +13,12 @@ when it has none).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from email.utils import parseaddr
 
 from attrs import frozen
 
+from . import _engines
 from ._engine import Connection
 
 #: The kinds counted, as the overview names them.
@@ -93,12 +94,24 @@ def series(counted, query: StatsQuery) -> dict:
     }
 
 
+#: PostgreSQL's: counters added to, one row per (hour, login, tag, domain, kind), from arrays.
+_ADD_COUNTS = (
+    "INSERT INTO stats_hourly (hour, login, tag, domain, kind, count)"
+    " SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]),"
+    " CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]))"
+    " ON CONFLICT (hour, tag, login, domain, kind)"
+    " DO UPDATE SET count = stats_hourly.count + excluded.count"
+)
+
+
 class StatsStore:
     """The counters, on one connection (the writer counts, the readers read)."""
 
     def __init__(self, db: Connection) -> None:
         self.db = db
         self._messages: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        #: On PostgreSQL, the counts of the transaction under way, written by L{flush}.
+        self._pending: Counter[tuple] | None = Counter() if _engines.isShared(db) else None
 
     def _message(self, qid: str) -> tuple[str, str]:
         found = self._messages.get(qid)
@@ -119,10 +132,17 @@ class StatsStore:
             self._messages.popitem(last=False)
 
     def count(self, type: str, when: float, qid: str, tags, details: dict) -> None:
+        """
+        Count an event: at once on SQLite; on PostgreSQL, at the L{flush}
+        the writer makes before its transaction commits.
+        """
         kind = kindOf(type, details)
         if kind is None:
             return
         login, domain = self._message(qid)
+        if self._pending is not None:
+            self._pending.update(rows(login, domain, kind, tags, when))
+            return
         self.db.executemany(
             "INSERT INTO stats_hourly (hour, login, tag, domain, kind, count)"
             " VALUES (?, ?, ?, ?, ?, 1)"
@@ -130,6 +150,26 @@ class StatsStore:
             " DO UPDATE SET count = stats_hourly.count + 1",
             rows(login, domain, kind, tags, when),
         )
+
+    def flush(self) -> None:
+        """
+        On PostgreSQL, before the transaction that L{count}ed commits: its
+        counts, added up, in one statement (one row per counter, however
+        many events it counted). Nothing on SQLite, which counts at once.
+        """
+        if not self._pending:
+            return
+        counted, self._pending = self._pending, Counter()
+        keys = list(counted)
+        self.db.execute(
+            _ADD_COUNTS,
+            [[key[i] for key in keys] for i in range(5)] + [[counted[key] for key in keys]],
+        )
+
+    def discard(self) -> None:
+        """The counts of a transaction that did not commit, forgotten."""
+        if self._pending is not None:
+            self._pending.clear()
 
     def overview(self, query: StatsQuery) -> dict:
         step = STEPS[query.step]

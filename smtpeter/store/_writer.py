@@ -31,6 +31,7 @@ from ..runtime import BatchWriter, DiskFull, PostgreSQL
 from ._changes import Database
 from ._engines import BUSY, DAMAGED, FULL, begin, classify, pipelined
 from ._events import EventStore, LaterEvent, StoredEvent, resolved
+from ._stats import StatsStore
 from ._webhooks import WebhookStore
 
 log = Logger()
@@ -103,8 +104,10 @@ class Writer(BatchWriter):
                 events = [e for result in results for e in result if isinstance(e, StoredEvent)]
                 hooks = store.view(WebhookStore)
                 queued = hooks.queue(events, self.clock.seconds()) if events else 0
+                store.view(StatsStore).flush()
                 db.execute("COMMIT")
         except BaseException:
+            store.view(StatsStore).discard()
             # SQLite has rolled back already after some errors (a full disk):
             # a ROLLBACK then would fail, and hide why.
             if db.in_transaction:

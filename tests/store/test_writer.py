@@ -94,3 +94,33 @@ def test_a_message_recorded_before_adds_no_events(writing):
     commit(writing, [do.Accepted(message(QIDS[0]))])
     results, _ = commit(writing, [do.Accepted(message(QIDS[0])), do.Accepted(message(QIDS[1]))])
     assert [len(result) for result in results] == [0, 2]
+
+
+def counts(store) -> dict:
+    rows = store.db.execute("SELECT tag, kind, count FROM stats_hourly").fetchall()
+    return {(tag, kind): count for tag, kind, count in rows}
+
+
+def test_a_batch_adds_to_each_counter_once_with_its_total(writing):
+    writer, store = writing
+    commit(writing, [do.Accepted(message(qid)) for qid in QIDS])
+    commit(writing, [delivered(qid) for qid in QIDS[:3]])
+    assert counts(store) == {
+        ("", "accepted"): 20,
+        ("spring", "accepted"): 20,
+        ("", "delivered"): 3,
+        ("spring", "delivered"): 3,
+    }
+
+
+def test_a_batch_that_failed_counts_only_what_was_committed(writing):
+    """Its items are written again one by one: their counts once, the failed item's never."""
+    writer, store = writing
+    broken = do.Call(EventStore, lambda s: s.db.execute("INSERT INTO nowhere VALUES (1)"))
+    commit(writing, [do.Accepted(message(QIDS[0])), broken, delivered(QIDS[0])])
+    assert counts(store) == {
+        ("", "accepted"): 2,
+        ("spring", "accepted"): 2,
+        ("", "delivered"): 1,
+        ("spring", "delivered"): 1,
+    }
