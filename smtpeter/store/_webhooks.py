@@ -72,9 +72,11 @@ class WebhookStore:
         return _webhook(row)
 
     def list(self) -> list[Webhook]:
-        return [
-            _webhook(r) for r in self.db.execute(f"SELECT {_COLUMNS} FROM webhooks ORDER BY id")
-        ]
+        return [_webhook(r) for r in self.listing()]
+
+    def listing(self):
+        """The webhooks' rows, as a cursor (sent now: on a pipeline, read with what follows)."""
+        return self.db.execute(f"SELECT {_COLUMNS} FROM webhooks ORDER BY id")
 
     def delete(self, id: int) -> None:
         """Delete the webhook and its history; of several deleting it at once, one succeeds."""
@@ -94,9 +96,13 @@ class WebhookStore:
 
     # The gateway --------------------------------------------------------------
 
-    def queue(self, events: builtins.list[StoredEvent], now: float) -> int:
-        """Queue each event for every enabled webhook that wants its kind."""
-        hooks = [w for w in self.list() if w.enabled]
+    def queue(self, events: builtins.list[StoredEvent], now: float, listing=None) -> int:
+        """
+        Queue each event for every enabled webhook that wants its kind
+        (C{listing}: the rows of a L{listing} sent before, if any).
+        """
+        rows = self.listing() if listing is None else listing
+        hooks = [w for w in map(_webhook, rows) if w.enabled]
         rows = []
         for event in events:
             body = None

@@ -9,10 +9,10 @@ are the commands of L{smtpeter.store._commands}.
 
 On PostgreSQL a batch's statements go as one pipeline: a command with a
 C{prepare} sends its first statements ahead of the others (the message
-rows), the events' ids are read once every command has sent its own, and
-the webhooks are read and queued, then the COMMIT, whose answer comes
-before the batch's: four round trips however many messages a batch holds
-(BEGIN and the cluster's write lock travel with the first). The write
+rows), the events' ids and the webhooks are read once every command has
+sent its own, the deliveries to webhooks queued, then the COMMIT, whose
+answer comes before the batch's: three round trips however many messages
+a batch holds (BEGIN and the cluster's write lock travel with the first). The write
 lock stays: it keeps the events' ids in the order of their commits (a
 reader going on C{after} an id misses none), and read-then-write
 commands (an open's number) one at a time across the nodes.
@@ -99,11 +99,14 @@ class Writer(BatchWriter):
                     prepare = getattr(work, "prepare", None)
                     if prepare is not None:
                         prepare(store)
-                # Every item's statements sent before any event's id is read.
-                results = [_resolved(result) for result in [work(store) for work in batch]]
-                events = [e for result in results for e in result if isinstance(e, StoredEvent)]
+                results = [work(store) for work in batch]
+                # The webhooks' read and every item's statements are sent
+                # before any event's id is read: one wait for them all.
                 hooks = store.view(WebhookStore)
-                queued = hooks.queue(events, self.clock.seconds()) if events else 0
+                listing = hooks.listing() if any(map(_holdsEvents, results)) else None
+                results = [_resolved(result) for result in results]
+                events = [e for result in results for e in result if isinstance(e, StoredEvent)]
+                queued = hooks.queue(events, self.clock.seconds(), listing) if events else 0
                 store.view(StatsStore).flush()
                 db.execute("COMMIT")
         except BaseException:
@@ -123,6 +126,10 @@ class Writer(BatchWriter):
                 listener()
             except Exception:
                 log.failure("a webhook listener failed")
+
+
+def _holdsEvents(result: Any) -> bool:
+    return isinstance(result, list) and any(isinstance(e, StoredEvent | LaterEvent) for e in result)
 
 
 def _resolved(result: Any) -> Any:

@@ -51,14 +51,14 @@ def delivered(qid: str) -> do.AddEvent:
     return do.AddEvent("delivery", 1001.0, qid, "a@x.test", ("spring",), {"attempt": 1})
 
 
-def test_a_batch_of_events_takes_three_round_trips_however_many(writing):
+def test_a_batch_of_events_takes_two_round_trips_however_many(writing):
     """
-    Every statement of every event (with its tags and counters) sent at
-    once, their ids read in one wait; the webhooks read; the COMMIT.
+    Every statement of every event (with its tags) and the webhooks' read
+    sent at once, read in one wait; the counters and the COMMIT.
     """
     commit(writing, [do.Accepted(message(qid)) for qid in QIDS])
     results, trips = commit(writing, [delivered(qid) for qid in QIDS])
-    assert trips == 3
+    assert trips == 2
     assert [[e.qid for e in result] for result in results] == [[qid] for qid in QIDS]
     ids = [e.id for result in results for e in result]
     writer, store = writing
@@ -69,10 +69,10 @@ def test_a_batch_of_events_takes_three_round_trips_however_many(writing):
     assert [event for (event,) in tagged] == sorted(ids)
 
 
-def test_a_batch_of_messages_takes_four_round_trips_however_many(writing):
+def test_a_batch_of_messages_takes_three_round_trips_however_many(writing):
     """One more than events': whether each message's row was new, read for all at once."""
     results, trips = commit(writing, [do.Accepted(message(qid)) for qid in QIDS])
-    assert trips == 4
+    assert trips == 3
     assert [[(e.qid, e.recipient) for e in result] for result in results] == [
         [(qid, "a@x.test"), (qid, "b@x.test")] for qid in QIDS
     ]
