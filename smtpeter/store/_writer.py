@@ -10,12 +10,13 @@ are the commands of L{smtpeter.store._commands}.
 On PostgreSQL a batch's statements go as one pipeline: a command with a
 C{prepare} sends its first statements ahead of the others (the message
 rows), the events' ids and the webhooks are read once every command has
-sent its own, the deliveries to webhooks queued, then the COMMIT, whose
-answer comes before the batch's: three round trips however many messages
-a batch holds (BEGIN and the cluster's write lock travel with the first). The write
-lock stays: it keeps the events' ids in the order of their commits (a
-reader going on C{after} an id misses none), and read-then-write
-commands (an open's number) one at a time across the nodes.
+sent its own, the deliveries to webhooks and the counters are written,
+then the COMMIT, whose answer comes before the batch's: three round
+trips however many messages a batch holds (BEGIN and the cluster's
+write lock travel with the first). The write lock stays: it keeps the
+events' ids in the order of their commits (a reader going on C{after}
+an id misses none), and read-then-write commands (an open's number) one
+at a time across the nodes.
 """
 
 from __future__ import annotations
