@@ -2,25 +2,28 @@
 Several nodes on one PostgreSQL share the queue: a node killed with mail
 in hand loses none of it (another takes it over once its lease runs out),
 a killed node under load loses nothing and repeats at most what was in
-flight, mail is refused with 451 while PostgreSQL is away, and two nodes
-cannot share a name.
+flight, mail is refused with 451 while PostgreSQL is away, two nodes
+cannot share a name, and two nodes behind a real HAProxy (send-proxy-v2)
+share the clients, survive a kill -9 and take a restarted node back.
 """
 
 from __future__ import annotations
 
 import email
+import json
 import random
 import smtplib
 import subprocess
 import threading
 import time
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
 from smtpeter.testing import PostgreSQLServer
 
-from ..conftest import BIN, eventually
+from ..conftest import BIN, eventually, needs
 from .conftest import arrivals, compose, connect, load, send, subject
 
 LEASE = ("--lease", "5s")
@@ -128,3 +131,171 @@ def test_two_running_nodes_cannot_share_a_name(makeGateway, sink, postgresDataba
     ]  # fmt: skip
     assert "node 'a' is already running (on " in line
     assert line.endswith("give this one another --node NAME")
+
+
+def test_two_nodes_behind_haproxy_share_the_mail_and_survive_a_kill(
+    makeGateway, sink, postgresDatabase, haproxy, monkeypatch
+):
+    """
+    Clients send through HAProxy (send-proxy-v2) to two nodes on one
+    PostgreSQL: both accept; one is killed with -9 while clients send and
+    while it has deferred mail; nothing that got a 250 is lost, repeats are
+    only of what it held (same Message-ID); the survivor delivers the dead
+    node's mail within the lease; restarted, the dead node takes part again.
+    """
+    import psycopg
+
+    needs("haproxy")
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    through = threading.Event()
+    # "later" recipients are deferred until the test lets them through.
+    sink.policy = lambda stage, argument: (
+        "451 4.3.0 not yet"
+        if stage == "RCPT" and "later" in argument and not through.is_set()
+        else None
+    )
+    balancerAt = "127.0.0.3"  # HAProxy's source: waitForPort's 127.0.0.1 stays untrusted
+    options = ("--workers", "1", *LEASE, "--retry-initial", "2s", "--retry-max", "2s")
+    nodes = {
+        name: makeGateway(sink, *options, "--proxy-protocol", balancerAt, name=name)
+        for name in ("a", "b")
+    }
+    a, b = nodes["a"], nodes["b"]
+    balancer = haproxy(
+        {
+            "smtp": [
+                "balance roundrobin",
+                "option redispatch",
+                "retries 3",
+                "option tcp-check",
+                "tcp-check expect rstring ^220",
+                r"tcp-check send QUIT\r\n",
+                "tcp-check expect rstring ^221",
+                "default-server send-proxy-v2 check check-send-proxy inter 300ms fall 1 rise 1",
+                *(
+                    f"server {name} 127.0.0.1:{node.smtpPort} source {balancerAt}"
+                    for name, node in nodes.items()
+                ),
+            ]
+        }
+    )
+    front = SimpleNamespace(smtpPort=balancer.ports["smtp"])
+
+    def up(name: str) -> bool:
+        return balancer.servers()[f"smtp/{name}"]["status"] == "UP"
+
+    eventually(lambda: up("a") and up("b"), 15, "both nodes passing HAProxy's checks")
+    password = a.createLogin("loader")
+    # Deferred mail, one connection each (HAProxy takes the nodes in turn).
+    later = [f"later {n}" for n in range(6)]
+    for text in later:
+        send(front, "loader", password, compose({}, subject=text), ["later@example.org"])
+    queued = "127.0.0.1 loader: queued "  # the client's address, from the PROXY header
+    for node in (a, b):
+        eventually(lambda node=node: node.logText().count(queued) >= 2, 10, "both accepting")
+        assert f"{balancerAt} loader: queued" not in node.logText()
+    eventually(
+        lambda: sum(n.logText().count(" deferral <later@example.org>") for n in (a, b)) >= 6,
+        15,
+        "each deferred once",
+    )
+    database = psycopg.connect(postgresDatabase, autocommit=True)
+
+    def messageIds(query: str) -> set[str]:
+        return {json.loads(meta)["options"]["message_id"] for (meta,) in database.execute(query)}
+
+    def owned(node: str) -> set[str]:
+        return {q for (q,) in database.execute(
+            "SELECT qid FROM queue_messages WHERE owner LIKE %s", (f"{node}/%",)
+        )}  # fmt: skip
+
+    with load(front, password) as accepted:
+        eventually(lambda: len(accepted) > 20, 20, "the load getting going")
+        time.sleep(random.uniform(0.0, 0.5))  # the kill lands anywhere in a delivery
+        a.kill()
+        killedAt = time.monotonic()
+        # In flight: what the sink received from A and A had not recorded
+        # as sent (it still held it). Only these may arrive twice.
+        held = messageIds("SELECT meta FROM queue_messages WHERE owner LIKE 'a/%'")
+        inFlight = held & {messageId(m.data) for m in list(sink.messages)}
+        unfinished = {qid for (qid,) in database.execute(
+            "SELECT qid FROM queue_messages WHERE node = 'a'"
+        )}  # fmt: skip
+        deferred = messageIds(
+            "SELECT meta FROM queue_messages WHERE node = 'a' AND meta LIKE '%later@example.org%'"
+        )
+        through.set()
+        atKill = len(accepted)
+        eventually(lambda: len(accepted) > atKill + 10, 20, "B accepting the load alone")
+    eventually(lambda: not up("a"), 10, "HAProxy seeing A down")
+    assert deferred, "A had no deferred mail"
+    arrived = arrivals(sink, set(accepted) | set(later), timeout=30)
+    # A's mail, deferred or in hand, all delivered by B within the lease (5 s)
+    # and a retry (2 s) of the kill, with some slack for a busy machine.
+    eventually(
+        lambda: (
+            not database.execute(
+                "SELECT 1 FROM queue_messages WHERE node = 'a' OR owner LIKE 'a/%'"
+            ).fetchall()
+        ),
+        20,
+        "A's mail finished",
+    )
+    tookOver = time.monotonic() - killedAt
+    assert tookOver < 5 + 2 + 6, tookOver
+    delivered = b.logText()
+    assert {q for q in unfinished if f"{q} delivery <" not in delivered} == set()
+    assert deferred <= {messageId(m.data) for m in sink.messages if "later" in subject(m.data)}
+    # Repeats: only of what was in flight, the same Message-ID both times.
+    assert max(arrived.values()) <= 2, arrived.most_common(3)
+    repeated = set()
+    for text in [text for text, count in arrived.items() if count > 1]:
+        [once] = {messageId(m.data) for m in sink.messages if subject(m.data) == text}
+        repeated.add(once)
+    assert repeated <= inFlight, (repeated, inFlight)
+
+    # Restarted with its name, A takes part again: it accepts and delivers.
+    # Its lease is long this time, so that what it holds when killed again
+    # waits for it; started once more, it gives that back at once.
+    a.extra[a.extra.index("--lease") + 1] = "60s"
+    mark = len(a.logText())
+    a.start()
+    eventually(lambda: up("a"), 15, "HAProxy seeing A up again")
+    again = [f"again {n}" for n in range(4)]
+    for text in again:
+        send(front, "loader", password, compose({}, subject=text))
+    arrivals(sink, set(again), timeout=20)
+    eventually(
+        lambda: (
+            queued in a.logText()[mark:] and " delivery <reader@example.org>" in a.logText()[mark:]
+        ),
+        10,
+        "A accepting and delivering again",
+    )
+    freed = threading.Event()
+
+    def stall(stage, argument):
+        if stage == "RCPT" and "stall" in argument and not freed.is_set():
+            freed.wait(30)
+            return "421 4.3.0 gone"
+        return None
+
+    sink.policy = stall
+    stalls = [f"stall {n}" for n in range(4)]
+    for text in stalls:
+        send(front, "loader", password, compose({}, subject=text), ["stall@example.org"])
+    eventually(lambda: owned("a"), 10, "A holding stalled mail")
+    a.kill()
+    held = owned("a")
+    freed.set()
+    mark = len(a.logText())
+    a.start()
+    released = f"released {len(held)} message(s) this worker held before a restart"
+    eventually(lambda: released in a.logText()[mark:], 10, released)
+    arrivals(sink, set(stalls), timeout=20)
+    database.close()
+    assert b.process.poll() is None
+
+
+def messageId(data: bytes) -> str:
+    return email.message_from_bytes(data)["Message-ID"]
