@@ -182,7 +182,10 @@ def test_two_nodes_behind_haproxy_share_the_mail_and_survive_a_kill(
     front = SimpleNamespace(smtpPort=balancer.ports["smtp"])
 
     def up(name: str) -> bool:
-        return balancer.servers()[f"smtp/{name}"]["status"] == "UP"
+        try:
+            return balancer.servers()[f"smtp/{name}"]["status"] == "UP"
+        except (OSError, ValueError, KeyError):  # its stats socket not answering yet
+            return False
 
     eventually(lambda: up("a") and up("b"), 15, "both nodes passing HAProxy's checks")
     password = a.createLogin("loader")
