@@ -21,6 +21,7 @@ _CSV_COLUMNS = {
     "click": ["url", "destination", "ip", "user_agent", "machine", "machine_reason"],
     "open": ["first", "number", "ip", "user_agent", "machine", "machine_reason"],
     "warning": ["text"],
+    "refused": ["reason", "limit", "login", "sender", "code", "status", "text"],
 }
 
 

@@ -221,6 +221,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/queue",
         "/queue/{id}",
         "/queue/{id}/retry",
+        "/nodes",
     }
 
 
