@@ -29,6 +29,7 @@ from __future__ import annotations
 import sys
 
 from twisted.internet.epollreactor import EPollReactor
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.posixbase import _NO_FILEDESC
 from twisted.logger import Logger
@@ -114,6 +115,12 @@ class PromptEPollReactor(EPollReactor):
         for f, args, kwargs in calls[:count]:
             try:
                 f(*args, **kwargs)
+            except ReactorNotRunning:
+                # A second SIGTERM or SIGINT while stopping (a terminal's ^C
+                # reaches the workers and their supervisor, which passes it
+                # on): the first already stops the reactor.
+                if f != self.stop:
+                    log.failure("a call from a thread failed")
             except BaseException:
                 log.failure("a call from a thread failed")
         del calls[:count]

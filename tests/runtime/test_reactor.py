@@ -90,6 +90,21 @@ def test_a_failing_call_is_logged_and_the_others_still_run():
     assert any(e.get("log_failure") and e["log_failure"].check(RuntimeError) for e in seen)
 
 
+def test_a_second_stop_from_a_signal_while_stopping_is_no_failure():
+    """A terminal's ^C reaches a worker twice (directly, and from its supervisor)."""
+    reactor = PromptEPollReactor()
+    reactor._stopped = True  # stopping already: stop() would raise ReactorNotRunning
+    reactor.threadCallQueue.append((reactor.stop, (), {}))
+    seen = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        reactor._runThreadCalls()
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+        close(reactor)
+    assert not any(e.get("log_failure") for e in seen)
+
+
 def test_install_makes_it_the_processes_reactor():
     """What each worker process does first (smtpeter.process._worker.main)."""
     code = (
