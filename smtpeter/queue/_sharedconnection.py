@@ -83,8 +83,12 @@ class QueueConnection:
     def db(self):
         """The connection, made again after one was lost."""
         if self._db is None or self._db.closed or self._db.broken:
+            from psycopg.pq import TransactionStatus
+
             self._db = self._connect()
-            self._db.autocommit = self.reading
+            # One lent while in a transaction (db copy's) is used as it is.
+            if self._db.info.transaction_status == TransactionStatus.IDLE:
+                self._db.autocommit = self.reading
         return self._db
 
     def close(self) -> None:
