@@ -11,7 +11,7 @@ from ._dnscheck import checkDomain, recordsToPublish
 from ._memory import MemoryAdministration
 from ._nodes import NODE_STATUSES
 from ._operations import ThreadedAdministration
-from ._spools import UnusableSpool, queueEntries
+from ._spools import Spooled, UnreadableMessage, UnusableSpool, queueEntries, spooledMail
 from .interfaces import IAdministration
 
 __all__ = [
@@ -19,9 +19,12 @@ __all__ = [
     "IAdministration",
     "MemoryAdministration",
     "NODE_STATUSES",
+    "Spooled",
     "ThreadedAdministration",
+    "UnreadableMessage",
     "UnusableSpool",
     "checkDomain",
     "queueEntries",
     "recordsToPublish",
+    "spooledMail",
 ]

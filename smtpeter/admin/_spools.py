@@ -13,6 +13,9 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from attrs import evolve, frozen
+
+from ..message import QueuedMessage
 from ..queue import (
     SPOOL_FILE,
     SentArchive,
@@ -21,6 +24,7 @@ from ..queue import (
     sentDirectory,
     spoolDirectories,
 )
+from ..queue.manager import PENDING, RecipientState
 
 
 def queueEntries(data: Path) -> list[dict]:
@@ -48,6 +52,57 @@ def sentContent(data: Path, qid: str) -> bytes | None:
         return readQueueFile(path)[1]
     except (OSError, ValueError):
         return None
+
+
+@frozen
+class Spooled:
+    """
+    A message queued in a spool, as its gateway would resume it at start:
+    with its content and its recipients' saved states; C{due}, when it is
+    next due (C{None}: held, and not released); C{pending}, how many of its
+    recipients are still to be delivered.
+    """
+
+    message: QueuedMessage
+    states: dict[int, dict]
+    due: float | None
+    pending: int
+
+
+def spooledMail(data: Path) -> Iterator[Spooled]:
+    """
+    Every message queued in the workers' spools of C{data} (read-only, one
+    content at a time), for C{smtpeter db copy} to put in the shared queue.
+    One none of whose recipients is pending (finished, its removal not yet
+    committed) is left out, as a start would drop it.
+    """
+    for _, spool in workerSpools(data):
+        with readingSpool(spool.path):
+            for message, saved in spool.load():
+                states = [
+                    RecipientState.fromJSON(saved[i]) if i in saved else RecipientState()
+                    for i in range(len(message.envelope.recipients))
+                ]
+                pending = [s for s in states if s.status == PENDING]
+                if not pending:
+                    continue
+                held = message.options.hold and not any(s.released for s in states)
+                due = None if held else min(s.nextAttempt for s in pending)
+                try:
+                    content = spool.readContent(message.qid)
+                except OSError as e:
+                    raise UnreadableMessage(spool.root, message.qid, e) from e
+                yield Spooled(evolve(message, content=content), saved, due, len(pending))
+
+
+class UnreadableMessage(Exception):
+    """The content of a queued message that cannot be read (its file in C{large/} gone, say)."""
+
+    def __init__(self, root: Path, qid: str, why: OSError) -> None:
+        where = f": {why.filename}" if why.filename else ""
+        super().__init__(
+            f"{root}: the content of queued message {qid} cannot be read ({why.strerror}{where})"
+        )
 
 
 class UnusableSpool(Exception):

@@ -12,7 +12,9 @@ is (C{--database}: SQLite in the data directory, or PostgreSQL) is read by
 L{parseDatabase}.
 """
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..runtime import DATABASE_ENVIRONMENT, DATABASE_HELP, PostgreSQL, parseDatabase
 from ._admins import ADMIN as ADMIN_ROLE
@@ -113,12 +115,18 @@ def openDatabase(path: Path | PostgreSQL):
 
 
 def copyToPostgreSQL(
-    path: Path, database: PostgreSQL, secret: bytes | None = None, images: Path | None = None
+    path: Path,
+    database: PostgreSQL,
+    secret: bytes | None = None,
+    images: Path | None = None,
+    alongside: Callable[[Any], object] | None = None,
 ) -> dict[str, int]:
     """
     Copy the SQLite database at C{path} into the empty PostgreSQL
     C{database} (L{smtpeter.store._copy}), and the gateway's C{secret}
-    and hosted C{images} (their folder) with it; how many rows of each table.
+    and hosted C{images} (their folder) with it, and what C{alongside}
+    copies on the psycopg connection in the same transaction (the queued
+    mail); how many rows of each table.
     @raise StoreError: the PostgreSQL database holds data already.
     @raise ValueError: psycopg is not installed.
     """
@@ -127,7 +135,7 @@ def copyToPostgreSQL(
     source = connect(path)
     target = connect(database)
     try:
-        return copyDatabase(source, target, secret, images)
+        return copyDatabase(source, target, secret, images, alongside)
     finally:
         target.close()
         source.close()

@@ -1,6 +1,7 @@
 """
 C{smtpeter db copy}: the shared state of an SQLite database copied into an
-empty PostgreSQL one, table by table, in one transaction (all or nothing).
+empty PostgreSQL one, table by table, in one transaction (all or nothing),
+with whatever else the caller copies in it (the queued mail of the spools).
 Both are brought to the current schema version first, so that their
 tables and columns are the same; the rows go over with C{COPY}, and each
 table's row numbers continue after the largest copied.
@@ -9,7 +10,9 @@ table's row numbers continue after the largest copied.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import _engine, _eventdays, _postgres
 from ._exceptions import StoreError
@@ -26,21 +29,29 @@ class NotEmpty(StoreError):
 
 
 def copyDatabase(
-    source, target: _postgres.Connection, secret: bytes | None = None, images: Path | None = None
+    source,
+    target: _postgres.Connection,
+    secret: bytes | None = None,
+    images: Path | None = None,
+    alongside: Callable[[Any], object] | None = None,
 ) -> dict[str, int]:
     """
     Copy every table of the SQLite connection C{source} into the PostgreSQL
     connection C{target}, whose tables must all be empty, and the gateway's
     C{secret} (its data directory's: links in mail already sent keep
     verifying on every node) and its hosted image files under C{images}
-    (counted as the rows of the C{images} table).
+    (counted as the rows of the C{images} table). C{alongside}, if given,
+    copies more in the same transaction: it is called with the psycopg
+    connection, in the transaction, after the tables.
     @return: how many rows each table had, by table name.
-    @raise NotEmpty: C{target} holds rows already.
+    @raise NotEmpty: C{target} holds rows already (in any table: the
+        shared queue's too).
     """
     upgrade(source)
     upgrade(target)
     tables = sorted(_engine.tables(source) - {"schema_version"})
-    full = [t for t in tables if target.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
+    every = sorted(_postgres.tables(target) - {"schema_version"})
+    full = [t for t in every if target.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]]
     if full:
         raise NotEmpty(
             f"the PostgreSQL database holds data already ({', '.join(full)}); copy into an"
@@ -58,6 +69,8 @@ def copyDatabase(
             copied["images"] = copied.get("images", 0) + copyImages(images, target)
         if secret is not None:
             shareSecret(target, secret)
+        if alongside is not None:
+            alongside(target._connection())
         target.execute("COMMIT")
     except BaseException:
         if target.in_transaction:

@@ -1,29 +1,72 @@
 """
 C{smtpeter db upgrade}: the database's schema brought to this release's
 version now (the gateway does it at every start). C{smtpeter db copy --to
-URI}: a stopped gateway's SQLite database copied into an empty PostgreSQL.
+URI}: a stopped gateway's SQLite database, and the mail queued and held in
+its spools, copied into an empty PostgreSQL.
 """
 
 from __future__ import annotations
 
+import json
+import socket
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from ...config import Config
 from ...process import DataDirectoryLock, StartError
-from ...store import PostgreSQL, connect, copyToPostgreSQL, parseDatabase, upgrade
-from .. import queueEntries
+from ...queue import SharedQueueDatabase, spoolDirectories
+from ...store import (
+    DatabaseError,
+    PostgreSQL,
+    connect,
+    copyToPostgreSQL,
+    parseDatabase,
+    unreachable,
+    upgrade,
+)
+from .. import UnreadableMessage, spooledMail
+
+#: Who the shared queue's rows say put them there (nobody holds them).
+COPIER = "smtpeter db copy"
 
 
 def run(path: Path | PostgreSQL, args, data: Path) -> str | None:
     """The C{db} command's C{args.action}; a line saying what is wrong, if something is."""
     if args.action == "copy":
-        return copy(data, args.to)
+        return copy(data, args.to, args.json)
     upgrade_(path)
     return None
 
 
-def copy(data: Path, to: str) -> str | None:
-    """Copy C{data}'s SQLite database into the PostgreSQL database C{to}."""
+class QueueCopy:
+    """
+    The mail of the spools of C{data}, put in the shared queue on the
+    connection of the copy's transaction, and counted: C{messages} (held
+    ones too), C{recipients} still to be delivered, C{held} messages.
+    """
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.messages = self.recipients = self.held = 0
+
+    def __call__(self, connection) -> None:
+        queue = SharedQueueDatabase(lambda: connection, COPIER, socket.gethostname(), 0)
+        queue.importQueued(self._counted())
+
+    def _counted(self) -> Iterator[tuple]:
+        for spooled in spooledMail(self.data):
+            self.messages += 1
+            self.recipients += spooled.pending
+            self.held += spooled.due is None
+            yield spooled.message, spooled.states, spooled.due
+
+    def counts(self) -> dict[str, int]:
+        return {"messages": self.messages, "recipients": self.recipients, "held": self.held}
+
+
+def copy(data: Path, to: str, asJSON: bool = False) -> str | None:
+    """Copy C{data}'s SQLite database and the mail of its spools into the PostgreSQL C{to}."""
     try:
         target = parseDatabase(to, {})
     except ValueError as e:
@@ -39,27 +82,54 @@ def copy(data: Path, to: str) -> str | None:
     except StartError as e:
         return f"{e}; stop the gateway before copying its database"
     try:
-        # On PostgreSQL the gateway delivers from the shared queue, not from
-        # these spools: mail left in them would wait there for good.
-        waiting = queueEntries(data)
-        if waiting:
+        # Queue files of an earlier release, which a start on SQLite imports.
+        files = [root / "queue" for _, root in spoolDirectories(data) if (root / "queue").is_dir()]
+        if files:
             return (
-                f"the spools in {data} still hold {len(waiting)} queued or held message(s),"
-                " which the copy does not take: start the gateway on SQLite until its queue"
-                " is empty (release or delete held mail), stop it, then copy"
+                f"{files[0]} holds queued mail as files of an earlier smtpeter: start the"
+                " gateway on SQLite once (it imports them), stop it, then copy"
             )
         config = Config(data=data, hostname="localhost")
         secret = config.secret
         mine = secret.read_bytes() if secret.is_file() else None
-        copied = copyToPostgreSQL(source, target, mine, config.images)
+        queue = QueueCopy(data)
+        try:
+            copied = copyToPostgreSQL(source, target, mine, config.images, queue)
+        except UnreadableMessage as e:
+            return f"{e}; nothing was copied"
+        except DatabaseError as e:
+            if isinstance(e, sqlite3.Error):
+                raise
+            return unreachable(target, e)
     finally:
         lock.release()
+    start = f"twistd -n smtpeter --data {data} --database '{target}'"
+    counts = queue.counts()
+    if asJSON:
+        summary = {
+            "source": str(source),
+            "target": str(target),
+            "tables": copied,
+            "queue": counts,
+            "secret": mine is not None,
+            "start": start,
+        }
+        print(json.dumps(summary, indent=2))
+        return None
     print(f"copied {source} to {target}:")
     for table, count in copied.items():
         print(f"  {table}: {count}")
+    print(f"  queued messages: {counts['messages']}")
+    print(f"  queued recipients: {counts['recipients']}")
+    print(f"  held messages: {counts['held']}")
     if mine is not None:
         print(f"  and {secret.name}, which signs links and bounce addresses, for every node")
-    print(f"Start the gateway with: twistd -n smtpeter --data {data} --database '{target}'")
+    if counts["messages"]:
+        print(
+            f"The spools in {data} still hold that mail, untouched: never start the gateway"
+            " on SQLite with them again (it would send it a second time)."
+        )
+    print(f"Start the gateway with: {start}")
     return None
 
 
@@ -96,10 +166,15 @@ def addParser(sub) -> None:
         help="copy a stopped gateway's SQLite database (in --data) into an empty PostgreSQL one",
         description="Copy every table of the SQLite database in --data (logins, domains and"
         " keys, tokens, webhooks, dashboard users and sessions, suppressions, messages,"
-        " events, statistics, queue requests) into an empty PostgreSQL database, in one"
-        " transaction, and print how many rows of each. The gateway on --data must be"
-        " stopped, and its queue empty (the copy does not take queued mail).",
+        " events, statistics, queue requests) and the mail queued and held in its spools"
+        " (content, recipients, attempts, next attempt, held or released) into an empty"
+        " PostgreSQL database, in one transaction, and print how many of each. The gateway"
+        " on --data must be stopped. The spools are left as they were: do not start the"
+        " gateway on SQLite with them again, or it sends the copied mail a second time.",
     )
     copying.add_argument(
         "--to", required=True, metavar="URI", help="the PostgreSQL database (postgresql://...)"
+    )
+    copying.add_argument(
+        "--json", action="store_true", help="print what was copied as a JSON object"
     )
