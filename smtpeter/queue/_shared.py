@@ -29,10 +29,11 @@ from ..message import QueuedMessage
 from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
 from ._incoming import Spilled
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
+from ._sharedimport import QueueImport
 from ._spool import _fromMetadata, _metadata
 
 
-class SharedQueueDatabase(QueueConnection):
+class SharedQueueDatabase(QueueImport, QueueConnection):
     """
     One connection's view of the shared queue, for one worker (C{owner},
     such as C{"node-a/2"}). Not thread-safe: one per thread, each with its
@@ -73,51 +74,6 @@ class SharedQueueDatabase(QueueConnection):
                 (self.owner,),
             )
             return cursor.rowcount
-
-    # Importing ----------------------------------------------------------------
-
-    def importQueued(
-        self, mail: Iterable[tuple[QueuedMessage, dict[int, dict], float | None]]
-    ) -> int:
-        """
-        Messages queued elsewhere (a stopped SQLite gateway's spools, by
-        C{smtpeter db copy}) put in the shared queue as they were: each with
-        its content, its recipients' states (attempts, next attempt, last
-        reply, released) and when it is next due (C{None}: held, until it is
-        released). They are nobody's (no owner, no lease, claim 0): workers
-        claim each when it is due. All or nothing, in one transaction: its
-        own, or, on a connection already in one (the copy's), a savepoint of
-        it, which its owner commits with the rest. Not done again on a new
-        connection: the caller decides.
-        @return: how many messages.
-        @raise psycopg.IntegrityError: a message is in the queue already
-            (nothing of C{mail} is in it then).
-        """
-        count = 0
-        with self.db.transaction(), self.db.pipeline():
-            for message, states, due in mail:
-                content = message.content
-                if isinstance(content, Spilled):
-                    content = content.read()
-                self.db.execute(
-                    "INSERT INTO queue_messages (qid, meta, node, received, due, claim)"
-                    " VALUES (%s, %s, %s, %s, %s, 0)",
-                    (
-                        message.qid,
-                        _metadata(message)[:-1].decode(),
-                        self.node,
-                        message.received,
-                        due,
-                    ),
-                )
-                self.db.execute(
-                    "INSERT INTO queue_bodies (qid, content) VALUES (%s, %s)",
-                    (message.qid, content),
-                )
-                if states:
-                    self._recordStates(message.qid, states)
-                count += 1
-        return count
 
     # Writing ------------------------------------------------------------------
 

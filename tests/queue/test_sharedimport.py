@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
-from smtpeter.queue import SharedQueueDatabase
+from smtpeter.queue import SharedQueueDatabase, _sharedimport
 
 DUE, LATER, HELD = "0000000000000000000A", "0000000000000000000B", "0000000000000000000C"
 DEFERRED = {"status": "pending", "attempts": 2, "next": 0.0, "last": "451 4.3.0 not now"}
@@ -94,3 +94,16 @@ def test_on_a_connection_lent_in_a_transaction_it_is_part_of_it(pgconnect):
     lent.execute("COMMIT")
     assert len(reader.queued()) == 3
     lent.close()
+
+
+def test_a_large_import_waits_for_postgresql_as_it_goes(pgconnect, monkeypatch):
+    """Bodies are handed over in parts, not held in memory all at once; still all or nothing."""
+    monkeypatch.setattr(_sharedimport, "SYNC_BYTES", 1)
+    a = worker(pgconnect, "a/1")
+    a.apply([("store", message(HELD))])
+    with pytest.raises(psycopg.IntegrityError):
+        worker(pgconnect, "copy/0").importQueued(mail())  # HELD, last, is there already
+    assert [meta["qid"] for meta, _ in a.queued()] == [HELD]
+    a.apply([("finish", HELD, time.time())])
+    assert worker(pgconnect, "copy/0").importQueued(mail()) == 3
+    assert sorted(meta["qid"] for meta, _ in a.queued()) == [DUE, LATER, HELD]
