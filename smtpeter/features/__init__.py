@@ -19,6 +19,7 @@ from ._registry import (
     FEATURES,
     IGNORE_SUPPRESSION,
     PREFIX,
+    UNSUBSCRIBE_MAILTO,
     FeatureSpec,
     FlagError,
     discover,
@@ -27,9 +28,11 @@ from ._registry import (
     isBuiltIn,
     knownFeatures,
     parseFlag,
+    readMailto,
 )
-from ._tokens import TokenSigner, TrackingId, loadSecret
+from ._tokens import TokenSigner, TrackingId, UnsubscribeId, loadSecret
 from ._transformer import PassThrough, ThreadedChain
+from ._unsubscribe import Unsubscribe
 from .interfaces import IFeature
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "IGNORE_SUPPRESSION",
     "NOTRACK",
     "PREFIX",
+    "UNSUBSCRIBE_MAILTO",
     "Chain",
     "Copy",
     "Draft",
@@ -63,6 +67,8 @@ __all__ = [
     "TrackClicks",
     "TrackOpens",
     "TrackingId",
+    "Unsubscribe",
+    "UnsubscribeId",
     "discover",
     "isTrackable",
     "featureSpec",
@@ -71,4 +77,5 @@ __all__ = [
     "knownFeatures",
     "loadSecret",
     "parseFlag",
+    "readMailto",
 ]

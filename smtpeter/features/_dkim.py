@@ -1,8 +1,10 @@
 """
 DKIM signing, last of all: a message whose From domain (or a parent of it)
 has a key (C{smtpeter domain add}) is signed relaxed/relaxed with rsa-sha256
-over RFC 6376's recommended header set, with From signed once more than it
-occurs so that no second From can be added (L{_dkimsign}). A message
+over RFC 6376's recommended header set and List-Unsubscribe-Post, with
+From and the unsubscribe fields signed once more than they occur so that
+none can be added (L{_dkimsign}). It runs last (order 1000), after the
+C{unsubscribe} feature has added its fields. A message
 without a From is sent unsigned, with a warning.
 """
 

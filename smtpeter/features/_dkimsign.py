@@ -4,8 +4,11 @@ canonicalisation here, RSA-SHA256 through C{cryptography}. dkimpy does the
 same in pure Python at ~10 ms a signature; this costs under one.
 
 The header fields signed are RFC 6376's recommended set (section 5.4.1),
-as dkimpy chooses them, with From listed once more than it occurs so that
-no From can be added without breaking the signature.
+as dkimpy chooses them, and C{List-Unsubscribe-Post} (RFC 8058 section 4:
+receivers honour one-click unsubscribe only when DKIM covers both of its
+fields). From, List-Unsubscribe and List-Unsubscribe-Post are listed once
+more than they occur, so that none can be added without breaking the
+signature (a second unsubscribe URL would send people elsewhere).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ SIGNED = frozenset(
     b"from sender reply-to subject date message-id to cc mime-version content-type"
     b" content-transfer-encoding content-id content-description resent-date resent-from"
     b" resent-sender resent-to resent-cc resent-message-id in-reply-to references list-id"
-    b" list-help list-unsubscribe list-subscribe list-post list-owner list-archive".split()
+    b" list-help list-unsubscribe list-subscribe list-post list-owner list-archive"
+    b" list-unsubscribe-post".split()
 )
-OVERSIGNED = frozenset({b"from"})
+OVERSIGNED = frozenset({b"from", b"list-unsubscribe", b"list-unsubscribe-post"})
 
 _FIELD = re.compile(rb"([^\x00-\x20\x7f:]+)[ \t]*:(.*?\r\n(?:[ \t].*?\r\n)*)", re.S)
 _WSP = re.compile(rb"[ \t]+")

@@ -10,6 +10,7 @@ dashboard all read this module through the C{smtpeter.features} face.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 
@@ -96,6 +97,7 @@ BUILT_IN: tuple[FeatureSpec, ...] = (
     FeatureSpec("preventscam"),
     FeatureSpec("inlinecss"),
     FeatureSpec("hostedimages", header=PREFIX + "images", words=("hosted", "inline")),
+    FeatureSpec("unsubscribe"),
 )
 #: Their names, as logins store them.
 FEATURES: tuple[str, ...] = tuple(spec.name for spec in BUILT_IN)
@@ -103,6 +105,32 @@ FEATURES: tuple[str, ...] = tuple(spec.name for spec in BUILT_IN)
 ALWAYS_ON = frozenset({"dkim"})
 #: A switch that is no feature: C{x-smtpeter-ignoresuppression: true}.
 IGNORE_SUPPRESSION = FeatureSpec("ignoresuppression")
+
+#: A value that is no switch: the sender's own unsubscribe address, which the
+#: C{unsubscribe} feature lists beside its one-click URL (C{<mailto:...>}).
+UNSUBSCRIBE_MAILTO = PREFIX + "unsubscribe-mailto"
+#: An address a mailto URI carries as it is (RFC 6068): no percent-encoding needed.
+_MAILTO = re.compile(
+    r"[A-Za-z0-9!$&'*+=_~-]+(?:\.[A-Za-z0-9!$&'*+=_~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def readMailto(value: str) -> str:
+    """
+    The address of an C{x-smtpeter-unsubscribe-mailto} header (C{mailto:}
+    and angle brackets allowed around it), or L{ValueError} saying what is wanted.
+    """
+    address = value.strip().strip("<>").strip()
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    if len(address) > 254 or not _MAILTO.fullmatch(address):
+        raise ValueError(
+            f"{value[:100]!r} is not an address a mailto: link can carry"
+            " (letters, digits and .!$&'*+=_~- before the @, a domain name after it)"
+        )
+    return address
+
 
 _BY_NAME = {spec.name: spec for spec in BUILT_IN}
 

@@ -12,6 +12,16 @@ The MAC is keyed BLAKE2b (RFC 7693), a quarter of HMAC-SHA256's cost in
 Python; a newsletter needs one per link per recipient. Identifiers made
 before it, with HMAC-SHA256 truncated to the same length, still verify:
 they are in mailboxes for years.
+
+Unsubscribe tokens (C{/u/TOKEN}, RFC 8058) are sealed rather than only
+signed: they carry the recipient's address and the login, which must
+outlive the message's record (a newsletter is unsubscribed from months
+later), yet must not show the address to whoever sees the URL (a proxy's
+log, a forwarded message). So they are AES-256-GCM ciphertexts under a key
+derived from the same secret, with a nonce derived from the content (the
+same recipient of the same message always gets the same token), padded to
+a multiple of 16 bytes so that their length barely hints at the address's.
+A click token cannot pass for one: another key, another layout.
 """
 
 from __future__ import annotations
@@ -25,11 +35,20 @@ import struct
 from pathlib import Path
 
 from attrs import field, frozen
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _CLICK = struct.Struct(">10sIH")
 _OPEN = struct.Struct(">10sI")
 _MAC = 12
 _BOUNCE_MAC = 11
+#: An unsubscribe token: version, nonce, then the sealed qid, index, login and address.
+_SEALED = struct.Struct(">10sIB")
+_SEALED_VERSION = b"\x01"
+_NONCE = 12
+_NO_LOGIN = 255
+#: The longest unsubscribe token read (an address of 254 and a login of 254 fit).
+MAX_SEALED = 800
 
 
 @frozen
@@ -57,11 +76,22 @@ def loadSecret(path: Path) -> bytes:
 
 
 @frozen
+class UnsubscribeId:
+    """What an unsubscribe token says: which copy, of which login's mail, to whom."""
+
+    qid: str
+    recipient: int
+    login: str | None
+    address: str = field(repr=False)
+
+
+@frozen
 class TokenSigner:
     secret: bytes = field(repr=False)
     # Each kind's MAC keyed once; a token copies it (a third of the cost).
     _keyed: dict = field(init=False, repr=False, eq=False, factory=dict)
     _legacy: dict = field(init=False, repr=False, eq=False, factory=dict)
+    _sealing: list = field(init=False, repr=False, eq=False, factory=list)
 
     def _mac(self, kind: bytes, payload: bytes, size: int) -> bytes:
         keyed = self._keyed.get((kind, size))
@@ -96,6 +126,52 @@ class TokenSigner:
         payload = _OPEN.pack(bytes.fromhex(qid), recipient)
         raw = payload + self._mac(b"b", payload, _BOUNCE_MAC)
         return "b" + base64.b32encode(raw).decode("ascii").lower()
+
+    def _aead(self) -> tuple[AESGCM, bytes]:
+        """The unsubscribe tokens' cipher and nonce key, both derived from the secret."""
+        if not self._sealing:
+            key = self.secret if len(self.secret) <= 64 else hashlib.sha256(self.secret).digest()
+            for person in (b"smtpeter u-key", b"smtpeter u-iv"):
+                self._sealing.append(
+                    hashlib.blake2b(key=key, digest_size=32, person=person).digest()
+                )
+            self._sealing[0] = AESGCM(self._sealing[0])
+        return self._sealing[0], self._sealing[1]
+
+    def unsubscribe(self, qid: str, recipient: int, login: str | None, address: str) -> str:
+        """A URL-safe token sealing C{login} and C{address} (see the module's docstring)."""
+        name = b"" if login is None else login.encode("utf-8")
+        if len(name) >= _NO_LOGIN:
+            raise ValueError("a login name of at most 254 bytes")
+        plain = _SEALED.pack(
+            bytes.fromhex(qid), recipient, _NO_LOGIN if login is None else len(name)
+        )
+        plain += name + address.encode("utf-8")
+        plain += b"\0" * (-len(plain) % 16)
+        cipher, nonceKey = self._aead()
+        nonce = hashlib.blake2b(plain, key=nonceKey, digest_size=_NONCE).digest()
+        return _b64(_SEALED_VERSION + nonce + cipher.encrypt(nonce, plain, _SEALED_VERSION))
+
+    def readUnsubscribe(self, token: str) -> UnsubscribeId | None:
+        """What an unsubscribe token seals, or C{None} if this gateway did not make it."""
+        if not token or len(token) > MAX_SEALED:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        if raw[:1] != _SEALED_VERSION or len(raw) < 1 + _NONCE + 16 + _SEALED.size:
+            return None
+        cipher, _ = self._aead()
+        try:
+            plain = cipher.decrypt(raw[1 : 1 + _NONCE], raw[1 + _NONCE :], _SEALED_VERSION)
+        except InvalidTag:
+            return None
+        qid, index, size = _SEALED.unpack_from(plain)
+        rest = plain[_SEALED.size :].rstrip(b"\0")
+        login = None if size == _NO_LOGIN else rest[:size].decode("utf-8", "replace")
+        address = rest[0 if size == _NO_LOGIN else size :].decode("utf-8", "replace")
+        return UnsubscribeId(qid.hex().upper(), index, login, address)
 
     def _verified(self, kind: bytes, raw: bytes | None, layout: struct.Struct, size: int):
         """The payload's fields if C{raw} is a whole payload with a valid MAC, else C{None}."""

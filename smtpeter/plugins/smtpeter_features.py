@@ -8,6 +8,7 @@ from smtpeter.features import (
     TrackBounces,
     TrackClicks,
     TrackOpens,
+    Unsubscribe,
 )
 
 hostedimages = HostedImages()
@@ -16,4 +17,5 @@ preventscam = PreventScam()
 trackclicks = TrackClicks()
 trackopens = TrackOpens()
 trackbounces = TrackBounces()
+unsubscribe = Unsubscribe()
 dkim = SignDKIM()

@@ -6,7 +6,9 @@ and everything else is kept byte for byte.
 Header names and values are the feature registry's (L{smtpeter.features}):
 C{true/false} (also yes/no, on/off, 1/0) for each feature, a plugin's too,
 C{x-smtpeter-images: hosted|inline|default} (C{default} is C{inline}), and
-C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}).
+C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}),
+C{x-smtpeter-unsubscribe-mailto: address} (the sender's own, for the
+C{unsubscribe} feature's C{List-Unsubscribe}).
 A header wins over the login's setting in both directions; a value the
 registry cannot read refuses the message, naming the header.
 """
@@ -19,7 +21,15 @@ from email.utils import format_datetime
 
 from attrs import evolve
 
-from ..features import IGNORE_SUPPRESSION, PREFIX, FeatureSpec, installedSpecs, isBuiltIn
+from ..features import (
+    IGNORE_SUPPRESSION,
+    PREFIX,
+    UNSUBSCRIBE_MAILTO,
+    FeatureSpec,
+    installedSpecs,
+    isBuiltIn,
+    readMailto,
+)
 from ..message import Options, fieldName, fieldValue
 from ..runtime import tokenHex
 from ._exceptions import SMTPRefusal
@@ -75,6 +85,11 @@ def readOptions(
             # A plugin's switch, or one that is no feature: kept among the
             # instructions, as the one grammar read it.
             extra[spec.name] = "true" if _read(spec, name, value) else "false"
+        elif name == UNSUBSCRIBE_MAILTO:
+            try:
+                extra[option] = readMailto(value)
+            except ValueError as e:
+                raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {e}")) from None
         elif option == "tags":
             for tag in (t.strip() for t in value.split(",")):
                 if not tag:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from smtpeter.features import Chain, Environment, TokenSigner, discover
 from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient
+from smtpeter.store import openDatabase
+from smtpeter.store._domains import DomainKeys, DomainStore
 from smtpeter.store._images import ImageStore
 
 from ..conftest import FIXTURES
@@ -38,3 +40,11 @@ def message(
         0.0,
         content,
     )
+
+
+def dkimSetup(tmp_path: Path, domain: str = "example.com"):
+    """DKIM keys for C{domain}, its key, and a C{dnsfunc} for dkimpy that knows its record."""
+    store = DomainStore(openDatabase(tmp_path / "db.sqlite"))
+    key = store.add(domain)
+    records = {f"{key.name}.".encode(): key.txt.encode()}
+    return DomainKeys(store), key, lambda name, timeout=5: records.get(name)

@@ -14,7 +14,7 @@ from smtpeter.store import openDatabase
 from smtpeter.store._domains import DomainKeys, DomainStore
 
 from ..conftest import fixture
-from .conftest import PUBLIC, QID, SECRET, makeChain, message
+from .conftest import PUBLIC, QID, SECRET, dkimSetup, makeChain, message
 
 ALL = ("hostedimages", "inlinecss", "preventscam", "trackclicks", "trackopens", "trackbounces")
 signer = TokenSigner(SECRET)
@@ -281,13 +281,6 @@ def test_unparseable_message_goes_unchanged(tmp_path):
 def test_duplicate_names_refused(tmp_path):
     with pytest.raises(ValueError, match="trackclicks"):
         makeChain(tmp_path, [*discover(), *[f for f in discover() if f.name == "trackclicks"]])
-
-
-def dkimSetup(tmp_path, domain="example.com"):
-    store = DomainStore(openDatabase(tmp_path / "db.sqlite"))
-    key = store.add(domain)
-    records = {f"{key.name}.".encode(): key.txt.encode()}
-    return DomainKeys(store), key, lambda name, timeout=5: records.get(name)
 
 
 def test_dkim_signature_verifies(tmp_path):

@@ -48,6 +48,7 @@ def test_each_built_in_feature_has_its_header_and_is_off_by_default():
         "trackbounces": "x-smtpeter-trackbounces",
         "preventscam": "x-smtpeter-preventscam",
         "inlinecss": "x-smtpeter-inlinecss",
+        "unsubscribe": "x-smtpeter-unsubscribe",
         "hostedimages": "x-smtpeter-images",
     }
     assert FEATURES == tuple(headers)

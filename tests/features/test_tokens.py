@@ -1,11 +1,12 @@
 import base64
 import hashlib
 import hmac
+import re
 import struct
 
 import pytest
 
-from smtpeter.features import TokenSigner, TrackingId, loadSecret
+from smtpeter.features import TokenSigner, TrackingId, UnsubscribeId, loadSecret
 
 QID = "0190F3A1B2C3D4E5F607"
 signer = TokenSigner(b"k" * 32)
@@ -92,3 +93,39 @@ def test_a_secret_longer_than_blake2b_keys_still_signs():
     long = TokenSigner(b"s" * 100)
     assert long.readClick(long.click(QID, 1, 2)) == TrackingId(QID, 1, 2)
     assert TokenSigner(b"s" * 99).readClick(long.click(QID, 1, 2)) is None
+
+
+def test_unsubscribe_tokens_seal_the_address_and_the_login():
+    token = signer.unsubscribe(QID, 5, "app", "Reader@Example.org")
+    assert "Reader" not in token and "app" not in token
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    found = signer.readUnsubscribe(token)
+    assert found == UnsubscribeId(QID, 5, "app", "Reader@Example.org")
+    assert "Reader" not in repr(found)  # the address stays out of logs too
+    assert signer.unsubscribe(QID, 5, "app", "Reader@Example.org") == token  # stable
+    assert signer.readUnsubscribe(signer.unsubscribe(QID, 0, None, "a@b.io")) == UnsubscribeId(
+        QID, 0, None, "a@b.io"
+    )
+    longest = signer.unsubscribe(QID, 1, "l" * 254, "x" * 64 + "@" + "d" * 189 + ".io")
+    assert signer.readUnsubscribe(longest).login == "l" * 254
+
+
+def test_unsubscribe_token_lengths_barely_hint_at_the_address():
+    short = signer.unsubscribe(QID, 1, "app", "a@b.io")
+    longer = signer.unsubscribe(QID, 1, "app", "abcdefg@b.io")
+    assert len(short) == len(longer)
+
+
+def test_forged_and_replayed_unsubscribe_tokens_are_refused():
+    token = signer.unsubscribe(QID, 5, "app", "reader@example.org")
+    for i in range(0, len(token) - 1, 3):
+        changed = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+        assert signer.readUnsubscribe(changed) is None
+    assert TokenSigner(b"other" * 8).readUnsubscribe(token) is None  # another gateway's secret
+    # A click, open or bounce token is no unsubscribe token, nor the reverse.
+    assert signer.readUnsubscribe(signer.click(QID, 5, 0)) is None
+    assert signer.readUnsubscribe(signer.open(QID, 5)) is None
+    assert signer.readUnsubscribe(signer.bounce(QID, 5)[1:]) is None
+    assert signer.readClick(token) is None and signer.readOpen(token) is None
+    for bad in ("", "x", "!!!!", "A" * 38, "A" * 500, "A" * 5000, token + "A" * 1000):
+        assert signer.readUnsubscribe(bad) is None

@@ -22,6 +22,7 @@ BUILT_IN = {
     "trackbounces",
     "trackclicks",
     "trackopens",
+    "unsubscribe",
 }
 EXAMPLE = Path(__file__).parent.parent / "plugins_example"
 

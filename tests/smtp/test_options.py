@@ -55,3 +55,27 @@ def test_a_plugins_switch_is_read_with_the_same_grammar(monkeypatch):
     # An instruction no installed feature knows is kept as it is, for plugins.
     _, options = read("X-Smtpeter-Whatever: maybe")
     assert options.extra == {"whatever": "maybe"}
+
+
+def test_unsubscribe_switch_and_mailto():
+    kept, options = read(
+        "Subject: hi",
+        "X-Smtpeter-Unsubscribe: true",
+        "X-Smtpeter-Unsubscribe-Mailto: <mailto:Leave+News@Example.com>",
+    )
+    assert kept == [b"Subject: hi\r\n"]
+    assert options.features == {"unsubscribe"}
+    assert options.extra == {"unsubscribe-mailto": "Leave+News@Example.com"}
+    _, options = read("X-Smtpeter-Unsubscribe: no", features=["unsubscribe"])
+    assert options.features == frozenset()
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "nobody", "a b@example.com", "x@localhost", "x@example.com?subject=hi", "x%y@a.io"]
+)
+def test_a_bad_unsubscribe_mailto_is_refused_naming_the_header(bad):
+    with pytest.raises(SMTPRefusal) as raised:
+        read(f"X-Smtpeter-Unsubscribe-Mailto: {bad}")
+    reply = raised.value.reply
+    assert (reply.code, reply.enhanced) == (550, "5.6.0")
+    assert "x-smtpeter-unsubscribe-mailto" in reply.text
