@@ -128,11 +128,11 @@ class ForgetQueueRequests:
 
 
 class Unsuppress:
-    def __init__(self, address: str) -> None:
-        self.address = address
+    def __init__(self, address: str, login: str | None = None) -> None:
+        self.address, self.login = address, login
 
     def __call__(self, store: EventStore) -> list:
-        return [store.view(SuppressionStore).delete(self.address)]
+        return [store.view(SuppressionStore).delete(self.address, self.login)]
 
 
 class Call:

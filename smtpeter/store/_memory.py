@@ -71,8 +71,8 @@ class MemoryStore:
         self.deliveries: dict[int, tuple[Delivery, float]] = {}
         self._deliveryRows = 0
         self._webhookListeners: list[Callable[[], None]] = []
-        #: Suppressions by lower-cased address.
-        self.suppressionList: dict[str, Suppression] = {}
+        #: Suppressions by lower-cased address and login (C{None}: the gateway's).
+        self.suppressionList: dict[tuple[str, str | None], Suppression] = {}
         self.requests: dict[int, QueueRequest] = {}
         #: Dashboard sessions: id -> (user name, expiry).
         self.dashboardSessions: dict[str, tuple[str, float]] = {}
@@ -223,33 +223,43 @@ class MemoryStore:
 
     # ISuppressionStore ----------------------------------------------------------------
 
-    def suppressed(self, addresses, now):
+    def suppressed(self, addresses, now, login=None):
         found = {}
         for address in addresses:
-            entry = self.suppressionList.get(address.lower())
-            if entry is not None and (entry.expires is None or entry.expires > now):
-                found[address] = entry
+            for scope in (None, login) if login else (None,):
+                entry = self.suppressionList.get((address.lower(), scope))
+                if entry is not None and (entry.expires is None or entry.expires > now):
+                    found[address] = entry
+                    break
         return succeed(found)
 
-    def suppressions(self, now):
-        entries = [e for e in self.suppressionList.values() if e.expires is None or e.expires > now]
-        return succeed(sorted(entries, key=lambda e: (e.created, e.address)))
+    def suppressions(self, now, login=None):
+        entries = [
+            e
+            for e in self.suppressionList.values()
+            if (e.expires is None or e.expires > now) and (login is None or e.login == login)
+        ]
+        return succeed(sorted(entries, key=lambda e: (e.created, e.address, e.login or "")))
 
-    def suppress(self, address, reason, now, expires, qid):
+    def suppress(self, address, reason, now, expires, qid, login=None):
         try:
-            entry = Suppression(normalise(address), reason, now, expires, qid)
+            entry = Suppression(normalise(address), reason, now, expires, qid, login or None)
         except StoreError as e:
             return fail(e)
-        self.suppressionList[entry.address.lower()] = entry
+        self.suppressionList[entry.address.lower(), entry.login] = entry
         return succeed(entry)
 
-    def unsuppress(self, address):
+    def unsuppress(self, address, login=None):
         try:
             key = normalise(address).lower()
         except StoreError as e:
             return fail(e)
-        if self.suppressionList.pop(key, None) is None:
-            return fail(Missing(f"{address} is not suppressed"))
+        gone = [k for k in self.suppressionList if k[0] == key and (login is None or k[1] == login)]
+        if not gone:
+            scope = "" if login is None else f" for login {login}"
+            return fail(Missing(f"{address} is not suppressed{scope}"))
+        for k in gone:
+            del self.suppressionList[k]
         return succeed(None)
 
     # Reading -------------------------------------------------------------------------

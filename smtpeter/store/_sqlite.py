@@ -127,6 +127,7 @@ class SQLiteStore:
         self._logins: Remembered[LoginRecord | None] = Remembered(self._marks, "logins")
         # until when an address is banned (None: it is not)
         self._bans: Remembered[float | None] = Remembered(self._marks, "auth_bans")
+        # by (address, the login whose mail is checked)
         self._suppressions: Remembered[Suppression | None] = Remembered(
             self._marks, "suppressions", limit=100_000
         )
@@ -327,11 +328,11 @@ class SQLiteStore:
 
     # ISuppressionStore -----------------------------------------------------------------
 
-    def suppressed(self, addresses: list, now: float) -> Deferred:
+    def suppressed(self, addresses: list, now: float, login: str | None = None) -> Deferred:
         mark = self._suppressions.mark()
         found, unknown = {}, []
         for address in addresses:
-            entry = self._suppressions.get(address)
+            entry = self._suppressions.get((address, login))
             if entry is MISSING:
                 unknown.append(address)
             elif entry is not None and (entry.expires is None or entry.expires > now):
@@ -341,20 +342,22 @@ class SQLiteStore:
 
         def read(more: dict) -> dict:
             for address in unknown:
-                self._suppressions.keep(mark, address, more.get(address))
+                self._suppressions.keep(mark, (address, login), more.get(address))
             return found | more
 
-        d = self._read(do.view(SuppressionStore, SuppressionStore.find), unknown, now)
+        d = self._read(do.view(SuppressionStore, SuppressionStore.find), unknown, now, login)
         return d.addCallback(read)
 
-    def suppressions(self, now: float) -> Deferred:
-        return self._read(do.view(SuppressionStore, SuppressionStore.list), now)
+    def suppressions(self, now: float, login: str | None = None) -> Deferred:
+        return self._read(do.view(SuppressionStore, SuppressionStore.list), now, login)
 
-    def suppress(self, address, reason, now, expires, qid) -> Deferred:
-        return self._write(do.Suppress(address, reason, now, expires, qid)).addCallback(_only)
+    def suppress(self, address, reason, now, expires, qid, login=None) -> Deferred:
+        return self._write(do.Suppress(address, reason, now, expires, qid, login)).addCallback(
+            _only
+        )
 
-    def unsuppress(self, address: str) -> Deferred:
-        return self._write(do.Unsuppress(address)).addCallback(_only)
+    def unsuppress(self, address: str, login: str | None = None) -> Deferred:
+        return self._write(do.Unsuppress(address, login)).addCallback(_only)
 
     # IQueueRequests ---------------------------------------------------------------------
 

@@ -3,6 +3,12 @@ The suppression list: recipient addresses that mail is no longer attempted
 to, because they hard-bounced or complained (or an administrator said so).
 One list per installation, shared by every worker through the database.
 Addresses compare without regard to case. An entry may expire.
+
+Each entry has a scope: the whole gateway (C{login} is C{None}; hard
+bounces, complaints, an administrator's entries) or one login (a
+recipient's one-click unsubscribe stops only that login's mail to it). An
+address may have one entry per scope. The database keeps the gateway's
+scope as C{''}; every method here speaks C{None}.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from ._exceptions import Invalid, Missing, StoreError
 HARD_BOUNCE = "hard bounce"
 COMPLAINT = "complaint"
 MANUAL = "added by an administrator"
+#: Why an address is suppressed for one login: its recipient unsubscribed (RFC 8058).
+UNSUBSCRIBED = "unsubscribed"
 #: The longest an administrator may suppress an address for, in days (0 is for ever).
 MAX_DAYS = 36500
 #: The longest reason an administrator may give.
@@ -53,8 +61,13 @@ def suppressionReason(reason: object) -> str:
     return reason.strip()
 
 
-#: A row of C{suppressions}: address, reason, created, expires, qid.
-SuppressionRow = tuple[str, str, float, float | None, str | None]
+#: A row of C{suppressions}: address, reason, created, expires, qid, login ('' for none).
+SuppressionRow = tuple[str, str, float, float | None, str | None, str]
+_COLUMNS = "address, reason, created, expires, qid, login"
+
+
+def _entry(row: SuppressionRow) -> Suppression:
+    return Suppression(*row[:5], login=row[5] or None)
 
 
 @frozen
@@ -65,6 +78,8 @@ class Suppression:
     expires: float | None
     #: The message whose bounce or complaint caused it, if one did.
     qid: str | None
+    #: The login whose mail it stops; C{None}: every login's (the whole gateway).
+    login: str | None = None
 
     def toJSON(self) -> dict:
         return {
@@ -73,6 +88,7 @@ class Suppression:
             "created": isoTime(self.created),
             "expires": None if self.expires is None else isoTime(self.expires),
             "messageid": self.qid,
+            "login": self.login,
         }
 
 
@@ -116,48 +132,71 @@ class SuppressionStore:
         now: float,
         expires: float | None,
         qid: str | None = None,
+        login: str | None = None,
     ) -> Suppression:
-        """Suppress C{address} (again: the newest reason and expiry win)."""
-        entry = Suppression(normalise(address), reason, now, expires, qid)
+        """
+        Suppress C{address} for C{login}'s mail (C{None}: everyone's); again:
+        the newest reason and expiry win.
+        """
+        entry = Suppression(normalise(address), reason, now, expires, qid, login or None)
         self.db.execute(
-            "INSERT INTO suppressions (address, reason, created, expires, qid)"
-            " VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (address) DO UPDATE SET address = excluded.address,"
+            "INSERT INTO suppressions (address, login, reason, created, expires, qid)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (address, login) DO UPDATE SET address = excluded.address,"
             " reason = excluded.reason, created = excluded.created,"
             " expires = excluded.expires, qid = excluded.qid",
-            (entry.address, entry.reason, entry.created, entry.expires, entry.qid),
+            (entry.address, login or "", entry.reason, entry.created, entry.expires, entry.qid),
         )
         changed(self.db, "suppressions")
         return entry
 
-    def delete(self, address: str) -> None:
-        cursor = self.db.execute(
-            "DELETE FROM suppressions WHERE address = ?", (normalise(address),)
-        )
+    def delete(self, address: str, login: str | None = None) -> None:
+        """
+        Take C{address} off the list: only C{login}'s entry when one is
+        named, else every entry of it (the gateway's and every login's).
+        """
+        if login is None:
+            cursor = self.db.execute(
+                "DELETE FROM suppressions WHERE address = ?", (normalise(address),)
+            )
+        else:
+            cursor = self.db.execute(
+                "DELETE FROM suppressions WHERE address = ? AND login = ?",
+                (normalise(address), login),
+            )
         if not cursor.rowcount:
-            raise Missing(f"{address} is not suppressed")
+            scope = "" if login is None else f" for login {login}"
+            raise Missing(f"{address} is not suppressed{scope}")
         changed(self.db, "suppressions")
 
-    def list(self, now: float) -> list[Suppression]:
-        """Every entry in force, oldest first."""
+    def list(self, now: float, login: str | None = None) -> list[Suppression]:
+        """Every entry in force (or only C{login}'s), oldest first."""
+        where = "" if login is None else " AND login = ?"
         rows: Iterable[SuppressionRow] = self.db.execute(
-            "SELECT address, reason, created, expires, qid FROM suppressions"
-            " WHERE expires IS NULL OR expires > ? ORDER BY created, address",
-            (now,),
+            f"SELECT {_COLUMNS} FROM suppressions"
+            f" WHERE (expires IS NULL OR expires > ?){where} ORDER BY created, address, login",
+            (now,) if login is None else (now, login),
         )
-        return [Suppression(*row) for row in rows]
+        return [_entry(row) for row in rows]
 
-    def find(self, addresses: builtins.list[str], now: float) -> dict[str, Suppression]:
-        """The entries in force for C{addresses}, by the address as given."""
+    def find(
+        self, addresses: builtins.list[str], now: float, login: str | None = None
+    ) -> dict[str, Suppression]:
+        """
+        The entries in force for C{addresses} that stop C{login}'s mail, by
+        the address as given: the gateway's entry if there is one, else the
+        login's.
+        """
         found = {}
         for address in addresses:
             row: SuppressionRow | None = self.db.execute(
-                "SELECT address, reason, created, expires, qid FROM suppressions"
-                " WHERE address = ? AND (expires IS NULL OR expires > ?)",
-                (address, now),
+                f"SELECT {_COLUMNS} FROM suppressions"
+                " WHERE address = ? AND login IN ('', ?) AND (expires IS NULL OR expires > ?)"
+                " ORDER BY login LIMIT 1",
+                (address, login or "", now),
             ).fetchone()
             if row is not None:
-                found[address] = Suppression(*row)
+                found[address] = _entry(row)
         return found
 
     def purge(self, now: float) -> int:
@@ -237,7 +276,7 @@ class SuppressionStore:
                     " SELECT address, reason, CAST(? AS DOUBLE PRECISION),"
                     " CAST(? AS DOUBLE PRECISION), NULL FROM suppression_import"
                     " WHERE n > ? AND n <= ? ORDER BY n"
-                    " ON CONFLICT (address) DO UPDATE SET address = excluded.address,"
+                    " ON CONFLICT (address, login) DO UPDATE SET address = excluded.address,"
                     " reason = excluded.reason, created = excluded.created,"
                     " expires = excluded.expires, qid = excluded.qid",
                     (now, expires, done, done + batch),

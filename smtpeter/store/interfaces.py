@@ -113,19 +113,35 @@ class ISuppressionStore(Interface):
     C{Deferred}; writes fire once they are durable.
     """
 
-    def suppressed(addresses: list[str], now: float) -> Deferred[dict[str, Suppression]]:
-        """C{Deferred[dict[str, Suppression]]}: the entries in force for C{addresses}."""
+    def suppressed(
+        addresses: list[str], now: float, login: str | None = None
+    ) -> Deferred[dict[str, Suppression]]:
+        """
+        C{Deferred[dict[str, Suppression]]}: the entries in force that stop
+        C{login}'s mail to C{addresses} (the gateway's, else that login's).
+        """
 
     def suppress(
-        address: str, reason: str, now: float, expires: float | None, qid: str | None
+        address: str,
+        reason: str,
+        now: float,
+        expires: float | None,
+        qid: str | None,
+        login: str | None = None,
     ) -> Deferred[Suppression]:
-        """C{Deferred[Suppression]}: suppress C{address} until C{expires} (C{None}: always)."""
+        """
+        C{Deferred[Suppression]}: suppress C{address} until C{expires}
+        (C{None}: always), for C{login}'s mail (C{None}: the whole gateway's).
+        """
 
-    def unsuppress(address: str) -> Deferred[None]:
-        """C{Deferred[None]}: take C{address} off the list; fails if it is not on it."""
+    def unsuppress(address: str, login: str | None = None) -> Deferred[None]:
+        """
+        C{Deferred[None]}: take C{address} off the list (only C{login}'s
+        entry, if named; else all of them); fails if it is not on it.
+        """
 
-    def suppressions(now: float) -> Deferred[list[Suppression]]:
-        """C{Deferred[list[Suppression]]}: every entry in force, oldest first."""
+    def suppressions(now: float, login: str | None = None) -> Deferred[list[Suppression]]:
+        """C{Deferred[list[Suppression]]}: every entry in force (or C{login}'s), oldest first."""
 
 
 class IQueueRequests(Interface):

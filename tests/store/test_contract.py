@@ -323,6 +323,45 @@ class StoreContract:
         with pytest.raises(StoreError, match="is not an email address"):
             self.wait(store.suppress("nobody", "x", 1.0, None, None))
 
+    def test_suppressions_scoped_to_a_login(self, store):
+        """A one-click unsubscribe stops one login's mail; bounces stop everyone's."""
+        entry = self.wait(
+            store.suppress("Reader@Example.ORG", "unsubscribed", 10.0, None, QID, "app")
+        )
+        assert (entry.login, entry.toJSON()["login"]) == ("app", "app")
+        assert set(self.wait(store.suppressed(["reader@example.org"], 50.0, "app"))) == {
+            "reader@example.org"
+        }
+        assert self.wait(store.suppressed(["reader@example.org"], 50.0, "other")) == {}
+        assert self.wait(store.suppressed(["reader@example.org"], 50.0)) == {}  # no login
+        # Twice is one entry (the newest).
+        self.wait(store.suppress("reader@example.org", "unsubscribed", 20.0, None, QID, "app"))
+        [only] = self.wait(store.suppressions(50.0))
+        assert (only.login, only.created) == ("app", 20.0)
+        # A gateway-wide entry for the same address sits beside it, and wins.
+        self.wait(store.suppress("reader@example.org", "hard bounce", 30.0, None, None))
+        listed = self.wait(store.suppressions(50.0))
+        assert [(e.login, e.reason) for e in listed] == [
+            ("app", "unsubscribed"),
+            (None, "hard bounce"),
+        ]
+        assert listed[1].toJSON()["login"] is None
+        assert [e.login for e in self.wait(store.suppressions(50.0, "app"))] == ["app"]
+        assert self.wait(store.suppressions(50.0, "other")) == []
+        for login in ("app", "other", None):
+            [found] = self.wait(store.suppressed(["reader@example.org"], 50.0, login)).values()
+            assert found.reason == "hard bounce"
+        # Deleting one scope leaves the other; without a login, every scope goes.
+        self.wait(store.unsuppress("reader@example.org", "app"))
+        assert [e.login for e in self.wait(store.suppressions(50.0))] == [None]
+        with pytest.raises(StoreError, match="is not suppressed for login app"):
+            self.wait(store.unsuppress("reader@example.org", "app"))
+        self.wait(store.suppress("reader@example.org", "unsubscribed", 40.0, None, QID, "app"))
+        self.wait(store.suppress("reader@example.org", "unsubscribed", 40.0, None, QID, "b"))
+        self.wait(store.unsuppress("READER@example.org"))
+        assert self.wait(store.suppressions(50.0)) == []
+        assert self.wait(store.suppressed(["reader@example.org"], 50.0, "app")) == {}
+
     def test_hourly_counters(self, store):
         content = b"From: Shop <news@Shop.test>\r\nSubject: x\r\n\r\nbody\r\n"
         self.wait(store.accepted(evolve(message(), content=content, received=3600.0 * 10)))

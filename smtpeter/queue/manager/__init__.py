@@ -12,6 +12,7 @@ from ._claiming import Claiming
 from ._gauges import QueueGauges, queueStates
 from ._manager import QueueManager
 from ._requests import QueueRequests
+from ._sending import suppressedOutcomes
 from ._settlement import (
     DELETED,
     DONE,
@@ -20,6 +21,7 @@ from ._settlement import (
     HOLD_EXPIRED,
     PENDING,
     SUPPRESSED,
+    UNSUBSCRIBED,
     Attempt,
     RecipientState,
     RecordedEvent,
@@ -37,6 +39,7 @@ __all__ = [
     "HOLD_EXPIRED",
     "PENDING",
     "SUPPRESSED",
+    "UNSUBSCRIBED",
     "Attempt",
     "Claiming",
     "QueueGauges",
@@ -49,4 +52,5 @@ __all__ = [
     "Settlement",
     "queueStates",
     "settle",
+    "suppressedOutcomes",
 ]

@@ -38,6 +38,7 @@ from ._adminrequests import AdminRequests
 from ._entry import Entry, adopted
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
+    UNSUBSCRIBED,
     Attempt,
     RecipientState,
     RetryPolicy,
@@ -217,7 +218,8 @@ class QueueManager(AdminRequests):
         sending = [i for i in pending if i not in suppressed]
         sent = iter(await self._send(entry, content, sending) if sending else [])
         outcomes = {i: suppressed.get(i) or next(sent) for i in pending}
-        attempt = Attempt(outcomes, frozenset(suppressed))
+        unsubscribed = frozenset(i for i, o in suppressed.items() if o.state == UNSUBSCRIBED)
+        attempt = Attempt(outcomes, frozenset(suppressed), unsubscribed)
         settlement = settle(message, entry.states, attempt, self.clock.seconds(), self.retry)
         await self._carryOut(entry, settlement, content)
 

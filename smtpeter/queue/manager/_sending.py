@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from ...delivery import PERMANENT, Outcome
 from ...message import QueuedMessage
 from ...store import HARD_BOUNCE
+from ._settlement import SUPPRESSED, UNSUBSCRIBED
 
 if TYPE_CHECKING:
     from ...delivery import IDeliveryAgent
@@ -69,26 +70,33 @@ async def suppressedOutcomes(
 ) -> dict[int, Outcome]:
     """
     The pending recipients whose address C{suppressions} (an
-    L{ISuppressionStore}, or C{None}) holds, with their outcome: not
-    attempted, and why. A DSN, or a message that ignores suppression, has none.
+    L{ISuppressionStore}, or C{None}) holds for the message's login (the
+    gateway's entries, and the login's own: its recipients' unsubscribes),
+    with their outcome: not attempted, and why (its C{state} is
+    L{SUPPRESSED} or L{UNSUBSCRIBED}, the failure's reason). A DSN, or a
+    message that ignores suppression, has none.
     """
     if suppressions is None or message.isDSN or message.options.ignoresSuppression:
         return {}
     addresses = [message.envelope.recipients[i].address for i in pending]
-    found = await suppressions.suppressed(addresses, now)
+    found = await suppressions.suppressed(addresses, now, message.options.login)
     outcomes = {}
     for index, address in zip(pending, addresses, strict=True):
         entry = found.get(address)
         if entry is not None:
             when = datetime.fromtimestamp(entry.created, UTC).strftime("%Y-%m-%d")
             because = f" by message {entry.qid}" if entry.qid else ""
+            if entry.login is None:
+                text, reason = f"{address} is on the suppression list", SUPPRESSED
+            else:
+                text = f"{address} unsubscribed from login {entry.login}'s mail"
+                reason = UNSUBSCRIBED
             outcomes[index] = Outcome(
                 PERMANENT,
                 550,
                 "5.7.1",
-                f"not attempted: {address} is on the suppression list"
-                f" ({entry.reason} on {when}{because})",
-                "suppressed",
+                f"not attempted: {text} ({entry.reason} on {when}{because})",
+                reason,
             )
     return outcomes
 

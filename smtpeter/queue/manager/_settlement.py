@@ -35,6 +35,8 @@ FAILED = "failed"
 
 #: The reason a recipient's failure event gives when the suppression list stopped it.
 SUPPRESSED = "suppressed"
+#: ... and when the recipient had unsubscribed from the message's login's mail.
+UNSUBSCRIBED = "unsubscribed"
 #: The reason a recipient's failure event gives when it expired.
 EXPIRED = "expired"
 #: The reason given when an administrator deleted the message.
@@ -92,11 +94,14 @@ class Attempt:
     """
     A delivery attempt ended: the outcome of each recipient attempted (by
     index). C{suppressed} are the indexes not attempted because the
-    suppression list holds their address; their outcome says so.
+    suppression list holds their address; their outcome says so. Those
+    also in C{unsubscribed} were held back by their own unsubscribe from
+    the message's login (their failure's reason says so).
     """
 
     outcomes: Mapping[int, Outcome]
     suppressed: frozenset[int] = frozenset()
+    unsubscribed: frozenset[int] = frozenset()
 
 
 @frozen
@@ -168,7 +173,9 @@ def settle(
                 index,
                 outcome,
                 states[index].attempts + 1,
-                SUPPRESSED if index in happened.suppressed else None,
+                (UNSUBSCRIBED if index in happened.unsubscribed else SUPPRESSED)
+                if index in happened.suppressed
+                else None,
             )
             for index, outcome in happened.outcomes.items()
         ]
