@@ -22,6 +22,7 @@ SERIES = (
     ("bounced", "#8e44ad"),
     ("opened", "#138496"),
     ("clicked", "#e8590c"),
+    ("unsubscribed", "#6c757d"),
 )
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 760, 260, 44, 12, 12, 28
 

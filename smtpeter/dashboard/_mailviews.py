@@ -317,6 +317,10 @@ def _details(event) -> str:
         return f"open {d.get('number', '')} from {d.get('ip', '')}"
     if event.type == "warning":
         return str(d.get("text") or d.get("warning") or "")
+    if event.type == "unsubscribe":
+        how = "one-click" if d.get("one_click") else "from the page"
+        scope = f"login {d['login']}'s mail" if d.get("login") else "all mail"
+        return f"from {scope} ({how}) from {d.get('ip', '')}"
     if event.type == "attempt":
         return "accepted; features: " + (", ".join(d.get("features", [])) or "none")
     return ""

@@ -17,7 +17,7 @@ from ._engines import begin, probe
 from ._events import EventStore
 from ._logins import LoginStore
 from ._queuerequests import QueueRequestStore
-from ._suppressions import SuppressionStore
+from ._suppressions import UNSUBSCRIBED, SuppressionStore
 from ._usage import UsageStore
 from ._webhooks import WebhookStore
 
@@ -109,6 +109,27 @@ class Suppress:
 
     def __call__(self, store: EventStore) -> list:
         return [store.view(SuppressionStore).add(*self.arguments)]
+
+
+class Unsubscribe:
+    """
+    A recipient's unsubscribe: its suppression for the login and its event,
+    in one transaction, once (again, while the entry is in force: nothing).
+    """
+
+    def __init__(self, qid, recipient, login, tags, details, when) -> None:
+        self.qid, self.recipient, self.login = qid, recipient, login
+        self.tags, self.details, self.when = tuple(tags), dict(details), when
+
+    def __call__(self, store: EventStore) -> list:
+        suppressions = store.view(SuppressionStore)
+        if suppressions.scoped(self.recipient, self.login, self.when) is not None:
+            return [None]
+        suppressions.add(self.recipient, UNSUBSCRIBED, self.when, None, self.qid, self.login)
+        details = {**self.details, "login": self.login}
+        return [
+            store.addEvent("unsubscribe", self.when, self.qid, self.recipient, self.tags, details)
+        ]
 
 
 class QueueRequestDone:

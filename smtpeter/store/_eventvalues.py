@@ -19,7 +19,17 @@ def isoTime(seconds: float) -> str:
 
 
 #: The kinds of event, as stored and as the API names them.
-TYPES = ("attempt", "delivery", "failure", "bounce", "click", "open", "warning", "refused")
+TYPES = (
+    "attempt",
+    "delivery",
+    "failure",
+    "bounce",
+    "click",
+    "open",
+    "warning",
+    "refused",
+    "unsubscribe",
+)
 
 
 @frozen
@@ -169,6 +179,8 @@ def recipientStatus(events) -> dict:
             entry["clicks"] += 1
         elif event.type == "open":
             entry["opens"] += 1
+        elif event.type == "unsubscribe":
+            entry["unsubscribed"] = True
         if event.type != "attempt":
             entry["updated"] = isoTime(event.time)
     return status

@@ -31,7 +31,7 @@ from ._exceptions import Missing, StoreError
 from ._memorylogins import MemoryAuthFailures, MemoryLoginStore, MemoryLoginUsage
 from ._memoryqueries import clickedLinks, countedSeries, matchingEvents, matchingMessages
 from ._queuerequests import QueueRequest
-from ._suppressions import Suppression, normalise
+from ._suppressions import UNSUBSCRIBED, Suppression, normalise
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
@@ -151,6 +151,18 @@ class MemoryStore:
 
     def recordClick(self, qid, recipient, tags, details, when):
         return succeed(self._add("click", when, qid, recipient, tags, details))
+
+    def recordUnsubscribe(self, qid, recipient, login, tags, details, when):
+        try:
+            key = (normalise(recipient).lower(), login or None)
+        except StoreError as e:
+            return fail(e)
+        entry = self.suppressionList.get(key)
+        if entry is not None and (entry.expires is None or entry.expires > when):
+            return succeed(None)
+        self.suppress(recipient, UNSUBSCRIBED, when, None, qid, login)
+        details = {**details, "login": login}
+        return succeed(self._add("unsubscribe", when, qid, recipient, tags, details))
 
     def recordOpen(self, qid, recipient, tags, details, when):
         number = 1 + sum(

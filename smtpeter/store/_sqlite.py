@@ -194,6 +194,11 @@ class SQLiteStore:
             _only
         )
 
+    def recordUnsubscribe(self, qid, recipient, login, tags, details, when) -> Deferred:
+        return self._write(do.Unsubscribe(qid, recipient, login, tags, details, when)).addCallback(
+            _only
+        )
+
     def webhookSucceeded(self, delivery, now: float) -> Deferred:
         return self._write(do.WebhookOutcome(delivery, now, None, None))
 

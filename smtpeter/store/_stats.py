@@ -1,7 +1,7 @@
 """
 Counters per hour, kept by the event writer in the same transaction as the
 events they count, so that an overview (accepted, delivered, deferred,
-failed, bounced by class, opened, clicked; by hour or day; for one login,
+failed, bounced by class, opened, clicked, unsubscribed; by hour or day; for one login,
 tag or sender domain) reads a few hundred rows however many events are
 stored, instead of scanning them.
 
@@ -31,6 +31,7 @@ KINDS = (
     "opened",
     "clicked",
     "warning",
+    "unsubscribed",
 )
 STEPS = {"hour": 3600, "day": 86400}
 
@@ -45,7 +46,12 @@ def kindOf(type: str, details: dict) -> str | None:
         return "failed" if details.get("permanent", True) else "deferred"
     if type == "bounce":
         return f"bounced:{details.get('class', 'unknown')}"
-    return {"click": "clicked", "open": "opened", "warning": "warning"}.get(type)
+    return {
+        "click": "clicked",
+        "open": "opened",
+        "warning": "warning",
+        "unsubscribe": "unsubscribed",
+    }.get(type)
 
 
 def senderDomain(fromHeader: str | None, sender: str | None) -> str:

@@ -199,6 +199,15 @@ class SuppressionStore:
                 found[address] = _entry(row)
         return found
 
+    def scoped(self, address: str, login: str | None, now: float) -> Suppression | None:
+        """The entry in force for C{address} in exactly C{login}'s scope (C{None}: gateway)."""
+        row: SuppressionRow | None = self.db.execute(
+            f"SELECT {_COLUMNS} FROM suppressions"
+            " WHERE address = ? AND login = ? AND (expires IS NULL OR expires > ?)",
+            (normalise(address), login or "", now),
+        ).fetchone()
+        return None if row is None else _entry(row)
+
     def purge(self, now: float) -> int:
         """Forget expired entries; how many."""
         return self.db.execute(

@@ -225,6 +225,17 @@ class IEventStore(Interface):
     ) -> Deferred[StoredEvent]:
         """C{Deferred[StoredEvent]}: a bounce."""
 
+    def recordUnsubscribe(
+        qid: str, recipient: str, login: str | None, tags, details: dict, when: float
+    ) -> Deferred[StoredEvent | None]:
+        """
+        C{Deferred[StoredEvent | None]}: C{recipient} unsubscribed from
+        C{login}'s mail (C{None}: a message without a login, so the whole
+        gateway's): it is suppressed in that scope and an C{unsubscribe}
+        event (its details with C{login}) recorded, in one transaction; or,
+        if it was suppressed in that scope already, nothing (C{None}).
+        """
+
     def checkToken(token: str) -> Deferred[TokenRecord | None]:
         """C{Deferred[TokenRecord | None]}: the REST API token's name and scope, if it is one."""
 

@@ -22,6 +22,7 @@ _CSV_COLUMNS = {
     "open": ["first", "number", "ip", "user_agent", "machine", "machine_reason"],
     "warning": ["text"],
     "refused": ["reason", "limit", "login", "sender", "code", "status", "text"],
+    "unsubscribe": ["login", "one_click", "ip", "user_agent"],
 }
 
 

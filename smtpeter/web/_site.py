@@ -16,6 +16,9 @@ from ._api import API, Bearer
 from ._bounded import BoundedSite, Refusal
 from ._resources import MAX_BODY, HTTPError, NotFound
 from ._tracking import Click, Health, HealthChecks, Image, Open, Tracker
+from ._unsubscribe import MAX_BODY as MAX_UNSUBSCRIBE_BODY
+from ._unsubscribe import PATH as UNSUBSCRIBE
+from ._unsubscribe import Unsubscribe
 
 
 class Root(Resource):
@@ -30,7 +33,8 @@ class WebSite(BoundedSite):
 
     A body is 1 MiB at most (the API's JSON), and only the API's calls
     that change something take one: a request with a body anywhere else
-    (a tracking link, C{/healthz}, a path that is not there) is answered
+    (a tracking link, C{/healthz}, a path that is not there; but a POST to
+    C{/u/TOKEN}, of 4 KiB at most: a one-click unsubscribe) is answered
     as though it had none and closed, its body never read. An API request
     that comes with a body and no token is answered 401 before its body is
     read, one with a token that is not known as soon as the store says so;
@@ -47,6 +51,8 @@ class WebSite(BoundedSite):
         pass
 
     def screen(self, request, method, path, length) -> Refusal | Deferred | None:
+        if path.startswith(UNSUBSCRIBE) and length is not None and length > MAX_UNSUBSCRIBE_BODY:
+            return 413, f"the body is larger than {MAX_UNSUBSCRIBE_BODY} bytes"
         if not self._api(path) or length == 0 or self.bearer is None:
             return super().screen(request, method, path, length)
         try:
@@ -58,7 +64,9 @@ class WebSite(BoundedSite):
         )
 
     def takesBody(self, method: bytes, path: str) -> bool:
-        """Only the API's calls that change something take a body."""
+        """Only the API's calls that change something take a body, and unsubscribes."""
+        if method == b"POST" and path.startswith(UNSUBSCRIBE):
+            return True
         return self._api(path) and method in (b"POST", b"PATCH", b"PUT", b"DELETE")
 
     @staticmethod
@@ -92,6 +100,7 @@ def makeSite(
     root.putChild(b"c", Click(tracker))
     root.putChild(b"o", Open(tracker))
     root.putChild(b"i", Image(images, cast(IReactorThreads, reactor)))
+    root.putChild(b"u", Unsubscribe(events, signer, reactor))
     root.putChild(b"healthz", Health(events, health))
     api = API(events, reactor, admin, checkDomain)
     root.putChild(b"v1", api)

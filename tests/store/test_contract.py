@@ -362,6 +362,28 @@ class StoreContract:
         assert self.wait(store.suppressions(50.0)) == []
         assert self.wait(store.suppressed(["reader@example.org"], 50.0, "app")) == {}
 
+    def test_an_unsubscribe_is_one_event_and_one_scoped_entry(self, store):
+        self.wait(store.accepted(message()))
+        event = self.wait(
+            store.recordUnsubscribe(QID, "A@x.test", "app", ("spring",), {"one_click": True}, 60.0)
+        )
+        assert (event.type, event.recipient, event.tags) == ("unsubscribe", "A@x.test", ("spring",))
+        assert event.details == {"one_click": True, "login": "app"}
+        again = store.recordUnsubscribe(QID, "a@x.test", "app", ("spring",), {}, 70.0)
+        assert self.wait(again) is None  # posted twice: nothing more
+        [entry] = self.wait(store.suppressions(80.0))
+        assert (entry.address, entry.login, entry.reason, entry.qid) == (
+            "A@x.test",
+            "app",
+            "unsubscribed",
+            QID,
+        )
+        stored = self.wait(store.events(EventQuery(type="unsubscribe")))
+        assert [e.id for e in stored] == [event.id]
+        # Mail without a login: the whole gateway's.
+        self.wait(store.recordUnsubscribe(QID, "b@x.test", None, (), {}, 90.0))
+        assert [e.login for e in self.wait(store.suppressions(95.0))] == ["app", None]
+
     def test_hourly_counters(self, store):
         content = b"From: Shop <news@Shop.test>\r\nSubject: x\r\n\r\nbody\r\n"
         self.wait(store.accepted(evolve(message(), content=content, received=3600.0 * 10)))

@@ -271,3 +271,36 @@ def test_the_ttl_is_the_bearers(api):
     api.events.tokens.clear()
     api.clock.advance(1)
     api.call("GET", "/v1/tokens", token="read", code=401)
+
+
+def test_suppressions_show_and_take_their_scope(api):
+    now = api.clock.seconds()
+    api.events.suppress("reader@x.test", "unsubscribed", now, None, QID, "app")
+    api.events.suppress("gone@x.test", "hard bounce", now + 1, None, None)
+    listed = api.call("GET", "/v1/suppressions")["suppressions"]
+    assert [(e["email"], e["login"]) for e in listed] == [
+        ("reader@x.test", "app"),
+        ("gone@x.test", None),
+    ]
+    [mine] = api.call("GET", "/v1/suppressions?login=app")["suppressions"]
+    assert mine["reason"] == "unsubscribed" and mine["messageid"] == QID
+    assert api.call("GET", "/v1/suppressions?login=other") == {"suppressions": []}
+    # Looked up: the gateway's entry, or with ?login= the one that stops that login's mail.
+    api.call("GET", "/v1/suppressions/reader@x.test", code=404)
+    assert api.call("GET", "/v1/suppressions/reader@x.test?login=app")["login"] == "app"
+    assert api.call("GET", "/v1/suppressions/gone@x.test?login=app")["login"] is None
+    api.call("GET", "/v1/suppressions/reader@x.test?login=other", code=404)
+    # Added for one login, by hand.
+    made = api.call("POST", "/v1/suppressions", {"email": "x@x.test", "login": "app"}, code=201)
+    assert made["login"] == "app"
+    bad = api.call("POST", "/v1/suppressions", {"email": "x@x.test", "login": ""}, code=400)
+    assert bad["parameter"] == "login"
+    api.call("GET", "/v1/suppressions?login=", code=400)
+    # Deleted: one login's entry, or every entry of the address.
+    api.call("DELETE", "/v1/suppressions/reader@x.test?login=other", code=404)
+    gone = api.call("DELETE", "/v1/suppressions/reader@x.test?login=app")
+    assert gone == {"email": "reader@x.test", "deleted": True, "login": "app"}
+    api.call("DELETE", "/v1/suppressions/x@x.test")
+    assert [e["email"] for e in api.call("GET", "/v1/suppressions")["suppressions"]] == [
+        "gone@x.test"
+    ]

@@ -21,6 +21,7 @@ from smtpeter.store._stats import STEPS
 from smtpeter.web._logwriters import FORMATS
 from smtpeter.web._openapi import document, text
 from smtpeter.web._tracking import Health
+from smtpeter.web._unsubscribe import ONE_CLICK
 
 DOCS = Path(__file__).parents[2] / "docs" / "openapi.json"
 
@@ -110,6 +111,10 @@ def test_every_enumeration_is_the_codes_vocabulary():
         "/components/schemas/QueueRequest/properties/status": ["requested"],
         "/components/schemas/Node/properties/status": list(NODE_STATUSES),
         "/components/schemas/DomainCheck/properties/records/items/properties/kind": kinds,
+        "/paths//u/{token}/post/requestBody/content/application/x-www-form-urlencoded/schema"
+        "/properties/List-Unsubscribe": [ONE_CLICK[1]],
+        "/paths//u/{token}/post/requestBody/content/multipart/form-data/schema"
+        "/properties/List-Unsubscribe": [ONE_CLICK[1]],
     }
     found = enums()
     statuses = found.pop(

@@ -75,7 +75,7 @@ def test_every_path_parameter_is_defined_for_every_operation():
 
 def test_every_operation_names_the_answers_of_the_channel_the_database_and_the_disk():
     for template, item in document()["paths"].items():
-        if template == "/healthz":
+        if template in ("/healthz", "/u/{token}"):
             continue
         for method, operation in item.items():
             if method == "parameters":
@@ -86,3 +86,8 @@ def test_every_operation_names_the_answers_of_the_channel_the_database_and_the_d
     health = document()["paths"]["/healthz"]
     assert health["servers"] == [{"url": "/"}] and health["get"]["security"] == []
     assert set(health["get"]["responses"]) == {"200", "503"}
+    # One-click unsubscribe: not under /v1, no credentials, a small body.
+    unsubscribe = document()["paths"]["/u/{token}"]
+    assert unsubscribe["servers"] == [{"url": "/"}]
+    assert unsubscribe["get"]["security"] == unsubscribe["post"]["security"] == []
+    assert set(unsubscribe["post"]["responses"]) == {"200", "404", "413", "503", "507"}
