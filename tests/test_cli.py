@@ -306,7 +306,7 @@ def test_suppression_commands(capsys, tmp_path):
     assert entries[0]["expires"] and entries[1]["expires"] is None
     code, out, _ = run(capsys, tmp_path, "suppression", "export")
     assert (
-        out.splitlines()[0] == "email,reason,created,expires,messageid"
+        out.splitlines()[0] == "email,reason,created,expires,messageid,login"
         and len(out.splitlines()) == 4
     )
     assert run(capsys, tmp_path, "suppression", "delete", "a@example.com")[0] == 0
@@ -314,6 +314,36 @@ def test_suppression_commands(capsys, tmp_path):
     assert code == 1 and err.strip() == "smtpeter: a@example.com is not suppressed"
     code, _, err = run(capsys, tmp_path, "suppression", "add", "nobody")
     assert code == 1 and err.strip() == "smtpeter: 'nobody' is not an email address"
+
+
+def test_suppressions_scoped_to_a_login(capsys, tmp_path):
+    """An unsubscribe's entry is one login's: listed, filtered, exported and deleted as such."""
+    code, out, _ = run(capsys, tmp_path, "suppression", "add", "r@x.test", "--login", "app")
+    assert code == 0 and "for login app" in out
+    assert run(capsys, tmp_path, "suppression", "add", "r@x.test")[0] == 0
+    code, out, _ = run(capsys, tmp_path, "suppression", "list")
+    lines = out.splitlines()
+    assert "for login app" in lines[0] and "for every login" in lines[1]
+    code, out, _ = run(capsys, tmp_path, "suppression", "list", "--login", "app", "--json")
+    assert [(e["email"], e["login"]) for e in json.loads(out)] == [("r@x.test", "app")]
+    # Export, then import into another database: the scope comes along.
+    code, out, _ = run(capsys, tmp_path, "suppression", "export")
+    exported = tmp_path / "out.csv"
+    exported.write_text(out)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert run(capsys, other, "suppression", "import", str(exported))[0] == 0
+    code, out, _ = run(capsys, other, "suppression", "list", "--json")
+    assert sorted((e["email"], e["login"] or "") for e in json.loads(out)) == [
+        ("r@x.test", ""),
+        ("r@x.test", "app"),
+    ]
+    code, _, err = run(capsys, tmp_path, "suppression", "delete", "r@x.test", "--login", "b")
+    assert code == 1 and err.strip() == "smtpeter: r@x.test is not suppressed for login b"
+    code, out, _ = run(capsys, tmp_path, "suppression", "delete", "r@x.test", "--login", "app")
+    assert code == 0 and out.strip() == "r@x.test is no longer suppressed for login app"
+    code, out, _ = run(capsys, tmp_path, "suppression", "list", "--json")
+    assert [e["login"] for e in json.loads(out)] == [None]
 
 
 def test_dashboard_users(capsys, tmp_path):

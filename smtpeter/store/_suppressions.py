@@ -216,7 +216,7 @@ class SuppressionStore:
 
     def importEntries(
         self,
-        entries: Iterable[tuple[int, str, str]],
+        entries: Iterable[tuple],
         now: float,
         expires: float | None,
         sleep: Callable[[float], None] = time.sleep,
@@ -224,7 +224,9 @@ class SuppressionStore:
     ) -> int:
         """
         Suppress every C{(line, address, reason)} of C{entries} (a file's, in
-        its order; a later line wins); how many. All or nothing: each entry
+        its order; a later line wins); how many. An entry may add a login
+        (C{(line, address, reason, login)}) for that login's scope. All or
+        nothing: each entry
         is checked and staged in a temporary table first, so that a bad one
         (a L{StoreError} that names its line; C{entries} may raise one too)
         leaves the list as it was. Then they move into the list in
@@ -238,7 +240,7 @@ class SuppressionStore:
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS suppression_import"
             f" (n {engine.ROW_NUMBER}, line INTEGER NOT NULL, address TEXT NOT NULL,"
-            " reason TEXT NOT NULL)"
+            " reason TEXT NOT NULL, login TEXT NOT NULL)"
         )
         try:
             total = self._stage(entries)
@@ -248,23 +250,24 @@ class SuppressionStore:
                 db.execute("ROLLBACK")
             db.execute("DROP TABLE suppression_import")
 
-    def _stage(self, entries: Iterable[tuple[int, str, str]]) -> int:
+    def _stage(self, entries: Iterable[tuple]) -> int:
         """Check C{entries} and copy them into the temporary table (which locks nothing else)."""
-        rows: builtins.list[tuple[int, str, str]] = []
+        rows: builtins.list[tuple[int, str, str, str]] = []
         total = 0
 
         def flush() -> None:
             self.db.execute("BEGIN")
             self.db.executemany(
-                "INSERT INTO suppression_import (line, address, reason) VALUES (?, ?, ?)",
+                "INSERT INTO suppression_import (line, address, reason, login) VALUES (?, ?, ?, ?)",
                 rows,
             )
             self.db.execute("COMMIT")
             rows.clear()
 
-        for line, address, reason in entries:
+        for line, address, reason, *scope in entries:
             try:
-                rows.append((line, normalise(address), suppressionReason(reason)))
+                login = scope[0] if scope and scope[0] else ""
+                rows.append((line, normalise(address), suppressionReason(reason), login))
             except StoreError as e:
                 raise StoreError(f"line {line}: {e}; nothing was imported") from e
             total += 1
@@ -281,9 +284,9 @@ class SuppressionStore:
             try:
                 begin(self.db)
                 self.db.execute(
-                    "INSERT INTO suppressions (address, reason, created, expires, qid)"
+                    "INSERT INTO suppressions (address, reason, created, expires, qid, login)"
                     " SELECT address, reason, CAST(? AS DOUBLE PRECISION),"
-                    " CAST(? AS DOUBLE PRECISION), NULL FROM suppression_import"
+                    " CAST(? AS DOUBLE PRECISION), NULL, login FROM suppression_import"
                     " WHERE n > ? AND n <= ? ORDER BY n"
                     " ON CONFLICT (address, login) DO UPDATE SET address = excluded.address,"
                     " reason = excluded.reason, created = excluded.created,"

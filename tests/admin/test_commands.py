@@ -94,7 +94,7 @@ def test_suppressions_use_the_store(data, capsys):
     capsys.readouterr()
     assert command(data, "suppression", "export") is None
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "email,reason,created,expires,messageid"
+    assert lines[0] == "email,reason,created,expires,messageid,login"
     assert lines[1].startswith("a@x.test,added by an administrator,")
 
 

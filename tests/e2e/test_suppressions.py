@@ -75,6 +75,6 @@ def test_the_list_through_the_cli_and_the_api(gateway):
     code, error, response = admin.call("PUT", "/v1/suppressions", {})
     assert code == 405 and response.getheader("allow") == "GET, HEAD, POST, DELETE"
     exported = gateway.cli("suppression", "export").stdout.splitlines()
-    assert exported[0] == "email,reason,created,expires,messageid"
+    assert exported[0] == "email,reason,created,expires,messageid,login"
     assert exported[1].startswith("A@example.com,added by an administrator,")
     assert Client(gateway, "spt_wrong").call("GET", "/v1/suppressions")[0] == 401

@@ -24,33 +24,40 @@ def run(db: sqlite3.Connection, args) -> None:
     store = SuppressionStore(db)
     now = time.time()
     expires = suppressionExpiry(now, args.days) if hasattr(args, "days") else None
+    login = getattr(args, "login", None)
     if args.action == "add":
-        entry = store.add(args.address, args.reason, now, expires)
+        entry = store.add(args.address, args.reason, now, expires, login=login)
         if args.json:
             print(json.dumps(entry.toJSON()))
             return
-        print(f"suppressed {entry.address} ({entry.reason}), {_until(entry.expires)}")
+        print(
+            f"suppressed {entry.address} ({entry.reason}) {_scope(entry.login)},"
+            f" {_until(entry.expires)}"
+        )
     elif args.action == "delete":
-        store.delete(args.address)
+        store.delete(args.address, login)
         if args.json:
-            print(json.dumps({"email": args.address, "deleted": True}))
+            print(json.dumps({"email": args.address, "deleted": True, "login": login}))
             return
-        print(f"{args.address} is no longer suppressed")
+        print(f"{args.address} is no longer suppressed {_scope(login, 'anywhere')}")
     elif args.action == "list":
-        entries = store.list(now)
+        entries = store.list(now, login)
         if args.json:
             print(json.dumps([e.toJSON() for e in entries], indent=2))
         elif not entries:
             print("no suppressed addresses")
         for e in entries if not args.json else ():
             because = f" (message {e.qid})" if e.qid else ""
-            print(f"{e.address}  {e.reason}{because}  since {when(e.created)}  {_until(e.expires)}")
+            print(
+                f"{e.address}  {_scope(e.login)}  {e.reason}{because}  since {when(e.created)}"
+                f"  {_until(e.expires)}"
+            )
     elif args.action == "export":
         exported = [e.toJSON() for e in store.list(now)]
         if args.json:
             print(json.dumps(exported, indent=2))
             return
-        columns = ["email", "reason", "created", "expires", "messageid"]
+        columns = ["email", "reason", "created", "expires", "messageid", "login"]
         out = CSVWriter(sys.stdout)
         out.writerow(columns)
         out.writerows([e[c] for c in columns] for e in exported)
@@ -90,7 +97,13 @@ def _importLines(f, reason: str):
         cells = [uncell(c).strip() for c in row]
         if not cells or not cells[0] or cells[0].lower() == "email":
             continue
-        yield number, cells[0], cells[1] if len(cells) > 1 and cells[1] else reason
+        found = cells[1] if len(cells) > 1 and cells[1] else reason
+        # export's columns: email,reason,created,expires,messageid,login
+        yield number, cells[0], found, cells[5] if len(cells) > 5 else ""
+
+
+def _scope(login: str | None, everywhere: str = "for every login") -> str:
+    return everywhere if login is None else f"for login {login}"
 
 
 def _until(expires: float | None) -> str:
@@ -106,7 +119,9 @@ def addParser(sub) -> None:
         " complaint puts an address here (for --suppression-days), and so can you. Mail to a"
         " suppressed address is recorded as a failure with reason 'suppressed' (and a DSN where"
         " the sender asked for one); X-Smtpeter-IgnoreSuppression: true overrides it for one"
-        " message.",
+        " message. An entry is for every login's mail, or for one login's (--login): a"
+        " recipient's one-click unsubscribe stops only that login's mail to it (reason"
+        " 'unsubscribed').",
     )
     suppressionActions = suppression.add_subparsers(dest="action", required=True, metavar="ACTION")
     suppressionAdd = suppressionActions.add_parser("add", help="suppress an address")
@@ -115,6 +130,13 @@ def addParser(sub) -> None:
         "delete", help="take an address off the list (mail to it is attempted again)"
     )
     suppressionDelete.add_argument("address", help="the recipient address")
+    suppressionDelete.add_argument(
+        "--login",
+        help="take off only this login's entry (an unsubscribe) [default: every entry of it]",
+    )
+    suppressionAdd.add_argument(
+        "--login", help="suppress for this login's mail only [default: every login's]"
+    )
     suppressionImport = suppressionActions.add_parser(
         "import",
         help="suppress the addresses in a CSV file (email[,reason] per line), all or none",
@@ -124,7 +146,8 @@ def addParser(sub) -> None:
     )
     suppressionImport.add_argument(
         "file",
-        help="CSV: an address per line, optionally a reason (as export writes it);"
+        help="CSV: an address per line, optionally a reason (as export writes it, whose"
+        " sixth column, login, is kept);"
         " /dev/stdin reads standard input",
     )
     for command in (suppressionAdd, suppressionImport):
@@ -144,9 +167,12 @@ def addParser(sub) -> None:
     suppressionImport.add_argument(
         "--json", action="store_true", help='print {"imported": N} as JSON'
     )
+    suppressionList = suppressionActions.add_parser(
+        "list", help="the suppressed addresses, for which login, why, and until when"
+    )
+    suppressionList.add_argument("--json", action="store_true", help="print a JSON array")
+    suppressionList.add_argument("--login", help="only this login's entries (its unsubscribes)")
     suppressionActions.add_parser(
-        "list", help="the suppressed addresses, why, and until when"
-    ).add_argument("--json", action="store_true", help="print a JSON array")
-    suppressionActions.add_parser(
-        "export", help="the list as CSV (email,reason,created,expires,messageid), for import"
+        "export",
+        help="the list as CSV (email,reason,created,expires,messageid,login), for import",
     ).add_argument("--json", action="store_true", help="a JSON array instead of CSV")
