@@ -363,6 +363,7 @@ class StoreContract:
         assert self.wait(store.suppressed(["reader@example.org"], 50.0, "app")) == {}
 
     def test_an_unsubscribe_is_one_event_and_one_scoped_entry(self, store):
+        hook = self.addWebhook(store, "https://hooks.example/in", ["unsubscribe"])
         self.wait(store.accepted(message()))
         event = self.wait(
             store.recordUnsubscribe(QID, "A@x.test", "app", ("spring",), {"one_click": True}, 60.0)
@@ -380,6 +381,12 @@ class StoreContract:
         )
         stored = self.wait(store.events(EventQuery(type="unsubscribe")))
         assert [e.id for e in stored] == [event.id]
+        [delivery] = self.wait(store.dueWebhooks(1e12, 10, frozenset()))  # once, not twice
+        assert (delivery.webhook.id, delivery.event, delivery.type) == (
+            hook,
+            event.id,
+            "unsubscribe",
+        )
         # Mail without a login: the whole gateway's.
         self.wait(store.recordUnsubscribe(QID, "b@x.test", None, (), {}, 90.0))
         assert [e.login for e in self.wait(store.suppressions(95.0))] == ["app", None]
