@@ -33,6 +33,7 @@ SECTIONS = (
     ("/logins", "SMTP logins"),
     ("/domains", "Domains"),
     ("/webhooks", "Webhooks"),
+    ("/suppressions", "Suppressions"),
     ("/tokens", "API tokens"),
     ("/links", "Top links"),
 )

@@ -7,9 +7,9 @@ as the CLI and the REST API.
 
 L{Pages} is one object made of a part per concern: L{StatsViews} (overview,
 top links), L{MailViews} (activity, one message), L{QueueViews} (the queue
-and its actions), L{NodeViews} (the nodes), L{AdminViews} (logins, tokens, webhooks) and
-L{DomainViews} (sender domains); what a view reads and answers is in
-L{_forms<smtpeter.dashboard._forms>}.
+and its actions), L{NodeViews} (the nodes), L{AdminViews} (logins, tokens, webhooks),
+L{DomainViews} (sender domains) and L{SuppressionViews} (the suppression list);
+what a view reads and answers is in L{_forms<smtpeter.dashboard._forms>}.
 """
 
 from __future__ import annotations
@@ -32,10 +32,20 @@ from ._nodeviews import NodeViews
 from ._previewviews import PreviewViews
 from ._queueviews import QueueViews
 from ._statsviews import StatsViews
+from ._suppressionviews import SuppressionViews
 
 
 @frozen
-class Pages(StatsViews, MailViews, PreviewViews, QueueViews, NodeViews, AdminViews, DomainViews):
+class Pages(
+    StatsViews,
+    MailViews,
+    PreviewViews,
+    QueueViews,
+    NodeViews,
+    AdminViews,
+    DomainViews,
+    SuppressionViews,
+):
     events: IEventStore
     admin: IAdministration
     reactor: IReactorTime

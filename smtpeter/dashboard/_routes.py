@@ -50,6 +50,8 @@ ROUTES = [
     ("POST", "tokens", "createToken", "change"),
     ("POST", f"tokens/{_NAME}/delete", "deleteToken", "change"),
     ("GET", "links", "links", "page"),
+    ("GET", "suppressions", "suppressions", "page"),
+    ("POST", "suppressions/delete", "deleteSuppression", "change"),
 ]
 #: L{ROUTES}, their patterns compiled to match a whole path.
 COMPILED_ROUTES = [(m, re.compile(p + r"/?\Z"), view, needs) for m, p, view, needs in ROUTES]

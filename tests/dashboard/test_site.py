@@ -357,3 +357,34 @@ def test_nodes_page(dashboard):
     [node] = re.findall(r'<tr data-node="mx-a">(.*?)</tr>', body)
     assert ">up<" in node and "2027-01-15 08:00:00" in node
     assert "1 (worker 1: 0, worker 2: 1)" in node
+
+
+def test_suppressions_page_shows_the_scope_and_deletes_one(dashboard):
+    now = dashboard.clock.seconds()
+    dashboard.store.suppress("reader@x.test", "unsubscribed", now, None, "Q" * 20, "app")
+    dashboard.store.suppress("reader@x.test", "hard bounce", now + 1, None, None)
+    browser = dashboard.browser()
+    page = browser.request("GET", "/suppressions")
+    assert page.code == 200 and b'href="/suppressions"' in page.body  # in the navigation
+    rows = re.findall(
+        rb'<tr data-suppression="reader@x.test" data-login="([^"]*)">(.*?)</tr>', page.body
+    )
+    assert [(login, b"login app" in cells, b"every login" in cells) for login, cells in rows] == [
+        (b"app", True, False),
+        (b"", False, True),
+    ]
+    only = browser.request("GET", "/suppressions?login=app")
+    assert only.body.count(b"data-suppression=") == 1 and b"unsubscribed" in only.body
+    csrf = browser.csrf("/suppressions")
+    gone = browser.request(
+        "POST", "/suppressions/delete", {"email": "reader@x.test", "login": "app", "csrf": csrf}
+    )
+    assert gone.code == 303 and gone.header("location") == "/suppressions"
+    left = dashboard.store.suppressions(now + 2).result
+    assert [e.login for e in left] == [None]
+    again = browser.request(
+        "POST", "/suppressions/delete", {"email": "reader@x.test", "login": "app", "csrf": csrf}
+    )
+    assert again.code == 404 and b"not suppressed for login app" in again.body
+    viewer = dashboard.browser("vic", "viewer")
+    assert b"Delete" not in viewer.request("GET", "/suppressions").body
