@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from ..features import TokenSigner, UnsubscribeId
+from ..store import StoreError
 from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
 
 if TYPE_CHECKING:
@@ -122,14 +123,17 @@ class Unsubscribe(AsyncLeaf):
             "ip": clientAddress(request),
             "user_agent": (request.getHeader(b"user-agent") or b"").decode("latin-1")[:500],
         }
-        await self.events.recordUnsubscribe(
-            found.qid,
-            found.address,
-            found.login,
-            record.tags if record is not None else (),
-            details,
-            self.clock.seconds(),
-        )
+        try:
+            await self.events.recordUnsubscribe(
+                found.qid,
+                found.address,
+                found.login,
+                record.tags if record is not None else (),
+                details,
+                self.clock.seconds(),
+            )
+        except StoreError as e:  # an envelope address the list cannot hold ("a b"@x)
+            raise HTTPError(400, f"this address cannot be unsubscribed here: {e}")
         if not oneClick:
             return self._html(request, DONE)
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")

@@ -90,4 +90,4 @@ def test_every_operation_names_the_answers_of_the_channel_the_database_and_the_d
     unsubscribe = document()["paths"]["/u/{token}"]
     assert unsubscribe["servers"] == [{"url": "/"}]
     assert unsubscribe["get"]["security"] == unsubscribe["post"]["security"] == []
-    assert set(unsubscribe["post"]["responses"]) == {"200", "404", "413", "503", "507"}
+    assert set(unsubscribe["post"]["responses"]) == {"200", "400", "404", "413", "503", "507"}

@@ -141,3 +141,10 @@ def test_other_methods_are_405(site):
     answer = site.request("DELETE")
     assert answer.code == 405 and "POST" in answer.header("allow")
     assert site.unsubscribes() == []
+
+
+def test_an_address_the_list_cannot_hold_is_a_400_not_a_500(site):
+    token = site.signer.unsubscribe(QID, 0, "app", '"a b"@example.org')
+    answer = site.request("POST", f"/u/{token}", ONE_CLICK, FORM)
+    assert answer.code == 400 and answer.header("content-type") == "application/json"
+    assert site.unsubscribes() == []
