@@ -131,12 +131,13 @@ class TokenSigner:
         """The unsubscribe tokens' cipher and nonce key, both derived from the secret."""
         if not self._sealing:
             key = self.secret if len(self.secret) <= 64 else hashlib.sha256(self.secret).digest()
-            for person in (b"smtpeter u-key", b"smtpeter u-iv"):
-                self._sealing.append(
-                    hashlib.blake2b(key=key, digest_size=32, person=person).digest()
-                )
-            self._sealing[0] = AESGCM(self._sealing[0])
-        return self._sealing[0], self._sealing[1]
+            cipher, nonceKey = (
+                hashlib.blake2b(key=key, digest_size=32, person=person).digest()
+                for person in (b"smtpeter u-key", b"smtpeter u-iv")
+            )
+            # One append of the whole pair: feature threads may race here, harmlessly.
+            self._sealing.append((AESGCM(cipher), nonceKey))
+        return self._sealing[0]
 
     def unsubscribe(self, qid: str, recipient: int, login: str | None, address: str) -> str:
         """A URL-safe token sealing C{login} and C{address} (see the module's docstring)."""
