@@ -15,7 +15,9 @@ from ._spools import queueEntry
 
 def _rows(db, where: str = "", args: tuple = ()) -> list[tuple[dict, dict[int, dict], str]]:
     rows = db.execute(
-        "SELECT m.qid, m.meta, m.owner, r.rcpt, r.state FROM queue_messages m"
+        # The owner only while its lease holds (on the database's clock, as claims count it).
+        "SELECT m.qid, m.meta, CASE WHEN m.lease_until >= extract(epoch FROM clock_timestamp())"
+        " THEN m.owner END, r.rcpt, r.state FROM queue_messages m"
         f" LEFT JOIN queue_recipients r ON r.qid = m.qid{where} ORDER BY m.qid",
         args,
     ).fetchall()
@@ -28,8 +30,14 @@ def _rows(db, where: str = "", args: tuple = ()) -> list[tuple[dict, dict[int, d
 
 
 def _entry(meta: dict, states: dict[int, dict], owner: str) -> dict[str, Any]:
-    """C{queue list}'s entry; C{worker} is 0 and C{owner} names who holds it now ("" nobody)."""
-    return {**queueEntry(meta, states, 0), "owner": owner}
+    """
+    C{queue list}'s entry: C{owner} (C{"node/worker"}), C{node} and C{worker}
+    name the worker whose claim on the message holds now; all three are
+    C{None} while none does (held, due later, or its holder's lease ran out).
+    """
+    node, _, worker = owner.rpartition("/")
+    number = int(worker) if node and worker.isdigit() else None
+    return {**queueEntry(meta, states, number), "node": node or None, "owner": owner or None}
 
 
 def sharedEntries(db) -> list[dict]:
