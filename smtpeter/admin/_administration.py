@@ -248,7 +248,10 @@ class Administration:
     # The queue -------------------------------------------------------------------
 
     def queue(self) -> list[dict]:
-        """Every message not yet finished, in every worker's spool, oldest id first."""
+        """
+        Every message not yet finished, in every worker's spool (on
+        PostgreSQL, in the shared queue), oldest id first.
+        """
         if isShared(self.db):
             return sharedEntries(self.db)
         return queueEntries(self.data)

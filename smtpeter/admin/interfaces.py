@@ -152,7 +152,12 @@ class IAdministration(Interface):
     # The queue
 
     def queue() -> Deferred[list[dict]]:
-        """Deferred[list[dict]]: every message not yet finished, oldest id first."""
+        """
+        Deferred[list[dict]]: every message not yet finished, oldest id first,
+        each with C{held} and C{worker}: on SQLite, the worker whose spool
+        keeps it; on PostgreSQL, C{owner} (C{"node/worker"}), C{node} and
+        C{worker} name the worker whose claim on it holds now (C{None}: none).
+        """
 
     def nodes() -> Deferred[dict]:
         """
