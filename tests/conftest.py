@@ -373,6 +373,23 @@ def pgconnect(postgresDatabase):
     return lambda: psycopg.connect(postgresDatabase)
 
 
+@pytest.fixture
+def sharedQueued(postgresDatabase):
+    """
+    What the administration reads of the shared queue in the test's
+    PostgreSQL database (L{smtpeter.admin._sharedqueue.sharedMessages}):
+    C{sharedQueued(qid=None)}, each message's metadata and its recipients'
+    states, oldest id first (of C{qid} alone, if given).
+    """
+    from smtpeter.admin._sharedqueue import sharedMessages
+    from smtpeter.runtime import PostgreSQL
+    from smtpeter.store import openDatabase
+
+    db = openDatabase(PostgreSQL(postgresDatabase))
+    yield lambda qid=None: [(meta, states) for meta, states, _ in sharedMessages(db, qid)]
+    db.close()
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 
