@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 from twisted.logger import Logger
@@ -100,6 +101,16 @@ def whyNotStarted(error: Exception) -> str:
             return f"{error.filename}: {error.strerror}"
         return error.strerror or str(error)
     return str(error)
+
+
+def sayNotStarted(why: str) -> None:
+    """
+    Say why the gateway cannot start: one line on the standard error that
+    twistd was started with (the operator's terminal, even once twistd
+    redirected C{sys.stderr} to its log), and a critical event in the log.
+    """
+    print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
+    log.critical("cannot start: {why}", why=why)
 
 
 def prepareDataDirectory(config: Config):

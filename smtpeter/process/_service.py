@@ -49,14 +49,9 @@ from ..smtp import (
 )
 from ..store import DomainKeys, SQLiteStore, knownFeatures, openImages
 from ..web import makeSite
-from ._datadir import (
-    DataDirectoryLock,
-    prepareDataDirectory,
-)
 from ._health import HealthCheck, diskSpace
 from ._lifecycle import GatewayLifecycle, WorkerRole
 from ._maintenance import purgeOld, purgeSpool
-from ._nodename import NodeName
 from ._queueing import oncePerCluster, openSpool, queueServices
 
 log = Logger()
@@ -77,9 +72,7 @@ class GatewayService(GatewayLifecycle):
     def _open(self) -> None:
         config = self.config
         if self.worker is None:
-            self.dataLock = DataDirectoryLock.acquire(config.data)
-            tlsOptions = prepareDataDirectory(config)
-            self.nodeName = NodeName.hold(config)
+            tlsOptions = self.holdNode(config)
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
