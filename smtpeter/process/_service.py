@@ -193,7 +193,7 @@ class GatewayService(GatewayLifecycle):
                 self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks
         QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
-        for service in queueServices(config, self.queue, self.reactor):
+        for service in queueServices(config, self.queue, self.reactor, sharedTasks):
             service.setServiceParent(self)
         # Each node keeps its own spool, and purges it.
         spoolPurge = TimerService(3600, self._purgeSpool)

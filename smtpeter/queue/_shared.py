@@ -343,6 +343,21 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             raise FileNotFoundError(f"{qid}: no such message in the queue")
         return bytes(row[0])
 
+    @again
+    def stateCounts(self) -> dict[str, int]:
+        """
+        The whole cluster's queue by state, on the database's clock: C{held}
+        (due never), C{ready} (due now: waiting for a worker, or being
+        delivered) and C{scheduled} (due later: waiting for a retry).
+        """
+        held, ready, scheduled = self.db.execute(
+            "SELECT count(*) FILTER (WHERE due IS NULL),"
+            f" count(*) FILTER (WHERE due <= {NOW}), count(*) FILTER (WHERE due > {NOW})"
+            " FROM queue_messages"
+        ).fetchone()
+        self.db.rollback()
+        return {"ready": ready, "scheduled": scheduled, "held": held}
+
     def load(self) -> list:
         """Nothing: in a shared queue a worker starts holding nothing, and claims."""
         return []

@@ -255,3 +255,14 @@ def test_a_reading_connection_reads_in_one_round_trip(connect):
         assert reader.holds("0000000000000000000A")
         assert reader.readContent("0000000000000000000A").startswith(b"Subject: x")
     assert counted == [2]
+
+
+def test_state_counts_are_the_whole_queue_s_whoever_holds_it(connect):
+    a, b = worker(connect, "a/1"), worker(connect, "b/1")
+    a.apply([("store", message("0000000000000000000A"))])  # a's, being delivered
+    b.apply([("store", message("0000000000000000000B", hold=True))])
+    b.apply([("store", message("0000000000000000000C"))])
+    state = {"status": "pending", "attempts": 1, "next": 0.0}
+    b.apply([("release", "0000000000000000000C", {0: state}, time.time() + 600)])
+    expected = {"ready": 1, "scheduled": 1, "held": 1}
+    assert a.stateCounts() == b.stateCounts() == expected
