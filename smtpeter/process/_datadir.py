@@ -18,10 +18,16 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from ..config import DASHBOARD_URL_FILE, Config, dashboardUrls
+from ..config import DASHBOARD_URL_FILE, Config
 from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase, spoolDirectories, spoolDirectory
-from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
+from ..runtime import (
+    CertificateError,
+    dashboardUrls,
+    explain,
+    generateSelfSigned,
+    loadServerOptions,
+)
 from ..store import DatabaseError, StoreError, connect, shareSecret, unreachable, upgrade
 
 log = Logger()
