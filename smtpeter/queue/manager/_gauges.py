@@ -47,21 +47,31 @@ def queueStates(entries: Iterable[Entry]) -> Counter[str]:
     return counts
 
 
-class QueueGauges(TimerService):
+class _Gauges(TimerService):
+    """Calls C{update} every C{every} on C{clock}."""
+
+    def __init__(self, clock, every: timedelta) -> None:
+        super().__init__(every.total_seconds(), self.update)
+        self.clock = clock
+        self.setName("queue-gauges")
+
+    def update(self) -> Deferred | None:
+        raise NotImplementedError
+
+
+class QueueGauges(_Gauges):
     """Sets this worker's queue gauges from C{manager}'s entries every L{EVERY}."""
 
     def __init__(self, manager, clock, every: timedelta = EVERY) -> None:
-        super().__init__(every.total_seconds(), self.update)
-        self.clock = clock
+        super().__init__(clock, every)
         self.manager = manager
-        self.setName("queue-gauges")
 
     def update(self) -> None:
         for state, count in queueStates(self.manager.entries.values()).items():
             QUEUE_MESSAGES.labels(state).set(count)
 
 
-class SharedQueueGauges(TimerService):
+class SharedQueueGauges(_Gauges):
     """
     Sets the gauges to the whole shared queue's counts, read from
     C{spool} (a L{SharedSpool<smtpeter.queue.SharedSpool>}) every L{EVERY}.
@@ -71,10 +81,8 @@ class SharedQueueGauges(TimerService):
     """
 
     def __init__(self, spool, clock, every: timedelta = EVERY) -> None:
-        super().__init__(every.total_seconds(), self.update)
-        self.clock = clock
+        super().__init__(clock, every)
         self.spool = spool
-        self.setName("queue-gauges")
 
     def update(self) -> Deferred:
         # The timer waits for the read before it counts the next interval.
