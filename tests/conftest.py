@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -245,6 +246,34 @@ class Gateway:
                 return self.logText()
             assert time.monotonic() < deadline, f"the log kept growing for {timeout} s"
             time.sleep(0.1)
+
+
+def upgradeAtOnce(uri: str, count: int = 3) -> tuple[list, list[Exception]]:
+    """
+    C{count} nodes upgrading the PostgreSQL database at C{uri} at the same
+    time, each in a thread on a connection of its own: what the upgrades
+    returned, and what they raised.
+    """
+    from smtpeter.store import _postgres, upgrade
+
+    results: list = []
+    errors: list[Exception] = []
+
+    def node() -> None:
+        db = _postgres.connect(uri)
+        try:
+            results.append(upgrade(db))
+        except Exception as e:  # noqa: BLE001 - the caller asserts on them
+            errors.append(e)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=node) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
 
 
 def eventually(predicate, timeout: float = 10.0, what: str = "the condition"):
