@@ -12,6 +12,7 @@ server: C{550 5.6.0} with the error's text).
 """
 
 from . import _mime as mime
+from ._compose import Attachment, ComposeError, Draft, compose, noBreaks, parseAddresses, rawField
 from ._encoding import (
     MAX_LINE,
     escapeSafeCut,
@@ -29,6 +30,13 @@ from ._queueid import QUEUE_ID, QUEUE_ID_PATTERN, QUEUE_ID_TEXT, parseQueueId
 from ._values import Envelope, Options, QueuedMessage, Recipient
 
 __all__ = [
+    "Attachment",
+    "ComposeError",
+    "Draft",
+    "compose",
+    "noBreaks",
+    "parseAddresses",
+    "rawField",
     "MAX_LINE",
     "QUEUE_ID",
     "QUEUE_ID_PATTERN",
