@@ -45,6 +45,7 @@ from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
 from ._engines import changeMarks, connect
 from ._events import EventStore
+from ._idempotency import IdempotencyStore
 from ._logins import LoginRecord
 from ._migrate import upgrade
 from ._queuerequests import QueueRequestStore
@@ -60,6 +61,7 @@ from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IQueueRequests,
@@ -72,6 +74,7 @@ log = Logger()
 @implementer(
     IEventSink,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IAuthFailureStore,
@@ -346,3 +349,20 @@ class SQLiteStore(StoreLogins, StoreThrottle):
 
     def forgetQueueRequests(self, before: float) -> Deferred:
         return self._write(do.ForgetQueueRequests(before)).addCallback(_only)
+
+    # IIdempotencyStore --------------------------------------------------------------
+
+    def reserveIdempotencyKey(self, token: str, key: str, now: float) -> Deferred:
+        return self._write(
+            do.Call(IdempotencyStore, IdempotencyStore.reserve, token, key, now)
+        ).addCallback(_only)
+
+    def finishIdempotencyKey(self, token: str, key: str, status: int, body: str) -> Deferred:
+        return self._write(
+            do.Call(IdempotencyStore, IdempotencyStore.finish, token, key, status, body)
+        ).addCallback(_only)
+
+    def freeIdempotencyKey(self, token: str, key: str) -> Deferred:
+        return self._write(
+            do.Call(IdempotencyStore, IdempotencyStore.free, token, key)
+        ).addCallback(_only)

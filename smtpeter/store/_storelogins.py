@@ -49,6 +49,16 @@ class StoreLogins(ThreadedCalls):
             d = succeed(record)
         return d.addCallback(self._check, name, password)
 
+    def sendingLogin(self, name: str) -> Deferred:
+        """Kept in memory as for L{authenticate}, until the logins change anywhere."""
+        mark, record = self._logins.lookup(name)
+        if record is MISSING:
+            d = self._read(do.view(LoginStore, LoginStore.get), name)
+            d.addCallback(kept, self._logins, mark, name)
+        else:
+            d = succeed(record)
+        return d.addCallback(lambda r: r if r is not None and r.enabled else None)
+
     def _check(self, record: LoginRecord | None, name: str, password: str):
         now = self.clock.seconds()
         if record is not None and needsUpgrade(record.passwordHash):
