@@ -16,8 +16,10 @@ from ._opens import TrackOpens
 from ._registry import (
     ALWAYS_ON,
     BUILT_IN,
+    DELIVER_TIME_WHY,
     FEATURES,
     IGNORE_SUPPRESSION,
+    MAX_DELIVER_TIME,
     PREFIX,
     FeatureSpec,
     FlagError,
@@ -26,6 +28,7 @@ from ._registry import (
     installedSpecs,
     isBuiltIn,
     knownFeatures,
+    parseDeliverTime,
     parseFlag,
 )
 from ._tokens import TokenSigner, TrackingId, loadSecret
@@ -35,6 +38,8 @@ from .interfaces import IFeature
 __all__ = [
     "ALWAYS_ON",
     "BUILT_IN",
+    "DELIVER_TIME_WHY",
+    "MAX_DELIVER_TIME",
     "FEATURES",
     "IGNORE_SUPPRESSION",
     "NOTRACK",
@@ -70,5 +75,6 @@ __all__ = [
     "isBuiltIn",
     "knownFeatures",
     "loadSecret",
+    "parseDeliverTime",
     "parseFlag",
 ]

@@ -12,7 +12,15 @@ server: C{550 5.6.0} with the error's text).
 """
 
 from . import _mime as mime
-from ._compose import Attachment, ComposeError, Draft, compose, noBreaks, parseAddresses, rawField
+from ._compose import (
+    Attachment,
+    ComposeError,
+    MessageParts,
+    compose,
+    noBreaks,
+    parseAddresses,
+    rawField,
+)
 from ._encoding import (
     MAX_LINE,
     escapeSafeCut,
@@ -32,7 +40,7 @@ from ._values import Envelope, Options, QueuedMessage, Recipient
 __all__ = [
     "Attachment",
     "ComposeError",
-    "Draft",
+    "MessageParts",
     "compose",
     "noBreaks",
     "parseAddresses",

@@ -13,7 +13,7 @@ C{email} package under its SMTP policy.
  - No CR or LF in any field a caller gives (header injection): refused.
 
 Fields the gateway reads or that must stay byte for byte (C{List-
-Unsubscribe} URLs, C{x-*} fields) are written as given (L{Draft.raw}),
+Unsubscribe} URLs, C{x-*} fields) are written as given (L{MessageParts.raw}),
 folded at white space where long, never turned into encoded words.
 
 This module is pure: bytes out, L{ComposeError} (naming the caller's
@@ -62,7 +62,7 @@ class Attachment:
 
 
 @frozen
-class Draft:
+class MessageParts:
     """A message's parts, as a caller gave them (strings; lists of addresses)."""
 
     sender: str | Sequence[str] | None = None
@@ -145,7 +145,7 @@ def _body(text: str) -> str | None:
     return "quoted-printable"
 
 
-def compose(draft: Draft) -> bytes:
+def compose(draft: MessageParts) -> bytes:
     """The message's bytes, CRLF line ends; L{ComposeError} for a part that cannot be."""
     # A MIMEPart, not an EmailMessage: the latter writes MIME-Version in every part.
     message = MIMEPart(policy=policy.SMTP)

@@ -6,7 +6,9 @@ and everything else is kept byte for byte.
 Header names and values are the feature registry's (L{smtpeter.features}):
 C{true/false} (also yes/no, on/off, 1/0) for each feature, a plugin's too,
 C{x-smtpeter-images: hosted|inline|default} (C{default} is C{inline}), and
-C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}).
+C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}),
+and C{x-smtpeter-maxdelivertime: YYYY-MM-DD hh:mm:ss} (UTC; not delivered
+after it).
 A header wins over the login's setting in both directions; a value the
 registry cannot read refuses the message, naming the header.
 """
@@ -19,7 +21,15 @@ from email.utils import format_datetime
 
 from attrs import evolve
 
-from ..features import IGNORE_SUPPRESSION, PREFIX, FeatureSpec, installedSpecs, isBuiltIn
+from ..features import (
+    IGNORE_SUPPRESSION,
+    MAX_DELIVER_TIME,
+    PREFIX,
+    FeatureSpec,
+    installedSpecs,
+    isBuiltIn,
+    parseDeliverTime,
+)
 from ..message import Options, fieldName, fieldValue
 from ..runtime import tokenHex
 from ._exceptions import SMTPRefusal
@@ -60,6 +70,7 @@ def readOptions(
     features = set(loginFeatures)
     tags: list[str] = []
     extra: dict[str, str] = {}
+    deadline: float | None = None
     kept = []
     switches = _switches()
     for raw in fields:
@@ -75,6 +86,11 @@ def readOptions(
             # A plugin's switch, or one that is no feature: kept among the
             # instructions, as the one grammar read it.
             extra[spec.name] = "true" if _read(spec, name, value) else "false"
+        elif option == MAX_DELIVER_TIME:
+            try:
+                deadline = parseDeliverTime(value)
+            except ValueError as e:
+                raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {e}")) from None
         elif option == "tags":
             for tag in (t.strip() for t in value.split(",")):
                 if not tag:
@@ -94,7 +110,9 @@ def readOptions(
             # Unknown instructions are still instructions to us: never
             # forwarded, kept for features that plugins may add.
             extra[option] = value
-    return kept, Options(frozenset(features), tuple(tags), login, extra, publicUrl)
+    return kept, Options(
+        frozenset(features), tuple(tags), login, extra, publicUrl, maxDeliverTime=deadline
+    )
 
 
 def completeHeader(

@@ -4,10 +4,10 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from smtpeter.message import Attachment, ComposeError, Draft, compose
+from smtpeter.message import Attachment, ComposeError, MessageParts, compose
 
 
-def parsed(draft: Draft):
+def parsed(draft: MessageParts):
     data = compose(draft)
     assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
@@ -16,7 +16,7 @@ def parsed(draft: Draft):
 
 
 def test_text_alone_is_one_part():
-    m = parsed(Draft(sender="a@example.com", to="b@example.org", subject="Hi", text="hello"))
+    m = parsed(MessageParts(sender="a@example.com", to="b@example.org", subject="Hi", text="hello"))
     assert m.get_content_type() == "text/plain"
     assert m["Content-Transfer-Encoding"] == "7bit"
     assert m.get_content() == "hello\r\n"
@@ -25,12 +25,12 @@ def test_text_alone_is_one_part():
 
 
 def test_html_alone():
-    m = parsed(Draft(sender="a@example.com", html="<p>hi</p>"))
+    m = parsed(MessageParts(sender="a@example.com", html="<p>hi</p>"))
     assert m.get_content_type() == "text/html"
 
 
 def test_text_and_html_are_alternatives():
-    m = parsed(Draft(sender="a@example.com", text="plain", html="<p>rich</p>"))
+    m = parsed(MessageParts(sender="a@example.com", text="plain", html="<p>rich</p>"))
     assert m.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in m.iter_parts()] == ["text/plain", "text/html"]
 
@@ -38,7 +38,7 @@ def test_text_and_html_are_alternatives():
 def test_attachments_make_it_mixed_and_keep_their_bytes():
     data = bytes(range(256)) * 50
     m = parsed(
-        Draft(
+        MessageParts(
             sender="a@example.com",
             text="see attached",
             html="<p>see attached</p>",
@@ -59,14 +59,16 @@ def test_attachments_make_it_mixed_and_keep_their_bytes():
 
 
 def test_attachments_alone():
-    m = parsed(Draft(sender="a@example.com", attachments=(Attachment("a.txt", "text/csv", b"x"),)))
+    m = parsed(
+        MessageParts(sender="a@example.com", attachments=(Attachment("a.txt", "text/csv", b"x"),))
+    )
     assert m.get_content_type() == "multipart/mixed"
     assert [p.get_filename() for p in m.iter_parts()] == ["a.txt"]
 
 
 def test_non_ascii_headers_are_encoded_words():
     data = compose(
-        Draft(
+        MessageParts(
             sender="Jörg Müller <j@example.com>",
             to=["Zoë <z@example.org>", '"Lee, Ann" <ann@example.org>'],
             subject="Grüße aus Köln " * 8,
@@ -84,7 +86,7 @@ def test_non_ascii_headers_are_encoded_words():
 
 
 def test_non_ascii_and_long_lines_are_quoted_printable():
-    m = parsed(Draft(sender="a@example.com", text="héllo " * 400, html="<p>" + "x" * 3000))
+    m = parsed(MessageParts(sender="a@example.com", text="héllo " * 400, html="<p>" + "x" * 3000))
     text, html = m.iter_parts()
     assert text["Content-Transfer-Encoding"] == "quoted-printable"
     assert html["Content-Transfer-Encoding"] == "quoted-printable"
@@ -94,7 +96,7 @@ def test_non_ascii_and_long_lines_are_quoted_printable():
 
 def test_addresses_as_comma_strings_or_lists():
     m = parsed(
-        Draft(
+        MessageParts(
             sender="a@example.com",
             to="b@example.org, Carl <c@example.org>",
             cc=["d@example.org", "e@example.org, f@example.org"],
@@ -114,21 +116,27 @@ def test_addresses_as_comma_strings_or_lists():
 @pytest.mark.parametrize(
     "draft, field",
     [
-        (Draft(to="b@example.org\r\nBcc: evil@example.net", text="x"), "to"),
-        (Draft(sender="a@example.com\nBcc: evil@example.net", text="x"), "from"),
-        (Draft(cc=["c@example.org\rX: y"], text="x"), "cc"),
-        (Draft(subject="Hi\r\nBcc: evil@example.net", text="x"), "subject"),
-        (Draft(replyto="no address", text="x"), "replyto"),
-        (Draft(to="<@route.example:a@b.c>", text="x"), "to"),
-        (Draft(to=["a@example.org", 5], text="x"), "to"),  # type: ignore[list-item]
-        (Draft(to='"quoted local"@example.org', text="x"), "to"),
-        (Draft(sender="a@example.com"), "text"),
-        (Draft(text="x", attachments=(Attachment("a", "nonsense", b""),)), "attachments"),
-        (Draft(text="x", attachments=(Attachment("a\r\nX: y", "text/plain", b""),)), "attachments"),
-        (Draft(text="x", attachments=(Attachment("a", "message/rfc822", b""),)), "attachments"),
-        (Draft(text="x", raw=(("extra", "X-Bad\r\nBcc", "v"),)), "extra"),
-        (Draft(text="x", raw=(("extra", "X-Bad", "v\r\nBcc: evil@example.net"),)), "extra"),
-        (Draft(text="x", raw=(("extra", "X-Long", "a" * 2000),)), "extra"),
+        (MessageParts(to="b@example.org\r\nBcc: evil@example.net", text="x"), "to"),
+        (MessageParts(sender="a@example.com\nBcc: evil@example.net", text="x"), "from"),
+        (MessageParts(cc=["c@example.org\rX: y"], text="x"), "cc"),
+        (MessageParts(subject="Hi\r\nBcc: evil@example.net", text="x"), "subject"),
+        (MessageParts(replyto="no address", text="x"), "replyto"),
+        (MessageParts(to="<@route.example:a@b.c>", text="x"), "to"),
+        (MessageParts(to=["a@example.org", 5], text="x"), "to"),  # type: ignore[list-item]
+        (MessageParts(to='"quoted local"@example.org', text="x"), "to"),
+        (MessageParts(sender="a@example.com"), "text"),
+        (MessageParts(text="x", attachments=(Attachment("a", "nonsense", b""),)), "attachments"),
+        (
+            MessageParts(text="x", attachments=(Attachment("a\r\nX: y", "text/plain", b""),)),
+            "attachments",
+        ),
+        (
+            MessageParts(text="x", attachments=(Attachment("a", "message/rfc822", b""),)),
+            "attachments",
+        ),
+        (MessageParts(text="x", raw=(("extra", "X-Bad\r\nBcc", "v"),)), "extra"),
+        (MessageParts(text="x", raw=(("extra", "X-Bad", "v\r\nBcc: evil@example.net"),)), "extra"),
+        (MessageParts(text="x", raw=(("extra", "X-Long", "a" * 2000),)), "extra"),
     ],
 )
 def test_refused_naming_the_field(draft, field):
@@ -140,7 +148,7 @@ def test_refused_naming_the_field(draft, field):
 def test_raw_fields_are_written_as_given_and_first():
     url = "https://example.com/unsubscribe/" + "x" * 150
     data = compose(
-        Draft(
+        MessageParts(
             sender="a@example.com",
             text="x",
             raw=(

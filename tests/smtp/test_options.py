@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtpeter.features import FeatureSpec, installedSpecs
+from smtpeter.message import Options
 from smtpeter.smtp import SMTPRefusal
 from smtpeter.smtp._options import readOptions
 
@@ -55,3 +56,15 @@ def test_a_plugins_switch_is_read_with_the_same_grammar(monkeypatch):
     # An instruction no installed feature knows is kept as it is, for plugins.
     _, options = read("X-Smtpeter-Whatever: maybe")
     assert options.extra == {"whatever": "maybe"}
+
+
+def test_maxdelivertime_is_read_as_utc_and_kept_out():
+    kept, options = read("Subject: hi", "X-Smtpeter-MaxDeliverTime: 2026-12-31 23:59:00")
+    assert kept == [b"Subject: hi\r\n"]
+    assert options.maxDeliverTime == 1798761540.0  # 2026-12-31T23:59:00Z
+    assert options.extra == {}
+    assert Options.fromJSON(options.toJSON()) == options
+    for bad in ("tomorrow", "2026-12-31", "2026-13-01 00:00:00", "2026-12-31T23:59:00"):
+        with pytest.raises(SMTPRefusal) as raised:
+            read(f"X-Smtpeter-MaxDeliverTime: {bad}")
+        assert "x-smtpeter-maxdelivertime" in raised.value.reply.text
