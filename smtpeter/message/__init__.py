@@ -34,7 +34,14 @@ from ._encoding import (
 from ._exceptions import AmbiguousMIME, HeaderError, MessageError, MIMEError, Unfit
 from ._header import fieldName, fieldValue, splitHeader
 from ._mime import Part
-from ._queueid import QUEUE_ID, QUEUE_ID_PATTERN, QUEUE_ID_TEXT, parseQueueId
+from ._queueid import (
+    QUEUE_ID,
+    QUEUE_ID_PATTERN,
+    QUEUE_ID_TEXT,
+    parseQueueId,
+    parseRecipientId,
+    recipientId,
+)
 from ._values import Envelope, Options, QueuedMessage, Recipient
 
 __all__ = [
@@ -67,6 +74,8 @@ __all__ = [
     "foldField",
     "mime",
     "parseQueueId",
+    "parseRecipientId",
+    "recipientId",
     "printableQP",
     "quotedPrintable",
     "sevenBit",

@@ -178,6 +178,7 @@ class GatewayService(GatewayLifecycle):
             self.admin,
             self._checkDomain,
             self.health,
+            self.settings,
         )
         limits = (
             config.httpMaxConnectionsPerAddress,

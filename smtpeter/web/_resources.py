@@ -114,11 +114,14 @@ def _integer(text: str):
     return int(text)
 
 
-def readJSON(request) -> dict:
-    """The request's body as a JSON object, or a 400 that says what is wrong with it."""
-    data = request.content.read(MAX_BODY + 1) if request.content is not None else b""
-    if len(data) > MAX_BODY:
-        raise HTTPError(413, "the body is larger than 1 MiB")
+def readJSON(request, limit: int = MAX_BODY) -> dict:
+    """
+    The request's body as a JSON object, or a 400 that says what is wrong
+    with it (a 413 past C{limit} bytes).
+    """
+    data = request.content.read(limit + 1) if request.content is not None else b""
+    if len(data) > limit:
+        raise HTTPError(413, f"the body is larger than {limit} bytes")
     if _depth(data) > MAX_DEPTH:
         raise HTTPError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     try:

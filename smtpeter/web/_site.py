@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.threads import deferToThreadPool
 from twisted.web.resource import Resource
 
 from ..admin import IAdministration
@@ -15,7 +17,14 @@ from ..store import IEventStore
 from ._api import API, Bearer
 from ._bounded import BoundedSite, Refusal
 from ._resources import MAX_BODY, HTTPError, NotFound
+from ._send import Send, sendBodyLimit
 from ._tracking import Click, Health, HealthChecks, Image, Open, Tracker
+
+if TYPE_CHECKING:
+    from ..smtp import ServerSettings
+
+#: The path of the one call a send token may make.
+SEND_PATH = "/v1/send"
 
 
 class Root(Resource):
@@ -38,10 +47,18 @@ class WebSite(BoundedSite):
     """
 
     maxBody = MAX_BODY
+    #: The largest body of C{POST /v1/send} (L{sendBodyLimit} of C{--max-size}).
+    sendMaxBody = MAX_BODY
 
-    def __init__(self, resource, bearer: Bearer | None = None) -> None:
+    def __init__(
+        self, resource, bearer: Bearer | None = None, sendMaxBody: int | None = None
+    ) -> None:
         super().__init__(resource)
         self.bearer = bearer
+        if sendMaxBody is not None:
+            self.sendMaxBody = sendMaxBody
+            # Room for a few of the largest sends at once.
+            self.maxBodiesHeld = max(self.maxBodiesHeld, 2 * sendMaxBody)
 
     def log(self, request) -> None:
         pass
@@ -49,13 +66,18 @@ class WebSite(BoundedSite):
     def screen(self, request, method, path, length) -> Refusal | Deferred | None:
         if not self._api(path) or length == 0 or self.bearer is None:
             return super().screen(request, method, path, length)
+        # POST /v1/send takes its token as ?access_token= too.
+        query = path == SEND_PATH
         try:
-            self.bearer.token(request)
+            self.bearer.token(request, query)
         except HTTPError as e:
             return e.code, e.body["error"]
         return super().screen(request, method, path, length) or ensureDeferred(
-            self._credentials(request)
+            self._credentials(request, query)
         )
+
+    def bodyLimit(self, method: bytes, path: str) -> int:
+        return self.sendMaxBody if path == SEND_PATH else self.maxBody
 
     def takesBody(self, method: bytes, path: str) -> bool:
         """Only the API's calls that change something take a body."""
@@ -65,10 +87,10 @@ class WebSite(BoundedSite):
     def _api(path: str) -> bool:
         return path.startswith("/v1/") and path != "/v1/openapi.json"
 
-    async def _credentials(self, request) -> Refusal | None:
+    async def _credentials(self, request, query: bool) -> Refusal | None:
         assert self.bearer is not None  # screened by it
         try:
-            await self.bearer.record(request)
+            await self.bearer.record(request, query)
         except HTTPError as e:
             return e.code, e.body["error"]
         return None
@@ -82,10 +104,13 @@ def makeSite(
     admin: IAdministration | None = None,
     checkDomain: Callable[[dict], Deferred] | None = None,
     health: HealthChecks | None = None,
+    submission: ServerSettings | None = None,
 ) -> WebSite:
     """
     The web side; C{images} is the store's C{ImageStore}, and C{reactor}
-    Twisted's: its clock, and its threads (for the images).
+    Twisted's: its clock, and its threads (for the images, and large
+    sends). C{submission}: the SMTP listeners' settings, which C{POST
+    /v1/send} submits with (C{None}: no sending here).
     """
     root = Root()
     tracker = Tracker(events, signer, reactor)
@@ -95,4 +120,16 @@ def makeSite(
     root.putChild(b"healthz", Health(events, health))
     api = API(events, reactor, admin, checkDomain)
     root.putChild(b"v1", api)
-    return WebSite(root, api.bearer)
+    if submission is None:
+        return WebSite(root, api.bearer)
+    threads = cast(IReactorThreads, reactor)
+    api.putChild(
+        b"send",
+        Send(
+            events,
+            api.bearer,
+            submission,
+            partial(deferToThreadPool, threads, threads.getThreadPool()),
+        ),
+    )
+    return WebSite(root, api.bearer, sendBodyLimit(submission.maxSize))
