@@ -368,6 +368,10 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise bad(unknown[0][:100], f"unknown field; allowed: {', '.join(FIELDS)}")
+    if "mime" in body:
+        given = [name for name in PARTS if name in body]
+        if given:
+            raise bad(given[0], "not with mime (the message is the mime given)")
     addresses = _recipients(body, maxRecipients)
     notify, ret, envid, orcpt = _dsn(body, addresses)
     recipients = tuple(Recipient(a, notify, orcpt) for a in addresses)
@@ -376,9 +380,6 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
     envelope = body.get("envelope")
     mime = _text(body, "mime")
     if mime is not None:
-        given = [name for name in PARTS if name in body]
-        if given:
-            raise bad(given[0], "not with mime (the message is the mime given)")
         data = b"\r\n".join(mime.encode("utf-8").replace(b"\r\n", b"\n").split(b"\n"))
         fields, _ = _fromMime(data)
         try:
