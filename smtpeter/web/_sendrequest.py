@@ -61,6 +61,7 @@ FIELDS = (
     "dsn",
 )
 NOTIFY = ("SUCCESS", "FAILURE", "DELAY")
+RET = ("FULL", "HDRS")
 #: The longest URL C{unsubscribe} takes (it goes on one header line).
 MAX_URL = 900
 #: The header fields of the gateway's own one-click unsubscribe feature.
@@ -166,7 +167,7 @@ def _dsn(
         notify = tuple(dict.fromkeys(notify))
     ret = value.get("ret")
     if ret is not None:
-        if not isinstance(ret, str) or ret.upper() not in ("FULL", "HDRS"):
+        if not isinstance(ret, str) or ret.upper() not in RET:
             raise bad("dsn", "ret: FULL or HDRS")
         ret = ret.upper()
     envid = value.get("envid")

@@ -13,6 +13,7 @@ from twisted.internet.defer import succeed
 from twisted.web.test.requesthelper import DummyRequest
 
 from smtpeter.admin import NODE_STATUSES, recordsToPublish
+from smtpeter.smtp import QUOTA, RATE
 from smtpeter.store import OVER_QUOTA
 from smtpeter.store._apitokens import SCOPES
 from smtpeter.store._events import TYPES, StoredEvent, recipientStatus
@@ -20,6 +21,7 @@ from smtpeter.store._queuerequests import ACTIONS
 from smtpeter.store._stats import STEPS
 from smtpeter.web._logwriters import FORMATS
 from smtpeter.web._openapi import document, text
+from smtpeter.web._sendrequest import IMAGES, RET
 from smtpeter.web._tracking import Health
 
 DOCS = Path(__file__).parents[2] / "docs" / "openapi.json"
@@ -110,6 +112,9 @@ def test_every_enumeration_is_the_codes_vocabulary():
         "/components/schemas/QueueRequest/properties/status": ["requested"],
         "/components/schemas/Node/properties/status": list(NODE_STATUSES),
         "/components/schemas/DomainCheck/properties/records/items/properties/kind": kinds,
+        "/components/schemas/Error/properties/reason": [RATE, QUOTA],
+        "/components/schemas/SendRequest/properties/dsn/properties/ret": list(RET),
+        "/components/schemas/SendRequest/properties/images": list(IMAGES),
     }
     found = enums()
     statuses = found.pop(
