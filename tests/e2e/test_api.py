@@ -222,6 +222,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/queue/{id}",
         "/queue/{id}/retry",
         "/nodes",
+        "/send",
     }
 
 
