@@ -131,7 +131,7 @@ class Send(AsyncLeaf):
         settings = self.settings
         now = settings.clock.seconds()
         body = await self._read(request)
-        parsed = await self._parse(body, now)
+        parsed = await self._parse(request, body, now)
         if len(parsed.content) > settings.maxSize:
             raise HTTPError(
                 413,
@@ -196,15 +196,21 @@ class Send(AsyncLeaf):
         }
 
     async def _read(self, request: IRequest) -> dict:
-        if self.inThread is not None and _length(request) > LARGE:
+        if self._large(request):
+            assert self.inThread is not None
             return await self.inThread(readJSON, request, self.limit)
         return readJSON(request, self.limit)
 
-    async def _parse(self, body: dict, now: float) -> SendRequest:
+    async def _parse(self, request: IRequest, body: dict, now: float) -> SendRequest:
         maxRecipients = self.settings.maxRecipients
-        if self.inThread is not None and len(json.dumps(body.get("attachments", ""))) > LARGE:
+        if self._large(request):
+            assert self.inThread is not None
             return await self.inThread(readSend, body, maxRecipients, now)
         return readSend(body, maxRecipients, now)
+
+    def _large(self, request: IRequest) -> bool:
+        """Whether the request's body is worth a thread (to decode and compose)."""
+        return self.inThread is not None and getattr(request, "received", 0) > LARGE
 
     def _received(self, request: IRequest, peer: str, now: float) -> bytes:
         protocol = "HTTPS" if request.isSecure() else "HTTP"
@@ -214,13 +220,6 @@ class Send(AsyncLeaf):
             f"\tby {self.settings.hostname} (smtpeter) with {protocol} (POST /v1/send);\r\n"
             f"\t{formatdate(now, localtime=False)}\r\n"
         ).encode("ascii", "replace")
-
-
-def _length(request: IRequest) -> int:
-    try:
-        return int(request.getHeader(b"content-length") or 0)
-    except ValueError:
-        return 0
 
 
 def _idempotencyKey(request: IRequest) -> str | None:

@@ -11,18 +11,13 @@ the limits, and gives a L{SendRequest} back.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import mimetypes
 from email.utils import getaddresses
 from typing import Any
-from urllib.parse import urlsplit
 
 from attrs import frozen
 
 from ..features import DELIVER_TIME_WHY, MAX_DELIVER_TIME, PREFIX, parseDeliverTime
 from ..message import (
-    Attachment,
     ComposeError,
     HeaderError,
     MessageParts,
@@ -34,8 +29,8 @@ from ..message import (
     rawField,
     splitHeader,
 )
-from ..smtp import AddressSyntaxError, SMTPRefusal, parseMailbox, readOptions
-from ._resources import HTTPError
+from ..smtp import SMTPRefusal, readOptions
+from ._sendparts import bad, mailbox, readAttachments, readUnsubscribe
 
 #: The switches, by field name, and the header each becomes.
 SWITCHES = {
@@ -62,11 +57,6 @@ FIELDS = (
 )
 NOTIFY = ("SUCCESS", "FAILURE", "DELAY")
 RET = ("FULL", "HDRS")
-#: The longest URL C{unsubscribe} takes (it goes on one header line).
-MAX_URL = 900
-#: The header fields of the gateway's own one-click unsubscribe feature.
-UNSUBSCRIBE = "X-Smtpeter-Unsubscribe"
-UNSUBSCRIBE_MAILTO = "X-Smtpeter-Unsubscribe-Mailto"
 
 
 @frozen
@@ -84,10 +74,6 @@ class SendRequest:
     eightBit: bool = False
 
 
-def bad(field: str, reason: str) -> HTTPError:
-    return HTTPError(400, f"{field}: {reason}", parameter=field)
-
-
 def _text(body: dict, name: str, required: bool = False) -> str | None:
     value = body.get(name)
     if value is None:
@@ -97,15 +83,6 @@ def _text(body: dict, name: str, required: bool = False) -> str | None:
     if not isinstance(value, str):
         raise bad(name, "a string")
     return value
-
-
-def _mailbox(field: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise bad(field, "an address, such as a@example.com, as a string")
-    try:
-        return parseMailbox(value.strip())
-    except AddressSyntaxError as e:
-        raise bad(field, f"{value[:100]!r}: {e}") from None
 
 
 def _addresses(field: str, value: Any) -> list[str]:
@@ -122,7 +99,7 @@ def _recipients(body: dict, maxRecipients: int) -> list[str]:
     if "recipient" in body and "recipients" in body:
         raise bad("recipient", "give recipient (one address) or recipients (a list), not both")
     if "recipient" in body:
-        return [_mailbox("recipient", body["recipient"])]
+        return [mailbox("recipient", body["recipient"])]
     if "recipients" in body:
         value = body["recipients"]
         if isinstance(value, str):
@@ -131,7 +108,7 @@ def _recipients(body: dict, maxRecipients: int) -> list[str]:
             raise bad("recipients", "a list of one or more addresses")
         if len(value) > maxRecipients:
             raise bad("recipients", f"at most {maxRecipients} recipients per message")
-        return [_mailbox("recipients", v) for v in value]
+        return [mailbox("recipients", v) for v in value]
     if "mime" in body:
         raise bad("recipients", "required with mime: the addresses to deliver to")
     found = [a for name in ("to", "cc") if name in body for a in _addresses(name, body[name])]
@@ -139,7 +116,7 @@ def _recipients(body: dict, maxRecipients: int) -> list[str]:
         raise bad("recipients", "required: the addresses to deliver to (or give to or cc)")
     if len(found) > maxRecipients:
         raise bad("recipients", f"at most {maxRecipients} recipients per message")
-    return [_mailbox("to", a) for a in found]
+    return [mailbox("to", a) for a in found]
 
 
 def _dsn(
@@ -184,7 +161,7 @@ def _dsn(
         kind, _, address = orcpt.partition(";") if isinstance(orcpt, str) else ("", "", "")
         if not address:
             kind, address = "rfc822", orcpt
-        orcpt = f"{kind.strip()};{_mailbox('dsn', address)}"
+        orcpt = f"{kind.strip()};{mailbox('dsn', address)}"
     return notify, ret, envid, orcpt
 
 
@@ -250,110 +227,6 @@ def _extra(body: dict) -> list[tuple[str, str, str]]:
     return found
 
 
-def _url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(value) > MAX_URL:
-        raise bad(
-            "unsubscribe",
-            f"{value[:100]!r} is not an http(s) URL of at most {MAX_URL} characters",
-        )
-    if any(c in value for c in "<>, \t\r\n") or not value.isascii():
-        raise bad("unsubscribe", f"{value[:100]!r}: a URL holds no spaces, commas or brackets")
-    return value
-
-
-def _mailto(value: str) -> str:
-    """C{mailto:address}, for an address with or without C{mailto:} (and a C{?subject=})."""
-    address = value[7:] if value.lower().startswith("mailto:") else value
-    _mailbox("unsubscribe", address.split("?", 1)[0])
-    if any(c in address for c in "<>, \t\r\n") or not address.isascii() or len(address) > MAX_URL:
-        raise bad("unsubscribe", f"{value[:100]!r} is not a mailto address")
-    return f"mailto:{address}"
-
-
-def _unsubscribe(body: dict) -> list[tuple[str, str, str]]:
-    """
-    C{unsubscribe}: the sender's own C{List-Unsubscribe} (URLs, mailto
-    addresses; with C{oneclick} and a URL, C{List-Unsubscribe-Post} too), or
-    the gateway's one-click feature asked for (C{oneclick} without a URL).
-    """
-    value = body.get("unsubscribe")
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - {"url", "email", "oneclick"})
-        if unknown:
-            raise bad("unsubscribe", f"{unknown[0][:100]}: unknown; allowed: url, email, oneclick")
-        url, email, oneclick = value.get("url"), value.get("email"), value.get("oneclick", False)
-        if not isinstance(oneclick, bool):
-            raise bad("unsubscribe", "oneclick: true or false")
-        if (
-            url is not None
-            and not isinstance(url, str)
-            or email is not None
-            and not isinstance(email, str)
-        ):
-            raise bad("unsubscribe", "url and email are strings")
-        if url is None and not oneclick:
-            if email is None:
-                raise bad("unsubscribe", "give a url, an email, or oneclick: true")
-            return [("unsubscribe", "List-Unsubscribe", f"<{_mailto(email)}>")]
-        if url is None:
-            found = [("unsubscribe", UNSUBSCRIBE, "true")]
-            if email is not None:
-                found.append(("unsubscribe", UNSUBSCRIBE_MAILTO, _mailto(email)[7:]))
-            return found
-        targets = [_url(url)] + ([_mailto(email)] if email is not None else [])
-        found = [("unsubscribe", "List-Unsubscribe", ", ".join(f"<{t}>" for t in targets))]
-        if oneclick:
-            found.append(("unsubscribe", "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-        return found
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
-        raise bad("unsubscribe", "a URL, a mailto address, a list of them, or an object")
-    targets = [
-        _url(item) if item.lower().startswith(("http:", "https:")) else _mailto(item)
-        for item in items
-    ]
-    return [("unsubscribe", "List-Unsubscribe", ", ".join(f"<{t}>" for t in targets))]
-
-
-def _attachments(body: dict) -> tuple[Attachment, ...]:
-    value = body.get("attachments")
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise bad("attachments", "a list of {name, type, data} objects")
-    found = []
-    for item in value:
-        if not isinstance(item, dict):
-            raise bad("attachments", "each attachment is an object: {name, type, data}")
-        if "url" in item:
-            raise bad(
-                "attachments",
-                "the url form is not accepted: the gateway fetches no URLs (that would open"
-                " a door to internal services); send the content, base64, as data",
-            )
-        unknown = sorted(set(item) - {"name", "type", "data"})
-        if unknown:
-            raise bad("attachments", f"{unknown[0][:100]}: unknown; allowed: name, type, data")
-        name, kind, data = item.get("name"), item.get("type"), item.get("data")
-        if not isinstance(name, str) or not name or len(name) > 255:
-            raise bad("attachments", "name: a file name of 1 to 255 characters")
-        if kind is None:
-            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if not isinstance(kind, str):
-            raise bad("attachments", "type: a MIME type such as application/pdf")
-        if not isinstance(data, str):
-            raise bad("attachments", f"{name[:100]}: data: the content, base64")
-        try:
-            content = base64.b64decode("".join(data.split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise bad("attachments", f"{name[:100]}: data is not base64") from None
-        found.append(Attachment(name, kind, content))
-    return tuple(found)
-
-
 def _fromMime(data: bytes) -> tuple[list[bytes], bytes]:
     try:
         return splitHeader(data)
@@ -376,7 +249,7 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
     addresses = _recipients(body, maxRecipients)
     notify, ret, envid, orcpt = _dsn(body, addresses)
     recipients = tuple(Recipient(a, notify, orcpt) for a in addresses)
-    raw = _unsubscribe(body) + _extra(body)
+    raw = readUnsubscribe(body) + _extra(body)
     options = _switches(body, now)
     envelope = body.get("envelope")
     mime = _text(body, "mime")
@@ -406,7 +279,7 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
             subject=_text(body, "subject"),
             text=_text(body, "text"),
             html=_text(body, "html"),
-            attachments=_attachments(body),
+            attachments=readAttachments(body),
         )
         for name in ("to", "cc", "replyto"):
             if name in body:
@@ -418,7 +291,7 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
             raise bad(e.field, e.reason) from None
         sender = fromAddresses[0] if envelope is None else envelope
     senderField = "from" if envelope is None else "envelope"
-    sender = _mailbox(senderField, sender)
+    sender = mailbox(senderField, sender)
     try:
         header = b"".join(rawField(name, value, field) for field, name, value in raw + options)
     except ComposeError as e:

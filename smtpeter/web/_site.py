@@ -13,7 +13,7 @@ from twisted.web.resource import Resource
 
 from ..admin import IAdministration
 from ..features import TokenSigner
-from ..store import IEventStore
+from ..store import SEND_SCOPE, IEventStore
 from ._api import API, Bearer
 from ._bounded import BoundedSite, Refusal
 from ._resources import MAX_BODY, HTTPError, NotFound
@@ -87,10 +87,17 @@ class WebSite(BoundedSite):
     def _api(path: str) -> bool:
         return path.startswith("/v1/") and path != "/v1/openapi.json"
 
-    async def _credentials(self, request, query: bool) -> Refusal | None:
+    async def _credentials(self, request, send: bool) -> Refusal | None:
+        """
+        The token, and whether it may do this, before the body is read: a
+        send token only sends, and only a send token sends.
+        """
         assert self.bearer is not None  # screened by it
         try:
-            await self.bearer.record(request, query)
+            if send:
+                await self.bearer.sender(request)
+            elif (await self.bearer.record(request)).scope == SEND_SCOPE:
+                await self.bearer.check(request)  # (says why not)
         except HTTPError as e:
             return e.code, e.body["error"]
         return None

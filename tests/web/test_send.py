@@ -464,3 +464,14 @@ def test_a_retry_while_the_first_is_answered_waits_for_its_answer(gw):
     assert three.value() == b""
     assert four.value().startswith(b"HTTP/1.0 409") and b"retry-after: 1" in four.value().lower()
     assert len(gw.queue.queued) == 2
+
+
+def test_the_wrong_token_is_refused_before_the_body_is_read(gw):
+    for token, path in ((gw.readToken, "/v1/send"), (gw.token, "/v1/logins")):
+        transport = rawRequest(
+            gw.site,
+            f"POST {path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Length: 100000\r\n\r\n".encode(),  # the body never comes
+        )
+        assert transport.value().startswith(b"HTTP/1.1 403"), transport.value()
+        assert transport.disconnecting
