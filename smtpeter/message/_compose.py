@@ -171,7 +171,7 @@ def compose(draft: MessageParts) -> bytes:
     for attachment in draft.attachments:
         if not _MIME_TYPE.fullmatch(attachment.type):
             raise ComposeError(
-                "attachments", f"{attachment.type[:100]!r} is not a MIME type such as text/csv"
+                "attachments", f"{attachment.type[:100]!r} is not a MIME type such as application/pdf"
             )
         noBreaks("attachments", attachment.name)
         maintype, subtype = attachment.type.lower().split("/")
