@@ -12,97 +12,13 @@ import json
 from email import message_from_bytes, policy
 
 import pytest
-from attrs import evolve
-from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.defer import Deferred
 
 from smtpeter.message import parseRecipientId
-from smtpeter.runtime import AddressPolicy
-from smtpeter.smtp import SendingLimits, ServerSettings
-from smtpeter.store import Limit, MemoryLoginUsage, MemoryStore
+from smtpeter.store import Limit
 from smtpeter.testing import serveHTTP
-from smtpeter.web import makeSite
 
-NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
-
-
-class RecordingQueue:
-    """An IQueue's enqueue, recording; C{gate} holds the answer until fired."""
-
-    def __init__(self) -> None:
-        self.queued: list[tuple] = []
-        self.gate: Deferred | None = None
-
-    def enqueue(self, envelope, options, content):
-        self.queued.append((envelope, options, content))
-        qid = f"{len(self.queued):020X}"
-        if self.gate is not None:
-            return self.gate.addCallback(lambda _: qid)
-        return succeed(qid)
-
-
-class Gateway:
-    def __init__(self, maxSize: int = 1024 * 1024, maxRecipients: int = 5) -> None:
-        self.clock = Clock()
-        self.clock.advance(NOW)
-        self.store = MemoryStore(self.clock)
-        self.queue = RecordingQueue()
-        self.limits = SendingLimits(MemoryLoginUsage(), self.clock)
-        self.settings = ServerSettings(
-            hostname="gw.test",
-            portal=None,  # type: ignore[arg-type]
-            queue=self.queue,  # type: ignore[arg-type]
-            throttle=None,  # type: ignore[arg-type]
-            clock=self.clock,
-            tlsOptions=None,
-            maxSize=maxSize,
-            maxRecipients=maxRecipients,
-            recipientLiterals=AddressPolicy(),
-            limits=self.limits,
-        )
-        self.site = makeSite(self.store, None, None, self.clock, submission=self.settings)
-        self.store.logins.add("app", "pw")
-        self.token = self.store.addToken("shop", "send", "app")
-        self.readToken = self.store.addToken("reader")
-        self.adminToken = self.store.addToken("ops", "admin")
-
-    def login(self, **changes) -> None:
-        record, password = self.store.logins.logins["app"]
-        self.store.logins.logins["app"] = (evolve(record, **changes), password)
-
-    def post(self, body, code=202, token=None, path="/v1/send", headers=None, raw=None):
-        token = self.token if token is None else token
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        data = raw if raw is not None else json.dumps(body).encode()
-        response = serveHTTP(self.site, "POST", path, sent, data, clock=self.clock)
-        assert response is not None
-        assert response.code == code, response.body
-        self.response = response
-        return response.json()
-
-    def message(self, index: int = -1):
-        envelope, options, content = self.queue.queued[index]
-        return envelope, options, message_from_bytes(content, policy=policy.default)
-
-
-def rawRequest(site, data: bytes) -> StringTransport:
-    """Bytes into C{site}'s channel; its transport, to read the answer from."""
-    address = IPv4Address("TCP", "192.0.2.1", 40000)
-    channel = site.buildProtocol(address)
-    transport = StringTransport(peerAddress=address)
-    channel.makeConnection(transport)
-    channel.dataReceived(data)
-    return transport
-
-
-@pytest.fixture
-def gw() -> Gateway:
-    return Gateway()
-
+from .conftest import NOW, SendingSite, rawRequest
 
 SIMPLE = {"from": "Shop <news@example.com>", "to": "Ann <ann@example.org>", "text": "hi"}
 
@@ -259,14 +175,8 @@ def test_unsubscribe(gw, unsubscribe, headers):
         ({**SIMPLE, "recipient": "not an address"}, "recipient"),
         ({**SIMPLE, "recipients": []}, "recipients"),
         ({**SIMPLE, "recipients": [f"r{n}@example.org" for n in range(6)]}, "recipients"),
-        ({**SIMPLE, "recipients": ["@route:a@example.org"]}, "recipients"),
-        ({**SIMPLE, "recipient": "root@[127.0.0.1]"}, "recipients"),
-        ({**SIMPLE, "recipient": "x@[169.254.169.254]"}, "recipients"),
         ({"to": "a@example.org", "text": "x"}, "from"),
         ({**SIMPLE, "from": 5}, "from"),
-        ({**SIMPLE, "from": "a@example.com\r\nBcc: evil@example.net"}, "from"),
-        ({**SIMPLE, "to": "ann@example.org\nBcc: evil@example.net"}, "to"),
-        ({**SIMPLE, "subject": "hi\r\nBcc: evil@example.net"}, "subject"),
         ({**SIMPLE, "cc": "nobody"}, "cc"),
         ({**SIMPLE, "replyto": ["a@example.com", 1]}, "replyto"),
         ({**SIMPLE, "text": 1}, "text"),
@@ -283,8 +193,6 @@ def test_unsubscribe(gw, unsubscribe, headers):
         ({**SIMPLE, "attachments": [{"name": "a", "data": "", "size": 1}]}, "attachments"),
         ({**SIMPLE, "attachments": {"name": "a"}}, "attachments"),
         ({**SIMPLE, "attachments": [{"name": "a", "type": "x", "data": ""}]}, "attachments"),
-        ({**SIMPLE, "extra": {"Bcc": "evil@example.net"}}, "extra"),
-        ({**SIMPLE, "extra": {"X-Ok": "a\r\nBcc: evil@example.net"}}, "extra"),
         ({**SIMPLE, "extra": {"X-Smtpeter-Hold": "true"}}, "extra"),
         ({**SIMPLE, "extra": {"X-Ok": 1}}, "extra"),
         ({**SIMPLE, "extra": ["X-Ok"]}, "extra"),
@@ -386,13 +294,13 @@ def test_over_the_quota_is_refused_or_held(gw):
 
 
 def test_a_message_over_max_size_is_413(gw):
-    small = Gateway(maxSize=2000)
+    small = SendingSite(maxSize=2000)
     answer = small.post({**SIMPLE, "text": "x" * 3000}, code=413)
     assert "--max-size" in answer["error"]
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read():
-    small = Gateway(maxSize=3 * 1024 * 1024)
+    small = SendingSite(maxSize=3 * 1024 * 1024)
     limit = small.site.sendMaxBody
     assert limit == 4 * 1024 * 1024 + 1024 * 1024
     # The announced length alone refuses it: the body here is not even sent.
