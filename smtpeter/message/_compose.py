@@ -41,8 +41,11 @@ _NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,100}")
 #: An address as an envelope takes it: ASCII, an @ and no white space or brackets.
 _ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,255}|[^\s@<>]+@\[[^\]]+\]")
 _MIME_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}")
-#: Addresses in one field of the header at most.
-MAX_ADDRESSES = 1000
+#: Addresses in one field of the header at most, and the most text they may
+#: take: checked before they are parsed (the parser's time grows faster
+#: than the text).
+MAX_ADDRESSES = 500
+MAX_ADDRESS_TEXT = 32 * 1024
 
 
 class ComposeError(MessageError):
@@ -92,6 +95,11 @@ def parseAddresses(name: str, value: str | Sequence[str]) -> list[Address]:
     not a list of addresses.
     """
     items = [value] if isinstance(value, str) else list(value)
+    texts = [item for item in items if isinstance(item, str)]
+    if sum(text.count("@") for text in texts) > MAX_ADDRESSES:
+        raise ComposeError(name, f"at most {MAX_ADDRESSES} addresses")
+    if sum(len(text) for text in texts) > MAX_ADDRESS_TEXT:
+        raise ComposeError(name, f"at most {MAX_ADDRESS_TEXT // 1024} KiB of addresses")
     found: list[Address] = []
     for item in items:
         if not isinstance(item, str):
@@ -171,7 +179,8 @@ def compose(draft: MessageParts) -> bytes:
     for attachment in draft.attachments:
         if not _MIME_TYPE.fullmatch(attachment.type):
             raise ComposeError(
-                "attachments", f"{attachment.type[:100]!r} is not a MIME type such as application/pdf"
+                "attachments",
+                f"{attachment.type[:100]!r} is not a MIME type such as application/pdf",
             )
         noBreaks("attachments", attachment.name)
         maintype, subtype = attachment.type.lower().split("/")

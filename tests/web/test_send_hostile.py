@@ -98,9 +98,13 @@ def test_recipient_floods_stop_at_max_recipients(gw):
     assert answer["parameter"] == "recipients" and "at most 5" in answer["error"]
     answer = gw.post({**SIMPLE, "to": many[:6]}, code=400)
     assert answer["parameter"] == "recipients" and "at most 5" in answer["error"]
-    for field in ("to", "cc"):  # a header field holds 1000 addresses at most
+    for field in ("to", "cc", "replyto"):  # a header field: 500 addresses at most, or 32 KiB
         answer = gw.post({**SIMPLE, field: ", ".join(many)}, code=400)
-        assert answer["parameter"] == field and "at most 1000" in answer["error"]
+        assert answer["parameter"] == field and "at most 500 addresses" in answer["error"]
+        answer = gw.post({**SIMPLE, field: many}, code=400)
+        assert answer["parameter"] == field and "at most 500 addresses" in answer["error"]
+        answer = gw.post({**SIMPLE, field: "x" * 40_000 + "@example.org"}, code=400)
+        assert answer["parameter"] == field and "32 KiB" in answer["error"]
     assert gw.queue.queued == []
 
 
