@@ -57,6 +57,8 @@ FIELDS = (
 )
 NOTIFY = ("SUCCESS", "FAILURE", "DELAY")
 RET = ("FULL", "HDRS")
+#: The most header fields C{extra} adds.
+MAX_EXTRA = 100
 
 
 @frozen
@@ -215,6 +217,8 @@ def _extra(body: dict) -> list[tuple[str, str, str]]:
         return []
     if not isinstance(value, dict):
         raise bad("extra", 'an object of header fields, such as {"X-Campaign": "spring"}')
+    if len(value) > MAX_EXTRA:
+        raise bad("extra", f"at most {MAX_EXTRA} header fields")
     found = []
     for name, text in value.items():
         if not name.lower().startswith("x-"):

@@ -108,6 +108,11 @@ def test_recipient_floods_stop_at_max_recipients(gw):
     assert gw.queue.queued == []
 
 
+def test_extra_adds_100_fields_at_most(gw):
+    many = {f"X-N{n}": "v" for n in range(101)}
+    assert "at most 100" in gw.post({**SIMPLE, "extra": many}, code=400)["error"]
+
+
 def test_json_that_costs_memory_or_lies_is_refused(gw):
     deep = b'{"extra": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     assert "nests" in gw.post(None, code=400, raw=deep)["error"]
