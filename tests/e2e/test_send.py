@@ -4,9 +4,10 @@ module: a message with every field (a 10 MB attachment among them) arrives
 whole, parsed with Python's email package and DKIM-verified with dkimpy;
 docs/api.md's curl, Python and PHP examples run as written; ten concurrent
 retries with one Idempotency-Key queue one message; a login's rate gives
-429 with Retry-After on both workers (one that took fewer refuses too); a body over the limit is 413 before
-it is sent; maxdelivertime fails a deferred recipient as expired. Every
-field's 400 is in tests/web/test_send.py.
+429 with Retry-After on both workers (one that took fewer refuses too); a
+body over the limit is 413 before it is sent; maxdelivertime fails a
+deferred recipient as expired. Every field's 400 is in
+tests/web/test_send.py, the hostile ones in tests/web/test_send_hostile.py.
 """
 
 from __future__ import annotations
