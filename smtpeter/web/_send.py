@@ -186,7 +186,9 @@ class Send(AsyncLeaf):
             except SMTPRefusal as e:
                 if e.reply.text.startswith("From:"):
                     raise _refused(e, "from") from None
-                raise _refused(e, "mime", 400) from None
+                if "mime" in body:  # (the fields made from parts were read before)
+                    raise _refused(e, "mime", 400) from None
+                raise HTTPError(400, e.reply.text) from None
         finally:
             if reserved and settings.limits is not None:
                 settings.limits.release(reserved)

@@ -204,11 +204,16 @@ def _switches(body: dict, now: float) -> list[tuple[str, str, str]]:
             raise bad("maxdelivertime", f"{deadline!r} is in the past (it is UTC)")
         found.append(("maxdelivertime", PREFIX + MAX_DELIVER_TIME, deadline.strip()))
     for name, header, value in found:
-        try:
-            readOptions([f"{header}: {value}\r\n".encode()], frozenset(), None)
-        except SMTPRefusal as e:
-            raise bad(name, e.reply.text.removeprefix("Message refused: ")) from None
+        checkOption(name, header, value)
     return found
+
+
+def checkOption(field: str, header: str, value: str) -> None:
+    """An C{X-Smtpeter-*} field read as the submission step will read it; a 400 naming C{field}."""
+    try:
+        readOptions([f"{header}: {value}\r\n".encode()], frozenset(), None)
+    except SMTPRefusal as e:
+        raise bad(field, e.reply.text.removeprefix("Message refused: ")) from None
 
 
 def _extra(body: dict) -> list[tuple[str, str, str]]:
@@ -254,6 +259,9 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
     notify, ret, envid, orcpt = _dsn(body, addresses)
     recipients = tuple(Recipient(a, notify, orcpt) for a in addresses)
     raw = readUnsubscribe(body) + _extra(body)
+    for field, name, value in raw:
+        if name.lower().startswith(PREFIX):  # the gateway's own unsubscribe
+            checkOption(field, name, value)
     options = _switches(body, now)
     envelope = body.get("envelope")
     mime = _text(body, "mime")

@@ -386,3 +386,11 @@ def test_the_wrong_token_is_refused_before_the_body_is_read(gw):
         )
         assert transport.value().startswith(b"HTTP/1.1 403"), transport.value()
         assert transport.disconnecting
+
+
+def test_the_mime_s_own_options_are_read_and_a_bad_one_names_mime(gw):
+    mime = "From: news@example.com\nX-Smtpeter-TrackOpens: maybe\nSubject: x\n\nbody\n"
+    answer = gw.post({"recipient": "ann@example.org", "mime": mime}, code=400)
+    assert answer["parameter"] == "mime" and "x-smtpeter-trackopens" in answer["error"]
+    gw.post({"recipient": "ann@example.org", "mime": mime.replace("maybe", "yes")})
+    assert gw.message()[1].features == {"trackopens"}
