@@ -57,6 +57,14 @@ def clientAddress(request) -> str:
     return getattr(peer, "host", "") or ""
 
 
+_ACCESS_TOKEN = re.compile(rb"(access_token=)[^&]*")
+
+
+def loggable(request) -> bytes:
+    """The request's URI as a log may show it: an C{access_token} in its query hidden."""
+    return _ACCESS_TOKEN.sub(rb"\1...", request.uri or b"")
+
+
 def segment(request) -> str:
     """The first path segment after the resource's own."""
     return request.postpath[0].decode("ascii", "replace") if request.postpath else ""
@@ -231,12 +239,15 @@ class AsyncLeaf(Resource):
                 # (a full disk) or that the database is damaged (logged).
                 if not failure.check(DiskFull):
                     repeated.failure(
-                        "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                        "{method} {uri} failed",
+                        failure,
+                        method=request.method,
+                        uri=loggable(request),
                     )
                 writeJSON(request, {"error": storage[1]}, storage[0])
             else:
                 repeated.failure(
-                    "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                    "{method} {uri} failed", failure, method=request.method, uri=loggable(request)
                 )
                 writeJSON(request, {"error": "internal error; see the gateway's log"}, 500)
             request.finish()

@@ -9,6 +9,8 @@ the field (or before the body is read), and nothing is queued.
 from __future__ import annotations
 
 import pytest
+from twisted.internet.defer import Deferred
+from twisted.logger import formatEvent, globalLogPublisher
 
 from .conftest import SendingSite, rawRequest
 
@@ -136,3 +138,17 @@ def test_nothing_is_read_before_the_token_is_known():
         assert transport.value().startswith(b"HTTP/1.1 401"), (target, transport.value())
         assert transport.disconnecting
     assert site.queue.queued == []
+
+
+def test_a_token_in_the_query_never_reaches_the_log(gw):
+    logged: list[dict] = []
+    gw.queue.gate = Deferred()
+    gw.queue.gate.errback(RuntimeError("the queue broke"))
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        answer = gw.post(SIMPLE, code=500, token="", path=f"/v1/send?access_token={gw.token}")
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    assert "internal error" in answer["error"]
+    text = " ".join(formatEvent(e) for e in logged)
+    assert "/v1/send?access_token=..." in text and gw.token not in text
