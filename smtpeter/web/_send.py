@@ -192,6 +192,7 @@ class Send(AsyncLeaf):
         finally:
             if reserved and settings.limits is not None:
                 settings.limits.release(reserved)
+        self.store.noteLoginUse(login.name)  # (as an SMTP AUTH does; nobody waits for it)
         return {
             recipientId(qid, index): recipient.address
             for index, recipient in enumerate(parsed.recipients)

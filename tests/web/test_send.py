@@ -394,3 +394,9 @@ def test_the_mime_s_own_options_are_read_and_a_bad_one_names_mime(gw):
     assert answer["parameter"] == "mime" and "x-smtpeter-trackopens" in answer["error"]
     gw.post({"recipient": "ann@example.org", "mime": mime.replace("maybe", "yes")})
     assert gw.message()[1].features == {"trackopens"}
+
+
+def test_sending_notes_the_login_s_use(gw):
+    assert gw.store.logins.logins["app"][0].lastUsed is None
+    gw.post(SIMPLE)
+    assert gw.store.logins.logins["app"][0].lastUsed == NOW
