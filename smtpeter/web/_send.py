@@ -199,10 +199,11 @@ class Send(AsyncLeaf):
         }
 
     async def _read(self, request: IRequest) -> dict:
+        read = readRFC822 if _contentType(request) == b"message/rfc822" else readJSON
         if self._large(request):
             assert self.inThread is not None
-            return await self.inThread(readJSON, request, self.limit)
-        return readJSON(request, self.limit)
+            return await self.inThread(read, request, self.limit)
+        return read(request, self.limit)
 
     async def _parse(self, request: IRequest, body: dict, now: float) -> SendRequest:
         maxRecipients = self.settings.maxRecipients
@@ -223,6 +224,48 @@ class Send(AsyncLeaf):
             f"\tby {self.settings.hostname} (smtpeter) with {protocol} (POST /v1/send);\r\n"
             f"\t{formatdate(now, localtime=False)}\r\n"
         ).encode("ascii", "replace")
+
+
+def _contentType(request: IRequest) -> bytes:
+    return (request.getHeader(b"content-type") or b"").partition(b";")[0].strip().lower()
+
+
+#: What the query of a message/rfc822 body may say.
+RFC822_PARAMETERS = ("recipient", "recipients", "envelope", "access_token")
+
+
+def readRFC822(request: IRequest, limit: int) -> dict:
+    """
+    A C{message/rfc822} body (the message itself, UTF-8 or ASCII) as the
+    JSON body it stands for: C{mime}, with C{recipient}, C{recipients}
+    (repeated, or comma-separated) and C{envelope} from the query.
+    """
+    content = request.content
+    data = content.read(limit + 1) if content is not None else b""
+    if len(data) > limit:
+        raise HTTPError(413, f"the body is larger than {limit} bytes")
+    try:
+        mime = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPError(400, "mime: the message is not UTF-8 (or ASCII) text", parameter="mime")
+    body: dict[str, Any] = {"mime": mime}
+    for raw, values in (request.args or {}).items():
+        name = raw.decode("latin-1")
+        if name not in RFC822_PARAMETERS:
+            raise HTTPError(
+                400,
+                f"{name[:100]}: unknown parameter; a message/rfc822 body takes"
+                f" {', '.join(RFC822_PARAMETERS)}",
+                parameter=name[:100],
+            )
+        texts = [v.decode("utf-8", "replace") for v in values]
+        if name == "recipients":
+            body[name] = [a.strip() for t in texts for a in t.split(",") if a.strip()]
+        elif name != "access_token":
+            if len(texts) != 1:
+                raise HTTPError(400, f"{name}: give it once", parameter=name)
+            body[name] = texts[0]
+    return body
 
 
 def _idempotencyKey(request: IRequest) -> str | None:

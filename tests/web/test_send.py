@@ -400,3 +400,26 @@ def test_sending_notes_the_login_s_use(gw):
     assert gw.store.logins.logins["app"][0].lastUsed is None
     gw.post(SIMPLE)
     assert gw.store.logins.logins["app"][0].lastUsed == NOW
+
+
+def test_a_message_rfc822_body_is_the_mime_with_the_envelope_in_the_query(gw):
+    message = "From: news@example.com\r\nSubject: raw body\r\n\r\nhello\r\n".encode()
+    headers = {"Content-Type": "message/rfc822"}
+    path = "/v1/send?recipients=ann@example.org,bob@example.org&recipients=carl@example.org"
+    answer = gw.post(None, raw=message, headers=headers, path=path)
+    assert sorted(answer.values()) == ["ann@example.org", "bob@example.org", "carl@example.org"]
+    envelope, _, m = gw.message()
+    assert envelope.sender == "news@example.com" and m["Subject"] == "raw body"
+    path = f"/v1/send?recipient=ann@example.org&envelope=b@example.com&access_token={gw.token}"
+    gw.post(None, raw=message, headers=headers, path=path, token="")
+    assert gw.message()[0].sender == "b@example.com"
+    for path, field in (
+        ("/v1/send?recipient=ann@example.org&subject=x", "subject"),
+        ("/v1/send?recipient=a@example.org&recipient=b@example.org", "recipient"),
+        ("/v1/send", "recipients"),
+    ):
+        assert (
+            gw.post(None, code=400, raw=message, headers=headers, path=path)["parameter"] == field
+        )
+    bad = gw.post(None, code=400, raw=b"Subject: \xff\r\n\r\n", headers=headers, path=path)
+    assert bad["parameter"] == "mime"
