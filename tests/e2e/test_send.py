@@ -179,15 +179,20 @@ def _examples() -> dict[str, str]:
     return dict(found)
 
 
-def test_the_docs_examples_run_as_written(world):
+def test_the_docs_examples_run_as_written(world, tmp_path):
     examples = _examples()
-    assert set(examples) == {"curl", "python", "php"}
+    assert set(examples) == {"curl", "python", "php", "rfc822"}
     environment = {
         **os.environ,
         "SMTPETER_URL": world.gateway.web,
         "SMTPETER_TOKEN": world.token,
     }
+    (tmp_path / "message.eml").write_bytes(
+        b"From: Shop <news@example.com>\r\nTo: ann@example.org\r\nSubject: From a file\r\n"
+        b"X-Smtpeter-Tags: files\r\n\r\nHello from a file.\r\n"
+    )
     runs = {
+        "rfc822": ["bash", "-c", examples["rfc822"]],
         "curl": ["bash", "-c", examples["curl"]],
         "python": [sys.executable, "-c", examples["python"]],
         "php": ["php", "-r", examples["php"].removeprefix("<?php\n")],
@@ -195,9 +200,16 @@ def test_the_docs_examples_run_as_written(world):
     if shutil.which("php") is None:
         assert not os.environ.get("CI"), "CI installs php-cli (.ci/run)"
         del runs["php"]
-    subjects = {"curl": "Your order", "python": "Your invoice", "php": "Hello from PHP"}
+    subjects = {
+        "rfc822": "From a file",
+        "curl": "Your order",
+        "python": "Your invoice",
+        "php": "Hello from PHP",
+    }
     for language, command in runs.items():
-        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            command, env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, (language, done.stderr)
         ids = re.findall(r"[0-9A-F]{20}-1", done.stdout)
         assert ids, (language, done.stdout)
