@@ -283,8 +283,11 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
             raise bad("envelope", "required: the mime has no From: address to take it from")
         sender = mimeFrom[0] if envelope is None else envelope
     else:
+        if body.get("from") is None:
+            raise bad("from", "required: the From: address, such as 'Shop <news@example.com>'")
+        fromAddresses = _addresses("from", body["from"])
         parts = MessageParts(
-            sender=_text(body, "from", required=True),
+            sender=body["from"],
             to=body.get("to"),
             cc=body.get("cc"),
             replyto=body.get("replyto"),
@@ -294,9 +297,8 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
             attachments=readAttachments(body),
         )
         for name in ("to", "cc", "replyto"):
-            if name in body:
+            if body.get(name) is not None:
                 _addresses(name, body[name])
-        fromAddresses = _addresses("from", body["from"])
         try:
             data = compose(parts)
         except ComposeError as e:

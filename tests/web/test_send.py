@@ -403,7 +403,7 @@ def test_sending_notes_the_login_s_use(gw):
 
 
 def test_a_message_rfc822_body_is_the_mime_with_the_envelope_in_the_query(gw):
-    message = "From: news@example.com\r\nSubject: raw body\r\n\r\nhello\r\n".encode()
+    message = b"From: news@example.com\r\nSubject: raw body\r\n\r\nhello\r\n"
     headers = {"Content-Type": "message/rfc822"}
     path = "/v1/send?recipients=ann@example.org,bob@example.org&recipients=carl@example.org"
     answer = gw.post(None, raw=message, headers=headers, path=path)
@@ -423,3 +423,9 @@ def test_a_message_rfc822_body_is_the_mime_with_the_envelope_in_the_query(gw):
         )
     bad = gw.post(None, code=400, raw=b"Subject: \xff\r\n\r\n", headers=headers, path=path)
     assert bad["parameter"] == "mime"
+
+
+def test_from_takes_a_list_too(gw):
+    gw.post({**SIMPLE, "from": ["Shop <news@example.com>", "Desk <desk@example.com>"]})
+    envelope, _, m = gw.message()
+    assert envelope.sender == "news@example.com" and len(m["From"].addresses) == 2

@@ -9,8 +9,12 @@ the field (or before the body is read), and nothing is queued.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.logger import formatEvent, globalLogPublisher
+
+from smtpeter.web._sendrequest import FIELDS
 
 from .conftest import SendingSite, rawRequest
 
@@ -152,3 +156,35 @@ def test_a_token_in_the_query_never_reaches_the_log(gw):
     assert "internal error" in answer["error"]
     text = " ".join(formatEvent(e) for e in logged)
     assert "/v1/send?access_token=..." in text and gw.token not in text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELD_NAMES = st.sampled_from(FIELDS + ("url", "name", "data"))
+VALUES = JSON | st.sampled_from(
+    [
+        "a@example.com",
+        "Ann <ann@example.org>",
+        "x@[127.0.0.1]",
+        "2030-01-01 00:00:00",
+        "aGk=",
+        "https://x.example/u",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.dictionaries(FIELD_NAMES, VALUES, max_size=8))
+def test_no_body_is_answered_with_a_500(body):
+    gw = SendingSite()  # (each its own: the in-memory connections are never closed)
+    answer = gw.post(body, code=None)
+    assert gw.response.code in (202, 400, 403), (body, answer)
+    if gw.response.code == 400:
+        assert answer["error"] and (
+            answer.get("parameter") in (*FIELDS, None) or answer["parameter"]
+        )
