@@ -19,12 +19,19 @@ from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from attrs import field, fields, frozen
 from twisted.python import usage
 
-from .runtime import PostgreSQL, parseDatabase, parseDuration, parseSize
+from .runtime import (
+    PostgreSQL,
+    checkPublicUrl,
+    defaultPublicUrl,
+    metricsEndpoint,
+    parseDatabase,
+    parseDuration,
+    parseSize,
+)
 
 #: Where the dashboard listens unless told: this machine only.
 DASHBOARD = "tcp:8081:interface=127.0.0.1"
@@ -149,76 +156,6 @@ def default(name: str) -> Any:
     return getattr(fields(Config), name).default
 
 
-def checkPublicUrl(url: str) -> str:
-    """An http(s) base URL without query or fragment, without its trailing slash."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host name")
-    if parts.query or parts.fragment or any(c in url for c in " \"'<>"):
-        raise ValueError(f"{url!r}: a base URL has no query, fragment, spaces or quotes")
-    return url.strip().rstrip("/")
-
-
-def defaultPublicUrl(hostname: str, http: tuple[str, ...]) -> str:
-    """
-    The base URL of rewritten links when --public-url is not given: this
-    host's name and the port of the first --http listener (C{tcp:9090} gives
-    C{http://HOSTNAME:9090}; an C{ssl:} listener gives https; ports 80 and 443
-    are left out). The listener's interface is not used: the address it binds
-    to is rarely the name readers reach it by. A listener without a TCP port
-    (C{unix:}) leaves the port it had always, 8080.
-    """
-    listener = _tcpListener(http[0]) if http else None
-    scheme, port = (listener[0], listener[2]) if listener else ("http", 8080)
-    host = f"[{hostname}]" if ":" in hostname else hostname
-    return f"{scheme}://{host}" + ("" if port == {"http": 80, "https": 443}[scheme] else f":{port}")
-
-
-def dashboardUrls(hostname: str, dashboard: tuple[str, ...]) -> list[str]:
-    """
-    Where each dashboard listener is reached: C{tcp:8081:interface=127.0.0.1}
-    is C{http://127.0.0.1:8081/}; without an interface (or one that means every
-    address), the host is C{hostname}; C{ssl:} is https. An endpoint without a
-    TCP port (C{unix:}) is given as it is.
-    """
-    urls = []
-    for description in dashboard:
-        listener = _tcpListener(description)
-        if listener is None:
-            urls.append(description)
-            continue
-        scheme, interface, port = listener
-        host = hostname if interface in ("", "0.0.0.0", "::") else interface
-        host = f"[{host}]" if ":" in host else host
-        urls.append(f"{scheme}://{host}:{port}/")
-    return urls
-
-
-def _tcpListener(description: str) -> tuple[str, str, int] | None:
-    """
-    A listening endpoint string's URL scheme, interface (empty: every
-    address) and port; None for one that has no TCP port (C{unix:}).
-    """
-    fields, current, escaped = [], "", False
-    for c in description:
-        if escaped:
-            current, escaped = current + c, False
-        elif c == "\\":
-            escaped = True
-        elif c == ":":
-            fields.append(current)
-            current = ""
-        else:
-            current += c
-    kind, *rest = [*fields, current]
-    named = dict(f.split("=", 1) for f in rest if "=" in f)
-    positional = [f for f in rest if "=" not in f]
-    port = named.get("port") or (positional[0] if positional else "")
-    if kind.lower() not in ("tcp", "tcp6", "ssl") or not port.isdigit():
-        return None
-    return ("https" if kind.lower() == "ssl" else "http"), named.get("interface", ""), int(port)
-
-
 def _fail(message: str) -> NoReturn:
     raise usage.UsageError(message)
 
@@ -266,12 +203,6 @@ def _leaseLength(text: str) -> timedelta:
     if not timedelta(seconds=5) <= lease <= timedelta(hours=1):
         raise ValueError(f"{text!r}: a lease from 5s to 1h, e.g. 60s")
     return lease
-
-
-def metricsEndpoint(text: str) -> str:
-    """C{--metrics}: a bare port is on loopback only; else the endpoint as given."""
-    text = text.strip()
-    return f"tcp:{text}:interface=127.0.0.1" if text.isdigit() else text
 
 
 def makeConfig(options) -> Config:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from twisted.python import usage
 
-from .config import DATA, RELAY_TLS, default, makeConfig
+from .config import DATA, LISTENERS, RELAY_TLS, default, makeConfig
 from .process import TwistdRun
 from .runtime import DATABASE_HELP, formatDays, formatDelays, formatDuration, formatSize
 from .smtp import AuthThrottle
@@ -271,13 +271,9 @@ class Options(usage.Options):
 
     def __init__(self) -> None:
         super().__init__()
-        self["smtp"] = []
-        self["smtps"] = []
-        self["http"] = []
-        self["dashboard"] = []
-        self["mx"] = []
-        self["webhook-allow-network"] = []
-        self["delivery-allow-network"] = []
+        # The repeatable options, empty until given.
+        for name in (*LISTENERS, "webhook-allow-network", "delivery-allow-network"):
+            self[name] = []
 
     def opt_smtp(self, description: str) -> None:
         self["smtp"].append(description)
@@ -372,23 +368,6 @@ class Options(usage.Options):
         self.config = makeConfig(self)
 
 
-def _logsTextToStandardOutput(options: Options) -> bool:
-    """Whether twistd logs text to standard output: C{-n}, no --logfile, --syslog or --logger."""
-    twistd = getattr(options, "parent", None)
-    return bool(
-        twistd is not None
-        and twistd.get("nodaemon")
-        and twistd.get("logfile") in (None, "", "-")
-        and not twistd.get("syslog")
-        and not twistd.get("logger")
-    )
-
-
-def _twistd(options: Options) -> TwistdRun:
-    """The twistd run (its options), which a refused start must tidy up after."""
-    return TwistdRun(getattr(options, "parent", None))
-
-
 def makeService(options: Options):
     from twisted.internet import reactor
 
@@ -401,6 +380,8 @@ def _node(options: Options):
     """The node: a supervisor of its workers, or a whole gateway in one process."""
     from twisted.internet import reactor
 
+    # The twistd run (its options), which a refused start must tidy up after.
+    twistd = TwistdRun(getattr(options, "parent", None))
     if options.config.workers > 1:
         from .process import Supervisor
 
@@ -408,11 +389,11 @@ def _node(options: Options):
             options.config,
             options.arguments,
             reactor,
-            textOutput=_logsTextToStandardOutput(options),
-            twistd=_twistd(options),
+            textOutput=twistd.logsTextToStandardOutput(),
+            twistd=twistd,
         )
     from .process import GatewayService
     from .runtime import freezeStartup
 
     reactor.callWhenRunning(freezeStartup, reactor)
-    return GatewayService(options.config, reactor, twistd=_twistd(options))
+    return GatewayService(options.config, reactor, twistd=twistd)

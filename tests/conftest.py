@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -247,6 +248,34 @@ class Gateway:
             time.sleep(0.1)
 
 
+def upgradeAtOnce(uri: str, count: int = 3) -> tuple[list, list[Exception]]:
+    """
+    C{count} nodes upgrading the PostgreSQL database at C{uri} at the same
+    time, each in a thread on a connection of its own: what the upgrades
+    returned, and what they raised.
+    """
+    from smtpeter.store import _postgres, upgrade
+
+    results: list = []
+    errors: list[Exception] = []
+
+    def node() -> None:
+        db = _postgres.connect(uri)
+        try:
+            results.append(upgrade(db))
+        except Exception as e:  # noqa: BLE001 - the caller asserts on them
+            errors.append(e)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=node) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
+
+
 def eventually(predicate, timeout: float = 10.0, what: str = "the condition"):
     """Poll C{predicate} until it gives something true, and return that; fail after C{timeout}."""
     deadline = time.monotonic() + timeout
@@ -371,6 +400,23 @@ def pgconnect(postgresDatabase):
 
     openDatabase(PostgreSQL(postgresDatabase)).close()
     return lambda: psycopg.connect(postgresDatabase)
+
+
+@pytest.fixture
+def sharedQueued(postgresDatabase):
+    """
+    What the administration reads of the shared queue in the test's
+    PostgreSQL database (L{smtpeter.admin._sharedqueue.sharedMessages}):
+    C{sharedQueued(qid=None)}, each message's metadata and its recipients'
+    states, oldest id first (of C{qid} alone, if given).
+    """
+    from smtpeter.admin._sharedqueue import sharedMessages
+    from smtpeter.runtime import PostgreSQL
+    from smtpeter.store import openDatabase
+
+    db = openDatabase(PostgreSQL(postgresDatabase))
+    yield lambda qid=None: [(meta, states) for meta, states, _ in sharedMessages(db, qid)]
+    db.close()
 
 
 CHROMIUM = "/usr/bin/chromium"

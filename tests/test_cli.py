@@ -423,3 +423,35 @@ def test_webhook_add_refuses_internal_destinations_in_one_line(capsys, tmp_path)
     )
     assert code == 1 and len(err.splitlines()) == 1 and "such as 10.0.0.0/8" in err
     assert len(json.loads(run(capsys, tmp_path, "webhook", "list", "--json")[1])) == 1
+
+
+def test_a_send_token_names_its_login(capsys, tmp_path):
+    run(capsys, tmp_path, "login", "create", "app")
+    code, out, _ = run(
+        capsys, tmp_path, "token", "create", "shop", "--scope", "send", "--login", "app", "--json"
+    )
+    assert code == 0
+    made = json.loads(out)
+    assert (made["scope"], made["login"]) == ("send", "app")
+    assert made["token"].startswith("spt_")
+    code, out, _ = run(capsys, tmp_path, "token", "list")
+    assert "shop  send (login app)" in out
+    [listed] = json.loads(run(capsys, tmp_path, "token", "list", "--json")[1])
+    assert listed["login"] == "app"
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (("--scope", "send"), "--login: required for a send token"),
+        (("--scope", "send", "--login", "nobody"), "no login named 'nobody'"),
+        (("--scope", "read", "--login", "app"), "--login: only a send token has a login"),
+    ],
+)
+def test_send_token_mistakes_get_one_line(capsys, tmp_path, args, said):
+    run(capsys, tmp_path, "login", "create", "app")
+    code, out, err = run(capsys, tmp_path, "token", "create", "shop", *args)
+    assert code != 0
+    [line] = err.strip().splitlines()
+    assert said in line
+    assert json.loads(run(capsys, tmp_path, "token", "list", "--json")[1]) == []

@@ -167,10 +167,10 @@ class Administration:
     def listTokens(self) -> list[dict]:
         return [r.toJSON() for r in self.tokens.list()]
 
-    def createToken(self, name: str, scope: str = READ) -> dict:
+    def createToken(self, name: str, scope: str = READ, login: str | None = None) -> dict:
         """The token itself is in the answer only this once."""
-        record, token = self.tokens.create(name, scope)
-        return {"name": record.name, "token": token, "scope": record.scope}
+        record, token = self.tokens.create(name, scope, login)
+        return {"name": record.name, "token": token, "scope": record.scope, "login": record.login}
 
     def deleteToken(self, name: str) -> dict:
         self.tokens.delete(name)
@@ -248,7 +248,10 @@ class Administration:
     # The queue -------------------------------------------------------------------
 
     def queue(self) -> list[dict]:
-        """Every message not yet finished, in every worker's spool, oldest id first."""
+        """
+        Every message not yet finished, in every worker's spool (on
+        PostgreSQL, in the shared queue), oldest id first.
+        """
         if isShared(self.db):
             return sharedEntries(self.db)
         return queueEntries(self.data)

@@ -105,8 +105,8 @@ class Operations:
     def listTokens(self) -> Deferred:
         return self._run(Administration.listTokens)
 
-    def createToken(self, name: str, scope: str = READ) -> Deferred:
-        return self._run(Administration.createToken, name, scope)
+    def createToken(self, name: str, scope: str = READ, login: str | None = None) -> Deferred:
+        return self._run(Administration.createToken, name, scope, login)
 
     def deleteToken(self, name: str) -> Deferred:
         return self._run(Administration.deleteToken, name)

@@ -13,33 +13,48 @@ from typing import Any
 from ._spools import queueEntry
 
 
-def _rows(db, where: str = "", args: tuple = ()) -> list[tuple[dict, dict[int, dict], str]]:
+def sharedMessages(db, qid: str | None = None) -> list[tuple[dict, dict[int, dict], str]]:
+    """
+    Every message of the shared queue (or C{qid} alone), oldest id first:
+    its metadata, its recipients' states (by index) and its owner ("" for
+    nobody). The one reading of the queue's tables outside the queue; the
+    tests of the shared queue read through it too.
+    """
+    where, args = ("", ()) if qid is None else (" WHERE m.qid = ?", (qid,))
     rows = db.execute(
-        "SELECT m.qid, m.meta, m.owner, r.rcpt, r.state FROM queue_messages m"
+        # The owner only while its lease holds (on the database's clock, as claims count it).
+        "SELECT m.qid, m.meta, CASE WHEN m.lease_until >= extract(epoch FROM clock_timestamp())"
+        " THEN m.owner END, r.rcpt, r.state FROM queue_messages m"
         f" LEFT JOIN queue_recipients r ON r.qid = m.qid{where} ORDER BY m.qid",
         args,
     ).fetchall()
     found: dict[str, tuple[dict, dict[int, dict], str]] = {}
-    for qid, meta, owner, rcpt, state in rows:
-        entry = found.setdefault(qid, (json.loads(meta), {}, owner or ""))
+    for message, meta, owner, rcpt, state in rows:
+        entry = found.setdefault(message, (json.loads(meta), {}, owner or ""))
         if rcpt is not None:
             entry[1][rcpt] = state if isinstance(state, dict) else json.loads(state)
     return list(found.values())
 
 
 def _entry(meta: dict, states: dict[int, dict], owner: str) -> dict[str, Any]:
-    """C{queue list}'s entry; C{worker} is 0 and C{owner} names who holds it now ("" nobody)."""
-    return {**queueEntry(meta, states, 0), "owner": owner}
+    """
+    C{queue list}'s entry: C{owner} (C{"node/worker"}), C{node} and C{worker}
+    name the worker whose claim on the message holds now; all three are
+    C{None} while none does (held, due later, or its holder's lease ran out).
+    """
+    node, _, worker = owner.rpartition("/")
+    number = int(worker) if node and worker.isdigit() else None
+    return {**queueEntry(meta, states, number), "node": node or None, "owner": owner or None}
 
 
 def sharedEntries(db) -> list[dict]:
     """Every message of the shared queue, oldest id first."""
-    return [_entry(*row) for row in _rows(db)]
+    return [_entry(*row) for row in sharedMessages(db)]
 
 
 def sharedEntry(db, qid: str, content: bool) -> tuple[bytes | None, dict] | None:
     """The entry of C{qid} (and its content, if asked), or C{None}: not queued."""
-    rows = _rows(db, " WHERE m.qid = ?", (qid,))
+    rows = sharedMessages(db, qid)
     if not rows:
         return None
     body = None

@@ -143,8 +143,11 @@ def _spoolEntries(spool: SpoolDatabase, worker: int) -> list[dict]:
     return [queueEntry(meta, states, worker) for meta, states in spool.inspect()]
 
 
-def queueEntry(meta: dict, states: dict[int, dict], worker: int) -> dict:
-    """One message as C{queue list} shows it, from its spool metadata and states."""
+def queueEntry(meta: dict, states: dict[int, dict], worker: int | None) -> dict:
+    """
+    One message as C{queue list} shows it, from its spool metadata and
+    states: C{worker} holds it (C{None}: no worker of the shared queue does).
+    """
     recipients = []
     for index, recipient in enumerate(meta["envelope"]["recipients"]):
         state = states.get(index, {})

@@ -106,8 +106,11 @@ class IAdministration(Interface):
     def listTokens() -> Deferred[list[dict]]:
         """Deferred[list[dict]]: every token's name, scope and times (never the token)."""
 
-    def createToken(name: str, scope: str = "read") -> Deferred[dict]:
-        """Deferred[dict]: C{name}, C{scope} and the C{token}, shown only this once."""
+    def createToken(name: str, scope: str = "read", login: str | None = None) -> Deferred[dict]:
+        """
+        Deferred[dict]: C{name}, C{scope}, C{login} (a send token's) and the
+        C{token}, shown only this once.
+        """
 
     def deleteToken(name: str) -> Deferred[dict]:
         """Deferred[dict]: C{{"name": name, "deleted": True}}."""
@@ -152,7 +155,12 @@ class IAdministration(Interface):
     # The queue
 
     def queue() -> Deferred[list[dict]]:
-        """Deferred[list[dict]]: every message not yet finished, oldest id first."""
+        """
+        Deferred[list[dict]]: every message not yet finished, oldest id first,
+        each with C{held} and C{worker}: on SQLite, the worker whose spool
+        keeps it; on PostgreSQL, C{owner} (C{"node/worker"}), C{node} and
+        C{worker} name the worker whose claim on it holds now (C{None}: none).
+        """
 
     def nodes() -> Deferred[dict]:
         """

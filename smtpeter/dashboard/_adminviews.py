@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..events import sendTest
-from ..store import ADMIN_SCOPE
+from ..store import ADMIN_SCOPE, SEND_SCOPE
 from ..store import EVENT_TYPES as TYPES
 from ..store import READ_SCOPE as READ
 from ._forms import (
@@ -302,7 +302,7 @@ class AdminViews:
             (
                 row(
                     t["name"],
-                    t["scope"],
+                    f"{t['scope']} (login {t['login']})" if t.get("login") else t["scope"],
                     when(t["created"]),
                     when(t["last_used"]),
                     form(
@@ -327,14 +327,21 @@ class AdminViews:
             select(
                 "Scope",
                 "scope",
-                [(READ, "read: look only"), (ADMIN_SCOPE, "admin: change too")],
+                [
+                    (READ, "read: look only"),
+                    (ADMIN_SCOPE, "admin: change too"),
+                    (SEND_SCOPE, "send: POST /v1/send only, as the login below"),
+                ],
                 READ,
             ),
+            inputField("Login (send tokens)", "login", placeholder="app"),
         )
         return Page("API tokens", body, "/tokens")
 
     async def createToken(self, request, session):
-        made = await self.admin.createToken(arg(request, "name"), arg(request, "scope") or READ)
+        made = await self.admin.createToken(
+            arg(request, "name"), arg(request, "scope") or READ, arg(request, "login") or None
+        )
         return Page(
             f"Token {made['name']} created",
             [

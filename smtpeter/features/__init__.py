@@ -16,8 +16,10 @@ from ._opens import TrackOpens
 from ._registry import (
     ALWAYS_ON,
     BUILT_IN,
+    DELIVER_TIME_WHY,
     FEATURES,
     IGNORE_SUPPRESSION,
+    MAX_DELIVER_TIME,
     PREFIX,
     UNSUBSCRIBE_MAILTO,
     FeatureSpec,
@@ -27,6 +29,7 @@ from ._registry import (
     installedSpecs,
     isBuiltIn,
     knownFeatures,
+    parseDeliverTime,
     parseFlag,
     readMailto,
 )
@@ -38,6 +41,8 @@ from .interfaces import IFeature
 __all__ = [
     "ALWAYS_ON",
     "BUILT_IN",
+    "DELIVER_TIME_WHY",
+    "MAX_DELIVER_TIME",
     "FEATURES",
     "IGNORE_SUPPRESSION",
     "NOTRACK",
@@ -76,6 +81,7 @@ __all__ = [
     "isBuiltIn",
     "knownFeatures",
     "loadSecret",
+    "parseDeliverTime",
     "parseFlag",
     "readMailto",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import cache
 
 from attrs import frozen
@@ -130,6 +131,27 @@ def readMailto(value: str) -> str:
             " (letters, digits and .!$&'*+=_~- before the @, a domain name after it)"
         )
     return address
+
+
+#: An instruction that is no switch: C{x-smtpeter-maxdelivertime: YYYY-MM-DD hh:mm:ss}
+#: (UTC): the message is not delivered after it (its recipients fail, reason
+#: C{expired}). The REST send API's C{maxdelivertime} field writes it.
+MAX_DELIVER_TIME = "maxdelivertime"
+#: The grammar of its value.
+DELIVER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+DELIVER_TIME_WHY = "a UTC time written YYYY-MM-DD hh:mm:ss, e.g. 2026-12-31 23:59:00"
+
+
+def parseDeliverTime(value: str) -> float:
+    """
+    A L{MAX_DELIVER_TIME} as seconds since the epoch; L{ValueError} saying
+    what it must be if it is not one.
+    """
+    try:
+        moment = datetime.strptime(value.strip(), DELIVER_TIME_FORMAT)
+    except ValueError:
+        raise ValueError(f"{value[:100]!r} is not {DELIVER_TIME_WHY}") from None
+    return moment.replace(tzinfo=UTC).timestamp()
 
 
 _BY_NAME = {spec.name: spec for spec in BUILT_IN}

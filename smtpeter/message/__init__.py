@@ -12,6 +12,15 @@ server: C{550 5.6.0} with the error's text).
 """
 
 from . import _mime as mime
+from ._compose import (
+    Attachment,
+    ComposeError,
+    MessageParts,
+    compose,
+    noBreaks,
+    parseAddresses,
+    rawField,
+)
 from ._encoding import (
     MAX_LINE,
     escapeSafeCut,
@@ -25,10 +34,24 @@ from ._encoding import (
 from ._exceptions import AmbiguousMIME, HeaderError, MessageError, MIMEError, Unfit
 from ._header import fieldName, fieldValue, splitHeader
 from ._mime import Part
-from ._queueid import QUEUE_ID, QUEUE_ID_PATTERN, QUEUE_ID_TEXT, parseQueueId
+from ._queueid import (
+    QUEUE_ID,
+    QUEUE_ID_PATTERN,
+    QUEUE_ID_TEXT,
+    parseQueueId,
+    parseRecipientId,
+    recipientId,
+)
 from ._values import Envelope, Options, QueuedMessage, Recipient
 
 __all__ = [
+    "Attachment",
+    "ComposeError",
+    "MessageParts",
+    "compose",
+    "noBreaks",
+    "parseAddresses",
+    "rawField",
     "MAX_LINE",
     "QUEUE_ID",
     "QUEUE_ID_PATTERN",
@@ -51,6 +74,8 @@ __all__ = [
     "foldField",
     "mime",
     "parseQueueId",
+    "parseRecipientId",
+    "recipientId",
     "printableQP",
     "quotedPrintable",
     "sevenBit",

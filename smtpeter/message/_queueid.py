@@ -27,3 +27,28 @@ def parseQueueId(text: str) -> str:
     if not _ANY_CASE.fullmatch(text):
         raise ValueError(QUEUE_ID_TEXT)
     return text.upper()
+
+
+#: One recipient of a queued message, as the REST send API names it: the
+#: queue id, a hyphen, and the recipient's place in the envelope (from 1).
+RECIPIENT_ID = re.compile(r"([0-9A-Fa-f]{20})-([1-9][0-9]{0,5})")
+
+
+def recipientId(qid: str, index: int) -> str:
+    """The id of the recipient at C{index} (from 0) of the message C{qid}."""
+    return f"{qid}-{index + 1}"
+
+
+def parseRecipientId(text: str) -> tuple[str, int | None]:
+    """
+    A message's queue id, or a recipient's id (L{RECIPIENT_ID}): the queue
+    id and the recipient's index (from 0; C{None} for a message's id).
+    L{ValueError}, saying what the ids are, for anything else.
+    """
+    found = RECIPIENT_ID.fullmatch(text)
+    if found is not None:
+        return found[1].upper(), int(found[2]) - 1
+    try:
+        return parseQueueId(text), None
+    except ValueError:
+        raise ValueError(f"{QUEUE_ID_TEXT}, or a recipient's id (the queue id, '-', a number)")

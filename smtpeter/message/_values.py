@@ -86,6 +86,9 @@ class Options:
     messageId: str | None = None
     #: Sent by a login in hold mode: kept, not delivered, until released.
     hold: bool = False
+    #: Not delivered after this moment (seconds since the epoch), if set:
+    #: C{x-smtpeter-maxdelivertime}, the REST API's C{maxdelivertime}.
+    maxDeliverTime: float | None = None
 
     @property
     def ignoresSuppression(self) -> bool:
@@ -101,6 +104,7 @@ class Options:
             "public_url": self.publicUrl,
             "message_id": self.messageId,
             "hold": self.hold,
+            "max_deliver_time": self.maxDeliverTime,
         }
 
     @classmethod
@@ -113,6 +117,7 @@ class Options:
             data.get("public_url"),
             data.get("message_id"),
             data.get("hold", False),
+            data.get("max_deliver_time"),
         )
 
 

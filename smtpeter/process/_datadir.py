@@ -2,8 +2,9 @@
 What a gateway makes in its data directory before it serves, once, by the
 process that owns the directory (the parent of the workers, or the single
 process): the lock that keeps a second gateway out, the certificate, the
-secret, the database's tables, and the queues of workers that no longer
-run, handed to worker 1.
+secret, the database's tables, and, on SQLite, the queues of workers that
+no longer run, handed to worker 1 (on PostgreSQL the spools are left as
+they are: the queue is shared).
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 from twisted.logger import Logger
 
-from ..config import DASHBOARD_URL_FILE, Config, dashboardUrls
+from ..config import DASHBOARD_URL_FILE, Config
 from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase, spoolDirectories, spoolDirectory
-from ..runtime import CertificateError, explain, generateSelfSigned, loadServerOptions
+from ..runtime import (
+    CertificateError,
+    dashboardUrls,
+    explain,
+    generateSelfSigned,
+    loadServerOptions,
+)
 from ..store import DatabaseError, StoreError, connect, shareSecret, unreachable, upgrade
 
 log = Logger()
@@ -101,6 +109,16 @@ def whyNotStarted(error: Exception) -> str:
     return str(error)
 
 
+def sayNotStarted(why: str) -> None:
+    """
+    Say why the gateway cannot start: one line on the standard error that
+    twistd was started with (the operator's terminal, even once twistd
+    redirected C{sys.stderr} to its log), and a critical event in the log.
+    """
+    print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
+    log.critical("cannot start: {why}", why=why)
+
+
 def prepareDataDirectory(config: Config):
     """
     Make what the workers share. @return: the server's TLS options.
@@ -129,7 +147,10 @@ def prepareDataDirectory(config: Config):
         if config.postgresql is not None:
             raise StartError(unreachable(config.postgresql, e)) from e
         raise StartError(explain(config.database, e)) from e
-    adoptOrphanedSpools(config)
+    if config.postgresql is None:
+        adoptOrphanedSpools(config)
+    else:
+        warnOfSpooledMail(config)
     recordDashboardUrls(config)
     return tlsOptions
 
@@ -217,6 +238,44 @@ def adoptOrphanedSpools(config: Config) -> int:
     finally:
         first.close()
     return moved
+
+
+def warnOfSpooledMail(config: Config) -> list[str]:
+    """
+    On PostgreSQL, leave the workers' SQLite spools in the data directory
+    as they are (a node reads the shared queue only; after C{db copy} they
+    are a record of what was copied), but say in one warning which of them
+    still hold queued mail, and what to do. @return: those spools, each
+    with how much it holds (or why it cannot be read).
+    """
+    holding = []
+    for _, root in spoolDirectories(config.data):
+        if (root / "queue").is_dir():
+            holding.append(f"{root.name}: queue files of an earlier smtpeter")
+        try:
+            spool = SpoolDatabase.reading(root)
+            if spool is None:
+                continue
+            try:
+                queued = spool.queuedCount()
+            finally:
+                spool.close()
+        except sqlite3.Error as e:
+            holding.append(f"{root.name}: cannot be read ({e})")
+            continue
+        if queued:
+            holding.append(f"{root.name}: {queued} message(s)")
+    if holding:
+        log.warn(
+            "the SQLite spools in {data} still hold queued mail ({holding}), which a node on"
+            " PostgreSQL never delivers: `smtpeter db copy` takes it into an empty database;"
+            " once it is copied, never start on SQLite with these spools again, and delete"
+            " their spool.db files when you no longer want them as a record"
+            " (docs/cluster.md: Moving a SQLite gateway to PostgreSQL)",
+            data=str(config.data),
+            holding="; ".join(holding),
+        )
+    return holding
 
 
 def _checked(path: Path, operation, *args):

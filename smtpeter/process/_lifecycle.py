@@ -8,8 +8,6 @@ are, and how they are put together, is L{smtpeter.process._service}'s.
 
 from __future__ import annotations
 
-import sys
-
 from attrs import frozen
 from twisted.application.service import IService, MultiService
 from twisted.internet.defer import ensureDeferred
@@ -27,9 +25,9 @@ from ..runtime import CertificateError, stopRepeatedErrors
 from ..smtp import ServerSettings
 from ..store import SQLiteStore
 from ._balance import Balance, LoadBoard
-from ._datadir import DataDirectoryLock, StartError, whyNotStarted
+from ._datadir import StartError
+from ._holding import NodeHolder
 from ._listeners import adoptedListener, ownListener
-from ._nodename import NodeName
 from ._twistd import TwistdRun
 
 log = Logger()
@@ -51,7 +49,7 @@ class WorkerRole:
         return self.index == 1
 
 
-class GatewayLifecycle(MultiService):
+class GatewayLifecycle(NodeHolder, MultiService):
     """
     A gateway node's service, the whole gateway or one worker of it: its
     start, announcement and stop. L{_open} (a subclass's) opens its parts.
@@ -72,10 +70,6 @@ class GatewayLifecycle(MultiService):
         self.config = config
         #: The twistd run, told if the gateway refuses to start.
         self.twistd = twistd if twistd is not None else TwistdRun(None)
-        #: The data directory's lock, held by a gateway of one process.
-        self.dataLock: DataDirectoryLock | None = None
-        #: This node's name on PostgreSQL, held by a gateway of one process.
-        self.nodeName: NodeName | None = None
         self.reactor = reactor
         self.resolver = resolver
         self.worker = worker
@@ -101,22 +95,8 @@ class GatewayLifecycle(MultiService):
             self._open()
             super().privilegedStartService()
         except (OSError, CannotListenError, CertificateError, StartError) as e:
-            # One clear line and a non-zero exit, not a traceback.
-            why = whyNotStarted(e)
-            print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
-            log.critical("cannot start: {why}", why=why)
             self._closeStores()  # their threads would keep the process alive
-            self._releaseDirectory()
-            self.twistd.refused(why)
-            raise SystemExit(1)
-
-    def _releaseDirectory(self) -> None:
-        if self.nodeName is not None:
-            self.nodeName.release()
-            self.nodeName = None
-        if self.dataLock is not None:
-            self.dataLock.release()
-            self.dataLock = None
+            self.refuseToStart(e)
 
     def _closeStores(self) -> None:
         for owner in (self.featurePool, self.spool, self.admin, self.store):
@@ -187,7 +167,7 @@ class GatewayLifecycle(MultiService):
             await self.queue.stop()
             await self.agent.stop()
         self._closeStores()
-        self._releaseDirectory()
+        self.releaseNode()
         stopRepeatedErrors()
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from ..config import Config
-from ._datadir import whyNotStarted
+from ._datadir import sayNotStarted, whyNotStarted
 
 log = Logger()
 
@@ -122,9 +121,7 @@ class MetricsListener(Service):
             if not hasattr(self.port, "stopListening"):
                 self.port.raiseException()
         except (OSError, CannotListenError) as e:
-            why = f"--metrics: {whyNotStarted(e)}"
-            print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
-            log.critical("cannot start: {why}", why=why)
+            sayNotStarted(f"--metrics: {whyNotStarted(e)}")
             raise SystemExit(1)
         super().privilegedStartService()
 

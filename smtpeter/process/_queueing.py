@@ -16,7 +16,7 @@ from twisted.logger import Logger
 
 from ..config import Config
 from ..queue import SharedSpool, SQLiteSpool, connectQueue, spoolDirectory
-from ..queue.manager import Claiming, QueueGauges, QueueManager
+from ..queue.manager import Claiming, QueueGauges, QueueManager, SharedQueueGauges
 from ._duty import OncePerCluster, PostgresDuty
 
 log = Logger()
@@ -47,15 +47,21 @@ def openSpool(config: Config, index: int, reactor) -> SQLiteSpool | SharedSpool:
     return shared
 
 
-def queueServices(config: Config, queue: QueueManager, reactor: IReactorTime) -> list[IService]:
+def queueServices(
+    config: Config, queue: QueueManager, reactor: IReactorTime, sharedTasks: bool = True
+) -> list[IService]:
     """
     What a worker runs for its queue beside the manager: its gauges, and
-    claiming, on a shared queue.
+    claiming, on a shared queue. There the gauges are the whole cluster's,
+    set by the node's worker that runs its shared tasks (C{sharedTasks})
+    only, so that the node's workers do not add them up.
     """
-    gauges = QueueGauges(queue, reactor)
     if config.postgresql is None:
-        return [gauges]
-    return [gauges, Claiming(queue, reactor, config.lease.total_seconds())]
+        return [QueueGauges(queue, reactor)]
+    claiming = Claiming(queue, reactor, config.lease.total_seconds())
+    if not sharedTasks:
+        return [claiming]
+    return [SharedQueueGauges(queue.spool, reactor), claiming]
 
 
 def oncePerCluster(

@@ -49,14 +49,9 @@ from ..smtp import (
 )
 from ..store import DomainKeys, SQLiteStore, knownFeatures, openImages
 from ..web import makeSite
-from ._datadir import (
-    DataDirectoryLock,
-    prepareDataDirectory,
-)
 from ._health import HealthCheck, diskSpace
 from ._lifecycle import GatewayLifecycle, WorkerRole
 from ._maintenance import purgeOld, purgeSpool
-from ._nodename import NodeName
 from ._queueing import oncePerCluster, openSpool, queueServices
 
 log = Logger()
@@ -77,9 +72,7 @@ class GatewayService(GatewayLifecycle):
     def _open(self) -> None:
         config = self.config
         if self.worker is None:
-            self.dataLock = DataDirectoryLock.acquire(config.data)
-            tlsOptions = prepareDataDirectory(config)
-            self.nodeName = NodeName.hold(config)
+            tlsOptions = self.holdNode(config)
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
@@ -185,6 +178,7 @@ class GatewayService(GatewayLifecycle):
             self.admin,
             self._checkDomain,
             self.health,
+            self.settings,
         )
         limits = (
             config.httpMaxConnectionsPerAddress,
@@ -200,7 +194,7 @@ class GatewayService(GatewayLifecycle):
                 self._listen("dashboard", description, dashboard)
         sharedTasks = self.worker is None or self.worker.runsSharedTasks
         QueueRequests(self.store, self.queue, self.reactor, sharedTasks).setServiceParent(self)
-        for service in queueServices(config, self.queue, self.reactor):
+        for service in queueServices(config, self.queue, self.reactor, sharedTasks):
             service.setServiceParent(self)
         # Each node keeps its own spool, and purges it.
         spoolPurge = TimerService(3600, self._purgeSpool)

@@ -34,13 +34,8 @@ from twisted.logger import Logger, globalLogPublisher
 from ..config import LISTENERS, Config
 from ..runtime import withBacklog
 from ._balance import ABSENT, LoadBoard
-from ._datadir import (
-    DataDirectoryLock,
-    StartError,
-    prepareDataDirectory,
-    whyNotStarted,
-)
-from ._nodename import NodeName
+from ._datadir import StartError, sayNotStarted
+from ._holding import NodeHolder
 from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
 
@@ -141,7 +136,7 @@ class WorkerProcess(ProcessProtocol):
 
 
 @define(eq=False)
-class Supervisor(Service):
+class Supervisor(NodeHolder, Service):
     config: Config
     arguments: list[str]
     #: Twisted's reactor: its clock, processes and core (L{reactor}); as one
@@ -161,10 +156,8 @@ class Supervisor(Service):
     _announced: bool = False
     #: The twistd run, told if the gateway refuses to start.
     twistd: TwistdRun = field(factory=lambda: TwistdRun(None))
-    #: The data directory's lock, held while the gateway runs (by its workers too: they inherit it).
-    dataLock: DataDirectoryLock | None = None
-    #: This node's name on PostgreSQL, held while the gateway runs.
-    nodeName: NodeName | None = None
+    # The data directory's lock and the node's name (L{NodeHolder}) are held
+    # while the gateway runs, the lock by its workers too: they inherit it.
 
     @property
     def _core(self) -> IReactorCore:
@@ -178,19 +171,12 @@ class Supervisor(Service):
 
     def privilegedStartService(self) -> None:
         try:
-            self.dataLock = DataDirectoryLock.acquire(self.config.data)
-            prepareDataDirectory(self.config)
-            self.nodeName = NodeName.hold(self.config)
+            self.holdNode(self.config)
             for kind in LISTENERS:
                 for description in getattr(self.config, kind):
                     self.listeners.append(self._open(kind, description))
         except (OSError, CannotListenError, StartError) as e:
-            why = whyNotStarted(e)
-            print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
-            log.critical("cannot start: {why}", why=why)
-            self._release()
-            self.twistd.refused(why)
-            raise SystemExit(1)
+            self.refuseToStart(e)
         super().privilegedStartService()
 
     def _open(self, kind: str, description: str) -> Listener:
@@ -287,7 +273,7 @@ class Supervisor(Service):
             if not self.workers:
                 if self._killing is not None and self._killing.active():
                     self._killing.cancel()
-                self._release()
+                self.releaseNode()
                 self._stopping.callback(None)
             return
         if not process.ready and not self._announced:
@@ -313,19 +299,9 @@ class Supervisor(Service):
             self._spawn(index)
 
     def _fail(self, process: WorkerProcess, how: str) -> None:
-        why = process.lastError or f"worker {process.index} {how} before it was ready"
-        print(f"smtpeter: cannot start: {why}", file=sys.__stderr__, flush=True)
-        log.critical("cannot start: {why}", why=why)
+        sayNotStarted(process.lastError or f"worker {process.index} {how} before it was ready")
         self._failed = True
         self._core.stop()
-
-    def _release(self) -> None:
-        if self.nodeName is not None:
-            self.nodeName.release()
-            self.nodeName = None
-        if self.dataLock is not None:
-            self.dataLock.release()
-            self.dataLock = None
 
     def _exitIfFailed(self) -> None:
         if self._failed:
@@ -343,7 +319,7 @@ class Supervisor(Service):
         for listener in self.listeners:
             listener.port.stopListening()
         if not self.workers:
-            self._release()
+            self.releaseNode()
             return succeed(None)
         self._stopping = Deferred()
         self._signal("TERM")

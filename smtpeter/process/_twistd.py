@@ -29,6 +29,16 @@ class TwistdRun:
     def __init__(self, config: Mapping[str, Any] | None) -> None:
         self.config = config if config is not None else {}
 
+    def logsTextToStandardOutput(self) -> bool:
+        """Whether twistd logs text to standard output: C{-n}, no --logfile, --syslog, --logger."""
+        config = self.config
+        return bool(
+            config.get("nodaemon")
+            and config.get("logfile") in (None, "", "-")
+            and not config.get("syslog")
+            and not config.get("logger")
+        )
+
     def refused(self, why: str) -> None:
         """
         The service will not start (C{why}, one line): remove the pid file,

@@ -23,7 +23,7 @@ one clock every node shares.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from ..message import QueuedMessage
 from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
@@ -343,23 +343,21 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             raise FileNotFoundError(f"{qid}: no such message in the queue")
         return bytes(row[0])
 
+    @again
+    def stateCounts(self) -> dict[str, int]:
+        """
+        The whole cluster's queue by state, on the database's clock: C{held}
+        (due never), C{ready} (due now: waiting for a worker, or being
+        delivered) and C{scheduled} (due later: waiting for a retry).
+        """
+        held, ready, scheduled = self.db.execute(
+            "SELECT count(*) FILTER (WHERE due IS NULL),"
+            f" count(*) FILTER (WHERE due <= {NOW}), count(*) FILTER (WHERE due > {NOW})"
+            " FROM queue_messages"
+        ).fetchone()
+        self.db.rollback()
+        return {"ready": ready, "scheduled": scheduled, "held": held}
+
     def load(self) -> list:
         """Nothing: in a shared queue a worker starts holding nothing, and claims."""
         return []
-
-    @again
-    def queued(self, qids: Iterable[str] | None = None) -> list[tuple[dict, dict[int, dict]]]:
-        """What is queued (or those of C{qids}): metadata and recipients' states of each."""
-        where, args = ("", ()) if qids is None else (" WHERE m.qid = ANY(%s)", (list(qids),))
-        rows = self.db.execute(
-            "SELECT m.qid, m.meta, r.rcpt, r.state FROM queue_messages m"
-            f" LEFT JOIN queue_recipients r ON r.qid = m.qid{where} ORDER BY m.qid",
-            args,
-        ).fetchall()
-        self.db.rollback()
-        found: dict[str, tuple[dict, dict[int, dict]]] = {}
-        for qid, meta, rcpt, state in rows:
-            entry = found.setdefault(qid, (json.loads(meta), {}))
-            if rcpt is not None:
-                entry[1][rcpt] = state
-        return list(found.values())

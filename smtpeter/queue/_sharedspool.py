@@ -176,6 +176,10 @@ class SharedSpool:
     def holds(self, qid: str) -> Deferred:
         return self._threadReading().run(SharedQueueDatabase.holds, qid)
 
+    def stateCounts(self) -> Deferred:
+        """C{Deferred[dict[str, int]]}: the whole cluster's queue by state (for the gauges)."""
+        return self._threadReading().run(SharedQueueDatabase.stateCounts)
+
     def freeBytes(self) -> int:
         """Free space where bodies arrive, asked at most once a second (it is checked per MAIL)."""
         now = time.monotonic()

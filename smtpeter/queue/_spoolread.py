@@ -96,6 +96,11 @@ class SpoolReader:
             return None
         return row[0] if row[0] is not None else (self.large / qid).read_bytes()
 
+    def queuedCount(self) -> int:
+        """How many messages are queued (not finished), in one read of an index."""
+        row = self.conn.execute(f"SELECT count(*) FROM message WHERE done = {QUEUED}").fetchone()
+        return int(row[0])
+
     def inspect(self) -> list[tuple[dict, dict[int, dict]]]:
         """What is queued: each message's metadata and its recipients' states."""
         return self._inspect(f"done = {QUEUED} ORDER BY qid", ())

@@ -9,7 +9,8 @@ logged once a minute, what a disk or database error means to an
 operator, the databases' numbered schema steps (L{loadSteps}), and which
 addresses the gateway may connect to on someone else's say-so
 (L{AddressPolicy}), and listeners behind a
-load balancer (the PROXY protocol, L{ProxyProtocolFactory}).
+load balancer (the PROXY protocol, L{ProxyProtocolFactory}), and the URLs
+listeners are reached at (L{dashboardUrls}, L{defaultPublicUrl}).
 
 It imports nothing else of smtpeter (a unit test checks), so that any
 package may import it without a cycle.
@@ -21,6 +22,13 @@ from ._databaseuri import DATABASE_ENVIRONMENT, DATABASE_HELP, PostgreSQL, parse
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
+from ._listenerurls import (
+    checkPublicUrl,
+    dashboardUrls,
+    defaultPublicUrl,
+    metricsEndpoint,
+    tcpListener,
+)
 from ._metrics import (
     AUTH_FAILURES,
     DATABASE_COMMIT_SECONDS,
@@ -144,4 +152,9 @@ __all__ = [
     "PostgreSQL",
     "parseDatabase",
     "redacted",
+    "checkPublicUrl",
+    "dashboardUrls",
+    "defaultPublicUrl",
+    "metricsEndpoint",
+    "tcpListener",
 ]

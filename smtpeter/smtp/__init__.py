@@ -1,16 +1,35 @@
-"""The submission side: sessions, AUTH, STARTTLS, replies (listeners' TLS: L{smtpeter.runtime})."""
+"""
+The submission side: sessions, AUTH, STARTTLS, replies (listeners' TLS:
+L{smtpeter.runtime}), and the submission step every way in shares (SMTP's
+DATA, the REST API's C{POST /v1/send}): L{checkRecipient},
+L{admitRecipient}, L{checkEnvelopeSender}, L{submit}.
+"""
 
-from ._address import encodeXtext
-from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal
-from ._exceptions import SMTPRefusal
+from ._address import encodeXtext, parseMailbox
+from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal, senderFor
+from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._inbound import BounceFactory, BounceIntake
-from ._limits import REFUSED, Admission, SendingLimits
+from ._limits import QUOTA, RATE, REFUSED, Admission, SendingLimits
+from ._options import readOptions
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import LOCAL_ERROR, Reply
+from ._senders import checkEnvelopeSender
+from ._submission import OverLimit, admitRecipient, checkRecipient, submit
 from ._wire import noDelay
 
 __all__ = [
+    "QUOTA",
+    "RATE",
     "REFUSED",
+    "AddressSyntaxError",
+    "OverLimit",
+    "admitRecipient",
+    "checkEnvelopeSender",
+    "checkRecipient",
+    "parseMailbox",
+    "readOptions",
+    "senderFor",
+    "submit",
     "Admission",
     "SendingLimits",
     "LOCAL_ERROR",

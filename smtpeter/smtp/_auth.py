@@ -86,26 +86,27 @@ class LoginChecker:
         return record
 
 
+def senderFor(record: LoginRecord) -> AuthenticatedSender:
+    """The policy a login applies to what it sends (by SMTP, or the REST API)."""
+    return AuthenticatedSender(
+        record.name,
+        record.features,
+        record.publicUrl,
+        record.hold,
+        record.rate,
+        record.quota,
+        record.overQuota,
+        record.senderDomains,
+    )
+
+
 @implementer(IRealm)
 class SenderRealm:
     # Twisted types avatar ids as bytes; LoginChecker gives the whole record.
     def requestAvatar(self, avatarId: LoginRecord, mind, *interfaces):  # type: ignore[override]
         if ISender not in interfaces:
             raise NotImplementedError("only ISender avatars")
-        return (
-            ISender,
-            AuthenticatedSender(
-                avatarId.name,
-                avatarId.features,
-                avatarId.publicUrl,
-                avatarId.hold,
-                avatarId.rate,
-                avatarId.quota,
-                avatarId.overQuota,
-                avatarId.senderDomains,
-            ),
-            lambda: None,
-        )
+        return (ISender, senderFor(avatarId), lambda: None)
 
 
 def makePortal(store: ILoginStore) -> Portal:

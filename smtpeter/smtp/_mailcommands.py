@@ -11,19 +11,17 @@ from collections.abc import Coroutine
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, cast
 
-from attrs import evolve
 from twisted.internet.interfaces import ISystemHandle
 from twisted.logger import Logger
 
 from ..message import Envelope, HeaderError, Recipient, Unfit, fitLines, splitHeader
 from ..queue import IncomingContent, Spilled
-from ..runtime import parseAddress
 from . import _replies as R
-from ._address import addressLiteral, decodeXtext, parsePath
+from ._address import decodeXtext, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
-from ._options import completeHeader, readOptions
-from ._senders import checkEnvelopeSender, checkFromHeader
+from ._senders import checkEnvelopeSender
 from ._state import SessionState
+from ._submission import OverLimit, admitRecipient, checkRecipient, submit
 from ._wire import DataReader
 
 log = Logger()
@@ -129,19 +127,19 @@ class MailCommands(SessionState):
         return None
 
     async def _limitedRecipient(self, recipient: Recipient) -> None:
-        """RCPT for a login with a rate or a quota: counted (L{SendingLimits})."""
-        limits, now = self.settings.limits, self.settings.clock.seconds()
+        """RCPT for a login with a rate or a quota: counted (L{admitRecipient})."""
+        limits = self.settings.limits
         assert limits is not None and self.sender is not None  # as smtp_RCPT checked
-        admission = await limits.admit(self.sender, now)
-        if admission.refused is not None:
-            limits.refused(
-                self.sender.login, self.mailFrom or "", recipient.address, admission, now
+        try:
+            admission = await admitRecipient(
+                self.settings, self.sender, self.mailFrom or "", recipient.address
             )
-            if not admission.reply.isPermanent:
+        except OverLimit as e:
+            if not e.reply.isPermanent:
                 # Counted as a 5xx is: a client that keeps trying is closed (and
                 # its refused events end) after HARD_ERROR_LIMIT of them.
                 self.errors += 1
-            raise SMTPRefusal(admission.reply)
+            raise
         if self.closed or self.mailFrom is None:  # gone while the totals were read
             limits.release(admission.keys)
             return
@@ -151,29 +149,9 @@ class MailCommands(SessionState):
         self.reply(R.RECIPIENT_OK)
 
     def _checkLiteral(self, address: str) -> None:
-        """
-        Refuse a recipient at an address literal that delivery may not
-        connect to (C{x@[127.0.0.1]}, C{x@[169.254.169.254]}): otherwise a
-        login could make the gateway talk SMTP to internal hosts and read
-        their answers in the deferral or the DSN.
-        """
-        policy = self.settings.recipientLiterals
-        literal = addressLiteral(address)
-        if policy is None or literal is None:
-            return
-        if parseAddress(literal) is None:
-            self._refuse(R.BAD_ADDRESS.format(detail=f"{literal!r} is not an IP address"))
-        why = policy.refusal(literal)
-        if why is not None:
-            assert self.sender is not None  # RCPT needs AUTH (_requireSession)
-            log.info(
-                "{peer} {login}: refused RCPT <{address}>: {why}",
-                peer=self.peer,
-                login=self.sender.login,
-                address=address,
-                why=why,
-            )
-            self._refuse(R.NOT_PUBLIC_ADDRESS.format(literal=address.rpartition("@")[2]))
+        """The recipient checks that every submission makes (L{checkRecipient})."""
+        assert self.sender is not None  # RCPT needs AUTH (_requireSession)
+        checkRecipient(self.settings, address, f"{self.peer} {self.sender.login}")
 
     def smtp_DATA(self, argument: str) -> None:
         self._requireSession()
@@ -206,18 +184,13 @@ class MailCommands(SessionState):
                 fields, _ = splitHeader(incoming.header)
             except HeaderError as e:
                 raise SMTPRefusal(R.BAD_MESSAGE.format(detail=str(e)))
-            checkFromHeader(fields, sender.senderDomains)
-            kept, options = readOptions(fields, sender.features, sender.login, sender.publicUrl)
-            if sender.hold or self.overQuota:
-                options = evolve(options, hold=True)
-            kept, options = completeHeader(
-                kept, options, self.settings.hostname, self.settings.clock.seconds()
-            )
-            content: bytes | Spilled
-            if reader.longLines:
-                content = self._receivedHeader() + fitted(incoming.finish(b"".join(kept)))
-            else:
-                content = incoming.finish(self._receivedHeader() + b"".join(kept))
+            incomingLong = reader.longLines
+
+            def assemble(kept: list[bytes]) -> bytes | Spilled:
+                if incomingLong:
+                    return self._receivedHeader() + fitted(incoming.finish(b"".join(kept)))
+                return incoming.finish(self._receivedHeader() + b"".join(kept))
+
             envid = self.mailParams.get("ENVID")
             envelope = Envelope(
                 mailFrom,
@@ -226,20 +199,15 @@ class MailCommands(SessionState):
                 decodeXtext(envid) if envid else None,
                 (self.mailParams.get("BODY") or "").upper() or None,
             )
-            qid = await self.settings.queue.enqueue(envelope, options, content)
-            limits = self.settings.limits
-            if self.reserved and not self.overQuota and limits is not None:
-                # (held over the quota: not counted)
-                limits.commit(self.reserved)
-                self.reserved = []
-            log.info(
-                "{peer} {login}: queued {qid} from <{sender}> for {n} recipient(s), {size} bytes",
-                peer=self.peer,
-                login=sender.login,
-                qid=qid,
-                sender=mailFrom,
-                n=len(self.recipients),
-                size=len(content),
+            qid, _ = await submit(
+                self.settings,
+                sender,
+                envelope,
+                fields,
+                assemble,
+                self.reserved,
+                self.overQuota,
+                self.peer,
             )
             self._accepted()
             self.reply(R.QUEUED.format(qid=qid))

@@ -8,7 +8,8 @@ C{true/false} (also yes/no, on/off, 1/0) for each feature, a plugin's too,
 C{x-smtpeter-images: hosted|inline|default} (C{default} is C{inline}), and
 C{x-smtpeter-tags: a, b, c} (a tag holds no white space, C{;} or C{,}),
 C{x-smtpeter-unsubscribe-mailto: address} (the sender's own, for the
-C{unsubscribe} feature's C{List-Unsubscribe}).
+C{unsubscribe} feature's C{List-Unsubscribe}) and
+C{x-smtpeter-maxdelivertime: YYYY-MM-DD hh:mm:ss} (UTC; not delivered after it).
 A header wins over the login's setting in both directions; a value the
 registry cannot read refuses the message, naming the header.
 """
@@ -23,11 +24,13 @@ from attrs import evolve
 
 from ..features import (
     IGNORE_SUPPRESSION,
+    MAX_DELIVER_TIME,
     PREFIX,
     UNSUBSCRIBE_MAILTO,
     FeatureSpec,
     installedSpecs,
     isBuiltIn,
+    parseDeliverTime,
     readMailto,
 )
 from ..message import Options, fieldName, fieldValue
@@ -70,6 +73,7 @@ def readOptions(
     features = set(loginFeatures)
     tags: list[str] = []
     extra: dict[str, str] = {}
+    deadline: float | None = None
     kept = []
     switches = _switches()
     for raw in fields:
@@ -88,6 +92,11 @@ def readOptions(
         elif name == UNSUBSCRIBE_MAILTO:
             try:
                 extra[option] = readMailto(value)
+            except ValueError as e:
+                raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {e}")) from None
+        elif option == MAX_DELIVER_TIME:
+            try:
+                deadline = parseDeliverTime(value)
             except ValueError as e:
                 raise SMTPRefusal(BAD_OPTION.format(detail=f"{name}: {e}")) from None
         elif option == "tags":
@@ -109,7 +118,9 @@ def readOptions(
             # Unknown instructions are still instructions to us: never
             # forwarded, kept for features that plugins may add.
             extra[option] = value
-    return kept, Options(frozenset(features), tuple(tags), login, extra, publicUrl)
+    return kept, Options(
+        frozenset(features), tuple(tags), login, extra, publicUrl, maxDeliverTime=deadline
+    )
 
 
 def completeHeader(

@@ -23,6 +23,7 @@ from ._apitokens import ADMIN as ADMIN_SCOPE
 from ._apitokens import PREFIX as TOKEN_PREFIX
 from ._apitokens import READ as READ_SCOPE
 from ._apitokens import SCOPES, TokenRecord, TokenStore
+from ._apitokens import SEND as SEND_SCOPE
 from ._domains import DomainKeys, DomainStore
 from ._engine import memoryConnection
 from ._engines import (
@@ -54,6 +55,7 @@ from ._exceptions import (
     StoreError,
     UnknownFeature,
 )
+from ._idempotency import KeyState
 from ._images import ImageStore
 from ._limits import (
     HOLD,
@@ -92,6 +94,7 @@ from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IQueueRequests,
@@ -171,7 +174,9 @@ __all__ = [
     "IAuthFailureStore",
     "IDashboardSessionStore",
     "IEventStore",
+    "IIdempotencyStore",
     "ILoginStore",
+    "KeyState",
     "ILoginUsageStore",
     "IQueueRequests",
     "ISuppressionStore",
@@ -206,6 +211,7 @@ __all__ = [
     "RETRY",
     "ROLES",
     "SCOPES",
+    "SEND_SCOPE",
     "SQLiteStore",
     "STATS_KINDS",
     "STATS_STEPS",

@@ -2,8 +2,9 @@
 Bearer tokens of the REST API. A token is 32 random bytes, shown once when
 it is made; only its SHA-256 is kept (a salt adds nothing to a secret that
 long), so a copy of the database does not let anyone in. A token's scope is
-C{read} (it reads events, messages and lists) or C{admin} (it may change
-things too); tokens made before scopes existed are read tokens.
+C{read} (it reads events, messages and lists), C{admin} (it may change
+things too) or C{send} (it may only send, as the one login it names:
+C{POST /v1/send}); tokens made before scopes existed are read tokens.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from attrs import frozen
 from ._changes import changed
 from ._engine import Connection
 from ._engines import Conflict
-from ._exceptions import Exists, Hint, Invalid, Missing
+from ._exceptions import Exists, Hint, Invalid, Missing, NoSuchLogin
 
 PREFIX = "spt_"
 READ = "read"
 ADMIN = "admin"
-SCOPES = (READ, ADMIN)
-_COLUMNS = "name, created, last_used, scope"
+SEND = "send"
+SCOPES = (READ, ADMIN, SEND)
+_COLUMNS = "name, created, last_used, scope, login"
 
 
 @frozen
@@ -32,11 +34,14 @@ class TokenRecord:
     created: float
     lastUsed: float | None
     scope: str = READ
+    #: The login a send token sends as (C{None} for the other scopes).
+    login: str | None = None
 
     def toJSON(self) -> dict:
         return {
             "name": self.name,
             "scope": self.scope,
+            "login": self.login,
             "created": self.created,
             "last_used": self.lastUsed,
         }
@@ -50,23 +55,39 @@ class TokenStore:
     def __init__(self, db: Connection) -> None:
         self.db = db
 
-    def create(self, name: str, scope: str = READ) -> tuple[TokenRecord, str]:
+    def create(
+        self, name: str, scope: str = READ, login: str | None = None
+    ) -> tuple[TokenRecord, str]:
+        """
+        A new token, and its secret (shown once). A send token names the
+        C{login} it sends as (which must exist); the other scopes name none.
+        """
         name = name.strip()
         if not name or len(name) > 100 or not name.isprintable():
             raise Invalid("name", "a token name is 1 to 100 characters, e.g. reporting")
         if scope not in SCOPES:
-            raise Invalid("scope", f"a token's scope is {' or '.join(SCOPES)}, not {scope[:100]!r}")
+            raise Invalid(
+                "scope", f"a token's scope is {', '.join(SCOPES)}, not {str(scope)[:100]!r}"
+            )
+        if scope == SEND and not login:
+            raise Invalid("login", "required for a send token: the login it sends as")
+        if scope != SEND and login:
+            raise Invalid("login", f"only a send token has a login (this is a {scope} token)")
+        if login is not None:
+            known = self.db.execute("SELECT 1 FROM logins WHERE name = ?", (login,)).fetchone()
+            if known is None:
+                raise NoSuchLogin(login)
         token = PREFIX + secrets.token_urlsafe(32)
         now = time.time()
         try:
             self.db.execute(
-                "INSERT INTO api_tokens (name, hash, created, scope) VALUES (?, ?, ?, ?)",
-                (name, tokenHash(token), now, scope),
+                "INSERT INTO api_tokens (name, hash, created, scope, login) VALUES (?, ?, ?, ?, ?)",
+                (name, tokenHash(token), now, scope, login),
             )
         except Conflict:
             raise Exists(f"a token named {name!r} exists already; delete it or choose another")
         changed(self.db, "api_tokens")
-        return TokenRecord(name, now, None, scope), token
+        return TokenRecord(name, now, None, scope, login), token
 
     def list(self) -> list[TokenRecord]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY name")

@@ -15,6 +15,7 @@ from . import _eventdays
 from ._apitokens import TokenStore
 from ._engines import begin, probe
 from ._events import EventStore
+from ._idempotency import IdempotencyStore
 from ._logins import LoginStore
 from ._queuerequests import QueueRequestStore
 from ._suppressions import UNSUBSCRIBED, SuppressionStore
@@ -99,6 +100,7 @@ class Purge:
     def __call__(self, store: EventStore) -> list:
         store.view(SuppressionStore).purge(self.now)
         store.view(UsageStore).purge(self.now)
+        store.view(IdempotencyStore).purge(self.now)
         _eventdays.keepDays(store.db, self.now)
         return [store.purge(self.before)]
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from attrs import evolve, field, frozen
 from twisted.logger import Logger
 
-from ..config import checkPublicUrl
 from ..features import knownFeatures
+from ..runtime import checkPublicUrl
 from ._changes import changed
 from ._engine import Connection
 from ._engines import Conflict, DatabaseError

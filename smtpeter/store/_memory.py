@@ -28,6 +28,9 @@ from ._events import (
     summary,
 )
 from ._exceptions import Missing, StoreError
+from ._idempotency import ABANDONED as IDEMPOTENCY_ABANDONED
+from ._idempotency import KEPT as IDEMPOTENCY_KEPT
+from ._idempotency import KeyState
 from ._memorylogins import MemoryAuthFailures, MemoryLoginStore, MemoryLoginUsage
 from ._memoryqueries import clickedLinks, countedSeries, matchingEvents, matchingMessages
 from ._queuerequests import QueueRequest
@@ -36,6 +39,7 @@ from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IQueueRequests,
@@ -46,6 +50,7 @@ from .interfaces import (
 @implementer(
     IEventSink,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IAuthFailureStore,
@@ -76,12 +81,14 @@ class MemoryStore:
         self.requests: dict[int, QueueRequest] = {}
         #: Dashboard sessions: id -> (user name, expiry).
         self.dashboardSessions: dict[str, tuple[str, float]] = {}
+        #: (token, Idempotency-Key) -> its state.
+        self.idempotencyKeys: dict[tuple[str, str], KeyState] = {}
 
     # Set-up, as the CLI does it for the SQLite store ------------------------------
 
-    def addToken(self, name: str, scope: str = READ) -> str:
+    def addToken(self, name: str, scope: str = READ, login: str | None = None) -> str:
         token = PREFIX + secrets.token_urlsafe(32)
-        self.tokens[tokenHash(token)] = TokenRecord(name, self.clock.seconds(), None, scope)
+        self.tokens[tokenHash(token)] = TokenRecord(name, self.clock.seconds(), None, scope, login)
         self.tokenChanges += 1
         return token
 
@@ -327,6 +334,33 @@ class MemoryStore:
 
     def noteLoginUse(self, name):
         return self.logins.noteLoginUse(name)
+
+    def sendingLogin(self, name):
+        return self.logins.sendingLogin(name)
+
+    # IIdempotencyStore ------------------------------------------------------------------
+
+    def reserveIdempotencyKey(self, token, key, now):
+        found = self.idempotencyKeys.get((token, key))
+        if found is not None and not (
+            found.created < now - IDEMPOTENCY_KEPT
+            or (found.status is None and found.created < now - IDEMPOTENCY_ABANDONED)
+        ):
+            return succeed(found)
+        self.idempotencyKeys[(token, key)] = KeyState(now, None, None)
+        return succeed(None)
+
+    def finishIdempotencyKey(self, token, key, status, body):
+        found = self.idempotencyKeys.get((token, key))
+        if found is not None:
+            self.idempotencyKeys[(token, key)] = KeyState(found.created, status, body)
+        return succeed(None)
+
+    def freeIdempotencyKey(self, token, key):
+        found = self.idempotencyKeys.get((token, key))
+        if found is not None and found.status is None:
+            del self.idempotencyKeys[(token, key)]
+        return succeed(None)
 
     def count(self):
         return self.logins.count()

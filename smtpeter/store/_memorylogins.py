@@ -36,6 +36,10 @@ class MemoryLoginStore:
             return succeed(None)
         return succeed(entry[0])
 
+    def sendingLogin(self, name: str):
+        entry = self.logins.get(name)
+        return succeed(entry[0] if entry is not None and entry[0].enabled else None)
+
     def noteLoginUse(self, name: str):
         entry = self.logins.get(name)
         if entry is not None:

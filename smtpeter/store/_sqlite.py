@@ -16,47 +16,52 @@ while the writer writes, and other processes write too), and see every
 write given to the writer before them.
 
 Callers use the named methods; what runs in the threads
-(L{smtpeter.store._commands}) is the store package's business.
+(L{smtpeter.store._commands}) is the store package's business. The logins'
+methods (L{smtpeter.store._storelogins}) and the AUTH throttle's
+(L{smtpeter.store._storethrottle}) are mixins of their own, as are the
+two ways to reach the threads (L{smtpeter.store._storecalls}).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from attrs import evolve
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
-from twisted.logger import Logger, LogLevel
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from ..events import ATTEMPT, storedOutcome
 from ..events.interfaces import IEventSink
 from ..message import QueuedMessage
-from ..runtime import PostgreSQL, RepeatedErrors, Workers, isDamaged
+from ..runtime import PostgreSQL, Workers, isDamaged
 from . import _commands as do
 from ._apitokens import TokenStore
-from ._changes import MISSING, ChangeMarks, Remembered, _Row
+from ._changes import MISSING, ChangeMarks, Remembered
 from ._dashboardsessions import DashboardSessionStore
 from ._domains import DomainStore
 from ._engines import changeMarks, connect
 from ._events import EventStore
-from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
+from ._idempotency import IdempotencyStore
+from ._logins import LoginRecord
 from ._migrate import upgrade
-from ._passwords import needsUpgrade
 from ._queuerequests import QueueRequestStore
 from ._stats import StatsStore
+from ._storecalls import only as _only
+from ._storelogins import StoreLogins
+from ._storethrottle import StoreThrottle
 from ._suppressions import Suppression, SuppressionStore
 from ._throttle import ThrottleStore
-from ._usage import UsageStore
 from ._webhooks import WebhookStore
 from ._writer import Writer
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IQueueRequests,
@@ -64,13 +69,12 @@ from .interfaces import (
 )
 
 log = Logger()
-#: Errors that come again and again (a damaged database): once a minute, counted.
-repeated = RepeatedErrors(log)
 
 
 @implementer(
     IEventSink,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IAuthFailureStore,
@@ -78,7 +82,7 @@ repeated = RepeatedErrors(log)
     IQueueRequests,
     IDashboardSessionStore,
 )
-class SQLiteStore:
+class SQLiteStore(StoreLogins, StoreThrottle):
     """
     Start with L{start}; L{stop} commits what is waiting, then ends the
     threads. C{path} is SQLite's file, or a L{PostgreSQL} database: the
@@ -211,20 +215,6 @@ class SQLiteStore:
     def purge(self, before: float) -> Deferred:
         return self._write(do.Purge(before, self.clock.seconds())).addCallback(_only)
 
-    def settleAuthAttempt(self, address, now, window, limit, banFor, failed) -> Deferred:
-        """
-        In the throttle's own thread and transaction, not the writer's: the
-        AUTH's answer waits for it, and a success writes nothing (no sync).
-        """
-        return self._throttle.run(
-            do.inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
-        )
-
-    def recordAuthFailure(self, address, now, window, limit, banFor) -> Deferred:
-        return self._throttle.run(
-            do.inTransaction(ThrottleStore.recordFailure), address, now, window, limit, banFor
-        )
-
     # IDashboardSessionStore ---------------------------------------------------------
 
     def startDashboardSession(self, id: str, name: str, expires: float, now: float) -> Deferred:
@@ -324,13 +314,6 @@ class SQLiteStore:
 
         return read.addCallback(lambda _: written).addCallback(report)
 
-    def authBannedUntil(self, address: str, now: float) -> Deferred:
-        mark, until = self._bans.lookup(address)
-        if until is MISSING:
-            d = self._read(do.view(ThrottleStore, ThrottleStore.bannedUntil), address, now)
-            return d.addCallback(_kept, self._bans, mark, address)
-        return succeed(until if until is not None and until > now else None)
-
     # ISuppressionStore -----------------------------------------------------------------
 
     def suppressed(self, addresses: list, now: float, login: str | None = None) -> Deferred:
@@ -375,106 +358,19 @@ class SQLiteStore:
     def forgetQueueRequests(self, before: float) -> Deferred:
         return self._write(do.ForgetQueueRequests(before)).addCallback(_only)
 
-    # ILoginStore ------------------------------------------------------------------------
+    # IIdempotencyStore --------------------------------------------------------------
 
-    def authenticate(self, name: str, password: str) -> Deferred:
-        """
-        The login's row is kept in memory until the logins change (in any
-        process), and checked here: a fast hash costs microseconds. An
-        scrypt hash from an earlier version is checked (and replaced) in a
-        reading thread; the new hash is written afterwards by the writer,
-        and the answer does not wait for it. The last use is not written
-        here: see L{noteLoginUse}.
-        """
-        mark, record = self._logins.lookup(name)
-        if record is MISSING:
-            d = self._read(do.view(LoginStore, LoginStore.get), name)
-            d.addCallback(_kept, self._logins, mark, name)
-        else:
-            d = succeed(record)
-        return d.addCallback(self._check, name, password)
+    def reserveIdempotencyKey(self, token: str, key: str, now: float) -> Deferred:
+        return self._write(
+            do.Call(IdempotencyStore, IdempotencyStore.reserve, token, key, now)
+        ).addCallback(_only)
 
-    def _check(self, record: LoginRecord | None, name: str, password: str):
-        now = self.clock.seconds()
-        if record is not None and needsUpgrade(record.passwordHash):
-            d = self._read(do.view(LoginStore, LoginStore.check), name, password, now)
-            return d.addCallback(self._upgrade)
-        return judge(record, password, now)[0]
+    def finishIdempotencyKey(self, token: str, key: str, status: int, body: str) -> Deferred:
+        return self._write(
+            do.Call(IdempotencyStore, IdempotencyStore.finish, token, key, status, body)
+        ).addCallback(_only)
 
-    def _upgrade(self, checked) -> LoginRecord | None:
-        record, update = checked
-        if update is not None and update[2] is not None:
-            self._noteLogin(record.name, (record.name, None, update[2]))
-        return record
-
-    def noteLoginUse(self, name: str) -> Deferred:
-        """
-        Written by the writer at most once a minute per login, and nobody
-        waits for it; a failure (a full disk) is logged, not raised.
-        """
-        now = self.clock.seconds()
-        record = self._logins.get(name)
-        if isinstance(record, LoginRecord):
-            if record.lastUsed is not None and now - record.lastUsed < LAST_USED_RESOLUTION:
-                return succeed(None)
-            self._logins.replace(name, evolve(record, lastUsed=now))
-        self._noteLogin(name, (name, now, None))
-        return succeed(None)
-
-    def _noteLogin(self, name: str, update: tuple) -> None:
-        self._write(do.LoginUpdate(update), awaited=False).addErrback(
-            lambda f: repeated.emit(
-                LogLevel.warn,
-                "could not note the use of login {name}: {error}",
-                key=f.getErrorMessage(),
-                name=name,
-                error=f.getErrorMessage(),
-            )
-        )
-
-    def count(self) -> Deferred:
-        return self._read(do.view(LoginStore, LoginStore.count))
-
-    # ILoginUsageStore -------------------------------------------------------------------
-
-    def exchangeLoginUsage(self, increments: dict, keys: list) -> Deferred:
-        """
-        Increments ride on the writer's next commit (nobody waits on it: up
-        to L{LINGER<smtpeter.store._writer.LINGER>} for company); a read
-        alone goes to a reading thread.
-        """
-        if increments:
-            work = do.Call(UsageStore, UsageStore.exchange, increments, keys)
-            return self._write(work, awaited=False).addCallback(_only)
-        return self._read(do.view(UsageStore, UsageStore.totals), keys)
-
-    # The threads ----------------------------------------------------------------------
-
-    def _read(self, method, *args) -> Deferred:
-        """
-        C{method(store, *args)} in a reading thread, on its own connection;
-        it sees every write given to the writer before it (a bounce that
-        comes right after its message was accepted finds the message), as
-        a read first waits for those, if any, to be committed.
-        """
-        if self._writer.unanswered:
-            return self._write(do.nothing).addCallback(lambda _: self._readers.run(method, *args))
-        return self._readers.run(method, *args)
-
-    def _write(self, work, awaited: bool = True) -> Deferred:
-        """
-        Do C{work} in the writer's next transaction; fire once it is
-        committed. Without C{awaited} (nothing is held up until it is
-        committed), a busy writer lets it wait up to L{LINGER} for company.
-        """
-        return self._writer.write(work, awaited)
-
-
-def _only(results: list):
-    return results[0]
-
-
-def _kept(row: _Row, remembered: Remembered[_Row], mark: bytes, key: Hashable) -> _Row:
-    """C{row}, read after C{mark} was, kept by C{remembered} (unless its table changed since)."""
-    remembered.keep(mark, key, row)
-    return row
+    def freeIdempotencyKey(self, token: str, key: str) -> Deferred:
+        return self._write(
+            do.Call(IdempotencyStore, IdempotencyStore.free, token, key)
+        ).addCallback(_only)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from ._apitokens import TokenRecord
     from ._events import FoundMessage, MessageRecord, StoredEvent
+    from ._idempotency import KeyState
     from ._logins import LoginRecord
     from ._queuerequests import QueueRequest
     from ._suppressions import Suppression
@@ -28,6 +29,14 @@ class ILoginStore(Interface):
             for an unknown name as for a wrong password.
         """
 
+    def sendingLogin(name: str) -> Deferred[LoginRecord | None]:
+        """
+        The login a send token sends as (C{POST /v1/send}), read as
+        L{authenticate} reads it (its changes in any process are seen).
+        @return: C{Deferred[LoginRecord | None]}: C{None} if there is no
+            such login or it is disabled.
+        """
+
     def noteLoginUse(name: str) -> Deferred[None]:
         """
         Note that the login has just been used: call it only once the
@@ -37,6 +46,28 @@ class ILoginStore(Interface):
 
     def count() -> Deferred[int]:
         """@return: C{Deferred[int]}, the number of logins."""
+
+
+class IIdempotencyStore(Interface):
+    """
+    The REST send API's C{Idempotency-Key}s, shared by every worker and
+    node (L{smtpeter.store._idempotency}); every method fires once its
+    write is durable.
+    """
+
+    def reserveIdempotencyKey(token: str, key: str, now: float) -> Deferred[KeyState | None]:
+        """
+        C{Deferred[KeyState | None]}: C{None} if C{key} of C{token} is now
+        reserved for the caller (who then answers and calls
+        L{finishIdempotencyKey} or L{freeIdempotencyKey}), else the state of
+        the reservation made before (its answer, or none yet).
+        """
+
+    def finishIdempotencyKey(token: str, key: str, status: int, body: str) -> Deferred[None]:
+        """C{Deferred[None]}: keep the first answer to C{key}, for its retries."""
+
+    def freeIdempotencyKey(token: str, key: str) -> Deferred[None]:
+        """C{Deferred[None]}: the first request with C{key} failed unanswered: free it."""
 
 
 class ILoginUsageStore(Interface):

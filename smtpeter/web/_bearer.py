@@ -1,18 +1,22 @@
 """
 The REST API's tokens: every request carries C{Authorization: Bearer
 TOKEN} (made with C{smtpeter token create}); L{Bearer} checks it, and
-L{Authenticated} is the resource that asks it first.
+L{Authenticated} is the resource that asks it first. A send token may only
+send (C{POST /v1/send}, which also takes it as C{?access_token=}); read and
+admin tokens may not.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
 from ..store import ADMIN_SCOPE as ADMIN
+from ..store import SEND_SCOPE as SEND
 from ..store import TOKEN_PREFIX as PREFIX
 from ..store import IEventStore, TokenRecord
 from ._resources import AsyncLeaf, HTTPError
@@ -40,8 +44,17 @@ class Bearer:
         self._known: dict[str, tuple[float, bytes, TokenRecord]] = {}
 
     async def check(self, request: IRequest) -> TokenRecord:
-        """The request's token record; a change (any method but GET) needs an admin token."""
+        """
+        The request's token record; a change (any method but GET) needs an
+        admin token, and a send token may do nothing here.
+        """
         record = await self._record(request)
+        if record.scope == SEND:
+            raise HTTPError(
+                403,
+                f"token {record.name!r} is a send token: it may only send (POST /v1/send);"
+                " reading and changes need a read or admin token",
+            )
         if request.method not in (b"GET", b"HEAD") and record.scope != ADMIN:
             raise HTTPError(
                 403,
@@ -50,11 +63,27 @@ class Bearer:
             )
         return record
 
-    def token(self, request: IRequest) -> str:
-        """The request's token, from its headers; a 401 if it has none."""
+    async def sender(self, request: IRequest) -> TokenRecord:
+        """The request's send token (header or C{?access_token=}); a 403 for another token."""
+        record = await self._record(request, query=True)
+        if record.scope != SEND:
+            raise HTTPError(
+                403,
+                f"token {record.name!r} may not send: sending needs a send token (smtpeter token"
+                " create NAME --scope send --login LOGIN)",
+            )
+        return record
+
+    def token(self, request: IRequest, query: bool = False) -> str:
+        """
+        The request's token, from its headers, or with C{query} from its
+        C{access_token} parameter too; a 401 if it has none.
+        """
         header = (request.getHeader(b"authorization") or b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
         token = token.strip()
+        if query and not header:
+            scheme, token = "bearer", _queryToken(request)
         if scheme.lower() != "bearer" or not token.startswith(PREFIX):
             raise HTTPError(
                 401,
@@ -63,12 +92,12 @@ class Bearer:
             )
         return token
 
-    async def record(self, request: IRequest) -> TokenRecord:
+    async def record(self, request: IRequest, query: bool = False) -> TokenRecord:
         """The request's token record, from its headers alone; a 401 if it is not one."""
-        return await self._record(request)
+        return await self._record(request, query)
 
-    async def _record(self, request: IRequest) -> TokenRecord:
-        token = self.token(request)
+    async def _record(self, request: IRequest, query: bool = False) -> TokenRecord:
+        token = self.token(request, query)
         now = self.clock.seconds()
         # Read before the token is: a change after this read shows in the next.
         mark = self.events.tokensMark()
@@ -83,6 +112,16 @@ class Bearer:
             self._known.clear()
         self._known[token] = (now + self.ttl.total_seconds(), mark, record)
         return record
+
+
+def _queryToken(request: IRequest) -> str:
+    """The request's C{access_token} parameter, or C{""}."""
+    args = getattr(request, "args", None)
+    if args is None:  # screened before its body: only its target and headers are in
+        target = getattr(getattr(request, "channel", None), "target", b"")
+        args = parse_qs(target.partition(b"?")[2])
+    given = args.get(b"access_token") or [b""]
+    return given[0].decode("latin-1").strip()
 
 
 class Authenticated(AsyncLeaf):

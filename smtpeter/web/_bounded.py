@@ -71,6 +71,9 @@ class BoundedRequest(Request):
     chunkedBody = False
     #: Bytes of its body counted in its site's L{bodiesHeld<BoundedSite.bodiesHeld>}.
     held = 0
+    #: The largest body it may have (its site's L{bodyLimit<BoundedSite.bodyLimit>}
+    #: for its path, once screened; else its site's L{maxBody<BoundedSite.maxBody>}).
+    maxBody: int | None = None
     _holder: BoundedSite | None = None
 
     def handleContentChunk(self, data: bytes) -> None:
@@ -78,8 +81,9 @@ class BoundedRequest(Request):
             return
         self.received += len(data)
         site = self.channel.site
-        if self.received > site.maxBody:
-            self.channel.refuse(self, 413, site.tooLarge())
+        limit = site.maxBody if self.maxBody is None else self.maxBody
+        if self.received > limit:
+            self.channel.refuse(self, 413, site.tooLarge(limit))
             return
         if self.chunkedBody and not self.hold(len(data)):
             self.channel.refuseBusy(self)
@@ -153,8 +157,8 @@ class BoundedSite(Site):
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.requestTimeout = requestTimeout
 
-    def tooLarge(self) -> str:
-        size = self.maxBody
+    def tooLarge(self, limit: int | None = None) -> str:
+        size = self.maxBody if limit is None else limit
         for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
             if size % scale == 0:
                 return f"the body is larger than {size // scale} {unit}"
@@ -168,9 +172,14 @@ class BoundedSite(Site):
         (C{path}: its L{decodedPath}; C{length}: its C{Content-Length},
         C{None} if chunked), or a C{Deferred} of one, or C{None} to go on.
         """
-        if length is not None and length > self.maxBody:
-            return 413, self.tooLarge()
+        limit = request.maxBody = self.bodyLimit(method, path)
+        if length is not None and length > limit:
+            return 413, self.tooLarge(limit)
         return None
+
+    def bodyLimit(self, method: bytes, path: str) -> int:
+        """The largest body a C{method} request on C{path} may have; by default L{maxBody}."""
+        return self.maxBody
 
     def takesBody(self, method: bytes, path: str) -> bool:
         """

@@ -81,6 +81,11 @@ class BoundedChannel(HTTPChannel):
     #: Refused: whatever else the client sends is not read.
     _readNothing = False
 
+    @property
+    def target(self) -> bytes:
+        """The request target of the request whose headers are being read (path and query)."""
+        return self._path
+
     def connectionMade(self) -> None:
         super().connectionMade()
         site = self.site

@@ -194,10 +194,11 @@ class Tokens(Managed):
         return {"tokens": await self.admin.listTokens()}
 
     async def create(self, request):
-        body = fields(readJSON(request), ("name", "scope"))
+        body = fields(readJSON(request), ("name", "scope", "login"))
         name = _field(body, "name", str, required=True)
         scope = _field(body, "scope", str, default="read")
-        return _created(request, await self.admin.createToken(name, scope))
+        login = _field(body, "login", str)
+        return _created(request, await self.admin.createToken(name, scope, login))
 
     async def delete(self, request, name):
         return await self.admin.deleteToken(name)

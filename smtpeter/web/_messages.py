@@ -10,9 +10,10 @@ from typing import Any
 from twisted.web.iweb import IRequest
 
 from ..admin import IAdministration
+from ..message import parseRecipientId
 from ..store import DELETE, RELEASE, IEventStore, isoTime, recipientStatus
 from ._bearer import Authenticated, Bearer
-from ._parameters import Parameters, parseQid
+from ._parameters import Parameters
 from ._resources import HTTPError, segment
 
 
@@ -45,19 +46,37 @@ class Messages(Authenticated):
         Parameters(request, ())
         text = segment(request)
         try:
-            qid = parseQid(text)
+            # A recipient's id (POST /v1/send's answer) is its message's and its place.
+            qid, index = parseRecipientId(text)
         except ValueError:
             raise HTTPError(
-                400, "messageid: a message id is 20 hexadecimal characters", parameter="messageid"
+                400,
+                "messageid: a message id is 20 hexadecimal characters (a recipient's id: the"
+                " message id, '-', a number)",
+                parameter="messageid",
             )
         if request.method in (b"POST", b"DELETE"):
+            if index is not None:
+                raise HTTPError(400, "messageid: held mail is released or deleted whole")
             return await self._holdAction(request, qid)
         record = await self.events.message(qid)
         if record is None:
             raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
         events = await self.events.messageEvents(qid)
         status = recipientStatus(events)
+        if index is not None and index >= len(record.recipients):
+            raise HTTPError(404, f"message {qid} has {len(record.recipients)} recipient(s)")
+        recipients = [
+            {
+                "email": r.address,
+                "notify": list(r.notify),
+                "orcpt": r.orcpt,
+                **{k: v for k, v in status.get(r.address, {"status": "queued"}).items()},
+            }
+            for r in record.recipients
+        ]
         return {
+            **({} if index is None else {"id": text.upper(), "recipient": recipients[index]}),
             "messageid": record.qid,
             "received": isoTime(record.received),
             "envelope": {
@@ -74,15 +93,7 @@ class Messages(Authenticated):
             "tags": list(record.tags),
             "options": record.options,
             "dsn": record.isDSN,
-            "recipients": [
-                {
-                    "email": r.address,
-                    "notify": list(r.notify),
-                    "orcpt": r.orcpt,
-                    **{k: v for k, v in status.get(r.address, {"status": "queued"}).items()},
-                }
-                for r in record.recipients
-            ],
+            "recipients": recipients,
             **await self._held(qid),
         }
 

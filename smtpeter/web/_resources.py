@@ -57,6 +57,14 @@ def clientAddress(request) -> str:
     return getattr(peer, "host", "") or ""
 
 
+_ACCESS_TOKEN = re.compile(rb"(access_token=)[^&]*")
+
+
+def loggable(request) -> bytes:
+    """The request's URI as a log may show it: an C{access_token} in its query hidden."""
+    return _ACCESS_TOKEN.sub(rb"\1...", request.uri or b"")
+
+
 def segment(request) -> str:
     """The first path segment after the resource's own."""
     return request.postpath[0].decode("ascii", "replace") if request.postpath else ""
@@ -114,11 +122,14 @@ def _integer(text: str):
     return int(text)
 
 
-def readJSON(request) -> dict:
-    """The request's body as a JSON object, or a 400 that says what is wrong with it."""
-    data = request.content.read(MAX_BODY + 1) if request.content is not None else b""
-    if len(data) > MAX_BODY:
-        raise HTTPError(413, "the body is larger than 1 MiB")
+def readJSON(request, limit: int = MAX_BODY) -> dict:
+    """
+    The request's body as a JSON object, or a 400 that says what is wrong
+    with it (a 413 past C{limit} bytes).
+    """
+    data = request.content.read(limit + 1) if request.content is not None else b""
+    if len(data) > limit:
+        raise HTTPError(413, f"the body is larger than {limit} bytes")
     if _depth(data) > MAX_DEPTH:
         raise HTTPError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     try:
@@ -228,12 +239,15 @@ class AsyncLeaf(Resource):
                 # (a full disk) or that the database is damaged (logged).
                 if not failure.check(DiskFull):
                     repeated.failure(
-                        "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                        "{method} {uri} failed",
+                        failure,
+                        method=request.method,
+                        uri=loggable(request),
                     )
                 writeJSON(request, {"error": storage[1]}, storage[0])
             else:
                 repeated.failure(
-                    "{method} {uri} failed", failure, method=request.method, uri=request.uri
+                    "{method} {uri} failed", failure, method=request.method, uri=loggable(request)
                 )
                 writeJSON(request, {"error": "internal error; see the gateway's log"}, 500)
             request.finish()

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.threads import deferToThreadPool
 from twisted.web.resource import Resource
 
 from ..admin import IAdministration
 from ..features import TokenSigner
-from ..store import IEventStore
+from ..store import SEND_SCOPE, IEventStore
 from ._api import API, Bearer
 from ._bounded import BoundedSite, Refusal
 from ._resources import MAX_BODY, HTTPError, NotFound
+from ._send import Send, sendBodyLimit
 from ._tracking import Click, Health, HealthChecks, Image, Open, Tracker
 from ._unsubscribe import MAX_BODY as MAX_UNSUBSCRIBE_BODY
 from ._unsubscribe import PATH as UNSUBSCRIBE
 from ._unsubscribe import Unsubscribe
+
+if TYPE_CHECKING:
+    from ..smtp import ServerSettings
+
+#: The path of the one call a send token may make.
+SEND_PATH = "/v1/send"
 
 
 class Root(Resource):
@@ -42,10 +51,18 @@ class WebSite(BoundedSite):
     """
 
     maxBody = MAX_BODY
+    #: The largest body of C{POST /v1/send} (L{sendBodyLimit} of C{--max-size}).
+    sendMaxBody = MAX_BODY
 
-    def __init__(self, resource, bearer: Bearer | None = None) -> None:
+    def __init__(
+        self, resource, bearer: Bearer | None = None, sendMaxBody: int | None = None
+    ) -> None:
         super().__init__(resource)
         self.bearer = bearer
+        if sendMaxBody is not None:
+            self.sendMaxBody = sendMaxBody
+            # Room for a few of the largest sends at once.
+            self.maxBodiesHeld = max(self.maxBodiesHeld, 2 * sendMaxBody)
 
     def log(self, request) -> None:
         pass
@@ -55,13 +72,18 @@ class WebSite(BoundedSite):
             return 413, f"the body is larger than {MAX_UNSUBSCRIBE_BODY} bytes"
         if not self._api(path) or length == 0 or self.bearer is None:
             return super().screen(request, method, path, length)
+        # POST /v1/send takes its token as ?access_token= too.
+        query = path == SEND_PATH
         try:
-            self.bearer.token(request)
+            self.bearer.token(request, query)
         except HTTPError as e:
             return e.code, e.body["error"]
         return super().screen(request, method, path, length) or ensureDeferred(
-            self._credentials(request)
+            self._credentials(request, query)
         )
+
+    def bodyLimit(self, method: bytes, path: str) -> int:
+        return self.sendMaxBody if path == SEND_PATH else self.maxBody
 
     def takesBody(self, method: bytes, path: str) -> bool:
         """Only the API's calls that change something take a body, and unsubscribes."""
@@ -73,10 +95,17 @@ class WebSite(BoundedSite):
     def _api(path: str) -> bool:
         return path.startswith("/v1/") and path != "/v1/openapi.json"
 
-    async def _credentials(self, request) -> Refusal | None:
+    async def _credentials(self, request, send: bool) -> Refusal | None:
+        """
+        The token, and whether it may do this, before the body is read: a
+        send token only sends, and only a send token sends.
+        """
         assert self.bearer is not None  # screened by it
         try:
-            await self.bearer.record(request)
+            if send:
+                await self.bearer.sender(request)
+            elif (await self.bearer.record(request)).scope == SEND_SCOPE:
+                await self.bearer.check(request)  # (says why not)
         except HTTPError as e:
             return e.code, e.body["error"]
         return None
@@ -90,10 +119,13 @@ def makeSite(
     admin: IAdministration | None = None,
     checkDomain: Callable[[dict], Deferred] | None = None,
     health: HealthChecks | None = None,
+    submission: ServerSettings | None = None,
 ) -> WebSite:
     """
     The web side; C{images} is the store's C{ImageStore}, and C{reactor}
-    Twisted's: its clock, and its threads (for the images).
+    Twisted's: its clock, and its threads (for the images, and large
+    sends). C{submission}: the SMTP listeners' settings, which C{POST
+    /v1/send} submits with (C{None}: no sending here).
     """
     root = Root()
     tracker = Tracker(events, signer, reactor)
@@ -104,4 +136,11 @@ def makeSite(
     root.putChild(b"healthz", Health(events, health))
     api = API(events, reactor, admin, checkDomain)
     root.putChild(b"v1", api)
-    return WebSite(root, api.bearer)
+    if submission is None:
+        return WebSite(root, api.bearer)
+    inThread = None
+    if IReactorThreads.providedBy(reactor):  # (a test's Clock has none: there, inline)
+        threads = cast(IReactorThreads, reactor)
+        inThread = partial(deferToThreadPool, threads, threads.getThreadPool())
+    api.putChild(b"send", Send(events, api.bearer, submission, inThread))
+    return WebSite(root, api.bearer, sendBodyLimit(submission.maxSize))

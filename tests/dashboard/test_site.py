@@ -212,6 +212,12 @@ def test_domain_webhook_and_token_forms(dashboard):
     gone = browser.request("POST", "/tokens/reports/delete", {"csrf": csrf})
     assert gone.code == 303 and gone.header("location") == "/tokens"
     assert b"Deleted token reports" in browser.request("GET", "/tokens").body
+    dashboard.admin.createLogin("app")
+    form = {"name": "shop", "scope": "send", "login": "app", "csrf": csrf}
+    assert browser.request("POST", "/tokens", form).code == 201
+    assert b"send (login app)" in browser.request("GET", "/tokens").body
+    missing = browser.request("POST", "/tokens", {"name": "x", "scope": "send", "csrf": csrf})
+    assert missing.code == 400 and b"login: required for a send token" in missing.body
 
 
 def test_a_login_s_limits_usage_and_sender_domains_with_their_dkim_state(dashboard):

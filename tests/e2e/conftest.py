@@ -132,6 +132,20 @@ def path(url: str) -> str:
 ALLOW_LOCAL = ("--webhook-allow-network", "127.0.0.0/8")
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing (the test's output stays readable)."""
+
+    def log_message(self, *args):
+        pass
+
+
+def serveHooks(handler: type[http.server.BaseHTTPRequestHandler]):
+    """A threaded HTTP server of C{handler}'s on 127.0.0.1, running: it, and its C{/hook} URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+
 class Receiver:
     """
     Answers C{failures} POSTs with 500, then 204; or, C{closeDelimited}, 200
@@ -146,7 +160,7 @@ class Receiver:
         self.requests: list[tuple[dict, bytes, int]] = []
         receiver = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.0"
 
             def do_POST(self):
@@ -163,12 +177,7 @@ class Receiver:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server, self.url = serveHooks(Handler)
 
     def stop(self):
         self.server.shutdown()

@@ -69,7 +69,8 @@ def world(tmp_path_factory):
     gateway.waitForLog("delivery <two@example.org>", "delivery <reader@example.org>")
     [link] = re.findall(r'href="http://gw\.test:8080(/c/[^"]+/deal)"', html(first.data))
     token = json.loads(gateway.cli("token", "create", "tests", "--json").stdout)
-    assert set(token) == {"name", "token", "scope"} and token["name"] == "tests"
+    assert set(token) == {"name", "token", "scope", "login"} and token["name"] == "tests"
+    assert token["login"] is None  # only a send token has one
     assert token["scope"] == "read"  # the default: tokens read unless made admin
     api = API(gateway, token["token"])
     assert api.get(link, token=None)[0].status == 302
@@ -223,6 +224,7 @@ def test_openapi_document_is_served_and_kept_in_docs(world):
         "/queue/{id}/retry",
         "/nodes",
         "/u/{token}",
+        "/send",
     }
 
 

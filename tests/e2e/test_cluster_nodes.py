@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from ..conftest import eventually
 from .conftest import Client, compose, connection, createAdmin, logIn, request, send
@@ -70,3 +71,50 @@ def test_both_nodes_are_listed_with_their_workers_and_claims(
         lambda: json.loads(a.cli("nodes", "--json").stdout)["queued"] == 0,
         what="the queue emptied",
     )
+
+
+def test_twenty_requests_at_once_all_get_the_same_nodes(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    """
+    C{GET /v1/nodes} read by many clients at once (a dashboard left open on
+    many screens, a monitoring script): each gets a 200 and the same list,
+    none a 500, in bounded time.
+    """
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    a = makeGateway(sink, "--workers", "2", name="a")
+    makeGateway(sink, "--workers", "1", name="b")
+    token = json.loads(a.cli("token", "create", "ops", "--json").stdout)["token"]
+
+    def names() -> list[str] | None:
+        status, found, _ = Client(a, token).call("GET", "/v1/nodes")
+        assert status == 200, found
+        listed = sorted(node["name"] for node in found["nodes"])
+        return listed if listed == ["a", "b"] else None
+
+    eventually(names, what="both nodes listed")
+    count = 20
+    ready = threading.Barrier(count)
+    answers: list = [None] * count
+
+    def ask(n: int) -> None:
+        ready.wait(10)
+        try:
+            status, found, _ = Client(a, token).call("GET", "/v1/nodes")
+            answers[n] = (
+                status,
+                sorted((node["name"], node["workers"]) for node in found["nodes"]),
+            )
+        except Exception as e:  # noqa: BLE001 - each thread's failure is asserted below
+            answers[n] = e
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(count)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    elapsed = time.monotonic() - started
+    assert not any(thread.is_alive() for thread in threads)
+    assert answers == [(200, [("a", 2), ("b", 1)])] * count
+    assert elapsed < 10, f"20 requests took {elapsed:.1f} s"

@@ -13,18 +13,16 @@ allowed", and no status of such a destination is ever reported.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import socket
 import subprocess
-import threading
 import time
 
 from smtpeter.events import Destinations
 
 from ..conftest import BIN
-from .conftest import ALLOW_LOCAL, Client, Receiver, compose, send
+from .conftest import ALLOW_LOCAL, Client, QuietHandler, Receiver, compose, send, serveHooks
 
 #: The issue's list (the first eight), and more spellings of such places.
 INTERNAL = [
@@ -102,7 +100,7 @@ class Redirector:
         self.posts = 0
         redirector = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["content-length"]))
                 redirector.posts += 1
@@ -111,12 +109,7 @@ class Redirector:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server, self.url = serveHooks(Handler)
 
 
 def test_allowed_once_refused_after_a_restart_without_the_allowance(makeGateway, sink):

@@ -5,6 +5,7 @@ supervisor, reports the node's totals over its worker processes.
 
 from __future__ import annotations
 
+import json
 import smtplib
 import urllib.request
 
@@ -12,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import eventually, freePort
-from .conftest import connect, oneOnEachWorker
+from .conftest import compose, connect, oneOnEachWorker, send
 
 STATES = ("ready", "scheduled", "held")
 
@@ -83,3 +84,38 @@ def test_a_gateway_of_one_process_serves_its_own(makeGateway, sink):
     client.quit()
     # No workers, no directory of theirs.
     assert not (gateway.data / "metrics").exists()
+
+
+@pytest.mark.e2e
+def test_on_postgresql_every_node_reports_the_cluster_s_queue(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    """
+    On PostgreSQL, mail waiting for a retry or held belongs to no node: the
+    gauges are the whole shared queue's, the same on every node, counted
+    once however many workers a node has.
+    """
+    sink.policy = lambda stage, argument: (
+        "451 4.3.0 try later" if stage == "RCPT" and "later@" in argument else None
+    )
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    ports = {"a": freePort(), "b": freePort()}
+    # A has two workers (its gauges must not count the queue twice); the mail goes through B.
+    makeGateway(sink, "--metrics", f"tcp:{ports['a']}:interface=127.0.0.1", name="a")
+    b = makeGateway(
+        sink, "--workers", "1", "--metrics", f"tcp:{ports['b']}:interface=127.0.0.1", name="b"
+    )
+    held = json.loads(b.cli("login", "create", "dev", "--hold", "--json").stdout)["password"]
+    password = b.createLogin("app")
+    for n in range(2):
+        send(b, "dev", held, compose({}, subject=f"held {n}"))
+    send(b, "app", password, compose({}, subject="deferred"), recipients=["later@example.org"])
+    expected = {"ready": 0, "scheduled": 1, "held": 2}
+
+    def queue(node: str) -> dict[str, float] | None:
+        found = scrape(ports[node])
+        states = {s: found.get(("smtpeter_queue_messages", (("state", s),))) for s in STATES}
+        return states if states == expected else None
+
+    assert eventually(lambda: queue("a"), 20, "A's gauges of the cluster's queue") == expected
+    assert eventually(lambda: queue("b"), 20, "B's gauges of the cluster's queue") == expected

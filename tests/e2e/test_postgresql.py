@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import smtplib
 import subprocess
 import time
+
+import pytest
 
 from smtpeter.testing import PostgreSQLServer
 
@@ -162,3 +165,40 @@ def test_a_database_that_cannot_be_reached_stops_the_start_in_one_line(tmp_path)
         if line.startswith("smtpeter: cannot start")
     ]  # fmt: skip
     assert line.startswith(f"smtpeter: cannot start: cannot use the PostgreSQL database {uri}:")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_node_stops_in_seconds_with_clients_hanging_mid_session(
+    makeGateway, sink, postgresDatabase, monkeypatch, workers
+):
+    """
+    SIGTERM to a node on PostgreSQL while SMTP clients hang, some idle after
+    EHLO, some in the middle of DATA: the node stops as promptly as an idle
+    one (no delivery is in flight), not after --stop-timeout, and the
+    unfinished message is not accepted. A gateway of one process, or a
+    supervisor and its workers.
+    """
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    gateway = makeGateway(sink, "--stop-timeout", "30s", "--workers", workers)
+    password = gateway.createLogin("app")
+    idle, writing = [], []
+    for _ in range(3):
+        client = connect(gateway, implicit=False)  # EHLO done, then nothing
+        idle.append(client)
+    for _ in range(3):
+        client = connect(gateway, implicit=False)
+        client.login("app", password)
+        client.mail("news@example.com")
+        client.rcpt("reader@example.org")
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        client.send(b"Subject: never finished\r\n\r\nhalf a mess")
+        writing.append(client)
+    started = time.monotonic()
+    gateway.process.send_signal(signal.SIGTERM)
+    assert gateway.process.wait(25) == -signal.SIGTERM
+    assert time.monotonic() - started < 10
+    assert "did not stop within" not in gateway.logText()
+    for client in idle + writing:
+        client.close()
+    assert sink.messages == []

@@ -132,7 +132,7 @@ def spoolMessage(qid, recipients=("a@x.test",), hold=False, content=b"Subject: x
 
 
 def test_the_mail_of_every_spool_is_copied_into_the_shared_queue(
-    tmp_path, postgresDatabase, capsys
+    tmp_path, postgresDatabase, capsys, sharedQueued
 ):
     """Queued and held, each as it was: due when it was, its states kept, held mail held."""
     data = tmp_path / "data"
@@ -196,7 +196,7 @@ def test_the_mail_of_every_spool_is_copied_into_the_shared_queue(
     # Due now: the released one and the large one, not the deferred one nor the held one.
     claimed = {found.qid: states for found, states in queue.claim(10)}
     assert claimed == {RELEASED: {0: released}, LARGE: {}}
-    [(meta, states)] = queue.queued([DEFERRED])
+    [(meta, states)] = sharedQueued(DEFERRED)
     assert states == {0: done, 1: deferred}
     assert meta["envelope"]["recipients"][1]["address"] == "b@x.test"
     assert queue.claimOne(HELD, held=True) is not None

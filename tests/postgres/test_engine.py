@@ -4,13 +4,13 @@ PostgreSQL takes it, the shared schema steps, its errors, its locks, and a
 connection that comes back after PostgreSQL went away.
 """
 
-import threading
-
 import psycopg
 import pytest
 
 from smtpeter.store import CURRENT, SchemaTooNew, _engine, _engines, _postgres, upgrade, version
 from smtpeter.store._migrate import steps
+
+from ..conftest import upgradeAtOnce
 
 
 def test_marks_become_psycopg_marks_outside_literals_only():
@@ -49,22 +49,7 @@ def test_a_new_database_gets_the_schema_of_sqlite(postgresDatabase, tmp_path):
 
 
 def test_nodes_upgrading_at_once_take_turns(postgresDatabase):
-    results, errors = [], []
-
-    def node():
-        db = _postgres.connect(postgresDatabase)
-        try:
-            results.append(upgrade(db))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            db.close()
-
-    threads = [threading.Thread(target=node) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = upgradeAtOnce(postgresDatabase, 3)
     assert errors == []
     assert sorted(results) == [(0, CURRENT)] + [(CURRENT, CURRENT)] * 2
 

@@ -1,13 +1,17 @@
-"""The queue's gauges: this worker's messages by state, set every few seconds."""
+"""
+The queue's gauges, set every few seconds: this worker's messages by state
+(SQLite), or the whole shared queue's (PostgreSQL).
+"""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from prometheus_client import REGISTRY
+from twisted.internet.defer import fail, succeed
 from twisted.internet.task import Clock
 
-from smtpeter.queue.manager import QueueGauges, queueStates
+from smtpeter.queue.manager import QueueGauges, SharedQueueGauges, queueStates
 
 
 def _entry(held=False, ready=False, running=False):
@@ -45,5 +49,26 @@ def test_the_gauges_follow_the_queue_at_each_tick():
         assert _gauge("scheduled") == 3  # not yet: every 5 s
         clock.advance(1)
         assert (_gauge("held"), _gauge("ready"), _gauge("scheduled")) == (0, 1, 0)
+    finally:
+        gauges.stopService()
+
+
+def test_the_shared_queue_s_gauges_are_its_counts_and_outlast_a_failed_read():
+    clock = Clock()
+    answers = [
+        succeed({"ready": 4, "scheduled": 5, "held": 6}),
+        fail(OSError("connection refused")),
+        succeed({"ready": 0, "scheduled": 1, "held": 2}),
+    ]
+    spool = SimpleNamespace(stateCounts=lambda: answers.pop(0))
+    gauges = SharedQueueGauges(spool, clock)
+    gauges.startService()
+    try:
+        assert (_gauge("ready"), _gauge("scheduled"), _gauge("held")) == (4, 5, 6)
+        clock.advance(5)  # the read fails: logged, the last values kept, the timer still runs
+        assert (_gauge("ready"), _gauge("scheduled"), _gauge("held")) == (4, 5, 6)
+        clock.advance(5)
+        assert (_gauge("ready"), _gauge("scheduled"), _gauge("held")) == (0, 1, 2)
+        assert answers == []
     finally:
         gauges.stopService()

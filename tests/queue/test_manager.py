@@ -312,3 +312,31 @@ def test_content_beyond_the_memory_budget_is_read_back_from_the_spool():
     clock.advance(0)
     assert [c[2] for c in agent.calls] == [b"Subject: x\r\n\r\nbody\r\n"] * 2
     assert queue._contentBytes == 0
+
+
+def test_nothing_is_attempted_after_the_maxdelivertime():
+    queue, agent, clock, events = manager({"a@x.test": [LATER], "b@x.test": [LATER]})
+    clock.advance(1000)
+    options = Options(maxDeliverTime=1030.0)
+    envelope = Envelope("", (Recipient("a@x.test"), Recipient("b@x.test")))
+    result(queue.enqueue(envelope, options, b"Subject: x\r\n\r\nbody\r\n"))
+    clock.advance(0)
+    assert len(agent.calls) == 1  # before it: attempted (and deferred)
+    clock.advance(60)  # the retry comes after it
+    assert len(agent.calls) == 1 and queue.entries == {}
+    failures = [e for e in events.events if e.type == "failure"]
+    assert [(e.recipient, e.details["reason"]) for e in failures] == [
+        ("a@x.test", "expired"),
+        ("b@x.test", "expired"),
+    ]
+    assert "maxdelivertime" in failures[0].details["text"]
+
+
+def test_a_message_past_its_maxdelivertime_is_never_attempted():
+    queue, agent, clock, events = manager({"a@x.test": [OK]})
+    clock.advance(1000)
+    envelope = Envelope("", (Recipient("a@x.test"),))
+    result(queue.enqueue(envelope, Options(maxDeliverTime=999.0), b"Subject: x\r\n\r\nbody\r\n"))
+    clock.advance(0)
+    assert agent.calls == []
+    assert [e.type for e in events.events] == ["attempt", "failure"]

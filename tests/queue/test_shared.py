@@ -72,7 +72,7 @@ def test_not_due_is_not_claimed(connect):
     assert b.claim(10) == []
 
 
-def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect):
+def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect, sharedQueued):
     a, b = worker(connect, "a/1", lease=0.2), worker(connect, "b/1")
     a.apply([("store", message())])
     assert b.claim(10) == []
@@ -88,9 +88,9 @@ def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect):
     [lost] = a.apply([("finish", found.qid, time.time())])
     assert isinstance(lost, ClaimLost)
     # Nothing of the old owner's was written; the new owner's outcome is.
-    assert b.queued()[0][1] == {}
+    assert sharedQueued()[0][1] == {}
     assert b.apply([("finish", found.qid, time.time())]) == [None]
-    assert b.queued() == []
+    assert sharedQueued() == []
 
 
 def test_renew_keeps_leases_and_reports_the_lost(connect):
@@ -127,14 +127,14 @@ def test_held_mail_is_nobodys_until_claimed_for_a_request(connect):
     assert a.claimOne("0000000000000000000A") is None
 
 
-def test_one_bad_item_fails_only_itself(connect):
+def test_one_bad_item_fails_only_itself(connect, sharedQueued):
     a = worker(connect)
     a.apply([("store", message("0000000000000000000A"))])
     results = a.apply(
         [("store", message("0000000000000000000A")), ("store", message("0000000000000000000B"))]
     )
     assert results[0] is not None and results[1] is None
-    assert sorted(m["qid"] for m, _ in a.queued()) == [
+    assert sorted(m["qid"] for m, _ in sharedQueued()) == [
         "0000000000000000000A",
         "0000000000000000000B",
     ]
@@ -173,11 +173,11 @@ def test_postgresql_restarted_between_writes_costs_no_refusal(postgresql):
         server.stop()
 
 
-def test_a_finished_message_is_kept_for_keep_sent_and_then_purged(connect):
+def test_a_finished_message_is_kept_for_keep_sent_and_then_purged(connect, sharedQueued):
     a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
     a.apply([("store", message())])
     assert a.apply([("finish", "0000000000000000000A", 1000.0)]) == [None]
-    assert a.queued() == []
+    assert sharedQueued() == []
     with connect() as db:
         [(content,)] = db.execute("SELECT content FROM queue_sent").fetchall()
     assert bytes(content).startswith(b"Subject: x")
@@ -210,7 +210,7 @@ def test_a_group_commit_is_timed(connect):
     assert _sample("smtpeter_database_commit_seconds_count") == before + 1
 
 
-def test_a_group_commit_takes_three_round_trips_however_many_messages(connect):
+def test_a_group_commit_takes_three_round_trips_however_many_messages(connect, sharedQueued):
     """BEGIN, every statement of every item in one pipeline, COMMIT."""
     a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
     qids = [f"{i:020X}" for i in range(10)]
@@ -220,10 +220,12 @@ def test_a_group_commit_takes_three_round_trips_however_many_messages(connect):
     with roundTrips(a) as counted:
         assert a.apply([("finish", qid, 1000.0) for qid in qids]) == [None] * 10
     assert counted == [3]
-    assert a.queued() == []
+    assert sharedQueued() == []
 
 
-def test_states_of_a_group_commit_take_one_more_round_trip_and_follow_the_claim(connect):
+def test_states_of_a_group_commit_take_one_more_round_trip_and_follow_the_claim(
+    connect, sharedQueued
+):
     a, b = worker(connect, "a/1", lease=0.2), worker(connect, "b/1")
     a.apply([("store", message(f"{i:020X}")) for i in range(3)])
     time.sleep(0.3)
@@ -239,7 +241,7 @@ def test_states_of_a_group_commit_take_one_more_round_trip_and_follow_the_claim(
     assert [isinstance(r, ClaimLost) for r in results] == [i == lost for i in range(3)] + [
         lost == 1
     ]
-    states = {m["qid"]: s for m, s in b.queued()}
+    states = {m["qid"]: s for m, s in sharedQueued()}
     assert states[taken.qid] == {}  # nothing of the old owner's
     assert all(states[q] == pending for q in states if q != taken.qid)
 
@@ -253,3 +255,14 @@ def test_a_reading_connection_reads_in_one_round_trip(connect):
         assert reader.holds("0000000000000000000A")
         assert reader.readContent("0000000000000000000A").startswith(b"Subject: x")
     assert counted == [2]
+
+
+def test_state_counts_are_the_whole_queue_s_whoever_holds_it(connect):
+    a, b = worker(connect, "a/1"), worker(connect, "b/1")
+    a.apply([("store", message("0000000000000000000A"))])  # a's, being delivered
+    b.apply([("store", message("0000000000000000000B", hold=True))])
+    b.apply([("store", message("0000000000000000000C"))])
+    state = {"status": "pending", "attempts": 1, "next": 0.0}
+    b.apply([("release", "0000000000000000000C", {0: state}, time.time() + 600)])
+    expected = {"ready": 1, "scheduled": 1, "held": 1}
+    assert a.stateCounts() == b.stateCounts() == expected

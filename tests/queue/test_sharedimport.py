@@ -40,7 +40,7 @@ def mail():
     ]
 
 
-def test_imported_mail_is_nobodys_and_due_as_it_was(pgconnect):
+def test_imported_mail_is_nobodys_and_due_as_it_was(pgconnect, sharedQueued):
     importer = worker(pgconnect, "copy/0")
     assert importer.importQueued(mail()) == 3
     assert importer.claims == {}
@@ -62,7 +62,7 @@ def test_imported_mail_is_nobodys_and_due_as_it_was(pgconnect):
     claimed = b.claimOne(HELD, held=True)
     assert claimed is not None and claimed[0].options.hold is True
     assert worker(pgconnect, "c/1").claimHeld(time.time() - 3600, 10) == []
-    assert sorted(meta["qid"] for meta, _ in a.queued()) == [DUE, LATER, HELD]
+    assert sorted(meta["qid"] for meta, _ in sharedQueued()) == [DUE, LATER, HELD]
 
 
 def test_held_mail_old_enough_expires(pgconnect):
@@ -71,39 +71,38 @@ def test_held_mail_old_enough_expires(pgconnect):
     assert found.qid == HELD
 
 
-def test_nothing_is_imported_if_one_message_is_queued_already(pgconnect):
+def test_nothing_is_imported_if_one_message_is_queued_already(pgconnect, sharedQueued):
     a = worker(pgconnect, "a/1")
     a.apply([("store", message(LATER))])
     with pytest.raises(psycopg.IntegrityError):
         worker(pgconnect, "copy/0").importQueued(mail())
-    assert [meta["qid"] for meta, _ in a.queued()] == [LATER]
+    assert [meta["qid"] for meta, _ in sharedQueued()] == [LATER]
 
 
-def test_on_a_connection_lent_in_a_transaction_it_is_part_of_it(pgconnect):
+def test_on_a_connection_lent_in_a_transaction_it_is_part_of_it(pgconnect, sharedQueued):
     """As C{db copy} lends it: the copy's transaction commits it, or rolls it back."""
     lent = pgconnect()
     lent.autocommit = True
     lent.execute("BEGIN")
     assert worker(lambda: lent, "copy/0").importQueued(mail()) == 3
     lent.execute("ROLLBACK")
-    reader = worker(pgconnect, "a/1")
-    assert reader.queued() == []
+    assert sharedQueued() == []
     lent.execute("BEGIN")
     worker(lambda: lent, "copy/0").importQueued(mail())
-    assert reader.queued() == []  # not before the commit
+    assert sharedQueued() == []  # not before the commit
     lent.execute("COMMIT")
-    assert len(reader.queued()) == 3
+    assert len(sharedQueued()) == 3
     lent.close()
 
 
-def test_a_large_import_waits_for_postgresql_as_it_goes(pgconnect, monkeypatch):
+def test_a_large_import_waits_for_postgresql_as_it_goes(pgconnect, monkeypatch, sharedQueued):
     """Bodies are handed over in parts, not held in memory all at once; still all or nothing."""
     monkeypatch.setattr(_sharedimport, "SYNC_BYTES", 1)
     a = worker(pgconnect, "a/1")
     a.apply([("store", message(HELD))])
     with pytest.raises(psycopg.IntegrityError):
         worker(pgconnect, "copy/0").importQueued(mail())  # HELD, last, is there already
-    assert [meta["qid"] for meta, _ in a.queued()] == [HELD]
+    assert [meta["qid"] for meta, _ in sharedQueued()] == [HELD]
     a.apply([("finish", HELD, time.time())])
     assert worker(pgconnect, "copy/0").importQueued(mail()) == 3
-    assert sorted(meta["qid"] for meta, _ in a.queued()) == [DUE, LATER, HELD]
+    assert sorted(meta["qid"] for meta, _ in sharedQueued()) == [DUE, LATER, HELD]

@@ -70,6 +70,18 @@ def test_twisteds_own_reactor_leaves_it_for_the_next_turn():
     assert turnWithTwoReadyConnections(EPollReactor()) == ["connection", "connection"]
 
 
+def runThreadCallsLogged(reactor) -> list[dict]:
+    """Run the reactor's calls from threads once, then close it: the events logged meanwhile."""
+    seen: list[dict] = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        reactor._runThreadCalls()
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+        close(reactor)
+    return seen
+
+
 def test_a_failing_call_is_logged_and_the_others_still_run():
     reactor = PromptEPollReactor()
     ran = []
@@ -78,13 +90,7 @@ def test_a_failing_call_is_logged_and_the_others_still_run():
         raise RuntimeError("boom")
 
     reactor.threadCallQueue.extend([(ran.append, (1,), {}), (fail, (), {}), (ran.append, (2,), {})])
-    seen = []
-    globalLogPublisher.addObserver(seen.append)
-    try:
-        reactor._runThreadCalls()
-    finally:
-        globalLogPublisher.removeObserver(seen.append)
-        close(reactor)
+    seen = runThreadCallsLogged(reactor)
     assert ran == [1, 2]
     assert reactor.threadCallQueue == []
     assert any(e.get("log_failure") and e["log_failure"].check(RuntimeError) for e in seen)
@@ -95,13 +101,7 @@ def test_a_second_stop_from_a_signal_while_stopping_is_no_failure():
     reactor = PromptEPollReactor()
     reactor._stopped = True  # stopping already: stop() would raise ReactorNotRunning
     reactor.threadCallQueue.append((reactor.stop, (), {}))
-    seen = []
-    globalLogPublisher.addObserver(seen.append)
-    try:
-        reactor._runThreadCalls()
-    finally:
-        globalLogPublisher.removeObserver(seen.append)
-        close(reactor)
+    seen = runThreadCallsLogged(reactor)
     assert not any(e.get("log_failure") for e in seen)
 
 

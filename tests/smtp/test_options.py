@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtpeter.features import FeatureSpec, installedSpecs
+from smtpeter.message import Options
 from smtpeter.smtp import SMTPRefusal
 from smtpeter.smtp._options import readOptions
 
@@ -79,3 +80,15 @@ def test_a_bad_unsubscribe_mailto_is_refused_naming_the_header(bad):
     reply = raised.value.reply
     assert (reply.code, reply.enhanced) == (550, "5.6.0")
     assert "x-smtpeter-unsubscribe-mailto" in reply.text
+
+
+def test_maxdelivertime_is_read_as_utc_and_kept_out():
+    kept, options = read("Subject: hi", "X-Smtpeter-MaxDeliverTime: 2026-12-31 23:59:00")
+    assert kept == [b"Subject: hi\r\n"]
+    assert options.maxDeliverTime == 1798761540.0  # 2026-12-31T23:59:00Z
+    assert options.extra == {}
+    assert Options.fromJSON(options.toJSON()) == options
+    for bad in ("tomorrow", "2026-12-31", "2026-13-01 00:00:00", "2026-12-31T23:59:00"):
+        with pytest.raises(SMTPRefusal) as raised:
+            read(f"X-Smtpeter-MaxDeliverTime: {bad}")
+        assert "x-smtpeter-maxdelivertime" in raised.value.reply.text

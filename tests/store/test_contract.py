@@ -17,6 +17,7 @@ from smtpeter.store import (
     IAuthFailureStore,
     IDashboardSessionStore,
     IEventStore,
+    IIdempotencyStore,
     ILoginStore,
     ILoginUsageStore,
     IQueueRequests,
@@ -50,7 +51,7 @@ class StoreContract:
     def addLogin(self, store, name: str, enabled: bool = True) -> str:
         raise NotImplementedError
 
-    def addToken(self, store, name: str, scope: str = "read") -> str:
+    def addToken(self, store, name: str, scope: str = "read", login=None) -> str:
         raise NotImplementedError
 
     def addWebhook(self, store, url: str, events) -> int:
@@ -77,6 +78,7 @@ class StoreContract:
             IQueueRequests,
             IDashboardSessionStore,
             ILoginUsageStore,
+            IIdempotencyStore,
         ):
             assert verifyObject(interface, store)
 
@@ -193,6 +195,41 @@ class StoreContract:
         assert (admin.name, admin.scope) == ("ops", "admin")
         assert self.wait(store.checkToken(token + "x")) is None
         assert self.wait(store.checkToken("")) is None
+
+    def test_send_tokens_name_their_login(self, store):
+        self.addLogin(store, "app")
+        found = self.wait(store.checkToken(self.addToken(store, "sender", "send", "app")))
+        assert (found.name, found.scope, found.login) == ("sender", "send", "app")
+        reader = self.wait(store.checkToken(self.addToken(store, "reader")))
+        assert reader.login is None
+
+    def test_the_sending_login_is_an_enabled_one(self, store):
+        self.addLogin(store, "app")
+        self.addLogin(store, "off", enabled=False)
+        assert self.wait(store.sendingLogin("app")).name == "app"
+        assert self.wait(store.sendingLogin("off")) is None
+        assert self.wait(store.sendingLogin("nobody")) is None
+
+    def test_idempotency_keys(self, store):
+        assert self.wait(store.reserveIdempotencyKey("t", "k1", 1000.0)) is None
+        pending = self.wait(store.reserveIdempotencyKey("t", "k1", 1001.0))
+        assert (pending.created, pending.status, pending.body) == (1000.0, None, None)
+        # another token's key of the same name is its own
+        assert self.wait(store.reserveIdempotencyKey("u", "k1", 1001.0)) is None
+        self.wait(store.finishIdempotencyKey("t", "k1", 202, '{"a": 1}'))
+        done = self.wait(store.reserveIdempotencyKey("t", "k1", 1002.0))
+        assert (done.status, done.body) == (202, '{"a": 1}')
+        self.wait(store.freeIdempotencyKey("t", "k1"))  # answered: kept
+        assert self.wait(store.reserveIdempotencyKey("t", "k1", 1003.0)).status == 202
+        # 24 hours later the key is new again
+        assert self.wait(store.reserveIdempotencyKey("t", "k1", 1000.0 + 86401)) is None
+        # a first attempt that failed frees its key
+        assert self.wait(store.reserveIdempotencyKey("t", "k2", 1000.0)) is None
+        self.wait(store.freeIdempotencyKey("t", "k2"))
+        assert self.wait(store.reserveIdempotencyKey("t", "k2", 1001.0)) is None
+        # one abandoned unanswered (its process gone) is taken over after 10 minutes
+        assert self.wait(store.reserveIdempotencyKey("t", "k2", 1300.0)).status is None
+        assert self.wait(store.reserveIdempotencyKey("t", "k2", 1602.0)) is None
 
     def test_webhook_deliveries_are_queued_with_their_events(self, store):
         hook = self.addWebhook(store, "https://hooks.example/in", ["click"])
@@ -539,8 +576,8 @@ class TestMemoryStore(StoreContract):
         store.logins.add(name, f"{name}-password", enabled=enabled)
         return f"{name}-password"
 
-    def addToken(self, store, name, scope="read"):
-        return store.addToken(name, scope)
+    def addToken(self, store, name, scope="read", login=None):
+        return store.addToken(name, scope, login)
 
     def addWebhook(self, store, url, events):
         return store.addWebhook(url, events).id
@@ -564,8 +601,8 @@ class TestSQLiteStore(StoreContract):
         logins.setEnabled(name, enabled)
         return password
 
-    def addToken(self, store, name, scope="read"):
-        return TokenStore(openDatabase(self.path)).create(name, scope)[1]
+    def addToken(self, store, name, scope="read", login=None):
+        return TokenStore(openDatabase(self.path)).create(name, scope, login)[1]
 
     def addWebhook(self, store, url, events):
         return WebhookStore(openDatabase(self.path)).add(url, events).id

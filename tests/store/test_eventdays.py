@@ -6,7 +6,6 @@ whole days, and a database from before them upgraded in place.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -24,6 +23,8 @@ from smtpeter.store import (
 from smtpeter.store._commands import Purge
 from smtpeter.store._events import EventStore
 from smtpeter.store._migrate import steps
+
+from ..conftest import upgradeAtOnce
 
 DAY = _eventdays.DAY
 TODAY = int(time.time() // DAY)
@@ -205,22 +206,7 @@ def test_nodes_starting_at_once_make_the_days_tables_in_turn(postgresDatabase):
     for table in _eventdays.TABLES:
         db.execute(f"DROP TABLE {_eventdays.dayName(table, TODAY + 2)}")
     ids = [add(db, (TODAY - days) * DAY) for days in (3, 2)]
-    errors = []
-
-    def node():
-        other = _postgres.connect(postgresDatabase)
-        try:
-            upgrade(other)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            other.close()
-
-    threads = [threading.Thread(target=node) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = upgradeAtOnce(postgresDatabase, 3)
     assert errors == []
     assert set(_eventdays.days(db, "events")) == {TODAY - 3, TODAY - 2, TODAY, TODAY + 1, TODAY + 2}
     assert where(db, "events") == {

@@ -100,6 +100,10 @@ def test_the_previous_release_s_database_upgrades_in_place(previous, tmp_path):
     # Step 18 gave the suppressions a scope: the whole gateway ('').
     assert after["suppressions"] == [r[:-1] + ", '')" for r in before["suppressions"]]
     after["suppressions"] = before["suppressions"]
+
+    # Step 17 gave the tokens a login, none (send tokens came later).
+    assert after["api_tokens"] == [r[:-1] + ", None)" for r in before["api_tokens"]]
+    after["api_tokens"] = before["api_tokens"]
     assert {t: after[t] for t in before} == before  # every row kept, unchanged
     assert all(not after[t] for t in after.keys() - before.keys())  # later tables: empty
     fresh = openDatabase(tmp_path / "fresh.sqlite")

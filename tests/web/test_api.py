@@ -165,6 +165,23 @@ def test_tokens(api):
     assert api.call("GET", "/v1/tokens") == {"tokens": []}
 
 
+def test_a_send_token_names_its_login(api):
+    api.call("POST", "/v1/logins", {"name": "app"}, code=201)
+    made = api.call(
+        "POST", "/v1/tokens", {"name": "shop", "scope": "send", "login": "app"}, code=201
+    )
+    assert (made["scope"], made["login"]) == ("send", "app")
+    [listed] = api.call("GET", "/v1/tokens")["tokens"]
+    assert (listed["scope"], listed["login"]) == ("send", "app")
+    for body, code in (
+        ({"name": "a", "scope": "send"}, 400),
+        ({"name": "b", "scope": "read", "login": "app"}, 400),
+        ({"name": "c", "scope": "send", "login": "nobody"}, 404),
+    ):
+        answer = api.call("POST", "/v1/tokens", body, code=code)
+        assert ("login" in answer["error"]) and answer.get("parameter", "login") == "login"
+
+
 def test_webhooks(api):
     made = api.call("POST", "/v1/webhooks", {"url": HOOK, "events": ["delivery"]}, code=201)
     assert made["secret"] and made["events"] == ["delivery"]

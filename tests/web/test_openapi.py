@@ -13,6 +13,7 @@ from twisted.internet.defer import succeed
 from twisted.web.test.requesthelper import DummyRequest
 
 from smtpeter.admin import NODE_STATUSES, recordsToPublish
+from smtpeter.smtp import QUOTA, RATE
 from smtpeter.store import OVER_QUOTA
 from smtpeter.store._apitokens import SCOPES
 from smtpeter.store._events import TYPES, StoredEvent, recipientStatus
@@ -20,6 +21,7 @@ from smtpeter.store._queuerequests import ACTIONS
 from smtpeter.store._stats import STEPS
 from smtpeter.web._logwriters import FORMATS
 from smtpeter.web._openapi import document, text
+from smtpeter.web._sendrequest import IMAGES, RET
 from smtpeter.web._tracking import Health
 from smtpeter.web._unsubscribe import ONE_CLICK
 
@@ -115,6 +117,9 @@ def test_every_enumeration_is_the_codes_vocabulary():
         "/properties/List-Unsubscribe": [ONE_CLICK[1]],
         "/paths//u/{token}/post/requestBody/content/multipart/form-data/schema"
         "/properties/List-Unsubscribe": [ONE_CLICK[1]],
+        "/components/schemas/Error/properties/reason": [RATE, QUOTA],
+        "/components/schemas/SendRequest/properties/dsn/properties/ret": list(RET),
+        "/components/schemas/SendRequest/properties/images": list(IMAGES),
     }
     found = enums()
     statuses = found.pop(

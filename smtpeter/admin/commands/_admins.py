@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...config import DASHBOARD, DASHBOARD_URL_FILE, dashboardUrls
+from ...config import DASHBOARD, DASHBOARD_URL_FILE
+from ...runtime import dashboardUrls
 from ...store import ADMIN_ROLE as ADMIN
 from ...store import ROLES
 from .. import Administration

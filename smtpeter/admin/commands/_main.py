@@ -41,6 +41,7 @@ OPTIONS = {
     "quota": "--quota",
     "over_quota": "--over-quota",
     "sender_domains": "--sender-domain",
+    "login": "--login",
 }
 #: The commands that administer a data directory, in the order C{--help} lists them.
 GROUPS = {

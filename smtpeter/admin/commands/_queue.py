@@ -1,5 +1,6 @@
 """
-C{smtpeter queue}: every worker's queue, and requests to retry or delete a message.
+C{smtpeter queue}: the queue (every worker's spool, or the queue the nodes
+on PostgreSQL share), and requests to retry or delete a message.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from ._output import when
 
 
 def run(admin: Administration, args) -> None:
-    """Every worker's queue, each message marked with the worker that holds it; requests."""
+    """
+    The queue, each message marked with the worker that holds it (its
+    spool's, or the one whose claim holds now) and whether it is held;
+    requests.
+    """
     if args.action == "list":
         _printQueue(admin.queue(), args)
         return
@@ -32,7 +37,7 @@ def _printQueue(entries: list[dict], args) -> None:
     for entry in entries:
         print(
             f"{entry['qid']}  {when(entry['received'])}  <{entry['sender']}>"
-            f"  {entry['size']} bytes{'  (DSN)' if entry['dsn'] else ''}  worker {entry['worker']}"
+            f"  {entry['size']} bytes{'  (DSN)' if entry['dsn'] else ''}  {_holder(entry)}"
         )
         for r in entry["recipients"]:
             line = f"    {r['address']}  {r['status']}  attempts={r['attempts']}"
@@ -41,7 +46,23 @@ def _printQueue(entries: list[dict], args) -> None:
             if r["last"]:
                 line += f"  last: {r['last']}"
             print(line)
-    print(f"{len(entries)} message(s) in the queue")
+    held = sum(1 for entry in entries if entry["held"])
+    print(f"{len(entries)} message(s) in the queue{f' ({held} held)' if held else ''}")
+
+
+def _holder(entry: dict) -> str:
+    """
+    Who has the message in hand: on one machine, the worker whose spool
+    keeps it; in the shared queue (its entries name an C{owner}), the
+    worker whose claim holds now, if any (held mail is nobody's).
+    """
+    if "owner" not in entry:
+        where = f"worker {entry['worker']}"
+    elif entry["owner"]:
+        where = f"claimed by {entry['owner']}"
+    else:
+        where = "" if entry["held"] else "not claimed"
+    return "  ".join(part for part in ("held" if entry["held"] else "", where) if part)
 
 
 def addParser(sub) -> None:
@@ -54,8 +75,9 @@ def addParser(sub) -> None:
     queueActions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
     queueList = queueActions.add_parser(
         "list",
-        help="messages not yet finished, in every worker's spool, with each recipient's"
-        " state and last error",
+        help="messages not yet finished (in every worker's spool; on PostgreSQL, in the"
+        " shared queue), each with the worker that holds it, whether it is held, and each"
+        " recipient's state and last error",
     )
     queueList.add_argument("--json", action="store_true", help="print a JSON array")
     for action, text in (

@@ -14,11 +14,12 @@ from ._output import printList, when
 
 def run(admin: Administration, args) -> None:
     if args.action == "create":
-        made = admin.createToken(args.name, args.scope)
+        made = admin.createToken(args.name, args.scope, args.login)
         if args.json:
             print(json.dumps(made))
             return
-        print(f"created API token {made['name']} ({made['scope']})")
+        sendsAs = f", sends as login {made['login']}" if made["login"] else ""
+        print(f"created API token {made['name']} ({made['scope']}{sendsAs})")
         print(f"  token: {made['token']}")
         print("This token is shown only now. Send it as: Authorization: Bearer TOKEN")
     elif args.action == "list":
@@ -27,7 +28,9 @@ def run(admin: Administration, args) -> None:
             args.json,
             "no API tokens yet; create one with: smtpeter token create NAME",
             lambda t: (
-                f"{t['name']}  {t['scope']}  created {when(t['created'])}"
+                f"{t['name']}  {t['scope']}"
+                + (f" (login {t['login']})" if t["login"] else "")
+                + f"  created {when(t['created'])}"
                 f"  last used {when(t['last_used'])}"
             ),
         )
@@ -51,10 +54,19 @@ def addParser(sub) -> None:
         "--scope",
         choices=SCOPES,
         default=READ,
-        help="read: events, messages and lists; admin: changes too [default: read]",
+        help="read: events, messages and lists; admin: changes too; send: only POST /v1/send,"
+        " as the login given with --login [default: read]",
     )
     tokenCreate.add_argument(
-        "--json", action="store_true", help="print one JSON object with name, token and scope"
+        "--login",
+        metavar="LOGIN",
+        help="the login a send token sends as (its features, hold mode, limits and sender"
+        " domains apply); only with --scope send",
+    )
+    tokenCreate.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with name, token, scope and login",
     )
     tokenList = tokenActions.add_parser("list", help="list tokens (names and use, never tokens)")
     tokenList.add_argument("--json", action="store_true", help="print a JSON array")

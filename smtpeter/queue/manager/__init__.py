@@ -9,7 +9,7 @@ which themselves use the spool below it.
 """
 
 from ._claiming import Claiming
-from ._gauges import QueueGauges, queueStates
+from ._gauges import QueueGauges, SharedQueueGauges, queueStates
 from ._manager import QueueManager
 from ._requests import QueueRequests
 from ._sending import suppressedOutcomes
@@ -43,6 +43,7 @@ __all__ = [
     "Attempt",
     "Claiming",
     "QueueGauges",
+    "SharedQueueGauges",
     "QueueManager",
     "QueueRequests",
     "RecipientState",

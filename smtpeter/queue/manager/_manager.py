@@ -38,9 +38,11 @@ from ._adminrequests import AdminRequests
 from ._entry import Entry, adopted
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
+    EXPIRED,
     UNSUBSCRIBED,
     Attempt,
     RecipientState,
+    Removal,
     RetryPolicy,
     Settlement,
     settle,
@@ -212,6 +214,14 @@ class QueueManager(AdminRequests):
         content = self._takeContent(entry)
         if content is None:
             content = await self.spool.readContent(message.qid)
+        now = self.clock.seconds()
+        if message.options.maxDeliverTime is not None and now >= message.options.maxDeliverTime:
+            # Its sender said not after then (maxdelivertime): not attempted, failed.
+            expired = Removal(EXPIRED, "not delivered before its maxdelivertime; not attempted")
+            await self._carryOut(
+                entry, settle(message, entry.states, expired, now, self.retry), content
+            )
+            return
         suppressed = await suppressedOutcomes(
             self.suppressions, message, pending, self.clock.seconds()
         )

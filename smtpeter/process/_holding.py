@@ -1,0 +1,63 @@
+"""
+What the process that owns a node holds while it runs: the data
+directory's lock and, on PostgreSQL, the node's name. The supervisor holds
+them for its workers; a gateway of one process holds them itself. Taken and
+let go of here, once for both.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from ..config import Config
+from ._datadir import DataDirectoryLock, prepareDataDirectory, sayNotStarted, whyNotStarted
+from ._nodename import NodeName
+from ._twistd import TwistdRun
+
+
+class NodeHolder:
+    """
+    A mixin for the process that owns the node: L{holdNode} as it starts,
+    L{releaseNode} as it stops, L{refuseToStart} if it cannot.
+    """
+
+    #: The data directory's lock (its workers inherit it).
+    dataLock: DataDirectoryLock | None = None
+    #: This node's name on PostgreSQL (C{None} on SQLite).
+    nodeName: NodeName | None = None
+    #: The twistd run, told if the gateway refuses to start.
+    twistd: TwistdRun
+
+    def holdNode(self, config: Config):
+        """
+        Lock the data directory, make what the workers share in it, and hold
+        the node's name. What was taken before a failure stays held for
+        L{releaseNode} to let go of.
+        @return: the server's TLS options.
+        @raise StartError: the directory or the name is another gateway's,
+            or the directory cannot be made ready.
+        """
+        self.dataLock = DataDirectoryLock.acquire(config.data)
+        tlsOptions = prepareDataDirectory(config)
+        self.nodeName = NodeName.hold(config)
+        return tlsOptions
+
+    def releaseNode(self) -> None:
+        """Let go of the name, then the directory: another gateway may have them."""
+        if self.nodeName is not None:
+            self.nodeName.release()
+            self.nodeName = None
+        if self.dataLock is not None:
+            self.dataLock.release()
+            self.dataLock = None
+
+    def refuseToStart(self, error: Exception) -> NoReturn:
+        """
+        One clear line and a non-zero exit, not a traceback: say why, let go
+        of what was held, and tell twistd (whose parent waits to hear).
+        """
+        why = whyNotStarted(error)
+        sayNotStarted(why)
+        self.releaseNode()
+        self.twistd.refused(why)
+        raise SystemExit(1)
