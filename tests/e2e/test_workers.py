@@ -260,7 +260,7 @@ def test_each_workers_lines_reach_the_log_once_and_whole(makeGateway, sink):
     sink.wait(40)
     gateway.stop()
     log = gateway.logText()
-    queued = re.findall(r"\[worker (\d) smtpeter\.smtp\._mailcommands#info\] .* queued (\w+) ", log)
+    queued = re.findall(r"\[worker (\d) smtpeter\.smtp\._submission#info\] .* queued (\w+) ", log)
     assert len(queued) == 40 and len({qid for _, qid in queued}) == 40
     assert {worker for worker, _ in queued} == {"1", "2"}
     delivered = re.findall(
