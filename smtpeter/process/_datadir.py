@@ -83,6 +83,15 @@ class DataDirectoryLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(path, fd)
 
+    @staticmethod
+    def holder(data: Path) -> str:
+        """Who holds C{data}'s lock, as its lock file says: C{pid N}, or C{another process}."""
+        try:
+            text = (data / LOCK_FILE).read_text("ascii", "replace").strip()
+        except OSError:
+            text = ""
+        return f"pid {text}" if text.isdigit() else "another process"
+
     def fileno(self) -> int:
         """
         The locked descriptor. A child process given it (not a copy of the

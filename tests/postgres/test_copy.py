@@ -7,6 +7,7 @@ PostgreSQL database, in one transaction.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import psycopg
@@ -111,7 +112,11 @@ def test_the_gateway_must_be_stopped_and_the_target_postgresql(tmp_path, postgre
     lock = DataDirectoryLock.acquire(data)  # as a running gateway holds it
     try:
         assert main(["--data", str(data), "db", "copy", "--to", postgresDatabase]) == 1
-        assert "stop the gateway before copying its database" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"in use by a running gateway (pid {os.getpid()})" in err
+        assert "stop the gateway before copying its database" in err
+        assert "--data directory" not in err  # a gateway's advice, not the copy's
+        assert err.count("\n") == 1
     finally:
         lock.release()
     assert main(["--data", str(data), "db", "copy", "--to", "sqlite:"]) == 1

@@ -79,8 +79,12 @@ def copy(data: Path, to: str, asJSON: bool = False) -> str | None:
     # The gateway must be stopped: what it writes meanwhile would be lost.
     try:
         lock = DataDirectoryLock.acquire(data)
-    except StartError as e:
-        return f"{e}; stop the gateway before copying its database"
+    except StartError:
+        return (
+            f"{data.resolve()} is in use by a running gateway"
+            f" ({DataDirectoryLock.holder(data)}): stop the gateway before copying its"
+            " database (SIGTERM, and wait until it has exited), then copy again"
+        )
     try:
         # Queue files of an earlier release, which a start on SQLite imports.
         files = [root / "queue" for _, root in spoolDirectories(data) if (root / "queue").is_dir()]
@@ -149,9 +153,11 @@ def addParser(sub) -> None:
     """Add the C{db} command to C{sub}, the subparsers of C{smtpeter}."""
     database = sub.add_parser(
         "db",
-        help="the shared database (--data's SQLite, or --database's): upgrade its schema",
+        help="the shared database (--data's SQLite, or --database's): upgrade its schema,"
+        " or copy a SQLite one into PostgreSQL",
         description="The database's schema is versioned; the gateway upgrades it at every start."
-        " 'db upgrade' does it now (say, before starting a new release, to see that it can).",
+        " 'db upgrade' does it now (say, before starting a new release, to see that it can);"
+        " 'db copy --to URI' moves a stopped gateway from SQLite to PostgreSQL.",
     )
     actions = database.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser(
