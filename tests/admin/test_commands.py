@@ -39,6 +39,23 @@ def test_groups_in_help_order():
     assert commands(parser()) == ORDER
 
 
+def _undocumented(command: argparse.ArgumentParser, path: str) -> list[str]:
+    """The arguments and options of C{command} and its subcommands that have no help text."""
+    missing = []
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subcommand in action.choices.items():
+                missing += _undocumented(subcommand, f"{path} {name}")
+        elif not action.help:
+            missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_argument_has_help():
+    """C{smtpeter COMMAND --help} explains every argument and option of every command."""
+    assert _undocumented(parser(), "smtpeter") == []
+
+
 @pytest.mark.parametrize("name", list(GROUPS))
 def test_each_group_adds_only_its_command(name):
     top = argparse.ArgumentParser()

@@ -77,7 +77,7 @@ def addParser(sub) -> None:
     userReset = userActions.add_parser(
         "reset-password", help="a new password, printed once (the old one stops working)"
     )
-    userReset.add_argument("name")
+    userReset.add_argument("name", help="the user's name (see 'smtpeter admin list')")
     for command in (userCreate, userReset):
         command.add_argument(
             "--json", action="store_true", help="print one JSON object: name, password, role"
@@ -85,4 +85,6 @@ def addParser(sub) -> None:
     userActions.add_parser("list", help="users, roles, last log-in").add_argument(
         "--json", action="store_true", help="print a JSON array"
     )
-    userActions.add_parser("delete", help="delete a user").add_argument("name")
+    userActions.add_parser("delete", help="delete a user").add_argument(
+        "name", help="the user's name (see 'smtpeter admin list')"
+    )

@@ -82,7 +82,7 @@ def addParser(sub) -> None:
     domainActions = domain.add_subparsers(dest="action", required=True, metavar="ACTION")
     jsonHelp = "print one JSON object with domain, selector, name and txt (the record's value)"
     add = domainActions.add_parser("add", help="make an RSA-2048 key for a domain")
-    add.add_argument("domain")
+    add.add_argument("domain", help="the sender domain to sign for, e.g. example.com")
     add.add_argument(
         "--selector", help="the DKIM selector [default: smtpeterYYYYMMDD, today's date]"
     )
@@ -90,14 +90,14 @@ def addParser(sub) -> None:
     imported = domainActions.add_parser(
         "import", help="install your own private key (PEM, RSA, unencrypted)"
     )
-    imported.add_argument("domain")
+    imported.add_argument("domain", help="the sender domain the key signs for")
     imported.add_argument("--key", required=True, metavar="FILE", help="the PEM private key")
     imported.add_argument("--selector", required=True, help="the selector its record is under")
     imported.add_argument("--json", action="store_true", help=jsonHelp)
     rotate = domainActions.add_parser(
         "rotate", help="sign with a new key from now on; the old one is kept as retired"
     )
-    rotate.add_argument("domain")
+    rotate.add_argument("domain", help="a domain that has a key (see 'smtpeter domain list')")
     rotate.add_argument("--selector", help="the new key's selector [default: from the date]")
     rotate.add_argument("--json", action="store_true", help=jsonHelp)
     domainList = domainActions.add_parser(
@@ -105,5 +105,5 @@ def addParser(sub) -> None:
     )
     domainList.add_argument("--json", action="store_true", help="print a JSON array")
     domainActions.add_parser("delete", help="delete a domain and all its keys").add_argument(
-        "domain"
+        "domain", help="a domain that has a key (see 'smtpeter domain list')"
     )

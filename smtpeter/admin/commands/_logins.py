@@ -150,7 +150,7 @@ def addParser(sub) -> None:
     show = actions.add_parser(
         "show", help="show a login: its features, limits with their current usage, sender domains"
     )
-    show.add_argument("name")
+    show.add_argument("name", help="the login's name (see 'smtpeter login list')")
     show.add_argument("--json", action="store_true", help="print one JSON object")
 
     listing = actions.add_parser("list", help="list logins (never passwords)")
@@ -159,7 +159,7 @@ def addParser(sub) -> None:
     update = actions.add_parser(
         "update", help="turn features on or off, set the click domain, limits and sender domains"
     )
-    update.add_argument("name")
+    update.add_argument("name", help="the login's name (see 'smtpeter login list')")
     update.add_argument(
         "--public-url",
         metavar="URL",
@@ -190,10 +190,12 @@ def addParser(sub) -> None:
         ("disable", "refuse AUTH for a login (its password is kept)"),
         ("delete", "delete a login"),
     ):
-        actions.add_parser(name, help=text).add_argument("name")
+        actions.add_parser(name, help=text).add_argument(
+            "name", help="the login's name (see 'smtpeter login list')"
+        )
 
     reset = actions.add_parser("reset-password", help="replace a login's password; prints it once")
-    reset.add_argument("name")
+    reset.add_argument("name", help="the login's name (see 'smtpeter login list')")
     reset.add_argument(
         "--json", action="store_true", help="print one JSON object with name, password, features"
     )

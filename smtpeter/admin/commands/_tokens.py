@@ -70,4 +70,6 @@ def addParser(sub) -> None:
     )
     tokenList = tokenActions.add_parser("list", help="list tokens (names and use, never tokens)")
     tokenList.add_argument("--json", action="store_true", help="print a JSON array")
-    tokenActions.add_parser("delete", help="revoke a token").add_argument("name")
+    tokenActions.add_parser("delete", help="revoke a token").add_argument(
+        "name", help="the token's name (see 'smtpeter token list')"
+    )

@@ -83,4 +83,6 @@ def addParser(sub) -> None:
         ("delete", "delete a webhook and its waiting deliveries"),
         ("enable", "enable a webhook again after it was disabled"),
     ):
-        hookActions.add_parser(name, help=text).add_argument("id", type=int)
+        hookActions.add_parser(name, help=text).add_argument(
+            "id", type=int, help="the webhook's number (see 'smtpeter webhook list')"
+        )
