@@ -10,6 +10,7 @@ run, and whatever stops it becomes one line on standard error.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -25,8 +26,27 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+def _parse(argv: list[str] | None):
+    """
+    The command line's arguments. An option the command does not take is
+    refused by that command's parser, which shows that command's usage (its
+    options), not the top level's (argparse's own, which names none of them).
+    """
+    top = parser()
+    args, unknown = top.parse_known_args(argv)
+    if unknown:
+        command = top
+        for name in (args.command, getattr(args, "action", None)):
+            subcommands = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+            if name is None or not subcommands:
+                break
+            command = subcommands[0].choices[name]
+        command.error(f"unrecognized arguments: {' '.join(unknown)}; see '{command.prog} --help'")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = _parse(argv)
     data = Path(args.data)
     if data.exists() and not data.is_dir():
         return _fail(f"--data {data} is not a directory", 2)

@@ -78,6 +78,23 @@ def test_errors_are_one_line_and_nonzero(capsys, tmp_path):
     assert code == 1 and "--enable" in err
 
 
+def test_an_option_the_command_does_not_take_is_refused_by_that_command(capsys, tmp_path):
+    """The usage shown is the command's, with the options it does take."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["--data", str(tmp_path), "login", "update", "app", "--feature", "unsubscribe"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.startswith("usage: smtpeter login update ") and "--enable F" in err
+    last = err.splitlines()[-1]
+    assert last == (
+        "smtpeter login update: error: unrecognized arguments: --feature unsubscribe;"
+        " see 'smtpeter login update --help'"
+    )
+    with pytest.raises(SystemExit):
+        main(["--data", str(tmp_path), "nodes", "--nope"])
+    assert capsys.readouterr().err.splitlines()[-1].startswith("smtpeter nodes: error: ")
+
+
 def test_help_explains_every_command(capsys):
     with pytest.raises(SystemExit):
         main(["login", "--help"])
