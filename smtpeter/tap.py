@@ -240,8 +240,8 @@ class Options(usage.Options):
             None,
             None,
             "With --database postgresql://...: this node's name, unique among the running"
-            " nodes (a second node with the same name refuses to start) [default: the host"
-            " name].",
+            " nodes (a second node with the same name refuses to start) [default: the"
+            " --hostname].",
         ],
         [
             "lease",
