@@ -53,7 +53,7 @@ from twisted.web.server import Request, Site
 
 from ..config import default
 from ..runtime import ConnectionsPerAddress
-from ._boundedchannel import BoundedChannel, Refusal, decodedPath
+from ._boundedchannel import REASONS, BoundedChannel, Refusal, decodedPath
 
 
 class BoundedRequest(Request):
@@ -75,6 +75,10 @@ class BoundedRequest(Request):
     #: for its path, once screened; else its site's L{maxBody<BoundedSite.maxBody>}).
     maxBody: int | None = None
     _holder: BoundedSite | None = None
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        """As Twisted's, with the reasons its table lacks (C{429 Too Many Requests})."""
+        super().setResponseCode(code, message if message is not None else REASONS.get(code))
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.refused:

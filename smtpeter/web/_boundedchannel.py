@@ -29,7 +29,7 @@ log = Logger()
 #: A refusal: the HTTP status and what it says.
 Refusal = tuple[int, str]
 #: Reasons as RFC 9110 and RFC 6585 name them (Twisted's table is older, or lacks them).
-_REASONS = {
+REASONS = {
     408: b"Request Timeout",
     414: b"URI Too Long",
     429: b"Too Many Requests",
@@ -239,7 +239,7 @@ class BoundedChannel(HTTPChannel):
         self._deadline = None
         self._readNothing = True
         contentType, body = self.site.refusal(code, message)
-        reason = _REASONS.get(code) or RESPONSES.get(code, b"Refused")
+        reason = REASONS.get(code) or RESPONSES.get(code, b"Refused")
         extra = b"".join(b"%s: %s\r\n" % pair for pair in headers)
         assert self.transport is not None  # connected
         self.transport.write(

@@ -136,3 +136,22 @@ def test_a_screening_that_lets_it_through_reads_it():
     channel, transport = connect(Small(echo, screening=succeed(None)))
     channel.dataReceived(post(100) + b"z" * 100)
     assert echo.bodies == [b"z" * 100]
+
+
+class Busy(Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        request.setResponseCode(int(request.args[b"code"][0]))
+        return b"{}"
+
+
+def test_an_answer_has_the_reason_phrase_twisted_lacks():
+    """A resource's C{429} says C{Too Many Requests}, not Twisted's C{Unknown Status}."""
+    for code, reason in ((429, b"Too Many Requests"), (431, b"Request Header Fields Too Large")):
+        channel, transport = connect(Small(Busy()))
+        channel.dataReceived(b"GET /?code=%d HTTP/1.1\r\nhost: gw\r\n\r\n" % code)
+        assert transport.value().startswith(b"HTTP/1.1 %d %s\r\n" % (code, reason))
+    channel, transport = connect(Small(Busy()))
+    channel.dataReceived(b"GET /?code=404 HTTP/1.1\r\nhost: gw\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 404 Not Found\r\n")
