@@ -12,9 +12,12 @@ the message is durably queued).
  - The answer: C{202} with an object mapping an id per recipient to its
    address; an id is the queue id, C{-}, the recipient's place from 1
    (C{GET /v1/messages/{id}} shows that message and recipient).
- - Over the login's rate: C{429} with C{Retry-After}; over its quota:
-   C{403} (or, with C{--over-quota hold}, accepted and held). A sender
-   outside its sender domains: C{403} naming C{from} or C{envelope}.
+ - Over the login's rate or its quota: C{429} with C{Retry-After} (the
+   seconds until the window over its limit ends: the minute, hour, UTC
+   day or month the limits count in) and C{reason} C{rate} or C{quota};
+   over a quota with C{--over-quota hold}, accepted and held instead. A
+   sender outside its sender domains: C{403} naming C{from} or
+   C{envelope}.
  - C{Idempotency-Key}: L{Idempotency}.
 """
 
@@ -33,7 +36,6 @@ from twisted.web.iweb import IRequest
 
 from ..message import Envelope, recipientId, splitHeader
 from ..smtp import (
-    QUOTA,
     OverLimit,
     SMTPRefusal,
     admitRecipient,
@@ -291,7 +293,7 @@ def _overLimit(error: OverLimit, now: float) -> HTTPError:
     admission = error.admission
     wait = max(1, math.ceil((admission.resets or now + 60) - now))
     return HTTPError(
-        429 if admission.refused != QUOTA else 403,
+        429,
         error.reply.text,
         reason=admission.refused,
         limit=str(admission.limit),

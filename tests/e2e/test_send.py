@@ -5,6 +5,7 @@ whole, parsed with Python's email package and DKIM-verified with dkimpy;
 docs/api.md's curl, Python and PHP examples run as written; ten concurrent
 retries with one Idempotency-Key queue one message; a login's rate gives
 429 with Retry-After on both workers (one that took fewer refuses too); a
+quota gives 429 with Retry-After until UTC midnight, or holds; a
 body over the limit is 413 before it is sent; maxdelivertime fails a
 deferred recipient as expired. Every field's 400 is in
 tests/web/test_send.py, the hostile ones in tests/web/test_send_hostile.py.
@@ -54,8 +55,11 @@ class World:
         gateway.createLogin("app", "trackclicks")
         gateway.createLogin("slow")
         cli("login", "update", "slow", "--rate", "4/hour")
+        gateway.createLogin("capped")
+        cli("login", "update", "capped", "--quota", "1/day")
         self.token = self.make("shop", "send", "app")
         self.slowToken = self.make("slow", "send", "slow")
+        self.cappedToken = self.make("capped", "send", "capped")
         self.readToken = self.make("reader", "read")
 
     def make(self, name: str, scope: str, login: str | None = None) -> str:
@@ -310,6 +314,41 @@ def test_a_rate_is_429_with_retry_after_counted_across_both_workers(world):
     assert len(world.arrived("rated", accepted)) == accepted
     for connection in connections.values():
         connection.close()
+
+
+def test_a_quota_is_429_with_retry_after_until_utc_midnight_or_held(world):
+    # Not at the very end of the UTC day (the count starts again then).
+    eventually(lambda: 86400 - time.time() % 86400 > 30, timeout=35, what="a fresh day")
+    body = {"from": "news@example.com", "to": "ann@example.org", "subject": "capped", "text": "x"}
+    # One kept-alive connection: one worker, where the count is exact at once.
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {world.cappedToken}"
+    assert session.post(world.gateway.web + "/v1/send", json=body, timeout=30).status_code == 202
+    refused = session.post(world.gateway.web + "/v1/send", json=body, timeout=30)
+    session.close()
+    answer = refused.json()
+    assert refused.status_code == 429, answer
+    documented("POST", "/v1/send", 429, answer)
+    assert answer["reason"] == "quota" and answer["limit"] == "1/day", answer
+    untilMidnight = 86400 - time.time() % 86400
+    wait = int(refused.headers["Retry-After"])
+    assert answer["retry_after"] == wait and abs(wait - untilMidnight) <= 5, (wait, untilMidnight)
+    # Held instead, with --over-quota hold: accepted (202) and kept.
+    world.gateway.cli("login", "update", "capped", "--over-quota", "hold")
+    [rid] = world.send({**body, "subject": "capped, held"}, token=world.cappedToken).json()
+
+    def record():
+        shown = requests.get(
+            f"{world.gateway.web}/v1/messages/{rid}",
+            headers={"Authorization": f"Bearer {world.readToken}"},
+            timeout=10,
+        )
+        return shown.json() if shown.status_code == 200 else None
+
+    shown = eventually(record, what="the held message's record")
+    assert shown["held"] is True, shown
+    world.arrived("capped")
+    assert not [m for m in world.sink.messages if b"Subject: capped, held" in m.data]
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_sent(world):

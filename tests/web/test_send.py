@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -285,12 +287,38 @@ def test_over_the_rate_is_429_with_retry_after_and_nothing_counted_of_a_refused_
     assert len(gw.queue.queued) == 2
 
 
-def test_over_the_quota_is_refused_or_held(gw):
+def _untilNext(period: str) -> int:
+    """The seconds from NOW to the next UTC midnight (day) or first of a month (month)."""
+    today = datetime.fromtimestamp(NOW, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        end = today + timedelta(days=1)
+    else:
+        end = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return math.ceil(end.timestamp() - NOW)
+
+
+@pytest.mark.parametrize("period", ["day", "month"])
+def test_over_the_quota_is_429_with_retry_after_until_its_window_ends(gw, period):
+    gw.login(quota=Limit(1, period))
+    gw.post(SIMPLE)
+    refused = gw.post(SIMPLE, code=429)
+    assert refused["reason"] == "quota" and "quota exceeded" in refused["error"]
+    assert refused["limit"] == f"1/{period}"
+    wait = _untilNext(period)
+    assert 0 < wait and int(gw.response.header("retry-after")) == wait
+    assert refused["retry_after"] == wait
+    gw.clock.advance(wait - 2)
+    gw.post(SIMPLE, code=429)
+    assert int(gw.response.header("retry-after")) == 2
+    gw.clock.advance(2)  # the next window: the quota counts from zero
+    gw.post(SIMPLE)
+    assert len(gw.queue.queued) == 2
+
+
+def test_over_the_quota_with_over_quota_hold_is_accepted_and_held(gw):
     gw.login(quota=Limit(1, "day"))
     gw.post(SIMPLE)
-    refused = gw.post(SIMPLE, code=403)
-    assert refused["reason"] == "quota" and "quota exceeded" in refused["error"]
-    assert gw.response.header("retry-after")
+    gw.post(SIMPLE, code=429)
     gw.login(quota=Limit(1, "day"), overQuota="hold")
     gw.post(SIMPLE)
     assert gw.message()[1].hold
