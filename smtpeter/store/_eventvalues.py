@@ -158,7 +158,11 @@ class LinkQuery:
 
 
 def recipientStatus(events) -> dict:
-    """Each recipient's state from its events: queued, deferred, delivered, failed, bounced."""
+    """
+    Each recipient's state from its events: queued, deferred, delivered,
+    failed, bounced; a failure's C{reason} (C{suppressed}, C{unsubscribed},
+    C{expired}, ...) while it is the latest failure.
+    """
     status: dict[str, dict] = {}
     for event in events:
         entry = status.setdefault(
@@ -173,6 +177,11 @@ def recipientStatus(events) -> dict:
                 attempts=event.details.get("attempt", 0),
                 last_error=f"{event.details.get('code')} {event.details.get('text', '')}".strip(),
             )
+            reason = event.details.get("reason")
+            if reason:
+                entry["reason"] = reason
+            else:
+                entry.pop("reason", None)
         elif event.type == "bounce":
             entry.update(status="bounced", bounce_class=event.details.get("class"))
         elif event.type == "click":

@@ -64,7 +64,8 @@ def readUnsubscribe(body: dict) -> list[tuple[str, str, str]]:
     """
     C{unsubscribe}: the sender's own C{List-Unsubscribe} (URLs, mailto
     addresses; with C{oneclick} and a URL, C{List-Unsubscribe-Post} too), or
-    the gateway's one-click feature asked for (C{oneclick} without a URL).
+    the gateway's one-click feature asked for (C{oneclick} without a URL),
+    or turned off for this message (C{oneclick: false} alone).
     """
     value = body.get("unsubscribe")
     if value is None:
@@ -85,7 +86,9 @@ def readUnsubscribe(body: dict) -> list[tuple[str, str, str]]:
             raise bad("unsubscribe", "url and email are strings")
         if url is None and not oneclick:
             if email is None:
-                raise bad("unsubscribe", "give a url, an email, or oneclick: true")
+                if "oneclick" in value:  # the login's feature turned off for this message
+                    return [("unsubscribe", UNSUBSCRIBE, "false")]
+                raise bad("unsubscribe", "give a url, an email, or oneclick: true or false")
             return [("unsubscribe", "List-Unsubscribe", f"<{_mailto(email)}>")]
         if url is None:
             found = [("unsubscribe", UNSUBSCRIBE, "true")]

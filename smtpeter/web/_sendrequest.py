@@ -229,7 +229,11 @@ def _extra(body: dict) -> list[tuple[str, str, str]]:
         if not name.lower().startswith("x-"):
             raise bad("extra", f"{name[:100]!r}: only x-* header fields may be added")
         if name.lower().startswith(PREFIX):
-            raise bad("extra", f"{name[:100]!r}: give the gateway's options as their own fields")
+            raise bad(
+                "extra",
+                f"{name[:100]!r}: give the gateway's options as their own fields (or in"
+                " the header of a mime message)",
+            )
         if not isinstance(text, str):
             raise bad("extra", f"{name[:100]}: the value is a string")
         found.append(("extra", name, text))

@@ -152,6 +152,8 @@ def test_dsn_fills_the_envelope_as_mail_and_rcpt_parameters_do(gw):
             {"oneclick": True, "email": "u@example.com"},
             {"X-Smtpeter-Unsubscribe": "true", "X-Smtpeter-Unsubscribe-Mailto": "u@example.com"},
         ),
+        # The login's feature turned off for this message.
+        ({"oneclick": False}, {"X-Smtpeter-Unsubscribe": "false"}),
     ],
 )
 def test_unsubscribe(gw, unsubscribe, headers):
