@@ -27,7 +27,16 @@ import requests
 from smtpeter.testing import SinkServer
 
 from ..conftest import Gateway, eventually
-from .conftest import documented
+from .conftest import (
+    ALLOW_LOCAL,
+    Receiver,
+    connection,
+    createAdmin,
+    documented,
+    logIn,
+    request,
+    verify,
+)
 
 PUBLIC = "http://gw.test:8080"
 READER = "reader@example.org"
@@ -45,6 +54,11 @@ class World:
         self.tokens = {login: self.make(login, "send", login) for login in ("app", "news")}
         self.readToken = self.make("reader", "read")
         self.subjects = 0
+        self.hooks = Receiver(0)
+        made = cli(
+            "webhook", "add", self.hooks.url, "--event", "unsubscribe", "--json", *ALLOW_LOCAL
+        )
+        self.hookSecret = json.loads(made.stdout)["secret"]
 
     def make(self, name: str, scope: str, login: str | None = None) -> str:
         args = ["token", "create", name, "--scope", scope, "--json"]
@@ -104,13 +118,19 @@ class World:
 def world(tmp_path_factory):
     sink = SinkServer().start()
     gateway = Gateway(
-        tmp_path_factory.mktemp("sendunsub") / "data", sink.port, ["--public-url", PUBLIC]
+        tmp_path_factory.mktemp("sendunsub") / "data",
+        sink.port,
+        ["--public-url", PUBLIC, *ALLOW_LOCAL],
     ).start()
+    world = None
     try:
-        yield World(gateway, sink)
+        world = World(gateway, sink)
+        yield world
     finally:
         gateway.stop()
         sink.stop()
+        if world is not None:
+            world.hooks.stop()
 
 
 def check(world: World, data: bytes, listed: str, post: bool) -> email.message.EmailMessage:
@@ -208,6 +228,30 @@ def test_after_a_one_click_post_that_logins_next_send_is_not_attempted(world):
     copy = check(world, world.arrived(subject), rf"{LINK}, <mailto:leave@example\.com>", True)
     url = re.match(r"<([^>]+)>", str(copy["List-Unsubscribe"])).group(1)
     assert oneClick(world, url) == (200, b"unsubscribed\n")
+    # Recorded once: a signed webhook, the statistics, the dashboard's message page.
+    world.hooks.wait(lambda got: len(got) >= 1)
+    [(headers, body, _)] = world.hooks.requests
+    assert verify(world.hookSecret, headers, body)
+    hooked = json.loads(body)  # (one event per POST, as GET /v1/events gives it)
+    assert (hooked["type"], hooked["email"], hooked["login"]) == ("unsubscribe", READER, "app")
+    assert hooked["one_click"] is True, hooked
+
+    def unsubscribed(login: str):
+        stats = requests.get(
+            f"{world.gateway.web}/v1/stats?login={login}",
+            headers={"Authorization": f"Bearer {world.readToken}"},
+            timeout=10,
+        ).json()
+        return stats["totals"].get("unsubscribed")
+
+    eventually(lambda: unsubscribed("app") == 1, what="app's unsubscribe counted")
+    assert unsubscribed("news") is None
+    cookies = logIn(world.gateway, "ops", createAdmin(world.gateway, "ops"))
+    page = request(connection(world.gateway), "GET", f"/messages/{hooked['messageid']}", cookies)
+    assert page.status == 200 and "unsubscribe" in page.body, page.body
+    assert "from login app&#x27;s mail (one-click)" in page.body or (
+        "from login app's mail (one-click)" in page.body
+    ), page.body
 
     # The same login's next send to the address: accepted, never attempted.
     rid, subject = world.send("app")
