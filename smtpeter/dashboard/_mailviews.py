@@ -103,7 +103,12 @@ class MailViews:
             record = f.record
             recipients = tags.ul(class_="recipients")(
                 *(
-                    tags.li(r.address, " ", status(_shown(f, r.address, held)))
+                    tags.li(
+                        r.address,
+                        " ",
+                        status(_shown(f, r.address, held)),
+                        *_unsubscribed(f, r.address),
+                    )
                     for r in record.recipients
                 )
             )
@@ -299,6 +304,15 @@ def _shown(found, address: str, held: set) -> str:
     """A recipient's status in a list of messages: held while its message is held."""
     state = found.recipients.get(address, {}).get("status", "queued")
     return "held" if state == "queued" and found.record.qid in held else state
+
+
+def _unsubscribed(found, address: str) -> list:
+    """The mark of a recipient that unsubscribed with this message's link."""
+    return (
+        [" ", status("unsubscribed")]
+        if found.recipients.get(address, {}).get("unsubscribed")
+        else []
+    )
 
 
 def _details(event) -> str:

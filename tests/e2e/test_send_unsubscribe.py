@@ -19,6 +19,7 @@ import email.policy
 import http.client
 import json
 import re
+from urllib.parse import quote
 
 import dkim
 import pytest
@@ -251,6 +252,13 @@ def test_after_a_one_click_post_that_logins_next_send_is_not_attempted(world):
     assert page.status == 200 and "unsubscribe" in page.body, page.body
     assert "from login app&#x27;s mail (one-click)" in page.body or (
         "from login app's mail (one-click)" in page.body
+    ), page.body
+    page = request(connection(world.gateway), "GET", f"/activity?subject={quote(subject)}", cookies)
+    assert page.status == 200, page.body
+    assert re.search(
+        rf"<li>{re.escape(READER)} <span class=\"status delivered\">delivered</span>"
+        r' <span class="status unsubscribed">unsubscribed</span></li>',
+        page.body,
     ), page.body
 
     # The same login's next send to the address: accepted, never attempted.
