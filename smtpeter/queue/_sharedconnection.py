@@ -24,6 +24,12 @@ NOW = "extract(epoch from clock_timestamp())"
 STATEMENT_TIMEOUT = "30s"
 
 
+#: How PostgreSQL compresses the bodies this connection stores: LZ4 takes
+#: a fraction of the CPU of its default (pglz), which was a third of
+#: PostgreSQL's CPU per message (a 10 KB body: 170 us of 470).
+TOAST_COMPRESSION = "lz4"
+
+
 def connectQueue(uri: str):
     """
     A connection for the shared queue to the database at C{uri} (libpq's
@@ -35,6 +41,11 @@ def connectQueue(uri: str):
     db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
     db.execute("SET idle_in_transaction_session_timeout = '60s'")
     db.commit()
+    try:
+        db.execute(f"SET default_toast_compression = {TOAST_COMPRESSION}")
+        db.commit()
+    except psycopg.errors.InvalidParameterValue:
+        db.rollback()  # a PostgreSQL built without it: its default (pglz)
     return db
 
 
