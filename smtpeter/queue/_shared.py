@@ -109,13 +109,23 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     def _doAll(self, work: list[tuple]) -> list[Exception | None]:
         """
         The statements of every item of C{work}, sent together in a pipeline
-        (one round trip to the database instead of one per statement); then,
-        if some items record recipients' states, those of the items whose
-        claim held (one more). @return: for each item, C{None} or
-        L{ClaimLost}.
+        (one round trip to the database instead of one per statement): the
+        new messages in one statement, each change of recipients' states in
+        its own, the finished messages in one; then, if some items record
+        recipients' states, those of the items whose claim held (one more).
+        @return: for each item, C{None} or L{ClaimLost}.
         """
         with self.db.pipeline() as pipeline:
+            stored = [item[1] for item in work if item[0] == "store"]
+            if stored:
+                self._storeAll(stored)
             checks = [self._send(item) for item in work]
+            finished = [item for item in work if item[0] == "finish"]
+            if finished:
+                done = self._finishAll(finished)
+                for i, item in enumerate(work):
+                    if item[0] == "finish":
+                        checks[i] = _heldIn(done, item[1])
             if any(item[0] in ("states", "release") for item in work):
                 pipeline.sync()
                 for item, check in zip(work, checks, strict=True):
@@ -125,36 +135,57 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
 
     def _send(self, item: tuple) -> Callable[[], Exception | None]:
         """
-        The statements of C{item}, queued in the pipeline. @return: what
-        tells, once they are done, whether the item's claim held (C{None})
-        or not (L{ClaimLost}).
+        The statements of a change of recipients' states (C{states},
+        C{release}), queued in the pipeline. @return: what tells, once they
+        are done, whether the item's claim held (C{None}) or not
+        (L{ClaimLost}).
         """
-        kind, qid = item[0], getattr(item[1], "qid", item[1])
-        if kind == "store":
-            self._store(item[1])
-            return lambda: None
+        kind, qid = item[0], item[1]
         if kind == "states":
             cursor = self._fenced(qid, "lease_until = lease_until")
         elif kind == "release":
             cursor = self._fenced(qid, "owner = NULL, lease_until = NULL, due = %s", (item[3],))
-        elif kind == "finish":
-            claim = self.claims.get(qid)
-            if self.keepSent:
-                self.db.execute(
-                    "INSERT INTO queue_sent (qid, finished, content)"
-                    " SELECT b.qid, %s, b.content FROM queue_bodies b"
-                    " JOIN queue_messages m ON m.qid = b.qid"
-                    " WHERE m.qid = %s AND m.claim = %s AND m.owner = %s"
-                    " ON CONFLICT (qid) DO NOTHING",
-                    (item[2], qid, claim, self.owner),
-                )
-            cursor = self.db.execute(
-                "DELETE FROM queue_messages WHERE qid = %s AND claim = %s AND owner = %s",
-                (qid, claim, self.owner),
-            )
         else:
             return lambda: None
         return lambda: None if cursor.rowcount == 1 else ClaimLost(qid)
+
+    def _finishAll(self, items: list[tuple]) -> Callable[[], set[str]]:
+        """
+        Finished messages leave the queue (their bodies and recipients with
+        them: the tables' cascade), each only while this worker's claim
+        holds; with L{keepSent}, their content is kept in C{queue_sent}, in
+        the same statement (its sub-statements see the rows as they were
+        before it). @return: what gives, once it is done, the queue ids
+        whose claim held.
+        """
+        qids = [item[1] for item in items]
+        arguments: tuple = (qids, [self.claims.get(qid) for qid in qids], self.owner)
+        delete = (
+            "DELETE FROM queue_messages m"
+            " USING unnest(%b::text[], %b::bigint[]) AS f(qid, claim)"
+            " WHERE m.qid = f.qid AND m.claim = f.claim AND m.owner = %s RETURNING m.qid"
+        )
+        if self.keepSent:
+            cursor = self.db.execute(
+                f"WITH done AS ({delete}), kept AS ("
+                " INSERT INTO queue_sent (qid, finished, content)"
+                " SELECT b.qid, w.finished, b.content FROM done"
+                " JOIN queue_bodies b ON b.qid = done.qid"
+                " JOIN unnest(%b::text[], %b::float8[]) AS w(qid, finished) ON w.qid = done.qid"
+                " ON CONFLICT (qid) DO NOTHING)"
+                " SELECT qid FROM done",
+                (*arguments, qids, [float(item[2]) for item in items]),
+            )
+        else:
+            cursor = self.db.execute(delete, arguments)
+        found: list[set[str]] = []
+
+        def done() -> set[str]:
+            if not found:
+                found.append({qid for (qid,) in cursor.fetchall()})
+            return found[0]
+
+        return done
 
     def _fenced(self, qid: str, assignments: str, args: tuple = ()):
         """An update of C{qid}'s row, made only while this worker's claim holds: its cursor."""
@@ -163,37 +194,44 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             (*args, qid, self.claims.get(qid), self.owner),
         )
 
-    def _store(self, message: QueuedMessage) -> None:
+    def _storeAll(self, messages: list[QueuedMessage]) -> None:
         """
-        A new message, claimed by this worker at once (it is due now, and
-        this worker has it in hand: its first claim), unless it is held:
-        held mail is nobody's until it is released.
+        New messages, each with its body, in one statement: each claimed by
+        this worker at once (it is due now, and this worker has it in hand:
+        its first claim), unless it is held: held mail is nobody's until it
+        is released.
         """
-        content = message.content
-        if isinstance(content, Spilled):
-            content = content.read()
-        held = message.options.hold
-        meta = _metadata(message)[:-1].decode()
+        contents = []
+        for message in messages:
+            content = message.content
+            contents.append(bytes(content.read() if isinstance(content, Spilled) else content))
+        held = [message.options.hold for message in messages]
         self.db.execute(
-            "INSERT INTO queue_messages"
+            "WITH m AS (INSERT INTO queue_messages"
             " (qid, meta, node, received, due, owner, lease_until, claim)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)",
+            " SELECT s.qid, s.meta, %s, s.received,"
+            " CASE WHEN s.held THEN NULL ELSE s.received END,"
+            " CASE WHEN s.held THEN NULL ELSE %s END,"
+            f" CASE WHEN s.held THEN NULL ELSE {NOW} + %s END, 1"
+            " FROM unnest(%b::text[], %b::text[], %b::float8[], %b::boolean[])"
+            " AS s(qid, meta, received, held))"
+            " INSERT INTO queue_bodies (qid, content)"
+            " SELECT * FROM unnest(%b::text[], %b::bytea[])",
             (
-                message.qid,
-                meta,
                 self.node,
-                message.received,
-                None if held else message.received,
-                None if held else self.owner,
-                held,
+                self.owner,
                 self.lease,
+                [message.qid for message in messages],
+                [_metadata(message)[:-1].decode() for message in messages],
+                [float(message.received) for message in messages],
+                held,
+                [message.qid for message in messages],
+                contents,
             ),
         )
-        self.db.execute(
-            "INSERT INTO queue_bodies (qid, content) VALUES (%s, %s)", (message.qid, content)
-        )
-        if not held:
-            self.claims[message.qid] = 1
+        for message, isHeld in zip(messages, held, strict=True):
+            if not isHeld:
+                self.claims[message.qid] = 1
 
     def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
         with self.db.cursor() as cursor:
@@ -361,3 +399,8 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     def load(self) -> list:
         """Nothing: in a shared queue a worker starts holding nothing, and claims."""
         return []
+
+
+def _heldIn(done: Callable[[], set[str]], qid: str) -> Callable[[], Exception | None]:
+    """What tells whether C{qid} is among the queue ids C{done} gives (its claim held)."""
+    return lambda: None if qid in done() else ClaimLost(qid)
