@@ -156,6 +156,8 @@ class EventStore:
         self.db = db
         self._engine = _engines.of(db)
         self._views: dict = {}
+        #: On PostgreSQL: the events sent and not yet written (L{sendEvents}).
+        self._unsent: _EventBatch | None = None
 
     def view(self, cls):
         """A C{cls(db)} (token or webhook store) on this connection, made once (the
@@ -225,10 +227,13 @@ class EventStore:
         tags = tuple(tags)
         row = (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details))
         if _engines.isShared(self.db):
-            # The tags in the event's statement: their rows need its id.
-            cursor = self.db.execute(_eventdays.TAGGED_EVENT, (*row, list(tags)))
+            # Kept until an id is read (or L{sendEvents}): then every event
+            # kept is written, with its tags, in one statement.
+            if self._unsent is None:
+                self._unsent = _EventBatch(self)
+            later = self._unsent.add(row)
             self.view(StatsStore).count(type, when, qid, tags, details)
-            return LaterEvent(cursor, (type, when, qid, recipient, tags, details))
+            return LaterEvent(later, (type, when, qid, recipient, tags, details))
         (eventId,) = self.db.execute(
             "INSERT INTO events (type, time, qid, recipient, tags, details)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -239,10 +244,25 @@ class EventStore:
         self.view(StatsStore).count(type, when, qid, tags, details)
         return StoredEvent(eventId, type, when, qid, recipient, tags, details)
 
+    def sendEvents(self) -> None:
+        """
+        On PostgreSQL: write the events sent since the last time, in one
+        statement (queued, in a pipeline). The writer calls it before its
+        COMMIT; reading an event's id, or the events, calls it first.
+        """
+        batch, self._unsent = self._unsent, None
+        if batch is not None:
+            batch.send(self.db)
+
+    def discardEvents(self) -> None:
+        """Forget the events not written yet (their transaction is rolled back)."""
+        self._unsent = None
+
     def recordLinks(self, qid: str, links: list[str]) -> None:
         _links.recordLinks(self.db, qid, links)
 
     def countEvents(self, type: str, qid: str, recipient: str) -> int:
+        self.sendEvents()
         return self.db.execute(
             "SELECT count(*) FROM events WHERE qid = ? AND recipient = ? AND type = ?",
             (qid, recipient, type),
@@ -253,6 +273,7 @@ class EventStore:
         Forget events and messages older than C{before}; the number of events
         removed (on PostgreSQL, whole days' tables first: L{_eventdays}).
         """
+        self.sendEvents()
         dropped = _eventdays.dropDays(self.db, before)
         self.db.execute(
             "DELETE FROM event_tags WHERE event IN (SELECT id FROM events WHERE time < ?)",
@@ -381,3 +402,45 @@ class EventStore:
     def day(self, type: str, start: float, end: float, after: int, limit: int) -> list:
         """Events of C{type} from C{start} to C{end}, the C{limit} after event id C{after}."""
         return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
+
+
+class _EventBatch:
+    """
+    Events sent on PostgreSQL and not yet written: written together, in
+    one statement (L{_eventdays.EVENTS}), when the first of their ids is
+    read or their store's L{EventStore.sendEvents} is called.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._rows: list[tuple] = []
+        self._cursor = None
+        self._ids: list[int] | None = None
+
+    def add(self, row: tuple) -> _LaterId:
+        self._rows.append(row)
+        return _LaterId(self, len(self._rows) - 1)
+
+    def send(self, db) -> None:
+        columns = [list(column) for column in zip(*self._rows, strict=True)]
+        columns[1] = [float(when) for when in columns[1]]  # (binary arrays are of one type)
+        self._cursor = db.execute(_eventdays.EVENTS, columns, marked=True)
+
+    def ids(self) -> list[int]:
+        if self._ids is None:
+            if self._cursor is None:
+                self._store.sendEvents()
+            self._ids = [eventId for (eventId,) in self._cursor.fetchall()]
+        return self._ids
+
+
+class _LaterId:
+    """The id of one event of an L{_EventBatch}, read as a cursor's row (L{resolved} does)."""
+
+    __slots__ = ("_batch", "_index")
+
+    def __init__(self, batch: _EventBatch, index: int) -> None:
+        self._batch, self._index = batch, index
+
+    def fetchone(self) -> tuple[int]:
+        return (self._batch.ids()[self._index],)
