@@ -21,6 +21,7 @@ from email.header import decode_header, make_header
 from ..message import QueuedMessage, Recipient
 from . import _engines, _eventdays, _links
 from ._engine import Connection
+from ._eventbatch import Unsent
 from ._eventvalues import (
     STATUSES,
     TYPES,
@@ -156,8 +157,8 @@ class EventStore:
         self.db = db
         self._engine = _engines.of(db)
         self._views: dict = {}
-        #: On PostgreSQL: the events sent and not yet written (L{sendEvents}).
-        self._unsent: _EventBatch | None = None
+        #: On PostgreSQL: the messages and events sent, not yet written (L{sendEvents}).
+        self._unsent: Unsent | None = None
 
     def view(self, cls):
         """A C{cls(db)} (token or webhook store) on this connection, made once (the
@@ -181,29 +182,39 @@ class EventStore:
         """
         envelope = message.envelope
         found = summary(message)
-        cursor = self.db.execute(
-            "INSERT INTO messages (qid, received, sender, recipients, ret, envid,"
-            " tags, options, dsn, subject, from_header, size, login)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (qid) DO NOTHING",
-            (
-                message.qid,
-                message.received,
-                envelope.sender,
-                json.dumps([r.toJSON() for r in envelope.recipients]),
-                envelope.ret,
-                envelope.envid,
-                json.dumps(list(message.options.tags)),
-                json.dumps(message.options.toJSON()),
-                int(message.isDSN),
-                found["subject"],
-                found["from"],
-                found["size"],
-                found["login"],
-            ),
+        row = (
+            message.qid,
+            float(message.received),
+            envelope.sender,
+            json.dumps([r.toJSON() for r in envelope.recipients]),
+            envelope.ret,
+            envelope.envid,
+            json.dumps(list(message.options.tags)),
+            json.dumps(message.options.toJSON()),
+            int(message.isDSN),
+            found["subject"],
+            found["from"],
+            found["size"],
+            found["login"],
         )
+        if _engines.isShared(self.db):
+            # Kept, and written with the others kept when the first answer is read.
+            if self._unsent is None:
+                self._unsent = Unsent(self)
+            new = self._unsent.addMessage(row)
+        else:
+            cursor = self.db.execute(
+                "INSERT INTO messages (qid, received, sender, recipients, ret, envid,"
+                " tags, options, dsn, subject, from_header, size, login)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (qid) DO NOTHING",
+                row,
+            )
+
+            def new() -> bool:
+                return cursor.rowcount == 1
 
         def recorded() -> bool:
-            if cursor.rowcount != 1:
+            if not new():
                 return False
             stats = self.view(StatsStore)
             stats.remember(message.qid, found["login"], found["from"], envelope.sender)
@@ -228,10 +239,13 @@ class EventStore:
         row = (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details))
         if _engines.isShared(self.db):
             # Kept until an id is read (or L{sendEvents}): then every event
-            # kept is written, with its tags, in one statement.
+            # kept is written, with its tags, in one statement. Messages
+            # kept go first: the counters read the event's message.
+            if self._unsent is not None and self._unsent.holdsMessages():
+                self.sendEvents()
             if self._unsent is None:
-                self._unsent = _EventBatch(self)
-            later = self._unsent.add(row)
+                self._unsent = Unsent(self)
+            later = self._unsent.addEvent(row)
             self.view(StatsStore).count(type, when, qid, tags, details)
             return LaterEvent(later, (type, when, qid, recipient, tags, details))
         (eventId,) = self.db.execute(
@@ -246,16 +260,17 @@ class EventStore:
 
     def sendEvents(self) -> None:
         """
-        On PostgreSQL: write the events sent since the last time, in one
-        statement (queued, in a pipeline). The writer calls it before its
-        COMMIT; reading an event's id, or the events, calls it first.
+        On PostgreSQL: write the messages and events sent since the last
+        time, in a statement each (queued, in a pipeline). The writer calls
+        it before its COMMIT; reading an answer (whether a message was new,
+        an event's id) or the events calls it first.
         """
         batch, self._unsent = self._unsent, None
         if batch is not None:
             batch.send(self.db)
 
     def discardEvents(self) -> None:
-        """Forget the events not written yet (their transaction is rolled back)."""
+        """Forget the messages and events not written yet (their transaction is rolled back)."""
         self._unsent = None
 
     def recordLinks(self, qid: str, links: list[str]) -> None:
@@ -402,45 +417,3 @@ class EventStore:
     def day(self, type: str, start: float, end: float, after: int, limit: int) -> list:
         """Events of C{type} from C{start} to C{end}, the C{limit} after event id C{after}."""
         return self.events(EventQuery(type=type, start=start, end=end, after=after, limit=limit))
-
-
-class _EventBatch:
-    """
-    Events sent on PostgreSQL and not yet written: written together, in
-    one statement (L{_eventdays.EVENTS}), when the first of their ids is
-    read or their store's L{EventStore.sendEvents} is called.
-    """
-
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self._rows: list[tuple] = []
-        self._cursor = None
-        self._ids: list[int] | None = None
-
-    def add(self, row: tuple) -> _LaterId:
-        self._rows.append(row)
-        return _LaterId(self, len(self._rows) - 1)
-
-    def send(self, db) -> None:
-        columns = [list(column) for column in zip(*self._rows, strict=True)]
-        columns[1] = [float(when) for when in columns[1]]  # (binary arrays are of one type)
-        self._cursor = db.execute(_eventdays.EVENTS, columns, marked=True)
-
-    def ids(self) -> list[int]:
-        if self._ids is None:
-            if self._cursor is None:
-                self._store.sendEvents()
-            self._ids = [eventId for (eventId,) in self._cursor.fetchall()]
-        return self._ids
-
-
-class _LaterId:
-    """The id of one event of an L{_EventBatch}, read as a cursor's row (L{resolved} does)."""
-
-    __slots__ = ("_batch", "_index")
-
-    def __init__(self, batch: _EventBatch, index: int) -> None:
-        self._batch, self._index = batch, index
-
-    def fetchone(self) -> tuple[int]:
-        return (self._batch.ids()[self._index],)
