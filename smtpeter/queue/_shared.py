@@ -350,16 +350,23 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             self.claims.pop(qid, None)
         return lost
 
-    @again
     def holds(self, qid: str) -> bool:
         """Whether this worker's claim on C{qid} still holds, with time left on its lease."""
-        row = self.db.execute(
-            f"SELECT lease_until > {NOW} FROM queue_messages"
-            " WHERE qid = %s AND claim = %s AND owner = %s",
-            (qid, self.claims.get(qid), self.owner),
-        ).fetchone()
+        return qid in self.holding([qid])
+
+    @again
+    def holding(self, qids: list[str]) -> set[str]:
+        """Those of C{qids} this worker's claim still holds, with time left on their leases."""
+        claims = dict(self.claims)
+        rows = self.db.execute(
+            "SELECT m.qid FROM queue_messages m"
+            " JOIN unnest(%b::text[], %b::bigint[]) AS h(qid, claim)"
+            " ON m.qid = h.qid AND m.claim = h.claim"
+            f" WHERE m.owner = %s AND m.lease_until > {NOW}",
+            (qids, [claims.get(qid) for qid in qids], self.owner),
+        ).fetchall()
         self.db.rollback()
-        return bool(row and row[0])
+        return {qid for (qid,) in rows}
 
     # Reading ------------------------------------------------------------------
 
