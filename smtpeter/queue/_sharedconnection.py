@@ -40,6 +40,15 @@ def connectQueue(uri: str):
     db = psycopg.connect(uri, connect_timeout=10)
     db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
     db.execute("SET idle_in_transaction_session_timeout = '60s'")
+    # Every statement of the queue finds its rows by a key (an index): the
+    # queue's tables are small and full of dead rows (each message inserted
+    # and deleted), which a sequential scan (the planner's choice for a small
+    # table, and for a join with an array) reads and prunes every time. And
+    # its statements are planned once: a statement that takes arrays was
+    # planned again at every execution (the plan for its arrays looked
+    # cheaper than the generic one), which cost more than it ran.
+    db.execute("SET enable_seqscan = off")
+    db.execute("SET plan_cache_mode = force_generic_plan")
     db.commit()
     try:
         db.execute(f"SET default_toast_compression = {TOAST_COMPRESSION}")
