@@ -159,22 +159,23 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         whose claim held.
         """
         qids = [item[1] for item in items]
-        arguments: tuple = (qids, [self.claims.get(qid) for qid in qids], self.owner)
+        # Rows found by their keys (qid = ANY): a join with the arrays was
+        # planned as a scan of every row this worker holds.
+        arguments: tuple = (qids, self.owner, [self.claims.get(qid) for qid in qids], qids)
         delete = (
-            "DELETE FROM queue_messages m"
-            " USING unnest(%b::text[], %b::bigint[]) AS f(qid, claim)"
-            " WHERE m.qid = f.qid AND m.claim = f.claim AND m.owner = %s RETURNING m.qid"
+            "DELETE FROM queue_messages WHERE qid = ANY(%b::text[]) AND owner = %s"
+            " AND claim = (%b::bigint[])[array_position(%b::text[], qid)] RETURNING qid"
         )
         if self.keepSent:
             cursor = self.db.execute(
                 f"WITH done AS ({delete}), kept AS ("
                 " INSERT INTO queue_sent (qid, finished, content)"
-                " SELECT b.qid, w.finished, b.content FROM done"
-                " JOIN queue_bodies b ON b.qid = done.qid"
-                " JOIN unnest(%b::text[], %b::float8[]) AS w(qid, finished) ON w.qid = done.qid"
+                " SELECT b.qid, (%b::float8[])[array_position(%b::text[], b.qid)], b.content"
+                " FROM queue_bodies b WHERE b.qid = ANY(%b::text[])"
+                " AND b.qid IN (SELECT qid FROM done)"
                 " ON CONFLICT (qid) DO NOTHING)"
                 " SELECT qid FROM done",
-                (*arguments, qids, [float(item[2]) for item in items]),
+                (*arguments, [float(item[2]) for item in items], qids, qids),
             )
         else:
             cursor = self.db.execute(delete, arguments)
@@ -359,14 +360,12 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         """Those of C{qids} this worker's claim still holds, with time left on their leases."""
         claims = dict(self.claims)
         rows = self.db.execute(
-            "SELECT m.qid FROM queue_messages m"
-            " JOIN unnest(%b::text[], %b::bigint[]) AS h(qid, claim)"
-            " ON m.qid = h.qid AND m.claim = h.claim"
-            f" WHERE m.owner = %s AND m.lease_until > {NOW}",
-            (qids, [claims.get(qid) for qid in qids], self.owner),
+            "SELECT qid, claim FROM queue_messages WHERE qid = ANY(%b::text[])"
+            f" AND owner = %s AND lease_until > {NOW}",
+            (qids, self.owner),
         ).fetchall()
         self.db.rollback()
-        return {qid for (qid,) in rows}
+        return {qid for qid, claim in rows if claims.get(qid) == claim}
 
     # Reading ------------------------------------------------------------------
 
