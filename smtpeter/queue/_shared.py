@@ -27,10 +27,10 @@ from collections.abc import Callable
 
 from ..message import QueuedMessage
 from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
-from ._incoming import Spilled
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._sharedimport import QueueImport
-from ._spool import _fromMetadata, _metadata
+from ._sharedwrites import finishAll, heldIn, storeAll
+from ._spool import _fromMetadata
 
 
 class SharedQueueDatabase(QueueImport, QueueConnection):
@@ -118,14 +118,17 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         with self.db.pipeline() as pipeline:
             stored = [item[1] for item in work if item[0] == "store"]
             if stored:
-                self._storeAll(stored)
+                storeAll(self.db, self.node, self.owner, self.lease, stored)
+                for message in stored:
+                    if not message.options.hold:
+                        self.claims[message.qid] = 1
             checks = [self._send(item) for item in work]
             finished = [item for item in work if item[0] == "finish"]
             if finished:
-                done = self._finishAll(finished)
+                done = finishAll(self.db, self.owner, self.claims, self.keepSent, finished)
                 for i, item in enumerate(work):
                     if item[0] == "finish":
-                        checks[i] = _heldIn(done, item[1])
+                        checks[i] = heldIn(done, item[1])
             if any(item[0] in ("states", "release") for item in work):
                 pipeline.sync()
                 for item, check in zip(work, checks, strict=True):
@@ -149,90 +152,12 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             return lambda: None
         return lambda: None if cursor.rowcount == 1 else ClaimLost(qid)
 
-    def _finishAll(self, items: list[tuple]) -> Callable[[], set[str]]:
-        """
-        Finished messages leave the queue (their bodies and recipients with
-        them: the tables' cascade), each only while this worker's claim
-        holds; with L{keepSent}, their content is kept in C{queue_sent}, in
-        the same statement (its sub-statements see the rows as they were
-        before it). @return: what gives, once it is done, the queue ids
-        whose claim held.
-        """
-        qids = [item[1] for item in items]
-        # Rows found by their keys (qid = ANY): a join with the arrays was
-        # planned as a scan of every row this worker holds.
-        arguments: tuple = (qids, self.owner, [self.claims.get(qid) for qid in qids], qids)
-        delete = (
-            "DELETE FROM queue_messages WHERE qid = ANY(%b::text[]) AND owner = %s"
-            " AND claim = (%b::bigint[])[array_position(%b::text[], qid)] RETURNING qid"
-        )
-        if self.keepSent:
-            cursor = self.db.execute(
-                f"WITH done AS ({delete}), kept AS ("
-                " INSERT INTO queue_sent (qid, finished, content)"
-                " SELECT b.qid, (%b::float8[])[array_position(%b::text[], b.qid)], b.content"
-                " FROM queue_bodies b WHERE b.qid = ANY(%b::text[])"
-                " AND b.qid IN (SELECT qid FROM done)"
-                " ON CONFLICT (qid) DO NOTHING)"
-                " SELECT qid FROM done",
-                (*arguments, [float(item[2]) for item in items], qids, qids),
-            )
-        else:
-            cursor = self.db.execute(delete, arguments)
-        found: list[set[str]] = []
-
-        def done() -> set[str]:
-            if not found:
-                found.append({qid for (qid,) in cursor.fetchall()})
-            return found[0]
-
-        return done
-
     def _fenced(self, qid: str, assignments: str, args: tuple = ()):
         """An update of C{qid}'s row, made only while this worker's claim holds: its cursor."""
         return self.db.execute(
             f"UPDATE queue_messages SET {assignments} WHERE qid = %s AND claim = %s AND owner = %s",
             (*args, qid, self.claims.get(qid), self.owner),
         )
-
-    def _storeAll(self, messages: list[QueuedMessage]) -> None:
-        """
-        New messages, each with its body, in one statement: each claimed by
-        this worker at once (it is due now, and this worker has it in hand:
-        its first claim), unless it is held: held mail is nobody's until it
-        is released.
-        """
-        contents = []
-        for message in messages:
-            content = message.content
-            contents.append(bytes(content.read() if isinstance(content, Spilled) else content))
-        held = [message.options.hold for message in messages]
-        self.db.execute(
-            "WITH m AS (INSERT INTO queue_messages"
-            " (qid, meta, node, received, due, owner, lease_until, claim)"
-            " SELECT s.qid, s.meta, %s, s.received,"
-            " CASE WHEN s.held THEN NULL ELSE s.received END,"
-            " CASE WHEN s.held THEN NULL ELSE %s END,"
-            f" CASE WHEN s.held THEN NULL ELSE {NOW} + %s END, 1"
-            " FROM unnest(%b::text[], %b::text[], %b::float8[], %b::boolean[])"
-            " AS s(qid, meta, received, held))"
-            " INSERT INTO queue_bodies (qid, content)"
-            " SELECT * FROM unnest(%b::text[], %b::bytea[])",
-            (
-                self.node,
-                self.owner,
-                self.lease,
-                [message.qid for message in messages],
-                [_metadata(message)[:-1].decode() for message in messages],
-                [float(message.received) for message in messages],
-                held,
-                [message.qid for message in messages],
-                contents,
-            ),
-        )
-        for message, isHeld in zip(messages, held, strict=True):
-            if not isHeld:
-                self.claims[message.qid] = 1
 
     def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
         with self.db.cursor() as cursor:
@@ -405,8 +330,3 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     def load(self) -> list:
         """Nothing: in a shared queue a worker starts holding nothing, and claims."""
         return []
-
-
-def _heldIn(done: Callable[[], set[str]], qid: str) -> Callable[[], Exception | None]:
-    """What tells whether C{qid} is among the queue ids C{done} gives (its claim held)."""
-    return lambda: None if qid in done() else ClaimLost(qid)
