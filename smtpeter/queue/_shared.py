@@ -109,10 +109,11 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     def _doAll(self, work: list[tuple]) -> list[Exception | None]:
         """
         The statements of every item of C{work}, sent together in a pipeline
-        (one round trip to the database instead of one per statement): the
-        new messages in one statement, each change of recipients' states in
-        its own, the finished messages in one; then, if some items record
-        recipients' states, those of the items whose claim held (one more).
+        with the COMMIT (one round trip to the database instead of one per
+        statement): the new messages in one statement, each change of
+        recipients' states in its own, the finished messages in one; if
+        some items record recipients' states, those of the items whose
+        claim held (one more round trip).
         @return: for each item, C{None} or L{ClaimLost}.
         """
         with self.db.pipeline() as pipeline:
@@ -134,6 +135,12 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 for item, check in zip(work, checks, strict=True):
                     if item[0] in ("states", "release") and check() is None:
                         self._recordStates(item[1], item[2])
+            # The COMMIT goes with the statements, answered with them at the
+            # pipeline's end (no round trip of its own; psycopg's commit()
+            # would sync at once): from here, a lost connection may have
+            # committed.
+            self._committing = True
+            self.db.execute("COMMIT")
         return [check() for check in checks]
 
     def _send(self, item: tuple) -> Callable[[], Exception | None]:
