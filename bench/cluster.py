@@ -18,7 +18,9 @@ durability is part of what is measured, as the SQLite spool's fsync is.
 A PostgreSQL target's CPU per message includes its PostgreSQL's processes
 (the postmaster's tree, exited backends too), also printed alone ("db").
 The table gives each gateway's ratios to Postfix and, in brackets, to the
-gateway on SQLite.
+gateway on SQLite; a last table (with --no-postfix too) gives each
+PostgreSQL target's rates against the node on SQLite, and its CPU per
+message: the gateway's processes + PostgreSQL's.
 
     python bench/cluster.py --workers 2 --nodes 2 --key ec --rounds 1 --messages 3000
 
@@ -46,6 +48,7 @@ from submit import (  # noqa: E402  (bench/ is the script's own directory)
     checkKeys,
     makeCertificate,
     measureRounds,
+    medians,
     options,
     startGateway,
     startPostfix,
@@ -65,6 +68,35 @@ def startPostgreSQL() -> tuple[PostgreSQLServer, int]:
     server = PostgreSQLServer(bindir, durable=True)
     server.start()
     return server, int((server.data / "postmaster.pid").read_text().split()[0])
+
+
+def againstSQLite(results: list[dict], workloads, rounds: int, baseline: str) -> None:
+    """
+    Each PostgreSQL target beside the node on SQLite (medians of the
+    rounds): its rates' ratios, and the CPU per message of the gateway's
+    processes and of PostgreSQL's apart (what the target of 0.8x costs).
+    """
+    print(
+        f"\nmedians of {rounds} round(s), against {baseline}: rates' ratios (higher is"
+        " better); CPU ms per message of the gateway's processes + PostgreSQL's"
+    )
+    for workload in workloads:
+        same = medians([r for r in results if r["workload"] == workload.name])
+        base = next(r for r in same if r["target"] == baseline)
+        for r in same:
+            if r["target"] == "postfix":
+                continue
+            db = r["db_cpu_ms_per_msg"]
+            print(
+                f"{r['target']:>15} {r['workload']:>10}:"
+                f" accepted {r['accepted_per_s']:6.1f}/s"
+                f" ({r['accepted_per_s'] / base['accepted_per_s']:.2f}x)"
+                f"  end-to-end {r['end_to_end_per_s']:6.1f}/s"
+                f" ({r['end_to_end_per_s'] / base['end_to_end_per_s']:.2f}x)"
+                f"  p99 {r['p99_ms']:6.1f} ms"
+                f"  CPU {r['cpu_ms_per_msg'] - db:.2f} + {db:.2f} ms/msg",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -151,6 +183,7 @@ def main() -> None:
         results = measureRounds(targets, workloads, args, sink)
         if postfixDir:
             summarize(results, workloads, args.rounds, baseline)
+        againstSQLite(results, workloads, args.rounds, baseline)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     finally:

@@ -27,10 +27,10 @@ from collections.abc import Callable
 
 from ..message import QueuedMessage
 from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
-from ._incoming import Spilled
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._sharedimport import QueueImport
-from ._spool import _fromMetadata, _metadata
+from ._sharedwrites import finishAll, heldIn, storeAll
+from ._spool import _fromMetadata
 
 
 class SharedQueueDatabase(QueueImport, QueueConnection):
@@ -109,49 +109,52 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     def _doAll(self, work: list[tuple]) -> list[Exception | None]:
         """
         The statements of every item of C{work}, sent together in a pipeline
-        (one round trip to the database instead of one per statement); then,
-        if some items record recipients' states, those of the items whose
-        claim held (one more). @return: for each item, C{None} or
-        L{ClaimLost}.
+        with the COMMIT (one round trip to the database instead of one per
+        statement): the new messages in one statement, each change of
+        recipients' states in its own, the finished messages in one; if
+        some items record recipients' states, those of the items whose
+        claim held (one more round trip).
+        @return: for each item, C{None} or L{ClaimLost}.
         """
         with self.db.pipeline() as pipeline:
+            stored = [item[1] for item in work if item[0] == "store"]
+            if stored:
+                storeAll(self.db, self.node, self.owner, self.lease, stored)
+                for message in stored:
+                    if not message.options.hold:
+                        self.claims[message.qid] = 1
             checks = [self._send(item) for item in work]
+            finished = [item for item in work if item[0] == "finish"]
+            if finished:
+                done = finishAll(self.db, self.owner, self.claims, self.keepSent, finished)
+                for i, item in enumerate(work):
+                    if item[0] == "finish":
+                        checks[i] = heldIn(done, item[1])
             if any(item[0] in ("states", "release") for item in work):
                 pipeline.sync()
                 for item, check in zip(work, checks, strict=True):
                     if item[0] in ("states", "release") and check() is None:
                         self._recordStates(item[1], item[2])
+            # The COMMIT goes with the statements, answered with them at the
+            # pipeline's end (no round trip of its own; psycopg's commit()
+            # would sync at once): from here, a lost connection may have
+            # committed.
+            self._committing = True
+            self.db.execute("COMMIT")
         return [check() for check in checks]
 
     def _send(self, item: tuple) -> Callable[[], Exception | None]:
         """
-        The statements of C{item}, queued in the pipeline. @return: what
-        tells, once they are done, whether the item's claim held (C{None})
-        or not (L{ClaimLost}).
+        The statements of a change of recipients' states (C{states},
+        C{release}), queued in the pipeline. @return: what tells, once they
+        are done, whether the item's claim held (C{None}) or not
+        (L{ClaimLost}).
         """
-        kind, qid = item[0], getattr(item[1], "qid", item[1])
-        if kind == "store":
-            self._store(item[1])
-            return lambda: None
+        kind, qid = item[0], item[1]
         if kind == "states":
             cursor = self._fenced(qid, "lease_until = lease_until")
         elif kind == "release":
             cursor = self._fenced(qid, "owner = NULL, lease_until = NULL, due = %s", (item[3],))
-        elif kind == "finish":
-            claim = self.claims.get(qid)
-            if self.keepSent:
-                self.db.execute(
-                    "INSERT INTO queue_sent (qid, finished, content)"
-                    " SELECT b.qid, %s, b.content FROM queue_bodies b"
-                    " JOIN queue_messages m ON m.qid = b.qid"
-                    " WHERE m.qid = %s AND m.claim = %s AND m.owner = %s"
-                    " ON CONFLICT (qid) DO NOTHING",
-                    (item[2], qid, claim, self.owner),
-                )
-            cursor = self.db.execute(
-                "DELETE FROM queue_messages WHERE qid = %s AND claim = %s AND owner = %s",
-                (qid, claim, self.owner),
-            )
         else:
             return lambda: None
         return lambda: None if cursor.rowcount == 1 else ClaimLost(qid)
@@ -162,38 +165,6 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             f"UPDATE queue_messages SET {assignments} WHERE qid = %s AND claim = %s AND owner = %s",
             (*args, qid, self.claims.get(qid), self.owner),
         )
-
-    def _store(self, message: QueuedMessage) -> None:
-        """
-        A new message, claimed by this worker at once (it is due now, and
-        this worker has it in hand: its first claim), unless it is held:
-        held mail is nobody's until it is released.
-        """
-        content = message.content
-        if isinstance(content, Spilled):
-            content = content.read()
-        held = message.options.hold
-        meta = _metadata(message)[:-1].decode()
-        self.db.execute(
-            "INSERT INTO queue_messages"
-            " (qid, meta, node, received, due, owner, lease_until, claim)"
-            f" VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE {NOW} + %s END, 1)",
-            (
-                message.qid,
-                meta,
-                self.node,
-                message.received,
-                None if held else message.received,
-                None if held else self.owner,
-                held,
-                self.lease,
-            ),
-        )
-        self.db.execute(
-            "INSERT INTO queue_bodies (qid, content) VALUES (%s, %s)", (message.qid, content)
-        )
-        if not held:
-            self.claims[message.qid] = 1
 
     def _recordStates(self, qid: str, states: dict[int, dict]) -> None:
         with self.db.cursor() as cursor:
@@ -312,16 +283,21 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             self.claims.pop(qid, None)
         return lost
 
-    @again
     def holds(self, qid: str) -> bool:
         """Whether this worker's claim on C{qid} still holds, with time left on its lease."""
-        row = self.db.execute(
-            f"SELECT lease_until > {NOW} FROM queue_messages"
-            " WHERE qid = %s AND claim = %s AND owner = %s",
-            (qid, self.claims.get(qid), self.owner),
-        ).fetchone()
+        return qid in self.holding([qid])
+
+    @again
+    def holding(self, qids: list[str]) -> set[str]:
+        """Those of C{qids} this worker's claim still holds, with time left on their leases."""
+        claims = dict(self.claims)
+        rows = self.db.execute(
+            "SELECT qid, claim FROM queue_messages WHERE qid = ANY(%b::text[])"
+            f" AND owner = %s AND lease_until > {NOW}",
+            (qids, self.owner),
+        ).fetchall()
         self.db.rollback()
-        return bool(row and row[0])
+        return {qid for qid, claim in rows if claims.get(qid) == claim}
 
     # Reading ------------------------------------------------------------------
 

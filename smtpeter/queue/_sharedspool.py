@@ -71,6 +71,9 @@ class SharedSpool:
         self._databases: list[SharedQueueDatabase] = []
         self._waiting: list = []
         self._writing = False
+        #: Lease checks asked for (L{holds}), and whether some are being read.
+        self._checks: list = []
+        self._checking = False
         #: Why the last store failed, if it did (cleared by one that succeeds).
         self._failing: str | None = None
 
@@ -116,6 +119,9 @@ class SharedSpool:
         if waiting and writing:
             self._answer(waiting, writing[0].apply([w for w, _ in waiting]))
         self._writer = self._reader = None
+        checks, self._checks = self._checks, []
+        for _, d in checks:
+            d.callback(False)  # not read: the delivery stops short of its final dot
         for database in self._databases:
             database.close()
         self._databases = []
@@ -174,7 +180,34 @@ class SharedSpool:
         return self._threadWriting().run(SharedQueueDatabase.renew)
 
     def holds(self, qid: str) -> Deferred:
-        return self._threadReading().run(SharedQueueDatabase.holds, qid)
+        """
+        Whether this worker's claim on C{qid} still holds: read from the
+        database after this call, with the other checks asked for while
+        the one before was read (one statement for them all).
+        """
+        self._threadReading()  # (raises if the spool is not started)
+        d: Deferred[bool] = Deferred()
+        self._checks.append((qid, d))
+        self._checkNext()
+        return d
+
+    def _checkNext(self) -> None:
+        if self._checking or not self._checks or self._reader is None:
+            return
+        checks, self._checks = self._checks, []
+        self._checking = True
+        qids = list(dict.fromkeys(qid for qid, _ in checks))
+        d = self._threadReading().run(SharedQueueDatabase.holding, qids)
+        d.addBoth(self._checked, checks)
+
+    def _checked(self, held, checks: list) -> None:
+        self._checking = False
+        for qid, d in checks:
+            if isinstance(held, Failure):
+                d.errback(held)
+            else:
+                d.callback(qid in held)
+        self._checkNext()
 
     def stateCounts(self) -> Deferred:
         """C{Deferred[dict[str, int]]}: the whole cluster's queue by state (for the gauges)."""

@@ -188,15 +188,21 @@ def tagging(db, event: int, when: float, tags: Iterable[str]) -> tuple[str, list
     return sql, [(tag, event) for tag in tags]
 
 
-#: On PostgreSQL: an event and its tags (the last parameter, a list) in one
-#: statement, which answers the event's id (the tags' rows need it).
-TAGGED_EVENT = (
-    "WITH e AS (INSERT INTO events (type, time, qid, recipient, tags, details)"
-    " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, time),"
+#: On PostgreSQL: a batch of events and their tags in one statement (each
+#: parameter an array, one element per event: type, time, qid, recipient,
+#: tags and details, the last two as JSON), which answers their ids in the
+#: order given (numbered here, from the events' own sequence: the tags'
+#: rows need them).
+EVENTS = (
+    "WITH r AS (SELECT nextval((SELECT pg_get_serial_sequence('events', 'id'))::regclass) AS id,"
+    " r.* FROM unnest(%b::text[], %b::float8[], %b::text[], %b::text[], %b::text[], %b::text[])"
+    " WITH ORDINALITY AS r(type, time, qid, recipient, tags, details, n)),"
+    " e AS (INSERT INTO events (id, type, time, qid, recipient, tags, details)"
+    " SELECT id, type, time, qid, recipient, tags, details FROM r),"
     " t AS (INSERT INTO event_tags (tag, event, time)"
-    " SELECT tag, e.id, e.time FROM e, unnest(CAST(? AS TEXT[])) AS tag"
-    " ON CONFLICT DO NOTHING)"
-    " SELECT id FROM e"
+    " SELECT tag, r.id, r.time FROM r, json_array_elements_text(r.tags::json) AS tag"
+    " WHERE r.tags != '[]' ON CONFLICT DO NOTHING)"
+    " SELECT id FROM r ORDER BY n"
 )
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable
-from email.header import decode_header, make_header
 
 from ..message import QueuedMessage, Recipient
 from . import _engines, _eventdays, _links
 from ._engine import Connection
+from ._eventbatch import Unsent
 from ._eventvalues import (
     STATUSES,
     TYPES,
@@ -36,6 +35,7 @@ from ._eventvalues import (
     resolved,
 )
 from ._stats import StatsStore
+from ._summary import summary
 
 __all__ = [
     "STATS_KEPT_LONGER",
@@ -57,37 +57,6 @@ __all__ = [
 
 #: How much longer than events the hourly counters are kept, in seconds.
 STATS_KEPT_LONGER = 365 * 86400
-
-_FIELD = re.compile(rb"^(subject|from):[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", re.I | re.M)
-
-
-def _decoded(raw: bytes) -> str:
-    """A header field's value: unfolded, RFC 2047 words decoded, at most 500 characters."""
-    text = " ".join(raw.decode("utf-8", "replace").split())
-    if "=?" in text:
-        try:
-            text = str(make_header(decode_header(text)))
-        except (ValueError, LookupError, UnicodeError):
-            pass  # shown as sent
-    return text[:500]
-
-
-def summary(message) -> dict:
-    """What a message record keeps for search: Subject, From (decoded), size, login."""
-    content = message.content
-    head = getattr(content, "head", None)
-    if head is None:
-        end = content.find(b"\r\n\r\n")
-        head = content[: end + 2] if end >= 0 else content
-    found: dict[str, str] = {}
-    for match in _FIELD.finditer(head):
-        found.setdefault(match.group(1).lower().decode(), _decoded(match.group(2)))
-    return {
-        "subject": found.get("subject"),
-        "from": found.get("from"),
-        "size": len(content),
-        "login": message.options.login,
-    }
 
 
 def _like(text: str) -> str:
@@ -156,6 +125,8 @@ class EventStore:
         self.db = db
         self._engine = _engines.of(db)
         self._views: dict = {}
+        #: On PostgreSQL: the messages and events sent, not yet written (L{sendEvents}).
+        self._unsent: Unsent | None = None
 
     def view(self, cls):
         """A C{cls(db)} (token or webhook store) on this connection, made once (the
@@ -179,29 +150,39 @@ class EventStore:
         """
         envelope = message.envelope
         found = summary(message)
-        cursor = self.db.execute(
-            "INSERT INTO messages (qid, received, sender, recipients, ret, envid,"
-            " tags, options, dsn, subject, from_header, size, login)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (qid) DO NOTHING",
-            (
-                message.qid,
-                message.received,
-                envelope.sender,
-                json.dumps([r.toJSON() for r in envelope.recipients]),
-                envelope.ret,
-                envelope.envid,
-                json.dumps(list(message.options.tags)),
-                json.dumps(message.options.toJSON()),
-                int(message.isDSN),
-                found["subject"],
-                found["from"],
-                found["size"],
-                found["login"],
-            ),
+        row = (
+            message.qid,
+            float(message.received),
+            envelope.sender,
+            json.dumps([r.toJSON() for r in envelope.recipients]),
+            envelope.ret,
+            envelope.envid,
+            json.dumps(list(message.options.tags)),
+            json.dumps(message.options.toJSON()),
+            int(message.isDSN),
+            found["subject"],
+            found["from"],
+            found["size"],
+            found["login"],
         )
+        if _engines.isShared(self.db):
+            # Kept, and written with the others kept when the first answer is read.
+            if self._unsent is None:
+                self._unsent = Unsent(self)
+            new = self._unsent.addMessage(row)
+        else:
+            cursor = self.db.execute(
+                "INSERT INTO messages (qid, received, sender, recipients, ret, envid,"
+                " tags, options, dsn, subject, from_header, size, login)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (qid) DO NOTHING",
+                row,
+            )
+
+            def new() -> bool:
+                return cursor.rowcount == 1
 
         def recorded() -> bool:
-            if cursor.rowcount != 1:
+            if not new():
                 return False
             stats = self.view(StatsStore)
             stats.remember(message.qid, found["login"], found["from"], envelope.sender)
@@ -225,10 +206,16 @@ class EventStore:
         tags = tuple(tags)
         row = (type, when, qid, recipient, json.dumps(list(tags)), json.dumps(details))
         if _engines.isShared(self.db):
-            # The tags in the event's statement: their rows need its id.
-            cursor = self.db.execute(_eventdays.TAGGED_EVENT, (*row, list(tags)))
+            # Kept until an id is read (or L{sendEvents}): then every event
+            # kept is written, with its tags, in one statement. Messages
+            # kept go first: the counters read the event's message.
+            if self._unsent is not None and self._unsent.holdsMessages():
+                self.sendEvents()
+            if self._unsent is None:
+                self._unsent = Unsent(self)
+            later = self._unsent.addEvent(row)
             self.view(StatsStore).count(type, when, qid, tags, details)
-            return LaterEvent(cursor, (type, when, qid, recipient, tags, details))
+            return LaterEvent(later, (type, when, qid, recipient, tags, details))
         (eventId,) = self.db.execute(
             "INSERT INTO events (type, time, qid, recipient, tags, details)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -239,10 +226,26 @@ class EventStore:
         self.view(StatsStore).count(type, when, qid, tags, details)
         return StoredEvent(eventId, type, when, qid, recipient, tags, details)
 
+    def sendEvents(self) -> None:
+        """
+        On PostgreSQL: write the messages and events sent since the last
+        time, in a statement each (queued, in a pipeline). The writer calls
+        it before its COMMIT; reading an answer (whether a message was new,
+        an event's id) or the events calls it first.
+        """
+        batch, self._unsent = self._unsent, None
+        if batch is not None:
+            batch.send(self.db)
+
+    def discardEvents(self) -> None:
+        """Forget the messages and events not written yet (their transaction is rolled back)."""
+        self._unsent = None
+
     def recordLinks(self, qid: str, links: list[str]) -> None:
         _links.recordLinks(self.db, qid, links)
 
     def countEvents(self, type: str, qid: str, recipient: str) -> int:
+        self.sendEvents()
         return self.db.execute(
             "SELECT count(*) FROM events WHERE qid = ? AND recipient = ? AND type = ?",
             (qid, recipient, type),
@@ -253,6 +256,7 @@ class EventStore:
         Forget events and messages older than C{before}; the number of events
         removed (on PostgreSQL, whole days' tables first: L{_eventdays}).
         """
+        self.sendEvents()
         dropped = _eventdays.dropDays(self.db, before)
         self.db.execute(
             "DELETE FROM event_tags WHERE event IN (SELECT id FROM events WHERE time < ?)",

@@ -110,8 +110,12 @@ class Connection:
             self._raw = raw = _open(self.uri)
         return raw
 
-    def execute(self, sql: str, parameters=()) -> Any:
-        """A psycopg cursor (C{None} for the ROLLBACK of a connection that was lost)."""
+    def execute(self, sql: str, parameters=(), marked: bool = False) -> Any:
+        """
+        A psycopg cursor (C{None} for the ROLLBACK of a connection that was
+        lost). With C{marked}, C{sql} has psycopg's own marks (C{%s}, and
+        C{%b}, binary: arrays whose text would need escaping, JSON say).
+        """
         word = sql.lstrip()[:8].upper()
         if word.startswith(("COMMIT", "ROLLBACK")):
             lost = self._raw is None or self._raw.broken or self._raw.closed
@@ -119,7 +123,10 @@ class Connection:
             if lost and word.startswith("ROLLBACK"):
                 return None  # the server rolled it back when the connection went
         raw = self._connection()
-        query, arguments = (sql, None) if not parameters else (translate(sql), tuple(parameters))
+        if not parameters:
+            query, arguments = sql, None
+        else:
+            query, arguments = (sql if marked else translate(sql)), tuple(parameters)
         try:
             cursor = raw.execute(query, arguments)
         except psycopg.OperationalError:

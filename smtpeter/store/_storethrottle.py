@@ -23,8 +23,11 @@ class StoreThrottle(ThreadedCalls):
     def settleAuthAttempt(self, address, now, window, limit, banFor, failed) -> Deferred:
         """
         In the throttle's own thread and transaction, not the writer's: the
-        AUTH's answer waits for it, and a success writes nothing (no sync).
+        AUTH's answer waits for it, and a success writes nothing (no sync:
+        one read, outside any transaction).
         """
+        if not failed:
+            return self._throttle.run(ThrottleStore.passed, address, now, window)
         return self._throttle.run(
             do.inTransaction(ThrottleStore.settle), address, now, window, limit, banFor, failed
         )

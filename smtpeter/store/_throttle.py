@@ -42,6 +42,23 @@ class ThrottleStore:
         ).fetchone()
         return count
 
+    def passed(self, address: str, now: float, window: float) -> int | None:
+        """
+        L{settle} for an attempt whose password was right, outside any
+        transaction: one statement, which reads the bans and failures
+        committed before it (a success writes nothing, so it needs neither
+        the write lock nor a transaction: on PostgreSQL, one round trip
+        instead of seven, and no wait behind the event log's commits).
+        @return: C{None} if the address is banned, else its failures within
+            C{window}.
+        """
+        banned, count = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM auth_bans WHERE address = ? AND until > ?),"
+            " (SELECT count(*) FROM auth_failures WHERE address = ? AND time > ?)",
+            (address, now, address, now - window),
+        ).fetchone()
+        return None if banned else count
+
     def settle(
         self, address: str, now: float, window: float, limit: int, banFor: float, failed: bool
     ) -> int | None:

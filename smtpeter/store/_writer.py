@@ -108,9 +108,11 @@ class Writer(BatchWriter):
                 results = [_resolved(result) for result in results]
                 events = [e for result in results for e in result if isinstance(e, StoredEvent)]
                 queued = hooks.queue(events, self.clock.seconds(), listing) if events else 0
+                store.sendEvents()
                 store.view(StatsStore).flush()
                 db.execute("COMMIT")
         except BaseException:
+            store.discardEvents()
             store.view(StatsStore).discard()
             # SQLite has rolled back already after some errors (a full disk):
             # a ROLLBACK then would fail, and hide why.

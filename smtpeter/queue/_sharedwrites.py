@@ -1,0 +1,100 @@
+"""
+The shared queue's writes of many messages in one statement each, from
+arrays (psycopg's binary format: as text, escaping JSON and bodies cost
+more than the statements saved): the new messages of a group commit, and
+its finished ones (L{smtpeter.queue._shared}). Rows are found by their
+keys (C{qid = ANY(...)}): a join with the arrays was planned as a scan of
+every row the worker holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..message import QueuedMessage
+from ._incoming import Spilled
+from ._sharedconnection import NOW, ClaimLost
+from ._spool import _metadata
+
+
+def storeAll(db, node: str, owner: str, lease: float, messages: list[QueuedMessage]) -> None:
+    """
+    New messages, each with its body, in one statement: each claimed by
+    C{owner} at once (it is due now, and that worker has it in hand:
+    its first claim), unless it is held: held mail is nobody's until it
+    is released. (The caller notes its claims.)
+    """
+    contents = []
+    for message in messages:
+        content = message.content
+        contents.append(bytes(content.read() if isinstance(content, Spilled) else content))
+    held = [message.options.hold for message in messages]
+    db.execute(
+        "WITH m AS (INSERT INTO queue_messages"
+        " (qid, meta, node, received, due, owner, lease_until, claim)"
+        " SELECT s.qid, s.meta, %s, s.received,"
+        " CASE WHEN s.held THEN NULL ELSE s.received END,"
+        " CASE WHEN s.held THEN NULL ELSE %s END,"
+        f" CASE WHEN s.held THEN NULL ELSE {NOW} + %s END, 1"
+        " FROM unnest(%b::text[], %b::text[], %b::float8[], %b::boolean[])"
+        " AS s(qid, meta, received, held))"
+        " INSERT INTO queue_bodies (qid, content)"
+        " SELECT * FROM unnest(%b::text[], %b::bytea[])",
+        (
+            node,
+            owner,
+            lease,
+            [message.qid for message in messages],
+            [_metadata(message)[:-1].decode() for message in messages],
+            [float(message.received) for message in messages],
+            held,
+            [message.qid for message in messages],
+            contents,
+        ),
+    )
+
+
+def finishAll(
+    db, owner: str, claims: dict[str, int], keepSent: float, items: list[tuple]
+) -> Callable[[], set[str]]:
+    """
+    Finished messages (C{items}: C{("finish", qid, when)}) leave the
+    queue (their bodies and recipients with them: the tables' cascade),
+    each only while C{owner}'s claim holds (C{claims}: qid -> claim
+    number); with C{keepSent}, their content is kept in C{queue_sent}, in
+    the same statement (its sub-statements see the rows as they were
+    before it). @return: what gives, once it is done, the queue ids
+    whose claim held.
+    """
+    qids = [item[1] for item in items]
+    arguments: tuple = (qids, owner, [claims.get(qid) for qid in qids], qids)
+    delete = (
+        "DELETE FROM queue_messages WHERE qid = ANY(%b::text[]) AND owner = %s"
+        " AND claim = (%b::bigint[])[array_position(%b::text[], qid)] RETURNING qid"
+    )
+    if keepSent:
+        cursor = db.execute(
+            f"WITH done AS ({delete}), kept AS ("
+            " INSERT INTO queue_sent (qid, finished, content)"
+            " SELECT b.qid, (%b::float8[])[array_position(%b::text[], b.qid)], b.content"
+            " FROM queue_bodies b WHERE b.qid = ANY(%b::text[])"
+            " AND b.qid IN (SELECT qid FROM done)"
+            " ON CONFLICT (qid) DO NOTHING)"
+            " SELECT qid FROM done",
+            (*arguments, [float(item[2]) for item in items], qids, qids),
+        )
+    else:
+        cursor = db.execute(delete, arguments)
+    found: list[set[str]] = []
+
+    def done() -> set[str]:
+        if not found:
+            found.append({qid for (qid,) in cursor.fetchall()})
+        return found[0]
+
+    return done
+
+
+def heldIn(done: Callable[[], set[str]], qid: str) -> Callable[[], Exception | None]:
+    """What tells whether C{qid} is among the queue ids C{done} gives (its claim held)."""
+    return lambda: None if qid in done() else ClaimLost(qid)
