@@ -377,6 +377,9 @@ class MemoryStore:
     def exchangeLoginUsage(self, increments, keys):
         return self.usage.exchangeLoginUsage(increments, keys)
 
+    def reserveLoginUsage(self, wants):
+        return self.usage.reserveLoginUsage(wants)
+
     # IDashboardSessionStore -------------------------------------------------------------
 
     def startDashboardSession(self, id, name, expires, now):
