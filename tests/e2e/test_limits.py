@@ -1,10 +1,11 @@
 """
 End to end, with two workers: a login's rate and quota are counted across
 both (one worker refuses once the other's recipients bring the total to
-the limit), with refused events in the API and to webhooks; over a quota
-a holding login's mail is kept until released; sender domains refuse an
-envelope sender or a From: outside them (lookalikes included) and take
-their subdomains.
+the limit), exactly, however many sessions and sends race on two workers
+(or two nodes on PostgreSQL), with refused events in the API and to
+webhooks; over a quota a holding login's mail is kept until released;
+sender domains refuse an envelope sender or a From: outside them
+(lookalikes included) and take their subdomains.
 """
 
 from __future__ import annotations
@@ -206,16 +207,24 @@ def raced(sessions: list, attempt) -> list:
         return list(pool.map(run, sessions))
 
 
-def parallelSessions(gateway, password: str, n: int) -> list[smtplib.SMTP]:
-    """C{n} sessions logged in as C{app}, each with a transaction begun, on both workers."""
+def parallelSessions(gateway, password: str, n: int, workers: bool = True) -> list[smtplib.SMTP]:
+    """C{n} sessions logged in as C{app}, each with a transaction begun (on both C{workers})."""
     sessions = []
     for _ in range(n):
         client = connect(gateway, implicit=False)
         client.login("app", password)
         assert client.mail("app@example.com")[0] == 250
         sessions.append(client)
-    assert len({workerOf(gateway, client) for client in sessions}) == 2
+    assert not workers or len({workerOf(gateway, client) for client in sessions}) == 2
     return sessions
+
+
+def sendOrRefuse(client: smtplib.SMTP) -> tuple[int, bytes]:
+    """One RCPT, and the message if it is taken: the RCPT's answer."""
+    code, text = client.rcpt("r@example.org")
+    if code == 250:
+        assert client.data(b"From: app@example.com\r\nSubject: s\r\n\r\nhi\r\n")[0] == 250
+    return code, text
 
 
 def test_parallel_sessions_on_both_workers_never_beat_a_rate(makeGateway, sink):
@@ -223,14 +232,7 @@ def test_parallel_sessions_on_both_workers_never_beat_a_rate(makeGateway, sink):
     password = addLogin(gateway, "app", "--rate", "10/minute")
     sessions = parallelSessions(gateway, password, 20)
     notNearTheEndOf(60, left=10)  # the race and the usage read take a few seconds
-
-    def attempt(client):
-        code, text = client.rcpt("r@example.org")
-        if code == 250:
-            assert client.data(b"From: app@example.com\r\nSubject: s\r\n\r\nhi\r\n")[0] == 250
-        return code, text
-
-    answers = raced(sessions, attempt)
+    answers = raced(sessions, sendOrRefuse)
     for client in sessions:
         client.close()
     codes = sorted(code for code, _ in answers)
@@ -265,4 +267,36 @@ def test_parallel_sessions_and_send_requests_never_beat_a_quota(makeGateway, sin
     assert sum(code in (202, 250) for code in codes) == 10, Counter(codes)
     assert set(codes) <= {202, 250, 550, 429, 403}, codes
     assert usage(gateway, "app", "quota") == 10
+    assert len(sink.wait(10)) == 10
+
+
+def test_parallel_sessions_on_two_nodes_never_beat_a_rate(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    a = makeGateway(sink, "--workers", "1", name="a")
+    b = makeGateway(sink, "--workers", "1", name="b")
+    password = addLogin(a, "app", "--rate", "10/minute")
+
+    def knows() -> bool:
+        client = connect(b, implicit=False)
+        try:
+            return client.login("app", password)[0] == 235
+        except smtplib.SMTPAuthenticationError:
+            return False
+        finally:
+            client.close()
+
+    eventually(knows, what="B knows app")
+    sessions = [
+        *parallelSessions(a, password, 10, workers=False),
+        *parallelSessions(b, password, 10, workers=False),
+    ]
+    notNearTheEndOf(60, left=10)
+    answers = raced(sessions, sendOrRefuse)
+    for client in sessions:
+        client.close()
+    codes = sorted(code for code, _ in answers)
+    assert codes == [250] * 10 + [451] * 10, Counter(codes)
+    assert usage(b, "app", "rate") == 10
     assert len(sink.wait(10)) == 10
