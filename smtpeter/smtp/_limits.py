@@ -11,7 +11,9 @@ to the count only while it stays within the limit. Far from the limit an
 allowance is many recipients (no database round trip per recipient):
 each reservation takes up to twice what the worker admitted in the last
 second or so, but never more than an eighth (L{SHARE}) of what is left
-of the limit. Near the limit (fewer than 16 left) that is one: each
+of the limit; and once a second a worker whose allowance is less than
+what it admitted in that second takes more ahead, so that a steady pace
+never waits for the database. Near the limit (fewer than 16 left) that is one: each
 recipient is its own atomic reservation. A recipient that is not queued
 after all goes back to the allowance (L{SendingLimits.release}).
 
@@ -90,6 +92,14 @@ class _Window:
         left = self.limit - (self.shared or 0) + self.allowance
         return max(0, min(self.allowance, self.recent, left // SHARE))
 
+    def short(self) -> bool:
+        """
+        Whether to take more allowance ahead, far from the limit, so that a
+        steady pace never waits: less is left than this interval used.
+        """
+        far = (self.limit - (self.shared or 0)) // SHARE > 0
+        return far and self.reserving is None and self.allowance < self.recent
+
     def idle(self) -> bool:
         return not (self.allowance or self.returning or self.reserved or self.reserving)
 
@@ -161,7 +171,7 @@ class SendingLimits(Service):
             for kind, limit, _, w in need:
                 if w.shared is not None and w.shared >= limit.count:
                     return self._refuse(sender, kind, limit, w)
-            granted = await self._reserve([(limit, key, w) for _, limit, key, w in need])
+            granted = await self._reserve([(key, w) for _, _, key, w in need])
             for kind, limit, key, w in need:
                 if key in granted and not granted[key][0]:
                     return self._refuse(sender, kind, limit, w)
@@ -176,16 +186,16 @@ class SendingLimits(Service):
             return Admission(held=True)
         return Admission(kind, limit, resets=window.end)
 
-    async def _reserve(self, need: list[tuple[Limit, UsageKey, _Window]]) -> dict:
+    async def _reserve(self, need: list[tuple[UsageKey, _Window]]) -> dict:
         """Take allowance in the windows of C{need} (all or none); the store's answer."""
-        wants = [(key, w.want(), limit.count) for limit, key, w in need]
+        wants = [(key, w.want(), w.limit) for key, w in need]
         done: Deferred = Deferred()
-        for _, _, w in need:
+        for _, w in need:
             w.reserving = done
         try:
             granted = await self.store.reserveLoginUsage(wants)
         finally:
-            for _, _, w in need:
+            for _, w in need:
                 w.reserving = None
             done.callback(None)
         for key, (n, total) in granted.items():
@@ -200,6 +210,7 @@ class SendingLimits(Service):
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = _Window(end, limit.count)
+        window.limit = limit.count  # (changed by the operator, perhaps)
         window.used = now
         return key, window
 
@@ -297,7 +308,10 @@ class SendingLimits(Service):
                 del self._windows[key]
         if self._windows and self._running is None:
             self._exchange()
-        for window in self._windows.values():
+        for key, window in self._windows.items():
+            if window.short():
+                d = Deferred.fromCoroutine(self._reserve([(key, window)]))
+                d.addErrback(lambda f: log.failure("could not reserve recipients ahead", f))
             window.recent, window.before = 0, window.recent
 
     # -- the service -----------------------------------------------------

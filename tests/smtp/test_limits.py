@@ -72,6 +72,20 @@ def test_far_from_its_limit_a_burst_takes_few_reservations():
     assert store.counts == {("app", "day", NOON - 12 * 3600): 1000}
 
 
+def test_at_a_steady_pace_far_from_the_limit_recipients_never_wait_for_the_database():
+    store = MemoryLoginUsage()
+    limits, clock = makeLimits(store)
+    sender = limited(quota=Limit(100_000, "day"))
+    admitted(limits, sender, clock, 50)
+    for _ in range(5):
+        clock.advance(1)  # each second's exchange takes ahead what the next needs
+        reservations = store.reservations
+        assert all(a.refused is None for a in admitted(limits, sender, clock, 50))
+        assert store.reservations == reservations
+    clock.pump([1, 1])
+    assert sum(store.counts.values()) == 300
+
+
 def test_a_reservation_takes_at_most_an_eighth_of_what_is_left():
     store = MemoryLoginUsage()
     limits, clock = makeLimits(store)
