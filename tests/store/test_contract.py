@@ -655,6 +655,25 @@ class TestSQLiteStore(StoreContract):
             for worker in workers:
                 worker.stop()
 
+    def test_racing_workers_auth_failures_are_told_no_more_than_the_limit(self, store):
+        """The AUTH and dashboard throttles' count: 20 failures at once on four workers' stores."""
+        reactor = PumpedReactor()
+        workers = [SQLiteStore(self.path, reactor) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        try:
+            asked = [
+                worker.settleAuthAttempt("192.0.2.9", 1.0, 600, 5, 60, True)
+                for _ in range(5)
+                for worker in workers
+            ]
+            counts = [reactor.wait(d) for d in asked]
+            assert sorted(c for c in counts if c is not None) == [1, 2, 3, 4, 5]
+            assert counts.count(None) == 15
+        finally:
+            for worker in workers:
+                worker.stop()
+
     def test_racing_connections_without_the_write_lock_never_exceed_the_limit(self, store):
         """The statement itself refuses to go over (a writer that took no lock, as a guard)."""
         key, limit = ("app", "hour", 3600), 200
