@@ -62,7 +62,9 @@ class UsageStore:
             "INSERT INTO login_usage (login, span, start, count) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (login, span, start)"
             " DO UPDATE SET count = login_usage.count + excluded.count",
-            [(*key, n) for key, n in increments.items() if n],
+            # In the keys' order, as L{reserve} takes its rows: no two
+            # transactions lock the same rows in opposite orders.
+            [(*key, n) for key, n in sorted(increments.items()) if n],
         )
 
     def totals(self, keys: Iterable[UsageKey]) -> dict[UsageKey, int]:
@@ -91,10 +93,16 @@ class UsageStore:
         which must be rolled back if a window is full: then this raises
         L{UsageFull}. @return: C{{key: (granted, total)}}.
         """
-        return {key: self._take(key, want, limit) for key, want, limit in wants}
+        totals = self.totals([key for key, _, _ in wants])
+        for key, _, limit in wants:  # a full window, in the order asked: nothing taken
+            if totals[key] >= limit:
+                raise UsageFull(key, totals[key])
+        granted = {
+            key: self._take(key, want, limit, totals[key]) for key, want, limit in sorted(wants)
+        }
+        return {key: granted[key] for key, _, _ in wants}
 
-    def _take(self, key: UsageKey, want: int, limit: int) -> tuple[int, int]:
-        total = self.totals([key])[key]
+    def _take(self, key: UsageKey, want: int, limit: int, total: int) -> tuple[int, int]:
         while total < limit:
             n = min(want, limit - total)
             rows = self.db.execute(_RESERVE, (*key, n, limit)).fetchall()
