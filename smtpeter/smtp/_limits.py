@@ -154,7 +154,7 @@ class SendingLimits(Service):
         now; if so it is counted (in the database already) as reserved in
         the windows of the answer's C{keys}.
         """
-        kinds = [(kind, limit) for kind, limit in ((RATE, sender.rate), (QUOTA, sender.quota))]
+        kinds = ((RATE, sender.rate), (QUOTA, sender.quota))  # the rate's refusal first
         while True:
             windows = [
                 (kind, limit, *self._window(sender.login, limit, now))

@@ -166,6 +166,16 @@ def test_over_quota_a_holding_login_is_admitted_uncounted():
     assert sum(store.counts.values()) == 1
 
 
+def test_over_its_rate_too_a_holding_login_over_its_quota_is_refused_not_held():
+    store = MemoryLoginUsage()
+    limits, clock = makeLimits(store)
+    sender = limited(rate=Limit(1, "minute"), quota=Limit(1, "day"), overQuota="hold")
+    answers = admitted(limits, sender, clock, 2)
+    assert [(a.refused, a.held) for a in answers] == [(None, False), ("rate", False)]
+    clock.advance(60)  # a new minute: the rate allows it, the quota holds it
+    assert [(a.refused, a.held) for a in admitted(limits, sender, clock, 1)] == [(None, True)]
+
+
 def test_idle_windows_are_forgotten_and_an_idle_worker_asks_nothing():
     store = MemoryLoginUsage()
     limits, clock = makeLimits(store)
