@@ -1,21 +1,33 @@
 """
 Per-login rates and quotas of recipients, counted across every worker (and,
-with a shared database, every node) without a database round trip per
-RCPT.
+with a shared database, every node), exactly: however many sessions and
+requests ask at once, on however many workers and nodes, no more
+recipients are admitted in a window than its limit.
 
-Each worker counts what it accepts in memory and, once a second, hands
-the store what it counted since and reads back every process's totals of
-the windows it has in use, in one exchange that rides on the store's
-group commits (L{ILoginUsageStore}). A recipient is admitted while
+Every recipient admitted is already counted in the database: a worker
+admits from an I{allowance} it took there beforehand by
+L{ILoginUsageStore.reserveLoginUsage}, one statement per window that adds
+to the count only while it stays within the limit. Far from the limit an
+allowance is many recipients (no database round trip per recipient):
+each reservation takes up to twice what the worker admitted in the last
+second or so, but never more than an eighth (L{SHARE}) of what is left
+of the limit; and once a second a worker whose allowance is less than
+what it admitted in that second takes more ahead, so that a steady pace
+never waits for the database. Near the limit (fewer than 16 left) that is one: each
+recipient is its own atomic reservation. A recipient that is not queued
+after all goes back to the allowance (L{SendingLimits.release}).
 
-    (every process's total at the last exchange)
-    + (what this worker accepted since, sent or not yet)
-    + (what this worker's open transactions hold) < limit
+Once a second each worker hands back, through the writer's batched
+L{exchange<ILoginUsageStore.exchangeLoginUsage>}, the allowance it did
+not use (all of it near the limit or when idle) and reads every window's
+total. The cost of exactness is the other way: while another worker holds
+allowance it has not used, a recipient may be refused though the count
+would have allowed it, for at most about a second (until that worker's
+next exchange hands it back), and only the eighth of what was left when
+it was taken; a worker that dies holding allowance leaves it counted
+until its window ends. Once a window's total (as last read) is at its
+limit, recipients are refused without a round trip.
 
-so within one worker the limit is exact, and across workers it may be
-overshot by what the others accepted since the last exchange (about a
-second of their traffic). Only the first recipient of a window this
-worker has not seen (or not for a minute) waits for a read of the totals.
 Logins without limits never come here.
 """
 
@@ -43,28 +55,53 @@ RATE, QUOTA = "rate", "quota"
 
 UsageKey = tuple[str, str, int]
 
+#: A reservation takes at most this fraction of what is left of a limit
+#: (so several workers never hold much of the end of it between them).
+SHARE = 8
+
 
 @define
 class _Window:
     """One login's count in one window, as this worker knows it."""
 
     end: int
-    #: Every process's total at the last exchange (None: not read yet).
+    limit: int
+    #: Every process's total at the last exchange or reservation (None: not read yet).
     shared: int | None = None
-    #: Accepted here since the last exchange.
-    pending: int = 0
-    #: Accepted here and handed to the exchange under way.
-    sending: int = 0
-    #: Held by this worker's transactions not yet queued.
+    #: Counted in the database for this worker, not admitted yet.
+    allowance: int = 0
+    #: Allowance handed back by the exchange under way.
+    returning: int = 0
+    #: Admitted here, held by transactions not yet queued.
     reserved: int = 0
+    #: Admitted in this interval and the one before (the next reservation's size).
+    recent: int = 0
+    before: int = 0
+    #: Fires when the reservation under way for this window ends.
+    reserving: Deferred | None = None
     #: When a recipient last asked (seconds).
     used: float = 0.0
 
-    def total(self) -> int:
-        return (self.shared or 0) + self.pending + self.sending + self.reserved
+    def want(self) -> int:
+        """How many to ask for: twice the recent pace, within a share of what is left."""
+        left = self.limit - (self.shared or 0)
+        return max(1, min(self.recent + self.before, left // SHARE))
+
+    def keep(self) -> int:
+        """How much allowance to keep past an exchange: as L{want}, none when idle."""
+        left = self.limit - (self.shared or 0) + self.allowance
+        return max(0, min(self.allowance, self.recent, left // SHARE))
+
+    def short(self) -> bool:
+        """
+        Whether to take more allowance ahead, far from the limit, so that a
+        steady pace never waits: less is left than this interval used.
+        """
+        far = (self.limit - (self.shared or 0)) // SHARE > 0
+        return far and self.reserving is None and self.allowance < self.recent
 
     def idle(self) -> bool:
-        return not (self.pending or self.sending or self.reserved)
+        return not (self.allowance or self.returning or self.reserved or self.reserving)
 
 
 @frozen
@@ -114,47 +151,80 @@ class SendingLimits(Service):
         """
         Whether one more recipient of C{sender} (an L{AuthenticatedSender
         <smtpeter.smtp.AuthenticatedSender>} with limits) may be accepted
-        now; if so it is counted as reserved in the windows of the answer's
-        C{keys}.
+        now; if so it is counted (in the database already) as reserved in
+        the windows of the answer's C{keys}.
         """
-        limits = [limit for limit in (sender.rate, sender.quota) if limit is not None]
+        kinds = ((RATE, sender.rate), (QUOTA, sender.quota))  # the rate's refusal first
         while True:
-            windows = [self._window(sender.login, limit, now) for limit in limits]
-            if all(w.shared is not None for _, w in windows):
+            windows = [
+                (kind, limit, *self._window(sender.login, limit, now))
+                for kind, limit in kinds
+                if limit is not None
+            ]
+            need = [(kind, limit, key, w) for kind, limit, key, w in windows if not w.allowance]
+            if not need:
                 break
-            await self._exchangeSoon()
-        rate = sender.rate and windows[0][1]
-        quota = sender.quota and windows[-1][1]
-        if rate and rate.total() >= sender.rate.count:
-            return Admission(RATE, sender.rate, resets=rate.end)
-        if quota and quota.total() >= sender.quota.count:
-            if sender.overQuota == HOLD:
-                return Admission(held=True)
-            return Admission(QUOTA, sender.quota, resets=quota.end)
-        for _, window in windows:
+            busy = [w.reserving for _, _, _, w in need if w.reserving is not None]
+            if busy:
+                await _after(busy[0])
+                continue
+            for kind, limit, _, w in need:
+                if w.shared is not None and w.shared >= limit.count:
+                    return self._refuse(sender, kind, limit, w)
+            granted = await self._reserve([(key, w) for _, _, key, w in need])
+            for kind, limit, key, w in need:
+                if key in granted and not granted[key][0]:
+                    return self._refuse(sender, kind, limit, w)
+        for _, _, _, window in windows:
+            window.allowance -= 1
             window.reserved += 1
-        return Admission(keys=tuple(key for key, _ in windows))
+            window.recent += 1
+        return Admission(keys=tuple(key for _, _, key, _ in windows))
+
+    def _refuse(self, sender, kind: str, limit: Limit, window: _Window) -> Admission:
+        if kind == QUOTA and sender.overQuota == HOLD:
+            return Admission(held=True)
+        return Admission(kind, limit, resets=window.end)
+
+    async def _reserve(self, need: list[tuple[UsageKey, _Window]]) -> dict:
+        """Take allowance in the windows of C{need} (all or none); the store's answer."""
+        wants = [(key, w.want(), w.limit) for key, w in need]
+        done: Deferred = Deferred()
+        for _, w in need:
+            w.reserving = done
+        try:
+            granted = await self.store.reserveLoginUsage(wants)
+        finally:
+            for _, w in need:
+                w.reserving = None
+            done.callback(None)
+        for key, (n, total) in granted.items():
+            window = self._windows[key]
+            window.allowance += n
+            window.shared = total
+        return granted
 
     def _window(self, login: str, limit: Limit, now: float) -> tuple[UsageKey, _Window]:
         start, end = limit.window(now)
         key = (login, limit.period, start)
         window = self._windows.get(key)
         if window is None:
-            window = self._windows[key] = _Window(end)
+            window = self._windows[key] = _Window(end, limit.count)
+        window.limit = limit.count  # (changed by the operator, perhaps)
         window.used = now
         return key, window
 
     def commit(self, keys) -> None:
         """The recipients counted in C{keys} were queued: they count for good."""
         for key in keys:
-            window = self._windows[key]
-            window.reserved -= 1
-            window.pending += 1
+            self._windows[key].reserved -= 1
 
     def release(self, keys) -> None:
-        """The recipients counted in C{keys} were not queued after all."""
+        """The recipients counted in C{keys} were not queued after all: back to the allowance."""
         for key in keys:
-            self._windows[key].reserved -= 1
+            window = self._windows[key]
+            window.reserved -= 1
+            window.allowance += 1
 
     def refused(self, login: str, sender: str, recipient: str, admission: Admission, now: float):
         """Record a C{refused} event for a recipient refused over a limit."""
@@ -193,10 +263,11 @@ class SendingLimits(Service):
     def _exchange(self) -> None:
         increments = {}
         for key, window in self._windows.items():
-            if window.pending:
-                increments[key] = window.pending
-                window.sending += window.pending
-                window.pending = 0
+            back = window.allowance - (window.keep() if self.running else 0)
+            if back > 0:
+                increments[key] = -back
+                window.allowance -= back
+                window.returning += back
         waiters, self._waiters = self._waiters, []
         self._running = d = self.store.exchangeLoginUsage(increments, list(self._windows))
         d.addCallbacks(self._exchanged, self._failed, (increments,), None, (increments,))
@@ -204,17 +275,17 @@ class SendingLimits(Service):
 
     def _exchanged(self, totals: dict, increments: dict) -> None:
         for key, n in increments.items():
-            self._windows[key].sending -= n
+            self._windows[key].returning += n
         for key, total in totals.items():
             window = self._windows.get(key)
             if window is not None:
                 window.shared = total
 
     def _failed(self, failure: Failure, increments: dict) -> Failure:
-        for key, n in increments.items():  # counted again at the next exchange
+        for key, n in increments.items():  # still ours in the database
             window = self._windows[key]
-            window.sending -= n
-            window.pending += n
+            window.returning += n
+            window.allowance -= n
         log.failure("could not exchange the logins' usage with the database", failure)
         return failure
 
@@ -237,6 +308,11 @@ class SendingLimits(Service):
                 del self._windows[key]
         if self._windows and self._running is None:
             self._exchange()
+        for key, window in self._windows.items():
+            if window.short():
+                d = Deferred.fromCoroutine(self._reserve([(key, window)]))
+                d.addErrback(lambda f: log.failure("could not reserve recipients ahead", f))
+            window.recent, window.before = 0, window.recent
 
     # -- the service -----------------------------------------------------
 
@@ -252,6 +328,18 @@ class SendingLimits(Service):
         super().stopService()
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        if any(w.pending for w in self._windows.values()):
+        if any(w.allowance for w in self._windows.values()):
             return self._exchangeSoon().addErrback(lambda f: None)
         return self._running.addErrback(lambda f: None) if self._running else succeed(None)
+
+
+def _after(d: Deferred) -> Deferred:
+    """A Deferred that fires (with C{None}) when C{d} does, leaving C{d}'s result alone."""
+    after: Deferred = Deferred()
+
+    def fire(result):
+        after.callback(None)
+        return result
+
+    d.addBoth(fire)
+    return after

@@ -19,14 +19,7 @@ from zope.interface import implementer
 from ..events import ATTEMPT, Delivery, Webhook, attempts, storedOutcome
 from ..events.interfaces import IEventSink
 from ._apitokens import PREFIX, READ, TokenRecord, tokenHash
-from ._events import (
-    EventQuery,
-    LinkQuery,
-    MessageQuery,
-    MessageRecord,
-    StoredEvent,
-    summary,
-)
+from ._events import EventQuery, LinkQuery, MessageQuery, MessageRecord, StoredEvent, summary
 from ._exceptions import Missing, StoreError
 from ._idempotency import ABANDONED as IDEMPOTENCY_ABANDONED
 from ._idempotency import KEPT as IDEMPOTENCY_KEPT
@@ -376,6 +369,9 @@ class MemoryStore:
 
     def exchangeLoginUsage(self, increments, keys):
         return self.usage.exchangeLoginUsage(increments, keys)
+
+    def reserveLoginUsage(self, wants):
+        return self.usage.reserveLoginUsage(wants)
 
     # IDashboardSessionStore -------------------------------------------------------------
 

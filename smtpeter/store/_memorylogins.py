@@ -102,9 +102,23 @@ class MemoryLoginUsage:
     counts: dict[tuple, int] = field(factory=dict)
     #: How many exchanges were asked for (tests count round trips).
     exchanges: int = 0
+    #: How many reservations were asked for.
+    reservations: int = 0
 
     def exchangeLoginUsage(self, increments: dict, keys: list):
         self.exchanges += 1
         for key, n in increments.items():
             self.counts[key] = self.counts.get(key, 0) + n
         return succeed({key: self.counts.get(key, 0) for key in {*keys, *increments}})
+
+    def reserveLoginUsage(self, wants: list):
+        self.reservations += 1
+        for key, _, limit in wants:
+            if self.counts.get(key, 0) >= limit:
+                return succeed({key: (0, self.counts.get(key, 0))})
+        granted = {}
+        for key, want, limit in wants:
+            n = min(want, limit - self.counts.get(key, 0))
+            self.counts[key] = self.counts.get(key, 0) + n
+            granted[key] = (n, self.counts[key])
+        return succeed(granted)

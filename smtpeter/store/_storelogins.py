@@ -2,7 +2,8 @@
 The logins as the gateway's store offers them (L{ILoginStore},
 L{ILoginUsageStore}): each login's row kept in memory until the logins
 change (in any process) and its password checked in the caller's thread,
-its last use written later by the writer, and the per-login counters.
+its last use written later by the writer, and the per-login counters
+(exchanged by the writer, reserved near a limit in the throttle's thread).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ._changes import MISSING, Remembered
 from ._logins import LAST_USED_RESOLUTION, LoginRecord, LoginStore, judge
 from ._passwords import needsUpgrade
 from ._storecalls import ThreadedCalls, kept, only
-from ._usage import UsageStore
+from ._usage import UsageFull, UsageStore
 
 log = Logger()
 #: Errors that come again and again (a full disk): once a minute, counted.
@@ -112,3 +113,25 @@ class StoreLogins(ThreadedCalls):
             work = do.Call(UsageStore, UsageStore.exchange, increments, keys)
             return self._write(work, awaited=False).addCallback(only)
         return self._read(do.view(UsageStore, UsageStore.totals), keys)
+
+    def reserveLoginUsage(self, wants: list) -> Deferred:
+        """
+        In a short transaction of its own, in the thread the AUTH throttle
+        uses (the writer's commits wait for company; an admission near its
+        limit waits for this), ordered with every process's and node's by
+        the database's write lock, and guarded by the statement itself.
+        """
+        return self._throttle.run(_reserve, wants)
+
+
+def _reserve(store, wants: list) -> dict:
+    """L{UsageStore.reserve} on the connection of C{store}, in a transaction of its own."""
+    try:
+        return do.inTransaction(_reserveIn)(store, wants)
+    except UsageFull as full:
+        key, total = full.args
+        return {key: (0, total)}
+
+
+def _reserveIn(store, wants: list) -> dict:
+    return UsageStore(store.db).reserve(wants)

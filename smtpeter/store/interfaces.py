@@ -85,6 +85,19 @@ class ILoginUsageStore(Interface):
         once the increments are durable.
         """
 
+    def reserveLoginUsage(wants: list):
+        """
+        Take recipients from windows near their limits, atomically with
+        every other process and node: C{wants} is a list of C{(key, want,
+        limit)}; each window gives C{want}, or what is left of its limit if
+        less, but at least one, all of them or none (their counts grow only
+        while they stay within their limits, however many ask at once).
+
+        @return: C{Deferred[dict[key, tuple[int, int]]]}: C{{key: (granted,
+            total)}} for every key, granted and counted; or, if a window was
+            full, only that window's C{{key: (0, total)}}, and nothing taken.
+        """
+
 
 class IAuthFailureStore(Interface):
     """

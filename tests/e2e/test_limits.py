@@ -1,20 +1,34 @@
 """
 End to end, with two workers: a login's rate and quota are counted across
 both (one worker refuses once the other's recipients bring the total to
-the limit), with refused events in the API and to webhooks; over a quota
-a holding login's mail is kept until released; sender domains refuse an
-envelope sender or a From: outside them (lookalikes included) and take
-their subdomains.
+the limit), exactly, however many sessions and sends race on two workers
+(or two nodes on PostgreSQL), with refused events in the API and to
+webhooks; over a quota a holding login's mail is kept until released;
+sender domains refuse an envelope sender or a From: outside them
+(lookalikes included) and take their subdomains.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import smtplib
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from ..conftest import eventually
-from .conftest import Client, Receiver, connect, documented, get, oneOnEachWorker, subject
+from .conftest import (
+    Client,
+    Receiver,
+    connect,
+    documented,
+    get,
+    oneOnEachWorker,
+    subject,
+    workerOf,
+)
 
 ALLOW_LOCAL = ("--webhook-allow-network", "127.0.0.0/8")
 
@@ -44,9 +58,11 @@ def refusedOnce(client: smtplib.SMTP) -> tuple[int, str] | None:
     return None if code == 250 else (code, text.decode())
 
 
-def notNearTheEndOf(period: int) -> None:
-    """Wait (if need be) until the current window of C{period} seconds has 20 s left."""
-    eventually(lambda: period - time.time() % period > 20, timeout=25, what="a fresh window")
+def notNearTheEndOf(period: int, left: float = 20) -> None:
+    """Wait (if need be) until the current window of C{period} seconds has C{left} s left."""
+    eventually(
+        lambda: period - time.time() % period > left, timeout=left + 5, what="a fresh window"
+    )
 
 
 def test_a_rate_is_counted_across_both_workers_with_refused_events(makeGateway, sink):
@@ -169,3 +185,118 @@ def test_sender_domains_refuse_outsiders_and_lookalikes(gateway, sink):
     client.sendmail("a@anywhere.test", ["reader@example.org"], b"From: b@else.test\r\n\r\nhi\r\n")
     client.quit()
     assert len(sink.wait(2)) == 2
+
+
+def post(gateway, path: str, body: dict, token: str):
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.httpPort, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connection.request("POST", path, json.dumps(body), headers)
+    response = connection.getresponse()
+    return response, response.read()
+
+
+def raced(sessions: list, attempt) -> list:
+    """C{attempt(session)} in one thread per session, all let go at once; the answers."""
+    barrier = threading.Barrier(len(sessions))
+
+    def run(session):
+        barrier.wait(timeout=20)
+        return attempt(session)
+
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        return list(pool.map(run, sessions))
+
+
+def parallelSessions(gateway, password: str, n: int, workers: bool = True) -> list[smtplib.SMTP]:
+    """C{n} sessions logged in as C{app}, each with a transaction begun (on both C{workers})."""
+    sessions = []
+    for _ in range(n):
+        client = connect(gateway, implicit=False)
+        client.login("app", password)
+        assert client.mail("app@example.com")[0] == 250
+        sessions.append(client)
+    assert not workers or len({workerOf(gateway, client) for client in sessions}) == 2
+    return sessions
+
+
+def sendOrRefuse(client: smtplib.SMTP) -> tuple[int, bytes]:
+    """One RCPT, and the message if it is taken: the RCPT's answer."""
+    code, text = client.rcpt("r@example.org")
+    if code == 250:
+        assert client.data(b"From: app@example.com\r\nSubject: s\r\n\r\nhi\r\n")[0] == 250
+    return code, text
+
+
+def test_parallel_sessions_on_both_workers_never_beat_a_rate(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = addLogin(gateway, "app", "--rate", "10/minute")
+    sessions = parallelSessions(gateway, password, 20)
+    notNearTheEndOf(60, left=10)  # the race and the usage read take a few seconds
+    answers = raced(sessions, sendOrRefuse)
+    for client in sessions:
+        client.close()
+    codes = sorted(code for code, _ in answers)
+    assert codes == [250] * 10 + [451] * 10, Counter(codes)
+    assert {text[:6] for code, text in answers if code == 451} == {b"4.7.1 "}
+    assert usage(gateway, "app", "rate") == 10
+    assert len(sink.wait(10)) == 10
+
+
+def test_parallel_sessions_and_send_requests_never_beat_a_quota(makeGateway, sink):
+    gateway = makeGateway(sink)
+    password = addLogin(gateway, "app", "--quota", "10/day")
+    notNearTheEndOf(86400)
+    token = json.loads(
+        gateway.cli("token", "create", "shop", "--scope", "send", "--login", "app", "--json").stdout
+    )["token"]
+    sessions = parallelSessions(gateway, password, 10)
+    body = {"from": "app@example.com", "to": "r@example.org", "subject": "s", "text": "hi"}
+
+    def attempt(client):
+        if client is None:
+            response, _ = post(gateway, "/v1/send", body, token)
+            return response.status
+        code, _ = client.rcpt("r@example.org")
+        if code != 250:
+            return code
+        return client.data(b"From: app@example.com\r\nSubject: s\r\n\r\nhi\r\n")[0]
+
+    codes = raced([*sessions, *[None] * 10], attempt)
+    for client in sessions:
+        client.close()
+    assert sum(code in (202, 250) for code in codes) == 10, Counter(codes)
+    assert set(codes) <= {202, 250, 550, 429, 403}, codes
+    assert usage(gateway, "app", "quota") == 10
+    assert len(sink.wait(10)) == 10
+
+
+def test_parallel_sessions_on_two_nodes_never_beat_a_rate(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    a = makeGateway(sink, "--workers", "1", name="a")
+    b = makeGateway(sink, "--workers", "1", name="b")
+    password = addLogin(a, "app", "--rate", "10/minute")
+
+    def knows() -> bool:
+        client = connect(b, implicit=False)
+        try:
+            return client.login("app", password)[0] == 235
+        except smtplib.SMTPAuthenticationError:
+            return False
+        finally:
+            client.close()
+
+    eventually(knows, what="B knows app")
+    sessions = [
+        *parallelSessions(a, password, 10, workers=False),
+        *parallelSessions(b, password, 10, workers=False),
+    ]
+    notNearTheEndOf(60, left=10)
+    answers = raced(sessions, sendOrRefuse)
+    for client in sessions:
+        client.close()
+    codes = sorted(code for code, _ in answers)
+    assert codes == [250] * 10 + [451] * 10, Counter(codes)
+    assert usage(b, "app", "rate") == 10
+    assert len(sink.wait(10)) == 10

@@ -1,6 +1,6 @@
 """
-Per-login rates and quotas: the limiter of one worker (counting in memory,
-exchanging with the shared store once a second), and the session's
+Per-login rates and quotas: the limiter of one worker (admitting from
+allowances reserved in the shared store, exactly), and the session's
 answers (451 4.7.1 over a rate, 550 5.7.1 over a quota, or held).
 """
 
@@ -10,7 +10,7 @@ import calendar
 from datetime import timedelta
 
 from attrs import evolve
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from smtpeter.events import MemoryEventSink
@@ -46,35 +46,102 @@ def makeLimits(store=None, events=None) -> tuple[SendingLimits, Clock]:
     return limits, clock
 
 
-def test_a_rate_is_exact_within_a_worker_and_costs_one_read_per_window():
+def test_near_its_limit_each_recipient_is_its_own_reservation():
     store = MemoryLoginUsage()
     limits, clock = makeLimits(store)
     sender = limited(rate=Limit(5, "minute"))
     answers = admitted(limits, sender, clock, 7)
     assert [a.refused for a in answers] == [None] * 5 + ["rate"] * 2
     assert answers[-1].resets == NOON + 60  # the minute's end: when to try again
-    assert store.exchanges == 1  # the first recipient read the window's total; no more
-    clock.advance(1)  # the exchange hands over what was counted
-    assert store.exchanges == 2 and sum(store.counts.values()) == 5
+    # Fewer than 16 left: one at a time; then the total read says full: no more asking.
+    assert store.reservations == 5 and store.counts == {("app", "minute", NOON): 5}
     clock.advance(60)  # a new minute
     assert [a.refused for a in admitted(limits, sender, clock, 1)] == [None]
 
 
-def test_two_workers_share_a_quota_within_a_second():
+def test_far_from_its_limit_a_burst_takes_few_reservations():
+    store = MemoryLoginUsage()
+    limits, clock = makeLimits(store)
+    sender = limited(quota=Limit(100_000, "day"))
+    assert all(a.refused is None for a in admitted(limits, sender, clock, 1000))
+    assert store.reservations <= 11  # each takes twice the pace so far: 1, 1, 2, 4, 8...
+    [counted] = store.counts.values()
+    assert 1000 <= counted <= 2000
+    clock.advance(1)  # kept: what it admitted in this second
+    clock.advance(1)  # an idle second: the rest is handed back
+    assert store.counts == {("app", "day", NOON - 12 * 3600): 1000}
+
+
+def test_at_a_steady_pace_far_from_the_limit_recipients_never_wait_for_the_database():
+    store = MemoryLoginUsage()
+    limits, clock = makeLimits(store)
+    sender = limited(quota=Limit(100_000, "day"))
+    admitted(limits, sender, clock, 50)
+    for _ in range(5):
+        clock.advance(1)  # each second's exchange takes ahead what the next needs
+        reservations = store.reservations
+        assert all(a.refused is None for a in admitted(limits, sender, clock, 50))
+        assert store.reservations == reservations
+    clock.pump([1, 1])
+    assert sum(store.counts.values()) == 300
+
+
+def test_a_reservation_takes_at_most_an_eighth_of_what_is_left():
+    store = MemoryLoginUsage()
+    limits, clock = makeLimits(store)
+    sender = limited(quota=Limit(100, "day"))
+    admitted(limits, sender, clock, 60)
+    [counted] = store.counts.values()
+    assert counted <= 60 + (100 - 60) // 8 + 1
+
+
+def test_two_workers_together_never_exceed_a_quota():
     store = MemoryLoginUsage()
     one, clock = makeLimits(store)
     two = SendingLimits(store, clock)
     two.startService()
     sender = limited(quota=Limit(10, "day"))
-    assert all(a.refused is None for a in admitted(one, sender, clock, 6))
-    assert all(a.refused is None for a in admitted(two, sender, clock, 2))
-    clock.advance(1)  # both exchange: each now knows the other's count
-    answers = admitted(two, sender, clock, 3)
-    assert [a.refused for a in answers] == [None, None, "quota"]
-    assert [a.refused for a in admitted(one, sender, clock, 1)] == [None]  # overshoot: <= 1 s
-    clock.pump([1, 1])  # two exchanges: each worker has the other's latest
-    assert [a.refused for a in admitted(one, sender, clock, 1)] == ["quota"]
-    assert sum(store.counts.values()) == 11
+    answers = []
+    for _ in range(10):
+        answers += admitted(one, sender, clock, 1) + admitted(two, sender, clock, 1)
+    assert [a.refused for a in answers].count(None) == 10
+    assert {a.refused for a in answers} == {None, "quota"}
+    assert sum(store.counts.values()) == 10
+    clock.pump([1, 1])
+    assert [
+        a.refused for a in admitted(one, sender, clock, 1) + admitted(two, sender, clock, 1)
+    ] == [
+        "quota",
+        "quota",
+    ]
+    assert sum(store.counts.values()) == 10
+
+
+def test_a_window_another_worker_holds_unused_is_free_again_after_its_exchange():
+    store = MemoryLoginUsage()
+    one, clock = makeLimits(store)
+    two = SendingLimits(store, clock)
+    two.startService()
+    sender = limited(quota=Limit(100, "day"))
+    admitted(one, sender, clock, 3)  # took 1, 1, 2: one left over
+    assert sum(store.counts.values()) == 4
+    assert [a.refused for a in admitted(two, sender, clock, 96)] == [None] * 96
+    assert [a.refused for a in admitted(two, sender, clock, 1)] == ["quota"]  # one's spare
+    clock.pump([1, 1])  # one hands it back; two reads the total
+    assert [a.refused for a in admitted(two, sender, clock, 2)] == [None, "quota"]
+    assert sum(store.counts.values()) == 100
+
+
+def test_a_failed_reservation_refuses_nothing_and_raises():
+    class Broken(MemoryLoginUsage):
+        def reserveLoginUsage(self, wants):
+            return fail(RuntimeError("database gone"))
+
+    limits, clock = makeLimits(Broken())
+    d = Deferred.fromCoroutine(limits.admit(limited(rate=Limit(5, "minute")), clock.seconds()))
+    assert d.result.check(RuntimeError)
+    d.addErrback(lambda f: None)
+    assert all(w.reserving is None for w in limits._windows.values())
 
 
 def test_reserved_recipients_count_until_released():
@@ -99,6 +166,16 @@ def test_over_quota_a_holding_login_is_admitted_uncounted():
     assert sum(store.counts.values()) == 1
 
 
+def test_over_its_rate_too_a_holding_login_over_its_quota_is_refused_not_held():
+    store = MemoryLoginUsage()
+    limits, clock = makeLimits(store)
+    sender = limited(rate=Limit(1, "minute"), quota=Limit(1, "day"), overQuota="hold")
+    answers = admitted(limits, sender, clock, 2)
+    assert [(a.refused, a.held) for a in answers] == [(None, False), ("rate", False)]
+    clock.advance(60)  # a new minute: the rate allows it, the quota holds it
+    assert [(a.refused, a.held) for a in admitted(limits, sender, clock, 1)] == [(None, True)]
+
+
 def test_idle_windows_are_forgotten_and_an_idle_worker_asks_nothing():
     store = MemoryLoginUsage()
     limits, clock = makeLimits(store)
@@ -112,10 +189,11 @@ def test_idle_windows_are_forgotten_and_an_idle_worker_asks_nothing():
     assert store.exchanges == exchanges > before
 
 
-def test_stopping_hands_over_what_is_pending():
+def test_stopping_hands_back_the_unused_allowance():
     store = MemoryLoginUsage()
     limits, clock = makeLimits(store)
-    admitted(limits, limited(quota=Limit(9, "day")), clock, 3)
+    admitted(limits, limited(quota=Limit(1000, "day")), clock, 3)
+    assert sum(store.counts.values()) == 4  # took 1, 1, 2
     limits.stopService()
     assert sum(store.counts.values()) == 3
 

@@ -6,6 +6,8 @@ PostgreSQL backend gets the same suite by adding a class at the bottom.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from attrs import evolve
 from twisted.internet.task import Clock
@@ -30,9 +32,11 @@ from smtpeter.store import (
     openDatabase,
 )
 from smtpeter.store._apitokens import TokenStore
+from smtpeter.store._engines import connect
 from smtpeter.store._events import EventQuery, LinkQuery, MessageQuery
 from smtpeter.store._queuerequests import QueueRequestStore
 from smtpeter.store._stats import StatsQuery
+from smtpeter.store._usage import UsageFull, UsageStore
 from smtpeter.store._webhooks import WebhookStore
 from smtpeter.testing import PumpedReactor, result
 
@@ -93,6 +97,21 @@ class StoreContract:
         assert self.wait(store.exchangeLoginUsage({}, [("other", "day", 0)])) == {
             ("other", "day", 0): 0
         }
+
+    def test_login_usage_reservations_stay_within_their_limits(self, store):
+        day, minute, tomorrow = ("app", "day", 0), ("app", "minute", 60), ("app", "day", 86400)
+        assert self.wait(store.reserveLoginUsage([(day, 4, 10)])) == {day: (4, 4)}
+        both = [(day, 4, 10), (minute, 2, 3)]
+        assert self.wait(store.reserveLoginUsage(both)) == {day: (4, 8), minute: (2, 2)}
+        # What is left, if less than wanted.
+        assert self.wait(store.reserveLoginUsage(both)) == {day: (2, 10), minute: (1, 3)}
+        # A full window: nothing is taken from the others either.
+        wants = [(tomorrow, 1, 5), (minute, 1, 3)]
+        assert self.wait(store.reserveLoginUsage(wants)) == {minute: (0, 3)}
+        assert self.wait(store.exchangeLoginUsage({}, [tomorrow])) == {tomorrow: 0}
+        # Handed back (a negative increment), it can be taken again.
+        assert self.wait(store.exchangeLoginUsage({day: -3}, [])) == {day: 7}
+        assert self.wait(store.reserveLoginUsage([(day, 5, 10)])) == {day: (3, 10)}
 
     def test_an_accepted_message_is_recorded_once_with_an_attempt_per_recipient(self, store):
         first = self.wait(store.accepted(message()))
@@ -609,6 +628,76 @@ class TestSQLiteStore(StoreContract):
 
     def request(self, store, qid, action):
         return QueueRequestStore(openDatabase(self.path)).add(qid, action, 1000.0)
+
+    def test_racing_workers_reservations_never_exceed_the_limit(self, store):
+        """Four workers' stores, each with its thread, asking at once: the limit, exactly."""
+        reactor = PumpedReactor()
+        workers = [SQLiteStore(self.path, reactor) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        try:
+            key, other = ("app", "minute", 60), ("app", "day", 0)
+            asked = [
+                worker.reserveLoginUsage([(key, n % 3 + 1, 50), (other, 1, 1000)])
+                for n in range(30)
+                for worker in workers
+            ]
+            answers = [reactor.wait(d) for d in asked]
+            granted = sum(answer[key][0] for answer in answers)
+            assert granted == 50
+            taken = len([answer for answer in answers if answer[key][0]])
+            assert sum(answer.get(other, (0,))[0] for answer in answers) == taken
+            assert max(answer[key][1] for answer in answers) == 50
+            # The refused ones took nothing from the other window either.
+            totals = self.wait(store.exchangeLoginUsage({}, [key, other]))
+            assert totals == {key: 50, other: taken}
+        finally:
+            for worker in workers:
+                worker.stop()
+
+    def test_racing_workers_auth_failures_are_told_no_more_than_the_limit(self, store):
+        """The AUTH and dashboard throttles' count: 20 failures at once on four workers' stores."""
+        reactor = PumpedReactor()
+        workers = [SQLiteStore(self.path, reactor) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        try:
+            asked = [
+                worker.settleAuthAttempt("192.0.2.9", 1.0, 600, 5, 60, True)
+                for _ in range(5)
+                for worker in workers
+            ]
+            counts = [reactor.wait(d) for d in asked]
+            assert sorted(c for c in counts if c is not None) == [1, 2, 3, 4, 5]
+            assert counts.count(None) == 15
+        finally:
+            for worker in workers:
+                worker.stop()
+
+    def test_racing_connections_without_the_write_lock_never_exceed_the_limit(self, store):
+        """The statement itself refuses to go over (a writer that took no lock, as a guard)."""
+        key, limit = ("app", "hour", 3600), 200
+        granted: list[int] = []
+
+        def take() -> None:
+            usage = UsageStore(connect(self.path))
+            try:
+                while True:
+                    [(n, total)] = usage.reserve([(key, 3, limit)]).values()
+                    assert total <= limit
+                    granted.append(n)
+            except UsageFull:
+                pass
+            finally:
+                usage.db.close()
+
+        threads = [threading.Thread(target=take) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sum(granted) == limit
+        assert self.wait(store.exchangeLoginUsage({}, [key])) == {key: limit}
 
 
 class TestPostgreSQLStore(TestSQLiteStore):
