@@ -46,6 +46,10 @@ _MIME_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}"
 #: than the text).
 MAX_ADDRESSES = 500
 MAX_ADDRESS_TEXT = 32 * 1024
+#: What no header field value holds: C0 controls but TAB, DEL, C1 controls,
+#: and U+2028/U+2029 (str.splitlines, and so the email package, ends lines
+#: at several of them).
+_BREAKS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class ComposeError(MessageError):
@@ -82,9 +86,25 @@ class MessageParts:
 
 
 def noBreaks(name: str, value: str) -> str:
-    """C{value}, if it holds no CR, LF or NUL (else a L{ComposeError} naming C{name})."""
-    if any(c in value for c in "\r\n\x00"):
-        raise ComposeError(name, "may not hold CR, LF or NUL characters")
+    """
+    C{value}, if it holds no line break or control character, not even in
+    an encoded word (C{=?utf-8?q?=0D=0A?=}: the email package, before
+    Python 3.11.10, folds what those decode to into the header as it is);
+    else a L{ComposeError} naming C{name}.
+    """
+    if _BREAKS.search(value):
+        raise ComposeError(
+            name, "may not hold line breaks or control characters (CR, LF, NUL, U+2028 ...)"
+        )
+    if "=?" in value:
+        try:
+            decoded = str(policy.SMTP.header_factory("subject", value))
+        except (HeaderParseError, IndexError, ValueError):
+            decoded = "\n"
+        if _BREAKS.search(decoded):
+            raise ComposeError(
+                name, "may not hold an encoded word (=?...?=) that decodes to a line break"
+            )
     return value
 
 

@@ -1,0 +1,56 @@
+"""
+POST /v1/send against header injection that the plain CR/LF check misses:
+encoded words (RFC 2047) that decode to line breaks, which Python's email
+package (before 3.11.10) folds back into the header as real line breaks,
+and the other characters str.splitlines takes for line ends (U+2028,
+U+2029, U+0085, VT, FF, FS, GS, RS) or that no header field holds (C0
+controls, DEL). Each is a 400 naming its field, never a 500, and nothing
+is queued.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import SendingSite
+
+SIMPLE = {"from": "Shop <news@example.com>", "to": "Ann <ann@example.org>", "text": "hi"}
+#: Encoded words that decode to a line break and a header field of their own.
+WORDS = [
+    "=?utf-8?q?a=0D=0ABcc:_evil@example.net?=",
+    "=?utf-8?b?YQ0KQmNjOiBldmlsQGV4YW1wbGUubmV0?=",
+    "Hi =?utf-8?q?=0A=0AX-Smtpeter-TrackClicks:_false?=",
+    "=?utf-8?q?a=E2=80=A8Bcc:_evil@example.net?=",
+]
+#: Line ends to str.splitlines, and controls, as plain text.
+BREAKS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x01", "\x7f"]
+
+
+def _variants(text: str) -> list[tuple[dict, str]]:
+    return [
+        ({**SIMPLE, "subject": text}, "subject"),
+        ({**SIMPLE, "attachments": [{"name": text, "data": "aGk="}]}, "attachments"),
+        ({**SIMPLE, "from": f'"{text}" <news@example.com>'}, "from"),
+        ({**SIMPLE, "to": f'"{text}" <ann@example.org>'}, "to"),
+        ({**SIMPLE, "extra": {"X-Campaign": text}}, "extra"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [v for word in WORDS for v in _variants(word)[:2]]
+    + [v for c in BREAKS for v in _variants(f"a{c}Bcc: evil@example.net")],
+)
+def test_hidden_line_breaks_are_refused_naming_the_field(body, field):
+    gw = SendingSite()
+    answer = gw.post(body, code=400)
+    assert answer["parameter"] == field, answer
+    assert gw.queue.queued == []
+
+
+@pytest.mark.parametrize("subject", ["=?utf-8?q?Caf=C3=A9?=", "Sale =?iso-8859-1?q?=E9t=E9?="])
+def test_encoded_words_without_breaks_still_go(gw, subject):
+    gw.post({**SIMPLE, "subject": subject})
+    _, _, message = gw.message()
+    assert "\n" not in str(message["subject"]) and "Bcc" not in message
+    assert [name.lower() for name in message.keys()].count("subject") == 1
