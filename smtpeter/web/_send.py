@@ -23,6 +23,7 @@ the message is durably queued).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -106,8 +107,16 @@ class Send(AsyncLeaf):
         if key is None:
             code, body = await self._answer(request, record)
         else:
+            if self._large(request):  # (hashed in a thread, as it is read)
+                assert self.inThread is not None
+                asked = await self.inThread(fingerprint, request)
+            else:
+                asked = fingerprint(request)
             code, body = await Idempotency(self.store, self.settings.clock).once(
-                f"{record.name}:{record.created}", key, lambda: self._answer(request, record)
+                f"{record.name}:{record.created}",
+                key,
+                lambda: self._answer(request, record),
+                asked,
             )
         if isinstance(body.get("retry_after"), int):
             request.setHeader(b"retry-after", b"%d" % body["retry_after"])
@@ -284,6 +293,20 @@ def _idempotencyKey(request: IRequest) -> str | None:
     return key
 
 
+def fingerprint(request: IRequest) -> str:
+    """What a request with an C{Idempotency-Key} asks: its body, type and query, hashed."""
+    digest = hashlib.sha256(_contentType(request) + b"\n")
+    args = sorted((k, v) for k, v in (request.args or {}).items() if k != b"access_token")
+    digest.update(repr(args).encode() + b"\n")
+    content = request.content
+    if content is not None:
+        content.seek(0)
+        for chunk in iter(lambda: content.read(1 << 16), b""):
+            digest.update(chunk)
+        content.seek(0)
+    return digest.hexdigest()
+
+
 def _refused(error: SMTPRefusal, field: str, code: int = 403) -> HTTPError:
     """An SMTP refusal of the submission step, as the API says it (naming C{field})."""
     return HTTPError(code, f"{field}: {error.reply.text}", parameter=field)
@@ -305,7 +328,8 @@ class Idempotency:
     """
     The first request with an C{Idempotency-Key} (per token) is answered,
     and its answer kept 24 hours (if it is one L{KEPT_ANSWERS} keeps); its
-    retries get that answer and queue nothing. The key is reserved in the
+    retries get that answer and queue nothing; a retry whose body is not the
+    first's (its L{fingerprint}) gets C{422}. The key is reserved in the
     shared database before anything is queued, so that retries at once in
     other workers or nodes find it; one that comes while the first is
     still worked on waits up to L{WAIT_FOR_FIRST} for its answer, else gets
@@ -316,14 +340,21 @@ class Idempotency:
         self.store = store
         self.clock = clock
 
-    async def once(self, token: str, key: str, answer) -> tuple[int, dict]:
+    async def once(self, token: str, key: str, answer, fingerprint: str = "") -> tuple[int, dict]:
         waited = 0.0
         while True:
             state = await self.store.reserveIdempotencyKey(token, key, self.clock.seconds())
             if state is None:
                 break
             if state.status is not None:
-                return state.status, json.loads(state.body)
+                kept = json.loads(state.body)
+                if kept.get("request", fingerprint) != fingerprint:
+                    return 422, {
+                        "error": "Idempotency-Key: this key was used with a different body"
+                        " (or query) within 24 hours; a new message needs a new key",
+                        "parameter": "Idempotency-Key",
+                    }
+                return state.status, kept.get("answer", kept)
             if waited >= WAIT_FOR_FIRST:
                 return 409, {
                     "error": "a request with this Idempotency-Key is still being answered;"
@@ -338,7 +369,8 @@ class Idempotency:
             await self.store.freeIdempotencyKey(token, key)
             raise
         if code in KEPT_ANSWERS:
-            await self.store.finishIdempotencyKey(token, key, code, json.dumps(body))
+            kept = {"request": fingerprint, "answer": body}
+            await self.store.finishIdempotencyKey(token, key, code, json.dumps(kept))
         else:
             await self.store.freeIdempotencyKey(token, key)
         return code, body
