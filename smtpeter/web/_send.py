@@ -138,6 +138,12 @@ class Send(AsyncLeaf):
                 f"token {record.name!r} sends as login {record.login!r}, which is disabled or"
                 " deleted",
             )
+        if login.created > record.created:  # its login was deleted, and the name taken again
+            raise HTTPError(
+                403,
+                f"token {record.name!r} was made for a login {record.login!r} since deleted;"
+                " the login of that name now needs a token of its own",
+            )
         sender = senderFor(login)
         settings = self.settings
         now = settings.clock.seconds()
