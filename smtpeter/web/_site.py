@@ -83,6 +83,8 @@ class WebSite(BoundedSite):
         )
 
     def bodyLimit(self, method: bytes, path: str) -> int:
+        if path.startswith(UNSUBSCRIBE):  # (a chunked body too)
+            return MAX_UNSUBSCRIBE_BODY
         return self.sendMaxBody if path == SEND_PATH else self.maxBody
 
     def takesBody(self, method: bytes, path: str) -> bool:
