@@ -11,6 +11,7 @@ the limits, and gives a L{SendRequest} back.
 
 from __future__ import annotations
 
+import re
 from email.utils import getaddresses
 from typing import Any
 
@@ -57,6 +58,7 @@ FIELDS = (
 )
 NOTIFY = ("SUCCESS", "FAILURE", "DELAY")
 RET = ("FULL", "HDRS")
+_ANY_ENDING = re.compile(rb"\r\n|\r|\n")
 #: The most header fields C{extra} adds.
 MAX_EXTRA = 100
 
@@ -270,7 +272,8 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
     envelope = body.get("envelope")
     mime = _text(body, "mime")
     if mime is not None:
-        data = b"\r\n".join(mime.encode("utf-8").replace(b"\r\n", b"\n").split(b"\n"))
+        # Every line end CRLF, bare CRs too, as SMTP's DATA has them (no <CR>.<CR>).
+        data = _ANY_ENDING.sub(b"\r\n", mime.encode("utf-8"))
         fields, _ = _fromMime(data)
         try:
             data = fitLines(data)

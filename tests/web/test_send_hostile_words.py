@@ -54,3 +54,25 @@ def test_encoded_words_without_breaks_still_go(gw, subject):
     _, _, message = gw.message()
     assert "\n" not in str(message["subject"]) and "Bcc" not in message
     assert [name.lower() for name in message.keys()].count("subject") == 1
+
+
+@pytest.mark.parametrize(
+    "mime",
+    [
+        "From: a@example.com\r\n\r\nhi\r.\rMAIL FROM:<ceo@bank.example>\r\n",
+        "From: a@example.com\rBcc: evil@example.net\r\n\r\nhi\r\n",
+        "From: a@example.com\n\nhi\n.\rRCPT TO:<x@example.net>\r",
+    ],
+)
+def test_mime_line_ends_are_normalised_as_smtp_data_is(mime):
+    """A bare CR (SMTP smuggling's <CR>.<CR>) never reaches the queue, as over SMTP."""
+    for content_type, body, path in (
+        ("application/json", {"mime": mime, "recipient": "ann@example.org"}, "/v1/send"),
+        ("message/rfc822", None, "/v1/send?recipient=ann@example.org"),
+    ):
+        gw = SendingSite()
+        raw = mime.encode() if body is None else None
+        gw.post(body, raw=raw, path=path, headers={"Content-Type": content_type})
+        [(_, _, content)] = gw.queue.queued
+        assert content.count(b"\r") == content.count(b"\r\n"), content
+        assert content.count(b"\n") == content.count(b"\r\n"), content
