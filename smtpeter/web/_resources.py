@@ -115,6 +115,22 @@ def _notANumber(value) -> str | None:
     return None
 
 
+class _Twice(ValueError):
+    """A key given twice in one JSON object."""
+
+
+def _object(pairs: list) -> dict:
+    """A JSON object; a key given twice is an error (parsers differ on which wins)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Twice(key)
+            seen.add(key)
+    return found
+
+
 def _integer(text: str):
     """A JSON integer; one too long for any field is infinite, which every check refuses."""
     if len(text.lstrip("-")) > MAX_DIGITS:
@@ -133,7 +149,12 @@ def readJSON(request, limit: int = MAX_BODY) -> dict:
     if _depth(data) > MAX_DEPTH:
         raise HTTPError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     try:
-        body = json.loads(data or b"{}", parse_constant=_constant, parse_int=_integer)
+        body = json.loads(
+            data or b"{}", parse_constant=_constant, parse_int=_integer, object_pairs_hook=_object
+        )
+    except _Twice as e:
+        field = str(e.args[0]).encode("utf-8", "backslashreplace").decode()[:100]
+        raise HTTPError(400, f"{field}: given twice in one object", parameter=field)
     except RecursionError:
         raise HTTPError(400, f"the body nests arrays or objects more than {MAX_DEPTH} deep")
     except ValueError as e:
