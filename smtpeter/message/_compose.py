@@ -128,7 +128,8 @@ def parseAddresses(name: str, value: str | Sequence[str]) -> list[Address]:
         try:
             header = policy.SMTP.header_factory("to", item)
             addresses = list(header.addresses)  # type: ignore[attr-defined]
-        except (HeaderParseError, IndexError, ValueError) as e:
+        except (HeaderParseError, IndexError, ValueError, AttributeError) as e:
+            # (AttributeError: a group in a group, which the parser takes but cannot list)
             raise ComposeError(name, f"{item[:100]!r} is not an address list ({e})") from None
         if header.defects or not addresses:  # type: ignore[attr-defined]
             raise ComposeError(name, f"{item[:100]!r} is not an address list")

@@ -10,7 +10,7 @@ from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal, sende
 from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._inbound import BounceFactory, BounceIntake
 from ._limits import QUOTA, RATE, REFUSED, Admission, SendingLimits
-from ._options import readOptions
+from ._options import MAX_TAGS, readOptions
 from ._protocol import ServerSettings, SubmissionFactory, SubmissionServer
 from ._replies import LOCAL_ERROR, Reply
 from ._senders import checkEnvelopeSender
@@ -27,6 +27,7 @@ __all__ = [
     "checkEnvelopeSender",
     "checkRecipient",
     "parseMailbox",
+    "MAX_TAGS",
     "readOptions",
     "senderFor",
     "submit",

@@ -19,6 +19,9 @@ from ._resources import HTTPError
 
 #: The longest URL C{unsubscribe} takes (it goes on one header line).
 MAX_URL = 900
+#: The most attachments a message takes (each is a MIME part; making them
+#: takes time that grows faster than their number).
+MAX_ATTACHMENTS = 100
 #: The header fields of the gateway's own one-click unsubscribe feature.
 UNSUBSCRIBE = "X-Smtpeter-Unsubscribe"
 UNSUBSCRIBE_MAILTO = "X-Smtpeter-Unsubscribe-Mailto"
@@ -116,6 +119,8 @@ def readAttachments(body: dict) -> tuple[Attachment, ...]:
         return ()
     if not isinstance(value, list):
         raise bad("attachments", "a list of {name, type, data} objects")
+    if len(value) > MAX_ATTACHMENTS:
+        raise bad("attachments", f"at most {MAX_ATTACHMENTS} attachments")
     found = []
     for item in value:
         if not isinstance(item, dict):

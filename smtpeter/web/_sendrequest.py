@@ -30,7 +30,7 @@ from ..message import (
     rawField,
     splitHeader,
 )
-from ..smtp import SMTPRefusal, readOptions
+from ..smtp import MAX_TAGS, SMTPRefusal, readOptions
 from ._sendparts import bad, mailbox, readAttachments, readUnsubscribe
 
 #: The switches, by field name, and the header each becomes.
@@ -61,6 +61,9 @@ RET = ("FULL", "HDRS")
 _ANY_ENDING = re.compile(rb"\r\n|\r|\n")
 #: The most header fields C{extra} adds.
 MAX_EXTRA = 100
+#: The longest C{subject}, in characters (the email package's folding of a
+#: long header field takes time that grows with the square of its length).
+MAX_SUBJECT = 10_000
 
 
 @frozen
@@ -87,6 +90,13 @@ def _text(body: dict, name: str, required: bool = False) -> str | None:
     if not isinstance(value, str):
         raise bad(name, "a string")
     return value
+
+
+def _subject(body: dict) -> str | None:
+    subject = _text(body, "subject")
+    if subject is not None and len(subject) > MAX_SUBJECT:
+        raise bad("subject", f"at most {MAX_SUBJECT} characters")
+    return subject
 
 
 def _addresses(field: str, value: Any) -> list[str]:
@@ -190,6 +200,8 @@ def _switches(body: dict, now: float) -> list[tuple[str, str, str]]:
             tags = [t.strip() for t in tags.split(",") if t.strip()]
         if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
             raise bad("tags", "a list of tags (strings)")
+        if len(tags) > MAX_TAGS:  # (before each is read)
+            raise bad("tags", f"at most {MAX_TAGS} tags")
         if any("," in t or "\r" in t or "\n" in t for t in tags):
             raise bad("tags", "a tag holds no ',' and no line breaks")
         if tags:
@@ -298,7 +310,7 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
             to=body.get("to"),
             cc=body.get("cc"),
             replyto=body.get("replyto"),
-            subject=_text(body, "subject"),
+            subject=_subject(body),
             text=_text(body, "text"),
             html=_text(body, "html"),
             attachments=readAttachments(body),
