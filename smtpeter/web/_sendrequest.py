@@ -305,6 +305,8 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
         if body.get("from") is None:
             raise bad("from", "required: the From: address, such as 'Shop <news@example.com>'")
         fromAddresses = _addresses("from", body["from"])
+        if not fromAddresses:
+            raise bad("from", "required: the From: address, such as 'Shop <news@example.com>'")
         parts = MessageParts(
             sender=body["from"],
             to=body.get("to"),

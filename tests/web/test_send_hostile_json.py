@@ -37,3 +37,9 @@ def test_a_key_given_twice_is_refused(raw, name):
     answer = gw.post(None, raw=raw, code=400)
     assert answer["parameter"] == name and "twice" in answer["error"]
     assert gw.queue.queued == []
+
+
+def test_from_as_an_empty_list_is_a_400(gw: SendingSite):
+    answer = gw.post({"from": [], "to": "ann@example.org", "text": "x"}, code=400)
+    assert answer["parameter"] == "from"
+    assert gw.queue.queued == []
