@@ -194,12 +194,33 @@ class BoundedChannel(HTTPChannel):
             request.chunkedBody = True
         elif self.length and not request.hold(self.length):
             return self.refuseBusy(request)
+        # A client that waits for 100 Continue is told to go on only once
+        # the screening has let its request through.
+        expect = isinstance(screened, Deferred) and request.requestHeaders.getRawHeaders(b"expect")
+        if expect:
+            request.requestHeaders.removeHeader(b"expect")
         super().allHeadersReceived()
         if isinstance(screened, Deferred):
             # The body is read (up to the ceiling) meanwhile; a refusal that
             # comes before the request is handed on closes it.
+            if expect:
+                screened.addCallback(self._goOn, request, expect)
             screened.addCallback(self._screened, request)
             screened.addErrback(lambda f: log.failure("screening a request failed", f))
+
+    def _goOn(
+        self, refusal: Refusal | None, request: BoundedRequest, expect: list
+    ) -> Refusal | None:
+        """Tell the client to send its body, if it is let through and has not sent it."""
+        request.requestHeaders.setRawHeaders(b"expect", expect)
+        if (
+            refusal is None
+            and not (request.dispatched or request.refused)
+            and expect[0].lower() == b"100-continue"
+            and self._version == b"HTTP/1.1"
+        ):
+            self._send100Continue()
+        return refusal
 
     def _screened(self, refusal: Refusal | None, request: BoundedRequest) -> None:
         if refusal is not None and not request.dispatched and not request.refused:

@@ -6,7 +6,7 @@ when a new login is made with that name (which may be somebody else's).
 
 from __future__ import annotations
 
-from .conftest import SendingSite
+from .conftest import SendingSite, rawRequest
 
 SIMPLE = {"from": "Shop <news@example.com>", "to": "Ann <ann@example.org>", "text": "hi"}
 
@@ -24,3 +24,22 @@ def test_a_token_of_a_deleted_login_does_not_send_as_a_new_login_of_its_name(gw:
     fresh = gw.store.addToken("fresh", "send", "app")
     gw.post(SIMPLE, token=fresh)
     assert len(gw.queue.queued) == 2
+
+
+def test_no_100_continue_before_the_token_is_known(gw: SendingSite):
+    """A client that waits for 100 Continue sends no body for a token that is refused."""
+    for token, answer in (("spt_unknown", b"401"), (gw.readToken, b"403")):
+        transport = rawRequest(
+            gw.site,
+            b"POST /v1/send HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\n"
+            b"Authorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n" % token.encode(),
+        )
+        assert transport.value().startswith(b"HTTP/1.1 " + answer), transport.value()
+        assert b"100 Continue" not in transport.value()
+    # a good token is told to go on, once
+    transport = rawRequest(
+        gw.site,
+        b"POST /v1/send HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n" % gw.token.encode(),
+    )
+    assert transport.value() == b"HTTP/1.1 100 Continue\r\n\r\n"
