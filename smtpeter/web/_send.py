@@ -216,11 +216,24 @@ class Send(AsyncLeaf):
         }
 
     async def _read(self, request: IRequest) -> dict:
-        read = readRFC822 if _contentType(request) == b"message/rfc822" else readJSON
-        if self._large(request):
-            assert self.inThread is not None
-            return await self.inThread(read, request, self.limit)
-        return read(request, self.limit)
+        kind = _contentType(request)
+        read = readRFC822 if kind == b"message/rfc822" else readJSON
+        try:
+            if self._large(request):
+                assert self.inThread is not None
+                return await self.inThread(read, request, self.limit)
+            return read(request, self.limit)
+        except HTTPError as e:
+            # JSON sent as another type (curl -d) goes; anything else is named.
+            notJSON = e.code == 400 and e.body["error"].startswith("the body is not JSON")
+            if not notJSON or kind in (b"", b"application/json"):
+                raise
+            raise HTTPError(
+                415,
+                f"Content-Type: {kind.decode('latin-1')[:100]} is not taken here; send"
+                " application/json (or the message itself as message/rfc822)",
+                parameter="Content-Type",
+            ) from None
 
     async def _parse(self, request: IRequest, body: dict, now: float) -> SendRequest:
         maxRecipients = self.settings.maxRecipients

@@ -43,3 +43,25 @@ def test_from_as_an_empty_list_is_a_400(gw: SendingSite):
     answer = gw.post({"from": [], "to": "ann@example.org", "text": "x"}, code=400)
     assert answer["parameter"] == "from"
     assert gw.queue.queued == []
+
+
+@pytest.mark.parametrize(
+    "content_type, raw",
+    [
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="a"\r\n'),
+        ("application/x-www-form-urlencoded", b"from=a%40example.com&to=b%40example.org"),
+        ("text/csv", b"from,to\r\na@example.com,b@example.org\r\n"),
+    ],
+)
+def test_a_body_of_another_type_is_415_naming_the_types_taken(content_type, raw):
+    gw = SendingSite()
+    answer = gw.post(None, raw=raw, code=415, headers={"Content-Type": content_type})
+    assert answer["parameter"] == "Content-Type"
+    assert "application/json" in answer["error"] and "message/rfc822" in answer["error"]
+
+
+def test_json_under_another_type_still_goes(gw: SendingSite):
+    """curl -d sends application/x-www-form-urlencoded; what it sends is JSON all the same."""
+    raw = b'{"from": "a@example.com", "to": "b@example.org", "text": "x"}'
+    gw.post(None, raw=raw, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert len(gw.queue.queued) == 1
