@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from urllib.parse import unquote_to_bytes
 
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
@@ -57,12 +58,18 @@ def clientAddress(request) -> str:
     return getattr(peer, "host", "") or ""
 
 
-_ACCESS_TOKEN = re.compile(rb"(access_token=)[^&]*")
-
-
 def loggable(request) -> bytes:
-    """The request's URI as a log may show it: an C{access_token} in its query hidden."""
-    return _ACCESS_TOKEN.sub(rb"\1...", request.uri or b"")
+    """
+    The request's URI as a log may show it: an C{access_token} in its query
+    hidden, however its name is spelt (C{access%5Ftoken} is one too).
+    """
+    path, mark, query = (request.uri or b"").partition(b"?")
+    pairs = [
+        name + b"=..." if unquote_to_bytes(name.replace(b"+", b" ")) == b"access_token" else pair
+        for pair in query.split(b"&")
+        for name in [pair.partition(b"=")[0]]
+    ]
+    return path + mark + b"&".join(pairs)
 
 
 def segment(request) -> str:

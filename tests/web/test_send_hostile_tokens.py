@@ -6,6 +6,11 @@ when a new login is made with that name (which may be somebody else's).
 
 from __future__ import annotations
 
+import pytest
+from twisted.web.test.requesthelper import DummyRequest
+
+from smtpeter.web._resources import loggable
+
 from .conftest import SendingSite, rawRequest
 
 SIMPLE = {"from": "Shop <news@example.com>", "to": "Ann <ann@example.org>", "text": "hi"}
@@ -43,3 +48,20 @@ def test_no_100_continue_before_the_token_is_known(gw: SendingSite):
         b"Authorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n" % gw.token.encode(),
     )
     assert transport.value() == b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"access_token=spt_secret",
+        b"access%5Ftoken=spt_secret",
+        b"%61ccess_token=spt_secret&x=1",
+        b"x=1&access%5ftoken=spt_secret",
+    ],
+)
+def test_a_token_in_the_query_is_hidden_from_logs_however_it_is_spelt(query):
+    """Twisted decodes the query's names, so %5F is an access_token as well."""
+    request = DummyRequest([b"v1", b"send"])
+    request.uri = b"/v1/send?" + query
+    assert b"spt_secret" not in loggable(request)
+    assert loggable(request).startswith(b"/v1/send?")
