@@ -51,7 +51,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    sink = SinkServer().start()
+    sink = SinkServer(dsn=True).start()  # (so that ORCPT goes out)
     gateway = Gateway(tmp_path_factory.mktemp("hostile-send") / "data", sink.port).start()
     try:
         yield World(gateway, sink)
@@ -107,3 +107,22 @@ def test_a_token_of_a_deleted_login_stays_dead_for_a_new_login_of_its_name(world
     world.gateway.cli("login", "delete", "gone")
     world.gateway.createLogin("gone")
     assert "since deleted" in world.post(403, token=token, json=body).json()["error"]
+
+
+def test_an_orcpt_type_cannot_write_smtp_commands(world):
+    """dsn.orcpt's type went into the next hop's RCPT command as it was given."""
+    for kind in ("rfc822\r\nRSET\r\nMAIL FROM:<ceo@bank.example>\r\nX-", "rfc822 NOTIFY=NEVER", ""):
+        body = {
+            "from": "news@example.com",
+            "to": "ann@example.org",
+            "subject": "orcpt-1",
+            "text": "x",
+            "dsn": {"orcpt": f"{kind};ann@example.org"},
+        }
+        assert world.post(400, json=body).json()["parameter"] == "dsn"
+    body["dsn"] = {"orcpt": "utf-8;ann@example.org"}
+    body["subject"] = "orcpt-2"
+    world.post(202, json=body)
+    eventually(lambda: world.arrived(b"orcpt-2"), 30, "the message")
+    assert not [m for m in world.sink.messages if m.mailFrom == "ceo@bank.example"]
+    assert not world.arrived(b"orcpt-1")

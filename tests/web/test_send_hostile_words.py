@@ -76,3 +76,29 @@ def test_mime_line_ends_are_normalised_as_smtp_data_is(mime):
         [(_, _, content)] = gw.queue.queued
         assert content.count(b"\r") == content.count(b"\r\n"), content
         assert content.count(b"\n") == content.count(b"\r\n"), content
+
+
+@pytest.mark.parametrize(
+    "orcpt",
+    [
+        "rfc822\r\nRSET\r\nMAIL FROM:<ceo@bank.example>\r\nX-;ann@example.org",
+        "rfc822 NOTIFY=NEVER;ann@example.org",
+        ";ann@example.org",
+        "rfc\u2028822;ann@example.org",
+        "rfc822+;ann@example.org",
+    ],
+)
+def test_an_orcpt_type_is_an_address_type(gw, orcpt):
+    """Its type goes into the next hop's RCPT command as it is: no room for another command."""
+    answer = gw.post({**SIMPLE, "dsn": {"orcpt": orcpt}}, code=400)
+    assert answer["parameter"] == "dsn" and "orcpt" in answer["error"]
+    assert gw.queue.queued == []
+
+
+@pytest.mark.parametrize(
+    "orcpt", ["rfc822;ann@example.org", "UTF-8;ann@example.org", "x400;a@b.org"]
+)
+def test_an_orcpt_of_a_registered_type_goes(gw, orcpt):
+    gw.post({**SIMPLE, "dsn": {"orcpt": orcpt}})
+    [(envelope, _, _)] = gw.queue.queued
+    assert envelope.recipients[0].orcpt == orcpt
