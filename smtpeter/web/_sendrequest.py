@@ -258,6 +258,14 @@ def _extra(body: dict) -> list[tuple[str, str, str]]:
     return found
 
 
+def _notInMime(fields: list[bytes], given: list[tuple[str, str, str]]) -> None:
+    """A 400 for a field given that the mime's header has too (which would win is a guess)."""
+    names = {raw.split(b":", 1)[0].strip().lower() for raw in fields}
+    for field, name, _ in given:
+        if name.lower().encode("ascii") in names:
+            raise bad(field, f"the mime has a {name} field too; give it in one place")
+
+
 def _fromMime(data: bytes) -> tuple[list[bytes], bytes]:
     try:
         return splitHeader(data)
@@ -291,6 +299,7 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
         # Every line end CRLF, bare CRs too, as SMTP's DATA has them (no <CR>.<CR>).
         data = _ANY_ENDING.sub(b"\r\n", mime.encode("utf-8"))
         fields, _ = _fromMime(data)
+        _notInMime(fields, raw + options)
         try:
             data = fitLines(data)
         except (Unfit, HeaderError) as e:

@@ -65,3 +65,22 @@ def test_json_under_another_type_still_goes(gw: SendingSite):
     raw = b'{"from": "a@example.com", "to": "b@example.org", "text": "x"}'
     gw.post(None, raw=raw, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert len(gw.queue.queued) == 1
+
+
+@pytest.mark.parametrize(
+    "given, header",
+    [
+        ({"trackclicks": False}, b"X-Smtpeter-TrackClicks: true"),
+        ({"tags": ["a"]}, b"x-smtpeter-tags: b"),
+        ({"extra": {"X-Campaign": "spring"}}, b"X-Campaign: autumn"),
+        ({"unsubscribe": "https://example.com/u"}, b"List-Unsubscribe: <https://example.com/v>"),
+    ],
+)
+def test_a_field_the_mime_says_otherwise_is_a_400(given, header):
+    """Two answers to one question: which one the gateway took would be a guess."""
+    gw = SendingSite()
+    mime = b"From: a@example.com\r\n" + header + b"\r\n\r\nhi\r\n"
+    body = {"mime": mime.decode(), "recipient": "b@example.org", **given}
+    answer = gw.post(body, code=400)
+    assert answer["parameter"] == next(iter(given)) and "mime" in answer["error"]
+    assert gw.queue.queued == []
