@@ -322,9 +322,10 @@ def readSend(body: dict, maxRecipients: int, now: float) -> SendRequest:
             raise bad("from", "required: the From: address, such as 'Shop <news@example.com>'")
         parts = MessageParts(
             sender=body["from"],
-            to=body.get("to"),
-            cc=body.get("cc"),
-            replyto=body.get("replyto"),
+            # (an empty list is no field: "To:" with nothing is not RFC 5322)
+            to=body.get("to") or None,
+            cc=body.get("cc") or None,
+            replyto=body.get("replyto") or None,
             subject=_subject(body),
             text=_text(body, "text"),
             html=_text(body, "html"),

@@ -84,3 +84,10 @@ def test_a_field_the_mime_says_otherwise_is_a_400(given, header):
     answer = gw.post(body, code=400)
     assert answer["parameter"] == next(iter(given)) and "mime" in answer["error"]
     assert gw.queue.queued == []
+
+
+def test_empty_lists_of_addresses_add_no_empty_fields(gw: SendingSite):
+    body = {"from": "a@example.com", "to": [], "cc": [], "replyto": [], "text": "x"}
+    gw.post({**body, "recipient": "b@example.org"})
+    _, _, message = gw.message()
+    assert "To" not in message and "Cc" not in message and "Reply-To" not in message
