@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..message import Envelope, Recipient, sevenBit
-from ..smtp import encodeXtext
+from ..smtp import encodeXtext, isAddressType
 from ._client import ClientError, SMTPClientProtocol
 from ._outcome import Outcome
 
@@ -127,8 +127,10 @@ class HopSession:
         if "DSN" in self.protocol.extensions:
             if recipient.notify:
                 words.append("NOTIFY=" + ",".join(recipient.notify))
-            if recipient.orcpt:
-                kind, _, address = recipient.orcpt.partition(";")
+            kind, _, address = (recipient.orcpt or "").partition(";")
+            # (checked when it was given; checked again here, as it is
+            # written into the command as it is)
+            if address and isAddressType(kind):
                 words.append(f"ORCPT={kind};{encodeXtext(address)}")
         return " ".join(words)
 

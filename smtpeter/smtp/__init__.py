@@ -5,7 +5,7 @@ DATA, the REST API's C{POST /v1/send}): L{checkRecipient},
 L{admitRecipient}, L{checkEnvelopeSender}, L{submit}.
 """
 
-from ._address import encodeXtext, parseMailbox
+from ._address import encodeXtext, isAddressType, parseMailbox
 from ._auth import AuthenticatedSender, AuthThrottle, ISender, makePortal, senderFor
 from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._inbound import BounceFactory, BounceIntake
@@ -45,6 +45,7 @@ __all__ = [
     "SubmissionFactory",
     "SubmissionServer",
     "encodeXtext",
+    "isAddressType",
     "makePortal",
     "noDelay",
 ]

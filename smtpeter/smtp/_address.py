@@ -132,5 +132,15 @@ def decodeXtext(value: str) -> str:
     return re.sub(r"\+([0-9A-F]{2})", lambda m: chr(int(m[1], 16)), value)
 
 
+#: An RFC 3461 address type (C{rfc822}, C{utf-8}, C{x400}): what goes before
+#: the C{;} of an ORCPT, written as it is into the next hop's RCPT command.
+_ADDRESS_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+
+
+def isAddressType(kind: str) -> bool:
+    """Is C{kind} an address type, safe to write into an SMTP command as it is?"""
+    return _ADDRESS_TYPE.fullmatch(kind) is not None
+
+
 def encodeXtext(value: str) -> str:
     return "".join(c if "!" <= c <= "~" and c not in "+=" else f"+{ord(c):02X}" for c in value)

@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from ..message import Envelope, HeaderError, Recipient, Unfit, fitLines, splitHeader
 from ..queue import IncomingContent, Spilled
 from . import _replies as R
-from ._address import decodeXtext, parsePath
+from ._address import decodeXtext, isAddressType, parsePath
 from ._exceptions import AddressSyntaxError, SMTPRefusal
 from ._senders import checkEnvelopeSender
 from ._state import SessionState
@@ -111,7 +111,7 @@ class MailCommands(SessionState):
             elif key == "ORCPT":
                 addrType, _, xtext = (value or "").partition(";")
                 try:
-                    if not addrType or not xtext:
+                    if not isAddressType(addrType) or not xtext:
                         raise AddressSyntaxError("ORCPT")
                     orcpt = f"{addrType};{decodeXtext(xtext)}"
                 except AddressSyntaxError:

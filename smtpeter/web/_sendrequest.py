@@ -30,7 +30,7 @@ from ..message import (
     rawField,
     splitHeader,
 )
-from ..smtp import MAX_TAGS, SMTPRefusal, readOptions
+from ..smtp import MAX_TAGS, SMTPRefusal, isAddressType, readOptions
 from ._sendparts import bad, mailbox, readAttachments, readUnsubscribe
 
 #: The switches, by field name, and the header each becomes.
@@ -60,7 +60,6 @@ NOTIFY = ("SUCCESS", "FAILURE", "DELAY")
 RET = ("FULL", "HDRS")
 _ANY_ENDING = re.compile(rb"\r\n|\r|\n")
 #: ORCPT's addr-type (RFC 3461 section 4.2): rfc822, utf-8, x400, unknown ...
-_ADDRESS_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 #: The most header fields C{extra} adds.
 MAX_EXTRA = 100
 #: The longest C{subject}, in characters (the email package's folding of a
@@ -177,7 +176,7 @@ def _dsn(
         kind, _, address = orcpt.partition(";") if isinstance(orcpt, str) else ("", "", "")
         if not address:
             kind, address = "rfc822", orcpt
-        if not _ADDRESS_TYPE.fullmatch(kind):  # (it goes into the next hop's RCPT as it is)
+        if not isAddressType(kind):  # (it goes into the next hop's RCPT as it is)
             raise bad("dsn", "orcpt: TYPE;address, TYPE an address type such as rfc822 or utf-8")
         orcpt = f"{kind};{mailbox('dsn', address)}"
     return notify, ret, envid, orcpt

@@ -149,6 +149,18 @@ def test_pipelined_transaction_outcomes_per_recipient():
     assert (no.status, no.code, no.enhanced, no.state) == ("permanent", 550, "5.1.1", "RCPT")
 
 
+def test_an_orcpt_whose_type_is_no_word_is_not_written():
+    # (refused where it is given; a queue written before that could hold one)
+    protocol, transport, clock = connected()
+    protocol.dataReceived(b"220 hi\r\n")
+    protocol.extensions = {"PIPELINING": "", "DSN": ""}
+    session = HopSession(protocol, "mx.test")
+    recipient = Recipient("ok@example.org", (), "rfc822\r\nRSET;o@example.org")
+    ensureDeferred(session.transfer(Envelope("a@example.com", ()), [recipient], b"x\r\n"))
+    assert "RCPT TO:<ok@example.org>\r\nDATA\r\n" in transport.value().decode()
+    assert "RSET" not in transport.value().decode()
+
+
 def test_all_recipients_refused_resets_instead_of_sending_data():
     protocol, transport, clock = connected()
     protocol.dataReceived(b"220 hi\r\n")

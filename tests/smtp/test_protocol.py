@@ -338,6 +338,9 @@ def test_parameter_errors():
     assert h.codes("MAIL FROM:<a@example.com>\r\n") == ["250"]
     assert h.codes("RCPT TO:<b@example.org> NOTIFY=NEVER,SUCCESS\r\n") == ["501"]
     assert h.codes("RCPT TO:<b@example.org> XYZ\r\n") == ["555"]
+    # An ORCPT's address type goes into the next hop's RCPT as it is: a word.
+    for bad in ("rfc822:x;b+40example.org", ";b+40example.org", "rfc822+0D;b"):
+        assert h.codes(f"RCPT TO:<b@example.org> ORCPT={bad}\r\n") == ["501"], bad
 
 
 def test_too_many_recipients():
