@@ -7,10 +7,10 @@ runs what threads hand it, a DNS resolver answering from dicts, the result
 of a fired Deferred).
 
 The sink runs in its own threads with plain sockets, independent of any
-reactor, so a test can point a real gateway process at it. The sink and
-the tests' PostgreSQL server (L{PostgreSQLServer}) live in modules of
-their own, in the private package C{smtpeter._testing}; import them from
-here.
+reactor, so a test can point a real gateway process at it. The sink,
+the tests' PostgreSQL server (L{PostgreSQLServer}) and Debian's HAProxy
+with a generated configuration (L{HAProxy}) live in modules of their
+own, in the private package C{smtpeter._testing}; import them from here.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.names import dns
 
-# The sink and the PostgreSQL server are this module's own parts, kept in a
-# private package so that the top level keeps one public testing module.
+# The sink, the PostgreSQL server and HAProxy are this module's own parts,
+# kept in a private package so that the top level keeps one public testing module.
 # private: testing.py's own parts, in modules of their own (see above)
-from ._testing import PostgreSQLServer, Received, RoundTrips, SinkServer, _Server  # noqa: F401 (a test's)
+from ._testing import HAProxy, PostgreSQLServer, Received, RoundTrips, SinkServer, _Server  # noqa: F401 (a test's)
 
 __all__ = [
     "FakeResolver",
+    "HAProxy",
     "HTTPResponse",
     "PostgreSQLServer",
     "PumpedReactor",

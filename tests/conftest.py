@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from twisted.internet.protocol import Factory, Protocol
 
-from smtpeter.testing import PostgreSQLServer, SinkServer
+from smtpeter.testing import HAProxy, PostgreSQLServer, SinkServer
 
 BIN = Path(sys.executable).parent
 
@@ -533,79 +533,9 @@ def corpus() -> list[str]:
 def haproxyBinary() -> str:
     """Debian's haproxy (in /usr/sbin, which a non-root PATH may lack)."""
     needs("haproxy")
-    return shutil.which("haproxy") or "/usr/sbin/haproxy"
-
-
-class HAProxy:
-    """
-    Debian's haproxy in TCP mode, with a generated configuration in
-    C{directory}: one frontend on a free port of 127.0.0.1 per backend, and
-    a stats socket (L{servers}).
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-        #: Each backend's frontend port.
-        self.ports: dict[str, int] = {}
-        self.log = directory / "haproxy.log"
-
-    def start(self, backends: dict[str, list[str]]) -> HAProxy:
-        """Start with C{backends}: each a name and the lines of its section."""
-        binary = haproxyBinary()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        config = [
-            "global",
-            f"    stats socket {self.directory / 'stats.sock'} mode 600 level admin",
-            "defaults",
-            "    mode tcp",
-            "    timeout connect 5s",
-            "    timeout client 1m",
-            "    timeout server 1m",
-        ]
-        for name, lines in backends.items():
-            self.ports[name] = freePort()
-            config += [
-                f"frontend {name}",
-                f"    bind 127.0.0.1:{self.ports[name]}",
-                f"    default_backend {name}",
-                f"backend {name}",
-                *(f"    {line}" for line in lines),
-            ]
-        path = self.directory / "haproxy.cfg"
-        path.write_text("\n".join(config) + "\n")
-        self.process = subprocess.Popen(
-            [binary, "-db", "-f", str(path)],
-            stdout=open(self.log, "ab"),
-            stderr=subprocess.STDOUT,
-        )
-        for port in self.ports.values():
-            waitForPort(port, self.process, greeting=False)
-        return self
-
-    def servers(self) -> dict[str, dict[str, str]]:
-        """Each server's statistics (C{status}, C{check_status}...) by C{backend/server}."""
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(str(self.directory / "stats.sock"))
-            s.sendall(b"show stat\n")
-            text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
-        header, *lines = [line.split(",") for line in text.splitlines() if line]
-        names = [name.strip("# ") for name in header]
-        rows = [dict(zip(names, line, strict=False)) for line in lines]
-        return {
-            f"{r['pxname']}/{r['svname']}": r
-            for r in rows
-            if r["svname"] not in ("FRONTEND", "BACKEND")
-        }
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    binary = HAProxy.binary()
+    assert binary is not None  # needs() said it is there
+    return binary
 
 
 @pytest.fixture
@@ -614,7 +544,8 @@ def haproxy(tmp_path):
     made = []
 
     def make(backends: dict[str, list[str]]) -> HAProxy:
-        made.append(HAProxy(tmp_path / f"haproxy{len(made)}"))
+        needs("haproxy")
+        made.append(HAProxy(tmp_path / f"haproxy{len(made)}", freePort))
         return made[-1].start(backends)
 
     yield make
