@@ -407,7 +407,9 @@ def treesCPU(roots: tuple[int, ...]) -> float:
     return sum(cpuSeconds(root) for root in roots)
 
 
-def measure(name, port, user, password, sink, args, workload: Workload, root, database=()) -> dict:
+def measure(
+    name, port, user, password, sink, args, workload: Workload, root, database=(), balancer=()
+) -> dict:
     """
     Run C{workload} (C{args.messages} messages, rounded to whole
     connections) against one target; C{root} is the pid whose process tree
@@ -415,14 +417,15 @@ def measure(name, port, user, password, sink, args, workload: Workload, root, da
     nodes of a cluster; then C{port} is a tuple too, one port per node, and
     the clients take them in turn, as behind a balancer); C{database}, the
     pids of the database server's trees, whose CPU is counted in the
-    target's too, and also alone.
+    target's too, and also alone; C{balancer}, the same for a load
+    balancer in front of the target (C{port} is then the balancer's).
     """
     clients, messages = workload.clients, workload.perConnection
     connections = max(1, args.messages // (clients * messages))
     before = sink.count()
     total = clients * connections * messages
     roots = _ports(root) if root else ()
-    cpuBefore, dbBefore = treesCPU(roots), treesCPU(database)
+    cpuBefore, dbBefore, lbBefore = treesCPU(roots), treesCPU(database), treesCPU(balancer)
     started = time.perf_counter()
     elapsed, results, clientCPU = load(
         port,
@@ -441,7 +444,8 @@ def measure(name, port, user, password, sink, args, workload: Workload, root, da
     endToEnd = time.perf_counter() - started
     delivered = sink.count() - before
     dbCPU = treesCPU(database) - dbBefore
-    cpu = treesCPU(roots) - cpuBefore + dbCPU
+    lbCPU = treesCPU(balancer) - lbBefore
+    cpu = treesCPU(roots) - cpuBefore + dbCPU + lbCPU
     accepted = results.accepted
     result = {
         "target": name,
@@ -457,6 +461,7 @@ def measure(name, port, user, password, sink, args, workload: Workload, root, da
         "end_to_end_per_s": round(delivered / endToEnd, 1),
         "cpu_ms_per_msg": round(1000 * cpu / max(1, delivered), 2),
         "db_cpu_ms_per_msg": round(1000 * dbCPU / max(1, delivered), 2),
+        "lb_cpu_ms_per_msg": round(1000 * lbCPU / max(1, delivered), 2),
         "client_cpu_ms_per_msg": round(1000 * clientCPU / max(1, total), 2),
         "client_busy": round(results.busy, 2),
     }
@@ -467,6 +472,7 @@ def measure(name, port, user, password, sink, args, workload: Workload, root, da
         f"  session {result['session_p50_ms']:5.0f}/{result['session_p99_ms']:5.0f} ms"
         f"  CPU {result['cpu_ms_per_msg']:5.2f} ms/msg"
         + (f" (database {result['db_cpu_ms_per_msg']:.2f})" if database else "")
+        + (f" (balancer {result['lb_cpu_ms_per_msg']:.2f})" if balancer else "")
         + f" (client {result['client_cpu_ms_per_msg']:.2f}, busy {results.busy:.0%})"
         f"  ({delivered}/{total} delivered)",
         flush=True,
@@ -732,7 +738,8 @@ class Target:
     """
     What is measured: its C{port} (a tuple: one per node, the clients
     taking them in turn) and login, the pid(s) whose process trees do its
-    work (C{root}), and its database server's (C{database}), counted too.
+    work (C{root}), and its database server's (C{database}) and load
+    balancer's (C{balancer}; then C{port} is the balancer's), counted too.
     """
 
     name: str
@@ -741,6 +748,7 @@ class Target:
     password: str | None
     root: int | tuple[int, ...]
     database: tuple[int, ...] = ()
+    balancer: tuple[int, ...] = ()
 
 
 def startPostfix(args, sink: Sink) -> tuple[Target, str]:
@@ -802,6 +810,7 @@ def measureRounds(targets: list[Target], workloads: list[Workload], args, sink) 
                         workload,
                         t.root,
                         t.database,
+                        t.balancer,
                     )  # fmt: skip
                 )
     return results
@@ -875,8 +884,8 @@ def summarize(
     """
     The medians of the rounds, per workload and target, and each gateway's
     ratios to Postfix; with C{baseline} (a target's name), its rates' and
-    CPU's ratios to that target's too; a database's share of the CPU, where
-    it was measured.
+    CPU's ratios to that target's too; a database's and a load balancer's
+    shares of the CPU, where they were measured.
     """
     print(
         f"\nmedians of {rounds} rounds; ratios to Postfix: rates (higher is better),"
@@ -905,6 +914,7 @@ def summarize(
                 f" ({r['cpu_ms_per_msg'] / ref['cpu_ms_per_msg']:.2f}x)"
                 + _against(r, base, "cpu_ms_per_msg")
                 + (f" (db {r['db_cpu_ms_per_msg']:.2f})" if r.get("db_cpu_ms_per_msg") else "")
+                + (f" (lb {r['lb_cpu_ms_per_msg']:.2f})" if r.get("lb_cpu_ms_per_msg") else "")
                 + f"  client busy {r['client_busy']:.0%}",
                 flush=True,
             )
