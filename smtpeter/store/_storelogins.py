@@ -42,23 +42,19 @@ class StoreLogins(ThreadedCalls):
         and the answer does not wait for it. The last use is not written
         here: see L{noteLoginUse}.
         """
-        mark, record = self._logins.lookup(name)
-        if record is MISSING:
-            d = self._read(do.view(LoginStore, LoginStore.get), name)
-            d.addCallback(kept, self._logins, mark, name)
-        else:
-            d = succeed(record)
-        return d.addCallback(self._check, name, password)
+        return self._login(name).addCallback(self._check, name, password)
 
     def sendingLogin(self, name: str) -> Deferred:
         """Kept in memory as for L{authenticate}, until the logins change anywhere."""
+        return self._login(name).addCallback(lambda r: r if r is not None and r.enabled else None)
+
+    def _login(self, name: str) -> Deferred:
+        """A login's record (or None), from memory, or read and then kept there."""
         mark, record = self._logins.lookup(name)
         if record is MISSING:
             d = self._read(do.view(LoginStore, LoginStore.get), name)
-            d.addCallback(kept, self._logins, mark, name)
-        else:
-            d = succeed(record)
-        return d.addCallback(lambda r: r if r is not None and r.enabled else None)
+            return d.addCallback(kept, self._logins, mark, name)
+        return succeed(record)
 
     def _check(self, record: LoginRecord | None, name: str, password: str):
         now = self.clock.seconds()
