@@ -277,6 +277,22 @@ def test_retry_now_does_not_put_a_waiting_message_in_line_twice():
     assert [c[1] for c in agent.calls] == [["a@x.test"], ["b@x.test"]] and agent.held == []
 
 
+def test_retry_now_leaves_held_mail_held_and_still_dropped_after_hold_for():
+    queue, agent, clock, events = manager({"a@x.test": [OK]})
+    envelope = Envelope("s@example.com", (Recipient("a@x.test"),))
+    qid = result(queue.enqueue(envelope, Options(hold=True), b"Subject: x\r\n\r\nbody\r\n"))
+    clock.advance(timedelta(days=1).total_seconds())
+    assert queue.retryNow(qid) is True
+    clock.advance(0)
+    assert agent.calls == [] and queue.entries[qid].held  # release delivers held mail
+    clock.advance(timedelta(days=6).total_seconds())
+    assert qid not in queue.entries and qid not in queue.spool.messages
+    assert agent.calls == []  # no DSN for held mail
+    assert [(e.type, e.details.get("reason")) for e in events.events[1:]] == [
+        ("failure", "hold expired")
+    ]
+
+
 def test_a_failed_queue_run_is_logged_and_tried_again_a_minute_later():
     class Broken(ScriptedAgent):
         def deliver(self, message, content, recipients, beforeDot=None):

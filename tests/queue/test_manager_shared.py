@@ -195,3 +195,15 @@ def test_held_too_long_is_dropped_once_by_whoever_expires_it():
         ("failure", "hold expired")
     ]
     assert result(ensureDeferred(a.expireHeld())) == 0
+
+
+def test_a_retry_request_on_held_mail_gives_it_back_still_held_and_expiring():
+    board, clock, [a, b] = setup(Agent(), Agent(OK))
+    qid = enqueue(a, hold=True)
+    assert result(ensureDeferred(b.take(qid))) is True
+    assert b.retryNow(qid) is True
+    clock.advance(0)
+    assert b.agent.calls == [] and b.entries == {}
+    assert board.rows[qid].owner is None and board.rows[qid].due is None
+    clock.advance(timedelta(days=7).total_seconds() + 1)
+    assert result(ensureDeferred(a.expireHeld())) == 1 and board.rows == {}

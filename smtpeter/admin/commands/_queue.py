@@ -81,11 +81,14 @@ def addParser(sub) -> None:
     )
     queueList.add_argument("--json", action="store_true", help="print a JSON array")
     for action, text in (
-        ("retry", "attempt a message's pending recipients now"),
+        (
+            "retry",
+            "attempt a message's pending recipients now; held mail stays held, for release"
+            " in the API or the dashboard",
+        ),
         ("delete", "take a message out of the queue; its sender gets a DSN where one is due"),
     ):
-        command = queueActions.add_parser(
-            action, help=f"{text} (the running gateway does it within a second)"
-        )
+        said = f"{text} (the running gateway does it within a second)"
+        command = queueActions.add_parser(action, help=said, description=said)
         command.add_argument("id", help="the message id, as queue list shows it")
         command.add_argument("--json", action="store_true", help="print the request as JSON")

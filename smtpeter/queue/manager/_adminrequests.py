@@ -31,13 +31,20 @@ class AdminRequests(SharedWork):
         ) -> None: ...
 
     def retryNow(self, qid: str) -> bool:
-        """Attempt the message's pending recipients now. C{False} if it is not ours."""
+        """
+        Attempt the message's pending recipients now. C{False} if it is not
+        ours. Held mail is not retried (L{release} delivers it): it stays
+        held, and is still dropped once kept for C{holdFor}.
+        """
         entry = self.entries.get(qid)
         if entry is None:
             return False
-        if entry.held and self.shared:
-            # Claimed for the request; held mail stays nobody's.
-            ensureDeferred(self.giveBack(entry))
+        if entry.held:
+            log.info("{qid}: held, so not retried (release delivers it)", qid=qid)
+            if self.shared:
+                # Claimed for the request; held mail stays nobody's.
+                ensureDeferred(self.giveBack(entry))
+            # Otherwise its timer, the end of its hold, is left as it is.
         elif not entry.running:
             self._schedule(entry, self.clock.seconds())
         return True
