@@ -335,6 +335,11 @@ def test_suppression_commands(capsys, tmp_path):
 
 def test_suppressions_scoped_to_a_login(capsys, tmp_path):
     """An unsubscribe's entry is one login's: listed, filtered, exported and deleted as such."""
+    code, _, err = run(capsys, tmp_path, "suppression", "add", "r@x.test", "--login", "app")
+    assert code == 1 and err.strip() == (
+        "smtpeter: --login: no login named 'app'; see 'smtpeter login list'"
+    )
+    assert run(capsys, tmp_path, "login", "create", "app")[0] == 0
     code, out, _ = run(capsys, tmp_path, "suppression", "add", "r@x.test", "--login", "app")
     assert code == 0 and "for login app" in out
     assert run(capsys, tmp_path, "suppression", "add", "r@x.test")[0] == 0

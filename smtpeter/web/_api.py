@@ -200,7 +200,7 @@ class API(Resource):
         self.putChild(b"messages", Messages(events, bearer, admin))
         self.putChild(b"logfiles", LogFiles(events, bearer))
         self.putChild(b"stats", Stats(events, bearer, clock))
-        self.putChild(b"suppressions", Suppressions(events, bearer, clock))
+        self.putChild(b"suppressions", Suppressions(events, bearer, clock, admin))
         self.putChild(b"openapi.json", OpenAPI())
 
     def getChild(self, path: bytes, request: IRequest) -> IResource:

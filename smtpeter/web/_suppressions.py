@@ -13,11 +13,13 @@ from urllib.parse import unquote
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
+from ..admin import IAdministration
 from ..store import (
     MANUAL,
     IEventStore,
     Invalid,
     ISuppressionStore,
+    Missing,
     StoreError,
     suppressionExpiry,
     suppressionReason,
@@ -34,13 +36,22 @@ class Suppressions(Authenticated):
     With C{?login=NAME}: a list of that login's entries; the entry that
     stops NAME's mail to C{email} (the gateway's, else NAME's own); the
     deletion of NAME's entry only (without it, every entry of C{email}).
+    A new entry's login must exist (with C{admin} to ask); listing and
+    deleting take any name, for the entries of a login deleted since.
     """
 
     methods = (b"GET", b"HEAD", b"POST", b"DELETE")
 
-    def __init__(self, events: IEventStore, bearer: Bearer, clock: IReactorTime) -> None:
+    def __init__(
+        self,
+        events: IEventStore,
+        bearer: Bearer,
+        clock: IReactorTime,
+        admin: IAdministration | None = None,
+    ) -> None:
         super().__init__(events, bearer)
         self.clock = clock
+        self.admin = admin
         #: The suppression list: the event store keeps it (every store class has both).
         self.suppressions = cast(ISuppressionStore, events)
 
@@ -84,6 +95,8 @@ class Suppressions(Authenticated):
             reason = suppressionReason(body.get("reason", MANUAL))
             expires = suppressionExpiry(now, body.get("days", 0))
             login = _login(body.get("login"), "login")
+            if login is not None and self.admin is not None:
+                await self._exists(login)
             entry = await self.suppressions.suppress(address, reason, now, expires, None, login)
         except Invalid as e:
             raise HTTPError(400, str(e), parameter=e.field)
@@ -91,6 +104,14 @@ class Suppressions(Authenticated):
             raise HTTPError(400, f"email: {e}", parameter="email")
         request.setResponseCode(201)
         return entry.toJSON()
+
+    async def _exists(self, login: str) -> None:
+        """A 400 naming C{login} unless a login of that name exists."""
+        assert self.admin is not None
+        try:
+            await self.admin.login(login)
+        except Missing:
+            raise HTTPError(400, f"login: no login named {login!r}", parameter="login") from None
 
 
 #: The longest login name a suppression's scope may give.

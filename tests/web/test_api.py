@@ -307,7 +307,11 @@ def test_suppressions_show_and_take_their_scope(api):
     assert api.call("GET", "/v1/suppressions/reader@x.test?login=app")["login"] == "app"
     assert api.call("GET", "/v1/suppressions/gone@x.test?login=app")["login"] is None
     api.call("GET", "/v1/suppressions/reader@x.test?login=other", code=404)
-    # Added for one login, by hand.
+    # Added for one login, by hand: one that exists.
+    ghost = {"email": "x@x.test", "login": "ghost"}
+    bad = api.call("POST", "/v1/suppressions", ghost, code=400)
+    assert bad["parameter"] == "login" and "no login named 'ghost'" in bad["error"]
+    api.call("POST", "/v1/logins", {"name": "app"}, code=201)
     made = api.call("POST", "/v1/suppressions", {"email": "x@x.test", "login": "app"}, code=201)
     assert made["login"] == "app"
     bad = api.call("POST", "/v1/suppressions", {"email": "x@x.test", "login": ""}, code=400)

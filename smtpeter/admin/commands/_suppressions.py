@@ -12,7 +12,7 @@ import sys
 import time
 
 from ...csvfile import CSVWriter, uncell
-from ...store import MANUAL, StoreError, SuppressionStore, suppressionExpiry
+from ...store import MANUAL, Invalid, LoginStore, StoreError, SuppressionStore, suppressionExpiry
 from ._output import when
 
 #: The longest line 'suppression import' reads, in bytes (an address is at most 320).
@@ -26,6 +26,9 @@ def run(db: sqlite3.Connection, args) -> None:
     expires = suppressionExpiry(now, args.days) if hasattr(args, "days") else None
     login = getattr(args, "login", None)
     if args.action == "add":
+        if login is not None and LoginStore(db).get(login) is None:
+            # Only a login's own mail is suppressed by it; deleting and listing take any name.
+            raise Invalid("login", f"no login named {login!r}; see 'smtpeter login list'")
         entry = store.add(args.address, args.reason, now, expires, login=login)
         if args.json:
             print(json.dumps(entry.toJSON()))
@@ -135,7 +138,8 @@ def addParser(sub) -> None:
         help="take off only this login's entry (an unsubscribe) [default: every entry of it]",
     )
     suppressionAdd.add_argument(
-        "--login", help="suppress for this login's mail only [default: every login's]"
+        "--login",
+        help="suppress for this login's mail only (one that exists) [default: every login's]",
     )
     suppressionImport = suppressionActions.add_parser(
         "import",
