@@ -368,6 +368,39 @@ def test_suppressions_scoped_to_a_login(capsys, tmp_path):
     assert [e["login"] for e in json.loads(out)] == [None]
 
 
+def test_an_import_keeps_each_rows_own_expiry_and_counts_entries(capsys, tmp_path):
+    """
+    Re-importing an export keeps every row's expiry (an unsubscribe's for
+    ever, too); --days is for rows without an expires column. The count is
+    of entries (an address in one scope), not of lines.
+    """
+    assert run(capsys, tmp_path, "login", "create", "app")[0] == 0
+    assert run(capsys, tmp_path, "suppression", "add", "r@x.test", "--login", "app")[0] == 0
+    assert run(capsys, tmp_path, "suppression", "add", "b@x.test", "--days", "2")[0] == 0
+    code, out, _ = run(capsys, tmp_path, "suppression", "export")
+    exported = tmp_path / "out.csv"
+    exported.write_text(out + "r@x.test,by hand\nr@x.test,again\n")
+    code, out, _ = run(capsys, tmp_path, "suppression", "list", "--json")
+    expiry = {(e["email"], e["login"]): e["expires"] for e in json.loads(out)}
+    other = tmp_path / "other"
+    other.mkdir()
+    code, out, _ = run(capsys, other, "suppression", "import", str(exported), "--days", "30")
+    assert code == 0 and out.strip() == f"suppressed 3 entries from {exported}"
+    code, out, _ = run(capsys, other, "suppression", "list", "--json")
+    found = {(e["email"], e["login"]): e["expires"] for e in json.loads(out)}
+    assert found[("r@x.test", "app")] is None  # the unsubscribe stays for ever
+    assert found[("b@x.test", None)] == expiry[("b@x.test", None)]
+    assert found[("r@x.test", None)] is not None  # a plain row: --days
+    assert len(found) == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a@x.test,r,,next week,,\n")
+    code, _, err = run(capsys, other, "suppression", "import", str(bad))
+    assert code == 1 and err.strip() == (
+        f"smtpeter: {bad}, line 1: expires: 'next week' is not an ISO 8601 time"
+        " (as export writes it), nor empty for ever; nothing was imported"
+    )
+
+
 def test_dashboard_users(capsys, tmp_path):
     code, out, _ = run(capsys, tmp_path, "admin", "create", "alice", "--json")
     made = json.loads(out)

@@ -224,8 +224,11 @@ class SuppressionStore:
     ) -> int:
         """
         Suppress every C{(line, address, reason)} of C{entries} (a file's, in
-        its order; a later line wins); how many. An entry may add a login
-        (C{(line, address, reason, login)}) for that login's scope. All or
+        its order; a later line wins) until C{expires}; how many entries
+        (an address in one scope) the list now has from them. An entry may
+        add a login (C{(line, address, reason, login)}) for that login's
+        scope, and its own expiry (C{(line, address, reason, login,
+        expires)}, C{None} for ever) instead of C{expires}. All or
         nothing: each entry
         is checked and staged in a temporary table first, so that a bad one
         (a L{StoreError} that names its line; C{entries} may raise one too)
@@ -240,25 +243,29 @@ class SuppressionStore:
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS suppression_import"
             f" (n {engine.ROW_NUMBER}, line INTEGER NOT NULL, address TEXT NOT NULL,"
-            " reason TEXT NOT NULL, login TEXT NOT NULL)"
+            " reason TEXT NOT NULL, login TEXT NOT NULL, expires DOUBLE PRECISION)"
         )
         try:
-            total = self._stage(entries)
-            return self._move(total, now, expires, sleep, batch)
+            total = self._stage(entries, expires)
+            self._move(total, now, sleep, batch)
+            return db.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT address, login FROM suppression_import) e"
+            ).fetchone()[0]
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             db.execute("DROP TABLE suppression_import")
 
-    def _stage(self, entries: Iterable[tuple]) -> int:
+    def _stage(self, entries: Iterable[tuple], expires: float | None) -> int:
         """Check C{entries} and copy them into the temporary table (which locks nothing else)."""
-        rows: builtins.list[tuple[int, str, str, str]] = []
+        rows: builtins.list[tuple[int, str, str, str, float | None]] = []
         total = 0
 
         def flush() -> None:
             self.db.execute("BEGIN")
             self.db.executemany(
-                "INSERT INTO suppression_import (line, address, reason, login) VALUES (?, ?, ?, ?)",
+                "INSERT INTO suppression_import (line, address, reason, login, expires)"
+                " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
             self.db.execute("COMMIT")
@@ -267,7 +274,8 @@ class SuppressionStore:
         for line, address, reason, *scope in entries:
             try:
                 login = scope[0] if scope and scope[0] else ""
-                rows.append((line, normalise(address), suppressionReason(reason), login))
+                until = scope[1] if len(scope) > 1 else expires
+                rows.append((line, normalise(address), suppressionReason(reason), login, until))
             except StoreError as e:
                 raise StoreError(f"line {line}: {e}; nothing was imported") from e
             total += 1
@@ -277,7 +285,7 @@ class SuppressionStore:
             flush()
         return total
 
-    def _move(self, total: int, now: float, expires, sleep, batch: int) -> int:
+    def _move(self, total: int, now: float, sleep, batch: int) -> None:
         done = 0
         while done < total:
             started = time.monotonic()
@@ -286,12 +294,12 @@ class SuppressionStore:
                 self.db.execute(
                     "INSERT INTO suppressions (address, reason, created, expires, qid, login)"
                     " SELECT address, reason, CAST(? AS DOUBLE PRECISION),"
-                    " CAST(? AS DOUBLE PRECISION), NULL, login FROM suppression_import"
+                    " expires, NULL, login FROM suppression_import"
                     " WHERE n > ? AND n <= ? ORDER BY n"
                     " ON CONFLICT (address, login) DO UPDATE SET address = excluded.address,"
                     " reason = excluded.reason, created = excluded.created,"
                     " expires = excluded.expires, qid = excluded.qid",
-                    (now, expires, done, done + batch),
+                    (now, done, done + batch),
                 )
                 self.db.execute("COMMIT")
             except DatabaseError as e:
@@ -303,4 +311,3 @@ class SuppressionStore:
             changed(self.db, "suppressions")
             if done < total:
                 sleep(min(time.monotonic() - started, 1.0))
-        return total

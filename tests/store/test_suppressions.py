@@ -63,10 +63,29 @@ def test_an_import_is_all_or_nothing_and_names_the_line(store):
 def test_an_import_moves_in_short_batches_and_a_later_line_wins(store):
     pauses = []
     entries = [(n, f"u{n % 7}@example.com", f"line {n}") for n in range(1, 21)]
-    assert store.importEntries(entries, 5.0, 99.0, sleep=pauses.append, batch=3) == 20
+    # 20 lines, 7 entries: the count is of entries, an address in one scope.
+    assert store.importEntries(entries, 5.0, 99.0, sleep=pauses.append, batch=3) == 7
     assert len(pauses) == 6  # 7 batches, a pause between each
     found = {e.address: e.reason for e in store.list(6.0)}
     assert found == {f"u{n % 7}@example.com": f"line {n}" for n in range(14, 21)}
+
+
+def test_an_imported_row_may_keep_its_own_expiry(store):
+    entries = [
+        (1, "r@example.com", "unsubscribed", "app", None),
+        (2, "b@example.com", "hard bounce", "", 50.0),
+        (3, "p@example.com", "plain"),
+        (4, "r@example.com", "again", "app"),
+    ]
+    assert store.importEntries(entries, 5.0, 99.0, sleep=lambda _: None, batch=2) == 3
+    found = {(e.address, e.login): e.expires for e in store.list(6.0)}
+    assert found == {
+        ("r@example.com", "app"): 99.0,  # the later line, without its own: the default
+        ("b@example.com", None): 50.0,
+        ("p@example.com", None): 99.0,
+    }
+    assert store.importEntries(entries[:1], 7.0, 99.0) == 1
+    assert store.scoped("r@example.com", "app", 8.0).expires is None
 
 
 def test_a_batch_that_fails_says_exactly_what_was_imported(tmp_path):

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import sys
 import time
+from datetime import UTC, datetime
 
 from ...csvfile import CSVWriter, uncell
 from ...store import MANUAL, Invalid, LoginStore, StoreError, SuppressionStore, suppressionExpiry
@@ -75,7 +76,7 @@ def run(db: sqlite3.Connection, args) -> None:
         if args.json:
             print(json.dumps({"imported": count}))
             return
-        print(f"suppressed {count} address(es) from {args.file}")
+        print(f"suppressed {count} {'entry' if count == 1 else 'entries'} from {args.file}")
 
 
 def _importLines(f, reason: str):
@@ -102,7 +103,25 @@ def _importLines(f, reason: str):
             continue
         found = cells[1] if len(cells) > 1 and cells[1] else reason
         # export's columns: email,reason,created,expires,messageid,login
-        yield number, cells[0], found, cells[5] if len(cells) > 5 else ""
+        login = cells[5] if len(cells) > 5 else ""
+        if len(cells) > 3:  # the row's own expiry (empty: for ever), not --days
+            yield number, cells[0], found, login, _expiry(number, cells[3])
+        else:
+            yield number, cells[0], found, login
+
+
+def _expiry(number: int, text: str) -> float | None:
+    """An export's C{expires}: an ISO 8601 time, or empty for ever."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise StoreError(
+            f"line {number}: expires: {text!r} is not an ISO 8601 time (as export writes it),"
+            " nor empty for ever; nothing was imported"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _scope(login: str | None, everywhere: str = "for every login") -> str:
@@ -151,25 +170,32 @@ def addParser(sub) -> None:
     suppressionImport.add_argument(
         "file",
         help="CSV: an address per line, optionally a reason (as export writes it, whose"
-        " sixth column, login, is kept);"
+        " fourth column, expires, and sixth, login, are kept);"
         " /dev/stdin reads standard input",
     )
-    for command in (suppressionAdd, suppressionImport):
+    for command, lines in (
+        (suppressionAdd, ("", "")),
+        (suppressionImport, (" (lines without their own)", " (lines without an expires column)")),
+    ):
         command.add_argument(
-            "--reason", default=MANUAL, help=f"why, as the list shows it [default: {MANUAL}]"
+            "--reason",
+            default=MANUAL,
+            help=f"why, as the list shows it{lines[0]} [default: {MANUAL}]",
         )
         command.add_argument(
             "--days",
             type=float,
             default=0,
-            help="suppress for this many days, up to 36500 [default: 0, for ever]",
+            help=f"suppress for this many days, up to 36500{lines[1]} [default: 0, for ever]",
         )
     suppressionAdd.add_argument("--json", action="store_true", help="print the entry as JSON")
     suppressionDelete.add_argument(
         "--json", action="store_true", help='print {"email", "deleted"} as JSON'
     )
     suppressionImport.add_argument(
-        "--json", action="store_true", help='print {"imported": N} as JSON'
+        "--json",
+        action="store_true",
+        help='print {"imported": N} as JSON (N entries: an address in one scope)',
     )
     suppressionList = suppressionActions.add_parser(
         "list", help="the suppressed addresses, for which login, why, and until when"
