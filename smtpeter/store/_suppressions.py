@@ -247,6 +247,10 @@ class SuppressionStore:
         )
         try:
             total = self._stage(entries, expires)
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS suppression_import_entry"
+                " ON suppression_import (address, login, n)"
+            )
             self._move(total, now, sleep, batch)
             return db.execute(
                 "SELECT count(*) FROM (SELECT DISTINCT address, login FROM suppression_import) e"
@@ -294,12 +298,17 @@ class SuppressionStore:
                 self.db.execute(
                     "INSERT INTO suppressions (address, reason, created, expires, qid, login)"
                     " SELECT address, reason, CAST(? AS DOUBLE PRECISION),"
-                    " expires, NULL, login FROM suppression_import"
-                    " WHERE n > ? AND n <= ? ORDER BY n"
+                    " expires, NULL, login FROM suppression_import s"
+                    " WHERE n > ? AND n <= ?"
+                    # One row per entry and statement (PostgreSQL refuses to
+                    # update a row twice in one): the batch's later line wins.
+                    " AND NOT EXISTS (SELECT 1 FROM suppression_import later"
+                    " WHERE later.address = s.address AND later.login = s.login"
+                    " AND later.n > s.n AND later.n <= ?) ORDER BY n"
                     " ON CONFLICT (address, login) DO UPDATE SET address = excluded.address,"
                     " reason = excluded.reason, created = excluded.created,"
                     " expires = excluded.expires, qid = excluded.qid",
-                    (now, done, done + batch),
+                    (now, done, done + batch, done + batch),
                 )
                 self.db.execute("COMMIT")
             except DatabaseError as e:

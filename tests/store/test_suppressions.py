@@ -70,6 +70,22 @@ def test_an_import_moves_in_short_batches_and_a_later_line_wins(store):
     assert found == {f"u{n % 7}@example.com": f"line {n}" for n in range(14, 21)}
 
 
+def test_an_address_twice_in_one_batch_takes_its_later_line(store):
+    entries = [
+        (1, "twice@example.com", "first", "app"),
+        (2, "other@example.com", "plain"),
+        (3, "twice@example.com", "second", "app"),
+        (4, "twice@example.com", "gateway-wide"),
+    ]
+    assert store.importEntries(entries, 5.0, 99.0, sleep=lambda _: None) == 3
+    found = {(e.address, e.login): e.reason for e in store.list(6.0)}
+    assert found == {
+        ("twice@example.com", "app"): "second",
+        ("twice@example.com", None): "gateway-wide",
+        ("other@example.com", None): "plain",
+    }
+
+
 def test_an_imported_row_may_keep_its_own_expiry(store):
     entries = [
         (1, "r@example.com", "unsubscribed", "app", None),
