@@ -8,6 +8,8 @@ are, and how they are put together, is L{smtpeter.process._service}'s.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from attrs import frozen
 from twisted.application.service import IService, MultiService
 from twisted.internet.defer import ensureDeferred
@@ -95,8 +97,11 @@ class GatewayLifecycle(NodeHolder, MultiService):
             self._open()
             super().privilegedStartService()
         except (OSError, CannotListenError, CertificateError, StartError) as e:
-            self._closeStores()  # their threads would keep the process alive
             self.refuseToStart(e)
+
+    def refuseToStart(self, error: Exception) -> NoReturn:
+        self._closeStores()  # their threads would keep the process alive
+        super().refuseToStart(error)
 
     def _closeStores(self) -> None:
         for owner in (self.featurePool, self.spool, self.admin, self.store):

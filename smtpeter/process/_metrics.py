@@ -15,11 +15,13 @@ while it runs. A gateway of one process serves its own metrics.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.endpoints import serverFromString
@@ -30,7 +32,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from ..config import Config
-from ._datadir import sayNotStarted, whyNotStarted
+from ._datadir import StartError, whyNotStarted
+from ._holding import NodeHolder
 
 log = Logger()
 
@@ -92,17 +95,36 @@ def metricsSite(directory: Path | None) -> Site:
     return site
 
 
+def cannotListen(endpoint: str, error: Exception) -> StartError:
+    """Why C{--metrics endpoint} cannot be listened on, in one line that says what to do."""
+    cause = error.socketError if isinstance(error, CannotListenError) else error
+    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+        why = "its port is in use by another process; stop that, or give --metrics another port"
+    else:
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+        why = f"cannot listen ({reason}); give --metrics an endpoint this gateway can listen on"
+    return StartError(f"--metrics {endpoint}: {why}")
+
+
 class MetricsListener(Service):
     """
     Listens on C{--metrics}; with C{multiprocess}, first readies the
     workers' directory (started after the node holds its data directory,
-    before it starts its workers).
+    before it starts its workers). If it cannot, C{refuse} (the node's)
+    lets go of what the node holds and ends the process with one line.
     """
 
-    def __init__(self, config: Config, reactor: Any, multiprocess: bool) -> None:
+    def __init__(
+        self,
+        config: Config,
+        reactor: Any,
+        multiprocess: bool,
+        refuse: Callable[[Exception], NoReturn],
+    ) -> None:
         self.config = config
         self.reactor = reactor
         self.multiprocess = multiprocess
+        self.refuse = refuse
         self.port: Any = None
 
     def privilegedStartService(self) -> None:
@@ -114,6 +136,9 @@ class MetricsListener(Service):
                 shutil.rmtree(directory, ignore_errors=True)
                 directory.mkdir(mode=0o700)
                 os.environ[MULTIPROCESS_ENVIRONMENT] = str(directory)
+        except OSError as e:
+            self.refuse(StartError(f"--metrics: {whyNotStarted(e)}"))
+        try:
             found: list[Any] = []
             endpoint = serverFromString(self.reactor, self.config.metrics)
             endpoint.listen(metricsSite(directory)).addBoth(found.append)
@@ -121,8 +146,7 @@ class MetricsListener(Service):
             if not hasattr(self.port, "stopListening"):
                 self.port.raiseException()
         except (OSError, CannotListenError) as e:
-            sayNotStarted(f"--metrics: {whyNotStarted(e)}")
-            raise SystemExit(1)
+            self.refuse(cannotListen(self.config.metrics, e))
         super().privilegedStartService()
 
     def startService(self) -> None:
@@ -139,15 +163,19 @@ class MetricsListener(Service):
         return None
 
 
-def withMetrics(config: Config, node: IService, reactor: Any) -> IService:
+def withMetrics(config: Config, node: NodeHolder, reactor: Any) -> IService:
     """
     The C{node} (a L{Supervisor} or a whole gateway) and, with C{--metrics},
     its endpoint beside it: started after the node's own start has taken
-    the data directory, and before the supervisor starts its workers.
+    the data directory, and before the supervisor starts its workers; one
+    that cannot listen refuses the node's start, as the node's own
+    listeners do.
     """
+    service = IService(node)
     if config.metrics is None:
-        return node
+        return service
     both = MultiService()
-    node.setServiceParent(both)
-    MetricsListener(config, reactor, multiprocess=config.workers > 1).setServiceParent(both)
+    service.setServiceParent(both)
+    listener = MetricsListener(config, reactor, config.workers > 1, node.refuseToStart)
+    listener.setServiceParent(both)
     return both

@@ -5,14 +5,18 @@ supervisor, reports the node's totals over its worker processes.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import smtplib
+import socket
+import subprocess
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..conftest import eventually, freePort
+from ..conftest import BIN, eventually, freePort
 from .conftest import compose, connect, oneOnEachWorker, send
 
 STATES = ("ready", "scheduled", "held")
@@ -67,6 +71,60 @@ def test_the_supervisor_serves_the_sum_of_every_workers_counts(makeGateway, sink
     assert queue == {"ready": 0, "scheduled": 0, "held": 0}
     # The spools' group commits, timed: at least one per message.
     assert found[("smtpeter_database_commit_seconds_count", ())] >= 3
+
+
+def _free(data, port: int) -> bool:
+    """Whether nothing holds the data directory's lock nor listens on C{port}."""
+    fd = os.open(data / "smtpeter.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("workers", "daemon"), [("2", False), ("1", False), ("1", True)])
+def test_a_metrics_port_in_use_is_one_line_and_exit_1(tmp_path, workers, daemon):
+    """Like a taken SMTP port: one line, exit 1, no pid file, nothing left running."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    endpoint = f"tcp:{taken.getsockname()[1]}:interface=127.0.0.1"
+    data, smtp = tmp_path / "data", freePort()
+    twistd = [str(BIN / "twistd")] + ([] if daemon else ["-n"])
+    with taken:
+        result = subprocess.run(
+            [*twistd, "smtpeter", "--data", str(data), "--hostname", "gw.test"]
+            + ["--smtp", f"tcp:{smtp}:interface=127.0.0.1"]
+            + ["--smtps", f"tcp:{freePort()}:interface=127.0.0.1"]
+            + ["--http", f"tcp:{freePort()}:interface=127.0.0.1", "--dashboard", "none"]
+            + ["--workers", workers, "--metrics", endpoint],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    expected = (
+        f"smtpeter: cannot start: --metrics {endpoint}: its port is in use by another"
+        " process; stop that, or give --metrics another port"
+    )
+    if daemon:  # twistd's first process prints what the daemon told it (its first 98 bytes)
+        assert expected[:98] in result.stderr, result.stderr
+    else:
+        assert result.stderr.strip().splitlines() == [expected], result.stderr
+    assert not (tmp_path / "twistd.pid").exists(), "a refused start left twistd.pid behind"
+    eventually(lambda: _free(data, smtp), 10, "the refused gateway let go of all it held")
 
 
 @pytest.mark.e2e

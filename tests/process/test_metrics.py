@@ -11,6 +11,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from smtpeter.config import Config, metricsEndpoint
 from smtpeter.process import withMetrics
+from smtpeter.process._holding import NodeHolder
 from smtpeter.tap import Options
 
 
@@ -40,8 +41,12 @@ def test_the_option_has_help():
     assert "Prometheus" in Options().__str__()
 
 
+class _Node(NodeHolder, Service):
+    """A node: a service that can refuse to start."""
+
+
 def test_without_metrics_the_node_is_served_alone():
-    node = Service()
+    node = _Node()
     assert withMetrics(_config(), node, None) is node
     both = withMetrics(_config("--metrics", "9464"), node, None)
     assert isinstance(both, MultiService)
@@ -66,3 +71,22 @@ def test_the_page_is_the_text_format_of_the_workers_values(tmp_path, monkeypatch
         path.write_bytes(b"")
     forgetDeadWorkers(tmp_path)
     assert not dead.exists() and live.exists() and kept.exists()
+
+
+def test_an_endpoint_that_cannot_be_listened_on_is_one_line_saying_what_to_do():
+    import errno
+
+    from twisted.internet.error import CannotListenError
+
+    from smtpeter.process._metrics import cannotListen
+
+    inUse = CannotListenError("127.0.0.1", 9464, OSError(errno.EADDRINUSE, "Address in use"))
+    assert str(cannotListen("tcp:9464", inUse)) == (
+        "--metrics tcp:9464: its port is in use by another process; stop that, or give"
+        " --metrics another port"
+    )
+    missing = OSError(errno.ENOENT, "No such file or directory", "4242")
+    assert str(cannotListen("unix:/no/m.sock", missing)) == (
+        "--metrics unix:/no/m.sock: cannot listen (No such file or directory); give --metrics"
+        " an endpoint this gateway can listen on"
+    )
