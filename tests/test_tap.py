@@ -193,7 +193,8 @@ def test_twistd_unknown_option_is_one_line_not_the_help(tmp_path):
     assert result.stdout == ""
 
 
-def test_port_in_use_is_one_line_and_exit_1(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])  # one process, and a supervisor
+def test_port_in_use_is_one_line_saying_what_to_do_and_exit_1(tmp_path, workers):
     import socket
 
     with socket.socket() as busy:
@@ -212,6 +213,8 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
                 f"tcp:{port}:interface=127.0.0.1",
                 "--smtps",
                 "tcp:0",
+                "--workers",
+                workers,
             ],
             capture_output=True,
             text=True,
@@ -219,7 +222,10 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
             timeout=30,
         )
     assert result.returncode == 1
-    assert "smtpeter: cannot start: Couldn't listen on 127.0.0.1:" in result.stdout + result.stderr
+    assert (
+        f"smtpeter: cannot start: --smtp tcp:{port}:interface=127.0.0.1: its port is in use"
+        " by another process; stop that, or give --smtp another port"
+    ) in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -118,7 +118,7 @@ class GatewayLifecycle(NodeHolder, MultiService):
             fd, family = self.worker.sockets[kind, description]
             service = adoptedListener(self.reactor, description, fd, family, factory, self.balance)
         else:
-            service = ownListener(self.reactor, description, factory)
+            service = ownListener(self.reactor, description, factory, f"--{kind}")
         service.setName(description)
         service.setServiceParent(self)
 

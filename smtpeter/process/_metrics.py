@@ -15,7 +15,6 @@ while it runs. A gateway of one process serves its own metrics.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
@@ -34,6 +33,7 @@ from twisted.web.server import Request, Site
 from ..config import Config
 from ._datadir import StartError, whyNotStarted
 from ._holding import NodeHolder
+from ._listeners import cannotListen
 
 log = Logger()
 
@@ -95,17 +95,6 @@ def metricsSite(directory: Path | None) -> Site:
     return site
 
 
-def cannotListen(endpoint: str, error: Exception) -> StartError:
-    """Why C{--metrics endpoint} cannot be listened on, in one line that says what to do."""
-    cause = error.socketError if isinstance(error, CannotListenError) else error
-    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
-        why = "its port is in use by another process; stop that, or give --metrics another port"
-    else:
-        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
-        why = f"cannot listen ({reason}); give --metrics an endpoint this gateway can listen on"
-    return StartError(f"--metrics {endpoint}: {why}")
-
-
 class MetricsListener(Service):
     """
     Listens on C{--metrics}; with C{multiprocess}, first readies the
@@ -146,7 +135,7 @@ class MetricsListener(Service):
             if not hasattr(self.port, "stopListening"):
                 self.port.raiseException()
         except (OSError, CannotListenError) as e:
-            self.refuse(cannotListen(self.config.metrics, e))
+            self.refuse(cannotListen("--metrics", self.config.metrics, e))
         super().privilegedStartService()
 
     def startService(self) -> None:

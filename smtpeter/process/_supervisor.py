@@ -36,6 +36,7 @@ from ..runtime import withBacklog
 from ._balance import ABSENT, LoadBoard
 from ._datadir import StartError, sayNotStarted
 from ._holding import NodeHolder
+from ._listeners import cannotListen
 from ._twistd import TwistdRun
 from ._worklog import decodeLine, workerSystem
 
@@ -189,7 +190,10 @@ class Supervisor(NodeHolder, Service):
         endpoint.listen(factory).addBoth(found.append)
         [port] = found
         if not hasattr(port, "fileno"):
-            port.raiseException()
+            try:
+                port.raiseException()
+            except (OSError, CannotListenError) as e:
+                raise cannotListen(f"--{kind}", description, e) from None
         port.stopReading()
         # The workers serve this socket: when the parent closes its copy (at
         # stop, before it signals them), no shutdown(): that would end it for

@@ -78,15 +78,15 @@ def test_an_endpoint_that_cannot_be_listened_on_is_one_line_saying_what_to_do():
 
     from twisted.internet.error import CannotListenError
 
-    from smtpeter.process._metrics import cannotListen
+    from smtpeter.process._listeners import cannotListen
 
     inUse = CannotListenError("127.0.0.1", 9464, OSError(errno.EADDRINUSE, "Address in use"))
-    assert str(cannotListen("tcp:9464", inUse)) == (
+    assert str(cannotListen("--metrics", "tcp:9464", inUse)) == (
         "--metrics tcp:9464: its port is in use by another process; stop that, or give"
         " --metrics another port"
     )
     missing = OSError(errno.ENOENT, "No such file or directory", "4242")
-    assert str(cannotListen("unix:/no/m.sock", missing)) == (
+    assert str(cannotListen("--metrics", "unix:/no/m.sock", missing)) == (
         "--metrics unix:/no/m.sock: cannot listen (No such file or directory); give --metrics"
         " an endpoint this gateway can listen on"
     )
