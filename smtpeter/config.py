@@ -38,6 +38,9 @@ DASHBOARD = "tcp:8081:interface=127.0.0.1"
 #: Where a starting gateway writes its dashboard's addresses, one a line, in
 #: its data directory (for C{smtpeter admin create}, which cannot know them).
 DASHBOARD_URL_FILE = "dashboard-url"
+#: The file in the data directory that the gateway owning it keeps locked,
+#: holding its process id (the gateway takes it; C{smtpeter} commands read it).
+LOCK_FILE = "smtpeter.lock"
 #: The kinds of listening socket, in the order they are opened and announced.
 LISTENERS = ("smtp", "smtps", "http", "dashboard", "mx")
 #: Where the gateway and the C{smtpeter} command keep their data unless told.

@@ -17,6 +17,7 @@ import os
 import socket
 from pathlib import Path
 
+from ..config import LOCK_FILE
 from ._spools import queueEntries, workerSpools
 
 #: A node not seen for this many days is no longer listed.
@@ -27,9 +28,6 @@ DOWN_AFTER_LEASES = 3
 
 #: A node's C{status}: running (seen within 3 leases), or not.
 UP, DOWN = NODE_STATUSES = ("up", "down")
-
-#: The data directory's lock file, which holds the running gateway's process id.
-_LOCK_FILE = "smtpeter.lock"
 
 
 def _node(name, host, pid, started, seen, up, workers, claimed) -> dict:
@@ -117,7 +115,7 @@ def localNodes(data: Path, node: str, now: float, isoTime) -> dict:
 def _lockHolder(data: Path) -> int | None:
     """The process id of the running gateway that locks C{data}, if one runs."""
     try:
-        text = (data / _LOCK_FILE).read_text("ascii").strip()
+        text = (data / LOCK_FILE).read_text("ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
     if not text.isdigit():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from ..config import DASHBOARD_URL_FILE, Config
+from ..config import DASHBOARD_URL_FILE, LOCK_FILE, Config
 from ..features import loadSecret
 from ..queue import SPOOL_FILE, SpoolDatabase, spoolDirectories, spoolDirectory
 from ..runtime import (
@@ -35,10 +35,6 @@ log = Logger()
 
 class StartError(Exception):
     """The gateway cannot start; the text says why, in one line."""
-
-
-#: The file in the data directory that the gateway owning it keeps locked.
-LOCK_FILE = "smtpeter.lock"
 
 
 class DataDirectoryLock:

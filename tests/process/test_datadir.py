@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from smtpeter.config import LOCK_FILE
 from smtpeter.process._datadir import (
-    LOCK_FILE,
     DataDirectoryLock,
     StartError,
     whyNotStarted,
