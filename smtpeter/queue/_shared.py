@@ -88,9 +88,10 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         @return: for each item, C{None} or what it failed with.
         """
         try:
-            with DATABASE_COMMIT_SECONDS.time(), self._transaction():
-                results = self._doAll(work)
+            with DATABASE_COMMIT_SECONDS.time():
+                results = self._applyOnce(work)
         except Exception as e:
+            self._rollback()
             for item in work:
                 if item[0] == "store":
                     self.claims.pop(item[1].qid, None)
@@ -106,17 +107,40 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 self.claims.pop(item[1], None)
         return results
 
-    def _doAll(self, work: list[tuple]) -> list[Exception | None]:
+    def _applyOnce(self, work: list[tuple]) -> list[Exception | None]:
+        """
+        C{work}'s statements, in one round trip when the connection is
+        fresh (L{_fresh}): new messages alone, or finished ones alone, are
+        one statement, a transaction by itself (no BEGIN, no COMMIT: the
+        statement's own commit); anything else goes in a pipeline with its
+        BEGIN and COMMIT. A connection that may have been lost while idle
+        has its BEGIN answered first, so that its loss is found before
+        anything is done (and the work is done again on a new one).
+        """
+        self._committing = False
+        if not self._fresh():
+            self.db.execute("BEGIN")
+            return self._doAll(work, begun=True)
+        kinds = {item[0] for item in work}
+        if kinds == {"store"} or kinds == {"finish"}:
+            self._committing = True  # from here, a lost connection may have committed
+            return self._doAll(work, begun=None)
+        return self._doAll(work, begun=False)
+
+    def _doAll(self, work: list[tuple], begun: bool | None) -> list[Exception | None]:
         """
         The statements of every item of C{work}, sent together in a pipeline
-        with the COMMIT (one round trip to the database instead of one per
-        statement): the new messages in one statement, each change of
-        recipients' states in its own, the finished messages in one; if
-        some items record recipients' states, those of the items whose
-        claim held (one more round trip).
+        with the BEGIN (unless C{begun}) and the COMMIT (one round trip to
+        the database instead of one per statement): the new messages in one
+        statement, each change of recipients' states in its own, the
+        finished messages in one; if some items record recipients' states,
+        those of the items whose claim held (one more round trip). With
+        C{begun} C{None}, no transaction: C{work} is one statement.
         @return: for each item, C{None} or L{ClaimLost}.
         """
         with self.db.pipeline() as pipeline:
+            if begun is False:
+                self.db.execute("BEGIN")
             stored = [item[1] for item in work if item[0] == "store"]
             if stored:
                 storeAll(self.db, self.node, self.owner, self.lease, stored)
@@ -135,12 +159,13 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 for item, check in zip(work, checks, strict=True):
                     if item[0] in ("states", "release") and check() is None:
                         self._recordStates(item[1], item[2])
-            # The COMMIT goes with the statements, answered with them at the
-            # pipeline's end (no round trip of its own; psycopg's commit()
-            # would sync at once): from here, a lost connection may have
-            # committed.
-            self._committing = True
-            self.db.execute("COMMIT")
+            if begun is not None:
+                # The COMMIT goes with the statements, answered with them at
+                # the pipeline's end (no round trip of its own; psycopg's
+                # commit() would sync at once): from here, a lost connection
+                # may have committed.
+                self._committing = True
+                self.db.execute("COMMIT")
         return [check() for check in checks]
 
     def _send(self, item: tuple) -> Callable[[], Exception | None]:

@@ -88,9 +88,12 @@ def again(method: Callable[..., T]) -> Callable[..., T]:
 
 class QueueConnection:
     """
-    One thread's connection to the shared queue (C{connect} makes it);
-    with C{reading}, each statement is a transaction of its own
-    (autocommit), so a read is one round trip, without BEGIN and ROLLBACK.
+    One thread's connection to the shared queue (C{connect} makes it), in
+    autocommit: a transaction is begun explicitly (L{_transaction}), so
+    that a pipeline can carry its BEGIN with its statements (psycopg waits
+    for the BEGIN it sends itself: a round trip of its own), and a write
+    that is one statement needs neither. C{reading}: the connection of the
+    spool's reading thread.
     """
 
     def __init__(self, connect: Callable, reading: bool = False) -> None:
@@ -108,7 +111,7 @@ class QueueConnection:
             self._db = self._connect()
             # One lent while in a transaction (db copy's) is used as it is.
             if self._db.info.transaction_status == TransactionStatus.IDLE:
-                self._db.autocommit = self.reading
+                self._db.autocommit = True
         return self._db
 
     def close(self) -> None:
@@ -119,22 +122,43 @@ class QueueConnection:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """
-        One transaction on the connection: committed at the end of the
-        block, rolled back if it raises. L{_committing} tells a failure of
-        the commit (which may have happened) from one before it (which
+        One transaction on the connection: begun, committed at the end of
+        the block, rolled back if it raises. L{_committing} tells a failure
+        of the commit (which may have happened) from one before it (which
         did nothing).
         """
         db = self.db
         self._committing = False
         try:
+            if db.autocommit:  # else one lent in a transaction: psycopg's own
+                db.execute("BEGIN")
             yield
         except BaseException:
-            if not db.broken:
-                db.rollback()
+            self._rollback()
             raise
         self._committing = True
         db.commit()
         self._committing = False
+
+    def _rollback(self) -> None:
+        """End a transaction that failed, unless its connection is gone."""
+        if self._db is not None and not self._db.broken:
+            self._db.rollback()
+
+    def _fresh(self) -> bool:
+        """
+        Whether the connection, idle between transactions, has nothing to
+        read: a connection PostgreSQL closed while it was idle (a restart)
+        has its end of file or a last error waiting. Only on a fresh one is
+        work sent without a BEGIN answered first: a failure after that may
+        have been a commit, and such work is not done again.
+        """
+        import select
+
+        db = self.db
+        poller = select.poll()
+        poller.register(db.pgconn.socket, select.POLLIN)
+        return not poller.poll(0)
 
     def _lostBeforeCommit(self, error: BaseException) -> bool:
         """

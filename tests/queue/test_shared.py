@@ -210,17 +210,45 @@ def test_a_group_commit_is_timed(connect):
     assert _sample("smtpeter_database_commit_seconds_count") == before + 1
 
 
-def test_a_group_commit_takes_two_round_trips_however_many_messages(connect, sharedQueued):
-    """BEGIN (psycopg waits for it), then every statement of every item and the COMMIT."""
+def test_a_group_commit_takes_one_round_trip_however_many_messages(connect, sharedQueued):
+    """
+    New messages alone, or finished ones alone, are one statement (its own
+    transaction); both together, a pipeline with its BEGIN and COMMIT.
+    """
     a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
-    qids = [f"{i:020X}" for i in range(10)]
+    qids = [f"{i:020X}" for i in range(20)]
+    assert a.db.autocommit  # connected first: the count is of the writes alone
     with roundTrips(a) as counted:
-        assert a.apply([("store", message(qid)) for qid in qids]) == [None] * 10
-    assert counted == [2]
+        assert a.apply([("store", message(qid)) for qid in qids[:10]]) == [None] * 10
+    assert counted == [1]
     with roundTrips(a) as counted:
-        assert a.apply([("finish", qid, 1000.0) for qid in qids]) == [None] * 10
-    assert counted == [2]
-    assert sharedQueued() == []
+        assert a.apply([("finish", qid, 1000.0) for qid in qids[:5]]) == [None] * 5
+    assert counted == [1]
+    work = [("finish", qid, 1000.0) for qid in qids[5:10]]
+    work += [("store", message(qid)) for qid in qids[10:]]
+    with roundTrips(a) as counted:
+        assert a.apply(work) == [None] * 15
+    assert counted == [1]
+    assert [m["qid"] for m, _ in sharedQueued()] == qids[10:]
+
+
+def test_a_connection_closed_while_idle_is_found_before_anything_is_sent(connect, postgresql):
+    """
+    Its end of file is waiting: the BEGIN is answered first, fails, and the
+    work is done on a new connection (a one-statement write on the old one
+    could not be told from a lost commit).
+    """
+    a = worker(connect)
+    assert a.apply([("store", message("0000000000000000000A"))]) == [None]
+    old = a.db
+    with psycopg.connect(postgresql.uri(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (old.info.backend_pid,))
+    deadline = time.monotonic() + 5
+    while a._fresh() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert a.apply([("store", message("0000000000000000000B"))]) == [None]
+    assert a.db is not old
+    assert a.readContent("0000000000000000000B").startswith(b"Subject: x")
 
 
 def test_states_of_a_group_commit_take_one_more_round_trip_and_follow_the_claim(
@@ -236,7 +264,7 @@ def test_states_of_a_group_commit_take_one_more_round_trip_and_follow_the_claim(
     work.append(("release", "00000000000000000001", pending, time.time() + 3600))
     with roundTrips(a) as counted:
         results = a.apply(work)
-    assert counted == [3]
+    assert counted == [2]  # the statements and their BEGIN, then the states and the COMMIT
     lost = int(taken.qid, 16)
     assert [isinstance(r, ClaimLost) for r in results] == [i == lost for i in range(3)] + [
         lost == 1
