@@ -26,11 +26,26 @@ class Step:
     sql: str
 
     def statements(self) -> list[str]:
-        """Its statements, one by one (comments dropped: they may hold a C{;})."""
+        """
+        Its statements, one by one (comments dropped: they may hold a C{;}).
+        A C{;} between C{$$} quotes (the body of a PostgreSQL function) is
+        the body's, not the end of a statement.
+        """
         text = "\n".join(
             line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
         )
-        return [s.strip() for s in text.split(";") if s.strip()]
+        found, current = [], ""
+        for i, part in enumerate(text.split("$$")):
+            if i % 2:
+                current += f"$${part}$$"
+                continue
+            first, *rest = part.split(";")
+            current += first
+            for piece in rest:
+                found.append(current)
+                current = piece
+        found.append(current)
+        return [s.strip() for s in found if s.strip()]
 
 
 #: The dialects a step may be written for (C{NNN_name.<dialect>.sql}).

@@ -108,3 +108,23 @@ def test_a_misnamed_file_is_refused(tmp_path, name):
 def test_an_unknown_dialect_is_refused(tmp_path):
     with pytest.raises(RuntimeError, match="no schema dialect 'mysql'"):
         stepsIn(folder(tmp_path, "001_a.sql"), "mysql", "test")
+
+
+def test_a_function_body_between_dollar_quotes_stays_one_statement():
+    from smtpeter.runtime import Step
+
+    step = Step(
+        1,
+        "f",
+        "-- a comment; with a semicolon\n"
+        "CREATE TABLE t (x INTEGER);\n"
+        "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n    DELETE FROM t;\n    RETURN NULL;\nEND\n$$;\n"
+        "SELECT 1;\n",
+    )
+    assert step.statements() == [
+        "CREATE TABLE t (x INTEGER)",
+        "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n    DELETE FROM t;\n    RETURN NULL;\nEND\n$$",
+        "SELECT 1",
+    ]
