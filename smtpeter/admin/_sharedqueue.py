@@ -59,7 +59,9 @@ def sharedEntry(db, qid: str, content: bool) -> tuple[bytes | None, dict] | None
         return None
     body = None
     if content:
-        row = db.execute("SELECT content FROM queue_bodies WHERE qid = ?", (qid,)).fetchone()
+        row = db.execute(
+            "SELECT content FROM queue_bodies WHERE qid = ? AND finished IS NULL", (qid,)
+        ).fetchone()
         if row is None:
             return None  # finished just now
         body = bytes(row[0])
@@ -67,8 +69,13 @@ def sharedEntry(db, qid: str, content: bool) -> tuple[bytes | None, dict] | None
 
 
 def sharedSent(db, qid: str) -> bytes | None:
-    """The content of a finished message, while it is kept (--keep-sent)."""
-    row = db.execute("SELECT content FROM queue_sent WHERE qid = ?", (qid,)).fetchone()
+    """
+    The content of a finished message, while it is kept (--keep-sent): its
+    body, where it was written, marked finished.
+    """
+    row = db.execute(
+        "SELECT content FROM queue_bodies WHERE qid = ? AND finished IS NOT NULL", (qid,)
+    ).fetchone()
     return None if row is None else bytes(row[0])
 
 

@@ -51,7 +51,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         keepSent: float = 0,
         reading: bool = False,
     ) -> None:
-        #: Days a finished message's content is kept (in C{queue_sent}).
+        #: Days a finished message's content is kept (in C{queue_bodies}, marked finished).
         self.keepSent = keepSent
         super().__init__(connect, reading)
         self.owner = owner
@@ -156,8 +156,10 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                         checks[i] = heldIn(done, item[1])
             if any(item[0] in ("states", "release") for item in work):
                 pipeline.sync()
+                # A message finished here has no recipients' rows any more.
+                gone = done() if finished else set()
                 for item, check in zip(work, checks, strict=True):
-                    if item[0] in ("states", "release") and check() is None:
+                    if item[0] in ("states", "release") and check() is None and item[1] not in gone:
                         self._recordStates(item[1], item[2])
             if begun is not None:
                 # The COMMIT goes with the statements, answered with them at
@@ -328,17 +330,23 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
 
     @again
     def purgeSent(self, before: float, limit: int = 500) -> int:
-        """Forget up to C{limit} kept contents of messages finished before C{before}."""
+        """
+        Forget up to C{limit} kept contents of messages finished before
+        C{before} (found by the index of finished bodies).
+        """
         with self._transaction():
             return self.db.execute(
-                "DELETE FROM queue_sent WHERE qid IN"
-                " (SELECT qid FROM queue_sent WHERE finished < %s LIMIT %s)",
+                "DELETE FROM queue_bodies WHERE qid IN"
+                " (SELECT qid FROM queue_bodies WHERE finished < %s LIMIT %s)",
                 (before, limit),
             ).rowcount
 
     @again
     def readContent(self, qid: str) -> bytes:
-        row = self.db.execute("SELECT content FROM queue_bodies WHERE qid = %s", (qid,)).fetchone()
+        """The content of C{qid} while it is queued (not once it is finished, if kept)."""
+        row = self.db.execute(
+            "SELECT content FROM queue_bodies WHERE qid = %s AND finished IS NULL", (qid,)
+        ).fetchone()
         self.db.rollback()
         if row is None:
             raise FileNotFoundError(f"{qid}: no such message in the queue")

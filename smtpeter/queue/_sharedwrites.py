@@ -59,32 +59,36 @@ def finishAll(
 ) -> Callable[[], set[str]]:
     """
     Finished messages (C{items}: C{("finish", qid, when)}) leave the
-    queue (their bodies and recipients with them: the tables' cascade),
-    each only while C{owner}'s claim holds (C{claims}: qid -> claim
-    number); with C{keepSent}, their content is kept in C{queue_sent}, in
-    the same statement (its sub-statements see the rows as they were
-    before it). @return: what gives, once it is done, the queue ids
-    whose claim held.
+    queue, each only while C{owner}'s claim holds (C{claims}: qid -> claim
+    number), with their recipients' rows, in one statement (its
+    sub-statements see the rows as they were before it). Their bodies stay
+    where they were written, marked finished (C{when}), with C{keepSent}:
+    the dashboard shows them, and the purge deletes them after C{keepSent}
+    days; without, they are deleted too. (No foreign key cascades: this
+    statement deletes every row of a message.) @return: what gives, once
+    it is done, the queue ids whose claim held.
     """
     qids = [item[1] for item in items]
-    arguments: tuple = (qids, owner, [claims.get(qid) for qid in qids], qids)
-    delete = (
-        "DELETE FROM queue_messages WHERE qid = ANY(%b::text[]) AND owner = %s"
-        " AND claim = (%b::bigint[])[array_position(%b::text[], qid)] RETURNING qid"
-    )
     if keepSent:
-        cursor = db.execute(
-            f"WITH done AS ({delete}), kept AS ("
-            " INSERT INTO queue_sent (qid, finished, content)"
-            " SELECT b.qid, (%b::float8[])[array_position(%b::text[], b.qid)], b.content"
-            " FROM queue_bodies b WHERE b.qid = ANY(%b::text[])"
-            " AND b.qid IN (SELECT qid FROM done)"
-            " ON CONFLICT (qid) DO NOTHING)"
-            " SELECT qid FROM done",
-            (*arguments, [float(item[2]) for item in items], qids, qids),
+        bodies = (
+            "UPDATE queue_bodies SET finished = (%b::float8[])[array_position(%b::text[], qid)]"
+            " WHERE qid = ANY(%b::text[]) AND qid IN (SELECT qid FROM done)"
         )
+        kept: tuple = ([float(item[2]) for item in items], qids, qids)
     else:
-        cursor = db.execute(delete, arguments)
+        bodies = (
+            "DELETE FROM queue_bodies WHERE qid = ANY(%b::text[]) AND qid IN (SELECT qid FROM done)"
+        )
+        kept = (qids,)
+    cursor = db.execute(
+        "WITH done AS (DELETE FROM queue_messages WHERE qid = ANY(%b::text[]) AND owner = %s"
+        " AND claim = (%b::bigint[])[array_position(%b::text[], qid)] RETURNING qid),"
+        " recipients AS (DELETE FROM queue_recipients"
+        " WHERE qid = ANY(%b::text[]) AND qid IN (SELECT qid FROM done)),"
+        f" bodies AS ({bodies})"
+        " SELECT qid FROM done",
+        (qids, owner, [claims.get(qid) for qid in qids], qids, qids, *kept),
+    )
     found: list[set[str]] = []
 
     def done() -> set[str]:

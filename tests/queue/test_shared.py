@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg import pq
 
+from smtpeter.admin._sharedqueue import sharedEntry, sharedSent
 from smtpeter.message import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.queue import ClaimLost, SharedQueueDatabase
 from smtpeter.runtime import PostgreSQL
@@ -108,14 +109,55 @@ def test_renew_keeps_leases_and_reports_the_lost(connect):
     assert len(a.claims) == 1
 
 
-def test_finish_removes_every_row(connect):
+def rows(connect) -> dict[str, int]:
+    """How many rows each of the shared queue's tables holds (bodies: queued, kept)."""
+    with connect() as db:
+        counts = {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("queue_messages", "queue_recipients")
+        }
+        counts["queued"], counts["kept"] = db.execute(
+            "SELECT count(*) FILTER (WHERE finished IS NULL),"
+            " count(*) FILTER (WHERE finished IS NOT NULL) FROM queue_bodies"
+        ).fetchone()
+    return counts
+
+
+@pytest.mark.parametrize("keepSent", [0, 1])
+def test_finish_removes_every_row_but_the_kept_body(connect, keepSent):
+    a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=keepSent)
+    a.apply([("store", message()), ("store", message("0000000000000000000B"))])
+    a.apply([("states", "0000000000000000000A", {0: {"status": "pending"}})])
+    a.apply([("states", "0000000000000000000B", {0: {"status": "pending"}})])
+    assert a.apply([("finish", "0000000000000000000A", time.time())]) == [None]
+    # B, still queued, keeps every row of its own.
+    assert rows(connect) == {
+        "queue_messages": 1,
+        "queue_recipients": 1,
+        "queued": 1,
+        "kept": keepSent,
+    }
+
+
+def test_states_recorded_with_the_finish_leave_no_recipient_behind(connect):
+    """A message's last states and its finish, in one transaction (one group commit)."""
     a = worker(connect)
     a.apply([("store", message())])
+    qid = "0000000000000000000A"
+    assert a.apply(
+        [("states", qid, {0: {"status": "delivered"}}), ("finish", qid, time.time())]
+    ) == [None, None]
+    assert rows(connect) == {"queue_messages": 0, "queue_recipients": 0, "queued": 0, "kept": 0}
+
+
+def test_a_finish_whose_claim_is_lost_leaves_every_row(connect):
+    a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
+    a.apply([("store", message())])
     a.apply([("states", "0000000000000000000A", {0: {"status": "pending"}})])
-    assert a.apply([("finish", "0000000000000000000A", time.time())]) == [None]
-    with connect() as db:
-        for table in ("queue_messages", "queue_bodies", "queue_recipients"):
-            assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    a.claims["0000000000000000000A"] = 7  # not the claim the queue holds
+    [lost] = a.apply([("finish", "0000000000000000000A", time.time())])
+    assert isinstance(lost, ClaimLost)
+    assert rows(connect) == {"queue_messages": 1, "queue_recipients": 1, "queued": 1, "kept": 0}
 
 
 def test_held_mail_is_nobodys_until_claimed_for_a_request(connect):
@@ -173,16 +215,40 @@ def test_postgresql_restarted_between_writes_costs_no_refusal(postgresql):
         server.stop()
 
 
-def test_a_finished_message_is_kept_for_keep_sent_and_then_purged(connect, sharedQueued):
+def test_a_finished_message_is_kept_for_keep_sent_and_then_purged(
+    connect, sharedQueued, postgresDatabase
+):
     a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
-    a.apply([("store", message())])
+    a.apply([("store", message()), ("store", message("0000000000000000000B"))])
     assert a.apply([("finish", "0000000000000000000A", 1000.0)]) == [None]
-    assert sharedQueued() == []
-    with connect() as db:
-        [(content,)] = db.execute("SELECT content FROM queue_sent").fetchall()
-    assert bytes(content).startswith(b"Subject: x")
-    assert a.purgeSent(999.0) == 0
-    assert a.purgeSent(1001.0) == 1
+    assert [m["qid"] for m, _ in sharedQueued()] == ["0000000000000000000B"]
+    admin = openDatabase(PostgreSQL(postgresDatabase))
+    try:
+        # The administration reads it as sent, not as queued; the workers not at all.
+        assert sharedSent(admin, "0000000000000000000A") == b"Subject: x\r\n\r\nbody\r\n"
+        assert sharedEntry(admin, "0000000000000000000A", True) is None
+        with pytest.raises(FileNotFoundError):
+            a.readContent("0000000000000000000A")
+        # The queued one the other way round.
+        assert sharedSent(admin, "0000000000000000000B") is None
+        assert sharedEntry(admin, "0000000000000000000B", True)[0].startswith(b"Subject: x")
+        assert a.purgeSent(999.0) == 0
+        assert sharedSent(admin, "0000000000000000000A") is not None
+        assert a.purgeSent(1001.0) == 1
+        assert sharedSent(admin, "0000000000000000000A") is None
+        assert a.purgeSent(time.time() + 60) == 0  # the queued body is no finished one
+        assert a.readContent("0000000000000000000B").startswith(b"Subject: x")
+    finally:
+        admin.close()
+
+
+def test_the_purge_goes_in_bounded_batches(connect):
+    a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
+    qids = [f"00000000000000000{n:03d}" for n in range(5)]
+    a.apply([("store", message(qid)) for qid in qids])
+    assert a.apply([("finish", qid, 1000.0) for qid in qids]) == [None] * 5
+    assert [a.purgeSent(1001.0, limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert rows(connect)["kept"] == 0
 
 
 @contextmanager
