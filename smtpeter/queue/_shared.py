@@ -12,8 +12,10 @@ attempt, for whichever worker of whichever node is free then. When a node
 dies, its leases run out and the others claim its mail, with its attempts
 and history. A claim never deletes anything.
 
-Its tables are a step of the shared database's schema
-(C{smtpeter/store/schema/011_shared_queue.postgres.sql}). Every method
+Its tables are steps of the shared database's schema
+(C{smtpeter/store/schema/011_shared_queue.postgres.sql}; a finished
+message's body stays, marked finished, since C{020_queue_bodies_kept}:
+no foreign keys, the finish deletes a message's rows). Every method
 here blocks: they run in the spool's threads (L{smtpeter.queue.SharedSpool}),
 each thread on a connection of its own.
 Times are epoch seconds; leases are counted on the database's clock, the
