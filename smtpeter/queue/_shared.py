@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from ..message import QueuedMessage
 from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
+from ._sharedclaims import Claims
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._sharedimport import QueueImport
 from ._sharedwrites import finishAll, heldIn, storeAll
@@ -40,7 +41,8 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     One connection's view of the shared queue, for one worker (C{owner},
     such as C{"node-a/2"}). Not thread-safe: one per thread, each with its
     own connection; the claims this worker holds are shared between them
-    (C{claims}, qid -> claim number), which only the writing thread changes.
+    (C{claims}: qid -> claim number, and how long each surely holds), which
+    only the writing thread changes.
     """
 
     def __init__(
@@ -49,7 +51,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         owner: str,
         node: str,
         lease: float,
-        claims: dict[str, int] | None = None,
+        claims: Claims | None = None,
         keepSent: float = 0,
         reading: bool = False,
     ) -> None:
@@ -59,7 +61,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         self.owner = owner
         self.node = node
         self.lease = lease
-        self.claims: dict[str, int] = {} if claims is None else claims
+        self.claims = Claims(lease) if claims is None else claims
 
     # Starting ---------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         C{begun} C{None}, no transaction: C{work} is one statement.
         @return: for each item, C{None} or L{ClaimLost}.
         """
+        since = self.claims.clock()
         with self.db.pipeline() as pipeline:
             if begun is False:
                 self.db.execute("BEGIN")
@@ -148,7 +151,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 storeAll(self.db, self.node, self.owner, self.lease, stored)
                 for message in stored:
                     if not message.options.hold:
-                        self.claims[message.qid] = 1
+                        self.claims.confirmed(message.qid, 1, since)
             checks = [self._send(item) for item in work]
             finished = [item for item in work if item[0] == "finish"]
             if finished:
@@ -214,6 +217,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         """
         if limit <= 0:
             return []
+        since = self.claims.clock()
         with self._transaction():
             rows = self.db.execute(
                 "WITH due AS ("
@@ -229,7 +233,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             # Taken: its owner's lease ran out (a released message has none).
             QUEUE_CLAIMS.inc(len(rows))
             LEASE_TAKEOVERS.inc(sum(1 for row in rows if row[3]))
-            return self._claimed([row[:3] for row in rows])
+            return self._claimed([row[:3] for row in rows], since)
 
     @again
     def claimOne(
@@ -243,6 +247,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             by another worker, or not held when C{held} asks).
         """
         condition = "due IS NULL" if held else "TRUE"
+        since = self.claims.clock()
         with self._transaction():
             rows = self.db.execute(
                 "UPDATE queue_messages"
@@ -251,12 +256,13 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 " RETURNING qid, meta, claim",
                 (self.owner, self.lease, qid),
             ).fetchall()
-            claimed = self._claimed(rows)
+            claimed = self._claimed(rows, since)
         return claimed[0] if claimed else None
 
     @again
     def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
+        since = self.claims.clock()
         with self._transaction():
             rows = self.db.execute(
                 "WITH old AS ("
@@ -269,9 +275,9 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 " RETURNING m.qid, m.meta, m.claim",
                 (before, limit, self.owner, self.lease),
             ).fetchall()
-            return self._claimed(rows)
+            return self._claimed(rows, since)
 
-    def _claimed(self, rows: list) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+    def _claimed(self, rows: list, since: float) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         if not rows:
             return []
         states: dict[str, dict[int, dict]] = {qid: {} for qid, _, _ in rows}
@@ -282,7 +288,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             states[qid][rcpt] = state
         found = []
         for qid, meta, claim in rows:
-            self.claims[qid] = claim
+            self.claims.confirmed(qid, claim, since)
             found.append((_fromMetadata(json.loads(meta)), states[qid]))
         return found
 
@@ -295,6 +301,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         held = list(self.claims.items())
         if not held:
             return []
+        since = self.claims.clock()
         with self._transaction():
             kept = {
                 qid
@@ -310,6 +317,9 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         lost = [qid for qid, _ in held if qid not in kept]
         for qid in lost:
             self.claims.pop(qid, None)
+        for qid, claim in held:
+            if qid in kept:
+                self.claims.confirmed(qid, claim, since)
         return lost
 
     def holds(self, qid: str) -> bool:

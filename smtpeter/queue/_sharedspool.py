@@ -28,6 +28,7 @@ from ..message import QueuedMessage
 from ..runtime import Workers
 from ._incoming import IncomingContent
 from ._shared import SharedQueueDatabase
+from ._sharedclaims import Claims, leaseClock
 from ._sharedconnection import ClaimLost
 from .interfaces import IClaimingSpool
 
@@ -40,7 +41,8 @@ class SharedSpool:
     One worker's hand on the shared queue: C{owner} names it across the
     cluster (C{node/worker}); C{connect} makes a connection; C{lease} is
     how long a claim holds without being renewed; C{incomingDir} holds the
-    bodies of messages while they are received (node-local).
+    bodies of messages while they are received (node-local); C{clock} is
+    the local clock its leases are counted on (L{leaseClock}).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class SharedSpool:
         lease: float = 60.0,
         incomingDir: Path | None = None,
         keepSent: float = 0,
+        clock: Callable[[], float] = leaseClock,
     ) -> None:
         self.reactor = reactor
         #: The node-local directory of this worker (bodies while they arrive).
@@ -60,7 +63,7 @@ class SharedSpool:
         self._freeAt = -1e9
         self.lease = lease
         self.owner = owner
-        self._claims: dict[str, int] = {}
+        self._claims = Claims(lease, clock)
         self.keepSent = keepSent
         self._make = lambda reading=False: SharedQueueDatabase(
             connect, owner, node, lease, self._claims, keepSent, reading
@@ -177,15 +180,28 @@ class SharedSpool:
         return self._threadWriting().run(SharedQueueDatabase.claimHeld, before, limit)
 
     def renew(self) -> Deferred:
-        return self._threadWriting().run(SharedQueueDatabase.renew)
+        return self._threadWriting().run(SharedQueueDatabase.renew).addErrback(self._doubt)
+
+    def _doubt(self, failure: Failure) -> Failure:
+        """
+        The database failed: be sure of no claim until it confirms them
+        again, so that while it is away deliveries stop before their final
+        dot rather than end with an outcome that cannot be recorded.
+        """
+        self._claims.doubt()
+        return failure
 
     def holds(self, qid: str) -> Deferred:
         """
-        Whether this worker's claim on C{qid} still holds: read from the
-        database after this call, with the other checks asked for while
-        the one before was read (one statement for them all).
+        Whether this worker's claim on C{qid} still holds: at once if the
+        database confirmed it recently enough to be sure (L{Claims.sure});
+        otherwise read from the database after this call, with the other
+        checks asked for while the one before was read (one statement for
+        them all).
         """
         self._threadReading()  # (raises if the spool is not started)
+        if self._claims.sure(qid):
+            return succeed(True)
         d: Deferred[bool] = Deferred()
         self._checks.append((qid, d))
         self._checkNext()
@@ -202,6 +218,8 @@ class SharedSpool:
 
     def _checked(self, held, checks: list) -> None:
         self._checking = False
+        if isinstance(held, Failure):
+            self._doubt(held)
         for qid, d in checks:
             if isinstance(held, Failure):
                 d.errback(held)
@@ -252,6 +270,8 @@ class SharedSpool:
         self._writing = False
         if isinstance(results, Failure):
             results = [results] * len(waiting)
+        if any(r is not None and not isinstance(r, ClaimLost) for r in results):
+            self._claims.doubt()
         self._answer(waiting, results)
         self._commitNext()
 

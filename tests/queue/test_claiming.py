@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 import pytest
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
@@ -17,6 +18,7 @@ from smtpeter.queue import (
     ClaimLost,
     IClaimingSpool,
     MemoryClaimingSpool,
+    SharedQueueDatabase,
     SharedSpool,
 )
 from smtpeter.testing import PumpedReactor, result
@@ -49,8 +51,11 @@ class PostgresWorld:
         self.reactor = PumpedReactor()
         self.spools: list[SharedSpool] = []
 
-    def spool(self, owner: str, lease: float = 60.0):
-        spool = SharedSpool(self.connect, owner, owner.split("/")[0], self.reactor, lease)
+    def spool(self, owner: str, lease: float = 60.0, clock: Clock | None = None):
+        """A started spool; with C{clock}, its leases are counted on that local clock."""
+        counted = {} if clock is None else {"clock": clock.seconds}
+        node = owner.split("/")[0]
+        spool = SharedSpool(self.connect, owner, node, self.reactor, lease, **counted)
         self.wait(spool.start())
         self.spools.append(spool)
         return spool
@@ -181,3 +186,126 @@ def test_held_too_long_is_claimed_for_expiry(world):
     [(second, _)] = world.wait(a.claimHeld(cutoff, 10))
     assert {first.qid, second.qid} == {QID, "0000000000000000000B"}
     assert world.wait(a.claimHeld(cutoff, 10)) == []
+
+
+# What the shared spool knows of its leases -----------------------------------
+#
+# Leases are counted on the database's clock (real time here); the spools'
+# local clocks are Clocks that the tests move on, as far as real time went
+# where a lease must run out in the database.
+
+
+@pytest.fixture
+def pg(pgconnect):
+    made = PostgresWorld(pgconnect)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """The lease checks the spools ask of the database: each statement's queue ids."""
+    calls: list[list[str]] = []
+    holding = SharedQueueDatabase.holding
+
+    def counted(self, qids):
+        calls.append(list(qids))
+        return holding(self, qids)
+
+    monkeypatch.setattr(SharedQueueDatabase, "holding", counted)
+    return calls
+
+
+def answeredAtOnce(d) -> bool:
+    """The answer of a lease check that did not wait for a thread or the database."""
+    assert d.called, "the check waited (for the database)"
+    return result(d)
+
+
+def test_a_claim_surely_held_is_answered_at_once_until_half_its_lease_has_passed(pg, asked):
+    local = Clock()
+    a = pg.spool("a/1", lease=60.0, clock=local)
+    pg.wait(a.store(message()))  # claimed by its store, at 0 on the local clock
+    local.advance(29.9)
+    assert answeredAtOnce(a.holds(QID)) is True
+    assert asked == []
+    local.advance(0.1)  # past the margin: the database is asked, and says so
+    assert pg.wait(a.holds(QID)) is True
+    assert asked == [[QID]]
+
+
+def test_a_claim_taken_over_after_its_lease_ran_out_is_asked_of_the_database(pg, asked):
+    local = Clock()
+    a, b = pg.spool("a/1", lease=0.4, clock=local), pg.spool("b/1")
+    pg.wait(a.store(message()))
+    # a stopped past its lease (it renewed nothing): its clock went on too.
+    time.sleep(0.5)
+    local.advance(0.5)
+    [(found, _)] = pg.wait(b.claim(10))
+    assert answeredAtOnce(b.holds(QID)) is True  # b's claim: sure
+    assert pg.wait(a.holds(QID)) is False  # so a's delivery stops before its dot
+    assert asked == [[QID]]
+
+
+def test_a_renewal_extends_how_long_a_claim_is_surely_held(pg, asked):
+    local = Clock()
+    a = pg.spool("a/1", lease=60.0, clock=local)
+    pg.wait(a.store(message()))
+    local.advance(20)  # a renewal's interval: a third of the lease
+    assert pg.wait(a.renew()) == []
+    local.advance(29.9)  # 49.9 s after the claim, 29.9 after the renewal
+    assert answeredAtOnce(a.holds(QID)) is True
+    local.advance(0.1)
+    assert pg.wait(a.holds(QID)) is True
+    assert asked == [[QID]]
+
+
+def test_a_claim_a_renewal_reports_lost_is_no_longer_surely_held(pg, asked):
+    local = Clock()
+    a, b = pg.spool("a/1", lease=0.4, clock=local), pg.spool("b/1")
+    pg.wait(a.store(message()))
+    # The database's lease ran out while a's clock did not move: as if the
+    # database's clock had stepped forward by more than the margin.
+    time.sleep(0.5)
+    pg.wait(b.claim(10))
+    assert pg.wait(a.renew()) == [QID]
+    assert pg.wait(a.holds(QID)) is False
+    assert asked == [[QID]]
+
+
+def test_a_claim_given_back_or_finished_is_no_longer_surely_held(pg, asked):
+    local = Clock()
+    a = pg.spool("a/1", clock=local)
+    other = "0000000000000000000B"
+    pg.wait(a.store(message()))
+    pg.wait(a.store(message(other)))
+    pg.wait(a.release(QID, {}, time.time() + 3600))
+    pg.wait(a.remove(other))
+    assert pg.wait(a.holds(QID)) is False
+    assert pg.wait(a.holds(other)) is False
+    assert asked == [[QID], [other]]
+    assert pg.wait(a.claimOne(QID)) is not None  # claimed again: sure again
+    assert answeredAtOnce(a.holds(QID)) is True
+    assert len(asked) == 2
+
+
+def test_once_the_database_failed_each_check_asks_it_until_it_confirms_again(
+    pg, asked, monkeypatch
+):
+    local = Clock()
+    a = pg.spool("a/1", clock=local)
+    pg.wait(a.store(message()))
+    renew = SharedQueueDatabase.renew
+
+    def gone(self):
+        raise psycopg.OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(SharedQueueDatabase, "renew", gone)
+    with pytest.raises(psycopg.OperationalError):
+        pg.wait(a.renew())
+    assert pg.wait(a.holds(QID)) is True
+    assert asked == [[QID]]
+    monkeypatch.setattr(SharedQueueDatabase, "renew", renew)
+    assert pg.wait(a.renew()) == []
+    assert answeredAtOnce(a.holds(QID)) is True
+    assert len(asked) == 1
