@@ -1,7 +1,8 @@
 """
 Several nodes on one PostgreSQL share the queue: a node killed with mail
 in hand loses none of it (another takes it over once its lease runs out),
-a killed node under load loses nothing and repeats at most what was in
+a worker stopped past its lease sends no final dot for what another took
+over meanwhile, a killed node under load loses nothing and repeats at most what was in
 flight, mail is refused with 451 while PostgreSQL is away, two nodes
 cannot share a name, and two nodes behind a real HAProxy (send-proxy-v2)
 share the clients, survive a kill -9 and take a restarted node back.
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import random
+import signal
 import smtplib
 import subprocess
 import threading
@@ -60,6 +63,47 @@ def test_a_killed_nodes_mail_in_hand_is_delivered_by_another(
     assert time.monotonic() - killedAt > 2
     log = b.waitForLog("delivery <reader@example.org>")
     assert log.count("delivery <reader@example.org>") == 3
+
+
+def test_a_worker_stopped_past_its_lease_sends_no_final_dot_for_mail_taken_over(
+    makeGateway, sink, postgresDatabase, monkeypatch
+):
+    """
+    The lease check before the final dot, answered by the worker itself
+    while it is sure of its claim: stopped (SIGSTOP) longer than its lease,
+    it is sure of nothing when it goes on, asks the database, and drops the
+    transaction that another node delivered meanwhile.
+    """
+    monkeypatch.setenv("SMTPETER_DATABASE", postgresDatabase)
+    stalled, answered = threading.Event(), threading.Event()
+
+    def policy(stage, argument):
+        # A's attempt (the first) waits at RCPT until the test answers it.
+        if stage == "RCPT" and not stalled.is_set():
+            stalled.set()
+            answered.wait(60)
+        return None
+
+    sink.policy = policy
+    a = makeGateway(sink, "--workers", "1", *LEASE, name="a")
+    b = makeGateway(sink, "--workers", "1", *LEASE, name="b")
+    password = a.createLogin("app")
+    send(a, "app", password, compose({}, subject="stopped"))
+    eventually(stalled.is_set, what="A sending")
+    worker = a.process.pid  # one worker: the gateway's one process
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        # Once A's lease (5 s) ran out, B takes the message over and delivers it.
+        assert arrivals(sink, {"stopped"}, timeout=30) == Counter(stopped=1)
+        b.waitForLog("delivery <reader@example.org>")
+    finally:
+        answered.set()  # A's RCPT accepted while A is stopped: its DATA goes on
+        os.kill(worker, signal.SIGCONT)
+    abandoned = "abandoned: no longer ours to send (another worker claimed it)"
+    eventually(lambda: abandoned in a.logText() or len(sink.messages) > 1, 30, "A going on")
+    assert Counter(subject(m.data) for m in sink.messages) == Counter(stopped=1)
+    assert abandoned in a.logText()
+    assert " delivery <reader@example.org>" not in a.logText()
 
 
 def test_kill_minus_nine_of_a_node_under_load_loses_nothing(
