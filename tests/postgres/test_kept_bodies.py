@@ -74,9 +74,8 @@ def test_an_upgrade_from_19_keeps_the_kept_content_readable(postgresDatabase, ho
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
         " AND conrelid IN ('queue_bodies'::regclass, 'queue_recipients'::regclass)"
     ).fetchone() == (0,)
-    a = SharedQueueDatabase(
-        lambda: psycopg.connect(postgresDatabase), "a/1", "a", 60.0, {QUEUED: 1}, keepSent=1
-    )
+    a = SharedQueueDatabase(lambda: psycopg.connect(postgresDatabase), "a/1", "a", 60.0, keepSent=1)
+    a.claims[QUEUED] = 1  # as the previous release's node stored it
     assert a.readContent(QUEUED) == b"queued"
     assert a.apply([("finish", QUEUED, 2000.0)]) == [None]
     assert sharedSent(db, QUEUED) == b"queued"
