@@ -365,6 +365,8 @@ class Options(usage.Options):
             raise SystemExit(f"twistd smtpeter: {e} (see: twistd smtpeter --help)")
 
     def postOptions(self) -> None:
+        if getattr(self, "parent", None) is not None:  # twistd's subcommand: its process
+            _installOwnReactor()
         self.config = makeConfig(self)
 
 
@@ -374,6 +376,23 @@ def makeService(options: Options):
     from .process import withMetrics
 
     return withMetrics(options.config, _node(options), reactor)
+
+
+def _installOwnReactor() -> None:
+    """
+    The node's process runs on the reactor its workers run on
+    (L{smtpeter.runtime.PromptEPollReactor}): a gateway in one process
+    (C{--workers 1}) handles its connections as a worker does. Unless one
+    is installed already (C{twistd -r ...}; the default on a system
+    without epoll). Before the options are read: reading them imports the
+    reactor (to check the endpoints).
+    """
+    import sys
+
+    from .runtime import install
+
+    if install is not None and "twisted.internet.reactor" not in sys.modules:
+        install()
 
 
 def _node(options: Options):
