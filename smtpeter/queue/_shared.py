@@ -32,7 +32,7 @@ from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
 from ._sharedclaims import Claims
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._sharedimport import QueueImport
-from ._sharedwrites import finishAll, heldIn, storeAll
+from ._sharedwrites import heldIn, writeAll
 from ._spool import _fromMetadata
 
 
@@ -114,10 +114,10 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
     def _applyOnce(self, work: list[tuple]) -> list[Exception | None]:
         """
         C{work}'s statements, in one round trip when the connection is
-        fresh (L{_fresh}): new messages alone, or finished ones alone, are
-        one statement, a transaction by itself (no BEGIN, no COMMIT: the
-        statement's own commit); anything else goes in a pipeline with its
-        BEGIN and COMMIT. A connection that may have been lost while idle
+        fresh (L{_fresh}): new and finished messages are one statement, a
+        transaction by itself (no BEGIN, no COMMIT: the statement's own
+        commit); anything else goes in a pipeline with its BEGIN and
+        COMMIT. A connection that may have been lost while idle
         has its BEGIN answered first, so that its loss is found before
         anything is done (and the work is done again on a new one).
         """
@@ -125,8 +125,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         if not self._fresh():
             self.db.execute("BEGIN")
             return self._doAll(work, begun=True)
-        kinds = {item[0] for item in work}
-        if kinds == {"store"} or kinds == {"finish"}:
+        if {item[0] for item in work} <= {"store", "finish"}:
             self._committing = True  # from here, a lost connection may have committed
             return self._doAll(work, begun=None)
         return self._doAll(work, begun=False)
@@ -135,9 +134,9 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         """
         The statements of every item of C{work}, sent together in a pipeline
         with the BEGIN (unless C{begun}) and the COMMIT (one round trip to
-        the database instead of one per statement): the new messages in one
-        statement, each change of recipients' states in its own, the
-        finished messages in one; if some items record recipients' states,
+        the database instead of one per statement): each change of
+        recipients' states in its own statement, the new and finished
+        messages in one; if some items record recipients' states,
         those of the items whose claim held (one more round trip). With
         C{begun} C{None}, no transaction: C{work} is one statement.
         @return: for each item, C{None} or L{ClaimLost}.
@@ -146,16 +145,23 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
         with self.db.pipeline() as pipeline:
             if begun is False:
                 self.db.execute("BEGIN")
+            checks = [self._send(item) for item in work]
             stored = [item[1] for item in work if item[0] == "store"]
-            if stored:
-                storeAll(self.db, self.node, self.owner, self.lease, stored)
+            finished = [item for item in work if item[0] == "finish"]
+            if stored or finished:
+                done = writeAll(
+                    self.db,
+                    self.node,
+                    self.owner,
+                    self.lease,
+                    self.claims,
+                    self.keepSent,
+                    stored,
+                    finished,
+                )
                 for message in stored:
                     if not message.options.hold:
                         self.claims.confirmed(message.qid, 1, since)
-            checks = [self._send(item) for item in work]
-            finished = [item for item in work if item[0] == "finish"]
-            if finished:
-                done = finishAll(self.db, self.owner, self.claims, self.keepSent, finished)
                 for i, item in enumerate(work):
                     if item[0] == "finish":
                         checks[i] = heldIn(done, item[1])

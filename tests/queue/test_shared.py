@@ -277,10 +277,7 @@ def test_a_group_commit_is_timed(connect):
 
 
 def test_a_group_commit_takes_one_round_trip_however_many_messages(connect, sharedQueued):
-    """
-    New messages alone, or finished ones alone, are one statement (its own
-    transaction); both together, a pipeline with its BEGIN and COMMIT.
-    """
+    """New and finished messages are one statement: its own transaction."""
     a = SharedQueueDatabase(connect, "a/1", "a", 60.0, keepSent=1)
     qids = [f"{i:020X}" for i in range(20)]
     assert a.db.autocommit  # connected first: the count is of the writes alone
