@@ -45,6 +45,14 @@ class SharedSpool:
     the local clock its leases are counted on (L{leaseClock}).
     """
 
+    #: How long a finished message waits, when nothing else is to be
+    #: written, for a write to go with (a new message's, most often) before
+    #: it is committed alone: at one message per connection, the two were a
+    #: commit (and a sync of PostgreSQL's log) each. A crash before its
+    #: commit only repeats the delivery, as it would have a moment earlier
+    #: (the message is still claimed).
+    FINISH_WAIT = 0.02
+
     def __init__(
         self,
         connect: Callable,
@@ -74,6 +82,8 @@ class SharedSpool:
         self._databases: list[SharedQueueDatabase] = []
         self._waiting: list = []
         self._writing = False
+        #: The commit of finished messages waiting for company (L{FINISH_WAIT}).
+        self._finishing = None
         #: Lease checks asked for (L{holds}), and whether some are being read.
         self._checks: list = []
         self._checking = False
@@ -114,6 +124,7 @@ class SharedSpool:
 
     def stop(self) -> None:
         """Commit what waits, end the threads, close the connections."""
+        self._cancelFinishing()
         for workers in (self._writer, self._reader):
             if workers is not None:
                 workers.stop()
@@ -255,12 +266,27 @@ class SharedSpool:
     def _write(self, work: tuple) -> Deferred:
         d: Deferred[None] = Deferred()
         self._waiting.append((work, d))
+        if work[0] == "finish" and all(w[0] == "finish" for w, _ in self._waiting):
+            # Alone: it waits a little for company (or for the commit in flight).
+            if self._finishing is None and not self._writing:
+                self._finishing = self.reactor.callLater(self.FINISH_WAIT, self._finishWaited)
+            return d
         self._commitNext()
         return d
+
+    def _finishWaited(self) -> None:
+        self._finishing = None
+        self._commitNext()
+
+    def _cancelFinishing(self) -> None:
+        if self._finishing is not None and self._finishing.active():
+            self._finishing.cancel()
+        self._finishing = None
 
     def _commitNext(self) -> None:
         if self._writing or not self._waiting or self._writer is None:
             return
+        self._cancelFinishing()
         waiting, self._waiting = self._waiting, []
         self._writing = True
         d = self._threadWriting().run(SharedQueueDatabase.apply, [w for w, _ in waiting])

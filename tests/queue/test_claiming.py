@@ -61,6 +61,9 @@ class PostgresWorld:
         return spool
 
     def wait(self, d):
+        # A finished message waits a little for company before its commit
+        # (on the reactor's clock, which only tests move).
+        self.reactor.advance(SharedSpool.FINISH_WAIT)
         return self.reactor.wait(d)
 
     def passTime(self, seconds: float) -> None:
@@ -309,3 +312,31 @@ def test_once_the_database_failed_each_check_asks_it_until_it_confirms_again(
     assert pg.wait(a.renew()) == []
     assert answeredAtOnce(a.holds(QID)) is True
     assert len(asked) == 1
+
+
+def test_a_finished_message_waits_a_little_for_a_write_to_go_with(pg, monkeypatch):
+    """Alone, for FINISH_WAIT; a new message's store takes it along at once."""
+    batches: list[list[str]] = []
+    apply = SharedQueueDatabase.apply
+
+    def recorded(self, work, again=True):
+        batches.append([item[0] for item in work])
+        return apply(self, work, again)
+
+    monkeypatch.setattr(SharedQueueDatabase, "apply", recorded)
+    a = pg.spool("a/1")
+    other = "0000000000000000000B"
+    pg.wait(a.store(message()))
+    batches.clear()
+    finished = a.remove(QID)
+    assert batches == []
+    pg.reactor.wait(a.store(message(other)))
+    pg.reactor.wait(finished)
+    assert batches == [["finish", "store"]]
+    alone = a.remove(other)
+    pg.reactor.advance(SharedSpool.FINISH_WAIT * 0.9)
+    assert batches == [["finish", "store"]]
+    pg.reactor.advance(SharedSpool.FINISH_WAIT * 0.2)
+    pg.reactor.wait(alone)
+    assert batches == [["finish", "store"], ["finish"]]
+    assert pg.wait(a.claim(10)) == []
