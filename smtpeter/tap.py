@@ -373,9 +373,13 @@ class Options(usage.Options):
 def makeService(options: Options):
     from twisted.internet import reactor
 
-    from .process import withMetrics
+    from .process import OwnTextLog, withMetrics
 
-    return withMetrics(options.config, _node(options), reactor)
+    service = withMetrics(options.config, _node(options), reactor)
+    twistd = TwistdRun(getattr(options, "parent", None))
+    if options.config.workers <= 1 and twistd.logsTextToStandardOutput():
+        return OwnTextLog(service, reactor)
+    return service
 
 
 def _installOwnReactor() -> None:

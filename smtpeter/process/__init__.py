@@ -28,6 +28,7 @@ from ._datadir import (
 )
 from ._health import HealthCheck, diskSpace
 from ._supervisor import Supervisor, WorkerProcess
+from ._textlog import OwnTextLog
 from ._twistd import TwistdRun
 from ._worklog import WorkerLogWriter, decodeLine
 
@@ -48,6 +49,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "OwnTextLog",
     "AdoptedPortService",
     "Balance",
     "DataDirectoryLock",

@@ -37,6 +37,7 @@ import functools
 import json
 import select
 import threading
+from collections.abc import Callable
 from typing import BinaryIO, cast
 
 from twisted.internet.interfaces import IReactorCore, IReactorTime
@@ -48,6 +49,7 @@ from twisted.logger import (
     eventAsJSON,
     eventFromJSON,
     formatEvent,
+    formatEventAsClassicLogText,
     formatTime,
     timeFormatRFC3339,
 )
@@ -116,9 +118,25 @@ def _stamp(second: int | None) -> str:
 
 
 def workerSystem(worker: str, event: dict) -> str:
-    """What a worker's event is logged under: C{"worker N namespace#level"}."""
+    """
+    What a worker's event is logged under: C{"worker N namespace#level"};
+    without C{worker} (a gateway in one process), as twistd logs it.
+    """
+    if not worker and event.get("log_system") is not None:
+        return str(event["log_system"])  # a legacy event's, as twistd writes it
     level = event.get("log_level")
-    return f"{worker} {event.get('log_namespace', '-')}#{level.name if level is not None else '-'}"
+    system = f"{event.get('log_namespace', '-')}#{level.name if level is not None else '-'}"
+    return f"{worker} {system}" if worker else system
+
+
+def classicLine(event: dict) -> bytes:
+    """
+    The event as twistd's text log writes it (a failure with its
+    traceback), for a gateway in one process that writes its own log
+    (L{WorkerLogWriter} with C{encode}).
+    """
+    text = formatEventAsClassicLogText(event)
+    return text.encode("utf-8", "backslashreplace") if text else b""
 
 
 def textLine(event: dict, system: str) -> bytes:
@@ -158,6 +176,8 @@ class WorkerLogWriter:
     A log observer writing L{encodeEvent} lines to C{output}, a binary
     file read by the parent; with C{direct} (a binary file, unbuffered),
     informational lines go there as L{textLine}s, their system C{system}.
+    A gateway in one process writes its own text log with it: C{output}
+    and C{direct} its standard output, C{encode} L{classicLine}.
     """
 
     def __init__(
@@ -166,7 +186,9 @@ class WorkerLogWriter:
         reactor: IReactorTime,
         direct: BinaryIO | None = None,
         system: str = "",
+        encode: Callable[[dict], bytes] = encodeEvent,
     ) -> None:
+        self.encode = encode
         self.output = output
         self.reactor = reactor
         self.direct = direct
@@ -194,7 +216,7 @@ class WorkerLogWriter:
                     self._text.append(line)
                     self._later()
                 return
-        line = encodeEvent(event)
+        line = self.encode(event)
         with self._lock:
             self._pending.append(line)
             if not urgent:
