@@ -11,7 +11,14 @@ from twisted.python import usage
 
 from .config import DATA, LISTENERS, RELAY_TLS, default, makeConfig
 from .process import TwistdRun
-from .runtime import DATABASE_HELP, formatDays, formatDelays, formatDuration, formatSize
+from .runtime import (
+    DATABASE_HELP,
+    formatDays,
+    formatDelays,
+    formatDuration,
+    formatSize,
+    installUnlessChosen,
+)
 from .smtp import AuthThrottle
 
 #: Each option's default is Config's, shown in --help.
@@ -366,57 +373,14 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         if getattr(self, "parent", None) is not None:  # twistd's subcommand: its process
-            _installOwnReactor()
+            installUnlessChosen()
         self.config = makeConfig(self)
 
 
 def makeService(options: Options):
     from twisted.internet import reactor
 
-    from .process import OwnTextLog, withMetrics
+    from .process import nodeService
 
-    service = withMetrics(options.config, _node(options), reactor)
     twistd = TwistdRun(getattr(options, "parent", None))
-    if options.config.workers <= 1 and twistd.logsTextToStandardOutput():
-        return OwnTextLog(service, reactor)
-    return service
-
-
-def _installOwnReactor() -> None:
-    """
-    The node's process runs on the reactor its workers run on
-    (L{smtpeter.runtime.PromptEPollReactor}): a gateway in one process
-    (C{--workers 1}) handles its connections as a worker does. Unless one
-    is installed already (C{twistd -r ...}; the default on a system
-    without epoll). Before the options are read: reading them imports the
-    reactor (to check the endpoints).
-    """
-    import sys
-
-    from .runtime import install
-
-    if install is not None and "twisted.internet.reactor" not in sys.modules:
-        install()
-
-
-def _node(options: Options):
-    """The node: a supervisor of its workers, or a whole gateway in one process."""
-    from twisted.internet import reactor
-
-    # The twistd run (its options), which a refused start must tidy up after.
-    twistd = TwistdRun(getattr(options, "parent", None))
-    if options.config.workers > 1:
-        from .process import Supervisor
-
-        return Supervisor(
-            options.config,
-            options.arguments,
-            reactor,
-            textOutput=twistd.logsTextToStandardOutput(),
-            twistd=twistd,
-        )
-    from .process import GatewayService
-    from .runtime import freezeStartup
-
-    reactor.callWhenRunning(freezeStartup, reactor)
-    return GatewayService(options.config, reactor, twistd=twistd)
+    return nodeService(options.config, options.arguments, twistd, reactor)

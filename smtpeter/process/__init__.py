@@ -39,6 +39,7 @@ _LATER = {
     "AdoptedPortService": "._sharedport",
     "SharedPort": "._sharedport",
     "withMetrics": "._metrics",
+    "nodeService": "._nodeservice",
 }
 
 
@@ -67,6 +68,7 @@ __all__ = [
     "createDatabase",
     "decodeLine",
     "diskSpace",
+    "nodeService",
     "prepareDataDirectory",
     "recordDashboardUrls",
     "whyNotStarted",

@@ -76,10 +76,14 @@ from ._writethrough import (
 )
 
 try:
-    from ._reactor import PromptEPollReactor, install
+    from ._reactor import PromptEPollReactor, install, installUnlessChosen
 except ImportError:  # no epoll (not Linux): the workers run Twisted's default reactor
     # The names stay, as None, for callers to test: mypy does not model that.
     PromptEPollReactor = install = None  # type: ignore[misc, assignment]
+
+    def installUnlessChosen() -> None:
+        """Without epoll: Twisted's default reactor, or the one twistd was told to use."""
+
 
 __all__ = [
     "AUTH_FAILURES",
@@ -117,6 +121,7 @@ __all__ = [
     "DiskFull",
     "Network",
     "PromptEPollReactor",
+    "installUnlessChosen",
     "ProxyHeaderError",
     "ProxyProtocolFactory",
     "RepeatedErrors",

@@ -131,3 +131,17 @@ def install() -> None:
     from twisted.internet.main import installReactor
 
     installReactor(PromptEPollReactor())
+
+
+def installUnlessChosen() -> None:
+    """
+    L{install}, unless a reactor is installed already (C{twistd -r ...}):
+    a node's own process runs on the reactor its workers run on, and a
+    gateway in one process (C{--workers 1}) handles its connections as a
+    worker does. Called before twistd's options are read: reading them
+    imports the reactor (to check the endpoints).
+    """
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:
+        install()
