@@ -240,8 +240,15 @@ def makeConfig(options) -> Config:
         ("metrics", (metricsEndpoint(options["metrics"]),) if options.get("metrics") else ()),
     )
     web = ("http", "dashboard", "metrics")
+    given: dict[str, str] = {}
     for flag, descriptions in listeners:
         for description in descriptions:
+            if description in given:
+                _fail(
+                    f"--{flag} {description!r}: already given to --{given[description]};"
+                    " give each listener an endpoint of its own"
+                )
+            given[description] = flag
             if flag not in web and description.split(":", 1)[0].lower() in ("ssl", "tls"):
                 _fail(
                     f"--{flag} {description!r}: give a plain endpoint such as"

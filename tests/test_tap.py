@@ -112,6 +112,11 @@ def test_repeatable_listeners_and_relay():
         (["--max-queue-time", "soon"], "duration like"),
         (["--max-size", "big"], "size like"),
         (["--smtp", "nonsense:1"], "not a valid endpoint"),
+        (
+            ["--smtp", "tcp:2525", "--smtps", "tcp:2525"],
+            "--smtps 'tcp:2525': already given to --smtp",
+        ),
+        (["--smtp", "tcp:0", "--mx", "tcp:0"], "an endpoint of its own"),
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot read"),
         (["--tls-cert", "/x.pem"], "go together"),
         (["--workers", "0"], "whole number from 1 to 64"),
