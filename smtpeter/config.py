@@ -208,6 +208,17 @@ def _leaseLength(text: str) -> timedelta:
     return lease
 
 
+def _anyPort(description: str) -> bool:
+    """Whether the endpoint C{description} listens on a port the system picks (C{tcp:0})."""
+    kind, _, rest = description.partition(":")
+    if kind.lower() not in ("tcp", "tcp6"):
+        return False
+    arguments = rest.split(":")
+    named = dict(a.split("=", 1) for a in arguments if "=" in a)
+    positional = [a for a in arguments if "=" not in a]
+    return named.get("port", positional[0] if positional else None) == "0"
+
+
 def makeConfig(options) -> Config:
     """
     The options (a parsed L{smtpeter.tap.Options}) as a L{Config}; a
@@ -243,7 +254,7 @@ def makeConfig(options) -> Config:
     given: dict[str, str] = {}
     for flag, descriptions in listeners:
         for description in descriptions:
-            if description in given:
+            if description in given and (given[description] == flag or not _anyPort(description)):
                 _fail(
                     f"--{flag} {description!r}: already given to --{given[description]};"
                     " give each listener an endpoint of its own"

@@ -116,7 +116,7 @@ def test_repeatable_listeners_and_relay():
             ["--smtp", "tcp:2525", "--smtps", "tcp:2525"],
             "--smtps 'tcp:2525': already given to --smtp",
         ),
-        (["--smtp", "tcp:0", "--mx", "tcp:0"], "an endpoint of its own"),
+        (["--mx", "tcp:port=2526", "--mx", "tcp:port=2526"], "an endpoint of its own"),
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot read"),
         (["--tls-cert", "/x.pem"], "go together"),
         (["--workers", "0"], "whole number from 1 to 64"),
@@ -391,3 +391,8 @@ def test_proxy_protocol_is_repeatable_and_checked():
     assert "such as 10.0.0.0/8" in str(error.value)
     assert "\n" not in str(error.value)
     assert "--proxy-protocol" in str(Options())
+
+
+def test_a_port_the_system_picks_may_be_given_to_several_listeners():
+    config = makeConfig(_parsedOnly(["--smtp", "tcp:0", "--smtps", "tcp:0", "--http", "tcp:0"]))
+    assert (config.smtp, config.smtps, config.http) == (("tcp:0",),) * 3

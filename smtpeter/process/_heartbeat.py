@@ -2,7 +2,8 @@
 A node's heartbeat on PostgreSQL: every few seconds, in a thread of its
 own (never the reactor's), the node writes in its row of C{nodes} that it
 was seen now, how many worker processes it runs and its C{--lease}, on the
-connection that holds its name (L{NodeName<smtpeter.process._nodename.NodeName>}).
+connection that holds its name (L{NodeName<smtpeter.process._nodename.NodeName>}),
+made again (and the name taken again) once it was lost.
 C{GET /v1/nodes}, C{smtpeter nodes} and the dashboard show a node not seen
 for 3 leases as down.
 """
@@ -10,7 +11,9 @@ for 3 leases as down.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from twisted.logger import Logger
 
@@ -40,7 +43,17 @@ class Heartbeat:
     thread uses C{db} between the two.
     """
 
-    def __init__(self, db, name: str, workers: int, lease: timedelta) -> None:
+    def __init__(
+        self,
+        db,
+        name: str,
+        workers: int,
+        lease: timedelta,
+        reconnect: Callable[[], Any] | None = None,
+    ) -> None:
+        #: What gives a new connection once C{db} is lost (C{None} while the
+        #: database is away, or while it will not do).
+        self._reconnect = reconnect
         self._db = db
         self._name = name
         self._workers = workers
@@ -63,10 +76,28 @@ class Heartbeat:
         failing = False
         while not self._stopping.wait(interval):
             try:
+                if self._lost():
+                    continue  # still away: the next beat tries again
                 beat(self._db, self._name, self._workers, self._lease)
             except Exception as e:  # psycopg's: PostgreSQL away; the next beat tries again
                 if not failing:
                     log.warn("node {name}: heartbeat not written: {why}", name=self._name, why=e)
                 failing = True
             else:
+                if failing:
+                    log.info("node {name}: heartbeat written again", name=self._name)
                 failing = False
+
+    def _lost(self) -> bool:
+        """
+        Whether the connection is lost and no new one could be made yet; a
+        lost one is replaced (L{_reconnect}) first.
+        """
+        if self._reconnect is None or not (self._db.closed or self._db.broken):
+            return False
+        db = self._reconnect()
+        if db is None:
+            return True
+        self._db.close()
+        self._db = db
+        return False

@@ -7,12 +7,16 @@ let go of here, once for both.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from twisted.logger import Logger
 
 from ..config import Config
 from ._datadir import DataDirectoryLock, prepareDataDirectory, sayNotStarted, whyNotStarted
 from ._nodename import NodeName
 from ._twistd import TwistdRun
+
+log = Logger()
 
 
 class NodeHolder:
@@ -27,6 +31,9 @@ class NodeHolder:
     nodeName: NodeName | None = None
     #: The twistd run, told if the gateway refuses to start.
     twistd: TwistdRun
+    #: The holder's own (both have them).
+    config: Config
+    reactor: Any
 
     def holdNode(self, config: Config):
         """
@@ -39,8 +46,17 @@ class NodeHolder:
         """
         self.dataLock = DataDirectoryLock.acquire(config.data)
         tlsOptions = prepareDataDirectory(config)
-        self.nodeName = NodeName.hold(config)
+        self.nodeName = NodeName.hold(config, self._nameLost)
         return tlsOptions
+
+    def _nameLost(self, why: str) -> None:
+        """In the heartbeat's thread: another node took this one's name; this one stops."""
+        self.reactor.callFromThread(self._stopForName, why)
+
+    def _stopForName(self, why: str) -> None:
+        log.critical("node {name}: {why}", name=self.config.node, why=why)
+        if self.reactor.running:
+            self.reactor.stop()
 
     def releaseNode(self) -> None:
         """Let go of the name, then the directory: another gateway may have them."""

@@ -119,7 +119,7 @@ class GatewayLifecycle(NodeHolder, MultiService):
             service = adoptedListener(self.reactor, description, fd, family, factory, self.balance)
         else:
             service = ownListener(self.reactor, description, factory, f"--{kind}")
-        service.setName(description)
+        service.setName(f"--{kind} {description}")  # tcp:0 may be given to several
         service.setServiceParent(self)
 
     def startService(self) -> None:

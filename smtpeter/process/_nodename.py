@@ -65,16 +65,34 @@ def holdNodeName(connect: Callable, name: str):
 
 
 class NodeName:
-    """This node's name, held while it runs (L{holdNodeName}); nothing to hold on SQLite."""
+    """
+    This node's name, held while it runs (L{holdNodeName}); nothing to
+    hold on SQLite. Its lock goes with its connection: when PostgreSQL
+    restarts, the heartbeat makes a new connection and takes the name
+    again (L{_again}); if another node took it meanwhile (started with
+    this name while PostgreSQL was away: it released this node's claims
+    as it started), C{lost} is called with what to tell the operator.
+    """
 
-    def __init__(self, db, heartbeat: Heartbeat | None = None) -> None:
-        self._db = db
-        self._heartbeat = heartbeat
+    def __init__(
+        self,
+        connect: Callable,
+        name: str,
+        lost: Callable[[str], None] = lambda why: None,
+    ) -> None:
+        self._connect = connect
+        self._name = name
+        self._lost = lost
+        self._told = False
+        self._db = holdNodeName(connect, name)
+        self._heartbeat: Heartbeat | None = None
 
     @classmethod
-    def hold(cls, config: Config) -> NodeName | None:
+    def hold(cls, config: Config, lost: Callable[[str], None]) -> NodeName | None:
         """
-        Hold C{config.node} when the gateway runs on PostgreSQL.
+        Hold C{config.node} when the gateway runs on PostgreSQL; C{lost}
+        is called (in the heartbeat's thread) if another node takes the
+        name while this one runs.
         @raise StartError: another running node has the name, or the
             database cannot be reached; one line saying so.
         """
@@ -82,18 +100,39 @@ class NodeName:
             return None
         database = config.postgresql
         try:
-            db = holdNodeName(lambda: connectQueue(database.uri), config.node)
-            heartbeat = Heartbeat(db, config.node, config.workers, config.lease)
+            name = cls(lambda: connectQueue(database.uri), config.node, lost)
+            heartbeat = Heartbeat(name._db, config.node, config.workers, config.lease, name._again)
             try:
                 heartbeat.start()
             except BaseException:
-                db.close()
+                name._db.close()
                 raise
-            return cls(db, heartbeat)
+            name._heartbeat = heartbeat
+            return name
         except NodeNameTaken as e:
             raise StartError(str(e)) from None
         except Exception as e:  # psycopg's errors: PostgreSQL away, or refusing us
             raise StartError(unreachable(database, e)) from None
+
+    def _again(self):
+        """
+        In the heartbeat's thread, once the connection that held the name
+        was lost: the name held again on a new one, or C{None} (PostgreSQL
+        still away, or the name another node's: then L{_lost} is told, once).
+        """
+        try:
+            self._db = holdNodeName(self._connect, self._name)
+        except NodeNameTaken as e:
+            if not self._told:
+                self._told = True
+                self._lost(
+                    f"{e} since PostgreSQL was away: it took this node's claims as it"
+                    " started; stopping this one (start it again with its own --node NAME)"
+                )
+            return None
+        except Exception:  # psycopg's: still away
+            return None
+        return self._db
 
     def release(self) -> None:
         """Let another node have the name (the stop's last step)."""
