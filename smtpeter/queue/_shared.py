@@ -81,14 +81,20 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
 
     # Writing ------------------------------------------------------------------
 
-    def apply(self, work: list[tuple], again: bool = True) -> list[Exception | None]:
+    def apply(
+        self, work: list[tuple], again: bool = True, doubt: bool = True
+    ) -> list[Exception | None]:
         """
         Do every item of C{work} in one transaction: C{("store", message)},
         C{("states", qid, states)}, C{("release", qid, states, due)},
         C{("finish", qid, when)}; C{("after",)} does nothing. An item whose
         claim no longer holds fails alone with L{ClaimLost}; if the
         transaction fails, each item is tried alone, so that one bad item
-        fails only itself.
+        fails only itself; if it may have been committed (the connection was
+        lost once it was sent), what was stored is found (L{_afterDoubt},
+        unless C{doubt} is false). A release or finish that ends otherwise
+        than done is no longer this worker's claim either: its lease runs
+        out, and the next claim takes the message from its last states.
         @return: for each item, C{None} or what it failed with.
         """
         try:
@@ -101,15 +107,54 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                     self.claims.pop(item[1].qid, None)
             if again and self._lostBeforeCommit(e):
                 return self.apply(work, again=False)
-            if len(work) == 1:
-                return [e]
-            return [self.apply([item], again=False)[0] for item in work]
+            if doubt and self._committing and self._db is not None and self._db.broken:
+                return self._afterDoubt(work, e)
+            if len(work) > 1:
+                return [self.apply([item], again=False)[0] for item in work]
+            results = [e]
         for item, result in zip(work, results, strict=True):
-            if result is None and item[0] in ("release", "finish"):
-                self.claims.pop(item[1], None)
-            elif isinstance(result, ClaimLost):
+            if item[0] in ("release", "finish") or isinstance(result, ClaimLost):
                 self.claims.pop(item[1], None)
         return results
+
+    def _afterDoubt(self, work: list[tuple], error: Exception) -> list[Exception | None]:
+        """
+        C{work}, which may have been committed when its connection was lost:
+        the new messages found in the queue were stored (stored again, each
+        would be refused as a duplicate, and its client, told to send it
+        again, would send a second copy); the rest is done again, each item
+        alone (a release or finish already done finds its claim gone:
+        L{ClaimLost}, which changes nothing). If the queue cannot be read,
+        everything fails with C{error}.
+        """
+        stores = [item[1] for item in work if item[0] == "store"]
+        try:
+            found = self._stored([message.qid for message in stores]) if stores else set()
+        except Exception:
+            self._rollback()
+            found = None
+        results: list[Exception | None] = []
+        for item in work:
+            if found is None:
+                results.append(error)
+                if item[0] in ("release", "finish"):
+                    self.claims.pop(item[1], None)
+            elif item[0] == "store" and item[1].qid in found:
+                if not item[1].options.hold:
+                    self.claims[item[1].qid] = 1  # its first claim (a renewal confirms it)
+                results.append(None)
+            else:
+                results.append(self.apply([item], again=False, doubt=False)[0])
+        return results
+
+    def _stored(self, qids: list[str]) -> set[str]:
+        """Those of C{qids} that are in the queue (on a new connection, if the old one was lost)."""
+        return {
+            qid
+            for (qid,) in self.db.execute(
+                "SELECT qid FROM queue_messages WHERE qid = ANY(%b::text[])", (qids,)
+            )
+        }
 
     def _applyOnce(self, work: list[tuple]) -> list[Exception | None]:
         """
@@ -239,7 +284,8 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             # Taken: its owner's lease ran out (a released message has none).
             QUEUE_CLAIMS.inc(len(rows))
             LEASE_TAKEOVERS.inc(sum(1 for row in rows if row[3]))
-            return self._claimed([row[:3] for row in rows], since)
+            claimed = self._claimed([row[:3] for row in rows])
+        return self._confirmed([row[:3] for row in rows], since, claimed)
 
     @again
     def claimOne(
@@ -262,7 +308,8 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 " RETURNING qid, meta, claim",
                 (self.owner, self.lease, qid),
             ).fetchall()
-            claimed = self._claimed(rows, since)
+            claimed = self._claimed(rows)
+        self._confirmed(rows, since, claimed)
         return claimed[0] if claimed else None
 
     @again
@@ -281,9 +328,16 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 " RETURNING m.qid, m.meta, m.claim",
                 (before, limit, self.owner, self.lease),
             ).fetchall()
-            return self._claimed(rows, since)
+            claimed = self._claimed(rows)
+        return self._confirmed(rows, since, claimed)
 
-    def _claimed(self, rows: list, since: float) -> list[tuple[QueuedMessage, dict[int, dict]]]:
+    def _confirmed(self, rows: list, since: float, claimed: list) -> list:
+        """C{claimed}, once committed: this worker's claims from now (L{Claims.confirmed})."""
+        for qid, _, claim in rows:
+            self.claims.confirmed(qid, claim, since)
+        return claimed
+
+    def _claimed(self, rows: list) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         if not rows:
             return []
         states: dict[str, dict[int, dict]] = {qid: {} for qid, _, _ in rows}
@@ -292,11 +346,7 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
             ([qid for qid, _, _ in rows],),
         ):
             states[qid][rcpt] = state
-        found = []
-        for qid, meta, claim in rows:
-            self.claims.confirmed(qid, claim, since)
-            found.append((_fromMetadata(json.loads(meta)), states[qid]))
-        return found
+        return [(_fromMetadata(json.loads(meta)), states[qid]) for qid, meta, _ in rows]
 
     @again
     def renew(self) -> list[str]:

@@ -132,11 +132,18 @@ class QueueConnection:
         of the commit (which may have happened) from one before it (which
         did nothing).
         """
+        from psycopg.pq import TransactionStatus
+
         db = self.db
         self._committing = False
+        if db.info.transaction_status != TransactionStatus.IDLE:
+            # One lent in a transaction (db copy's): a savepoint of it, which
+            # its owner commits with the rest.
+            with db.transaction():
+                yield
+            return
         try:
-            if db.autocommit:  # else one lent in a transaction: psycopg's own
-                db.execute("BEGIN")
+            db.execute("BEGIN")
             yield
         except BaseException:
             self._rollback()

@@ -357,3 +357,76 @@ def test_state_counts_are_the_whole_queue_s_whoever_holds_it(connect):
     b.apply([("release", "0000000000000000000C", {0: state}, time.time() + 600)])
     expected = {"ready": 1, "scheduled": 1, "held": 1}
     assert a.stateCounts() == b.stateCounts() == expected
+
+
+def _cutAfter(monkeypatch, database: SharedQueueDatabase, method: str, admin, found=True):
+    """
+    C{database}'s C{method} runs, once, then PostgreSQL ends its connection
+    (as a restart does): with C{found}, the loss is found at once (what
+    was sent may have been committed); else by the next statement.
+    """
+    original = getattr(database, method)
+
+    def cut(*args, **kwargs):
+        result = original(*args, **kwargs)
+        monkeypatch.setattr(database, method, original)
+        admin.execute("SELECT pg_terminate_backend(%s)", (database.db.info.backend_pid,))
+        if found:
+            database.db.execute("SELECT 1")
+        return result
+
+    monkeypatch.setattr(database, method, cut)
+
+
+@pytest.fixture
+def admin(postgresql):
+    with psycopg.connect(postgresql.uri(), autocommit=True) as db:
+        yield db
+
+
+def test_messages_stored_when_the_connection_was_lost_are_not_refused(
+    connect, sharedQueued, admin, monkeypatch
+):
+    """Stored again they would be refused as duplicates, and their clients send second copies."""
+    a = worker(connect)
+    qids = ["0000000000000000000A", "0000000000000000000B"]
+    _cutAfter(monkeypatch, a, "_doAll", admin)
+    assert a.apply([("store", message(qid)) for qid in qids]) == [None, None]
+    assert [m["qid"] for m, _ in sharedQueued()] == qids
+    assert all(a.claims.get(qid) == 1 for qid in qids)
+    assert a.renew() == []
+    assert all(a.claims.sure(qid) for qid in qids)
+
+
+def test_a_finish_that_failed_is_no_longer_claimed(postgresql, connect):
+    """Its lease runs out, and another worker takes the message from its last states."""
+    down: list[bool] = []
+
+    def connecting():
+        if down:
+            raise psycopg.OperationalError("PostgreSQL is away")
+        return connect()
+
+    a, b = worker(connecting, "a/1", lease=0.3), worker(connect, "b/1")
+    assert a.apply([("store", message())]) == [None]
+    with psycopg.connect(postgresql.uri(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (a.db.info.backend_pid,))
+    down.append(True)
+    [failed] = a.apply([("finish", "0000000000000000000A", 1000.0)])
+    assert isinstance(failed, psycopg.OperationalError)
+    assert "0000000000000000000A" not in a.claims
+    down.clear()
+    assert a.renew() == []  # nothing of it renewed
+    time.sleep(0.4)
+    [(taken, _)] = b.claim(10)
+    assert taken.qid == "0000000000000000000A"
+
+
+def test_a_claim_whose_commit_failed_is_not_held(connect, sharedQueued, admin, monkeypatch):
+    a = worker(connect, "a/1")
+    a.apply([("store", message())])
+    a.apply([("release", "0000000000000000000A", {}, time.time() - 1)])
+    _cutAfter(monkeypatch, a, "_claimed", admin, found=False)  # found by the COMMIT
+    with pytest.raises(psycopg.OperationalError):
+        a.claim(10)
+    assert "0000000000000000000A" not in a.claims
