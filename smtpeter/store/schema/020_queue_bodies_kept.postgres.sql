@@ -4,6 +4,12 @@
 -- instead of a copy into queue_sent (which read the body back, and wrote
 -- it, compressed again, a second time). The purge finds the finished
 -- bodies by their index.
+-- The queue's tables, locked at once and in the order the nodes' statements
+-- take them, so that a node of the previous release still running (a
+-- rolling upgrade) waits for the step rather than deadlocking with it.
+LOCK TABLE queue_messages, queue_bodies, queue_recipients, queue_sent
+    IN ACCESS EXCLUSIVE MODE;
+
 ALTER TABLE queue_bodies ADD COLUMN finished double precision;
 CREATE INDEX queue_bodies_finished ON queue_bodies (finished)
     WHERE finished IS NOT NULL;
