@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from ..runtime import withConnectionDefaults
+
 T = TypeVar("T")
 
 #: The database's clock, in epoch seconds.
@@ -37,7 +39,7 @@ def connectQueue(uri: str):
     """
     import psycopg
 
-    db = psycopg.connect(uri, connect_timeout=10)
+    db = psycopg.connect(withConnectionDefaults(uri))
     db.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
     db.execute("SET idle_in_transaction_session_timeout = '60s'")
     # Every statement of the queue finds its rows by a key (an index): the

@@ -18,7 +18,14 @@ package may import it without a cycle.
 
 from ._batchwriter import BatchWriter
 from ._connections import ConnectionsPerAddress, clientKey
-from ._databaseuri import DATABASE_ENVIRONMENT, DATABASE_HELP, PostgreSQL, parseDatabase, redacted
+from ._databaseuri import (
+    DATABASE_ENVIRONMENT,
+    DATABASE_HELP,
+    PostgreSQL,
+    parseDatabase,
+    redacted,
+    withConnectionDefaults,
+)
 from ._destinations import Address, AddressPolicy, Network, classify, parseAddress, parseNetwork
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
@@ -154,6 +161,7 @@ __all__ = [
     "writeThrough",
     "DATABASE_ENVIRONMENT",
     "DATABASE_HELP",
+    "withConnectionDefaults",
     "PostgreSQL",
     "parseDatabase",
     "redacted",

@@ -95,3 +95,29 @@ def redacted(uri: str) -> str:
     netloc = parts.netloc.rpartition("@")
     user = netloc[0].partition(":")[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
+
+
+#: How the gateway's connections to PostgreSQL find out that it went away
+#: without a word (its machine died, a network between them): TCP
+#: keepalives on an idle connection, and a send unanswered for 30 s fails
+#: (else a write waited some 15 minutes of retransmissions, and the mail
+#: behind it for a 451). Each applies unless the URI says otherwise;
+#: libpq ignores them on a Unix socket.
+CONNECTION_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
+
+
+def withConnectionDefaults(uri: str) -> str:
+    """C{uri} (libpq's) with the L{CONNECTION_DEFAULTS} it does not set itself."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    given = conninfo_to_dict(uri)
+    return make_conninfo(
+        uri, **{name: value for name, value in CONNECTION_DEFAULTS.items() if name not in given}
+    )

@@ -28,6 +28,7 @@ from psycopg import errors
 from psycopg.adapt import Dumper
 from psycopg.pq import TransactionStatus
 
+from ..runtime import withConnectionDefaults
 from ._postgreschanges import CHANNEL, markedHere
 
 #: Which of the schema's dialect-specific steps (C{NNN_name.postgres.sql}) apply.
@@ -228,7 +229,7 @@ class _Queued:
 
 
 def _open(uri: str) -> psycopg.Connection:
-    raw = psycopg.connect(uri, autocommit=True, connect_timeout=10)
+    raw = psycopg.connect(withConnectionDefaults(uri), autocommit=True)
     raw.adapters.register_dumper(bool, _IntegerBool)
     # Set here, not as the URI's options: those stay the user's (a search_path, say).
     for name, value in TIMEOUTS.items():

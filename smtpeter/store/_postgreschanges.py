@@ -27,6 +27,7 @@ import weakref
 import psycopg
 from twisted.logger import Logger
 
+from ..runtime import withConnectionDefaults
 from ._changes import TABLES
 
 log = Logger()
@@ -94,7 +95,7 @@ class ChangeListener:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(self.uri, autocommit=True, connect_timeout=10) as db:
+                with psycopg.connect(withConnectionDefaults(self.uri), autocommit=True) as db:
                     db.execute(f"LISTEN {CHANNEL}")
                     # Listening from here on: what changed before is forgotten.
                     self._forgetAll()

@@ -1,0 +1,23 @@
+def test_connections_find_a_vanished_server_unless_the_uri_says_otherwise():
+    from psycopg.conninfo import conninfo_to_dict
+
+    from smtpeter.runtime import withConnectionDefaults
+
+    made = conninfo_to_dict(withConnectionDefaults("postgresql://u:pw@db.example/mail"))
+    assert made["keepalives"] == "1" and made["tcp_user_timeout"] == "30000"
+    assert (made["host"], made["user"], made["password"], made["dbname"]) == (
+        "db.example",
+        "u",
+        "pw",
+        "mail",
+    )
+    own = conninfo_to_dict(
+        withConnectionDefaults(
+            "postgresql:///mail?host=/run/pg&tcp_user_timeout=5000&connect_timeout=3"
+        )
+    )
+    assert (own["tcp_user_timeout"], own["connect_timeout"], own["host"]) == (
+        "5000",
+        "3",
+        "/run/pg",
+    )
