@@ -168,9 +168,11 @@ class SharedSpool:
         return succeed([])
 
     def purge(self) -> Deferred:
-        """Forget the finished messages kept long enough. @return: C{Deferred[int]}, how many."""
-        if not self.keepSent:
-            return succeed(0)
+        """
+        Forget the finished messages kept long enough (with C{keepSent} 0,
+        those kept before it was: nothing else is kept then). @return:
+        C{Deferred[int]}, how many.
+        """
         before = self.reactor.seconds() - self.keepSent * 86400
         return self._purgeFrom(before, 0)
 

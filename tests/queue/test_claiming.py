@@ -340,3 +340,14 @@ def test_a_finished_message_waits_a_little_for_a_write_to_go_with(pg, monkeypatc
     pg.reactor.wait(alone)
     assert batches == [["finish", "store"], ["finish"]]
     assert pg.wait(a.claim(10)) == []
+
+
+def test_a_spool_that_keeps_nothing_purges_what_was_kept_before(pg, pgconnect):
+    """A cluster switched to --keep-sent 0 lets go of the content it kept until then."""
+    keeping = SharedQueueDatabase(pgconnect, "a/1", "a", 60.0, keepSent=1)
+    assert keeping.apply([("store", message())]) == [None]
+    assert keeping.apply([("finish", QID, time.time() - 10)]) == [None]
+    spool = pg.spool("b/1")  # --keep-sent 0
+    pg.reactor.advance(time.time() - pg.reactor.seconds())
+    assert pg.wait(spool.purge()) == 1
+    assert pg.wait(spool.purge()) == 0
