@@ -10,7 +10,8 @@ still holds (C{WHERE claim = ...}: the claim number is a fencing token). A
 message still pending after an attempt is released, due again at its next
 attempt, for whichever worker of whichever node is free then. When a node
 dies, its leases run out and the others claim its mail, with its attempts
-and history. A claim never deletes anything.
+and history. A claim never deletes anything. The writes are here; the
+claims and leases in L{smtpeter.queue._sharedclaiming}.
 
 Its tables are steps of the shared database's schema
 (C{smtpeter/store/schema/011_shared_queue.postgres.sql}; a finished
@@ -27,16 +28,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ..message import QueuedMessage
-from ..runtime import DATABASE_COMMIT_SECONDS, LEASE_TAKEOVERS, QUEUE_CLAIMS
+from ..runtime import DATABASE_COMMIT_SECONDS
+from ._sharedclaiming import QueueClaiming
 from ._sharedclaims import Claims
 from ._sharedconnection import NOW, ClaimLost, QueueConnection, again
 from ._sharedimport import QueueImport
 from ._sharedwrites import heldIn, writeAll
-from ._spool import _fromMetadata
 
 
-class SharedQueueDatabase(QueueImport, QueueConnection):
+class SharedQueueDatabase(QueueClaiming, QueueImport, QueueConnection):
     """
     One connection's view of the shared queue, for one worker (C{owner},
     such as C{"node-a/2"}). Not thread-safe: one per thread, each with its
@@ -256,143 +256,6 @@ class SharedQueueDatabase(QueueImport, QueueConnection):
                 " ON CONFLICT (qid, rcpt) DO UPDATE SET state = excluded.state",
                 [(qid, i, json.dumps(s, separators=(",", ":"))) for i, s in states.items()],
             )
-
-    # Claiming -----------------------------------------------------------------
-
-    @again
-    def claim(self, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
-        """
-        Up to C{limit} due messages nobody holds (never claimed, released,
-        or whose owner's lease ran out), now this worker's; oldest due first.
-        @return: each message (content empty) and its recipients' states.
-        """
-        if limit <= 0:
-            return []
-        since = self.claims.clock()
-        with self._transaction():
-            rows = self.db.execute(
-                "WITH due AS ("
-                " SELECT qid, owner IS NOT NULL AS taken FROM queue_messages"
-                f" WHERE due <= {NOW} AND (owner IS NULL OR lease_until < {NOW})"
-                " ORDER BY due LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " UPDATE queue_messages AS m"
-                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
-                " FROM due WHERE m.qid = due.qid"
-                " RETURNING m.qid, m.meta, m.claim, due.taken",
-                (limit, self.owner, self.lease),
-            ).fetchall()
-            # Taken: its owner's lease ran out (a released message has none).
-            QUEUE_CLAIMS.inc(len(rows))
-            LEASE_TAKEOVERS.inc(sum(1 for row in rows if row[3]))
-            claimed = self._claimed([row[:3] for row in rows])
-        return self._confirmed([row[:3] for row in rows], since, claimed)
-
-    @again
-    def claimOne(
-        self, qid: str, held: bool = False
-    ) -> tuple[QueuedMessage, dict[int, dict]] | None:
-        """
-        C{qid}, now this worker's, if nobody holds it (for an administrator's
-        request: retry, delete or release it now). With C{held}, only if it
-        is held (and then it stays held: C{due} is not set).
-        @return: the message and its states, or C{None} (not queued, held
-            by another worker, or not held when C{held} asks).
-        """
-        condition = "due IS NULL" if held else "TRUE"
-        since = self.claims.clock()
-        with self._transaction():
-            rows = self.db.execute(
-                "UPDATE queue_messages"
-                f" SET owner = %s, lease_until = {NOW} + %s, claim = claim + 1"
-                f" WHERE qid = %s AND (owner IS NULL OR lease_until < {NOW}) AND {condition}"
-                " RETURNING qid, meta, claim",
-                (self.owner, self.lease, qid),
-            ).fetchall()
-            claimed = self._claimed(rows)
-        self._confirmed(rows, since, claimed)
-        return claimed[0] if claimed else None
-
-    @again
-    def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
-        """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
-        since = self.claims.clock()
-        with self._transaction():
-            rows = self.db.execute(
-                "WITH old AS ("
-                " SELECT qid FROM queue_messages"
-                f" WHERE due IS NULL AND received < %s AND (owner IS NULL OR lease_until < {NOW})"
-                " ORDER BY received LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " UPDATE queue_messages AS m"
-                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
-                " FROM old WHERE m.qid = old.qid"
-                " RETURNING m.qid, m.meta, m.claim",
-                (before, limit, self.owner, self.lease),
-            ).fetchall()
-            claimed = self._claimed(rows)
-        return self._confirmed(rows, since, claimed)
-
-    def _confirmed(self, rows: list, since: float, claimed: list) -> list:
-        """C{claimed}, once committed: this worker's claims from now (L{Claims.confirmed})."""
-        for qid, _, claim in rows:
-            self.claims.confirmed(qid, claim, since)
-        return claimed
-
-    def _claimed(self, rows: list) -> list[tuple[QueuedMessage, dict[int, dict]]]:
-        if not rows:
-            return []
-        states: dict[str, dict[int, dict]] = {qid: {} for qid, _, _ in rows}
-        for qid, rcpt, state in self.db.execute(
-            "SELECT qid, rcpt, state FROM queue_recipients WHERE qid = ANY(%s)",
-            ([qid for qid, _, _ in rows],),
-        ):
-            states[qid][rcpt] = state
-        return [(_fromMetadata(json.loads(meta)), states[qid]) for qid, meta, _ in rows]
-
-    @again
-    def renew(self) -> list[str]:
-        """
-        Extend the lease of everything this worker holds.
-        @return: the queue ids it no longer holds (taken over meanwhile).
-        """
-        held = list(self.claims.items())
-        if not held:
-            return []
-        since = self.claims.clock()
-        with self._transaction():
-            kept = {
-                qid
-                for (qid,) in self.db.execute(
-                    f"UPDATE queue_messages SET lease_until = {NOW} + %s"
-                    " FROM unnest(%s::text[], %s::bigint[]) AS mine(qid, claim)"
-                    " WHERE queue_messages.qid = mine.qid"
-                    " AND queue_messages.claim = mine.claim AND owner = %s"
-                    " RETURNING queue_messages.qid",
-                    (self.lease, [q for q, _ in held], [c for _, c in held], self.owner),
-                )
-            }
-        lost = [qid for qid, _ in held if qid not in kept]
-        for qid in lost:
-            self.claims.pop(qid, None)
-        for qid, claim in held:
-            if qid in kept:
-                self.claims.confirmed(qid, claim, since)
-        return lost
-
-    def holds(self, qid: str) -> bool:
-        """Whether this worker's claim on C{qid} still holds, with time left on its lease."""
-        return qid in self.holding([qid])
-
-    @again
-    def holding(self, qids: list[str]) -> set[str]:
-        """Those of C{qids} this worker's claim still holds, with time left on their leases."""
-        claims = dict(self.claims)
-        rows = self.db.execute(
-            "SELECT qid, claim FROM queue_messages WHERE qid = ANY(%b::text[])"
-            f" AND owner = %s AND lease_until > {NOW}",
-            (qids, self.owner),
-        ).fetchall()
-        self.db.rollback()
-        return {qid for qid, claim in rows if claims.get(qid) == claim}
 
     # Reading ------------------------------------------------------------------
 
