@@ -107,11 +107,12 @@ class SharedQueueDatabase(QueueClaiming, QueueImport, QueueConnection):
                     self.claims.pop(item[1].qid, None)
             if again and self._lostBeforeCommit(e):
                 return self.apply(work, again=False)
-            if doubt and self._committing and self._db is not None and self._db.broken:
-                return self._afterDoubt(work, e)
-            if len(work) > 1:
+            if doubt and self._lostAfterSending():
+                results = self._afterDoubt(work, e)
+            elif len(work) > 1:
                 return [self.apply([item], again=False)[0] for item in work]
-            results = [e]
+            else:
+                results = [e]
         for item, result in zip(work, results, strict=True):
             if item[0] in ("release", "finish") or isinstance(result, ClaimLost):
                 self.claims.pop(item[1], None)
@@ -137,8 +138,6 @@ class SharedQueueDatabase(QueueClaiming, QueueImport, QueueConnection):
         for item in work:
             if found is None:
                 results.append(error)
-                if item[0] in ("release", "finish"):
-                    self.claims.pop(item[1], None)
             elif item[0] == "store" and item[1].qid in found:
                 if not item[1].options.hold:
                     self.claims[item[1].qid] = 1  # its first claim (a renewal confirms it)

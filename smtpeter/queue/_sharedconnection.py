@@ -164,8 +164,8 @@ class QueueConnection:
         Whether the connection, idle between transactions, has nothing to
         read: a connection PostgreSQL closed while it was idle (a restart)
         has its end of file or a last error waiting. Only on a fresh one is
-        work sent without a BEGIN answered first: a failure after that may
-        have been a commit, and such work is not done again.
+        work sent without a BEGIN answered first: a loss found after that
+        may have been a commit (L{_lostAfterSending}).
         """
         import select
 
@@ -173,6 +173,13 @@ class QueueConnection:
         poller = select.poll()
         poller.register(db.pgconn.socket, select.POLLIN)
         return not poller.poll(0)
+
+    def _lostAfterSending(self) -> bool:
+        """
+        Whether the connection was found gone once the commit, or a write
+        that is its own transaction, was sent: it may have been done.
+        """
+        return self._committing and self._db is not None and self._db.broken
 
     def _lostBeforeCommit(self, error: BaseException) -> bool:
         """
