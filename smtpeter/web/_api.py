@@ -197,7 +197,7 @@ class API(Resource):
             self.putChild(b"domains", Domains(admin, bearer, checkDomain))
             self.putChild(b"webhooks", Webhooks(admin, bearer, clock))
         self.putChild(b"events", Events(events, bearer))
-        self.putChild(b"messages", Messages(events, bearer, admin))
+        self.putChild(b"messages", Messages(events, bearer, clock, admin))
         self.putChild(b"logfiles", LogFiles(events, bearer))
         self.putChild(b"stats", Stats(events, bearer, clock))
         self.putChild(b"suppressions", Suppressions(events, bearer, clock, admin))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 from twisted.web.iweb import IRequest
 
 from ..admin import IAdministration
 from ..message import parseRecipientId
-from ..store import DELETE, RELEASE, IEventStore, isoTime, recipientStatus
+from ..store import DELETE, RELEASE, IEventStore, MessageRecord, isoTime, recipientStatus
 from ._bearer import Authenticated, Bearer
 from ._parameters import Parameters
 from ._resources import HTTPError, segment
@@ -27,12 +29,20 @@ class Messages(Authenticated):
     notFound = "use /v1/messages/{messageid}"
     #: At most this much of a held message's content is shown.
     MAX_CONTENT = 1024 * 1024
+    #: A queued message whose record is not written yet (the writer commits
+    #: it within a tenth of a second of the 250 when it is not busy) is
+    #: looked for again this often, for this long, before a 503.
+    RECORD_POLL, RECORD_WAIT = 0.05, 2.0
 
     def __init__(
-        self, events: IEventStore, bearer: Bearer, admin: IAdministration | None = None
+        self,
+        events: IEventStore,
+        bearer: Bearer,
+        clock: IReactorTime,
+        admin: IAdministration | None = None,
     ) -> None:
         super().__init__(events, bearer)
-        self.admin = admin
+        self.clock, self.admin = clock, admin
 
     def allowedMethods(self, request: IRequest) -> tuple[bytes, ...]:  # type: ignore[override]
         parts = request.postpath
@@ -59,9 +69,7 @@ class Messages(Authenticated):
             if index is not None:
                 raise HTTPError(400, "messageid: held mail is released or deleted whole")
             return await self._holdAction(request, qid)
-        record = await self.events.message(qid)
-        if record is None:
-            raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
+        record = await self._record(qid)
         events = await self.events.messageEvents(qid)
         status = recipientStatus(events)
         if index is not None and index >= len(record.recipients):
@@ -96,6 +104,28 @@ class Messages(Authenticated):
             "recipients": recipients,
             **await self._held(qid),
         }
+
+    async def _record(self, qid: str) -> MessageRecord:
+        """
+        C{qid}'s record. One accepted just now (its 250 or 202 came before
+        the writer's commit) is in a queue already: its record is waited
+        for, so that an id is usable as soon as it is given.
+        """
+        record = await self.events.message(qid)
+        if record is not None:
+            return record
+        if self.admin is None or await self.admin.queued(qid) is None:
+            raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
+        for _ in range(round(self.RECORD_WAIT / self.RECORD_POLL)):
+            await deferLater(self.clock, self.RECORD_POLL, lambda: None)
+            record = await self.events.message(qid)
+            if record is not None:
+                return record
+        raise HTTPError(
+            503,
+            f"message {qid} is queued, and its record is not written yet; ask again shortly",
+            retry_after=1,
+        )
 
     async def _held(self, qid: str) -> dict[str, Any]:
         if self.admin is None:

@@ -214,8 +214,11 @@ def fields(body: dict, allowed: tuple[str, ...]) -> dict:
 
 
 def writeJSON(request, body, code: int = 200) -> None:
+    """C{body} as the answer; one that says C{retry_after} (seconds) has C{Retry-After} too."""
     data = json.dumps(body, separators=(",", ":")).encode()
     request.setResponseCode(code)
+    if isinstance(body, dict) and type(body.get("retry_after")) is int:
+        request.setHeader(b"retry-after", b"%d" % body["retry_after"])
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
     request.setHeader(b"content-length", b"%d" % len(data))

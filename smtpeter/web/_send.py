@@ -118,8 +118,6 @@ class Send(AsyncLeaf):
                 lambda: self._answer(request, record),
                 asked,
             )
-        if isinstance(body.get("retry_after"), int):
-            request.setHeader(b"retry-after", b"%d" % body["retry_after"])
         request.setResponseCode(code)
         return body
 

@@ -15,6 +15,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from smtpeter.admin import MemoryAdministration
+from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient
 from smtpeter.store import MemoryStore
 from smtpeter.testing import serveHTTP
 from smtpeter.web import makeSite
@@ -43,17 +44,22 @@ class API:
         self.checked.append(domain)
         return {"domain": domain["domain"], "ok": True}
 
-    def call(self, method: str, path: str, body=None, token: str | None = "admin", code=200):
+    def call(
+        self, method: str, path: str, body=None, token: str | None = "admin", code=200, answer=None
+    ):
+        """C{answer}: a list given the whole response (to read its headers)."""
         token = {"admin": self.adminToken, "read": self.readToken}.get(token, token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         data = b""
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        response = serveHTTP(self.site, method, path, headers, data)
+        response = serveHTTP(self.site, method, path, headers, data, clock=self.clock)
         assert response is not None, f"{method} {path} did not answer"
         assert response.code == code, (method, path, response.body)
         assert response.header("content-type") == "application/json"
+        if answer is not None:
+            answer.append(response)
         return response.json()
 
 
@@ -249,6 +255,33 @@ def test_queue_actions(api):
     pending = []
     api.admin.pendingActions().addCallback(pending.append)
     assert pending == [{QID: "delete", HELD: "delete"}]
+
+
+def test_a_message_is_shown_as_soon_as_its_id_is_given(api):
+    """
+    The 250 (or 202) comes once the message is queued; its record follows
+    with the writer's next commit. Asked in between, the API waits for it.
+    """
+    envelope = Envelope("app@example.com", (Recipient("ann@example.org"),))
+    message = QueuedMessage(QID, envelope, Options(login="app"), api.clock.seconds(), b"")
+    api.admin.enqueue(QID)
+    api.clock.callLater(0.5, api.events.accepted, message)
+    shown = api.call("GET", f"/v1/messages/{QID}", token="read")
+    assert (shown["messageid"], shown["login"]) == (QID, "app")
+    assert shown["recipients"][0]["status"] == "queued"
+
+
+def test_a_queued_message_without_a_record_is_503_to_ask_again(api):
+    api.admin.enqueue(QID)
+    answer: list = []
+    error = api.call("GET", f"/v1/messages/{QID}", token="read", code=503, answer=answer)
+    assert error == {
+        "error": f"message {QID} is queued, and its record is not written yet; ask again shortly",
+        "retry_after": 1,
+    }
+    assert answer[0].header("retry-after") == "1"
+    missing = api.call("GET", "/v1/messages/00000000000000000000", token="read", code=404)
+    assert "unknown" in missing["error"]
 
 
 # The bearer tokens' cache -----------------------------------------------------------
