@@ -49,10 +49,11 @@ class Agent:
         return succeed(None)
 
 
-def worker(board, clock, name, agent, lease=60.0):
+def worker(board, clock, name, agent, lease=60.0, events=None):
     spool = MemoryClaimingSpool(board, name, clock, lease)
     retry = RetryPolicy(timedelta(seconds=60), timedelta(seconds=600), timedelta(hours=1))
-    return QueueManager(spool, agent, clock, "gw.test", MemoryEventSink(), retry)
+    events = MemoryEventSink() if events is None else events
+    return QueueManager(spool, agent, clock, "gw.test", events, retry)
 
 
 def enqueue(queue, hold=False):
@@ -61,12 +62,13 @@ def enqueue(queue, hold=False):
 
 
 def setup(*agents, lease=60.0):
-    board, clock = Board(), Clock()
+    """The workers share one event log, as the workers of a cluster share their store."""
+    board, clock, events = Board(), Clock(), MemoryEventSink()
     clock.advance(1_000_000)
     return (
         board,
         clock,
-        [worker(board, clock, f"n{i}/1", agent, lease) for i, agent in enumerate(agents)],
+        [worker(board, clock, f"n{i}/1", agent, lease, events) for i, agent in enumerate(agents)],
     )
 
 
@@ -91,8 +93,8 @@ def test_pending_after_an_attempt_is_given_back_and_retried_by_any_worker():
     clock.advance(0)
     assert b.agent.calls == [qid]
     assert board.rows == {}
-    assert [e.type for e in a.events.events] == ["attempt", "deferral"]
-    assert [e.type for e in b.events.events] == ["delivery"]
+    # b recorded the message again on claiming it: the log kept the first.
+    assert [e.type for e in b.events.events] == ["attempt", "deferral", "delivery"]
 
 
 def test_a_dead_workers_mail_is_taken_over_and_its_late_outcome_is_not_recorded():
@@ -133,6 +135,30 @@ def test_delete_request_claims_a_message_nobody_holds():
     [dsn] = board.rows.values()  # the failure DSN, claimed by b, which queued it
     assert dsn.message.isDSN and dsn.owner == "n1/1"
     assert [e.details.get("reason") for e in b.events.events if e.type == "failure"] == ["deleted"]
+
+
+class Unwritten(MemoryEventSink):
+    """A worker's store that dies with it: what it was given is never written."""
+
+    def accepted(self, message):
+        return Deferred()
+
+    def record(self, event):
+        return Deferred()
+
+
+def test_mail_of_a_worker_that_died_before_its_record_was_written_is_recorded_by_its_taker():
+    board, clock = Board(), Clock()
+    clock.advance(1_000_000)
+    events = MemoryEventSink()
+    a = worker(board, clock, "n0/1", Agent(stall=True), 30.0, Unwritten())
+    b = worker(board, clock, "n1/1", Agent(OK), 30.0, events)
+    qid = enqueue(a)
+    clock.advance(31)  # a's lease runs out: it died after its 250
+    assert result(ensureDeferred(b.claimDue(10))) == 1
+    clock.advance(0)
+    assert list(events.messages) == [qid]
+    assert [(e.type, e.qid) for e in events.events] == [("attempt", qid), ("delivery", qid)]
 
 
 def test_a_message_in_another_workers_hands_is_not_taken():
@@ -192,7 +218,8 @@ def test_held_too_long_is_dropped_once_by_whoever_expires_it():
     assert result(ensureDeferred(b.expireHeld())) == 1
     assert board.rows == {}
     assert [(e.type, e.details.get("reason")) for e in b.events.events] == [
-        ("failure", "hold expired")
+        ("attempt", None),
+        ("failure", "hold expired"),
     ]
     assert result(ensureDeferred(a.expireHeld())) == 0
 

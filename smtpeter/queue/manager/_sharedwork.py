@@ -20,8 +20,10 @@ from ._settlement import HOLD_EXPIRED, Removal
 if TYPE_CHECKING:
     from datetime import timedelta
 
+    from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
 
+    from ...events import IEventSink
     from .. import ISpool
 
 log = Logger()
@@ -35,7 +37,10 @@ class SharedWork:
         entries: dict[str, Entry]
         clock: IReactorTime
         holdFor: timedelta
+        events: IEventSink
         _stopping: bool
+
+        def _recorded(self, d: Deferred[None]) -> None: ...
 
         def _schedule(self, entry: Entry, when: float) -> None: ...
         def _takeContent(self, entry: Entry) -> bytes | None: ...
@@ -56,9 +61,14 @@ class SharedWork:
         return IClaimingSpool(self.spool)
 
     def _hand(self, message: QueuedMessage, saved: dict[int, dict]) -> Entry:
-        """A message just claimed, now in hand."""
+        """
+        A message just claimed, now in hand. It is recorded again (the
+        record keeps the first): the worker that accepted it may have died
+        after its 250 and before its record was written.
+        """
         entry = adopted(message, saved)
         self.entries[message.qid] = entry
+        self._recorded(self.events.accepted(message))
         return entry
 
     async def claimDue(self, limit: int) -> int:
