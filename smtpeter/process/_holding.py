@@ -7,12 +7,21 @@ let go of here, once for both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from ..config import Config
-from ._datadir import DataDirectoryLock, prepareDataDirectory, sayNotStarted, whyNotStarted
+from ..runtime import CertificateError
+from ._datadir import (
+    DataDirectoryLock,
+    StartError,
+    prepareDataDirectory,
+    sayNotStarted,
+    whyNotStarted,
+)
 from ._nodename import NodeName
 from ._twistd import TwistdRun
 
@@ -66,6 +75,22 @@ class NodeHolder:
         if self.dataLock is not None:
             self.dataLock.release()
             self.dataLock = None
+
+    def startOrRefuse(self, start: Callable[[], None]) -> None:
+        """
+        Call C{start}; if it fails, L{refuseToStart}: with its reason for
+        what an operator can put right, and for anything else (a bug) with
+        the traceback in the log, rather than run on half started.
+        """
+        try:
+            start()
+        except (OSError, CannotListenError, CertificateError, StartError) as e:
+            self.refuseToStart(e)
+        except Exception as e:
+            log.failure("the gateway could not start")
+            self.refuseToStart(
+                StartError(f"{type(e).__name__}: {e} (a bug: the log has its traceback)")
+            )
 
     def refuseToStart(self, error: Exception) -> NoReturn:
         """

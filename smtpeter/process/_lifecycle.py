@@ -13,7 +13,6 @@ from typing import NoReturn
 from attrs import frozen
 from twisted.application.service import IService, MultiService
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -23,11 +22,10 @@ from ..config import Config
 from ..delivery import DeliveryAgent
 from ..queue import SharedSpool, SQLiteSpool
 from ..queue.manager import QueueManager
-from ..runtime import CertificateError, stopRepeatedErrors
+from ..runtime import stopRepeatedErrors
 from ..smtp import ServerSettings
 from ..store import SQLiteStore
 from ._balance import Balance, LoadBoard
-from ._datadir import StartError
 from ._holding import NodeHolder
 from ._listeners import adoptedListener, ownListener
 from ._twistd import TwistdRun
@@ -93,11 +91,11 @@ class GatewayLifecycle(NodeHolder, MultiService):
         )
 
     def privilegedStartService(self) -> None:
-        try:
-            self._open()
-            super().privilegedStartService()
-        except (OSError, CannotListenError, CertificateError, StartError) as e:
-            self.refuseToStart(e)
+        self.startOrRefuse(self._startParts)
+
+    def _startParts(self) -> None:
+        self._open()
+        super().privilegedStartService()
 
     def refuseToStart(self, error: Exception) -> NoReturn:
         self._closeStores()  # their threads would keep the process alive

@@ -34,7 +34,7 @@ from twisted.logger import Logger, globalLogPublisher
 from ..config import LISTENERS, Config
 from ..runtime import withBacklog
 from ._balance import ABSENT, LoadBoard
-from ._datadir import StartError, sayNotStarted
+from ._datadir import sayNotStarted
 from ._holding import NodeHolder
 from ._listeners import cannotListen
 from ._twistd import TwistdRun
@@ -171,14 +171,14 @@ class Supervisor(NodeHolder, Service):
     # Starting ---------------------------------------------------------------
 
     def privilegedStartService(self) -> None:
-        try:
-            self.holdNode(self.config)
-            for kind in LISTENERS:
-                for description in getattr(self.config, kind):
-                    self.listeners.append(self._open(kind, description))
-        except (OSError, CannotListenError, StartError) as e:
-            self.refuseToStart(e)
+        self.startOrRefuse(self._holdAndListen)
         super().privilegedStartService()
+
+    def _holdAndListen(self) -> None:
+        self.holdNode(self.config)
+        for kind in LISTENERS:
+            for description in getattr(self.config, kind):
+                self.listeners.append(self._open(kind, description))
 
     def _open(self, kind: str, description: str) -> Listener:
         found: list[Any] = []  # the port, or the Failure of listening

@@ -85,3 +85,32 @@ def test_errors_are_explained_in_one_line(tmp_path):
     assert isFull(DiskFull(tmp_path)) and str(tmp_path) in str(DiskFull(tmp_path))
     assert whyNotStarted(OSError(5, "it broke")) == "it broke"
     assert whyNotStarted(OSError(2, "No such file", "/x")) == "/x: No such file"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bug_at_start_is_one_line_an_exit_and_the_directory_let_go(tmp_path, capfd, workers):
+    """Not a node left running without listeners: the start is refused, the lock released."""
+    from twisted.internet.task import Clock
+
+    from smtpeter.process import GatewayService, Supervisor
+    from smtpeter.tap import Options, makeService
+
+    options = Options()
+    options.parseOptions(["--workers", workers, "--data", str(tmp_path / "d")])
+    service = makeService(options)
+    service.reactor = Clock()  # nothing listens: the bug comes first
+    broken = "_open" if isinstance(service, GatewayService) else "_holdAndListen"
+    assert isinstance(service, GatewayService | Supervisor)
+
+    def bug(*args):
+        service.holdNode(service.config)
+        raise KeyError("worker")
+
+    setattr(service, broken, bug)
+    with pytest.raises(SystemExit) as exited:
+        service.privilegedStartService()
+    assert exited.value.code == 1
+    said = capfd.readouterr().err
+    assert "smtpeter: cannot start: KeyError: 'worker' (a bug: the log has its traceback)" in said
+    assert service.dataLock is None
+    DataDirectoryLock.acquire(tmp_path / "d").release()  # free for the next start
