@@ -40,7 +40,10 @@ def _node(name, host, pid, started, seen, up, workers, claimed) -> dict:
         "status": UP if up else DOWN,
         "workers": workers,
         "claimed": sum(claimed.values()),
-        "claimed_by_worker": {str(w): n for w, n in sorted(claimed.items())},
+        # Every worker, those holding nothing too.
+        "claimed_by_worker": {
+            str(w): n for w, n in sorted(({w: 0 for w in range(1, workers + 1)} | claimed).items())
+        },
     }
 
 
@@ -48,7 +51,9 @@ def sharedNodes(db, isoTime) -> dict:
     """The nodes of the cluster and the shared queue's counts."""
     claimed: dict[str, dict[int, int]] = {}
     for owner, count in db.execute(
-        "SELECT owner, count(*) FROM queue_messages WHERE owner IS NOT NULL GROUP BY owner"
+        # Held now: a lease run out (its worker died) is nobody's, as queue list says.
+        "SELECT owner, count(*) FROM queue_messages WHERE owner IS NOT NULL"
+        " AND lease_until >= extract(epoch FROM clock_timestamp()) GROUP BY owner"
     ).fetchall():
         node, _, worker = owner.rpartition("/")
         claimed.setdefault(node, {})[int(worker) if worker.isdigit() else 0] = count

@@ -368,9 +368,14 @@ class TestPostgreSQLAdministration(TestThreadedAdministration):
             byName = {n["name"]: n for n in found["nodes"]}
             assert sorted(byName) == ["a", "b"]
             assert byName["b"]["workers"] == 2
-            assert byName["b"]["claimed_by_worker"] == {"2": 1}
+            assert byName["b"]["claimed_by_worker"] == {"1": 0, "2": 1}
             assert byName["a"]["claimed_by_worker"] == {"1": 1}
             assert (found["queued"], found["held"]) == (2, 0)
+            # b's worker died: once its lease runs out, its message is nobody's.
+            otherDB.execute("UPDATE queue_messages SET lease_until = 1 WHERE qid = %s", (OTHER,))
+            byName = {n["name"]: n for n in self.ok(self.admin.nodes())["nodes"]}
+            assert byName["b"]["claimed_by_worker"] == {"1": 0, "2": 0}
+            assert byName["b"]["claimed"] == 0
             otherDB.execute("UPDATE nodes SET seen = now() - interval '8 days' WHERE name = 'b'")
             assert [n["name"] for n in self.ok(self.admin.nodes())["nodes"]] == ["a"]
         finally:
