@@ -338,7 +338,10 @@ def test_nothing_is_attempted_after_the_maxdelivertime():
     result(queue.enqueue(envelope, options, b"Subject: x\r\n\r\nbody\r\n"))
     clock.advance(0)
     assert len(agent.calls) == 1  # before it: attempted (and deferred)
-    clock.advance(60)  # the retry comes after it
+    # The retry would come after it (in 60 s): it fails at its maxdelivertime.
+    clock.advance(29)
+    assert queue.entries != {}
+    clock.advance(1)
     assert len(agent.calls) == 1 and queue.entries == {}
     failures = [e for e in events.events if e.type == "failure"]
     assert [(e.recipient, e.details["reason"]) for e in failures] == [

@@ -250,8 +250,15 @@ def _deferred(
     now: float,
     retry: RetryPolicy,
 ) -> tuple[RecipientState, dsn.RecipientReport | None]:
-    """A transient failure: the next attempt, and a DELAY notice once, if asked for."""
+    """
+    A transient failure: the next attempt, and a DELAY notice once, if
+    asked for. Neither the attempt nor the notice's retrying-until is later
+    than the message's expiry, nor than its sender's C{maxdelivertime}:
+    it fails then, not at the retry after.
+    """
     expiry = message.received + retry.maxQueueTime.total_seconds()
+    if message.options.maxDeliverTime is not None:
+        expiry = min(expiry, message.options.maxDeliverTime)
     nextAttempt = min(now + retry.delayAfter(attempts), expiry)
     warn = (
         not old.delayNotified
