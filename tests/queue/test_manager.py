@@ -359,3 +359,28 @@ def test_a_message_past_its_maxdelivertime_is_never_attempted():
     clock.advance(0)
     assert agent.calls == []
     assert [e.type for e in events.events] == ["attempt", "failure"]
+
+
+class DeletingSpool(MemorySpool):
+    """A spool whose bodies an operator deleted (as C{rm spool/large/QID} does)."""
+
+    def readContent(self, qid):
+        raise FileNotFoundError(2, "No such file or directory", f"spool/large/{qid}")
+
+
+def test_a_message_whose_content_was_deleted_fails_once_with_a_dsn():
+    queue, agent, clock, events = manager(
+        {"a@x.test": [LATER], "s@example.com": [OK]}, DeletingSpool()
+    )
+    qid = enqueue(queue, ["a@x.test"])
+    clock.advance(0)  # attempted from memory, deferred
+    clock.advance(60)  # the retry reads the spool: the body is gone
+    assert [c[0] for c in agent.calls] == [qid, dsns(agent)[0][0]]  # not attempted again
+    assert qid not in queue.entries and qid not in queue.spool.messages
+    [failure] = [e for e in events.events if e.type == "failure"]
+    assert failure.details["reason"] == "lost"
+    assert f"spool/large/{qid}" in failure.details["text"]
+    notice = message_from_bytes(dsns(agent)[0][2])
+    assert "deleted from the spool" in notice.as_string()
+    clock.advance(3600)
+    assert len(agent.calls) == 2  # and nothing more: no retry every minute

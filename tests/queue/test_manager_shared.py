@@ -234,3 +234,15 @@ def test_a_retry_request_on_held_mail_gives_it_back_still_held_and_expiring():
     assert board.rows[qid].owner is None and board.rows[qid].due is None
     clock.advance(timedelta(days=7).total_seconds() + 1)
     assert result(ensureDeferred(a.expireHeld())) == 1 and board.rows == {}
+
+
+def test_a_message_finished_by_another_worker_before_its_body_is_read_is_let_go():
+    board, clock, [a, b] = setup(Agent(LATER), Agent(OK))
+    qid = enqueue(a)
+    clock.advance(0)  # deferred, given back
+    clock.advance(60)
+    assert result(ensureDeferred(b.claimDue(10))) == 1
+    del board.rows[qid]  # ... and, before b reads its body, finished by another
+    clock.advance(0)
+    assert b.entries == {} and b.agent.calls == []
+    assert [e.type for e in b.events.events] == ["attempt", "deferral"]  # no failure

@@ -39,6 +39,7 @@ from ._entry import Entry, adopted
 from ._sending import deliverCopies, suppress, suppressedOutcomes
 from ._settlement import (
     EXPIRED,
+    LOST,
     UNSUBSCRIBED,
     Attempt,
     RecipientState,
@@ -213,7 +214,11 @@ class QueueManager(AdminRequests):
             return
         content = self._takeContent(entry)
         if content is None:
-            content = await self.spool.readContent(message.qid)
+            try:
+                content = await self.spool.readContent(message.qid)
+            except FileNotFoundError as e:
+                await self._contentGone(entry, e)
+                return
         now = self.clock.seconds()
         if message.options.maxDeliverTime is not None and now >= message.options.maxDeliverTime:
             # Its sender said not after then (maxdelivertime): not attempted, failed.
@@ -232,6 +237,26 @@ class QueueManager(AdminRequests):
         attempt = Attempt(outcomes, frozenset(suppressed), unsubscribed)
         settlement = settle(message, entry.states, attempt, self.clock.seconds(), self.retry)
         await self._carryOut(entry, settlement, content)
+
+    async def _contentGone(self, entry: Entry, error: FileNotFoundError) -> None:
+        """
+        The message's body is not in the spool. In a shared queue another
+        worker finished it (this one's lease ran out): it is let go of. In
+        a spool of this worker's own, someone deleted the file: it can never
+        be delivered, so it fails now (reason C{lost}, DSNs without the
+        original's headers) rather than be tried every minute for ever.
+        """
+        qid = entry.message.qid
+        if self.shared:
+            self._forget(entry)
+            log.warn("{qid}: finished by another worker (this one's lease ran out)", qid=qid)
+            return
+        where = error.filename or "the spool"
+        log.error("{qid}: its content is gone from {where}; failing it", qid=qid, where=where)
+        lost = Removal(LOST, f"its content was deleted from the spool ({where}); not attempted")
+        await self._carryOut(
+            entry, settle(entry.message, entry.states, lost, self.clock.seconds(), self.retry), b""
+        )
 
     async def _carryOut(self, entry: Entry, settlement: Settlement, content: bytes | None) -> None:
         """

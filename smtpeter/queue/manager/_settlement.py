@@ -43,6 +43,8 @@ EXPIRED = "expired"
 DELETED = "deleted"
 #: The reason given when held mail was kept for C{holdFor} and dropped.
 HOLD_EXPIRED = "hold expired"
+#: The reason given when a message's content was deleted from the spool under the gateway.
+LOST = "lost"
 
 
 @frozen
