@@ -384,3 +384,38 @@ def test_a_message_whose_content_was_deleted_fails_once_with_a_dsn():
     assert "deleted from the spool" in notice.as_string()
     clock.advance(3600)
     assert len(agent.calls) == 2  # and nothing more: no retry every minute
+
+
+class UnreadableSpool(MemorySpool):
+    """A spool whose bodies the gateway may not read (an operator's chown), until fixed."""
+
+    fixed = False
+
+    def readContent(self, qid):
+        if self.fixed:
+            return super().readContent(qid)
+        raise PermissionError(13, "Permission denied", f"spool/large/{qid}")
+
+
+def test_a_body_that_cannot_be_read_now_is_one_line_and_tried_again():
+    queue, agent, clock, events = manager({"a@x.test": [LATER, OK]}, UnreadableSpool())
+    observed = []
+    globalLogPublisher.addObserver(observed.append)
+    try:
+        qid = enqueue(queue, ["a@x.test"])
+        clock.advance(0)  # from memory: deferred
+        clock.advance(60)  # from the spool: unreadable
+    finally:
+        globalLogPublisher.removeObserver(observed.append)
+    [line] = [e for e in observed if e["log_level"].name == "error"]
+    assert "log_failure" not in line  # no traceback
+    assert (line["qid"], line["why"], line["path"]) == (
+        qid,
+        "Permission denied",
+        f"spool/large/{qid}",
+    )
+    assert len(agent.calls) == 1 and qid in queue.entries
+    queue.spool.fixed = True
+    clock.advance(60)
+    assert len(agent.calls) == 2 and queue.entries == {}
+    assert [e.type for e in events.events] == ["attempt", "deferral", "delivery"]

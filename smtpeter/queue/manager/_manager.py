@@ -202,7 +202,21 @@ class QueueManager(AdminRequests):
         def finished(result) -> None:
             entry.running = False
             if isinstance(result, Failure):
-                log.failure("queue run of {qid} failed", result, qid=entry.message.qid)
+                qid = entry.message.qid
+                if result.check(OSError):
+                    # Its body unreadable (permissions, the disk): a known condition, one line.
+                    why = result.value.strerror or str(result.value)
+                    repeated.emit(
+                        LogLevel.error,
+                        "{qid}: cannot read it from the spool ({why}: {path});"
+                        " trying again in a minute",
+                        key=why,
+                        qid=qid,
+                        why=why,
+                        path=result.value.filename,
+                    )
+                else:
+                    log.failure("queue run of {qid} failed", result, qid=qid)
                 self._schedule(entry, self.clock.seconds() + 60)
 
         return ensureDeferred(self._deliver(entry)).addBoth(finished)
