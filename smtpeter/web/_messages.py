@@ -108,13 +108,14 @@ class Messages(Authenticated):
     async def _record(self, qid: str) -> MessageRecord:
         """
         C{qid}'s record. One accepted just now (its 250 or 202 came before
-        the writer's commit) is in a queue already: its record is waited
-        for, so that an id is usable as soon as it is given.
+        the writer's commit) is in a queue already, or delivered and kept:
+        its record is waited for, so that an id is usable as soon as it is
+        given.
         """
         record = await self.events.message(qid)
         if record is not None:
             return record
-        if self.admin is None or await self.admin.queued(qid) is None:
+        if not await self._stored(qid):
             raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
         for _ in range(round(self.RECORD_WAIT / self.RECORD_POLL)):
             await deferLater(self.clock, self.RECORD_POLL, lambda: None)
@@ -126,6 +127,12 @@ class Messages(Authenticated):
             f"message {qid} is queued, and its record is not written yet; ask again shortly",
             retry_after=1,
         )
+
+    async def _stored(self, qid: str) -> bool:
+        """Whether a spool has C{qid}: queued, or finished and kept (C{--keep-sent})."""
+        if self.admin is None:
+            return False
+        return await self.admin.queued(qid) is not None or await self.admin.sent(qid) is not None
 
     async def _held(self, qid: str) -> dict[str, Any]:
         if self.admin is None:

@@ -269,6 +269,12 @@ def test_a_message_is_shown_as_soon_as_its_id_is_given(api):
     shown = api.call("GET", f"/v1/messages/{QID}", token="read")
     assert (shown["messageid"], shown["login"]) == (QID, "app")
     assert shown["recipients"][0]["status"] == "queued"
+    # Delivered (and kept) before its record was written: the same.
+    other = QueuedMessage(HELD, envelope, Options(login="app"), api.clock.seconds(), b"")
+    api.admin.enqueue(HELD)
+    api.admin.finish(HELD)
+    api.clock.callLater(0.5, api.events.accepted, other)
+    assert api.call("GET", f"/v1/messages/{HELD}", token="read")["messageid"] == HELD
 
 
 def test_a_queued_message_without_a_record_is_503_to_ask_again(api):
