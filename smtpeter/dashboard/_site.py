@@ -9,6 +9,7 @@ framing and inline script, and is never cached.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
@@ -85,8 +86,12 @@ class Dashboard(Resource):
         return NOT_DONE_YET
 
     async def _handle(self, request: Request) -> None:
-        parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath or ()]
-        where = "/".join(parts)
+        # Twisted has percent-decoded each segment once; a slash or a percent
+        # sign inside one (a login named a/b) stays escaped here, so that
+        # POST /logins/x%2Fdelete updates the login x/delete and does not
+        # delete x. The views get their parts unescaped (L{_unescaped}).
+        parts = [p.decode("utf-8", "replace") for p in request.postpath or ()]
+        where = "/".join(quote(p, safe="") if "/" in p or "%" in p else p for p in parts)
         method = "GET" if request.method == b"HEAD" else request.method.decode("latin-1")
         if method == "POST":
             # Twisted declares Request.args None, for the class.
@@ -133,7 +138,7 @@ class Dashboard(Resource):
                         " nothing. Ask an admin.",
                     )
                 requireUTF8(request)
-            page = await getattr(self.pages, view)(request, session, **found.groupdict())
+            page = await getattr(self.pages, view)(request, session, **_unescaped(found))
         except Refused as e:
             return answer(
                 request,
@@ -194,6 +199,11 @@ class Dashboard(Resource):
             page.title, *page.body, session=session, section=page.section, notice=notice
         )
         return answer(request, page.code, body)
+
+
+def _unescaped(found: re.Match[str]) -> dict[str, str]:
+    """A route's named parts, with what L{Dashboard._handle} escaped in them unescaped."""
+    return {k: unquote(v) if v else v for k, v in found.groupdict().items()}
 
 
 class DashboardSite(BoundedSite):

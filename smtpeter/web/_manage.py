@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from ..admin import IAdministration
 from ..events import TEST_TIMEOUT, RefusedDestination, sendTest, webhookAgent
 from ..store import DELETE, RETRY, Exists, Invalid, Missing, StoreError
-from ._resources import AsyncLeaf, HTTPError, fields, readJSON
+from ._resources import AsyncLeaf, HTTPError, fields, readJSON, segments
 
 if TYPE_CHECKING:
     from ._api import Bearer
@@ -47,7 +47,7 @@ class Managed(AsyncLeaf):
         raise NotImplementedError
 
     def _route(self, request) -> tuple[list[str], dict[bytes, Handler]]:
-        parts = [unquote(p.decode("utf-8", "replace")) for p in request.postpath]
+        parts = segments(request)
         if parts and parts[-1] == "":
             parts.pop()
         return parts, self.route(parts)

@@ -72,9 +72,18 @@ def loggable(request) -> bytes:
     return path + mark + b"&".join(pairs)
 
 
+def segments(request) -> list[str]:
+    """
+    The path's segments after the resource's own, as text (UTF-8, errors
+    replaced). Twisted has percent-decoded each once already: decoding
+    again would make C{a%2541@x} the address C{aA@x}, not C{a%41@x}.
+    """
+    return [part.decode("utf-8", "replace") for part in request.postpath or ()]
+
+
 def segment(request) -> str:
-    """The first path segment after the resource's own."""
-    return request.postpath[0].decode("ascii", "replace") if request.postpath else ""
+    """The first path segment after the resource's own (L{segments})."""
+    return request.postpath[0].decode("utf-8", "replace") if request.postpath else ""
 
 
 MAX_BODY = 1024 * 1024

@@ -8,7 +8,6 @@ whole gateway (bounces, complaints), a login's name for that login's mail
 from __future__ import annotations
 
 from typing import Any, cast
-from urllib.parse import unquote
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
@@ -60,7 +59,7 @@ class Suppressions(Authenticated):
         now = self.clock.seconds()
         if len(request.postpath) > 1 or (request.postpath == [b""] and request.method != b"GET"):
             raise HTTPError(404, "use /v1/suppressions or /v1/suppressions/{email}")
-        address = unquote(segment(request))
+        address = segment(request)
         if request.method == b"POST":
             if address:
                 raise HTTPError(405, "POST to /v1/suppressions, with the email in the body")

@@ -156,6 +156,25 @@ def test_a_viewer_sees_and_changes_nothing(dashboard):
     assert dashboard.logins() == ["app"]
 
 
+def test_a_slash_or_a_percent_sign_in_a_name_stays_in_its_segment(dashboard):
+    # Twisted decodes each segment once; decoding again, or joining the
+    # decoded segments, made POST /logins/x%2Fdelete (the form of the
+    # login x/delete) delete the login x.
+    for name in ("x", "x/delete", "a%41", "aA"):
+        dashboard.admin.createLogin(name)
+    browser = dashboard.browser()
+    page = browser.request("GET", "/logins/x%2Fdelete")
+    assert page.code == 200 and b"x/delete" in page.body
+    saved = browser.request(
+        "POST", "/logins/x%2Fdelete", {"csrf": browser.csrf("/logins"), "enabled": "on"}
+    )
+    assert saved.code == 303 and saved.header("location") == "/logins/x%2Fdelete"
+    assert sorted(dashboard.logins()) == ["a%41", "aA", "x", "x/delete"]
+    deleted = browser.request("POST", "/logins/a%2541/delete", {"csrf": browser.csrf("/")})
+    assert deleted.code == 303
+    assert sorted(dashboard.logins()) == ["aA", "x", "x/delete"]
+
+
 def test_listing_pages(dashboard):
     dashboard.admin.createLogin("shop", ["trackopens"])
     dashboard.admin.createToken("reports")

@@ -1,0 +1,75 @@
+"""
+Security regressions of the REST API's paths and of what a call takes
+besides its fields: a path segment is percent-decoded once (Twisted's),
+never twice; a path that is not an endpoint is a 404 whatever its
+spelling. Through the site's real channel and resources, on the in-memory
+store and L{MemoryAdministration}.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from twisted.internet.task import Clock
+
+from smtpeter.admin import MemoryAdministration
+from smtpeter.store import MemoryStore
+from smtpeter.testing import serveHTTP
+from smtpeter.web import makeSite
+
+
+class Site:
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_800_000_000)
+        self.events = MemoryStore(self.clock)
+        self.admin = MemoryAdministration(self.clock)
+        self.site = makeSite(self.events, None, None, self.clock, admin=self.admin)
+        self.token = self.events.addToken("ops", "admin")
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None):
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data = raw if raw is not None else b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        response = serveHTTP(self.site, method, path, headers, data, clock=self.clock)
+        assert response is not None, f"{method} {path} did not answer"
+        return response
+
+
+@pytest.fixture
+def api() -> Site:
+    return Site()
+
+
+def test_a_suppressed_address_with_a_percent_sign_is_that_address(api):
+    # Decoded twice, /v1/suppressions/a%2541@x.test named aA@x.test.
+    for email in ("a%41@x.test", "aA@x.test"):
+        assert api.call("POST", "/v1/suppressions", {"email": email}).code == 201
+    shown = api.call("GET", "/v1/suppressions/a%2541@x.test")
+    assert shown.code == 200 and shown.json()["email"] == "a%41@x.test"
+    deleted = api.call("DELETE", "/v1/suppressions/a%2541@x.test")
+    assert deleted.code == 200 and deleted.json()["email"] == "a%41@x.test"
+    left = api.call("GET", "/v1/suppressions").json()["suppressions"]
+    assert [e["email"] for e in left] == ["aA@x.test"]
+
+
+def test_a_suppressed_address_in_utf8_can_be_read_and_deleted(api):
+    assert api.call("POST", "/v1/suppressions", {"email": "jos\u00e9@b\u00fccher.test"}).code == 201
+    path = "/v1/suppressions/jos%C3%A9@b%C3%BCcher.test"
+    shown = api.call("GET", path)
+    assert shown.code == 200 and shown.json()["email"] == "jos\u00e9@b\u00fccher.test"
+    assert api.call("DELETE", path).code == 200
+    assert api.call("GET", "/v1/suppressions").json()["suppressions"] == []
+
+
+def test_a_login_s_name_is_decoded_once(api):
+    for name in (".", "%2e", "a%41", "aA"):
+        assert api.call("POST", "/v1/logins", {"name": name}).code == 201
+    assert api.call("GET", "/v1/logins/%252e").json()["name"] == "%2e"
+    assert api.call("GET", "/v1/logins/a%2541").json()["name"] == "a%41"
+    assert api.call("DELETE", "/v1/logins/a%2541").json() == {"name": "a%41", "deleted": True}
+    names = {login["name"] for login in api.call("GET", "/v1/logins").json()["logins"]}
+    assert names == {".", "%2e", "aA"}
