@@ -176,6 +176,9 @@ class LogFiles(Authenticated):
 class OpenAPI(AsyncLeaf):
     """C{GET /v1/openapi.json}: the API described (no token needed)."""
 
+    def allowedMethods(self, request) -> tuple[bytes, ...]:  # type: ignore[override]
+        return self.methods if request.postpath in ([], [b""]) else ()
+
     async def handle(self, request: IRequest) -> Any:
         return document()
 
@@ -205,6 +208,10 @@ class API(Resource):
 
     def getChild(self, path: bytes, request: IRequest) -> IResource:
         return NotFound()
+
+    def render(self, request: IRequest) -> Any:
+        """C{/v1} itself is no endpoint: a 404 in JSON, as below it, whatever the method."""
+        return NotFound().render(request)
 
 
 __all__ = ["API", "TOKEN_CACHE", "Bearer"]

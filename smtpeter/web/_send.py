@@ -77,6 +77,7 @@ class Send(AsyncLeaf):
     """C{POST /v1/send}."""
 
     methods = (b"POST",)
+    notFound = "no such resource; send with POST /v1/send"
 
     def __init__(
         self,
@@ -99,9 +100,10 @@ class Send(AsyncLeaf):
         self.inThread = inThread
         self.limit = sendBodyLimit(settings.maxSize)
 
+    def allowedMethods(self, request: IRequest) -> tuple[bytes, ...]:  # type: ignore[override]
+        return self.methods if request.postpath in ([], [b""]) else ()
+
     async def handle(self, request: IRequest) -> Any:
-        if request.postpath not in ([], [b""]):
-            raise HTTPError(404, "no such resource; send with POST /v1/send")
         record = await self.bearer.sender(request)
         key = _idempotencyKey(request)
         if key is None:

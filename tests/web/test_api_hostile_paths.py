@@ -73,3 +73,12 @@ def test_a_login_s_name_is_decoded_once(api):
     assert api.call("DELETE", "/v1/logins/a%2541").json() == {"name": "a%41", "deleted": True}
     names = {login["name"] for login in api.call("GET", "/v1/logins").json()["logins"]}
     assert names == {".", "%2e", "aA"}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/v1", "/%76%31", "/v1/openapi.json/x", "/v1/send/x"])
+def test_what_is_no_endpoint_is_a_json_404_whatever_the_method(api, method, path):
+    # /v1 was Twisted's HTML 405 saying "I only allow the method HEAD".
+    response = api.call(method, path)
+    assert response.code == 404, response.body
+    assert response.header("content-type") == "application/json"
