@@ -43,6 +43,14 @@ PIXEL = bytes.fromhex(
 )
 #: Request headers recorded with clicks and opens (cookies never).
 _SKIPPED_HEADERS = {b"cookie", b"authorization"}
+#: What a click or an open keeps of its request, which anyone who has a
+#: link can send as often as they like, each with 16 KiB of headers and a
+#: 16 KiB line: each header's value up to this many characters ...
+MAX_HEADER = 500
+#: ... the headers up to this many characters in all (the rest left out) ...
+MAX_HEADERS = 2048
+#: ... and the URL of a click up to this many.
+MAX_URL = 2048
 
 
 @frozen
@@ -106,14 +114,22 @@ class Tracker:
             sent.record.qid if sent.record is not None else "",
             more.get("link"),
         )
-        headers = {
-            name.decode("latin-1").lower(): b", ".join(values).decode("latin-1")
-            for name, values in request.requestHeaders.getAllRawHeaders()
-            if name.lower() not in _SKIPPED_HEADERS
-        }
+        headers: dict[str, str] = {}
+        room = MAX_HEADERS
+        for name, values in request.requestHeaders.getAllRawHeaders():
+            if name.lower() in _SKIPPED_HEADERS:
+                continue
+            key = name.decode("latin-1").lower()[:MAX_HEADER]
+            value = b", ".join(values).decode("latin-1")[:MAX_HEADER]
+            room -= len(key) + len(value)
+            if room < 0:
+                break
+            headers[key] = value
+        agents = request.requestHeaders.getRawHeaders(b"user-agent") or []
+        agent = b", ".join(agents).decode("latin-1")[:MAX_HEADER]
         return {
             "ip": ip,
-            "user_agent": headers.get("user-agent", ""),
+            "user_agent": agent,
             "headers": headers,
             **more,
             "machine": reason is not None,
@@ -165,7 +181,7 @@ class Click(Tracked):
             request,
             "click",
             sent,
-            url=f"{scheme}://{host}{request.uri.decode('ascii', 'replace')}",
+            url=f"{scheme}://{host[:MAX_HEADER]}{request.uri.decode('ascii', 'replace')}"[:MAX_URL],
             destination=destination,
             link=found.link,
         )

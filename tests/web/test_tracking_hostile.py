@@ -1,0 +1,71 @@
+"""
+Security regressions of the tracking endpoints: what a click or an open
+keeps of its request is bounded. Anyone who has a link (every recipient)
+can send it as often as they like, each time with 16 KiB of headers and a
+16 KiB request line; kept whole, 200 such opens grew the database by 5.6 MB.
+"""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet.task import Clock
+
+from smtpeter.features import TokenSigner
+from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient
+from smtpeter.store import EventQuery, MemoryStore
+from smtpeter.testing import result, serveHTTP
+from smtpeter.web import makeSite
+from smtpeter.web._tracking import MAX_HEADER, MAX_HEADERS, MAX_URL
+
+QID = "0123456789ABCDEF0123"
+AGENT = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
+
+
+def site():
+    clock = Clock()
+    clock.advance(1_800_000_000)
+    events = MemoryStore(clock)
+    signer = TokenSigner(b"k" * 32)
+    envelope = Envelope("app@example.com", (Recipient("ann@example.org"),))
+    events.accepted(QueuedMessage(QID, envelope, Options(login="app"), clock.seconds(), b""))
+    events.recordLinks(QID, ["https://shop.example.com/deal"])
+    clock.advance(60)
+    return makeSite(events, signer, None, clock), events, signer, clock
+
+
+def bloated() -> dict[str, str]:
+    """60 header fields of 150 characters, a User-Agent of 2,000: about 11 KiB."""
+    headers = {f"X-Filler-{n}": "v" * 150 for n in range(60)}
+    headers["User-Agent"] = AGENT + " " + "z" * 2000
+    return headers
+
+
+def test_an_open_keeps_a_bounded_part_of_its_headers():
+    web, events, signer, clock = site()
+    token = signer.open(QID, 0)
+    path = f"/o/{token}.gif?" + "q" * 3000
+    answer = serveHTTP(web, "GET", path, {**bloated(), "Cookie": "s=1"}, clock=clock)
+    assert answer is not None and answer.code == 200
+    [opened] = result(events.events(EventQuery(type="open")))
+    details = opened.toJSON()
+    assert len(json.dumps(details)) < MAX_HEADERS + 2 * MAX_HEADER + 1000
+    assert details["user_agent"].startswith(AGENT) and len(details["user_agent"]) == MAX_HEADER
+    kept = details["headers"]
+    assert sum(len(k) + len(v) for k, v in kept.items()) <= MAX_HEADERS
+    assert "cookie" not in kept and "x-filler-0" in kept and "x-filler-59" not in kept
+    assert details["machine"] is False  # the agent is still read whole enough to judge
+
+
+def test_a_click_keeps_a_bounded_url_and_still_redirects():
+    web, events, signer, clock = site()
+    token = signer.click(QID, 0, 0)
+    path = f"/c/{token}/shop.example.com/deal?" + "q" * 3000
+    answer = serveHTTP(web, "GET", path, {**bloated(), "Host": "h" * 600}, clock=clock)
+    assert answer is not None and answer.code == 302
+    assert answer.header("location") == "https://shop.example.com/deal"
+    [clicked] = result(events.events(EventQuery(type="click")))
+    details = clicked.toJSON()
+    assert details["url"].startswith("http://hhh") and len(details["url"]) == MAX_URL
+    assert details["destination"] == "https://shop.example.com/deal"
+    assert len(json.dumps(details)) < MAX_URL + MAX_HEADERS + 2 * MAX_HEADER + 1000
