@@ -30,6 +30,7 @@ from ._destinations import Address, AddressPolicy, Network, classify, parseAddre
 from ._diskerrors import DiskFull, damaged, diskFull, explain, isDamaged, isFull, recovery
 from ._gc import GC_EVERY, GC_YOUNG, freezeStartup
 from ._listenerurls import (
+    checkHttpUrl,
     checkPublicUrl,
     dashboardUrls,
     defaultPublicUrl,
@@ -165,6 +166,7 @@ __all__ = [
     "PostgreSQL",
     "parseDatabase",
     "redacted",
+    "checkHttpUrl",
     "checkPublicUrl",
     "dashboardUrls",
     "defaultPublicUrl",

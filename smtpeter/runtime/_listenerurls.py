@@ -9,15 +9,42 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+#: The longest URL an operator may give for links or webhooks.
+MAX_URL = 2048
+
+
+def checkHttpUrl(url: str) -> str:
+    """
+    C{url} if it is an http(s) URL that can be written into a request, a
+    header field or a link as it is: printable ASCII without white space
+    (a host of other letters in its C{xn--} form), a host name, no user
+    name or password, a port up to 65535, at most L{MAX_URL} characters;
+    else a L{ValueError} that says what is wrong.
+    """
+    shown = repr(url[:100]) + ("..." if len(url) > 100 else "")
+    if len(url) > MAX_URL:
+        raise ValueError(f"{shown}: a URL of at most {MAX_URL} characters")
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise ValueError(
+            f"{shown}: a URL is printable ASCII without spaces or line breaks"
+            " (a host name in other letters in its xn-- form)"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{shown} is not an http:// or https:// URL with a host name")
+    if "@" in parts.netloc:
+        raise ValueError(f"{shown}: a URL here has no user name or password")
+    parts.port  # noqa: B018 (a port past 65535 is urlsplit's ValueError)
+    return url
+
 
 def checkPublicUrl(url: str) -> str:
-    """An http(s) base URL without query or fragment, without its trailing slash."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host name")
-    if parts.query or parts.fragment or any(c in url for c in " \"'<>"):
+    """An http(s) base URL (L{checkHttpUrl}) without query or fragment, nor its trailing slash."""
+    url = checkHttpUrl(url.strip())
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or any(c in url for c in "\"'<>"):
         raise ValueError(f"{url!r}: a base URL has no query, fragment, spaces or quotes")
-    return url.strip().rstrip("/")
+    return url.rstrip("/")
 
 
 def defaultPublicUrl(hostname: str, http: tuple[str, ...]) -> str:

@@ -11,12 +11,12 @@ import builtins
 import json
 import secrets
 import time
-from urllib.parse import urlsplit
 
 from ..events import Delivery, Webhook
+from ..runtime import checkHttpUrl
 from ._engine import Connection
 from ._events import TYPES, StoredEvent
-from ._exceptions import Hint, Invalid, Missing, StoreError
+from ._exceptions import Hint, Invalid, Missing
 
 #: How many of each webhook's latest delivery attempts are kept, for its history.
 HISTORY = 50
@@ -45,9 +45,10 @@ class WebhookStore:
     # Administration (the CLI) ------------------------------------------------
 
     def add(self, url: str, events) -> Webhook:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise StoreError(f"{url!r} is not an http:// or https:// URL")
+        try:
+            checkHttpUrl(url)
+        except ValueError as e:
+            raise Invalid("url", str(e)) from None
         chosen = tuple(dict.fromkeys(e.lower() for e in events))
         if not chosen:
             raise Invalid("events", f"say which events; any of: {', '.join(TYPES)}")

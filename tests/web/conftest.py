@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from smtpeter.admin import MemoryAdministration
 from smtpeter.runtime import AddressPolicy
 from smtpeter.smtp import SendingLimits, ServerSettings
 from smtpeter.store import MemoryLoginUsage, MemoryStore
@@ -95,3 +96,30 @@ def rawRequest(site, data: bytes) -> StringTransport:
 @pytest.fixture
 def gw() -> SendingSite:
     return SendingSite()
+
+
+class ManagedSite:
+    """The site with the administration's endpoints, and an admin token: C{call} one."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_800_000_000)
+        self.events = MemoryStore(self.clock)
+        self.admin = MemoryAdministration(self.clock)
+        self.site = makeSite(self.events, None, None, self.clock, admin=self.admin)
+        self.token = self.events.addToken("ops", "admin")
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None):
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data = raw if raw is not None else b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        response = serveHTTP(self.site, method, path, headers, data, clock=self.clock)
+        assert response is not None, f"{method} {path} did not answer"
+        return response
+
+
+@pytest.fixture
+def managed() -> ManagedSite:
+    return ManagedSite()

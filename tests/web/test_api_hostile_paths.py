@@ -8,77 +8,47 @@ store and L{MemoryAdministration}.
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from twisted.internet.task import Clock
-
-from smtpeter.admin import MemoryAdministration
-from smtpeter.store import MemoryStore
-from smtpeter.testing import serveHTTP
-from smtpeter.web import makeSite
 
 
-class Site:
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(1_800_000_000)
-        self.events = MemoryStore(self.clock)
-        self.admin = MemoryAdministration(self.clock)
-        self.site = makeSite(self.events, None, None, self.clock, admin=self.admin)
-        self.token = self.events.addToken("ops", "admin")
-
-    def call(self, method: str, path: str, body=None, raw: bytes | None = None):
-        headers = {"Authorization": f"Bearer {self.token}"}
-        data = raw if raw is not None else b""
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        response = serveHTTP(self.site, method, path, headers, data, clock=self.clock)
-        assert response is not None, f"{method} {path} did not answer"
-        return response
-
-
-@pytest.fixture
-def api() -> Site:
-    return Site()
-
-
-def test_a_suppressed_address_with_a_percent_sign_is_that_address(api):
+def test_a_suppressed_address_with_a_percent_sign_is_that_address(managed):
     # Decoded twice, /v1/suppressions/a%2541@x.test named aA@x.test.
     for email in ("a%41@x.test", "aA@x.test"):
-        assert api.call("POST", "/v1/suppressions", {"email": email}).code == 201
-    shown = api.call("GET", "/v1/suppressions/a%2541@x.test")
+        assert managed.call("POST", "/v1/suppressions", {"email": email}).code == 201
+    shown = managed.call("GET", "/v1/suppressions/a%2541@x.test")
     assert shown.code == 200 and shown.json()["email"] == "a%41@x.test"
-    deleted = api.call("DELETE", "/v1/suppressions/a%2541@x.test")
+    deleted = managed.call("DELETE", "/v1/suppressions/a%2541@x.test")
     assert deleted.code == 200 and deleted.json()["email"] == "a%41@x.test"
-    left = api.call("GET", "/v1/suppressions").json()["suppressions"]
+    left = managed.call("GET", "/v1/suppressions").json()["suppressions"]
     assert [e["email"] for e in left] == ["aA@x.test"]
 
 
-def test_a_suppressed_address_in_utf8_can_be_read_and_deleted(api):
-    assert api.call("POST", "/v1/suppressions", {"email": "jos\u00e9@b\u00fccher.test"}).code == 201
+def test_a_suppressed_address_in_utf8_can_be_read_and_deleted(managed):
+    assert (
+        managed.call("POST", "/v1/suppressions", {"email": "jos\u00e9@b\u00fccher.test"}).code
+        == 201
+    )
     path = "/v1/suppressions/jos%C3%A9@b%C3%BCcher.test"
-    shown = api.call("GET", path)
+    shown = managed.call("GET", path)
     assert shown.code == 200 and shown.json()["email"] == "jos\u00e9@b\u00fccher.test"
-    assert api.call("DELETE", path).code == 200
-    assert api.call("GET", "/v1/suppressions").json()["suppressions"] == []
+    assert managed.call("DELETE", path).code == 200
+    assert managed.call("GET", "/v1/suppressions").json()["suppressions"] == []
 
 
-def test_a_login_s_name_is_decoded_once(api):
+def test_a_login_s_name_is_decoded_once(managed):
     for name in (".", "%2e", "a%41", "aA"):
-        assert api.call("POST", "/v1/logins", {"name": name}).code == 201
-    assert api.call("GET", "/v1/logins/%252e").json()["name"] == "%2e"
-    assert api.call("GET", "/v1/logins/a%2541").json()["name"] == "a%41"
-    assert api.call("DELETE", "/v1/logins/a%2541").json() == {"name": "a%41", "deleted": True}
-    names = {login["name"] for login in api.call("GET", "/v1/logins").json()["logins"]}
+        assert managed.call("POST", "/v1/logins", {"name": name}).code == 201
+    assert managed.call("GET", "/v1/logins/%252e").json()["name"] == "%2e"
+    assert managed.call("GET", "/v1/logins/a%2541").json()["name"] == "a%41"
+    assert managed.call("DELETE", "/v1/logins/a%2541").json() == {"name": "a%41", "deleted": True}
+    names = {login["name"] for login in managed.call("GET", "/v1/logins").json()["logins"]}
     assert names == {".", "%2e", "aA"}
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
 @pytest.mark.parametrize("path", ["/v1", "/%76%31", "/v1/openapi.json/x", "/v1/send/x"])
-def test_what_is_no_endpoint_is_a_json_404_whatever_the_method(api, method, path):
+def test_what_is_no_endpoint_is_a_json_404_whatever_the_method(managed, method, path):
     # /v1 was Twisted's HTML 405 saying "I only allow the method HEAD".
-    response = api.call(method, path)
+    response = managed.call(method, path)
     assert response.code == 404, response.body
     assert response.header("content-type") == "application/json"
