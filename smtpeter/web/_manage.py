@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from ..admin import IAdministration
 from ..events import TEST_TIMEOUT, RefusedDestination, sendTest, webhookAgent
 from ..store import DELETE, RETRY, Exists, Invalid, Missing, StoreError
-from ._resources import AsyncLeaf, HTTPError, fields, readJSON, segments
+from ._resources import AsyncLeaf, HTTPError, fields, noBody, noQuery, readJSON, segments
 
 if TYPE_CHECKING:
     from ._api import Bearer
@@ -59,6 +59,7 @@ class Managed(AsyncLeaf):
         parts, handlers = self._route(request)
         method = b"GET" if request.method == b"HEAD" else request.method
         await self.bearer.check(request)
+        noQuery(request)
         try:
             return await handlers[method](request, *parts[:1])
         except Missing as e:
@@ -176,9 +177,11 @@ class Logins(Managed):
         return await self.admin.updateLogin(name, **changes)
 
     async def resetPassword(self, request, name):
+        noBody(request)
         return await self.admin.resetPassword(name)
 
     async def delete(self, request, name):
+        noBody(request)
         return await self.admin.deleteLogin(name)
 
 
@@ -201,6 +204,7 @@ class Tokens(Managed):
         return _created(request, await self.admin.createToken(name, scope, login))
 
     async def delete(self, request, name):
+        noBody(request)
         return await self.admin.deleteToken(name)
 
 
@@ -247,6 +251,7 @@ class Domains(Managed):
         return await self.admin.rotateDomain(domain, _field(body, "selector", str))
 
     async def delete(self, request, domain):
+        noBody(request)
         return await self.admin.deleteDomain(domain)
 
 
@@ -288,12 +293,15 @@ class Webhooks(Managed):
         return _created(request, made)
 
     async def delete(self, request, id):
+        noBody(request)
         return await self.admin.deleteWebhook(int(id))
 
     async def enable(self, request, id):
+        noBody(request)
         return await self.admin.enableWebhook(int(id))
 
     async def test(self, request, id):
+        noBody(request)
         return await sendTest(self.admin, self.agent, self.reactor, int(id))
 
 
@@ -311,10 +319,12 @@ class Queue(Managed):
         return {"messages": await self.admin.queue()}
 
     async def retry(self, request, qid):
+        noBody(request)
         request.setResponseCode(202)
         return await self.admin.requestQueueAction(qid, RETRY)
 
     async def delete(self, request, qid):
+        noBody(request)
         request.setResponseCode(202)
         return await self.admin.requestQueueAction(qid, DELETE)
 

@@ -16,7 +16,7 @@ from ..message import parseRecipientId
 from ..store import DELETE, RELEASE, IEventStore, MessageRecord, isoTime, recipientStatus
 from ._bearer import Authenticated, Bearer
 from ._parameters import Parameters
-from ._resources import HTTPError, segment
+from ._resources import HTTPError, noBody, segment
 
 
 class Messages(Authenticated):
@@ -147,6 +147,7 @@ class Messages(Authenticated):
         }
 
     async def _holdAction(self, request: IRequest, qid: str) -> Any:
+        noBody(request)
         action = RELEASE if request.method == b"POST" else DELETE
         requested = None if self.admin is None else await self.admin.requestHeldAction(qid, action)
         if requested is None:

@@ -222,6 +222,25 @@ def fields(body: dict, allowed: tuple[str, ...]) -> dict:
     return body
 
 
+def noBody(request) -> None:
+    """
+    For a call that takes no fields: a 400 if its body holds any (C{{}} or
+    nothing is the only body), so that a field sent to it, believed to
+    matter, is never silently left unread.
+    """
+    fields(readJSON(request), ())
+
+
+def noQuery(request) -> None:
+    """For a call that takes no parameters: a 400 naming the first its query has."""
+    query = (request.uri or b"").partition(b"?")[2]
+    for pair in query.split(b"&"):
+        name = unquote_to_bytes(pair.partition(b"=")[0].replace(b"+", b" "))
+        if name:
+            shown = name.decode("utf-8", "replace")[:100]
+            raise HTTPError(400, f"{shown}: unknown parameter; allowed: none", parameter=shown)
+
+
 def writeJSON(request, body, code: int = 200) -> None:
     """C{body} as the answer; one that says C{retry_after} (seconds) has C{Retry-After} too."""
     data = json.dumps(body, separators=(",", ":")).encode()

@@ -25,7 +25,7 @@ from ..store import (
 )
 from ._bearer import Authenticated, Bearer
 from ._parameters import Parameters
-from ._resources import HTTPError, fields, readJSON, segment
+from ._resources import HTTPError, fields, noBody, readJSON, segment
 
 
 class Suppressions(Authenticated):
@@ -70,6 +70,7 @@ class Suppressions(Authenticated):
             entries = await self.suppressions.suppressions(now, login)
             return {"suppressions": [e.toJSON() for e in entries]}
         if request.method == b"DELETE":
+            noBody(request)
             try:
                 await self.suppressions.unsuppress(address, login)
             except StoreError as e:
