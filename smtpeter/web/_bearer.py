@@ -79,7 +79,12 @@ class Bearer:
         The request's token, from its headers, or with C{query} from its
         C{access_token} parameter too; a 401 if it has none.
         """
-        header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+        given = request.requestHeaders.getRawHeaders(b"authorization") or []
+        if len(given) > 1:
+            # Which one counts is a matter of taste (Twisted takes the last,
+            # a proxy in front may check the first): neither does.
+            raise HTTPError(400, "Authorization: give it once", parameter="Authorization")
+        header = (given[0] if given else b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if query and not header:

@@ -8,7 +8,11 @@ that is not JSON there, or a query parameter where no call takes one
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from smtpeter.testing import serveHTTP
 
 QID = "0123456789ABCDEF0123"
 HOOK = "https://93.184.216.34/hook"
@@ -73,3 +77,21 @@ def test_a_parameter_where_no_call_takes_one_is_a_400_naming_it(things, path):
     answer = things.call("GET", path)
     assert answer.code == 400, answer.body
     assert answer.json()["parameter"] == path.partition("?")[2].partition("=")[0]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("good_first", [True, False])
+def test_two_authorization_fields_are_a_400_whichever_comes_first(managed, method, good_first):
+    # Twisted read the last; a proxy in front that checks the first would
+    # let "Bearer spt_bad, then the admin's" through as the admin.
+    fields = [f"Bearer {managed.token}", "Bearer spt_bad"]
+    if not good_first:
+        fields.reverse()
+    headers = {"Authorization": fields[0], "authorization": fields[1]}
+    body = b'{"email": "a@x.test"}' if method == "POST" else b""
+    if body:
+        headers["Content-Type"] = "application/json"
+    answer = serveHTTP(managed.site, method, "/v1/suppressions", headers, body, clock=managed.clock)
+    assert answer is not None and answer.code == 400, answer
+    assert json.loads(answer.body)["error"] == "Authorization: give it once"
+    assert managed.call("GET", "/v1/suppressions").json()["suppressions"] == []
