@@ -27,7 +27,7 @@ from ._idempotency import KeyState
 from ._memorylogins import MemoryAuthFailures, MemoryLoginStore, MemoryLoginUsage
 from ._memoryqueries import clickedLinks, countedSeries, matchingEvents, matchingMessages
 from ._queuerequests import QueueRequest
-from ._suppressions import UNSUBSCRIBED, Suppression, normalise
+from ._suppressions import UNSUBSCRIBED, Suppression, newEntry, normalise
 from .interfaces import (
     IAuthFailureStore,
     IDashboardSessionStore,
@@ -255,7 +255,7 @@ class MemoryStore:
 
     def suppress(self, address, reason, now, expires, qid, login=None):
         try:
-            entry = Suppression(normalise(address), reason, now, expires, qid, login or None)
+            entry = Suppression(newEntry(address), reason, now, expires, qid, login or None)
         except StoreError as e:
             return fail(e)
         self.suppressionList[entry.address.lower(), entry.login] = entry

@@ -119,6 +119,18 @@ def normalise(address: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def newEntry(address: str) -> str:
+    """
+    An address to put on the list, L{normalised<normalise>}: one with a
+    control or format character (an escape sequence for the terminal that
+    lists it, a right-to-left mark) is no address mail goes to.
+    """
+    address = normalise(address)
+    if not address.isprintable():
+        raise StoreError(f"{address!r} is not an email address (it holds a control character)")
+    return address
+
+
 class SuppressionStore:
     """Synchronous access to the suppression list (the CLI; the database's threads)."""
 
@@ -138,7 +150,7 @@ class SuppressionStore:
         Suppress C{address} for C{login}'s mail (C{None}: everyone's); again:
         the newest reason and expiry win.
         """
-        entry = Suppression(normalise(address), reason, now, expires, qid, login or None)
+        entry = Suppression(newEntry(address), reason, now, expires, qid, login or None)
         self.db.execute(
             "INSERT INTO suppressions (address, login, reason, created, expires, qid)"
             " VALUES (?, ?, ?, ?, ?, ?)"
@@ -279,7 +291,7 @@ class SuppressionStore:
             try:
                 login = scope[0] if scope and scope[0] else ""
                 until = scope[1] if len(scope) > 1 else expires
-                rows.append((line, normalise(address), suppressionReason(reason), login, until))
+                rows.append((line, newEntry(address), suppressionReason(reason), login, until))
             except StoreError as e:
                 raise StoreError(f"line {line}: {e}; nothing was imported") from e
             total += 1

@@ -60,6 +60,16 @@ def test_an_import_is_all_or_nothing_and_names_the_line(store):
     assert store.importEntries([(1, "a@example.com", "r")], 2.0, None) == 1
 
 
+def test_an_address_with_a_control_character_is_no_entry(store):
+    # An escape sequence in one reached the terminal of whoever listed them.
+    for address in ("a\x1b[2J@example.com", "a\u202e@example.com"):
+        with pytest.raises(StoreError, match="control character"):
+            store.add(address, "r", 1.0, None)
+        with pytest.raises(StoreError, match="line 2: .*control character"):
+            store.importEntries([(1, "a@example.com", "r"), (2, address, "r")], 2.0, None)
+    assert store.list(3.0) == []
+
+
 def test_an_import_moves_in_short_batches_and_a_later_line_wins(store):
     pauses = []
     entries = [(n, f"u{n % 7}@example.com", f"line {n}") for n in range(1, 21)]

@@ -1,10 +1,11 @@
 """
-Security regressions of the URLs an administrator gives: a webhook's URL
+Security regressions of the URLs and addresses an administrator gives: a webhook's URL
 and a login's public URL are written into requests, header fields
 (List-Unsubscribe) and links as they are, so one with a line break, white
 space, letters outside ASCII or a user name and password is refused, a
 400 naming the field (they were taken, and a webhook then failed at every
-delivery with "Invalid URI").
+delivery with "Invalid URI"). An address with a control character is no
+suppression either.
 """
 
 from __future__ import annotations
@@ -52,3 +53,12 @@ def test_good_urls_still_go(managed):
     url = "https://xn--bcher-kva.example:8443/t/"
     changed = managed.call("PATCH", "/v1/logins/app", {"public_url": url})
     assert changed.code == 200 and changed.json()["public_url"] == url.rstrip("/")
+
+
+@pytest.mark.parametrize("email", ["a\x1b[31m@x.test", "a\u202e@x.test", "a\x00@x.test"])
+def test_an_address_with_a_control_character_is_not_suppressed(managed, email):
+    # It was taken, and "smtpeter suppression list" wrote its escape
+    # sequence to the administrator's terminal.
+    answer = managed.call("POST", "/v1/suppressions", {"email": email})
+    assert answer.code == 400 and answer.json()["parameter"] == "email", answer.body
+    assert managed.call("GET", "/v1/suppressions").json()["suppressions"] == []
