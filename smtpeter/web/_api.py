@@ -30,7 +30,7 @@ from ..store import EVENT_TYPES as TYPES
 from ..store import STATS_STEPS as STEPS
 from ..store import EventQuery, IEventStore, StatsQuery, isoTime
 from ._bearer import TOKEN_CACHE, Authenticated, Bearer
-from ._logwriters import FORMATS, _CSVWriter, _JSONWriter
+from ._logwriters import FORMATS, Paced, _CSVWriter, _JSONWriter
 from ._manage import Domains, Logins, Queue, Tokens, Webhooks
 from ._messages import Messages
 from ._nodes import Nodes
@@ -158,16 +158,22 @@ class LogFiles(Authenticated):
         )
         finished = []
         request.notifyFinish().addBoth(finished.append)
+        paced = Paced()
+        request.registerProducer(paced, True)
         writer = _CSVWriter(kind) if form == "csv" else _JSONWriter()
         request.write(writer.start())
         after = 0
-        while not finished:
-            batch = await self.events.day(kind, start, end, after, BATCH)
-            if batch:
-                request.write(writer.rows(batch))
-                after = batch[-1].id
-            if len(batch) < BATCH:
-                break
+        try:
+            while not finished and await paced.ready():
+                batch = await self.events.day(kind, start, end, after, BATCH)
+                if batch:
+                    request.write(writer.rows(batch))
+                    after = batch[-1].id
+                if len(batch) < BATCH:
+                    break
+        finally:
+            if not finished:
+                request.unregisterProducer()
         if not finished:
             request.write(writer.end())
         return None

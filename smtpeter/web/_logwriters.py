@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
 from ..csvfile import csvBytes
 from ..store import isoTime
 
@@ -60,3 +64,41 @@ class _CSVWriter:
 
     def end(self) -> bytes:
         return b""
+
+
+@implementer(IPushProducer)
+class Paced:
+    """
+    A log file's rows go out no faster than the client takes them: the
+    request's transport pauses this producer when its buffer is full, and
+    L{ready} waits until it resumes (a client that stops reading would
+    otherwise have the whole day written into the worker's memory).
+    """
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.stopped = False
+        self._waiting: Deferred[None] | None = None
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self._wake()
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            waiting.callback(None)
+
+    async def ready(self) -> bool:
+        """Once the client may take more: C{True}, or C{False} if it went away."""
+        while self.paused and not self.stopped:
+            self._waiting = Deferred()
+            await self._waiting
+        return not self.stopped
