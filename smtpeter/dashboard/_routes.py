@@ -53,8 +53,11 @@ ROUTES = [
     ("GET", "suppressions", "suppressions", "page"),
     ("POST", "suppressions/delete", "deleteSuppression", "change"),
 ]
-#: L{ROUTES}, their patterns compiled to match a whole path.
-COMPILED_ROUTES = [(m, re.compile(p + r"/?\Z"), view, needs) for m, p, view, needs in ROUTES]
+#: L{ROUTES}, their patterns compiled to match a whole path (C{\\d}: ASCII digits only,
+#: so that /webhooks/\u0663/delete is not webhook 3's).
+COMPILED_ROUTES = [
+    (m, re.compile(p + r"/?\Z", re.ASCII), view, needs) for m, p, view, needs in ROUTES
+]
 #: Where a log-in may send the browser: a path on this site, in printable
 #: ASCII without backslashes (a browser reads C{/\\host} and C{/<tab>/host}
 #: as another host, and C{//host} is one).

@@ -60,8 +60,10 @@ class Parameters:
 
 # A day: YYYY-MM-DD; the month and the day may have one digit (and the
 # day a space before it), as the dashboard's strptime("%Y-%m-%d") took them.
-_DAY = re.compile(r"(\d{4})-(\d{1,2})-( ?\d{1,2})")
-_SECONDS = re.compile(r"\d+(\.\d+)?")
+_DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-( ?[0-9]{1,2})")
+_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
+# (Digits are ASCII's: int() and \d take "1_0", "+5", "\uff15" and "\u0665" too.)
+_LIMIT = re.compile(r"[0-9]{1,4}")
 
 
 @frozen
@@ -138,6 +140,8 @@ def parseType(text: str) -> str:
 
 
 def parseLimit(text: str) -> int:
+    if not _LIMIT.fullmatch(text):
+        raise ValueError(text)
     value = int(text)
     if not 1 <= value <= MAX_LIMIT:
         raise ValueError(text)
@@ -153,6 +157,6 @@ def parseCursor(text: str) -> int:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         raise ValueError(text)
-    if not re.fullmatch(r"e\d{1,18}", raw):
+    if not re.fullmatch(r"e[0-9]{1,18}", raw):
         raise ValueError(text)
     return int(raw[1:])

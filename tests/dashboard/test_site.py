@@ -175,6 +175,17 @@ def test_a_slash_or_a_percent_sign_in_a_name_stays_in_its_segment(dashboard):
     assert sorted(dashboard.logins()) == ["aA", "x", "x/delete"]
 
 
+def test_a_webhook_is_named_by_ascii_digits_only(dashboard):
+    dashboard.admin.addWebhook("https://93.184.216.34/h", ["click"])
+    browser = dashboard.browser()
+    # \u0661 is ARABIC-INDIC DIGIT ONE, which \d and int() took for 1.
+    refused = browser.request("POST", "/webhooks/%D9%A1/delete", {"csrf": browser.csrf("/")})
+    assert refused.code == 404
+    found = []
+    dashboard.admin.listWebhooks().addCallback(found.append)
+    assert [hook["id"] for hook in found[0]] == [1]
+
+
 def test_listing_pages(dashboard):
     dashboard.admin.createLogin("shop", ["trackopens"])
     dashboard.admin.createToken("reports")

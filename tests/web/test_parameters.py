@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtpeter.web import TIME_WHY, Moment, parseMoment
-from smtpeter.web._parameters import LAST_SECOND, parseDay, parseTime
+from smtpeter.web._parameters import LAST_SECOND, parseDay, parseLimit, parseTime
 
 NOV_23 = 1795392000.0  # 2026-11-23T00:00:00Z
 
@@ -70,3 +70,17 @@ def test_a_day_parameter_is_the_day_form_only():
 
 def test_the_answer_says_what_to_give():
     assert "2026-11-23" in TIME_WHY and "ISO 8601" in TIME_WHY and "seconds" in TIME_WHY
+
+
+@pytest.mark.parametrize("text", ["1_0", "+5", " 5", "5 ", "\uff15", "\u0665", "0x10", "05000"])
+def test_a_limit_is_ascii_digits_only(text):
+    # int() took all of these: "1_0" was a limit of 10.
+    with pytest.raises(ValueError):
+        parseLimit(text)
+    assert parseLimit("0010") == 10 and parseLimit("1000") == 1000
+
+
+@pytest.mark.parametrize("text", ["\u0661\u0667\u0669\u0665", "\u0662\u0660\u0662\u0666-11-23"])
+def test_a_time_is_written_in_ascii_digits(text):
+    with pytest.raises(ValueError):
+        parseMoment(text)
