@@ -16,6 +16,7 @@ resources in L{_manage<smtpeter.web._manage>}.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -145,7 +146,7 @@ class LogFiles(Authenticated):
         start = p.get("date", parseDay, "a date like 2026-11-23")
         if start is None:
             raise HTTPError(400, "date: required, a date like 2026-11-23", parameter="date")
-        day = p.values["date"]
+        day = time.strftime("%Y-%m-%d", time.gmtime(start))  # (as read: not the text given)
         form = p.values.get("format", "json")
         if form not in FORMATS:
             raise HTTPError(400, "format: json or csv", parameter="format")
@@ -156,6 +157,8 @@ class LogFiles(Authenticated):
         request.setHeader(
             b"content-disposition", f'attachment; filename="{kind}-{day}.{form}"'.encode()
         )
+        if request.method == b"HEAD":
+            return None  # its headers, without reading the day's rows for a body never sent
         finished = []
         request.notifyFinish().addBoth(finished.append)
         paced = Paced()

@@ -8,10 +8,12 @@ to 327 MB: every row was written into the transport's buffer at once.
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from smtpeter.store import MemoryStore
+from smtpeter.testing import serveHTTP
 from smtpeter.web import makeSite
 
 DAY = 1_800_000_000 - 1_800_000_000 % 86400  # 2027-01-15, midnight UTC
@@ -57,3 +59,20 @@ def test_a_client_that_stops_reading_stops_the_rows():
     channel.resumeProducing()
     rest = transport.value()
     assert b"r9999@x.test" in rest and rest.endswith(b"0\r\n\r\n")
+
+
+def test_a_head_reads_no_rows_and_the_file_is_named_by_the_day_read():
+    clock = Clock()
+    clock.advance(DAY + 86399)
+    events = MemoryStore(clock)
+    token = events.addToken("reader")
+    days = []
+    events.day = lambda *args: days.append(args) or succeed([])  # type: ignore[method-assign]
+    site = makeSite(events, None, None, clock)
+    path = "/v1/logfiles/click?date=%0D%0A2027-01-15%20%09"
+    headers = {"Authorization": f"Bearer {token}"}
+    head = serveHTTP(site, "HEAD", path, headers, clock=clock)
+    assert head is not None and head.code == 200 and days == []
+    got = serveHTTP(site, "GET", path, headers, clock=clock)
+    assert got is not None and got.code == 200 and len(days) == 1
+    assert got.header("content-disposition") == 'attachment; filename="click-2027-01-15.json"'
