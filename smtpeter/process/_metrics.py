@@ -31,6 +31,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from ..config import Config
+from ..web import BoundedSite
 from ._datadir import StartError, whyNotStarted
 from ._holding import NodeHolder
 from ._listeners import cannotListen
@@ -73,11 +74,20 @@ def forgetDeadWorkers(directory: Path) -> None:
             multiprocess.mark_process_dead(pid, str(directory))
 
 
-class _QuietSite(Site):
-    """A scrape every few seconds is not worth a log line each."""
+class _QuietSite(BoundedSite):
+    """
+    A scrape every few seconds is not worth a log line each. A scrape is a
+    C{GET}: no body is ever read here, and the limits of the other HTTP
+    listeners hold (connections per address, a request's time, its line
+    and headers), so that a client of this port cannot make the node read
+    bodies of any size or hold its files open.
+    """
 
     def log(self, request: http.Request) -> None:
         pass
+
+    def takesBody(self, method: bytes, path: str) -> bool:
+        return False
 
 
 def metricsSite(directory: Path | None) -> Site:
