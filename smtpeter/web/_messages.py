@@ -67,7 +67,9 @@ class Messages(Authenticated):
             )
         if request.method in (b"POST", b"DELETE"):
             if index is not None:
-                raise HTTPError(400, "messageid: held mail is released or deleted whole")
+                raise HTTPError(
+                    400, "messageid: held mail is released or deleted whole", parameter="messageid"
+                )
             return await self._holdAction(request, qid)
         record = await self._record(qid)
         events = await self.events.messageEvents(qid)

@@ -52,3 +52,10 @@ def test_what_is_no_endpoint_is_a_json_404_whatever_the_method(managed, method, 
     response = managed.call(method, path)
     assert response.code == 404, response.body
     assert response.header("content-type") == "application/json"
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_a_recipient_s_id_where_held_mail_is_named_whole_is_a_400_naming_it(managed, method):
+    path = "/v1/messages/0123456789ABCDEF0123-1" + ("/release" if method == "POST" else "")
+    answer = managed.call(method, path)
+    assert answer.code == 400 and answer.json()["parameter"] == "messageid", answer.body
