@@ -70,11 +70,16 @@ def routesFor(where: str) -> list[tuple[str, re.Match[str], str, str]]:
     return [(m, found, view, needs) for m, found, view, needs in matched if found]
 
 
+#: The POST routes as the channel judges a path, decoded whole: a name's
+#: C{%2F} is a slash there (the form of the login a/b is POST /logins/a/b).
+_FORMS = [
+    re.compile(p.replace("[^/]+", ".+") + r"/?\Z", re.ASCII) for m, p, _, _ in ROUTES if m == "POST"
+]
+
+
 def takesForm(where: str) -> bool:
-    """Whether a POST to C{where} (the path without its first slash) goes to a form."""
-    return where.rstrip("/") in ("login", "logout") or any(
-        m == "POST" and r.match(where) for m, r, _, _ in COMPILED_ROUTES
-    )
+    """Whether a POST to C{where} (the decoded path without its first slash) goes to a form."""
+    return where.rstrip("/") in ("login", "logout") or any(r.match(where) for r in _FORMS)
 
 
 def sameSitePath(next: str) -> str:

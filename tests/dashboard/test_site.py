@@ -170,9 +170,19 @@ def test_a_slash_or_a_percent_sign_in_a_name_stays_in_its_segment(dashboard):
     )
     assert saved.code == 303 and saved.header("location") == "/logins/x%2Fdelete"
     assert sorted(dashboard.logins()) == ["a%41", "aA", "x", "x/delete"]
+    # The form of a/b is read too (the channel sees /logins/a/b, decoded
+    # whole, which is no route), and changes that login.
+    dashboard.admin.createLogin("a/b")
+    held = browser.request(
+        "POST", "/logins/a%2Fb", {"csrf": browser.csrf("/"), "enabled": "on", "hold": "on"}
+    )
+    assert held.code == 303
+    found = []
+    dashboard.admin.login("a/b").addCallback(found.append)
+    assert found[0]["hold"] is True
     deleted = browser.request("POST", "/logins/a%2541/delete", {"csrf": browser.csrf("/")})
     assert deleted.code == 303
-    assert sorted(dashboard.logins()) == ["aA", "x", "x/delete"]
+    assert sorted(dashboard.logins()) == ["a/b", "aA", "x", "x/delete"]
 
 
 def test_a_webhook_is_named_by_ascii_digits_only(dashboard):
