@@ -109,6 +109,9 @@ def main() -> None:
             f"127.0.0.1:{sink.port}",
             "--public-url",
             "http://click.bench",
+            # 20 links replayed: every click recorded, as 20 people's would be.
+            "--track-limit",
+            "0",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

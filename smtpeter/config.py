@@ -87,6 +87,9 @@ class Config:
     #: The dashboard's listeners; none when started with --dashboard none.
     dashboard: tuple[str, ...] = (DASHBOARD,)
     retention: timedelta = timedelta(days=30)
+    #: Most clicks of one link, or opens, recorded per recipient and minute
+    #: (per worker); more are answered but not recorded. 0: no limit.
+    trackLimit: int = 20
     #: How long an address stays suppressed after a hard bounce or a complaint; 0 for ever.
     suppressionDays: float = 365
     #: How long held mail (hold mode) is kept, in days.
@@ -373,6 +376,7 @@ def makeConfig(options) -> Config:
         deliveryAllowNetworks=deliveryAllowNetworks,
         proxyNetworks=tuple(options.get("proxy-protocol", ())),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
+        trackLimit=get("track-limit", _within(int, 0), "a whole number, or 0 for no limit"),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),
         holdDays=get("hold-days", _positive, "a number of days, e.g. 7"),
         keepSent=get("keep-sent", _days, "a number of days, or 0 to keep none"),

@@ -191,6 +191,14 @@ class Options(usage.Options):
             "Days to keep events and message records; older ones are purged every hour.",
         ],
         [
+            "track-limit",
+            None,
+            str(D("trackLimit")),
+            "Most clicks of one link, or opens, recorded per recipient and minute by each"
+            " worker; more are still redirected or shown, but not recorded (a link replayed"
+            " in a loop fills neither the database nor the webhooks). 0: no limit.",
+        ],
+        [
             "suppression-days",
             None,
             formatDays(D("suppressionDays")),

@@ -120,6 +120,7 @@ def test_repeatable_listeners_and_relay():
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot read"),
         (["--tls-cert", "/x.pem"], "go together"),
         (["--workers", "0"], "whole number from 1 to 64"),
+        (["--track-limit", "-1"], "--track-limit: a whole number, or 0 for no limit"),
         (["--workers", "two"], "whole number from 1 to 64"),
     ],
 )

@@ -179,6 +179,7 @@ class GatewayService(GatewayLifecycle):
             self._checkDomain,
             self.health,
             self.settings,
+            config.trackLimit,
         )
         limits = (
             config.httpMaxConnectionsPerAddress,

@@ -49,6 +49,7 @@ from ._metrics import (
     RECIPIENTS_DELIVERED,
     RECIPIENTS_FAILED,
     SMTP_CONNECTIONS,
+    TRACKING_UNRECORDED,
     WEBHOOK_BACKLOG,
     loginLabel,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "RECIPIENTS_DELIVERED",
     "RECIPIENTS_FAILED",
     "SMTP_CONNECTIONS",
+    "TRACKING_UNRECORDED",
     "WEBHOOK_BACKLOG",
     "loginLabel",
     "formatDays",

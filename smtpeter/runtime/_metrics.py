@@ -79,6 +79,12 @@ LEASE_TAKEOVERS = Counter(
     "smtpeter_queue_lease_takeovers",
     "Messages claimed from another worker or node whose lease had run out (PostgreSQL).",
 )
+TRACKING_UNRECORDED = Counter(
+    "smtpeter_tracking_unrecorded",
+    "Clicks and opens answered but not recorded: one link's (or open pixel's) beyond"
+    " --track-limit a minute, by kind (click, open).",
+    ["kind"],
+)
 DATABASE_COMMIT_SECONDS = Histogram(
     "smtpeter_database_commit_seconds",
     "How long one group commit of the queue takes, round trips to the database included.",
@@ -103,6 +109,7 @@ __all__ = [
     "RECIPIENTS_DELIVERED",
     "RECIPIENTS_FAILED",
     "SMTP_CONNECTIONS",
+    "TRACKING_UNRECORDED",
     "WEBHOOK_BACKLOG",
     "loginLabel",
 ]

@@ -122,15 +122,17 @@ def makeSite(
     checkDomain: Callable[[dict], Deferred] | None = None,
     health: HealthChecks | None = None,
     submission: ServerSettings | None = None,
+    trackLimit: int = 20,
 ) -> WebSite:
     """
     The web side; C{images} is the store's C{ImageStore}, and C{reactor}
     Twisted's: its clock, and its threads (for the images, and large
     sends). C{submission}: the SMTP listeners' settings, which C{POST
-    /v1/send} submits with (C{None}: no sending here).
+    /v1/send} submits with (C{None}: no sending here). C{trackLimit}: the
+    clicks of one link, or opens, recorded per recipient and minute.
     """
     root = Root()
-    tracker = Tracker(events, signer, reactor)
+    tracker = Tracker(events, signer, reactor, limit=trackLimit)
     root.putChild(b"c", Click(tracker))
     root.putChild(b"o", Open(tracker))
     root.putChild(b"i", Image(images, cast(IReactorThreads, reactor)))

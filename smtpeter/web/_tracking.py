@@ -6,7 +6,8 @@ A click is answered with a redirect to the URL recorded for that link when
 the message was sent, never to anything taken from the request, so a
 changed token cannot turn the gateway into an open redirect: it fails its
 HMAC and gets 404. Clicks and opens are answered only once their event is
-committed to disk.
+committed to disk; those of one link (or open pixel) beyond C{--track-limit}
+a minute are answered without one (L{Replays}).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from attrs import frozen
 from twisted.web.http import NOT_MODIFIED
 
 from ..features import TokenSigner, isTrackable
+from ..runtime import TRACKING_UNRECORDED
 from ..store import ImageStore, MessageRecord
 from ._machines import MachineDetector
+from ._replays import Replays
 from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
 
 if TYPE_CHECKING:
@@ -78,12 +81,19 @@ class Tracker:
     """
 
     def __init__(
-        self, events: IEventStore, signer: TokenSigner, clock: IReactorTime, cacheSize: int = 20000
+        self,
+        events: IEventStore,
+        signer: TokenSigner,
+        clock: IReactorTime,
+        cacheSize: int = 20000,
+        limit: int = 20,
     ) -> None:
         self.events = events
         self.signer = signer
         self.clock = clock
         self.machines = MachineDetector()
+        #: Which clicks and opens are recorded (C{limit} a minute of each link).
+        self.replays = Replays(clock, limit)
         self._cache: OrderedDict[str, Sent] = OrderedDict()
         self._cacheSize = cacheSize
 
@@ -187,7 +197,10 @@ class Click(Tracked):
         )
         recipient = sent.recipient(found.recipient)
         now = self.tracker.clock.seconds()
-        await self.tracker.events.recordClick(found.qid, recipient, sent.tags, details, now)
+        if self.tracker.replays.recorded(("click", found.qid, found.recipient, found.link)):
+            await self.tracker.events.recordClick(found.qid, recipient, sent.tags, details, now)
+        else:
+            TRACKING_UNRECORDED.labels("click").inc()
         request.setResponseCode(302)
         request.setHeader(b"location", destination.encode("utf-8"))
         request.setHeader(b"cache-control", b"no-store")
@@ -214,7 +227,10 @@ class Open(Tracked):
         details = self.tracker.details(request, "open", sent)
         recipient = sent.recipient(found.recipient)
         now = self.tracker.clock.seconds()
-        await self.tracker.events.recordOpen(found.qid, recipient, sent.tags, details, now)
+        if self.tracker.replays.recorded(("open", found.qid, found.recipient)):
+            await self.tracker.events.recordOpen(found.qid, recipient, sent.tags, details, now)
+        else:
+            TRACKING_UNRECORDED.labels("open").inc()
         request.setHeader(b"content-type", b"image/gif")
         request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
         request.setHeader(b"pragma", b"no-cache")
