@@ -33,17 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from submit import freePort, waitFor  # noqa: E402  (bench/ is the script's own directory)
+from submit import cpuSeconds, freePort, waitFor  # noqa: E402  (bench/ is the script's own directory)
 
 from smtpeter.testing import SinkServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def cpuSeconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _client(port: int, paths: list[str], until: float, latencies: list, worker: int):
@@ -105,6 +100,8 @@ def main() -> None:
             f"tcp:{freePort()}:interface=127.0.0.1",
             "--http",
             f"tcp:{http}:interface=127.0.0.1",
+            "--dashboard",
+            "none",  # its default port may be another gateway's
             "--relay",
             f"127.0.0.1:{sink.port}",
             "--public-url",
