@@ -110,6 +110,9 @@ class Config:
     deliveryAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
     #: Balancers whose PROXY headers the SMTP listeners read, and only theirs (--proxy-protocol).
     proxyNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
+    #: Reverse proxies whose X-Forwarded-For and -Proto the HTTP listeners believe
+    #: (--http-trusted-proxy).
+    httpTrustedProxies: tuple[IPv4Network | IPv6Network, ...] = ()
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
     #: Worker processes; 1 runs the whole gateway in one process.
@@ -375,6 +378,7 @@ def makeConfig(options) -> Config:
         webhookAllowNetworks=webhookAllowNetworks,
         deliveryAllowNetworks=deliveryAllowNetworks,
         proxyNetworks=tuple(options.get("proxy-protocol", ())),
+        httpTrustedProxies=tuple(options.get("http-trusted-proxy", ())),
         retention=timedelta(days=get("retention", _positive, "a number of days, e.g. 30")),
         trackLimit=get("track-limit", _within(int, 0), "a whole number, or 0 for no limit"),
         suppressionDays=get("suppression-days", _days, "a number of days, or 0 for ever"),

@@ -352,6 +352,27 @@ class Options(usage.Options):
         " multicast or reserved addresses are skipped (see docs/behaviour.md) [default: none]"
     )
 
+    def opt_http_trusted_proxy(self, network: str) -> None:
+        from .runtime import parseNetwork
+
+        try:
+            self.setdefault("http-trusted-proxy", []).append(
+                parseNetwork(network, "--http-trusted-proxy")
+            )
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+
+    opt_http_trusted_proxy.__doc__ = (
+        "A network (CIDR, e.g. 10.0.0.0/8, or one address) of reverse proxies in front of"
+        " the HTTP listeners (--http, --dashboard), such as nginx terminating TLS;"
+        " repeatable. A request from one of them is taken to come from the address its"
+        " X-Forwarded-For names (the last one that is not such a proxy), and over HTTPS"
+        " when its X-Forwarded-Proto says https: clicks and opens record that address, and"
+        " the dashboard's log-in throttle, its secure cookie and its access log use it."
+        " The proxies are not held to --http-max-connections-per-ip. Anyone else's"
+        " forwarding headers are ignored (see docs/running.md) [default: none]"
+    )
+
     def opt_proxy_protocol(self, network: str) -> None:
         from .runtime import parseNetwork
 

@@ -543,10 +543,10 @@ def haproxy(tmp_path):
     """Makes L{HAProxy}s (C{haproxy(backends)}), stopped after the test."""
     made = []
 
-    def make(backends: dict[str, list[str]]) -> HAProxy:
+    def make(backends: dict[str, list[str]], mode: str = "tcp") -> HAProxy:
         needs("haproxy")
         made.append(HAProxy(tmp_path / f"haproxy{len(made)}", freePort))
-        return made[-1].start(backends)
+        return made[-1].start(backends, mode=mode)
 
     yield make
     for each in made:

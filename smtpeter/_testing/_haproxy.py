@@ -47,12 +47,17 @@ class HAProxy:
         return found
 
     def start(
-        self, backends: dict[str, list[str]], settings: Sequence[str] = (), timeout: float = 20.0
+        self,
+        backends: dict[str, list[str]],
+        settings: Sequence[str] = (),
+        timeout: float = 20.0,
+        mode: str = "tcp",
     ) -> HAProxy:
         """
         Start with C{backends}: each a name and the lines of its section;
         C{settings}, more lines for the C{global} section (C{maxconn 4096},
-        say). Returns once every frontend takes connections.
+        say); C{mode}, every proxy's (C{http}: a reverse proxy). Returns
+        once every frontend takes connections.
         """
         binary = self.binary()
         if binary is None:
@@ -63,7 +68,7 @@ class HAProxy:
             f"    stats socket {self.directory / 'stats.sock'} mode 600 level admin",
             *(f"    {line}" for line in settings),
             "defaults",
-            "    mode tcp",
+            f"    mode {mode}",
             "    timeout connect 5s",
             "    timeout client 1m",
             "    timeout server 1m",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
+from ..web import isSecure
 from ._html import document, tags
 
 HEADERS = {
@@ -67,7 +68,7 @@ def setCookie(request: Request, name: bytes, value: str, maxAge: int | None = No
         value.encode(),
         path=b"/",
         httpOnly=True,
-        secure=request.isSecure(),
+        secure=isSecure(request),  # (behind a trusted proxy: as it says)
         sameSite="strict",
         max_age=None if maxAge is None else str(maxAge).encode(),
     )

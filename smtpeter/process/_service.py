@@ -48,7 +48,7 @@ from ..smtp import (
     makePortal,
 )
 from ..store import DomainKeys, SQLiteStore, knownFeatures, openImages
-from ..web import makeSite
+from ..web import TrustedProxies, makeSite
 from ._health import HealthCheck, diskSpace
 from ._lifecycle import GatewayLifecycle, WorkerRole
 from ._maintenance import purgeOld, purgeSpool
@@ -184,6 +184,7 @@ class GatewayService(GatewayLifecycle):
         limits = (
             config.httpMaxConnectionsPerAddress,
             config.httpRequestTimeout.total_seconds(),
+            TrustedProxies(config.httpTrustedProxies),
         )
         site.limit(*limits)
         for description in config.http:

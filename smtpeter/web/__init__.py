@@ -7,16 +7,20 @@ ceiling).
 
 from ._bounded import BoundedSite, decodedPath
 from ._parameters import TIME_WHY, Moment, parseMoment
-from ._resources import clientAddress, storageError
+from ._proxies import NO_PROXIES, TrustedProxies, clientAddress, isSecure
+from ._resources import storageError
 from ._site import WebSite, makeSite
 
 __all__ = [
+    "NO_PROXIES",
     "TIME_WHY",
     "BoundedSite",
     "Moment",
+    "TrustedProxies",
     "WebSite",
     "clientAddress",
     "decodedPath",
+    "isSecure",
     "makeSite",
     "parseMoment",
     "storageError",

@@ -54,6 +54,7 @@ from twisted.web.server import Request, Site
 from ..config import default
 from ..runtime import ConnectionsPerAddress
 from ._boundedchannel import REASONS, BoundedChannel, Refusal, decodedPath
+from ._proxies import NO_PROXIES, TrustedProxies, accessLogLine
 
 
 class BoundedRequest(Request):
@@ -148,18 +149,28 @@ class BoundedSite(Site):
     maxBodiesHeld = 64 * 1024 * 1024
     #: Seconds a client refused for its connections or a body is told to wait.
     retryAfter = 10
+    #: The reverse proxies in front (C{--http-trusted-proxy}): believed about
+    #: their clients, and not held to L{maxConnectionsPerAddress}.
+    proxies: TrustedProxies = NO_PROXIES
     #: Bytes of request bodies held now.
     bodiesHeld = 0
 
     def __init__(self, resource, *args, **kwargs) -> None:
         super().__init__(resource, *args, **kwargs)
+        self._logFormatter = accessLogLine
         #: The connections each client address holds open, on every listener of this site.
         self.connections = ConnectionsPerAddress()
 
-    def limit(self, maxConnectionsPerAddress: int, requestTimeout: float) -> None:
-        """Set this site's L{maxConnectionsPerAddress} and L{requestTimeout}."""
+    def limit(
+        self,
+        maxConnectionsPerAddress: int,
+        requestTimeout: float,
+        proxies: TrustedProxies = NO_PROXIES,
+    ) -> None:
+        """Set this site's L{maxConnectionsPerAddress}, L{requestTimeout} and L{proxies}."""
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
         self.requestTimeout = requestTimeout
+        self.proxies = proxies
 
     def tooLarge(self, limit: int | None = None) -> str:
         size = self.maxBody if limit is None else limit

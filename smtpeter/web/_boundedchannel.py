@@ -91,8 +91,8 @@ class BoundedChannel(HTTPChannel):
         site = self.site
         assert self.transport is not None  # connected
         address = getattr(self.transport.getPeer(), "host", None)
-        if address is None:
-            return  # a UNIX socket: no address to count
+        if address is None or site.proxies.trusts(address):
+            return  # a UNIX socket, or a proxy that carries many clients: not counted
         self._address = address
         if not site.connections.enter(address, site.maxConnectionsPerAddress):
             # Not logged: a line per refused connection would cost more than

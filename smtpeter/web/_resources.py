@@ -53,11 +53,6 @@ class HTTPError(Exception):
         self.body = {"error": message, **more}
 
 
-def clientAddress(request) -> str:
-    peer = request.getClientAddress()
-    return getattr(peer, "host", "") or ""
-
-
 def loggable(request) -> bytes:
     """
     The request's URI as a log may show it: an C{access_token} in its query

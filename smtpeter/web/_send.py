@@ -47,7 +47,8 @@ from ..smtp import (
 )
 from ..store import TokenRecord
 from ._bearer import Bearer
-from ._resources import AsyncLeaf, HTTPError, clientAddress, readJSON
+from ._proxies import clientAddress, isSecure
+from ._resources import AsyncLeaf, HTTPError, readJSON
 from ._sendrequest import SendRequest, readSend
 
 if TYPE_CHECKING:
@@ -247,7 +248,7 @@ class Send(AsyncLeaf):
         return self.inThread is not None and getattr(request, "received", 0) > LARGE
 
     def _received(self, request: IRequest, peer: str, now: float) -> bytes:
-        protocol = "HTTPS" if request.isSecure() else "HTTP"
+        protocol = "HTTPS" if isSecure(request) else "HTTP"
         literal = f"IPv6:{peer}" if ":" in peer else peer
         return (
             f"Received: from [{literal}]\r\n"

@@ -22,8 +22,9 @@ from ..features import TokenSigner, isTrackable
 from ..runtime import TRACKING_UNRECORDED
 from ..store import ImageStore, MessageRecord
 from ._machines import MachineDetector
+from ._proxies import clientAddress, isSecure
 from ._replays import Replays
-from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
+from ._resources import AsyncLeaf, HTTPError, segment
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -186,7 +187,7 @@ class Click(Tracked):
         if not isTrackable(destination):  # recorded by an older gateway, or a forged record
             raise HTTPError(404, "unknown link")
         host = (request.getHeader(b"host") or b"").decode("latin-1")
-        scheme = "https" if request.isSecure() else "http"
+        scheme = "https" if isSecure(request) else "http"
         details = self.tracker.details(
             request,
             "click",

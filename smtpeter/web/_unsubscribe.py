@@ -23,7 +23,8 @@ from urllib.parse import parse_qs
 
 from ..features import TokenSigner, UnsubscribeId
 from ..store import StoreError
-from ._resources import AsyncLeaf, HTTPError, clientAddress, segment
+from ._proxies import clientAddress
+from ._resources import AsyncLeaf, HTTPError, segment
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime

@@ -9,6 +9,7 @@ gateway's.
 from __future__ import annotations
 
 import re
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from smtpeter.dashboard import Pages, Sessions, makeDashboard
 from smtpeter.smtp import AuthThrottle
 from smtpeter.store import MemoryStore
 from smtpeter.testing import serveHTTP
+from smtpeter.web import TrustedProxies
 
 QID = "0123456789ABCDEF0123"
 FORM = "application/x-www-form-urlencoded"
@@ -29,12 +31,14 @@ FORM = "application/x-www-form-urlencoded"
 class Browser:
     """One user's cookies against the dashboard."""
 
-    def __init__(self, dashboard: Dashboard) -> None:
+    def __init__(self, dashboard: Dashboard, **headers: str) -> None:
         self.dashboard = dashboard
         self.cookies: dict[str, str] = {}
+        #: Sent with every request (a proxy's X-Forwarded-For, say).
+        self.headers = {name.replace("_", "-"): value for name, value in headers.items()}
 
     def request(self, method: str, path: str, form: dict | None = None):
-        headers = {}
+        headers = dict(self.headers)
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = b""
@@ -434,3 +438,29 @@ def test_suppressions_page_shows_the_scope_and_deletes_one(dashboard):
     assert again.code == 404 and b"not suppressed for login app" in again.body
     viewer = dashboard.browser("vic", "viewer")
     assert b"Delete" not in viewer.request("GET", "/suppressions").body
+
+
+def test_behind_a_trusted_proxy_the_log_in_throttle_and_the_cookie_go_by_what_it_says(
+    dashboard,
+):
+    """One client's failures do not lock out another behind the same proxy (192.0.2.1)."""
+    proxy = TrustedProxies((ip_network("192.0.2.1/32"),))
+    dashboard.site.limit(1000, 60.0, proxy)
+    password = dashboard.user("ann")
+    mallory = Browser(dashboard, X_Forwarded_For="198.51.100.7")
+    codes = [mallory.logIn("ann", "guess").code for _ in range(12)]
+    assert codes[0] == 401 and codes[-1] == 429
+    ann = Browser(dashboard, X_Forwarded_For="198.51.100.8", X_Forwarded_Proto="https")
+    answer = ann.logIn("ann", password)
+    assert answer.code == 303
+    cookie = [v for k, v in answer.headers if k == "set-cookie" and "smtpeter_session" in v]
+    assert "Secure" in cookie[0]
+    # The proxy's word only: from a client that is none, the headers count for nothing.
+    dashboard.site.limit(1000, 60.0)
+    headers = {"X_Forwarded_For": "198.51.100.8", "X_Forwarded_Proto": "https"}
+    answer = Browser(dashboard, **headers).logIn("ann", password)
+    assert answer.code == 303
+    assert not [v for k, v in answer.headers if k == "set-cookie" and "Secure" in v]
+    for _ in range(12):
+        Browser(dashboard, X_Forwarded_For="198.51.100.7").logIn("ann", "guess")
+    assert Browser(dashboard, **headers).logIn("ann", password).code == 429

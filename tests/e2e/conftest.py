@@ -115,8 +115,8 @@ def events(gateway, type: str) -> list[dict]:
     ]
 
 
-def tracked(makeGateway, sink):
-    gateway = makeGateway(sink, "--public-url", "http://gw.test:8080")
+def tracked(makeGateway, sink, *options: str):
+    gateway = makeGateway(sink, "--public-url", "http://gw.test:8080", *options)
     password = gateway.createLogin("app", "trackclicks", "trackopens", "hostedimages")
     send(gateway, "app", password, compose({"X-Smtpeter-Tags": "spring, sale"}))
     [received] = sink.wait(1)

@@ -123,3 +123,11 @@ class ManagedSite:
 @pytest.fixture
 def managed() -> ManagedSite:
     return ManagedSite()
+
+
+def connect(site, host: str = "192.0.2.7"):
+    """A connection from C{host} to C{site}'s channel, over a transport in memory."""
+    channel = site.buildProtocol(IPv4Address("TCP", host, 1234))
+    transport = StringTransport(peerAddress=IPv4Address("TCP", host, 1234))
+    channel.makeConnection(transport)
+    return channel, transport

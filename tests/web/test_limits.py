@@ -7,14 +7,14 @@ a Clock.
 
 from __future__ import annotations
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
 from smtpeter.web import BoundedSite, decodedPath
+
+from .conftest import connect
 
 
 class Echo(Resource):
@@ -43,13 +43,6 @@ class Limited(BoundedSite):
     def takesBody(self, method, path):
         self.judged = path
         return method == b"POST" and path == "/form"
-
-
-def connect(site, host: str = "192.0.2.7"):
-    channel = site.buildProtocol(IPv4Address("TCP", host, 1234))
-    transport = StringTransport(peerAddress=IPv4Address("TCP", host, 1234))
-    channel.makeConnection(transport)
-    return channel, transport
 
 
 def makeSite():

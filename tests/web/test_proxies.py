@@ -1,0 +1,72 @@
+"""Who sent a request behind a reverse proxy (smtpeter.web._proxies)."""
+
+from __future__ import annotations
+
+from ipaddress import ip_network
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.web.resource import Resource
+
+from smtpeter.web import BoundedSite, TrustedProxies
+from smtpeter.web._proxies import MAX_HOPS
+
+from .conftest import connect
+
+PROXIES = TrustedProxies((ip_network("10.0.0.0/8"), ip_network("2001:db8::/32")))
+
+
+@pytest.mark.parametrize(
+    "peer, forwarded, client",
+    [
+        # Not a proxy: its own address, whatever it writes.
+        ("192.0.2.7", [b"203.0.113.9"], "192.0.2.7"),
+        # A proxy: the address it appended, the rightmost.
+        ("10.0.0.1", [b"203.0.113.9"], "203.0.113.9"),
+        ("10.0.0.1", [b"198.51.100.1, 203.0.113.9"], "203.0.113.9"),
+        ("10.0.0.1", [b"198.51.100.1", b"203.0.113.9"], "203.0.113.9"),  # two fields
+        # A chain of proxies: the first hop from the right that is none.
+        ("10.0.0.1", [b"203.0.113.9, 10.2.3.4, 10.9.9.9"], "203.0.113.9"),
+        # Every hop a proxy: the leftmost.
+        ("10.0.0.1", [b"10.1.1.1, 10.2.2.2"], "10.1.1.1"),
+        # No header, or one that names nobody: the proxy itself.
+        ("10.0.0.1", [], "10.0.0.1"),
+        ("10.0.0.1", [b"unknown"], "10.0.0.1"),
+        ("10.0.0.1", [b"203.0.113.9, _hidden"], "10.0.0.1"),
+        # Ports, brackets, IPv6, an IPv4-mapped peer.
+        ("10.0.0.1", [b"203.0.113.9:51234"], "203.0.113.9"),
+        ("10.0.0.1", [b"[2001:db9::7]:443"], "2001:db9::7"),
+        ("2001:db8::1", [b"2001:db9::7"], "2001:db9::7"),
+        ("::ffff:10.0.0.1", [b"203.0.113.9"], "203.0.113.9"),
+        ("10.0.0.1", [b"::ffff:203.0.113.9"], "203.0.113.9"),
+    ],
+)
+def test_the_client_is_what_a_trusted_proxy_says(peer, forwarded, client):
+    assert PROXIES.client(peer, forwarded) == client
+
+
+def test_a_long_chain_is_read_only_so_far():
+    chain = ", ".join(["203.0.113.9"] + ["10.0.0.2"] * (MAX_HOPS + 5))
+    assert PROXIES.client("10.0.0.1", [chain.encode()]) == "10.0.0.2"
+
+
+def test_https_as_the_last_proxy_says_and_only_a_proxy():
+    assert PROXIES.secure("10.0.0.1", [b"https"])
+    assert PROXIES.secure("10.0.0.1", [b"http, HTTPS"])
+    assert not PROXIES.secure("10.0.0.1", [b"https, http"])
+    assert not PROXIES.secure("10.0.0.1", [])
+    assert not PROXIES.secure("192.0.2.7", [b"https"])
+    assert not TrustedProxies().secure("10.0.0.1", [b"https"])
+
+
+class Limited(BoundedSite):
+    maxConnectionsPerAddress = 2
+
+
+def test_a_proxy_is_not_held_to_the_connections_per_address():
+    site = Limited(Resource(), reactor=Clock())
+    site.limit(2, 30.0, PROXIES)
+    held = [connect(site, "10.0.0.1") for _ in range(5)]
+    assert all(transport.value() == b"" for _, transport in held)
+    connect(site), connect(site)
+    assert connect(site)[1].value().startswith(b"HTTP/1.1 429")  # 192.0.2.7 still is
