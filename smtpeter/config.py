@@ -207,6 +207,14 @@ def _nodeName(name: str | None, hostname: str) -> str:
     return name
 
 
+def _positiveDuration(text: str) -> timedelta:
+    """A duration above zero: a zero timeout or retry delay would fire at once, for ever."""
+    duration = parseDuration(text)
+    if duration <= timedelta(0):
+        raise ValueError(f"{text!r}: give a duration above zero, like 90s, 15m, 4h or 5d")
+    return duration
+
+
 def _leaseLength(text: str) -> timedelta:
     lease = parseDuration(text)
     if not timedelta(seconds=5) <= lease <= timedelta(hours=1):
@@ -214,15 +222,21 @@ def _leaseLength(text: str) -> timedelta:
     return lease
 
 
-def _anyPort(description: str) -> bool:
-    """Whether the endpoint C{description} listens on a port the system picks (C{tcp:0})."""
+def _listenPort(description: str) -> str | None:
+    """The port a C{tcp:}, C{tcp6:} or C{ssl:} endpoint C{description} names, as written."""
     kind, _, rest = description.partition(":")
-    if kind.lower() not in ("tcp", "tcp6"):
-        return False
+    if kind.lower() not in ("tcp", "tcp6", "ssl"):
+        return None
     arguments = rest.split(":")
     named = dict(a.split("=", 1) for a in arguments if "=" in a)
     positional = [a for a in arguments if "=" not in a]
-    return named.get("port", positional[0] if positional else None) == "0"
+    return named.get("port", positional[0] if positional else None)
+
+
+def _anyPort(description: str) -> bool:
+    """Whether the endpoint C{description} listens on a port the system picks (C{tcp:0})."""
+    kind = description.partition(":")[0].lower()
+    return kind in ("tcp", "tcp6") and _listenPort(description) == "0"
 
 
 def makeConfig(options) -> Config:
@@ -272,6 +286,10 @@ def makeConfig(options) -> Config:
                     f" tcp:{description.rpartition(':')[2] or 465}; the gateway does TLS itself,"
                     " with --tls-cert and --tls-key"
                 )
+            # Twisted reads any whole number as a port; the socket's bind refuses it later.
+            port = _listenPort(description)
+            if port is not None and port.isdigit() and int(port) > 65535:
+                _fail(f"--{flag} {description!r}: {port} is not a port; ports go up to 65535")
             try:
                 serverFromString(reactor, description)
             except (ValueError, TypeError, KeyError, OSError) as e:
@@ -293,6 +311,8 @@ def makeConfig(options) -> Config:
         )
     elif options["relay-user"]:
         _fail("--relay-user needs --relay HOST:PORT")
+    elif options["relay-password"]:
+        _fail("--relay-password needs --relay HOST:PORT (and --relay-user)")
     if bool(options["tls-cert"]) != bool(options["tls-key"]):
         _fail("--tls-cert and --tls-key go together")
     tlsCert = Path(options["tls-cert"]) if options["tls-cert"] else None
@@ -319,6 +339,10 @@ def makeConfig(options) -> Config:
         if not host or not port.isdigit():
             _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
         dnsServer = (host.strip("[]"), int(port))
+    if options["hostname"] and not re.fullmatch(
+        r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", options["hostname"]
+    ):
+        _fail(f"--hostname {options['hostname']!r}: write a host name, e.g. mail.example.com")
     hostname = options["hostname"] or socket.getfqdn()
     publicUrl = options["public-url"] or defaultPublicUrl(hostname, http)
     try:
@@ -353,14 +377,16 @@ def makeConfig(options) -> Config:
         tlsKey=tlsKey,
         relay=relay,
         maxSize=get("max-size", parseSize, None),
-        maxRecipients=get("max-recipients", int, "a whole number"),
+        maxRecipients=get("max-recipients", _atLeastOne, "a whole number, 1 or more"),
         maxQueueTime=get("max-queue-time", parseDuration, None),
-        retryInitial=get("retry-initial", parseDuration, None),
-        retryMax=get("retry-max", parseDuration, None),
+        retryInitial=get("retry-initial", _positiveDuration, None),
+        retryMax=get("retry-max", _positiveDuration, None),
         delayWarning=get("delay-warning", parseDuration, None),
-        idleTimeout=get("idle-timeout", parseDuration, None),
-        handshakeTimeout=get("handshake-timeout", parseDuration, None),
-        maxConnectionsPerAddress=get("max-connections-per-ip", int, "a whole number"),
+        idleTimeout=get("idle-timeout", _positiveDuration, None),
+        handshakeTimeout=get("handshake-timeout", _positiveDuration, None),
+        maxConnectionsPerAddress=get(
+            "max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
+        ),
         httpMaxConnectionsPerAddress=get(
             "http-max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
         ),
@@ -368,12 +394,12 @@ def makeConfig(options) -> Config:
         authFailureDelays=get(
             "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
         ),
-        mxPort=get("mx-port", int, "a port number"),
+        mxPort=get("mx-port", _within(int, 1, 65535), "a port number, 1 to 65535"),
         dnsServer=dnsServer,
         http=http,
         dashboard=dashboard,
         mx=tuple(options["mx"]),
-        webhookRetry=get("webhook-retry", parseDuration, None),
+        webhookRetry=get("webhook-retry", _positiveDuration, None),
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
         webhookAllowNetworks=webhookAllowNetworks,
         deliveryAllowNetworks=deliveryAllowNetworks,

@@ -122,6 +122,23 @@ def test_repeatable_listeners_and_relay():
         (["--workers", "0"], "whole number from 1 to 64"),
         (["--track-limit", "-1"], "--track-limit: a whole number, or 0 for no limit"),
         (["--workers", "two"], "whole number from 1 to 64"),
+        # Twisted takes these ports; only the socket's bind refused them, with a traceback.
+        (["--smtp", "tcp:99999"], "--smtp 'tcp:99999': 99999 is not a port; ports go up to 65535"),
+        (["--http", "tcp:port=70000"], "70000 is not a port"),
+        (["--dashboard", "ssl:70000:privateKey=k.pem"], "70000 is not a port"),
+        (["--metrics", "99999"], "--metrics 'tcp:99999:interface=127.0.0.1': 99999 is not a port"),
+        # Values that were taken and made the gateway useless or busy for nothing.
+        (["--mx-port", "0"], "--mx-port: a port number, 1 to 65535"),
+        (["--mx-port", "70000"], "--mx-port: a port number, 1 to 65535"),
+        (["--max-recipients", "0"], "--max-recipients: a whole number, 1 or more"),
+        (["--max-connections-per-ip", "0"], "--max-connections-per-ip: a whole number, 1 or more"),
+        (["--idle-timeout", "0"], "--idle-timeout: '0': give a duration above zero"),
+        (["--handshake-timeout", "0s"], "--handshake-timeout: '0s': give a duration above zero"),
+        (["--retry-initial", "0"], "--retry-initial: '0': give a duration above zero"),
+        (["--retry-max", "0m"], "--retry-max: '0m': give a duration above zero"),
+        (["--webhook-retry", "0"], "--webhook-retry: '0': give a duration above zero"),
+        (["--relay-password", "p"], "--relay-password needs --relay HOST:PORT"),
+        (["--hostname", "bad host"], "--hostname 'bad host': write a host name"),
     ],
 )
 def test_bad_options_say_what_to_do(args, says):
