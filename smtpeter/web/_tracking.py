@@ -5,9 +5,10 @@ The tracking endpoints: C{/c/{token}/...} (clicks), C{/o/{token}.gif}
 A click is answered with a redirect to the URL recorded for that link when
 the message was sent, never to anything taken from the request, so a
 changed token cannot turn the gateway into an open redirect: it fails its
-HMAC and gets 404. Clicks and opens are answered only once their event is
-committed to disk; those of one link (or open pixel) beyond C{--track-limit}
-a minute are answered without one (L{Replays}).
+signature check (keyed BLAKE2b) and gets 404. Clicks and opens are answered
+only once their event is committed to disk; those of one link (or open
+pixel) beyond C{--track-limit} a minute are answered without one
+(L{Replays}).
 """
 
 from __future__ import annotations
