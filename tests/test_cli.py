@@ -245,6 +245,15 @@ def test_init_makes_what_the_gateway_would_and_is_idempotent(capsys, tmp_path):
     assert main(["--data", str(data), "login", "create", "app"]) == 0
 
 
+def test_init_where_no_directory_can_be_made_is_one_line(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    assert main(["--data", str(tmp_path / "file" / "data"), "init"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"smtpeter: cannot make the data directory {tmp_path / 'file' / 'data'}:"
+        " Not a directory; give --data a directory that you may create"
+    ]
+
+
 def test_a_database_that_cannot_be_written_is_one_line(capsys, tmp_path):
     data = tmp_path / "data"
     main(["--data", str(data), "init"])

@@ -11,22 +11,32 @@ from ...process import createDatabase
 from ...store import PostgreSQL
 
 
-def run(data: Path, postgresql: PostgreSQL | None = None) -> None:
+def run(data: Path, postgresql: PostgreSQL | None = None) -> str | None:
+    """Make C{data}; C{None} when done, else the one line saying why it could not be."""
     config = Config(data=data, hostname="localhost", postgresql=postgresql)
     if postgresql is None and config.database.is_file():
         print(f"{data} already holds gateway data; nothing changed")
-        return
+        return None
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        # A file where a directory should be (NotADirectoryError, FileExistsError), no right to.
+        return (
+            f"cannot make the data directory {data}: {e.strerror or e};"
+            " give --data a directory that you may create"
+        )
     createDatabase(config)
     if postgresql is None:
         print(
             f"made a gateway data directory in {data.resolve()};"
             f" start the gateway with: twistd -n smtpeter --data {data}"
         )
-        return
+        return None
     print(
         f"made a gateway data directory in {data.resolve()}, its shared state in {postgresql};"
         f" start the gateway with: twistd -n smtpeter --data {data} --database '{postgresql}'"
     )
+    return None
 
 
 def addParser(sub) -> None:

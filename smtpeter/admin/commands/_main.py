@@ -92,8 +92,7 @@ def run(data: Path, args, postgresql: PostgreSQL | None = None) -> str | None:
     try:
         database = postgresql if postgresql is not None else data / DATABASE
         if args.command == "init":
-            _init.run(data, postgresql)
-            return None
+            return _init.run(data, postgresql)
         if args.command == "db":
             return _db.run(database, args, data)
         allowed = [parseNetwork(n) for n in getattr(args, "webhook_allow_network", [])]
