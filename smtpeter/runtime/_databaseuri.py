@@ -72,7 +72,8 @@ def _checked(uri: str) -> str:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
         raise ValueError(
-            "PostgreSQL needs psycopg, which is not installed: pip install 'smtpeter[postgresql]'"
+            "PostgreSQL needs psycopg, which is not installed: pip install 'psycopg[binary]>=3.2'"
+            " (what the extra smtpeter[postgresql] installs)"
         ) from None
     try:
         conninfo_to_dict(uri)

@@ -97,7 +97,10 @@ def connect(database: Path | PostgreSQL):
     """
     if isinstance(database, PostgreSQL):
         if postgresql is None:
-            raise ValueError("PostgreSQL needs psycopg: pip install 'smtpeter[postgresql]'")
+            raise ValueError(
+                "PostgreSQL needs psycopg, which is not installed:"
+                " pip install 'psycopg[binary]>=3.2' (what the extra smtpeter[postgresql] installs)"
+            )
         return postgresql.connect(database.uri)
     return sqlite.connect(database)
 

@@ -7,6 +7,7 @@ C{twistd smtpeter} and every C{smtpeter} command alike.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from twisted.python import usage
@@ -41,6 +42,14 @@ def test_a_bad_uri_is_one_line_saying_what_to_write(value, says):
     with pytest.raises(ValueError) as refused:
         parseDatabase(value, {})
     assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_without_psycopg_the_line_names_what_to_install(monkeypatch):
+    # What pip installs anywhere, a checkout too: smtpeter itself may be on no index.
+    monkeypatch.setitem(sys.modules, "psycopg.conninfo", None)  # import fails
+    with pytest.raises(ValueError) as refused:
+        parseDatabase("postgresql:///mail", {})
+    assert "pip install 'psycopg[binary]>=3.2'" in str(refused.value)
 
 
 def test_a_password_is_never_shown():
