@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -41,8 +42,28 @@ def _parse(argv: list[str] | None):
             if name is None or not subcommands:
                 break
             command = subcommands[0].choices[name]
+        misplaced = _misplaced(list(sys.argv[1:] if argv is None else argv), unknown)
+        if misplaced:
+            command.error(misplaced)
         command.error(f"unrecognized arguments: {' '.join(unknown)}; see '{command.prog} --help'")
     return args
+
+
+def _misplaced(words: list[str], unknown: list[str]) -> str | None:
+    """
+    What to say when smtpeter's own C{--data} or C{--database} came after
+    the command (C{smtpeter login list --data DIR}): the line as it works.
+    """
+    for word in unknown:
+        name, equals, _ = word.partition("=")
+        if name not in ("--data", "--database"):
+            continue
+        at = len(words) - 1 - words[::-1].index(word)
+        taken = words[at : at + (1 if equals else 2)]
+        rest = words[:at] + words[at + len(taken) :]
+        line = shlex.join(["smtpeter", *taken, *rest])
+        return f"{name} is an option of smtpeter itself: give it before the command: {line}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

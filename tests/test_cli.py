@@ -95,6 +95,28 @@ def test_an_option_the_command_does_not_take_is_refused_by_that_command(capsys, 
     assert capsys.readouterr().err.splitlines()[-1].startswith("smtpeter nodes: error: ")
 
 
+@pytest.mark.parametrize(
+    "words, says",
+    [
+        (["login", "list", "--data", "/srv/gw"], "smtpeter --data /srv/gw login list"),
+        (
+            ["login", "list", "--data=/srv/gw", "--json"],
+            "smtpeter --data=/srv/gw login list --json",
+        ),
+        (
+            ["queue", "list", "--database", "postgresql:///m"],
+            "--database is an option of smtpeter itself: give it before the command:"
+            " smtpeter --database postgresql:///m queue list",
+        ),
+    ],
+)
+def test_data_given_after_the_command_says_where_it_goes(capsys, words, says):
+    with pytest.raises(SystemExit) as stopped:
+        main(words)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(says)
+
+
 def test_help_explains_every_command(capsys):
     with pytest.raises(SystemExit):
         main(["login", "--help"])
