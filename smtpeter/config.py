@@ -30,6 +30,7 @@ from .runtime import (
     metricsEndpoint,
     parseDatabase,
     parseDuration,
+    parsePositiveDuration,
     parseSize,
 )
 
@@ -207,14 +208,6 @@ def _nodeName(name: str | None, hostname: str) -> str:
     return name
 
 
-def _positiveDuration(text: str) -> timedelta:
-    """A duration above zero: a zero timeout or retry delay would fire at once, for ever."""
-    duration = parseDuration(text)
-    if duration <= timedelta(0):
-        raise ValueError(f"{text!r}: give a duration above zero, like 90s, 15m, 4h or 5d")
-    return duration
-
-
 def _leaseLength(text: str) -> timedelta:
     lease = parseDuration(text)
     if not timedelta(seconds=5) <= lease <= timedelta(hours=1):
@@ -222,21 +215,14 @@ def _leaseLength(text: str) -> timedelta:
     return lease
 
 
-def _listenPort(description: str) -> str | None:
-    """The port a C{tcp:}, C{tcp6:} or C{ssl:} endpoint C{description} names, as written."""
+def _listenPort(description: str, kinds=("tcp", "tcp6", "ssl")) -> str | None:
+    """The port an endpoint C{description} of one of C{kinds} names, as written."""
     kind, _, rest = description.partition(":")
-    if kind.lower() not in ("tcp", "tcp6", "ssl"):
-        return None
     arguments = rest.split(":")
     named = dict(a.split("=", 1) for a in arguments if "=" in a)
     positional = [a for a in arguments if "=" not in a]
-    return named.get("port", positional[0] if positional else None)
-
-
-def _anyPort(description: str) -> bool:
-    """Whether the endpoint C{description} listens on a port the system picks (C{tcp:0})."""
-    kind = description.partition(":")[0].lower()
-    return kind in ("tcp", "tcp6") and _listenPort(description) == "0"
+    port = named.get("port", positional[0] if positional else None)
+    return port if kind.lower() in kinds else None
 
 
 def makeConfig(options) -> Config:
@@ -274,7 +260,9 @@ def makeConfig(options) -> Config:
     given: dict[str, str] = {}
     for flag, descriptions in listeners:
         for description in descriptions:
-            if description in given and (given[description] == flag or not _anyPort(description)):
+            # tcp:0 (a port the system picks) may be given to several listeners.
+            anyPort = _listenPort(description, ("tcp", "tcp6")) == "0"
+            if description in given and (given[description] == flag or not anyPort):
                 _fail(
                     f"--{flag} {description!r}: already given to --{given[description]};"
                     " give each listener an endpoint of its own"
@@ -287,8 +275,7 @@ def makeConfig(options) -> Config:
                     " with --tls-cert and --tls-key"
                 )
             # Twisted reads any whole number as a port; the socket's bind refuses it later.
-            port = _listenPort(description)
-            if port is not None and port.isdigit() and int(port) > 65535:
+            if (port := _listenPort(description) or "").isdigit() and int(port) > 65535:
                 _fail(f"--{flag} {description!r}: {port} is not a port; ports go up to 65535")
             try:
                 serverFromString(reactor, description)
@@ -379,11 +366,11 @@ def makeConfig(options) -> Config:
         maxSize=get("max-size", parseSize, None),
         maxRecipients=get("max-recipients", _atLeastOne, "a whole number, 1 or more"),
         maxQueueTime=get("max-queue-time", parseDuration, None),
-        retryInitial=get("retry-initial", _positiveDuration, None),
-        retryMax=get("retry-max", _positiveDuration, None),
+        retryInitial=get("retry-initial", parsePositiveDuration, None),
+        retryMax=get("retry-max", parsePositiveDuration, None),
         delayWarning=get("delay-warning", parseDuration, None),
-        idleTimeout=get("idle-timeout", _positiveDuration, None),
-        handshakeTimeout=get("handshake-timeout", _positiveDuration, None),
+        idleTimeout=get("idle-timeout", parsePositiveDuration, None),
+        handshakeTimeout=get("handshake-timeout", parsePositiveDuration, None),
         maxConnectionsPerAddress=get(
             "max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
         ),
@@ -399,7 +386,7 @@ def makeConfig(options) -> Config:
         http=http,
         dashboard=dashboard,
         mx=tuple(options["mx"]),
-        webhookRetry=get("webhook-retry", _positiveDuration, None),
+        webhookRetry=get("webhook-retry", parsePositiveDuration, None),
         webhookGiveUp=get("webhook-give-up", parseDuration, None),
         webhookAllowNetworks=webhookAllowNetworks,
         deliveryAllowNetworks=deliveryAllowNetworks,

@@ -73,6 +73,7 @@ from ._units import (
     formatDuration,
     formatSize,
     parseDuration,
+    parsePositiveDuration,
     parseSize,
 )
 from ._writethrough import (
@@ -114,6 +115,7 @@ __all__ = [
     "formatDuration",
     "formatSize",
     "parseDuration",
+    "parsePositiveDuration",
     "parseSize",
     "Step",
     "loadSteps",

@@ -21,6 +21,14 @@ def parseDuration(text: str) -> timedelta:
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
 
 
+def parsePositiveDuration(text: str) -> timedelta:
+    """A duration above zero: a zero timeout or retry delay would fire at once, for ever."""
+    duration = parseDuration(text)
+    if duration <= timedelta(0):
+        raise ValueError(f"{text!r}: give a duration above zero, like 90s, 15m, 4h or 5d")
+    return duration
+
+
 def formatDuration(duration: timedelta) -> str:
     """A duration as L{parseDuration} reads it, in its largest whole unit: C{5d}, C{30s}."""
     seconds = duration.total_seconds()
