@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.python import usage
 
 from .config import DATA, LISTENERS, RELAY_TLS, default, makeConfig
-from .process import TwistdRun
+from .process import TwistdRun, misplacedTwistdOption
 from .runtime import (
     DATABASE_HELP,
     formatDays,
@@ -398,7 +398,8 @@ class Options(usage.Options):
         except usage.UsageError as e:
             # twistd would print the whole help text above the error; one
             # line says more.
-            raise SystemExit(f"twistd smtpeter: {e} (see: twistd smtpeter --help)")
+            said = misplacedTwistdOption(str(e), self.arguments) or e
+            raise SystemExit(f"twistd smtpeter: {said} (see: twistd smtpeter --help)")
 
     def postOptions(self) -> None:
         if getattr(self, "parent", None) is not None:  # twistd's subcommand: its process

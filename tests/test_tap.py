@@ -202,6 +202,25 @@ def test_twistd_bad_option_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["-n"], "-n is an option of twistd itself: give it before smtpeter: twistd -n smtpeter"),
+        (
+            ["--data", "d", "--pidfile=", "--workers", "1"],
+            "give it before smtpeter: twistd --pidfile= smtpeter --data d --workers 1",
+        ),
+        (["--logfile", "/tmp/l"], "twistd --logfile /tmp/l smtpeter"),
+        (["-nl", "/tmp/l"], "-n is an option of twistd itself: give it before smtpeter"),
+        (["--bogus"], "twistd smtpeter: option --bogus not recognized (see:"),
+    ],
+)
+def test_twistds_own_option_after_smtpeter_says_where_it_goes(args, says):
+    with pytest.raises(SystemExit) as error:
+        Options().parseOptions(args)
+    assert says in str(error.value)
+
+
 def test_twistd_unknown_option_is_one_line_not_the_help(tmp_path):
     result = subprocess.run(
         [TWISTD, "-n", "--pidfile=", "smtpeter", "--smtps", "ssl:3465", "--bogus"],

@@ -29,7 +29,7 @@ from ._datadir import (
 from ._health import HealthCheck, diskSpace
 from ._supervisor import Supervisor, WorkerProcess
 from ._textlog import OwnTextLog
-from ._twistd import TwistdRun
+from ._twistd import TwistdRun, misplacedTwistdOption
 from ._worklog import WorkerLogWriter, decodeLine
 
 #: What is imported only when asked for, and from where.
@@ -68,6 +68,7 @@ __all__ = [
     "createDatabase",
     "decodeLine",
     "diskSpace",
+    "misplacedTwistdOption",
     "nodeService",
     "prepareDataDirectory",
     "recordDashboardUrls",

@@ -5,12 +5,17 @@ service's start; but the gateway refuses with one line and
 C{SystemExit(1)} (no traceback), after which twistd would leave its pid
 file behind and, as a daemon, leave the process that forked it waiting
 for word of the start, for ever.
+
+And what to say when one of twistd's own options came after C{smtpeter}
+(L{misplacedTwistdOption}).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
 
@@ -67,3 +72,34 @@ class TwistdRun:
                 if int(f.read().strip()) != os.getpid():
                     return
             os.unlink(pidfile)
+
+
+def misplacedTwistdOption(error: str, arguments: list[str]) -> str | None:
+    """
+    For an option of twistd's own given after C{smtpeter} (C{twistd smtpeter
+    -n}, which twistd passes on to us): where it goes, and the line that works.
+    """
+    from twisted.scripts.twistd import ServerOptions
+
+    match = re.fullmatch(r"option (--?)([\w-]+) not recognized", error)
+    if match is None:
+        return None
+    dashes, name = match.groups()
+    twistd = ServerOptions()
+    if dashes == "-":
+        at = twistd.shortOpt.find(name)
+        if len(name) != 1 or at < 0:
+            return None
+        takesValue = twistd.shortOpt[at + 1 : at + 2] == ":"
+    elif name in twistd.longOpt or name + "=" in twistd.longOpt:
+        takesValue = name + "=" in twistd.longOpt
+    else:
+        return None
+    option = dashes + name
+    words = list(arguments)
+    at = next((i for i, w in enumerate(words) if w == option or w.startswith(option + "=")), None)
+    if at is None:  # bundled or abbreviated (-nl FILE): say where, not how
+        return f"{option} is an option of twistd itself: give it before smtpeter"
+    taken = words[at : at + (2 if takesValue and "=" not in words[at] else 1)]
+    line = shlex.join(["twistd", *taken, "smtpeter", *(words[:at] + words[at + len(taken) :])])
+    return f"{option} is an option of twistd itself: give it before smtpeter: {line}"
