@@ -327,7 +327,7 @@ def makeConfig(options) -> Config:
             _fail(f"--dns-server {options['dns-server']!r}: write HOST or HOST:PORT")
         dnsServer = (host.strip("[]"), int(port))
     if options["hostname"] and not re.fullmatch(
-        r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", options["hostname"]
+        r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?", options["hostname"]
     ):
         _fail(f"--hostname {options['hostname']!r}: write a host name, e.g. mail.example.com")
     hostname = options["hostname"] or socket.getfqdn()

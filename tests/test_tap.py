@@ -271,6 +271,10 @@ def test_port_in_use_is_one_line_saying_what_to_do_and_exit_1(tmp_path, workers)
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_host_name_may_end_with_a_dot():
+    assert config("--hostname", "mail.example.com.").hostname == "mail.example.com."
+
+
 def test_public_url_and_bounce_domain():
     c = config("--hostname", "gw.example.com")
     assert c.publicUrl == "http://gw.example.com:8080"
