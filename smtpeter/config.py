@@ -182,6 +182,7 @@ def _within(kind, low: float, high: float = float("inf"), above: bool = False):
     return parse
 
 
+_ONE_OR_MORE = "a whole number, 1 or more"
 _positive, _days, _atLeastOne = _within(float, 0, above=True), _within(float, 0), _within(int, 1)
 
 
@@ -364,19 +365,15 @@ def makeConfig(options) -> Config:
         tlsKey=tlsKey,
         relay=relay,
         maxSize=get("max-size", parseSize, None),
-        maxRecipients=get("max-recipients", _atLeastOne, "a whole number, 1 or more"),
+        maxRecipients=get("max-recipients", _atLeastOne, _ONE_OR_MORE),
         maxQueueTime=get("max-queue-time", parseDuration, None),
         retryInitial=get("retry-initial", parsePositiveDuration, None),
         retryMax=get("retry-max", parsePositiveDuration, None),
         delayWarning=get("delay-warning", parseDuration, None),
         idleTimeout=get("idle-timeout", parsePositiveDuration, None),
         handshakeTimeout=get("handshake-timeout", parsePositiveDuration, None),
-        maxConnectionsPerAddress=get(
-            "max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
-        ),
-        httpMaxConnectionsPerAddress=get(
-            "http-max-connections-per-ip", _atLeastOne, "a whole number, 1 or more"
-        ),
+        maxConnectionsPerAddress=get("max-connections-per-ip", _atLeastOne, _ONE_OR_MORE),
+        httpMaxConnectionsPerAddress=get("http-max-connections-per-ip", _atLeastOne, _ONE_OR_MORE),
         httpRequestTimeout=get("http-request-timeout", parseDuration, None),
         authFailureDelays=get(
             "auth-failure-delays", delays, "comma-separated seconds, e.g. 2,4,8,15"
