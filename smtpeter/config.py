@@ -88,8 +88,7 @@ class Config:
     #: The dashboard's listeners; none when started with --dashboard none.
     dashboard: tuple[str, ...] = (DASHBOARD,)
     retention: timedelta = timedelta(days=30)
-    #: Most clicks of one link, or opens, recorded per recipient and minute
-    #: (per worker); more are answered but not recorded. 0: no limit.
+    #: Clicks of one link (or opens) recorded per recipient, minute and worker; 0: every one.
     trackLimit: int = 20
     #: How long an address stays suppressed after a hard bounce or a complaint; 0 for ever.
     suppressionDays: float = 365
@@ -97,11 +96,6 @@ class Config:
     holdDays: float = 7
     #: How long a finished message's content is kept (for the dashboard), in days; 0: not at all.
     keepSent: float = 3
-
-    @property
-    def suppressFor(self) -> timedelta | None:
-        return timedelta(days=self.suppressionDays) if self.suppressionDays else None
-
     mx: tuple[str, ...] = ()
     webhookRetry: timedelta = timedelta(seconds=30)
     webhookGiveUp: timedelta = timedelta(days=1)
@@ -111,8 +105,7 @@ class Config:
     deliveryAllowNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
     #: Balancers whose PROXY headers the SMTP listeners read, and only theirs (--proxy-protocol).
     proxyNetworks: tuple[IPv4Network | IPv6Network, ...] = ()
-    #: Reverse proxies whose X-Forwarded-For and -Proto the HTTP listeners believe
-    #: (--http-trusted-proxy).
+    #: Reverse proxies whose X-Forwarded-For and -Proto the HTTP listeners believe.
     httpTrustedProxies: tuple[IPv4Network | IPv6Network, ...] = ()
     publicUrl: str = "http://localhost:8080"
     bounceDomain: str = "localhost"
@@ -120,7 +113,6 @@ class Config:
     workers: int = 1
     #: How long the parent waits for its workers to stop before killing them.
     stopTimeout: timedelta = timedelta(seconds=60)
-
     #: How long a webhook POST's retry delay may grow.
     webhookRetryMax: timedelta = timedelta(hours=1)
     #: The PostgreSQL database that holds the shared state (--database); None: SQLite's file.
@@ -141,6 +133,10 @@ class Config:
     def sharedDatabase(self) -> Path | PostgreSQL:
         """The database of the shared state: L{postgresql}, else SQLite's L{database}."""
         return self.postgresql if self.postgresql is not None else self.database
+
+    @property
+    def suppressFor(self) -> timedelta | None:
+        return timedelta(days=self.suppressionDays) if self.suppressionDays else None
 
     @property
     def images(self) -> Path:

@@ -18,6 +18,7 @@ from .runtime import (
     formatDuration,
     formatSize,
     installUnlessChosen,
+    parseNetwork,
 )
 from .smtp import AuthThrottle
 
@@ -33,6 +34,29 @@ _BAN = AuthThrottle(clock=None)  # type: ignore[arg-type]
 def _listeners(name: str) -> str:
     """A listener option's default endpoints, for its help."""
     return ", ".join(D(name)) or "none"
+
+
+def _repeatable(name: str, help: str):
+    """The method of a repeatable option C{--name}: each value given is appended."""
+
+    def add(self, value: str) -> None:
+        self[name].append(value)
+
+    add.__doc__ = help
+    return add
+
+
+def _networks(name: str, help: str):
+    """L{_repeatable}, for networks read as they are given: a mistake is one line."""
+
+    def add(self, network: str) -> None:
+        try:
+            self.setdefault(name, []).append(parseNetwork(network, f"--{name}"))
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+
+    add.__doc__ = help
+    return add
 
 
 class Options(usage.Options):
@@ -290,104 +314,64 @@ class Options(usage.Options):
         for name in (*LISTENERS, "webhook-allow-network", "delivery-allow-network"):
             self[name] = []
 
-    def opt_smtp(self, description: str) -> None:
-        self["smtp"].append(description)
-
-    opt_smtp.__doc__ = (
+    opt_smtp = _repeatable(
+        "smtp",
         "STARTTLS-then-AUTH listener, an endpoint string; repeatable"
-        f" [default: {_listeners('smtp')}]"
+        f" [default: {_listeners('smtp')}]",
     )
-
-    def opt_smtps(self, description: str) -> None:
-        self["smtps"].append(description)
-
-    opt_smtps.__doc__ = (
-        f"Implicit-TLS listener, a plain tcp: endpoint; repeatable [default: {_listeners('smtps')}]"
+    opt_smtps = _repeatable(
+        "smtps",
+        "Implicit-TLS listener, a plain tcp: endpoint; repeatable"
+        f" [default: {_listeners('smtps')}]",
     )
-
-    def opt_http(self, description: str) -> None:
-        self["http"].append(description)
-
-    opt_http.__doc__ = (
+    opt_http = _repeatable(
+        "http",
         "Web listener (tracking links, open pixel, hosted images, REST API, /healthz),"
-        f" an endpoint string; repeatable [default: {_listeners('http')}]"
+        f" an endpoint string; repeatable [default: {_listeners('http')}]",
     )
-
-    def opt_dashboard(self, description: str) -> None:
-        self["dashboard"].append(description)
-
-    opt_dashboard.__doc__ = (
+    opt_dashboard = _repeatable(
+        "dashboard",
         "The dashboard's listener, an endpoint string (an ssl: endpoint serves it over HTTPS);"
         " repeatable; 'none' for no dashboard [default: "
-        f"{_listeners('dashboard')}, this machine only]. Users: smtpeter admin create NAME"
+        f"{_listeners('dashboard')}, this machine only]. Users: smtpeter admin create NAME",
     )
-
-    def opt_mx(self, description: str) -> None:
-        self["mx"].append(description)
-
-    opt_mx.__doc__ = (
+    opt_mx = _repeatable(
+        "mx",
         "Bounce intake: an SMTP listener without AUTH (STARTTLS offered) that takes mail"
         " only for the signed bounce addresses of --bounce-domain, e.g. tcp:25;"
-        f" repeatable [default: {_listeners('mx')}]"
+        f" repeatable [default: {_listeners('mx')}]",
     )
-
-    def opt_webhook_allow_network(self, network: str) -> None:
-        self["webhook-allow-network"].append(network)
-
-    opt_webhook_allow_network.__doc__ = (
+    opt_webhook_allow_network = _repeatable(
+        "webhook-allow-network",
         "A network (CIDR, e.g. 10.0.0.0/8, fd00::/8, or one address) webhooks may be sent"
         " to, besides public addresses; repeatable. Without it, a webhook whose host is"
         " or resolves to a loopback, link-local, private, unspecified, multicast or"
-        " reserved address is refused (see docs/webhooks.md) [default: none]"
+        " reserved address is refused (see docs/webhooks.md) [default: none]",
     )
-
-    def opt_delivery_allow_network(self, network: str) -> None:
-        self["delivery-allow-network"].append(network)
-
-    opt_delivery_allow_network.__doc__ = (
+    opt_delivery_allow_network = _repeatable(
+        "delivery-allow-network",
         "A network (CIDR, e.g. 10.0.0.0/8, fd00::/8, or one address) direct delivery"
         " (without --relay) may connect to, besides public addresses; repeatable. Without"
         " it, recipients at a non-public address literal (user@[127.0.0.1]) are refused"
         " at RCPT, and MX hosts with only loopback, link-local, private, unspecified,"
-        " multicast or reserved addresses are skipped (see docs/behaviour.md) [default: none]"
+        " multicast or reserved addresses are skipped (see docs/behaviour.md) [default: none]",
     )
-
-    def opt_http_trusted_proxy(self, network: str) -> None:
-        from .runtime import parseNetwork
-
-        try:
-            self.setdefault("http-trusted-proxy", []).append(
-                parseNetwork(network, "--http-trusted-proxy")
-            )
-        except ValueError as e:
-            raise usage.UsageError(str(e))
-
-    opt_http_trusted_proxy.__doc__ = (
+    opt_http_trusted_proxy = _networks(
+        "http-trusted-proxy",
         "A network (CIDR, e.g. 10.0.0.0/8, or one address) of reverse proxies in front of"
-        " the HTTP listeners (--http, --dashboard), such as nginx terminating TLS;"
-        " repeatable. A request from one of them is taken to come from the address its"
-        " X-Forwarded-For names (the last one that is not such a proxy), and over HTTPS"
-        " when its X-Forwarded-Proto says https: clicks and opens record that address, and"
-        " the dashboard's log-in throttle, its secure cookie and its access log use it."
-        " The proxies are not held to --http-max-connections-per-ip. Anyone else's"
-        " forwarding headers are ignored (see docs/running.md) [default: none]"
+        " --http and --dashboard (nginx terminating TLS); repeatable. Their requests come"
+        " from the client their X-Forwarded-For names, over HTTPS if X-Forwarded-Proto says"
+        " so; they are not held to --http-max-connections-per-ip. Anyone else's forwarding"
+        " headers are ignored (see docs/running.md) [default: none]",
     )
-
-    def opt_proxy_protocol(self, network: str) -> None:
-        from .runtime import parseNetwork
-
-        try:
-            self.setdefault("proxy-protocol", []).append(parseNetwork(network, "--proxy-protocol"))
-        except ValueError as e:
-            raise usage.UsageError(str(e))
-
-    opt_proxy_protocol.__doc__ = (
+    opt_proxy_protocol = _networks(
+        "proxy-protocol",
         "A network (CIDR, e.g. 10.0.0.0/8, or one address) of load balancers in front of"
         " the SMTP listeners (--smtp, --smtps); repeatable. With it, those listeners take"
         " connections only from these networks, each starting with a PROXY protocol header"
         " (v1 or v2, as HAProxy's send-proxy and send-proxy-v2 send) that names the client,"
         " whose address the limits, the AUTH throttle, Received headers and logs then use;"
-        " others are closed (see docs/cluster.md) [default: none]"
+        " others are closed (see docs/cluster.md) [default: none]",
     )
 
     def parseOptions(self, options=None) -> None:
