@@ -50,6 +50,8 @@ class TrustedProxies:
 
     def trusts(self, host: str | Address | None) -> bool:
         """Whether C{host} (a peer's address) is one of the proxies."""
+        if not self.networks:
+            return False  # (most gateways: no address read at all)
         found = _address(host) if isinstance(host, str) else host
         return found is not None and any(
             found.version == n.version and found in n for n in self.networks
