@@ -40,6 +40,7 @@ from ._queueid import (
     QUEUE_ID_TEXT,
     parseQueueId,
     parseRecipientId,
+    queueIdTime,
     recipientId,
 )
 from ._values import Envelope, Options, QueuedMessage, Recipient
@@ -75,6 +76,7 @@ __all__ = [
     "mime",
     "parseQueueId",
     "parseRecipientId",
+    "queueIdTime",
     "recipientId",
     "printableQP",
     "quotedPrintable",

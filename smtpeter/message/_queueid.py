@@ -29,6 +29,11 @@ def parseQueueId(text: str) -> str:
     return text.upper()
 
 
+def queueIdTime(qid: str) -> float:
+    """When the message C{qid} (a L{QUEUE_ID}) was accepted: its first 12 digits, in seconds."""
+    return int(qid[:12], 16) / 1000
+
+
 #: One recipient of a queued message, as the REST send API names it: the
 #: queue id, a hyphen, and the recipient's place in the envelope (from 1).
 RECIPIENT_ID = re.compile(r"([0-9A-Fa-f]{20})-([1-9][0-9]{0,5})")

@@ -12,7 +12,7 @@ from twisted.internet.task import deferLater
 from twisted.web.iweb import IRequest
 
 from ..admin import IAdministration
-from ..message import parseRecipientId
+from ..message import parseRecipientId, queueIdTime
 from ..store import DELETE, RELEASE, IEventStore, MessageRecord, isoTime, recipientStatus
 from ._bearer import Authenticated, Bearer
 from ._parameters import Parameters
@@ -33,6 +33,11 @@ class Messages(Authenticated):
     #: it within a tenth of a second of the 250 when it is not busy) is
     #: looked for again this often, for this long, before a 503.
     RECORD_POLL, RECORD_WAIT = 0.05, 2.0
+    #: ... if it was accepted (its id says when) at most this many seconds
+    #: ago: one older still in a spool without a record (queued, held or
+    #: kept longer than --retention keeps records) is a 404 at once, with
+    #: no look at the spools, which read its content.
+    RECORD_RECENT = 300.0
 
     def __init__(
         self,
@@ -112,12 +117,15 @@ class Messages(Authenticated):
         C{qid}'s record. One accepted just now (its 250 or 202 came before
         the writer's commit) is in a queue already, or delivered and kept:
         its record is waited for, so that an id is usable as soon as it is
-        given.
+        given. Only one accepted just now (L{RECORD_RECENT}): a message
+        whose record the retention purge dropped would be waited for in
+        vain, after a read of its content, and told to ask again for ever.
         """
         record = await self.events.message(qid)
         if record is not None:
             return record
-        if not await self._stored(qid):
+        recent = abs(self.clock.seconds() - queueIdTime(qid)) <= self.RECORD_RECENT
+        if not recent or not await self._stored(qid):
             raise HTTPError(404, f"no message {qid} (unknown, or older than the retention period)")
         for _ in range(round(self.RECORD_WAIT / self.RECORD_POLL)):
             await deferLater(self.clock, self.RECORD_POLL, lambda: None)

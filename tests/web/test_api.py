@@ -257,37 +257,67 @@ def test_queue_actions(api):
     assert pending == [{QID: "delete", HELD: "delete"}]
 
 
+def accepted(api, ago: float = 0.0, tail: str = "00000001") -> str:
+    """The id of a message accepted C{ago} seconds before the API's clock."""
+    return f"{int((api.clock.seconds() - ago) * 1000):012X}{tail}"
+
+
 def test_a_message_is_shown_as_soon_as_its_id_is_given(api):
     """
     The 250 (or 202) comes once the message is queued; its record follows
     with the writer's next commit. Asked in between, the API waits for it.
     """
+    qid = accepted(api)
     envelope = Envelope("app@example.com", (Recipient("ann@example.org"),))
-    message = QueuedMessage(QID, envelope, Options(login="app"), api.clock.seconds(), b"")
-    api.admin.enqueue(QID)
+    message = QueuedMessage(qid, envelope, Options(login="app"), api.clock.seconds(), b"")
+    api.admin.enqueue(qid)
     api.clock.callLater(0.5, api.events.accepted, message)
-    shown = api.call("GET", f"/v1/messages/{QID}", token="read")
-    assert (shown["messageid"], shown["login"]) == (QID, "app")
+    shown = api.call("GET", f"/v1/messages/{qid}", token="read")
+    assert (shown["messageid"], shown["login"]) == (qid, "app")
     assert shown["recipients"][0]["status"] == "queued"
     # Delivered (and kept) before its record was written: the same.
-    other = QueuedMessage(HELD, envelope, Options(login="app"), api.clock.seconds(), b"")
-    api.admin.enqueue(HELD)
-    api.admin.finish(HELD)
+    kept = accepted(api, tail="00000002")
+    other = QueuedMessage(kept, envelope, Options(login="app"), api.clock.seconds(), b"")
+    api.admin.enqueue(kept)
+    api.admin.finish(kept)
     api.clock.callLater(0.5, api.events.accepted, other)
-    assert api.call("GET", f"/v1/messages/{HELD}", token="read")["messageid"] == HELD
+    assert api.call("GET", f"/v1/messages/{kept}", token="read")["messageid"] == kept
 
 
 def test_a_queued_message_without_a_record_is_503_to_ask_again(api):
-    api.admin.enqueue(QID)
+    qid = accepted(api)
+    api.admin.enqueue(qid)
     answer: list = []
-    error = api.call("GET", f"/v1/messages/{QID}", token="read", code=503, answer=answer)
+    error = api.call("GET", f"/v1/messages/{qid}", token="read", code=503, answer=answer)
     assert error == {
-        "error": f"message {QID} is queued, and its record is not written yet; ask again shortly",
+        "error": f"message {qid} is queued, and its record is not written yet; ask again shortly",
         "retry_after": 1,
     }
     assert answer[0].header("retry-after") == "1"
-    missing = api.call("GET", "/v1/messages/00000000000000000000", token="read", code=404)
+    missing = api.call(
+        "GET", f"/v1/messages/{accepted(api, tail='0000000F')}", token="read", code=404
+    )
     assert "unknown" in missing["error"]
+
+
+def test_a_message_in_a_spool_whose_record_was_purged_is_404_at_once(api):
+    """
+    A message queued, held or kept longer than --retention keeps its
+    record: not waited for (in vain, after a read of its content, then
+    told to ask again for ever); nor one whose id says it comes later.
+    """
+    queued, kept, later = accepted(api, 2 * 86400), accepted(api, 4 * 86400), accepted(api, -3600)
+    api.admin.enqueue(queued, content=b"x" * 1000)
+    api.admin.enqueue(kept)
+    api.admin.finish(kept)
+    api.admin.enqueue(later)
+    before = api.clock.seconds()
+    for qid in (queued, kept, later):
+        missing = api.call("GET", f"/v1/messages/{qid}", token="read", code=404)
+        assert missing["error"] == (
+            f"no message {qid} (unknown, or older than the retention period)"
+        )
+    assert api.clock.seconds() == before  # no wait
 
 
 # The bearer tokens' cache -----------------------------------------------------------
