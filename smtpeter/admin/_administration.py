@@ -282,9 +282,16 @@ class Administration:
         return None
 
     def held(self, qid: str) -> bytes | None:
-        """The content of a held message (as the spool keeps it), or C{None} if it is not held."""
-        found = self.queued(qid)
-        return found["content"] if found is not None and found["held"] else None
+        """
+        The content of a held message (as the spool keeps it), or C{None} if
+        it is not held; the content of one that is only queued is not read
+        to say so (C{GET /v1/messages/{id}} asks this of every message).
+        """
+        found = self._queued(qid)
+        if found is None or not found[1]["held"]:
+            return None
+        found = self._queued(qid, content=True)
+        return found[0] if found is not None and found[1]["held"] else None
 
     def queued(self, qid: str) -> dict | None:
         """

@@ -320,6 +320,38 @@ def test_a_message_in_a_spool_whose_record_was_purged_is_404_at_once(api):
     assert api.clock.seconds() == before  # no wait
 
 
+class ReadsWatched(dict):
+    """The queue's contents, saying which are read."""
+
+    def __init__(self, contents: dict) -> None:
+        super().__init__(contents)
+        self.read: list[str] = []
+
+    def __getitem__(self, qid: str) -> bytes:
+        self.read.append(qid)
+        return super().__getitem__(qid)
+
+
+def test_a_queued_message_is_shown_without_a_read_of_its_content(api):
+    """
+    Only held mail shows its content: a read token asking for a queued
+    message of 50 MB in a loop had each answer read all of it from the spool.
+    """
+    envelope = Envelope("app@example.com", (Recipient("ann@example.org"),))
+    queued, held = accepted(api, tail="00000001"), accepted(api, tail="00000002")
+    for qid in (queued, held):
+        api.events.accepted(QueuedMessage(qid, envelope, Options(login="app"), 0.0, b""))
+    api.admin.enqueue(queued, content=b"x" * 100_000)
+    api.admin.enqueue(held, content=b"Subject: held\r\n\r\nhi\r\n", held=True)
+    api.admin.contents = contents = ReadsWatched(api.admin.contents)
+    shown = api.call("GET", f"/v1/messages/{queued}", token="read")
+    assert shown["messageid"] == queued and shown["held"] is False and "content" not in shown
+    assert contents.read == []
+    shown = api.call("GET", f"/v1/messages/{held}", token="read")
+    assert shown["held"] is True and shown["content"].startswith("Subject: held")
+    assert contents.read == [held]
+
+
 # The bearer tokens' cache -----------------------------------------------------------
 
 
