@@ -39,7 +39,17 @@ def _address(text: str) -> Address | None:
 
 
 def _networks(networks) -> tuple[Network, ...]:
-    return tuple(networks)
+    # An IPv4-mapped network (::ffff:10.0.0.5, as a dual-stack listener
+    # logs its IPv4 peers) as the IPv4 one: peers are compared as IPv4.
+    return tuple(_plain(network) for network in networks)
+
+
+def _plain(network: Network) -> Network:
+    mapped = network.network_address
+    if isinstance(mapped, ipaddress.IPv6Address) and mapped.ipv4_mapped is not None:
+        if network.prefixlen >= 96:
+            return ipaddress.ip_network(f"{mapped.ipv4_mapped}/{network.prefixlen - 96}")
+    return network
 
 
 @frozen

@@ -45,6 +45,17 @@ def test_the_client_is_what_a_trusted_proxy_says(peer, forwarded, client):
     assert PROXIES.client(peer, forwarded) == client
 
 
+def test_a_proxy_named_as_an_ipv4_mapped_address_is_trusted():
+    """
+    A dual-stack listener logs an IPv4 peer as ::ffff:10.0.0.5; named so,
+    the proxy was never trusted (its peers are compared as IPv4).
+    """
+    named = TrustedProxies((ip_network("::ffff:10.0.0.5"), ip_network("::ffff:10.1.0.0/112")))
+    for peer in ("::ffff:10.0.0.5", "10.0.0.5", "10.1.2.3"):
+        assert named.trusts(peer) and named.client(peer, [b"203.0.113.9"]) == "203.0.113.9"
+    assert not named.trusts("10.0.0.6") and not named.trusts("10.2.0.1")
+
+
 def test_a_long_chain_is_read_only_so_far():
     chain = ", ".join(["203.0.113.9"] + ["10.0.0.2"] * (MAX_HOPS + 5))
     assert PROXIES.client("10.0.0.1", [chain.encode()]) == "10.0.0.2"
