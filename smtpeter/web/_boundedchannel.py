@@ -76,6 +76,8 @@ class BoundedChannel(HTTPChannel):
     maxHeaders = 100
     #: The client address counted in the site's connections, once counted.
     _address: str | None = None
+    #: The peer's address, counted or not (a trusted proxy's is not), for the log.
+    _peer: str | None = None
     #: The call that answers 408 if the request being read is not all in by then.
     _deadline: IDelayedCall | None = None
     #: Refused: whatever else the client sends is not read.
@@ -90,7 +92,7 @@ class BoundedChannel(HTTPChannel):
         super().connectionMade()
         site = self.site
         assert self.transport is not None  # connected
-        address = getattr(self.transport.getPeer(), "host", None)
+        address = self._peer = getattr(self.transport.getPeer(), "host", None)
         if address is None or site.proxies.trusts(address):
             return  # a UNIX socket, or a proxy that carries many clients: not counted
         self._address = address
@@ -135,7 +137,7 @@ class BoundedChannel(HTTPChannel):
         seconds = self.site.requestTimeout
         log.info(
             "closing the connection of {address}: its request took over {seconds} s",
-            address=self._address,
+            address=self._peer,
             seconds=seconds,
         )
         self.refuse(
@@ -231,7 +233,7 @@ class BoundedChannel(HTTPChannel):
         site = self.site
         log.info(
             "refusing a request body from {address}: {held} bytes of bodies held already",
-            address=self._address,
+            address=self._peer,
             held=site.bodiesHeld,
         )
         self.refuse(

@@ -6,6 +6,7 @@ from ipaddress import ip_network
 
 import pytest
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.web.resource import Resource
 
 from smtpeter.web import BoundedSite, TrustedProxies
@@ -81,3 +82,21 @@ def test_a_proxy_is_not_held_to_the_connections_per_address():
     assert all(transport.value() == b"" for _, transport in held)
     connect(site), connect(site)
     assert connect(site)[1].value().startswith(b"HTTP/1.1 429")  # 192.0.2.7 still is
+
+
+def test_a_proxy_whose_request_is_too_slow_is_named_in_the_log():
+    """Not counted, its connection was logged as that of None."""
+    clock = Clock()
+    site = Limited(Resource(), reactor=clock)
+    site.limit(2, 30.0, PROXIES)
+    events: list = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        channel, transport = connect(site, "10.0.0.1")
+        channel.dataReceived(b"GET / HTTP/1.1\r\n")
+        clock.advance(31)
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert transport.value().startswith(b"HTTP/1.1 408 ")
+    said = [formatEvent(e) for e in events if "took over" in e.get("log_format", "")]
+    assert said == ["closing the connection of 10.0.0.1: its request took over 30.0 s"]
