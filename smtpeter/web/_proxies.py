@@ -12,6 +12,7 @@ import ipaddress
 
 from attrs import field, frozen
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IAddress
 from twisted.web.http import combinedLogFormatter
 
 from ..runtime import Network
@@ -133,8 +134,11 @@ class _AsForwarded:
     def __getattr__(self, name: str):
         return getattr(self._request, name)
 
-    def getClientAddress(self) -> IPv4Address | IPv6Address:
+    def getClientAddress(self) -> IAddress:
+        peer = self._request.getClientAddress()
         host = clientAddress(self._request)
+        if host == getattr(peer, "host", ""):
+            return peer  # its own (a UNIX socket's: logged as "-", not "")
         return IPv6Address("TCP", host, 0) if ":" in host else IPv4Address("TCP", host, 0)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from ipaddress import ip_network
 
 import pytest
+from twisted.internet.address import UNIXAddress
 from twisted.internet.task import Clock
 from twisted.logger import formatEvent, globalLogPublisher
+from twisted.web.http import combinedLogFormatter
 from twisted.web.resource import Resource
+from twisted.web.test.requesthelper import DummyRequest
 
 from smtpeter.web import BoundedSite, TrustedProxies
-from smtpeter.web._proxies import MAX_HOPS
+from smtpeter.web._proxies import MAX_HOPS, accessLogLine
 
 from .conftest import connect
 
@@ -100,3 +103,12 @@ def test_a_proxy_whose_request_is_too_slow_is_named_in_the_log():
     assert transport.value().startswith(b"HTTP/1.1 408 ")
     said = [formatEvent(e) for e in events if "took over" in e.get("log_format", "")]
     assert said == ["closing the connection of 10.0.0.1: its request took over 30.0 s"]
+
+
+def test_the_access_log_names_a_unix_sockets_client_as_twisted_does():
+    """A UNIX socket's client has no address: "-", not an empty one."""
+    request = DummyRequest([b"x"])
+    request.uri, request.clientproto, request.code, request.sentLength = b"/x", b"HTTP/1.1", 200, 0
+    request.client = UNIXAddress(None)
+    assert accessLogLine("T", request) == combinedLogFormatter("T", request)
+    assert accessLogLine("T", request).startswith('"-" - - T "GET /x HTTP/1.1" 200')
