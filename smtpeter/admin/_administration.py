@@ -262,13 +262,16 @@ class Administration:
             return sharedNodes(self.db, isoTime)
         return localNodes(self.data, self.node, self.clock(), isoTime)
 
-    def _queued(self, qid: str, content: bool = False) -> tuple[bytes | None, dict] | None:
+    def _queued(
+        self, qid: str, content: bool = False, limit: int | None = None
+    ) -> tuple[bytes | None, dict] | None:
         """
-        The queue entry of C{qid} (and its content, if asked and it is
-        still there) from the spool that holds it; reads that message only.
+        The queue entry of C{qid} (and its content, or its first C{limit}
+        bytes, if asked and it is still there) from the spool that holds
+        it; reads that message only.
         """
         if isShared(self.db):
-            return sharedEntry(self.db, qid.upper(), content)
+            return sharedEntry(self.db, qid.upper(), content, limit)
         for worker, spool in workerSpools(self.data):
             with readingSpool(spool.path):
                 found = spool.inspectOne(qid.upper())
@@ -276,21 +279,22 @@ class Administration:
                     continue
                 entry = queueEntry(*found, worker)
                 try:
-                    return spool.readContent(entry["qid"]) if content else None, entry
+                    return spool.readContent(entry["qid"], limit) if content else None, entry
                 except OSError:  # finished (and removed) just now
                     return None
         return None
 
-    def held(self, qid: str) -> bytes | None:
+    def held(self, qid: str, limit: int | None = None) -> bytes | None:
         """
-        The content of a held message (as the spool keeps it), or C{None} if
-        it is not held; the content of one that is only queued is not read
-        to say so (C{GET /v1/messages/{id}} asks this of every message).
+        The content of a held message (as the spool keeps it), or its first
+        C{limit} bytes; C{None} if it is not held. The content of one that
+        is only queued is not read to say so (C{GET /v1/messages/{id}} asks
+        this of every message).
         """
         found = self._queued(qid)
         if found is None or not found[1]["held"]:
             return None
-        found = self._queued(qid, content=True)
+        found = self._queued(qid, content=True, limit=limit)
         return found[0] if found is not None and found[1]["held"] else None
 
     def queued(self, qid: str) -> dict | None:

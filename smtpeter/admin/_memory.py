@@ -34,11 +34,12 @@ class _MemoryQueue(Administration):
     def queue(self) -> list[dict]:
         return [dict(entry) for _, entry in sorted(self.memory.entries.items())]
 
-    def _queued(self, qid: str, content: bool = False):
+    def _queued(self, qid: str, content: bool = False, limit: int | None = None):
         found = self.memory.entries.get(qid.upper())
         if found is None:
             return None
-        return (self.memory.contents[found["qid"]] if content else None), dict(found)
+        body = self.memory.contents[found["qid"]] if content else None
+        return (body if body is None or limit is None else body[:limit]), dict(found)
 
     def sent(self, qid: str) -> bytes | None:
         return self.memory.sentContents.get(qid.upper())

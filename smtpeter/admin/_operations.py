@@ -159,8 +159,8 @@ class Operations:
     def queued(self, qid: str) -> Deferred:
         return self._run(Administration.queued, qid)
 
-    def held(self, qid: str) -> Deferred:
-        return self._run(Administration.held, qid)
+    def held(self, qid: str, limit: int | None = None) -> Deferred:
+        return self._run(Administration.held, qid, limit)
 
     def sent(self, qid: str) -> Deferred:
         return self._run(Administration.sent, qid)

@@ -52,15 +52,20 @@ def sharedEntries(db) -> list[dict]:
     return [_entry(*row) for row in sharedMessages(db)]
 
 
-def sharedEntry(db, qid: str, content: bool) -> tuple[bytes | None, dict] | None:
-    """The entry of C{qid} (and its content, if asked), or C{None}: not queued."""
+def sharedEntry(
+    db, qid: str, content: bool, limit: int | None = None
+) -> tuple[bytes | None, dict] | None:
+    """The entry of C{qid} (and its content, or its first C{limit} bytes, if asked), or C{None}."""
     rows = sharedMessages(db, qid)
     if not rows:
         return None
     body = None
     if content:
+        column, args = (
+            ("content", (qid,)) if limit is None else ("substring(content for ?)", (limit, qid))
+        )
         row = db.execute(
-            "SELECT content FROM queue_bodies WHERE qid = ? AND finished IS NULL", (qid,)
+            f"SELECT {column} FROM queue_bodies WHERE qid = ? AND finished IS NULL", args
         ).fetchone()
         if row is None:
             return None  # finished just now

@@ -175,8 +175,11 @@ class IAdministration(Interface):
     def queued(qid: str) -> Deferred[dict | None]:
         """Deferred[dict | None]: a message still queued or held, with its C{content}."""
 
-    def held(qid: str) -> Deferred[bytes | None]:
-        """Deferred[bytes | None]: a held message's content; C{None} if it is not held."""
+    def held(qid: str, limit: int | None = None) -> Deferred[bytes | None]:
+        """
+        Deferred[bytes | None]: a held message's content (its first
+        C{limit} bytes, read no further); C{None} if it is not held.
+        """
 
     def sent(qid: str) -> Deferred[bytes | None]:
         """Deferred[bytes | None]: the content of a message that left the queue, while kept."""

@@ -74,9 +74,9 @@ class SpoolReader:
         """Every queued message (content empty) and its recipients' states."""
         return [(_fromMetadata(meta), states) for meta, states in self.inspect()]
 
-    def readContent(self, qid: str) -> bytes:
-        """A message's content (queued or kept after it finished)."""
-        content = self._content(qid, "")
+    def readContent(self, qid: str, limit: int | None = None) -> bytes:
+        """A message's content (queued or kept after it finished); its first C{limit} bytes."""
+        content = self._content(qid, "", limit)
         if content is None:
             raise FileNotFoundError(errno.ENOENT, "no such message in the spool", qid)
         return content
@@ -88,13 +88,19 @@ class SpoolReader:
         except OSError:  # its large file purged just now
             return None
 
-    def _content(self, qid: str, where: str) -> bytes | None:
+    def _content(self, qid: str, where: str, limit: int | None = None) -> bytes | None:
+        column, args = (
+            ("content", (qid,)) if limit is None else ("substr(content, 1, ?)", (limit, qid))
+        )
         row = self.conn.execute(
-            f"SELECT content FROM message WHERE qid = ?{where}", (qid,)
+            f"SELECT {column} FROM message WHERE qid = ?{where}", args
         ).fetchone()
         if row is None:
             return None
-        return row[0] if row[0] is not None else (self.large / qid).read_bytes()
+        if row[0] is not None:
+            return row[0]
+        with open(self.large / qid, "rb") as f:  # a large one: only what is asked is read
+            return f.read() if limit is None else f.read(limit)
 
     def queuedCount(self) -> int:
         """How many messages are queued (not finished), in one read of an index."""

@@ -147,7 +147,7 @@ class Messages(Authenticated):
     async def _held(self, qid: str) -> dict[str, Any]:
         if self.admin is None:
             return {"held": False}
-        content = await self.admin.held(qid)
+        content = await self.admin.held(qid, self.MAX_CONTENT + 1)  # (+1: is there more?)
         if content is None:
             return {"held": False}
         return {

@@ -221,6 +221,8 @@ class AdministrationContract:
         assert self.ok(self.admin.queued(QID.lower()))["content"] == CONTENT
         assert self.ok(self.admin.held(QID)) is None
         assert self.ok(self.admin.held(OTHER)) == CONTENT
+        assert self.ok(self.admin.held(OTHER, 7)) == CONTENT[:7]  # read no further
+        assert self.ok(self.admin.held(QID, 7)) is None
         asked = self.ok(self.admin.requestQueueAction(QID.lower(), "retry"))
         assert asked == {"qid": QID, "action": "retry", "status": "requested"}
         assert self.ok(self.admin.requestHeldAction(QID, "release")) is None

@@ -415,6 +415,8 @@ def test_a_queue_of_files_is_imported_at_start_and_its_files_go(tmp_path):
         assert loaded == {"Q1": {0: {"status": "deferred", "attempts": 1}}, "Q2": {}}
         assert spool.readContent("Q1") == message().content
         assert spool.readContent("Q2").endswith(b"z" * 100)
+        assert spool.readContent("Q2", 20) == b"Subject: big\r\n\r\nzzzz"  # a large one's head
+        assert spool.readContent("Q1", 5) == message().content[:5]
         assert (tmp_path / "spool" / "large" / "Q2").is_file()  # large stays a file
         assert not (tmp_path / "spool" / "queue").exists()
         assert (tmp_path / "spool" / "corrupt" / "Q3").exists()  # damaged: kept aside

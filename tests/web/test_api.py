@@ -352,6 +352,21 @@ def test_a_queued_message_is_shown_without_a_read_of_its_content(api):
     assert contents.read == [held]
 
 
+def test_a_large_held_message_shows_its_first_mib_and_says_there_is_more(api):
+    envelope = Envelope("app@example.com", (Recipient("ann@example.org"),))
+    held = accepted(api, tail="00000003")
+    api.events.accepted(QueuedMessage(held, envelope, Options(login="app"), 0.0, b""))
+    big = b"Subject: big\r\n\r\n" + b"z" * (3 << 20)
+    api.admin.enqueue(held, content=big, held=True)
+    asked = []
+    read = api.admin._admin.held
+    api.admin._admin.held = lambda qid, limit=None: (asked.append(limit), read(qid, limit))[1]
+    shown = api.call("GET", f"/v1/messages/{held}", token="read")
+    assert shown["content_truncated"] is True and len(shown["content"]) == 1 << 20
+    assert shown["content"] == big[: 1 << 20].decode()
+    assert asked == [(1 << 20) + 1]  # the spool read no further
+
+
 # The bearer tokens' cache -----------------------------------------------------------
 
 
