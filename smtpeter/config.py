@@ -33,6 +33,7 @@ from .runtime import (
     parsePositiveDuration,
     parseSize,
 )
+from .runtime import numberWithin as _within
 
 #: Where the dashboard listens unless told: this machine only.
 DASHBOARD = "tcp:8081:interface=127.0.0.1"
@@ -166,20 +167,10 @@ def _fail(message: str) -> NoReturn:
     raise usage.UsageError(message)
 
 
-def _within(kind, low: float, high: float = float("inf"), above: bool = False):
-    """A parser of a C{kind} (int, float) from C{low} (or above it) to C{high}."""
-
-    def parse(text: str):
-        value = kind(text)
-        if not (value > low if above else value >= low) or not value <= high:
-            raise ValueError(text)
-        return value
-
-    return parse
-
-
 _ONE_OR_MORE = "a whole number, 1 or more"
-_positive, _days, _atLeastOne = _within(float, 0, above=True), _within(float, 0), _within(int, 1)
+#: Days: a hundred years at most (more overflows a date).
+_positive, _days = _within(float, 0, 36500, above=True), _within(float, 0, 36500)
+_atLeastOne = _within(int, 1)
 
 
 def _workers(text: str | None) -> int:

@@ -121,6 +121,13 @@ def test_repeatable_listeners_and_relay():
         (["--tls-cert", "/x.pem"], "go together"),
         (["--workers", "0"], "whole number from 1 to 64"),
         (["--track-limit", "-1"], "--track-limit: a whole number, or 0 for no limit"),
+        (["--track-limit", "1_0"], "--track-limit: a whole number, or 0 for no limit"),
+        (["--max-recipients", "+5"], "--max-recipients: a whole number, 1 or more"),
+        # Not a traceback from a date's overflow at start (or an hour later, at the purge):
+        (["--retention", "inf"], "--retention: a number of days"),
+        (["--keep-sent", "nan"], "--keep-sent: a number of days"),
+        (["--hold-days", "1e9"], "--hold-days: a number of days"),
+        (["--max-queue-time", "99999999999d"], "longer than any duration"),
         (["--workers", "two"], "whole number from 1 to 64"),
         # Twisted takes these ports; only the socket's bind refused them, with a traceback.
         (["--smtp", "tcp:99999"], "--smtp 'tcp:99999': 99999 is not a port; ports go up to 65535"),

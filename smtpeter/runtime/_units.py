@@ -5,6 +5,7 @@ help text): C{90s}, C{15m}, C{4h}, C{5d}; C{52428800}, C{50m}, C{512k}.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -18,7 +19,31 @@ def parseDuration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip().lower())
     if match is None:
         raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 5d")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    try:
+        return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    except OverflowError:  # more days than a date holds
+        raise ValueError(f"{text!r} is longer than any duration this can mean") from None
+
+
+def numberWithin(kind: type, low: float, high: float = float("inf"), above: bool = False):
+    """
+    A parser of a C{kind} (int, float) from C{low} (or above it) to
+    C{high}: a whole number is ASCII digits (not C{1_0}, C{+5} nor other
+    scripts' digits), and C{inf} or C{nan} are no number.
+    """
+
+    def parse(text: str):
+        text = text.strip()
+        if kind is int and not (text.isascii() and text.isdigit()):
+            raise ValueError(text)
+        value = kind(text)
+        if not (value > low if above else value >= low) or not value <= high:
+            raise ValueError(text)  # (nan fails both; inf the second unless high is)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
+
+    return parse
 
 
 def parsePositiveDuration(text: str) -> timedelta:
