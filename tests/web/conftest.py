@@ -16,7 +16,7 @@ from smtpeter.admin import MemoryAdministration
 from smtpeter.runtime import AddressPolicy
 from smtpeter.smtp import SendingLimits, ServerSettings
 from smtpeter.store import MemoryLoginUsage, MemoryStore
-from smtpeter.testing import serveHTTP
+from smtpeter.testing import HTTPResponse, serveHTTP
 from smtpeter.web import makeSite
 
 NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
@@ -98,19 +98,34 @@ def gw() -> SendingSite:
     return SendingSite()
 
 
-class ManagedSite:
-    """The site with the administration's endpoints, and an admin token: C{call} one."""
+class API:
+    """
+    The site with the administration's endpoints, a read token and an
+    admin token in its store: L{call} asserts a JSON answer, L{request}
+    gives any answer whole.
+    """
 
     def __init__(self) -> None:
         self.clock = Clock()
-        self.clock.advance(1_800_000_000)
+        self.clock.advance(NOW)
         self.events = MemoryStore(self.clock)
         self.admin = MemoryAdministration(self.clock)
-        self.site = makeSite(self.events, None, None, self.clock, admin=self.admin)
-        self.token = self.events.addToken("ops", "admin")
+        self.checked: list[dict] = []
+        self.site = makeSite(
+            self.events, None, None, self.clock, admin=self.admin, checkDomain=self.check
+        )
+        self.token = self.adminToken = self.events.addToken("ops", "admin")
+        self.readToken = self.events.addToken("reader")
 
-    def call(self, method: str, path: str, body=None, raw: bytes | None = None):
-        headers = {"Authorization": f"Bearer {self.token}"}
+    async def check(self, domain: dict) -> dict:
+        self.checked.append(domain)
+        return {"domain": domain["domain"], "ok": True}
+
+    def request(
+        self, method: str, path: str, body=None, raw: bytes | None = None, token="admin"
+    ) -> HTTPResponse:
+        token = {"admin": self.adminToken, "read": self.readToken}.get(token, token)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         data = raw if raw is not None else b""
         if body is not None:
             data = json.dumps(body).encode()
@@ -119,10 +134,26 @@ class ManagedSite:
         assert response is not None, f"{method} {path} did not answer"
         return response
 
+    def call(
+        self, method: str, path: str, body=None, token: str | None = "admin", code=200, answer=None
+    ):
+        """The JSON of an answer with C{code}; C{answer}: a list given the whole response."""
+        response = self.request(method, path, body, token=token)
+        assert response.code == code, (method, path, response.body)
+        assert response.header("content-type") == "application/json"
+        if answer is not None:
+            answer.append(response)
+        return response.json()
+
 
 @pytest.fixture
-def managed() -> ManagedSite:
-    return ManagedSite()
+def api() -> API:
+    return API()
+
+
+@pytest.fixture
+def managed() -> API:
+    return API()
 
 
 def connect(site, host: str = "192.0.2.7"):

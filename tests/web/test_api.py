@@ -12,60 +12,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from twisted.internet.task import Clock
 
-from smtpeter.admin import MemoryAdministration
 from smtpeter.queue import Envelope, Options, QueuedMessage, Recipient
-from smtpeter.store import MemoryStore
-from smtpeter.testing import serveHTTP
-from smtpeter.web import makeSite
 
 QID = "0123456789ABCDEF0123"
 HELD = "FEDCBA98765432100000"
 HOOK = "https://93.184.216.34/hook"
-
-
-class API:
-    """The site, with a read token and an admin token in its store."""
-
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(1_800_000_000)
-        self.events = MemoryStore(self.clock)
-        self.admin = MemoryAdministration(self.clock)
-        self.checked: list[dict] = []
-        self.site = makeSite(
-            self.events, None, None, self.clock, admin=self.admin, checkDomain=self.check
-        )
-        self.adminToken = self.events.addToken("ops", "admin")
-        self.readToken = self.events.addToken("reader")
-
-    async def check(self, domain: dict) -> dict:
-        self.checked.append(domain)
-        return {"domain": domain["domain"], "ok": True}
-
-    def call(
-        self, method: str, path: str, body=None, token: str | None = "admin", code=200, answer=None
-    ):
-        """C{answer}: a list given the whole response (to read its headers)."""
-        token = {"admin": self.adminToken, "read": self.readToken}.get(token, token)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        data = b""
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        response = serveHTTP(self.site, method, path, headers, data, clock=self.clock)
-        assert response is not None, f"{method} {path} did not answer"
-        assert response.code == code, (method, path, response.body)
-        assert response.header("content-type") == "application/json"
-        if answer is not None:
-            answer.append(response)
-        return response.json()
-
-
-@pytest.fixture
-def api() -> API:
-    return API()
 
 
 def test_logins_crud(api):

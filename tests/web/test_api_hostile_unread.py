@@ -20,10 +20,10 @@ HOOK = "https://93.184.216.34/hook"
 
 @pytest.fixture
 def things(managed):
-    assert managed.call("POST", "/v1/logins", {"name": "app"}).code == 201
-    assert managed.call("POST", "/v1/tokens", {"name": "t"}).code == 201
-    assert managed.call("POST", "/v1/webhooks", {"url": HOOK, "events": ["click"]}).code == 201
-    assert managed.call("POST", "/v1/suppressions", {"email": "a@x.test"}).code == 201
+    assert managed.request("POST", "/v1/logins", {"name": "app"}).code == 201
+    assert managed.request("POST", "/v1/tokens", {"name": "t"}).code == 201
+    assert managed.request("POST", "/v1/webhooks", {"url": HOOK, "events": ["click"]}).code == 201
+    assert managed.request("POST", "/v1/suppressions", {"email": "a@x.test"}).code == 201
     return managed
 
 
@@ -44,20 +44,20 @@ BODYLESS = [
 
 @pytest.mark.parametrize(("method", "path", "field"), BODYLESS)
 def test_a_field_sent_to_a_call_that_takes_none_is_a_400_naming_it(things, method, path, field):
-    answer = things.call(method, path, {field: "x"})
+    answer = things.request(method, path, {field: "x"})
     assert answer.code == 400, answer.body
     assert answer.json()["parameter"] == field
-    assert things.call(method, path, raw=b"not json").code == 400
+    assert things.request(method, path, raw=b"not json").code == 400
     # Nothing was done: the login, token, webhook and suppression are all there.
-    assert things.call("GET", "/v1/logins/app").code == 200
-    assert [t["name"] for t in things.call("GET", "/v1/tokens").json()["tokens"]] == ["t"]
-    assert len(things.call("GET", "/v1/webhooks").json()["webhooks"]) == 1
-    assert things.call("GET", "/v1/suppressions/a@x.test").code == 200
+    assert things.request("GET", "/v1/logins/app").code == 200
+    assert [t["name"] for t in things.request("GET", "/v1/tokens").json()["tokens"]] == ["t"]
+    assert len(things.request("GET", "/v1/webhooks").json()["webhooks"]) == 1
+    assert things.request("GET", "/v1/suppressions/a@x.test").code == 200
 
 
 @pytest.mark.parametrize(("method", "path", "field"), BODYLESS)
 def test_an_empty_object_or_no_body_is_still_taken(things, method, path, field):
-    answer = things.call(method, path, {})
+    answer = things.request(method, path, {})
     assert answer.code in (200, 202, 404, 409), answer.body
 
 
@@ -74,7 +74,7 @@ def test_an_empty_object_or_no_body_is_still_taken(things, method, path, field):
     ],
 )
 def test_a_parameter_where_no_call_takes_one_is_a_400_naming_it(things, path):
-    answer = things.call("GET", path)
+    answer = things.request("GET", path)
     assert answer.code == 400, answer.body
     assert answer.json()["parameter"] == path.partition("?")[2].partition("=")[0]
 
@@ -94,4 +94,4 @@ def test_two_authorization_fields_are_a_400_whichever_comes_first(managed, metho
     answer = serveHTTP(managed.site, method, "/v1/suppressions", headers, body, clock=managed.clock)
     assert answer is not None and answer.code == 400, answer
     assert json.loads(answer.body)["error"] == "Authorization: give it once"
-    assert managed.call("GET", "/v1/suppressions").json()["suppressions"] == []
+    assert managed.request("GET", "/v1/suppressions").json()["suppressions"] == []

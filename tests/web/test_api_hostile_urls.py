@@ -31,27 +31,27 @@ BAD = [
 
 @pytest.mark.parametrize("url", BAD)
 def test_a_webhook_url_that_cannot_be_sent_as_it_is_is_a_400_naming_url(managed, url):
-    answer = managed.call("POST", "/v1/webhooks", {"url": url, "events": ["click"]})
+    answer = managed.request("POST", "/v1/webhooks", {"url": url, "events": ["click"]})
     assert answer.code == 400, answer.body
     assert answer.json()["parameter"] == "url"
-    assert managed.call("GET", "/v1/webhooks").json()["webhooks"] == []
+    assert managed.request("GET", "/v1/webhooks").json()["webhooks"] == []
 
 
 @pytest.mark.parametrize("url", BAD)
 def test_a_public_url_that_cannot_be_written_as_it_is_is_a_400_naming_it(managed, url):
-    assert managed.call("POST", "/v1/logins", {"name": "app"}).code == 201
-    answer = managed.call("PATCH", "/v1/logins/app", {"public_url": url})
+    assert managed.request("POST", "/v1/logins", {"name": "app"}).code == 201
+    answer = managed.request("PATCH", "/v1/logins/app", {"public_url": url})
     assert answer.code == 400, answer.body
     assert answer.json()["parameter"] == "public_url"
-    assert managed.call("GET", "/v1/logins/app").json()["public_url"] is None
+    assert managed.request("GET", "/v1/logins/app").json()["public_url"] is None
 
 
 def test_good_urls_still_go(managed):
-    hook = managed.call("POST", "/v1/webhooks", {"url": HOST + "/h?k=v", "events": ["click"]})
+    hook = managed.request("POST", "/v1/webhooks", {"url": HOST + "/h?k=v", "events": ["click"]})
     assert hook.code == 201, hook.body
-    assert managed.call("POST", "/v1/logins", {"name": "app"}).code == 201
+    assert managed.request("POST", "/v1/logins", {"name": "app"}).code == 201
     url = "https://xn--bcher-kva.example:8443/t/"
-    changed = managed.call("PATCH", "/v1/logins/app", {"public_url": url})
+    changed = managed.request("PATCH", "/v1/logins/app", {"public_url": url})
     assert changed.code == 200 and changed.json()["public_url"] == url.rstrip("/")
 
 
@@ -59,6 +59,6 @@ def test_good_urls_still_go(managed):
 def test_an_address_with_a_control_character_is_not_suppressed(managed, email):
     # It was taken, and "smtpeter suppression list" wrote its escape
     # sequence to the administrator's terminal.
-    answer = managed.call("POST", "/v1/suppressions", {"email": email})
+    answer = managed.request("POST", "/v1/suppressions", {"email": email})
     assert answer.code == 400 and answer.json()["parameter"] == "email", answer.body
-    assert managed.call("GET", "/v1/suppressions").json()["suppressions"] == []
+    assert managed.request("GET", "/v1/suppressions").json()["suppressions"] == []
