@@ -174,6 +174,12 @@ class AdministrationContract:
         }
         self.refused(self.admin.domain("shop.example"), Missing)
         assert self.refused(self.admin.addDomain("not a domain"), Invalid).field == "domain"
+        # An address is no domain: no DKIM key, no sender domain of a login.
+        assert self.refused(self.admin.addDomain("192.0.2.1"), Invalid).field == "domain"
+        limits = {"senderDomains": ["192.0.2.1"]}
+        refused = self.refused(self.admin.createLogin("app", limits=limits), Invalid)
+        assert refused.field == "sender_domains"
+        self.refused(self.admin.login("app"), Missing)  # not made half
 
     # Webhooks
 
