@@ -21,9 +21,11 @@ from typing import Any
 from attrs import frozen
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.names import dns
+from twisted.python.failure import Failure
 
 # The sink, the PostgreSQL server and HAProxy are this module's own parts,
 # kept in a private package so that the top level keeps one public testing module.
@@ -103,6 +105,7 @@ def serveHTTP(
     raw = transport.value()
     if not transport.disconnecting or b"\r\n\r\n" not in raw:
         return None
+    channel.connectionLost(Failure(ConnectionDone()))  # closed, as a real transport would say
     head, _, content = raw.partition(b"\r\n\r\n")
     status, *fields = head.decode("latin-1").split("\r\n")
     parsed = []

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.web.server import Request
 
+from ..runtime import RepeatedErrors
 from ..store import IDashboardSessionStore
 from ..web import clientAddress
 from ._forms import arg
@@ -39,6 +40,8 @@ class LoginGate:
         self.admin = pages.admin
         #: Where sessions are kept: the event store (every store class keeps both).
         self.store = cast(IDashboardSessionStore, pages.events)
+        #: Refused log-ins: the first from an address at once, then counted for a minute.
+        self.refused = RepeatedErrors(log, clock=pages.reactor)
 
     async def _signed(self, request: Request) -> tuple[Signed, str] | None:
         """The request's session cookie, read, and its value; if it is one and has not ended."""
@@ -91,8 +94,13 @@ class LoginGate:
             # limit; those after it are refused, the right password too.
             delay = await self.throttle.settle(address, user is not None, scope="dashboard")
         if delay is None:
-            log.warn(
-                "dashboard log-in refused: too many failures from {ip}", ip=clientAddress(request)
+            # Once a minute per address (and how many more): a line per refused
+            # post would let anyone fill the log.
+            self.refused.emit(
+                LogLevel.warn,
+                "dashboard log-in refused: too many failures from {ip}",
+                key=address,
+                ip=address,
             )
             return self._loginForm(
                 request, next, 429, "Too many failed log-ins from your address; wait ten minutes."

@@ -122,6 +122,8 @@ class Dashboard(Resource):
         _, found, view, needs = chosen[0]
         try:
             session = await self.gate.session(request)
+            if session is not None:
+                setattr(request, LOGGED_AS, session.name)  # (for the access log)
             if session is None:
                 if method != "GET":
                     raise Refused(403, "Not logged in", "Log in first; your session has ended.")
@@ -206,13 +208,24 @@ def _unescaped(found: re.Match[str]) -> dict[str, str]:
     return {k: unquote(v) if v else v for k, v in found.groupdict().items()}
 
 
+#: The request attribute that names the user a request came from, once its session is checked.
+LOGGED_AS = "smtpeterDashboardUser"
+
+
 class DashboardSite(BoundedSite):
     """
     Forms are small: a body is 64 KiB at most, refused before it is read;
-    a body sent anywhere but to a form is never read.
+    a body sent anywhere but to a form is never read. The access log has
+    the requests of logged-in users only: anyone who reaches the listener
+    could fill the disk with lines of requests without a session (their
+    log-ins are logged, a refused one once a minute per address).
     """
 
     maxBody = 64 * 1024
+
+    def log(self, request) -> None:
+        if getattr(request, LOGGED_AS, None) is not None:
+            super().log(request)
 
     def takesBody(self, method: bytes, path: str) -> bool:
         """Only the forms' POSTs take a body: elsewhere it is never read."""

@@ -8,6 +8,7 @@ gateway's.
 
 from __future__ import annotations
 
+import io
 import re
 from ipaddress import ip_network
 from pathlib import Path
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
 
 from smtpeter.admin import MemoryAdministration
 from smtpeter.config import Config
@@ -464,3 +466,31 @@ def test_behind_a_trusted_proxy_the_log_in_throttle_and_the_cookie_go_by_what_it
     for _ in range(12):
         Browser(dashboard, X_Forwarded_For="198.51.100.7").logIn("ann", "guess")
     assert Browser(dashboard, **headers).logIn("ann", password).code == 429
+
+
+def test_the_access_log_has_logged_in_users_requests_only(dashboard):
+    """Anyone who reaches the listener could fill the disk with lines of its own."""
+    lines = dashboard.site._logFile = io.StringIO()
+    anonymous = Browser(dashboard)
+    for _ in range(20):
+        assert anonymous.request("GET", "/logins").code == 303
+        assert anonymous.request("GET", "/login").code == 200
+        assert anonymous.request("GET", "/nothing-here").code == 404
+    assert lines.getvalue() == ""
+    browser = dashboard.browser()
+    assert browser.request("GET", "/logins").code == 200
+    [line] = lines.getvalue().splitlines()
+    assert '"GET /logins HTTP/1.0" 200' in line
+
+
+def test_a_refused_log_in_is_logged_once_a_minute_per_address(dashboard):
+    observed: list[dict] = []
+    globalLogPublisher.addObserver(observed.append)
+    try:
+        mallory = Browser(dashboard)
+        for _ in range(30):
+            mallory.logIn("ann", "guess")
+    finally:
+        globalLogPublisher.removeObserver(observed.append)
+    refused = [e for e in observed if "log-in refused" in e.get("log_format", "")]
+    assert len(refused) == 1 and refused[0]["ip"] == "192.0.2.1"
