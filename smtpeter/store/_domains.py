@@ -28,14 +28,15 @@ log = Logger()
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
-def checkDomain(domain: str) -> str:
+def checkDomain(domain: str, address: bool = False) -> str:
+    """C{domain}, written as stored; an C{address} (C{1.2.3.4}) too if asked (to delete one)."""
     domain = domain.strip().rstrip(".").lower()
     labels = domain.split(".")
     if (
         len(domain) > 253
         or len(labels) < 2
         or not all(_LABEL.fullmatch(label) for label in labels)
-        or labels[-1].isdigit()  # an IPv4 address (no top-level domain is all digits)
+        or (labels[-1].isdigit() and not address)  # (no top-level domain is all digits)
     ):
         raise Invalid("domain", f"{domain[:100]!r} is not a domain name (like example.com)")
     return domain
@@ -176,8 +177,7 @@ class DomainStore:
         return self._insert(domain, selector, newPrivateKey(), True)
 
     def delete(self, domain: str) -> int:
-        # Not checked: one taken before a check was added can still be deleted.
-        domain = domain.strip().rstrip(".").lower()
+        domain = checkDomain(domain, address=True)  # one taken before addresses were refused
         count = self._db.execute("DELETE FROM dkim_keys WHERE domain = ?", (domain,)).rowcount
         if not count:
             raise NoSuchDomain(domain)
