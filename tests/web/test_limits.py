@@ -213,7 +213,7 @@ def test_the_dashboard_takes_bodies_on_its_forms_only():
 
     from smtpeter.dashboard import makeDashboard
 
-    site = makeDashboard(SimpleNamespace(admin=None, events=None), None, None)
+    site = makeDashboard(SimpleNamespace(admin=None, events=None, reactor=Clock()), None, None)
     assert site.takesBody(b"POST", "/login") and site.takesBody(b"POST", "/logout")
     assert site.takesBody(b"POST", "/logins/app1/password")
     assert site.takesBody(b"POST", "/tokens/")
