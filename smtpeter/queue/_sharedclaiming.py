@@ -20,6 +20,10 @@ from ._spool import _fromMetadata
 if TYPE_CHECKING:
     from ._sharedclaims import Claims
 
+#: What a claim sets: this worker's, for a lease, under the next claim number
+#: (the fencing token its writes carry). Its parameters: the owner, the lease.
+_CLAIMED = f"SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
+
 
 class QueueClaiming(QueueConnection):
     """A part of L{smtpeter.queue.SharedQueueDatabase}: its claims and leases."""
@@ -38,24 +42,17 @@ class QueueClaiming(QueueConnection):
         """
         if limit <= 0:
             return []
-        since = self.claims.clock()
-        with self._transaction():
-            rows = self.db.execute(
-                "WITH due AS ("
-                " SELECT qid, owner IS NOT NULL AS taken FROM queue_messages"
-                f" WHERE due <= {NOW} AND (owner IS NULL OR lease_until < {NOW})"
-                " ORDER BY due LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " UPDATE queue_messages AS m"
-                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
-                " FROM due WHERE m.qid = due.qid"
-                " RETURNING m.qid, m.meta, m.claim, due.taken",
-                (limit, self.owner, self.lease),
-            ).fetchall()
-            # Taken: its owner's lease ran out (a released message has none).
-            QUEUE_CLAIMS.inc(len(rows))
-            LEASE_TAKEOVERS.inc(sum(1 for row in rows if row[3]))
-            claimed = self._claimed([row[:3] for row in rows])
-        return self._confirmed([row[:3] for row in rows], since, claimed)
+        rows, claimed = self._take(
+            " SELECT qid, owner IS NOT NULL AS taken FROM queue_messages"
+            f" WHERE due <= {NOW} AND (owner IS NULL OR lease_until < {NOW})"
+            " ORDER BY due LIMIT %s FOR UPDATE SKIP LOCKED",
+            (limit,),
+            ", chosen.taken",
+        )
+        # Taken: its owner's lease ran out (a released message has none).
+        QUEUE_CLAIMS.inc(len(rows))
+        LEASE_TAKEOVERS.inc(sum(1 for row in rows if row[3]))
+        return claimed
 
     @again
     def claimOne(
@@ -72,8 +69,7 @@ class QueueClaiming(QueueConnection):
         since = self.claims.clock()
         with self._transaction():
             rows = self.db.execute(
-                "UPDATE queue_messages"
-                f" SET owner = %s, lease_until = {NOW} + %s, claim = claim + 1"
+                f"UPDATE queue_messages AS m {_CLAIMED}"
                 f" WHERE qid = %s AND (owner IS NULL OR lease_until < {NOW}) AND {condition}"
                 " RETURNING qid, meta, claim",
                 (self.owner, self.lease, qid),
@@ -85,21 +81,30 @@ class QueueClaiming(QueueConnection):
     @again
     def claimHeld(self, before: float, limit: int) -> list[tuple[QueuedMessage, dict[int, dict]]]:
         """Up to C{limit} held messages received before C{before}, now this worker's (to expire)."""
+        return self._take(
+            " SELECT qid FROM queue_messages"
+            f" WHERE due IS NULL AND received < %s AND (owner IS NULL OR lease_until < {NOW})"
+            " ORDER BY received LIMIT %s FOR UPDATE SKIP LOCKED",
+            (before, limit),
+        )[1]
+
+    def _take(self, chosen: str, args: tuple, more: str = "") -> tuple[list, list]:
+        """
+        Claim for this worker, in one transaction, the messages C{chosen}
+        (a C{SELECT} of C{qid}, locking them, given C{args}) picks: its rows
+        (qid, meta, claim, then C{more}'s columns of C{chosen}) and the
+        messages with their states, confirmed once committed.
+        """
         since = self.claims.clock()
         with self._transaction():
             rows = self.db.execute(
-                "WITH old AS ("
-                " SELECT qid FROM queue_messages"
-                f" WHERE due IS NULL AND received < %s AND (owner IS NULL OR lease_until < {NOW})"
-                " ORDER BY received LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " UPDATE queue_messages AS m"
-                f" SET owner = %s, lease_until = {NOW} + %s, claim = m.claim + 1"
-                " FROM old WHERE m.qid = old.qid"
-                " RETURNING m.qid, m.meta, m.claim",
-                (before, limit, self.owner, self.lease),
+                f"WITH chosen AS ({chosen}) UPDATE queue_messages AS m {_CLAIMED}"
+                f" FROM chosen WHERE m.qid = chosen.qid RETURNING m.qid, m.meta, m.claim{more}",
+                (*args, self.owner, self.lease),
             ).fetchall()
-            claimed = self._claimed(rows)
-        return self._confirmed(rows, since, claimed)
+            taken = [row[:3] for row in rows]
+            claimed = self._claimed(taken)
+        return rows, self._confirmed(taken, since, claimed)
 
     def _confirmed(self, rows: list, since: float, claimed: list) -> list:
         """C{claimed}, once committed: this worker's claims from now (L{Claims.confirmed})."""
