@@ -21,6 +21,7 @@ from ._connections import ConnectionsPerAddress, clientKey
 from ._databaseuri import (
     DATABASE_ENVIRONMENT,
     DATABASE_HELP,
+    NO_PSYCOPG,
     PostgreSQL,
     parseDatabase,
     redacted,
@@ -168,6 +169,7 @@ __all__ = [
     "writeThrough",
     "DATABASE_ENVIRONMENT",
     "DATABASE_HELP",
+    "NO_PSYCOPG",
     "withConnectionDefaults",
     "PostgreSQL",
     "parseDatabase",

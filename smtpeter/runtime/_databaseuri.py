@@ -39,6 +39,13 @@ class PostgreSQL:
         return f"PostgreSQL({redacted(self.uri)!r})"
 
 
+#: What to do when a PostgreSQL database is asked for without psycopg.
+NO_PSYCOPG = (
+    "PostgreSQL needs psycopg, which is not installed: pip install 'psycopg[binary]>=3.2'"
+    " (what the extra smtpeter[postgresql] installs)"
+)
+
+
 def parseDatabase(value: str | None, environ=os.environ) -> PostgreSQL | None:
     """
     C{--database}'s value (C{None}: not given, then C{SMTPETER_DATABASE}'s):
@@ -71,10 +78,7 @@ def _checked(uri: str) -> str:
     try:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
-        raise ValueError(
-            "PostgreSQL needs psycopg, which is not installed: pip install 'psycopg[binary]>=3.2'"
-            " (what the extra smtpeter[postgresql] installs)"
-        ) from None
+        raise ValueError(NO_PSYCOPG) from None
     try:
         conninfo_to_dict(uri)
     except Exception as e:  # psycopg.ProgrammingError: libpq's words for what is wrong

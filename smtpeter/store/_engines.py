@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 
-from ..runtime import PostgreSQL
+from ..runtime import NO_PSYCOPG, PostgreSQL
 from . import _engine as sqlite
 from ._changes import ChangeMarks
 
@@ -97,10 +97,7 @@ def connect(database: Path | PostgreSQL):
     """
     if isinstance(database, PostgreSQL):
         if postgresql is None:
-            raise ValueError(
-                "PostgreSQL needs psycopg, which is not installed:"
-                " pip install 'psycopg[binary]>=3.2' (what the extra smtpeter[postgresql] installs)"
-            )
+            raise ValueError(NO_PSYCOPG)
         return postgresql.connect(database.uri)
     return sqlite.connect(database)
 
