@@ -77,8 +77,8 @@ def segments(request) -> list[str]:
 
 
 def segment(request) -> str:
-    """The first path segment after the resource's own (L{segments})."""
-    return request.postpath[0].decode("utf-8", "replace") if request.postpath else ""
+    """The first path segment after the resource's own (L{segments}), or C{""}."""
+    return (segments(request) or [""])[0]
 
 
 MAX_BODY = 1024 * 1024
