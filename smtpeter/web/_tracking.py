@@ -113,6 +113,17 @@ class Tracker:
                 self._cache.popitem(last=False)
         return found
 
+    def recording(self, kind: str, *link: object) -> bool:
+        """
+        Whether this click or open (C{kind}) of C{link} (its message, its
+        recipient, for a click its link) is recorded (L{Replays}); one that
+        is not is counted in C{smtpeter_tracking_unrecorded_total}.
+        """
+        if self.replays.recorded((kind, *link)):
+            return True
+        TRACKING_UNRECORDED.labels(kind).inc()
+        return False
+
     def details(self, request, kind: str, sent: Sent, **more) -> dict:
         now = self.clock.seconds()
         ip = clientAddress(request)
@@ -199,10 +210,8 @@ class Click(Tracked):
         )
         recipient = sent.recipient(found.recipient)
         now = self.tracker.clock.seconds()
-        if self.tracker.replays.recorded(("click", found.qid, found.recipient, found.link)):
+        if self.tracker.recording("click", found.qid, found.recipient, found.link):
             await self.tracker.events.recordClick(found.qid, recipient, sent.tags, details, now)
-        else:
-            TRACKING_UNRECORDED.labels("click").inc()
         request.setResponseCode(302)
         request.setHeader(b"location", destination.encode("utf-8"))
         request.setHeader(b"cache-control", b"no-store")
@@ -229,10 +238,8 @@ class Open(Tracked):
         details = self.tracker.details(request, "open", sent)
         recipient = sent.recipient(found.recipient)
         now = self.tracker.clock.seconds()
-        if self.tracker.replays.recorded(("open", found.qid, found.recipient)):
+        if self.tracker.recording("open", found.qid, found.recipient):
             await self.tracker.events.recordOpen(found.qid, recipient, sent.tags, details, now)
-        else:
-            TRACKING_UNRECORDED.labels("open").inc()
         request.setHeader(b"content-type", b"image/gif")
         request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
         request.setHeader(b"pragma", b"no-cache")
