@@ -36,7 +36,7 @@ class NodeNameTaken(Exception):
 def holdNodeName(connect: Callable, name: str):
     """
     Take C{name} for this node. @return: the connection that holds it;
-    keep it open (close it to let the name go).
+    keep it open (L{letGo} lets the name go).
     @raise NodeNameTaken: another running node holds it.
     """
     db = connect()
@@ -62,6 +62,21 @@ def holdNodeName(connect: Callable, name: str):
         db.close()
         raise
     return db
+
+
+def letGo(db) -> None:
+    """
+    Let the name that C{db} holds go, at once: closing the connection
+    alone frees it only once its PostgreSQL backend has ended, a moment
+    later, and a node started again straight away would be refused.
+    """
+    try:
+        if not (db.closed or db.broken):
+            db.execute("SELECT pg_advisory_unlock_all()")
+    except Exception:  # psycopg's: the connection is gone, and its lock with it
+        pass
+    finally:
+        db.close()
 
 
 class NodeName:
@@ -105,7 +120,7 @@ class NodeName:
             try:
                 heartbeat.start()
             except BaseException:
-                name._db.close()
+                letGo(name._db)
                 raise
             name._heartbeat = heartbeat
             return name
@@ -138,4 +153,4 @@ class NodeName:
         """Let another node have the name (the stop's last step)."""
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        self._db.close()
+        letGo(self._db)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from smtpeter.process._heartbeat import Heartbeat
-from smtpeter.process._nodename import NodeName, NodeNameTaken, holdNodeName
+from smtpeter.process._nodename import NodeName, NodeNameTaken, holdNodeName, letGo
 
 from ..conftest import eventually
 
@@ -20,15 +20,15 @@ def test_a_second_node_with_the_name_is_refused_until_the_first_stops(connect):
     other = holdNodeName(connect, "b")
     with pytest.raises(NodeNameTaken, match=r"node 'a' is already running \(on .+, pid \d+\)"):
         holdNodeName(connect, "a")
-    first.close()
-    holdNodeName(connect, "a").close()
-    other.close()
+    letGo(first)
+    letGo(holdNodeName(connect, "a"))
+    letGo(other)
 
 
 def _held(connect, name: str) -> bool:
     """Whether another running node holds C{name} (a try to take it says so)."""
     try:
-        holdNodeName(connect, name).close()
+        letGo(holdNodeName(connect, name))
     except NodeNameTaken:
         return True
     return False
@@ -77,4 +77,4 @@ def test_a_node_whose_name_another_took_meanwhile_is_told_once(connect):
     finally:
         name.release()
         if other is not None:
-            other.close()
+            letGo(other)
