@@ -30,6 +30,8 @@ class Received:
     data: bytes = field(repr=False)
     tls: bool
     auth: str | None
+    #: When the sink had the whole message (C{time.monotonic()}), before its answer.
+    at: float = field(factory=time.monotonic, eq=False, repr=False)
 
 
 def _defaultPolicy(stage: str, argument: str) -> str | None:
