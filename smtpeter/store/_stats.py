@@ -125,7 +125,11 @@ class StatsStore:
             row = self.db.execute(
                 "SELECT login, from_header, sender FROM messages WHERE qid = ?", (qid,)
             ).fetchone()
-            found = ("", "") if row is None else (row[0] or "", senderDomain(row[1], row[2]))
+            if row is None:
+                # Not recorded yet (another worker's writer has it still): not
+                # remembered, so that the message's next events find it.
+                return ("", "")
+            found = (row[0] or "", senderDomain(row[1], row[2]))
             self._messages[qid] = found
             if len(self._messages) > 4096:
                 self._messages.popitem(last=False)
@@ -146,6 +150,7 @@ class StatsStore:
         if kind is None:
             return
         login, domain = self._message(qid)
+        login = login or details.get("login") or ""  # an unsubscribe names it
         if self._pending is not None:
             self._pending.update(rows(login, domain, kind, tags, when))
             return

@@ -447,6 +447,24 @@ class StoreContract:
         self.wait(store.recordUnsubscribe(QID, "b@x.test", None, (), {}, 90.0))
         assert [e.login for e in self.wait(store.suppressions(95.0))] == ["app", None]
 
+    def test_events_before_their_message_s_record_count_for_its_login(self, store):
+        """
+        Another worker's writer may record a message after this one wrote
+        an event of it (an unsubscribe, a click): that event counts for the
+        login it names, and the message's later events for its own.
+        """
+        self.wait(store.recordUnsubscribe(QID, "a@x.test", "shop", (), {}, 3600 * 10 + 1))
+        self.wait(store.recordClick(QID, "a@x.test", (), {}, 3600 * 10 + 2))
+        content = b"From: Shop <news@Shop.test>\r\nSubject: x\r\n\r\nbody\r\n"
+        self.wait(store.accepted(evolve(message(), content=content, received=3600.0 * 10)))
+        self.wait(store.record(Event(DELIVERY, QID, "a@x.test", 3600 * 10 + 5, (), {})))
+        self.wait(store.recordClick(QID, "a@x.test", (), {}, 3600 * 10 + 6))
+        shop = self.wait(store.stats(StatsQuery(0, 86400, "day", login="shop")))["totals"]
+        assert (shop["unsubscribed"], shop["accepted"], shop["delivered"]) == (1, 2, 1)
+        assert shop["clicked"] >= 1  # the later click; the earlier one too where counted late
+        byDomain = self.wait(store.stats(StatsQuery(0, 86400, "day", domain="shop.test")))
+        assert byDomain["totals"]["delivered"] == 1
+
     def test_hourly_counters(self, store):
         content = b"From: Shop <news@Shop.test>\r\nSubject: x\r\n\r\nbody\r\n"
         self.wait(store.accepted(evolve(message(), content=content, received=3600.0 * 10)))
