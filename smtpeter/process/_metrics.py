@@ -47,7 +47,10 @@ _LIVE_GAUGE = re.compile(r"gauge_live\w+?_(\d+)\.db")
 
 
 class MetricsPage(Resource):
-    """C{/metrics}: every metric of the registry, as Prometheus reads them."""
+    """
+    C{/metrics}: every metric of the registry, as Prometheus reads them;
+    any other path is a 404 and any other method a 405, in plain text.
+    """
 
     isLeaf = True
 
@@ -56,6 +59,14 @@ class MetricsPage(Resource):
         self.registry = registry
         self.directory = directory
 
+    def render(self, request: Request) -> bytes:
+        if request.path != b"/metrics":
+            return _refused(request, http.NOT_FOUND, "no such resource: GET /metrics")
+        if request.method not in (b"GET", b"HEAD"):
+            request.setHeader(b"allow", b"GET, HEAD")
+            return _refused(request, http.NOT_ALLOWED, "method not allowed: GET /metrics")
+        return super().render(request)
+
     def render_GET(self, request: Request) -> bytes:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -63,6 +74,12 @@ class MetricsPage(Resource):
             forgetDeadWorkers(self.directory)
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode("ascii"))
         return generate_latest(self.registry)
+
+
+def _refused(request: Request, code: int, why: str) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return f"{code} {why}\n".encode("ascii")
 
 
 def forgetDeadWorkers(directory: Path) -> None:
@@ -98,9 +115,7 @@ def metricsSite(directory: Path | None) -> Site:
     if directory is not None:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=str(directory))
-    root = Resource()
-    root.putChild(b"metrics", MetricsPage(registry, directory))
-    site = _QuietSite(root)
+    site = _QuietSite(MetricsPage(registry, directory))
     site.noisy = False
     return site
 

@@ -47,3 +47,14 @@ def test_a_scrape_still_reads_the_metrics():
     answer = serveHTTP(metricsSite(None), "GET", "/metrics")
     assert answer is not None and answer.code == 200
     assert answer.header("content-type").startswith("text/plain")
+
+
+def test_other_paths_and_methods_are_told_in_plain_text():
+    site = metricsSite(None)
+    for path in ("/", "/metrics/x", "/other"):
+        answer = serveHTTP(site, "GET", path)
+        assert answer is not None and answer.code == 404, path
+        assert answer.body == b"404 no such resource: GET /metrics\n"
+    answer = serveHTTP(site, "DELETE", "/metrics")
+    assert answer is not None and answer.code == 405 and answer.header("allow") == "GET, HEAD"
+    assert answer.header("content-type") == "text/plain; charset=utf-8"
