@@ -4,8 +4,8 @@ largest module, how many are over 400 lines, and how many imports reach into
 another package's private (underscore) modules (the top-level modules count
 as one package). For the before/after tables of structure work:
 
-    python3 bench/structure.py .          # this checkout
-    python3 bench/structure.py . -v       # and list the private imports
+    python3 bench/structure.py [CHECKOUT]     # this checkout by default
+    python3 bench/structure.py . -v          # and list the private imports
 
 Each private import across packages that remains says why, in a comment
 that starts with C{# private:} on the line above it (or at the end of its
@@ -156,7 +156,10 @@ def packageCycles(root):
 
 
 def main(argv):
-    root = Path(argv[1]) / "smtpeter"
+    checkout = next((a for a in argv[1:] if a != "-v"), ".")
+    root = Path(checkout) / "smtpeter"
+    if not root.is_dir():
+        sys.exit(f"structure: no smtpeter package in {checkout!r}: give a checkout's path")
     mods = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
     sizes = {p: len(p.read_text().splitlines()) for p in mods}
     private = privateImports(root)
