@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from smtpeter.process._heartbeat import Heartbeat
-from smtpeter.process._nodename import NodeName, NodeNameTaken, holdNodeName, letGo
+from smtpeter.process._nodename import LOCK_SPACE, NodeName, NodeNameTaken, holdNodeName, letGo
 
 from ..conftest import eventually
 
@@ -44,22 +44,53 @@ def _named(connect, lost):
 
 
 def _cut(connect, name: NodeName) -> None:
-    """PostgreSQL ends the connection that holds the name (as a restart does)."""
+    """PostgreSQL ends the connection that holds the name (as a restart does), and its lock."""
     with connect() as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (name._db.info.backend_pid,))
+        # With a timeout, it returns once the backend has ended (its lock gone with it).
+        [ended] = admin.execute(
+            "SELECT pg_terminate_backend(%s, 10000)", (name._db.info.backend_pid,)
+        ).fetchone()
         admin.commit()
+    assert ended
+
+
+def _holder(connect, name: str) -> int | None:
+    """The backend that holds C{name}, as PostgreSQL's lock table says (taking nothing)."""
+    with connect() as look:
+        row = look.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objsubid = 2"
+            " AND objid = CAST(hashtext(current_schema() || %s)::bigint & 4294967295 AS oid)",
+            (LOCK_SPACE, "/" + name),
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def test_the_lock_table_names_the_holder(connect):
+    assert _holder(connect, "a") is None
+    held = holdNodeName(connect, "a")
+    assert _holder(connect, "a") == held.info.backend_pid
+    assert _held(connect, "a") and not _held(connect, "b")
+    letGo(held)
+    assert _holder(connect, "a") is None
 
 
 def test_the_name_is_taken_again_once_its_connection_was_lost(connect):
     lost: list[str] = []
     name = _named(connect, lost.append)
     try:
+        cut = name._db.info.backend_pid
         _cut(connect, name)
-        eventually(lambda: _held(connect, "a"), timeout=5, what="the name held again")
-        assert lost == []
+        again = eventually(
+            lambda: _holder(connect, "a") not in (None, cut) and _holder(connect, "a"),
+            timeout=10,
+            what="the name held again",
+        )
+        assert again == name._db.info.backend_pid and lost == []
     finally:
         name.release()
-    assert not _held(connect, "a")
+    assert _holder(connect, "a") is None
 
 
 def test_a_node_whose_name_another_took_meanwhile_is_told_once(connect):
@@ -69,7 +100,7 @@ def test_a_node_whose_name_another_took_meanwhile_is_told_once(connect):
     try:
         name._heartbeat.stop()  # no new connection until the other has the name
         _cut(connect, name)
-        eventually(lambda: not _held(connect, "a"), timeout=5, what="the name let go")
+        assert _holder(connect, "a") is None
         other = holdNodeName(connect, "a")
         assert name._again() is None and name._again() is None
         assert len(lost) == 1
