@@ -234,6 +234,23 @@ class Gateway:
                 raise AssertionError(f"not logged within {timeout} s: {missing}")
             time.sleep(0.1)
 
+    def waitForCount(
+        self, text: str, count: int, timeout: float = 30.0, settle: float = 0.5
+    ) -> str:
+        """
+        Wait until C{text} is in the log C{count} times, then C{settle} s more,
+        and check that no more came (the workers write their lines in
+        batches, so a line can come after what the test saw it cause);
+        return the log.
+        """
+        eventually(
+            lambda: self.logText().count(text) >= count, timeout, f"{count} x {text!r} logged"
+        )
+        time.sleep(settle)
+        log = self.logText()
+        assert log.count(text) == count, f"{log.count(text)} x {text!r} logged, not {count}"
+        return log
+
     def waitForQuietLog(self, quiet: float = 0.5, timeout: float = 30.0) -> str:
         """Wait until the log has not grown for C{quiet} seconds; return the log."""
         deadline = time.monotonic() + timeout
