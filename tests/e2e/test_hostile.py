@@ -92,11 +92,14 @@ def readLine(sock: socket.socket) -> bytes:
 
 
 def test_silent_and_half_tls_clients_are_dropped(makeGateway, sink):
+    # The handshake timeout well under the idle one, so that which of them
+    # closed a connection shows in when it was closed, and in the log.
     gateway = makeGateway(
-        sink, "--idle-timeout", "3s", "--handshake-timeout", "1s", "--workers", "1", name="silent"
+        sink, "--idle-timeout", "6s", "--handshake-timeout", "3s", "--workers", "1", name="silent"
     )
     baseline = settledFds(gateway)
-    # 1. implicit TLS, not a byte sent
+    # 1. implicit TLS, not a byte sent (each timer starts after the time taken here)
+    opened = time.monotonic()
     quiet = socket.create_connection(("127.0.0.1", gateway.smtpsPort))
     # 2. STARTTLS, then five bytes of a ClientHello
     half = socket.create_connection(("127.0.0.1", gateway.smtpPort))
@@ -104,21 +107,26 @@ def test_silent_and_half_tls_clients_are_dropped(makeGateway, sink):
     half.sendall(b"EHLO c.test\r\n")
     while not readLine(half).startswith(b"250 "):
         pass
+    halfStarted = time.monotonic()
     half.sendall(b"STARTTLS\r\n")
     assert readLine(half).startswith(b"220 ")
     half.sendall(CLIENT_HELLO_START)
     # 3. a finished handshake, then neither reading nor closing
+    muteOpened = time.monotonic()
     mute = context().wrap_socket(socket.create_connection(("127.0.0.1", gateway.smtpsPort)))
-    time.sleep(0.5)
-    assert fds(gateway) >= baseline + 3
+    # All three held at once (each one's files are the gateway's until it drops it).
+    eventually(lambda: fds(gateway) >= baseline + 3, 10, "the three connections' files")
 
-    assert closedByServer(quiet, within=4) < 3
-    assert closedByServer(half, within=4) < 3
-    assert closedByServer(mute, within=15) < 12  # idle timeout, then a short grace
-    deadline = time.monotonic() + 5
-    while fds(gateway) > baseline and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert fds(gateway) <= baseline
+    # Dropped by the handshake timeout (3 s), before the idle timeout (6 s).
+    closedByServer(quiet, within=10)
+    assert 2.5 < (took := time.monotonic() - opened) < 5.5, took
+    closedByServer(half, within=10)
+    assert 2.5 < (took := time.monotonic() - halfStarted) < 5.5, took
+    # Closed (TLS's close_notify) by the idle timeout (6 s); the gateway's
+    # end aborted when the client has not closed after a short grace (5 s).
+    closedByServer(mute, within=20)
+    assert 5.5 < (took := time.monotonic() - muteOpened) < 10, took
+    eventually(lambda: fds(gateway) <= baseline, 15, "the files given back")
     log = gateway.waitForLog("its TLS handshake did not finish in time", "did not close in time")
     assert log.count("its TLS handshake did not finish in time") == 2
 
