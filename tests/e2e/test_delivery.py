@@ -89,6 +89,5 @@ def test_broken_parked_connection_is_replaced_at_once(makeGateway, sink):
         client.sendmail("a@example.com", ["b@example.org"], f"Subject: {i}\r\n\r\nx\r\n".encode())
         sink.wait(i + 1, timeout=20)  # well under a retry delay
     client.quit()
-    log = gateway.waitForLog("reconnecting")
-    assert log.count("reconnecting") == 2
+    log = gateway.waitForCount("reconnecting", 2)
     assert "deferral" not in log
