@@ -74,9 +74,9 @@ def test_not_due_is_not_claimed(connect):
 
 
 def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect, sharedQueued):
+    # (That b cannot claim it while the lease runs is the first test's, on a long lease.)
     a, b = worker(connect, "a/1", lease=0.2), worker(connect, "b/1")
     a.apply([("store", message())])
-    assert b.claim(10) == []
     time.sleep(0.3)
     takeovers = _sample("smtpeter_queue_lease_takeovers_total")
     [(found, _)] = b.claim(10)
@@ -94,16 +94,33 @@ def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect, sharedQue
     assert sharedQueued() == []
 
 
+def leases(connect) -> dict[str, float]:
+    """When each queued message's lease runs out, on the database's clock."""
+    with connect() as db:
+        return dict(db.execute("SELECT qid, lease_until FROM queue_messages").fetchall())
+
+
+def databaseNow(connect) -> float:
+    """The time on the database's clock, which leases are counted on."""
+    with connect() as db:
+        return float(db.execute("SELECT extract(epoch from clock_timestamp())").fetchone()[0])
+
+
 def test_renew_keeps_leases_and_reports_the_lost(connect):
+    both = {"0000000000000000000A", "0000000000000000000B"}
     a, b = worker(connect, "a/1", lease=0.3), worker(connect, "b/1")
-    a.apply(
-        [("store", message("0000000000000000000A")), ("store", message("0000000000000000000B"))]
-    )
-    time.sleep(0.2)
+    a.apply([("store", message(qid)) for qid in sorted(both)])
+    stored = leases(connect)
+    between = databaseNow(connect)
     assert a.renew() == []
-    time.sleep(0.2)
-    assert b.claim(10) == []  # renewed: still a's
-    time.sleep(0.4)
+    # Renewed: each lease now runs a whole lease from the renewal, which came
+    # after a moment its first lease ran less than that from (whether or not
+    # it had run out meanwhile: nobody took it).
+    renewed = leases(connect)
+    assert stored.keys() == renewed.keys() == both
+    assert all(stored[qid] < between + 0.3 <= renewed[qid] for qid in both)
+    assert a.claims == dict.fromkeys(both, 1)
+    time.sleep(0.4)  # past the renewed lease
     assert len(b.claim(1)) == 1
     assert len(a.renew()) == 1
     assert len(a.claims) == 1
