@@ -41,6 +41,14 @@ class MemoryWorld:
     def passTime(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
+    def now(self) -> float:
+        """The time on the clock leases are counted on."""
+        return self.clock.seconds()
+
+    def leases(self) -> dict[str, float | None]:
+        """When each queued message's lease runs out."""
+        return {qid: row.leaseUntil for qid, row in self.board.rows.items()}
+
     def close(self) -> None:
         pass
 
@@ -68,6 +76,16 @@ class PostgresWorld:
 
     def passTime(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def now(self) -> float:
+        """The time on the clock leases are counted on: the database's."""
+        with self.connect() as db:
+            return float(db.execute("SELECT extract(epoch from clock_timestamp())").fetchone()[0])
+
+    def leases(self) -> dict[str, float | None]:
+        """When each queued message's lease runs out."""
+        with self.connect() as db:
+            return dict(db.execute("SELECT qid, lease_until FROM queue_messages").fetchall())
 
     def close(self) -> None:
         for spool in self.spools:
@@ -137,14 +155,22 @@ def test_a_dead_workers_mail_is_taken_over_and_its_outcomes_fenced(world):
 
 
 def test_renewed_leases_hold_and_lost_ones_are_reported(world):
+    both = {QID, "0000000000000000000B"}
     a, b = world.spool("a/1", lease=0.4), world.spool("b/1")
-    world.wait(a.store(message(QID)))
-    world.wait(a.store(message("0000000000000000000B")))
-    world.passTime(0.25)
+    for qid in sorted(both):
+        world.wait(a.store(message(qid)))
+    stored = world.leases()
+    world.passTime(0.05)
+    between = world.now()
     assert world.wait(a.renew()) == []
-    world.passTime(0.25)
-    assert world.wait(b.claim(10)) == []
-    world.passTime(0.3)
+    # Renewed: each lease now runs a whole lease from the renewal, which came
+    # after a moment its first lease ran less than that from (whether or not
+    # it had run out meanwhile: nobody took it).
+    renewed = world.leases()
+    assert stored.keys() == renewed.keys() == both
+    assert all(stored[qid] < between + 0.4 <= renewed[qid] for qid in both)
+    assert a.holding() == 2
+    world.passTime(0.5)  # past the renewed lease
     assert len(world.wait(b.claim(1))) == 1
     assert len(world.wait(a.renew())) == 1
     assert a.holding() == 1
