@@ -67,12 +67,15 @@ def test_the_lease_in_postgresql_holds_one_owner(connect):
     duty = PostgresDuty(reactor, connect, "purge")
     duty.start()
     try:
-        assert reactor.wait(duty.take("a/1", 0.3)) is True
-        assert reactor.wait(duty.take("b/1", 0.3)) is False
-        assert reactor.wait(duty.take("a/1", 0.3)) is True  # renewed
+        # Leases counted on PostgreSQL's clock: long ones where another
+        # worker must be refused; a short one only where it must run out.
+        assert reactor.wait(duty.take("a/1", 60)) is True
+        assert reactor.wait(duty.take("b/1", 60)) is False
+        assert reactor.wait(duty.take("a/1", 60)) is True  # renewed
         reactor.wait(duty.give("a/1"))
         assert reactor.wait(duty.take("b/1", 0.3)) is True
         time.sleep(0.4)  # b dies: its lease runs out
-        assert reactor.wait(duty.take("a/1", 0.3)) is True
+        assert reactor.wait(duty.take("a/1", 60)) is True
+        assert reactor.wait(duty.take("b/1", 60)) is False  # a's new lease, not b's old one
     finally:
         duty.stop()
