@@ -128,9 +128,17 @@ def countingWakeUps(reactor) -> list[int]:
     return woken
 
 
-def fromThread(reactor, f, delay: float = 0.0) -> threading.Thread:
+def fromThread(reactor, f, whenPolling: bool = False) -> threading.Thread:
+    """
+    C{reactor.callFromThread(f)} from a new thread; with C{whenPolling},
+    once the reactor says it polls (C{_polling}, set before it looks at the
+    thread calls and then waits in C{epoll_wait}).
+    """
+
     def call() -> None:
-        time.sleep(delay)
+        deadline = time.monotonic() + 10
+        while whenPolling and not reactor._polling and time.monotonic() < deadline:
+            time.sleep(0.001)
         reactor.callFromThread(f)
 
     thread = threading.Thread(target=call)
@@ -159,7 +167,7 @@ def test_a_call_from_a_thread_wakes_the_reactor_waiting_in_poll():
     woken = countingWakeUps(reactor)
     ran = []
     try:
-        thread = fromThread(reactor, lambda: ran.append(1), delay=0.1)
+        thread = fromThread(reactor, lambda: ran.append(1), whenPolling=True)
         started = time.monotonic()
         reactor.doIteration(10)
         assert time.monotonic() - started < 5
