@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -277,11 +278,14 @@ class TestSQLiteSpool(SpoolContract):
 
     def test_a_removal_is_committed_without_a_store_to_ride_along(self, tmp_path):
         spool = self.makeSpool(tmp_path)
-        spool._writer.linger = 0.5  # long enough to see it wait, on a busy machine too
+        # Long enough to see it wait, on a busy machine too (the store before
+        # it is awaited, idle: committed at once all the same).
+        spool._writer.linger = 3.0
         self.wait(spool.store(message()))
         self.wait(spool.remove("Q1"))
+        time.sleep(0.2)  # time for a commit that did not wait; far from the linger
         assert self.rows(tmp_path) == [("Q1", 0)]  # it waits a moment for company
-        eventually(lambda: self.rows(tmp_path) == [("Q1", 1)])
+        eventually(lambda: self.rows(tmp_path) == [("Q1", 1)], timeout=30)
 
     def test_stop_commits_removals_still_waiting(self, tmp_path):
         spool = self.makeSpool(tmp_path)
