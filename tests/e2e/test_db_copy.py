@@ -59,14 +59,21 @@ def test_queued_and_held_mail_goes_over_to_postgresql(makeGateway, sink, postgre
     log = gateway.waitForLog(*(f"delivery <{a}> attempt=2" for a in DEFERRED))
     assert "attempt=1 code=250" not in log
 
-    # The history from SQLite goes on: a deferral at attempt 1, a delivery at 2.
+    # The history from SQLite goes on: a deferral at attempt 1, a delivery at 2
+    # (written by the delivering worker's writer, which may be a moment after
+    # its log line, and read through either worker).
     api = Client(gateway, token["token"])
-    for address in DEFERRED:
+
+    def history(address: str) -> list[tuple]:
         response, body = get(
             gateway, f"/v1/events?messageid={qids[address]}", Authorization=f"Bearer {api.token}"
         )
         assert response.status == 200, body
-        attempts = [(e["type"], e.get("attempt")) for e in json.loads(body)["events"]]
+        return [(e["type"], e.get("attempt")) for e in json.loads(body)["events"]]
+
+    for address in DEFERRED:
+        eventually(lambda a=address: len(history(a)) >= 3, what=f"{address}'s delivery")
+        attempts = history(address)
         assert attempts == [("attempt", None), ("failure", 1), ("delivery", 2)], attempts
 
     # Held mail is still held, shown as such, and goes when released.
