@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +143,16 @@ class PostgreSQLServer:
         import psycopg
 
         name = uri.rsplit("%3D", 1)[1]
-        with psycopg.connect(self.uri(), autocommit=True) as db:
-            db.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        for tries in range(10, 0, -1):
+            try:
+                with psycopg.connect(self.uri(), autocommit=True) as db:
+                    db.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+                return
+            except psycopg.errors.DeadlockDetected:
+                # A gateway of the test still writes there (its fixture ends after this one).
+                if tries == 1:
+                    raise
+                time.sleep(0.2)
 
 
 def _versionKey(name: str) -> tuple:

@@ -14,7 +14,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from ..config import Config
-from ..runtime import CertificateError
+from ..runtime import CertificateError, nameConnections
 from ._datadir import (
     DataDirectoryLock,
     StartError,
@@ -55,6 +55,7 @@ class NodeHolder:
         """
         self.dataLock = DataDirectoryLock.acquire(config.data)
         tlsOptions = prepareDataDirectory(config)
+        nameConnections(f"smtpeter {config.node}")
         self.nodeName = NodeName.hold(config, self._nameLost)
         return tlsOptions
 

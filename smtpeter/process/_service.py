@@ -37,7 +37,7 @@ from ..features import (
     loadSecret,
 )
 from ..queue.manager import QueueManager, QueueRequests, RetryPolicy
-from ..runtime import behindProxies, loadServerOptions
+from ..runtime import behindProxies, loadServerOptions, nameConnections
 from ..smtp import (
     AuthThrottle,
     BounceFactory,
@@ -71,11 +71,13 @@ class GatewayService(GatewayLifecycle):
 
     def _open(self) -> None:
         config = self.config
+        index = self.worker.index if self.worker is not None else 1
         if self.worker is None:
             tlsOptions = self.holdNode(config)
         else:
             # The parent made the directory's shared contents before starting us.
             tlsOptions = loadServerOptions(*config.certificatePaths)
+        nameConnections(f"smtpeter {config.node}/{index}")
         self.store = SQLiteStore(config.sharedDatabase, self.reactor)
         self.store.start()
         self.destinations = Destinations(config.webhookAllowNetworks)
@@ -83,7 +85,6 @@ class GatewayService(GatewayLifecycle):
             self.reactor, config.sharedDatabase, config.data, self.destinations, config.node
         )
         self.admin.start()
-        index = self.worker.index if self.worker is not None else 1
         self.spool = openSpool(config, index, self.reactor)
         relay = None
         credentials = None

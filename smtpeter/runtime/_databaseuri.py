@@ -118,11 +118,30 @@ CONNECTION_DEFAULTS = {
 }
 
 
+#: How this process's connections name themselves to PostgreSQL (its
+#: C{pg_stat_activity}'s C{application_name}): L{nameConnections}.
+_processName = {"application_name": "smtpeter"}
+
+
+def nameConnections(name: str) -> None:
+    """
+    Name this process's connections made from now on (C{smtpeter NODE} for
+    a node, C{smtpeter NODE/WORKER} for a worker), so that an operator
+    (and a test) can tell in C{pg_stat_activity} whose each one is. The
+    URI's C{application_name}, or C{PGAPPNAME}, wins.
+    """
+    _processName["application_name"] = name
+
+
 def withConnectionDefaults(uri: str) -> str:
-    """C{uri} (libpq's) with the L{CONNECTION_DEFAULTS} it does not set itself."""
+    """
+    C{uri} (libpq's) with the L{CONNECTION_DEFAULTS} it does not set itself,
+    and this process's name (L{nameConnections}).
+    """
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     given = conninfo_to_dict(uri)
+    defaults = {**CONNECTION_DEFAULTS, **({} if "PGAPPNAME" in os.environ else _processName)}
     return make_conninfo(
-        uri, **{name: value for name, value in CONNECTION_DEFAULTS.items() if name not in given}
+        uri, **{name: value for name, value in defaults.items() if name not in given}
     )

@@ -21,3 +21,22 @@ def test_connections_find_a_vanished_server_unless_the_uri_says_otherwise():
         "3",
         "/run/pg",
     )
+
+
+def test_connections_are_named_for_their_process_unless_the_uri_or_pgappname_names_them(
+    monkeypatch,
+):
+    from psycopg.conninfo import conninfo_to_dict
+
+    from smtpeter.runtime import _databaseuri, nameConnections, withConnectionDefaults
+
+    monkeypatch.setattr(_databaseuri, "_processName", {"application_name": "smtpeter"})
+    monkeypatch.delenv("PGAPPNAME", raising=False)
+    uri = "postgresql:///mail?host=/run/pg"
+    assert conninfo_to_dict(withConnectionDefaults(uri))["application_name"] == "smtpeter"
+    nameConnections("smtpeter a/2")
+    assert conninfo_to_dict(withConnectionDefaults(uri))["application_name"] == "smtpeter a/2"
+    own = withConnectionDefaults(uri + "&application_name=mine")
+    assert conninfo_to_dict(own)["application_name"] == "mine"
+    monkeypatch.setenv("PGAPPNAME", "theirs")
+    assert "application_name" not in conninfo_to_dict(withConnectionDefaults(uri))
