@@ -13,7 +13,9 @@ refuses a second one and for the operator.
 from __future__ import annotations
 
 import os
+import select
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -64,15 +66,24 @@ def holdNodeName(connect: Callable, name: str):
     return db
 
 
-def letGo(db) -> None:
+def letGo(db, wait: float = 2.0) -> None:
     """
     Let the name that C{db} holds go, at once: closing the connection
     alone frees it only once its PostgreSQL backend has ended, a moment
-    later, and a node started again straight away would be refused.
+    later, and a node started again straight away would be refused. The
+    server's answer is waited for at most C{wait} seconds (a server gone
+    without a word would hold up the stop until the connection timed out);
+    then the connection is closed, which lets the name go in the end.
     """
     try:
         if not (db.closed or db.broken):
-            db.execute("SELECT pg_advisory_unlock_all()")
+            pgconn = db.pgconn
+            pgconn.send_query(b"SELECT pg_advisory_unlock_all()")
+            pgconn.flush()
+            deadline = time.monotonic() + wait
+            while pgconn.is_busy() and (left := deadline - time.monotonic()) > 0:
+                select.select([pgconn.socket], [], [], left)
+                pgconn.consume_input()
     except Exception:  # psycopg's: the connection is gone, and its lock with it
         pass
     finally:

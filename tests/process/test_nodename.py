@@ -1,5 +1,8 @@
 """A node's name is held by one running node at a time (on a real PostgreSQL)."""
 
+import os
+import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -109,3 +112,17 @@ def test_a_node_whose_name_another_took_meanwhile_is_told_once(connect):
         name.release()
         if other is not None:
             letGo(other)
+
+
+def test_letting_go_waits_for_a_server_that_does_not_answer_only_so_long(connect):
+    held = holdNodeName(connect, "a")
+    backend = held.info.backend_pid
+    os.kill(backend, signal.SIGSTOP)  # as a server whose machine vanished
+    try:
+        started = time.monotonic()
+        letGo(held, wait=0.5)
+        assert 0.5 <= time.monotonic() - started < 5
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    # Closed all the same: once its backend ends, the name is free.
+    eventually(lambda: _holder(connect, "a") is None, timeout=10, what="the name let go")
