@@ -23,6 +23,8 @@ from smtpeter.queue import (
 )
 from smtpeter.testing import PumpedReactor, result
 
+from .conftest import databaseNow, leases
+
 QID = "0000000000000000000A"
 
 
@@ -79,13 +81,11 @@ class PostgresWorld:
 
     def now(self) -> float:
         """The time on the clock leases are counted on: the database's."""
-        with self.connect() as db:
-            return float(db.execute("SELECT extract(epoch from clock_timestamp())").fetchone()[0])
+        return databaseNow(self.connect)
 
     def leases(self) -> dict[str, float | None]:
         """When each queued message's lease runs out."""
-        with self.connect() as db:
-            return dict(db.execute("SELECT qid, lease_until FROM queue_messages").fetchall())
+        return leases(self.connect)
 
     def close(self) -> None:
         for spool in self.spools:

@@ -19,6 +19,8 @@ from smtpeter.runtime import PostgreSQL
 from smtpeter.store import openDatabase
 from smtpeter.testing import PostgreSQLServer
 
+from .conftest import databaseNow, leases
+
 
 @pytest.fixture
 def connect(pgconnect):
@@ -92,18 +94,6 @@ def test_expired_lease_is_taken_over_and_fences_the_old_owner(connect, sharedQue
     assert sharedQueued()[0][1] == {}
     assert b.apply([("finish", found.qid, time.time())]) == [None]
     assert sharedQueued() == []
-
-
-def leases(connect) -> dict[str, float]:
-    """When each queued message's lease runs out, on the database's clock."""
-    with connect() as db:
-        return dict(db.execute("SELECT qid, lease_until FROM queue_messages").fetchall())
-
-
-def databaseNow(connect) -> float:
-    """The time on the database's clock, which leases are counted on."""
-    with connect() as db:
-        return float(db.execute("SELECT extract(epoch from clock_timestamp())").fetchone()[0])
 
 
 def test_renew_keeps_leases_and_reports_the_lost(connect):
